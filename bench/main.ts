@@ -1,0 +1,23 @@
+import 'reflect-metadata';
+
+/** `npm run bench <name>`: each benchmark prints its own figures and a ratio against a peer measured in the same run. */
+const BENCHMARKS: Record<string, () => Promise<{ run(argv: string[]): Promise<void> }>> = {
+  ingest: () => import('./ingest.bench'),
+  import: () => import('./import.bench'),
+};
+
+async function main(): Promise<void> {
+  const [name, ...rest] = process.argv.slice(2);
+  const bench = name ? BENCHMARKS[name] : undefined;
+  if (!bench) {
+    console.error(`Usage: npm run bench <${Object.keys(BENCHMARKS).join('|')}> [options]`);
+    process.exitCode = 1;
+    return;
+  }
+  await (await bench()).run(rest);
+}
+
+main().catch((error: unknown) => {
+  console.error(error);
+  process.exitCode = 1;
+});

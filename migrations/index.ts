@@ -1,0 +1,4 @@
+import { Foundation1764300000000 } from './1764300000000-foundation';
+
+/** Every migration, oldest first. A new migration file is added here as well. */
+export const migrations = [Foundation1764300000000];

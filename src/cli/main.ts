@@ -1,0 +1,53 @@
+#!/usr/bin/env node
+import 'reflect-metadata';
+
+/**
+ * The `funnelcast` command line. Each command lives beside the domain it serves and is loaded only
+ * when asked for, so `funnelcast keys` does not pay for the importer or the generator.
+ */
+interface CommandModule {
+  run(argv: string[]): Promise<number>;
+}
+
+const COMMANDS: Record<string, { summary: string; load: () => Promise<CommandModule> }> = {
+  serve: { summary: 'run pending migrations, then serve the GraphQL API', load: () => import('./serve.command') },
+  demo: { summary: 'start the server with a generated demo shop (embedded PostgreSQL if needed)', load: () => import('./demo.command') },
+  migrate: { summary: 'apply pending database migrations', load: () => import('./migrate.command') },
+  keys: { summary: 'create, list or revoke API keys', load: () => import('../auth/keys.command') },
+  import: { summary: 'bulk-import an event file (taobao, rees46, retailrocket, funnelcast-csv, ndjson)', load: () => import('../events/import/import.command') },
+  generate: { summary: 'generate a synthetic demo shop with ground truth', load: () => import('../sim/generate.command') },
+  schema: { summary: 'write schema.graphql from the code', load: () => import('./schema.command') },
+};
+
+function usage(): string {
+  const width = Math.max(...Object.keys(COMMANDS).map((name) => name.length));
+  const lines = Object.entries(COMMANDS).map(([name, c]) => `  ${name.padEnd(width)}  ${c.summary}`);
+  return `Usage: funnelcast <command> [options]\n\nCommands:\n${lines.join('\n')}\n\nRun "funnelcast <command> --help" for a command's options.`;
+}
+
+export async function main(argv: string[]): Promise<number> {
+  const [name, ...rest] = argv;
+  if (!name || name === '--help' || name === '-h' || name === 'help') {
+    console.log(usage());
+    return name ? 0 : 1;
+  }
+  const command = COMMANDS[name];
+  if (!command) {
+    console.error(`Unknown command "${name}".\n\n${usage()}`);
+    return 1;
+  }
+  const module = await command.load();
+  return module.run(rest);
+}
+
+if (require.main === module) {
+  main(process.argv.slice(2)).then(
+    (code) => {
+      process.exitCode = code;
+    },
+    (error: unknown) => {
+      console.error(error instanceof Error ? error.message : error);
+      process.exitCode = 1;
+    },
+  );
+}

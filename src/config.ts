@@ -1,0 +1,115 @@
+/**
+ * The one place that reads the environment. Every variable is validated once, with a message that
+ * says which variable is wrong and what a valid value looks like.
+ */
+export type LogLevel = 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
+
+export interface Config {
+  /** PostgreSQL connection string; undefined means "find one" (the demo may start an embedded server). */
+  databaseUrl: string | undefined;
+  redisUrl: string;
+  port: number;
+  host: string;
+  logLevel: LogLevel;
+  bootstrapAdminKey: string | undefined;
+  /** Largest accepted `ingestEvents` batch. */
+  maxIngestBatch: number;
+  /** Largest accepted HTTP request body, in bytes. */
+  maxBodyBytes: number;
+  maxQueryDepth: number;
+  maxQueryComplexity: number;
+  /** Largest serialised `properties` object of one event, in bytes. */
+  maxEventPropertiesBytes: number;
+}
+
+export class ConfigError extends Error {
+  constructor(readonly problems: string[]) {
+    super(`Invalid configuration:\n  - ${problems.join('\n  - ')}`);
+    this.name = 'ConfigError';
+  }
+}
+
+const LOG_LEVELS: LogLevel[] = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
+
+function readInt(
+  env: NodeJS.ProcessEnv,
+  name: string,
+  fallback: number,
+  min: number,
+  max: number,
+  problems: string[],
+): number {
+  const raw = env[name];
+  if (raw === undefined || raw === '') return fallback;
+  const value = Number(raw);
+  if (!Number.isInteger(value) || value < min || value > max) {
+    problems.push(`${name}=${JSON.stringify(raw)} must be a whole number from ${min} to ${max}`);
+    return fallback;
+  }
+  return value;
+}
+
+function readUrl(
+  env: NodeJS.ProcessEnv,
+  name: string,
+  protocols: string[],
+  problems: string[],
+): string | undefined {
+  const raw = env[name];
+  if (raw === undefined || raw === '') return undefined;
+  try {
+    const url = new URL(raw);
+    if (!protocols.includes(url.protocol)) {
+      problems.push(`${name} must start with ${protocols.map((p) => `${p}//`).join(' or ')} (got ${url.protocol}//…)`);
+    }
+  } catch {
+    problems.push(`${name} is not a URL; expected e.g. ${protocols[0]}//host:port/…`);
+  }
+  return raw;
+}
+
+export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
+  const problems: string[] = [];
+  const databaseUrl = readUrl(env, 'DATABASE_URL', ['postgres:', 'postgresql:'], problems);
+  const redisUrl = readUrl(env, 'REDIS_URL', ['redis:', 'rediss:'], problems) ?? 'redis://127.0.0.1:6379';
+
+  const inTests = env.NODE_ENV === 'test' || env.JEST_WORKER_ID !== undefined;
+  const rawLevel = env.LOG_LEVEL ?? (inTests ? 'silent' : 'info');
+  let logLevel: LogLevel = 'info';
+  if (LOG_LEVELS.includes(rawLevel as LogLevel)) logLevel = rawLevel as LogLevel;
+  else problems.push(`LOG_LEVEL=${JSON.stringify(rawLevel)} must be one of ${LOG_LEVELS.join(', ')}`);
+
+  const bootstrapAdminKey = env.FUNNELCAST_BOOTSTRAP_ADMIN_KEY || undefined;
+  if (bootstrapAdminKey !== undefined && bootstrapAdminKey.length < 16) {
+    problems.push('FUNNELCAST_BOOTSTRAP_ADMIN_KEY must be at least 16 characters long');
+  }
+
+  const config: Config = {
+    databaseUrl,
+    redisUrl,
+    port: readInt(env, 'PORT', 4000, 0, 65535, problems),
+    host: env.HOST || '0.0.0.0',
+    logLevel,
+    bootstrapAdminKey,
+    maxIngestBatch: readInt(env, 'FUNNELCAST_MAX_INGEST_BATCH', 5000, 1, 100_000, problems),
+    maxBodyBytes: readInt(env, 'FUNNELCAST_MAX_BODY_BYTES', 16 * 1024 * 1024, 1024, 1024 * 1024 * 1024, problems),
+    maxQueryDepth: readInt(env, 'FUNNELCAST_MAX_QUERY_DEPTH', 12, 2, 100, problems),
+    maxQueryComplexity: readInt(env, 'FUNNELCAST_MAX_QUERY_COMPLEXITY', 2000, 10, 1_000_000, problems),
+    maxEventPropertiesBytes: readInt(env, 'FUNNELCAST_MAX_EVENT_PROPERTIES_BYTES', 16 * 1024, 64, 1024 * 1024, problems),
+  };
+  if (problems.length > 0) throw new ConfigError(problems);
+  return config;
+}
+
+let cached: Config | undefined;
+
+/** The process-wide configuration, validated on first use. */
+export function config(): Config {
+  cached ??= loadConfig();
+  return cached;
+}
+
+/** Tests change the environment and then call this so the next `config()` reads it again. */
+export function resetConfig(): void {
+  cached = undefined;
+}

@@ -1,0 +1,5 @@
+import { ApiKey } from '../auth/api-key.entity';
+import { Item } from '../catalog/item.entity';
+
+/** Every TypeORM entity. Hot paths (events) use SQL through the events service instead. */
+export const entities = [ApiKey, Item];
