@@ -1,5 +1,14 @@
-// Placeholder while the foundation is being built; replaced by the real command in issue #2.
-export async function run(_argv: string[]): Promise<number> {
-  console.error('This command is not built yet.');
-  return 1;
+import { withDatabase } from './database';
+
+/** `funnelcast migrate`: apply pending migrations and list what the database now has. */
+export async function run(argv: string[]): Promise<number> {
+  if (argv.includes('--help')) {
+    console.log('Usage: funnelcast migrate\n\nApplies pending migrations to DATABASE_URL.');
+    return 0;
+  }
+  await withDatabase(async (dataSource) => {
+    const applied: { name: string }[] = await dataSource.query('SELECT name FROM migrations ORDER BY id');
+    console.log(`Database is up to date (${applied.length} migrations): ${applied.map((m) => m.name).join(', ')}`);
+  });
+  return 0;
 }

@@ -1,5 +1,18 @@
-// Placeholder while the foundation is being built; replaced by the real command in issue #2.
-export async function run(_argv: string[]): Promise<number> {
-  console.error('This command is not built yet.');
-  return 1;
+import { writeFile } from 'node:fs/promises';
+import { resolve } from 'node:path';
+import { printFunnelcastSchema } from '../schema';
+
+export const SCHEMA_PATH = resolve(__dirname, '../../../schema.graphql');
+
+/** `funnelcast schema [--check]`: write schema.graphql from the code, or fail when it is stale. */
+export async function run(argv: string[]): Promise<number> {
+  const sdl = await printFunnelcastSchema();
+  const target = argv.find((arg) => !arg.startsWith('--')) ?? SCHEMA_PATH;
+  if (argv.includes('--help')) {
+    console.log('Usage: funnelcast schema [FILE]\n\nWrites the GraphQL schema (SDL) to FILE (default: schema.graphql in the repository).');
+    return 0;
+  }
+  await writeFile(target, sdl);
+  console.log(`Wrote ${target}`);
+  return 0;
 }

@@ -1,5 +1,18 @@
-// Placeholder while the foundation is being built; replaced by the real command in issue #2.
-export async function run(_argv: string[]): Promise<number> {
-  console.error('This command is not built yet.');
-  return 1;
+import { startApp } from '../app';
+import { config } from '../config';
+import { requireDatabaseUrl } from './database';
+
+/** `funnelcast serve`: the same as `npm start`. */
+export async function run(argv: string[]): Promise<number> {
+  if (argv.includes('--help')) {
+    console.log('Usage: funnelcast serve\n\nApplies pending migrations, then serves GraphQL on PORT (default 4000). Needs DATABASE_URL.');
+    return 0;
+  }
+  const app = await startApp({ ...config(), databaseUrl: requireDatabaseUrl() });
+  await new Promise<void>((resolve) => {
+    process.once('SIGINT', resolve);
+    process.once('SIGTERM', resolve);
+  });
+  await app.stop();
+  return 0;
 }

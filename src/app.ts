@@ -1,0 +1,35 @@
+import type { DataSource } from 'typeorm';
+import type Redis from 'ioredis';
+import type { Config } from './config';
+import { openDatabase } from './db/data-source';
+import { logger } from './logger';
+import { connectRedis, redactUrl } from './redis';
+import { startServer, RunningServer } from './server';
+import { createServices, Services } from './services';
+
+export interface App {
+  server: RunningServer;
+  services: Services;
+  stop(): Promise<void>;
+}
+
+/** Open PostgreSQL (applying pending migrations) and Redis, then serve. Used by `npm start`, the demo and the tests. */
+export async function startApp(config: Config & { databaseUrl: string }, options: { port?: number } = {}): Promise<App> {
+  const log = logger();
+  const dataSource: DataSource = await openDatabase(config.databaseUrl);
+  log.info({ database: redactUrl(config.databaseUrl) }, 'database ready, migrations applied');
+  const redis: Redis = connectRedis(config.redisUrl);
+  const services = createServices(dataSource, redis, config);
+  if (config.bootstrapAdminKey) await services.apiKeys.ensureBootstrapAdmin(config.bootstrapAdminKey);
+  const server = await startServer(services, config, options.port ?? config.port);
+  log.info({ url: server.url }, 'Funnelcast is serving');
+  return {
+    server,
+    services,
+    async stop() {
+      await server.close();
+      redis.disconnect();
+      await dataSource.destroy();
+    },
+  };
+}

@@ -1,0 +1,88 @@
+import { DateTimeResolver } from 'graphql-scalars';
+import { Arg, Authorized, Ctx, Field, ID, Mutation, ObjectType, Query, Resolver, registerEnumType } from 'type-graphql';
+import type { Context } from '../context';
+import type { ApiKey } from './api-key.entity';
+
+export enum RoleName {
+  ADMIN = 'admin',
+  ANALYST = 'analyst',
+  CLIENT = 'client',
+}
+registerEnumType(RoleName, {
+  name: 'Role',
+  description: 'client: ingest events, read recommendations and predictions; analyst: read analytics; admin: everything.',
+});
+
+@ObjectType('ApiKey')
+export class ApiKeyView {
+  @Field(() => ID)
+  id: string;
+
+  @Field()
+  name: string;
+
+  @Field(() => RoleName)
+  role: RoleName;
+
+  @Field({ description: 'The first characters of the secret, to tell keys apart.' })
+  prefix: string;
+
+  @Field(() => DateTimeResolver)
+  createdAt: Date;
+
+  @Field(() => DateTimeResolver, { nullable: true })
+  revokedAt: Date | null;
+
+  @Field(() => DateTimeResolver, { nullable: true })
+  lastUsedAt: Date | null;
+}
+
+@ObjectType()
+export class CreatedApiKey {
+  @Field(() => ApiKeyView)
+  apiKey: ApiKeyView;
+
+  @Field({ description: 'The secret to send as "Authorization: Bearer <secret>". Shown only now; store it safely.' })
+  secret: string;
+}
+
+function toView(key: ApiKey): ApiKeyView {
+  return {
+    id: key.id,
+    name: key.name,
+    role: key.role as RoleName,
+    prefix: key.keyPrefix,
+    createdAt: key.createdAt,
+    revokedAt: key.revokedAt,
+    lastUsedAt: key.lastUsedAt,
+  };
+}
+
+@Resolver()
+export class ApiKeyResolver {
+  @Authorized('admin')
+  @Mutation(() => CreatedApiKey)
+  async createApiKey(
+    @Arg('role', () => RoleName) role: RoleName,
+    @Arg('name') name: string,
+    @Ctx() { services }: Context,
+  ): Promise<CreatedApiKey> {
+    const { apiKey, secret } = await services.apiKeys.create(role, name);
+    return { apiKey: toView(apiKey), secret };
+  }
+
+  @Authorized('admin')
+  @Mutation(() => ApiKeyView, { description: 'Revoke a key; requests with it fail from then on.' })
+  async revokeApiKey(@Arg('id', () => ID) id: string, @Ctx() { services }: Context): Promise<ApiKeyView> {
+    return toView(await services.apiKeys.revoke(id));
+  }
+
+  @Authorized('admin')
+  @Query(() => [ApiKeyView])
+  async apiKeys(
+    @Arg('includeRevoked', { defaultValue: false }) includeRevoked: boolean,
+    @Ctx() { services }: Context,
+  ): Promise<ApiKeyView[]> {
+    return (await services.apiKeys.list(includeRevoked)).map(toView);
+  }
+}

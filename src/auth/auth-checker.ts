@@ -1,0 +1,17 @@
+import type { AuthChecker } from 'type-graphql';
+import type { Context } from '../context';
+import { forbidden, unauthenticated } from '../graphql/errors';
+import type { Role } from './api-key.entity';
+
+/**
+ * `@Authorized('analyst')` lets analysts in; admins may do everything. Missing or wrong keys are
+ * UNAUTHENTICATED, a valid key with the wrong role is FORBIDDEN.
+ */
+export const authChecker: AuthChecker<Context, Role> = ({ context }, roles) => {
+  const principal = context.principal;
+  if (!principal) {
+    throw unauthenticated(context.authProblem ?? 'Send an API key as "Authorization: Bearer <key>".');
+  }
+  if (principal.role === 'admin' || roles.length === 0 || roles.includes(principal.role)) return true;
+  throw forbidden(`This needs the ${roles.join(' or ')} role (or admin); your key "${principal.name}" has the ${principal.role} role.`);
+};

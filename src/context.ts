@@ -1,0 +1,10 @@
+import type { Principal } from './auth/api-key.service';
+import type { Services } from './services';
+
+/** What every resolver receives: who is calling, and the services that hold the logic. */
+export interface Context {
+  principal: Principal | null;
+  /** Why the Authorization header was not accepted, for a precise UNAUTHENTICATED message. */
+  authProblem: string | null;
+  services: Services;
+}

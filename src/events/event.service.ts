@@ -1,0 +1,135 @@
+import type { DataSource } from 'typeorm';
+import { UserFacingError, badInput } from '../graphql/errors';
+import { EventStats, IngestResult, RejectedEvent } from './event.input';
+import { defaultEventLimits, findEventProblem } from './event-validation';
+
+export interface IngestOptions {
+  maxBatch: number;
+  maxPropertiesBytes: number;
+}
+
+/** An event as a client sent it: optional fields may be missing, properties are not yet checked. */
+export interface IncomingEvent {
+  eventId: string;
+  type: string;
+  userId: string;
+  sessionId?: string | null;
+  itemId?: string | null;
+  timestamp: Date | number;
+  properties?: unknown;
+}
+
+/**
+ * Writes and summarises behaviour events. All GraphQL writes to `events`, `users` and the
+ * placeholder rows of `items` go through here; bulk files go through the importer, which keeps
+ * the same rules (dictionary ids, eventId idempotency, ingestion order).
+ */
+export class EventService {
+  constructor(
+    private readonly dataSource: DataSource,
+    private readonly options: IngestOptions,
+  ) {}
+
+  async ingest(events: IncomingEvent[]): Promise<IngestResult> {
+    if (events.length > this.options.maxBatch) {
+      throw new UserFacingError(
+        'BATCH_TOO_LARGE',
+        `A batch holds at most ${this.options.maxBatch} events; this one has ${events.length}. Split it and send the parts in order.`,
+        { maxBatch: this.options.maxBatch },
+      );
+    }
+    const limits = defaultEventLimits(this.options.maxPropertiesBytes);
+    const rejected: RejectedEvent[] = [];
+    const eventIds: string[] = [];
+    const userIds: string[] = [];
+    const sessionIds: (string | null)[] = [];
+    const types: string[] = [];
+    const itemIds: (string | null)[] = [];
+    const timestamps: string[] = [];
+    const properties: (string | null)[] = [];
+    events.forEach((event, index) => {
+      const problem = findEventProblem(event, limits);
+      if (problem) {
+        rejected.push({ index, ...problem });
+        return;
+      }
+      eventIds.push(event.eventId);
+      userIds.push(event.userId);
+      sessionIds.push(event.sessionId ?? null);
+      types.push(event.type);
+      itemIds.push(event.itemId ?? null);
+      timestamps.push(new Date(event.timestamp).toISOString());
+      properties.push(event.properties ? JSON.stringify(event.properties) : null);
+    });
+    if (eventIds.length === 0) return { accepted: 0, duplicates: 0, rejected };
+
+    const accepted = await this.dataSource.transaction(async (manager) => {
+      // Only ids not yet known reach the INSERT, so concurrent batches do not burn sequence values.
+      await manager.query(
+        `INSERT INTO users (external_id)
+         SELECT DISTINCT u FROM unnest($1::text[]) AS u
+         WHERE NOT EXISTS (SELECT 1 FROM users WHERE external_id = u)
+         ON CONFLICT (external_id) DO NOTHING`,
+        [userIds],
+      );
+      await manager.query(
+        `INSERT INTO items (external_id)
+         SELECT DISTINCT i FROM unnest($1::text[]) AS i
+         WHERE i IS NOT NULL AND NOT EXISTS (SELECT 1 FROM items WHERE external_id = i)
+         ON CONFLICT (external_id) DO NOTHING`,
+        [itemIds],
+      );
+      // ORDER BY ord makes ids follow array order, the tie-break for equal timestamps.
+      const inserted: unknown[] = await manager.query(
+        `INSERT INTO events (event_id, user_id, session_id, type, item_id, ts, props)
+         SELECT t.event_id, u.id, t.session_id, t.type, i.id, t.ts, t.props
+         FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::timestamptz[], $7::jsonb[])
+              WITH ORDINALITY AS t(event_id, user_ext, session_id, type, item_ext, ts, props, ord)
+         JOIN users u ON u.external_id = t.user_ext
+         LEFT JOIN items i ON i.external_id = t.item_ext
+         ORDER BY t.ord
+         ON CONFLICT (event_id) DO NOTHING
+         RETURNING 1`,
+        [eventIds, userIds, sessionIds, types, itemIds, timestamps, properties],
+      );
+      return inserted.length;
+    });
+    return { accepted, duplicates: eventIds.length - accepted, rejected };
+  }
+
+  async stats(from: Date, to: Date): Promise<EventStats> {
+    if (!(from.getTime() < to.getTime())) throw badInput('`from` must be earlier than `to`');
+    const rows: { day: string; type: string; count: string }[] = await this.dataSource.query(
+      `SELECT to_char(date_trunc('day', ts AT TIME ZONE 'UTC'), 'YYYY-MM-DD') AS day, type, count(*) AS count
+       FROM events WHERE ts >= $1 AND ts < $2
+       GROUP BY 1, 2 ORDER BY 1, 2`,
+      [from, to],
+    );
+    const [distinct]: { users: string; sessions: string }[] = await this.dataSource.query(
+      `SELECT count(DISTINCT user_id) AS users, count(DISTINCT session_id) AS sessions
+       FROM events WHERE ts >= $1 AND ts < $2`,
+      [from, to],
+    );
+    const byType = new Map<string, number>();
+    const byDay = new Map<string, { total: number; byType: { type: string; count: number }[] }>();
+    let total = 0;
+    for (const row of rows) {
+      const count = Number(row.count);
+      total += count;
+      byType.set(row.type, (byType.get(row.type) ?? 0) + count);
+      const day = byDay.get(row.day) ?? { total: 0, byType: [] };
+      day.total += count;
+      day.byType.push({ type: row.type, count });
+      byDay.set(row.day, day);
+    }
+    return {
+      from,
+      to,
+      total,
+      distinctUsers: Number(distinct.users),
+      distinctSessions: Number(distinct.sessions),
+      byType: [...byType].map(([type, count]) => ({ type, count })).sort((a, b) => b.count - a.count || a.type.localeCompare(b.type)),
+      byDay: [...byDay].map(([day, value]) => ({ day, ...value })),
+    };
+  }
+}

@@ -1,0 +1,82 @@
+import { GraphQLError, GraphQLFormattedError } from 'graphql';
+import { unwrapResolverError } from '@apollo/server/errors';
+import { logger } from '../logger';
+
+/**
+ * Error codes clients may see. Anything else is an internal failure: logged in full, and answered
+ * with a generic message so no SQL, stack or file path leaks out.
+ */
+export const PUBLIC_ERROR_CODES = new Set([
+  'BAD_USER_INPUT',
+  'BATCH_TOO_LARGE',
+  'NOT_FOUND',
+  'UNAUTHENTICATED',
+  'FORBIDDEN',
+  'QUERY_TOO_DEEP',
+  'QUERY_TOO_COMPLEX',
+  'SERVICE_UNAVAILABLE',
+  'GRAPHQL_PARSE_FAILED',
+  'GRAPHQL_VALIDATION_FAILED',
+  'BAD_REQUEST',
+  'PERSISTED_QUERY_NOT_FOUND',
+  'PERSISTED_QUERY_NOT_SUPPORTED',
+  'OPERATION_RESOLUTION_FAILURE',
+]);
+
+/** An expected failure whose message tells the client what to fix. */
+export class UserFacingError extends GraphQLError {
+  constructor(code: string, message: string, extensions: Record<string, unknown> = {}) {
+    super(message, { extensions: { code, ...extensions } });
+  }
+}
+
+export const badInput = (message: string, extensions?: Record<string, unknown>) =>
+  new UserFacingError('BAD_USER_INPUT', message, extensions);
+export const notFound = (message: string) => new UserFacingError('NOT_FOUND', message);
+export const unauthenticated = (message: string) => new UserFacingError('UNAUTHENTICATED', message);
+export const forbidden = (message: string) => new UserFacingError('FORBIDDEN', message);
+
+/** Apollo's `formatError`: pass public errors through, mask and log the rest. */
+export function formatError(formatted: GraphQLFormattedError, error: unknown): GraphQLFormattedError {
+  const original = unwrapResolverError(error);
+  const code = formatted.extensions?.code;
+  // class-validator failures surface from type-graphql as ArgumentValidationError.
+  if (original instanceof Error && original.name === 'ArgumentValidationError') {
+    const details = (original as Error & { extensions?: { validationErrors?: unknown[] } }).extensions?.validationErrors;
+    return {
+      message: describeValidationErrors(details) ?? formatted.message,
+      locations: formatted.locations,
+      path: formatted.path,
+      extensions: { code: 'BAD_USER_INPUT' },
+    };
+  }
+  if (typeof code === 'string' && PUBLIC_ERROR_CODES.has(code)) {
+    const { stacktrace: _stacktrace, ...extensions } = formatted.extensions ?? {};
+    return { ...formatted, extensions };
+  }
+  logger().error({ err: original, path: formatted.path }, 'internal error while serving a GraphQL request');
+  return {
+    message: 'Internal server error; it has been logged.',
+    locations: formatted.locations,
+    path: formatted.path,
+    extensions: { code: 'INTERNAL_SERVER_ERROR' },
+  };
+}
+
+interface ValidationErrorLike {
+  property?: string;
+  constraints?: Record<string, string>;
+  children?: ValidationErrorLike[];
+}
+
+function describeValidationErrors(errors: unknown[] | undefined, prefix = ''): string | undefined {
+  if (!Array.isArray(errors) || errors.length === 0) return undefined;
+  const parts: string[] = [];
+  for (const raw of errors as ValidationErrorLike[]) {
+    const field = prefix ? `${prefix}.${raw.property}` : String(raw.property);
+    for (const message of Object.values(raw.constraints ?? {})) parts.push(`${field}: ${message}`);
+    const nested = describeValidationErrors(raw.children, field);
+    if (nested) parts.push(nested);
+  }
+  return parts.length ? `Invalid input: ${parts.join('; ')}` : undefined;
+}

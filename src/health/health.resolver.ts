@@ -1,0 +1,40 @@
+import { Ctx, Field, Float, Int, ObjectType, Query, Resolver } from 'type-graphql';
+import type { Context } from '../context';
+
+@ObjectType('ComponentHealth')
+export class ComponentHealthView {
+  @Field()
+  ok: boolean;
+
+  @Field(() => Float, { nullable: true })
+  latencyMs: number | null;
+
+  @Field(() => String, { nullable: true })
+  error: string | null;
+}
+
+@ObjectType('Health')
+export class HealthView {
+  @Field({ description: 'ok, or degraded when a dependency does not answer.' })
+  status: string;
+
+  @Field()
+  version: string;
+
+  @Field(() => Int)
+  uptimeSeconds: number;
+
+  @Field(() => ComponentHealthView)
+  database: ComponentHealthView;
+
+  @Field(() => ComponentHealthView)
+  redis: ComponentHealthView;
+}
+
+@Resolver()
+export class HealthResolver {
+  @Query(() => HealthView, { description: 'Public: version and whether PostgreSQL and Redis answer.' })
+  health(@Ctx() { services }: Context): Promise<HealthView> {
+    return services.health.check();
+  }
+}

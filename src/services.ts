@@ -1,0 +1,28 @@
+import type Redis from 'ioredis';
+import type { DataSource } from 'typeorm';
+import { ApiKeyService } from './auth/api-key.service';
+import { CatalogService } from './catalog/catalog.service';
+import type { Config } from './config';
+import { EventService } from './events/event.service';
+import { HealthService } from './health/health.service';
+
+/** The services that hold the logic; resolvers, the CLI, workers and benchmarks share them. */
+export interface Services {
+  dataSource: DataSource;
+  redis: Redis;
+  apiKeys: ApiKeyService;
+  events: EventService;
+  catalog: CatalogService;
+  health: HealthService;
+}
+
+export function createServices(dataSource: DataSource, redis: Redis, config: Config): Services {
+  return {
+    dataSource,
+    redis,
+    apiKeys: new ApiKeyService(dataSource),
+    events: new EventService(dataSource, { maxBatch: config.maxIngestBatch, maxPropertiesBytes: config.maxEventPropertiesBytes }),
+    catalog: new CatalogService(dataSource),
+    health: new HealthService(dataSource, redis),
+  };
+}
