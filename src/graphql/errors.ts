@@ -40,11 +40,12 @@ export const forbidden = (message: string) => new UserFacingError('FORBIDDEN', m
 export function formatError(formatted: GraphQLFormattedError, error: unknown): GraphQLFormattedError {
   const original = unwrapResolverError(error);
   const code = formatted.extensions?.code;
-  // class-validator failures surface from type-graphql as ArgumentValidationError.
-  if (original instanceof Error && original.name === 'ArgumentValidationError') {
-    const details = (original as Error & { extensions?: { validationErrors?: unknown[] } }).extensions?.validationErrors;
+  // class-validator failures come from type-graphql as BAD_USER_INPUT with the raw validation
+  // errors attached; say in one sentence which fields to fix instead of echoing the objects back.
+  const validationErrors = formatted.extensions?.validationErrors;
+  if (Array.isArray(validationErrors)) {
     return {
-      message: describeValidationErrors(details) ?? formatted.message,
+      message: describeValidationErrors(validationErrors) ?? formatted.message,
       locations: formatted.locations,
       path: formatted.path,
       extensions: { code: 'BAD_USER_INPUT' },
