@@ -1,8 +1,9 @@
 import { writeFile } from 'node:fs/promises';
-import { resolve } from 'node:path';
+import { join } from 'node:path';
+import { projectRoot } from '../version';
 import { printFunnelcastSchema } from '../schema';
 
-export const SCHEMA_PATH = resolve(__dirname, '../../../schema.graphql');
+export const SCHEMA_PATH = join(projectRoot(), 'schema.graphql');
 
 /** `funnelcast schema [--check]`: write schema.graphql from the code, or fail when it is stale. */
 export async function run(argv: string[]): Promise<number> {
