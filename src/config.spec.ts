@@ -1,0 +1,56 @@
+import { ConfigError, loadConfig } from './config';
+
+describe('loadConfig', () => {
+  it('uses the documented defaults', () => {
+    const config = loadConfig({});
+    expect(config).toMatchObject({
+      databaseUrl: undefined,
+      redisUrl: 'redis://127.0.0.1:6379',
+      port: 4000,
+      logLevel: 'info',
+      maxIngestBatch: 5000,
+      bootstrapAdminKey: undefined,
+    });
+  });
+
+  it('reads valid values', () => {
+    const config = loadConfig({
+      DATABASE_URL: 'postgresql://u@db:5432/shop',
+      REDIS_URL: 'redis://cache:6380',
+      PORT: '8080',
+      LOG_LEVEL: 'debug',
+      FUNNELCAST_BOOTSTRAP_ADMIN_KEY: 'a-long-enough-secret',
+      FUNNELCAST_MAX_INGEST_BATCH: '100',
+    });
+    expect(config).toMatchObject({
+      databaseUrl: 'postgresql://u@db:5432/shop',
+      redisUrl: 'redis://cache:6380',
+      port: 8080,
+      logLevel: 'debug',
+      bootstrapAdminKey: 'a-long-enough-secret',
+      maxIngestBatch: 100,
+    });
+  });
+
+  it('names every wrong variable and what would be right, in one error', () => {
+    let error: unknown;
+    try {
+      loadConfig({ DATABASE_URL: 'mysql://x/y', PORT: 'eighty', LOG_LEVEL: 'loud', FUNNELCAST_BOOTSTRAP_ADMIN_KEY: 'short', REDIS_URL: '::' });
+    } catch (caught) {
+      error = caught;
+    }
+    expect(error).toBeInstanceOf(ConfigError);
+    const problems = (error as ConfigError).problems;
+    expect(problems).toHaveLength(5);
+    expect(problems.join('\n')).toMatch(/DATABASE_URL must start with postgres:\/\/ or postgresql:\/\//);
+    expect(problems.join('\n')).toMatch(/PORT="eighty" must be a whole number from 0 to 65535/);
+    expect(problems.join('\n')).toMatch(/LOG_LEVEL="loud" must be one of/);
+    expect(problems.join('\n')).toMatch(/FUNNELCAST_BOOTSTRAP_ADMIN_KEY must be at least 16 characters/);
+    expect(problems.join('\n')).toMatch(/REDIS_URL is not a URL/);
+  });
+
+  it('is silent under jest unless LOG_LEVEL is set', () => {
+    expect(loadConfig({ JEST_WORKER_ID: '1' }).logLevel).toBe('silent');
+    expect(loadConfig({ JEST_WORKER_ID: '1', LOG_LEVEL: 'warn' }).logLevel).toBe('warn');
+  });
+});
