@@ -1,4 +1,4 @@
-import { FunnelDefinitionError, FunnelModes, WindowFunnel } from './window-funnel';
+import { FunnelDefinitionError, FunnelInputError, FunnelModes, WindowFunnel } from './window-funnel';
 import { ReferenceEvent, referenceWindowFunnel } from './window-funnel.reference';
 
 /**
@@ -380,5 +380,30 @@ describe('windowFunnel agrees with the brute-force reference', () => {
       }
     }
     expect(cases).toBe(150 * 8 * ALL_MODE_COMBINATIONS.length);
+  });
+});
+
+describe('windowFunnel input contract', () => {
+  it('refuses a unit whose events are not sorted by timestamp', () => {
+    const engine = new WindowFunnel({ stepCount: 2, conversionWindow: 10 });
+    expect(() =>
+      engine.evaluateUnit(Float64Array.from([5, 3]), Uint32Array.from([1, 2]), undefined, 0, 2),
+    ).toThrow(FunnelInputError);
+  });
+
+  it('accepts an unbounded conversion window', () => {
+    expect(funnelOf(ABC(Infinity), 'A@0 B@1000000 C@2000000').level).toBe(3);
+  });
+
+  it('ignores mask bits beyond the funnel and its exclusions', () => {
+    const engine = new WindowFunnel({ stepCount: 2, conversionWindow: 10, exclusions: [{ fromStep: 1, toStep: 2 }] });
+    const level = engine.evaluateUnit(
+      Float64Array.from([0, 1, 2]),
+      Uint32Array.from([0b101, 0b100, 0b010]),
+      Uint32Array.from([0, 0b10, 0]),
+      0,
+      3,
+    );
+    expect(level).toBe(2);
   });
 });

@@ -80,6 +80,14 @@ export class FunnelDefinitionError extends Error {
   }
 }
 
+/** The events handed to the engine break its contract (e.g. not sorted). */
+export class FunnelInputError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'FunnelInputError';
+  }
+}
+
 const NO_PARENT = -1;
 
 export class WindowFunnel {
@@ -110,8 +118,9 @@ export class WindowFunnel {
     if (!Number.isInteger(stepCount) || stepCount < 1 || stepCount > MAX_FUNNEL_STEPS) {
       throw new FunnelDefinitionError(`A funnel has 1 to ${MAX_FUNNEL_STEPS} steps, not ${stepCount}.`);
     }
-    if (!Number.isFinite(conversionWindow) || conversionWindow < 0) {
-      throw new FunnelDefinitionError(`conversionWindow must be a finite number >= 0, not ${conversionWindow}.`);
+    if (Number.isNaN(conversionWindow) || conversionWindow < 0) {
+      // Infinity is allowed: "no window" is a legitimate funnel (ever converted).
+      throw new FunnelDefinitionError(`conversionWindow must be a number >= 0, not ${conversionWindow}.`);
     }
     if (modes.allowReentry && !modes.strictOrder) {
       // Same rule as ClickHouse: re-entry only relaxes strict_order, so alone it means nothing.
@@ -189,6 +198,10 @@ export class WindowFunnel {
     for (let level = 1; level <= stepCount; level++) head[level] = 0;
     let matchCount = 0;
     for (let i = start; i < end; i++) {
+      // Sorting is the caller's job; an unsorted unit would give a silently wrong level, so say so.
+      if (i > start && timestamps[i] < timestamps[i - 1]) {
+        throw new FunnelInputError(`Events ${start}..${end - 1} are not sorted by timestamp (at index ${i}).`);
+      }
       let mask = stepMasks[i] & allStepsMask;
       while (mask !== 0) {
         const low = mask & -mask;
@@ -220,6 +233,7 @@ export class WindowFunnel {
     const allowReentry = this.allowReentry;
     const exclusionLevelMasks = this.exclusionLevelMasks;
     const hasExclusions = exclusionMasks !== undefined && exclusionLevelMasks.length > 0;
+    const allExclusionsMask = exclusionLevelMasks.length === 32 ? 0xffffffff : (1 << exclusionLevelMasks.length) - 1;
 
     let poolSize = 0;
     let level = 0;
@@ -232,7 +246,7 @@ export class WindowFunnel {
       const tag = strictIncrease ? timestamp : strictOnce ? i : 0;
 
       if (hasExclusions) {
-        let excluded = exclusionMasks[i];
+        let excluded = exclusionMasks[i] & allExclusionsMask;
         let clearLevels = 0;
         while (excluded !== 0) {
           const low = excluded & -excluded;
