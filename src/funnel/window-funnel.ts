@@ -225,7 +225,7 @@ export class WindowFunnel {
     const poolParent = this.poolParent;
     const queueSlots = this.queueSlots;
 
-    const window = this.conversionWindow;
+    const conversionWindow = this.conversionWindow;
     const strictIncrease = this.strictIncrease;
     const strictOnce = this.strictOnce;
     const strictDeduplication = this.strictDeduplication;
@@ -286,7 +286,7 @@ export class WindowFunnel {
           const from = step - 1;
           let h = head[from];
           const t = tail[from];
-          const earliestStart = timestamp - window;
+          const earliestStart = timestamp - conversionWindow;
           while (h < t && poolFirst[queueSlots[h]] < earliestStart) h++;
           head[from] = h;
           let k = t - 1;
