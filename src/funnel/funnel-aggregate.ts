@@ -1,0 +1,229 @@
+/**
+ * From per-unit funnel results (levels and reported step times, see window-funnel.ts) to the
+ * report a shop reads: step counts, conversion and drop-off, time between steps, time-to-convert
+ * histograms, and breakdowns by a group key. Pure functions over typed arrays.
+ */
+
+export interface FunnelUnitLevels {
+  /** Level reached per unit, 0..stepCount. */
+  levels: Uint8Array;
+  /** stepTimes[u * stepCount + k]: when unit u reached step k + 1 (NaN past its level). */
+  stepTimes: Float64Array;
+  stepCount: number;
+}
+
+export interface DurationSummary {
+  /** Percentiles interpolate linearly between the two nearest ranks (numpy's default). */
+  median: number;
+  p90: number;
+  average: number;
+}
+
+export interface FunnelStepResult {
+  /** 1-based. */
+  step: number;
+  /** Units whose level is at least this step. */
+  count: number;
+  /** count / previous step's count; 1 for step 1 when it has units; 0 when the previous step is empty. */
+  conversionFromPrevious: number;
+  /** count / step 1's count (0 when step 1 is empty). */
+  conversionFromFirst: number;
+  /** Units that reached the previous step but not this one (0 for step 1). */
+  dropOff: number;
+  /** Time from the previous step to this one, over units that reached this step; null for step 1 or when none did. */
+  timeFromPrevious: DurationSummary | null;
+}
+
+export interface FunnelReport {
+  /** Units considered, including those that never reached step 1. */
+  unitCount: number;
+  steps: FunnelStepResult[];
+}
+
+/** Report over all units, or only over `unitIndexes` when given. */
+export function aggregateFunnel(results: FunnelUnitLevels, unitIndexes?: ArrayLike<number>): FunnelReport {
+  const { levels, stepCount } = results;
+  const unitCount = unitIndexes ? unitIndexes.length : levels.length;
+  const unitAt = (n: number): number => (unitIndexes ? unitIndexes[n] : n);
+
+  // reachedExactly[l] then a suffix sum gives "level >= k" for every k in one pass.
+  const reachedExactly = new Float64Array(stepCount + 2);
+  for (let n = 0; n < unitCount; n++) reachedExactly[levels[unitAt(n)]]++;
+  const counts = new Float64Array(stepCount + 2);
+  for (let k = stepCount; k >= 0; k--) counts[k] = counts[k + 1] + reachedExactly[k];
+
+  const steps: FunnelStepResult[] = [];
+  for (let step = 1; step <= stepCount; step++) {
+    const count = counts[step];
+    const previous = step === 1 ? count : counts[step - 1];
+    steps.push({
+      step,
+      count,
+      conversionFromPrevious: previous === 0 ? 0 : count / previous,
+      conversionFromFirst: counts[1] === 0 ? 0 : count / counts[1],
+      dropOff: previous - count,
+      timeFromPrevious: step === 1 ? null : summarizeDurations(durationsBetween(results, step - 1, step, unitIndexes)),
+    });
+  }
+  return { unitCount, steps };
+}
+
+/**
+ * Durations ts(toStep) − ts(fromStep) of the reported chains, over units that reached `toStep`.
+ * Steps are 1-based with fromStep < toStep.
+ */
+export function durationsBetween(
+  results: FunnelUnitLevels,
+  fromStep: number,
+  toStep: number,
+  unitIndexes?: ArrayLike<number>,
+): Float64Array {
+  const { levels, stepTimes, stepCount } = results;
+  if (!(1 <= fromStep && fromStep < toStep && toStep <= stepCount)) {
+    throw new RangeError(`Need 1 <= fromStep < toStep <= ${stepCount}; got ${fromStep}..${toStep}.`);
+  }
+  const unitCount = unitIndexes ? unitIndexes.length : levels.length;
+  let reached = 0;
+  for (let n = 0; n < unitCount; n++) if (levels[unitIndexes ? unitIndexes[n] : n] >= toStep) reached++;
+  const durations = new Float64Array(reached);
+  let d = 0;
+  for (let n = 0; n < unitCount; n++) {
+    const u = unitIndexes ? unitIndexes[n] : n;
+    if (levels[u] < toStep) continue;
+    durations[d++] = stepTimes[u * stepCount + toStep - 1] - stepTimes[u * stepCount + fromStep - 1];
+  }
+  return durations;
+}
+
+export function summarizeDurations(durations: Float64Array): DurationSummary | null {
+  if (durations.length === 0) return null;
+  const sorted = Float64Array.from(durations).sort();
+  let sum = 0;
+  for (let i = 0; i < sorted.length; i++) sum += sorted[i];
+  return { median: percentile(sorted, 0.5), p90: percentile(sorted, 0.9), average: sum / sorted.length };
+}
+
+/** `sorted` ascending and non-empty; linear interpolation between ranks (h = (n − 1)·p). */
+export function percentile(sorted: Float64Array, p: number): number {
+  const h = (sorted.length - 1) * p;
+  const lower = Math.floor(h);
+  const upper = Math.min(lower + 1, sorted.length - 1);
+  return sorted[lower] + (h - lower) * (sorted[upper] - sorted[lower]);
+}
+
+export interface HistogramBucket {
+  /** Inclusive. */
+  start: number;
+  /** Exclusive, except for the last bucket, which includes its end. */
+  end: number;
+  count: number;
+}
+
+export interface TimeToConvertOptions {
+  /** Ascending bucket edges; n edges make n − 1 buckets. Durations outside [first, last] are not counted. */
+  edges?: number[];
+  /** Equal-width buckets from the shortest to the longest duration when no edges are given (default 10). */
+  bucketCount?: number;
+}
+
+/** Histogram of ts(toStep) − ts(fromStep) over units that reached toStep. */
+export function timeToConvertHistogram(
+  results: FunnelUnitLevels,
+  fromStep: number,
+  toStep: number,
+  options: TimeToConvertOptions = {},
+  unitIndexes?: ArrayLike<number>,
+): HistogramBucket[] {
+  const durations = durationsBetween(results, fromStep, toStep, unitIndexes);
+  let edges = options.edges;
+  if (edges === undefined) {
+    if (durations.length === 0) return [];
+    let shortest = Infinity;
+    let longest = -Infinity;
+    for (const d of durations) {
+      if (d < shortest) shortest = d;
+      if (d > longest) longest = d;
+    }
+    if (shortest === longest) return [{ start: shortest, end: longest, count: durations.length }];
+    const bucketCount = options.bucketCount ?? 10;
+    if (!Number.isInteger(bucketCount) || bucketCount < 1) throw new RangeError('bucketCount must be a whole number >= 1.');
+    const width = (longest - shortest) / bucketCount;
+    edges = Array.from({ length: bucketCount + 1 }, (_, i) => (i === bucketCount ? longest : shortest + i * width));
+  }
+  for (let i = 1; i < edges.length; i++) {
+    if (!(edges[i] > edges[i - 1])) throw new RangeError('Histogram edges must be strictly ascending.');
+  }
+  const buckets: HistogramBucket[] = [];
+  for (let i = 0; i + 1 < edges.length; i++) buckets.push({ start: edges[i], end: edges[i + 1], count: 0 });
+  const last = buckets.length - 1;
+  for (const d of durations) {
+    // Binary search for the bucket whose [start, end) holds d; the last bucket also takes its end.
+    let lo = 0;
+    let hi = last;
+    if (last < 0 || d < buckets[0].start || d > buckets[last].end) continue;
+    while (lo < hi) {
+      const mid = (lo + hi + 1) >> 1;
+      if (buckets[mid].start <= d) lo = mid;
+      else hi = mid - 1;
+    }
+    buckets[lo].count++;
+  }
+  return buckets;
+}
+
+export interface BreakdownOptions {
+  /** Groups kept by name, ranked by step-1 count (ties by key); the rest fold into `otherKey`. Default 10. */
+  topN?: number;
+  otherKey?: string;
+}
+
+export interface FunnelBreakdownGroup {
+  key: string;
+  /** True for the group that folds every group past topN. */
+  isOther: boolean;
+  report: FunnelReport;
+}
+
+/**
+ * One report per value of a group key (device, channel, cohort…): `groupOfUnit[u]` is unit u's key.
+ * Ranking uses units that reached step 1, because a group without step-1 units has no funnel.
+ */
+export function breakdownFunnel(
+  results: FunnelUnitLevels,
+  groupOfUnit: ArrayLike<string>,
+  options: BreakdownOptions = {},
+): FunnelBreakdownGroup[] {
+  const topN = options.topN ?? 10;
+  const otherKey = options.otherKey ?? 'other';
+  if (groupOfUnit.length !== results.levels.length) {
+    throw new RangeError(`groupOfUnit has ${groupOfUnit.length} entries for ${results.levels.length} units.`);
+  }
+  const unitsByGroup = new Map<string, number[]>();
+  const enteredByGroup = new Map<string, number>();
+  for (let u = 0; u < groupOfUnit.length; u++) {
+    const key = groupOfUnit[u];
+    let units = unitsByGroup.get(key);
+    if (!units) {
+      units = [];
+      unitsByGroup.set(key, units);
+      enteredByGroup.set(key, 0);
+    }
+    units.push(u);
+    if (results.levels[u] >= 1) enteredByGroup.set(key, enteredByGroup.get(key)! + 1);
+  }
+  const ranked = [...unitsByGroup.keys()].sort((a, b) => {
+    const byEntered = enteredByGroup.get(b)! - enteredByGroup.get(a)!;
+    return byEntered !== 0 ? byEntered : a < b ? -1 : a > b ? 1 : 0;
+  });
+  const groups: FunnelBreakdownGroup[] = ranked.slice(0, topN).map((key) => ({
+    key,
+    isOther: false,
+    report: aggregateFunnel(results, unitsByGroup.get(key)!),
+  }));
+  const rest = ranked.slice(topN);
+  if (rest.length > 0) {
+    const otherUnits = rest.flatMap((key) => unitsByGroup.get(key)!).sort((a, b) => a - b);
+    groups.push({ key: otherKey, isOther: true, report: aggregateFunnel(results, otherUnits) });
+  }
+  return groups;
+}

@@ -1,0 +1,130 @@
+/**
+ * Test-only: a deliberately slow, literal reading of FUNNEL-SEMANTICS.md. It lists every chain
+ * that the rules allow, finds where the scan stops, and picks the answer by sorting. It shares no
+ * code with the engine (only the option types), so agreement between the two means something.
+ * Exponential in the worst case; feed it small logs.
+ */
+import type { FunnelExclusion, FunnelModes } from './window-funnel';
+
+export interface ReferenceEvent {
+  timestamp: number;
+  /** 1-based steps this event matches. */
+  steps: number[];
+  /** Indexes into the funnel's exclusions that this event triggers. */
+  exclusions?: number[];
+}
+
+export interface ReferenceFunnel {
+  stepCount: number;
+  conversionWindow: number;
+  modes?: FunnelModes;
+  exclusions?: readonly FunnelExclusion[];
+}
+
+export interface ReferenceResult {
+  level: number;
+  /** Timestamps of the reported chain, one per reached step. */
+  stepTimes: number[];
+}
+
+interface Pick {
+  /** Position in the list of (event, step) pairs. */
+  position: number;
+  event: number;
+  step: number;
+  timestamp: number;
+}
+
+export function referenceWindowFunnel(events: ReferenceEvent[], funnel: ReferenceFunnel): ReferenceResult {
+  const modes = funnel.modes ?? {};
+  const rules = funnel.exclusions ?? [];
+
+  // Rule 1: every event becomes one pick candidate per step it matches, lower steps first.
+  const picks: Pick[] = [];
+  const firstPositionOfEvent: number[] = [];
+  events.forEach((event, index) => {
+    firstPositionOfEvent.push(picks.length);
+    const steps = [...new Set(event.steps)].filter((s) => s >= 1 && s <= funnel.stepCount).sort((a, b) => a - b);
+    for (const step of steps) picks.push({ position: picks.length, event: index, step, timestamp: event.timestamp });
+  });
+
+  const isExcludedBy = (eventIndex: number, rule: number): boolean =>
+    (events[eventIndex].exclusions ?? []).includes(rule);
+
+  // Rule 2: a chain is valid when every constraint holds; all of them are prefix-closed, so the
+  // enumeration below may stop extending as soon as one fails.
+  const chainIsValid = (chain: Pick[]): boolean => {
+    const first = chain[0];
+    const last = chain[chain.length - 1];
+    if (last.timestamp - first.timestamp > funnel.conversionWindow) return false;
+    for (let j = 1; j < chain.length; j++) {
+      if (modes.strictIncrease && !(chain[j].timestamp > chain[j - 1].timestamp)) return false;
+      if (modes.strictOnce && chain[j].event === chain[j - 1].event) return false;
+    }
+    for (let rule = 0; rule < rules.length; rule++) {
+      const { fromStep, toStep } = rules[rule];
+      if (chain.length <= fromStep) continue;
+      const guardedFrom = chain[fromStep - 1].event;
+      const guardedTo = chain[Math.min(toStep, chain.length) - 1].event;
+      for (let x = guardedFrom + 1; x <= guardedTo; x++) if (isExcludedBy(x, rule)) return false;
+    }
+    return true;
+  };
+
+  const allChains: Pick[][] = [];
+  const grow = (chain: Pick[]): void => {
+    allChains.push(chain);
+    const last = chain[chain.length - 1];
+    for (const next of picks) {
+      if (next.position <= last.position || next.step !== chain.length + 1) continue;
+      const longer = [...chain, next];
+      if (chainIsValid(longer)) grow(longer);
+    }
+  };
+  for (const start of picks) if (start.step === 1) grow([start]);
+
+  // Rule 3: find where the scan stops. A cut at position P keeps only chains whose picks all lie before P.
+  const reachedBefore = (level: number, cut: number): boolean =>
+    allChains.some((chain) => chain.length >= level && chain[level - 1].position < cut);
+  const firstStepBefore = (cut: number): boolean => picks.some((p) => p.step === 1 && p.position < cut);
+
+  let cut = Infinity;
+  outer: for (let index = 0; index < events.length; index++) {
+    const eventPicks = picks.filter((p) => p.event === index);
+    if (eventPicks.length === 0) {
+      const here = firstPositionOfEvent[index];
+      if (modes.strictOrder && firstStepBefore(here)) {
+        cut = here;
+        break outer;
+      }
+      continue;
+    }
+    for (const p of eventPicks) {
+      if (p.step === 1) continue;
+      if (modes.strictDeduplication && reachedBefore(p.step, p.position)) {
+        cut = p.position;
+        break outer;
+      }
+      if (modes.strictOrder && firstStepBefore(p.position) && !reachedBefore(p.step - 1, p.position) && !modes.allowReentry) {
+        cut = p.position;
+        break outer;
+      }
+    }
+  }
+
+  // Rule 4 and 5: the level is the longest chain before the cut; report the chain that completes
+  // first, starting as late as possible, with the earliest picks in between.
+  const kept = allChains.filter((chain) => chain[chain.length - 1].position < cut);
+  const level = kept.reduce((best, chain) => Math.max(best, chain.length), 0);
+  if (level === 0) return { level: 0, stepTimes: [] };
+  const deepest = kept.filter((chain) => chain.length === level);
+  deepest.sort((a, b) => {
+    const byEnd = a[level - 1].position - b[level - 1].position;
+    if (byEnd !== 0) return byEnd;
+    const byStart = b[0].timestamp - a[0].timestamp;
+    if (byStart !== 0) return byStart;
+    for (let j = 0; j < level; j++) if (a[j].position !== b[j].position) return a[j].position - b[j].position;
+    return 0;
+  });
+  return { level, stepTimes: deepest[0].map((p) => p.timestamp) };
+}
