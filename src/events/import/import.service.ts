@@ -231,6 +231,19 @@ export function isImportFormat(value: string): value is ImportFormat {
   return (IMPORT_FORMATS as readonly string[]).includes(value);
 }
 
+/** Size of a file to import; fails with an operator-facing message when it is missing or not a file. */
+export async function importFileSize(path: string): Promise<number> {
+  try {
+    const info = await stat(path);
+    if (!info.isFile()) throw new ImportFileError(`${path} is not a file`);
+    return info.size;
+  } catch (error) {
+    if (error instanceof ImportFileError) throw error;
+    const code = (error as NodeJS.ErrnoException).code;
+    throw new ImportFileError(code === 'ENOENT' ? `no such file: ${path}` : `cannot read ${path}: ${(error as Error).message}`);
+  }
+}
+
 /** Imports one file in one of the supported formats, streaming it with constant memory. */
 export async function importFile(
   dataSource: DataSource,
@@ -239,16 +252,7 @@ export async function importFile(
   options: ImportOptions = {},
 ): Promise<ImportSummary> {
   if (!isImportFormat(format)) throw new ImportFileError(`unknown format "${format}"; use one of ${IMPORT_FORMATS.join(', ')}`);
-  let totalBytes: number;
-  try {
-    const info = await stat(path);
-    if (!info.isFile()) throw new ImportFileError(`${path} is not a file`);
-    totalBytes = info.size;
-  } catch (error) {
-    if (error instanceof ImportFileError) throw error;
-    const code = (error as NodeJS.ErrnoException).code;
-    throw new ImportFileError(code === 'ENOENT' ? `no such file: ${path}` : `cannot read ${path}: ${(error as Error).message}`);
-  }
+  const totalBytes = await importFileSize(path);
   const stream = createReadStream(path, { highWaterMark: 1 << 20 });
   try {
     const rows = readTextRows(stream, FORMAT_READERS[format].mode);
