@@ -356,7 +356,7 @@ export function formatThatReads(row: TextRow, except: ImportFormat): FormatReade
   for (const reader of Object.values(FORMAT_READERS)) {
     if (reader.format === except) continue;
     const fields = reader.mode === 'lines' ? [row.text] : (parseQuotedRow(row.text) ?? [row.text]);
-    if (reader.toRecord({ ...row, fields }).kind === 'event') return reader;
+    if (reader.toRecord({ ...row, fields }).kind !== 'reject') return reader;
   }
   return null;
 }

@@ -166,12 +166,19 @@ async function importChunks(
 
 async function* chunked(records: AsyncIterable<ImportRecord> | Iterable<ImportRecord>): AsyncGenerator<ImportRecord[]> {
   let chunk: ImportRecord[] = [];
-  for await (const record of records) {
-    chunk.push(record);
-    if (chunk.length >= RECORDS_PER_CHUNK) {
-      yield chunk;
-      chunk = [];
+  try {
+    for await (const record of records) {
+      chunk.push(record);
+      if (chunk.length >= RECORDS_PER_CHUNK) {
+        yield chunk;
+        chunk = [];
+      }
     }
+  } catch (error) {
+    // Records received before the source failed may complete a batch, which then commits as it would have
+    // one record at a time; only the open batch is lost.
+    if (chunk.length > 0) yield chunk;
+    throw error;
   }
   if (chunk.length > 0) yield chunk;
 }
