@@ -207,18 +207,12 @@ export class StagingBatch {
   async merge(client: PoolClient): Promise<{ inserted: number; usersAdded: number; itemsUpserted: number }> {
     await client.query('BEGIN');
     try {
-      const t0 = Date.now();
       await copyRows(client, COPY_EVENTS, this.eventRows.take());
       await copyRows(client, COPY_USERS, this.userRows());
       await copyRows(client, COPY_ITEMS, this.itemRows());
-      const t1 = Date.now();
       const users = await client.query(MERGE_USERS);
-      const t2 = Date.now();
       const items = await client.query<{ changed: number; added: number }>(MERGE_ITEMS);
-      const t3 = Date.now();
       const events = await client.query(MERGE_EVENTS);
-      const t4 = Date.now();
-      if (process.env.IMPORT_DEBUG) console.error('copy', t1 - t0, 'users', t2 - t1, 'items', t3 - t2, 'events', t4 - t3);
       await client.query('COMMIT');
       return {
         inserted: events.rowCount ?? 0,
