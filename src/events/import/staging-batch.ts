@@ -207,6 +207,8 @@ export class StagingBatch {
   async merge(client: PoolClient): Promise<{ inserted: number; usersAdded: number; itemsUpserted: number }> {
     await client.query('BEGIN');
     try {
+      // The merge sorts a batch by file order; the default 4 MB would spill those sorts to disk.
+      await client.query(`SET LOCAL work_mem = '64MB'`);
       await copyRows(client, COPY_EVENTS, this.eventRows.take());
       await copyRows(client, COPY_USERS, this.userRows());
       await copyRows(client, COPY_ITEMS, this.itemRows());
