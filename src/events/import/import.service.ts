@@ -16,7 +16,7 @@ import {
   type RejectCode,
   type RejectedRow,
 } from './import.types';
-import { eventProblem, itemProblem, priceProblem, serialiseProperties, type RecordProblem } from './record-checks';
+import { eventProblem, itemProblem, priceProblem, serialiseProperties, type RecordProblem } from '../event-checks';
 import { createStaging, dropStaging, StagingBatch } from './staging-batch';
 
 export * from './import.types';

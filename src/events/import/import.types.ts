@@ -1,4 +1,5 @@
 import type { CatalogItem, ShopEvent } from '../event.types';
+import type { RejectCode } from '../event-checks';
 
 /**
  * What a source hands the importer, in file order. `line` is where the record came from (files);
@@ -12,17 +13,7 @@ export type ImportRecord =
 /** Catalog facts an event row carries about its item (REES46 and Taobao rows do). */
 export type ItemFacts = Pick<CatalogItem, 'category' | 'brand' | 'price'>;
 
-export type RejectCode =
-  | 'MALFORMED_ROW'
-  | 'UNKNOWN_EVENT_TYPE'
-  | 'INVALID_EVENT_TYPE'
-  | 'MISSING_EVENT_ID'
-  | 'MISSING_USER'
-  | 'MISSING_ITEM'
-  | 'ID_TOO_LONG'
-  | 'BAD_TIMESTAMP'
-  | 'BAD_PROPERTIES'
-  | 'BAD_PRICE';
+export type { RejectCode } from '../event-checks';
 
 export interface RejectedRow {
   line: number;
