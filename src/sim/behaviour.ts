@@ -358,10 +358,11 @@ function liveClickFarm(context: SimulationContext, traits: ShopperTraits, rng: R
   let lastEndMs = -Infinity;
   for (const plannedMs of drawStartTimes(rng, bursts, options, nightHeavy)) {
     const startMs = Math.max(plannedMs, lastEndMs + SESSION_TIMEOUT_MS);
-    if (startMs >= options.endMs) continue;
+    const views = 60 + rng.below(181);
+    // A burst cut off by the period's end would pile its views onto one instant; skip it instead.
+    if (startMs + views * intervalMs * 1.03 >= options.endMs) continue;
     const sessionId = recorder.newSessionId();
     recorder.sessions.push({ sessionId, userIndex: traits.userIndex, kind: 'click_farm', startMs, device: DEVICES[device], channel: CHANNELS[channel], purchaseProbability: 0, converted: false });
-    const views = 60 + rng.below(181);
     let atMs = startMs;
     for (let view = 0; view < views; view++) {
       if (view > 0) atMs += intervalMs * (0.97 + 0.06 * rng.next());
@@ -380,7 +381,7 @@ function liveFakeOrders(context: SimulationContext, traits: ShopperTraits, rng: 
   let lastEndMs = -Infinity;
   for (const plannedMs of drawStartTimes(rng, orders, options, anyHour)) {
     const startMs = Math.max(plannedMs, lastEndMs + SESSION_TIMEOUT_MS);
-    if (startMs >= options.endMs) continue;
+    if (startMs + 16 * SECOND_MS >= options.endMs) continue;
     const sessionId = recorder.newSessionId();
     recorder.sessions.push({ sessionId, userIndex: traits.userIndex, kind: 'fake_order', startMs, device: 'mobile', channel: 'direct', purchaseProbability: 1, converted: true });
     const item = ring[rng.below(ring.length)];
