@@ -27,7 +27,7 @@ export interface ShopCatalog {
   /** Popularity weight of each item (Zipf over a random ranking); sums to 1. */
   itemPopularity: Float64Array;
   /** Row-major items × dimensions. */
-  itemTaste: Float64Array;
+  itemTaste: Float32Array;
   /** Row-major categories × dimensions: what items of a category have in common. */
   categoryCentroids: Float64Array;
   /** Share of all popularity that falls in each category; sums to 1. */
@@ -97,7 +97,7 @@ export function buildCatalog(options: ResolvedShopOptions): ShopCatalog {
 
   const itemPopularity = zipfWeights(options.items, ITEM_POPULARITY_EXPONENT, rng);
   const itemPrice = new Float64Array(options.items);
-  const itemTaste = new Float64Array(options.items * dimensions);
+  const itemTaste = new Float32Array(options.items * dimensions);
   const items: CatalogItem[] = new Array(options.items);
   for (let i = 0; i < options.items; i++) {
     const category = itemCategory[i];
