@@ -1,13 +1,15 @@
 import { createWriteStream } from 'node:fs';
 import { UsageError, intFlag, parseArgs, stringFlag } from '../cli/args';
+import { withDatabase } from '../cli/database';
 import { createDemoShop } from './generator';
+import { loadDemoShop } from './load';
 import { writeLabelsCsv } from './labels-csv';
 import { NdjsonSink } from './ndjson-sink';
 import { DEFAULT_START } from './options';
 import { pumpDemoShop, type ShopSink } from './sink';
 
 const USAGE = `Usage: funnelcast generate [--users N] [--days D] [--seed S] [--items N] [--start ISO]
-                           [--out FILE] [--labels FILE]
+                           [--out FILE | --load] [--labels FILE]
 
 Generates a deterministic synthetic shop as NDJSON: one {"item":…} line per catalog item, then one
 event per line (grouped by user, chronological within each user). Same seed, same bytes.
@@ -18,14 +20,15 @@ event per line (grouped by user, chronological within each user). Same seed, sam
   --items N       catalog size (default max(50, users / 4))
   --start ISO     first instant of the period (default ${DEFAULT_START})
   --out FILE      write here instead of stdout
+  --load          load straight into the database at DATABASE_URL (through the importer's COPY path)
   --labels FILE   also write ground-truth labels as CSV: user_id,label (genuine|click_farm|fake_order)
   --help          show this text`;
 
-const KNOWN_FLAGS = new Set(['users', 'days', 'seed', 'items', 'start', 'out', 'labels', 'help']);
+const KNOWN_FLAGS = new Set(['users', 'days', 'seed', 'items', 'start', 'out', 'load', 'labels', 'help']);
 
 export async function run(argv: string[]): Promise<number> {
   try {
-    const args = parseArgs(argv, ['help']);
+    const args = parseArgs(argv, ['help', 'load']);
     if (args.flags.help) {
       console.log(USAGE);
       return 0;
@@ -42,7 +45,19 @@ export async function run(argv: string[]): Promise<number> {
       start: stringFlag(args, 'start'),
     });
     const out = stringFlag(args, 'out');
+    if (out && args.flags.load) throw new UsageError('use either --out FILE or --load, not both');
     const startedAt = process.hrtime.bigint();
+    if (args.flags.load) {
+      const summary = await withDatabase((dataSource) => loadDemoShop(dataSource, shop));
+      const labelsFile = stringFlag(args, 'labels');
+      if (labelsFile) await writeLabelsCsv(shop, createWriteStream(labelsFile));
+      const seconds = Number(process.hrtime.bigint() - startedAt) / 1e9;
+      console.error(
+        `loaded ${summary.imported} events (${summary.duplicates} already stored, ${summary.rejected} rejected) and ` +
+          `${summary.itemsUpserted} items in ${seconds.toFixed(2)} s, ${Math.round(summary.rowsRead / seconds)} rows/s`,
+      );
+      return summary.rejected === 0 ? 0 : 1;
+    }
     // `--load` (the importer's database sink) plugs in here: any ShopSink will do.
     const sink: ShopSink = out ? new NdjsonSink(createWriteStream(out, { highWaterMark: 1 << 20 })) : new NdjsonSink(process.stdout, false);
     const report = await pumpDemoShop(shop, sink);
