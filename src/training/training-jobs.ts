@@ -19,6 +19,12 @@ export interface NewTrainingJob {
   scheduleId: string | null;
 }
 
+/** TypeORM answers UPDATE … RETURNING with [rows, affected] and INSERT … RETURNING with rows; this takes the rows. */
+function returnedRows<T>(result: unknown): T[] {
+  if (Array.isArray(result) && result.length === 2 && Array.isArray(result[0]) && typeof result[1] === 'number') return result[0] as T[];
+  return result as T[];
+}
+
 function toJob(row: Record<string, any>): TrainingJob {
   return Object.assign(new TrainingJob(), {
     id: row.id,
@@ -95,22 +101,22 @@ export class TrainingJobs {
 
   /** A worker takes the job: null when it was cancelled (or finished) meanwhile. */
   async claim(id: string): Promise<TrainingJob | null> {
-    const rows: Record<string, any>[] = await this.dataSource.query(
+    const rows = returnedRows<Record<string, any>>(await this.dataSource.query(
       `UPDATE training_jobs
        SET state = 'RUNNING', attempts = attempts + 1, started_at = now(), progress = 0, message = 'starting', error = NULL, updated_at = now()
        WHERE id = $1 AND state IN ${LIVE_STATES}
        RETURNING *`,
       [id],
-    );
+    ));
     return rows.length ? toJob(rows[0]) : null;
   }
 
   /** False when the job is no longer running (an admin cancelled it). */
   async reportProgress(id: string, progress: number, message: string): Promise<boolean> {
-    const rows: unknown[] = await this.dataSource.query(
+    const rows = returnedRows<unknown>(await this.dataSource.query(
       `UPDATE training_jobs SET progress = $2, message = $3, updated_at = now() WHERE id = $1 AND state = 'RUNNING' RETURNING 1`,
       [id, Math.min(1, Math.max(0, progress)), message],
-    );
+    ));
     return rows.length > 0;
   }
 
@@ -134,23 +140,23 @@ export class TrainingJobs {
 
   /** Marks a queued or running job CANCELLED; null when it was not live. */
   async cancel(id: string): Promise<TrainingJob | null> {
-    const rows: Record<string, any>[] = await this.dataSource.query(
+    const rows = returnedRows<Record<string, any>>(await this.dataSource.query(
       `UPDATE training_jobs SET state = 'CANCELLED', message = 'cancelled by an admin', finished_at = now(), updated_at = now()
        WHERE id = $1 AND state IN ${LIVE_STATES} RETURNING *`,
       [id],
-    );
+    ));
     await this.dataSource.query(`UPDATE model_versions SET status = 'FAILED' WHERE training_job_id = $1 AND status = 'TRAINING'`, [id]);
     return rows.length ? toJob(rows[0]) : null;
   }
 
   /** A failed or cancelled job queued again; null when it was in another state. */
   async requeue(id: string): Promise<TrainingJob | null> {
-    const rows: Record<string, any>[] = await this.dataSource.query(
+    const rows = returnedRows<Record<string, any>>(await this.dataSource.query(
       `UPDATE training_jobs SET state = 'QUEUED', progress = 0, message = 'queued again by an admin', error = NULL,
               started_at = NULL, finished_at = NULL, updated_at = now()
        WHERE id = $1 AND state IN ('FAILED', 'CANCELLED') RETURNING *`,
       [id],
-    );
+    ));
     return rows.length ? toJob(rows[0]) : null;
   }
 

@@ -91,13 +91,14 @@ function rounded<T extends object>(metrics: T): T {
 async function train(run: TrainingRun<MatrixFactorizationParams>): Promise<TrainedModel> {
   const { tf, params } = run;
   const started = performance.now();
-  const [{ first }] = (await run.dataSource.query(
-    `SELECT min(ts) AS first FROM events WHERE item_id IS NOT NULL AND ($1::timestamptz IS NULL OR ts >= $1) AND ts < $2`,
+  const [{ first, last }] = (await run.dataSource.query(
+    `SELECT min(ts) AS first, max(ts) AS last FROM events WHERE item_id IS NOT NULL AND ($1::timestamptz IS NULL OR ts >= $1) AND ts < $2`,
     [run.from, run.to],
-  )) as { first: Date | null }[];
-  if (!first) throw new TrainingDataError(`There are no item events between ${run.from?.toISOString() ?? 'the beginning'} and ${run.to.toISOString()}; ingest events or widen the range.`);
+  )) as { first: Date | null; last: Date | null }[];
+  if (!first || !last) throw new TrainingDataError(`There are no item events between ${run.from?.toISOString() ?? 'the beginning'} and ${run.to.toISOString()}; ingest events or widen the range.`);
   const from = run.from ?? first;
-  const splitAt = splitInstant(from, run.to, params.holdoutFraction);
+  // The held-out period is the last share of the span that has events, not of a range reaching into a quiet present.
+  const splitAt = splitInstant(from, new Date(Math.min(run.to.getTime(), last.getTime() + 1)), params.holdoutFraction);
   await run.progress(0.02, 'loading interactions');
   const { before, after } = await loadInteractions(run.dataSource, { from: run.from, to: run.to, weights: params.weights }, splitAt);
   const items = new DenseIndex([]);
