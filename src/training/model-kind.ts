@@ -6,10 +6,15 @@ import { registerEnumType } from 'type-graphql';
  */
 export enum ModelKind {
   MATRIX_FACTORIZATION = 'MATRIX_FACTORIZATION',
+  POPULARITY = 'POPULARITY',
+  ITEM_KNN = 'ITEM_KNN',
 }
 registerEnumType(ModelKind, {
   name: 'ModelKind',
-  description: 'MATRIX_FACTORIZATION: implicit-feedback recommender (BPR) writing each user’s top items.',
+  description:
+    'MATRIX_FACTORIZATION: implicit-feedback recommender (BPR) writing each user’s top items. ' +
+    'POPULARITY: time-decayed popularity, shop-wide and per category (the fallback of last resort). ' +
+    'ITEM_KNN: item-to-item similarity from co-occurrence (similar items, bought together, fold-in for new users).',
 });
 
 export const MODEL_KIND_NAMES = Object.values(ModelKind);
