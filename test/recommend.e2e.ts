@@ -258,4 +258,59 @@ describe('recommendations', () => {
     // Roll back for the tests that follow.
     await t.gql(`mutation($id: ID!) { activateModelVersion(id: $id) { status } }`, { id: versions.ITEM_KNN.id });
   });
+
+  it('attributes clicks, carts and purchases to the recommender and version that showed the item', async () => {
+    const visitor = `feedback-visitor-${Date.now()}`;
+    const shown = await recommend({ u: visitor, limit: 10 });
+    expect(new Set(shown.items.map((i) => i.source))).toEqual(new Set(['POPULARITY']));
+    const [a, b, c, d] = shown.items;
+    const hour = 3_600_000;
+    const now = Date.now();
+    const at = (msAgo: number) => new Date(now - msAgo).toISOString();
+    const RECORD = `mutation($f: [RecommendationFeedbackInput!]!) { recordRecommendationFeedback(feedback: $f) { accepted duplicates rejected { index code message } } }`;
+    const impressions = shown.items.map((item) => ({ recommendationId: item.recommendationId, type: 'IMPRESSION', userId: visitor, timestamp: at(73 * hour) }));
+    expect((await t.gql(RECORD, { f: impressions }, client)).data!.recordRecommendationFeedback).toEqual({ accepted: 10, duplicates: 0, rejected: [] });
+    // Re-sent impressions count once; a made-up id is rejected with a reason.
+    const again = (await t.gql(RECORD, { f: [...impressions, { recommendationId: 'r1.k.1.2.nope', type: 'CLICK', userId: visitor }] }, client)).data!.recordRecommendationFeedback;
+    expect(again.accepted).toBe(0);
+    expect(again.duplicates).toBe(10);
+    expect(again.rejected).toEqual([expect.objectContaining({ index: 10, code: 'UNKNOWN_RECOMMENDATION' })]);
+
+    // a: clicked (feedback), bought an hour later for 42 → attributed.
+    // b: clicked through a view event carrying the id, carted with the id → an add-to-cart, no purchase.
+    // c: clicked three days ago, bought two days later for 10 → outside a 24-hour window, inside a 72-hour one.
+    // d: shown, never clicked, bought → not attributed.
+    expect((await t.gql(RECORD, { f: [
+      { recommendationId: a.recommendationId, type: 'CLICK', userId: visitor, timestamp: at(2 * hour) },
+      { recommendationId: c.recommendationId, type: 'CLICK', userId: visitor, timestamp: at(72 * hour) },
+    ] }, client)).data!.recordRecommendationFeedback.accepted).toBe(2);
+    const event = (n: number, type: string, itemId: string, msAgo: number, properties: Record<string, unknown> = {}) =>
+      ({ eventId: `${visitor}-${n}`, type, userId: visitor, sessionId: `${visitor}-s${n}`, itemId, timestamp: at(msAgo), properties });
+    const ingest = await t.gql(`mutation($events: [EventInput!]!) { ingestEvents(events: $events) { accepted } }`, { events: [
+      event(1, 'view', b.itemId, 2 * hour, { recommendationId: b.recommendationId }),
+      event(2, 'cart', b.itemId, 1.5 * hour, { recommendationId: b.recommendationId }),
+      event(3, 'purchase', a.itemId, 1 * hour, { price: 42 }),
+      event(4, 'purchase', c.itemId, 24 * hour, { price: 10 }),
+      event(5, 'purchase', d.itemId, 1 * hour, { price: 99 }),
+    ] }, client);
+    expect(ingest.data!.ingestEvents.accepted).toBe(5);
+
+    const analyst = await t.createKey('analyst');
+    const PERFORMANCE = `query($from: DateTime!, $to: DateTime!, $w: Float) { recommendationPerformance(from: $from, to: $to, attributionWindowHours: $w) {
+      recommenders { source modelVersionId modelVersion impressions clicks clickThroughRate addToCarts addToCartRate conversions conversionRate revenue itemsShown catalogueCoverage } } }`;
+    const [{ n: available }] = await t.app.services.dataSource.query(`SELECT count(*)::int AS n FROM items WHERE available`);
+    const report = async (w: number) => {
+      const result = await t.gql(PERFORMANCE, { from: at(7 * 24 * hour), to: at(-hour), w }, analyst);
+      if (!result.data) throw new Error(JSON.stringify(result.errors));
+      return result.data.recommendationPerformance.recommenders;
+    };
+    const expected = { source: 'POPULARITY', modelVersionId: versions.POPULARITY.id, modelVersion: 1, impressions: 10, clicks: 3, clickThroughRate: 0.3, addToCarts: 1, itemsShown: 10, catalogueCoverage: 10 / available };
+    const day = await report(24);
+    expect(day).toEqual([{ ...expected, addToCartRate: 1 / 3, conversions: 1, conversionRate: 1 / 3, revenue: 42 }]);
+    const threeDays = await report(72);
+    expect(threeDays).toEqual([{ ...expected, addToCartRate: 1 / 3, conversions: 2, conversionRate: 2 / 3, revenue: 52 }]);
+
+    expect((await t.gql(PERFORMANCE, { from: at(0), to: at(hour) }, analyst)).errors![0].message).toMatch(/`from` must be earlier than `to`/);
+    expect((await t.gql(PERFORMANCE, { from: at(hour), to: at(0) }, client)).errors![0].extensions!.code).toBe('FORBIDDEN');
+  });
 });
