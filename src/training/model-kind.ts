@@ -8,13 +8,15 @@ export enum ModelKind {
   MATRIX_FACTORIZATION = 'MATRIX_FACTORIZATION',
   POPULARITY = 'POPULARITY',
   ITEM_KNN = 'ITEM_KNN',
+  SESSION_GRU = 'SESSION_GRU',
 }
 registerEnumType(ModelKind, {
   name: 'ModelKind',
   description:
     'MATRIX_FACTORIZATION: implicit-feedback recommender (BPR) writing each user’s top items. ' +
     'POPULARITY: time-decayed popularity, shop-wide and per category (the fallback of last resort). ' +
-    'ITEM_KNN: item-to-item similarity from co-occurrence (similar items, bought together, fold-in for new users).',
+    'ITEM_KNN: item-to-item similarity from co-occurrence (similar items, bought together, fold-in for new users). ' +
+    'SESSION_GRU: a GRU over the session’s item sequence predicting the next item (anonymous and new visitors).',
 });
 
 export const MODEL_KIND_NAMES = Object.values(ModelKind);

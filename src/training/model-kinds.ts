@@ -2,6 +2,7 @@ import { ModelKind, ModelKindDefinition } from './model-kind';
 import { itemKnn } from './kinds/item-knn.kind';
 import { matrixFactorization } from './kinds/matrix-factorization.kind';
 import { popularity } from './kinds/popularity.kind';
+import { sessionGru } from './kinds/session-gru.kind';
 
 /**
  * Every model kind and the code that trains it. The mapped type makes a kind without a
@@ -12,6 +13,7 @@ export const MODEL_KINDS: { [K in ModelKind]: ModelKindDefinition<any> } = {
   [ModelKind.MATRIX_FACTORIZATION]: matrixFactorization,
   [ModelKind.POPULARITY]: popularity,
   [ModelKind.ITEM_KNN]: itemKnn,
+  [ModelKind.SESSION_GRU]: sessionGru,
 };
 
 export function checkModelKindHandlers(kinds: readonly string[] = Object.values(ModelKind)): void {
