@@ -5,6 +5,7 @@ const BENCHMARKS: Record<string, () => Promise<{ run(argv: string[]): Promise<vo
   ingest: () => import('./ingest.bench'),
   import: () => import('./import.bench'),
   train: () => import('./train.bench'),
+  serve: () => import('./serve.bench'),
 };
 
 async function main(): Promise<void> {
