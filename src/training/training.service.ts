@@ -213,6 +213,11 @@ export class TrainingService {
     };
   }
 
+  /** Closes the queue handle (the Redis connection itself belongs to the app). */
+  close(): Promise<void> {
+    return this.queue.close();
+  }
+
   private async withVersion(job: TrainingJob): Promise<TrainingJobWithVersion> {
     const [version] = await this.registry.forJobs([job.id]);
     return { ...job, modelVersion: version ?? null };

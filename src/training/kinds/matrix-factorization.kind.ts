@@ -10,10 +10,10 @@ import { TrainingDataError } from '../training-errors';
 const EVENT_TYPES = ['view', 'fav', 'cart', 'checkout', 'purchase'] as const;
 
 export const MATRIX_FACTORIZATION_PARAMS = {
-  dimensions: { type: 'int', min: 2, max: 256, default: 32, description: 'length of the user and item factor vectors' },
+  dimensions: { type: 'int', min: 2, max: 256, default: 16, description: 'length of the user and item factor vectors' },
   epochs: { type: 'int', min: 1, max: 500, default: 20, description: 'passes over the interaction pairs' },
   learningRate: { type: 'number', min: 1e-5, max: 1, default: 0.05, description: 'Adam step size' },
-  regularization: { type: 'number', min: 0, max: 10, default: 0.001, description: 'L2 penalty on the factors a minibatch touches' },
+  regularization: { type: 'number', min: 0, max: 10, default: 0.05, description: 'L2 penalty on the factors a minibatch touches' },
   negatives: { type: 'int', min: 1, max: 50, default: 1, description: 'negative items drawn per positive pair' },
   negativeSampling: { type: 'enum', values: ['uniform', 'popularity'], default: 'uniform', description: 'how negatives are drawn' },
   batchSize: { type: 'int', min: 16, max: 65536, default: 1024, description: 'positive pairs per minibatch' },
