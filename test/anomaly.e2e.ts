@@ -28,12 +28,12 @@ describe('anomaly detection', () => {
   const abnormal: string[] = [];
   const genuine: string[] = [];
 
-  async function trainAndWait(kind: string, params: Record<string, unknown> = {}) {
+  async function trainAndWait(kind: string, params: Record<string, unknown> = {}): Promise<{ id: string; state: string; error: string | null; modelVersion: { id: string; status: string; metrics: any } | null }> {
     const queued = await t.gql<{ trainModel: { id: string } }>(TRAIN, { input: { kind, params, to } });
     if (!queued.data) throw new Error(JSON.stringify(queued.errors));
     const deadline = Date.now() + 40_000;
     for (;;) {
-      const result = await t.gql<{ trainingJob: { state: string; error: string | null; modelVersion: { id: string; status: string; metrics: any } | null } }>(JOB, { id: queued.data.trainModel.id });
+      const result = await t.gql<{ trainingJob: { id: string; state: string; error: string | null; modelVersion: { id: string; status: string; metrics: any } | null } }>(JOB, { id: queued.data.trainModel.id });
       const job = result.data!.trainingJob;
       if (['COMPLETED', 'FAILED', 'CANCELLED'].includes(job.state)) return job;
       if (Date.now() > deadline) throw new Error(`training ${kind} did not finish: ${JSON.stringify(job)} ${workerOutput}`);
@@ -138,10 +138,15 @@ describe('anomaly detection', () => {
     const unlabelledBot = abnormal[20];
     expect(await supervisedScore(unlabelledBot)).toBeGreaterThan(0.5);
 
+    // Asking again with nothing changed is the same job; changed labels are new training data.
+    const again = await t.gql<{ trainModel: { id: string } }>(TRAIN, { input: { kind: 'ANOMALY_SUPERVISED', params: { seed: 2 }, to } });
+    expect(again.data!.trainModel.id).toBe(honest.id);
+
     // Swap every label: the same users, now taught the other way round.
     for (const id of bots) await t.gql(LABEL, { input: { userId: id, label: 'GENUINE' } });
     for (const id of people) await t.gql(LABEL, { input: { userId: id, label: 'BOT' } });
-    const swapped = await trainAndWait('ANOMALY_SUPERVISED', { seed: 3 });
+    const swapped = await trainAndWait('ANOMALY_SUPERVISED', { seed: 2 });
+    expect(swapped.id).not.toBe(honest.id);
     expect(swapped.state).toBe('COMPLETED');
     expect(await supervisedScore(unlabelledBot)).toBeLessThan(0.5);
 
@@ -162,6 +167,31 @@ describe('anomaly detection', () => {
     expect(stats.flagged.users).toBe(excluded.size);
     expect(stats.flagged.events).toBe(direct.events);
     expect(stats.flagged.eventShare).toBeCloseTo(direct.events / stats.total, 10);
+  });
+
+  it('training leaves the flagged users out by default (excludeAnomalous), and keeps them when asked', async () => {
+    const excluded = await t.app.services.anomalies.flaggedUserIds();
+    expect(excluded.size).toBeGreaterThan(0);
+    const usersWithLists = async (versionId: string): Promise<Set<number>> => {
+      const rows: { user_id: number }[] = await t.app.services.dataSource.query(`SELECT user_id FROM recommendation_scores WHERE model_version_id = $1`, [versionId]);
+      return new Set(rows.map((row) => row.user_id));
+    };
+    const small = { epochs: 2, dimensions: 8, seed: 5 };
+    const withoutThem = await trainAndWait('MATRIX_FACTORIZATION', small);
+    expect(withoutThem.state).toBe('COMPLETED');
+    expect(withoutThem.modelVersion!.metrics.excludedAnomalousUsers).toBe(excluded.size);
+    const trainedOn = await usersWithLists(withoutThem.modelVersion!.id);
+    expect([...excluded].filter((user) => trainedOn.has(user))).toEqual([]);
+
+    const withThem = await trainAndWait('MATRIX_FACTORIZATION', { ...small, excludeAnomalous: false });
+    expect(withThem.state).toBe('COMPLETED');
+    expect(withThem.modelVersion!.metrics.excludedAnomalousUsers).toBe(0);
+    // Flagged users who touched items (fake-order accounts buy, click farms view) are in this model.
+    const [{ n }] = await t.app.services.dataSource.query(
+      `SELECT count(DISTINCT user_id)::int AS n FROM events WHERE item_id IS NOT NULL AND user_id = ANY($1::int[])`,
+      [[...excluded]],
+    );
+    expect([...(await usersWithLists(withThem.modelVersion!.id))].filter((user) => excluded.has(user)).length).toBe(n);
   });
 
   it('the ingest guard marks a user far faster than any human at once, and keeps every event', async () => {

@@ -2,6 +2,7 @@ import type { DataSource } from 'typeorm';
 import { badInput, notFound } from '../graphql/errors';
 import { logger } from '../logger';
 import { DEFAULT_DETECTOR_WEIGHTS, DETECTORS, type Detector, type DetectorWeights } from './ensemble';
+import { ENSEMBLE_SQL, ensembleParams, flaggedUsersParams, flaggedUsersSql, KIND_OF, loadFlaggedUserIds } from './flagged-users';
 import { AnomalyPage, FlaggedTraffic, UserLabel, UserLabelKind, UserLabelPage, UserRisk, type AnomalyFinding } from './anomaly.types';
 
 export interface AnomalyOptions {
@@ -12,27 +13,8 @@ export interface AnomalyOptions {
   ingestGuardEventsPerMinute: number;
 }
 
-const KIND_OF: Record<Detector, string> = {
-  STATISTICAL: 'ANOMALY_STATISTICAL',
-  ISOLATION_FOREST: 'ANOMALY_ISOLATION_FOREST',
-  SUPERVISED: 'ANOMALY_SUPERVISED',
-};
 const DETECTOR_OF: Record<string, Detector> = Object.fromEntries(DETECTORS.map((d) => [KIND_OF[d], d]));
 const MAX_PAGE = 500;
-
-/**
- * Per-user ensemble of the ACTIVE anomaly versions: weighted mean of their scores. Parameters
- * $1 (kinds) and $2 (weights) come from `ensembleParams`.
- */
-const ENSEMBLE_SQL = `
-  SELECT s.user_id,
-         sum(s.score * w.weight) / nullif(sum(w.weight), 0) AS score,
-         min(s.first_event_at) AS first_event_at,
-         max(s.last_event_at) AS last_event_at
-  FROM anomaly_scores s
-  JOIN model_versions v ON v.id = s.model_version_id AND v.status = 'ACTIVE'
-  JOIN unnest($1::text[], $2::float8[]) AS w(kind, weight) ON w.kind = v.kind
-  GROUP BY s.user_id`;
 
 function encodeCursor(parts: unknown[]): string {
   return Buffer.from(JSON.stringify(parts)).toString('base64url');
@@ -78,34 +60,23 @@ export class AnomalyService {
     });
   }
 
-  private ensembleParams(): [string[], number[]] {
-    return [DETECTORS.map((d) => KIND_OF[d]), DETECTORS.map((d) => this.weights[d])];
-  }
-
   async applyGuardLimit(eventsPerMinute: number): Promise<void> {
     await this.dataSource.query(`UPDATE ingest_guard SET max_events_per_minute = $1`, [eventsPerMinute]);
   }
 
-  /**
-   * SQL for the set of anomalous users (one `user_id` column): ensemble score ≥ threshold, or
-   * marked by the ingest guard. Its parameters are `flaggedUsersParams(threshold)`, starting at $1;
-   * other queries embed it as `user_id NOT IN (…)`.
-   */
+  /** The anomalous users as SQL, for queries that embed them (see flagged-users.ts). */
   flaggedUsersSql(firstParameter = 1): string {
-    const [a, b, c] = [firstParameter, firstParameter + 1, firstParameter + 2];
-    return `SELECT user_id FROM (${ENSEMBLE_SQL.replace('$1', `$${a}`).replace('$2', `$${b}`)}) e WHERE e.score >= $${c}
-            UNION SELECT user_id FROM suspect_users`;
+    return flaggedUsersSql(firstParameter);
   }
 
   flaggedUsersParams(threshold = this.options.threshold): [string[], number[], number] {
-    return [...this.ensembleParams(), threshold];
+    return flaggedUsersParams(threshold, this.weights);
   }
 
   /** Dense ids of the anomalous users (for training data and funnels that filter in memory). */
-  async flaggedUserIds(threshold = this.options.threshold): Promise<Set<number>> {
+  flaggedUserIds(threshold = this.options.threshold): Promise<Set<number>> {
     checkScore('threshold', threshold);
-    const rows: { user_id: number }[] = await this.dataSource.query(this.flaggedUsersSql(), this.flaggedUsersParams(threshold));
-    return new Set(rows.map((row) => row.user_id));
+    return loadFlaggedUserIds(this.dataSource, threshold, this.weights);
   }
 
   async anomalies(from: Date, to: Date, minScore: number | null | undefined, first: number, after: string | null | undefined): Promise<AnomalyPage> {
@@ -125,7 +96,7 @@ export class AnomalyService {
        SELECT user_id, score FROM candidates
        WHERE $6::float8 = 'Infinity' OR score < $6 OR (score = $6 AND user_id > $7)
        ORDER BY score DESC, user_id LIMIT $8`,
-      [...this.ensembleParams(), threshold, from, to, Number.isFinite(cursorScore) ? cursorScore : 'Infinity', cursorUser, first + 1],
+      [...ensembleParams(this.weights), threshold, from, to, Number.isFinite(cursorScore) ? cursorScore : 'Infinity', cursorUser, first + 1],
     );
     const page = rows.slice(0, first);
     const users = await this.risks(page.map((row) => row.user_id));

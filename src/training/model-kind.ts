@@ -61,6 +61,11 @@ export interface TrainingRun<Params> {
   /** Training data range: events with from ≤ ts < to (from null: since the first event). */
   from: Date | null;
   to: Date;
+  /**
+   * Dense ids of users whose events the kind must leave out: the anomalous users when the kind
+   * takes `excludeAnomalous` and it is on (the default), else empty. Fixed when the run starts.
+   */
+  excludedUsers: ReadonlySet<number>;
   /** Reports progress (0–1) with a short message; throws TrainingCancelled once an admin cancelled the job. */
   progress(fraction: number, message: string): Promise<void>;
 }
