@@ -4,10 +4,11 @@ import { ApiKeyResolver } from './auth/api-key.resolver';
 import { authChecker } from './auth/auth-checker';
 import { CatalogResolver } from './catalog/catalog.resolver';
 import { EventResolver } from './events/event.resolver';
+import { FunnelResolver } from './funnel/funnel.resolver';
 import { HealthResolver } from './health/health.resolver';
 
 /** Every resolver of the API. A new domain adds its resolver here. */
-const RESOLVERS = [HealthResolver, ApiKeyResolver, EventResolver, CatalogResolver] as const;
+const RESOLVERS = [HealthResolver, ApiKeyResolver, EventResolver, CatalogResolver, FunnelResolver] as const;
 
 let built: Promise<GraphQLSchema> | undefined;
 

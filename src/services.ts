@@ -4,6 +4,7 @@ import { ApiKeyService } from './auth/api-key.service';
 import { CatalogService } from './catalog/catalog.service';
 import type { Config } from './config';
 import { EventService } from './events/event.service';
+import { FunnelService } from './funnel/funnel.service';
 import { HealthService } from './health/health.service';
 
 /** The services that hold the logic; resolvers, the CLI, workers and benchmarks share them. */
@@ -13,6 +14,7 @@ export interface Services {
   apiKeys: ApiKeyService;
   events: EventService;
   catalog: CatalogService;
+  funnels: FunnelService;
   health: HealthService;
 }
 
@@ -23,6 +25,7 @@ export function createServices(dataSource: DataSource, redis: Redis, config: Con
     apiKeys: new ApiKeyService(dataSource),
     events: new EventService(dataSource, { maxBatch: config.maxIngestBatch, maxPropertiesBytes: config.maxEventPropertiesBytes }),
     catalog: new CatalogService(dataSource),
+    funnels: new FunnelService(dataSource),
     health: new HealthService(dataSource, redis),
   };
 }
