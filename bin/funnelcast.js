@@ -1,3 +1,3 @@
 #!/usr/bin/env node
-// The published command line runs the compiled CLI (`npm run build` first).
-require('../dist/src/cli/main.js');
+// The installed `funnelcast` command runs the compiled CLI (`npm run build` first).
+require('../dist/src/cli/main.js').runCli(process.argv.slice(2));

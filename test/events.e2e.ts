@@ -68,25 +68,32 @@ describe('ingestEvents', () => {
       event(16, { eventId: '   ' }),
       event(17, { type: 'newsletter_signup' }), // custom event, fine
       event(10), // repeated inside the batch: a duplicate
-      event(18, { sessionId: '' }),
+      event(18, { sessionId: '' }), // an empty optional id means "none"
+      event(19, { sessionId: '  ' }),
+      event(20, { properties: { query: 'tea\u0000' } }), // jsonb cannot hold NUL: rejected, not a failed batch
+      event(21, { userId: 'u'.repeat(257) }),
     ];
     const result = await t.gql(INGEST, { events: batch }, clientKey);
     expect(result.errors).toBeUndefined();
     const { accepted, duplicates, rejected } = result.data!.ingestEvents;
-    expect(accepted).toBe(2);
+    expect(accepted).toBe(3);
     expect(duplicates).toBe(1);
     expect(rejected.map((r: { index: number; code: string }) => [r.index, r.code])).toEqual([
-      [1, 'BAD_TYPE'],
-      [2, 'EMPTY_USER_ID'],
+      [1, 'INVALID_EVENT_TYPE'],
+      [2, 'MISSING_USER'],
       [3, 'FUTURE_TIMESTAMP'],
       [4, 'BAD_PROPERTIES'],
       [5, 'PROPERTIES_TOO_LARGE'],
-      [6, 'EMPTY_EVENT_ID'],
-      [9, 'EMPTY_SESSION_ID'],
+      [6, 'MISSING_EVENT_ID'],
+      [10, 'EMPTY_ID'],
+      [11, 'BAD_PROPERTIES'],
+      [12, 'ID_TOO_LONG'],
     ]);
     for (const r of rejected) expect(r.message.length).toBeGreaterThan(10);
     const ids = (await storedEvents()).map((r) => r.event_id);
-    expect(ids.filter((id) => id.startsWith('e-1') && id.length === 4)).toEqual(['e-10', 'e-17']);
+    expect(ids.filter((id) => id.startsWith('e-1') && id.length === 4)).toEqual(['e-10', 'e-17', 'e-18']);
+    const [e18] = await t.app.services.dataSource.query(`SELECT session_id FROM events WHERE event_id = 'e-18'`);
+    expect(e18.session_id).toBeNull();
   });
 
   it('refuses a batch over the limit whole, storing nothing of it', async () => {

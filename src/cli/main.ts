@@ -40,8 +40,9 @@ export async function main(argv: string[]): Promise<number> {
   return module.run(rest);
 }
 
-if (require.main === module) {
-  main(process.argv.slice(2)).then(
+/** Runs the command line and sets the exit code; used by this file and by bin/funnelcast.js. */
+export function runCli(argv: string[]): Promise<void> {
+  return main(argv).then(
     (code) => {
       process.exitCode = code;
     },
@@ -51,3 +52,5 @@ if (require.main === module) {
     },
   );
 }
+
+if (require.main === module) void runCli(process.argv.slice(2));

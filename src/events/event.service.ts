@@ -1,7 +1,7 @@
 import type { DataSource } from 'typeorm';
 import { UserFacingError, badInput } from '../graphql/errors';
 import { EventStats, IngestResult, RejectedEvent } from './event.input';
-import { defaultEventLimits, findEventProblem } from './event-validation';
+import { incomingEventProblem } from './event-checks';
 
 export interface IngestOptions {
   maxBatch: number;
@@ -38,7 +38,7 @@ export class EventService {
         { maxBatch: this.options.maxBatch },
       );
     }
-    const limits = defaultEventLimits(this.options.maxPropertiesBytes);
+    const now = Date.now();
     const rejected: RejectedEvent[] = [];
     const eventIds: string[] = [];
     const userIds: string[] = [];
@@ -48,18 +48,18 @@ export class EventService {
     const timestamps: string[] = [];
     const properties: (string | null)[] = [];
     events.forEach((event, index) => {
-      const problem = findEventProblem(event, limits);
-      if (problem) {
-        rejected.push({ index, ...problem });
+      const checked = incomingEventProblem(event, this.options.maxPropertiesBytes, now);
+      if ('code' in checked) {
+        rejected.push({ index, code: checked.code, message: checked.message });
         return;
       }
       eventIds.push(event.eventId);
       userIds.push(event.userId);
-      sessionIds.push(event.sessionId ?? null);
+      sessionIds.push(event.sessionId || null);
       types.push(event.type);
-      itemIds.push(event.itemId ?? null);
+      itemIds.push(event.itemId || null);
       timestamps.push(new Date(event.timestamp).toISOString());
-      properties.push(event.properties ? JSON.stringify(event.properties) : null);
+      properties.push(checked.properties);
     });
     if (eventIds.length === 0) return { accepted: 0, duplicates: 0, rejected };
 

@@ -1,5 +1,82 @@
-// Placeholder while the foundation is being built; replaced by the real command in issue #2.
-export async function run(_argv: string[]): Promise<number> {
-  console.error('This command is not built yet.');
-  return 1;
+import { createWriteStream } from 'node:fs';
+import { UsageError, intFlag, parseArgs, stringFlag } from '../cli/args';
+import { withDatabase } from '../cli/database';
+import { createDemoShop } from './generator';
+import { loadDemoShop } from './load';
+import { writeLabelsCsv } from './labels-csv';
+import { NdjsonSink } from './ndjson-sink';
+import { DEFAULT_START } from './options';
+import { pumpDemoShop, type ShopSink } from './sink';
+
+const USAGE = `Usage: funnelcast generate [--users N] [--days D] [--seed S] [--items N] [--start ISO]
+                           [--out FILE | --load] [--labels FILE]
+
+Generates a deterministic synthetic shop as NDJSON: one {"item":…} line per catalog item, then one
+event per line (grouped by user, chronological within each user). Same seed, same bytes.
+
+  --users N       visitors, genuine and abnormal (default 10000)
+  --days D        length of the period in days (default 14)
+  --seed S        random seed, a whole number (default 1)
+  --items N       catalog size (default max(50, users / 4))
+  --start ISO     first instant of the period (default ${DEFAULT_START})
+  --out FILE      write here instead of stdout
+  --load          load straight into the database at DATABASE_URL (through the importer's COPY path)
+  --labels FILE   also write ground-truth labels as CSV: user_id,label (genuine|click_farm|fake_order)
+  --help          show this text`;
+
+const KNOWN_FLAGS = new Set(['users', 'days', 'seed', 'items', 'start', 'out', 'load', 'labels', 'help']);
+
+export async function run(argv: string[]): Promise<number> {
+  try {
+    const args = parseArgs(argv, ['help', 'load']);
+    if (args.flags.help) {
+      console.log(USAGE);
+      return 0;
+    }
+    const unknown = Object.keys(args.flags).filter((name) => !KNOWN_FLAGS.has(name));
+    if (unknown.length > 0) throw new UsageError(`unknown option ${unknown.map((name) => `--${name}`).join(', ')}`);
+    if (args.positional.length > 0) throw new UsageError(`unexpected argument "${args.positional[0]}"`);
+    const itemsFlag = stringFlag(args, 'items');
+    const shop = createDemoShop({
+      users: intFlag(args, 'users', 10_000, 1),
+      days: intFlag(args, 'days', 14, 1),
+      seed: intFlag(args, 'seed', 1, 0),
+      items: itemsFlag === undefined ? undefined : intFlag(args, 'items', 0, 1),
+      start: stringFlag(args, 'start'),
+    });
+    const out = stringFlag(args, 'out');
+    if (out && args.flags.load) throw new UsageError('use either --out FILE or --load, not both');
+    const startedAt = process.hrtime.bigint();
+    if (args.flags.load) {
+      const summary = await withDatabase((dataSource) => loadDemoShop(dataSource, shop));
+      const labelsFile = stringFlag(args, 'labels');
+      if (labelsFile) await writeLabelsCsv(shop, createWriteStream(labelsFile));
+      const seconds = Number(process.hrtime.bigint() - startedAt) / 1e9;
+      console.error(
+        `loaded ${summary.imported} events (${summary.duplicates} already stored, ${summary.rejected} rejected) and ` +
+          `${summary.itemsUpserted} items in ${seconds.toFixed(2)} s, ${Math.round(summary.rowsRead / seconds)} rows/s`,
+      );
+      return summary.rejected === 0 ? 0 : 1;
+    }
+    // `--load` (the importer's database sink) plugs in here: any ShopSink will do.
+    const sink: ShopSink = out ? new NdjsonSink(createWriteStream(out, { highWaterMark: 1 << 20 })) : new NdjsonSink(process.stdout, false);
+    const report = await pumpDemoShop(shop, sink);
+    const labelsFile = stringFlag(args, 'labels');
+    if (labelsFile) await writeLabelsCsv(shop, createWriteStream(labelsFile));
+    const seconds = Number(process.hrtime.bigint() - startedAt) / 1e9;
+    console.error(
+      `generated ${report.events} events for ${report.users} users (${report.labels.click_farm} click-farm bots, ` +
+        `${report.labels.fake_order} fake-order accounts) and ${report.items} items in ${seconds.toFixed(2)} s, ` +
+        `${Math.round(report.events / seconds)} events/s`,
+    );
+    return 0;
+  } catch (error) {
+    if (error instanceof UsageError || error instanceof RangeError) {
+      console.error(`${error.message}\n\n${USAGE}`);
+      return 2;
+    }
+    // The reader went away (`generate | head`): nothing left to do, and nothing went wrong here.
+    if ((error as NodeJS.ErrnoException).code === 'EPIPE') return 0;
+    throw error;
+  }
 }

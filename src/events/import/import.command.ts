@@ -1,5 +1,116 @@
-// Placeholder while the foundation is being built; replaced by the real command in issue #2.
-export async function run(_argv: string[]): Promise<number> {
-  console.error('This command is not built yet.');
-  return 1;
+import { intFlag, parseArgs, stringFlag, UsageError } from '../../cli/args';
+import { ConfigError, loadConfig } from '../../config';
+import { openDatabase } from '../../db/data-source';
+import {
+  DEFAULT_BATCH_SIZE,
+  IMPORT_FORMATS,
+  ImportFileError,
+  importFile,
+  importFileSize,
+  isImportFormat,
+  type ImportSummary,
+} from './import.service';
+import { ProgressBar } from './progress-bar';
+
+const USAGE = `Usage: funnelcast import --format <${IMPORT_FORMATS.join('|')}> [--batch-size N] FILE
+
+Bulk-loads an event file into the database named by DATABASE_URL, streaming it in batches
+(each batch commits on its own; running the same file again adds nothing twice).
+
+Formats:
+  taobao          Alibaba Tianchi UserBehavior: user_id,item_id,category_id,behavior_type,timestamp
+  rees46          REES46 e-commerce behaviour: event_time,event_type,product_id,…,user_session
+  retailrocket    RetailRocket events.csv: timestamp,visitorid,event,itemid,transactionid
+  funnelcast-csv  event_id,type,user_id,session_id,item_id,timestamp,properties
+  ndjson          one event or {"item": {...}} catalog object per line
+
+Options:
+  --format F       the file's format (required)
+  --batch-size N   rows per COPY + merge transaction (default ${DEFAULT_BATCH_SIZE.toLocaleString('en-US')})
+  --help           show this text`;
+
+const count = (n: number): string => n.toLocaleString('en-US');
+
+export function formatSummary(summary: ImportSummary): string {
+  const rate = summary.seconds > 0 ? summary.rowsRead / summary.seconds : 0;
+  const lines = [
+    `rows read     ${count(summary.rowsRead)}`,
+    `imported      ${count(summary.imported)}`,
+    `duplicates    ${count(summary.duplicates)}`,
+    `rejected      ${count(summary.rejected)}`,
+  ];
+  for (const [code, n] of Object.entries(summary.rejectedByReason).sort((a, b) => (b[1] ?? 0) - (a[1] ?? 0))) {
+    lines.push(`  ${code.padEnd(20)} ${count(n ?? 0)}`);
+  }
+  if (summary.catalogRows > 0) lines.push(`catalog rows  ${count(summary.catalogRows)}`);
+  lines.push(`items upserted ${count(summary.itemsUpserted)}, users added ${count(summary.usersAdded)}`);
+  if (summary.rejectedSamples.length > 0) {
+    lines.push('first rejects:');
+    for (const sample of summary.rejectedSamples) lines.push(`  line ${sample.line}: ${sample.code} ${sample.message}`);
+  }
+  lines.push(`${summary.seconds.toFixed(2)} s, ${count(Math.round(rate))} rows/s`);
+  return lines.join('\n');
+}
+
+export async function run(argv: string[]): Promise<number> {
+  let format: string | undefined;
+  let file: string;
+  let batchSize: number;
+  try {
+    const args = parseArgs(argv, ['help']);
+    if (args.flags.help) {
+      console.log(USAGE);
+      return 0;
+    }
+    format = stringFlag(args, 'format');
+    if (format === undefined) throw new UsageError('--format is required');
+    if (!isImportFormat(format)) throw new UsageError(`unknown format "${format}"; use one of ${IMPORT_FORMATS.join(', ')}`);
+    if (args.positional.length !== 1) throw new UsageError('give exactly one FILE to import');
+    file = args.positional[0];
+    batchSize = intFlag(args, 'batch-size', DEFAULT_BATCH_SIZE, 1);
+  } catch (error) {
+    if (!(error instanceof UsageError)) throw error;
+    console.error(`funnelcast import: ${error.message}\n\n${USAGE}`);
+    return 1;
+  }
+
+  let databaseUrl: string | undefined;
+  try {
+    databaseUrl = loadConfig().databaseUrl;
+  } catch (error) {
+    if (error instanceof ConfigError) {
+      console.error(error.message);
+      return 1;
+    }
+    throw error;
+  }
+  if (databaseUrl === undefined) {
+    console.error('funnelcast import: DATABASE_URL is not set; e.g. DATABASE_URL=postgres://user@localhost:5432/funnelcast');
+    return 1;
+  }
+
+  try {
+    // A missing file should fail before a database connection is even tried.
+    await importFileSize(file);
+    const dataSource = await openDatabase(databaseUrl, { poolSize: 2 });
+    try {
+      const progress = process.stderr.isTTY ? new ProgressBar(process.stderr) : null;
+      const summary = await importFile(dataSource, format, file, {
+        batchSize,
+        onProgress: progress ? (p) => progress.update(p) : undefined,
+      });
+      progress?.finish();
+      console.log(`Imported ${file} (${format})\n${formatSummary(summary)}`);
+      return 0;
+    } finally {
+      await dataSource.destroy();
+    }
+  } catch (error) {
+    if (error instanceof ImportFileError) {
+      console.error(`funnelcast import: ${error.message}`);
+      return 1;
+    }
+    console.error(`funnelcast import failed: ${error instanceof Error ? error.message : String(error)}`);
+    return 1;
+  }
 }

@@ -1,0 +1,152 @@
+import { EVENT_TYPE_PATTERN, type CatalogItem, type ShopEvent } from './event.types';
+
+/**
+ * The checks every event and item must pass whatever its source (GraphQL ingest, file import, the
+ * generator), so a bad record becomes a reject with a reason instead of failing a whole batch in
+ * PostgreSQL (NUL in text, over-long keys, \u0000 in jsonb, …).
+ */
+export type RejectCode =
+  | 'MALFORMED_ROW'
+  | 'UNKNOWN_EVENT_TYPE'
+  | 'INVALID_EVENT_TYPE'
+  | 'MISSING_EVENT_ID'
+  | 'MISSING_USER'
+  | 'MISSING_ITEM'
+  | 'EMPTY_ID'
+  | 'ID_TOO_LONG'
+  | 'BAD_TIMESTAMP'
+  | 'FUTURE_TIMESTAMP'
+  | 'BAD_PROPERTIES'
+  | 'PROPERTIES_TOO_LARGE'
+  | 'BAD_PRICE';
+
+export interface RecordProblem {
+  code: RejectCode;
+  message: string;
+}
+
+/** Unique-index keys above ~2.7 kB fail the insert; real ids are far shorter, so the limit is generous but safe. */
+export const MAX_ID_LENGTH = 256;
+const LAST_MS = 253402300799999;
+
+function idProblem(name: string, value: string | null, required: RejectCode | null): RecordProblem | null {
+  if (value === null || value.length === 0) {
+    return required === null ? null : { code: required, message: `${name} is empty` };
+  }
+  if (value.trim().length === 0) {
+    return { code: required ?? 'EMPTY_ID', message: `${name} is blank; send a non-empty id${required ? '' : ' or leave it out'}` };
+  }
+  if (value.length > MAX_ID_LENGTH) return { code: 'ID_TOO_LONG', message: `${name} is longer than ${MAX_ID_LENGTH} characters` };
+  if (value.includes('\0')) return { code: 'MALFORMED_ROW', message: `${name} contains a NUL character` };
+  return null;
+}
+
+function textProblem(name: string, value: string | null | undefined): RecordProblem | null {
+  if (value !== null && value !== undefined && (typeof value !== 'string' || value.includes('\0'))) {
+    return { code: 'MALFORMED_ROW', message: `${name} must be text without NUL characters` };
+  }
+  return null;
+}
+
+/**
+ * Serialises properties for jsonb, or explains why they cannot be stored. JSON.stringify writes
+ * NUL and lone surrogates as \u escapes, which jsonb refuses, so those are caught here.
+ */
+export function serialiseProperties(
+  properties: Record<string, unknown> | null | undefined,
+  maxBytes: number,
+  name = 'properties',
+): string | null | RecordProblem {
+  if (properties === null || properties === undefined) return null;
+  if (typeof properties !== 'object' || Array.isArray(properties)) {
+    return { code: 'BAD_PROPERTIES', message: `${name} must be a JSON object such as {"device":"mobile"}` };
+  }
+  let json: string;
+  try {
+    json = JSON.stringify(properties);
+  } catch {
+    return { code: 'BAD_PROPERTIES', message: `${name} cannot be written as JSON` };
+  }
+  if (json.length * 3 > maxBytes && Buffer.byteLength(json) > maxBytes) {
+    return { code: 'PROPERTIES_TOO_LARGE', message: `${name} is larger than ${maxBytes} bytes as JSON` };
+  }
+  if (json.includes('\\u') && /\\u0000|\\ud[89a-f]/i.test(json)) {
+    return { code: 'BAD_PROPERTIES', message: `${name} contains a NUL character or a broken surrogate pair` };
+  }
+  return json;
+}
+
+export function eventProblem(event: ShopEvent): RecordProblem | null {
+  if (typeof event.eventId !== 'string' || typeof event.userId !== 'string') {
+    return { code: 'MALFORMED_ROW', message: 'eventId and userId must be strings' };
+  }
+  if (typeof event.type !== 'string' || !EVENT_TYPE_PATTERN.test(event.type)) {
+    return { code: 'INVALID_EVENT_TYPE', message: `type ${JSON.stringify(event.type)} is not 1–64 letters, digits or _ . : -` };
+  }
+  const timestamp = event.timestamp;
+  if (!Number.isInteger(timestamp) || timestamp < 0 || timestamp > LAST_MS) {
+    return { code: 'BAD_TIMESTAMP', message: `timestamp ${timestamp} is not epoch milliseconds between 1970 and 9999` };
+  }
+  return (
+    idProblem('eventId', event.eventId, 'MISSING_EVENT_ID') ??
+    idProblem('userId', event.userId, 'MISSING_USER') ??
+    idProblem('itemId', event.itemId, null) ??
+    idProblem('sessionId', event.sessionId, null)
+  );
+}
+
+/** Prices must fit numeric(14,2). */
+export function priceProblem(price: number | null | undefined): RecordProblem | null {
+  if (price === null || price === undefined) return null;
+  if (typeof price !== 'number' || !Number.isFinite(price) || price < 0 || price >= 1e12) {
+    return { code: 'BAD_PRICE', message: `price ${price} is not a non-negative number below 10^12` };
+  }
+  return null;
+}
+
+export function itemProblem(item: CatalogItem): RecordProblem | null {
+  if (typeof item.itemId !== 'string') return { code: 'MISSING_ITEM', message: 'itemId must be a string' };
+  if (item.available !== undefined && typeof item.available !== 'boolean') {
+    return { code: 'MALFORMED_ROW', message: 'available must be true or false' };
+  }
+  return (
+    idProblem('itemId', item.itemId, 'MISSING_ITEM') ??
+    textProblem('title', item.title) ??
+    textProblem('category', item.category) ??
+    textProblem('brand', item.brand) ??
+    priceProblem(item.price)
+  );
+}
+
+/** Latest timestamp the GraphQL ingest accepts, relative to now: events are reported after they happen. */
+export const MAX_CLOCK_SKEW_MS = 24 * 60 * 60 * 1000;
+
+/**
+ * The ingest path's check of one event as a client sent it: the shared record rules plus "not more
+ * than a day in the future". Returns the problem, or the serialised properties to store.
+ */
+export function incomingEventProblem(
+  event: { eventId: string; type: string; userId: string; sessionId?: string | null; itemId?: string | null; timestamp: Date | number; properties?: unknown },
+  maxPropertiesBytes: number,
+  now = Date.now(),
+): RecordProblem | { properties: string | null } {
+  const timestamp = event.timestamp instanceof Date ? event.timestamp.getTime() : event.timestamp;
+  const problem = eventProblem({
+    eventId: event.eventId,
+    type: event.type,
+    userId: event.userId,
+    sessionId: event.sessionId ?? null,
+    itemId: event.itemId ?? null,
+    timestamp,
+    properties: null,
+  });
+  if (problem) return problem;
+  if (timestamp > now + MAX_CLOCK_SKEW_MS) {
+    return {
+      code: 'FUTURE_TIMESTAMP',
+      message: `timestamp ${new Date(timestamp).toISOString()} is more than a day in the future; send the time the event happened`,
+    };
+  }
+  const properties = serialiseProperties(event.properties as Record<string, unknown> | null | undefined, maxPropertiesBytes);
+  return typeof properties === 'object' && properties !== null ? properties : { properties };
+}

@@ -1,0 +1,40 @@
+import { parseQuotedRow, TextRowSplitter, type TextRow } from './csv-reader';
+
+function splitAll(text: string, pieces: string[] = [text]): TextRow[] {
+  const splitter = new TextRowSplitter('csv');
+  const rows: TextRow[] = [];
+  for (const piece of pieces) splitter.push(piece, rows);
+  return splitter.end(rows);
+}
+
+describe('TextRowSplitter', () => {
+  const file = '\ufeffa,b,c\r\n1,"two, with comma","say ""hi"""\r\n\r\n3,"multi\nline",x\n4,,last-without-newline';
+
+  it('reads quotes, doubled quotes, quoted newlines, CRLF, blank lines and a BOM', () => {
+    expect(splitAll(file).map((r) => [r.line, r.fields])).toEqual([
+      [1, ['a', 'b', 'c']],
+      [2, ['1', 'two, with comma', 'say "hi"']],
+      [4, ['3', 'multi\nline', 'x']],
+      [6, ['4', '', 'last-without-newline']],
+    ]);
+  });
+
+  it('gives the same rows wherever the chunks happen to break', () => {
+    const whole = splitAll(file);
+    for (let cut = 1; cut < file.length; cut++) {
+      expect(splitAll(file, [file.slice(0, cut), file.slice(cut)])).toEqual(whole);
+    }
+  });
+
+  it('hands an unterminated quote over whole so the format can reject it', () => {
+    expect(splitAll('1,"never closed\n2,3').map((r) => [r.line, r.fields.length])).toEqual([[1, 1]]);
+  });
+});
+
+describe('parseQuotedRow', () => {
+  it('keeps text after a closing quote rather than dropping the row', () => {
+    expect(parseQuotedRow('"a"b,c')).toEqual(['ab', 'c']);
+    expect(parseQuotedRow('x,""')).toEqual(['x', '']);
+    expect(parseQuotedRow('"open')).toBeNull();
+  });
+});

@@ -1,0 +1,362 @@
+import { createHash, hash } from 'node:crypto';
+import type { CatalogItem } from '../event.types';
+import { parseQuotedRow, type TextRow } from './csv-reader';
+import type { ImportFormat, ImportRecord, ItemFacts, RejectCode } from './import.types';
+
+/** How one file format turns its rows into events and catalog facts. */
+export interface FormatReader {
+  format: ImportFormat;
+  /** The name people know the dataset by, for messages. */
+  label: string;
+  mode: 'csv' | 'lines';
+  /** The header line as the dataset ships it; null for formats without one. */
+  header: string | null;
+  headerRequired: boolean;
+  toRecord(row: TextRow): ImportRecord;
+}
+
+/** Latest instant the importer accepts (9999-12-31T23:59:59.999Z); PostgreSQL and JS dates both hold it. */
+const LAST_MS = 253402300799999;
+
+function reject(row: TextRow, code: RejectCode, message: string): ImportRecord {
+  return { kind: 'reject', line: row.line, code, message };
+}
+
+function columnCountReject(row: TextRow, expected: number, header: string): ImportRecord {
+  return reject(row, 'MALFORMED_ROW', `expected ${expected} columns (${header}), found ${row.fields.length}`);
+}
+
+/**
+ * Datasets without their own event ids get one from the row's text and line, so the same file
+ * imported twice is stored once while identical rows inside the file are each kept.
+ */
+function derivedEventId(prefix: string, row: TextRow): string {
+  return `${prefix}:${sha1Hex(row.text).slice(0, 16)}:${row.line}`;
+}
+
+/** The one-shot `crypto.hash` (Node ≥ 20.12) is several times faster than a Hash object per row. */
+const sha1Hex: (text: string) => string =
+  typeof hash === 'function' ? (text) => hash('sha1', text, 'hex') : (text) => createHash('sha1').update(text).digest('hex');
+
+function wholeNumber(text: string, maxDigits: number): number | null {
+  if (text.length === 0 || text.length > maxDigits) return null;
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (c < 48 || c > 57) return null;
+  }
+  return Number(text);
+}
+
+function inRange(ms: number | null): ms is number {
+  return ms !== null && ms >= 0 && ms <= LAST_MS;
+}
+
+const SPACED_UTC = /^(\d{4})-(\d{2})-(\d{2})[ T](\d{2}):(\d{2}):(\d{2})(?:\.(\d{1,6}))?(?: ?UTC|Z)?$/;
+
+/** `2019-10-01 00:00:00 UTC`, REES46's form; parsed by hand because `Date.parse` does not promise to read it. */
+export function parseUtcDateTime(text: string): number | null {
+  const m = SPACED_UTC.exec(text);
+  if (m === null) return null;
+  const [year, month, day, hour, minute, second] = [m[1], m[2], m[3], m[4], m[5], m[6]].map(Number);
+  if (month < 1 || month > 12 || day < 1 || day > 31 || hour > 23 || minute > 59 || second > 59) return null;
+  const ms = Date.UTC(year, month - 1, day, hour, minute, second) + (m[7] ? Math.floor(Number(`0.${m[7]}`) * 1000) : 0);
+  // Date.UTC rolls 31 April over into May; a real date comes back with the same day.
+  if (new Date(ms).getUTCDate() !== day) return null;
+  return ms;
+}
+
+const ISO_INSTANT = /^\d{4}-\d{2}-\d{2}(?:T\d{2}:\d{2}(?::\d{2}(?:\.\d{1,9})?)?(?:Z|[+-]\d{2}:?\d{2}))?$/;
+
+/**
+ * ISO-8601 with a zone (or a bare date, which ISO reads as UTC), or epoch milliseconds. A date-time
+ * without a zone is refused: `Date.parse` would read it in the importing machine's zone.
+ */
+export function parseInstant(value: unknown): number | null {
+  let ms: number | null = null;
+  if (typeof value === 'number') ms = Number.isInteger(value) ? value : null;
+  else if (typeof value === 'string') {
+    ms = wholeNumber(value, 15);
+    if (ms === null && ISO_INSTANT.test(value)) {
+      const parsed = Date.parse(value);
+      ms = Number.isNaN(parsed) ? null : parsed;
+    }
+  }
+  return inRange(ms) ? ms : null;
+}
+
+const TAOBAO_BEHAVIOURS: Record<string, string> = { pv: 'view', cart: 'cart', fav: 'fav', buy: 'purchase' };
+
+const taobao: FormatReader = {
+  format: 'taobao',
+  label: 'Taobao UserBehavior',
+  mode: 'csv',
+  header: 'user_id,item_id,category_id,behavior_type,timestamp',
+  headerRequired: false,
+  toRecord(row) {
+    const f = row.fields;
+    if (f.length !== 5) return columnCountReject(row, 5, taobao.header!);
+    const type = TAOBAO_BEHAVIOURS[f[3]];
+    if (type === undefined) return reject(row, 'UNKNOWN_EVENT_TYPE', `behavior_type "${f[3]}" is not pv, cart, fav or buy`);
+    if (f[0].length === 0) return reject(row, 'MISSING_USER', 'user_id is empty');
+    if (f[1].length === 0) return reject(row, 'MISSING_ITEM', 'item_id is empty');
+    const seconds = wholeNumber(f[4], 12);
+    const timestamp = seconds === null ? null : seconds * 1000;
+    if (!inRange(timestamp)) return reject(row, 'BAD_TIMESTAMP', `timestamp "${f[4]}" is not Unix seconds`);
+    const category = f[2].length > 0 ? f[2] : null;
+    return {
+      kind: 'event',
+      line: row.line,
+      event: {
+        eventId: derivedEventId('taobao', row),
+        type,
+        userId: f[0],
+        sessionId: null,
+        itemId: f[1],
+        timestamp,
+        properties: category === null ? null : { categoryId: category },
+      },
+      itemFacts: category === null ? undefined : { category },
+    };
+  },
+};
+
+const REES46_TYPES = new Set(['view', 'cart', 'remove_from_cart', 'purchase']);
+const REES46_HEADER = 'event_time,event_type,product_id,category_id,category_code,brand,price,user_id,user_session';
+
+/** Prices fit numeric(14,2); anything else is a data error, not something to round away. */
+export function parsePrice(text: string): number | null | undefined {
+  if (text.length === 0) return null;
+  const price = Number(text);
+  return Number.isFinite(price) && price >= 0 && price < 1e12 ? price : undefined;
+}
+
+const rees46: FormatReader = {
+  format: 'rees46',
+  label: 'REES46',
+  mode: 'csv',
+  header: REES46_HEADER,
+  headerRequired: false,
+  toRecord(row) {
+    const f = row.fields;
+    // user_session is the last column and may be empty; a row cut off before it (the published
+    // excerpt ends that way) still says who did what, so it is kept without a session.
+    if (f.length !== 9 && f.length !== 8) return columnCountReject(row, 9, REES46_HEADER);
+    const type = f[1];
+    if (!REES46_TYPES.has(type)) return reject(row, 'UNKNOWN_EVENT_TYPE', `event_type "${type}" is not view, cart, remove_from_cart or purchase`);
+    if (f[7].length === 0) return reject(row, 'MISSING_USER', 'user_id is empty');
+    if (f[2].length === 0) return reject(row, 'MISSING_ITEM', 'product_id is empty');
+    const timestamp = parseUtcDateTime(f[0]);
+    if (!inRange(timestamp)) return reject(row, 'BAD_TIMESTAMP', `event_time "${f[0]}" is not like 2019-10-01 00:00:00 UTC`);
+    const price = parsePrice(f[6]);
+    if (price === undefined) return reject(row, 'BAD_PRICE', `price "${f[6]}" is not a non-negative number below 10^12`);
+    const categoryId = f[3];
+    const categoryCode = f[4];
+    const brand = f[5].length > 0 ? f[5] : null;
+    const properties: Record<string, unknown> = {};
+    if (categoryId.length > 0) properties.categoryId = categoryId;
+    if (categoryCode.length > 0) properties.categoryCode = categoryCode;
+    if (brand !== null) properties.brand = brand;
+    if (price !== null) properties.price = price;
+    const session = f.length === 9 && f[8].length > 0 ? f[8] : null;
+    const itemFacts: ItemFacts = { category: categoryCode || categoryId || null, brand, price };
+    return {
+      kind: 'event',
+      line: row.line,
+      event: {
+        eventId: derivedEventId('rees46', row),
+        type,
+        userId: f[7],
+        sessionId: session,
+        itemId: f[2],
+        timestamp,
+        properties,
+      },
+      itemFacts,
+    };
+  },
+};
+
+const RETAILROCKET_EVENTS: Record<string, string> = { view: 'view', addtocart: 'cart', transaction: 'purchase' };
+
+const retailrocket: FormatReader = {
+  format: 'retailrocket',
+  label: 'RetailRocket events.csv',
+  mode: 'csv',
+  header: 'timestamp,visitorid,event,itemid,transactionid',
+  headerRequired: false,
+  toRecord(row) {
+    const f = row.fields;
+    if (f.length !== 5) return columnCountReject(row, 5, retailrocket.header!);
+    const type = RETAILROCKET_EVENTS[f[2]];
+    if (type === undefined) return reject(row, 'UNKNOWN_EVENT_TYPE', `event "${f[2]}" is not view, addtocart or transaction`);
+    if (f[1].length === 0) return reject(row, 'MISSING_USER', 'visitorid is empty');
+    if (f[3].length === 0) return reject(row, 'MISSING_ITEM', 'itemid is empty');
+    const timestamp = wholeNumber(f[0], 15);
+    if (!inRange(timestamp)) return reject(row, 'BAD_TIMESTAMP', `timestamp "${f[0]}" is not epoch milliseconds`);
+    return {
+      kind: 'event',
+      line: row.line,
+      event: {
+        eventId: derivedEventId('retailrocket', row),
+        type,
+        userId: f[1],
+        sessionId: null,
+        itemId: f[3],
+        timestamp,
+        properties: f[4].length > 0 ? { transactionId: f[4] } : null,
+      },
+    };
+  },
+};
+
+/** Parses a properties value that must be a JSON object; null for "none"; a string explaining the problem otherwise. */
+function propertiesFromJsonText(text: string): Record<string, unknown> | null | string {
+  if (text.length === 0) return null;
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch {
+    return 'properties is not valid JSON';
+  }
+  return propertiesFromValue(value);
+}
+
+function propertiesFromValue(value: unknown): Record<string, unknown> | null | string {
+  if (value === null || value === undefined) return null;
+  if (typeof value !== 'object' || Array.isArray(value)) return 'properties must be a JSON object';
+  return value as Record<string, unknown>;
+}
+
+const FUNNELCAST_HEADER = 'event_id,type,user_id,session_id,item_id,timestamp,properties';
+
+const funnelcastCsv: FormatReader = {
+  format: 'funnelcast-csv',
+  label: 'Funnelcast CSV',
+  mode: 'csv',
+  header: FUNNELCAST_HEADER,
+  headerRequired: true,
+  toRecord(row) {
+    const f = row.fields;
+    if (f.length !== 7) return columnCountReject(row, 7, FUNNELCAST_HEADER);
+    if (f[0].length === 0) return reject(row, 'MISSING_EVENT_ID', 'event_id is empty');
+    const timestamp = parseInstant(f[5]);
+    if (timestamp === null) return reject(row, 'BAD_TIMESTAMP', `timestamp "${f[5]}" is not ISO-8601 with a zone or epoch milliseconds`);
+    const properties = propertiesFromJsonText(f[6]);
+    if (typeof properties === 'string') return reject(row, 'BAD_PROPERTIES', properties);
+    return {
+      kind: 'event',
+      line: row.line,
+      event: {
+        eventId: f[0],
+        type: f[1],
+        userId: f[2],
+        sessionId: f[3] || null,
+        itemId: f[4] || null,
+        timestamp,
+        properties,
+      },
+    };
+  },
+};
+
+function optionalId(value: unknown): string | null | undefined {
+  if (value === undefined || value === null || value === '') return null;
+  if (typeof value === 'string') return value;
+  if (typeof value === 'number' && Number.isFinite(value)) return String(value);
+  return undefined;
+}
+
+function optionalText(value: unknown): string | null | undefined {
+  if (value === undefined || value === null) return null;
+  return typeof value === 'string' ? value : undefined;
+}
+
+function ndjsonItem(row: TextRow, value: unknown): ImportRecord {
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) return reject(row, 'MALFORMED_ROW', '"item" must be an object');
+  const raw = value as Record<string, unknown>;
+  const itemId = optionalId(raw.itemId);
+  if (!itemId) return reject(row, 'MISSING_ITEM', 'item.itemId must be a non-empty string');
+  const title = optionalText(raw.title);
+  const category = optionalText(raw.category);
+  const brand = optionalText(raw.brand);
+  if (title === undefined || category === undefined || brand === undefined) {
+    return reject(row, 'MALFORMED_ROW', 'item.title, item.category and item.brand must be strings when given');
+  }
+  let price: number | null = null;
+  if (raw.price !== undefined && raw.price !== null) {
+    const parsed = typeof raw.price === 'number' || typeof raw.price === 'string' ? parsePrice(String(raw.price)) : undefined;
+    if (parsed === undefined) return reject(row, 'BAD_PRICE', `item.price ${JSON.stringify(raw.price)} is not a non-negative number below 10^12`);
+    price = parsed;
+  }
+  if (raw.available !== undefined && raw.available !== null && typeof raw.available !== 'boolean') {
+    return reject(row, 'MALFORMED_ROW', 'item.available must be true or false');
+  }
+  const properties = propertiesFromValue(raw.properties);
+  if (typeof properties === 'string') return reject(row, 'BAD_PROPERTIES', `item.${properties}`);
+  const item: CatalogItem = { itemId, title, category, brand, price, properties };
+  if (typeof raw.available === 'boolean') item.available = raw.available;
+  return { kind: 'item', line: row.line, item };
+}
+
+const ndjson: FormatReader = {
+  format: 'ndjson',
+  label: 'NDJSON',
+  mode: 'lines',
+  header: null,
+  headerRequired: false,
+  toRecord(row) {
+    let value: unknown;
+    try {
+      value = JSON.parse(row.text);
+    } catch {
+      return reject(row, 'MALFORMED_ROW', 'not valid JSON');
+    }
+    if (typeof value !== 'object' || value === null || Array.isArray(value)) return reject(row, 'MALFORMED_ROW', 'each line must be a JSON object');
+    const raw = value as Record<string, unknown>;
+    if ('item' in raw) return ndjsonItem(row, raw.item);
+    const eventId = optionalId(raw.eventId);
+    if (!eventId) return reject(row, 'MISSING_EVENT_ID', 'eventId must be a non-empty string');
+    if (typeof raw.type !== 'string') return reject(row, 'INVALID_EVENT_TYPE', 'type must be a string');
+    const userId = optionalId(raw.userId);
+    if (!userId) return reject(row, 'MISSING_USER', 'userId must be a non-empty string');
+    const sessionId = optionalId(raw.sessionId);
+    const itemId = optionalId(raw.itemId);
+    if (sessionId === undefined || itemId === undefined) return reject(row, 'MALFORMED_ROW', 'sessionId and itemId must be strings when given');
+    const timestamp = parseInstant(raw.timestamp);
+    if (timestamp === null) return reject(row, 'BAD_TIMESTAMP', `timestamp ${JSON.stringify(raw.timestamp)} is not ISO-8601 with a zone or epoch milliseconds`);
+    const properties = propertiesFromValue(raw.properties);
+    if (typeof properties === 'string') return reject(row, 'BAD_PROPERTIES', properties);
+    return { kind: 'event', line: row.line, event: { eventId, type: raw.type, userId, sessionId, itemId, timestamp, properties } };
+  },
+};
+
+export const FORMAT_READERS: Record<ImportFormat, FormatReader> = {
+  taobao,
+  rees46,
+  retailrocket,
+  'funnelcast-csv': funnelcastCsv,
+  ndjson,
+};
+
+function normaliseHeader(text: string): string {
+  return text.trim().toLowerCase().replace(/\s*,\s*/g, ',').replace(/"/g, '');
+}
+
+/** Which format a header line belongs to, if it is one of theirs. */
+export function formatOfHeader(text: string): FormatReader | null {
+  const wanted = normaliseHeader(text);
+  for (const reader of Object.values(FORMAT_READERS)) {
+    if (reader.header !== null && normaliseHeader(reader.header) === wanted) return reader;
+  }
+  return null;
+}
+
+/** The other format a rejected first row would parse in, to turn "every row rejected" into a hint. */
+export function formatThatReads(row: TextRow, except: ImportFormat): FormatReader | null {
+  for (const reader of Object.values(FORMAT_READERS)) {
+    if (reader.format === except) continue;
+    const fields = reader.mode === 'lines' ? [row.text] : (parseQuotedRow(row.text) ?? [row.text]);
+    if (reader.toRecord({ ...row, fields }).kind !== 'reject') return reader;
+  }
+  return null;
+}

