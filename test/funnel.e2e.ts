@@ -269,4 +269,21 @@ describe('funnel', () => {
     const after = await funnel({});
     expect(counts(after.steps)).toEqual([5, 4, 3]);
   });
+
+  it('sees an event whose transaction commits after one that took a later id', async () => {
+    const slow = t.app.services.dataSource.createQueryRunner();
+    await slow.connect();
+    await slow.startTransaction();
+    // gina: view 10:00 · purchase 10:05; a cart at 10:02 completes her funnel
+    await slow.query(
+      `INSERT INTO events (event_id, user_id, session_id, type, ts)
+       SELECT 'slow-1', id, 's8', 'cart', '2026-03-02T10:02:00Z' FROM users WHERE external_id = 'gina'`,
+    );
+    const later = await t.gql(INGEST, { events: [{ eventId: 'later-1', userId: 'frank', sessionId: 's7', type: 'cart', timestamp: D('10:01') }] }, clientKey);
+    expect(later.data!.ingestEvents.accepted).toBe(1);
+    expect(counts((await funnel({})).steps)).toEqual([5, 4, 3]);
+    await slow.commitTransaction();
+    await slow.release();
+    expect(counts((await funnel({})).steps)).toEqual([5, 5, 4]);
+  });
 });

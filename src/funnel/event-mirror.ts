@@ -248,17 +248,19 @@ export class EventMirror {
   }
 
   private recordGaps(batch: RowBatch, now: number): void {
-    const found = new Set<number>();
     let maxId = this.lastSeenId;
-    for (let i = 0; i < batch.size; i++) {
-      found.add(batch.ids[i]);
-      if (batch.ids[i] > maxId) maxId = batch.ids[i];
-    }
-    const gaps = this.gaps.filter((gap) => !found.has(gap.id));
+    for (let i = 0; i < batch.size; i++) if (batch.ids[i] > maxId) maxId = batch.ids[i];
+    const stillMissing = new Set(this.gaps.map((gap) => gap.id));
     // Only the most recent skipped ids can still be in flight; older ones were burned long ago.
-    for (let id = Math.max(this.lastSeenId + 1, maxId - MAX_GAPS); id < maxId; id++) {
-      if (!found.has(id)) gaps.push({ id, since: now });
+    const low = Math.max(this.lastSeenId + 1, maxId - MAX_GAPS);
+    const seen = new Uint8Array(Math.max(0, maxId - low));
+    for (let i = 0; i < batch.size; i++) {
+      const id = batch.ids[i];
+      if (id >= low && id < maxId) seen[id - low] = 1;
+      stillMissing.delete(id);
     }
+    const gaps = this.gaps.filter((gap) => stillMissing.has(gap.id));
+    for (let id = low; id < maxId; id++) if (seen[id - low] === 0) gaps.push({ id, since: now });
     this.gaps = gaps.length > MAX_GAPS ? gaps.slice(gaps.length - MAX_GAPS) : gaps;
     this.lastSeenId = maxId;
   }
