@@ -115,7 +115,8 @@ export class EventMirror {
   /** Bumped whenever rows change, so derived layouts (sessions) know when to rebuild. */
   private version = 0;
   private typeCodes = new Map<string, number>();
-  private positionOfId = new Int32Array(0);
+  /** Row position by event id, built when a column is loaded (null: stale). */
+  private positionOfId: Int32Array | null = null;
   private propertyColumns = new Map<string, MutableCodedColumn>();
   private sessionColumn: MutableCodedColumn | null = null;
   private itemsById: ItemDictionary = { externalIds: [], categories: [] };
@@ -147,7 +148,7 @@ export class EventMirror {
       this.types = new Uint16Array(0);
       this.items = new Int32Array(0);
       this.userOffsets = new Int32Array(1);
-      this.positionOfId = new Int32Array(0);
+      this.positionOfId = null;
       this.propertyColumns.clear();
       this.sessionColumn = null;
       this.itemsById = { externalIds: [], categories: [] };
@@ -276,8 +277,101 @@ export class EventMirror {
     return code;
   }
 
-  /** New rows join the layout: stable counting sort by user, then each user's stretch by (ts, id). */
+  /** New rows join the layout, which stays in (user, ts, id) order. */
   private merge(batch: RowBatch): void {
+    if (this.size > 0 && batch.size * 8 < this.size) this.spliceIn(batch);
+    else this.rebuild(batch);
+    // Positions moved; the id → position index is only needed to load a new column, so rebuild it then.
+    this.positionOfId = null;
+    this.version++;
+  }
+
+  /** Codes of the lazily loaded columns for a batch row, parsed from the row's raw text. */
+  private newRowCodes(batch: RowBatch): { column: MutableCodedColumn; codeOf: (b: number) => number }[] {
+    const result: { column: MutableCodedColumn; codeOf: (b: number) => number }[] = [];
+    const session = this.sessionColumn;
+    if (session) {
+      result.push({ column: session, codeOf: (b) => (batch.sessions[b] === null ? 0 : codeOf(session, batch.sessions[b]!, (text) => text)) });
+    }
+    for (const [key, column] of this.propertyColumns) {
+      result.push({
+        column,
+        codeOf: (b) => {
+          const props = batch.props[b];
+          if (props === null) return 0;
+          const value = (JSON.parse(props) as Record<string, unknown>)[key];
+          return value === undefined ? 0 : codeOf(column, JSON.stringify(value), JSON.parse);
+        },
+      });
+    }
+    return result;
+  }
+
+  /**
+   * Few new rows: each user's stretch is merged with its new rows and everything between is copied
+   * in bulk, so the cost is a memory copy of the columns rather than a sort.
+   */
+  private spliceIn(batch: RowBatch): void {
+    const oldSize = this.size;
+    const total = oldSize + batch.size;
+    const newRows = Array.from({ length: batch.size }, (_, b) => b).sort(
+      (a, b) => batch.users[a] - batch.users[b] || batch.times[a] - batch.times[b] || batch.ids[a] - batch.ids[b],
+    );
+    const oldUserCount = this.userOffsets.length - 1;
+    let maxUser = oldUserCount - 1;
+    for (const b of newRows) if (batch.users[b] > maxUser) maxUser = batch.users[b];
+    const oldStart = (user: number): number => (user < oldUserCount ? this.userOffsets[user] : oldSize);
+    const added = new Int32Array(maxUser + 1);
+    for (const b of newRows) added[batch.users[b]]++;
+    const offsets = new Int32Array(maxUser + 2);
+    let shift = 0;
+    for (let user = 0; user <= maxUser; user++) {
+      offsets[user] = oldStart(user) + shift;
+      shift += added[user];
+    }
+    offsets[maxUser + 1] = total;
+
+    // The plan: runs of old rows (destination, source, length) and single new rows (destination, batch row).
+    const runs: number[] = [];
+    const singles: number[] = [];
+    let oldCursor = 0;
+    let destination = 0;
+    const copyOld = (until: number): void => {
+      if (until <= oldCursor) return;
+      runs.push(destination, oldCursor, until - oldCursor);
+      destination += until - oldCursor;
+      oldCursor = until;
+    };
+    for (const b of newRows) {
+      const user = batch.users[b];
+      copyOld(Math.max(oldCursor, oldStart(user)));
+      const userEnd = oldStart(user + 1);
+      const time = batch.times[b];
+      const id = batch.ids[b];
+      let o = oldCursor;
+      while (o < userEnd && (this.times[o] < time || (this.times[o] === time && this.ids[o] < id))) o++;
+      copyOld(o);
+      singles.push(destination++, b);
+    }
+    copyOld(oldSize);
+
+    const spliced = <T extends Float64Array | Int32Array | Uint16Array>(old: T, next: T, valueOf: (b: number) => number): T => {
+      for (let r = 0; r < runs.length; r += 3) next.set(old.subarray(runs[r + 1], runs[r + 1] + runs[r + 2]), runs[r]);
+      for (let i = 0; i < singles.length; i += 2) next[singles[i]] = valueOf(singles[i + 1]);
+      return next;
+    };
+    for (const { column, codeOf: codeOfRow } of this.newRowCodes(batch)) column.codes = spliced(column.codes, new Int32Array(total), codeOfRow);
+    this.ids = spliced(this.ids, new Float64Array(total), (b) => batch.ids[b]);
+    this.users = spliced(this.users, new Int32Array(total), (b) => batch.users[b]);
+    this.times = spliced(this.times, new Float64Array(total), (b) => batch.times[b]);
+    this.types = spliced(this.types, new Uint16Array(total), (b) => batch.types[b]);
+    this.items = spliced(this.items, new Int32Array(total), (b) => batch.items[b]);
+    this.userOffsets = offsets;
+    this.size = total;
+  }
+
+  /** Many new rows (or the first load): stable counting sort by user, then each user's stretch by (ts, id). */
+  private rebuild(batch: RowBatch): void {
     const oldSize = this.size;
     const total = oldSize + batch.size;
     let maxUser = this.userOffsets.length - 2;
@@ -309,78 +403,43 @@ export class EventMirror {
       order.set(stretch, start);
     }
 
-    const ids = new Float64Array(total);
-    const users = new Int32Array(total);
-    const times = new Float64Array(total);
-    const types = new Uint16Array(total);
-    const items = new Int32Array(total);
-    for (let p = 0; p < total; p++) {
-      const c = order[p];
-      if (c < oldSize) {
-        ids[p] = this.ids[c];
-        users[p] = this.users[c];
-        times[p] = this.times[c];
-        types[p] = this.types[c];
-        items[p] = this.items[c];
-      } else {
-        const b = c - oldSize;
-        ids[p] = batch.ids[b];
-        users[p] = batch.users[b];
-        times[p] = batch.times[b];
-        types[p] = batch.types[b];
-        items[p] = batch.items[b];
-      }
-    }
-    const remap = (column: MutableCodedColumn, textOf: (b: number) => string | null, parse: (text: string) => unknown): void => {
-      const codes = new Int32Array(total);
+    const gathered = <T extends Float64Array | Int32Array | Uint16Array>(old: T, next: T, valueOf: (b: number) => number): T => {
       for (let p = 0; p < total; p++) {
         const c = order[p];
-        if (c < oldSize) codes[p] = column.codes[c];
-        else {
-          const text = textOf(c - oldSize);
-          codes[p] = text === null ? 0 : codeOf(column, text, parse);
-        }
+        next[p] = c < oldSize ? old[c] : valueOf(c - oldSize);
       }
-      column.codes = codes;
+      return next;
     };
-    if (this.sessionColumn) remap(this.sessionColumn, (b) => batch.sessions[b], (text) => text);
-    for (const [key, column] of this.propertyColumns) {
-      remap(
-        column,
-        (b) => {
-          const props = batch.props[b];
-          if (props === null) return null;
-          const value = (JSON.parse(props) as Record<string, unknown>)[key];
-          return value === undefined ? null : JSON.stringify(value);
-        },
-        JSON.parse,
-      );
-    }
-
-    let maxId = 0;
-    for (let p = 0; p < total; p++) if (ids[p] > maxId) maxId = ids[p];
-    const positionOfId = new Int32Array(maxId + 1).fill(-1);
-    for (let p = 0; p < total; p++) positionOfId[ids[p]] = p;
-
-    this.ids = ids;
-    this.users = users;
-    this.times = times;
-    this.types = types;
-    this.items = items;
+    for (const { column, codeOf: codeOfRow } of this.newRowCodes(batch)) column.codes = gathered(column.codes, new Int32Array(total), codeOfRow);
+    this.ids = gathered(this.ids, new Float64Array(total), (b) => batch.ids[b]);
+    this.users = gathered(this.users, new Int32Array(total), (b) => batch.users[b]);
+    this.times = gathered(this.times, new Float64Array(total), (b) => batch.times[b]);
+    this.types = gathered(this.types, new Uint16Array(total), (b) => batch.types[b]);
+    this.items = gathered(this.items, new Int32Array(total), (b) => batch.items[b]);
     this.userOffsets = offsets;
-    this.positionOfId = positionOfId;
     this.size = total;
-    this.version++;
+  }
+
+  private positions(): Int32Array {
+    if (this.positionOfId === null) {
+      let maxId = 0;
+      for (let p = 0; p < this.size; p++) if (this.ids[p] > maxId) maxId = this.ids[p];
+      const positionOfId = new Int32Array(maxId + 1).fill(-1);
+      for (let p = 0; p < this.size; p++) positionOfId[this.ids[p]] = p;
+      this.positionOfId = positionOfId;
+    }
+    return this.positionOfId;
   }
 
   /** Reads `expression` for every mirrored row where `present` holds; other rows get code 0. */
   private async loadColumn(expression: string, present: string, parse: (text: string) => unknown): Promise<MutableCodedColumn> {
     const column: MutableCodedColumn = { codes: new Int32Array(this.size), values: [undefined], codeOfText: new Map() };
+    const positionOfId = this.positions();
     await withPgClient(this.dataSource, (client) =>
       copyRows(client, `SELECT id, ${expression} FROM events WHERE id <= ${this.lastSeenId} AND ${present}`, (row: CopyRow) => {
         const id = row.number(0);
         // Rows committed since the last sync are not mirrored yet; the next sync brings them with this column.
-        const position = id < this.positionOfId.length ? this.positionOfId[id] : -1;
+        const position = id < positionOfId.length ? positionOfId[id] : -1;
         if (position < 0 || row.isNull(1)) return;
         column.codes[position] = codeOf(column, row.text(1), parse);
       }),

@@ -89,7 +89,8 @@ export class FunnelRunner {
     const firstEvents = new Int32Array(unitCount).fill(-1);
     const active = new Int32Array(unitCount);
     let activeCount = 0;
-    // Step-1 bits outside the range are cleared in a copy, so the engine itself knows nothing of ranges.
+    // Step-1 bits outside the range are cleared in a copy, so the engine itself knows nothing of
+    // ranges; a unit whose events all lie in the range (the common case) is read in place.
     const masks = new Uint32Array(stepMasks.length);
     for (let u = 0; u < unitCount; u++) {
       const start = unitOffsets[u];
@@ -99,23 +100,22 @@ export class FunnelRunner {
         const user = unitUsers ? unitUsers[u] : u;
         if (user >= cohortUsers.length || cohortUsers[user] === 0) continue;
       }
-      let isActive = false;
+      // Events are in time order: [low, high) is the unit's stretch inside [from, to).
+      let low = start;
+      while (low < end && times[low] < fromMicros) low++;
+      let high = end;
+      while (high > low && times[high - 1] >= toMicros) high--;
+      if (low === high) continue;
+      active[activeCount++] = u;
       let canStart = false;
-      for (let p = start; p < end; p++) {
-        const time = times[p];
-        const inRange = time >= fromMicros && time < toMicros;
-        let mask = stepMasks[p];
-        if (inRange) {
-          isActive = true;
-          if (mask & 1) canStart = true;
-        } else {
-          mask &= ~1;
-        }
-        masks[p] = mask;
-      }
-      if (isActive) active[activeCount++] = u;
+      for (let p = low; p < high && !canStart; p++) canStart = (stepMasks[p] & 1) !== 0;
       if (!canStart) continue;
-      levels[u] = engine.evaluateUnit(times, masks, exclusionMasks, start, end, stepTimes, u * stepCount);
+      let unitMasks = stepMasks;
+      if (low > start || high < end) {
+        unitMasks = masks;
+        for (let p = start; p < end; p++) masks[p] = p < low || p >= high ? stepMasks[p] & ~1 : stepMasks[p];
+      }
+      levels[u] = engine.evaluateUnit(times, unitMasks, exclusionMasks, start, end, stepTimes, u * stepCount);
       firstEvents[u] = engine.reportedFirstEvent;
     }
     return { levels, stepTimes, stepCount, layout, activeUnits: active.subarray(0, activeCount), firstEvents };
@@ -235,6 +235,12 @@ function computeMasks(snapshot: MirrorSnapshot, definitions: StepDefinition[], l
   const size = rows ? rows.length : snapshot.size;
   const types = snapshot.types;
   const masks = new Uint32Array(size);
+  if (filtered.every((candidates) => candidates.length === 0)) {
+    // Types only: one table lookup per event.
+    if (rows) for (let p = 0; p < size; p++) masks[p] = plain[types[rows[p]]];
+    else for (let p = 0; p < size; p++) masks[p] = plain[types[p]];
+    return masks;
+  }
   for (let p = 0; p < size; p++) {
     const row = rows ? rows[p] : p;
     const type = types[row];
