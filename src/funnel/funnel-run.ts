@@ -129,44 +129,50 @@ export class FunnelRunner {
     if (this.sessionLayout?.version === snapshot.version) return this.sessionLayout.layout;
     const codes = snapshot.sessions!.codes;
     const sessionCount = snapshot.sessions!.values.length;
-    const rowList: number[] = [];
-    const offsets: number[] = [0];
-    const unitUsers: number[] = [];
-    const unitSessions: number[] = [];
+    // Number the units user by user (sessions in order of their first event), then place each row
+    // with a stable counting sort by unit: rows keep their (ts, id) order inside a unit.
+    const unitOfRow = new Int32Array(snapshot.size);
     const lastUserOfSession = new Int32Array(sessionCount).fill(-1);
-    const slotOfSession = new Int32Array(sessionCount);
+    const unitOfSession = new Int32Array(sessionCount);
+    let unitUsers = new Int32Array(1024);
+    let unitSessions = new Int32Array(1024);
+    let unitCount = 0;
     const userCount = snapshot.userOffsets.length - 1;
     for (let user = 0; user < userCount; user++) {
-      const start = snapshot.userOffsets[user];
-      const end = snapshot.userOffsets[user + 1];
-      const local: number[][] = [];
-      for (let row = start; row < end; row++) {
+      for (let row = snapshot.userOffsets[user]; row < snapshot.userOffsets[user + 1]; row++) {
         const code = codes[row];
-        if (code === 0) continue;
+        if (code === 0) {
+          unitOfRow[row] = -1;
+          continue;
+        }
         if (lastUserOfSession[code] !== user) {
           lastUserOfSession[code] = user;
-          slotOfSession[code] = local.length;
-          local.push([]);
-          unitSessions.push(code);
-          unitUsers.push(user);
+          if (unitCount === unitUsers.length) {
+            unitUsers = grow(unitUsers);
+            unitSessions = grow(unitSessions);
+          }
+          unitUsers[unitCount] = user;
+          unitSessions[unitCount] = code;
+          unitOfSession[code] = unitCount++;
         }
-        local[slotOfSession[code]].push(row);
-      }
-      for (const unitRows of local) {
-        for (const row of unitRows) rowList.push(row);
-        offsets.push(rowList.length);
+        unitOfRow[row] = unitOfSession[code];
       }
     }
-    const rows = Int32Array.from(rowList);
+    const unitOffsets = new Int32Array(unitCount + 1);
+    for (let row = 0; row < snapshot.size; row++) if (unitOfRow[row] >= 0) unitOffsets[unitOfRow[row] + 1]++;
+    for (let u = 0; u < unitCount; u++) unitOffsets[u + 1] += unitOffsets[u];
+    const cursor = unitOffsets.slice(0, unitCount);
+    const rows = new Int32Array(unitOffsets[unitCount]);
+    for (let row = 0; row < snapshot.size; row++) if (unitOfRow[row] >= 0) rows[cursor[unitOfRow[row]]++] = row;
     const times = new Float64Array(rows.length);
     for (let p = 0; p < rows.length; p++) times[p] = snapshot.times[rows[p]];
     const layout: UnitLayout = {
-      unitCount: unitUsers.length,
-      unitOffsets: Int32Array.from(offsets),
+      unitCount,
+      unitOffsets,
       times,
       rows,
-      unitUsers: Int32Array.from(unitUsers),
-      unitSessions: Int32Array.from(unitSessions),
+      unitUsers: unitUsers.slice(0, unitCount),
+      unitSessions: unitSessions.slice(0, unitCount),
     };
     this.sessionLayout = { version: snapshot.version, layout };
     return layout;
@@ -305,4 +311,10 @@ export function breakdownKeys(prepared: PreparedFunnel, evaluation: FunnelEvalua
     keys.push(value === undefined || value === null ? '(none)' : typeof value === 'string' ? value : JSON.stringify(value));
   }
   return keys;
+}
+
+function grow(array: Int32Array<ArrayBuffer>): Int32Array<ArrayBuffer> {
+  const grown = new Int32Array(array.length * 2);
+  grown.set(array);
+  return grown;
 }
