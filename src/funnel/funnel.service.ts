@@ -213,13 +213,20 @@ export class FunnelService {
   private breakdown(prepared: PreparedFunnel, evaluation: FunnelEvaluation): FunnelBreakdownGroup[] {
     const { plan } = prepared;
     const stepCount = evaluation.stepCount;
-    const entered = Array.from(evaluation.activeUnits).filter((unit) => evaluation.levels[unit] >= 1);
-    const levels = new Uint8Array(entered.length);
-    const stepTimes = new Float64Array(entered.length * stepCount);
-    entered.forEach((unit, n) => {
-      levels[n] = evaluation.levels[unit];
-      stepTimes.set(evaluation.stepTimes.subarray(unit * stepCount, (unit + 1) * stepCount), n * stepCount);
-    });
+    const { activeUnits } = evaluation;
+    let enteredCount = 0;
+    for (let n = 0; n < activeUnits.length; n++) if (evaluation.levels[activeUnits[n]] >= 1) enteredCount++;
+    const entered = new Int32Array(enteredCount);
+    const levels = new Uint8Array(enteredCount);
+    const stepTimes = new Float64Array(enteredCount * stepCount);
+    for (let n = 0, e = 0; n < activeUnits.length; n++) {
+      const unit = activeUnits[n];
+      if (evaluation.levels[unit] === 0) continue;
+      entered[e] = unit;
+      levels[e] = evaluation.levels[unit];
+      for (let k = 0; k < stepCount; k++) stepTimes[e * stepCount + k] = evaluation.stepTimes[unit * stepCount + k];
+      e++;
+    }
     const enteredUnits: FunnelUnitLevels = { levels, stepTimes, stepCount };
     const keys = breakdownKeys(prepared, evaluation, plan.breakdown!.target, entered);
     return breakdownFunnel(enteredUnits, keys, { topN: plan.breakdown!.limit, otherKey: 'other' }).map((group) => ({
