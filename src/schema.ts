@@ -6,9 +6,11 @@ import { CatalogResolver } from './catalog/catalog.resolver';
 import { EventResolver } from './events/event.resolver';
 import { FunnelResolver } from './funnel/funnel.resolver';
 import { HealthResolver } from './health/health.resolver';
+import { RecommendationResolver } from './recommend/recommendation.resolver';
+import { TrainingResolver } from './training/training.resolver';
 
 /** Every resolver of the API. A new domain adds its resolver here. */
-const RESOLVERS = [HealthResolver, ApiKeyResolver, EventResolver, CatalogResolver, FunnelResolver] as const;
+const RESOLVERS = [HealthResolver, ApiKeyResolver, EventResolver, CatalogResolver, TrainingResolver, RecommendationResolver, FunnelResolver] as const;
 
 let built: Promise<GraphQLSchema> | undefined;
 

@@ -6,6 +6,10 @@ import type { Config } from './config';
 import { EventService } from './events/event.service';
 import { FunnelService } from './funnel/funnel.service';
 import { HealthService } from './health/health.service';
+import { RecommendationService } from './recommend/recommendation.service';
+import { ModelRegistry } from './training/model-registry';
+import { TrainingQueue } from './training/training.queue';
+import { TrainingService } from './training/training.service';
 
 /** The services that hold the logic; resolvers, the CLI, workers and benchmarks share them. */
 export interface Services {
@@ -16,9 +20,13 @@ export interface Services {
   catalog: CatalogService;
   funnels: FunnelService;
   health: HealthService;
+  training: TrainingService;
+  models: ModelRegistry;
+  recommendations: RecommendationService;
 }
 
 export function createServices(dataSource: DataSource, redis: Redis, config: Config): Services {
+  const models = new ModelRegistry(dataSource);
   return {
     dataSource,
     redis,
@@ -27,5 +35,8 @@ export function createServices(dataSource: DataSource, redis: Redis, config: Con
     catalog: new CatalogService(dataSource),
     funnels: new FunnelService(dataSource),
     health: new HealthService(dataSource, redis),
+    training: new TrainingService(dataSource, new TrainingQueue(redis, config), models),
+    models,
+    recommendations: new RecommendationService(dataSource),
   };
 }
