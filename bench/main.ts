@@ -5,6 +5,7 @@ const BENCHMARKS: Record<string, () => Promise<{ run(argv: string[]): Promise<vo
   ingest: () => import('./ingest.bench'),
   import: () => import('./import.bench'),
   train: () => import('./train.bench'),
+  anomaly: () => import('./anomaly.bench'),
   funnel: () => import('./funnel.bench'),
 };
 

@@ -1,5 +1,6 @@
 import { GraphQLSchema, lexicographicSortSchema, printSchema } from 'graphql';
 import { buildSchema } from 'type-graphql';
+import { AnomalyResolver, EventStatsAnomalyResolver } from './anomaly/anomaly.resolver';
 import { ApiKeyResolver } from './auth/api-key.resolver';
 import { authChecker } from './auth/auth-checker';
 import { CatalogResolver } from './catalog/catalog.resolver';
@@ -10,7 +11,7 @@ import { RecommendationResolver } from './recommend/recommendation.resolver';
 import { TrainingResolver } from './training/training.resolver';
 
 /** Every resolver of the API. A new domain adds its resolver here. */
-const RESOLVERS = [HealthResolver, ApiKeyResolver, EventResolver, CatalogResolver, TrainingResolver, RecommendationResolver, FunnelResolver] as const;
+const RESOLVERS = [HealthResolver, ApiKeyResolver, EventResolver, CatalogResolver, TrainingResolver, RecommendationResolver, AnomalyResolver, EventStatsAnomalyResolver, FunnelResolver] as const;
 
 let built: Promise<GraphQLSchema> | undefined;
 

@@ -1,4 +1,5 @@
 import type Redis from 'ioredis';
+import { AnomalyService } from './anomaly/anomaly.service';
 import type { DataSource } from 'typeorm';
 import { ApiKeyService } from './auth/api-key.service';
 import { CatalogService } from './catalog/catalog.service';
@@ -23,6 +24,7 @@ export interface Services {
   training: TrainingService;
   models: ModelRegistry;
   recommendations: RecommendationService;
+  anomalies: AnomalyService;
 }
 
 export function createServices(dataSource: DataSource, redis: Redis, config: Config): Services {
@@ -38,5 +40,6 @@ export function createServices(dataSource: DataSource, redis: Redis, config: Con
     training: new TrainingService(dataSource, new TrainingQueue(redis, config), models),
     models,
     recommendations: new RecommendationService(dataSource),
+    anomalies: new AnomalyService(dataSource, { threshold: config.anomalyThreshold, ingestGuardEventsPerMinute: config.ingestGuardEventsPerMinute }),
   };
 }

@@ -6,10 +6,15 @@ import { registerEnumType } from 'type-graphql';
  */
 export enum ModelKind {
   MATRIX_FACTORIZATION = 'MATRIX_FACTORIZATION',
+  ANOMALY_STATISTICAL = 'ANOMALY_STATISTICAL',
+  ANOMALY_ISOLATION_FOREST = 'ANOMALY_ISOLATION_FOREST',
+  ANOMALY_SUPERVISED = 'ANOMALY_SUPERVISED',
 }
 registerEnumType(ModelKind, {
   name: 'ModelKind',
-  description: 'MATRIX_FACTORIZATION: implicit-feedback recommender (BPR) writing each user’s top items.',
+  description:
+    'MATRIX_FACTORIZATION: implicit-feedback recommender (BPR) writing each user’s top items. ' +
+    'ANOMALY_STATISTICAL, ANOMALY_ISOLATION_FOREST, ANOMALY_SUPERVISED: bot and fake-order detectors writing each user’s anomaly score (see docs/anomalies.md).',
 });
 
 export const MODEL_KIND_NAMES = Object.values(ModelKind);

@@ -1,5 +1,6 @@
 import { ModelKind, ModelKindDefinition } from './model-kind';
 import { matrixFactorization } from './kinds/matrix-factorization.kind';
+import { anomalyIsolationForest, anomalyStatistical, anomalySupervised } from '../anomaly/anomaly-kinds';
 
 /**
  * Every model kind and the code that trains it. The mapped type makes a kind without a
@@ -8,6 +9,9 @@ import { matrixFactorization } from './kinds/matrix-factorization.kind';
  */
 export const MODEL_KINDS: { [K in ModelKind]: ModelKindDefinition<any> } = {
   [ModelKind.MATRIX_FACTORIZATION]: matrixFactorization,
+  [ModelKind.ANOMALY_STATISTICAL]: anomalyStatistical,
+  [ModelKind.ANOMALY_ISOLATION_FOREST]: anomalyIsolationForest,
+  [ModelKind.ANOMALY_SUPERVISED]: anomalySupervised,
 };
 
 export function checkModelKindHandlers(kinds: readonly string[] = Object.values(ModelKind)): void {

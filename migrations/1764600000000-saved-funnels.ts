@@ -1,8 +1,8 @@
 import { MigrationInterface, QueryRunner } from 'typeorm';
 
 /** Funnels an analyst keeps under a name; `definition` is the FunnelInput as JSON, run again with any time range. */
-export class SavedFunnels1764500000000 implements MigrationInterface {
-  name = 'SavedFunnels1764500000000';
+export class SavedFunnels1764600000000 implements MigrationInterface {
+  name = 'SavedFunnels1764600000000';
 
   async up(q: QueryRunner): Promise<void> {
     await q.query(`
