@@ -5,6 +5,7 @@ import { ApiKeyService } from './auth/api-key.service';
 import { CatalogService } from './catalog/catalog.service';
 import type { Config } from './config';
 import { EventService } from './events/event.service';
+import { FunnelService } from './funnel/funnel.service';
 import { HealthService } from './health/health.service';
 import { RecommendationService } from './recommend/recommendation.service';
 import { ModelRegistry } from './training/model-registry';
@@ -18,6 +19,7 @@ export interface Services {
   apiKeys: ApiKeyService;
   events: EventService;
   catalog: CatalogService;
+  funnels: FunnelService;
   health: HealthService;
   training: TrainingService;
   models: ModelRegistry;
@@ -33,6 +35,7 @@ export function createServices(dataSource: DataSource, redis: Redis, config: Con
     apiKeys: new ApiKeyService(dataSource),
     events: new EventService(dataSource, { maxBatch: config.maxIngestBatch, maxPropertiesBytes: config.maxEventPropertiesBytes }),
     catalog: new CatalogService(dataSource),
+    funnels: new FunnelService(dataSource),
     health: new HealthService(dataSource, redis),
     training: new TrainingService(dataSource, new TrainingQueue(redis, config), models),
     models,
