@@ -194,6 +194,37 @@ describe('anomaly detection', () => {
     expect([...(await usersWithLists(withThem.modelVersion!.id))].filter((user) => excluded.has(user)).length).toBe(n);
   });
 
+  it('funnels leave the flagged users out with excludeAnomalous, exactly as a cohort of everyone else', async () => {
+    const FUNNEL = `query($input: FunnelInput!) { funnel(input: $input) { steps { count } } }`;
+    const base = {
+      steps: [{ type: 'view' }, { type: 'cart' }, { type: 'purchase' }],
+      conversionWindowSeconds: 86_400,
+      from,
+      to,
+    };
+    const counts = async (input: Record<string, unknown>): Promise<number[]> => {
+      const result: any = await t.gql(FUNNEL, { input: { ...base, ...input } });
+      if (!result.data) throw new Error(JSON.stringify(result.errors));
+      return result.data.funnel.steps.map((step: { count: number }) => step.count);
+    };
+    const excluded = await t.app.services.anomalies.flaggedUserIds();
+    const rows: { external_id: string }[] = await t.app.services.dataSource.query(
+      `SELECT external_id FROM users WHERE NOT (id = ANY($1::int[]))`,
+      [[...excluded]],
+    );
+    const everyone = await counts({});
+    const withoutFlagged = await counts({ excludeAnomalous: true });
+    // Second path to the same answer: a cohort listing every user who is not flagged.
+    expect(withoutFlagged).toEqual(await counts({ cohort: { userIds: rows.map((row) => row.external_id) } }));
+    // Fake-order accounts buy without viewing, so they are not in the view step; click farms are.
+    expect(withoutFlagged[0]).toBeLessThan(everyone[0]);
+    // A threshold above every score flags only the ingest guard's users.
+    expect((await counts({ excludeAnomalous: true, anomalyThreshold: 1 }))[0]).toBeGreaterThanOrEqual(withoutFlagged[0]);
+    const bad: any = await t.gql(FUNNEL, { input: { ...base, excludeAnomalous: true, anomalyThreshold: 2 } });
+    expect(bad.errors[0].extensions.code).toBe('BAD_USER_INPUT');
+    expect(bad.errors[0].message).toMatch(/anomalyThreshold must lie in \[0, 1\]/);
+  });
+
   it('the ingest guard marks a user far faster than any human at once, and keeps every event', async () => {
     const base = Date.parse(to) - 3_600_000;
     const burst = Array.from({ length: 150 }, (_, i) => ({ eventId: `fast-${i}`, type: 'view', userId: 'speedy', sessionId: 'x', itemId: `i${i}`, timestamp: new Date(base + i * 300).toISOString() }));

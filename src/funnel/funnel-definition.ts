@@ -57,6 +57,10 @@ export interface FunnelSpec {
   exclusions?: ExclusionSpec[] | null;
   cohort?: CohortSpec | null;
   breakdown?: BreakdownSpec | null;
+  /** Leave out users the anomaly detectors flag (and those the ingest guard marked). */
+  excludeAnomalous?: boolean | null;
+  /** Ensemble score from which a user counts as anomalous; default FUNNELCAST_ANOMALY_THRESHOLD. */
+  anomalyThreshold?: number | null;
 }
 
 export interface FunnelPlan {
@@ -72,6 +76,8 @@ export interface FunnelPlan {
   exclusionSteps: StepDefinition[];
   cohort: { userIds: string[] | null; userFilters: PropertyFilter[] } | null;
   breakdown: { target: FilterTarget; limit: number } | null;
+  /** Present when anomalous users are left out; threshold null means the configured default. */
+  excludeAnomalous: { threshold: number | null } | null;
 }
 
 export const MIN_FUNNEL_STEPS = 2;
@@ -209,6 +215,14 @@ export function planFunnel(spec: FunnelSpec): FunnelPlan {
     breakdown = { target: filterTarget(property), limit: groups };
   }
 
+  let excludeAnomalous: FunnelPlan['excludeAnomalous'] = null;
+  const threshold = spec.anomalyThreshold ?? null;
+  if (threshold !== null && !(threshold >= 0 && threshold <= 1)) {
+    throw badInput(`anomalyThreshold must lie in [0, 1] (an ensemble anomaly score); got ${threshold}.`);
+  }
+  if (spec.excludeAnomalous) excludeAnomalous = { threshold };
+  else if (threshold !== null) throw badInput('anomalyThreshold only applies with excludeAnomalous: true.');
+
   return {
     steps: stepDefinitions,
     labels,
@@ -221,5 +235,6 @@ export function planFunnel(spec: FunnelSpec): FunnelPlan {
     exclusionSteps,
     cohort,
     breakdown,
+    excludeAnomalous,
   };
 }

@@ -9,6 +9,8 @@
  * still sees the unit's whole history, so strict modes judge the same events in every range.
  */
 import type { DataSource } from 'typeorm';
+import { loadFlaggedUserIds } from '../anomaly/flagged-users';
+import { config } from '../config';
 import { compileFilter, FilterTarget, PropertyFilter, StepDefinition } from './step-filter';
 import { EventMirror, MirrorNeeds, MirrorSnapshot } from './event-mirror';
 import type { FunnelPlan } from './funnel-definition';
@@ -69,7 +71,7 @@ export class FunnelRunner {
     const layout = plan.countBy === 'session' ? this.sessionUnits(snapshot) : userUnits(snapshot);
     const stepMasks = computeMasks(snapshot, plan.steps, layout);
     const exclusionMasks = plan.exclusionSteps.length > 0 ? computeMasks(snapshot, plan.exclusionSteps, layout) : undefined;
-    const cohortUsers = plan.cohort ? await this.cohortUsers(plan.cohort, snapshot.userOffsets.length) : null;
+    const cohortUsers = await this.includedUsers(plan, snapshot.userOffsets.length);
     const engine = new WindowFunnel({
       stepCount: plan.steps.length,
       conversionWindow: plan.windowMicros,
@@ -176,6 +178,17 @@ export class FunnelRunner {
     };
     this.sessionLayout = { version: snapshot.version, layout };
     return layout;
+  }
+
+  /** 1 for users the funnel counts (cohort members, minus anomalous users when excluded); null for everyone. */
+  private async includedUsers(plan: FunnelPlan, size: number): Promise<Uint8Array | null> {
+    let members = plan.cohort ? await this.cohortUsers(plan.cohort, size) : null;
+    if (plan.excludeAnomalous) {
+      const flagged = await loadFlaggedUserIds(this.dataSource, plan.excludeAnomalous.threshold ?? config().anomalyThreshold);
+      members ??= new Uint8Array(size).fill(1);
+      for (const user of flagged) if (user < size) members[user] = 0;
+    }
+    return members;
   }
 
   private async cohortUsers(cohort: NonNullable<FunnelPlan['cohort']>, size: number): Promise<Uint8Array> {

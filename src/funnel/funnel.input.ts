@@ -1,5 +1,5 @@
 import { DateTimeResolver, GraphQLJSON } from 'graphql-scalars';
-import { Field, ID, InputType, Int, registerEnumType } from 'type-graphql';
+import { Field, Float, ID, InputType, Int, registerEnumType } from 'type-graphql';
 import type { CountBy, FunnelSpec } from './funnel-definition';
 
 export enum FilterOp {
@@ -126,4 +126,10 @@ export class FunnelInput implements FunnelSpec {
 
   @Field(() => FunnelBreakdownInput, { nullable: true })
   breakdown?: FunnelBreakdownInput | null;
+
+  @Field(() => Boolean, { nullable: true, defaultValue: false, description: 'Leave out users the anomaly detectors flag (bots, fake orders) and those the ingest guard marked.' })
+  excludeAnomalous?: boolean | null;
+
+  @Field(() => Float, { nullable: true, description: 'With excludeAnomalous: the ensemble score from which a user is left out (default FUNNELCAST_ANOMALY_THRESHOLD).' })
+  anomalyThreshold?: number | null;
 }
