@@ -7,7 +7,8 @@ import { predictProbability, trainLogisticRegression, type LogisticRegressionMod
 import { fitFeatureScales, robustScale, statisticalScore, suspiciousZ, transformFeature, type RobustScale } from './robust-z';
 
 /**
- * The three detectors as fitted models over a table of user features (rows of FEATURE_COUNT).
+ * The three detectors as fitted models over a table of feature rows (FEATURE_COUNT each; in
+ * training, one row per user-day).
  * Fitting and scoring are separate so a model fitted on one window can score another; the
  * artifacts are plain JSON.
  */
@@ -33,10 +34,10 @@ export function scoreStatistical(model: StatisticalModel, table: FeatureRows): F
   return scores;
 }
 
-/** The features of one row that broke the 3-sigma rule, in plain words. */
-export function findingsFor(model: StatisticalModel, table: FeatureRows, row: number, limit = 3): FeatureFinding[] {
+/** The features of one row that broke the 3-sigma rule, in plain words (naming `day` when given). */
+export function findingsFor(model: StatisticalModel, table: FeatureRows, row: number, limit = 3, day?: string): FeatureFinding[] {
   const z = suspiciousZ(table.features, row * FEATURE_COUNT, model.scales, new Float64Array(FEATURE_COUNT));
-  return explainFeatures(table.features, row * FEATURE_COUNT, z, model.scales, limit);
+  return explainFeatures(table.features, row * FEATURE_COUNT, z, model.scales, limit, day);
 }
 
 export interface IsolationModel {
