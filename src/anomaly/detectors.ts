@@ -4,7 +4,7 @@ import { explainFeatures, type FeatureFinding } from './explain';
 import { FEATURE_COUNT } from './features';
 import { fitIsolationForest, isolationScore, type IsolationForestModel, type RandomSource } from './isolation-forest';
 import { predictProbability, trainLogisticRegression, type LogisticRegressionModel, type LogisticRegressionOptions } from './logistic-regression';
-import { fitFeatureScales, robustScale, statisticalScore, suspiciousZ, transformFeature, type RobustScale } from './robust-z';
+import { fitFeatureScales, statisticalScore, tailScale, suspiciousZ, transformFeature, type RobustScale } from './robust-z';
 
 /**
  * The three detectors as fitted models over a table of feature rows (FEATURE_COUNT each; in
@@ -75,7 +75,7 @@ export function fitIsolation(table: FeatureRows, params: IsolationParams, random
   const fill = fitFeatureScales(table.features, table.rows).map((scale) => (Number.isFinite(scale.median) ? scale.median : 0));
   const inputs = forestInputs(table, fill);
   const forest = fitIsolationForest(inputs, table.rows, FEATURE_COUNT, random, params);
-  return { forest, fill, population: robustScale(rawForestScores(forest, inputs, table.rows)) };
+  return { forest, fill, population: tailScale(rawForestScores(forest, inputs, table.rows), 'high') };
 }
 
 /** Calibrated isolation scores in (0, 1): 0.5 at three robust sigmas above the population's typical forest score. */
