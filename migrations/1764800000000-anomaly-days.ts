@@ -6,8 +6,8 @@ import { MigrationInterface, QueryRunner } from 'typeorm';
  * their anomaly model versions retired: until the detectors are retrained only the ingest guard
  * flags anyone.
  */
-export class AnomalyDays1764700000000 implements MigrationInterface {
-  name = 'AnomalyDays1764700000000';
+export class AnomalyDays1764800000000 implements MigrationInterface {
+  name = 'AnomalyDays1764800000000';
 
   async up(q: QueryRunner): Promise<void> {
     await q.query(`DELETE FROM anomaly_scores`);
