@@ -20,7 +20,18 @@ export interface Config {
   maxQueryComplexity: number;
   /** Largest serialised `properties` object of one event, in bytes. */
   maxEventPropertiesBytes: number;
+  /** `auto` tries node-gpu, node, wasm, cpu in that order; a name forces that backend (FUNNELCAST_TF_BACKEND). */
+  tfBackend: TfBackendPreference;
+  /** Training jobs one worker process runs at once, each in its own sandboxed process. */
+  trainingConcurrency: number;
+  /** Prefix of every BullMQ key in Redis, so several deployments (or test files) can share one Redis. */
+  queuePrefix: string;
+  /** How long a worker's lock on a running job lasts; a job whose worker died is retried once it expires. */
+  trainingLockMs: number;
 }
+
+export const TF_BACKEND_PREFERENCES = ['auto', 'node-gpu', 'node', 'wasm', 'cpu'] as const;
+export type TfBackendPreference = (typeof TF_BACKEND_PREFERENCES)[number];
 
 export class ConfigError extends Error {
   constructor(readonly problems: string[]) {
@@ -84,6 +95,15 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     problems.push('FUNNELCAST_BOOTSTRAP_ADMIN_KEY must be at least 16 characters long');
   }
 
+  const tfBackend = (env.FUNNELCAST_TF_BACKEND || 'auto') as TfBackendPreference;
+  if (!TF_BACKEND_PREFERENCES.includes(tfBackend)) {
+    problems.push(`FUNNELCAST_TF_BACKEND=${JSON.stringify(env.FUNNELCAST_TF_BACKEND)} must be one of ${TF_BACKEND_PREFERENCES.join(', ')}`);
+  }
+  const queuePrefix = env.FUNNELCAST_QUEUE_PREFIX || 'funnelcast';
+  if (!/^[A-Za-z0-9_.-]{1,64}$/.test(queuePrefix)) {
+    problems.push('FUNNELCAST_QUEUE_PREFIX must be 1–64 letters, digits or _ . -');
+  }
+
   const config: Config = {
     databaseUrl,
     redisUrl,
@@ -96,6 +116,10 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     maxQueryDepth: readInt(env, 'FUNNELCAST_MAX_QUERY_DEPTH', 12, 2, 100, problems),
     maxQueryComplexity: readInt(env, 'FUNNELCAST_MAX_QUERY_COMPLEXITY', 2000, 10, 1_000_000, problems),
     maxEventPropertiesBytes: readInt(env, 'FUNNELCAST_MAX_EVENT_PROPERTIES_BYTES', 16 * 1024, 64, 1024 * 1024, problems),
+    tfBackend,
+    trainingConcurrency: readInt(env, 'FUNNELCAST_TRAINING_CONCURRENCY', 1, 1, 64, problems),
+    queuePrefix,
+    trainingLockMs: readInt(env, 'FUNNELCAST_TRAINING_LOCK_MS', 30_000, 1000, 600_000, problems),
   };
   if (problems.length > 0) throw new ConfigError(problems);
   return config;
