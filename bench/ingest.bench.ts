@@ -6,6 +6,7 @@ import { startApp } from '../src/app';
 import { parseArgs, intFlag } from '../src/cli/args';
 import { loadConfig } from '../src/config';
 import { withPgClient } from '../src/db/data-source';
+import { copyValue } from '../src/events/import/staging-batch';
 import { benchDatabase, elapsedSeconds, rate } from './support';
 
 interface BenchEvent {
@@ -35,11 +36,6 @@ function makeEvents(count: number): BenchEvent[] {
       properties: { device: n % 3 === 0 ? 'mobile' : 'desktop', channel: 'organic', price: (n % 100) + 0.99 },
     };
   });
-}
-
-function copyText(value: string | number | null): string {
-  if (value === null) return '\\N';
-  return String(value).replace(/\\/g, '\\\\').replace(/\t/g, '\\t').replace(/\n/g, '\\n').replace(/\r/g, '\\r');
 }
 
 /**
@@ -90,7 +86,7 @@ export async function run(argv: string[]): Promise<void> {
   const lines = events.map(
     (e) =>
       [e.eventId, userIds.get(e.userId)!, e.sessionId, e.type, itemIds.get(e.itemId)!, e.timestamp, JSON.stringify(e.properties)]
-        .map(copyText)
+        .map((value) => copyValue(String(value)))
         .join('\t') + '\n',
   );
 

@@ -1,4 +1,5 @@
 import { Foundation1764300000000 } from './1764300000000-foundation';
+import { Training1764400000000 } from './1764400000000-training';
 
 /** Every migration, oldest first. A new migration file is added here as well. */
-export const migrations = [Foundation1764300000000];
+export const migrations = [Foundation1764300000000, Training1764400000000];

@@ -28,6 +28,7 @@ export async function startApp(config: Config & { databaseUrl: string }, options
     services,
     async stop() {
       await server.close();
+      await services.training.close();
       redis.disconnect();
       await dataSource.destroy();
     },

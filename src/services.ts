@@ -5,6 +5,10 @@ import { CatalogService } from './catalog/catalog.service';
 import type { Config } from './config';
 import { EventService } from './events/event.service';
 import { HealthService } from './health/health.service';
+import { RecommendationService } from './recommend/recommendation.service';
+import { ModelRegistry } from './training/model-registry';
+import { TrainingQueue } from './training/training.queue';
+import { TrainingService } from './training/training.service';
 
 /** The services that hold the logic; resolvers, the CLI, workers and benchmarks share them. */
 export interface Services {
@@ -14,9 +18,13 @@ export interface Services {
   events: EventService;
   catalog: CatalogService;
   health: HealthService;
+  training: TrainingService;
+  models: ModelRegistry;
+  recommendations: RecommendationService;
 }
 
 export function createServices(dataSource: DataSource, redis: Redis, config: Config): Services {
+  const models = new ModelRegistry(dataSource);
   return {
     dataSource,
     redis,
@@ -24,5 +32,8 @@ export function createServices(dataSource: DataSource, redis: Redis, config: Con
     events: new EventService(dataSource, { maxBatch: config.maxIngestBatch, maxPropertiesBytes: config.maxEventPropertiesBytes }),
     catalog: new CatalogService(dataSource),
     health: new HealthService(dataSource, redis),
+    training: new TrainingService(dataSource, new TrainingQueue(redis, config), models),
+    models,
+    recommendations: new RecommendationService(dataSource),
   };
 }

@@ -1,34 +1,85 @@
 import 'reflect-metadata';
-import type { Worker } from 'bullmq';
+import type { Job, Worker } from 'bullmq';
+import type { DataSource } from 'typeorm';
 import { config } from '../src/config';
+import { createDataSource } from '../src/db/data-source';
 import { logger } from '../src/logger';
+import { describeBackend, loadTf } from '../src/ml/tf-backend';
 import { redactUrl } from '../src/redis';
+import type { TrainingJobName, TrainingJobPayloads } from '../src/training/model-kind';
+import { checkModelKindHandlers } from '../src/training/model-kinds';
+import { TrainingJobs } from '../src/training/training-jobs';
+import { createTrainingWorker } from '../src/training/training.queue';
 
 /**
- * `npm run worker`: the background process. It starts one BullMQ worker per registered queue and
- * closes them cleanly on SIGINT/SIGTERM, letting running jobs finish. Queues arrive with the
- * training platform; until then it starts none and just waits for a signal.
+ * `npm run worker`: the background process. Training runs in sandboxed child processes (one per
+ * concurrent job, FUNNELCAST_TRAINING_CONCURRENCY); this process keeps the job rows in step with
+ * BullMQ's view of failures and closes cleanly on SIGINT/SIGTERM, letting running jobs finish.
+ * It never migrates the database: the API does that.
  */
-const QUEUE_FACTORIES: (() => Worker)[] = [];
+async function trainingJobIdOf(jobs: TrainingJobs, job: Job): Promise<string | null> {
+  const name = job.name as TrainingJobName;
+  if (name === 'train') return (job.data as TrainingJobPayloads['train']).trainingJobId;
+  if (name === 'scheduled') return jobs.idForScheduledRun(String(job.id));
+  return null;
+}
+
+function watchTraining(worker: Worker, jobs: TrainingJobs): void {
+  const log = logger();
+  worker.on('failed', (job, error) => {
+    if (!job) return;
+    void (async () => {
+      const id = await trainingJobIdOf(jobs, job);
+      if (!id) return;
+      // 'failed' means no attempt is left (or the error was unrecoverable); 'delayed' or 'waiting' means a retry comes.
+      const final = (await job.getState()) === 'failed';
+      await jobs.recordAttemptFailure(id, error.message, final);
+      log.warn({ trainingJobId: id, err: error.message, final }, final ? 'training job failed' : 'training attempt failed; will retry');
+    })().catch((problem: unknown) => log.error({ err: problem }, 'could not record a training failure'));
+  });
+  worker.on('stalled', (bullJobId) => {
+    void (async () => {
+      const id = /^[0-9a-f-]{36}$/i.test(bullJobId) ? bullJobId : await jobs.idForScheduledRun(bullJobId);
+      if (id) await jobs.markStalled(id);
+    })().catch(() => undefined);
+  });
+}
 
 async function main(): Promise<void> {
   const settings = config();
   const log = logger();
-  const workers = QUEUE_FACTORIES.map((create) => create());
+  if (!settings.databaseUrl) throw new Error('DATABASE_URL is not set; the worker stores models and job states in PostgreSQL.');
+  checkModelKindHandlers();
+  // Fail now, not at the first job, when FUNNELCAST_TF_BACKEND asks for a backend that is not there.
+  const { backend } = await loadTf();
+  const dataSource: DataSource = await createDataSource(settings.databaseUrl, { poolSize: 2 }).initialize();
+  const jobs = new TrainingJobs(dataSource);
+
+  const workers: Worker[] = [createTrainingWorker(settings)];
   for (const worker of workers) worker.on('error', (error) => log.error({ err: error, queue: worker.name }, 'worker error'));
+  watchTraining(workers[0], jobs);
+  log.info(
+    { redis: redactUrl(settings.redisUrl), queues: workers.map((w) => w.name), concurrency: settings.trainingConcurrency, tfBackend: backend.name },
+    `worker started with ${workers.length} queue(s)`,
+  );
+
+  let stopping = false;
   const shutdown = async (signal: string): Promise<void> => {
-    log.info({ signal }, 'worker shutting down');
+    if (stopping) {
+      // A second signal: stop now; running jobs are retried elsewhere once their locks expire.
+      process.exit(1);
+    }
+    stopping = true;
+    log.info({ signal }, 'worker shutting down; waiting for running jobs');
     await Promise.all(workers.map((worker) => worker.close()));
+    await dataSource.destroy();
     console.log('funnelcast worker stopped');
     process.exit(0);
   };
-  process.once('SIGINT', () => void shutdown('SIGINT'));
-  process.once('SIGTERM', () => void shutdown('SIGTERM'));
-  // Keep the process alive while there is nothing else scheduled.
-  setInterval(() => undefined, 1 << 30);
-  // "ready" only once the signal handlers are in place, so a supervisor's stop is never lost.
-  log.info({ redis: redactUrl(settings.redisUrl), queues: workers.map((w) => w.name) }, `worker started with ${workers.length} queue(s)`);
-  console.log(`funnelcast worker ready (${workers.length} queues)`);
+  process.on('SIGINT', () => void shutdown('SIGINT'));
+  process.on('SIGTERM', () => void shutdown('SIGTERM'));
+  // Only now: a signal that arrives after "ready" must find its handler.
+  console.log(`funnelcast worker ready (${workers.length} queues, TensorFlow.js ${describeBackend(backend)})`);
 }
 
 main().catch((error: unknown) => {

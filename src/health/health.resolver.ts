@@ -13,6 +13,18 @@ export class ComponentHealthView {
   error: string | null;
 }
 
+@ObjectType('TfBackendHealth')
+export class TfBackendHealthView {
+  @Field(() => String, { nullable: true, description: 'node-gpu, node, wasm or cpu; null when none loaded.' })
+  name: string | null;
+
+  @Field(() => String, { nullable: true, description: 'e.g. "wasm (SIMD on, threads off)".' })
+  detail: string | null;
+
+  @Field(() => String, { nullable: true })
+  error: string | null;
+}
+
 @ObjectType('Health')
 export class HealthView {
   @Field({ description: 'ok, or degraded when a dependency does not answer.' })
@@ -29,6 +41,9 @@ export class HealthView {
 
   @Field(() => ComponentHealthView)
   redis: ComponentHealthView;
+
+  @Field(() => TfBackendHealthView, { description: 'The TensorFlow.js backend chosen in this process (FUNNELCAST_TF_BACKEND or the first that loads).' })
+  tfBackend: TfBackendHealthView;
 }
 
 @Resolver()

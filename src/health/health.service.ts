@@ -1,5 +1,6 @@
 import type Redis from 'ioredis';
 import type { DataSource } from 'typeorm';
+import { describeBackend, loadTf } from '../ml/tf-backend';
 import { VERSION } from '../version';
 
 export interface ComponentHealth {
@@ -26,6 +27,22 @@ async function probe(check: () => Promise<unknown>, timeoutMs: number): Promise<
   }
 }
 
+export interface TfBackendHealth {
+  name: string | null;
+  detail: string | null;
+  error: string | null;
+}
+
+/** The TensorFlow.js backend this process chose (loaded once, on the first health check). */
+async function tfBackendHealth(): Promise<TfBackendHealth> {
+  try {
+    const { backend } = await loadTf();
+    return { name: backend.name, detail: describeBackend(backend), error: null };
+  } catch (error) {
+    return { name: null, detail: null, error: error instanceof Error ? error.message : String(error) };
+  }
+}
+
 export class HealthService {
   private readonly startedAt = Date.now();
 
@@ -35,9 +52,10 @@ export class HealthService {
   ) {}
 
   async check() {
-    const [database, redis] = await Promise.all([
+    const [database, redis, tfBackend] = await Promise.all([
       probe(() => this.dataSource.query('SELECT 1'), 2000),
       probe(() => this.redis.ping(), 1000),
+      tfBackendHealth(),
     ]);
     return {
       status: database.ok && redis.ok ? 'ok' : 'degraded',
@@ -45,6 +63,7 @@ export class HealthService {
       uptimeSeconds: Math.round((Date.now() - this.startedAt) / 1000),
       database,
       redis,
+      tfBackend,
     };
   }
 }

@@ -89,7 +89,7 @@ const NEEDS_ESCAPE = /[\\\t\n\r]/;
 const ESCAPES: Record<string, string> = { '\\': '\\\\', '\t': '\\t', '\n': '\\n', '\r': '\\r' };
 
 /** A value in COPY's text format; `\N` is NULL. */
-function copyValue(value: string | null | undefined): string {
+export function copyValue(value: string | null | undefined): string {
   if (value === null || value === undefined) return '\\N';
   return NEEDS_ESCAPE.test(value) ? value.replace(/[\\\t\n\r]/g, (c) => ESCAPES[c]) : value;
 }

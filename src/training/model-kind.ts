@@ -1,0 +1,82 @@
+import { registerEnumType } from 'type-graphql';
+
+/**
+ * Every kind of model the platform trains. Adding one: a value here, a definition in
+ * `model-kinds.ts` (the compiler then insists on it), and its score table in a migration.
+ */
+export enum ModelKind {
+  MATRIX_FACTORIZATION = 'MATRIX_FACTORIZATION',
+}
+registerEnumType(ModelKind, {
+  name: 'ModelKind',
+  description: 'MATRIX_FACTORIZATION: implicit-feedback recommender (BPR) writing each user’s top items.',
+});
+
+export const MODEL_KIND_NAMES = Object.values(ModelKind);
+
+export enum TrainingJobState {
+  QUEUED = 'QUEUED',
+  RUNNING = 'RUNNING',
+  COMPLETED = 'COMPLETED',
+  FAILED = 'FAILED',
+  CANCELLED = 'CANCELLED',
+}
+registerEnumType(TrainingJobState, {
+  name: 'TrainingJobState',
+  description: 'QUEUED (also while waiting for a retry), RUNNING, and the final COMPLETED, FAILED, CANCELLED.',
+});
+
+export enum ModelVersionStatus {
+  TRAINING = 'TRAINING',
+  READY = 'READY',
+  ACTIVE = 'ACTIVE',
+  FAILED = 'FAILED',
+  RETIRED = 'RETIRED',
+}
+registerEnumType(ModelVersionStatus, {
+  name: 'ModelVersionStatus',
+  description: 'TRAINING, READY (may be activated), ACTIVE (served; one per kind), FAILED, RETIRED (scores dropped).',
+});
+
+/** BullMQ job names on the training queue and what each carries; payloads are ids only. */
+export interface TrainingJobPayloads {
+  /** Train the job row with this id. */
+  train: { trainingJobId: string };
+  /** A schedule fired: create a job row for it, then train it. */
+  scheduled: { scheduleId: string };
+}
+export type TrainingJobName = keyof TrainingJobPayloads;
+
+/** What the platform hands a model kind's `train`. */
+export interface TrainingRun<Params> {
+  dataSource: import('typeorm').DataSource;
+  tf: import('../ml/tf-backend').Tf;
+  backend: import('../ml/tf-backend').TfBackendInfo;
+  params: Params;
+  /** Training data range: events with from ≤ ts < to (from null: since the first event). */
+  from: Date | null;
+  to: Date;
+  /** Reports progress (0–1) with a short message; throws TrainingCancelled once an admin cancelled the job. */
+  progress(fraction: number, message: string): Promise<void>;
+}
+
+/** What a kind's `train` returns; the platform stores it in one transaction. */
+export interface TrainedModel {
+  artifact: Buffer;
+  /** The evaluation on the time split (the model's and the popularity baseline's) and training facts. */
+  metrics: Record<string, unknown>;
+  eventCount: number;
+  trainedFrom: Date | null;
+  trainedTo: Date;
+  /** Writes the kind's score rows for this version (COPY on the given client, inside the transaction). */
+  writeScores(client: import('pg').PoolClient, modelVersionId: number): Promise<number>;
+}
+
+export interface ModelKindDefinition<Params> {
+  kind: ModelKind;
+  /** The score table this kind writes, keyed by model_version_id; retiring a version empties it. */
+  scoreTable: string;
+  /** Validates and completes params; throws ParamsError with one message per problem. */
+  parseParams(raw: unknown): Params;
+  train(run: TrainingRun<Params>): Promise<TrainedModel>;
+}

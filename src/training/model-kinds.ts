@@ -1,0 +1,22 @@
+import { ModelKind, ModelKindDefinition } from './model-kind';
+import { matrixFactorization } from './kinds/matrix-factorization.kind';
+
+/**
+ * Every model kind and the code that trains it. The mapped type makes a kind without a
+ * definition a compile error; `checkModelKindHandlers` repeats the check at worker start for
+ * anything that slips past the compiler (a kind added to the database but not to the code).
+ */
+export const MODEL_KINDS: { [K in ModelKind]: ModelKindDefinition<any> } = {
+  [ModelKind.MATRIX_FACTORIZATION]: matrixFactorization,
+};
+
+export function checkModelKindHandlers(kinds: readonly string[] = Object.values(ModelKind)): void {
+  const missing = kinds.filter((kind) => !(MODEL_KINDS as Record<string, ModelKindDefinition<unknown> | undefined>)[kind]);
+  if (missing.length > 0) throw new Error(`No training handler for model kind(s) ${missing.join(', ')}; add them to MODEL_KINDS in src/training/model-kinds.ts.`);
+}
+
+export function modelKindDefinition(kind: string): ModelKindDefinition<unknown> {
+  const definition = (MODEL_KINDS as Record<string, ModelKindDefinition<unknown> | undefined>)[kind];
+  if (!definition) throw new Error(`unknown model kind ${kind}`);
+  return definition;
+}

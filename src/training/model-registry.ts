@@ -1,0 +1,142 @@
+import type { PoolClient } from 'pg';
+import type { DataSource, Repository } from 'typeorm';
+import { In } from 'typeorm';
+import { withPgClient } from '../db/data-source';
+import { badInput, notFound } from '../graphql/errors';
+import { ModelKind, ModelVersionStatus, TrainedModel } from './model-kind';
+import { MODEL_KINDS } from './model-kinds';
+import { TrainingCancelled } from './training-errors';
+import { ModelVersion, TrainingJob } from './training.entities';
+
+async function inTransaction<T>(client: PoolClient, work: () => Promise<T>): Promise<T> {
+  await client.query('BEGIN');
+  try {
+    const result = await work();
+    await client.query('COMMIT');
+    return result;
+  } catch (error) {
+    await client.query('ROLLBACK');
+    throw error;
+  }
+}
+
+/** Serialises activations of one kind, so "exactly one ACTIVE" holds under concurrent admins and workers. */
+async function activateIn(client: PoolClient, kind: string, versionId: number): Promise<void> {
+  await client.query(`SELECT pg_advisory_xact_lock(hashtext('model-activation:' || $1))`, [kind]);
+  await client.query(`UPDATE model_versions SET status = 'READY' WHERE kind = $1 AND status = 'ACTIVE' AND id <> $2`, [kind, versionId]);
+  await client.query(`UPDATE model_versions SET status = 'ACTIVE', activated_at = now() WHERE id = $1`, [versionId]);
+}
+
+/**
+ * The model registry: versions of every kind, their artifacts and which one is served. A
+ * version's row exists from the start of its training (TRAINING), one per training job, so a
+ * retried or resumed job keeps its version instead of adding another.
+ */
+export class ModelRegistry {
+  private readonly versions: Repository<ModelVersion>;
+
+  constructor(private readonly dataSource: DataSource) {
+    this.versions = dataSource.getRepository(ModelVersion);
+  }
+
+  /** The job's version row, created (or reset, on a retry) in state TRAINING. */
+  async beginVersion(job: TrainingJob, backend: string): Promise<number> {
+    return withPgClient(this.dataSource, (client) =>
+      inTransaction(client, async () => {
+        const existing = await client.query<{ id: number }>(`SELECT id FROM model_versions WHERE training_job_id = $1`, [job.id]);
+        if (existing.rows.length > 0) {
+          const id = existing.rows[0].id;
+          await client.query(`DELETE FROM recommendation_scores WHERE model_version_id = $1`, [id]);
+          await client.query(`UPDATE model_versions SET status = 'TRAINING', backend = $2, metrics = NULL, artifact = NULL WHERE id = $1`, [id, backend]);
+          return id;
+        }
+        await client.query(`SELECT pg_advisory_xact_lock(hashtext('model-version:' || $1))`, [job.kind]);
+        const inserted = await client.query<{ id: number }>(
+          `INSERT INTO model_versions (kind, version, status, params, backend, trained_from, trained_to, training_job_id)
+           SELECT $1, COALESCE(max(version), 0) + 1, 'TRAINING', $2, $3, $4, $5, $6 FROM model_versions WHERE kind = $1
+           RETURNING id`,
+          [job.kind, JSON.stringify(job.params), backend, job.dataFrom, job.dataTo, job.id],
+        );
+        return inserted.rows[0].id;
+      }),
+    );
+  }
+
+  /**
+   * Stores the trained model in one transaction: scores, artifact, metrics, READY (or ACTIVE), and
+   * the job COMPLETED. If the job was cancelled meanwhile nothing is written.
+   */
+  async completeVersion(job: TrainingJob, versionId: number, trained: TrainedModel, trainingSeconds: number): Promise<void> {
+    await withPgClient(this.dataSource, (client) =>
+      inTransaction(client, async () => {
+        const state = await client.query<{ state: string }>(`SELECT state FROM training_jobs WHERE id = $1 FOR UPDATE`, [job.id]);
+        if (state.rows[0]?.state !== 'RUNNING') throw new TrainingCancelled();
+        await trained.writeScores(client, versionId);
+        await client.query(
+          `UPDATE model_versions SET status = 'READY', artifact = $2, metrics = $3, event_count = $4, trained_from = $5, trained_to = $6, training_seconds = $7
+           WHERE id = $1`,
+          [versionId, trained.artifact, JSON.stringify(trained.metrics), trained.eventCount, trained.trainedFrom, trained.trainedTo, trainingSeconds],
+        );
+        if (job.activate) await activateIn(client, job.kind, versionId);
+        await client.query(
+          `UPDATE training_jobs SET state = 'COMPLETED', progress = 1, message = $2, model_version_id = $3, finished_at = now(), updated_at = now()
+           WHERE id = $1`,
+          [job.id, job.activate ? 'trained and activated' : 'trained; activate it with activateModelVersion', versionId],
+        );
+      }),
+    );
+  }
+
+  list(kind: ModelKind): Promise<ModelVersion[]> {
+    return this.versions.find({ where: { kind }, order: { version: 'DESC' } });
+  }
+
+  /** The version each job trains or trained (one per job). */
+  forJobs(jobIds: string[]): Promise<ModelVersion[]> {
+    return jobIds.length ? this.versions.find({ where: { trainingJobId: In(jobIds) } }) : Promise.resolve([]);
+  }
+
+  active(kind: ModelKind): Promise<ModelVersion | null> {
+    return this.versions.findOne({ where: { kind, status: ModelVersionStatus.ACTIVE } });
+  }
+
+  /** The artifact bytes of a version (not loaded with lists). */
+  async artifact(id: number): Promise<Buffer | null> {
+    const rows: { artifact: Buffer | null }[] = await this.dataSource.query(`SELECT artifact FROM model_versions WHERE id = $1`, [id]);
+    return rows[0]?.artifact ?? null;
+  }
+
+  private async require(id: number): Promise<ModelVersion> {
+    if (!Number.isSafeInteger(id) || id < 1) throw badInput(`"${id}" is not a model version id (a positive whole number)`);
+    const version = await this.versions.findOne({ where: { id } });
+    if (!version) throw notFound(`No model version with id ${id}`);
+    return version;
+  }
+
+  /** Makes a READY version the one served for its kind (the previous one goes back to READY): also the rollback path. */
+  async activate(id: number): Promise<ModelVersion> {
+    const version = await this.require(id);
+    if (version.status === ModelVersionStatus.ACTIVE) return version;
+    if (version.status !== ModelVersionStatus.READY) {
+      throw badInput(`Model version ${id} is ${version.status}; only READY versions can be activated (a RETIRED version's scores are gone: train again).`);
+    }
+    await withPgClient(this.dataSource, (client) => inTransaction(client, () => activateIn(client, version.kind, id)));
+    return this.require(id);
+  }
+
+  /** Retires a READY or FAILED version and drops its scores; the ACTIVE one must be replaced first. */
+  async retire(id: number): Promise<ModelVersion> {
+    const version = await this.require(id);
+    if (version.status === ModelVersionStatus.RETIRED) return version;
+    if (version.status === ModelVersionStatus.ACTIVE) {
+      throw badInput(`Model version ${id} is ACTIVE and being served; activate another ${version.kind} version first, then retire this one.`);
+    }
+    if (version.status === ModelVersionStatus.TRAINING) throw badInput(`Model version ${id} is still TRAINING; cancel its training job instead.`);
+    const scoreTable = MODEL_KINDS[version.kind].scoreTable;
+    await this.dataSource.transaction(async (manager) => {
+      await manager.query(`DELETE FROM ${scoreTable} WHERE model_version_id = $1`, [id]);
+      await manager.query(`UPDATE model_versions SET status = 'RETIRED', artifact = NULL WHERE id = $1`, [id]);
+    });
+    return this.require(id);
+  }
+}

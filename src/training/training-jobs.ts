@@ -1,0 +1,175 @@
+import type { DataSource } from 'typeorm';
+import { TrainingJobState } from './model-kind';
+import { TrainingJob } from './training.entities';
+
+/** The request key of the job a schedule's firing creates: one per firing, however often BullMQ retries it. */
+export function scheduledRunRequestKey(bullJobId: string): string {
+  return `schedule:${bullJobId}`;
+}
+
+const LIVE_STATES = `('QUEUED', 'RUNNING')`;
+
+export interface NewTrainingJob {
+  requestKey: string;
+  kind: string;
+  params: Record<string, unknown>;
+  from: Date | null;
+  to: Date;
+  activate: boolean;
+  scheduleId: string | null;
+}
+
+/** TypeORM answers UPDATE … RETURNING with [rows, affected] and INSERT … RETURNING with rows; this takes the rows. */
+function returnedRows<T>(result: unknown): T[] {
+  if (Array.isArray(result) && result.length === 2 && Array.isArray(result[0]) && typeof result[1] === 'number') return result[0] as T[];
+  return result as T[];
+}
+
+function toJob(row: Record<string, any>): TrainingJob {
+  return Object.assign(new TrainingJob(), {
+    id: row.id,
+    requestKey: row.request_key,
+    kind: row.kind,
+    params: row.params,
+    dataFrom: row.data_from,
+    dataTo: row.data_to,
+    activate: row.activate,
+    scheduleId: row.schedule_id,
+    state: row.state,
+    progress: row.progress,
+    message: row.message,
+    attempts: row.attempts,
+    error: row.error,
+    modelVersionId: row.model_version_id,
+    createdAt: row.created_at,
+    startedAt: row.started_at,
+    finishedAt: row.finished_at,
+  });
+}
+
+/**
+ * Every state change of a training job row, for the API and the worker alike. Each change is one
+ * conditional UPDATE, so an admin's cancel and a worker's progress report can never overwrite
+ * each other: whoever moves the row out of RUNNING first wins, and the other sees no row.
+ */
+export class TrainingJobs {
+  constructor(private readonly dataSource: DataSource) {}
+
+  /** Inserts the job unless a live or completed job has the same request key; returns that one then. */
+  async insertOrFind(job: NewTrainingJob): Promise<{ job: TrainingJob; created: boolean }> {
+    for (;;) {
+      const inserted: Record<string, any>[] = await this.dataSource.query(
+        `INSERT INTO training_jobs (request_key, kind, params, data_from, data_to, activate, schedule_id, message)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, 'waiting for a worker')
+         ON CONFLICT (request_key) WHERE state IN ('QUEUED', 'RUNNING', 'COMPLETED') DO NOTHING
+         RETURNING *`,
+        [job.requestKey, job.kind, JSON.stringify(job.params), job.from, job.to, job.activate, job.scheduleId],
+      );
+      if (inserted.length > 0) return { job: toJob(inserted[0]), created: true };
+      const existing: Record<string, any>[] = await this.dataSource.query(
+        `SELECT * FROM training_jobs WHERE request_key = $1 AND state IN ('QUEUED', 'RUNNING', 'COMPLETED')`,
+        [job.requestKey],
+      );
+      // The conflicting job may have failed or been cancelled in between: then insert again.
+      if (existing.length > 0) return { job: toJob(existing[0]), created: false };
+    }
+  }
+
+  async get(id: string): Promise<TrainingJob | null> {
+    const rows: Record<string, any>[] = await this.dataSource.query(`SELECT * FROM training_jobs WHERE id = $1`, [id]);
+    return rows.length ? toJob(rows[0]) : null;
+  }
+
+  async idForScheduledRun(bullJobId: string): Promise<string | null> {
+    const rows: { id: string }[] = await this.dataSource.query(`SELECT id FROM training_jobs WHERE request_key = $1 ORDER BY created_at DESC LIMIT 1`, [
+      scheduledRunRequestKey(bullJobId),
+    ]);
+    return rows[0]?.id ?? null;
+  }
+
+  /** The worker holding the job died; another will pick it up once its lock expires. */
+  async markStalled(id: string): Promise<void> {
+    await this.dataSource.query(
+      `UPDATE training_jobs SET message = 'its worker stopped; waiting for another worker to resume it', updated_at = now() WHERE id = $1 AND state = 'RUNNING'`,
+      [id],
+    );
+  }
+
+  async delete(id: string): Promise<void> {
+    await this.dataSource.query(`DELETE FROM training_jobs WHERE id = $1 AND state = 'QUEUED' AND attempts = 0`, [id]);
+  }
+
+  /** A worker takes the job: null when it was cancelled (or finished) meanwhile. */
+  async claim(id: string): Promise<TrainingJob | null> {
+    const rows = returnedRows<Record<string, any>>(await this.dataSource.query(
+      `UPDATE training_jobs
+       SET state = 'RUNNING', attempts = attempts + 1, started_at = now(), progress = 0, message = 'starting', error = NULL, updated_at = now()
+       WHERE id = $1 AND state IN ${LIVE_STATES}
+       RETURNING *`,
+      [id],
+    ));
+    return rows.length ? toJob(rows[0]) : null;
+  }
+
+  /** False when the job is no longer running (an admin cancelled it). */
+  async reportProgress(id: string, progress: number, message: string): Promise<boolean> {
+    const rows = returnedRows<unknown>(await this.dataSource.query(
+      `UPDATE training_jobs SET progress = $2, message = $3, updated_at = now() WHERE id = $1 AND state = 'RUNNING' RETURNING 1`,
+      [id, Math.min(1, Math.max(0, progress)), message],
+    ));
+    return rows.length > 0;
+  }
+
+  /** After a failed attempt: FAILED when no attempt is left, else back to QUEUED until the retry. */
+  async recordAttemptFailure(id: string, error: string, final: boolean): Promise<void> {
+    if (final) {
+      await this.dataSource.query(
+        `UPDATE training_jobs SET state = 'FAILED', error = $2, message = 'failed', finished_at = now(), updated_at = now()
+         WHERE id = $1 AND state IN ${LIVE_STATES}`,
+        [id, error],
+      );
+    } else {
+      await this.dataSource.query(
+        `UPDATE training_jobs SET state = 'QUEUED', error = $2, message = 'attempt failed; retrying after a pause', updated_at = now()
+         WHERE id = $1 AND state IN ${LIVE_STATES}`,
+        [id, error],
+      );
+    }
+    await this.dataSource.query(`UPDATE model_versions SET status = 'FAILED' WHERE training_job_id = $1 AND status = 'TRAINING'`, [id]);
+  }
+
+  /** Marks a queued or running job CANCELLED; null when it was not live. */
+  async cancel(id: string): Promise<TrainingJob | null> {
+    const rows = returnedRows<Record<string, any>>(await this.dataSource.query(
+      `UPDATE training_jobs SET state = 'CANCELLED', message = 'cancelled by an admin', finished_at = now(), updated_at = now()
+       WHERE id = $1 AND state IN ${LIVE_STATES} RETURNING *`,
+      [id],
+    ));
+    await this.dataSource.query(`UPDATE model_versions SET status = 'FAILED' WHERE training_job_id = $1 AND status = 'TRAINING'`, [id]);
+    return rows.length ? toJob(rows[0]) : null;
+  }
+
+  /** A failed or cancelled job queued again; null when it was in another state. */
+  async requeue(id: string): Promise<TrainingJob | null> {
+    const rows = returnedRows<Record<string, any>>(await this.dataSource.query(
+      `UPDATE training_jobs SET state = 'QUEUED', progress = 0, message = 'queued again by an admin', error = NULL,
+              started_at = NULL, finished_at = NULL, updated_at = now()
+       WHERE id = $1 AND state IN ('FAILED', 'CANCELLED') RETURNING *`,
+      [id],
+    ));
+    return rows.length ? toJob(rows[0]) : null;
+  }
+
+  /** Newest first, keyset-paginated on (created_at, id). */
+  async list(filter: { state?: TrainingJobState; kind?: string; first: number; after?: { createdAt: Date; id: string } }): Promise<TrainingJob[]> {
+    const rows: Record<string, any>[] = await this.dataSource.query(
+      `SELECT * FROM training_jobs
+       WHERE ($1::text IS NULL OR state = $1) AND ($2::text IS NULL OR kind = $2)
+         AND ($3::timestamptz IS NULL OR (created_at, id) < ($3, $4::uuid))
+       ORDER BY created_at DESC, id DESC
+       LIMIT $5`,
+      [filter.state ?? null, filter.kind ?? null, filter.after?.createdAt ?? null, filter.after?.id ?? null, filter.first],
+    );
+    return rows.map(toJob);
+  }
+}

@@ -1,0 +1,90 @@
+import { UnrecoverableError } from 'bullmq';
+import type { DataSource } from 'typeorm';
+import { loadTf } from '../ml/tf-backend';
+import { logger } from '../logger';
+import { ModelRegistry } from './model-registry';
+import { modelKindDefinition } from './model-kinds';
+import { ParamsError } from './params';
+import { TrainingCancelled } from './training-errors';
+import { scheduledRunRequestKey, TrainingJobs } from './training-jobs';
+
+export interface RunOutcome {
+  trainingJobId: string | null;
+  outcome: 'completed' | 'skipped';
+  modelVersionId?: number;
+}
+
+/**
+ * Runs one training job to the end: claim the row, validate params again (the API did, but a row
+ * may be older than the code), train with progress reports that notice cancellation, and store the
+ * result in one transaction. The sandboxed processor calls this; tests and benchmarks can too.
+ * Failures are rethrown for BullMQ to retry; the worker process records them on the job row.
+ */
+export class TrainingRunner {
+  private readonly jobs: TrainingJobs;
+  private readonly registry: ModelRegistry;
+
+  constructor(private readonly dataSource: DataSource) {
+    this.jobs = new TrainingJobs(dataSource);
+    this.registry = new ModelRegistry(dataSource);
+  }
+
+  async run(trainingJobId: string, onProgress: (fraction: number) => Promise<void> = async () => undefined): Promise<RunOutcome> {
+    const job = await this.jobs.claim(trainingJobId);
+    if (!job) return { trainingJobId, outcome: 'skipped' }; // cancelled or finished meanwhile
+    const definition = modelKindDefinition(job.kind);
+    let params: unknown;
+    try {
+      params = definition.parseParams(job.params);
+    } catch (error) {
+      if (error instanceof ParamsError) throw new UnrecoverableError(`Invalid params: ${error.message}`);
+      throw error;
+    }
+    const { tf, backend } = await loadTf();
+    const versionId = await this.registry.beginVersion(job, backend.name);
+    const started = performance.now();
+    const log = logger().child({ trainingJobId, kind: job.kind, modelVersionId: versionId });
+    log.info({ backend: backend.name, attempt: job.attempts }, 'training started');
+    try {
+      const trained = await definition.train({
+        dataSource: this.dataSource,
+        tf,
+        backend,
+        params,
+        from: job.dataFrom,
+        to: job.dataTo,
+        progress: async (fraction, message) => {
+          if (!(await this.jobs.reportProgress(trainingJobId, fraction, message))) throw new TrainingCancelled();
+          await onProgress(fraction);
+        },
+      });
+      trained.metrics.backend = { name: backend.name, detail: backend.detail };
+      await this.registry.completeVersion(job, versionId, trained, (performance.now() - started) / 1000);
+      log.info({ seconds: (performance.now() - started) / 1000 }, 'training completed');
+      return { trainingJobId, outcome: 'completed', modelVersionId: versionId };
+    } catch (error) {
+      log.warn({ err: error }, 'training attempt failed');
+      await this.dataSource.query(`UPDATE model_versions SET status = 'FAILED' WHERE id = $1 AND status = 'TRAINING'`, [versionId]);
+      throw error;
+    }
+  }
+
+  /** A schedule fired (BullMQ job `bullJobId`): create its job row once, then train it. */
+  async runScheduled(scheduleId: string, bullJobId: string, onProgress?: (fraction: number) => Promise<void>): Promise<RunOutcome> {
+    const schedules: { kind: string; params: Record<string, unknown> }[] = await this.dataSource.query(
+      `SELECT kind, params FROM training_schedules WHERE id = $1`,
+      [scheduleId],
+    );
+    if (schedules.length === 0) return { trainingJobId: null, outcome: 'skipped' }; // unscheduled meanwhile
+    const { job } = await this.jobs.insertOrFind({
+      requestKey: scheduledRunRequestKey(bullJobId),
+      kind: schedules[0].kind,
+      params: schedules[0].params,
+      from: null,
+      to: new Date(),
+      activate: true,
+      scheduleId,
+    });
+    return this.run(job.id, onProgress);
+  }
+}

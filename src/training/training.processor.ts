@@ -1,0 +1,38 @@
+import 'reflect-metadata';
+import type { SandboxedJob } from 'bullmq';
+import type { DataSource } from 'typeorm';
+import { config } from '../config';
+import { createDataSource } from '../db/data-source';
+import type { TrainingJobPayloads } from './model-kind';
+import { TrainingRunner } from './training-runner';
+
+/**
+ * BullMQ's sandboxed processor for the training queue: each concurrent job runs in a child process
+ * of the worker, so heavy tfjs work never stalls the worker's event loop or its lock renewals.
+ */
+
+// When the worker dies the child would otherwise train on as an orphan; stop at once instead. An
+// open transaction is rolled back with the connection, and the job is retried once its lock expires.
+process.on('disconnect', () => process.exit(1));
+
+let database: Promise<DataSource> | undefined;
+
+function workerDatabase(): Promise<DataSource> {
+  const url = config().databaseUrl;
+  if (!url) throw new Error('DATABASE_URL is not set');
+  database ??= createDataSource(url, { poolSize: 3 }).initialize();
+  return database;
+}
+
+export default async function processTrainingJob(job: SandboxedJob): Promise<unknown> {
+  const runner = new TrainingRunner(await workerDatabase());
+  const onProgress = async (fraction: number) => {
+    await job.updateProgress(Math.round(fraction * 1000) / 1000);
+  };
+  if (job.name === 'scheduled') {
+    const { scheduleId } = job.data as TrainingJobPayloads['scheduled'];
+    return runner.runScheduled(scheduleId, String(job.id), onProgress);
+  }
+  const { trainingJobId } = job.data as TrainingJobPayloads['train'];
+  return runner.run(trainingJobId, onProgress);
+}

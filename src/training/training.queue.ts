@@ -1,0 +1,128 @@
+import { Job, JobsOptions, Queue, Worker } from 'bullmq';
+import type { RedisOptions } from 'ioredis';
+import type Redis from 'ioredis';
+import { join } from 'node:path';
+import type { Config } from '../config';
+import { UserFacingError } from '../graphql/errors';
+import { redactUrl } from '../redis';
+import type { TrainingJobName, TrainingJobPayloads } from './model-kind';
+
+export const TRAINING_QUEUE = 'training';
+
+/** Transient failures (a lost connection, an out-of-memory child) are retried with exponential backoff. */
+export const TRAINING_JOB_OPTIONS: JobsOptions = {
+  attempts: 3,
+  backoff: { type: 'exponential', delay: 5000 },
+  removeOnComplete: { age: 24 * 3600 },
+  removeOnFail: { age: 7 * 24 * 3600 },
+};
+
+/** Connection options for BullMQ's own connections (workers block on Redis, so no retry limit). */
+export function bullConnection(redisUrl: string): RedisOptions {
+  const url = new URL(redisUrl);
+  return {
+    host: url.hostname,
+    port: Number(url.port || 6379),
+    username: url.username ? decodeURIComponent(url.username) : undefined,
+    password: url.password ? decodeURIComponent(url.password) : undefined,
+    db: url.pathname.length > 1 ? Number(url.pathname.slice(1)) : 0,
+    tls: url.protocol === 'rediss:' ? {} : undefined,
+    maxRetriesPerRequest: null,
+  };
+}
+
+export function redisUnavailable(redisUrl: string): UserFacingError {
+  return new UserFacingError(
+    'SERVICE_UNAVAILABLE',
+    `Training needs Redis (${redactUrl(redisUrl)}), which does not answer. Everything else keeps working; start Redis or fix REDIS_URL, then try again.`,
+  );
+}
+
+const REDIS_TIMEOUT_MS = 3000;
+
+/**
+ * The API side of the training queue. It rides on the API's own Redis connection, which fails fast
+ * (no offline queue), so a training mutation answers SERVICE_UNAVAILABLE at once when Redis is
+ * away instead of hanging.
+ */
+export class TrainingQueue {
+  private queue: Queue | undefined;
+
+  constructor(
+    private readonly redis: Redis,
+    private readonly config: Pick<Config, 'redisUrl' | 'queuePrefix'>,
+  ) {}
+
+  private async ready(): Promise<Queue> {
+    if (this.redis.status !== 'ready') throw redisUnavailable(this.config.redisUrl);
+    if (!this.queue) {
+      this.queue = new Queue(TRAINING_QUEUE, { connection: this.redis, prefix: this.config.queuePrefix, defaultJobOptions: TRAINING_JOB_OPTIONS });
+      this.queue.on('error', () => undefined); // the shared connection already reports Redis trouble
+    }
+    return this.queue;
+  }
+
+  private async call<T>(work: (queue: Queue) => Promise<T>): Promise<T> {
+    const queue = await this.ready();
+    let timer: NodeJS.Timeout | undefined;
+    try {
+      return await Promise.race([
+        work(queue),
+        new Promise<never>((_, reject) => {
+          timer = setTimeout(() => reject(redisUnavailable(this.config.redisUrl)), REDIS_TIMEOUT_MS);
+        }),
+      ]);
+    } catch (error) {
+      if (error instanceof UserFacingError) throw error;
+      throw redisUnavailable(this.config.redisUrl);
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  /** Adds a job; the BullMQ id is the training job's id, so adding twice queues it once. */
+  async add<N extends TrainingJobName>(name: N, payload: TrainingJobPayloads[N], jobId: string): Promise<void> {
+    await this.call((queue) => queue.add(name, payload, { jobId }));
+  }
+
+  /** Removes a waiting or finished BullMQ job; false when a worker holds it right now. */
+  async removeUnlessActive(jobId: string): Promise<boolean> {
+    return this.call(async (queue) => {
+      const job = await Job.fromId(queue, jobId);
+      if (!job) return true;
+      if (await job.isActive()) return false;
+      await job.remove();
+      return true;
+    });
+  }
+
+  async upsertSchedule(scheduleId: string, cron: string): Promise<void> {
+    await this.call((queue) => queue.upsertJobScheduler(scheduleId, { pattern: cron }, { name: 'scheduled', data: { scheduleId } }));
+  }
+
+  async removeSchedule(scheduleId: string): Promise<void> {
+    await this.call((queue) => queue.removeJobScheduler(scheduleId));
+  }
+
+  async close(): Promise<void> {
+    await this.queue?.close();
+  }
+}
+
+/** The compiled sandboxed processor (BullMQ forks a process per concurrent job; it loads compiled JS). */
+export const TRAINING_PROCESSOR = join(__dirname, 'training.processor.js');
+
+/** The worker process side: a sandboxed BullMQ worker, so training never blocks this event loop. */
+export function createTrainingWorker(config: Pick<Config, 'redisUrl' | 'queuePrefix' | 'trainingConcurrency' | 'trainingLockMs'>): Worker {
+  return new Worker(TRAINING_QUEUE, TRAINING_PROCESSOR, {
+    connection: bullConnection(config.redisUrl),
+    prefix: config.queuePrefix,
+    concurrency: config.trainingConcurrency,
+    useWorkerThreads: false,
+    // A worker that dies mid-job stops renewing its lock; after lockDuration the job counts as
+    // stalled and goes back to the queue for another worker (once; a second stall fails it).
+    lockDuration: config.trainingLockMs,
+    stalledInterval: Math.max(1000, Math.round(config.trainingLockMs / 2)),
+    maxStalledCount: 1,
+  });
+}

@@ -1,0 +1,225 @@
+import { createHash } from 'node:crypto';
+import type { DataSource } from 'typeorm';
+import { badInput, notFound, UserFacingError } from '../graphql/errors';
+import { ModelKind, MODEL_KIND_NAMES, TrainingJobState } from './model-kind';
+import { modelKindDefinition } from './model-kinds';
+import { ModelRegistry } from './model-registry';
+import { canonicalJson, ParamsError } from './params';
+import { TrainingJobs } from './training-jobs';
+import type { TrainingQueue } from './training.queue';
+import { ModelVersion, TrainingJob, TrainingSchedule } from './training.entities';
+
+export interface TrainModelRequest {
+  kind: ModelKind;
+  params?: unknown;
+  from?: Date | null;
+  to?: Date | null;
+  activate?: boolean;
+}
+
+export interface TrainingJobWithVersion extends TrainingJob {
+  modelVersion: ModelVersion | null;
+}
+
+export interface TrainingJobPage {
+  nodes: TrainingJobWithVersion[];
+  endCursor: string | null;
+  hasNextPage: boolean;
+}
+
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+const MAX_PAGE = 100;
+
+function checkKind(kind: string): ModelKind {
+  if (!MODEL_KIND_NAMES.includes(kind as ModelKind)) throw badInput(`kind must be one of ${MODEL_KIND_NAMES.join(', ')} (got ${JSON.stringify(kind)})`);
+  return kind as ModelKind;
+}
+
+function checkId(id: string, what: string): string {
+  if (!UUID.test(id)) throw badInput(`"${id}" is not a ${what} id (a UUID)`);
+  return id;
+}
+
+function parseParamsFor(kind: ModelKind, raw: unknown): Record<string, unknown> {
+  try {
+    return modelKindDefinition(kind).parseParams(raw) as Record<string, unknown>;
+  } catch (error) {
+    if (error instanceof ParamsError) throw badInput(`Invalid ${kind} params: ${error.message}`, { problems: error.problems });
+    throw error;
+  }
+}
+
+function checkCron(cron: string): string {
+  const trimmed = cron.trim();
+  // BullMQ reads patterns with cron-parser; asking it here gives the admin its own error message.
+  const { parseExpression } = require('cron-parser') as { parseExpression(pattern: string): unknown };
+  try {
+    if (trimmed.split(/\s+/).length < 5) throw new Error('it needs 5 fields (minute hour day month weekday) or 6 with seconds first');
+    parseExpression(trimmed);
+  } catch (error) {
+    throw badInput(`cron ${JSON.stringify(cron)} is not a valid cron pattern: ${(error as Error).message}. Example: "0 3 * * *" (every day at 03:00 UTC).`);
+  }
+  return trimmed;
+}
+
+function encodeCursor(job: TrainingJob): string {
+  return Buffer.from(`${job.createdAt.toISOString()}|${job.id}`).toString('base64url');
+}
+
+function decodeCursor(cursor: string): { createdAt: Date; id: string } {
+  const [at, id] = Buffer.from(cursor, 'base64url').toString('utf8').split('|');
+  const createdAt = new Date(at ?? '');
+  if (!id || !UUID.test(id) || Number.isNaN(createdAt.getTime())) throw badInput('after is not a cursor from a previous trainingJobs page (use endCursor)');
+  return { createdAt, id };
+}
+
+/**
+ * Training as the API offers it: enqueue (idempotently), cancel, retry, schedule, and read jobs.
+ * PostgreSQL holds each job's state, so reads and cancellation work without Redis; queueing and
+ * schedules need Redis and fail with SERVICE_UNAVAILABLE when it is away.
+ */
+export class TrainingService {
+  readonly jobs: TrainingJobs;
+
+  constructor(
+    private readonly dataSource: DataSource,
+    private readonly queue: TrainingQueue,
+    private readonly registry: ModelRegistry,
+  ) {
+    this.jobs = new TrainingJobs(dataSource);
+  }
+
+  async trainModel(request: TrainModelRequest): Promise<TrainingJobWithVersion> {
+    const kind = checkKind(request.kind);
+    const params = parseParamsFor(kind, request.params);
+    const now = new Date();
+    const to = request.to ?? now;
+    const from = request.from ?? null;
+    if (to.getTime() > now.getTime() + 60_000) throw badInput('to lies in the future; leave it out to train on everything up to now');
+    if (from && !(from.getTime() < to.getTime())) throw badInput('from must be earlier than to');
+    const activate = request.activate ?? true;
+    // Without an explicit end, "the same data" means no event has arrived since: the newest event id says so.
+    const [{ watermark }] = await this.dataSource.query(`SELECT COALESCE(max(id), 0)::text AS watermark FROM events`);
+    const requestKey = createHash('sha256')
+      .update(canonicalJson({ kind, params, from: from?.toISOString() ?? null, to: request.to ? to.toISOString() : { eventsUpTo: watermark }, activate }))
+      .digest('hex');
+    const { job, created } = await this.jobs.insertOrFind({ requestKey, kind, params, from, to, activate, scheduleId: null });
+    if (created || job.state === TrainingJobState.QUEUED) {
+      try {
+        // Also for an existing QUEUED job: the API may have died between its insert and this add.
+        await this.queue.add('train', { trainingJobId: job.id }, job.id);
+      } catch (error) {
+        if (created) await this.jobs.delete(job.id);
+        throw error;
+      }
+    }
+    return this.withVersion(job);
+  }
+
+  async cancel(id: string): Promise<TrainingJobWithVersion> {
+    checkId(id, 'training job');
+    const cancelled = await this.jobs.cancel(id);
+    if (!cancelled) {
+      const job = await this.jobs.get(id);
+      if (!job) throw notFound(`No training job with id ${id}`);
+      throw badInput(`Training job ${id} is already ${job.state}; only QUEUED or RUNNING jobs can be cancelled.`);
+    }
+    // Tidy the queue when Redis is there; a worker that still gets the job skips it (its row is CANCELLED).
+    await this.queue.removeUnlessActive(id).catch(() => undefined);
+    return this.withVersion(cancelled);
+  }
+
+  async retry(id: string): Promise<TrainingJobWithVersion> {
+    checkId(id, 'training job');
+    const job = await this.jobs.get(id);
+    if (!job) throw notFound(`No training job with id ${id}`);
+    if (job.state !== TrainingJobState.FAILED && job.state !== TrainingJobState.CANCELLED) {
+      throw badInput(`Training job ${id} is ${job.state}; only FAILED or CANCELLED jobs can be retried.`);
+    }
+    if (!(await this.queue.removeUnlessActive(id))) {
+      throw new UserFacingError('BAD_USER_INPUT', `Training job ${id} is still stopping on a worker; try again in a few seconds.`);
+    }
+    let requeued: TrainingJob | null;
+    try {
+      requeued = await this.jobs.requeue(id);
+    } catch (error) {
+      if ((error as { code?: string }).code === '23505') {
+        throw badInput(`An identical training request is already queued, running or completed; see trainingJobs(kind: ${job.kind}).`);
+      }
+      throw error;
+    }
+    if (!requeued) throw badInput(`Training job ${id} changed state meanwhile; look at it again.`);
+    try {
+      await this.queue.add('train', { trainingJobId: id }, id);
+    } catch (error) {
+      await this.jobs.recordAttemptFailure(id, 'could not be queued again: Redis did not answer', true);
+      throw error;
+    }
+    return this.withVersion(requeued);
+  }
+
+  async schedule(kind: string, cron: string, rawParams: unknown): Promise<TrainingSchedule> {
+    const checkedKind = checkKind(kind);
+    const params = parseParamsFor(checkedKind, rawParams);
+    const pattern = checkCron(cron);
+    const [row] = await this.dataSource.query(`INSERT INTO training_schedules (kind, cron, params) VALUES ($1, $2, $3) RETURNING id`, [
+      checkedKind,
+      pattern,
+      JSON.stringify(params),
+    ]);
+    try {
+      await this.queue.upsertSchedule(row.id, pattern);
+    } catch (error) {
+      await this.dataSource.query(`DELETE FROM training_schedules WHERE id = $1`, [row.id]);
+      throw error;
+    }
+    return (await this.dataSource.getRepository(TrainingSchedule).findOneBy({ id: row.id }))!;
+  }
+
+  async unschedule(id: string): Promise<TrainingSchedule> {
+    checkId(id, 'training schedule');
+    const schedule = await this.dataSource.getRepository(TrainingSchedule).findOneBy({ id });
+    if (!schedule) throw notFound(`No training schedule with id ${id}`);
+    await this.queue.removeSchedule(id);
+    await this.dataSource.query(`DELETE FROM training_schedules WHERE id = $1`, [id]);
+    return schedule;
+  }
+
+  schedules(): Promise<TrainingSchedule[]> {
+    return this.dataSource.getRepository(TrainingSchedule).find({ order: { createdAt: 'ASC' } });
+  }
+
+  async get(id: string): Promise<TrainingJobWithVersion | null> {
+    checkId(id, 'training job');
+    const job = await this.jobs.get(id);
+    return job ? this.withVersion(job) : null;
+  }
+
+  async list(filter: { state?: TrainingJobState | null; kind?: ModelKind | null; first?: number | null; after?: string | null }): Promise<TrainingJobPage> {
+    const first = filter.first ?? 20;
+    if (!Number.isInteger(first) || first < 1 || first > MAX_PAGE) throw badInput(`first must be a whole number from 1 to ${MAX_PAGE}`);
+    const rows = await this.jobs.list({
+      state: filter.state ?? undefined,
+      kind: filter.kind ?? undefined,
+      first: first + 1,
+      after: filter.after ? decodeCursor(filter.after) : undefined,
+    });
+    const page = rows.slice(0, first);
+    const versions = new Map((await this.registry.forJobs(page.map((job) => job.id))).map((v) => [v.trainingJobId, v]));
+    return {
+      nodes: page.map((job) => ({ ...job, modelVersion: versions.get(job.id) ?? null })),
+      endCursor: page.length ? encodeCursor(page[page.length - 1]) : null,
+      hasNextPage: rows.length > first,
+    };
+  }
+
+  /** Closes the queue handle (the Redis connection itself belongs to the app). */
+  close(): Promise<void> {
+    return this.queue.close();
+  }
+
+  private async withVersion(job: TrainingJob): Promise<TrainingJobWithVersion> {
+    const [version] = await this.registry.forJobs([job.id]);
+    return { ...job, modelVersion: version ?? null };
+  }
+}
