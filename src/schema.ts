@@ -5,11 +5,12 @@ import { authChecker } from './auth/auth-checker';
 import { CatalogResolver } from './catalog/catalog.resolver';
 import { EventResolver } from './events/event.resolver';
 import { HealthResolver } from './health/health.resolver';
+import { PredictionResolver } from './predict/prediction.resolver';
 import { RecommendationResolver } from './recommend/recommendation.resolver';
 import { TrainingResolver } from './training/training.resolver';
 
 /** Every resolver of the API. A new domain adds its resolver here. */
-const RESOLVERS = [HealthResolver, ApiKeyResolver, EventResolver, CatalogResolver, TrainingResolver, RecommendationResolver] as const;
+const RESOLVERS = [HealthResolver, ApiKeyResolver, EventResolver, CatalogResolver, TrainingResolver, RecommendationResolver, PredictionResolver] as const;
 
 let built: Promise<GraphQLSchema> | undefined;
 

@@ -5,6 +5,7 @@ import { CatalogService } from './catalog/catalog.service';
 import type { Config } from './config';
 import { EventService } from './events/event.service';
 import { HealthService } from './health/health.service';
+import { PredictionService } from './predict/prediction.service';
 import { RecommendationService } from './recommend/recommendation.service';
 import { ModelRegistry } from './training/model-registry';
 import { TrainingQueue } from './training/training.queue';
@@ -21,6 +22,7 @@ export interface Services {
   training: TrainingService;
   models: ModelRegistry;
   recommendations: RecommendationService;
+  prediction: PredictionService;
 }
 
 export function createServices(dataSource: DataSource, redis: Redis, config: Config): Services {
@@ -35,5 +37,6 @@ export function createServices(dataSource: DataSource, redis: Redis, config: Con
     training: new TrainingService(dataSource, new TrainingQueue(redis, config), models),
     models,
     recommendations: new RecommendationService(dataSource),
+    prediction: new PredictionService(dataSource),
   };
 }

@@ -6,10 +6,13 @@ import { registerEnumType } from 'type-graphql';
  */
 export enum ModelKind {
   MATRIX_FACTORIZATION = 'MATRIX_FACTORIZATION',
+  NEXT_STEP = 'NEXT_STEP',
+  PURCHASE_PROPENSITY = 'PURCHASE_PROPENSITY',
 }
 registerEnumType(ModelKind, {
   name: 'ModelKind',
-  description: 'MATRIX_FACTORIZATION: implicit-feedback recommender (BPR) writing each user’s top items.',
+  description:
+    'MATRIX_FACTORIZATION: implicit-feedback recommender (BPR) writing each user’s top items. NEXT_STEP: GRU over a visit’s events predicting the next action (view, cart, checkout, purchase, exit), with a Markov baseline. PURCHASE_PROPENSITY: GRU plus recency/frequency/money features predicting a purchase within a horizon (users) or before a live visit ends, with a logistic baseline; writes every active user’s propensity.',
 });
 
 export const MODEL_KIND_NAMES = Object.values(ModelKind);

@@ -1,5 +1,7 @@
 import { ModelKind, ModelKindDefinition } from './model-kind';
 import { matrixFactorization } from './kinds/matrix-factorization.kind';
+import { nextStep } from './kinds/next-step.kind';
+import { purchasePropensity } from './kinds/purchase-propensity.kind';
 
 /**
  * Every model kind and the code that trains it. The mapped type makes a kind without a
@@ -8,6 +10,8 @@ import { matrixFactorization } from './kinds/matrix-factorization.kind';
  */
 export const MODEL_KINDS: { [K in ModelKind]: ModelKindDefinition<any> } = {
   [ModelKind.MATRIX_FACTORIZATION]: matrixFactorization,
+  [ModelKind.NEXT_STEP]: nextStep,
+  [ModelKind.PURCHASE_PROPENSITY]: purchasePropensity,
 };
 
 export function checkModelKindHandlers(kinds: readonly string[] = Object.values(ModelKind)): void {
