@@ -29,7 +29,7 @@ interface ReportOptions {
 }
 
 const nextStepTraining = (epochs: number) => ({ units: 32, window: 24, seed: 11, epochs, batchSize: 64, learningRate: 0.01 });
-const propensityTraining = (epochs: number) => ({ units: 16, hiddenUnits: 16, window: 16, seed: 13, epochs, batchSize: 128, learningRate: Number(process.env.PREDICT_LR ?? 0.001), calibrationShare: 0.2 });
+const propensityTraining = (epochs: number) => ({ units: 16, hiddenUnits: 16, window: 16, seed: 13, epochs, batchSize: 128, learningRate: 0.001, calibrationShare: 0.2 });
 
 /** JSON with each reliability row and each flat object on one line, so the report stays readable. */
 function print(title: string, value: unknown): void {
@@ -103,7 +103,6 @@ async function demoReport(tf: Tf, options: ReportOptions): Promise<void> {
   console.log(`# Demo shop: ${options.users} users, ${options.days} days, seed 7; split at ${new Date(splitMs).toISOString()}`);
 
   let started = performance.now();
-  if (process.env.PREDICT_SKIP_NEXT) return demoPropensity(tf, shop, histories, { fromMs, splitMs, toMs }, options);
   const nextStep = await evaluateNextStep(tf, histories, { fromMs, splitMs, toMs }, nextStepTraining(options.epochs));
   print(`NEXT_STEP (${((performance.now() - started) / 1000).toFixed(1)} s)`, nextStep.evaluation);
   await demoPropensity(tf, shop, histories, { fromMs, splitMs, toMs }, options);
