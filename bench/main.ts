@@ -6,6 +6,8 @@ const BENCHMARKS: Record<string, () => Promise<{ run(argv: string[]): Promise<vo
   import: () => import('./import.bench'),
   predict: () => import('./predict.bench'),
   train: () => import('./train.bench'),
+  anomaly: () => import('./anomaly.bench'),
+  funnel: () => import('./funnel.bench'),
 };
 
 async function main(): Promise<void> {

@@ -38,7 +38,7 @@ export async function run(argv: string[]): Promise<void> {
       const definition = MODEL_KINDS[kind];
       const params = definition.parseParams({ refit: false });
       const started = process.hrtime.bigint();
-      const model = await definition.train({ dataSource: db.dataSource, tf, backend, params, from, to, progress: async () => undefined });
+      const model = await definition.train({ dataSource: db.dataSource, tf, backend, params, from, to, excludedUsers: new Set<number>(), progress: async () => undefined });
       const trainSeconds = elapsedSeconds(started);
       const scoreStarted = process.hrtime.bigint();
       const [{ id }] = await db.dataSource.query(

@@ -28,6 +28,10 @@ export interface Config {
   queuePrefix: string;
   /** How long a worker's lock on a running job lasts; a job whose worker died is retried once it expires. */
   trainingLockMs: number;
+  /** Ensemble anomaly score from which a user counts as anomalous (lists, exclusion, stats). */
+  anomalyThreshold: number;
+  /** Events within any 60 seconds above which the ingest guard marks a user suspect at once; 0 turns it off. */
+  ingestGuardEventsPerMinute: number;
 }
 
 export const TF_BACKEND_PREFERENCES = ['auto', 'node-gpu', 'node', 'wasm', 'cpu'] as const;
@@ -79,6 +83,17 @@ function readUrl(
   return raw;
 }
 
+function readShare(env: NodeJS.ProcessEnv, name: string, fallback: number, problems: string[]): number {
+  const raw = env[name];
+  if (raw === undefined || raw === '') return fallback;
+  const value = Number(raw);
+  if (!(value > 0 && value <= 1)) {
+    problems.push(`${name}=${JSON.stringify(raw)} must be a number above 0 and at most 1`);
+    return fallback;
+  }
+  return value;
+}
+
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   const problems: string[] = [];
   const databaseUrl = readUrl(env, 'DATABASE_URL', ['postgres:', 'postgresql:'], problems);
@@ -120,6 +135,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     trainingConcurrency: readInt(env, 'FUNNELCAST_TRAINING_CONCURRENCY', 1, 1, 64, problems),
     queuePrefix,
     trainingLockMs: readInt(env, 'FUNNELCAST_TRAINING_LOCK_MS', 30_000, 1000, 600_000, problems),
+    anomalyThreshold: readShare(env, 'FUNNELCAST_ANOMALY_THRESHOLD', 0.5, problems),
+    ingestGuardEventsPerMinute: readInt(env, 'FUNNELCAST_INGEST_GUARD_EVENTS_PER_MINUTE', 120, 0, 1_000_000, problems),
   };
   if (problems.length > 0) throw new ConfigError(problems);
   return config;

@@ -6,13 +6,18 @@ import { registerEnumType } from 'type-graphql';
  */
 export enum ModelKind {
   MATRIX_FACTORIZATION = 'MATRIX_FACTORIZATION',
+  ANOMALY_STATISTICAL = 'ANOMALY_STATISTICAL',
+  ANOMALY_ISOLATION_FOREST = 'ANOMALY_ISOLATION_FOREST',
+  ANOMALY_SUPERVISED = 'ANOMALY_SUPERVISED',
   NEXT_STEP = 'NEXT_STEP',
   PURCHASE_PROPENSITY = 'PURCHASE_PROPENSITY',
 }
 registerEnumType(ModelKind, {
   name: 'ModelKind',
   description:
-    'MATRIX_FACTORIZATION: implicit-feedback recommender (BPR) writing each user’s top items. NEXT_STEP: GRU over a visit’s events predicting the next action (view, cart, checkout, purchase, exit), with a Markov baseline. PURCHASE_PROPENSITY: GRU plus recency/frequency/money features predicting a purchase within a horizon (users) or before a live visit ends, with a logistic baseline; writes every active user’s propensity.',
+    'MATRIX_FACTORIZATION: implicit-feedback recommender (BPR) writing each user’s top items. ' +
+    'ANOMALY_STATISTICAL, ANOMALY_ISOLATION_FOREST, ANOMALY_SUPERVISED: bot and fake-order detectors writing each user’s anomaly score (see docs/anomalies.md). ' +
+    'NEXT_STEP: GRU over a visit’s events predicting the next action (view, cart, checkout, purchase, exit), with a Markov baseline. PURCHASE_PROPENSITY: GRU plus recency/frequency/money features predicting a purchase within a horizon (users) or before a live visit ends, with a logistic baseline; writes every active user’s propensity.',
 });
 
 export const MODEL_KIND_NAMES = Object.values(ModelKind);
@@ -59,6 +64,11 @@ export interface TrainingRun<Params> {
   /** Training data range: events with from ≤ ts < to (from null: since the first event). */
   from: Date | null;
   to: Date;
+  /**
+   * Dense ids of users whose events the kind must leave out: the anomalous users when the kind
+   * takes `excludeAnomalous` and it is on (the default), else empty. Fixed when the run starts.
+   */
+  excludedUsers: ReadonlySet<number>;
   /** Reports progress (0–1) with a short message; throws TrainingCancelled once an admin cancelled the job. */
   progress(fraction: number, message: string): Promise<void>;
 }

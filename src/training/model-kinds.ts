@@ -2,6 +2,7 @@ import { ModelKind, ModelKindDefinition } from './model-kind';
 import { matrixFactorization } from './kinds/matrix-factorization.kind';
 import { nextStep } from './kinds/next-step.kind';
 import { purchasePropensity } from './kinds/purchase-propensity.kind';
+import { anomalyIsolationForest, anomalyStatistical, anomalySupervised } from '../anomaly/anomaly-kinds';
 
 /**
  * Every model kind and the code that trains it. The mapped type makes a kind without a
@@ -12,6 +13,9 @@ export const MODEL_KINDS: { [K in ModelKind]: ModelKindDefinition<any> } = {
   [ModelKind.MATRIX_FACTORIZATION]: matrixFactorization,
   [ModelKind.NEXT_STEP]: nextStep,
   [ModelKind.PURCHASE_PROPENSITY]: purchasePropensity,
+  [ModelKind.ANOMALY_STATISTICAL]: anomalyStatistical,
+  [ModelKind.ANOMALY_ISOLATION_FOREST]: anomalyIsolationForest,
+  [ModelKind.ANOMALY_SUPERVISED]: anomalySupervised,
 };
 
 export function checkModelKindHandlers(kinds: readonly string[] = Object.values(ModelKind)): void {

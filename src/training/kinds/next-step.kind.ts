@@ -7,10 +7,11 @@ import { fitMarkov, markovProbabilities, MARKOV_STATES, type MarkovModel } from 
 import { nextStepWeights, nextStepWindows, trainNextStepModel } from '../../predict/next-step-model';
 import { encodeNextStepArtifact } from '../../predict/prediction-artifact';
 import { ModelKind, ModelKindDefinition, TrainedModel, TrainingRun } from '../model-kind';
-import { parseParams, ParamsOf } from '../params';
+import { BEHAVIOUR_TRAINING_PARAMS, parseParams, ParamsOf } from '../params';
 import { TrainingDataError } from '../training-errors';
 
 export const NEXT_STEP_PARAMS = {
+  ...BEHAVIOUR_TRAINING_PARAMS,
   units: { type: 'int', min: 4, max: 256, default: 32, description: 'GRU state size' },
   window: { type: 'int', min: 4, max: 200, default: 24, description: 'events per training window; a live visit is read by its last `window` events' },
   epochs: { type: 'int', min: 1, max: 200, default: 8, description: 'passes over the training windows' },
@@ -32,7 +33,8 @@ async function train(run: TrainingRun<NextStepParams>): Promise<TrainedModel> {
   const { tf, params } = run;
   const started = performance.now();
   await run.progress(0.02, 'loading events');
-  const histories = await loadHistories(run.dataSource, run.from, run.to);
+  // Users the anomaly ensemble flags (bots, fake orders) are left out, as every behaviour model does.
+  const histories = (await loadHistories(run.dataSource, run.from, run.to)).filter((h) => !run.excludedUsers.has(Number(h.userKey)));
   const eventCount = histories.reduce((sum, h) => sum + h.events.length, 0);
   if (eventCount === 0) throw new TrainingDataError(`There are no events between ${run.from?.toISOString() ?? 'the beginning'} and ${run.to.toISOString()}; ingest events or widen the range.`);
   const fromMs = Math.min(...histories.map((h) => h.events[0].timestamp));

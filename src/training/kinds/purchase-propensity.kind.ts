@@ -8,13 +8,14 @@ import { fitLogistic } from '../../predict/logistic-regression';
 import { encodePropensityArtifact } from '../../predict/prediction-artifact';
 import { predictPropensity, propensityState, trainPropensityModel, type PropensityModel } from '../../predict/propensity-model';
 import { ModelKind, ModelKindDefinition, TrainedModel, TrainingRun } from '../model-kind';
-import { parseParams, ParamsOf } from '../params';
+import { BEHAVIOUR_TRAINING_PARAMS, parseParams, ParamsOf } from '../params';
 import { TrainingDataError } from '../training-errors';
 
 const HOUR = 3_600_000;
 const DAY = 24 * HOUR;
 
 export const PURCHASE_PROPENSITY_PARAMS = {
+  ...BEHAVIOUR_TRAINING_PARAMS,
   horizonHours: { type: 'int', min: 1, max: 24 * 90, default: 168, description: 'a user counts as a buyer when they purchase within this many hours of the cutoff' },
   activeDays: { type: 'int', min: 1, max: 365, default: 30, description: 'users with an event in this many days before a cutoff are scored' },
   cutoffStepHours: { type: 'int', min: 1, max: 24 * 30, default: 24, description: 'training cutoffs for users lie this far apart, back from split − horizon (at most 4)' },
@@ -42,7 +43,8 @@ async function train(run: TrainingRun<PurchasePropensityParams>): Promise<Traine
   const { tf, params } = run;
   const started = performance.now();
   await run.progress(0.02, 'loading events');
-  const histories = await loadHistories(run.dataSource, run.from, run.to);
+  // Users the anomaly ensemble flags (bots, fake orders) are left out, as every behaviour model does.
+  const histories = (await loadHistories(run.dataSource, run.from, run.to)).filter((h) => !run.excludedUsers.has(Number(h.userKey)));
   const eventCount = histories.reduce((sum, h) => sum + h.events.length, 0);
   if (eventCount === 0) throw new TrainingDataError(`There are no events between ${run.from?.toISOString() ?? 'the beginning'} and ${run.to.toISOString()}; ingest events or widen the range.`);
   const fromMs = run.from?.getTime() ?? Math.min(...histories.map((h) => h.events[0].timestamp));

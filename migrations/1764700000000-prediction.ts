@@ -4,8 +4,8 @@ import { MigrationInterface, QueryRunner } from 'typeorm';
  * Prediction's score tables, keyed by model version like every score table (retiring a version
  * empties them; deleting it cascades), and an index for reading one stored session's events.
  */
-export class Prediction1764500000000 implements MigrationInterface {
-  name = 'Prediction1764500000000';
+export class Prediction1764700000000 implements MigrationInterface {
+  name = 'Prediction1764700000000';
 
   async up(q: QueryRunner): Promise<void> {
     await q.query(`
