@@ -4,6 +4,7 @@ import 'reflect-metadata';
 const BENCHMARKS: Record<string, () => Promise<{ run(argv: string[]): Promise<void> }>> = {
   ingest: () => import('./ingest.bench'),
   import: () => import('./import.bench'),
+  predict: () => import('./predict.bench'),
   train: () => import('./train.bench'),
   anomaly: () => import('./anomaly.bench'),
   funnel: () => import('./funnel.bench'),

@@ -24,6 +24,8 @@ export interface Config {
   tfBackend: TfBackendPreference;
   /** Training jobs one worker process runs at once, each in its own sandboxed process. */
   trainingConcurrency: number;
+  /** Load the funnel engine's in-process event mirror right after start instead of on the first funnel query. */
+  warmFunnelMirror: boolean;
   /** Prefix of every BullMQ key in Redis, so several deployments (or test files) can share one Redis. */
   queuePrefix: string;
   /** How long a worker's lock on a running job lasts; a job whose worker died is retried once it expires. */
@@ -83,6 +85,15 @@ function readUrl(
   return raw;
 }
 
+function readBoolean(env: NodeJS.ProcessEnv, name: string, fallback: boolean, problems: string[]): boolean {
+  const raw = env[name];
+  if (raw === undefined || raw === '') return fallback;
+  if (raw === 'true' || raw === '1') return true;
+  if (raw === 'false' || raw === '0') return false;
+  problems.push(`${name}=${JSON.stringify(raw)} must be true or false`);
+  return fallback;
+}
+
 function readShare(env: NodeJS.ProcessEnv, name: string, fallback: number, problems: string[]): number {
   const raw = env[name];
   if (raw === undefined || raw === '') return fallback;
@@ -133,6 +144,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     maxEventPropertiesBytes: readInt(env, 'FUNNELCAST_MAX_EVENT_PROPERTIES_BYTES', 16 * 1024, 64, 1024 * 1024, problems),
     tfBackend,
     trainingConcurrency: readInt(env, 'FUNNELCAST_TRAINING_CONCURRENCY', 1, 1, 64, problems),
+    warmFunnelMirror: readBoolean(env, 'FUNNELCAST_FUNNEL_WARMUP', true, problems),
     queuePrefix,
     trainingLockMs: readInt(env, 'FUNNELCAST_TRAINING_LOCK_MS', 30_000, 1000, 600_000, problems),
     anomalyThreshold: readShare(env, 'FUNNELCAST_ANOMALY_THRESHOLD', 0.5, problems),

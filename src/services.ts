@@ -7,6 +7,7 @@ import type { Config } from './config';
 import { EventService } from './events/event.service';
 import { FunnelService } from './funnel/funnel.service';
 import { HealthService } from './health/health.service';
+import { PredictionService } from './predict/prediction.service';
 import { RecommendationService } from './recommend/recommendation.service';
 import { ModelRegistry } from './training/model-registry';
 import { TrainingQueue } from './training/training.queue';
@@ -24,6 +25,7 @@ export interface Services {
   training: TrainingService;
   models: ModelRegistry;
   recommendations: RecommendationService;
+  prediction: PredictionService;
   anomalies: AnomalyService;
 }
 
@@ -40,6 +42,7 @@ export function createServices(dataSource: DataSource, redis: Redis, config: Con
     training: new TrainingService(dataSource, new TrainingQueue(redis, config), models),
     models,
     recommendations: new RecommendationService(dataSource),
+    prediction: new PredictionService(dataSource),
     anomalies: new AnomalyService(dataSource, { threshold: config.anomalyThreshold, ingestGuardEventsPerMinute: config.ingestGuardEventsPerMinute }),
   };
 }

@@ -9,12 +9,15 @@ export enum ModelKind {
   ANOMALY_STATISTICAL = 'ANOMALY_STATISTICAL',
   ANOMALY_ISOLATION_FOREST = 'ANOMALY_ISOLATION_FOREST',
   ANOMALY_SUPERVISED = 'ANOMALY_SUPERVISED',
+  NEXT_STEP = 'NEXT_STEP',
+  PURCHASE_PROPENSITY = 'PURCHASE_PROPENSITY',
 }
 registerEnumType(ModelKind, {
   name: 'ModelKind',
   description:
     'MATRIX_FACTORIZATION: implicit-feedback recommender (BPR) writing each user’s top items. ' +
-    'ANOMALY_STATISTICAL, ANOMALY_ISOLATION_FOREST, ANOMALY_SUPERVISED: bot and fake-order detectors writing each user’s anomaly score (see docs/anomalies.md).',
+    'ANOMALY_STATISTICAL, ANOMALY_ISOLATION_FOREST, ANOMALY_SUPERVISED: bot and fake-order detectors writing each user’s anomaly score (see docs/anomalies.md). ' +
+    'NEXT_STEP: GRU over a visit’s events predicting the next action (view, cart, checkout, purchase, exit), with a Markov baseline. PURCHASE_PROPENSITY: GRU plus recency/frequency/money features predicting a purchase within a horizon (users) or before a live visit ends, with a logistic baseline; writes every active user’s propensity.',
 });
 
 export const MODEL_KIND_NAMES = Object.values(ModelKind);

@@ -1,5 +1,7 @@
 import { ModelKind, ModelKindDefinition } from './model-kind';
 import { matrixFactorization } from './kinds/matrix-factorization.kind';
+import { nextStep } from './kinds/next-step.kind';
+import { purchasePropensity } from './kinds/purchase-propensity.kind';
 import { anomalyIsolationForest, anomalyStatistical, anomalySupervised } from '../anomaly/anomaly-kinds';
 
 /**
@@ -9,6 +11,8 @@ import { anomalyIsolationForest, anomalyStatistical, anomalySupervised } from '.
  */
 export const MODEL_KINDS: { [K in ModelKind]: ModelKindDefinition<any> } = {
   [ModelKind.MATRIX_FACTORIZATION]: matrixFactorization,
+  [ModelKind.NEXT_STEP]: nextStep,
+  [ModelKind.PURCHASE_PROPENSITY]: purchasePropensity,
   [ModelKind.ANOMALY_STATISTICAL]: anomalyStatistical,
   [ModelKind.ANOMALY_ISOLATION_FOREST]: anomalyIsolationForest,
   [ModelKind.ANOMALY_SUPERVISED]: anomalySupervised,
