@@ -4,8 +4,12 @@ import 'reflect-metadata';
 const BENCHMARKS: Record<string, () => Promise<{ run(argv: string[]): Promise<void> }>> = {
   ingest: () => import('./ingest.bench'),
   import: () => import('./import.bench'),
+  predict: () => import('./predict.bench'),
   train: () => import('./train.bench'),
   serve: () => import('./serve.bench'),
+  'recommend-quality': () => import('./recommend-quality.bench'),
+  anomaly: () => import('./anomaly.bench'),
+  funnel: () => import('./funnel.bench'),
 };
 
 async function main(): Promise<void> {

@@ -24,10 +24,16 @@ export interface Config {
   tfBackend: TfBackendPreference;
   /** Training jobs one worker process runs at once, each in its own sandboxed process. */
   trainingConcurrency: number;
+  /** Load the funnel engine's in-process event mirror right after start instead of on the first funnel query. */
+  warmFunnelMirror: boolean;
   /** Prefix of every BullMQ key in Redis, so several deployments (or test files) can share one Redis. */
   queuePrefix: string;
   /** How long a worker's lock on a running job lasts; a job whose worker died is retried once it expires. */
   trainingLockMs: number;
+  /** Ensemble anomaly score from which a user counts as anomalous (lists, exclusion, stats). */
+  anomalyThreshold: number;
+  /** Events within any 60 seconds above which the ingest guard marks a user suspect at once; 0 turns it off. */
+  ingestGuardEventsPerMinute: number;
 }
 
 export const TF_BACKEND_PREFERENCES = ['auto', 'node-gpu', 'node', 'wasm', 'cpu'] as const;
@@ -79,6 +85,26 @@ function readUrl(
   return raw;
 }
 
+function readBoolean(env: NodeJS.ProcessEnv, name: string, fallback: boolean, problems: string[]): boolean {
+  const raw = env[name];
+  if (raw === undefined || raw === '') return fallback;
+  if (raw === 'true' || raw === '1') return true;
+  if (raw === 'false' || raw === '0') return false;
+  problems.push(`${name}=${JSON.stringify(raw)} must be true or false`);
+  return fallback;
+}
+
+function readShare(env: NodeJS.ProcessEnv, name: string, fallback: number, problems: string[]): number {
+  const raw = env[name];
+  if (raw === undefined || raw === '') return fallback;
+  const value = Number(raw);
+  if (!(value > 0 && value <= 1)) {
+    problems.push(`${name}=${JSON.stringify(raw)} must be a number above 0 and at most 1`);
+    return fallback;
+  }
+  return value;
+}
+
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   const problems: string[] = [];
   const databaseUrl = readUrl(env, 'DATABASE_URL', ['postgres:', 'postgresql:'], problems);
@@ -118,8 +144,11 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     maxEventPropertiesBytes: readInt(env, 'FUNNELCAST_MAX_EVENT_PROPERTIES_BYTES', 16 * 1024, 64, 1024 * 1024, problems),
     tfBackend,
     trainingConcurrency: readInt(env, 'FUNNELCAST_TRAINING_CONCURRENCY', 1, 1, 64, problems),
+    warmFunnelMirror: readBoolean(env, 'FUNNELCAST_FUNNEL_WARMUP', true, problems),
     queuePrefix,
     trainingLockMs: readInt(env, 'FUNNELCAST_TRAINING_LOCK_MS', 30_000, 1000, 600_000, problems),
+    anomalyThreshold: readShare(env, 'FUNNELCAST_ANOMALY_THRESHOLD', 0.5, problems),
+    ingestGuardEventsPerMinute: readInt(env, 'FUNNELCAST_INGEST_GUARD_EVENTS_PER_MINUTE', 120, 0, 1_000_000, problems),
   };
   if (problems.length > 0) throw new ConfigError(problems);
   return config;

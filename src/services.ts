@@ -1,11 +1,14 @@
 import type Redis from 'ioredis';
+import { AnomalyService } from './anomaly/anomaly.service';
 import type { DataSource } from 'typeorm';
 import { ApiKeyService } from './auth/api-key.service';
 import { CatalogService } from './catalog/catalog.service';
 import type { Config } from './config';
 import { EventService } from './events/event.service';
+import { FunnelService } from './funnel/funnel.service';
 import { HealthService } from './health/health.service';
 import { RecommendationFeedbackService } from './recommend/feedback.service';
+import { PredictionService } from './predict/prediction.service';
 import { RecommendationService } from './recommend/recommendation.service';
 import { ModelRegistry } from './training/model-registry';
 import { TrainingQueue } from './training/training.queue';
@@ -18,11 +21,14 @@ export interface Services {
   apiKeys: ApiKeyService;
   events: EventService;
   catalog: CatalogService;
+  funnels: FunnelService;
   health: HealthService;
   training: TrainingService;
   models: ModelRegistry;
   recommendations: RecommendationService;
   recommendationFeedback: RecommendationFeedbackService;
+  prediction: PredictionService;
+  anomalies: AnomalyService;
 }
 
 export function createServices(dataSource: DataSource, redis: Redis, config: Config): Services {
@@ -33,10 +39,13 @@ export function createServices(dataSource: DataSource, redis: Redis, config: Con
     apiKeys: new ApiKeyService(dataSource),
     events: new EventService(dataSource, { maxBatch: config.maxIngestBatch, maxPropertiesBytes: config.maxEventPropertiesBytes }),
     catalog: new CatalogService(dataSource),
+    funnels: new FunnelService(dataSource),
     health: new HealthService(dataSource, redis),
     training: new TrainingService(dataSource, new TrainingQueue(redis, config), models),
     models,
     recommendations: new RecommendationService(dataSource),
     recommendationFeedback: new RecommendationFeedbackService(dataSource),
+    prediction: new PredictionService(dataSource),
+    anomalies: new AnomalyService(dataSource, { threshold: config.anomalyThreshold, ingestGuardEventsPerMinute: config.ingestGuardEventsPerMinute }),
   };
 }

@@ -406,4 +406,13 @@ describe('windowFunnel input contract', () => {
     );
     expect(level).toBe(2);
   });
+
+  it('names the step-1 event of the reported chain (breakdowns read its properties)', () => {
+    // A@0 A@5 B@6 with window 10: both starts reach 2; the reported chain starts as late as possible, at event 1.
+    const engine = new WindowFunnel({ stepCount: 2, conversionWindow: 10 });
+    expect(engine.evaluateUnit(Float64Array.from([0, 5, 6]), Uint32Array.from([1, 1, 2]), undefined, 0, 3)).toBe(2);
+    expect(engine.reportedFirstEvent).toBe(1);
+    expect(engine.evaluateUnit(Float64Array.from([0]), Uint32Array.from([2]), undefined, 0, 1)).toBe(0);
+    expect(engine.reportedFirstEvent).toBe(-1);
+  });
 });

@@ -113,6 +113,12 @@ export class WindowFunnel {
   /** Pool slot of the first chain that reached each level in the current unit. */
   private readonly firstSlotAtLevel: Int32Array;
 
+  /**
+   * After evaluateUnit: index (into the columns) of the step-1 event of the reported chain, -1 at
+   * level 0. Breakdowns read the step-1 event's properties from it.
+   */
+  reportedFirstEvent = -1;
+
   constructor(options: WindowFunnelOptions) {
     const { stepCount, conversionWindow, modes = {}, exclusions = [] } = options;
     if (!Number.isInteger(stepCount) || stepCount < 1 || stepCount > MAX_FUNNEL_STEPS) {
@@ -321,12 +327,15 @@ export class WindowFunnel {
 
     if (stepTimesOut !== undefined) {
       for (let k = 0; k < stepCount; k++) stepTimesOut[outOffset + k] = NaN;
-      let slot = level > 0 ? firstSlotAtLevel[level] : NO_PARENT;
-      for (let k = level - 1; k >= 0 && slot !== NO_PARENT; k--) {
-        stepTimesOut[outOffset + k] = timestamps[poolEvent[slot]];
-        slot = poolParent[slot];
-      }
     }
+    let slot = level > 0 ? firstSlotAtLevel[level] : NO_PARENT;
+    let firstEvent = -1;
+    for (let k = level - 1; k >= 0 && slot !== NO_PARENT; k--) {
+      if (stepTimesOut !== undefined) stepTimesOut[outOffset + k] = timestamps[poolEvent[slot]];
+      firstEvent = poolEvent[slot];
+      slot = poolParent[slot];
+    }
+    this.reportedFirstEvent = firstEvent;
     return level;
   }
 

@@ -16,6 +16,8 @@ export interface InteractionQuery {
   to: Date;
   /** Weight per event type; types with weight 0 or not listed are left out. */
   weights: Record<string, number>;
+  /** Users whose events are left out (the anomalous ones, when the run excludes them). */
+  excludeUsers?: ReadonlySet<number>;
 }
 
 /**
@@ -31,8 +33,9 @@ export async function loadInteractions(dataSource: DataSource, query: Interactio
              FROM events e
              JOIN unnest($4::text[], $5::real[]) AS w(type, weight) ON w.type = e.type
              WHERE e.item_id IS NOT NULL AND ($1::timestamptz IS NULL OR e.ts >= $1) AND e.ts < $2
+               AND NOT (e.user_id = ANY($6::int[]))
              GROUP BY 1, 2, 3`,
-      values: [query.from, query.to, splitAt, types.map(([type]) => type), types.map(([, weight]) => weight)],
+      values: [query.from, query.to, splitAt, types.map(([type]) => type), types.map(([, weight]) => weight), [...(query.excludeUsers ?? [])]],
       rowMode: 'array',
     });
     return result.rows;

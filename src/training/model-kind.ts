@@ -9,6 +9,11 @@ export enum ModelKind {
   POPULARITY = 'POPULARITY',
   ITEM_KNN = 'ITEM_KNN',
   SESSION_GRU = 'SESSION_GRU',
+  ANOMALY_STATISTICAL = 'ANOMALY_STATISTICAL',
+  ANOMALY_ISOLATION_FOREST = 'ANOMALY_ISOLATION_FOREST',
+  ANOMALY_SUPERVISED = 'ANOMALY_SUPERVISED',
+  NEXT_STEP = 'NEXT_STEP',
+  PURCHASE_PROPENSITY = 'PURCHASE_PROPENSITY',
 }
 registerEnumType(ModelKind, {
   name: 'ModelKind',
@@ -16,7 +21,9 @@ registerEnumType(ModelKind, {
     'MATRIX_FACTORIZATION: implicit-feedback recommender (BPR) writing each user’s top items. ' +
     'POPULARITY: time-decayed popularity, shop-wide and per category (the fallback of last resort). ' +
     'ITEM_KNN: item-to-item similarity from co-occurrence (similar items, bought together, fold-in for new users). ' +
-    'SESSION_GRU: a GRU over the session’s item sequence predicting the next item (anonymous and new visitors).',
+    'SESSION_GRU: a GRU over the session’s item sequence predicting the next item (anonymous and new visitors). ' +
+    'ANOMALY_STATISTICAL, ANOMALY_ISOLATION_FOREST, ANOMALY_SUPERVISED: bot and fake-order detectors writing each user’s anomaly score (see docs/anomalies.md). ' +
+    'NEXT_STEP: GRU over a visit’s events predicting the next action (view, cart, checkout, purchase, exit), with a Markov baseline. PURCHASE_PROPENSITY: GRU plus recency/frequency/money features predicting a purchase within a horizon (users) or before a live visit ends, with a logistic baseline; writes every active user’s propensity.',
 });
 
 export const MODEL_KIND_NAMES = Object.values(ModelKind);
@@ -63,6 +70,11 @@ export interface TrainingRun<Params> {
   /** Training data range: events with from ≤ ts < to (from null: since the first event). */
   from: Date | null;
   to: Date;
+  /**
+   * Dense ids of users whose events the kind must leave out: the anomalous users when the kind
+   * takes `excludeAnomalous` and it is on (the default), else empty. Fixed when the run starts.
+   */
+  excludedUsers: ReadonlySet<number>;
   /** Reports progress (0–1) with a short message; throws TrainingCancelled once an admin cancelled the job. */
   progress(fraction: number, message: string): Promise<void>;
 }

@@ -3,6 +3,9 @@ import { itemKnn } from './kinds/item-knn.kind';
 import { matrixFactorization } from './kinds/matrix-factorization.kind';
 import { popularity } from './kinds/popularity.kind';
 import { sessionGru } from './kinds/session-gru.kind';
+import { nextStep } from './kinds/next-step.kind';
+import { purchasePropensity } from './kinds/purchase-propensity.kind';
+import { anomalyIsolationForest, anomalyStatistical, anomalySupervised } from '../anomaly/anomaly-kinds';
 
 /**
  * Every model kind and the code that trains it. The mapped type makes a kind without a
@@ -14,6 +17,11 @@ export const MODEL_KINDS: { [K in ModelKind]: ModelKindDefinition<any> } = {
   [ModelKind.POPULARITY]: popularity,
   [ModelKind.ITEM_KNN]: itemKnn,
   [ModelKind.SESSION_GRU]: sessionGru,
+  [ModelKind.NEXT_STEP]: nextStep,
+  [ModelKind.PURCHASE_PROPENSITY]: purchasePropensity,
+  [ModelKind.ANOMALY_STATISTICAL]: anomalyStatistical,
+  [ModelKind.ANOMALY_ISOLATION_FOREST]: anomalyIsolationForest,
+  [ModelKind.ANOMALY_SUPERVISED]: anomalySupervised,
 };
 
 export function checkModelKindHandlers(kinds: readonly string[] = Object.values(ModelKind)): void {

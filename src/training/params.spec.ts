@@ -4,7 +4,7 @@ import { matrixFactorization } from './kinds/matrix-factorization.kind';
 describe('MATRIX_FACTORIZATION params', () => {
   it('fills in every default', () => {
     const params = matrixFactorization.parseParams({ epochs: 3, weights: { view: 0.5 } });
-    expect(params).toMatchObject({ epochs: 3, dimensions: 16, refit: true, negativeSampling: 'uniform' });
+    expect(params).toMatchObject({ epochs: 3, dimensions: 16, refit: true, negativeSampling: 'uniform', excludeAnomalous: true });
     expect(params.weights).toEqual({ view: 0.5, fav: 2, cart: 3, checkout: 3, purchase: 5 });
   });
 
@@ -17,7 +17,7 @@ describe('MATRIX_FACTORIZATION params', () => {
     }
     expect(error).toBeInstanceOf(ParamsError);
     expect((error as ParamsError).problems).toEqual([
-      'params.colour is not a MATRIX_FACTORIZATION parameter; known: dimensions, epochs, learningRate, regularization, negatives, negativeSampling, batchSize, weights, topK, evaluationK, holdoutFraction, refit, seed',
+      'params.colour is not a MATRIX_FACTORIZATION parameter; known: excludeAnomalous, dimensions, epochs, learningRate, regularization, negatives, negativeSampling, batchSize, weights, topK, evaluationK, holdoutFraction, refit, seed',
       'params.dimensions must be a whole number from 2 to 256 (got 2.5)',
       'params.negativeSampling must be one of uniform, popularity (got "random")',
       'params.refit must be true or false (got "yes")',

@@ -18,6 +18,19 @@ type FieldSpec =
 
 export type ParamsSpec = Record<string, FieldSpec>;
 
+/**
+ * Parameters every kind that learns from shop behaviour takes (spread into its spec). The platform
+ * reads them in the runner; the kind only has to use what the run hands it (`excludedUsers`).
+ * Anomaly detectors leave them out: they must see everyone to find the anomalies.
+ */
+export const BEHAVIOUR_TRAINING_PARAMS = {
+  excludeAnomalous: {
+    type: 'boolean',
+    default: true,
+    description: 'leave out users the anomaly ensemble flags (score ≥ FUNNELCAST_ANOMALY_THRESHOLD) or the ingest guard marked',
+  },
+} as const satisfies ParamsSpec;
+
 type ValueOf<F extends FieldSpec> = F extends { type: 'int' | 'number' }
   ? number
   : F extends { type: 'boolean' }

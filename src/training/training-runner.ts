@@ -1,5 +1,7 @@
 import { UnrecoverableError } from 'bullmq';
 import type { DataSource } from 'typeorm';
+import { loadFlaggedUserIds } from '../anomaly/flagged-users';
+import { config } from '../config';
 import { loadTf } from '../ml/tf-backend';
 import { logger } from '../logger';
 import { ModelRegistry } from './model-registry';
@@ -40,6 +42,10 @@ export class TrainingRunner {
       if (error instanceof ParamsError) throw new UnrecoverableError(`Invalid params: ${error.message}`);
       throw error;
     }
+    const excludedUsers =
+      (params as { excludeAnomalous?: boolean }).excludeAnomalous === true
+        ? await loadFlaggedUserIds(this.dataSource, config().anomalyThreshold)
+        : new Set<number>();
     const { tf, backend } = await loadTf();
     const versionId = await this.registry.beginVersion(job, backend.name);
     const started = performance.now();
@@ -51,6 +57,7 @@ export class TrainingRunner {
         tf,
         backend,
         params,
+        excludedUsers,
         from: job.dataFrom,
         to: job.dataTo,
         progress: async (fraction, message) => {
@@ -59,6 +66,7 @@ export class TrainingRunner {
         },
       });
       trained.metrics.backend = { name: backend.name, detail: backend.detail };
+      trained.metrics.excludedAnomalousUsers = excludedUsers.size;
       await this.registry.completeVersion(job, versionId, trained, (performance.now() - started) / 1000);
       log.info({ seconds: (performance.now() - started) / 1000 }, 'training completed');
       return { trainingJobId, outcome: 'completed', modelVersionId: versionId };

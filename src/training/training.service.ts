@@ -98,10 +98,15 @@ export class TrainingService {
     if (to.getTime() > now.getTime() + 60_000) throw badInput('to lies in the future; leave it out to train on everything up to now');
     if (from && !(from.getTime() < to.getTime())) throw badInput('from must be earlier than to');
     const activate = request.activate ?? true;
-    // Without an explicit end, "the same data" means no event has arrived since: the newest event id says so.
-    const [{ watermark }] = await this.dataSource.query(`SELECT COALESCE(max(id), 0)::text AS watermark FROM events`);
+    // Without an explicit end, "the same data" means no event has arrived since: the newest event id
+    // says so. The admin's labels are training data too (the supervised detector learns from them).
+    const [{ watermark, labels }] = await this.dataSource.query(
+      `SELECT COALESCE(max(id), 0)::text AS watermark,
+              (SELECT count(*) || ':' || COALESCE(max(labelled_at)::text, '') FROM user_labels) AS labels
+       FROM events`,
+    );
     const requestKey = createHash('sha256')
-      .update(canonicalJson({ kind, params, from: from?.toISOString() ?? null, to: request.to ? to.toISOString() : { eventsUpTo: watermark }, activate }))
+      .update(canonicalJson({ kind, params, from: from?.toISOString() ?? null, to: request.to ? to.toISOString() : { eventsUpTo: watermark }, labels, activate }))
       .digest('hex');
     const { job, created } = await this.jobs.insertOrFind({ requestKey, kind, params, from, to, activate, scheduleId: null });
     if (created || job.state === TrainingJobState.QUEUED) {

@@ -4,12 +4,13 @@ import { BprOptions, Factors, PairSet, topItemsForUsers, trainBpr } from '../../
 import { copyRecommendationScores } from '../../recommend/recommendation-scores';
 import { DenseIndex, Interactions, loadInteractions, mergeInteractions } from '../interactions';
 import { ModelKind, ModelKindDefinition, TrainedModel, TrainingRun } from '../model-kind';
-import { parseParams, ParamsOf } from '../params';
+import { BEHAVIOUR_TRAINING_PARAMS, parseParams, ParamsOf } from '../params';
 import { TrainingDataError } from '../training-errors';
 
 const EVENT_TYPES = ['view', 'fav', 'cart', 'checkout', 'purchase'] as const;
 
 export const MATRIX_FACTORIZATION_PARAMS = {
+  ...BEHAVIOUR_TRAINING_PARAMS,
   dimensions: { type: 'int', min: 2, max: 256, default: 16, description: 'length of the user and item factor vectors' },
   epochs: { type: 'int', min: 1, max: 500, default: 20, description: 'passes over the interaction pairs' },
   learningRate: { type: 'number', min: 1e-5, max: 1, default: 0.05, description: 'Adam step size' },
@@ -100,7 +101,7 @@ async function train(run: TrainingRun<MatrixFactorizationParams>): Promise<Train
   // The held-out period is the last share of the span that has events, not of a range reaching into a quiet present.
   const splitAt = splitInstant(from, new Date(Math.min(run.to.getTime(), last.getTime() + 1)), params.holdoutFraction);
   await run.progress(0.02, 'loading interactions');
-  const { before, after } = await loadInteractions(run.dataSource, { from: run.from, to: run.to, weights: params.weights }, splitAt);
+  const { before, after } = await loadInteractions(run.dataSource, { from: run.from, to: run.to, weights: params.weights, excludeUsers: run.excludedUsers }, splitAt);
   const items = new DenseIndex([]);
   const evaluation = preparePairs(before, items);
   if (evaluation.users.size < 2 || items.size < 2) {

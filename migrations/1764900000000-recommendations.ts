@@ -10,8 +10,8 @@ import { MigrationInterface, QueryRunner } from 'typeorm';
  *   (idempotent per recommendation id and type). Served lists are not written at serve time: the
  *   recommendation id itself names the recommender, model version and item.
  */
-export class Recommendations1764500000000 implements MigrationInterface {
-  name = 'Recommendations1764500000000';
+export class Recommendations1764900000000 implements MigrationInterface {
+  name = 'Recommendations1764900000000';
 
   async up(q: QueryRunner): Promise<void> {
     await q.query(`

@@ -1,0 +1,251 @@
+import { createWriteStream, existsSync, statSync } from 'node:fs';
+import { unlink } from 'node:fs/promises';
+import { cpus, tmpdir } from 'node:os';
+import path from 'node:path';
+import { pipeline } from 'node:stream/promises';
+import { DuckDBInstance } from '@duckdb/node-api';
+import { Client } from 'pg';
+import { to as copyTo } from 'pg-copy-streams';
+import type { DataSource } from 'typeorm';
+import { intFlag, parseArgs } from '../src/cli/args';
+import { openDatabase, withPgClient } from '../src/db/data-source';
+import { EventService } from '../src/events/event.service';
+import type { FunnelSpec } from '../src/funnel/funnel-definition';
+import { FunnelService } from '../src/funnel/funnel.service';
+import { createDemoShop } from '../src/sim';
+import { loadDemoShop } from '../src/sim/load';
+import { elapsedSeconds } from './support';
+
+/**
+ * `npm run bench funnel -- [--events 10000000 | --users N] [--days 14] [--seed 1] [--repeat 3] [--reuse] [--skip-pg]`
+ *
+ * A 4-step funnel (view → cart → checkout → purchase, 7-day window, per user, default mode) over
+ * the demo shop, timed three ways in one run: (a) Funnelcast's FunnelService (in-process mirror +
+ * windowFunnel engine), (b) DuckDB over the same events with the SQL an analyst would write,
+ * (c) the same SQL on PostgreSQL. All three must report identical step counts.
+ *
+ * The shop is loaded once into a database named after its size and seed and kept; `--reuse` skips
+ * the load when that database is already complete (loading 10 M events takes several minutes).
+ */
+const EVENTS_PER_USER = 13; // what the demo shop produces on average (measured)
+const STEPS = ['view', 'cart', 'checkout', 'purchase'];
+const WINDOW_SECONDS = 7 * 86_400;
+
+function median(values: number[]): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  const middle = sorted.length >> 1;
+  return sorted.length % 2 ? sorted[middle] : (sorted[middle - 1] + sorted[middle]) / 2;
+}
+
+async function timed<T>(work: () => Promise<T>): Promise<{ value: T; seconds: number }> {
+  const started = process.hrtime.bigint();
+  const value = await work();
+  return { value, seconds: elapsedSeconds(started) };
+}
+
+async function repeatTimed<T>(times: number, work: () => Promise<T>): Promise<{ value: T; seconds: number[] }> {
+  const seconds: number[] = [];
+  let value: T | undefined;
+  for (let i = 0; i < times; i++) {
+    const run = await timed(work);
+    value = run.value;
+    seconds.push(run.seconds);
+  }
+  return { value: value as T, seconds };
+}
+
+/** The straightforward SQL: for each step-1 event, the earliest next step in (ts, id) order within the window; a user's level is the best start. */
+function analystSql(dialect: 'duckdb' | 'postgres', from: string, to: string): string {
+  const window = dialect === 'duckdb' ? `INTERVAL ${WINDOW_SECONDS} SECOND` : `interval '${WINDOW_SECONDS} seconds'`;
+  const time = (text: string) => (dialect === 'duckdb' ? `TIMESTAMP '${text}'` : `timestamptz '${text}'`);
+  const [s1, s2, s3, s4] = STEPS.map((step) => `'${step}'`);
+  return `
+    WITH ev AS (
+      SELECT user_id, type, ts, row_number() OVER (PARTITION BY user_id ORDER BY ts, id) AS seq
+      FROM events
+      WHERE type IN (${s1}, ${s2}, ${s3}, ${s4}) AND ts >= ${time(from)} AND ts < ${time(to)} + ${window}
+    ),
+    step1 AS (SELECT user_id, ts AS t1, seq AS q1 FROM ev WHERE type = ${s1} AND ts < ${time(to)}),
+    step2 AS (
+      SELECT a.user_id, a.t1, min(e.seq) AS q2 FROM step1 a
+      JOIN ev e ON e.user_id = a.user_id AND e.type = ${s2} AND e.seq > a.q1 AND e.ts <= a.t1 + ${window}
+      GROUP BY a.user_id, a.t1, a.q1
+    ),
+    step3 AS (
+      SELECT a.user_id, a.t1, min(e.seq) AS q3 FROM step2 a
+      JOIN ev e ON e.user_id = a.user_id AND e.type = ${s3} AND e.seq > a.q2 AND e.ts <= a.t1 + ${window}
+      GROUP BY a.user_id, a.t1, a.q2
+    ),
+    step4 AS (
+      SELECT DISTINCT a.user_id FROM step3 a
+      JOIN ev e ON e.user_id = a.user_id AND e.type = ${s4} AND e.seq > a.q3 AND e.ts <= a.t1 + ${window}
+    )
+    SELECT (SELECT count(DISTINCT user_id) FROM step1) AS c1, (SELECT count(DISTINCT user_id) FROM step2) AS c2,
+           (SELECT count(DISTINCT user_id) FROM step3) AS c3, (SELECT count(*) FROM step4) AS c4`;
+}
+
+async function databaseExists(serverUrl: string, name: string): Promise<boolean> {
+  const admin = new Client({ connectionString: serverUrl });
+  await admin.connect();
+  try {
+    const { rowCount } = await admin.query('SELECT 1 FROM pg_database WHERE datname = $1', [name]);
+    return (rowCount ?? 0) > 0;
+  } finally {
+    await admin.end();
+  }
+}
+
+async function recreateDatabase(serverUrl: string, name: string): Promise<void> {
+  const admin = new Client({ connectionString: serverUrl });
+  await admin.connect();
+  try {
+    await admin.query(`DROP DATABASE IF EXISTS "${name}" WITH (FORCE)`);
+    await admin.query(`CREATE DATABASE "${name}"`);
+  } finally {
+    await admin.end();
+  }
+}
+
+function withDatabaseName(url: string, name: string): string {
+  const parsed = new URL(url);
+  parsed.pathname = `/${name}`;
+  return parsed.toString();
+}
+
+/** Opens (and if needed loads) the bench database; a `bench_meta` row marks a finished load. */
+async function benchShop(options: { users: number; days: number; seed: number; reuse: boolean }): Promise<{ dataSource: DataSource; name: string; events: number; from: Date; to: Date }> {
+  const serverUrl = process.env.BENCH_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
+  const name = `fc_bench_funnel_u${options.users}_d${options.days}_s${options.seed}`;
+  const shop = createDemoShop({ users: options.users, days: options.days, seed: options.seed });
+  const range = { from: new Date(shop.options.startMs), to: new Date(shop.options.endMs) };
+  if (options.reuse && (await databaseExists(serverUrl, name))) {
+    const dataSource = await openDatabase(withDatabaseName(serverUrl, name), { poolSize: 4 });
+    const done: { events: string }[] = await dataSource.query(`SELECT events FROM bench_meta`).catch(() => []);
+    if (done.length === 1) {
+      console.log(`reusing database ${name} (${Number(done[0].events).toLocaleString('en-US')} events)`);
+      return { dataSource, name, events: Number(done[0].events), ...range };
+    }
+      await dataSource.destroy();
+  }
+  await recreateDatabase(serverUrl, name);
+  const dataSource = await openDatabase(withDatabaseName(serverUrl, name), { poolSize: 4 });
+  console.log(`loading the demo shop (${options.users.toLocaleString('en-US')} users, ${options.days} days, seed ${options.seed}) into ${name} through the importer…`);
+  let lastPrint = 0;
+  const load = await timed(() =>
+    loadDemoShop(dataSource, shop, (progress) => {
+      if (progress.imported - lastPrint >= 1_000_000) {
+        lastPrint = progress.imported;
+        process.stdout.write(`  ${progress.imported.toLocaleString('en-US')} events\n`);
+      }
+    }),
+  );
+  await dataSource.query('ANALYZE events');
+  await dataSource.query('CREATE TABLE bench_meta (events bigint NOT NULL)');
+  await dataSource.query('INSERT INTO bench_meta VALUES ($1)', [load.value.imported]);
+  console.log(`loaded ${load.value.imported.toLocaleString('en-US')} events in ${load.seconds.toFixed(0)} s`);
+  return { dataSource, name, events: load.value.imported, ...range };
+}
+
+/** The same events in DuckDB: exported once from PostgreSQL to CSV (kept next to the database with --reuse), then read_csv. */
+async function duckdbCopy(dataSource: DataSource, name: string, reuse: boolean): Promise<{ connection: Awaited<ReturnType<DuckDBInstance['connect']>>; close: () => void; seconds: number }> {
+  const file = path.join(tmpdir(), `${name}.csv`);
+  const started = process.hrtime.bigint();
+  if (!(reuse && existsSync(file) && statSync(file).size > 0)) {
+    await withPgClient(dataSource, async (client) => {
+      const stream = client.query(copyTo(`COPY (SELECT id, user_id, type, (extract(epoch FROM ts) * 1000000)::bigint FROM events) TO STDOUT WITH (FORMAT csv)`));
+      await pipeline(stream, createWriteStream(file));
+    });
+  }
+  const instance = await DuckDBInstance.create(':memory:');
+  const connection = await instance.connect();
+  await connection.run(`
+    CREATE TABLE events AS
+    SELECT id, user_id, type, make_timestamp(us) AS ts
+    FROM read_csv('${file}', header = false, columns = {'id': 'BIGINT', 'user_id': 'INTEGER', 'type': 'VARCHAR', 'us': 'BIGINT'})`);
+  const seconds = elapsedSeconds(started);
+  if (!reuse) await unlink(file);
+  return { connection, close: () => (connection.closeSync(), instance.closeSync()), seconds };
+}
+
+export async function run(argv: string[]): Promise<void> {
+  const args = parseArgs(argv, ['reuse', 'skip-pg']);
+  const events = intFlag(args, 'events', 10_000_000, 1000);
+  const users = intFlag(args, 'users', Math.max(100, Math.round(events / EVENTS_PER_USER)), 10);
+  const days = intFlag(args, 'days', 14, 1);
+  const seed = intFlag(args, 'seed', 1, 0);
+  const repeat = intFlag(args, 'repeat', 3, 1);
+  const reuse = args.flags.reuse === true;
+  process.env.LOG_LEVEL ??= 'warn';
+
+  const shop = await benchShop({ users, days, seed, reuse });
+  const { dataSource } = shop;
+  const spec: FunnelSpec = {
+    steps: STEPS.map((type) => ({ type })),
+    conversionWindowSeconds: WINDOW_SECONDS,
+    from: shop.from,
+    to: shop.to,
+  };
+  const fromText = shop.from.toISOString().replace('T', ' ').replace('Z', '');
+  const toText = shop.to.toISOString().replace('T', ' ').replace('Z', '');
+  console.log(`funnel: ${STEPS.join(' → ')}, 7-day window, per user, default mode, chains starting in [${shop.from.toISOString()}, ${shop.to.toISOString()})`);
+  console.log(`machine: ${cpus().length} × ${cpus()[0]?.model ?? 'CPU'}, Node ${process.version}`);
+
+  // (a) Funnelcast through its service API.
+  const funnels = new FunnelService(dataSource);
+  const cold = await timed(() => funnels.mirror.sync());
+  const ours = await repeatTimed(repeat, () => funnels.funnel(spec));
+  const ourCounts = ours.value.steps.map((step) => step.count);
+  const withBreakdown = await repeatTimed(repeat, () => funnels.funnel({ ...spec, breakdown: { property: 'channel', limit: 10 } }));
+  const breakdownTotals = STEPS.map((_, k) => withBreakdown.value.breakdown!.reduce((sum, group) => sum + group.steps[k].count, 0));
+  const sessions = await repeatTimed(1, () => funnels.funnel({ ...spec, countBy: 'session' }));
+  // (b) DuckDB, same events.
+  const duck = await duckdbCopy(dataSource, shop.name, reuse);
+  const duckRun = await repeatTimed(repeat, async () => (await duck.connection.runAndReadAll(analystSql('duckdb', fromText, toText))).getRows()[0].map(Number));
+  duck.close();
+
+  // (c) PostgreSQL, same SQL (one run: it is the slow one).
+  const pgRun = args.flags['skip-pg'] === true ? null : await repeatTimed(1, async () => {
+    const [row]: Record<string, string>[] = await dataSource.query(analystSql('postgres', fromText, toText));
+    return ['c1', 'c2', 'c3', 'c4'].map((column) => Number(row[column]));
+  });
+  // Freshness: one new event by a new user, then the same funnel (the mirror catches up before
+  // answering). Removed again afterwards, so a reused database and CSV stay identical.
+  const freshUser = `bench-fresh-${Date.now()}`;
+  await new EventService(dataSource, { maxBatch: 10, maxPropertiesBytes: 16_384 }).ingest([
+    { eventId: freshUser, type: 'view', userId: freshUser, timestamp: shop.from.getTime() + 1000 },
+  ]);
+  const fresh = await timed(() => funnels.funnel(spec));
+  await dataSource.query('DELETE FROM events WHERE event_id = $1', [freshUser]);
+  await dataSource.query('DELETE FROM users WHERE external_id = $1', [freshUser]);
+  await dataSource.destroy();
+
+  // The fresh event is a lone view by a new user: one more unit at step 1 in the last answer only.
+  const freshCounts = fresh.value.steps.map((step) => step.count);
+  const expectFresh = [ourCounts[0] + 1, ...ourCounts.slice(1)];
+  const agree = (counts: number[]) => counts.every((count, k) => count === ourCounts[k]);
+  const line = (label: string, seconds: number[]) =>
+    `${label.padEnd(44)} median ${(median(seconds) * 1000).toFixed(0).padStart(6)} ms   (runs: ${seconds.map((s) => (s * 1000).toFixed(0)).join(', ')} ms)`;
+
+  console.log(`\nevents: ${shop.events.toLocaleString('en-US')}, users: ${users.toLocaleString('en-US')}`);
+  console.log(`step counts  Funnelcast ${ourCounts.join(' / ')}`);
+  console.log(`             DuckDB     ${duckRun.value.join(' / ')}${agree(duckRun.value) ? '  (identical)' : '  MISMATCH'}`);
+  if (pgRun) console.log(`             PostgreSQL ${pgRun.value.join(' / ')}${agree(pgRun.value) ? '  (identical)' : '  MISMATCH'}`);
+  console.log(`             breakdown by channel, summed: ${breakdownTotals.join(' / ')}${agree(breakdownTotals) ? '  (identical)' : '  MISMATCH'}`);
+  console.log(`             after one fresh event: ${freshCounts.join(' / ')}${freshCounts.every((c, k) => c === expectFresh[k]) ? '  (as expected)' : '  WRONG'}`);
+  console.log('');
+  console.log(`Funnelcast mirror load (once per process)     ${cold.seconds.toFixed(1)} s`);
+  console.log(`DuckDB load (PostgreSQL → CSV → table)        ${duck.seconds.toFixed(1)} s`);
+  console.log(line('(a) Funnelcast funnel (service API)', ours.seconds));
+  console.log(line('    … with breakdown by channel (top 10)', withBreakdown.seconds));
+  console.log(line('    … counting sessions (first run builds units)', sessions.seconds));
+  console.log(line('    … right after one new event (catch-up)', [fresh.seconds]));
+  console.log(line('(b) DuckDB, analyst SQL', duckRun.seconds));
+  if (pgRun) console.log(line('(c) PostgreSQL, analyst SQL', pgRun.seconds));
+  const ourMedian = median(ours.seconds);
+  console.log(`\nratios: DuckDB / Funnelcast = ${(median(duckRun.seconds) / ourMedian).toFixed(2)}×` + (pgRun ? `, PostgreSQL / Funnelcast = ${(median(pgRun.seconds) / ourMedian).toFixed(1)}×` : ''));
+  const ok = agree(duckRun.value) && (!pgRun || agree(pgRun.value)) && agree(breakdownTotals) && freshCounts.every((c, k) => c === expectFresh[k]);
+  if (!ok) {
+    console.error('step counts differ: see above');
+    process.exitCode = 1;
+  }
+}

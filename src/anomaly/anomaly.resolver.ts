@@ -1,0 +1,55 @@
+import { DateTimeResolver } from 'graphql-scalars';
+import { Arg, Authorized, Ctx, Float, FieldResolver, Int, Mutation, Query, Resolver, Root } from 'type-graphql';
+import type { Context } from '../context';
+import { EventStats } from '../events/event.input';
+import { AnomalyPage, FlaggedTraffic, LabelUserInput, UserLabel, UserLabelKind, UserLabelPage, UserRisk } from './anomaly.types';
+
+@Resolver()
+export class AnomalyResolver {
+  @Authorized('analyst')
+  @Query(() => AnomalyPage, {
+    description:
+      'Users flagged as anomalous with events in [from, to): the ensemble score of one of their UTC days overlapping [from, to) is ≥ minScore (default the configured threshold), or the ingest guard marked them. Highest worst-day score first.',
+  })
+  anomalies(
+    @Arg('from', () => DateTimeResolver) from: Date,
+    @Arg('to', () => DateTimeResolver) to: Date,
+    @Arg('minScore', () => Float, { nullable: true }) minScore: number | null,
+    @Arg('first', () => Int, { defaultValue: 50 }) first: number,
+    @Arg('after', () => String, { nullable: true }) after: string | null,
+    @Ctx() { services }: Context,
+  ): Promise<AnomalyPage> {
+    return services.anomalies.anomalies(from, to, minScore, first, after);
+  }
+
+  @Authorized('analyst')
+  @Query(() => UserRisk, { description: 'One user’s anomaly score (their worst day), the detectors’ contributions and the features that stand out, and every flagged day.' })
+  userRisk(@Arg('userId') userId: string, @Ctx() { services }: Context): Promise<UserRisk> {
+    return services.anomalies.userRisk(userId);
+  }
+
+  @Authorized('admin')
+  @Mutation(() => UserLabel, { description: 'Label a user BOT, FRAUD or GENUINE (replacing an earlier label); ANOMALY_SUPERVISED learns from the labels.' })
+  labelUser(@Arg('input', () => LabelUserInput) input: LabelUserInput, @Ctx() { services, principal }: Context): Promise<UserLabel> {
+    return services.anomalies.labelUser(input.userId, input.label, input.note, principal?.keyId ?? null);
+  }
+
+  @Authorized('analyst')
+  @Query(() => UserLabelPage, { description: 'Admin labels, newest first.' })
+  userLabels(
+    @Arg('label', () => UserLabelKind, { nullable: true }) label: UserLabelKind | null,
+    @Arg('first', () => Int, { defaultValue: 50 }) first: number,
+    @Arg('after', () => String, { nullable: true }) after: string | null,
+    @Ctx() { services }: Context,
+  ): Promise<UserLabelPage> {
+    return services.anomalies.labels(label, first, after);
+  }
+}
+
+@Resolver(() => EventStats)
+export class EventStatsAnomalyResolver {
+  @FieldResolver(() => FlaggedTraffic, { description: 'How much of the range’s traffic comes from users flagged as anomalous.' })
+  flagged(@Root() stats: EventStats, @Ctx() { services }: Context): Promise<FlaggedTraffic> {
+    return services.anomalies.flaggedTraffic(stats.from, stats.to);
+  }
+}

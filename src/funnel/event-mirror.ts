@@ -1,0 +1,464 @@
+/**
+ * An in-process, columnar copy of the `events` table, laid out for funnels: one typed array per
+ * column, rows ordered by (user, timestamp, id), so each user's events are one contiguous stretch
+ * that the engine scans front to back. PostgreSQL stays the system of record; the mirror is a cache
+ * that catches up with it before every query (`sync`), so an event is visible to the next funnel
+ * once its transaction has committed.
+ *
+ * What is loaded eagerly: id, user, type, item, timestamp. Sessions and property keys are loaded
+ * the first time a funnel needs them (a filter, a breakdown, session counting), as dictionary codes
+ * (code 0 = missing), so a filter is evaluated once per distinct value instead of once per event.
+ *
+ * Catching up: events get ids from a sequence, and a transaction may commit after one that took
+ * later ids. So besides "id > last seen id" we re-ask for the ids skipped so far (gaps) for a while;
+ * most gaps are ids burned by duplicates (ON CONFLICT DO NOTHING) and simply never show up.
+ * Assumes `events` is append-only; anything that deletes events must call `reset()`.
+ */
+import type { DataSource } from 'typeorm';
+import { withPgClient } from '../db/data-source';
+import { copyRows, CopyRow } from './copy-rows';
+
+/** A dictionary-coded column: `codes[row]` indexes `values`; code 0 means "no value" (SQL NULL). */
+export interface CodedColumn {
+  codes: Int32Array;
+  /** values[0] is undefined; JSON values (strings, numbers, booleans, null, arrays, objects) after it. */
+  values: unknown[];
+}
+
+/** Item dense id → the shop's item id and its category (null when unknown). */
+export interface ItemDictionary {
+  externalIds: (string | null)[];
+  categories: (string | null)[];
+}
+
+/** What a query needs beyond the eager columns. */
+export interface MirrorNeeds {
+  propertyKeys?: string[];
+  sessions?: boolean;
+  items?: boolean;
+}
+
+/** A consistent view of the mirror for one query (see `EventMirror.snapshot`). */
+export interface MirrorSnapshot {
+  version: number;
+  size: number;
+  ids: Float64Array;
+  users: Int32Array;
+  /** Microseconds since the epoch. */
+  times: Float64Array;
+  types: Uint16Array;
+  /** Item dense id, -1 for none. */
+  items: Int32Array;
+  /** The events of user u are rows [userOffsets[u], userOffsets[u + 1]). */
+  userOffsets: Int32Array;
+  typeCodes: ReadonlyMap<string, number>;
+  typeCount: number;
+  properties: ReadonlyMap<string, CodedColumn>;
+  sessions: CodedColumn | null;
+  itemDictionary: ItemDictionary | null;
+}
+
+interface MutableCodedColumn extends CodedColumn {
+  codeOfText: Map<string, number>;
+}
+
+/** Rows fetched from PostgreSQL before they are merged into the layout. */
+class RowBatch {
+  size = 0;
+  ids = new Float64Array(1024);
+  users = new Int32Array(1024);
+  types = new Uint16Array(1024);
+  items = new Int32Array(1024);
+  times = new Float64Array(1024);
+  /** Raw text per lazily loaded column, only for the (small) catch-up batches. */
+  sessions: (string | null)[] = [];
+  props: (string | null)[] = [];
+
+  push(id: number, user: number, type: number, item: number, time: number): void {
+    if (this.size === this.ids.length) this.grow();
+    const n = this.size++;
+    this.ids[n] = id;
+    this.users[n] = user;
+    this.types[n] = type;
+    this.items[n] = item;
+    this.times[n] = time;
+  }
+
+  private grow(): void {
+    const capacity = this.ids.length * 2;
+    const grown = <T extends Float64Array | Int32Array | Uint16Array>(old: T, make: (n: number) => T): T => {
+      const next = make(capacity);
+      next.set(old);
+      return next;
+    };
+    this.ids = grown(this.ids, (n) => new Float64Array(n));
+    this.users = grown(this.users, (n) => new Int32Array(n));
+    this.types = grown(this.types, (n) => new Uint16Array(n));
+    this.items = grown(this.items, (n) => new Int32Array(n));
+    this.times = grown(this.times, (n) => new Float64Array(n));
+  }
+}
+
+const GAP_RETRY_MS = 10 * 60_000;
+const MAX_GAPS = 20_000;
+
+export class EventMirror {
+  // Rows in (user, ts, id) order; see MirrorSnapshot for what each column holds.
+  private size = 0;
+  private ids = new Float64Array(0);
+  private users = new Int32Array(0);
+  private times = new Float64Array(0);
+  private types = new Uint16Array(0);
+  private items = new Int32Array(0);
+  private userOffsets = new Int32Array(1);
+  private typeNames: string[] = [];
+  /** Bumped whenever rows change, so derived layouts (sessions) know when to rebuild. */
+  private version = 0;
+  private typeCodes = new Map<string, number>();
+  /** Row position by event id, built when a column is loaded (null: stale). */
+  private positionOfId: Int32Array | null = null;
+  private propertyColumns = new Map<string, MutableCodedColumn>();
+  private sessionColumn: MutableCodedColumn | null = null;
+  private itemsById: ItemDictionary = { externalIds: [], categories: [] };
+  private itemsSyncedUpTo: string | null = null;
+  private lastSeenId = 0;
+  /** Ids below lastSeenId not seen yet, with when we first missed them. */
+  private gaps: { id: number; since: number }[] = [];
+  private queue: Promise<unknown> = Promise.resolve();
+
+  constructor(private readonly dataSource: DataSource) {}
+
+  /** Catch up with every event committed so far. Cheap when nothing is new (one indexed query). */
+  sync(): Promise<void> {
+    return this.exclusive(() => this.catchUp());
+  }
+
+  /** Events mirrored so far. */
+  get eventCount(): number {
+    return this.size;
+  }
+
+  /** Drop everything; the next sync loads the table again. */
+  reset(): Promise<void> {
+    return this.exclusive(async () => {
+      this.size = 0;
+      this.ids = new Float64Array(0);
+      this.users = new Int32Array(0);
+      this.times = new Float64Array(0);
+      this.types = new Uint16Array(0);
+      this.items = new Int32Array(0);
+      this.userOffsets = new Int32Array(1);
+      this.positionOfId = null;
+      this.propertyColumns.clear();
+      this.sessionColumn = null;
+      this.itemsById = { externalIds: [], categories: [] };
+      this.itemsSyncedUpTo = null;
+      this.lastSeenId = 0;
+      this.gaps = [];
+      this.version++;
+    });
+  }
+
+  /**
+   * Catch up with PostgreSQL, load the columns a query needs, and hand out a consistent view. Later
+   * catch-ups replace arrays instead of changing them, so a view stays valid while a query runs.
+   */
+  snapshot(needs: MirrorNeeds = {}): Promise<MirrorSnapshot> {
+    return this.exclusive(async () => {
+      await this.catchUp();
+      const properties = new Map<string, CodedColumn>();
+      for (const key of needs.propertyKeys ?? []) {
+        let column = this.propertyColumns.get(key);
+        if (!column) {
+          column = await this.loadColumn(`props -> ${sqlLiteral(key)}`, `props ? ${sqlLiteral(key)}`, JSON.parse);
+          this.propertyColumns.set(key, column);
+        }
+        properties.set(key, { codes: column.codes, values: column.values });
+      }
+      let sessions: CodedColumn | null = null;
+      if (needs.sessions) {
+        this.sessionColumn ??= await this.loadColumn('session_id', 'session_id IS NOT NULL', (text) => text);
+        sessions = { codes: this.sessionColumn.codes, values: this.sessionColumn.values };
+      }
+      return {
+        version: this.version,
+        size: this.size,
+        ids: this.ids,
+        users: this.users,
+        times: this.times,
+        types: this.types,
+        items: this.items,
+        userOffsets: this.userOffsets,
+        typeCodes: this.typeCodes,
+        typeCount: this.typeNames.length,
+        properties,
+        sessions,
+        itemDictionary: needs.items ? await this.refreshItems() : null,
+      };
+    });
+  }
+
+  /** Item ids and categories from the catalog; after the first call only rows changed lately are read. */
+  private async refreshItems(): Promise<ItemDictionary> {
+    // updated_at is the writing transaction's start time, so re-read a margin that covers
+    // transactions still open when we last looked.
+    const since = this.itemsSyncedUpTo;
+    const rows: { id: number; external_id: string; category: string | null; updated_at: string }[] = await this.dataSource.query(
+      `SELECT id, external_id, category, updated_at::text AS updated_at FROM items
+       ${since === null ? '' : `WHERE updated_at >= $1::timestamptz - interval '10 minutes'`}`,
+      since === null ? [] : [since],
+    );
+    for (const row of rows) {
+      this.itemsById.externalIds[row.id] = row.external_id;
+      this.itemsById.categories[row.id] = row.category;
+      if (this.itemsSyncedUpTo === null || row.updated_at > this.itemsSyncedUpTo) this.itemsSyncedUpTo = row.updated_at;
+    }
+    return this.itemsById;
+  }
+
+  private exclusive<T>(work: () => Promise<T>): Promise<T> {
+    const next = this.queue.then(work, work);
+    this.queue = next.catch(() => undefined);
+    return next;
+  }
+
+  private async catchUp(): Promise<void> {
+    const now = Date.now();
+    this.gaps = this.gaps.filter((gap) => now - gap.since < GAP_RETRY_MS);
+    const gapIds = this.gaps.map((gap) => gap.id);
+    const wantSessions = this.sessionColumn !== null;
+    const wantProps = this.propertyColumns.size > 0;
+    const where = gapIds.length > 0 ? `id > ${this.lastSeenId} OR id IN (${gapIds.join(',')})` : `id > ${this.lastSeenId}`;
+    const batch = new RowBatch();
+    await withPgClient(this.dataSource, (client) =>
+      copyRows(
+        client,
+        `SELECT id, user_id, type, item_id, ts${wantSessions ? ', session_id' : ''}${wantProps ? ', props' : ''}
+         FROM events WHERE ${where}`,
+        (row) => {
+          batch.push(row.number(0), row.number(1), this.codeOfType(row.text(2)), row.isNull(3) ? -1 : row.number(3), row.microseconds(4));
+          let field = 5;
+          if (wantSessions) batch.sessions.push(row.isNull(field) ? null : row.text(field)), field++;
+          if (wantProps) batch.props.push(row.isNull(field) ? null : row.text(field));
+        },
+      ),
+    );
+    if (batch.size === 0) return;
+    this.recordGaps(batch, now);
+    this.merge(batch);
+  }
+
+  private recordGaps(batch: RowBatch, now: number): void {
+    let maxId = this.lastSeenId;
+    for (let i = 0; i < batch.size; i++) if (batch.ids[i] > maxId) maxId = batch.ids[i];
+    const stillMissing = new Set(this.gaps.map((gap) => gap.id));
+    // Only the most recent skipped ids can still be in flight; older ones were burned long ago.
+    const low = Math.max(this.lastSeenId + 1, maxId - MAX_GAPS);
+    const seen = new Uint8Array(Math.max(0, maxId - low));
+    for (let i = 0; i < batch.size; i++) {
+      const id = batch.ids[i];
+      if (id >= low && id < maxId) seen[id - low] = 1;
+      stillMissing.delete(id);
+    }
+    const gaps = this.gaps.filter((gap) => stillMissing.has(gap.id));
+    for (let id = low; id < maxId; id++) if (seen[id - low] === 0) gaps.push({ id, since: now });
+    this.gaps = gaps.length > MAX_GAPS ? gaps.slice(gaps.length - MAX_GAPS) : gaps;
+    this.lastSeenId = maxId;
+  }
+
+  private codeOfType(type: string): number {
+    let code = this.typeCodes.get(type);
+    if (code === undefined) {
+      code = this.typeNames.length;
+      if (code > 0xffff) throw new Error('More than 65,536 distinct event types; the mirror codes types in 16 bits.');
+      this.typeNames.push(type);
+      this.typeCodes.set(type, code);
+    }
+    return code;
+  }
+
+  /** New rows join the layout, which stays in (user, ts, id) order. */
+  private merge(batch: RowBatch): void {
+    if (this.size > 0 && batch.size * 8 < this.size) this.spliceIn(batch);
+    else this.rebuild(batch);
+    // Positions moved; the id → position index is only needed to load a new column, so rebuild it then.
+    this.positionOfId = null;
+    this.version++;
+  }
+
+  /** Codes of the lazily loaded columns for a batch row, parsed from the row's raw text. */
+  private newRowCodes(batch: RowBatch): { column: MutableCodedColumn; codeOf: (b: number) => number }[] {
+    const result: { column: MutableCodedColumn; codeOf: (b: number) => number }[] = [];
+    const session = this.sessionColumn;
+    if (session) {
+      result.push({ column: session, codeOf: (b) => (batch.sessions[b] === null ? 0 : codeOf(session, batch.sessions[b]!, (text) => text)) });
+    }
+    for (const [key, column] of this.propertyColumns) {
+      result.push({
+        column,
+        codeOf: (b) => {
+          const props = batch.props[b];
+          if (props === null) return 0;
+          const value = (JSON.parse(props) as Record<string, unknown>)[key];
+          return value === undefined ? 0 : codeOf(column, JSON.stringify(value), JSON.parse);
+        },
+      });
+    }
+    return result;
+  }
+
+  /**
+   * Few new rows: each user's stretch is merged with its new rows and everything between is copied
+   * in bulk, so the cost is a memory copy of the columns rather than a sort.
+   */
+  private spliceIn(batch: RowBatch): void {
+    const oldSize = this.size;
+    const total = oldSize + batch.size;
+    const newRows = Array.from({ length: batch.size }, (_, b) => b).sort(
+      (a, b) => batch.users[a] - batch.users[b] || batch.times[a] - batch.times[b] || batch.ids[a] - batch.ids[b],
+    );
+    const oldUserCount = this.userOffsets.length - 1;
+    let maxUser = oldUserCount - 1;
+    for (const b of newRows) if (batch.users[b] > maxUser) maxUser = batch.users[b];
+    const oldStart = (user: number): number => (user < oldUserCount ? this.userOffsets[user] : oldSize);
+    const added = new Int32Array(maxUser + 1);
+    for (const b of newRows) added[batch.users[b]]++;
+    const offsets = new Int32Array(maxUser + 2);
+    let shift = 0;
+    for (let user = 0; user <= maxUser; user++) {
+      offsets[user] = oldStart(user) + shift;
+      shift += added[user];
+    }
+    offsets[maxUser + 1] = total;
+
+    // The plan: runs of old rows (destination, source, length) and single new rows (destination, batch row).
+    const runs: number[] = [];
+    const singles: number[] = [];
+    let oldCursor = 0;
+    let destination = 0;
+    const copyOld = (until: number): void => {
+      if (until <= oldCursor) return;
+      runs.push(destination, oldCursor, until - oldCursor);
+      destination += until - oldCursor;
+      oldCursor = until;
+    };
+    for (const b of newRows) {
+      const user = batch.users[b];
+      copyOld(Math.max(oldCursor, oldStart(user)));
+      const userEnd = oldStart(user + 1);
+      const time = batch.times[b];
+      const id = batch.ids[b];
+      let o = oldCursor;
+      while (o < userEnd && (this.times[o] < time || (this.times[o] === time && this.ids[o] < id))) o++;
+      copyOld(o);
+      singles.push(destination++, b);
+    }
+    copyOld(oldSize);
+
+    const spliced = <T extends Float64Array | Int32Array | Uint16Array>(old: T, next: T, valueOf: (b: number) => number): T => {
+      for (let r = 0; r < runs.length; r += 3) next.set(old.subarray(runs[r + 1], runs[r + 1] + runs[r + 2]), runs[r]);
+      for (let i = 0; i < singles.length; i += 2) next[singles[i]] = valueOf(singles[i + 1]);
+      return next;
+    };
+    for (const { column, codeOf: codeOfRow } of this.newRowCodes(batch)) column.codes = spliced(column.codes, new Int32Array(total), codeOfRow);
+    this.ids = spliced(this.ids, new Float64Array(total), (b) => batch.ids[b]);
+    this.users = spliced(this.users, new Int32Array(total), (b) => batch.users[b]);
+    this.times = spliced(this.times, new Float64Array(total), (b) => batch.times[b]);
+    this.types = spliced(this.types, new Uint16Array(total), (b) => batch.types[b]);
+    this.items = spliced(this.items, new Int32Array(total), (b) => batch.items[b]);
+    this.userOffsets = offsets;
+    this.size = total;
+  }
+
+  /** Many new rows (or the first load): stable counting sort by user, then each user's stretch by (ts, id). */
+  private rebuild(batch: RowBatch): void {
+    const oldSize = this.size;
+    const total = oldSize + batch.size;
+    let maxUser = this.userOffsets.length - 2;
+    for (let i = 0; i < batch.size; i++) if (batch.users[i] > maxUser) maxUser = batch.users[i];
+    // combined index c: c < oldSize is an existing row, else batch row c - oldSize.
+    const userOf = (c: number): number => (c < oldSize ? this.users[c] : batch.users[c - oldSize]);
+    const timeOf = (c: number): number => (c < oldSize ? this.times[c] : batch.times[c - oldSize]);
+    const idOf = (c: number): number => (c < oldSize ? this.ids[c] : batch.ids[c - oldSize]);
+
+    const offsets = new Int32Array(maxUser + 2);
+    for (let c = 0; c < total; c++) offsets[userOf(c) + 1]++;
+    for (let u = 0; u <= maxUser; u++) offsets[u + 1] += offsets[u];
+    const order = new Int32Array(total);
+    const cursor = offsets.slice(0, maxUser + 1);
+    for (let c = 0; c < total; c++) order[cursor[userOf(c)]++] = c;
+
+    for (let u = 0; u <= maxUser; u++) {
+      const start = offsets[u];
+      const end = offsets[u + 1];
+      let sorted = true;
+      for (let p = start + 1; p < end && sorted; p++) {
+        const a = order[p - 1];
+        const b = order[p];
+        sorted = timeOf(a) < timeOf(b) || (timeOf(a) === timeOf(b) && idOf(a) < idOf(b));
+      }
+      if (sorted) continue;
+      const stretch = Array.from(order.subarray(start, end));
+      stretch.sort((a, b) => timeOf(a) - timeOf(b) || idOf(a) - idOf(b));
+      order.set(stretch, start);
+    }
+
+    const gathered = <T extends Float64Array | Int32Array | Uint16Array>(old: T, next: T, valueOf: (b: number) => number): T => {
+      for (let p = 0; p < total; p++) {
+        const c = order[p];
+        next[p] = c < oldSize ? old[c] : valueOf(c - oldSize);
+      }
+      return next;
+    };
+    for (const { column, codeOf: codeOfRow } of this.newRowCodes(batch)) column.codes = gathered(column.codes, new Int32Array(total), codeOfRow);
+    this.ids = gathered(this.ids, new Float64Array(total), (b) => batch.ids[b]);
+    this.users = gathered(this.users, new Int32Array(total), (b) => batch.users[b]);
+    this.times = gathered(this.times, new Float64Array(total), (b) => batch.times[b]);
+    this.types = gathered(this.types, new Uint16Array(total), (b) => batch.types[b]);
+    this.items = gathered(this.items, new Int32Array(total), (b) => batch.items[b]);
+    this.userOffsets = offsets;
+    this.size = total;
+  }
+
+  private positions(): Int32Array {
+    if (this.positionOfId === null) {
+      let maxId = 0;
+      for (let p = 0; p < this.size; p++) if (this.ids[p] > maxId) maxId = this.ids[p];
+      const positionOfId = new Int32Array(maxId + 1).fill(-1);
+      for (let p = 0; p < this.size; p++) positionOfId[this.ids[p]] = p;
+      this.positionOfId = positionOfId;
+    }
+    return this.positionOfId;
+  }
+
+  /** Reads `expression` for every mirrored row where `present` holds; other rows get code 0. */
+  private async loadColumn(expression: string, present: string, parse: (text: string) => unknown): Promise<MutableCodedColumn> {
+    const column: MutableCodedColumn = { codes: new Int32Array(this.size), values: [undefined], codeOfText: new Map() };
+    const positionOfId = this.positions();
+    await withPgClient(this.dataSource, (client) =>
+      copyRows(client, `SELECT id, ${expression} FROM events WHERE id <= ${this.lastSeenId} AND ${present}`, (row: CopyRow) => {
+        const id = row.number(0);
+        // Rows committed since the last sync are not mirrored yet; the next sync brings them with this column.
+        const position = id < positionOfId.length ? positionOfId[id] : -1;
+        if (position < 0 || row.isNull(1)) return;
+        column.codes[position] = codeOf(column, row.text(1), parse);
+      }),
+    );
+    return column;
+  }
+}
+
+function codeOf(column: MutableCodedColumn, text: string, parse: (text: string) => unknown): number {
+  let code = column.codeOfText.get(text);
+  if (code === undefined) {
+    code = column.values.length;
+    column.values.push(parse(text));
+    column.codeOfText.set(text, code);
+  }
+  return code;
+}
+
+function sqlLiteral(text: string): string {
+  if (text.includes('\u0000')) throw new RangeError('A property key cannot contain a NUL character.');
+  return `'${text.replace(/'/g, "''")}'`;
+}

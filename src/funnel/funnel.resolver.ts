@@ -1,0 +1,77 @@
+import { DateTimeResolver } from 'graphql-scalars';
+import { Arg, Authorized, Ctx, ID, Int, Mutation, Query, Resolver } from 'type-graphql';
+import type { Context } from '../context';
+import { FunnelInput, TrendInterval } from './funnel.input';
+import { FunnelResult, FunnelTrendPoint, SavedFunnel, TimeToConvert, UnitConnection } from './funnel.types';
+
+@Resolver()
+export class FunnelResolver {
+  @Authorized('analyst')
+  @Query(() => FunnelResult, { description: 'Step counts, conversion, drop-off and time between steps (ClickHouse windowFunnel semantics), optionally broken down.' })
+  funnel(@Arg('input', () => FunnelInput) input: FunnelInput, @Ctx() { services }: Context): Promise<FunnelResult> {
+    return services.funnels.funnel(input);
+  }
+
+  @Authorized('analyst')
+  @Query(() => [FunnelTrendPoint], { description: 'Whole-funnel conversion per UTC day or ISO week, each period the funnel of chains starting in it.' })
+  funnelTrend(
+    @Arg('input', () => FunnelInput) input: FunnelInput,
+    @Arg('interval', () => TrendInterval) interval: TrendInterval,
+    @Ctx() { services }: Context,
+  ): Promise<FunnelTrendPoint[]> {
+    return services.funnels.trend(input, interval);
+  }
+
+  @Authorized('analyst')
+  @Query(() => TimeToConvert, { description: 'Distribution of the time from one step to a later one, over units that reached the later step.' })
+  timeToConvert(
+    @Arg('input', () => FunnelInput) input: FunnelInput,
+    @Arg('fromStep', () => Int) fromStep: number,
+    @Arg('toStep', () => Int) toStep: number,
+    @Arg('buckets', () => Int, { defaultValue: 10 }) buckets: number,
+    @Ctx() { services }: Context,
+  ): Promise<TimeToConvert> {
+    return services.funnels.timeToConvert(input, fromStep, toStep, buckets);
+  }
+
+  @Authorized('analyst')
+  @Query(() => UnitConnection, { description: 'Units that reached afterStep and went no further, a page at a time.' })
+  droppedOff(
+    @Arg('input', () => FunnelInput) input: FunnelInput,
+    @Arg('afterStep', () => Int) afterStep: number,
+    @Arg('first', () => Int, { defaultValue: 100 }) first: number,
+    @Arg('after', () => String, { nullable: true }) after: string | null,
+    @Ctx() { services }: Context,
+  ): Promise<UnitConnection> {
+    return services.funnels.droppedOff(input, afterStep, first, after);
+  }
+
+  @Authorized('analyst')
+  @Mutation(() => SavedFunnel, { description: 'Keep a funnel under a name (it is checked first).' })
+  saveFunnel(@Arg('name') name: string, @Arg('input', () => FunnelInput) input: FunnelInput, @Ctx() { services }: Context): Promise<SavedFunnel> {
+    return services.funnels.save(name, input);
+  }
+
+  @Authorized('analyst')
+  @Query(() => [SavedFunnel], { description: 'Saved funnels, oldest first.' })
+  funnels(@Ctx() { services }: Context): Promise<SavedFunnel[]> {
+    return services.funnels.list();
+  }
+
+  @Authorized('analyst')
+  @Mutation(() => Boolean, { description: 'True when the funnel was deleted, false when no funnel had that id.' })
+  deleteFunnel(@Arg('id', () => ID) id: string, @Ctx() { services }: Context): Promise<boolean> {
+    return services.funnels.delete(id);
+  }
+
+  @Authorized('analyst')
+  @Query(() => FunnelResult, { description: 'Run a saved funnel; from / to replace its saved range when given.' })
+  runSavedFunnel(
+    @Arg('id', () => ID) id: string,
+    @Arg('from', () => DateTimeResolver, { nullable: true }) from: Date | null,
+    @Arg('to', () => DateTimeResolver, { nullable: true }) to: Date | null,
+    @Ctx() { services }: Context,
+  ): Promise<FunnelResult> {
+    return services.funnels.runSaved(id, from, to);
+  }
+}

@@ -1,0 +1,164 @@
+import { DateTimeResolver, GraphQLJSONObject } from 'graphql-scalars';
+import { Field, Float, ID, Int, ObjectType } from 'type-graphql';
+
+@ObjectType({ description: 'Time from the previous step to this one, in seconds, over units that reached this step (percentiles interpolate between ranks).' })
+export class StepDuration {
+  @Field(() => Float)
+  median: number;
+
+  @Field(() => Float)
+  p90: number;
+
+  @Field(() => Float)
+  average: number;
+}
+
+@ObjectType()
+export class FunnelStepResult {
+  @Field(() => Int, { description: 'Step number, from 1.' })
+  index: number;
+
+  @Field()
+  label: string;
+
+  @Field({ description: 'The step\'s event type.' })
+  type: string;
+
+  @Field(() => Int, { description: 'Units that reached at least this step.' })
+  count: number;
+
+  @Field(() => Float, { description: 'count / previous step\'s count (1 for step 1 when it has units, 0 when the previous step is empty).' })
+  conversionFromPrevious: number;
+
+  @Field(() => Float, { description: 'count / step 1\'s count (0 when step 1 is empty).' })
+  conversionFromFirst: number;
+
+  @Field(() => Int, { description: 'Units that reached the previous step but not this one (0 for step 1).' })
+  dropOff: number;
+
+  @Field(() => StepDuration, { nullable: true, description: 'Null for step 1, or when no unit reached this step.' })
+  timeFromPrevious: StepDuration | null;
+}
+
+@ObjectType({ description: 'The funnel for the units whose step-1 event had one value of the breakdown property.' })
+export class FunnelBreakdownGroup {
+  @Field({ description: 'The value as text; "(none)" when the event has none; "other" for the folded rest.' })
+  group: string;
+
+  @Field({ description: 'True for the group that folds every group past the limit.' })
+  isOther: boolean;
+
+  @Field(() => Int, { description: 'Units in the group (all of them entered the funnel).' })
+  totalUnits: number;
+
+  @Field(() => [FunnelStepResult])
+  steps: FunnelStepResult[];
+}
+
+@ObjectType()
+export class FunnelResult {
+  @Field(() => [FunnelStepResult])
+  steps: FunnelStepResult[];
+
+  @Field(() => Int, { description: 'Units (users or sessions) with at least one event in [from, to), within the cohort.' })
+  totalUnits: number;
+
+  @Field(() => [FunnelBreakdownGroup], { nullable: true, description: 'Present when a breakdown was asked for; ranked by step-1 count, "other" last.' })
+  breakdown: FunnelBreakdownGroup[] | null;
+}
+
+@ObjectType({ description: 'The whole funnel\'s conversion for units whose step-1 event falls in one period.' })
+export class FunnelTrendPoint {
+  @Field(() => DateTimeResolver)
+  periodStart: Date;
+
+  @Field(() => DateTimeResolver, { description: 'Exclusive; the first and last periods are cut to [from, to).' })
+  periodEnd: Date;
+
+  @Field(() => Int, { description: 'Units that reached step 1 in the period.' })
+  entered: number;
+
+  @Field(() => Int, { description: 'Of those, units that reached the last step (within the window, possibly after the period).' })
+  converted: number;
+
+  @Field(() => Float, { description: 'converted / entered; 0 when nobody entered.' })
+  conversionRate: number;
+}
+
+@ObjectType({ description: 'Histogram bucket of durations, in seconds: [start, end), the last bucket including its end.' })
+export class DurationBucket {
+  @Field(() => Float)
+  start: number;
+
+  @Field(() => Float)
+  end: number;
+
+  @Field(() => Int)
+  count: number;
+}
+
+@ObjectType({ description: 'How long units took from one step to another (reported chain), over units that reached toStep.' })
+export class TimeToConvert {
+  @Field(() => Int)
+  fromStep: number;
+
+  @Field(() => Int)
+  toStep: number;
+
+  @Field(() => Int)
+  units: number;
+
+  @Field(() => StepDuration, { nullable: true, description: 'Null when no unit reached toStep.' })
+  summary: StepDuration | null;
+
+  @Field(() => [DurationBucket], { description: 'Equal-width buckets from the shortest to the longest duration.' })
+  buckets: DurationBucket[];
+}
+
+@ObjectType({ description: 'A unit that reached a step and went no further.' })
+export class DroppedOffUnit {
+  @Field(() => ID)
+  userId: string;
+
+  @Field(() => String, { nullable: true, description: 'Set when the funnel counts sessions.' })
+  sessionId: string | null;
+
+  @Field(() => DateTimeResolver, { description: 'When the unit\'s reported chain reached the step it stopped at.' })
+  reachedAt: Date;
+}
+
+@ObjectType()
+export class UnitPageInfo {
+  @Field()
+  hasNextPage: boolean;
+
+  @Field(() => String, { nullable: true, description: 'Pass as `after` for the next page.' })
+  endCursor: string | null;
+}
+
+@ObjectType({ description: 'Units in a stable order: users as first seen by Funnelcast, then session ids.' })
+export class UnitConnection {
+  @Field(() => Int, { description: 'All units that dropped off after the step, across pages.' })
+  totalCount: number;
+
+  @Field(() => [DroppedOffUnit])
+  nodes: DroppedOffUnit[];
+
+  @Field(() => UnitPageInfo)
+  pageInfo: UnitPageInfo;
+}
+
+@ObjectType({ description: 'A funnel stored under a name, to be run again with another time range.' })
+export class SavedFunnel {
+  @Field(() => ID)
+  id: string;
+
+  @Field()
+  name: string;
+
+  @Field(() => GraphQLJSONObject, { description: 'The FunnelInput it was saved with.' })
+  definition: Record<string, unknown>;
+
+  @Field(() => DateTimeResolver)
+  createdAt: Date;
+}

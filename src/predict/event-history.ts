@@ -1,0 +1,76 @@
+import type { DataSource } from 'typeorm';
+import { withPgClient } from '../db/data-source';
+import type { UserHistory } from './datasets';
+import type { PredictionEvent } from './session-events';
+
+/**
+ * The one way prediction reads the event log: events as PredictionEvent, the item's category and
+ * price from the catalog where the event does not carry them, ordered by (user, ts, id) along
+ * the `events (user_id, ts, id)` index.
+ */
+
+const COLUMNS = `e.user_id, e.session_id, e.type, (extract(epoch FROM e.ts) * 1000)::float8 AS ms,
+  COALESCE(i.category, e.props->>'category', e.props->>'categoryCode', e.props->>'categoryId') AS category,
+  CASE WHEN jsonb_typeof(e.props->'price') = 'number' THEN (e.props->>'price')::float8 ELSE i.price::float8 END AS price,
+  e.props->>'device' AS device, e.props->>'channel' AS channel`;
+
+type Row = [number, string | null, string, number, string | null, number | null, string | null, string | null];
+
+function eventOf(row: Row): PredictionEvent {
+  return { sessionId: row[1], type: row[2], timestamp: row[3], category: row[4], price: row[5], device: row[6], channel: row[7] };
+}
+
+/** Every user's events with from ≤ ts < to (from null: since the first), keyed by the dense user id. */
+export async function loadHistories(dataSource: DataSource, from: Date | null, to: Date, userIds?: readonly number[]): Promise<UserHistory[]> {
+  const rows = await withPgClient(dataSource, async (client) => {
+    const result = await client.query<Row>({
+      text: `SELECT ${COLUMNS} FROM events e LEFT JOIN items i ON i.id = e.item_id
+             WHERE ($1::timestamptz IS NULL OR e.ts >= $1) AND e.ts < $2 AND ($3::int[] IS NULL OR e.user_id = ANY($3))
+             ORDER BY e.user_id, e.ts, e.id`,
+      values: [from, to, userIds ?? null],
+      rowMode: 'array',
+    });
+    return result.rows;
+  });
+  const histories: UserHistory[] = [];
+  let current: UserHistory | null = null;
+  for (const row of rows) {
+    const key = String(row[0]);
+    if (!current || current.userKey !== key) {
+      current = { userKey: key, events: [] };
+      histories.push(current);
+    }
+    current.events.push(eventOf(row));
+  }
+  return histories;
+}
+
+/** One user's most recent events before `to` (newest `limit`, returned oldest first). */
+export async function loadRecentEvents(dataSource: DataSource, userId: number, to: Date, limit: number): Promise<PredictionEvent[]> {
+  const rows = await withPgClient(dataSource, async (client) => {
+    const result = await client.query<Row>({
+      text: `SELECT * FROM (
+               SELECT ${COLUMNS}, e.ts AS sort_ts, e.id AS sort_id FROM events e LEFT JOIN items i ON i.id = e.item_id
+               WHERE e.user_id = $1 AND e.ts < $2 ORDER BY e.ts DESC, e.id DESC LIMIT $3) recent
+             ORDER BY sort_ts, sort_id`,
+      values: [userId, to, limit],
+      rowMode: 'array',
+    });
+    return result.rows;
+  });
+  return rows.map(eventOf);
+}
+
+/** The events of one stored session, oldest first, with the dense id of its user (null when unknown). */
+export async function loadSession(dataSource: DataSource, sessionId: string): Promise<{ userId: number; events: PredictionEvent[] } | null> {
+  const rows = await withPgClient(dataSource, async (client) => {
+    const result = await client.query<Row>({
+      text: `SELECT ${COLUMNS} FROM events e LEFT JOIN items i ON i.id = e.item_id WHERE e.session_id = $1 ORDER BY e.ts, e.id LIMIT 5000`,
+      values: [sessionId],
+      rowMode: 'array',
+    });
+    return result.rows;
+  });
+  if (rows.length === 0) return null;
+  return { userId: rows[0][0], events: rows.map(eventOf) };
+}

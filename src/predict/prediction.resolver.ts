@@ -1,0 +1,53 @@
+import { DateTimeResolver } from 'graphql-scalars';
+import { Arg, Authorized, Ctx, Float, ID, Int, Query, Resolver } from 'type-graphql';
+import type { Context } from '../context';
+import { AtRiskPageView, FunnelStageName, LiveEventInput, NextStepPredictionView, PropensityView } from './prediction.types';
+
+@Resolver()
+export class PredictionResolver {
+  @Authorized('client')
+  @Query(() => NextStepPredictionView, { description: 'What a visitor does next, for a stored session (sessionId) or a visit not stored yet (events).' })
+  predictNextStep(
+    @Arg('sessionId', () => ID, { nullable: true }) sessionId: string | null,
+    @Arg('events', () => [LiveEventInput], { nullable: true }) events: LiveEventInput[] | null,
+    @Ctx() { services }: Context,
+  ) {
+    return services.prediction.predictNextStep({ sessionId, events });
+  }
+
+  @Authorized('client')
+  @Query(() => PropensityView, { description: 'Chance that the user buys within the active version’s horizon (default 7 days), computed live from their history.' })
+  purchasePropensity(
+    @Arg('userId', () => ID) userId: string,
+    @Arg('asOf', () => DateTimeResolver, { nullable: true, description: 'Predict as of this instant (default: now).' }) asOf: Date | null,
+    @Ctx() { services }: Context,
+  ) {
+    return services.prediction.purchasePropensity(userId, asOf);
+  }
+
+  @Authorized('client')
+  @Query(() => PropensityView, { description: 'Chance that a live visit ends in a purchase: a stored session (sessionId) or a visit not stored yet (events, with userId for the history).' })
+  sessionPurchasePropensity(
+    @Arg('sessionId', () => ID, { nullable: true }) sessionId: string | null,
+    @Arg('events', () => [LiveEventInput], { nullable: true }) events: LiveEventInput[] | null,
+    @Arg('userId', () => ID, { nullable: true }) userId: string | null,
+    @Ctx() { services }: Context,
+  ) {
+    return services.prediction.visitPurchasePropensity({ sessionId, events, userId });
+  }
+
+  @Authorized('analyst')
+  @Query(() => AtRiskPageView, { description: 'Users who reached a funnel stage recently, with an open cart worth at least minValue and a stored purchase propensity of at most maxPropensity.' })
+  atRiskUsers(
+    @Arg('stage', () => FunnelStageName, { defaultValue: FunnelStageName.CART }) stage: FunnelStageName,
+    @Arg('minValue', () => Float, { defaultValue: 0 }) minValue: number,
+    @Arg('maxPropensity', () => Float, { defaultValue: 0.2 }) maxPropensity: number,
+    @Arg('withinDays', () => Int, { defaultValue: 7 }) withinDays: number,
+    @Arg('first', () => Int, { defaultValue: 20 }) first: number,
+    @Arg('after', () => String, { nullable: true }) after: string | null,
+    @Arg('asOf', () => DateTimeResolver, { nullable: true, description: 'The end of the window (default: now).' }) asOf: Date | null,
+    @Ctx() { services }: Context,
+  ) {
+    return services.prediction.atRiskUsers({ stage, minValue, maxPropensity, withinDays, first, after, asOf });
+  }
+}

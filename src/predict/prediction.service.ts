@@ -1,0 +1,306 @@
+import type { DataSource } from 'typeorm';
+import { EVENT_TYPE_PATTERN } from '../events/event.types';
+import { badInput, notFound } from '../graphql/errors';
+import { loadTf, type TfRuntime } from '../ml/tf-backend';
+import { explainNextStep, explainPropensity, type Attribution } from './explain';
+import { loadRecentEvents, loadSession } from './event-history';
+import { SESSION_FEATURES, USER_FEATURES, sessionFeatures, userFeatures } from './features';
+import { FUNNEL_STAGES, NEXT_ACTIONS, type FunnelStage } from './funnel-actions';
+import { markovProbabilities, markovStateOf } from './markov';
+import { decodeNextStepArtifact, decodePropensityArtifact, type LoadedNextStep, type LoadedPropensity } from './prediction-artifact';
+import type { PredictionEvent } from './session-events';
+
+/** An event of a visit the shop has not stored (yet), as the client sends it. */
+export interface LiveEvent {
+  type: string;
+  timestamp: Date;
+  itemId?: string | null;
+  category?: string | null;
+  price?: number | null;
+  device?: string | null;
+  channel?: string | null;
+}
+
+export interface ActionProbability {
+  action: string;
+  probability: number;
+}
+
+export interface NextStepPrediction {
+  modelVersionId: number;
+  events: number;
+  likeliest: string;
+  probabilities: ActionProbability[];
+  /** The Markov baseline's distribution from the last event's funnel stage. */
+  baseline: ActionProbability[];
+  explanation: Attribution[];
+}
+
+export interface PropensityPrediction {
+  modelVersionId: number;
+  userId: string | null;
+  propensity: number;
+  /** For users: the horizon; for visits: null (the visit's end). */
+  horizonHours: number | null;
+  explanation: Attribution[];
+  /** The batch score of the same version, when the user has one. */
+  storedPropensity: number | null;
+  storedAt: Date | null;
+}
+
+export interface AtRiskUser {
+  userId: string;
+  stage: string;
+  reachedAt: Date;
+  cartValue: number;
+  propensity: number;
+}
+
+export interface AtRiskPage {
+  modelVersionId: number | null;
+  nodes: AtRiskUser[];
+  endCursor: string | null;
+  hasNextPage: boolean;
+}
+
+export const MAX_LIVE_EVENTS = 500;
+const MAX_PAGE = 200;
+/** How far ahead of the server's clock a live event may be stamped (client clocks drift). */
+const CLOCK_SKEW_MS = 5 * 60_000;
+const HISTORY_EVENTS = 2000;
+
+interface Cached<T> {
+  versionId: number;
+  loaded: T;
+}
+
+/**
+ * Live predictions from the ACTIVE NEXT_STEP and PURCHASE_PROPENSITY versions (loaded once per
+ * version and kept in the process), and the at-risk list from the stored propensity scores.
+ */
+export class PredictionService {
+  private nextStepCache: Cached<LoadedNextStep> | null = null;
+  private propensityCache: Cached<LoadedPropensity> | null = null;
+
+  constructor(private readonly dataSource: DataSource) {}
+
+  private tf(): Promise<TfRuntime> {
+    return loadTf();
+  }
+
+  private async activeVersion(kind: 'NEXT_STEP' | 'PURCHASE_PROPENSITY'): Promise<number> {
+    const rows: { id: number }[] = await this.dataSource.query(`SELECT id FROM model_versions WHERE kind = $1 AND status = 'ACTIVE'`, [kind]);
+    if (rows.length === 0) throw notFound(`No ${kind} model is active yet; an admin trains one with trainModel(input: { kind: ${kind} }).`);
+    return rows[0].id;
+  }
+
+  private async artifact(versionId: number): Promise<Buffer> {
+    const rows: { artifact: Buffer | null }[] = await this.dataSource.query(`SELECT artifact FROM model_versions WHERE id = $1`, [versionId]);
+    if (!rows[0]?.artifact) throw new Error(`model version ${versionId} has no artifact`);
+    return rows[0].artifact;
+  }
+
+  private async nextStepModel(): Promise<Cached<LoadedNextStep>> {
+    const versionId = await this.activeVersion('NEXT_STEP');
+    if (this.nextStepCache?.versionId !== versionId) {
+      const { tf } = await this.tf();
+      const loaded = decodeNextStepArtifact(tf, await this.artifact(versionId));
+      this.nextStepCache?.loaded.model.dispose();
+      this.nextStepCache = { versionId, loaded };
+    }
+    return this.nextStepCache;
+  }
+
+  private async propensityModel(): Promise<Cached<LoadedPropensity>> {
+    const versionId = await this.activeVersion('PURCHASE_PROPENSITY');
+    if (this.propensityCache?.versionId !== versionId) {
+      const { tf } = await this.tf();
+      const loaded = decodePropensityArtifact(tf, await this.artifact(versionId));
+      if (this.propensityCache) {
+        this.propensityCache.loaded.user.network.dispose();
+        this.propensityCache.loaded.visit.network.dispose();
+      }
+      this.propensityCache = { versionId, loaded };
+    }
+    return this.propensityCache;
+  }
+
+  /** Live events checked, ordered by time (ties keep the order sent) and completed from the catalog. */
+  private async liveEvents(events: readonly LiveEvent[]): Promise<PredictionEvent[]> {
+    if (events.length === 0) throw badInput('events must hold at least one event of the visit.');
+    if (events.length > MAX_LIVE_EVENTS) throw badInput(`events holds ${events.length} events; send at most the last ${MAX_LIVE_EVENTS} of the visit.`);
+    const now = Date.now();
+    events.forEach((event, index) => {
+      if (!EVENT_TYPE_PATTERN.test(event.type)) throw badInput(`events[${index}].type "${event.type}" is not an event type: use view, cart, checkout, purchase, … (1–64 letters, digits and _ . : -).`, { index });
+      const at = event.timestamp instanceof Date ? event.timestamp.getTime() : NaN;
+      if (!Number.isFinite(at)) throw badInput(`events[${index}].timestamp is not a valid date-time.`, { index });
+      if (at > now + CLOCK_SKEW_MS) throw badInput(`events[${index}].timestamp ${event.timestamp.toISOString()} lies in the future; send events that happened.`, { index });
+      if (event.price !== null && event.price !== undefined && !(Number.isFinite(event.price) && event.price >= 0)) throw badInput(`events[${index}].price must be a number ≥ 0.`, { index });
+    });
+    const itemIds = [...new Set(events.map((e) => e.itemId).filter((id): id is string => typeof id === 'string' && id.length > 0))];
+    const items = new Map<string, { category: string | null; price: number | null }>();
+    if (itemIds.length > 0) {
+      const rows: { external_id: string; category: string | null; price: string | null }[] = await this.dataSource.query(
+        `SELECT external_id, category, price FROM items WHERE external_id = ANY($1)`,
+        [itemIds],
+      );
+      for (const row of rows) items.set(row.external_id, { category: row.category, price: row.price === null ? null : Number(row.price) });
+    }
+    return events
+      .map((event, index) => ({ event, index }))
+      .sort((a, b) => a.event.timestamp.getTime() - b.event.timestamp.getTime() || a.index - b.index)
+      .map(({ event }) => {
+        const item = event.itemId ? items.get(event.itemId) : undefined;
+        return {
+          type: event.type,
+          timestamp: event.timestamp.getTime(),
+          sessionId: 'live',
+          category: event.category ?? item?.category ?? null,
+          price: event.price ?? item?.price ?? null,
+          device: event.device ?? null,
+          channel: event.channel ?? null,
+        };
+      });
+  }
+
+  private async visitOf(input: { sessionId?: string | null; events?: readonly LiveEvent[] | null }): Promise<{ events: PredictionEvent[]; userId: number | null }> {
+    const hasSession = typeof input.sessionId === 'string';
+    const hasEvents = Array.isArray(input.events);
+    if (hasSession === hasEvents) throw badInput('Give either sessionId (a stored session) or events (a visit not stored yet), not both and not neither.');
+    if (hasSession) {
+      if (!input.sessionId!.trim()) throw badInput('sessionId must not be empty.');
+      const session = await loadSession(this.dataSource, input.sessionId!);
+      if (!session) throw notFound(`No events are stored for session "${input.sessionId}"; send its events instead.`);
+      return session;
+    }
+    return { events: await this.liveEvents(input.events!), userId: null };
+  }
+
+  async predictNextStep(input: { sessionId?: string | null; events?: readonly LiveEvent[] | null }): Promise<NextStepPrediction> {
+    const visit = await this.visitOf(input);
+    const { versionId, loaded } = await this.nextStepModel();
+    const { tf } = await this.tf();
+    const { probabilities, explanation } = explainNextStep(tf, loaded.model, visit.events, loaded.config.window, NEXT_ACTIONS.length);
+    const baseline = markovProbabilities(loaded.markov, markovStateOf(visit.events[visit.events.length - 1].type));
+    let likeliest = 0;
+    for (let a = 1; a < probabilities.length; a++) if (probabilities[a] > probabilities[likeliest]) likeliest = a;
+    const named = (values: number[]) => NEXT_ACTIONS.map((action, a) => ({ action, probability: Math.round(values[a] * 1e6) / 1e6 }));
+    return { modelVersionId: versionId, events: visit.events.length, likeliest: NEXT_ACTIONS[likeliest], probabilities: named(probabilities), baseline: named(baseline), explanation };
+  }
+
+  private async denseUserId(userId: string): Promise<number | null> {
+    const rows: { id: number }[] = await this.dataSource.query(`SELECT id FROM users WHERE external_id = $1`, [userId]);
+    return rows[0]?.id ?? null;
+  }
+
+  async purchasePropensity(userId: string, asOf: Date | null = null): Promise<PropensityPrediction> {
+    if (!userId.trim()) throw badInput('userId must not be empty.');
+    const dense = await this.denseUserId(userId);
+    if (dense === null) throw notFound(`No events are stored for user "${userId}".`);
+    const { versionId, loaded } = await this.propensityModel();
+    const cutoff = asOf ?? new Date();
+    const history = await loadRecentEvents(this.dataSource, dense, cutoff, HISTORY_EVENTS);
+    const { tf } = await this.tf();
+    const features = userFeatures(history, cutoff.getTime());
+    const { propensity, explanation } = explainPropensity(tf, loaded.user, history, features, USER_FEATURES);
+    const stored: { propensity: number; scored_at: Date }[] = await this.dataSource.query(
+      `SELECT propensity, scored_at FROM purchase_propensity_scores WHERE model_version_id = $1 AND user_id = $2`,
+      [versionId, dense],
+    );
+    return {
+      modelVersionId: versionId,
+      userId,
+      propensity,
+      horizonHours: loaded.settings.horizonHours,
+      explanation,
+      storedPropensity: stored[0]?.propensity ?? null,
+      storedAt: stored[0]?.scored_at ?? null,
+    };
+  }
+
+  /** Chance that a live visit ends in a purchase, from the visit so far and (when known) the user's history before it. */
+  async visitPurchasePropensity(input: { sessionId?: string | null; events?: readonly LiveEvent[] | null; userId?: string | null }): Promise<PropensityPrediction> {
+    const visit = await this.visitOf(input);
+    let dense = visit.userId;
+    if (input.userId !== undefined && input.userId !== null) {
+      if (!input.userId.trim()) throw badInput('userId must not be empty.');
+      dense = await this.denseUserId(input.userId);
+    }
+    const { versionId, loaded } = await this.propensityModel();
+    const start = visit.events[0].timestamp;
+    const history = dense === null ? [] : await loadRecentEvents(this.dataSource, dense, new Date(start), HISTORY_EVENTS);
+    const { tf } = await this.tf();
+    const features = sessionFeatures(history, visit.events);
+    const window = loaded.visit.config.window;
+    const sequence = history.length ? [...history.slice(-window), ...visit.events] : visit.events;
+    const { propensity, explanation } = explainPropensity(tf, loaded.visit, sequence, features, SESSION_FEATURES);
+    return { modelVersionId: versionId, userId: input.userId ?? null, propensity, horizonHours: null, explanation, storedPropensity: null, storedAt: null };
+  }
+
+  /**
+   * Users whose furthest funnel stage in the last `withinDays` (before `asOf`) is at least `stage`
+   * without a purchase since, whose open cart (items carted and neither removed nor bought since)
+   * is worth at least `minValue`, and whose stored propensity is at most `maxPropensity`: most
+   * valuable carts first.
+   */
+  async atRiskUsers(args: { stage: FunnelStage; minValue: number; maxPropensity: number; withinDays: number; first: number; after?: string | null; asOf?: Date | null }): Promise<AtRiskPage> {
+    const stageIndex = FUNNEL_STAGES.indexOf(args.stage);
+    if (stageIndex < 0 || args.stage === 'purchase') throw badInput('stage must be VIEW, CART or CHECKOUT: users who bought are not at risk.');
+    if (!(Number.isFinite(args.minValue) && args.minValue >= 0)) throw badInput('minValue must be a number ≥ 0.');
+    if (!(args.maxPropensity >= 0 && args.maxPropensity <= 1)) throw badInput('maxPropensity must lie between 0 and 1.');
+    if (!Number.isInteger(args.withinDays) || args.withinDays < 1 || args.withinDays > 365) throw badInput('withinDays must be a whole number from 1 to 365.');
+    if (!Number.isInteger(args.first) || args.first < 1 || args.first > MAX_PAGE) throw badInput(`first must be a whole number from 1 to ${MAX_PAGE}.`);
+    let cursor: { value: number; user: number } | null = null;
+    if (args.after) {
+      const match = /^(\d+(?:\.\d+)?):(\d+)$/.exec(Buffer.from(args.after, 'base64url').toString('utf8'));
+      if (!match) throw badInput('after is not a cursor from a previous page; pass endCursor as it came.');
+      cursor = { value: Number(match[1]), user: Number(match[2]) };
+    }
+    const versions: { id: number }[] = await this.dataSource.query(`SELECT id FROM model_versions WHERE kind = 'PURCHASE_PROPENSITY' AND status = 'ACTIVE'`);
+    if (versions.length === 0) return { modelVersionId: null, nodes: [], endCursor: null, hasNextPage: false };
+    const asOf = args.asOf ?? new Date();
+    const stages = FUNNEL_STAGES.slice(stageIndex, 3);
+    const rows: { user_id: number; external_id: string; stage: string; reached_at: Date; cart_value: string; propensity: number }[] = await this.dataSource.query(
+      `WITH recent AS (
+         SELECT e.user_id, e.item_id, e.type, e.ts,
+                COALESCE(CASE WHEN jsonb_typeof(e.props->'price') = 'number' THEN (e.props->>'price')::numeric END, i.price, 0) AS price
+         FROM events e LEFT JOIN items i ON i.id = e.item_id
+         WHERE e.ts >= $2::timestamptz - make_interval(days => $3) AND e.ts < $2
+           AND e.type IN ('view', 'cart', 'remove_from_cart', 'checkout', 'purchase')),
+       last_purchase AS (SELECT user_id, max(ts) AS at FROM recent WHERE type = 'purchase' GROUP BY user_id),
+       reached AS (
+         SELECT r.user_id, max(r.ts) AS reached_at,
+                (array_agg(r.type ORDER BY array_position($4::text[], r.type) DESC, r.ts DESC))[1] AS stage
+         FROM recent r LEFT JOIN last_purchase p ON p.user_id = r.user_id
+         WHERE r.type = ANY($4) AND (p.at IS NULL OR r.ts > p.at)
+         GROUP BY r.user_id),
+       item_state AS (
+         SELECT user_id, item_id,
+                max(ts) FILTER (WHERE type = 'cart') AS carted,
+                max(ts) FILTER (WHERE type IN ('remove_from_cart', 'purchase')) AS closed,
+                (array_agg(price ORDER BY ts DESC) FILTER (WHERE type = 'cart'))[1] AS price
+         FROM recent WHERE item_id IS NOT NULL GROUP BY user_id, item_id),
+       cart AS (
+         SELECT user_id, sum(price) AS value FROM item_state
+         WHERE carted IS NOT NULL AND (closed IS NULL OR carted > closed) GROUP BY user_id)
+       SELECT r.user_id, u.external_id, r.stage, r.reached_at, COALESCE(c.value, 0)::float8 AS cart_value, s.propensity
+       FROM reached r
+       JOIN purchase_propensity_scores s ON s.model_version_id = $1 AND s.user_id = r.user_id
+       JOIN users u ON u.id = r.user_id
+       LEFT JOIN cart c ON c.user_id = r.user_id
+       WHERE s.propensity <= $5 AND COALESCE(c.value, 0) >= $6
+         AND ($7::float8 IS NULL OR (COALESCE(c.value, 0)::float8, -r.user_id) < ($7::float8, -$8::int))
+       ORDER BY COALESCE(c.value, 0)::float8 DESC, r.user_id
+       LIMIT $9`,
+      [versions[0].id, asOf, args.withinDays, stages, args.maxPropensity, args.minValue, cursor?.value ?? null, cursor?.user ?? 0, args.first + 1],
+    );
+    const page = rows.slice(0, args.first);
+    const last = page[page.length - 1];
+    return {
+      modelVersionId: versions[0].id,
+      nodes: page.map((row) => ({ userId: row.external_id, stage: row.stage, reachedAt: row.reached_at, cartValue: Number(row.cart_value), propensity: row.propensity })),
+      endCursor: last ? Buffer.from(`${Number(last.cart_value)}:${last.user_id}`).toString('base64url') : null,
+      hasNextPage: rows.length > args.first,
+    };
+  }
+}

@@ -1,0 +1,209 @@
+import type * as tfjs from '@tensorflow/tfjs';
+import type { Tf } from '../ml/tf-backend';
+import { Rng } from '../sim/rng';
+import { logLoss } from '../ml/metrics';
+import { applyPlatt, fitPlatt, type PlattScaling } from './calibration';
+
+const IDENTITY: PlattScaling = { a: 1, b: 0 };
+import { encodeSteps, STEP_WIDTH } from './features';
+import { standardiser, type LogisticModel } from './logistic-regression';
+import type { PredictionEvent } from './session-events';
+import { exportWeights, fitShuffled, importWeights, seededInitializers, seededPermutation, type EpochReport, type NamedWeights } from './tf-training';
+
+/**
+ * PURCHASE_PROPENSITY's network: a GRU reads the last events (left-padded, padding masked out)
+ * and its summary joins the standardised hand features (recency, frequency, money, the visit so
+ * far) in a small dense layer with a sigmoid output. The same shape serves users (history before a
+ * cutoff → purchase within the horizon) and live visits (visit so far → purchase before it ends).
+ * Its probabilities are then Platt-scaled on examples held out of fitting.
+ */
+
+export interface PropensityConfig {
+  units: number;
+  hiddenUnits: number;
+  /** Events of the sequence input (the most recent ones). */
+  window: number;
+  featureCount: number;
+  seed: number;
+}
+
+export interface PropensityTraining extends PropensityConfig {
+  epochs: number;
+  batchSize: number;
+  learningRate: number;
+  /** Share of the examples held out of fitting to fit the Platt scaling on. */
+  calibrationShare: number;
+}
+
+export interface PropensityExamples {
+  count: number;
+  /** count × window × STEP_WIDTH, left-padded with zeros. */
+  sequences: Float32Array;
+  /** count × featureCount, raw (unstandardised) hand features. */
+  features: Float32Array;
+  labels: Uint8Array;
+}
+
+export interface PropensityModel {
+  config: PropensityConfig;
+  network: tfjs.LayersModel;
+  mean: number[];
+  scale: number[];
+  platt: PlattScaling;
+}
+
+/** Gathers examples: for each, its events (the last `window` are used), its hand features and its label. */
+export class PropensityExampleBuilder {
+  private readonly sequences: Float32Array[] = [];
+  private readonly features: number[] = [];
+  private readonly labels: number[] = [];
+
+  constructor(
+    readonly window: number,
+    readonly featureCount: number,
+  ) {}
+
+  add(events: readonly PredictionEvent[], features: ArrayLike<number>, label: number): void {
+    if (features.length !== this.featureCount) throw new RangeError(`expected ${this.featureCount} features, got ${features.length}`);
+    this.sequences.push(encodeWindow(events, this.window));
+    for (let i = 0; i < features.length; i++) this.features.push(features[i]);
+    this.labels.push(label);
+  }
+
+  build(): PropensityExamples {
+    const sequences = new Float32Array(this.sequences.length * this.window * STEP_WIDTH);
+    this.sequences.forEach((sequence, n) => sequences.set(sequence, n * this.window * STEP_WIDTH));
+    return { count: this.labels.length, sequences, features: Float32Array.from(this.features), labels: Uint8Array.from(this.labels) };
+  }
+}
+
+/** The last `window` events, left-padded (the GRU's mask skips the all-zero rows). */
+export function encodeWindow(events: readonly PredictionEvent[], window: number): Float32Array {
+  const out = new Float32Array(window * STEP_WIDTH);
+  const recent = events.slice(Math.max(0, events.length - window));
+  encodeSteps(recent, out, window - recent.length);
+  return out;
+}
+
+export function buildPropensityNetwork(tf: Tf, config: PropensityConfig): tfjs.LayersModel {
+  const init = seededInitializers(tf, config.seed);
+  const sequence = tf.input({ shape: [config.window, STEP_WIDTH], name: 'events' });
+  const hand = tf.input({ shape: [config.featureCount], name: 'features' });
+  const masked = tf.layers.masking({ maskValue: 0 }).apply(sequence) as tfjs.SymbolicTensor;
+  const summary = tf.layers.gru({ units: config.units, ...init }).apply(masked) as tfjs.SymbolicTensor;
+  const joined = tf.layers.concatenate().apply([summary, hand]) as tfjs.SymbolicTensor;
+  const hidden = tf.layers.dense({ units: config.hiddenUnits, activation: 'relu', kernelInitializer: tf.initializers.glorotUniform({ seed: config.seed + 2 }) }).apply(joined) as tfjs.SymbolicTensor;
+  // The hand features also reach the output directly (a logistic regression inside the network),
+  // so training can start from the fitted baseline and the sequence only has to add to it.
+  const wide = tf.layers.concatenate().apply([hidden, hand]) as tfjs.SymbolicTensor;
+  const output = tf.layers.dense({ units: 1, activation: 'sigmoid', kernelInitializer: tf.initializers.glorotUniform({ seed: config.seed + 3 }), name: 'output' }).apply(wide) as tfjs.SymbolicTensor;
+  return tf.model({ inputs: [sequence, hand], outputs: output });
+}
+
+function standardise(features: Float32Array, mean: number[], scale: number[]): Float32Array {
+  const width = mean.length;
+  const out = new Float32Array(features.length);
+  for (let i = 0; i < features.length; i++) out[i] = (features[i] - mean[i % width]) / scale[i % width];
+  return out;
+}
+
+function pick(examples: PropensityExamples, rows: ArrayLike<number>, window: number, featureCount: number): PropensityExamples {
+  const stride = window * STEP_WIDTH;
+  const sequences = new Float32Array(rows.length * stride);
+  const features = new Float32Array(rows.length * featureCount);
+  const labels = new Uint8Array(rows.length);
+  for (let n = 0; n < rows.length; n++) {
+    const r = rows[n];
+    sequences.set(examples.sequences.subarray(r * stride, (r + 1) * stride), n * stride);
+    features.set(examples.features.subarray(r * featureCount, (r + 1) * featureCount), n * featureCount);
+    labels[n] = examples.labels[r];
+  }
+  return { count: rows.length, sequences, features, labels };
+}
+
+/** Raw network outputs (before Platt scaling). */
+function networkOutputs(tf: Tf, network: tfjs.LayersModel, examples: PropensityExamples, config: PropensityConfig, mean: number[], scale: number[]): Float32Array {
+  const out = new Float32Array(examples.count);
+  const batch = 1024;
+  for (let start = 0; start < examples.count; start += batch) {
+    const count = Math.min(batch, examples.count - start);
+    const stride = config.window * STEP_WIDTH;
+    const sequences = examples.sequences.subarray(start * stride, (start + count) * stride);
+    const features = standardise(examples.features.subarray(start * config.featureCount, (start + count) * config.featureCount), mean, scale);
+    const values = tf.tidy(() =>
+      (network.predict([tf.tensor3d(sequences, [count, config.window, STEP_WIDTH]), tf.tensor2d(features, [count, config.featureCount])]) as tfjs.Tensor).dataSync(),
+    );
+    out.set(values, start);
+  }
+  return out;
+}
+
+/** Output weights: zero for the deep part, the logistic regression's for the hand features. */
+function startFromLogistic(tf: Tf, network: tfjs.LayersModel, config: PropensityConfig, logistic: LogisticModel): void {
+  const output = network.getLayer('output');
+  const kernel = new Float32Array(config.hiddenUnits + config.featureCount);
+  for (let j = 0; j < config.featureCount; j++) kernel[config.hiddenUnits + j] = logistic.weights[j + 1];
+  const tensors = [tf.tensor2d(kernel, [kernel.length, 1]), tf.tensor1d([logistic.weights[0]])];
+  output.setWeights(tensors);
+  tf.dispose(tensors);
+}
+
+export async function trainPropensityModel(
+  tf: Tf,
+  examples: PropensityExamples,
+  options: PropensityTraining,
+  onEpoch?: (report: EpochReport) => Promise<void> | void,
+  warmStart?: LogisticModel,
+): Promise<{ model: PropensityModel; finalLoss: number }> {
+  if (examples.count < 10) throw new RangeError(`too few examples to train a propensity model (${examples.count})`);
+  const config: PropensityConfig = { units: options.units, hiddenUnits: options.hiddenUnits, window: options.window, featureCount: options.featureCount, seed: options.seed };
+  const order = seededPermutation(examples.count, new Rng(options.seed ^ 0x5bd1e995));
+  const held = Math.max(1, Math.round(examples.count * options.calibrationShare));
+  const fitRows = order.subarray(held);
+  const calibrationRows = order.subarray(0, held);
+  const fitSet = pick(examples, fitRows, config.window, config.featureCount);
+  const { mean, scale } = warmStart ?? standardiser(fitSet.features, config.featureCount);
+  const network = buildPropensityNetwork(tf, config);
+  if (warmStart) startFromLogistic(tf, network, config, warmStart);
+  network.compile({ optimizer: tf.train.adam(options.learningRate), loss: 'binaryCrossentropy' });
+  const x = tf.tensor3d(fitSet.sequences, [fitSet.count, config.window, STEP_WIDTH]);
+  const f = tf.tensor2d(standardise(fitSet.features, mean, scale), [fitSet.count, config.featureCount]);
+  const y = tf.tensor2d(Float32Array.from(fitSet.labels), [fitSet.count, 1]);
+  let finalLoss: number;
+  try {
+    finalLoss = await fitShuffled(tf, network, [x, f], y, { epochs: options.epochs, batchSize: options.batchSize, seed: options.seed }, onEpoch);
+  } finally {
+    tf.dispose([x, f, y]);
+  }
+  const calibrationSet = pick(examples, calibrationRows, config.window, config.featureCount);
+  const raw = networkOutputs(tf, network, calibrationSet, config, mean, scale);
+  // Platt scaling is kept only when it improves the held-out log loss: on a small calibration set it
+  // can fit noise, and the warm-started network is often calibrated already.
+  const fitted = fitPlatt(raw, calibrationSet.labels);
+  const scaled = Float64Array.from(raw, (p) => applyPlatt(fitted, p));
+  const platt = logLoss(scaled, calibrationSet.labels) < logLoss(raw, calibrationSet.labels) ? fitted : IDENTITY;
+  return { model: { config, network, mean, scale, platt }, finalLoss };
+}
+
+/** Calibrated purchase probabilities for every example. */
+export function predictPropensity(tf: Tf, model: PropensityModel, examples: PropensityExamples): Float64Array {
+  const raw = networkOutputs(tf, model.network, examples, model.config, model.mean, model.scale);
+  return Float64Array.from(raw, (p) => applyPlatt(model.platt, p));
+}
+
+export interface PropensityState {
+  config: PropensityConfig;
+  mean: number[];
+  scale: number[];
+  platt: PlattScaling;
+}
+
+export function propensityState(model: PropensityModel, prefix: string): { state: PropensityState; weights: NamedWeights[] } {
+  return { state: { config: model.config, mean: model.mean, scale: model.scale, platt: model.platt }, weights: exportWeights(model.network, prefix) };
+}
+
+export function restorePropensityModel(tf: Tf, state: PropensityState, weights: readonly NamedWeights[]): PropensityModel {
+  const network = buildPropensityNetwork(tf, state.config);
+  importWeights(tf, network, weights);
+  return { ...state, network };
+}

@@ -1,0 +1,48 @@
+import { loadTf } from '../ml/tf-backend';
+import { fitLogistic, predictLogisticRows } from './logistic-regression';
+import { fitMarkov, markovProbabilities, markovStateOf } from './markov';
+import { nextStepWindows, predictNextSteps, trainNextStepModel } from './next-step-model';
+import { PropensityExampleBuilder, predictPropensity, trainPropensityModel } from './propensity-model';
+import { nextActionsOf, type PredictionEvent } from './session-events';
+
+const visit = (...types: string[]): PredictionEvent[] =>
+  types.map((type, i) => ({ type, timestamp: 1_000_000 + i * 20_000, sessionId: 'v', category: 'c', price: 10, device: 'mobile', channel: 'ads' }));
+
+describe('next-step GRU (small deterministic run on wasm)', () => {
+  it('learns what the Markov chain cannot: the second view is always followed by a cart, the first never', async () => {
+    const { tf } = await loadTf('wasm');
+    const sessions = Array.from({ length: 60 }, () => visit('view', 'view', 'cart', 'checkout'));
+    const windows = nextStepWindows(sessions, 6);
+    const { model } = await trainNextStepModel(tf, windows, { units: 8, window: 6, seed: 1, epochs: 60, batchSize: 32, learningRate: 0.05 });
+    const [afterFirst, afterSecond] = [visit('view'), visit('view', 'view')].map((events) => Array.from(predictNextSteps(tf, model, [events], 6)));
+    // Markov from "view": half the time view, half cart.
+    const states = sessions.flatMap((s) => s.map((e) => markovStateOf(e.type)));
+    const next = sessions.flatMap((s) => Array.from(nextActionsOf(s)));
+    expect(markovProbabilities(fitMarkov(states, next, 0), 0).slice(0, 2)).toEqual([0.5, 0.5]);
+    expect(afterFirst[0]).toBeGreaterThan(0.8); // view next
+    expect(afterSecond[1]).toBeGreaterThan(0.8); // cart next
+    model.dispose();
+  });
+});
+
+describe('propensity network (small deterministic run on wasm)', () => {
+  it('reads the sequence: buyers are the ones who favourited, which the hand feature does not show', async () => {
+    const { tf } = await loadTf('wasm');
+    const builder = new PropensityExampleBuilder(4, 1);
+    for (let n = 0; n < 200; n++) {
+      const buys = n % 2;
+      builder.add(buys ? visit('view', 'fav', 'view') : visit('view', 'search', 'view'), [n % 3], buys);
+    }
+    const examples = builder.build();
+    const logistic = fitLogistic(examples.features, 1, examples.labels);
+    const baseline = predictLogisticRows(logistic, examples.features);
+    const { model } = await trainPropensityModel(tf, examples, { units: 4, hiddenUnits: 4, window: 4, featureCount: 1, seed: 2, epochs: 40, batchSize: 32, learningRate: 0.02, calibrationShare: 0.2 }, undefined, logistic);
+    const predicted = predictPropensity(tf, model, examples);
+    // The baseline can only say about one half; the network separates the two kinds of visit.
+    expect(Math.max(...baseline)).toBeLessThan(0.7);
+    const buyers = predicted.filter((_, i) => examples.labels[i] === 1);
+    const others = predicted.filter((_, i) => examples.labels[i] === 0);
+    expect(Math.min(...buyers)).toBeGreaterThan(Math.max(...others));
+    model.network.dispose();
+  });
+});

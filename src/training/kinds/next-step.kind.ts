@@ -1,0 +1,95 @@
+import { splitInstant } from '../../ml/evaluation';
+import { markovSteps, visitsBetween } from '../../predict/datasets';
+import { evaluateNextStep } from '../../predict/evaluation';
+import { loadHistories } from '../../predict/event-history';
+import { NEXT_ACTIONS } from '../../predict/funnel-actions';
+import { fitMarkov, markovProbabilities, MARKOV_STATES, type MarkovModel } from '../../predict/markov';
+import { nextStepWeights, nextStepWindows, trainNextStepModel } from '../../predict/next-step-model';
+import { encodeNextStepArtifact } from '../../predict/prediction-artifact';
+import { ModelKind, ModelKindDefinition, TrainedModel, TrainingRun } from '../model-kind';
+import { BEHAVIOUR_TRAINING_PARAMS, parseParams, ParamsOf } from '../params';
+import { TrainingDataError } from '../training-errors';
+
+export const NEXT_STEP_PARAMS = {
+  ...BEHAVIOUR_TRAINING_PARAMS,
+  units: { type: 'int', min: 4, max: 256, default: 32, description: 'GRU state size' },
+  window: { type: 'int', min: 4, max: 200, default: 24, description: 'events per training window; a live visit is read by its last `window` events' },
+  epochs: { type: 'int', min: 1, max: 200, default: 8, description: 'passes over the training windows' },
+  batchSize: { type: 'int', min: 8, max: 4096, default: 64, description: 'windows per minibatch' },
+  learningRate: { type: 'number', min: 1e-5, max: 1, default: 0.01, description: 'Adam step size' },
+  holdoutFraction: { type: 'number', min: 0.05, max: 0.5, default: 0.2, description: 'last share of the data range whose visits are held out for evaluation' },
+  refit: { type: 'boolean', default: true, description: 'after evaluating, train again on every visit of the range for the stored model' },
+  seed: { type: 'int', min: 0, max: 2 ** 31 - 1, default: 42, description: 'random seed of initialisation and shuffling' },
+} as const;
+
+export type NextStepParams = ParamsOf<typeof NEXT_STEP_PARAMS>;
+
+/**
+ * Evaluates the GRU and the Markov baseline on visits after the split, then (with `refit`) trains
+ * both on all visits. Stores the GRU's weights with the Markov counts; the score table holds the
+ * baseline's transition probabilities, which the API serves next to the model's.
+ */
+async function train(run: TrainingRun<NextStepParams>): Promise<TrainedModel> {
+  const { tf, params } = run;
+  const started = performance.now();
+  await run.progress(0.02, 'loading events');
+  // Users the anomaly ensemble flags (bots, fake orders) are left out, as every behaviour model does.
+  const histories = (await loadHistories(run.dataSource, run.from, run.to)).filter((h) => !run.excludedUsers.has(Number(h.userKey)));
+  const eventCount = histories.reduce((sum, h) => sum + h.events.length, 0);
+  if (eventCount === 0) throw new TrainingDataError(`There are no events between ${run.from?.toISOString() ?? 'the beginning'} and ${run.to.toISOString()}; ingest events or widen the range.`);
+  const fromMs = Math.min(...histories.map((h) => h.events[0].timestamp));
+  const from = run.from ?? new Date(fromMs);
+  const splitAt = splitInstant(from, run.to, params.holdoutFraction);
+  const training = { units: params.units, window: params.window, seed: params.seed, epochs: params.epochs, batchSize: params.batchSize, learningRate: params.learningRate };
+  const fitShare = params.refit ? 0.45 : 0.9;
+  let evaluated;
+  try {
+    evaluated = await evaluateNextStep(tf, histories, { fromMs: from.getTime(), splitMs: splitAt.getTime(), toMs: run.to.getTime() }, training, (r) =>
+      run.progress(0.05 + (fitShare * r.epoch) / r.epochs, `fitting before the split: epoch ${r.epoch}/${r.epochs}, loss ${r.loss.toFixed(4)}`),
+    );
+  } catch (error) {
+    if (error instanceof RangeError) throw new TrainingDataError(`${error.message} (split at ${splitAt.toISOString()}); ingest more events or widen the range.`);
+    throw error;
+  }
+  let model = evaluated.model;
+  let markov: MarkovModel = evaluated.markov;
+  let finalLoss: number | null = null;
+  if (params.refit) {
+    const all = visitsBetween(histories, from.getTime(), run.to.getTime());
+    const steps = markovSteps(all.visits);
+    markov = fitMarkov(steps.states, steps.next);
+    model.dispose();
+    const refitted = await trainNextStepModel(tf, nextStepWindows(all.visits.map((v) => v.events), params.window), training, (r) =>
+      run.progress(0.5 + (0.45 * r.epoch) / r.epochs, `fitting on the whole range: epoch ${r.epoch}/${r.epochs}, loss ${r.loss.toFixed(4)}`),
+    );
+    model = refitted.model;
+    finalLoss = refitted.finalLoss;
+  }
+  const artifact = encodeNextStepArtifact({ config: { units: params.units, window: params.window, seed: params.seed }, markov, weights: nextStepWeights(model) });
+  model.dispose();
+  const transitions = MARKOV_STATES.flatMap((state, s) => markovProbabilities(markov, s).map((probability, a) => ({ state, action: NEXT_ACTIONS[a], probability })));
+  return {
+    artifact,
+    metrics: {
+      evaluation: evaluated.evaluation,
+      training: { events: eventCount, finalLoss: finalLoss === null ? null : Math.round(finalLoss * 1e5) / 1e5, totalSeconds: Math.round((performance.now() - started) / 10) / 100 },
+    },
+    eventCount,
+    trainedFrom: from,
+    trainedTo: params.refit ? run.to : splitAt,
+    async writeScores(client, modelVersionId) {
+      await client.query(
+        `INSERT INTO next_step_transitions (model_version_id, state, action, probability) SELECT $1, * FROM unnest($2::text[], $3::text[], $4::real[])`,
+        [modelVersionId, transitions.map((t) => t.state), transitions.map((t) => t.action), transitions.map((t) => t.probability)],
+      );
+      return transitions.length;
+    },
+  };
+}
+
+export const nextStep: ModelKindDefinition<NextStepParams> = {
+  kind: ModelKind.NEXT_STEP,
+  scoreTable: 'next_step_transitions',
+  parseParams: (raw) => parseParams(ModelKind.NEXT_STEP, NEXT_STEP_PARAMS, raw),
+  train,
+};

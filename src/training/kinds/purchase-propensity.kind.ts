@@ -1,0 +1,131 @@
+import { pipeline } from 'node:stream/promises';
+import { Readable } from 'node:stream';
+import { from as copyFrom } from 'pg-copy-streams';
+import { userExamples, visitExamples } from '../../predict/datasets';
+import { evaluateUserPropensity, evaluateVisitPropensity, trainingCutoffs, userTrainingExamples, type UserPropensityRange } from '../../predict/evaluation';
+import { loadHistories } from '../../predict/event-history';
+import { fitLogistic } from '../../predict/logistic-regression';
+import { encodePropensityArtifact } from '../../predict/prediction-artifact';
+import { predictPropensity, propensityState, trainPropensityModel, type PropensityModel } from '../../predict/propensity-model';
+import { ModelKind, ModelKindDefinition, TrainedModel, TrainingRun } from '../model-kind';
+import { BEHAVIOUR_TRAINING_PARAMS, parseParams, ParamsOf } from '../params';
+import { TrainingDataError } from '../training-errors';
+
+const HOUR = 3_600_000;
+const DAY = 24 * HOUR;
+
+export const PURCHASE_PROPENSITY_PARAMS = {
+  ...BEHAVIOUR_TRAINING_PARAMS,
+  horizonHours: { type: 'int', min: 1, max: 24 * 90, default: 168, description: 'a user counts as a buyer when they purchase within this many hours of the cutoff' },
+  activeDays: { type: 'int', min: 1, max: 365, default: 30, description: 'users with an event in this many days before a cutoff are scored' },
+  cutoffStepHours: { type: 'int', min: 1, max: 24 * 30, default: 24, description: 'training cutoffs for users lie this far apart, back from split − horizon (at most 4)' },
+  units: { type: 'int', min: 2, max: 256, default: 16, description: 'GRU state size' },
+  hiddenUnits: { type: 'int', min: 2, max: 256, default: 16, description: 'dense layer joining the sequence summary and the hand features' },
+  window: { type: 'int', min: 2, max: 200, default: 16, description: 'most recent events the sequence input reads' },
+  epochs: { type: 'int', min: 1, max: 200, default: 6, description: 'passes over the examples' },
+  batchSize: { type: 'int', min: 8, max: 4096, default: 128, description: 'examples per minibatch' },
+  learningRate: { type: 'number', min: 1e-6, max: 1, default: 0.001, description: 'Adam step size (training starts from the fitted logistic baseline)' },
+  calibrationShare: { type: 'number', min: 0.05, max: 0.5, default: 0.2, description: 'share of examples held out of fitting for Platt scaling' },
+  holdoutFraction: { type: 'number', min: 0.05, max: 0.5, default: 0.2, description: 'last share of the range whose visits are held out to evaluate the live-visit model' },
+  refit: { type: 'boolean', default: true, description: 'after evaluating, train again up to the end of the range for the stored models' },
+  seed: { type: 'int', min: 0, max: 2 ** 31 - 1, default: 42, description: 'random seed of initialisation and shuffling' },
+} as const;
+
+export type PurchasePropensityParams = ParamsOf<typeof PURCHASE_PROPENSITY_PARAMS>;
+
+/**
+ * Two models in one version: users (history before a cutoff → purchase within the horizon) and live
+ * visits (visit so far plus history → purchase before the visit ends). Each is evaluated on a time
+ * split against a logistic regression on the hand features alone; the stored scores are every
+ * active user's propensity at the end of the range.
+ */
+async function train(run: TrainingRun<PurchasePropensityParams>): Promise<TrainedModel> {
+  const { tf, params } = run;
+  const started = performance.now();
+  await run.progress(0.02, 'loading events');
+  // Users the anomaly ensemble flags (bots, fake orders) are left out, as every behaviour model does.
+  const histories = (await loadHistories(run.dataSource, run.from, run.to)).filter((h) => !run.excludedUsers.has(Number(h.userKey)));
+  const eventCount = histories.reduce((sum, h) => sum + h.events.length, 0);
+  if (eventCount === 0) throw new TrainingDataError(`There are no events between ${run.from?.toISOString() ?? 'the beginning'} and ${run.to.toISOString()}; ingest events or widen the range.`);
+  const fromMs = run.from?.getTime() ?? Math.min(...histories.map((h) => h.events[0].timestamp));
+  const toMs = run.to.getTime();
+  const horizonMs = params.horizonHours * HOUR;
+  const activeMs = params.activeDays * DAY;
+  const userRange: UserPropensityRange = { fromMs, splitMs: toMs - horizonMs, horizonMs, activeMs, cutoffStepMs: params.cutoffStepHours * HOUR };
+  const visitSplitMs = Math.round(toMs - (toMs - fromMs) * params.holdoutFraction);
+  const training = {
+    units: params.units,
+    hiddenUnits: params.hiddenUnits,
+    window: params.window,
+    seed: params.seed,
+    epochs: params.epochs,
+    batchSize: params.batchSize,
+    learningRate: params.learningRate,
+    calibrationShare: params.calibrationShare,
+  };
+  const stage = (offset: number, share: number, label: string) => (r: { epoch: number; epochs: number; loss: number }) =>
+    run.progress(offset + (share * r.epoch) / r.epochs, `${label}: epoch ${r.epoch}/${r.epochs}, loss ${r.loss.toFixed(4)}`);
+  const share = params.refit ? 0.22 : 0.45;
+  let users;
+  let visits;
+  try {
+    users = await evaluateUserPropensity(tf, histories, userRange, training, stage(0.05, share, 'users before the split'));
+    visits = await evaluateVisitPropensity(tf, histories, { fromMs, splitMs: visitSplitMs, toMs }, training, stage(0.05 + share, share, 'visits before the split'));
+  } catch (error) {
+    if (error instanceof RangeError) throw new TrainingDataError(`${error.message}; ingest more events, widen the range or shorten horizonHours.`);
+    throw error;
+  }
+  let userModel: PropensityModel = users.model;
+  let visitModel: PropensityModel = visits.model;
+  if (params.refit) {
+    // The same recipe with the cutoffs moved up to the end of the range.
+    const refitRange = { ...userRange, splitMs: toMs };
+    const userTrain = userTrainingExamples(histories, trainingCutoffs(refitRange), refitRange, params.window);
+    const userFeatures = userTrain.examples.features.length / Math.max(1, userTrain.examples.count);
+    if (userTrain.examples.count >= 10) {
+      const logistic = fitLogistic(userTrain.examples.features, userFeatures, userTrain.examples.labels);
+      userModel.network.dispose();
+      userModel = (await trainPropensityModel(tf, userTrain.examples, { ...training, featureCount: userFeatures }, stage(0.5, 0.2, 'users, whole range'), logistic)).model;
+    }
+    const visitTrain = visitExamples(histories, fromMs, toMs, params.window);
+    const visitFeatures = visitTrain.examples.features.length / Math.max(1, visitTrain.examples.count);
+    const logistic = fitLogistic(visitTrain.examples.features, visitFeatures, visitTrain.examples.labels);
+    visitModel.network.dispose();
+    visitModel = (await trainPropensityModel(tf, visitTrain.examples, { ...training, featureCount: visitFeatures }, stage(0.7, 0.2, 'visits, whole range'), logistic)).model;
+  }
+  await run.progress(0.92, 'scoring every active user');
+  const now = userExamples(histories, toMs, horizonMs, activeMs, params.window);
+  const scores = now.examples.count ? predictPropensity(tf, userModel, now.examples) : new Float64Array(0);
+  const artifact = encodePropensityArtifact(
+    { horizonHours: params.horizonHours, activeDays: params.activeDays },
+    propensityState(userModel, 'user'),
+    propensityState(visitModel, 'visit'),
+  );
+  userModel.network.dispose();
+  visitModel.network.dispose();
+  const scoredAt = run.to.toISOString();
+  return {
+    artifact,
+    metrics: {
+      evaluation: { users: users.evaluation, visits: visits.evaluation, beatsBaseline: users.evaluation.beatsBaseline && visits.evaluation.beatsBaseline },
+      training: { events: eventCount, userCutoffs: users.cutoffs.map((c) => new Date(c).toISOString()), scoredUsers: now.examples.count, totalSeconds: Math.round((performance.now() - started) / 10) / 100 },
+    },
+    eventCount,
+    trainedFrom: new Date(fromMs),
+    trainedTo: run.to,
+    async writeScores(client, modelVersionId) {
+      function* lines(): Generator<string> {
+        for (let i = 0; i < scores.length; i++) yield `${modelVersionId}\t${now.keys[i]}\t${scores[i].toPrecision(6)}\t${scoredAt}\n`;
+      }
+      await pipeline(Readable.from(lines()), client.query(copyFrom('COPY purchase_propensity_scores (model_version_id, user_id, propensity, scored_at) FROM STDIN')));
+      return scores.length;
+    },
+  };
+}
+
+export const purchasePropensity: ModelKindDefinition<PurchasePropensityParams> = {
+  kind: ModelKind.PURCHASE_PROPENSITY,
+  scoreTable: 'purchase_propensity_scores',
+  parseParams: (raw) => parseParams(ModelKind.PURCHASE_PROPENSITY, PURCHASE_PROPENSITY_PARAMS, raw),
+  train,
+};

@@ -1,0 +1,174 @@
+/**
+ * The service on random stored logs against the deliberately simple reference
+ * (src/funnel/window-funnel.reference.ts): events go in through ingest, funnels come out of the
+ * funnel service (mirror, masks, time range, sessions, filters), and each unit's level and step
+ * times are recomputed here from the generated events alone.
+ */
+import type { FunnelSpec } from '../src/funnel/funnel-definition';
+import { referenceWindowFunnel, ReferenceEvent } from '../src/funnel/window-funnel.reference';
+import type { FunnelModes } from '../src/funnel/window-funnel';
+import { startTestApp, TestApp } from './support/app';
+
+interface LogEvent {
+  index: number;
+  user: string;
+  session: string;
+  type: string;
+  minute: number;
+  p: number;
+}
+
+function mulberry32(seed: number): () => number {
+  let a = seed;
+  return () => {
+    a = (a + 0x6d2b79f5) | 0;
+    let x = Math.imul(a ^ (a >>> 15), 1 | a);
+    x = (x + Math.imul(x ^ (x >>> 7), 61 | x)) ^ x;
+    return ((x ^ (x >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+const START = Date.UTC(2026, 0, 5, 12);
+const MINUTE = 60_000;
+const FROM_MINUTE = 3;
+const TO_MINUTE = 25;
+const WINDOW_SECONDS = 300;
+
+function randomLog(seed: number, users: number): LogEvent[] {
+  const random = mulberry32(seed);
+  const events: LogEvent[] = [];
+  const types = ['a', 'a', 'b', 'b', 'c', 'x'];
+  // Interleave users in ingestion order, like a live shop; minutes repeat often, so ties are common.
+  for (let n = 0; n < users * 9; n++) {
+    events.push({
+      index: events.length,
+      user: `u${Math.floor(random() * users)}`,
+      session: `s${Math.floor(random() * 2)}`,
+      type: types[Math.floor(random() * types.length)],
+      minute: Math.floor(random() * 32),
+      p: Math.floor(random() * 4),
+    });
+  }
+  return events;
+}
+
+interface Variant {
+  name: string;
+  steps: { type: string; matches: (e: LogEvent) => boolean; filters?: { property: string; op: string; value: unknown }[] }[];
+  exclusion?: boolean;
+}
+
+const isType = (type: string) => (e: LogEvent) => e.type === type;
+const VARIANTS: Variant[] = [
+  { name: 'a→b→c', steps: [{ type: 'a', matches: isType('a') }, { type: 'b', matches: isType('b') }, { type: 'c', matches: isType('c') }] },
+  {
+    name: 'a→b[p≥2]→c',
+    steps: [
+      { type: 'a', matches: isType('a') },
+      { type: 'b', matches: (e) => e.type === 'b' && e.p >= 2, filters: [{ property: 'p', op: 'gte', value: 2 }] },
+      { type: 'c', matches: isType('c') },
+    ],
+  },
+  { name: 'a→a→b (repeated step)', steps: [{ type: 'a', matches: isType('a') }, { type: 'a', matches: isType('a') }, { type: 'b', matches: isType('b') }] },
+  { name: 'a→b→c, x excluded between 1 and 3', exclusion: true, steps: [{ type: 'a', matches: isType('a') }, { type: 'b', matches: isType('b') }, { type: 'c', matches: isType('c') }] },
+];
+
+const MODES: { names: string[]; modes: FunnelModes }[] = [
+  { names: [], modes: {} },
+  { names: ['strict_order'], modes: { strictOrder: true } },
+  { names: ['strict_order', 'allow_reentry'], modes: { strictOrder: true, allowReentry: true } },
+  { names: ['strict_deduplication'], modes: { strictDeduplication: true } },
+  { names: ['strict_increase'], modes: { strictIncrease: true } },
+  { names: ['strict_once'], modes: { strictOnce: true } },
+  { names: ['strict_increase', 'strict_once', 'strict_deduplication'], modes: { strictIncrease: true, strictOnce: true, strictDeduplication: true } },
+];
+
+/** Step counts, active units and mean time from the previous step (seconds), by the reference. */
+function expected(log: LogEvent[], variant: Variant, modes: FunnelModes, countBy: 'user' | 'session') {
+  const units = new Map<string, LogEvent[]>();
+  for (const event of log) {
+    const key = countBy === 'user' ? event.user : `${event.user}/${event.session}`;
+    units.set(key, [...(units.get(key) ?? []), event]);
+  }
+  const stepCount = variant.steps.length;
+  const counts = new Array<number>(stepCount).fill(0);
+  const durationSums = new Array<number>(stepCount).fill(0);
+  let active = 0;
+  for (const events of units.values()) {
+    events.sort((x, y) => x.minute - y.minute || x.index - y.index);
+    const inRange = (e: LogEvent) => e.minute >= FROM_MINUTE && e.minute < TO_MINUTE;
+    if (events.some(inRange)) active++;
+    const referenceEvents: ReferenceEvent[] = events.map((e) => ({
+      timestamp: e.minute * 60,
+      steps: variant.steps.flatMap((step, k) => (step.matches(e) && (k > 0 || inRange(e)) ? [k + 1] : [])),
+      exclusions: variant.exclusion && e.type === 'x' ? [0] : [],
+    }));
+    const { level, stepTimes } = referenceWindowFunnel(referenceEvents, {
+      stepCount,
+      conversionWindow: WINDOW_SECONDS,
+      modes,
+      exclusions: variant.exclusion ? [{ fromStep: 1, toStep: 3 }] : [],
+    });
+    for (let k = 0; k < level; k++) {
+      counts[k]++;
+      if (k > 0) durationSums[k] += stepTimes[k] - stepTimes[k - 1];
+    }
+  }
+  return { counts, active, averages: durationSums.map((sum, k) => (k === 0 || counts[k] === 0 ? null : sum / counts[k])) };
+}
+
+let t: TestApp;
+beforeAll(async () => {
+  t = await startTestApp('funnel_random');
+});
+afterAll(() => t.stop());
+
+describe.each([11, 23])('random stored log (seed %i)', (seed) => {
+  const log = randomLog(seed, 40);
+
+  beforeAll(async () => {
+    // Each seed gets its own user names, so the two logs never mix.
+    const result = await t.app.services.events.ingest(
+      log.map((e) => ({
+        eventId: `r${seed}-${e.index}`,
+        type: e.type,
+        userId: `${seed}-${e.user}`,
+        sessionId: e.session,
+        timestamp: START + e.minute * MINUTE,
+        properties: { p: e.p },
+      })),
+    );
+    expect(result.accepted).toBe(log.length);
+  });
+
+  it.each(['user', 'session'] as const)('agrees with the reference for every variant and mode, counting by %s', async (countBy) => {
+    let completed = 0;
+    for (const variant of VARIANTS) {
+      for (const { names, modes } of MODES) {
+        const spec: FunnelSpec = {
+          steps: variant.steps.map((step) => ({ type: step.type, filters: step.filters })),
+          conversionWindowSeconds: WINDOW_SECONDS,
+          from: new Date(START + FROM_MINUTE * MINUTE),
+          to: new Date(START + TO_MINUTE * MINUTE),
+          countBy,
+          modes: names,
+          exclusions: variant.exclusion ? [{ type: 'x', fromStep: 1, toStep: 3 }] : null,
+          // only this seed's users
+          cohort: { userIds: [...new Set(log.map((e) => `${seed}-${e.user}`))] },
+        };
+        const result = await t.app.services.funnels.funnel(spec);
+        const want = expected(log, variant, modes, countBy);
+        completed += want.counts[want.counts.length - 1];
+        const context = `${variant.name} [${names.join(',')}] by ${countBy}`;
+        expect({ context, counts: result.steps.map((s) => s.count), totalUnits: result.totalUnits }).toEqual({ context, counts: want.counts, totalUnits: want.active });
+        result.steps.forEach((step, k) => {
+          const average = step.timeFromPrevious?.average ?? null;
+          if (want.averages[k] === null) expect({ context, k, average }).toEqual({ context, k, average: null });
+          else expect(average).toBeCloseTo(want.averages[k]!, 6);
+        });
+      }
+    }
+    // The logs are meant to exercise whole chains, not only empty funnels.
+    expect(completed).toBeGreaterThan(20);
+  });
+});
