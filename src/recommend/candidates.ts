@@ -67,6 +67,8 @@ export function topOfScores(scores: ArrayLike<number>, k: number, skip: (index: 
     }
   };
   for (let index = 0; index < scores.length; index++) {
+    // Most items lose to the heap's smallest: compare before allocating anything.
+    if (heap.length >= k && (k === 0 || scores[index] < heap[0][1] || (scores[index] === heap[0][1] && index > heap[0][0]))) continue;
     if (skip(index)) continue;
     const entry: [number, number] = [index, scores[index]];
     if (heap.length < k) {

@@ -76,7 +76,7 @@ export class RecommendationResolver {
     @Arg('limit', () => Int, { defaultValue: 10 }) limit: number,
     @Arg('category', () => String, { nullable: true, description: 'Only items of this category.' }) category: string | null,
     @Arg('excludeItemIds', () => [ID], { nullable: true, description: 'Items not to show (already on the page).' }) excludeItemIds: string[] | null,
-    @Arg('sessionItemIds', () => [ID], { nullable: true, description: 'The live session’s items, oldest first; default: the user’s latest visit from their events.' })
+    @Arg('sessionItemIds', () => [ID], { nullable: true, description: 'The live session’s items, oldest first; default: the user’s current visit, from their events (if its last event is under 30 minutes old).' })
     sessionItemIds: string[] | null,
     @Arg('maxPerCategory', () => Int, { nullable: true, description: 'At most this many items per category (diversity).' }) maxPerCategory: number | null,
     @Ctx() { services }: Context,

@@ -162,6 +162,7 @@ export class RecommendationService {
 
   /** Trending in the category being browsed, then popular overall, then any available item. */
   private fallbacks(snapshot: ServingSnapshot, builder: ListBuilder, category: string | null): void {
+    if (builder.full) return;
     const popularity = snapshot.popularity;
     if (popularity) {
       const trending = category !== null ? popularity.byCategory.get(category) : undefined;
@@ -206,7 +207,8 @@ export class RecommendationService {
     if (!knn || history.length === 0) return null;
     const scores = scoreFromNeighbours(history.slice(0, knn.historyLength), (item) => knn.similar.get(item), knn.recencyDecay, knn.historyItemWeight);
     if (scores.size === 0) return null;
-    const ranked = [...scores].sort((a, b) => b[1] - a[1] || a[0] - b[0]).slice(0, depth);
+    const ids = Array.from(scores.keys());
+    const ranked = topOfScores(Array.from(scores.values()), depth).map(([n, score]) => [ids[n], score] as const);
     return { source: Recommender.ITEM_KNN, version: knn.version, ranked, weight: 1 };
   }
 
@@ -241,9 +243,11 @@ export class RecommendationService {
     const types = row.types ?? [];
     const times = row.times ?? [];
     const sessions = row.sessions ?? [];
-    // The live session: the newest run of events in the same visit (same session id, or gaps under 30 minutes).
+    // The live session: the newest run of events in the same visit (same session id, or gaps under
+    // 30 minutes), if that visit is still going (its last event under 30 minutes ago).
     const session: number[] = [];
-    for (let n = 0; n < items.length; n++) {
+    const live = times.length > 0 && Date.now() - times[0] <= SESSION_GAP_MS;
+    for (let n = 0; live && n < items.length; n++) {
       if (n > 0) {
         const sameVisit = sessions[n] !== null || sessions[n - 1] !== null ? sessions[n] === sessions[n - 1] : times[n - 1] - times[n] <= SESSION_GAP_MS;
         if (!sameVisit) break;
@@ -281,8 +285,8 @@ function toList(snapshot: ServingSnapshot, builder: ListBuilder, userId: string 
   };
 }
 
-function fromRanked(list: RankedList, source: Recommender, version: VersionRef | null): Candidate[] {
-  return Array.from(list.ids, (item, n) => ({ item, score: list.scores[n], source, version }));
+function* fromRanked(list: RankedList, source: Recommender, version: VersionRef | null): Generator<Candidate> {
+  for (let n = 0; n < list.ids.length; n++) yield { item: list.ids[n], score: list.scores[n], source, version };
 }
 
 function categoryOf(snapshot: ServingSnapshot, item: number | undefined): string | null {
