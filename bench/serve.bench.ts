@@ -93,7 +93,8 @@ export async function run(argv: string[]): Promise<void> {
     const adminKey = `bench-admin-${Date.now()}`;
     let output = '';
     server = spawn(process.execPath, [resolve(__dirname, '../src/main.js')], {
-      env: { ...process.env, DATABASE_URL: db.url, PORT: String(port), HOST: '127.0.0.1', LOG_LEVEL: 'warn', FUNNELCAST_BOOTSTRAP_ADMIN_KEY: adminKey },
+      // As deployed: NODE_ENV=production also turns off graphql-js's development-only checks.
+      env: { ...process.env, NODE_ENV: 'production', DATABASE_URL: db.url, PORT: String(port), HOST: '127.0.0.1', LOG_LEVEL: 'warn', FUNNELCAST_BOOTSTRAP_ADMIN_KEY: adminKey },
     });
     server.stdout?.on('data', (chunk: Buffer) => (output += chunk.toString()));
     server.stderr?.on('data', (chunk: Buffer) => (output += chunk.toString()));
