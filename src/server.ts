@@ -1,5 +1,6 @@
 import { ApolloServer, HeaderMap } from '@apollo/server';
 import type { ApolloServerPlugin } from '@apollo/server';
+import { ApolloServerPluginCacheControlDisabled } from '@apollo/server/plugin/disabled';
 import { createServer, IncomingMessage, Server, ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Config } from './config';
@@ -80,7 +81,8 @@ export async function startServer(services: Services, config: Config, port = con
     schema: await buildFunnelcastSchema(),
     formatError,
     includeStacktraceInErrorResponses: false,
-    plugins: [queryLimitsPlugin(config)],
+    // No type sets cache hints; the default cache-control plugin would still hook every field of every response.
+    plugins: [queryLimitsPlugin(config), ApolloServerPluginCacheControlDisabled()],
   });
   await apollo.start();
   const log = logger();

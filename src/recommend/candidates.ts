@@ -50,41 +50,58 @@ export function fuseLists(lists: readonly SourceList[]): Candidate[] {
     .map(([item, entry]) => ({ item, score: entry.score, source: entry.from.source, version: entry.from.version }));
 }
 
-/** The k best (index, score) pairs of a dense score array, best first, via a size-k min-heap. */
+/**
+ * The k best (index, score) pairs of a dense score array, best first, via a size-k min-heap (worst
+ * kept entry on top; ties rank the lower index higher). The heap lives in two typed arrays: this
+ * runs over the whole catalogue on every request, and pairs would be garbage after it.
+ */
 export function topOfScores(scores: ArrayLike<number>, k: number, skip: (index: number) => boolean = () => false): [number, number][] {
-  const heap: [number, number][] = [];
-  const less = (a: [number, number], b: [number, number]) => a[1] < b[1] || (a[1] === b[1] && a[0] > b[0]);
-  const siftDown = (start: number) => {
-    for (let i = start; ; ) {
-      const l = 2 * i + 1;
-      const r = l + 1;
-      let smallest = i;
-      if (l < heap.length && less(heap[l], heap[smallest])) smallest = l;
-      if (r < heap.length && less(heap[r], heap[smallest])) smallest = r;
-      if (smallest === i) return;
-      [heap[i], heap[smallest]] = [heap[smallest], heap[i]];
-      i = smallest;
-    }
+  const size = Math.max(0, Math.min(k, scores.length));
+  const heapIndex = new Int32Array(size);
+  const heapScore = new Float64Array(size);
+  let length = 0;
+  const less = (a: number, b: number) => heapScore[a] < heapScore[b] || (heapScore[a] === heapScore[b] && heapIndex[a] > heapIndex[b]);
+  const swap = (a: number, b: number) => {
+    const index = heapIndex[a];
+    const score = heapScore[a];
+    heapIndex[a] = heapIndex[b];
+    heapScore[a] = heapScore[b];
+    heapIndex[b] = index;
+    heapScore[b] = score;
   };
   for (let index = 0; index < scores.length; index++) {
-    // Most items lose to the heap's smallest: compare before allocating anything.
-    if (heap.length >= k && (k === 0 || scores[index] < heap[0][1] || (scores[index] === heap[0][1] && index > heap[0][0]))) continue;
+    const score = scores[index];
+    // Most items lose to the heap's smallest: compare before anything else.
+    if (length >= k && (k === 0 || score < heapScore[0] || (score === heapScore[0] && index > heapIndex[0]))) continue;
     if (skip(index)) continue;
-    const entry: [number, number] = [index, scores[index]];
-    if (heap.length < k) {
-      heap.push(entry);
-      for (let i = heap.length - 1; i > 0; ) {
+    if (length < k) {
+      heapIndex[length] = index;
+      heapScore[length] = score;
+      length++;
+      for (let i = length - 1; i > 0; ) {
         const parent = (i - 1) >> 1;
-        if (!less(heap[i], heap[parent])) break;
-        [heap[i], heap[parent]] = [heap[parent], heap[i]];
+        if (!less(i, parent)) break;
+        swap(i, parent);
         i = parent;
       }
-    } else if (k > 0 && less(heap[0], entry)) {
-      heap[0] = entry;
-      siftDown(0);
+    } else if (heapScore[0] < score || (heapScore[0] === score && heapIndex[0] > index)) {
+      heapIndex[0] = index;
+      heapScore[0] = score;
+      for (let i = 0; ; ) {
+        const l = 2 * i + 1;
+        const r = l + 1;
+        let smallest = i;
+        if (l < length && less(l, smallest)) smallest = l;
+        if (r < length && less(r, smallest)) smallest = r;
+        if (smallest === i) break;
+        swap(i, smallest);
+        i = smallest;
+      }
     }
   }
-  return heap.sort((a, b) => b[1] - a[1] || a[0] - b[0]);
+  const top: [number, number][] = new Array(length);
+  for (let n = 0; n < length; n++) top[n] = [heapIndex[n], heapScore[n]];
+  return top.sort((a, b) => b[1] - a[1] || a[0] - b[0]);
 }
 
 /** What may not be served in this list. */
@@ -143,7 +160,7 @@ export class ListBuilder {
       let listScore = floor === null ? candidate.score : candidate.score * scale;
       const last = this.served[this.served.length - 1];
       if (last && listScore > last.listScore) listScore = last.listScore;
-      this.served.push({ ...candidate, listScore });
+      this.served.push({ item: candidate.item, score: candidate.score, source: candidate.source, version: candidate.version, listScore });
       this.taken.add(candidate.item);
       const category = entry.category ?? '';
       this.perCategory.set(category, (this.perCategory.get(category) ?? 0) + 1);

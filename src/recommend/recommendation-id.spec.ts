@@ -10,6 +10,12 @@ describe('recommendation ids', () => {
     expect(decodeRecommendationId(`r1.c.0.9.${listId}`)).toEqual({ source: Recommender.CATALOG, modelVersionId: null, itemId: 9, listId });
   });
 
+  it('gives every list its own id, across refills of the random pool', () => {
+    const ids = Array.from({ length: 1500 }, () => newListId());
+    for (const id of ids) expect(id).toMatch(/^[A-Za-z0-9_-]{11}$/);
+    expect(new Set(ids).size).toBe(ids.length);
+  });
+
   it('rejects what this server did not issue', () => {
     for (const bad of ['', 'r1.k.12.345', 'r1.x.1.2.AAAAAAAAAAA', 'r2.k.1.2.AAAAAAAAAAA', 'r1.k.1.2.AAAAAAAAAAA.extra']) expect(decodeRecommendationId(bad)).toBeNull();
   });

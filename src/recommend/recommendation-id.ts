@@ -22,9 +22,19 @@ export interface RecommendationRef {
   listId: string;
 }
 
+const LIST_ID_BYTES = 8;
+// One call into the random source per 512 list ids: a call costs far more than the bytes it returns.
+let randomPool = Buffer.alloc(0);
+let poolOffset = 0;
+
 /** A token naming one served list (8 random bytes, base64url). */
 export function newListId(): string {
-  return randomBytes(8).toString('base64url');
+  if (poolOffset + LIST_ID_BYTES > randomPool.length) {
+    randomPool = randomBytes(LIST_ID_BYTES * 512);
+    poolOffset = 0;
+  }
+  poolOffset += LIST_ID_BYTES;
+  return randomPool.toString('base64url', poolOffset - LIST_ID_BYTES, poolOffset);
 }
 
 /**

@@ -12,7 +12,8 @@ registerEnumType(Recommender, {
     'or CATALOG (any available item, when no model had anything left).',
 });
 
-@ObjectType('RecommendedItem')
+// Plain fields read straight from the service's objects: no per-field middleware wrapper (they carry no auth).
+@ObjectType('RecommendedItem', { simpleResolvers: true })
 export class RecommendedItemView {
   @Field(() => ID, { description: 'The shop’s item id.' })
   itemId: string;
@@ -33,7 +34,7 @@ export class RecommendedItemView {
   recommendationId: string;
 }
 
-@ObjectType('Recommendations')
+@ObjectType('Recommendations', { simpleResolvers: true })
 export class RecommendationsView {
   @Field(() => ID, { description: 'Identifies this served list.' })
   listId: string;
