@@ -6,8 +6,10 @@ import { explainNextStep, explainPropensity, type Attribution } from './explain'
 import { loadRecentEvents, loadSession } from './event-history';
 import { SESSION_FEATURES, USER_FEATURES, sessionFeatures, userFeatures } from './features';
 import { FUNNEL_STAGES, NEXT_ACTIONS, type FunnelStage } from './funnel-actions';
-import { markovProbabilities, markovStateOf } from './markov';
-import { decodeNextStepArtifact, decodePropensityArtifact, type LoadedNextStep, type LoadedPropensity } from './prediction-artifact';
+import { markovProbabilities, markovStateOf, type MarkovModel } from './markov';
+import type { NextStepConfig } from './next-step-model';
+import { decodeNextStepArtifact, decodePropensityArtifact, type PropensitySettings } from './prediction-artifact';
+import { NextStepNetworkForward, servedPropensity, type ServedPropensity } from './serving-networks';
 import type { PredictionEvent } from './session-events';
 
 /** An event of a visit the shop has not stored (yet), as the client sends it. */
@@ -69,18 +71,42 @@ const MAX_PAGE = 200;
 const CLOCK_SKEW_MS = 5 * 60_000;
 const HISTORY_EVENTS = 2000;
 
-interface Cached<T> {
+/**
+ * How long a looked-up ACTIVE version id is trusted before it is read again. Activation happens in
+ * any process (an admin's mutation, a worker finishing a job), so each API process re-reads the id
+ * at most this often: a newly activated version serves within a second, without a query per request.
+ */
+const ACTIVE_VERSION_RECHECK_MS = 1000;
+
+type PredictionKind = 'NEXT_STEP' | 'PURCHASE_PROPENSITY';
+
+interface ServedNextStep {
+  config: NextStepConfig;
+  markov: MarkovModel;
+  forward: NextStepNetworkForward;
+}
+
+interface ServedPropensityVersion {
+  settings: PropensitySettings;
+  user: ServedPropensity;
+  visit: ServedPropensity;
+}
+
+interface Served<T> {
   versionId: number;
-  loaded: T;
+  served: Promise<T>;
 }
 
 /**
- * Live predictions from the ACTIVE NEXT_STEP and PURCHASE_PROPENSITY versions (loaded once per
- * version and kept in the process), and the at-risk list from the stored propensity scores.
+ * Live predictions from the ACTIVE NEXT_STEP and PURCHASE_PROPENSITY versions, and the at-risk list
+ * from the stored propensity scores. The active version's networks are decoded once, their weights
+ * copied into the plain forward pass (serving-networks.ts) and the tfjs models disposed; the cache
+ * is replaced when the active version id changes (re-read at most every ACTIVE_VERSION_RECHECK_MS).
  */
 export class PredictionService {
-  private nextStepCache: Cached<LoadedNextStep> | null = null;
-  private propensityCache: Cached<LoadedPropensity> | null = null;
+  private readonly activeVersions = new Map<PredictionKind, { checkedAt: number; id: Promise<number> }>();
+  private nextStepCache: Served<ServedNextStep> | null = null;
+  private propensityCache: Served<ServedPropensityVersion> | null = null;
 
   constructor(private readonly dataSource: DataSource) {}
 
@@ -88,10 +114,20 @@ export class PredictionService {
     return loadTf();
   }
 
-  private async activeVersion(kind: 'NEXT_STEP' | 'PURCHASE_PROPENSITY'): Promise<number> {
-    const rows: { id: number }[] = await this.dataSource.query(`SELECT id FROM model_versions WHERE kind = $1 AND status = 'ACTIVE'`, [kind]);
-    if (rows.length === 0) throw notFound(`No ${kind} model is active yet; an admin trains one with trainModel(input: { kind: ${kind} }).`);
-    return rows[0].id;
+  private activeVersion(kind: PredictionKind): Promise<number> {
+    const known = this.activeVersions.get(kind);
+    if (known && Date.now() - known.checkedAt < ACTIVE_VERSION_RECHECK_MS) return known.id;
+    const id = (async () => {
+      const rows: { id: number }[] = await this.dataSource.query(`SELECT id FROM model_versions WHERE kind = $1 AND status = 'ACTIVE'`, [kind]);
+      if (rows.length === 0) throw notFound(`No ${kind} model is active yet; an admin trains one with trainModel(input: { kind: ${kind} }).`);
+      return rows[0].id;
+    })();
+    this.activeVersions.set(kind, { checkedAt: Date.now(), id });
+    // A missing version or a failed read is not remembered: the next request asks again.
+    id.catch(() => {
+      if (this.activeVersions.get(kind)?.id === id) this.activeVersions.delete(kind);
+    });
+    return id;
   }
 
   private async artifact(versionId: number): Promise<Buffer> {
@@ -100,29 +136,42 @@ export class PredictionService {
     return rows[0].artifact;
   }
 
-  private async nextStepModel(): Promise<Cached<LoadedNextStep>> {
-    const versionId = await this.activeVersion('NEXT_STEP');
-    if (this.nextStepCache?.versionId !== versionId) {
-      const { tf } = await this.tf();
-      const loaded = decodeNextStepArtifact(tf, await this.artifact(versionId));
-      this.nextStepCache?.loaded.model.dispose();
-      this.nextStepCache = { versionId, loaded };
-    }
-    return this.nextStepCache;
+  /** The cached entry for `versionId`, or a new one loading it (a failed load is not kept). */
+  private cached<T>(current: Served<T> | null, versionId: number, load: () => Promise<T>, keep: (entry: Served<T> | null) => void): Served<T> {
+    if (current?.versionId === versionId) return current;
+    const entry: Served<T> = { versionId, served: load() };
+    entry.served.catch(() => keep(null));
+    keep(entry);
+    return entry;
   }
 
-  private async propensityModel(): Promise<Cached<LoadedPropensity>> {
+  private async nextStepModel(): Promise<{ versionId: number; served: ServedNextStep }> {
+    const versionId = await this.activeVersion('NEXT_STEP');
+    const entry = this.cached(this.nextStepCache, versionId, async () => {
+      const { tf } = await this.tf();
+      const loaded = decodeNextStepArtifact(tf, await this.artifact(versionId));
+      try {
+        return { config: loaded.config, markov: loaded.markov, forward: NextStepNetworkForward.of(loaded.model) };
+      } finally {
+        loaded.model.dispose();
+      }
+    }, (e) => (this.nextStepCache = e));
+    return { versionId, served: await entry.served };
+  }
+
+  private async propensityModel(): Promise<{ versionId: number; served: ServedPropensityVersion }> {
     const versionId = await this.activeVersion('PURCHASE_PROPENSITY');
-    if (this.propensityCache?.versionId !== versionId) {
+    const entry = this.cached(this.propensityCache, versionId, async () => {
       const { tf } = await this.tf();
       const loaded = decodePropensityArtifact(tf, await this.artifact(versionId));
-      if (this.propensityCache) {
-        this.propensityCache.loaded.user.network.dispose();
-        this.propensityCache.loaded.visit.network.dispose();
+      try {
+        return { settings: loaded.settings, user: servedPropensity(loaded.user), visit: servedPropensity(loaded.visit) };
+      } finally {
+        loaded.user.network.dispose();
+        loaded.visit.network.dispose();
       }
-      this.propensityCache = { versionId, loaded };
-    }
-    return this.propensityCache;
+    }, (e) => (this.propensityCache = e));
+    return { versionId, served: await entry.served };
   }
 
   /** Live events checked, ordered by time (ties keep the order sent) and completed from the catalog. */
@@ -178,9 +227,8 @@ export class PredictionService {
 
   async predictNextStep(input: { sessionId?: string | null; events?: readonly LiveEvent[] | null }): Promise<NextStepPrediction> {
     const visit = await this.visitOf(input);
-    const { versionId, loaded } = await this.nextStepModel();
-    const { tf } = await this.tf();
-    const { probabilities, explanation } = explainNextStep(tf, loaded.model, visit.events, loaded.config.window, NEXT_ACTIONS.length);
+    const { versionId, served: loaded } = await this.nextStepModel();
+    const { probabilities, explanation } = explainNextStep(loaded.forward, visit.events, loaded.config.window);
     const baseline = markovProbabilities(loaded.markov, markovStateOf(visit.events[visit.events.length - 1].type));
     let likeliest = 0;
     for (let a = 1; a < probabilities.length; a++) if (probabilities[a] > probabilities[likeliest]) likeliest = a;
@@ -197,12 +245,11 @@ export class PredictionService {
     if (!userId.trim()) throw badInput('userId must not be empty.');
     const dense = await this.denseUserId(userId);
     if (dense === null) throw notFound(`No events are stored for user "${userId}".`);
-    const { versionId, loaded } = await this.propensityModel();
+    const { versionId, served: loaded } = await this.propensityModel();
     const cutoff = asOf ?? new Date();
     const history = await loadRecentEvents(this.dataSource, dense, cutoff, HISTORY_EVENTS);
-    const { tf } = await this.tf();
     const features = userFeatures(history, cutoff.getTime());
-    const { propensity, explanation } = explainPropensity(tf, loaded.user, history, features, USER_FEATURES);
+    const { propensity, explanation } = explainPropensity(loaded.user, history, features, USER_FEATURES);
     const stored: { propensity: number; scored_at: Date }[] = await this.dataSource.query(
       `SELECT propensity, scored_at FROM purchase_propensity_scores WHERE model_version_id = $1 AND user_id = $2`,
       [versionId, dense],
@@ -226,14 +273,13 @@ export class PredictionService {
       if (!input.userId.trim()) throw badInput('userId must not be empty.');
       dense = await this.denseUserId(input.userId);
     }
-    const { versionId, loaded } = await this.propensityModel();
+    const { versionId, served: loaded } = await this.propensityModel();
     const start = visit.events[0].timestamp;
     const history = dense === null ? [] : await loadRecentEvents(this.dataSource, dense, new Date(start), HISTORY_EVENTS);
-    const { tf } = await this.tf();
     const features = sessionFeatures(history, visit.events);
-    const window = loaded.visit.config.window;
+    const window = loaded.visit.forward.window;
     const sequence = history.length ? [...history.slice(-window), ...visit.events] : visit.events;
-    const { propensity, explanation } = explainPropensity(tf, loaded.visit, sequence, features, SESSION_FEATURES);
+    const { propensity, explanation } = explainPropensity(loaded.visit, sequence, features, SESSION_FEATURES);
     return { modelVersionId: versionId, userId: input.userId ?? null, propensity, horizonHours: null, explanation, storedPropensity: null, storedAt: null };
   }
 
