@@ -174,8 +174,8 @@ export class PredictionService {
     return { versionId, served: await entry.served };
   }
 
-  /** Live events checked, ordered by time (ties keep the order sent) and completed from the catalog. */
-  private async liveEvents(events: readonly LiveEvent[]): Promise<PredictionEvent[]> {
+  /** Live events checked: every violation is BAD_USER_INPUT before anything is read. */
+  private checkLiveEvents(events: readonly LiveEvent[]): void {
     if (events.length === 0) throw badInput('events must hold at least one event of the visit.');
     if (events.length > MAX_LIVE_EVENTS) throw badInput(`events holds ${events.length} events; send at most the last ${MAX_LIVE_EVENTS} of the visit.`);
     const now = Date.now();
@@ -186,6 +186,10 @@ export class PredictionService {
       if (at > now + CLOCK_SKEW_MS) throw badInput(`events[${index}].timestamp ${event.timestamp.toISOString()} lies in the future; send events that happened.`, { index });
       if (event.price !== null && event.price !== undefined && !(Number.isFinite(event.price) && event.price >= 0)) throw badInput(`events[${index}].price must be a number ≥ 0.`, { index });
     });
+  }
+
+  /** Checked live events ordered by time (ties keep the order sent) and completed from the catalog. */
+  private async liveEvents(events: readonly LiveEvent[]): Promise<PredictionEvent[]> {
     const itemIds = [...new Set(events.map((e) => e.itemId).filter((id): id is string => typeof id === 'string' && id.length > 0))];
     const items = new Map<string, { category: string | null; price: number | null }>();
     if (itemIds.length > 0) {
@@ -212,22 +216,30 @@ export class PredictionService {
       });
   }
 
-  private async visitOf(input: { sessionId?: string | null; events?: readonly LiveEvent[] | null }): Promise<{ events: PredictionEvent[]; userId: number | null }> {
+  /** Which of sessionId and events was given, checked (BAD_USER_INPUT) before anything is read. */
+  private checkVisitInput(input: { sessionId?: string | null; events?: readonly LiveEvent[] | null }): { sessionId: string } | { events: readonly LiveEvent[] } {
     const hasSession = typeof input.sessionId === 'string';
     const hasEvents = Array.isArray(input.events);
     if (hasSession === hasEvents) throw badInput('Give either sessionId (a stored session) or events (a visit not stored yet), not both and not neither.');
     if (hasSession) {
       if (!input.sessionId!.trim()) throw badInput('sessionId must not be empty.');
-      const session = await loadSession(this.dataSource, input.sessionId!);
-      if (!session) throw notFound(`No events are stored for session "${input.sessionId}"; send its events instead.`);
+      return { sessionId: input.sessionId! };
+    }
+    this.checkLiveEvents(input.events!);
+    return { events: input.events! };
+  }
+
+  private async visitOf(visit: { sessionId: string } | { events: readonly LiveEvent[] }): Promise<{ events: PredictionEvent[]; userId: number | null }> {
+    if ('sessionId' in visit) {
+      const session = await loadSession(this.dataSource, visit.sessionId);
+      if (!session) throw notFound(`No events are stored for session "${visit.sessionId}"; send its events instead.`);
       return session;
     }
-    return { events: await this.liveEvents(input.events!), userId: null };
+    return { events: await this.liveEvents(visit.events), userId: null };
   }
 
   async predictNextStep(input: { sessionId?: string | null; events?: readonly LiveEvent[] | null }): Promise<NextStepPrediction> {
-    const visit = await this.visitOf(input);
-    const { versionId, served: loaded } = await this.nextStepModel();
+    const [visit, { versionId, served: loaded }] = await Promise.all([this.visitOf(this.checkVisitInput(input)), this.nextStepModel()]);
     const { probabilities, explanation } = explainNextStep(loaded.forward, visit.events, loaded.config.window);
     const baseline = markovProbabilities(loaded.markov, markovStateOf(visit.events[visit.events.length - 1].type));
     let likeliest = 0;
@@ -236,24 +248,20 @@ export class PredictionService {
     return { modelVersionId: versionId, events: visit.events.length, likeliest: NEXT_ACTIONS[likeliest], probabilities: named(probabilities), baseline: named(baseline), explanation };
   }
 
-  private async denseUserId(userId: string): Promise<number | null> {
-    const rows: { id: number }[] = await this.dataSource.query(`SELECT id FROM users WHERE external_id = $1`, [userId]);
-    return rows[0]?.id ?? null;
-  }
-
   async purchasePropensity(userId: string, asOf: Date | null = null): Promise<PropensityPrediction> {
     if (!userId.trim()) throw badInput('userId must not be empty.');
-    const dense = await this.denseUserId(userId);
-    if (dense === null) throw notFound(`No events are stored for user "${userId}".`);
-    const { versionId, served: loaded } = await this.propensityModel();
     const cutoff = asOf ?? new Date();
-    const history = await loadRecentEvents(this.dataSource, dense, cutoff, HISTORY_EVENTS);
-    const features = userFeatures(history, cutoff.getTime());
-    const { propensity, explanation } = explainPropensity(loaded.user, history, features, USER_FEATURES);
-    const stored: { propensity: number; scored_at: Date }[] = await this.dataSource.query(
+    const [{ versionId, served: loaded }, user] = await Promise.all([this.propensityModel(), loadRecentEvents(this.dataSource, { externalId: userId }, cutoff, HISTORY_EVENTS)]);
+    if (user === null) throw notFound(`No events are stored for user "${userId}".`);
+    const storedRead: Promise<{ propensity: number; scored_at: Date }[]> = this.dataSource.query(
       `SELECT propensity, scored_at FROM purchase_propensity_scores WHERE model_version_id = $1 AND user_id = $2`,
-      [versionId, dense],
+      [versionId, user.userId],
     );
+    storedRead.catch(() => undefined); // awaited below; must not count as unhandled meanwhile
+    // The network runs while the batch score is read.
+    const features = userFeatures(user.events, cutoff.getTime());
+    const { propensity, explanation } = explainPropensity(loaded.user, user.events, features, USER_FEATURES);
+    const stored = await storedRead;
     return {
       modelVersionId: versionId,
       userId,
@@ -267,18 +275,29 @@ export class PredictionService {
 
   /** Chance that a live visit ends in a purchase, from the visit so far and (when known) the user's history before it. */
   async visitPurchasePropensity(input: { sessionId?: string | null; events?: readonly LiveEvent[] | null; userId?: string | null }): Promise<PropensityPrediction> {
-    const visit = await this.visitOf(input);
-    let dense = visit.userId;
-    if (input.userId !== undefined && input.userId !== null) {
-      if (!input.userId.trim()) throw badInput('userId must not be empty.');
-      dense = await this.denseUserId(input.userId);
+    const checked = this.checkVisitInput(input);
+    const namedUser = input.userId !== undefined && input.userId !== null;
+    if (namedUser && !input.userId!.trim()) throw badInput('userId must not be empty.');
+    const model = this.propensityModel();
+    model.catch(() => undefined); // awaited below; must not count as unhandled meanwhile
+    let visit: PredictionEvent[];
+    let user: { userId: number; events: PredictionEvent[] } | null;
+    if (namedUser && 'events' in checked) {
+      // A live visit of a named user: the catalog and the user's history are read side by side.
+      const start = new Date(Math.min(...checked.events.map((e) => e.timestamp.getTime())));
+      [visit, user] = await Promise.all([this.liveEvents(checked.events), loadRecentEvents(this.dataSource, { externalId: input.userId! }, start, HISTORY_EVENTS)]);
+    } else {
+      const stored = await this.visitOf(checked);
+      visit = stored.events;
+      const start = new Date(visit[0].timestamp);
+      if (namedUser) user = await loadRecentEvents(this.dataSource, { externalId: input.userId! }, start, HISTORY_EVENTS);
+      else user = stored.userId === null ? null : await loadRecentEvents(this.dataSource, { id: stored.userId }, start, HISTORY_EVENTS);
     }
-    const { versionId, served: loaded } = await this.propensityModel();
-    const start = visit.events[0].timestamp;
-    const history = dense === null ? [] : await loadRecentEvents(this.dataSource, dense, new Date(start), HISTORY_EVENTS);
-    const features = sessionFeatures(history, visit.events);
+    const history = user?.events ?? [];
+    const { versionId, served: loaded } = await model;
+    const features = sessionFeatures(history, visit);
     const window = loaded.visit.forward.window;
-    const sequence = history.length ? [...history.slice(-window), ...visit.events] : visit.events;
+    const sequence = history.length ? [...history.slice(-window), ...visit] : visit;
     const { propensity, explanation } = explainPropensity(loaded.visit, sequence, features, SESSION_FEATURES);
     return { modelVersionId: versionId, userId: input.userId ?? null, propensity, horizonHours: null, explanation, storedPropensity: null, storedAt: null };
   }

@@ -11,7 +11,7 @@ import type { PredictionEvent } from './session-events';
 /** Every weight (biases included) drawn uniformly from ±spread, so no zero bias hides a mistake. */
 function randomiseWeights(tf: Tf, model: tfjs.LayersModel, seed: number, spread = 0.6): void {
   const rng = new Rng(seed);
-  const tensors = model.weights.map((w) => tf.tensor(Float32Array.from({ length: w.shape.reduce((a, b) => a * (b ?? 1), 1) }, () => (rng.next() * 2 - 1) * spread), w.shape as number[]));
+  const tensors = model.weights.map((w) => tf.tensor(Float32Array.from({ length: (w.shape as number[]).reduce((a, b) => a * b, 1) }, () => (rng.next() * 2 - 1) * spread), w.shape as number[]));
   model.setWeights(tensors);
   tf.dispose(tensors);
 }

@@ -54,10 +54,9 @@ const hardSigmoid = (x: number) => (x <= -2.5 ? 0 : x >= 2.5 ? 1 : 0.2 * x + 0.5
 
 /**
  * Runs the GRU over `steps` event vectors of `sequence` starting at row `from`, updating `state`
- * (units long) in place; `outputs`, when given, receives the state after every step (steps × units).
- * With `masked`, an all-zero event leaves the state as it was (the Masking layer's effect).
+ * (units long) in place. With `masked`, an all-zero event leaves the state as it was (the Masking layer's effect).
  */
-function runGru(gru: GruWeights, sequence: Float32Array, from: number, steps: number, state: Float64Array, masked: boolean, outputs?: Float64Array): void {
+function runGru(gru: GruWeights, sequence: Float32Array, from: number, steps: number, state: Float64Array, masked: boolean): void {
   const { inputs, units, kernel, recurrent, bias } = gru;
   const width = 3 * units;
   const projected = new Float64Array(width);
@@ -76,28 +75,26 @@ function runGru(gru: GruWeights, sequence: Float32Array, from: number, steps: nu
       const row = i * width;
       for (let k = 0; k < width; k++) projected[k] += x * kernel[row + k];
     }
-    if (masked && !any) {
-      if (outputs) outputs.set(state, t * units);
-      continue;
+    if (masked && !any) continue;
+    // Row-wise over the recurrent kernel (contiguous reads); a zero state entry adds nothing.
+    for (let i = 0; i < units; i++) {
+      const h = state[i];
+      if (h === 0) continue;
+      const row = i * width;
+      for (let k = 0; k < 2 * units; k++) projected[k] += h * recurrent[row + k];
     }
     for (let j = 0; j < units; j++) {
-      let z = projected[j];
-      let r = projected[units + j];
-      for (let i = 0; i < units; i++) {
-        const h = state[i];
-        z += h * recurrent[i * width + j];
-        r += h * recurrent[i * width + units + j];
-      }
-      update[j] = hardSigmoid(z);
-      reset[j] = hardSigmoid(r) * state[j];
+      update[j] = hardSigmoid(projected[j]);
+      reset[j] = hardSigmoid(projected[units + j]) * state[j];
     }
-    for (let j = 0; j < units; j++) {
-      let c = projected[2 * units + j];
-      for (let i = 0; i < units; i++) c += reset[i] * recurrent[i * width + 2 * units + j];
-      candidate[j] = Math.tanh(c);
+    for (let i = 0; i < units; i++) {
+      const rh = reset[i];
+      if (rh === 0) continue;
+      const row = i * width + 2 * units;
+      for (let j = 0; j < units; j++) projected[2 * units + j] += rh * recurrent[row + j];
     }
+    for (let j = 0; j < units; j++) candidate[j] = Math.tanh(projected[2 * units + j]);
     for (let j = 0; j < units; j++) state[j] = update[j] * state[j] + (1 - update[j]) * candidate[j];
-    if (outputs) outputs.set(state, t * units);
   }
 }
 
