@@ -99,7 +99,7 @@ function runGru(gru: GruWeights, sequence: Float32Array, from: number, steps: nu
 }
 
 /** out = activation(input · kernel + bias) for one row. */
-function dense(layer: DenseWeights, input: ArrayLike<number>, out: Float64Array, activation: 'relu' | 'sigmoid' | 'softmax' | 'linear'): void {
+function dense(layer: DenseWeights, input: ArrayLike<number>, out: Float64Array, activation: 'relu' | 'sigmoid' | 'softmax'): void {
   const { inputs, outputs, kernel, bias } = layer;
   for (let k = 0; k < outputs; k++) out[k] = bias[k];
   for (let i = 0; i < inputs; i++) {
