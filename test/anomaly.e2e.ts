@@ -11,7 +11,7 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const TRAIN = `mutation($input: TrainModelInput!) { trainModel(input: $input) { id state } }`;
 const JOB = `query($id: ID!) { trainingJob(id: $id) { id state error modelVersion { id status metrics } } }`;
 const RISK = `query($userId: String!) { userRisk(userId: $userId) {
-  userId score flagged contributions { detector score weight contribution modelVersionId }
+  userId score flagged worstDay flaggedDays { day score findings { text } } contributions { detector score weight contribution modelVersionId }
   findings { feature value median z text } ingestGuard { since peakEventsPerMinute } label { label note } } }`;
 const ANOMALIES = `query($from: DateTime!, $to: DateTime!, $minScore: Float, $first: Int, $after: String) {
   anomalies(from: $from, to: $to, minScore: $minScore, first: $first, after: $after) { minScore endCursor users { userId score flagged } } }`;
@@ -21,12 +21,37 @@ describe('anomaly detection', () => {
   let t: TestApp;
   let worker: ChildProcessWithoutNullStreams;
   let workerOutput = '';
-  const shop = createDemoShop({ users: 1200, days: 7, seed: 5, clickFarmShare: 0.03, fakeOrderShare: 0.02 });
+  const shop = createDemoShop({ users: 2000, days: 7, seed: 5, clickFarmShare: 0.015, fakeOrderShare: 0.01 });
   const from = new Date(shop.options.startMs).toISOString();
   const to = new Date(shop.options.endMs).toISOString();
   const labelOf = (userId: string) => shop.groundTruth.label(userId);
   const abnormal: string[] = [];
   const genuine: string[] = [];
+  const DAY_MS = 86_400_000;
+  const firstMidnight = Math.ceil(shop.options.startMs / DAY_MS) * DAY_MS;
+  const dayIso = (k: number) => new Date(firstMidnight + k * DAY_MS).toISOString();
+  /** The moonlighter shops like a person on days 1–5 and runs a click farm in the night of day 3. */
+  const botDay = dayIso(3).slice(0, 10);
+
+  function moonlighterEvents() {
+    const events: Record<string, unknown>[] = [];
+    const add = (ms: number, type: string, sessionId: string, item: number) =>
+      events.push({ eventId: `moon-${events.length}`, type, userId: 'moonlighter', sessionId, itemId: `i${item}`, timestamp: new Date(ms).toISOString() });
+    const humanGaps = [35, 80, 52, 120];
+    for (let k = 1; k <= 5; k++) {
+      for (const [hour, session] of [[14, 'a'], [19, 'b']] as const) {
+        let ms = firstMidnight + k * DAY_MS + hour * 3_600_000 + k * 97_000;
+        for (let view = 0; view < 3 + (k % 2); view++) {
+          add(ms, 'view', `moon-${k}${session}`, 7 * k + 13 * view + (session === 'b' ? 3 : 0));
+          ms += humanGaps[(view + k) % humanGaps.length] * 1000;
+        }
+        if (session === 'b' && k % 2 === 0) add(ms, 'cart', `moon-${k}${session}`, 7 * k + 3);
+      }
+    }
+    // Day 3, from 02:00: 240 views 1.5 s apart (40 a minute, under the ingest guard's 100), all different items.
+    for (let view = 0; view < 240; view++) add(firstMidnight + 3 * DAY_MS + 2 * 3_600_000 + view * 1500, 'view', 'moon-farm', 200 + view);
+    return events;
+  }
 
   async function trainAndWait(kind: string, params: Record<string, unknown> = {}): Promise<{ id: string; state: string; error: string | null; modelVersion: { id: string; status: string; metrics: any } | null }> {
     const queued = await t.gql<{ trainModel: { id: string } }>(TRAIN, { input: { kind, params, to } });
@@ -41,11 +66,11 @@ describe('anomaly detection', () => {
     }
   }
 
-  async function flaggedIds(minScore?: number): Promise<Set<string>> {
+  async function flaggedIds(minScore?: number, range = { from, to }): Promise<Set<string>> {
     const ids = new Set<string>();
     let after: string | null = null;
     do {
-      const page: any = await t.gql(ANOMALIES, { from, to, minScore, first: 200, after });
+      const page: any = await t.gql(ANOMALIES, { ...range, minScore, first: 200, after });
       if (!page.data) throw new Error(JSON.stringify(page.errors));
       for (const user of page.data.anomalies.users) ids.add(user.userId);
       after = page.data.anomalies.endCursor;
@@ -57,6 +82,11 @@ describe('anomaly detection', () => {
     t = await startTestApp('anomaly', { FUNNELCAST_QUEUE_PREFIX: PREFIX, FUNNELCAST_INGEST_GUARD_EVENTS_PER_MINUTE: '100' });
     await t.app.services.anomalies.guardReady;
     await loadDemoShop(t.app.services.dataSource, shop);
+    const moon = moonlighterEvents();
+    for (let start = 0; start < moon.length; start += 200) {
+      const ingested: any = await t.gql(`mutation($events: [EventInput!]!) { ingestEvents(events: $events) { accepted } }`, { events: moon.slice(start, start + 200) });
+      expect(ingested.data.ingestEvents.accepted).toBe(Math.min(200, moon.length - start));
+    }
     for (let user = 0; user < shop.options.users; user++) (labelOf(`u${user}`) === 'genuine' ? genuine : abnormal).push(`u${user}`);
     worker = spawn(process.execPath, [WORKER], { env: { ...process.env, LOG_LEVEL: 'silent', DATABASE_URL: t.db.url, FUNNELCAST_QUEUE_PREFIX: PREFIX } });
     worker.stdout.on('data', (chunk: Buffer) => (workerOutput += chunk.toString()));
@@ -84,7 +114,8 @@ describe('anomaly detection', () => {
       const job = await trainAndWait(kind, kind === 'ANOMALY_ISOLATION_FOREST' ? { trees: 100, sampleSize: 256, seed: 1 } : {});
       expect(job.state).toBe('COMPLETED');
       expect(job.modelVersion!.status).toBe('ACTIVE');
-      expect(job.modelVersion!.metrics.evaluation.users).toBe(shop.options.users);
+      expect(job.modelVersion!.metrics.evaluation.users).toBe(shop.options.users + 1); // the demo shop and the moonlighter
+      expect(job.modelVersion!.metrics.evaluation.userDays).toBeGreaterThan(shop.options.users);
     }
     const flagged = await flaggedIds();
     const found = abnormal.filter((id) => flagged.has(id)).length;
@@ -103,6 +134,21 @@ describe('anomaly detection', () => {
     expect(risk.findings.length).toBeGreaterThan(0);
     expect(risk.findings[0].z).toBeGreaterThan(3);
     expect(risk.findings.map((f: any) => f.text).join(' | ')).toMatch(/(events within 5 minutes|views per session|views in one session|distinct items).*the median/);
+  });
+
+  it('a user who behaves like a bot on one day only is flagged for that day and not the others', async () => {
+    const risk: any = (await t.gql(RISK, { userId: 'moonlighter' })).data!.userRisk;
+    expect(risk.flagged).toBe(true);
+    expect(risk.worstDay).toBe(botDay);
+    expect(risk.flaggedDays.map((d: any) => d.day)).toEqual([botDay]);
+    expect(risk.findings[0].text).toMatch(new RegExp(`^on ${botDay}, `));
+    // Listed for a range holding the bot day, not for the days before or after it.
+    expect((await flaggedIds(undefined, { from: dayIso(3), to: dayIso(4) })).has('moonlighter')).toBe(true);
+    expect((await flaggedIds(undefined, { from, to: dayIso(3) })).has('moonlighter')).toBe(false);
+    expect((await flaggedIds(undefined, { from: dayIso(4), to })).has('moonlighter')).toBe(false);
+    // One flagged day is enough to be left out of funnels and training.
+    const [{ id }] = await t.app.services.dataSource.query(`SELECT id FROM users WHERE external_id = 'moonlighter'`);
+    expect((await t.app.services.anomalies.flaggedUserIds()).has(id)).toBe(true);
   });
 
   it('pages through anomalies without repeating anyone, and a higher minScore lists fewer users', async () => {

@@ -20,14 +20,16 @@ import {
   type SupervisedModel,
 } from './detectors';
 import { extractUserFeatures, type UserFeatureTable } from './feature-extraction';
-import { FEATURE_NAMES } from './features';
+import { FEATURE_NAMES, isoDay } from './features';
+import { dayLabels, worstDays } from './user-days';
 import { medianOnOwnScale } from './explain';
 
 /**
  * The three anomaly detectors as model kinds of the training platform. Each training run
- * extracts every active user's behaviour features over the run's range, fits its detector, and
- * stores one score per user in anomaly_scores; the API combines the active versions' scores into
- * the ensemble. Each row also carries the features that broke the 3-sigma rule, in plain words.
+ * extracts the behaviour features of every (user, UTC day) with events in the run's range, fits
+ * its detector on those user-days, and stores one score per user-day in anomaly_scores; the API
+ * combines the active versions' scores per user-day into the ensemble and judges a user by their
+ * worst day. Each row also carries the features that broke the 3-sigma rule, in plain words.
  */
 
 /** Admin labels count as positives when BOT or FRAUD. */
@@ -60,12 +62,12 @@ type SupervisedParams = ParamsOf<typeof SUPERVISED_PARAMS>;
 async function extract(run: TrainingRun<unknown>): Promise<UserFeatureTable> {
   await run.progress(0.02, 'extracting behaviour features');
   const table = await extractUserFeatures(run.dataSource, { from: run.from, to: run.to });
-  if (table.rows < MIN_USERS) {
+  if (table.users < MIN_USERS) {
     throw new TrainingDataError(
-      `Only ${table.rows} users have events between ${run.from?.toISOString() ?? 'the beginning'} and ${run.to.toISOString()}; anomaly detectors need at least ${MIN_USERS}. Ingest more events or widen the range.`,
+      `Only ${table.users} users have events between ${run.from?.toISOString() ?? 'the beginning'} and ${run.to.toISOString()}; anomaly detectors need at least ${MIN_USERS}. Ingest more events or widen the range.`,
     );
   }
-  await run.progress(0.4, `features of ${table.rows} users from ${table.events} events`);
+  await run.progress(0.4, `features of ${table.rows} user-days (${table.users} users) from ${table.events} events`);
   return table;
 }
 
@@ -77,24 +79,29 @@ export async function loadLabels(dataSource: DataSource): Promise<Map<number, nu
 
 const round = (value: number) => (Number.isFinite(value) ? Math.round(value * 1e5) / 1e5 : null);
 
-/** How the scores fare against the admin labels, and how many users they flag. */
+/** How the users' worst-day scores fare against the admin labels, and how many users and days they flag. */
 function evaluation(scores: Float64Array, table: UserFeatureTable, labels: Map<number, number>, note?: string) {
+  const worst = worstDays(table, scores);
   const s: number[] = [];
   const y: number[] = [];
-  for (let r = 0; r < table.rows; r++) {
-    const label = labels.get(table.userIds[r]);
+  for (let u = 0; u < worst.userIds.length; u++) {
+    const label = labels.get(worst.userIds[u]);
     if (label === undefined) continue;
-    s.push(scores[r]);
+    s.push(worst.scores[u]);
     y.push(label);
   }
   let flagged = 0;
-  for (const score of scores) if (score >= EVALUATION_THRESHOLD) flagged++;
+  for (const score of worst.scores) if (score >= EVALUATION_THRESHOLD) flagged++;
+  let flaggedDays = 0;
+  for (const score of scores) if (score >= EVALUATION_THRESHOLD) flaggedDays++;
   const metrics = classificationMetrics(s, y, EVALUATION_THRESHOLD);
   return {
     threshold: EVALUATION_THRESHOLD,
-    users: table.rows,
+    users: table.users,
+    userDays: table.rows,
     flaggedUsers: flagged,
-    flaggedShare: round(flagged / table.rows),
+    flaggedShare: round(flagged / table.users),
+    flaggedUserDays: flaggedDays,
     againstLabels: {
       labelledUsers: y.length,
       positives: y.filter((v) => v === 1).length,
@@ -131,7 +138,8 @@ function trained(
         modelVersionId,
         (function* () {
           for (let r = 0; r < table.rows; r++) {
-            yield { userId: table.userIds[r], score: scores[r], firstEventMs: table.firstEventMs[r], lastEventMs: table.lastEventMs[r], findings: findingsFor(statistical, table, r) };
+            const day = table.days[r];
+            yield { userId: table.userIds[r], day, score: scores[r], firstEventMs: table.firstEventMs[r], lastEventMs: table.lastEventMs[r], findings: findingsFor(statistical, table, r, 3, isoDay(day)) };
           }
         })(),
       ),
@@ -142,7 +150,7 @@ async function trainStatistical(run: TrainingRun<StatisticalParams>): Promise<Tr
   const table = await extract(run);
   const statistical = fitStatistical(table);
   const scores = scoreStatistical(statistical, table);
-  await run.progress(0.8, 'scored every user');
+  await run.progress(0.8, 'scored every user-day');
   return trained(table, run, scores, statistical, { format: 'anomaly-statistical-v1', statistical }, { evaluation: evaluation(scores, table, await loadLabels(run.dataSource)) });
 }
 
@@ -159,9 +167,13 @@ async function trainSupervised(run: TrainingRun<SupervisedParams>): Promise<Trai
   const params = run.params;
   const labelsByUser = await loadLabels(run.dataSource);
   const table = await extract(run);
-  const labels = Int8Array.from(table.userIds, (id) => labelsByUser.get(id) ?? -1);
-  const positives = labels.filter((v) => v === 1).length;
-  const negatives = labels.filter((v) => v === 0).length;
+  let positives = 0;
+  let negatives = 0;
+  for (const userId of worstDays(table, new Float64Array(table.rows)).userIds) {
+    const label = labelsByUser.get(userId);
+    if (label === 1) positives++;
+    else if (label === 0) negatives++;
+  }
   if (positives + negatives < params.minLabels || positives < params.minPerClass || negatives < params.minPerClass) {
     throw new TrainingDataError(
       `ANOMALY_SUPERVISED needs at least ${params.minLabels} labelled users active in the range, with at least ${params.minPerClass} BOT or FRAUD and ${params.minPerClass} GENUINE; ` +
@@ -174,6 +186,8 @@ async function trainSupervised(run: TrainingRun<SupervisedParams>): Promise<Trai
   const isolationScores = scoreIsolation(isolation, table);
   await run.progress(0.6, 'unsupervised scores ready; fitting the regression on the labels');
   const inputs = supervisedInputs(statistical, table, statisticalScores, isolationScores);
+  const unsupervised = statisticalScores.map((score, r) => (score + isolationScores[r]) / 2);
+  const labels = dayLabels(table, labelsByUser, unsupervised);
   const supervised: SupervisedModel = await fitSupervised(run.tf, inputs, labels, {
     epochs: params.epochs,
     learningRate: params.learningRate,
@@ -189,7 +203,8 @@ async function trainSupervised(run: TrainingRun<SupervisedParams>): Promise<Trai
     { format: 'anomaly-supervised-v1', statistical, isolation, supervised, inputs: [...FEATURE_NAMES.map((n) => `z:${n}`), 'STATISTICAL', 'ISOLATION_FOREST'] },
     {
       evaluation: evaluation(scores, table, labelsByUser, 'measured on the labels the regression was trained on (in-sample)'),
-      labelled: supervised.labelled,
+      labelled: { positives, negatives },
+      labelledDays: supervised.labelled,
       weights: Object.fromEntries([...FEATURE_NAMES.map((n) => `z:${n}`), 'STATISTICAL', 'ISOLATION_FOREST'].map((name, d) => [name, round(supervised.regression.weights[d])])),
     },
   );

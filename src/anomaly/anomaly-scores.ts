@@ -3,10 +3,13 @@ import { Readable } from 'node:stream';
 import type { PoolClient } from 'pg';
 import { from as copyFrom } from 'pg-copy-streams';
 import type { FeatureFinding } from './explain';
+import { isoDay } from './features';
 
-/** One user's row of an anomaly model version. */
+/** One user-day's row of an anomaly model version. */
 export interface UserAnomalyScore {
   userId: number;
+  /** UTC day as days since 1970-01-01. */
+  day: number;
   score: number;
   firstEventMs: number;
   lastEventMs: number;
@@ -25,12 +28,12 @@ export async function copyAnomalyScores(client: PoolClient, modelVersionId: numb
     for (const row of scores) {
       rows++;
       const findings = row.findings.map((f) => ({ feature: f.feature, value: f.value, median: f.median, z: Math.round(f.z * 100) / 100, text: f.text }));
-      yield `${modelVersionId}\t${row.userId}\t${row.score.toPrecision(6)}\t${new Date(row.firstEventMs).toISOString()}\t${new Date(row.lastEventMs).toISOString()}\t${copyEscape(JSON.stringify(findings))}\n`;
+      yield `${modelVersionId}\t${row.userId}\t${isoDay(row.day)}\t${row.score.toPrecision(6)}\t${new Date(row.firstEventMs).toISOString()}\t${new Date(row.lastEventMs).toISOString()}\t${copyEscape(JSON.stringify(findings))}\n`;
     }
   }
   await pipeline(
     Readable.from(lines()),
-    client.query(copyFrom('COPY anomaly_scores (model_version_id, user_id, score, first_event_at, last_event_at, findings) FROM STDIN')),
+    client.query(copyFrom('COPY anomaly_scores (model_version_id, user_id, day, score, first_event_at, last_event_at, findings) FROM STDIN')),
   );
   return rows;
 }

@@ -8,7 +8,8 @@ import { AnomalyPage, FlaggedTraffic, LabelUserInput, UserLabel, UserLabelKind, 
 export class AnomalyResolver {
   @Authorized('analyst')
   @Query(() => AnomalyPage, {
-    description: 'Users flagged as anomalous (ensemble score ≥ minScore, default the configured threshold, or marked by the ingest guard) with events in [from, to), highest score first.',
+    description:
+      'Users flagged as anomalous with events in [from, to): the ensemble score of one of their UTC days overlapping [from, to) is ≥ minScore (default the configured threshold), or the ingest guard marked them. Highest worst-day score first.',
   })
   anomalies(
     @Arg('from', () => DateTimeResolver) from: Date,
@@ -22,7 +23,7 @@ export class AnomalyResolver {
   }
 
   @Authorized('analyst')
-  @Query(() => UserRisk, { description: 'One user’s anomaly score, the detectors’ contributions and the features that stand out.' })
+  @Query(() => UserRisk, { description: 'One user’s anomaly score (their worst day), the detectors’ contributions and the features that stand out, and every flagged day.' })
   userRisk(@Arg('userId') userId: string, @Ctx() { services }: Context): Promise<UserRisk> {
     return services.anomalies.userRisk(userId);
   }

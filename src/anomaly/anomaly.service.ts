@@ -2,8 +2,8 @@ import type { DataSource } from 'typeorm';
 import { badInput, notFound } from '../graphql/errors';
 import { logger } from '../logger';
 import { DEFAULT_DETECTOR_WEIGHTS, DETECTORS, type Detector, type DetectorWeights } from './ensemble';
-import { ENSEMBLE_SQL, ensembleParams, flaggedUsersParams, flaggedUsersSql, KIND_OF, loadFlaggedUserIds } from './flagged-users';
-import { AnomalyPage, FlaggedTraffic, UserLabel, UserLabelKind, UserLabelPage, UserRisk, type AnomalyFinding } from './anomaly.types';
+import { DAY_ENSEMBLE_SQL, ensembleParams, flaggedUsersParams, flaggedUsersSql, KIND_OF, loadFlaggedUserIds } from './flagged-users';
+import { AnomalyPage, FlaggedTraffic, UserLabel, UserLabelKind, UserLabelPage, UserRisk, type AnomalyDay, type AnomalyFinding, type DetectorContribution } from './anomaly.types';
 
 export interface AnomalyOptions {
   /** Ensemble score from which a user counts as anomalous. */
@@ -41,9 +41,14 @@ function checkScore(name: string, value: number): void {
   if (!(value >= 0 && value <= 1)) throw badInput(`\`${name}\` must lie in [0, 1] (got ${value}).`);
 }
 
+/** A day [day, day + 1) counts for a range [from, to) when the two overlap; with midnight bounds, the days inside. */
+const DAY_IN_RANGE = (day: string, from: string, to: string) =>
+  `(${day}::timestamp AT TIME ZONE 'UTC') < ${to} AND ((${day} + 1)::timestamp AT TIME ZONE 'UTC') > ${from}`;
+
 /**
- * Reads what the anomaly detectors wrote, combines it into one score per user, keeps the admin's
- * labels, and tells every other feature which users to leave out.
+ * Reads what the anomaly detectors wrote, combines it into one score per user and day (a user
+ * over a range scores their worst day in it), keeps the admin's labels, and tells every other
+ * feature which users to leave out.
  */
 export class AnomalyService {
   readonly weights: DetectorWeights;
@@ -86,10 +91,11 @@ export class AnomalyService {
     checkPage(first);
     const [cursorScore, cursorUser] = after ? decodeCursor(after, isScoreCursor) : [Infinity, -1];
     const rows: { user_id: number; score: number }[] = await this.dataSource.query(
-      `WITH ensemble AS (${ENSEMBLE_SQL}),
+      `WITH ensemble AS (
+         SELECT d.user_id, max(d.score) AS score FROM (${DAY_ENSEMBLE_SQL}) d
+         WHERE ${DAY_IN_RANGE('d.day', '$4', '$5')} GROUP BY d.user_id),
        candidates AS (
-         SELECT e.user_id, e.score FROM ensemble e
-         WHERE e.score >= $3 AND e.first_event_at < $5 AND e.last_event_at >= $4
+         SELECT e.user_id, e.score FROM ensemble e WHERE e.score >= $3
          UNION
          SELECT g.user_id, coalesce(e.score, 0) FROM suspect_users g LEFT JOIN ensemble e ON e.user_id = g.user_id
          WHERE g.since < $5 AND EXISTS (SELECT 1 FROM events x WHERE x.user_id = g.user_id AND x.ts >= $4 AND x.ts < $5))
@@ -99,7 +105,7 @@ export class AnomalyService {
       [...ensembleParams(this.weights), threshold, from, to, Number.isFinite(cursorScore) ? cursorScore : 'Infinity', cursorUser, first + 1],
     );
     const page = rows.slice(0, first);
-    const users = await this.risks(page.map((row) => row.user_id));
+    const users = await this.risks(page.map((row) => row.user_id), { from, to });
     const last = page[page.length - 1];
     return {
       users,
@@ -114,16 +120,21 @@ export class AnomalyService {
     return (await this.risks([user.id]))[0];
   }
 
-  /** Full risk records for dense user ids, in the given order. */
-  private async risks(userIds: number[]): Promise<UserRisk[]> {
+  /**
+   * Full risk records for dense user ids, in the given order: each user's worst day (within
+   * `range` when given) with its contributions and findings, and every day at or above the
+   * threshold.
+   */
+  private async risks(userIds: number[], range?: { from: Date; to: Date }): Promise<UserRisk[]> {
     if (userIds.length === 0) return [];
-    const scoreRows: { user_id: number; kind: string; model_version_id: number; score: number; findings: AnomalyFinding[]; first_event_at: Date; last_event_at: Date }[] =
+    const scoreRows: { user_id: number; day: string; kind: string; model_version_id: number; score: number; findings: AnomalyFinding[]; first_event_at: Date; last_event_at: Date }[] =
       await this.dataSource.query(
-        `SELECT s.user_id, v.kind, s.model_version_id, s.score, s.findings, s.first_event_at, s.last_event_at
+        `SELECT s.user_id, s.day::text AS day, v.kind, s.model_version_id, s.score, s.findings, s.first_event_at, s.last_event_at
          FROM anomaly_scores s JOIN model_versions v ON v.id = s.model_version_id AND v.status = 'ACTIVE'
          WHERE s.user_id = ANY($1::int[]) AND v.kind = ANY($2::text[])
-         ORDER BY s.user_id, v.kind`,
-        [userIds, DETECTORS.map((d) => KIND_OF[d])],
+           AND ($3::timestamptz IS NULL OR ${DAY_IN_RANGE('s.day', '$3', '$4')})
+         ORDER BY s.user_id, s.day, v.kind`,
+        [userIds, DETECTORS.map((d) => KIND_OF[d]), range?.from ?? null, range?.to ?? null],
       );
     const people: { id: number; external_id: string; since: Date | null; peak: number | null; label: string | null; note: string | null; labelled_at: Date | null }[] =
       await this.dataSource.query(
@@ -133,31 +144,53 @@ export class AnomalyService {
         [userIds],
       );
     const personOf = new Map(people.map((p) => [p.id, p]));
+    const threshold = this.options.threshold;
     return userIds.map((id) => {
       const person = personOf.get(id)!;
       const rows = scoreRows.filter((row) => row.user_id === id);
-      const totalWeight = rows.reduce((sum, row) => sum + this.weights[DETECTOR_OF[row.kind]], 0);
-      const contributions = rows.map((row) => {
-        const detector = DETECTOR_OF[row.kind];
-        const weight = this.weights[detector];
-        return { detector, score: row.score, weight, contribution: totalWeight > 0 ? (weight * row.score) / totalWeight : 0, modelVersionId: row.model_version_id };
-      });
-      const score = contributions.reduce((sum, c) => sum + c.contribution, 0);
-      // Every detector stores the same kind of findings; the statistical one's, when active, are the reference.
-      const findingsRow = rows.find((row) => row.kind === KIND_OF.STATISTICAL) ?? rows[0];
+      const days: (AnomalyDay & { contributions: DetectorContribution[] })[] = [];
+      for (const day of new Set(rows.map((row) => row.day))) days.push(this.dayRisk(day, rows.filter((row) => row.day === day)));
+      // The worst day speaks for the user; the earliest of equally bad days.
+      const worst = days.reduce<(typeof days)[number] | null>((best, day) => (best === null || day.score > best.score ? day : best), null);
+      const score = worst?.score ?? 0;
       const ingestGuard = person.since ? { since: person.since, peakEventsPerMinute: person.peak! } : null;
       return {
         userId: person.external_id,
         score,
-        flagged: score >= this.options.threshold || ingestGuard !== null,
-        contributions,
-        findings: findingsRow?.findings ?? [],
+        flagged: score >= threshold || ingestGuard !== null,
+        worstDay: worst?.day ?? null,
+        flaggedDays: days.filter((day) => day.score >= threshold).map(({ contributions: _, ...day }) => day),
+        contributions: worst?.contributions ?? [],
+        findings: worst?.findings ?? [],
         ingestGuard,
         label: person.label ? { userId: person.external_id, label: person.label as UserLabelKind, note: person.note, labelledAt: person.labelled_at! } : null,
         firstEventAt: rows.length ? new Date(Math.min(...rows.map((r) => r.first_event_at.getTime()))) : null,
         lastEventAt: rows.length ? new Date(Math.max(...rows.map((r) => r.last_event_at.getTime()))) : null,
       };
     });
+  }
+
+  /** One user-day's ensemble from the active detectors' rows for it. */
+  private dayRisk(
+    day: string,
+    rows: { kind: string; model_version_id: number; score: number; findings: AnomalyFinding[]; first_event_at: Date; last_event_at: Date }[],
+  ): AnomalyDay & { contributions: DetectorContribution[] } {
+    const totalWeight = rows.reduce((sum, row) => sum + this.weights[DETECTOR_OF[row.kind]], 0);
+    const contributions = rows.map((row) => {
+      const detector = DETECTOR_OF[row.kind];
+      const weight = this.weights[detector];
+      return { detector, score: row.score, weight, contribution: totalWeight > 0 ? (weight * row.score) / totalWeight : 0, modelVersionId: row.model_version_id };
+    });
+    // Every detector stores the same kind of findings; the statistical one's, when active, are the reference.
+    const findingsRow = rows.find((row) => row.kind === KIND_OF.STATISTICAL) ?? rows[0];
+    return {
+      day,
+      score: contributions.reduce((sum, c) => sum + c.contribution, 0),
+      contributions,
+      findings: findingsRow?.findings ?? [],
+      firstEventAt: new Date(Math.min(...rows.map((r) => r.first_event_at.getTime()))),
+      lastEventAt: new Date(Math.max(...rows.map((r) => r.last_event_at.getTime()))),
+    };
   }
 
   async labelUser(externalUserId: string, label: UserLabelKind, note: string | null | undefined, labelledBy: string | null): Promise<UserLabel> {

@@ -44,6 +44,24 @@ export class AnomalyFinding {
   text: string;
 }
 
+@ObjectType({ description: 'One UTC day of a user, as the detectors scored it.' })
+export class AnomalyDay {
+  @Field({ description: 'The UTC day, e.g. "2026-01-05".' })
+  day: string;
+
+  @Field(() => Float, { description: 'Ensemble score of the day in [0, 1].' })
+  score: number;
+
+  @Field(() => [AnomalyFinding], { description: 'The features that made the day stand out, strongest first, naming the day.' })
+  findings: AnomalyFinding[];
+
+  @Field(() => DateTimeResolver, { description: 'The user’s first event of the day.' })
+  firstEventAt: Date;
+
+  @Field(() => DateTimeResolver)
+  lastEventAt: Date;
+}
+
 @ObjectType({ description: 'The ingest guard marked this user as soon as their events arrived.' })
 export class IngestGuardMark {
   @Field(() => DateTimeResolver, { description: 'Events from this instant on are suspect.' })
@@ -73,16 +91,24 @@ export class UserRisk {
   @Field()
   userId: string;
 
-  @Field(() => Float, { description: 'Ensemble score in [0, 1]: the weighted mean of the active detectors’ scores (0 when none scored the user).' })
+  @Field(() => Float, {
+    description: 'Ensemble score in [0, 1] of the user’s worst day (in the listed range, for `anomalies`): per day the weighted mean of the active detectors’ scores; 0 when none scored the user.',
+  })
   score: number;
 
-  @Field({ description: 'score ≥ the threshold, or marked by the ingest guard.' })
+  @Field({ description: 'score ≥ the threshold (some day is), or marked by the ingest guard.' })
   flagged: boolean;
 
-  @Field(() => [DetectorContribution])
+  @Field(() => String, { nullable: true, description: 'The UTC day behind `score`, e.g. "2026-01-05"; null when no detector scored the user.' })
+  worstDay: string | null;
+
+  @Field(() => [AnomalyDay], { description: 'Every day scored at or above the threshold, oldest first.' })
+  flaggedDays: AnomalyDay[];
+
+  @Field(() => [DetectorContribution], { description: 'The detectors’ parts in the worst day’s score.' })
   contributions: DetectorContribution[];
 
-  @Field(() => [AnomalyFinding], { description: 'The features that made the user stand out, strongest first.' })
+  @Field(() => [AnomalyFinding], { description: 'The features that made the worst day stand out, strongest first.' })
   findings: AnomalyFinding[];
 
   @Field(() => IngestGuardMark, { nullable: true })
@@ -91,7 +117,7 @@ export class UserRisk {
   @Field(() => UserLabel, { nullable: true, description: 'The admin’s label, if any.' })
   label: UserLabel | null;
 
-  @Field(() => DateTimeResolver, { nullable: true, description: 'First event of the user in the scored range.' })
+  @Field(() => DateTimeResolver, { nullable: true, description: 'First event of the user on the scored days.' })
   firstEventAt: Date | null;
 
   @Field(() => DateTimeResolver, { nullable: true })

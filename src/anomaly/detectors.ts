@@ -4,10 +4,11 @@ import { explainFeatures, type FeatureFinding } from './explain';
 import { FEATURE_COUNT } from './features';
 import { fitIsolationForest, isolationScore, type IsolationForestModel, type RandomSource } from './isolation-forest';
 import { predictProbability, trainLogisticRegression, type LogisticRegressionModel, type LogisticRegressionOptions } from './logistic-regression';
-import { fitFeatureScales, robustScale, statisticalScore, suspiciousZ, transformFeature, type RobustScale } from './robust-z';
+import { fitFeatureScales, statisticalScore, tailScale, suspiciousZ, transformFeature, type RobustScale } from './robust-z';
 
 /**
- * The three detectors as fitted models over a table of user features (rows of FEATURE_COUNT).
+ * The three detectors as fitted models over a table of feature rows (FEATURE_COUNT each; in
+ * training, one row per user-day).
  * Fitting and scoring are separate so a model fitted on one window can score another; the
  * artifacts are plain JSON.
  */
@@ -33,10 +34,10 @@ export function scoreStatistical(model: StatisticalModel, table: FeatureRows): F
   return scores;
 }
 
-/** The features of one row that broke the 3-sigma rule, in plain words. */
-export function findingsFor(model: StatisticalModel, table: FeatureRows, row: number, limit = 3): FeatureFinding[] {
+/** The features of one row that broke the 3-sigma rule, in plain words (naming `day` when given). */
+export function findingsFor(model: StatisticalModel, table: FeatureRows, row: number, limit = 3, day?: string): FeatureFinding[] {
   const z = suspiciousZ(table.features, row * FEATURE_COUNT, model.scales, new Float64Array(FEATURE_COUNT));
-  return explainFeatures(table.features, row * FEATURE_COUNT, z, model.scales, limit);
+  return explainFeatures(table.features, row * FEATURE_COUNT, z, model.scales, limit, day);
 }
 
 export interface IsolationModel {
@@ -74,7 +75,7 @@ export function fitIsolation(table: FeatureRows, params: IsolationParams, random
   const fill = fitFeatureScales(table.features, table.rows).map((scale) => (Number.isFinite(scale.median) ? scale.median : 0));
   const inputs = forestInputs(table, fill);
   const forest = fitIsolationForest(inputs, table.rows, FEATURE_COUNT, random, params);
-  return { forest, fill, population: robustScale(rawForestScores(forest, inputs, table.rows)) };
+  return { forest, fill, population: tailScale(rawForestScores(forest, inputs, table.rows), 'high') };
 }
 
 /** Calibrated isolation scores in (0, 1): 0.5 at three robust sigmas above the population's typical forest score. */

@@ -9,6 +9,7 @@ import { fitIsolation, fitStatistical, fitSupervised, scoreIsolation, scoreStati
 import { DEFAULT_DETECTOR_WEIGHTS, ensembleScore, type Detector } from './ensemble';
 import { extractUserFeatures, type UserFeatureTable } from './feature-extraction';
 import { ISOLATION_FOREST_DEFAULTS } from './isolation-forest';
+import { dayLabels, worstDays } from './user-days';
 
 /**
  * How well the detectors find the demo shop's injected click farms and fake-order accounts,
@@ -17,6 +18,7 @@ import { ISOLATION_FOREST_DEFAULTS } from './isolation-forest';
  *
  *   node dist/src/anomaly/evaluate-demo-shop.js [--users 20000] [--days 14] [--seed 1] [--threshold 0.5] [--labels 300]
  *
+ * Detectors score user-days; a user's score is their worst day's, and the figures are per user.
  * The supervised detector learns from simulated admin labels: the ground truth of the users an
  * admin would look at first (a sample of what the unsupervised detectors flag) plus a random sample; its
  * figures are measured on the users it was not shown.
@@ -56,7 +58,7 @@ function report(detector: string, scores: ArrayLike<number>, truth: Uint8Array, 
 }
 
 export interface DemoShopEvaluation {
-  shop: { users: number; events: number; clickFarm: number; fakeOrder: number };
+  shop: { users: number; userDays: number; events: number; clickFarm: number; fakeOrder: number };
   threshold: number;
   detectors: DetectorReport[];
   heldOut: DetectorReport[];
@@ -123,31 +125,37 @@ export async function evaluateDemoShop(
   shop: DemoShop,
   options: { threshold: number; labels: number; seed: number },
   table?: UserFeatureTable,
-): Promise<Omit<DemoShopEvaluation, 'seconds' | 'shop'> & { seconds: { extract: number; fit: number } }> {
+): Promise<Omit<DemoShopEvaluation, 'seconds' | 'shop'> & { userDays: number; seconds: { extract: number; fit: number } }> {
   let started = Date.now();
   const features = table ?? (await extractUserFeatures(dataSource, { from: null, to: new Date(shop.options.endMs) }));
   const extractSeconds = (Date.now() - started) / 1000;
   const idRows: { id: number; external_id: string }[] = await dataSource.query(`SELECT id, external_id FROM users`);
   const externalOf = new Map(idRows.map((row) => [row.id, row.external_id]));
-  const kinds = Array.from(features.userIds, (id) => shop.groundTruth.label(externalOf.get(id)!));
+  // Users in the table's order; `truth` and `kinds` are per user, scores per user-day until worstDays.
+  const userIds = worstDays(features, new Float64Array(features.rows)).userIds;
+  const users = userIds.length;
+  const kinds = Array.from(userIds, (id) => shop.groundTruth.label(externalOf.get(id)!));
   const truth = Uint8Array.from(kinds, (kind) => (kind === 'genuine' ? 0 : 1));
+  const perUser = (dayScores: Float64Array) => worstDays(features, dayScores).scores;
 
   started = Date.now();
   const statistical = fitStatistical(features);
   const statisticalScores = scoreStatistical(statistical, features);
   const isolation = fitIsolation(features, ISOLATION_FOREST_DEFAULTS, new SeededRandom(options.seed));
   const isolationScores = scoreIsolation(isolation, features);
-  const unsupervised = Float64Array.from(statisticalScores, (s, r) =>
+  const unsupervisedDays = Float64Array.from(statisticalScores, (s, r) =>
     ensembleScore([
       { detector: 'STATISTICAL', score: s },
       { detector: 'ISOLATION_FOREST', score: isolationScores[r] },
     ]).score,
   );
 
-  // Simulated admin: reviews a random sample of what the unsupervised ensemble flags, and a random sample of everyone.
-  const labels = new Int8Array(features.rows).fill(-1);
+  const unsupervised = perUser(unsupervisedDays);
+
+  // Simulated admin: reviews a random sample of the users the unsupervised ensemble flags, and a random sample of everyone.
+  const labels = new Int8Array(users).fill(-1);
   const rng = new SeededRandom(options.seed + 1);
-  const flaggedRows = Array.from({ length: features.rows }, (_, r) => r).filter((r) => unsupervised[r] >= options.threshold);
+  const flaggedRows = Array.from({ length: users }, (_, r) => r).filter((r) => unsupervised[r] >= options.threshold);
   const labelSome = (pool: number[], count: number) => {
     for (let given = 0, attempts = 0; given < count && attempts < pool.length * 4; attempts++) {
       const r = pool[rng.below(pool.length)];
@@ -158,12 +166,15 @@ export async function evaluateDemoShop(
     }
   };
   labelSome(flaggedRows, options.labels >> 1);
-  labelSome(Array.from({ length: features.rows }, (_, r) => r), options.labels - (options.labels >> 1));
+  labelSome(Array.from({ length: users }, (_, r) => r), options.labels - (options.labels >> 1));
+  const labelsByUser = new Map<number, number>();
+  for (let u = 0; u < users; u++) if (labels[u] !== -1) labelsByUser.set(userIds[u], labels[u]);
   const { tf } = await loadTf();
   const inputs = supervisedInputs(statistical, features, statisticalScores, isolationScores);
-  const supervised = await fitSupervised(tf, inputs, labels);
+  const unsupervisedMean = statisticalScores.map((score, r) => (score + isolationScores[r]) / 2);
+  const supervised = await fitSupervised(tf, inputs, dayLabels(features, labelsByUser, unsupervisedMean));
   const supervisedScores = scoreSupervised(supervised, inputs, features.rows);
-  const ensemble = Float64Array.from(statisticalScores, (s, r) =>
+  const ensembleDays = Float64Array.from(statisticalScores, (s, r) =>
     ensembleScore(
       [
         { detector: 'STATISTICAL', score: s },
@@ -175,21 +186,23 @@ export async function evaluateDemoShop(
   );
   const fitSeconds = (Date.now() - started) / 1000;
 
-  const all = Array.from({ length: features.rows }, (_, r) => r);
+  const ensemble = perUser(ensembleDays);
+  const all = Array.from({ length: users }, (_, r) => r);
   const unlabelled = all.filter((r) => labels[r] === -1);
   const by: [string, Float64Array][] = [
-    ['STATISTICAL', statisticalScores],
-    ['ISOLATION_FOREST', isolationScores],
+    ['STATISTICAL', perUser(statisticalScores)],
+    ['ISOLATION_FOREST', perUser(isolationScores)],
     ['unsupervised ensemble', unsupervised],
-    ['SUPERVISED' satisfies Detector, supervisedScores],
+    ['SUPERVISED' satisfies Detector, perUser(supervisedScores)],
     ['ensemble', ensemble],
   ];
-  const flagged = all.filter((r) => ensemble[r] >= options.threshold).map((r) => features.userIds[r]);
-  const genuineIds = all.filter((r) => truth[r] === 0).map((r) => features.userIds[r]);
-  const anomalousIds = all.filter((r) => truth[r] === 1).map((r) => features.userIds[r]);
+  const flagged = all.filter((r) => ensemble[r] >= options.threshold).map((r) => userIds[r]);
+  const genuineIds = all.filter((r) => truth[r] === 0).map((r) => userIds[r]);
+  const anomalousIds = all.filter((r) => truth[r] === 1).map((r) => userIds[r]);
   const split = new Date(shop.options.endMs - 3 * 86_400_000);
   const genuine = new Set(genuineIds);
   return {
+    userDays: features.rows,
     threshold: options.threshold,
     detectors: by.map(([name, scores]) => report(name, scores, truth, kinds, options.threshold, all)),
     heldOut: by.map(([name, scores]) => report(name, scores, truth, kinds, options.threshold, unlabelled)),
@@ -225,9 +238,10 @@ async function main(argv: string[]): Promise<void> {
     const loadSeconds = (Date.now() - started) / 1000;
     const summary = shop.groundTruth.summary();
     const result = await evaluateDemoShop(db.dataSource, shop, { threshold, labels, seed });
+    const { userDays, ...rest } = result;
     const output: DemoShopEvaluation = {
-      shop: { users, events: loaded.imported, clickFarm: summary.clickFarm, fakeOrder: summary.fakeOrder },
-      ...result,
+      shop: { users, userDays, events: loaded.imported, clickFarm: summary.clickFarm, fakeOrder: summary.fakeOrder },
+      ...rest,
       seconds: { load: loadSeconds, ...result.seconds },
     };
     console.log(JSON.stringify(output, null, 2));

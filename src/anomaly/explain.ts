@@ -8,7 +8,7 @@ export interface FeatureFinding {
   median: number;
   /** Robust z in the suspicious direction. */
   z: number;
-  /** The finding in plain words: "412 events within 5 minutes, 40× the median (10)". */
+  /** The finding in plain words, naming the day when there is one: "on 2026-01-05, 412 events within 5 minutes, 40× the median (10)". */
   text: string;
 }
 
@@ -51,7 +51,7 @@ export function describeFeature(feature: number, value: number, median: number):
 
 /**
  * The features that broke the 3-sigma rule in the suspicious direction, strongest first, at most
- * `limit` of them.
+ * `limit` of them; `day` ("2026-01-05") starts each text when the features are a day's.
  */
 export function explainFeatures(
   features: ArrayLike<number>,
@@ -59,13 +59,14 @@ export function explainFeatures(
   z: ArrayLike<number>,
   scales: readonly RobustScale[],
   limit = 3,
+  day?: string,
 ): FeatureFinding[] {
   const findings: FeatureFinding[] = [];
   for (let f = 0; f < FEATURE_COUNT; f++) {
     if (!(z[f] > SIGMA_RULE)) continue;
     const value = features[offset + f];
     const median = medianOnOwnScale(f, scales[f]);
-    findings.push({ feature: FEATURES[f].name, value, median, z: z[f], text: describeFeature(f, value, median) });
+    findings.push({ feature: FEATURES[f].name, value, median, z: z[f], text: day ? `on ${day}, ${describeFeature(f, value, median)}` : describeFeature(f, value, median) });
   }
   return findings.sort((a, b) => b.z - a.z).slice(0, limit);
 }

@@ -5,16 +5,25 @@ import type { DataSource } from 'typeorm';
 import { withPgClient } from '../db/data-source';
 import { Dictionary, eventKindOf, extractFeatures, FEATURE_COUNT, ipPrefixOf, UserEventBuffer } from './features';
 
-/** The behaviour features of every user with events in a window, one row of FEATURE_COUNT per user. */
+/**
+ * The behaviour features of every (user, UTC day) with events in a window: one row of
+ * FEATURE_COUNT per day a user was active, rows ordered by (user, day), so one user's days are
+ * consecutive rows.
+ */
 export interface UserFeatureTable {
-  /** Dense user ids (users.id), ascending. */
+  /** Dense user id (users.id) of each row, ascending. */
   userIds: Int32Array;
-  /** Row-major, users × FEATURE_COUNT; NaN where a feature is undefined for the user. */
+  /** UTC day of each row, as days since 1970-01-01. */
+  days: Int32Array;
+  /** Row-major, user-days × FEATURE_COUNT; NaN where a feature is undefined for that day. */
   features: Float32Array;
-  /** First and last event instant (epoch ms) of each user inside the window. */
+  /** First and last event instant (epoch ms) of the user on that day inside the window. */
   firstEventMs: Float64Array;
   lastEventMs: Float64Array;
+  /** User-days. */
   rows: number;
+  /** Distinct users. */
+  users: number;
   events: number;
 }
 
@@ -26,8 +35,9 @@ export interface FeatureWindow {
 
 /**
  * Streams the window's events ordered by (user_id, ts, id) out of PostgreSQL with COPY TO STDOUT
- * and computes each user's features as soon as the next user starts, so memory holds one user's
- * events and the output table, whatever the number of events. The ordering follows the
+ * and computes each user-day's features as soon as the next day or user starts, so memory holds
+ * one user-day's events and the output table, whatever the number of events. A session that runs
+ * past midnight counts on each day with the part of it that falls there. The ordering follows the
  * `events (user_id, ts, id)` index. Category comes from the catalog, else the event's `category`
  * property; device and IP from the `device` and `ip` properties.
  */
@@ -52,17 +62,23 @@ function copyText(field: string): string | null {
   return field.replace(/\\(.)/g, (_, c: string) => (c === 't' ? '\t' : c === 'n' ? '\n' : c === 'r' ? '\r' : c));
 }
 
+const DAY_MS = 86_400_000;
+
 class TableBuilder {
   rows = 0;
+  users = 0;
   userIds = new Int32Array(1024);
+  days = new Int32Array(1024);
   features = new Float32Array(1024 * FEATURE_COUNT);
   firstEventMs = new Float64Array(1024);
   lastEventMs = new Float64Array(1024);
 
-  add(userId: number, events: UserEventBuffer): void {
+  add(userId: number, day: number, events: UserEventBuffer): void {
     if (this.rows === this.userIds.length) this.grow();
     const row = this.rows++;
+    if (row === 0 || this.userIds[row - 1] !== userId) this.users++;
     this.userIds[row] = userId;
+    this.days[row] = day;
     this.firstEventMs[row] = events.ts[0];
     this.lastEventMs[row] = events.ts[events.length - 1];
     extractFeatures(events, this.features, row * FEATURE_COUNT);
@@ -72,22 +88,26 @@ class TableBuilder {
     const capacity = this.userIds.length * 2;
     const userIds = new Int32Array(capacity);
     userIds.set(this.userIds);
+    const days = new Int32Array(capacity);
+    days.set(this.days);
     const features = new Float32Array(capacity * FEATURE_COUNT);
     features.set(this.features);
     const first = new Float64Array(capacity);
     first.set(this.firstEventMs);
     const last = new Float64Array(capacity);
     last.set(this.lastEventMs);
-    Object.assign(this, { userIds, features, firstEventMs: first, lastEventMs: last });
+    Object.assign(this, { userIds, days, features, firstEventMs: first, lastEventMs: last });
   }
 
   table(events: number): UserFeatureTable {
     return {
       userIds: this.userIds.slice(0, this.rows),
+      days: this.days.slice(0, this.rows),
       features: this.features.slice(0, this.rows * FEATURE_COUNT),
       firstEventMs: this.firstEventMs.slice(0, this.rows),
       lastEventMs: this.lastEventMs.slice(0, this.rows),
       rows: this.rows,
+      users: this.users,
       events,
     };
   }
@@ -112,24 +132,31 @@ export async function streamUserFeatures(
   const devices = new Dictionary();
   const prefixes = new Dictionary();
   let currentUser = -1;
+  let currentDay = 0;
   let events = 0;
   let carry = '';
   // A chunk may end inside a multi-byte character; the decoder keeps the partial bytes for the next one.
   const decoder = new StringDecoder('utf8');
 
-  const finishUser = () => {
-    if (buffer.length > 0) builder.add(currentUser, buffer);
+  const finishDay = () => {
+    if (buffer.length > 0) builder.add(currentUser, currentDay, buffer);
     buffer.clear();
-    sessions.clear();
   };
 
   const handleLine = (line: string) => {
     const fields = line.split('\t');
     const user = Number(fields[0]);
+    const ts = Number(fields[1]);
+    const day = Math.floor(ts / DAY_MS);
     if (user !== currentUser) {
-      finishUser();
+      finishDay();
+      sessions.clear();
       currentUser = user;
-      if (onProgress && builder.rows % 50_000 === 0) onProgress(builder.rows, events);
+      currentDay = day;
+      if (onProgress && builder.users % 50_000 === 0) onProgress(builder.users, events);
+    } else if (day !== currentDay) {
+      finishDay();
+      currentDay = day;
     }
     const sessionText = copyText(fields[3]);
     let session = -1;
@@ -139,7 +166,7 @@ export async function streamUserFeatures(
     }
     const ip = copyText(fields[7]);
     buffer.push(
-      Number(fields[1]),
+      ts,
       eventKindOf(copyText(fields[2]) ?? ''),
       session,
       fields[4] === '\\N' ? -1 : Number(fields[4]),
@@ -160,7 +187,7 @@ export async function streamUserFeatures(
     carry = text.slice(start);
   }
   if (carry.length > 0) handleLine(carry);
-  finishUser();
-  onProgress?.(builder.rows, events);
+  finishDay();
+  onProgress?.(builder.users, events);
   return builder.table(events);
 }

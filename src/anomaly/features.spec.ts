@@ -1,4 +1,4 @@
-import { extractFeaturesOf, FEATURE_INDEX as F, ipPrefixOf, type BehaviourEvent } from './features';
+import { extractDailyFeaturesOf, extractFeaturesOf, FEATURE_INDEX as F, ipPrefixOf, type BehaviourEvent } from './features';
 
 const DAY0 = Date.parse('2026-01-05T00:00:00Z');
 const at = (day: number, hhmmss: string) => DAY0 + day * 86_400_000 + Date.parse(`1970-01-01T${hhmmss}Z`);
@@ -106,5 +106,68 @@ describe('extractFeatures edge cases', () => {
     expect(ipPrefixOf('203.0.113.77')).toBe('203.0.113');
     expect(ipPrefixOf('2001:db8:85a3::8a2e:370:7334')).toBe('2001:db8:85a3');
     expect(ipPrefixOf('not an ip')).toBeNull();
+  });
+});
+
+describe('features per UTC day (what the detectors see)', () => {
+  const [day0, day1] = extractDailyFeaturesOf(events);
+
+  it('splits the hand-worked user into its two active days', () => {
+    expect(extractDailyFeaturesOf(events).map((d) => d.day)).toEqual(['2026-01-05', '2026-01-06']);
+  });
+
+  it('day 0: session a alone — 4 events, all at night, gaps 10, 10, 30 s', () => {
+    const x = day0.features;
+    expect(x[F.eventsPerActiveDay]).toBe(4);
+    expect(x[F.peakEventsIn5Minutes]).toBe(4);
+    // μ = 50/3, mean of squares 1100/3, σ = √(1100/3 − 2500/9) = √(800/9) = 9.428; B = (9.428 − 16.667)/(9.428 + 16.667) = −0.27740.
+    expect(x[F.burstiness]).toBeCloseTo(-0.2774, 4);
+    expect(x[F.regularGapShare]).toBe(0.5); // (10,10) regular, (10,30) not
+    expect(x[F.viewsPerSession]).toBe(3);
+    expect(x[F.maxViewsPerSession]).toBe(3);
+    expect(x[F.meanSessionMinutes]).toBeCloseTo(50 / 60, 10);
+    expect(x[F.distinctItems]).toBe(3);
+    expect(x[F.distinctCategories]).toBe(2);
+    expect(x[F.cartToPurchase]).toBe(0); // one cart, no purchase that day
+    expect(x[F.purchasesPerView]).toBe(0);
+    expect(x[F.unbrowsedPurchaseShare]).toBeNaN();
+    expect(x[F.nightShare]).toBe(1);
+    expect(x[F.repeatedSessionShare]).toBe(0);
+    expect(x[F.distinctDevices]).toBe(1);
+    expect(x[F.distinctIpPrefixes]).toBe(1);
+  });
+
+  it('day 1: sessions b, c, d — 6 events in daytime; i1 viewed that day, i4 never', () => {
+    const x = day1.features;
+    expect(x[F.eventsPerActiveDay]).toBe(6);
+    expect(x[F.peakEventsIn5Minutes]).toBe(4); // b's four events within 100 s
+    // Gaps 60, 40, 0: μ = 100/3, mean of squares 5200/3, σ = √(5200/3 − 10000/9) = √(5600/9) = 24.944; B = (24.944 − 33.333)/(24.944 + 33.333) = −0.14395.
+    expect(x[F.burstiness]).toBeCloseTo(-0.14395, 4);
+    expect(x[F.regularGapShare]).toBe(0); // (60,40) not regular; (40,0) skipped
+    expect(x[F.viewsPerSession]).toBe(1);
+    expect(x[F.maxViewsPerSession]).toBe(1);
+    expect(x[F.meanSessionMinutes]).toBeCloseTo(100 / 60 / 3, 10);
+    expect(x[F.distinctItems]).toBe(2);
+    expect(x[F.distinctCategories]).toBe(2);
+    expect(x[F.cartToPurchase]).toBe(2);
+    expect(x[F.purchasesPerView]).toBeCloseTo(2 / 3, 10);
+    expect(x[F.unbrowsedPurchaseShare]).toBe(0.5);
+    expect(x[F.nightShare]).toBe(0);
+    expect(x[F.repeatedSessionShare]).toBeCloseTo(1 / 3, 10); // d repeats c
+    expect(x[F.distinctDevices]).toBe(1);
+    expect(x[F.distinctIpPrefixes]).toBe(2);
+  });
+
+  it('a session running past midnight counts on each day with its part there', () => {
+    const late = [
+      { ts: at(0, '23:59:00'), type: 'view', sessionId: 's', itemId: 'i1' },
+      { ts: at(0, '23:59:30'), type: 'view', sessionId: 's', itemId: 'i2' },
+      { ts: at(1, '00:00:30'), type: 'view', sessionId: 's', itemId: 'i3' },
+    ];
+    const [before, after] = extractDailyFeaturesOf(late);
+    expect(before.features[F.eventsPerActiveDay]).toBe(2);
+    expect(before.features[F.meanSessionMinutes]).toBe(0.5);
+    expect(after.features[F.eventsPerActiveDay]).toBe(1);
+    expect(after.features[F.nightShare]).toBe(1);
   });
 });

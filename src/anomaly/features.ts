@@ -1,6 +1,6 @@
 /**
- * Behaviour features of one user over a time window, computed from that user's events in
- * (ts, id) order. Every detector reads the same vector; FEATURES says what each number means, in
+ * Behaviour features of one user over a time window (the detectors use one UTC day: see
+ * feature-extraction.ts), computed from that user's events in (ts, id) order. Every detector reads the same vector; FEATURES says what each number means, in
  * which direction it is suspicious and how to say it in plain words.
  *
  * Definitions (all over the user's events inside the window):
@@ -347,4 +347,26 @@ export function extractFeaturesOf(events: readonly BehaviourEvent[]): Float64Arr
   const out = new Float64Array(FEATURE_COUNT);
   extractFeatures(buffer, out);
   return out;
+}
+
+/** UTC day number (days since 1970-01-01) of an epoch-ms instant. */
+export function utcDayOf(ms: number): number {
+  return Math.floor(ms / DAY_MS);
+}
+
+/** "2026-01-05" for a UTC day number. */
+export function isoDay(day: number): string {
+  return new Date(day * DAY_MS).toISOString().slice(0, 10);
+}
+
+/** Features of one user's events per UTC day they were active, days ascending (as the detectors see them). */
+export function extractDailyFeaturesOf(events: readonly BehaviourEvent[]): { day: string; features: Float64Array }[] {
+  const byDay = new Map<number, BehaviourEvent[]>();
+  for (const event of events) {
+    const day = utcDayOf(event.ts);
+    const list = byDay.get(day);
+    if (list) list.push(event);
+    else byDay.set(day, [event]);
+  }
+  return [...byDay.entries()].sort((a, b) => a[0] - b[0]).map(([day, list]) => ({ day: isoDay(day), features: extractFeaturesOf(list) }));
 }

@@ -8,31 +8,31 @@ export const KIND_OF: Record<Detector, string> = {
 };
 
 /**
- * Per-user ensemble of the ACTIVE anomaly versions: weighted mean of their scores. Parameters
- * $1 (kinds) and $2 (weights) come from `ensembleParams`.
+ * Per-(user, day) ensemble of the ACTIVE anomaly versions: weighted mean of the scores they gave
+ * that user-day. Parameters $1 (kinds) and $2 (weights) come from `ensembleParams`.
  */
-export const ENSEMBLE_SQL = `
-  SELECT s.user_id,
+export const DAY_ENSEMBLE_SQL = `
+  SELECT s.user_id, s.day,
          sum(s.score * w.weight) / nullif(sum(w.weight), 0) AS score,
          min(s.first_event_at) AS first_event_at,
          max(s.last_event_at) AS last_event_at
   FROM anomaly_scores s
   JOIN model_versions v ON v.id = s.model_version_id AND v.status = 'ACTIVE'
   JOIN unnest($1::text[], $2::float8[]) AS w(kind, weight) ON w.kind = v.kind
-  GROUP BY s.user_id`;
+  GROUP BY s.user_id, s.day`;
 
 export function ensembleParams(weights: DetectorWeights = DEFAULT_DETECTOR_WEIGHTS): [string[], number[]] {
   return [DETECTORS.map((d) => KIND_OF[d]), DETECTORS.map((d) => weights[d])];
 }
 
 /**
- * SQL for the set of anomalous users (one `user_id` column): ensemble score ≥ threshold, or
- * marked by the ingest guard. Its parameters are `flaggedUsersParams(threshold)`, starting at
+ * SQL for the set of anomalous users (one `user_id` column): the ensemble score of any of their
+ * days ≥ threshold, or marked by the ingest guard. Its parameters are `flaggedUsersParams(threshold)`, starting at
  * `firstParameter`; other queries embed it as `user_id NOT IN (…)`.
  */
 export function flaggedUsersSql(firstParameter = 1): string {
   const [a, b, c] = [firstParameter, firstParameter + 1, firstParameter + 2];
-  return `SELECT user_id FROM (${ENSEMBLE_SQL.replace('$1', `$${a}`).replace('$2', `$${b}`)}) e WHERE e.score >= $${c}
+  return `SELECT user_id FROM (${DAY_ENSEMBLE_SQL.replace('$1', `$${a}`).replace('$2', `$${b}`)}) e WHERE e.score >= $${c}
           UNION SELECT user_id FROM suspect_users`;
 }
 

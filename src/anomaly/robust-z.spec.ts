@@ -1,5 +1,5 @@
 import { FEATURE_COUNT, FEATURE_INDEX } from './features';
-import { median, medianAbsoluteDeviation, robustScale, robustZ, statisticalScore, suspiciousZ } from './robust-z';
+import { median, medianAbsoluteDeviation, robustScale, robustZ, statisticalScore, suspiciousZ, tailScale } from './robust-z';
 
 describe('robust z-scores', () => {
   it('median and MAD ignore missing values', () => {
@@ -44,5 +44,17 @@ describe('robust z-scores', () => {
     expect(statisticalScore([4, 10, 1])).toBeCloseTo(1 - Math.exp(-4 / 6), 12);
     // one feature alone never passes 1 − e^(−1/2) ≈ 0.39
     expect(statisticalScore([1000])).toBeCloseTo(1 - Math.exp(-0.5), 12);
+  });
+});
+
+describe('tailScale', () => {
+  it('widens the sigma of a zero-inflated feature to what its suspicious tail shows', () => {
+    // 10 values, 7 zeros: median 0, MAD 0, mean absolute deviation 0.6 → robust sigma 0.752;
+    // q90 (index round(0.9·9) = 8) is 2 → (2 − 0)/1.281552 = 1.5606, which wins.
+    const values = [0, 0, 0, 0, 0, 0, 0, 1, 2, 3];
+    expect(robustScale(values).sigma).toBeCloseTo(0.6 * 1.253314, 6);
+    expect(tailScale(values, 'high').sigma).toBeCloseTo(2 / 1.281552, 6);
+    // The low side: q10 (index 1) is 0, no wider than the robust sigma.
+    expect(tailScale(values, 'low').sigma).toBeCloseTo(0.6 * 1.253314, 6);
   });
 });

@@ -47,6 +47,23 @@ export function robustScale(values: ArrayLike<number>): RobustScale {
   return { median: center, sigma: MEAN_AD_TO_SIGMA * (total / count) };
 }
 
+/** The standard normal's 90th percentile: for normal data (q90 − median) / 1.2816 is the standard deviation. */
+export const Q90_TO_SIGMA = 1.281552;
+
+/**
+ * Like `robustScale`, but the sigma is at least what the suspicious tail says: (q90 − median) /
+ * 1.2816 for 'high' (median − q10 for 'low'). A user-day population is zero-inflated — most days
+ * have no night event, no purchase, one device — so the MAD alone is tiny and one ordinary night
+ * or second device would count as many sigmas. For normal data both estimates agree.
+ */
+export function tailScale(values: ArrayLike<number>, suspicious: 'high' | 'low'): RobustScale {
+  const scale = robustScale(values);
+  if (Number.isNaN(scale.median)) return scale;
+  const finite = Float64Array.from(values).filter(Number.isFinite).sort();
+  const quantile = finite[Math.round((suspicious === 'high' ? 0.9 : 0.1) * (finite.length - 1))];
+  return { median: scale.median, sigma: Math.max(scale.sigma, Math.abs(quantile - scale.median) / Q90_TO_SIGMA) };
+}
+
 /** (x − median) / sigma; 0 for a missing value or a feature without spread. */
 export function robustZ(value: number, scale: RobustScale): number {
   if (!Number.isFinite(value) || !(scale.sigma > 0)) return 0;
@@ -58,13 +75,13 @@ export function transformFeature(feature: number, value: number): number {
   return FEATURES[feature].logScale ? Math.log1p(Math.max(0, value)) : value;
 }
 
-/** Per-feature robust scales over the transformed features of a population (rows of FEATURE_COUNT). */
+/** Per-feature robust scales (`tailScale` on the suspicious side) over the transformed features of a population (rows of FEATURE_COUNT). */
 export function fitFeatureScales(matrix: Float32Array | Float64Array, rows: number): RobustScale[] {
   const scales: RobustScale[] = [];
   const column = new Float64Array(rows);
   for (let f = 0; f < FEATURE_COUNT; f++) {
     for (let r = 0; r < rows; r++) column[r] = transformFeature(f, matrix[r * FEATURE_COUNT + f]);
-    scales.push(robustScale(column));
+    scales.push(tailScale(column, FEATURES[f].suspicious));
   }
   return scales;
 }
