@@ -121,7 +121,9 @@ async function train(run: TrainingRun<MatrixFactorizationParams>): Promise<Train
     let entry = heldOut.get(user);
     if (!entry) heldOut.set(user, (entry = { relevant: new Set() }));
     // Items first seen after T cannot be recommended by either model; they still count as misses.
-    entry.relevant.add(items.add(after.items[i]));
+    // They get keys no item position has, so the index (and, without refit, the stored model's
+    // item list) stays the one the factors were fitted on.
+    entry.relevant.add(items.get(after.items[i]) ?? -1 - after.items[i]);
   }
   const cases: HeldOutUser[] = [...heldOut].map(([user, entry]) => ({ user, relevant: entry.relevant, excluded: evaluation.purchasedBy.get(user) ?? new Set() }));
   const k = params.evaluationK;
