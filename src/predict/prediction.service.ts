@@ -136,18 +136,21 @@ export class PredictionService {
     return rows[0].artifact;
   }
 
-  /** The cached entry for `versionId`, or a new one loading it (a failed load is not kept). */
-  private cached<T>(current: Served<T> | null, versionId: number, load: () => Promise<T>, keep: (entry: Served<T> | null) => void): Served<T> {
-    if (current?.versionId === versionId) return current;
+  /** The cached entry for `versionId`, or a new one loading it (a failed load is dropped, unless already replaced). */
+  private cached<T>(current: () => Served<T> | null, versionId: number, load: () => Promise<T>, keep: (entry: Served<T> | null) => void): Served<T> {
+    const known = current();
+    if (known?.versionId === versionId) return known;
     const entry: Served<T> = { versionId, served: load() };
-    entry.served.catch(() => keep(null));
+    entry.served.catch(() => {
+      if (current() === entry) keep(null);
+    });
     keep(entry);
     return entry;
   }
 
   private async nextStepModel(): Promise<{ versionId: number; served: ServedNextStep }> {
     const versionId = await this.activeVersion('NEXT_STEP');
-    const entry = this.cached(this.nextStepCache, versionId, async () => {
+    const entry = this.cached(() => this.nextStepCache, versionId, async () => {
       const { tf } = await this.tf();
       const loaded = decodeNextStepArtifact(tf, await this.artifact(versionId));
       try {
@@ -161,7 +164,7 @@ export class PredictionService {
 
   private async propensityModel(): Promise<{ versionId: number; served: ServedPropensityVersion }> {
     const versionId = await this.activeVersion('PURCHASE_PROPENSITY');
-    const entry = this.cached(this.propensityCache, versionId, async () => {
+    const entry = this.cached(() => this.propensityCache, versionId, async () => {
       const { tf } = await this.tf();
       const loaded = decodePropensityArtifact(tf, await this.artifact(versionId));
       try {
