@@ -6,6 +6,8 @@ const BENCHMARKS: Record<string, () => Promise<{ run(argv: string[]): Promise<vo
   import: () => import('./import.bench'),
   predict: () => import('./predict.bench'),
   train: () => import('./train.bench'),
+  serve: () => import('./serve.bench'),
+  'recommend-quality': () => import('./recommend-quality.bench'),
   anomaly: () => import('./anomaly.bench'),
   funnel: () => import('./funnel.bench'),
 };

@@ -8,11 +8,12 @@ import { EventResolver } from './events/event.resolver';
 import { FunnelResolver } from './funnel/funnel.resolver';
 import { HealthResolver } from './health/health.resolver';
 import { PredictionResolver } from './predict/prediction.resolver';
-import { RecommendationResolver } from './recommend/recommendation.resolver';
+import { RecommendationFeedbackResolver } from './recommend/feedback.resolver';
+import { RecommendationResolver, RecommendedItemResolver } from './recommend/recommendation.resolver';
 import { TrainingResolver } from './training/training.resolver';
 
 /** Every resolver of the API. A new domain adds its resolver here. */
-const RESOLVERS = [HealthResolver, ApiKeyResolver, EventResolver, CatalogResolver, TrainingResolver, RecommendationResolver, AnomalyResolver, EventStatsAnomalyResolver, FunnelResolver, PredictionResolver] as const;
+const RESOLVERS = [HealthResolver, ApiKeyResolver, EventResolver, CatalogResolver, TrainingResolver, RecommendationResolver, AnomalyResolver, EventStatsAnomalyResolver, FunnelResolver, PredictionResolver, RecommendedItemResolver, RecommendationFeedbackResolver] as const;
 
 let built: Promise<GraphQLSchema> | undefined;
 

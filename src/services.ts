@@ -7,6 +7,7 @@ import type { Config } from './config';
 import { EventService } from './events/event.service';
 import { FunnelService } from './funnel/funnel.service';
 import { HealthService } from './health/health.service';
+import { RecommendationFeedbackService } from './recommend/feedback.service';
 import { PredictionService } from './predict/prediction.service';
 import { RecommendationService } from './recommend/recommendation.service';
 import { ModelRegistry } from './training/model-registry';
@@ -25,6 +26,7 @@ export interface Services {
   training: TrainingService;
   models: ModelRegistry;
   recommendations: RecommendationService;
+  recommendationFeedback: RecommendationFeedbackService;
   prediction: PredictionService;
   anomalies: AnomalyService;
 }
@@ -42,6 +44,7 @@ export function createServices(dataSource: DataSource, redis: Redis, config: Con
     training: new TrainingService(dataSource, new TrainingQueue(redis, config), models),
     models,
     recommendations: new RecommendationService(dataSource),
+    recommendationFeedback: new RecommendationFeedbackService(dataSource),
     prediction: new PredictionService(dataSource),
     anomalies: new AnomalyService(dataSource, { threshold: config.anomalyThreshold, ingestGuardEventsPerMinute: config.ingestGuardEventsPerMinute }),
   };

@@ -1,36 +1,104 @@
-import { Arg, Authorized, Ctx, Field, Float, ID, Int, ObjectType, Query, Resolver } from 'type-graphql';
+import DataLoader from 'dataloader';
+import { Arg, Authorized, Ctx, Field, Float, FieldResolver, ID, Int, ObjectType, Query, registerEnumType, Resolver, Root } from 'type-graphql';
+import { ItemView } from '../catalog/item.input';
 import type { Context } from '../context';
+import { Recommender } from './recommendation-id';
+import type { RecommendedItem } from './recommendation.service';
+
+registerEnumType(Recommender, {
+  name: 'Recommender',
+  description:
+    'Where a recommended item came from: MATRIX_FACTORIZATION, ITEM_KNN, SESSION_GRU, POPULARITY (the fallback chain), ' +
+    'or CATALOG (any available item, when no model had anything left).',
+});
 
 @ObjectType('RecommendedItem')
 export class RecommendedItemView {
-  @Field(() => ID)
+  @Field(() => ID, { description: 'The shop’s item id.' })
   itemId: string;
 
-  @Field(() => Float, { description: 'The model’s score; higher is better, comparable within one list only.' })
+  @Field(() => Float, { description: 'Higher is better; comparable within one list only, and never rising down the list.' })
   score: number;
+
+  @Field(() => Recommender)
+  source: Recommender;
+
+  @Field(() => ID, { nullable: true, description: 'The model version of the recommender; null for CATALOG.' })
+  modelVersionId: number | null;
+
+  @Field(() => Int, { nullable: true, description: 'That version’s number within its kind.' })
+  modelVersion: number | null;
+
+  @Field(() => ID, { description: 'Report impressions and clicks with it (recordRecommendationFeedback, or properties.recommendationId on events).' })
+  recommendationId: string;
 }
 
 @ObjectType('Recommendations')
 export class RecommendationsView {
-  @Field(() => ID)
-  userId: string;
+  @Field(() => ID, { description: 'Identifies this served list.' })
+  listId: string;
 
-  @Field(() => ID, { nullable: true, description: 'The active model version the list comes from; null when none is active.' })
+  @Field(() => ID, { nullable: true, description: 'The user the list is for; null for item, session and cart lists.' })
+  userId: string | null;
+
+  @Field(() => ID, { nullable: true, description: 'The model version most items come from; null when none did.' })
   modelVersionId: number | null;
 
-  @Field(() => [RecommendedItemView], { description: 'Best first, without items the user already bought; empty for users the model has not seen.' })
-  items: RecommendedItemView[];
+  @Field(() => [RecommendedItemView], {
+    description: 'Best first; never items the user bought (unless marked repeatable), unavailable or excluded items, or duplicates. Full whenever the catalogue has enough available items.',
+  })
+  items: RecommendedItem[];
+}
+
+/** One DataLoader per request, so a list's items are read from the catalogue in one query. */
+const itemLoaders = new WeakMap<Context, DataLoader<string, ItemView | null>>();
+
+@Resolver(() => RecommendedItemView)
+export class RecommendedItemResolver {
+  @FieldResolver(() => ItemView, { nullable: true, description: 'The catalogue entry (batched per request).' })
+  item(@Root() recommended: RecommendedItem, @Ctx() context: Context): Promise<ItemView | null> {
+    let loader = itemLoaders.get(context);
+    if (!loader) itemLoaders.set(context, (loader = new DataLoader((ids: readonly string[]) => context.services.catalog.findManyByExternalId(ids))));
+    return loader.load(recommended.itemId);
+  }
 }
 
 @Resolver()
 export class RecommendationResolver {
-  @Authorized('client')
-  @Query(() => RecommendationsView, { description: 'A user’s top items from the active MATRIX_FACTORIZATION version.' })
+  @Authorized('client', 'analyst')
+  @Query(() => RecommendationsView, {
+    description:
+      'A user’s recommendations: the active models blended (a user unseen at training time, or active since, is folded in from their recent events), ' +
+      'then trending and popular items until `limit` is reached.',
+  })
   recommendations(
     @Arg('userId', () => ID) userId: string,
     @Arg('limit', () => Int, { defaultValue: 10 }) limit: number,
+    @Arg('category', () => String, { nullable: true, description: 'Only items of this category.' }) category: string | null,
+    @Arg('excludeItemIds', () => [ID], { nullable: true, description: 'Items not to show (already on the page).' }) excludeItemIds: string[] | null,
+    @Arg('sessionItemIds', () => [ID], { nullable: true, description: 'The live session’s items, oldest first; default: the user’s current visit, from their events (if its last event is under 30 minutes old).' })
+    sessionItemIds: string[] | null,
+    @Arg('maxPerCategory', () => Int, { nullable: true, description: 'At most this many items per category (diversity).' }) maxPerCategory: number | null,
     @Ctx() { services }: Context,
   ) {
-    return services.recommendations.forUser(userId, limit);
+    return services.recommendations.forUser({ userId, limit, category, excludeItemIds, sessionItemIds, maxPerCategory });
+  }
+
+  @Authorized('client', 'analyst')
+  @Query(() => RecommendationsView, { description: 'Items like this one (ITEM_KNN neighbours), then trending in its category.' })
+  similarItems(@Arg('itemId', () => ID) itemId: string, @Arg('limit', () => Int, { defaultValue: 10 }) limit: number, @Ctx() { services }: Context) {
+    return services.recommendations.similarItems(itemId, limit);
+  }
+
+  @Authorized('client', 'analyst')
+  @Query(() => RecommendationsView, { description: 'What to show next in an anonymous session (SESSION_GRU blended with item neighbours), items oldest first.' })
+  sessionRecommendations(@Arg('itemIds', () => [ID]) itemIds: string[], @Arg('limit', () => Int, { defaultValue: 10 }) limit: number, @Ctx() { services }: Context) {
+    return services.recommendations.sessionRecommendations(itemIds, limit);
+  }
+
+  @Authorized('client', 'analyst')
+  @Query(() => RecommendationsView, { description: 'Items bought together with the cart’s items (ITEM_KNN), then similar items.' })
+  cartComplements(@Arg('itemIds', () => [ID]) itemIds: string[], @Arg('limit', () => Int, { defaultValue: 10 }) limit: number, @Ctx() { services }: Context) {
+    return services.recommendations.cartComplements(itemIds, limit);
   }
 }

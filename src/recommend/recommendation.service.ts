@@ -1,46 +1,308 @@
 import type { DataSource } from 'typeorm';
-import { badInput } from '../graphql/errors';
+import { pgPool } from '../db/data-source';
+import { badInput, notFound } from '../graphql/errors';
+import { Candidate, ListBuilder, ListRules, SourceList, fuseLists, topOfScores } from './candidates';
+import { HistoryItem, historyFromEvents, projectIntoFactors, scoreFromNeighbours } from './fold-in';
+import { DEFAULT_EVENT_WEIGHTS, ItemEventType, SESSION_GAP_MS } from './item-events';
+import { encodeRecommendationId, newListId, Recommender } from './recommendation-id';
+import { gruLogits } from './session-gru';
+import { RankedList, ServingModels, ServingSnapshot, VersionRef } from './serving-models';
+
+export const MAX_RECOMMENDATIONS = 100;
+export const MAX_INPUT_ITEMS = 1000;
+/** Recent events of a user that fold-in and the live session read (one indexed query per request). */
+const RECENT_EVENTS = 50;
+/** How much the live session counts next to the user's longer history when blending. */
+const SESSION_WEIGHT = 1.5;
+/** Factor-space fold-in: ridge strength and recency decay of the projected history. */
+const PROJECTION_REGULARIZATION = 0.5;
+const PROJECTION_DECAY = 0.9;
 
 export interface RecommendedItem {
   itemId: string;
   score: number;
+  source: Recommender;
+  modelVersionId: number | null;
+  modelVersion: number | null;
+  recommendationId: string;
 }
 
-export interface Recommendations {
-  userId: string;
-  /** The model version whose list this is; null when no version is active. */
+export interface RecommendationList {
+  listId: string;
+  userId: string | null;
+  /** The model version most of the list comes from; null when no model contributed. */
   modelVersionId: number | null;
   items: RecommendedItem[];
 }
 
-export const MAX_RECOMMENDATIONS = 100;
+export interface UserRecommendationRequest {
+  userId: string;
+  limit: number;
+  category?: string | null;
+  excludeItemIds?: readonly string[] | null;
+  sessionItemIds?: readonly string[] | null;
+  maxPerCategory?: number | null;
+}
+
+interface UserState {
+  /** users.id; null for a visitor never seen before. */
+  id: number | null;
+  /** Most recent first: distinct items with their strongest event weight. */
+  history: HistoryItem[];
+  /** The live session (trailing visit), oldest first. */
+  session: number[];
+  purchased: Set<number>;
+  latestEventMs: number | null;
+}
+
+const weightOf = (type: string) => DEFAULT_EVENT_WEIGHTS[type as ItemEventType] ?? 0;
 
 /**
- * Serves stored top-K lists. The list is read through the ACTIVE matrix-factorisation version in
- * the same statement, so activating another version switches every answer at once.
+ * Serves recommendations from the in-process snapshot of the ACTIVE versions: the personalised
+ * recommenders blended (matrix factorisation, item neighbours, the session model), then the fallback
+ * chain (trending in the category, popular overall, any available item) until the list is full.
+ * Per request it reads one user's recent events (one indexed query); everything else is in memory.
  */
 export class RecommendationService {
-  constructor(private readonly dataSource: DataSource) {}
+  readonly models: ServingModels;
 
-  async forUser(userId: string, limit: number): Promise<Recommendations> {
+  constructor(private readonly dataSource: DataSource) {
+    this.models = new ServingModels(dataSource);
+  }
+
+  async forUser(request: UserRecommendationRequest): Promise<RecommendationList> {
+    const { userId, limit } = request;
     if (!userId.trim()) throw badInput('userId must not be empty');
-    if (!Number.isInteger(limit) || limit < 1 || limit > MAX_RECOMMENDATIONS) throw badInput(`limit must be a whole number from 1 to ${MAX_RECOMMENDATIONS}`);
-    const rows: { version_id: number; item_id: string | null; score: number | null }[] = await this.dataSource.query(
-      `SELECT v.id AS version_id, i.external_id AS item_id, r.score
-       FROM model_versions v
-       LEFT JOIN users u ON u.external_id = $1
-       LEFT JOIN recommendation_scores s ON s.model_version_id = v.id AND s.user_id = u.id
-       LEFT JOIN LATERAL unnest(s.item_ids[1:$2], s.scores[1:$2]) WITH ORDINALITY AS r(item_id, score, rank) ON true
-       LEFT JOIN items i ON i.id = r.item_id
-       WHERE v.kind = 'MATRIX_FACTORIZATION' AND v.status = 'ACTIVE'
-       ORDER BY r.rank`,
-      [userId, limit],
-    );
-    if (rows.length === 0) return { userId, modelVersionId: null, items: [] };
+    if (userId.length > 200) throw badInput('userId must be at most 200 characters');
+    checkLimit(limit);
+    checkItemList('excludeItemIds', request.excludeItemIds);
+    checkItemList('sessionItemIds', request.sessionItemIds);
+    if (request.maxPerCategory != null && (!Number.isInteger(request.maxPerCategory) || request.maxPerCategory < 1)) {
+      throw badInput(`maxPerCategory must be a whole number of at least 1 (got ${request.maxPerCategory})`);
+    }
+    const [snapshot, user] = await Promise.all([this.models.current(), this.userState(userId)]);
+    const known = (ids: readonly string[] | null | undefined) => (ids ?? []).map((id) => snapshot.byExternalId.get(id)).filter((id): id is number => id !== undefined);
+    const session = request.sessionItemIds ? known(request.sessionItemIds) : user.session;
+    const excluded = new Set(known(request.excludeItemIds));
+    for (const item of user.purchased) if (!snapshot.catalog.get(item)?.repeatable) excluded.add(item);
+
+    // The live session is the newest part of the history: it leads fold-in.
+    const history = request.sessionItemIds ? mergeHistory(session.map((item) => ({ item, weight: 1 })).reverse(), user.history) : user.history;
+    const depth = limit + excluded.size + 50;
+    const lists: SourceList[] = [];
+    const factorList = this.fromFactors(snapshot, user, history, request.sessionItemIds != null, depth);
+    if (factorList) lists.push(factorList);
+    const knnList = this.fromNeighbours(snapshot, history, depth);
+    if (knnList) lists.push(knnList);
+    const sessionList = this.fromSessionModel(snapshot, session, depth, SESSION_WEIGHT);
+    if (sessionList) lists.push(sessionList);
+
+    const rules: ListRules = { excluded, category: request.category ?? null, maxPerCategory: request.maxPerCategory ?? null };
+    const builder = new ListBuilder(snapshot.catalog, limit, rules);
+    if (lists.length > 0) builder.addStage(fuseLists(lists));
+    const browsing = request.category ?? categoryOf(snapshot, history[0]?.item);
+    this.fallbacks(snapshot, builder, browsing);
+    return toList(snapshot, builder, userId);
+  }
+
+  async similarItems(itemId: string, limit: number): Promise<RecommendationList> {
+    checkLimit(limit);
+    const snapshot = await this.models.current();
+    const item = this.requireItem(snapshot, itemId);
+    const builder = new ListBuilder(snapshot.catalog, limit, { excluded: new Set([item]), category: null, maxPerCategory: null });
+    const knn = snapshot.itemKnn;
+    const neighbours = knn?.similar.get(item);
+    if (knn && neighbours) builder.addStage(fromRanked(neighbours, Recommender.ITEM_KNN, knn.version));
+    this.fallbacks(snapshot, builder, categoryOf(snapshot, item));
+    return toList(snapshot, builder, null);
+  }
+
+  async sessionRecommendations(itemIds: readonly string[], limit: number): Promise<RecommendationList> {
+    checkLimit(limit);
+    checkItemList('itemIds', itemIds);
+    const snapshot = await this.models.current();
+    const session = itemIds.map((id) => snapshot.byExternalId.get(id)).filter((id): id is number => id !== undefined);
+    const depth = limit + session.length + 50;
+    const lists: SourceList[] = [];
+    const sessionList = this.fromSessionModel(snapshot, session, depth, SESSION_WEIGHT);
+    if (sessionList) lists.push(sessionList);
+    const knnList = this.fromNeighbours(snapshot, historyFromEvents([...session].reverse(), session.map(() => 1), RECENT_EVENTS), depth);
+    if (knnList) lists.push(knnList);
+    const builder = new ListBuilder(snapshot.catalog, limit, { excluded: new Set(session), category: null, maxPerCategory: null });
+    if (lists.length > 0) builder.addStage(fuseLists(lists));
+    this.fallbacks(snapshot, builder, categoryOf(snapshot, session[session.length - 1]));
+    return toList(snapshot, builder, null);
+  }
+
+  async cartComplements(itemIds: readonly string[], limit: number): Promise<RecommendationList> {
+    checkLimit(limit);
+    checkItemList('itemIds', itemIds);
+    if (itemIds.length === 0) throw badInput('itemIds must name at least one item in the cart');
+    const snapshot = await this.models.current();
+    const cart = itemIds.map((id) => this.requireItem(snapshot, id));
+    const builder = new ListBuilder(snapshot.catalog, limit, { excluded: new Set(cart), category: null, maxPerCategory: null });
+    const knn = snapshot.itemKnn;
+    if (knn) {
+      const summed = (relation: Map<number, { ids: ArrayLike<number>; scores: ArrayLike<number> }>) => {
+        const scores = scoreFromNeighbours(cart.map((item) => ({ item, weight: 1 })), (item) => relation.get(item), 1);
+        return [...scores].sort((a, b) => b[1] - a[1] || a[0] - b[0]).map(([item, score]): Candidate => ({ item, score, source: Recommender.ITEM_KNN, version: knn.version }));
+      };
+      builder.addStage(summed(knn.boughtTogether));
+      builder.addStage(summed(knn.similar));
+    }
+    this.fallbacks(snapshot, builder, categoryOf(snapshot, cart[cart.length - 1]));
+    return toList(snapshot, builder, null);
+  }
+
+  private requireItem(snapshot: ServingSnapshot, itemId: string): number {
+    const item = snapshot.byExternalId.get(itemId);
+    if (item === undefined) throw notFound(`No item with id "${itemId}" in the catalogue (items appear after upsertItems or their first event).`);
+    return item;
+  }
+
+  /** Trending in the category being browsed, then popular overall, then any available item. */
+  private fallbacks(snapshot: ServingSnapshot, builder: ListBuilder, category: string | null): void {
+    if (builder.full) return;
+    const popularity = snapshot.popularity;
+    if (popularity) {
+      const trending = category !== null ? popularity.byCategory.get(category) : undefined;
+      if (trending) builder.addStage(fromRanked(trending, Recommender.POPULARITY, popularity.version));
+      builder.addStage(fromRanked(popularity.overall, Recommender.POPULARITY, popularity.version));
+    }
+    if (!builder.full) {
+      builder.addStage(
+        (function* () {
+          for (const item of snapshot.catalog.keys()) yield { item, score: 1, source: Recommender.CATALOG, version: null };
+        })(),
+      );
+    }
+  }
+
+  private fromFactors(snapshot: ServingSnapshot, user: UserState, history: HistoryItem[], withClientSession: boolean, depth: number): SourceList | null {
+    const model = snapshot.factors;
+    if (!model) return null;
+    const d = model.dimensions;
+    let vector: ArrayLike<number> | null = null;
+    const row = user.id === null ? undefined : model.userRow.get(user.id);
+    // A user the model knows, with nothing new since it was trained, keeps the trained vector;
+    // anyone else (new, active since, or browsing a session the client names) is projected from their recent items.
+    if (row !== undefined && (user.latestEventMs === null || user.latestEventMs <= model.trainedTo) && !withClientSession) {
+      vector = model.userFactors.subarray(row * d, (row + 1) * d);
+    } else if (history.length > 0) {
+      vector = projectIntoFactors(history, (item) => model.itemRow.get(item), model.itemFactors, d, PROJECTION_REGULARIZATION, PROJECTION_DECAY);
+    }
+    if (!vector) return null;
+    const scores = new Float64Array(model.itemIds.length);
+    for (let item = 0; item < scores.length; item++) {
+      let score = model.itemBias[item];
+      for (let k = 0; k < d; k++) score += vector[k] * model.itemFactors[item * d + k];
+      scores[item] = score;
+    }
+    const ranked = topOfScores(scores, depth).map(([index, score]) => [model.itemIds[index], score] as const);
+    return { source: Recommender.MATRIX_FACTORIZATION, version: model.version, ranked, weight: 1 };
+  }
+
+  private fromNeighbours(snapshot: ServingSnapshot, history: HistoryItem[], depth: number): SourceList | null {
+    const knn = snapshot.itemKnn;
+    if (!knn || history.length === 0) return null;
+    const scores = scoreFromNeighbours(history.slice(0, knn.historyLength), (item) => knn.similar.get(item), knn.recencyDecay, knn.historyItemWeight);
+    if (scores.size === 0) return null;
+    const ids = Array.from(scores.keys());
+    const ranked = topOfScores(Array.from(scores.values()), depth).map(([n, score]) => [ids[n], score] as const);
+    return { source: Recommender.ITEM_KNN, version: knn.version, ranked, weight: 1 };
+  }
+
+  private fromSessionModel(snapshot: ServingSnapshot, session: readonly number[], depth: number, weight: number): SourceList | null {
+    const model = snapshot.session;
+    if (!model || session.length === 0) return null;
+    const sequence = session.map((item) => model.vocabulary.get(item) ?? 0).filter((token) => token > 0).slice(-model.maxLength);
+    if (sequence.length === 0) return null;
+    const logits = gruLogits(model.weights, sequence);
+    const ranked = topOfScores(logits, depth, (index) => index === 0).map(([index, score]) => [model.itemIds[index - 1], score] as const);
+    return { source: Recommender.SESSION_GRU, version: model.version, ranked, weight };
+  }
+
+  private async userState(userId: string): Promise<UserState> {
+    // A named (prepared) statement: planning it cost more than running it, on every request.
+    const { rows } = await pgPool(this.dataSource).query<{ id: number; items: number[] | null; types: string[] | null; sessions: (string | null)[] | null; times: number[] | null; purchased: number[] | null }>({
+        name: 'recommend-user-state',
+        text: `SELECT u.id, r.items, r.types, r.sessions, r.times,
+                ARRAY(SELECT DISTINCT p.item_id FROM events p WHERE p.user_id = u.id AND p.type = 'purchase' AND p.item_id IS NOT NULL) AS purchased
+         FROM users u
+         LEFT JOIN LATERAL (
+           SELECT array_agg(e.item_id) AS items, array_agg(e.type) AS types, array_agg(e.session_id) AS sessions,
+                  array_agg((extract(epoch FROM e.ts) * 1000)::float8) AS times
+           FROM (SELECT item_id, type, session_id, ts FROM events WHERE user_id = u.id AND item_id IS NOT NULL ORDER BY ts DESC, id DESC LIMIT ${RECENT_EVENTS}) e
+         ) r ON true
+         WHERE u.external_id = $1`,
+        values: [userId],
+      });
+    if (rows.length === 0) return { id: null, history: [], session: [], purchased: new Set(), latestEventMs: null };
+    const row = rows[0];
+    const items = row.items ?? [];
+    const types = row.types ?? [];
+    const times = row.times ?? [];
+    const sessions = row.sessions ?? [];
+    // The live session: the newest run of events in the same visit (same session id, or gaps under
+    // 30 minutes), if that visit is still going (its last event under 30 minutes ago).
+    const session: number[] = [];
+    const live = times.length > 0 && Date.now() - times[0] <= SESSION_GAP_MS;
+    for (let n = 0; live && n < items.length; n++) {
+      if (n > 0) {
+        const sameVisit = sessions[n] !== null || sessions[n - 1] !== null ? sessions[n] === sessions[n - 1] : times[n - 1] - times[n] <= SESSION_GAP_MS;
+        if (!sameVisit) break;
+      }
+      if (weightOf(types[n]) > 0 && session[0] !== items[n]) session.unshift(items[n]);
+    }
     return {
-      userId,
-      modelVersionId: rows[0].version_id,
-      items: rows.filter((row) => row.item_id !== null).map((row) => ({ itemId: row.item_id!, score: row.score! })),
+      id: row.id,
+      history: historyFromEvents(items, types.map(weightOf), RECENT_EVENTS),
+      session,
+      purchased: new Set(row.purchased ?? []),
+      latestEventMs: times.length > 0 ? times[0] : null,
     };
   }
+}
+
+/** The served list with recommendation ids; modelVersionId names the version most items came from. */
+function toList(snapshot: ServingSnapshot, builder: ListBuilder, userId: string | null): RecommendationList {
+  const listId = newListId();
+  const versions = new Map<number, number>();
+  for (const served of builder.served) if (served.version) versions.set(served.version.id, (versions.get(served.version.id) ?? 0) + 1);
+  const major = [...versions].sort((a, b) => b[1] - a[1] || a[0] - b[0])[0];
+  return {
+    listId,
+    userId,
+    modelVersionId: major ? major[0] : null,
+    items: builder.served.map((served) => ({
+      itemId: snapshot.catalog.get(served.item)!.externalId,
+      score: served.listScore,
+      source: served.source,
+      modelVersionId: served.version?.id ?? null,
+      modelVersion: served.version?.version ?? null,
+      recommendationId: encodeRecommendationId({ source: served.source, modelVersionId: served.version?.id ?? null, itemId: served.item, listId }),
+    })),
+  };
+}
+
+function* fromRanked(list: RankedList, source: Recommender, version: VersionRef | null): Generator<Candidate> {
+  for (let n = 0; n < list.ids.length; n++) yield { item: list.ids[n], score: list.scores[n], source, version };
+}
+
+function categoryOf(snapshot: ServingSnapshot, item: number | undefined): string | null {
+  return item === undefined ? null : (snapshot.catalog.get(item)?.category ?? null);
+}
+
+/** The session's items first (newest first), then the rest of the history without repeats. */
+function mergeHistory(session: HistoryItem[], history: HistoryItem[]): HistoryItem[] {
+  const seen = new Set(session.map((entry) => entry.item));
+  return [...session, ...history.filter((entry) => !seen.has(entry.item))];
+}
+
+function checkLimit(limit: number): void {
+  if (!Number.isInteger(limit) || limit < 1 || limit > MAX_RECOMMENDATIONS) throw badInput(`limit must be a whole number from 1 to ${MAX_RECOMMENDATIONS} (got ${limit})`);
+}
+
+function checkItemList(name: string, ids: readonly string[] | null | undefined): void {
+  if (ids && ids.length > MAX_INPUT_ITEMS) throw badInput(`${name} may list at most ${MAX_INPUT_ITEMS} items (got ${ids.length})`);
 }

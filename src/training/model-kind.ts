@@ -6,6 +6,9 @@ import { registerEnumType } from 'type-graphql';
  */
 export enum ModelKind {
   MATRIX_FACTORIZATION = 'MATRIX_FACTORIZATION',
+  POPULARITY = 'POPULARITY',
+  ITEM_KNN = 'ITEM_KNN',
+  SESSION_GRU = 'SESSION_GRU',
   ANOMALY_STATISTICAL = 'ANOMALY_STATISTICAL',
   ANOMALY_ISOLATION_FOREST = 'ANOMALY_ISOLATION_FOREST',
   ANOMALY_SUPERVISED = 'ANOMALY_SUPERVISED',
@@ -16,6 +19,9 @@ registerEnumType(ModelKind, {
   name: 'ModelKind',
   description:
     'MATRIX_FACTORIZATION: implicit-feedback recommender (BPR) writing each user’s top items. ' +
+    'POPULARITY: time-decayed popularity, shop-wide and per category (the fallback of last resort). ' +
+    'ITEM_KNN: item-to-item similarity from co-occurrence (similar items, bought together, fold-in for new users). ' +
+    'SESSION_GRU: a GRU over the session’s item sequence predicting the next item (anonymous and new visitors). ' +
     'ANOMALY_STATISTICAL, ANOMALY_ISOLATION_FOREST, ANOMALY_SUPERVISED: bot and fake-order detectors writing each user’s anomaly score (see docs/anomalies.md). ' +
     'NEXT_STEP: GRU over a visit’s events predicting the next action (view, cart, checkout, purchase, exit), with a Markov baseline. PURCHASE_PROPENSITY: GRU plus recency/frequency/money features predicting a purchase within a horizon (users) or before a live visit ends, with a logistic baseline; writes every active user’s propensity.',
 });

@@ -1,5 +1,8 @@
 import { ModelKind, ModelKindDefinition } from './model-kind';
+import { itemKnn } from './kinds/item-knn.kind';
 import { matrixFactorization } from './kinds/matrix-factorization.kind';
+import { popularity } from './kinds/popularity.kind';
+import { sessionGru } from './kinds/session-gru.kind';
 import { nextStep } from './kinds/next-step.kind';
 import { purchasePropensity } from './kinds/purchase-propensity.kind';
 import { anomalyIsolationForest, anomalyStatistical, anomalySupervised } from '../anomaly/anomaly-kinds';
@@ -11,6 +14,9 @@ import { anomalyIsolationForest, anomalyStatistical, anomalySupervised } from '.
  */
 export const MODEL_KINDS: { [K in ModelKind]: ModelKindDefinition<any> } = {
   [ModelKind.MATRIX_FACTORIZATION]: matrixFactorization,
+  [ModelKind.POPULARITY]: popularity,
+  [ModelKind.ITEM_KNN]: itemKnn,
+  [ModelKind.SESSION_GRU]: sessionGru,
   [ModelKind.NEXT_STEP]: nextStep,
   [ModelKind.PURCHASE_PROPENSITY]: purchasePropensity,
   [ModelKind.ANOMALY_STATISTICAL]: anomalyStatistical,

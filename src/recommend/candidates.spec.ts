@@ -1,0 +1,62 @@
+import { fuseLists, ListBuilder, topOfScores } from './candidates';
+import { Recommender } from './recommendation-id';
+import type { CatalogEntry } from './serving-models';
+
+const A = { id: 1, kind: 'ITEM_KNN', version: 1 };
+const B = { id: 2, kind: 'MATRIX_FACTORIZATION', version: 3 };
+
+describe('fuseLists', () => {
+  it('adds weight / (60 + rank) over the lists and credits the larger contribution', () => {
+    const fused = fuseLists([
+      { source: Recommender.ITEM_KNN, version: A, ranked: [[1, 0.9], [2, 0.5]], weight: 1 },
+      { source: Recommender.MATRIX_FACTORIZATION, version: B, ranked: [[2, 3], [3, 1]], weight: 1 },
+    ]);
+    // item 2: 1/62 (A, rank 1) + 1/61 (B, rank 0); item 1: 1/61; item 3: 1/62.
+    expect(fused.map((c) => c.item)).toEqual([2, 1, 3]);
+    expect(fused[0].score).toBeCloseTo(1 / 62 + 1 / 61, 12);
+    expect(fused[0].source).toBe(Recommender.MATRIX_FACTORIZATION);
+    expect(fused[1].source).toBe(Recommender.ITEM_KNN);
+  });
+
+  it('passes a single list through with its own scores', () => {
+    expect(fuseLists([{ source: Recommender.ITEM_KNN, version: A, ranked: [[7, 0.25]], weight: 1 }])).toEqual([
+      { item: 7, score: 0.25, source: Recommender.ITEM_KNN, version: A },
+    ]);
+  });
+});
+
+describe('topOfScores', () => {
+  it('returns the k best indices, ties to the lower index, honouring skip', () => {
+    expect(topOfScores([5, 1, 9, 3, 9], 3)).toEqual([[2, 9], [4, 9], [0, 5]]);
+    expect(topOfScores([5, 1, 9, 3, 9], 3, (i) => i === 2)).toEqual([[4, 9], [0, 5], [3, 3]]);
+  });
+});
+
+describe('ListBuilder', () => {
+  const entry = (externalId: string, category: string, available = true): CatalogEntry => ({ externalId, category, available, repeatable: false });
+  const catalog = new Map([
+    [1, entry('i1', 'a')],
+    [2, entry('i2', 'a')],
+    [3, entry('i3', 'b', false)],
+    [4, entry('i4', 'b')],
+    [5, entry('i5', 'a')],
+  ]);
+
+  it('skips excluded, unavailable, duplicate and over-cap items, and keeps scores non-increasing across stages', () => {
+    const builder = new ListBuilder(catalog, 3, { excluded: new Set([1]), category: null, maxPerCategory: 1 });
+    const c = (item: number, score: number) => ({ item, score, source: Recommender.ITEM_KNN, version: A });
+    builder.addStage([c(1, 10), c(2, 8), c(3, 6), c(2, 5)]);
+    builder.addStage([c(5, 100), c(4, 50)]);
+    expect(builder.served.map((s) => s.item)).toEqual([2, 4]);
+    expect(builder.served[0].listScore).toBe(8);
+    expect(builder.served[1].listScore).toBeCloseTo(7.92, 12); // the second stage starts just below the first: 8 · 0.99
+    expect(builder.full).toBe(false); // nothing else is admissible
+  });
+
+  it('keeps to the requested category and stops at the limit', () => {
+    const builder = new ListBuilder(catalog, 1, { excluded: new Set(), category: 'b', maxPerCategory: null });
+    builder.addStage([1, 2, 3, 4, 5].map((item) => ({ item, score: 1, source: Recommender.CATALOG, version: null })));
+    expect(builder.served.map((s) => s.item)).toEqual([4]);
+    expect(builder.full).toBe(true);
+  });
+});

@@ -1,0 +1,82 @@
+import type { DataSource } from 'typeorm';
+import { withPgClient } from '../db/data-source';
+
+/** The item event types the recommenders learn from, strongest signal last. */
+export const ITEM_EVENT_TYPES = ['view', 'fav', 'cart', 'checkout', 'purchase'] as const;
+export type ItemEventType = (typeof ITEM_EVENT_TYPES)[number];
+export const PURCHASE = ITEM_EVENT_TYPES.indexOf('purchase');
+/** Default weight of each type: purchase > cart > view. */
+export const DEFAULT_EVENT_WEIGHTS: Record<ItemEventType, number> = { view: 1, fav: 2, cart: 3, checkout: 3, purchase: 5 };
+
+/** A visit without a client session id ends after this much quiet (RetailRocket and Taobao have none). */
+export const SESSION_GAP_MS = 30 * 60 * 1000;
+
+/**
+ * Item events in (user, time) order, one typed column each. `sessions` numbers visits 0, 1, …:
+ * a new one starts with a new user, a new client session id, or after SESSION_GAP_MS without one.
+ */
+export interface ItemEventLog {
+  users: Int32Array;
+  items: Int32Array;
+  types: Uint8Array;
+  times: Float64Array;
+  sessions: Int32Array;
+  sessionCount: number;
+}
+
+export async function loadItemEvents(dataSource: DataSource, range: { from: Date | null; to: Date }): Promise<ItemEventLog> {
+  const rows = await withPgClient(dataSource, async (client) => {
+    const result = await client.query<[number, string | null, number, string, number]>({
+      text: `SELECT user_id, session_id, item_id, type, (extract(epoch FROM ts) * 1000)::float8
+             FROM events
+             WHERE item_id IS NOT NULL AND type = ANY($3::text[]) AND ($1::timestamptz IS NULL OR ts >= $1) AND ts < $2
+             ORDER BY user_id, ts, id`,
+      values: [range.from, range.to, ITEM_EVENT_TYPES],
+      rowMode: 'array',
+    });
+    return result.rows;
+  });
+  const log: ItemEventLog = {
+    users: new Int32Array(rows.length),
+    items: new Int32Array(rows.length),
+    types: new Uint8Array(rows.length),
+    times: new Float64Array(rows.length),
+    sessions: new Int32Array(rows.length),
+    sessionCount: 0,
+  };
+  let session = -1;
+  for (let n = 0; n < rows.length; n++) {
+    const [user, sessionId, item, type, time] = rows[n];
+    const previous = n > 0 ? rows[n - 1] : null;
+    const sameVisit =
+      previous !== null &&
+      previous[0] === user &&
+      (sessionId !== null || previous[1] !== null ? sessionId === previous[1] : time - previous[4] <= SESSION_GAP_MS);
+    if (!sameVisit) session++;
+    log.users[n] = user;
+    log.items[n] = item;
+    log.types[n] = ITEM_EVENT_TYPES.indexOf(type as ItemEventType);
+    log.times[n] = time;
+    log.sessions[n] = session;
+  }
+  log.sessionCount = session + 1;
+  return log;
+}
+
+/** Event weights by type code, from a `{view: 1, …}` object. */
+export function weightsByCode(weights: Record<string, number>): Float32Array {
+  return Float32Array.from(ITEM_EVENT_TYPES, (type) => weights[type] ?? 0);
+}
+
+/** The first and last event time (ms) and the split instant of a log (the last `holdoutFraction` of its span). */
+export function splitOf(log: ItemEventLog, from: Date | null, to: Date, holdoutFraction: number): { from: Date; splitAt: Date } {
+  let first = Infinity;
+  let last = -Infinity;
+  for (let n = 0; n < log.times.length; n++) {
+    if (log.times[n] < first) first = log.times[n];
+    if (log.times[n] > last) last = log.times[n];
+  }
+  const start = from ?? new Date(first);
+  const end = Math.min(to.getTime(), last + 1);
+  return { from: start, splitAt: new Date(Math.round(end - (end - start.getTime()) * holdoutFraction)) };
+}

@@ -1,0 +1,117 @@
+import type { HeldOutUser } from '../ml/evaluation';
+import { DenseIndex } from '../training/interactions';
+import { historyFromEvents, HistoryItem } from './fold-in';
+import { Basket } from './item-similarity';
+import { ItemEventLog, PURCHASE } from './item-events';
+
+/** Events before the split instant, items as dense indices 0…n−1 (in first-seen order). */
+export interface IndexedEvents {
+  users: Int32Array;
+  sessions: Int32Array;
+  items: Int32Array;
+  weights: Float32Array;
+  types: Uint8Array;
+  times: Float64Array;
+}
+
+/**
+ * The harness's cases for a user-level recommender, from an event log: users seen before T with
+ * weighted events after it. Relevant = items they touched after T; excluded = what they bought
+ * before T; their history = their events before T as fold-in reads it. Items first seen after T get
+ * indices past `trainedItemCount` (no model can recommend them; they count as misses).
+ */
+export interface UserSplit {
+  items: DenseIndex;
+  trainedItemCount: number;
+  before: IndexedEvents;
+  cases: HeldOutUser[];
+  historyBefore: Map<number, HistoryItem[]>;
+}
+
+export function indexEvents(log: ItemEventLog, weights: Float32Array, keep: (n: number) => boolean, items: DenseIndex): IndexedEvents {
+  const selected: number[] = [];
+  for (let n = 0; n < log.items.length; n++) if (weights[log.types[n]] > 0 && keep(n)) selected.push(n);
+  return {
+    users: Int32Array.from(selected, (n) => log.users[n]),
+    sessions: Int32Array.from(selected, (n) => log.sessions[n]),
+    items: Int32Array.from(selected, (n) => items.add(log.items[n])),
+    weights: Float32Array.from(selected, (n) => weights[log.types[n]]),
+    types: Uint8Array.from(selected, (n) => log.types[n]),
+    times: Float64Array.from(selected, (n) => log.times[n]),
+  };
+}
+
+export function splitUsers(log: ItemEventLog, splitAt: Date, weights: Float32Array, historyLimit: number): UserSplit {
+  const t = splitAt.getTime();
+  const items = new DenseIndex([]);
+  const before = indexEvents(log, weights, (n) => log.times[n] < t, items);
+  const trainedItemCount = items.size;
+  const after = indexEvents(log, weights, (n) => log.times[n] >= t, items);
+
+  const purchased = new Map<number, Set<number>>();
+  const historyBefore = new Map<number, HistoryItem[]>();
+  // Events are in (user, time) order: walk each user's run backwards for "most recent first".
+  for (let end = before.users.length; end > 0; ) {
+    let start = end - 1;
+    while (start > 0 && before.users[start - 1] === before.users[end - 1]) start--;
+    const user = before.users[start];
+    const recentItems: number[] = [];
+    const recentWeights: number[] = [];
+    for (let n = end - 1; n >= start; n--) {
+      recentItems.push(before.items[n]);
+      recentWeights.push(before.weights[n]);
+      if (before.types[n] === PURCHASE) {
+        let set = purchased.get(user);
+        if (!set) purchased.set(user, (set = new Set()));
+        set.add(before.items[n]);
+      }
+    }
+    historyBefore.set(user, historyFromEvents(recentItems, recentWeights, historyLimit));
+    end = start;
+  }
+  const relevant = new Map<number, Set<number>>();
+  for (let n = 0; n < after.users.length; n++) {
+    if (!historyBefore.has(after.users[n])) continue;
+    let set = relevant.get(after.users[n]);
+    if (!set) relevant.set(after.users[n], (set = new Set()));
+    set.add(after.items[n]);
+  }
+  const cases = [...relevant].map(([user, items]) => ({ user, relevant: items, excluded: purchased.get(user) ?? new Set<number>() }));
+  return { items, trainedItemCount, before, cases, historyBefore };
+}
+
+/**
+ * Baskets for item similarity: each user's history and each session, items with their strongest
+ * weight among the types `weights` keeps; a basket keeps its `maxItems` most recent items.
+ */
+export function basketsOf(events: IndexedEvents, weights: Float32Array, group: 'user' | 'session', maxItems: number): Basket[] {
+  const keys = group === 'user' ? events.users : events.sessions;
+  const baskets: Basket[] = [];
+  for (let end = keys.length; end > 0; ) {
+    let start = end - 1;
+    while (start > 0 && keys[start - 1] === keys[end - 1] && events.users[start - 1] === events.users[end - 1]) start--;
+    const strongest = new Map<number, number>();
+    for (let n = end - 1; n >= start && strongest.size < maxItems; n--) {
+      const weight = weights[events.types[n]];
+      if (weight <= 0) continue;
+      strongest.set(events.items[n], Math.max(strongest.get(events.items[n]) ?? 0, weight));
+    }
+    if (strongest.size >= 2) baskets.push({ items: Int32Array.from(strongest.keys()), weights: Float32Array.from(strongest.values()) });
+    end = start;
+  }
+  return baskets;
+}
+
+/** One entry per distinct (user, item) pair: what the harness's popularity baseline counts. */
+export function distinctPairItems(events: IndexedEvents): number[] {
+  const pairItems: number[] = [];
+  const seen = new Set<string>();
+  for (let n = 0; n < events.items.length; n++) {
+    const key = `${events.users[n]}:${events.items[n]}`;
+    if (!seen.has(key)) {
+      seen.add(key);
+      pairItems.push(events.items[n]);
+    }
+  }
+  return pairItems;
+}

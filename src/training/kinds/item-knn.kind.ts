@@ -1,0 +1,117 @@
+import { encodeArtifact } from '../../ml/artifact';
+import { evaluateRanking, popularityRecommender } from '../../ml/evaluation';
+import { scoreFromNeighbours } from '../../recommend/fold-in';
+import { DEFAULT_EVENT_WEIGHTS, ITEM_EVENT_TYPES, loadItemEvents, splitOf, weightsByCode } from '../../recommend/item-events';
+import { itemNeighbours, NeighbourList } from '../../recommend/item-similarity';
+import { evaluationSummary } from '../../recommend/ranking-summary';
+import { copyItemNeighbours, NeighbourRelation, RankedItems } from '../../recommend/score-tables';
+import { basketsOf, distinctPairItems, IndexedEvents, indexEvents, splitUsers } from '../../recommend/user-split';
+import { DenseIndex } from '../interactions';
+import { ModelKind, ModelKindDefinition, TrainedModel, TrainingRun } from '../model-kind';
+import { parseParams, ParamsOf } from '../params';
+import { TrainingDataError } from '../training-errors';
+
+export const ITEM_KNN_PARAMS = {
+  neighbours: { type: 'int', min: 1, max: 500, default: 50, description: 'neighbours stored per item and relation' },
+  shrink: { type: 'number', min: 0, max: 1000, default: 2, description: 'a pair sharing n baskets keeps n / (n + shrink) of its cosine' },
+  weights: { type: 'weights', keys: ITEM_EVENT_TYPES, min: 0, max: 100, default: DEFAULT_EVENT_WEIGHTS, description: 'an item’s weight in a basket: its strongest event type' },
+  baskets: { type: 'enum', values: ['both', 'session', 'user'], default: 'both', description: 'co-occurrence in sessions, in user histories, or both' },
+  basketMaxItems: { type: 'int', min: 2, max: 1000, default: 50, description: 'a basket keeps its most recent items, so one huge history does not dominate' },
+  historyLength: { type: 'int', min: 1, max: 200, default: 20, description: 'recent distinct items of a user that fold-in scores from (also in serving)' },
+  historyItemWeight: { type: 'number', min: 0, max: 10, default: 1, description: 'similarity of a history item to itself: above 0, recently seen items may come back in the list' },
+  recencyDecay: { type: 'number', min: 0, max: 1, default: 0.9, description: 'each older history item counts this much less than the next newer one' },
+  evaluationK: { type: 'int', min: 1, max: 200, default: 20, description: 'K of recall@K, NDCG@K, … on the held-out period' },
+  holdoutFraction: { type: 'number', min: 0.05, max: 0.5, default: 0.2, description: 'last share of the data range held out for evaluation' },
+} as const;
+export type ItemKnnParams = ParamsOf<typeof ITEM_KNN_PARAMS>;
+
+/** Carts, checkouts and purchases only: what "bought together" co-occurs on. */
+const BUYING_TYPES = new Set(['cart', 'checkout', 'purchase']);
+
+function neighbourTables(events: IndexedEvents, itemCount: number, params: ItemKnnParams): { similar: NeighbourList[]; boughtTogether: NeighbourList[] } {
+  const weights = weightsByCode(params.weights);
+  const groups = params.baskets === 'both' ? (['user', 'session'] as const) : ([params.baskets] as const);
+  const options = { neighbours: params.neighbours, shrink: params.shrink };
+  const similar = itemNeighbours(itemCount, groups.flatMap((group) => basketsOf(events, weights, group, params.basketMaxItems)), options);
+  const buyingWeights = weights.map((weight, code) => (BUYING_TYPES.has(ITEM_EVENT_TYPES[code]) ? weight : 0));
+  const boughtTogether = itemNeighbours(itemCount, groups.flatMap((group) => basketsOf(events, buyingWeights, group, params.basketMaxItems)), options);
+  return { similar, boughtTogether };
+}
+
+/**
+ * Item-to-item similarity from co-occurrence (cosine with support damping), stored as each item's
+ * top neighbours: `similar` over every weighted event, `bought_together` over carts and purchases.
+ * Evaluated by the fold-in serving uses: each held-out user's list is scored from their recent
+ * history before the split and filled from popularity when short, as serving does.
+ */
+async function train(run: TrainingRun<ItemKnnParams>): Promise<TrainedModel> {
+  const { params } = run;
+  const started = performance.now();
+  await run.progress(0.05, 'loading events');
+  const log = await loadItemEvents(run.dataSource, { from: run.from, to: run.to });
+  if (log.items.length === 0) throw new TrainingDataError(`There are no item events between ${run.from?.toISOString() ?? 'the beginning'} and ${run.to.toISOString()}; ingest events or widen the range.`);
+  const weights = weightsByCode(params.weights);
+  const { from, splitAt } = splitOf(log, run.from, run.to, params.holdoutFraction);
+
+  await run.progress(0.15, 'neighbours before the split');
+  const split = splitUsers(log, splitAt, weights, params.historyLength);
+  if (split.trainedItemCount < 2) throw new TrainingDataError(`Too little data before ${splitAt.toISOString()} to train (${split.trainedItemCount} items); ingest more events or widen the range.`);
+  const evaluated = neighbourTables(split.before, split.trainedItemCount, params);
+  await run.progress(0.45, 'evaluating on the held-out period');
+  const k = params.evaluationK;
+  const popular = popularityRecommender(distinctPairItems(split.before));
+  let filled = 0;
+  const model = evaluateRanking(
+    split.cases,
+    (user, excluded) => {
+      const scores = scoreFromNeighbours(split.historyBefore.get(user) ?? [], (item) => evaluated.similar[item], params.recencyDecay, params.historyItemWeight);
+      const list = [...scores].filter(([item]) => !excluded.has(item)).sort((a, b) => b[1] - a[1] || a[0] - b[0]).slice(0, k).map(([item]) => item);
+      if (list.length < k) {
+        filled++;
+        const taken = new Set(list);
+        for (const item of popular(user, excluded, k + list.length)) if (list.length < k && !taken.has(item)) list.push(item);
+      }
+      return list;
+    },
+    k,
+    split.trainedItemCount,
+  );
+  const baseline = evaluateRanking(split.cases, (user, excluded) => popular(user, excluded, k), k, split.trainedItemCount);
+
+  await run.progress(0.6, 'neighbours on the whole range');
+  const items = new DenseIndex([]);
+  const all = indexEvents(log, weights, () => true, items);
+  const final = neighbourTables(all, items.size, params);
+  const toRanked = (list: NeighbourList): RankedItems => ({ itemIds: Array.from(list.ids, (i) => items.ids[i]), scores: list.scores });
+  const withNeighbours = (lists: NeighbourList[]) => lists.filter((list) => list.ids.length > 0).length;
+
+  const metrics = {
+    evaluation: evaluationSummary(splitAt, k, split.cases.length, model, baseline, { listsFilledFromPopularity: filled }),
+    training: {
+      items: items.size,
+      itemsWithSimilar: withNeighbours(final.similar),
+      itemsWithBoughtTogether: withNeighbours(final.boughtTogether),
+      events: log.items.length,
+      totalSeconds: (performance.now() - started) / 1000,
+    },
+  };
+  function* rows(): Generator<[NeighbourRelation, number, RankedItems]> {
+    for (let i = 0; i < items.size; i++) yield ['similar', items.ids[i], toRanked(final.similar[i])];
+    for (let i = 0; i < items.size; i++) yield ['bought_together', items.ids[i], toRanked(final.boughtTogether[i])];
+  }
+  return {
+    artifact: encodeArtifact({ header: { format: 'item-knn-v1', items: items.size, historyLength: params.historyLength, recencyDecay: params.recencyDecay, historyItemWeight: params.historyItemWeight }, tensors: [] }),
+    metrics,
+    eventCount: log.items.length,
+    trainedFrom: from,
+    trainedTo: run.to,
+    writeScores: (client, modelVersionId) => copyItemNeighbours(client, modelVersionId, rows()),
+  };
+}
+
+export const itemKnn: ModelKindDefinition<ItemKnnParams> = {
+  kind: ModelKind.ITEM_KNN,
+  scoreTable: 'item_neighbours',
+  parseParams: (raw) => parseParams(ModelKind.ITEM_KNN, ITEM_KNN_PARAMS, raw),
+  train,
+};

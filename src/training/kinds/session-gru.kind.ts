@@ -1,0 +1,284 @@
+import type * as tfjs from '@tensorflow/tfjs';
+import { encodeArtifact } from '../../ml/artifact';
+import { SeededRandom } from '../../ml/random';
+import type { Tf } from '../../ml/tf-backend';
+import { itemNeighbours } from '../../recommend/item-similarity';
+import { ItemEventLog, loadItemEvents, splitOf } from '../../recommend/item-events';
+import { copyItemNeighbours, NeighbourRelation, RankedItems } from '../../recommend/score-tables';
+import { GruWeights, gruTensors } from '../../recommend/session-gru';
+import { ModelKind, ModelKindDefinition, TrainedModel, TrainingRun } from '../model-kind';
+import { parseParams, ParamsOf } from '../params';
+import { TrainingDataError } from '../training-errors';
+
+export const SESSION_GRU_PARAMS = {
+  embeddingSize: { type: 'int', min: 2, max: 256, default: 32, description: 'length of the item embedding the GRU reads' },
+  units: { type: 'int', min: 2, max: 512, default: 64, description: 'GRU hidden state size' },
+  maxLength: { type: 'int', min: 1, max: 50, default: 10, description: 'the most recent session items the model reads' },
+  epochs: { type: 'int', min: 1, max: 200, default: 8, description: 'passes over the training sessions' },
+  batchSize: { type: 'int', min: 8, max: 4096, default: 512, description: 'next-item examples per step' },
+  learningRate: { type: 'number', min: 1e-5, max: 1, default: 0.01, description: 'Adam step size' },
+  maxItems: { type: 'int', min: 2, max: 20000, default: 5000, description: 'vocabulary: the most clicked items; others are skipped in inputs and count as misses' },
+  storedNext: { type: 'int', min: 1, max: 200, default: 20, description: 'next items stored per item (the one-click session lists)' },
+  evaluationK: { type: 'int', min: 1, max: 200, default: 20, description: 'K of next-item recall@K and MRR@K on held-out sessions' },
+  holdoutFraction: { type: 'number', min: 0.05, max: 0.5, default: 0.2, description: 'sessions starting in this last share of the range are held out' },
+  refit: { type: 'boolean', default: true, description: 'after evaluating, train again on every session for the stored model' },
+  seed: { type: 'int', min: 0, max: 2 ** 31 - 1, default: 42, description: 'random seed of initialisation and shuffling' },
+} as const;
+export type SessionGruParams = ParamsOf<typeof SESSION_GRU_PARAMS>;
+
+/** Sessions as item id sequences (consecutive repeats collapsed), with each session's start time. */
+export function sessionSequences(log: ItemEventLog): { items: number[][]; starts: number[] } {
+  const items: number[][] = [];
+  const starts: number[] = [];
+  for (let n = 0; n < log.items.length; n++) {
+    if (n === 0 || log.sessions[n] !== log.sessions[n - 1]) {
+      items.push([]);
+      starts.push(log.times[n]);
+    }
+    const current = items[items.length - 1];
+    if (current[current.length - 1] !== log.items[n]) current.push(log.items[n]);
+  }
+  return { items, starts };
+}
+
+/** The vocabulary: the `maxItems` most frequent items, index 1… (0 pads). */
+function vocabularyOf(sessions: number[][], maxItems: number): { itemIds: number[]; index: Map<number, number>; counts: number[] } {
+  const counts = new Map<number, number>();
+  for (const session of sessions) for (const item of session) counts.set(item, (counts.get(item) ?? 0) + 1);
+  const ranked = [...counts].sort((a, b) => b[1] - a[1] || a[0] - b[0]).slice(0, maxItems);
+  return { itemIds: ranked.map(([id]) => id), index: new Map(ranked.map(([id], n) => [id, n + 1])), counts: ranked.map(([, count]) => count) };
+}
+
+/** Every (prefix → next item) example of the sessions, prefixes left-padded to maxLength. */
+function examples(sessions: number[][], maxLength: number): { inputs: Int32Array; targets: Int32Array; count: number } {
+  let count = 0;
+  for (const session of sessions) count += Math.max(0, session.length - 1);
+  const inputs = new Int32Array(count * maxLength);
+  const targets = new Int32Array(count);
+  let row = 0;
+  for (const session of sessions) {
+    for (let t = 1; t < session.length; t++, row++) {
+      const prefix = session.slice(Math.max(0, t - maxLength), t);
+      inputs.set(prefix, row * maxLength + (maxLength - prefix.length));
+      targets[row] = session[t];
+    }
+  }
+  return { inputs, targets, count };
+}
+
+export function buildModel(tf: Tf, classes: number, params: SessionGruParams): tfjs.Sequential {
+  const model = tf.sequential();
+  model.add(tf.layers.embedding({ inputDim: classes, outputDim: params.embeddingSize, inputLength: params.maxLength, maskZero: true, embeddingsInitializer: tf.initializers.randomUniform({ minval: -0.05, maxval: 0.05, seed: params.seed }) }));
+  model.add(
+    tf.layers.gru({
+      units: params.units,
+      recurrentActivation: 'sigmoid',
+      kernelInitializer: tf.initializers.glorotUniform({ seed: params.seed + 1 }),
+      recurrentInitializer: tf.initializers.glorotUniform({ seed: params.seed + 2 }),
+    }),
+  );
+  model.add(tf.layers.dense({ units: classes, activation: 'softmax', kernelInitializer: tf.initializers.glorotUniform({ seed: params.seed + 3 }) }));
+  model.compile({ optimizer: tf.train.adam(params.learningRate), loss: 'sparseCategoricalCrossentropy' });
+  return model;
+}
+
+async function fit(
+  tf: Tf,
+  sessions: number[][],
+  classes: number,
+  params: SessionGruParams,
+  report: (epoch: number, loss: number) => Promise<void>,
+): Promise<{ model: tfjs.Sequential; examples: number; loss: number }> {
+  const data = examples(sessions, params.maxLength);
+  const model = buildModel(tf, classes, params);
+  const random = new SeededRandom(params.seed);
+  const order = Array.from({ length: data.count }, (_, n) => n);
+  let loss = NaN;
+  for (let epoch = 1; epoch <= params.epochs; epoch++) {
+    for (let n = order.length - 1; n > 0; n--) {
+      const m = random.below(n + 1);
+      [order[n], order[m]] = [order[m], order[n]];
+    }
+    const inputs = new Int32Array(data.count * params.maxLength);
+    const targets = new Float32Array(data.count);
+    order.forEach((from, to) => {
+      inputs.set(data.inputs.subarray(from * params.maxLength, (from + 1) * params.maxLength), to * params.maxLength);
+      targets[to] = data.targets[from];
+    });
+    const x = tf.tensor2d(inputs, [data.count, params.maxLength], 'int32');
+    const y = tf.tensor2d(targets, [data.count, 1]);
+    const history = await model.fit(x, y, { epochs: 1, batchSize: params.batchSize, shuffle: false, verbose: 0 });
+    x.dispose();
+    y.dispose();
+    loss = Number(history.history.loss[0]);
+    await report(epoch, loss);
+  }
+  return { model, examples: data.count, loss };
+}
+
+/** Scores every vocabulary index for a batch of padded prefixes; calls back with each row. */
+function predictRows(tf: Tf, model: tfjs.Sequential, inputs: Int32Array, maxLength: number, each: (row: number, scores: Float32Array) => void): void {
+  const rows = inputs.length / maxLength;
+  const batch = 256;
+  for (let start = 0; start < rows; start += batch) {
+    const end = Math.min(rows, start + batch);
+    const scores = tf.tidy(() => (model.predict(tf.tensor2d(inputs.subarray(start * maxLength, end * maxLength), [end - start, maxLength], 'int32')) as tfjs.Tensor).dataSync() as Float32Array);
+    const classes = scores.length / (end - start);
+    for (let row = start; row < end; row++) each(row, scores.subarray((row - start) * classes, (row - start + 1) * classes));
+  }
+}
+
+export function weightsOf(model: tfjs.Sequential, params: SessionGruParams, classes: number): GruWeights {
+  const data = (tensor: tfjs.Tensor) => Float32Array.from(tensor.dataSync());
+  const [embedding] = model.layers[0].getWeights();
+  const [kernel, recurrentKernel, bias] = model.layers[1].getWeights();
+  const [outputKernel, outputBias] = model.layers[2].getWeights();
+  return {
+    classes,
+    embeddingSize: params.embeddingSize,
+    units: params.units,
+    embedding: data(embedding),
+    kernel: data(kernel),
+    recurrentKernel: data(recurrentKernel),
+    bias: data(bias),
+    outputKernel: data(outputKernel),
+    outputBias: data(outputBias),
+  };
+}
+
+interface NextItemMetrics {
+  predictions: number;
+  recall: number;
+  mrr: number;
+}
+
+/** Next-item recall@k (hit rate) and MRR@k from the rank (1 = best) of each true next item. */
+function nextItemMetrics(ranks: number[], k: number): NextItemMetrics {
+  const n = ranks.length || 1;
+  return {
+    predictions: ranks.length,
+    recall: ranks.filter((rank) => rank <= k).length / n,
+    mrr: ranks.reduce((sum, rank) => sum + (rank <= k ? 1 / rank : 0), 0) / n,
+  };
+}
+
+const round = (value: number) => Math.round(value * 1e5) / 1e5;
+
+/**
+ * A GRU over the session's item sequence predicting the next item (in the spirit of GRU4Rec, trained
+ * here with a full softmax over the vocabulary on every prefix of up to `maxLength` items). Evaluated
+ * on sessions that start after the split, GRU4Rec's way: every next click of a held-out session is a
+ * prediction; items unknown to the training sessions are removed from them first. Baselines on the
+ * same predictions: popularity (clicks before the split) and item-KNN from the last item.
+ */
+async function train(run: TrainingRun<SessionGruParams>): Promise<TrainedModel> {
+  const { tf, params } = run;
+  const started = performance.now();
+  await run.progress(0.02, 'loading sessions');
+  const log = await loadItemEvents(run.dataSource, { from: run.from, to: run.to });
+  if (log.items.length === 0) throw new TrainingDataError(`There are no item events between ${run.from?.toISOString() ?? 'the beginning'} and ${run.to.toISOString()}; ingest events or widen the range.`);
+  const { from, splitAt } = splitOf(log, run.from, run.to, params.holdoutFraction);
+  const all = sessionSequences(log);
+  const trainSessions = all.items.filter((session, n) => all.starts[n] < splitAt.getTime() && session.length >= 2);
+  const vocabulary = vocabularyOf(trainSessions, params.maxItems);
+  const classes = vocabulary.itemIds.length + 1;
+  if (trainSessions.length < 2 || classes < 3) throw new TrainingDataError(`Too few sessions with two or more items before ${splitAt.toISOString()} (${trainSessions.length}); ingest more events or widen the range.`);
+  const encode = (session: number[]) => session.map((item) => vocabulary.index.get(item) ?? 0).filter((token) => token > 0);
+  const encodedTrain = trainSessions.map(encode).filter((session) => session.length >= 2);
+  const testSessions = all.items.filter((session, n) => all.starts[n] >= splitAt.getTime()).map(encode).filter((session) => session.length >= 2);
+
+  const share = params.refit ? 0.4 : 0.8;
+  const evaluated = await fit(tf, encodedTrain, classes, params, (epoch, loss) =>
+    run.progress(0.05 + (share * epoch) / params.epochs, `fitting before the split: epoch ${epoch}/${params.epochs}, loss ${loss.toFixed(4)}`),
+  );
+
+  // Evaluation: the rank of each true next item among all vocabulary items.
+  const k = params.evaluationK;
+  const test = examples(testSessions, params.maxLength);
+  const modelRanks: number[] = [];
+  predictRows(tf, evaluated.model, test.inputs, params.maxLength, (row, scores) => {
+    const target = scores[test.targets[row]];
+    let rank = 1;
+    for (let c = 1; c < scores.length; c++) if (scores[c] > target) rank++;
+    modelRanks.push(rank);
+  });
+  const popularityRank = new Map(vocabulary.itemIds.map((_, n) => [n + 1, n + 1])); // the vocabulary is ordered by clicks
+  const popularityRanks = Array.from(test.targets, (target) => popularityRank.get(target)!);
+  const knn = itemNeighbours(classes, encodedTrain.map((session) => ({ items: [...new Set(session)], weights: [...new Set(session)].map(() => 1) })), { neighbours: k, shrink: 0 });
+  const knnRanks = Array.from(test.targets, (target, row) => {
+    const last = test.inputs[(row + 1) * params.maxLength - 1];
+    const position = Array.from(knn[last].ids).indexOf(target);
+    return position < 0 ? Number.MAX_SAFE_INTEGER : position + 1;
+  });
+  const model = nextItemMetrics(modelRanks, k);
+  const popularity = nextItemMetrics(popularityRanks, k);
+  const itemKnnLastItem = nextItemMetrics(knnRanks, k);
+
+  let finalSessions = encodedTrain;
+  let finalVocabulary = vocabulary;
+  let final = evaluated;
+  if (params.refit) {
+    evaluated.model.dispose();
+    const everySession = all.items.filter((session) => session.length >= 2);
+    finalVocabulary = vocabularyOf(everySession, params.maxItems);
+    finalSessions = everySession.map((session) => session.map((item) => finalVocabulary.index.get(item) ?? 0).filter((token) => token > 0)).filter((session) => session.length >= 2);
+    final = await fit(tf, finalSessions, finalVocabulary.itemIds.length + 1, params, (epoch, loss) =>
+      run.progress(0.45 + (0.45 * epoch) / params.epochs, `fitting on every session: epoch ${epoch}/${params.epochs}, loss ${loss.toFixed(4)}`),
+    );
+  }
+  const finalClasses = finalVocabulary.itemIds.length + 1;
+  await run.progress(0.92, 'next items after each single item');
+  const singles = new Int32Array(finalVocabulary.itemIds.length * params.maxLength);
+  finalVocabulary.itemIds.forEach((_, n) => (singles[(n + 1) * params.maxLength - 1] = n + 1));
+  const nextLists: RankedItems[] = [];
+  predictRows(tf, final.model, singles, params.maxLength, (row, scores) => {
+    const ranked = Array.from(scores.subarray(1), (score, n) => [n, score] as const)
+      .filter(([n]) => n !== row)
+      .sort((a, b) => b[1] - a[1] || a[0] - b[0])
+      .slice(0, params.storedNext);
+    nextLists.push({ itemIds: ranked.map(([n]) => finalVocabulary.itemIds[n]), scores: ranked.map(([, score]) => score) });
+  });
+  const weights = weightsOf(final.model, params, finalClasses);
+  final.model.dispose();
+
+  const metrics = {
+    evaluation: {
+      splitAt: splitAt.toISOString(),
+      k,
+      heldOutSessions: testSessions.length,
+      predictions: model.predictions,
+      model: { recall: round(model.recall), mrr: round(model.mrr) },
+      popularityBaseline: { recall: round(popularity.recall), mrr: round(popularity.mrr) },
+      itemKnnLastItemBaseline: { recall: round(itemKnnLastItem.recall), mrr: round(itemKnnLastItem.mrr) },
+      recallLiftOverBaseline: popularity.recall > 0 ? round(model.recall / popularity.recall) : null,
+    },
+    training: {
+      sessions: finalSessions.length,
+      examples: final.examples,
+      vocabulary: finalVocabulary.itemIds.length,
+      finalLoss: round(final.loss),
+      totalSeconds: round((performance.now() - started) / 1000),
+    },
+  };
+  function* rows(): Generator<[NeighbourRelation, number, RankedItems]> {
+    for (let n = 0; n < nextLists.length; n++) yield ['session_next', finalVocabulary.itemIds[n], nextLists[n]];
+  }
+  return {
+    artifact: encodeArtifact({
+      header: { format: 'session-gru-v1', maxLength: params.maxLength, classes: finalClasses },
+      tensors: [{ name: 'itemIds', dtype: 'int32', shape: [finalVocabulary.itemIds.length], data: Int32Array.from(finalVocabulary.itemIds) }, ...gruTensors(weights)],
+    }),
+    metrics,
+    eventCount: log.items.length,
+    trainedFrom: from,
+    trainedTo: params.refit ? run.to : splitAt,
+    writeScores: (client, modelVersionId) => copyItemNeighbours(client, modelVersionId, rows()),
+  };
+}
+
+export const sessionGru: ModelKindDefinition<SessionGruParams> = {
+  kind: ModelKind.SESSION_GRU,
+  scoreTable: 'item_neighbours',
+  parseParams: (raw) => parseParams(ModelKind.SESSION_GRU, SESSION_GRU_PARAMS, raw),
+  train,
+};

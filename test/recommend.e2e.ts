@@ -1,0 +1,350 @@
+import { ChildProcessWithoutNullStreams, spawn } from 'node:child_process';
+import { resolve } from 'node:path';
+import { createDemoShop } from '../src/sim';
+import { loadDemoShop } from '../src/sim/load';
+import { startTestApp, TestApp } from './support/app';
+
+// The compiled worker, as `npm run worker` runs it (`npm test` builds first); one per file.
+const WORKER = resolve(__dirname, '../dist/workers/main.js');
+const PREFIX = `recommend-e2e-${process.pid}-${Date.now().toString(36)}`;
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+function startWorker(databaseUrl: string): { child: ChildProcessWithoutNullStreams; ready: Promise<void> } {
+  const child = spawn(process.execPath, [WORKER], { env: { ...process.env, LOG_LEVEL: 'silent', DATABASE_URL: databaseUrl, FUNNELCAST_QUEUE_PREFIX: PREFIX } });
+  let output = '';
+  child.stdout.on('data', (chunk: Buffer) => (output += chunk.toString()));
+  child.stderr.on('data', (chunk: Buffer) => (output += chunk.toString()));
+  const ready = (async () => {
+    const deadline = Date.now() + 30_000;
+    while (!output.includes('worker ready')) {
+      if (Date.now() > deadline || child.exitCode !== null) throw new Error(`worker did not start: ${output}`);
+      await sleep(50);
+    }
+  })();
+  return { child, ready };
+}
+
+const LIST = `listId userId modelVersionId items { itemId score source modelVersionId modelVersion recommendationId }`;
+const RECOMMEND = `query($u: ID!, $limit: Int, $category: String, $exclude: [ID!], $session: [ID!], $cap: Int) {
+  recommendations(userId: $u, limit: $limit, category: $category, excludeItemIds: $exclude, sessionItemIds: $session, maxPerCategory: $cap) { ${LIST} } }`;
+
+interface Served {
+  itemId: string;
+  score: number;
+  source: string;
+  modelVersionId: string | null;
+  modelVersion: number | null;
+  recommendationId: string;
+}
+interface List {
+  listId: string;
+  userId: string | null;
+  modelVersionId: string | null;
+  items: Served[];
+}
+
+describe('recommendations', () => {
+  let t: TestApp;
+  let worker: ReturnType<typeof startWorker>;
+  let client: string;
+  const versions: Record<string, { id: string; metrics: any }> = {};
+
+  // The demo shop's ten days; later tests ingest events "now", which a training range must leave out.
+  const SHOP_END = '2026-01-15T00:00:00.000Z';
+
+  async function train(kind: string, params: Record<string, unknown> = {}, activate = true): Promise<{ id: string; metrics: any; status: string }> {
+    const queued = await t.gql(`mutation($input: TrainModelInput!) { trainModel(input: $input) { id } }`, { input: { kind, params, activate, to: SHOP_END } });
+    if (!queued.data) throw new Error(JSON.stringify(queued.errors));
+    const deadline = Date.now() + 40_000;
+    for (;;) {
+      const job = (await t.gql(`query($id: ID!) { trainingJob(id: $id) { state error modelVersion { id status metrics } } }`, { id: queued.data.trainModel.id })).data!.trainingJob;
+      if (job.state === 'COMPLETED') return job.modelVersion;
+      if (job.state === 'FAILED' || Date.now() > deadline) throw new Error(`${kind} training did not complete: ${JSON.stringify(job)}`);
+      await sleep(100);
+    }
+  }
+
+  async function recommend(variables: Record<string, unknown>, key = client): Promise<List> {
+    const result = await t.gql<{ recommendations: List }>(RECOMMEND, variables, key);
+    if (!result.data) throw new Error(JSON.stringify(result.errors));
+    return result.data.recommendations;
+  }
+
+  async function query<T = List>(text: string, variables: Record<string, unknown>): Promise<T> {
+    const result = await t.gql(text, variables, client);
+    if (!result.data) throw new Error(JSON.stringify(result.errors));
+    return Object.values(result.data)[0] as T;
+  }
+
+  beforeAll(async () => {
+    t = await startTestApp('recommend', { FUNNELCAST_QUEUE_PREFIX: PREFIX });
+    // A small demo shop: 1,000 shoppers, 250 items in 20 categories, ten days.
+    await loadDemoShop(t.app.services.dataSource, createDemoShop({ users: 1000, days: 10, seed: 11 }));
+    worker = startWorker(t.db.url);
+    await worker.ready;
+    client = await t.createKey('client');
+  });
+
+  afterAll(async () => {
+    if (worker && worker.child.exitCode === null) {
+      await new Promise((done) => {
+        worker.child.once('exit', done);
+        worker.child.kill('SIGTERM');
+      });
+    }
+    await t?.stop();
+  });
+
+  it('trains each kind through the worker; item neighbours and factors rank better than popularity', async () => {
+    for (const [kind, params] of [['POPULARITY', {}], ['ITEM_KNN', {}], ['MATRIX_FACTORIZATION', { dimensions: 16, epochs: 20 }]] as const) {
+      const version = await train(kind, params);
+      expect(version.status).toBe('ACTIVE');
+      versions[kind] = version;
+      const evaluation = version.metrics.evaluation;
+      expect(evaluation.heldOutUsers).toBeGreaterThan(100);
+      for (const metric of ['recall', 'ndcg', 'mrr', 'coverage']) expect(evaluation.model[metric]).toBeGreaterThan(0);
+    }
+    // The decayed popularity list and the harness's plain one are close cousins; the personalised kinds beat it on ranking.
+    for (const kind of ['ITEM_KNN', 'MATRIX_FACTORIZATION']) {
+      const { model, popularityBaseline } = versions[kind].metrics.evaluation;
+      expect(model.ndcg).toBeGreaterThan(popularityBaseline.ndcg);
+      expect(model.mrr).toBeGreaterThan(popularityBaseline.mrr);
+      expect(model.coverage).toBeGreaterThan(popularityBaseline.coverage);
+    }
+    const [{ n }] = await t.app.services.dataSource.query(`SELECT count(*)::int AS n FROM item_neighbours WHERE model_version_id = $1 AND relation = 'similar'`, [versions.ITEM_KNN.id]);
+    expect(n).toBe(250);
+  });
+
+  it('keeps the rules: no purchases, no excluded or unavailable items, no duplicates, category and cap, always full', async () => {
+    const [buyer] = await t.app.services.dataSource.query(
+      `SELECT u.external_id AS user_id, array_agg(DISTINCT i.external_id) AS bought
+       FROM events e JOIN users u ON u.id = e.user_id JOIN items i ON i.id = e.item_id
+       WHERE e.type = 'purchase' GROUP BY u.external_id HAVING count(DISTINCT e.item_id) >= 2 ORDER BY u.external_id LIMIT 1`,
+    );
+    const first = await recommend({ u: buyer.user_id, limit: 30 });
+    expect(first.items).toHaveLength(30);
+    const ids = first.items.map((i) => i.itemId);
+    expect(new Set(ids).size).toBe(30);
+    for (const bought of buyer.bought) expect(ids).not.toContain(bought);
+    expect(first.items.map((i) => i.score)).toEqual([...first.items.map((i) => i.score)].sort((a, b) => b - a));
+    expect(new Set(first.items.map((i) => i.source))).toContain('MATRIX_FACTORIZATION');
+    for (const item of first.items) {
+      expect(item.modelVersionId).toBe(versions[item.source].id);
+      expect(item.recommendationId).toMatch(new RegExp(`^r1\\.[a-z]\\.${item.modelVersionId}\\.\\d+\\.${first.listId}$`));
+    }
+
+    // Exclusions and an item taken off sale (the catalogue cache notices within a second or two).
+    const [excluded, offSale] = ids;
+    expect((await t.gql(`mutation($items: [ItemInput!]!) { upsertItems(items: $items) { updated } }`, { items: [{ id: offSale, available: false }] })).data!.upsertItems.updated).toBe(1);
+    const deadline = Date.now() + 5000;
+    let second: List;
+    do {
+      second = await recommend({ u: buyer.user_id, limit: 30, exclude: [excluded] });
+      if (!second.items.some((i) => i.itemId === offSale) || Date.now() > deadline) break;
+      await sleep(200);
+    } while (true); // eslint-disable-line no-constant-condition
+    expect(second.items).toHaveLength(30);
+    expect(second.items.map((i) => i.itemId)).not.toContain(excluded);
+    expect(second.items.map((i) => i.itemId)).not.toContain(offSale);
+    expect(second.listId).not.toBe(first.listId);
+
+    // One category, and at most two items per category.
+    const [{ category }] = await t.app.services.dataSource.query(`SELECT category FROM items WHERE category IS NOT NULL GROUP BY 1 ORDER BY count(*) DESC, 1 LIMIT 1`);
+    const inCategory = await recommend({ u: buyer.user_id, limit: 5, category });
+    expect(inCategory.items).toHaveLength(5);
+    const categories = new Map<string, string>(
+      (await t.app.services.dataSource.query(`SELECT external_id, category FROM items`)).map((r: { external_id: string; category: string }) => [r.external_id, r.category]),
+    );
+    for (const item of inCategory.items) expect(categories.get(item.itemId)).toBe(category);
+    const capped = await recommend({ u: buyer.user_id, limit: 20, cap: 2 });
+    expect(capped.items).toHaveLength(20);
+    const perCategory = new Map<string, number>();
+    for (const item of capped.items) perCategory.set(categories.get(item.itemId)!, (perCategory.get(categories.get(item.itemId)!) ?? 0) + 1);
+    expect(Math.max(...perCategory.values())).toBe(2);
+
+    const bad = await t.gql(RECOMMEND, { u: buyer.user_id, limit: 0 }, client);
+    expect(bad.errors![0].extensions!.code).toBe('BAD_USER_INPUT');
+    expect(bad.errors![0].message).toMatch(/limit must be a whole number from 1 to 100 \(got 0\)/);
+  });
+
+  it('folds a brand-new visitor in from their events, without retraining', async () => {
+    const versionsBefore = (await t.app.services.dataSource.query(`SELECT count(*)::int AS n FROM model_versions`))[0].n;
+    const visitor = `new-visitor-${Date.now()}`;
+    const cold = await recommend({ u: visitor, limit: 10 });
+    expect(cold.items).toHaveLength(10);
+    expect(new Set(cold.items.map((i) => i.source))).toEqual(new Set(['POPULARITY']));
+
+    // Three views in one category, in one visit.
+    const [{ category }] = await t.app.services.dataSource.query(`SELECT category FROM items GROUP BY 1 ORDER BY count(*) ASC, 1 LIMIT 1`);
+    const clicked: string[] = (await t.app.services.dataSource.query(`SELECT external_id FROM items WHERE category = $1 ORDER BY id LIMIT 3`, [category])).map((r: { external_id: string }) => r.external_id);
+    const now = Date.now();
+    const lists: List[] = [];
+    for (let n = 0; n < 3; n++) {
+      const ingest = await t.gql(`mutation($events: [EventInput!]!) { ingestEvents(events: $events) { accepted } }`, {
+        events: [{ eventId: `${visitor}-${n}`, type: 'view', userId: visitor, sessionId: `${visitor}-s`, itemId: clicked[n], timestamp: new Date(now - (3 - n) * 60_000).toISOString() }],
+      }, client);
+      expect(ingest.data!.ingestEvents.accepted).toBe(1);
+      lists.push(await recommend({ u: visitor, limit: 10 }));
+    }
+    const [afterFirst, , afterThird] = lists;
+    expect(afterThird.items.map((i) => i.itemId)).not.toEqual(cold.items.map((i) => i.itemId));
+    expect(afterThird.items.map((i) => i.itemId)).not.toEqual(afterFirst.items.map((i) => i.itemId));
+    expect(afterThird.items.some((i) => i.source === 'ITEM_KNN' || i.source === 'MATRIX_FACTORIZATION')).toBe(true);
+    // The browsed category now leads the list.
+    const categories = new Map<string, string>(
+      (await t.app.services.dataSource.query(`SELECT external_id, category FROM items`)).map((r: { external_id: string; category: string }) => [r.external_id, r.category]),
+    );
+    const share = (list: List) => list.items.filter((i) => categories.get(i.itemId) === category).length;
+    expect(share(afterThird)).toBeGreaterThan(share(cold));
+    expect((await t.app.services.dataSource.query(`SELECT count(*)::int AS n FROM model_versions`))[0].n).toBe(versionsBefore);
+  });
+
+  it('serves similar items, session and cart lists, with catalogue fields read once per request', async () => {
+    const [{ external_id: itemId }] = await t.app.services.dataSource.query(
+      `SELECT i.external_id FROM item_neighbours n JOIN items i ON i.id = n.item_id WHERE n.model_version_id = $1 AND n.relation = 'bought_together' AND i.available ORDER BY i.id LIMIT 1`,
+      [versions.ITEM_KNN.id],
+    );
+    const spy = jest.spyOn(t.app.services.catalog, 'findManyByExternalId');
+    const similar = await query<List & { items: (Served & { item: { id: string; category: string } })[] }>(
+      `query($id: ID!) { similarItems(itemId: $id, limit: 8) { ${LIST} items { item { id category } } } }`,
+      { id: itemId },
+    );
+    expect(spy).toHaveBeenCalledTimes(1);
+    spy.mockRestore();
+    expect(similar.items).toHaveLength(8);
+    expect(similar.items[0].source).toBe('ITEM_KNN');
+    expect(similar.items.map((i) => i.itemId)).not.toContain(itemId);
+    for (const item of similar.items) expect(item.item.id).toBe(item.itemId);
+
+    const session = await query(`query($ids: [ID!]!) { sessionRecommendations(itemIds: $ids, limit: 6) { ${LIST} } }`, { ids: [itemId, similar.items[0].itemId] });
+    expect(session.items).toHaveLength(6);
+    expect(session.items.map((i) => i.itemId)).not.toContain(itemId);
+    expect(session.items[0].source).toBe('ITEM_KNN');
+
+    const cart = await query(`query($ids: [ID!]!) { cartComplements(itemIds: $ids, limit: 5) { ${LIST} } }`, { ids: [itemId] });
+    expect(cart.items).toHaveLength(5);
+    expect(cart.items[0].source).toBe('ITEM_KNN');
+    expect(cart.items.map((i) => i.itemId)).not.toContain(itemId);
+
+    const unknown = await t.gql(`{ similarItems(itemId: "no-such-item") { listId } }`, {}, client);
+    expect(unknown.errors![0].extensions!.code).toBe('NOT_FOUND');
+    const empty = await t.gql(`{ cartComplements(itemIds: []) { listId } }`, {}, client);
+    expect(empty.errors![0].message).toMatch(/itemIds must name at least one item/);
+  });
+
+  it('switches to a newly activated version for whole responses only', async () => {
+    const [{ external_id: itemId }] = await t.app.services.dataSource.query(
+      `SELECT i.external_id FROM item_neighbours n JOIN items i ON i.id = n.item_id WHERE n.model_version_id = $1 AND n.relation = 'similar' AND i.available AND cardinality(n.neighbour_ids) >= 30 ORDER BY i.id LIMIT 1`,
+      [versions.ITEM_KNN.id],
+    );
+    const second = await train('ITEM_KNN', { neighbours: 3 }, false);
+    expect(second.status).toBe('READY');
+    const similar = () => query(`query($id: ID!) { similarItems(itemId: $id, limit: 20) { ${LIST} } }`, { id: itemId });
+    const before = await similar();
+    expect(before.items.filter((i) => i.source === 'ITEM_KNN').every((i) => i.modelVersionId === versions.ITEM_KNN.id)).toBe(true);
+    expect((await t.gql(`mutation($id: ID!) { activateModelVersion(id: $id) { status } }`, { id: second.id })).data!.activateModelVersion.status).toBe('ACTIVE');
+    const seen: List[] = [];
+    const deadline = Date.now() + 5000;
+    for (;;) {
+      const list = await similar();
+      seen.push(list);
+      if (list.items.some((i) => i.modelVersionId === second.id) || Date.now() > deadline) break;
+      await sleep(50);
+    }
+    for (const list of seen) {
+      // Every response is one version's: never a mix of the old and new neighbour lists.
+      expect(new Set(list.items.filter((i) => i.source === 'ITEM_KNN').map((i) => i.modelVersionId)).size).toBe(1);
+    }
+    const after = seen[seen.length - 1];
+    expect(after.items.filter((i) => i.source === 'ITEM_KNN').map((i) => i.modelVersionId)).toEqual([second.id, second.id, second.id]);
+    expect(after.items).toHaveLength(20);
+    // Roll back for the tests that follow.
+    await t.gql(`mutation($id: ID!) { activateModelVersion(id: $id) { status } }`, { id: versions.ITEM_KNN.id });
+  });
+
+  it('attributes clicks, carts and purchases to the recommender and version that showed the item', async () => {
+    const visitor = `feedback-visitor-${Date.now()}`;
+    const shown = await recommend({ u: visitor, limit: 10 });
+    expect(new Set(shown.items.map((i) => i.source))).toEqual(new Set(['POPULARITY']));
+    const [a, b, c, d] = shown.items;
+    const hour = 3_600_000;
+    const now = Date.now();
+    const at = (msAgo: number) => new Date(now - msAgo).toISOString();
+    const RECORD = `mutation($f: [RecommendationFeedbackInput!]!) { recordRecommendationFeedback(feedback: $f) { accepted duplicates rejected { index code message } } }`;
+    const impressions = shown.items.map((item) => ({ recommendationId: item.recommendationId, type: 'IMPRESSION', userId: visitor, timestamp: at(73 * hour) }));
+    expect((await t.gql(RECORD, { f: impressions }, client)).data!.recordRecommendationFeedback).toEqual({ accepted: 10, duplicates: 0, rejected: [] });
+    // Re-sent impressions count once; a made-up id is rejected with a reason.
+    const again = (await t.gql(RECORD, { f: [...impressions, { recommendationId: 'r1.k.1.2.nope', type: 'CLICK', userId: visitor }] }, client)).data!.recordRecommendationFeedback;
+    expect(again.accepted).toBe(0);
+    expect(again.duplicates).toBe(10);
+    expect(again.rejected).toEqual([expect.objectContaining({ index: 10, code: 'UNKNOWN_RECOMMENDATION' })]);
+
+    // a: clicked (feedback), bought an hour later for 42 → attributed.
+    // b: clicked through a view event carrying the id, carted with the id → an add-to-cart, no purchase.
+    // c: clicked three days ago, bought two days later for 10 → outside a 24-hour window, inside a 72-hour one.
+    // d: shown, never clicked, bought → not attributed.
+    expect((await t.gql(RECORD, { f: [
+      { recommendationId: a.recommendationId, type: 'CLICK', userId: visitor, timestamp: at(2 * hour) },
+      { recommendationId: c.recommendationId, type: 'CLICK', userId: visitor, timestamp: at(72 * hour) },
+    ] }, client)).data!.recordRecommendationFeedback.accepted).toBe(2);
+    const event = (n: number, type: string, itemId: string, msAgo: number, properties: Record<string, unknown> = {}) =>
+      ({ eventId: `${visitor}-${n}`, type, userId: visitor, sessionId: `${visitor}-s${n}`, itemId, timestamp: at(msAgo), properties });
+    const ingest = await t.gql(`mutation($events: [EventInput!]!) { ingestEvents(events: $events) { accepted } }`, { events: [
+      event(1, 'view', b.itemId, 2 * hour, { recommendationId: b.recommendationId }),
+      event(2, 'cart', b.itemId, 1.5 * hour, { recommendationId: b.recommendationId }),
+      event(3, 'purchase', a.itemId, 1 * hour, { price: 42 }),
+      event(4, 'purchase', c.itemId, 24 * hour, { price: 10 }),
+      event(5, 'purchase', d.itemId, 1 * hour, { price: 99 }),
+    ] }, client);
+    expect(ingest.data!.ingestEvents.accepted).toBe(5);
+
+    const analyst = await t.createKey('analyst');
+    const PERFORMANCE = `query($from: DateTime!, $to: DateTime!, $w: Float) { recommendationPerformance(from: $from, to: $to, attributionWindowHours: $w) {
+      recommenders { source modelVersionId modelVersion impressions clicks clickThroughRate addToCarts addToCartRate conversions conversionRate revenue itemsShown catalogueCoverage } } }`;
+    const [{ n: available }] = await t.app.services.dataSource.query(`SELECT count(*)::int AS n FROM items WHERE available`);
+    const report = async (w: number) => {
+      const result = await t.gql(PERFORMANCE, { from: at(7 * 24 * hour), to: at(-hour), w }, analyst);
+      if (!result.data) throw new Error(JSON.stringify(result.errors));
+      return result.data.recommendationPerformance.recommenders;
+    };
+    const expected = { source: 'POPULARITY', modelVersionId: versions.POPULARITY.id, modelVersion: 1, impressions: 10, clicks: 3, clickThroughRate: 0.3, addToCarts: 1, itemsShown: 10, catalogueCoverage: 10 / available };
+    const day = await report(24);
+    expect(day).toEqual([{ ...expected, addToCartRate: 1 / 3, conversions: 1, conversionRate: 1 / 3, revenue: 42 }]);
+    const threeDays = await report(72);
+    expect(threeDays).toEqual([{ ...expected, addToCartRate: 1 / 3, conversions: 2, conversionRate: 2 / 3, revenue: 52 }]);
+
+    expect((await t.gql(PERFORMANCE, { from: at(0), to: at(hour) }, analyst)).errors![0].message).toMatch(/`from` must be earlier than `to`/);
+    expect((await t.gql(PERFORMANCE, { from: at(hour), to: at(0) }, client)).errors![0].extensions!.code).toBe('FORBIDDEN');
+  });
+
+  it('trains the session GRU, which predicts next clicks better than popularity, and serves it for a live session', async () => {
+    const gru = await train('SESSION_GRU', { epochs: 3, units: 32, embeddingSize: 16, maxLength: 5, refit: false });
+    expect(gru.status).toBe('ACTIVE');
+    const evaluation = gru.metrics.evaluation;
+    expect(evaluation.predictions).toBeGreaterThan(500);
+    expect(evaluation.model.recall).toBeGreaterThan(evaluation.popularityBaseline.recall);
+    expect(evaluation.model.mrr).toBeGreaterThan(evaluation.popularityBaseline.mrr);
+    const [{ n }] = await t.app.services.dataSource.query(`SELECT count(*)::int AS n FROM item_neighbours WHERE model_version_id = $1 AND relation = 'session_next'`, [gru.id]);
+    expect(n).toBeGreaterThan(100);
+
+    const session: string[] = (await t.app.services.dataSource.query(`SELECT external_id FROM items WHERE available ORDER BY id LIMIT 3`)).map((r: { external_id: string }) => r.external_id);
+    const sessionList = (ids: string[]) => query(`query($ids: [ID!]!) { sessionRecommendations(itemIds: $ids, limit: 10) { ${LIST} } }`, { ids });
+    // The serving cache picks the new version up within a second or so.
+    const deadline = Date.now() + 5000;
+    let served = await sessionList(session);
+    while (!served.items.some((i) => i.source === 'SESSION_GRU') && Date.now() < deadline) {
+      await sleep(100);
+      served = await sessionList(session);
+    }
+    expect(served.items).toHaveLength(10);
+    expect(served.items.filter((i) => i.source === 'SESSION_GRU').length).toBeGreaterThanOrEqual(3);
+    for (const item of served.items.filter((i) => i.source === 'SESSION_GRU')) expect(item.modelVersionId).toBe(gru.id);
+    for (const id of session) expect(served.items.map((i) => i.itemId)).not.toContain(id);
+    // The order of the clicks matters to a sequence model.
+    const reversed = await sessionList([...session].reverse());
+    expect(reversed.items.map((i) => i.itemId)).not.toEqual(served.items.map((i) => i.itemId));
+    // A user's recommendations with a live session blend it in too.
+    const visitor = await recommend({ u: `gru-visitor-${Date.now()}`, limit: 10, session });
+    expect(visitor.items.some((i) => i.source === 'SESSION_GRU')).toBe(true);
+  });
+});
