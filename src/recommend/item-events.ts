@@ -24,14 +24,18 @@ export interface ItemEventLog {
   sessionCount: number;
 }
 
-export async function loadItemEvents(dataSource: DataSource, range: { from: Date | null; to: Date }): Promise<ItemEventLog> {
+export async function loadItemEvents(
+  dataSource: DataSource,
+  range: { from: Date | null; to: Date; excludeUsers?: ReadonlySet<number> },
+): Promise<ItemEventLog> {
   const rows = await withPgClient(dataSource, async (client) => {
     const result = await client.query<[number, string | null, number, string, number]>({
       text: `SELECT user_id, session_id, item_id, type, (extract(epoch FROM ts) * 1000)::float8
              FROM events
              WHERE item_id IS NOT NULL AND type = ANY($3::text[]) AND ($1::timestamptz IS NULL OR ts >= $1) AND ts < $2
+               AND NOT (user_id = ANY($4::int[]))
              ORDER BY user_id, ts, id`,
-      values: [range.from, range.to, ITEM_EVENT_TYPES],
+      values: [range.from, range.to, ITEM_EVENT_TYPES, [...(range.excludeUsers ?? [])]],
       rowMode: 'array',
     });
     return result.rows;

@@ -8,10 +8,11 @@ import { copyItemNeighbours, NeighbourRelation, RankedItems } from '../../recomm
 import { basketsOf, distinctPairItems, IndexedEvents, indexEvents, splitUsers } from '../../recommend/user-split';
 import { DenseIndex } from '../interactions';
 import { ModelKind, ModelKindDefinition, TrainedModel, TrainingRun } from '../model-kind';
-import { parseParams, ParamsOf } from '../params';
+import { BEHAVIOUR_TRAINING_PARAMS, parseParams, ParamsOf } from '../params';
 import { TrainingDataError } from '../training-errors';
 
 export const ITEM_KNN_PARAMS = {
+  ...BEHAVIOUR_TRAINING_PARAMS,
   neighbours: { type: 'int', min: 1, max: 500, default: 50, description: 'neighbours stored per item and relation' },
   shrink: { type: 'number', min: 0, max: 1000, default: 2, description: 'a pair sharing n baskets keeps n / (n + shrink) of its cosine' },
   weights: { type: 'weights', keys: ITEM_EVENT_TYPES, min: 0, max: 100, default: DEFAULT_EVENT_WEIGHTS, description: 'an item’s weight in a basket: its strongest event type' },
@@ -48,7 +49,7 @@ async function train(run: TrainingRun<ItemKnnParams>): Promise<TrainedModel> {
   const { params } = run;
   const started = performance.now();
   await run.progress(0.05, 'loading events');
-  const log = await loadItemEvents(run.dataSource, { from: run.from, to: run.to });
+  const log = await loadItemEvents(run.dataSource, { from: run.from, to: run.to, excludeUsers: run.excludedUsers });
   if (log.items.length === 0) throw new TrainingDataError(`There are no item events between ${run.from?.toISOString() ?? 'the beginning'} and ${run.to.toISOString()}; ingest events or widen the range.`);
   const weights = weightsByCode(params.weights);
   const { from, splitAt } = splitOf(log, run.from, run.to, params.holdoutFraction);

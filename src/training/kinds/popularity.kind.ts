@@ -7,11 +7,12 @@ import { copyPopularityScores, RankedItems } from '../../recommend/score-tables'
 import { distinctPairItems, indexEvents, splitUsers } from '../../recommend/user-split';
 import { DenseIndex } from '../interactions';
 import { ModelKind, ModelKindDefinition, TrainedModel, TrainingRun } from '../model-kind';
-import { parseParams, ParamsOf } from '../params';
+import { BEHAVIOUR_TRAINING_PARAMS, parseParams, ParamsOf } from '../params';
 import { TrainingDataError } from '../training-errors';
 import { evaluationSummary } from '../../recommend/ranking-summary';
 
 export const POPULARITY_PARAMS = {
+  ...BEHAVIOUR_TRAINING_PARAMS,
   halfLifeHours: { type: 'number', min: 0.1, max: 24 * 365, default: 72, description: 'an event counts half as much this many hours before the end of the range' },
   weights: { type: 'weights', keys: ITEM_EVENT_TYPES, min: 0, max: 100, default: DEFAULT_EVENT_WEIGHTS, description: 'what each event type adds to an item’s popularity' },
   topK: { type: 'int', min: 10, max: 5000, default: 500, description: 'items stored in the shop-wide list' },
@@ -35,7 +36,7 @@ async function train(run: TrainingRun<PopularityParams>): Promise<TrainedModel> 
   const { params } = run;
   const started = performance.now();
   await run.progress(0.05, 'loading events');
-  const log = await loadItemEvents(run.dataSource, { from: run.from, to: run.to });
+  const log = await loadItemEvents(run.dataSource, { from: run.from, to: run.to, excludeUsers: run.excludedUsers });
   if (log.items.length === 0) throw new TrainingDataError(`There are no item events between ${run.from?.toISOString() ?? 'the beginning'} and ${run.to.toISOString()}; ingest events or widen the range.`);
   const weights = weightsByCode(params.weights);
   const halfLifeMs = params.halfLifeHours * 3_600_000;

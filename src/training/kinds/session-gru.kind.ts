@@ -7,10 +7,11 @@ import { ItemEventLog, loadItemEvents, splitOf } from '../../recommend/item-even
 import { copyItemNeighbours, NeighbourRelation, RankedItems } from '../../recommend/score-tables';
 import { GruWeights, gruTensors } from '../../recommend/session-gru';
 import { ModelKind, ModelKindDefinition, TrainedModel, TrainingRun } from '../model-kind';
-import { parseParams, ParamsOf } from '../params';
+import { BEHAVIOUR_TRAINING_PARAMS, parseParams, ParamsOf } from '../params';
 import { TrainingDataError } from '../training-errors';
 
 export const SESSION_GRU_PARAMS = {
+  ...BEHAVIOUR_TRAINING_PARAMS,
   embeddingSize: { type: 'int', min: 2, max: 256, default: 32, description: 'length of the item embedding the GRU reads' },
   units: { type: 'int', min: 2, max: 512, default: 64, description: 'GRU hidden state size' },
   maxLength: { type: 'int', min: 1, max: 50, default: 10, description: 'the most recent session items the model reads' },
@@ -175,7 +176,7 @@ async function train(run: TrainingRun<SessionGruParams>): Promise<TrainedModel> 
   const { tf, params } = run;
   const started = performance.now();
   await run.progress(0.02, 'loading sessions');
-  const log = await loadItemEvents(run.dataSource, { from: run.from, to: run.to });
+  const log = await loadItemEvents(run.dataSource, { from: run.from, to: run.to, excludeUsers: run.excludedUsers });
   if (log.items.length === 0) throw new TrainingDataError(`There are no item events between ${run.from?.toISOString() ?? 'the beginning'} and ${run.to.toISOString()}; ingest events or widen the range.`);
   const { from, splitAt } = splitOf(log, run.from, run.to, params.holdoutFraction);
   const all = sessionSequences(log);
