@@ -2,6 +2,7 @@ import type { DataSource } from 'typeorm';
 import { withPgClient } from '../db/data-source';
 import type { UserHistory } from './datasets';
 import type { PredictionEvent } from './session-events';
+import { TrainingDataError } from '../training/training-errors';
 
 /**
  * The one way prediction reads the event log: events as PredictionEvent, the item's category and
@@ -83,4 +84,36 @@ export async function loadSession(dataSource: DataSource, sessionId: string): Pr
   });
   if (rows.length === 0) return null;
   return { userId: rows[0][0], events: rows.map(eventOf) };
+}
+
+/** What both prediction kinds train on: every user's history in the range, less the excluded users. */
+export interface TrainingHistories {
+  histories: UserHistory[];
+  eventCount: number;
+  /** The first event's time (ms); the range's start when it has one. */
+  fromMs: number;
+}
+
+/**
+ * Loads the run's histories, leaving out the users the run excludes (the anomalous ones, as every
+ * behaviour model does), and refuses a range without events with a message saying what to do.
+ */
+export async function loadTrainingHistories(
+  dataSource: DataSource,
+  range: { from: Date | null; to: Date; excludedUsers: ReadonlySet<number> },
+): Promise<TrainingHistories> {
+  const histories = (await loadHistories(dataSource, range.from, range.to)).filter((h) => !range.excludedUsers.has(Number(h.userKey)));
+  let eventCount = 0;
+  let firstMs = Infinity;
+  // A loop, not Math.min(...): a spread of a million users overflows the call stack.
+  for (const history of histories) {
+    eventCount += history.events.length;
+    if (history.events.length > 0) firstMs = Math.min(firstMs, history.events[0].timestamp);
+  }
+  if (eventCount === 0) {
+    throw new TrainingDataError(
+      `There are no events between ${range.from?.toISOString() ?? 'the beginning'} and ${range.to.toISOString()}; ingest events or widen the range.`,
+    );
+  }
+  return { histories, eventCount, fromMs: range.from?.getTime() ?? firstMs };
 }
