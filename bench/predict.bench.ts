@@ -74,6 +74,43 @@ export async function run(argv: string[]): Promise<void> {
       console.log(
         `batch scoring: ${scores.length} active users in ${seconds.toFixed(2)} s = ${rate(scores.length, seconds)} (read events ${loadedAt.toFixed(2)} s, features ${(featurisedAt - loadedAt).toFixed(2)} s, model ${(seconds - featurisedAt).toFixed(2)} s)`,
       );
+
+      // One live request's network work in process (no HTTP, no SQL): the served forward pass with
+      // its explanation, against the same rows through the tfjs model (how requests ran before).
+      const { explainNextStep, explainPropensity } = await import('../src/predict/explain');
+      const { NextStepNetworkForward, servedPropensity } = await import('../src/predict/serving-networks');
+      const { decodeNextStepArtifact } = await import('../src/predict/prediction-artifact');
+      const { USER_FEATURES, STEP_WIDTH, userFeatures } = await import('../src/predict/features');
+      const { encodeWindow } = await import('../src/predict/propensity-model');
+      const [{ artifact: nextStepArtifact }] = await db.dataSource.query(`SELECT artifact FROM model_versions WHERE id = $1`, [trained[ModelKind.NEXT_STEP]]);
+      const nextStep = decodeNextStepArtifact(tf, nextStepArtifact);
+      const cases = histories.slice(0, 200).map((h) => ({ events: h.events, features: userFeatures(h.events, to.getTime()), visit: h.events.slice(-10) }));
+      const perCall = (work: (n: number) => void) => {
+        for (let n = 0; n < 50; n++) work(n);
+        const t0 = performance.now();
+        for (let n = 0; n < 1000; n++) work(n);
+        return ((performance.now() - t0) / 1000).toFixed(3);
+      };
+      const served = servedPropensity(loaded.user);
+      const forward = NextStepNetworkForward.of(nextStep.model);
+      const groups = new Set(USER_FEATURES.map((f) => f.group)).size + 2;
+      const { window, featureCount } = loaded.user.config;
+      const plainPropensity = perCall((n) => explainPropensity(served, cases[n % cases.length].events, cases[n % cases.length].features, USER_FEATURES));
+      const tfPropensity = perCall((n) => {
+        const sequences = new Float32Array(groups * window * STEP_WIDTH);
+        for (let r = 0; r < groups; r++) sequences.set(encodeWindow(cases[n % cases.length].events, window), r * window * STEP_WIDTH);
+        tf.tidy(() => (loaded.user.network.predict([tf.tensor3d(sequences, [groups, window, STEP_WIDTH]), tf.zeros([groups, featureCount])]) as import('@tensorflow/tfjs').Tensor).dataSync());
+      });
+      const plainNextStep = perCall((n) => explainNextStep(forward, cases[n % cases.length].visit, nextStep.config.window));
+      const tfNextStep = perCall((n) => {
+        const visit = cases[n % cases.length].visit;
+        const inputs = new Float32Array(8 * visit.length * STEP_WIDTH);
+        tf.tidy(() => (nextStep.model.predict(tf.tensor3d(inputs, [8, visit.length, STEP_WIDTH])) as import('@tensorflow/tfjs').Tensor).dataSync());
+      });
+      console.log(`per live request, in process: propensity with explanation ${plainPropensity} ms (the same ${groups} rows through tfjs: ${tfPropensity} ms); next step with explanation ${plainNextStep} ms (8 rows through tfjs: ${tfNextStep} ms)`);
+      nextStep.model.dispose();
+      loaded.user.network.dispose();
+      loaded.visit.network.dispose();
     }
 
     const key = `bench-${randomBytes(12).toString('hex')}`;

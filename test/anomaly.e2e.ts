@@ -1,15 +1,11 @@
-import { ChildProcessWithoutNullStreams, spawn } from 'node:child_process';
-import { resolve } from 'node:path';
 import { createDemoShop } from '../src/sim';
 import { loadDemoShop } from '../src/sim/load';
 import { startTestApp, TestApp } from './support/app';
+import { FinishedTrainingJob, trainAndWait as queueAndWait, WorkerProcess } from './support/worker';
 
-const WORKER = resolve(__dirname, '../dist/workers/main.js');
 const PREFIX = `anomaly-e2e-${process.pid}-${Date.now().toString(36)}`;
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 const TRAIN = `mutation($input: TrainModelInput!) { trainModel(input: $input) { id state } }`;
-const JOB = `query($id: ID!) { trainingJob(id: $id) { id state error modelVersion { id status metrics } } }`;
 const RISK = `query($userId: String!) { userRisk(userId: $userId) {
   userId score flagged worstDay flaggedDays { day score findings { text } } contributions { detector score weight contribution modelVersionId }
   findings { feature value median z text } ingestGuard { since peakEventsPerMinute } label { label note } } }`;
@@ -19,8 +15,7 @@ const LABEL = `mutation($input: LabelUserInput!) { labelUser(input: $input) { us
 
 describe('anomaly detection', () => {
   let t: TestApp;
-  let worker: ChildProcessWithoutNullStreams;
-  let workerOutput = '';
+  let worker: WorkerProcess;
   const shop = createDemoShop({ users: 2000, days: 7, seed: 5, clickFarmShare: 0.015, fakeOrderShare: 0.01 });
   const from = new Date(shop.options.startMs).toISOString();
   const to = new Date(shop.options.endMs).toISOString();
@@ -53,17 +48,8 @@ describe('anomaly detection', () => {
     return events;
   }
 
-  async function trainAndWait(kind: string, params: Record<string, unknown> = {}): Promise<{ id: string; state: string; error: string | null; modelVersion: { id: string; status: string; metrics: any } | null }> {
-    const queued = await t.gql<{ trainModel: { id: string } }>(TRAIN, { input: { kind, params, to } });
-    if (!queued.data) throw new Error(JSON.stringify(queued.errors));
-    const deadline = Date.now() + 40_000;
-    for (;;) {
-      const result = await t.gql<{ trainingJob: { id: string; state: string; error: string | null; modelVersion: { id: string; status: string; metrics: any } | null } }>(JOB, { id: queued.data.trainModel.id });
-      const job = result.data!.trainingJob;
-      if (['COMPLETED', 'FAILED', 'CANCELLED'].includes(job.state)) return job;
-      if (Date.now() > deadline) throw new Error(`training ${kind} did not finish: ${JSON.stringify(job)} ${workerOutput}`);
-      await sleep(100);
-    }
+  function trainAndWait(kind: string, params: Record<string, unknown> = {}): Promise<FinishedTrainingJob> {
+    return queueAndWait(t, { kind, params, to }, 40_000, worker);
   }
 
   async function flaggedIds(minScore?: number, range = { from, to }): Promise<Set<string>> {
@@ -88,23 +74,12 @@ describe('anomaly detection', () => {
       expect(ingested.data.ingestEvents.accepted).toBe(Math.min(200, moon.length - start));
     }
     for (let user = 0; user < shop.options.users; user++) (labelOf(`u${user}`) === 'genuine' ? genuine : abnormal).push(`u${user}`);
-    worker = spawn(process.execPath, [WORKER], { env: { ...process.env, LOG_LEVEL: 'silent', DATABASE_URL: t.db.url, FUNNELCAST_QUEUE_PREFIX: PREFIX } });
-    worker.stdout.on('data', (chunk: Buffer) => (workerOutput += chunk.toString()));
-    worker.stderr.on('data', (chunk: Buffer) => (workerOutput += chunk.toString()));
-    const deadline = Date.now() + 30_000;
-    while (!workerOutput.includes('worker ready')) {
-      if (Date.now() > deadline || worker.exitCode !== null) throw new Error(`worker did not start: ${workerOutput}`);
-      await sleep(50);
-    }
+    worker = new WorkerProcess(t.db.url, PREFIX);
+    await worker.ready();
   });
 
   afterAll(async () => {
-    if (worker && worker.exitCode === null) {
-      await new Promise((done) => {
-        worker.once('exit', done);
-        worker.kill('SIGTERM');
-      });
-    }
+    await worker?.stop();
     await t?.stop();
   });
 

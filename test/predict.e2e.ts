@@ -1,82 +1,42 @@
-import { ChildProcessWithoutNullStreams, spawn } from 'node:child_process';
-import { resolve } from 'node:path';
 import { createDemoShop } from '../src/sim';
 import { loadDemoShop } from '../src/sim/load';
 import { startTestApp, TestApp } from './support/app';
+import { trainAndWait as queueAndWait, WorkerProcess } from './support/worker';
 
-// The compiled worker, as `npm run worker` runs it (`npm test` builds first).
-const WORKER = resolve(__dirname, '../dist/workers/main.js');
 const PREFIX = `predict-e2e-${process.pid}-${Date.now().toString(36)}`;
 const shop = createDemoShop({ users: 300, days: 21, seed: 5 });
 const RANGE = { from: new Date(shop.options.startMs).toISOString(), to: new Date(shop.options.endMs).toISOString() };
-
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-function startWorker(databaseUrl: string): { child: ChildProcessWithoutNullStreams; ready: Promise<void> } {
-  const child = spawn(process.execPath, [WORKER], { env: { ...process.env, LOG_LEVEL: 'info', DATABASE_URL: databaseUrl, FUNNELCAST_QUEUE_PREFIX: PREFIX } });
-  let output = '';
-  const ready = new Promise<void>((done, fail) => {
-    const timer = setTimeout(() => fail(new Error(`worker did not start: ${output}`)), 30_000);
-    const read = (chunk: Buffer) => {
-      output += chunk.toString();
-      if (output.includes('worker ready')) {
-        clearTimeout(timer);
-        done();
-      }
-    };
-    child.stdout.on('data', read);
-    child.stderr.on('data', read);
-  });
-  return { child, ready };
-}
 
 const PREDICT_NEXT = `query($sessionId: ID, $events: [LiveEventInput!]) {
   predictNextStep(sessionId: $sessionId, events: $events) { modelVersionId events likeliest probabilities { action probability } baseline { action probability } explanation { feature effect } } }`;
 
 describe('prediction', () => {
   let t: TestApp;
-  let worker: ReturnType<typeof startWorker>;
+  let worker: WorkerProcess;
   let client: string;
   const versions: Record<string, { id: string; metrics: any }> = {};
 
   async function trainAndWait(kind: string, params: Record<string, unknown>) {
-    const queued = await t.gql<{ trainModel: { id: string } }>(`mutation($input: TrainModelInput!) { trainModel(input: $input) { id } }`, { input: { kind, params, ...RANGE } });
-    if (!queued.data) throw new Error(JSON.stringify(queued.errors));
-    const deadline = Date.now() + 90_000;
-    for (;;) {
-      const { data } = await t.gql<{ trainingJob: { state: string; error: string | null; modelVersion: { id: string; status: string; metrics: any } | null } }>(
-        `query($id: ID!) { trainingJob(id: $id) { state error modelVersion { id status metrics } } }`,
-        { id: queued.data.trainModel.id },
-      );
-      const job = data!.trainingJob;
-      if (['COMPLETED', 'FAILED', 'CANCELLED'].includes(job.state)) {
-        expect([job.state, job.error]).toEqual(['COMPLETED', null]);
-        expect(job.modelVersion!.status).toBe('ACTIVE');
-        return job.modelVersion!;
-      }
-      if (Date.now() > deadline) throw new Error(`training ${kind} did not finish: ${JSON.stringify(job)}`);
-      await sleep(200);
-    }
+    const job = await queueAndWait(t, { kind, params, ...RANGE }, 90_000, worker);
+    expect([job.state, job.error]).toEqual(['COMPLETED', null]);
+    expect(job.modelVersion!.status).toBe('ACTIVE');
+    return job.modelVersion!;
   }
+
 
   beforeAll(async () => {
     t = await startTestApp('predict', { FUNNELCAST_QUEUE_PREFIX: PREFIX });
     await loadDemoShop(t.app.services.dataSource, shop);
     client = await t.createKey('client');
-    worker = startWorker(t.db.url);
-    await worker.ready;
+    worker = new WorkerProcess(t.db.url, PREFIX);
+    await worker.ready();
     // Few epochs, no refit: the point is the path, the quality figures are in docs/prediction.md.
     versions.NEXT_STEP = await trainAndWait('NEXT_STEP', { epochs: 10, units: 32, refit: false, seed: 3 });
     versions.PURCHASE_PROPENSITY = await trainAndWait('PURCHASE_PROPENSITY', { epochs: 3, units: 8, hiddenUnits: 8, refit: false, seed: 3, cutoffStepHours: 48 });
   }, 240_000);
 
   afterAll(async () => {
-    if (worker && worker.child.exitCode === null) {
-      await new Promise((done) => {
-        worker.child.once('exit', done);
-        worker.child.kill('SIGTERM');
-      });
-    }
+    await worker?.stop();
     await t?.stop();
   });
 

@@ -1,28 +1,9 @@
-import { ChildProcessWithoutNullStreams, spawn } from 'node:child_process';
-import { resolve } from 'node:path';
 import { createDemoShop } from '../src/sim';
 import { loadDemoShop } from '../src/sim/load';
 import { startTestApp, TestApp } from './support/app';
+import { sleep, trainAndWait as queueAndWait, WorkerProcess } from './support/worker';
 
-// The compiled worker, as `npm run worker` runs it (`npm test` builds first); one per file.
-const WORKER = resolve(__dirname, '../dist/workers/main.js');
 const PREFIX = `recommend-e2e-${process.pid}-${Date.now().toString(36)}`;
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-function startWorker(databaseUrl: string): { child: ChildProcessWithoutNullStreams; ready: Promise<void> } {
-  const child = spawn(process.execPath, [WORKER], { env: { ...process.env, LOG_LEVEL: 'silent', DATABASE_URL: databaseUrl, FUNNELCAST_QUEUE_PREFIX: PREFIX } });
-  let output = '';
-  child.stdout.on('data', (chunk: Buffer) => (output += chunk.toString()));
-  child.stderr.on('data', (chunk: Buffer) => (output += chunk.toString()));
-  const ready = (async () => {
-    const deadline = Date.now() + 30_000;
-    while (!output.includes('worker ready')) {
-      if (Date.now() > deadline || child.exitCode !== null) throw new Error(`worker did not start: ${output}`);
-      await sleep(50);
-    }
-  })();
-  return { child, ready };
-}
 
 const LIST = `listId userId modelVersionId items { itemId score source modelVersionId modelVersion recommendationId }`;
 const RECOMMEND = `query($u: ID!, $limit: Int, $category: String, $exclude: [ID!], $session: [ID!], $cap: Int) {
@@ -45,7 +26,7 @@ interface List {
 
 describe('recommendations', () => {
   let t: TestApp;
-  let worker: ReturnType<typeof startWorker>;
+  let worker: WorkerProcess;
   let client: string;
   const versions: Record<string, { id: string; metrics: any }> = {};
 
@@ -53,16 +34,11 @@ describe('recommendations', () => {
   const SHOP_END = '2026-01-15T00:00:00.000Z';
 
   async function train(kind: string, params: Record<string, unknown> = {}, activate = true): Promise<{ id: string; metrics: any; status: string }> {
-    const queued = await t.gql(`mutation($input: TrainModelInput!) { trainModel(input: $input) { id } }`, { input: { kind, params, activate, to: SHOP_END } });
-    if (!queued.data) throw new Error(JSON.stringify(queued.errors));
-    const deadline = Date.now() + 40_000;
-    for (;;) {
-      const job = (await t.gql(`query($id: ID!) { trainingJob(id: $id) { state error modelVersion { id status metrics } } }`, { id: queued.data.trainModel.id })).data!.trainingJob;
-      if (job.state === 'COMPLETED') return job.modelVersion;
-      if (job.state === 'FAILED' || Date.now() > deadline) throw new Error(`${kind} training did not complete: ${JSON.stringify(job)}`);
-      await sleep(100);
-    }
+    const job = await queueAndWait(t, { kind, params, activate, to: SHOP_END }, 40_000, worker);
+    if (job.state !== 'COMPLETED') throw new Error(`${kind} training did not complete: ${JSON.stringify(job)}`);
+    return job.modelVersion!;
   }
+
 
   async function recommend(variables: Record<string, unknown>, key = client): Promise<List> {
     const result = await t.gql<{ recommendations: List }>(RECOMMEND, variables, key);
@@ -80,18 +56,13 @@ describe('recommendations', () => {
     t = await startTestApp('recommend', { FUNNELCAST_QUEUE_PREFIX: PREFIX });
     // A small demo shop: 1,000 shoppers, 250 items in 20 categories, ten days.
     await loadDemoShop(t.app.services.dataSource, createDemoShop({ users: 1000, days: 10, seed: 11 }));
-    worker = startWorker(t.db.url);
-    await worker.ready;
+    worker = new WorkerProcess(t.db.url, PREFIX);
+    await worker.ready();
     client = await t.createKey('client');
   });
 
   afterAll(async () => {
-    if (worker && worker.child.exitCode === null) {
-      await new Promise((done) => {
-        worker.child.once('exit', done);
-        worker.child.kill('SIGTERM');
-      });
-    }
+    await worker?.stop();
     await t?.stop();
   });
 

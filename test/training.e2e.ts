@@ -1,11 +1,10 @@
-import { ChildProcessWithoutNullStreams, spawn } from 'node:child_process';
-import { resolve } from 'node:path';
 import { createDemoShop } from '../src/sim';
 import { loadDemoShop } from '../src/sim/load';
 import { startTestApp, TestApp } from './support/app';
+import { sleep, WorkerProcess } from './support/worker';
 
-// The compiled worker, as `npm run worker` runs it (`npm test` builds first).
-const WORKER = resolve(__dirname, '../dist/workers/main.js');
+// A killed worker's job is resumed within seconds rather than the default 30.
+const KILLED_WORKER_RESUME = { FUNNELCAST_TRAINING_LOCK_MS: '2000' };
 const PREFIX = `training-e2e-${process.pid}-${Date.now().toString(36)}`;
 
 const JOB_FIELDS = `id kind state progress message attempts error createdAt startedAt finishedAt
@@ -22,44 +21,6 @@ interface Job {
   error: string | null;
   modelVersion: { id: string; version: number; status: string; backend: string; metrics: any; eventCount: number } | null;
 }
-
-class WorkerProcess {
-  private output = '';
-  readonly child: ChildProcessWithoutNullStreams;
-
-  constructor(databaseUrl: string) {
-    this.child = spawn(process.execPath, [WORKER], {
-      env: {
-        ...process.env,
-        LOG_LEVEL: 'silent',
-        DATABASE_URL: databaseUrl,
-        FUNNELCAST_QUEUE_PREFIX: PREFIX,
-        // A killed worker's job is resumed within seconds rather than the default 30.
-        FUNNELCAST_TRAINING_LOCK_MS: '2000',
-      },
-    });
-    this.child.stdout.on('data', (chunk: Buffer) => (this.output += chunk.toString()));
-    this.child.stderr.on('data', (chunk: Buffer) => (this.output += chunk.toString()));
-  }
-
-  async ready(): Promise<void> {
-    const deadline = Date.now() + 30_000;
-    while (!this.output.includes('worker ready')) {
-      if (Date.now() > deadline || this.child.exitCode !== null) throw new Error(`worker did not start: ${this.output}`);
-      await sleep(50);
-    }
-  }
-
-  stop(signal: NodeJS.Signals = 'SIGTERM'): Promise<number | null> {
-    if (this.child.exitCode !== null || this.child.signalCode !== null) return Promise.resolve(this.child.exitCode);
-    return new Promise((done) => {
-      this.child.once('exit', (code) => done(code));
-      this.child.kill(signal);
-    });
-  }
-}
-
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 describe('training platform', () => {
   let t: TestApp;
@@ -96,7 +57,7 @@ describe('training platform', () => {
     t = await startTestApp('training', { FUNNELCAST_QUEUE_PREFIX: PREFIX });
     // A tiny demo shop: a few hundred shoppers over a week.
     await loadDemoShop(t.app.services.dataSource, createDemoShop({ users: 400, days: 7, seed: 11 }));
-    worker = new WorkerProcess(t.db.url);
+    worker = new WorkerProcess(t.db.url, PREFIX, KILLED_WORKER_RESUME);
     await worker.ready();
   });
 
@@ -222,7 +183,7 @@ describe('training platform', () => {
     expect(stranded.state).toBe('RUNNING');
     expect(stranded.modelVersion!.status).toBe('TRAINING');
 
-    worker = new WorkerProcess(t.db.url);
+    worker = new WorkerProcess(t.db.url, PREFIX, KILLED_WORKER_RESUME);
     await worker.ready();
     const done = await waitFor(queued.id, (j) => j.state === 'COMPLETED' || j.state === 'FAILED', 60_000);
     expect(done.state).toBe('COMPLETED');

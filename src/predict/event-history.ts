@@ -2,6 +2,7 @@ import type { DataSource } from 'typeorm';
 import { withPgClient } from '../db/data-source';
 import type { UserHistory } from './datasets';
 import type { PredictionEvent } from './session-events';
+import { TrainingDataError } from '../training/training-errors';
 
 /**
  * The one way prediction reads the event log: events as PredictionEvent, the item's category and
@@ -45,20 +46,30 @@ export async function loadHistories(dataSource: DataSource, from: Date | null, t
   return histories;
 }
 
-/** One user's most recent events before `to` (newest `limit`, returned oldest first). */
-export async function loadRecentEvents(dataSource: DataSource, userId: number, to: Date, limit: number): Promise<PredictionEvent[]> {
+/**
+ * One user's most recent events before `to` (newest `limit`, returned oldest first), the user given
+ * by dense id or by the shop's id; the lookup of the shop's id happens in the same statement, so a
+ * live request makes one read. Null when no such user exists (a user without events before `to`
+ * gets an empty list).
+ */
+export async function loadRecentEvents(dataSource: DataSource, user: { id: number } | { externalId: string }, to: Date, limit: number): Promise<{ userId: number; events: PredictionEvent[] } | null> {
+  const byId = 'id' in user;
   const rows = await withPgClient(dataSource, async (client) => {
-    const result = await client.query<Row>({
-      text: `SELECT * FROM (
+    const result = await client.query<[number, ...Row]>({
+      text: `SELECT u.id, recent.* FROM users u LEFT JOIN LATERAL (
                SELECT ${COLUMNS}, e.ts AS sort_ts, e.id AS sort_id FROM events e LEFT JOIN items i ON i.id = e.item_id
-               WHERE e.user_id = $1 AND e.ts < $2 ORDER BY e.ts DESC, e.id DESC LIMIT $3) recent
-             ORDER BY sort_ts, sort_id`,
-      values: [userId, to, limit],
+               WHERE e.user_id = u.id AND e.ts < $2 ORDER BY e.ts DESC, e.id DESC LIMIT $3) recent ON true
+             WHERE ${byId ? 'u.id = $1' : 'u.external_id = $1'}
+             ORDER BY recent.sort_ts, recent.sort_id`,
+      values: [byId ? user.id : user.externalId, to, limit],
       rowMode: 'array',
     });
     return result.rows;
   });
-  return rows.map(eventOf);
+  if (rows.length === 0) return null;
+  // No event: the lateral join's one row of nulls.
+  const events = rows[0][3] === null ? [] : rows.map((row) => eventOf(row.slice(1) as Row));
+  return { userId: rows[0][0], events };
 }
 
 /** The events of one stored session, oldest first, with the dense id of its user (null when unknown). */
@@ -73,4 +84,36 @@ export async function loadSession(dataSource: DataSource, sessionId: string): Pr
   });
   if (rows.length === 0) return null;
   return { userId: rows[0][0], events: rows.map(eventOf) };
+}
+
+/** What both prediction kinds train on: every user's history in the range, less the excluded users. */
+export interface TrainingHistories {
+  histories: UserHistory[];
+  eventCount: number;
+  /** The first event's time (ms); the range's start when it has one. */
+  fromMs: number;
+}
+
+/**
+ * Loads the run's histories, leaving out the users the run excludes (the anomalous ones, as every
+ * behaviour model does), and refuses a range without events with a message saying what to do.
+ */
+export async function loadTrainingHistories(
+  dataSource: DataSource,
+  range: { from: Date | null; to: Date; excludedUsers: ReadonlySet<number> },
+): Promise<TrainingHistories> {
+  const histories = (await loadHistories(dataSource, range.from, range.to)).filter((h) => !range.excludedUsers.has(Number(h.userKey)));
+  let eventCount = 0;
+  let firstMs = Infinity;
+  // A loop, not Math.min(...): a spread of a million users overflows the call stack.
+  for (const history of histories) {
+    eventCount += history.events.length;
+    if (history.events.length > 0) firstMs = Math.min(firstMs, history.events[0].timestamp);
+  }
+  if (eventCount === 0) {
+    throw new TrainingDataError(
+      `There are no events between ${range.from?.toISOString() ?? 'the beginning'} and ${range.to.toISOString()}; ingest events or widen the range.`,
+    );
+  }
+  return { histories, eventCount, fromMs: range.from?.getTime() ?? firstMs };
 }

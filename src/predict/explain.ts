@@ -1,15 +1,15 @@
-import type * as tfjs from '@tensorflow/tfjs';
-import type { Tf } from '../ml/tf-backend';
 import { applyPlatt } from './calibration';
 import { encodeSteps, STEP_LAYOUT, STEP_WIDTH, type HandFeature } from './features';
-import { encodeWindow, type PropensityModel } from './propensity-model';
+import { encodeWindow } from './propensity-model';
+import type { NextStepNetworkForward, ServedPropensity } from './serving-networks';
 import type { PredictionEvent } from './session-events';
 
 /**
  * Explanations by occlusion: each feature group in turn is set to its training average (0 after
  * standardisation; for event parts, switched off in every event) and the prediction is recomputed
- * in the same batch. The effect is how far the group moved the prediction from that average
- * (positive: it raised it). Cheap (one forward pass of groups + 1 rows) and exact for this input.
+ * for the same input. The effect is how far the group moved the prediction from that average
+ * (positive: it raised it). Cheap (the networks run in plain TypeScript, see serving-networks.ts)
+ * and exact for this input.
  */
 export interface Attribution {
   feature: string;
@@ -27,28 +27,25 @@ function strongest(attributions: Attribution[]): Attribution[] {
 }
 
 /** The calibrated propensity of one case, and the feature groups that moved it most. */
-export function explainPropensity(tf: Tf, model: PropensityModel, events: readonly PredictionEvent[], rawFeatures: ArrayLike<number>, features: readonly HandFeature[]): { propensity: number; explanation: Attribution[] } {
-  const { window, featureCount } = model.config;
+export function explainPropensity(model: ServedPropensity, events: readonly PredictionEvent[], rawFeatures: ArrayLike<number>, features: readonly HandFeature[]): { propensity: number; explanation: Attribution[] } {
+  const { forward, mean, scale, platt } = model;
+  const featureCount = forward.featureCount;
   const groups = [...new Set(features.map((f) => f.group))];
-  const rows = groups.length + 2;
-  const sequence = encodeWindow(events, window);
-  const sequences = new Float32Array(rows * window * STEP_WIDTH);
-  const hand = new Float32Array(rows * featureCount);
-  for (let r = 0; r < rows; r++) {
-    // The last row leaves the sequence out (all padding): the effect of the recent events.
-    if (r < rows - 1) sequences.set(sequence, r * window * STEP_WIDTH);
-    for (let j = 0; j < featureCount; j++) {
-      const occluded = r >= 1 && r <= groups.length && features[j].group === groups[r - 1];
-      hand[r * featureCount + j] = occluded ? 0 : (rawFeatures[j] - model.mean[j]) / model.scale[j];
-    }
-  }
-  const raw = tf.tidy(() =>
-    (model.network.predict([tf.tensor3d(sequences, [rows, window, STEP_WIDTH]), tf.tensor2d(hand, [rows, featureCount])]) as tfjs.Tensor).dataSync(),
-  );
-  const p = Array.from(raw, (value) => applyPlatt(model.platt, value));
-  const attributions = groups.map((group, g) => ({ feature: group, effect: p[0] - p[g + 1] }));
-  attributions.push({ feature: 'recent events (the sequence)', effect: p[0] - p[rows - 1] });
-  return { propensity: p[0], explanation: strongest(attributions) };
+  // Every row but the last shares the events, so the GRU runs twice (with them and without) and
+  // only the dense head runs once per occluded row.
+  const withEvents = forward.summary(encodeWindow(events, forward.window));
+  const withoutEvents = forward.summary(encodeWindow([], forward.window));
+  const standardised = new Float64Array(featureCount);
+  for (let j = 0; j < featureCount; j++) standardised[j] = (rawFeatures[j] - mean[j]) / scale[j];
+  const calibrated = (summary: Float64Array, hand: ArrayLike<number>) => applyPlatt(platt, forward.probability(summary, hand));
+  const propensity = calibrated(withEvents, standardised);
+  const occluded = new Float64Array(featureCount);
+  const attributions = groups.map((group) => {
+    for (let j = 0; j < featureCount; j++) occluded[j] = features[j].group === group ? 0 : standardised[j];
+    return { feature: group, effect: propensity - calibrated(withEvents, occluded) };
+  });
+  attributions.push({ feature: 'recent events (the sequence)', effect: propensity - calibrated(withoutEvents, standardised) });
+  return { propensity, explanation: strongest(attributions) };
 }
 
 const EVENT_PARTS: { name: string; from: number; to: number }[] = [
@@ -62,7 +59,8 @@ const EVENT_PARTS: { name: string; from: number; to: number }[] = [
 ];
 
 /** The next-action distribution after the visit's last event, and the event parts that moved the likeliest action most. */
-export function explainNextStep(tf: Tf, model: tfjs.LayersModel, events: readonly PredictionEvent[], window: number, actions: number): { probabilities: number[]; explanation: Attribution[] } {
+export function explainNextStep(forward: NextStepNetworkForward, events: readonly PredictionEvent[], window: number): { probabilities: number[]; explanation: Attribution[] } {
+  const actions = forward.actions;
   const recent = events.slice(Math.max(0, events.length - window));
   const steps = recent.length;
   const base = new Float32Array(steps * STEP_WIDTH);
@@ -75,11 +73,10 @@ export function explainNextStep(tf: Tf, model: tfjs.LayersModel, events: readonl
     const part = EVENT_PARTS[r - 1];
     for (let t = 0; t < steps; t++) inputs.fill(0, (r * steps + t) * STEP_WIDTH + part.from, (r * steps + t) * STEP_WIDTH + part.to);
   }
-  const output = tf.tidy(() => (model.predict(tf.tensor3d(inputs, [rows, steps, STEP_WIDTH])) as tfjs.Tensor).dataSync());
-  const at = (r: number) => (r * steps + steps - 1) * actions;
-  const probabilities = Array.from(output.subarray(at(0), at(0) + actions));
+  const output = forward.lastStep(inputs, rows, steps);
+  const probabilities = Array.from(output.subarray(0, actions));
   let likeliest = 0;
   for (let a = 1; a < actions; a++) if (probabilities[a] > probabilities[likeliest]) likeliest = a;
-  const explanation = strongest(EVENT_PARTS.map((part, i) => ({ feature: part.name, effect: probabilities[likeliest] - output[at(i + 1) + likeliest] })));
+  const explanation = strongest(EVENT_PARTS.map((part, i) => ({ feature: part.name, effect: probabilities[likeliest] - output[(i + 1) * actions + likeliest] })));
   return { probabilities, explanation };
 }

@@ -6,8 +6,10 @@ import { explainNextStep, explainPropensity, type Attribution } from './explain'
 import { loadRecentEvents, loadSession } from './event-history';
 import { SESSION_FEATURES, USER_FEATURES, sessionFeatures, userFeatures } from './features';
 import { FUNNEL_STAGES, NEXT_ACTIONS, type FunnelStage } from './funnel-actions';
-import { markovProbabilities, markovStateOf } from './markov';
-import { decodeNextStepArtifact, decodePropensityArtifact, type LoadedNextStep, type LoadedPropensity } from './prediction-artifact';
+import { markovProbabilities, markovStateOf, type MarkovModel } from './markov';
+import type { NextStepConfig } from './next-step-model';
+import { decodeNextStepArtifact, decodePropensityArtifact, type PropensitySettings } from './prediction-artifact';
+import { NextStepNetworkForward, servedPropensity, type ServedPropensity } from './serving-networks';
 import type { PredictionEvent } from './session-events';
 
 /** An event of a visit the shop has not stored (yet), as the client sends it. */
@@ -69,18 +71,42 @@ const MAX_PAGE = 200;
 const CLOCK_SKEW_MS = 5 * 60_000;
 const HISTORY_EVENTS = 2000;
 
-interface Cached<T> {
+/**
+ * How long a looked-up ACTIVE version id is trusted before it is read again. Activation happens in
+ * any process (an admin's mutation, a worker finishing a job), so each API process re-reads the id
+ * at most this often: a newly activated version serves within a second, without a query per request.
+ */
+const ACTIVE_VERSION_RECHECK_MS = 1000;
+
+type PredictionKind = 'NEXT_STEP' | 'PURCHASE_PROPENSITY';
+
+interface ServedNextStep {
+  config: NextStepConfig;
+  markov: MarkovModel;
+  forward: NextStepNetworkForward;
+}
+
+interface ServedPropensityVersion {
+  settings: PropensitySettings;
+  user: ServedPropensity;
+  visit: ServedPropensity;
+}
+
+interface Served<T> {
   versionId: number;
-  loaded: T;
+  served: Promise<T>;
 }
 
 /**
- * Live predictions from the ACTIVE NEXT_STEP and PURCHASE_PROPENSITY versions (loaded once per
- * version and kept in the process), and the at-risk list from the stored propensity scores.
+ * Live predictions from the ACTIVE NEXT_STEP and PURCHASE_PROPENSITY versions, and the at-risk list
+ * from the stored propensity scores. The active version's networks are decoded once, their weights
+ * copied into the plain forward pass (serving-networks.ts) and the tfjs models disposed; the cache
+ * is replaced when the active version id changes (re-read at most every ACTIVE_VERSION_RECHECK_MS).
  */
 export class PredictionService {
-  private nextStepCache: Cached<LoadedNextStep> | null = null;
-  private propensityCache: Cached<LoadedPropensity> | null = null;
+  private readonly activeVersions = new Map<PredictionKind, { checkedAt: number; id: Promise<number> }>();
+  private nextStepCache: Served<ServedNextStep> | null = null;
+  private propensityCache: Served<ServedPropensityVersion> | null = null;
 
   constructor(private readonly dataSource: DataSource) {}
 
@@ -88,10 +114,20 @@ export class PredictionService {
     return loadTf();
   }
 
-  private async activeVersion(kind: 'NEXT_STEP' | 'PURCHASE_PROPENSITY'): Promise<number> {
-    const rows: { id: number }[] = await this.dataSource.query(`SELECT id FROM model_versions WHERE kind = $1 AND status = 'ACTIVE'`, [kind]);
-    if (rows.length === 0) throw notFound(`No ${kind} model is active yet; an admin trains one with trainModel(input: { kind: ${kind} }).`);
-    return rows[0].id;
+  private activeVersion(kind: PredictionKind): Promise<number> {
+    const known = this.activeVersions.get(kind);
+    if (known && Date.now() - known.checkedAt < ACTIVE_VERSION_RECHECK_MS) return known.id;
+    const id = (async () => {
+      const rows: { id: number }[] = await this.dataSource.query(`SELECT id FROM model_versions WHERE kind = $1 AND status = 'ACTIVE'`, [kind]);
+      if (rows.length === 0) throw notFound(`No ${kind} model is active yet; an admin trains one with trainModel(input: { kind: ${kind} }).`);
+      return rows[0].id;
+    })();
+    this.activeVersions.set(kind, { checkedAt: Date.now(), id });
+    // A missing version or a failed read is not remembered: the next request asks again.
+    id.catch(() => {
+      if (this.activeVersions.get(kind)?.id === id) this.activeVersions.delete(kind);
+    });
+    return id;
   }
 
   private async artifact(versionId: number): Promise<Buffer> {
@@ -100,33 +136,49 @@ export class PredictionService {
     return rows[0].artifact;
   }
 
-  private async nextStepModel(): Promise<Cached<LoadedNextStep>> {
+  /** The cached entry for `versionId`, or a new one loading it (a failed load is dropped, unless already replaced). */
+  private cached<T>(current: () => Served<T> | null, versionId: number, load: () => Promise<T>, keep: (entry: Served<T> | null) => void): Served<T> {
+    const known = current();
+    if (known?.versionId === versionId) return known;
+    const entry: Served<T> = { versionId, served: load() };
+    entry.served.catch(() => {
+      if (current() === entry) keep(null);
+    });
+    keep(entry);
+    return entry;
+  }
+
+  private async nextStepModel(): Promise<{ versionId: number; served: ServedNextStep }> {
     const versionId = await this.activeVersion('NEXT_STEP');
-    if (this.nextStepCache?.versionId !== versionId) {
+    const entry = this.cached(() => this.nextStepCache, versionId, async () => {
       const { tf } = await this.tf();
       const loaded = decodeNextStepArtifact(tf, await this.artifact(versionId));
-      this.nextStepCache?.loaded.model.dispose();
-      this.nextStepCache = { versionId, loaded };
-    }
-    return this.nextStepCache;
+      try {
+        return { config: loaded.config, markov: loaded.markov, forward: NextStepNetworkForward.of(loaded.model) };
+      } finally {
+        loaded.model.dispose();
+      }
+    }, (e) => (this.nextStepCache = e));
+    return { versionId, served: await entry.served };
   }
 
-  private async propensityModel(): Promise<Cached<LoadedPropensity>> {
+  private async propensityModel(): Promise<{ versionId: number; served: ServedPropensityVersion }> {
     const versionId = await this.activeVersion('PURCHASE_PROPENSITY');
-    if (this.propensityCache?.versionId !== versionId) {
+    const entry = this.cached(() => this.propensityCache, versionId, async () => {
       const { tf } = await this.tf();
       const loaded = decodePropensityArtifact(tf, await this.artifact(versionId));
-      if (this.propensityCache) {
-        this.propensityCache.loaded.user.network.dispose();
-        this.propensityCache.loaded.visit.network.dispose();
+      try {
+        return { settings: loaded.settings, user: servedPropensity(loaded.user), visit: servedPropensity(loaded.visit) };
+      } finally {
+        loaded.user.network.dispose();
+        loaded.visit.network.dispose();
       }
-      this.propensityCache = { versionId, loaded };
-    }
-    return this.propensityCache;
+    }, (e) => (this.propensityCache = e));
+    return { versionId, served: await entry.served };
   }
 
-  /** Live events checked, ordered by time (ties keep the order sent) and completed from the catalog. */
-  private async liveEvents(events: readonly LiveEvent[]): Promise<PredictionEvent[]> {
+  /** Live events checked: every violation is BAD_USER_INPUT before anything is read. */
+  private checkLiveEvents(events: readonly LiveEvent[]): void {
     if (events.length === 0) throw badInput('events must hold at least one event of the visit.');
     if (events.length > MAX_LIVE_EVENTS) throw badInput(`events holds ${events.length} events; send at most the last ${MAX_LIVE_EVENTS} of the visit.`);
     const now = Date.now();
@@ -137,6 +189,10 @@ export class PredictionService {
       if (at > now + CLOCK_SKEW_MS) throw badInput(`events[${index}].timestamp ${event.timestamp.toISOString()} lies in the future; send events that happened.`, { index });
       if (event.price !== null && event.price !== undefined && !(Number.isFinite(event.price) && event.price >= 0)) throw badInput(`events[${index}].price must be a number ≥ 0.`, { index });
     });
+  }
+
+  /** Checked live events ordered by time (ties keep the order sent) and completed from the catalog. */
+  private async liveEvents(events: readonly LiveEvent[]): Promise<PredictionEvent[]> {
     const itemIds = [...new Set(events.map((e) => e.itemId).filter((id): id is string => typeof id === 'string' && id.length > 0))];
     const items = new Map<string, { category: string | null; price: number | null }>();
     if (itemIds.length > 0) {
@@ -163,24 +219,31 @@ export class PredictionService {
       });
   }
 
-  private async visitOf(input: { sessionId?: string | null; events?: readonly LiveEvent[] | null }): Promise<{ events: PredictionEvent[]; userId: number | null }> {
+  /** Which of sessionId and events was given, checked (BAD_USER_INPUT) before anything is read. */
+  private checkVisitInput(input: { sessionId?: string | null; events?: readonly LiveEvent[] | null }): { sessionId: string } | { events: readonly LiveEvent[] } {
     const hasSession = typeof input.sessionId === 'string';
     const hasEvents = Array.isArray(input.events);
     if (hasSession === hasEvents) throw badInput('Give either sessionId (a stored session) or events (a visit not stored yet), not both and not neither.');
     if (hasSession) {
       if (!input.sessionId!.trim()) throw badInput('sessionId must not be empty.');
-      const session = await loadSession(this.dataSource, input.sessionId!);
-      if (!session) throw notFound(`No events are stored for session "${input.sessionId}"; send its events instead.`);
+      return { sessionId: input.sessionId! };
+    }
+    this.checkLiveEvents(input.events!);
+    return { events: input.events! };
+  }
+
+  private async visitOf(visit: { sessionId: string } | { events: readonly LiveEvent[] }): Promise<{ events: PredictionEvent[]; userId: number | null }> {
+    if ('sessionId' in visit) {
+      const session = await loadSession(this.dataSource, visit.sessionId);
+      if (!session) throw notFound(`No events are stored for session "${visit.sessionId}"; send its events instead.`);
       return session;
     }
-    return { events: await this.liveEvents(input.events!), userId: null };
+    return { events: await this.liveEvents(visit.events), userId: null };
   }
 
   async predictNextStep(input: { sessionId?: string | null; events?: readonly LiveEvent[] | null }): Promise<NextStepPrediction> {
-    const visit = await this.visitOf(input);
-    const { versionId, loaded } = await this.nextStepModel();
-    const { tf } = await this.tf();
-    const { probabilities, explanation } = explainNextStep(tf, loaded.model, visit.events, loaded.config.window, NEXT_ACTIONS.length);
+    const [visit, { versionId, served: loaded }] = await Promise.all([this.visitOf(this.checkVisitInput(input)), this.nextStepModel()]);
+    const { probabilities, explanation } = explainNextStep(loaded.forward, visit.events, loaded.config.window);
     const baseline = markovProbabilities(loaded.markov, markovStateOf(visit.events[visit.events.length - 1].type));
     let likeliest = 0;
     for (let a = 1; a < probabilities.length; a++) if (probabilities[a] > probabilities[likeliest]) likeliest = a;
@@ -188,25 +251,20 @@ export class PredictionService {
     return { modelVersionId: versionId, events: visit.events.length, likeliest: NEXT_ACTIONS[likeliest], probabilities: named(probabilities), baseline: named(baseline), explanation };
   }
 
-  private async denseUserId(userId: string): Promise<number | null> {
-    const rows: { id: number }[] = await this.dataSource.query(`SELECT id FROM users WHERE external_id = $1`, [userId]);
-    return rows[0]?.id ?? null;
-  }
-
   async purchasePropensity(userId: string, asOf: Date | null = null): Promise<PropensityPrediction> {
     if (!userId.trim()) throw badInput('userId must not be empty.');
-    const dense = await this.denseUserId(userId);
-    if (dense === null) throw notFound(`No events are stored for user "${userId}".`);
-    const { versionId, loaded } = await this.propensityModel();
     const cutoff = asOf ?? new Date();
-    const history = await loadRecentEvents(this.dataSource, dense, cutoff, HISTORY_EVENTS);
-    const { tf } = await this.tf();
-    const features = userFeatures(history, cutoff.getTime());
-    const { propensity, explanation } = explainPropensity(tf, loaded.user, history, features, USER_FEATURES);
-    const stored: { propensity: number; scored_at: Date }[] = await this.dataSource.query(
+    const [{ versionId, served: loaded }, user] = await Promise.all([this.propensityModel(), loadRecentEvents(this.dataSource, { externalId: userId }, cutoff, HISTORY_EVENTS)]);
+    if (user === null) throw notFound(`No events are stored for user "${userId}".`);
+    const storedRead: Promise<{ propensity: number; scored_at: Date }[]> = this.dataSource.query(
       `SELECT propensity, scored_at FROM purchase_propensity_scores WHERE model_version_id = $1 AND user_id = $2`,
-      [versionId, dense],
+      [versionId, user.userId],
     );
+    storedRead.catch(() => undefined); // awaited below; must not count as unhandled meanwhile
+    // The network runs while the batch score is read.
+    const features = userFeatures(user.events, cutoff.getTime());
+    const { propensity, explanation } = explainPropensity(loaded.user, user.events, features, USER_FEATURES);
+    const stored = await storedRead;
     return {
       modelVersionId: versionId,
       userId,
@@ -220,20 +278,30 @@ export class PredictionService {
 
   /** Chance that a live visit ends in a purchase, from the visit so far and (when known) the user's history before it. */
   async visitPurchasePropensity(input: { sessionId?: string | null; events?: readonly LiveEvent[] | null; userId?: string | null }): Promise<PropensityPrediction> {
-    const visit = await this.visitOf(input);
-    let dense = visit.userId;
-    if (input.userId !== undefined && input.userId !== null) {
-      if (!input.userId.trim()) throw badInput('userId must not be empty.');
-      dense = await this.denseUserId(input.userId);
+    const checked = this.checkVisitInput(input);
+    const namedUser = input.userId !== undefined && input.userId !== null;
+    if (namedUser && !input.userId!.trim()) throw badInput('userId must not be empty.');
+    const model = this.propensityModel();
+    model.catch(() => undefined); // awaited below; must not count as unhandled meanwhile
+    let visit: PredictionEvent[];
+    let user: { userId: number; events: PredictionEvent[] } | null;
+    if (namedUser && 'events' in checked) {
+      // A live visit of a named user: the catalog and the user's history are read side by side.
+      const start = new Date(Math.min(...checked.events.map((e) => e.timestamp.getTime())));
+      [visit, user] = await Promise.all([this.liveEvents(checked.events), loadRecentEvents(this.dataSource, { externalId: input.userId! }, start, HISTORY_EVENTS)]);
+    } else {
+      const stored = await this.visitOf(checked);
+      visit = stored.events;
+      const start = new Date(visit[0].timestamp);
+      if (namedUser) user = await loadRecentEvents(this.dataSource, { externalId: input.userId! }, start, HISTORY_EVENTS);
+      else user = stored.userId === null ? null : await loadRecentEvents(this.dataSource, { id: stored.userId }, start, HISTORY_EVENTS);
     }
-    const { versionId, loaded } = await this.propensityModel();
-    const start = visit.events[0].timestamp;
-    const history = dense === null ? [] : await loadRecentEvents(this.dataSource, dense, new Date(start), HISTORY_EVENTS);
-    const { tf } = await this.tf();
-    const features = sessionFeatures(history, visit.events);
-    const window = loaded.visit.config.window;
-    const sequence = history.length ? [...history.slice(-window), ...visit.events] : visit.events;
-    const { propensity, explanation } = explainPropensity(tf, loaded.visit, sequence, features, SESSION_FEATURES);
+    const history = user?.events ?? [];
+    const { versionId, served: loaded } = await model;
+    const features = sessionFeatures(history, visit);
+    const window = loaded.visit.forward.window;
+    const sequence = history.length ? [...history.slice(-window), ...visit] : visit;
+    const { propensity, explanation } = explainPropensity(loaded.visit, sequence, features, SESSION_FEATURES);
     return { modelVersionId: versionId, userId: input.userId ?? null, propensity, horizonHours: null, explanation, storedPropensity: null, storedAt: null };
   }
 

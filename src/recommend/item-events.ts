@@ -1,4 +1,5 @@
 import type { DataSource } from 'typeorm';
+import { TrainingDataError } from '../training/training-errors';
 import { withPgClient } from '../db/data-source';
 
 /** The item event types the recommenders learn from, strongest signal last. */
@@ -83,4 +84,21 @@ export function splitOf(log: ItemEventLog, from: Date | null, to: Date, holdoutF
   const start = from ?? new Date(first);
   const end = Math.min(to.getTime(), last + 1);
   return { from: start, splitAt: new Date(Math.round(end - (end - start.getTime()) * holdoutFraction)) };
+}
+
+/**
+ * The item events a recommender kind trains on: the run's range, less the users it excludes (the
+ * anomalous ones by default). A range without item events is refused with what to do about it.
+ */
+export async function loadTrainingItemEvents(
+  dataSource: DataSource,
+  run: { from: Date | null; to: Date; excludedUsers: ReadonlySet<number> },
+): Promise<ItemEventLog> {
+  const log = await loadItemEvents(dataSource, { from: run.from, to: run.to, excludeUsers: run.excludedUsers });
+  if (log.items.length === 0) {
+    throw new TrainingDataError(
+      `There are no item events between ${run.from?.toISOString() ?? 'the beginning'} and ${run.to.toISOString()}; ingest events or widen the range.`,
+    );
+  }
+  return log;
 }

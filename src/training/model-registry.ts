@@ -46,7 +46,8 @@ export class ModelRegistry {
         const existing = await client.query<{ id: number }>(`SELECT id FROM model_versions WHERE training_job_id = $1`, [job.id]);
         if (existing.rows.length > 0) {
           const id = existing.rows[0].id;
-          await client.query(`DELETE FROM recommendation_scores WHERE model_version_id = $1`, [id]);
+          // A retry starts clean: whatever an earlier attempt of this job left in its kind's score table goes.
+          await client.query(`DELETE FROM ${MODEL_KINDS[job.kind].scoreTable} WHERE model_version_id = $1`, [id]);
           await client.query(`UPDATE model_versions SET status = 'TRAINING', backend = $2, metrics = NULL, artifact = NULL WHERE id = $1`, [id, backend]);
           return id;
         }

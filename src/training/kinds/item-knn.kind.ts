@@ -1,7 +1,7 @@
 import { encodeArtifact } from '../../ml/artifact';
 import { evaluateRanking, popularityRecommender } from '../../ml/evaluation';
 import { scoreFromNeighbours } from '../../recommend/fold-in';
-import { DEFAULT_EVENT_WEIGHTS, ITEM_EVENT_TYPES, loadItemEvents, splitOf, weightsByCode } from '../../recommend/item-events';
+import { DEFAULT_EVENT_WEIGHTS, ITEM_EVENT_TYPES, loadTrainingItemEvents, splitOf, weightsByCode } from '../../recommend/item-events';
 import { itemNeighbours, NeighbourList } from '../../recommend/item-similarity';
 import { evaluationSummary } from '../../recommend/ranking-summary';
 import { copyItemNeighbours, NeighbourRelation, RankedItems } from '../../recommend/score-tables';
@@ -49,8 +49,7 @@ async function train(run: TrainingRun<ItemKnnParams>): Promise<TrainedModel> {
   const { params } = run;
   const started = performance.now();
   await run.progress(0.05, 'loading events');
-  const log = await loadItemEvents(run.dataSource, { from: run.from, to: run.to, excludeUsers: run.excludedUsers });
-  if (log.items.length === 0) throw new TrainingDataError(`There are no item events between ${run.from?.toISOString() ?? 'the beginning'} and ${run.to.toISOString()}; ingest events or widen the range.`);
+  const log = await loadTrainingItemEvents(run.dataSource, run);
   const weights = weightsByCode(params.weights);
   const { from, splitAt } = splitOf(log, run.from, run.to, params.holdoutFraction);
 

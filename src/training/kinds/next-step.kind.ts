@@ -1,7 +1,7 @@
 import { splitInstant } from '../../ml/evaluation';
 import { markovSteps, visitsBetween } from '../../predict/datasets';
 import { evaluateNextStep } from '../../predict/evaluation';
-import { loadHistories } from '../../predict/event-history';
+import { loadTrainingHistories } from '../../predict/event-history';
 import { NEXT_ACTIONS } from '../../predict/funnel-actions';
 import { fitMarkov, markovProbabilities, MARKOV_STATES, type MarkovModel } from '../../predict/markov';
 import { nextStepWeights, nextStepWindows, trainNextStepModel } from '../../predict/next-step-model';
@@ -33,11 +33,7 @@ async function train(run: TrainingRun<NextStepParams>): Promise<TrainedModel> {
   const { tf, params } = run;
   const started = performance.now();
   await run.progress(0.02, 'loading events');
-  // Users the anomaly ensemble flags (bots, fake orders) are left out, as every behaviour model does.
-  const histories = (await loadHistories(run.dataSource, run.from, run.to)).filter((h) => !run.excludedUsers.has(Number(h.userKey)));
-  const eventCount = histories.reduce((sum, h) => sum + h.events.length, 0);
-  if (eventCount === 0) throw new TrainingDataError(`There are no events between ${run.from?.toISOString() ?? 'the beginning'} and ${run.to.toISOString()}; ingest events or widen the range.`);
-  const fromMs = Math.min(...histories.map((h) => h.events[0].timestamp));
+  const { histories, eventCount, fromMs } = await loadTrainingHistories(run.dataSource, run);
   const from = run.from ?? new Date(fromMs);
   const splitAt = splitInstant(from, run.to, params.holdoutFraction);
   const training = { units: params.units, window: params.window, seed: params.seed, epochs: params.epochs, batchSize: params.batchSize, learningRate: params.learningRate };

@@ -1,14 +1,13 @@
 import type { DataSource } from 'typeorm';
 import { encodeArtifact } from '../../ml/artifact';
 import { evaluateRanking, popularityRecommender } from '../../ml/evaluation';
-import { DEFAULT_EVENT_WEIGHTS, ITEM_EVENT_TYPES, loadItemEvents, splitOf, weightsByCode } from '../../recommend/item-events';
+import { DEFAULT_EVENT_WEIGHTS, ITEM_EVENT_TYPES, loadTrainingItemEvents, splitOf, weightsByCode } from '../../recommend/item-events';
 import { decayedPopularity, topIndices } from '../../recommend/popularity';
 import { copyPopularityScores, RankedItems } from '../../recommend/score-tables';
 import { distinctPairItems, indexEvents, splitUsers } from '../../recommend/user-split';
 import { DenseIndex } from '../interactions';
 import { ModelKind, ModelKindDefinition, TrainedModel, TrainingRun } from '../model-kind';
 import { BEHAVIOUR_TRAINING_PARAMS, parseParams, ParamsOf } from '../params';
-import { TrainingDataError } from '../training-errors';
 import { evaluationSummary } from '../../recommend/ranking-summary';
 
 export const POPULARITY_PARAMS = {
@@ -36,8 +35,7 @@ async function train(run: TrainingRun<PopularityParams>): Promise<TrainedModel> 
   const { params } = run;
   const started = performance.now();
   await run.progress(0.05, 'loading events');
-  const log = await loadItemEvents(run.dataSource, { from: run.from, to: run.to, excludeUsers: run.excludedUsers });
-  if (log.items.length === 0) throw new TrainingDataError(`There are no item events between ${run.from?.toISOString() ?? 'the beginning'} and ${run.to.toISOString()}; ingest events or widen the range.`);
+  const log = await loadTrainingItemEvents(run.dataSource, run);
   const weights = weightsByCode(params.weights);
   const halfLifeMs = params.halfLifeHours * 3_600_000;
   const { from, splitAt } = splitOf(log, run.from, run.to, params.holdoutFraction);

@@ -3,7 +3,7 @@ import { Readable } from 'node:stream';
 import { from as copyFrom } from 'pg-copy-streams';
 import { userExamples, visitExamples } from '../../predict/datasets';
 import { evaluateUserPropensity, evaluateVisitPropensity, trainingCutoffs, userTrainingExamples, type UserPropensityRange } from '../../predict/evaluation';
-import { loadHistories } from '../../predict/event-history';
+import { loadTrainingHistories } from '../../predict/event-history';
 import { fitLogistic } from '../../predict/logistic-regression';
 import { encodePropensityArtifact } from '../../predict/prediction-artifact';
 import { predictPropensity, propensityState, trainPropensityModel, type PropensityModel } from '../../predict/propensity-model';
@@ -43,11 +43,7 @@ async function train(run: TrainingRun<PurchasePropensityParams>): Promise<Traine
   const { tf, params } = run;
   const started = performance.now();
   await run.progress(0.02, 'loading events');
-  // Users the anomaly ensemble flags (bots, fake orders) are left out, as every behaviour model does.
-  const histories = (await loadHistories(run.dataSource, run.from, run.to)).filter((h) => !run.excludedUsers.has(Number(h.userKey)));
-  const eventCount = histories.reduce((sum, h) => sum + h.events.length, 0);
-  if (eventCount === 0) throw new TrainingDataError(`There are no events between ${run.from?.toISOString() ?? 'the beginning'} and ${run.to.toISOString()}; ingest events or widen the range.`);
-  const fromMs = run.from?.getTime() ?? Math.min(...histories.map((h) => h.events[0].timestamp));
+  const { histories, eventCount, fromMs } = await loadTrainingHistories(run.dataSource, run);
   const toMs = run.to.getTime();
   const horizonMs = params.horizonHours * HOUR;
   const activeMs = params.activeDays * DAY;

@@ -3,7 +3,7 @@ import { encodeArtifact } from '../../ml/artifact';
 import { SeededRandom } from '../../ml/random';
 import type { Tf } from '../../ml/tf-backend';
 import { itemNeighbours } from '../../recommend/item-similarity';
-import { ItemEventLog, loadItemEvents, splitOf } from '../../recommend/item-events';
+import { ItemEventLog, loadTrainingItemEvents, splitOf } from '../../recommend/item-events';
 import { copyItemNeighbours, NeighbourRelation, RankedItems } from '../../recommend/score-tables';
 import { GruWeights, gruTensors } from '../../recommend/session-gru';
 import { ModelKind, ModelKindDefinition, TrainedModel, TrainingRun } from '../model-kind';
@@ -176,8 +176,7 @@ async function train(run: TrainingRun<SessionGruParams>): Promise<TrainedModel> 
   const { tf, params } = run;
   const started = performance.now();
   await run.progress(0.02, 'loading sessions');
-  const log = await loadItemEvents(run.dataSource, { from: run.from, to: run.to, excludeUsers: run.excludedUsers });
-  if (log.items.length === 0) throw new TrainingDataError(`There are no item events between ${run.from?.toISOString() ?? 'the beginning'} and ${run.to.toISOString()}; ingest events or widen the range.`);
+  const log = await loadTrainingItemEvents(run.dataSource, run);
   const { from, splitAt } = splitOf(log, run.from, run.to, params.holdoutFraction);
   const all = sessionSequences(log);
   const trainSessions = all.items.filter((session, n) => all.starts[n] < splitAt.getTime() && session.length >= 2);
