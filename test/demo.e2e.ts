@@ -25,6 +25,11 @@ describe('npm run demo', () => {
     const loaded = Number(/Loaded ([\d,]+) events/.exec(stdout)![1].replace(/,/g, ''));
     expect(total).toBe(loaded);
     expect(loaded).toBeGreaterThan(300);
+    // The printed funnel example answers with four steps whose counts never rise.
+    const funnel = JSON.parse(/^funnel: +(.*)$/m.exec(stdout)![1]).data.funnel.steps.map((step: { count: number }) => step.count);
+    expect(funnel).toHaveLength(4);
+    expect(funnel[0]).toBeGreaterThan(0);
+    expect([...funnel].sort((a: number, b: number) => b - a)).toEqual(funnel);
 
     // A second run serves the stored shop as it is and replaces the demo keys.
     const second = await run(process.execPath, [CLI, 'demo', '--port', '0', '--check'], { env });

@@ -37,6 +37,10 @@ function exampleQueries(from: string, to: string) {
     health: '{ health { status version database { ok } redis { ok error } } }',
     eventStats: `{ eventStats(from: "${from}", to: "${to}") { total distinctUsers byType { type count } } }`,
     item: '{ item(id: "i0") { id title category brand price } }',
+    funnel:
+      `{ funnel(input: { steps: [{ type: "view" }, { type: "cart" }, { type: "checkout" }, { type: "purchase" }], ` +
+      `conversionWindowSeconds: 86400, from: "${from}", to: "${to}" }) { steps { label count conversionFromFirst } } }`,
+    train: 'mutation { trainModel(input: { kind: MATRIX_FACTORIZATION }) { id state } }',
   };
 }
 
@@ -102,12 +106,16 @@ export async function run(argv: string[]): Promise<number> {
     say(`  curl -s ${url} -H 'content-type: application/json' -d '${JSON.stringify({ query: queries.health })}'`);
     say(`  curl -s ${url} -H 'content-type: application/json' -H 'authorization: Bearer ${keys.analyst}' \\\n    -d '${JSON.stringify({ query: queries.eventStats })}'`);
     say(`  curl -s ${url} -H 'content-type: application/json' -H 'authorization: Bearer ${keys.client}' \\\n    -d '${JSON.stringify({ query: queries.item })}'`);
+    say(`  curl -s ${url} -H 'content-type: application/json' -H 'authorization: Bearer ${keys.analyst}' \\\n    -d '${JSON.stringify({ query: queries.funnel })}'`);
+    say(`Train a recommender (then run \`npm run worker\` beside the server):`);
+    say(`  curl -s ${url} -H 'content-type: application/json' -H 'authorization: Bearer ${keys.admin}' \\\n    -d '${JSON.stringify({ query: queries.train })}'`);
 
     if (args.flags.check) {
       say('');
       say(`health:     ${await post(url, null, queries.health)}`);
       say(`eventStats: ${await post(url, keys.analyst, queries.eventStats)}`);
       say(`item:       ${await post(url, keys.client, queries.item)}`);
+      say(`funnel:     ${await post(url, keys.analyst, queries.funnel)}`);
       return 0;
     }
     say('');
