@@ -1,4 +1,5 @@
 import type { CatalogEntry, VersionRef } from './serving-models';
+import { DenseScratch } from './dense-scratch';
 import { Recommender } from './recommendation-id';
 
 /** One item a recommender proposes, with its own score and where it came from. */
@@ -26,10 +27,69 @@ export const FUSION_K = 60;
  * most to its fused score.
  */
 export function fuseLists(lists: readonly SourceList[]): Candidate[] {
+  return Array.from(fusedCandidates(lists));
+}
+
+const fusionScratch = new DenseScratch();
+
+/**
+ * `fuseLists` as a lazy sequence: the fused order is computed at once (in a reusable array indexed
+ * by item id, not a Map per request), but a candidate object is only made for each item the list
+ * builder actually reads, usually the first dozen.
+ */
+export function fusedCandidates(lists: readonly SourceList[]): Iterable<Candidate> {
   if (lists.length === 1) {
     const [only] = lists;
-    return only.ranked.map(([item, score]) => ({ item, score, source: only.source, version: only.version }));
+    return mapRanked(only.ranked.length, (n) => ({ item: only.ranked[n][0], score: only.ranked[n][1], source: only.source, version: only.version }));
   }
+  const scratch = fusionScratch;
+  for (let l = 0; l < lists.length; l++) {
+    const list = lists[l];
+    const ranked = list.ranked;
+    for (let rank = 0; rank < ranked.length; rank++) {
+      const item = ranked[rank][0];
+      if (!DenseScratch.fits(item)) {
+        scratch.reset();
+        return fuseWithMap(lists);
+      }
+      const contribution = list.weight / (FUSION_K + rank + 1);
+      if (scratch.touch(item)) {
+        scratch.sum[item] = contribution;
+        scratch.best[item] = contribution;
+        scratch.from[item] = l;
+      } else {
+        scratch.sum[item] += contribution;
+        if (contribution > scratch.best[item]) {
+          scratch.best[item] = contribution;
+          scratch.from[item] = l;
+        }
+      }
+    }
+  }
+  const count = scratch.count;
+  const items = scratch.touched.slice(0, count);
+  const sum = scratch.sum;
+  items.sort((a, b) => sum[b] - sum[a] || a - b);
+  const scores = new Float64Array(count);
+  const from = new Int32Array(count);
+  for (let n = 0; n < count; n++) {
+    scores[n] = sum[items[n]];
+    from[n] = scratch.from[items[n]];
+  }
+  scratch.reset();
+  return mapRanked(count, (n) => ({ item: items[n], score: scores[n], source: lists[from[n]].source, version: lists[from[n]].version }));
+}
+
+function mapRanked(length: number, at: (n: number) => Candidate): Iterable<Candidate> {
+  return {
+    *[Symbol.iterator]() {
+      for (let n = 0; n < length; n++) yield at(n);
+    },
+  };
+}
+
+/** The same fusion with a Map, for item ids too large for the dense scratch. */
+function fuseWithMap(lists: readonly SourceList[]): Candidate[] {
   const fused = new Map<number, { score: number; best: number; from: SourceList }>();
   for (const list of lists) {
     list.ranked.forEach(([item], rank) => {
@@ -162,8 +222,10 @@ export class ListBuilder {
       if (last && listScore > last.listScore) listScore = last.listScore;
       this.served.push({ item: candidate.item, score: candidate.score, source: candidate.source, version: candidate.version, listScore });
       this.taken.add(candidate.item);
-      const category = entry.category ?? '';
-      this.perCategory.set(category, (this.perCategory.get(category) ?? 0) + 1);
+      if (this.rules.maxPerCategory !== null) {
+        const category = entry.category ?? '';
+        this.perCategory.set(category, (this.perCategory.get(category) ?? 0) + 1);
+      }
     }
   }
 }

@@ -1,4 +1,5 @@
-import { historyFromEvents, projectIntoFactors, scoreFromNeighbours, solveSymmetric } from './fold-in';
+import { topOfScores } from './candidates';
+import { historyFromEvents, projectIntoFactors, rankFromNeighbours, scoreFromNeighbours, solveSymmetric } from './fold-in';
 
 describe('scoreFromNeighbours', () => {
   it('sums neighbour similarities weighted by event weight and recency', () => {
@@ -34,5 +35,42 @@ describe('historyFromEvents', () => {
     // Most recent first: view 7, view 8, purchase 7 (older), remove (weight 0) of 9, view 10.
     const history = historyFromEvents([7, 8, 7, 9, 10], [1, 1, 5, 0, 1], 2);
     expect(history).toEqual([{ item: 7, weight: 5 }, { item: 8, weight: 1 }]);
+  });
+});
+
+describe('rankFromNeighbours', () => {
+  /** Ranking the Map of scoreFromNeighbours in its insertion order: what serving did before the dense scratch. */
+  const reference = (history: { item: number; weight: number }[], length: number, lists: Map<number, { ids: number[]; scores: number[] }>, decay: number, self: number, depth: number) => {
+    const map = scoreFromNeighbours(history.slice(0, length), (item) => lists.get(item), decay, self);
+    const ids = Array.from(map.keys());
+    return topOfScores(Array.from(map.values()), depth).map(([n, score]) => [ids[n], score]);
+  };
+
+  it('ranks exactly as the Map-based fold-in, ties included, call after call (the scratch is reset)', () => {
+    let seed = 11;
+    const random = () => ((seed = (seed * 1103515245 + 12345) % 2147483648) / 2147483648);
+    for (let round = 0; round < 300; round++) {
+      const items = 5 + Math.floor(random() * 200);
+      const lists = new Map<number, { ids: number[]; scores: number[] }>();
+      for (let item = 0; item < items; item++) {
+        const ids: number[] = [];
+        const scores: number[] = [];
+        for (let n = Math.floor(random() * 8); n > 0; n--) {
+          ids.push(Math.floor(random() * items));
+          scores.push(random() < 0.3 ? 0.5 : Math.fround(random()));
+        }
+        lists.set(item, { ids, scores });
+      }
+      const history = Array.from({ length: Math.floor(random() * 25) }, () => ({ item: Math.floor(random() * items), weight: [1, 2, 3, 5][Math.floor(random() * 4)] }));
+      const self = random() < 0.5 ? 0 : 1;
+      const depth = 1 + Math.floor(random() * 40);
+      expect(rankFromNeighbours(history, 20, (item) => lists.get(item), 0.9, self, depth)).toEqual(reference(history, 20, lists, 0.9, self, depth));
+    }
+  });
+
+  it('falls back to the Map for ids too large to index densely', () => {
+    const lists = new Map([[1, { ids: [2 ** 30, 3], scores: [0.5, 0.5] }]]);
+    const history = [{ item: 1, weight: 1 }];
+    expect(rankFromNeighbours(history, 20, (item) => lists.get(item), 0.9, 1, 10)).toEqual(reference(history, 20, lists, 0.9, 1, 10));
   });
 });

@@ -2,6 +2,8 @@
  * Recommendations for a user from their recent events alone, without retraining: the "fold-in"
  * that lets a visitor's third click change what they see.
  */
+import { topOfScores } from './candidates';
+import { DenseScratch } from './dense-scratch';
 
 /** One item in a user's recent history: its strongest event weight; the array is most recent first. */
 export interface HistoryItem {
@@ -30,6 +32,65 @@ export function scoreFromNeighbours(
     for (let n = 0; n < list.ids.length; n++) scores.set(list.ids[n], (scores.get(list.ids[n]) ?? 0) + factor * list.scores[n]);
   });
   return scores;
+}
+
+const neighbourScratch = new DenseScratch();
+
+/**
+ * `scoreFromNeighbours` over the first `historyLength` history items, ranked: the `depth` best
+ * (item, score) pairs, best first, ties to the item touched first (exactly as ranking the Map that
+ * `scoreFromNeighbours` returns, in its insertion order). It accumulates in a reusable array indexed
+ * by item id instead of a Map (serving runs it on every request); an id too large for that falls
+ * back to the Map.
+ */
+export function rankFromNeighbours(
+  history: readonly HistoryItem[],
+  historyLength: number,
+  neighboursOf: (item: number) => { ids: ArrayLike<number>; scores: ArrayLike<number> } | undefined,
+  decay: number,
+  selfWeight: number,
+  depth: number,
+): [number, number][] {
+  const scratch = neighbourScratch;
+  const length = Math.min(history.length, historyLength);
+  let dense = true;
+  outer: for (let position = 0; position < length; position++) {
+    const entry = history[position];
+    const factor = entry.weight * Math.pow(decay, position);
+    if (selfWeight > 0) {
+      if (!DenseScratch.fits(entry.item)) {
+        dense = false;
+        break;
+      }
+      scratch.touch(entry.item);
+      scratch.sum[entry.item] += factor * selfWeight;
+    }
+    const list = neighboursOf(entry.item);
+    if (!list) continue;
+    const { ids, scores } = list;
+    for (let n = 0; n < ids.length; n++) {
+      const id = ids[n];
+      if (!DenseScratch.fits(id)) {
+        dense = false;
+        break outer;
+      }
+      scratch.touch(id);
+      scratch.sum[id] += factor * scores[n];
+    }
+  }
+  if (!dense) {
+    scratch.reset();
+    const map = scoreFromNeighbours(history.slice(0, historyLength), neighboursOf, decay, selfWeight);
+    const ids = Array.from(map.keys());
+    return topOfScores(Array.from(map.values()), depth).map(([n, score]) => [ids[n], score]);
+  }
+  const count = scratch.count;
+  const values = new Float64Array(count);
+  for (let n = 0; n < count; n++) values[n] = scratch.sum[scratch.touched[n]];
+  const top = topOfScores(values, depth);
+  for (const pair of top) pair[0] = scratch.touched[pair[0]];
+  scratch.reset();
+  return top;
 }
 
 /**

@@ -1,8 +1,8 @@
 import type { DataSource } from 'typeorm';
 import { pgPool } from '../db/data-source';
 import { badInput, notFound } from '../graphql/errors';
-import { Candidate, ListBuilder, ListRules, SourceList, fuseLists, topOfScores } from './candidates';
-import { HistoryItem, historyFromEvents, projectIntoFactors, scoreFromNeighbours } from './fold-in';
+import { Candidate, ListBuilder, ListRules, SourceList, fusedCandidates, topOfScores } from './candidates';
+import { HistoryItem, historyFromEvents, projectIntoFactors, rankFromNeighbours, scoreFromNeighbours } from './fold-in';
 import { DEFAULT_EVENT_WEIGHTS, ItemEventType, SESSION_GAP_MS } from './item-events';
 import { encodeRecommendationId, newListId, Recommender } from './recommendation-id';
 import { gruLogits } from './session-gru';
@@ -99,7 +99,7 @@ export class RecommendationService {
 
     const rules: ListRules = { excluded, category: request.category ?? null, maxPerCategory: request.maxPerCategory ?? null };
     const builder = new ListBuilder(snapshot.catalog, limit, rules);
-    if (lists.length > 0) builder.addStage(fuseLists(lists));
+    if (lists.length > 0) builder.addStage(fusedCandidates(lists));
     const browsing = request.category ?? categoryOf(snapshot, history[0]?.item);
     this.fallbacks(snapshot, builder, browsing);
     return toList(snapshot, builder, userId);
@@ -129,7 +129,7 @@ export class RecommendationService {
     const knnList = this.fromNeighbours(snapshot, historyFromEvents([...session].reverse(), session.map(() => 1), RECENT_EVENTS), depth);
     if (knnList) lists.push(knnList);
     const builder = new ListBuilder(snapshot.catalog, limit, { excluded: new Set(session), category: null, maxPerCategory: null });
-    if (lists.length > 0) builder.addStage(fuseLists(lists));
+    if (lists.length > 0) builder.addStage(fusedCandidates(lists));
     this.fallbacks(snapshot, builder, categoryOf(snapshot, session[session.length - 1]));
     return toList(snapshot, builder, null);
   }
@@ -192,23 +192,23 @@ export class RecommendationService {
       vector = projectIntoFactors(history, (item) => model.itemRow.get(item), model.itemFactors, d, PROJECTION_REGULARIZATION, PROJECTION_DECAY);
     }
     if (!vector) return null;
-    const scores = new Float64Array(model.itemIds.length);
-    for (let item = 0; item < scores.length; item++) {
-      let score = model.itemBias[item];
-      for (let k = 0; k < d; k++) score += vector[k] * model.itemFactors[item * d + k];
+    const scores = factorScratch(model.itemIds.length);
+    const { itemBias, itemFactors } = model;
+    for (let item = 0, offset = 0; item < scores.length; item++, offset += d) {
+      let score = itemBias[item];
+      for (let k = 0; k < d; k++) score += vector[k] * itemFactors[offset + k];
       scores[item] = score;
     }
-    const ranked = topOfScores(scores, depth).map(([index, score]) => [model.itemIds[index], score] as const);
+    const ranked = topOfScores(scores, depth);
+    for (const pair of ranked) pair[0] = model.itemIds[pair[0]];
     return { source: Recommender.MATRIX_FACTORIZATION, version: model.version, ranked, weight: 1 };
   }
 
   private fromNeighbours(snapshot: ServingSnapshot, history: HistoryItem[], depth: number): SourceList | null {
     const knn = snapshot.itemKnn;
     if (!knn || history.length === 0) return null;
-    const scores = scoreFromNeighbours(history.slice(0, knn.historyLength), (item) => knn.similar.get(item), knn.recencyDecay, knn.historyItemWeight);
-    if (scores.size === 0) return null;
-    const ids = Array.from(scores.keys());
-    const ranked = topOfScores(Array.from(scores.values()), depth).map(([n, score]) => [ids[n], score] as const);
+    const ranked = rankFromNeighbours(history, knn.historyLength, (item) => knn.similar.get(item), knn.recencyDecay, knn.historyItemWeight, depth);
+    if (ranked.length === 0) return null;
     return { source: Recommender.ITEM_KNN, version: knn.version, ranked, weight: 1 };
   }
 
@@ -262,6 +262,14 @@ export class RecommendationService {
       latestEventMs: times.length > 0 ? times[0] : null,
     };
   }
+}
+
+let factorScores = new Float64Array(0);
+
+/** A reused array for one request's factor scores over the catalogue (filled and ranked without awaiting). */
+function factorScratch(length: number): Float64Array {
+  if (factorScores.length < length) factorScores = new Float64Array(length);
+  return factorScores.length === length ? factorScores : factorScores.subarray(0, length);
 }
 
 /** The served list with recommendation ids; modelVersionId names the version most items came from. */
