@@ -115,7 +115,7 @@ function fuseWithMap(lists: readonly SourceList[]): Candidate[] {
  * kept entry on top; ties rank the lower index higher). The heap lives in two typed arrays: this
  * runs over the whole catalogue on every request, and pairs would be garbage after it.
  */
-export function topOfScores(scores: ArrayLike<number>, k: number, skip: (index: number) => boolean = () => false): [number, number][] {
+export function topOfScores(scores: ArrayLike<number>, k: number, skip?: (index: number) => boolean): [number, number][] {
   const size = Math.max(0, Math.min(k, scores.length));
   const heapIndex = new Int32Array(size);
   const heapScore = new Float64Array(size);
@@ -133,7 +133,7 @@ export function topOfScores(scores: ArrayLike<number>, k: number, skip: (index: 
     const score = scores[index];
     // Most items lose to the heap's smallest: compare before anything else.
     if (length >= k && (k === 0 || score < heapScore[0] || (score === heapScore[0] && index > heapIndex[0]))) continue;
-    if (skip(index)) continue;
+    if (skip !== undefined && skip(index)) continue;
     if (length < k) {
       heapIndex[length] = index;
       heapScore[length] = score;

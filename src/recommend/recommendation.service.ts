@@ -194,9 +194,11 @@ export class RecommendationService {
     if (!vector) return null;
     const scores = factorScratch(model.itemIds.length);
     const { itemBias, itemFactors } = model;
+    // One element type for the hot loop below (a trained vector is a Float32Array view; float32 → float64 is exact).
+    const u = vector instanceof Float64Array ? vector : Float64Array.from(vector);
     for (let item = 0, offset = 0; item < scores.length; item++, offset += d) {
       let score = itemBias[item];
-      for (let k = 0; k < d; k++) score += vector[k] * itemFactors[offset + k];
+      for (let k = 0; k < d; k++) score += u[k] * itemFactors[offset + k];
       scores[item] = score;
     }
     const ranked = topOfScores(scores, depth);
