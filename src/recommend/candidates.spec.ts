@@ -1,4 +1,4 @@
-import { FUSION_K, fusedCandidates, fuseLists, ListBuilder, SourceList, topOfScores } from './candidates';
+import { fusedCandidates, fuseLists, fuseWithMap, ListBuilder, SourceList, topOfScores } from './candidates';
 import { Recommender } from './recommendation-id';
 import type { CatalogEntry } from './serving-models';
 
@@ -26,28 +26,6 @@ describe('fuseLists', () => {
 });
 
 describe('fusedCandidates', () => {
-  /** Fusion with a Map, as it was before the dense scratch. */
-  const reference = (lists: SourceList[]) => {
-    const fused = new Map<number, { score: number; best: number; from: SourceList }>();
-    for (const list of lists) {
-      list.ranked.forEach(([item], rank) => {
-        const contribution = list.weight / (FUSION_K + rank + 1);
-        const entry = fused.get(item);
-        if (!entry) fused.set(item, { score: contribution, best: contribution, from: list });
-        else {
-          entry.score += contribution;
-          if (contribution > entry.best) {
-            entry.best = contribution;
-            entry.from = list;
-          }
-        }
-      });
-    }
-    return [...fused]
-      .sort((a, b) => b[1].score - a[1].score || a[0] - b[0])
-      .map(([item, entry]) => ({ item, score: entry.score, source: entry.from.source, version: entry.from.version }));
-  };
-
   it('gives the same items, scores, order and credited recommender as the Map-based fusion, call after call', () => {
     let seed = 5;
     const random = () => ((seed = (seed * 1103515245 + 12345) % 2147483648) / 2147483648);
@@ -59,7 +37,7 @@ describe('fusedCandidates', () => {
         for (let k = Math.floor(random() * 80); k > 0; k--) ranked.set(Math.floor(random() * items), random());
         return { source, version: n === 0 ? A : B, ranked: [...ranked], weight: n === 2 ? 1.5 : 1 };
       });
-      const expected = lists.length === 1 ? lists[0].ranked.map(([item, score]) => ({ item, score, source: lists[0].source, version: lists[0].version })) : reference(lists);
+      const expected = lists.length === 1 ? lists[0].ranked.map(([item, score]) => ({ item, score, source: lists[0].source, version: lists[0].version })) : fuseWithMap(lists);
       expect([...fusedCandidates(lists)]).toEqual(expected);
       expect(fuseLists(lists)).toEqual(expected);
     }
@@ -67,7 +45,15 @@ describe('fusedCandidates', () => {
       { source: Recommender.ITEM_KNN, version: A, ranked: [[2 ** 30, 1], [4, 0.5]], weight: 1 },
       { source: Recommender.MATRIX_FACTORIZATION, version: B, ranked: [[4, 3]], weight: 1 },
     ];
-    expect([...fusedCandidates(huge)]).toEqual(reference(huge));
+    // Ids past the dense scratch take the Map path; worked by hand: item 4 = 1/62 (A, rank 1) + 1/61
+    // (B, rank 0), credited to B; item 2^30 = 1/61 (A, rank 0).
+    const fusedHuge = [...fusedCandidates(huge)];
+    expect(fusedHuge.map((c) => [c.item, c.source])).toEqual([
+      [4, Recommender.MATRIX_FACTORIZATION],
+      [2 ** 30, Recommender.ITEM_KNN],
+    ]);
+    expect(fusedHuge[0].score).toBeCloseTo(1 / 62 + 1 / 61, 12);
+    expect(fusedHuge[1].score).toBeCloseTo(1 / 61, 12);
   });
 });
 

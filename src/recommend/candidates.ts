@@ -88,8 +88,8 @@ function mapRanked(length: number, at: (n: number) => Candidate): Iterable<Candi
   };
 }
 
-/** The same fusion with a Map, for item ids too large for the dense scratch. */
-function fuseWithMap(lists: readonly SourceList[]): Candidate[] {
+/** The same fusion with a Map, for item ids too large for the dense scratch (and the specs' yardstick for the dense path). */
+export function fuseWithMap(lists: readonly SourceList[]): Candidate[] {
   const fused = new Map<number, { score: number; best: number; from: SourceList }>();
   for (const list of lists) {
     list.ranked.forEach(([item], rank) => {

@@ -71,6 +71,11 @@ describe('rankFromNeighbours', () => {
   it('falls back to the Map for ids too large to index densely', () => {
     const lists = new Map([[1, { ids: [2 ** 30, 3], scores: [0.5, 0.5] }]]);
     const history = [{ item: 1, weight: 1 }];
-    expect(rankFromNeighbours(history, 20, (item) => lists.get(item), 0.9, 1, 10)).toEqual(reference(history, 20, lists, 0.9, 1, 10));
+    // By hand: the item itself counts selfWeight 1; both neighbours 0.5, tied, in the order the list gives them.
+    expect(rankFromNeighbours(history, 20, (item) => lists.get(item), 0.9, 1, 10)).toEqual([
+      [1, 1],
+      [2 ** 30, 0.5],
+      [3, 0.5],
+    ]);
   });
 });
