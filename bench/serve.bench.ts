@@ -51,21 +51,23 @@ async function waitForHealth(url: string, child: ChildProcess, output: () => str
 const percentile = (sorted: number[], p: number) => sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))];
 
 /**
- * `npm run bench serve [--users 3000] [--days 14] [--seconds 10] [--connections 16] [--rounds 3] [--fold-in 300]`
+ * `npm run bench serve [--users 3000] [--days 14] [--seconds 10] [--connections 16] [--rounds 3] [--fold-in 300] [--keep]`
  *
  * A demo shop with every recommender trained and active, the API in its own process, and
  * autocannon on loopback: the public `health` query and `recommendations` for random known users
  * (limit 10, with each item's recommender and id), same connections and duration, alternating. Then fold-in: a brand-new visitor's third view followed by their recommendations, timed in
- * process on the service.
+ * process on the service. `--keep` leaves the trained database in place and prints its URL (to profile
+ * a server against it by hand).
  */
 export async function run(argv: string[]): Promise<void> {
-  const args = parseArgs(argv);
+  const args = parseArgs(argv, ['keep']);
   const users = intFlag(args, 'users', 3000, 50);
   const days = intFlag(args, 'days', 14, 2);
   const seconds = intFlag(args, 'seconds', 10, 1);
   const connections = intFlag(args, 'connections', 16, 1);
   const rounds = intFlag(args, 'rounds', 3, 1);
   const foldIns = intFlag(args, 'fold-in', 300, 10);
+  const keep = args.flags.keep === true;
   process.env.LOG_LEVEL ??= 'warn';
 
   const db = await benchDatabase('bench_serve');
@@ -164,6 +166,11 @@ export async function run(argv: string[]): Promise<void> {
         server!.kill('SIGTERM');
       });
     }
-    await db.drop();
+    if (keep) {
+      await db.dataSource.destroy();
+      console.log(`\nkept the database: DATABASE_URL=${db.url}`);
+    } else {
+      await db.drop();
+    }
   }
 }

@@ -34,6 +34,8 @@ export interface Config {
   anomalyThreshold: number;
   /** Events within any 60 seconds above which the ingest guard marks a user suspect at once; 0 turns it off. */
   ingestGuardEventsPerMinute: number;
+  /** Users' recommendation lists kept for reuse while their events and the models are unchanged; 0 turns it off. */
+  recommendationCacheSize: number;
 }
 
 export const TF_BACKEND_PREFERENCES = ['auto', 'node-gpu', 'node', 'wasm', 'cpu'] as const;
@@ -149,6 +151,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     trainingLockMs: readInt(env, 'FUNNELCAST_TRAINING_LOCK_MS', 30_000, 1000, 600_000, problems),
     anomalyThreshold: readShare(env, 'FUNNELCAST_ANOMALY_THRESHOLD', 0.5, problems),
     ingestGuardEventsPerMinute: readInt(env, 'FUNNELCAST_INGEST_GUARD_EVENTS_PER_MINUTE', 120, 0, 1_000_000, problems),
+    recommendationCacheSize: readInt(env, 'FUNNELCAST_RECOMMENDATION_CACHE_SIZE', 20_000, 0, 10_000_000, problems),
   };
   if (problems.length > 0) throw new ConfigError(problems);
   return config;

@@ -43,7 +43,7 @@ export function createServices(dataSource: DataSource, redis: Redis, config: Con
     health: new HealthService(dataSource, redis),
     training: new TrainingService(dataSource, new TrainingQueue(redis, config), models),
     models,
-    recommendations: new RecommendationService(dataSource),
+    recommendations: new RecommendationService(dataSource, { cacheSize: config.recommendationCacheSize }),
     recommendationFeedback: new RecommendationFeedbackService(dataSource),
     prediction: new PredictionService(dataSource),
     anomalies: new AnomalyService(dataSource, { threshold: config.anomalyThreshold, ingestGuardEventsPerMinute: config.ingestGuardEventsPerMinute }),

@@ -1,3 +1,4 @@
+import { RecommendationService } from '../src/recommend/recommendation.service';
 import { createDemoShop } from '../src/sim';
 import { loadDemoShop } from '../src/sim/load';
 import { startTestApp, TestApp } from './support/app';
@@ -168,6 +169,47 @@ describe('recommendations', () => {
     const share = (list: List) => list.items.filter((i) => categories.get(i.itemId) === category).length;
     expect(share(afterThird)).toBeGreaterThan(share(cold));
     expect((await t.app.services.dataSource.query(`SELECT count(*)::int AS n FROM model_versions`))[0].n).toBe(versionsBefore);
+  });
+
+  it('serves a repeat request from its cache exactly as scoring would, and scores afresh after a new event', async () => {
+    const { dataSource, recommendations: service } = t.app.services;
+    const uncached = new RecommendationService(dataSource, { cacheSize: 0 });
+    await uncached.models.refresh();
+    const users: string[] = (await dataSource.query(`SELECT u.external_id FROM users u WHERE EXISTS (SELECT 1 FROM events e WHERE e.user_id = u.id AND e.type = 'purchase') ORDER BY u.id LIMIT 20`)).map(
+      (r: { external_id: string }) => r.external_id,
+    );
+    const [{ external_id: someItem }] = await dataSource.query(`SELECT external_id FROM items WHERE available ORDER BY id LIMIT 1`);
+    const served = (items: { itemId: string; score: number; source: string; modelVersionId: string | number | null }[]) =>
+      items.map(({ itemId, score, source, modelVersionId }) => ({ itemId, score, source, modelVersionId: modelVersionId === null ? null : String(modelVersionId) }));
+    const variants = [{ limit: 10 }, { limit: 5, cap: 1 }, { limit: 8, exclude: [someItem] }];
+    for (const u of users) {
+      for (const variant of variants) {
+        const first = await recommend({ u, ...variant });
+        const hits = service.cache.hits;
+        const second = await recommend({ u, ...variant });
+        expect(service.cache.hits).toBe(hits + 1);
+        expect(second.listId).not.toBe(first.listId);
+        expect(served(second.items)).toEqual(served(first.items));
+        // The same request scored by a service without a cache.
+        const fresh = await uncached.forUser({ userId: u, limit: variant.limit, maxPerCategory: variant.cap, excludeItemIds: variant.exclude });
+        expect(served(fresh.items)).toEqual(served(second.items));
+      }
+    }
+
+    // A purchase of the top item: the next request is scored again, without that item.
+    const [user] = users;
+    const before = await recommend({ u: user, limit: 10 });
+    const [{ repeatable }] = await dataSource.query(`SELECT coalesce((properties->>'repeatable')::boolean, false) AS repeatable FROM items WHERE external_id = $1`, [before.items[0].itemId]);
+    expect(repeatable).toBe(false);
+    const ingest = await t.gql(`mutation($events: [EventInput!]!) { ingestEvents(events: $events) { accepted } }`, {
+      events: [{ eventId: `cache-buy-${Date.now()}`, type: 'purchase', userId: user, itemId: before.items[0].itemId, timestamp: new Date().toISOString(), properties: { price: 10 } }],
+    }, client);
+    expect(ingest.data!.ingestEvents.accepted).toBe(1);
+    const hits = service.cache.hits;
+    const after = await recommend({ u: user, limit: 10 });
+    expect(service.cache.hits).toBe(hits);
+    expect(after.items.map((i) => i.itemId)).not.toContain(before.items[0].itemId);
+    expect(after.items).toHaveLength(10);
   });
 
   it('serves similar items, session and cart lists, with catalogue fields read once per request', async () => {

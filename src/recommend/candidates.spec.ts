@@ -1,4 +1,4 @@
-import { fusedCandidates, fuseLists, fuseWithMap, ListBuilder, SourceList, topOfScores } from './candidates';
+import { fusedCandidates, fuseLists, fuseWithMap, ListBuilder, Ranked, rankedFromPairs, selectTop, SourceList } from './candidates';
 import { Recommender } from './recommendation-id';
 import type { CatalogEntry } from './serving-models';
 
@@ -8,8 +8,8 @@ const B = { id: 2, kind: 'MATRIX_FACTORIZATION', version: 3 };
 describe('fuseLists', () => {
   it('adds weight / (60 + rank) over the lists and credits the larger contribution', () => {
     const fused = fuseLists([
-      { source: Recommender.ITEM_KNN, version: A, ranked: [[1, 0.9], [2, 0.5]], weight: 1 },
-      { source: Recommender.MATRIX_FACTORIZATION, version: B, ranked: [[2, 3], [3, 1]], weight: 1 },
+      { source: Recommender.ITEM_KNN, version: A, ranked: rankedFromPairs([[1, 0.9], [2, 0.5]]), weight: 1 },
+      { source: Recommender.MATRIX_FACTORIZATION, version: B, ranked: rankedFromPairs([[2, 3], [3, 1]]), weight: 1 },
     ]);
     // item 2: 1/62 (A, rank 1) + 1/61 (B, rank 0); item 1: 1/61; item 3: 1/62.
     expect(fused.map((c) => c.item)).toEqual([2, 1, 3]);
@@ -19,7 +19,7 @@ describe('fuseLists', () => {
   });
 
   it('passes a single list through with its own scores', () => {
-    expect(fuseLists([{ source: Recommender.ITEM_KNN, version: A, ranked: [[7, 0.25]], weight: 1 }])).toEqual([
+    expect(fuseLists([{ source: Recommender.ITEM_KNN, version: A, ranked: rankedFromPairs([[7, 0.25]]), weight: 1 }])).toEqual([
       { item: 7, score: 0.25, source: Recommender.ITEM_KNN, version: A },
     ]);
   });
@@ -35,15 +35,15 @@ describe('fusedCandidates', () => {
       const lists: SourceList[] = sources.slice(0, 1 + Math.floor(random() * 3)).map((source, n) => {
         const ranked = new Map<number, number>();
         for (let k = Math.floor(random() * 80); k > 0; k--) ranked.set(Math.floor(random() * items), random());
-        return { source, version: n === 0 ? A : B, ranked: [...ranked], weight: n === 2 ? 1.5 : 1 };
+        return { source, version: n === 0 ? A : B, ranked: rankedFromPairs([...ranked]), weight: n === 2 ? 1.5 : 1 };
       });
-      const expected = lists.length === 1 ? lists[0].ranked.map(([item, score]) => ({ item, score, source: lists[0].source, version: lists[0].version })) : fuseWithMap(lists);
+      const expected = lists.length === 1 ? pairsOf(lists[0].ranked).map(([item, score]) => ({ item, score, source: lists[0].source, version: lists[0].version })) : fuseWithMap(lists);
       expect([...fusedCandidates(lists)]).toEqual(expected);
       expect(fuseLists(lists)).toEqual(expected);
     }
     const huge: SourceList[] = [
-      { source: Recommender.ITEM_KNN, version: A, ranked: [[2 ** 30, 1], [4, 0.5]], weight: 1 },
-      { source: Recommender.MATRIX_FACTORIZATION, version: B, ranked: [[4, 3]], weight: 1 },
+      { source: Recommender.ITEM_KNN, version: A, ranked: rankedFromPairs([[2 ** 30, 1], [4, 0.5]]), weight: 1 },
+      { source: Recommender.MATRIX_FACTORIZATION, version: B, ranked: rankedFromPairs([[4, 3]]), weight: 1 },
     ];
     // Ids past the dense scratch take the Map path; worked by hand: item 4 = 1/62 (A, rank 1) + 1/61
     // (B, rank 0), credited to B; item 2^30 = 1/61 (A, rank 0).
@@ -57,10 +57,29 @@ describe('fusedCandidates', () => {
   });
 });
 
-describe('topOfScores', () => {
-  it('returns the k best indices, ties to the lower index, honouring skip', () => {
-    expect(topOfScores([5, 1, 9, 3, 9], 3)).toEqual([[2, 9], [4, 9], [0, 5]]);
-    expect(topOfScores([5, 1, 9, 3, 9], 3, (i) => i === 2)).toEqual([[4, 9], [0, 5], [3, 3]]);
+describe('selectTop', () => {
+  it('returns the k best indices, ties to the lower index, from `start` on', () => {
+    expect(pairsOf(selectTop([5, 1, 9, 3, 9], 3))).toEqual([[2, 9], [4, 9], [0, 5]]);
+    expect(pairsOf(selectTop([9, 1, 5, 3, 5], 3, 1))).toEqual([[2, 5], [4, 5], [3, 3]]);
+    expect(pairsOf(selectTop([1, NaN, 2], 5))).toEqual([[2, 2], [0, 1]]);
+    expect(selectTop([1, 2], 0).length).toBe(0);
+  });
+
+  it('agrees with sorting everything, on random inputs full of ties', () => {
+    let seed = 3;
+    const random = () => ((seed = (seed * 1103515245 + 12345) % 2147483648) / 2147483648);
+    for (let round = 0; round < 2000; round++) {
+      const length = Math.floor(random() * 120);
+      // Few distinct values, so ties are everywhere.
+      const scores = Float64Array.from({ length }, () => Math.floor(random() * 12) / 4 - 1);
+      const k = Math.floor(random() * 40);
+      const start = random() < 0.2 ? 1 : 0;
+      const expected = Array.from(scores, (score, index) => [index, score] as [number, number])
+        .filter(([index]) => index >= start)
+        .sort((a, b) => b[1] - a[1] || a[0] - b[0])
+        .slice(0, k);
+      expect(pairsOf(selectTop(scores, k, start))).toEqual(expected);
+    }
   });
 });
 
@@ -92,3 +111,7 @@ describe('ListBuilder', () => {
     expect(builder.full).toBe(true);
   });
 });
+
+function pairsOf(ranked: Ranked): [number, number][] {
+  return ranked.items.slice(0, ranked.length).map((item, n): [number, number] => [item, ranked.scores[n]]);
+}

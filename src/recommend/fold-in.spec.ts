@@ -1,4 +1,4 @@
-import { topOfScores } from './candidates';
+import type { Ranked } from './candidates';
 import { historyFromEvents, projectIntoFactors, rankFromNeighbours, scoreFromNeighbours, solveSymmetric } from './fold-in';
 
 describe('scoreFromNeighbours', () => {
@@ -39,12 +39,16 @@ describe('historyFromEvents', () => {
 });
 
 describe('rankFromNeighbours', () => {
-  /** Ranking the Map of scoreFromNeighbours in its insertion order: what serving did before the dense scratch. */
+  /** The Map of scoreFromNeighbours fully sorted, ties in its insertion order: what serving did before the dense scratch. */
   const reference = (history: { item: number; weight: number }[], length: number, lists: Map<number, { ids: number[]; scores: number[] }>, decay: number, self: number, depth: number) => {
     const map = scoreFromNeighbours(history.slice(0, length), (item) => lists.get(item), decay, self);
-    const ids = Array.from(map.keys());
-    return topOfScores(Array.from(map.values()), depth).map(([n, score]) => [ids[n], score]);
+    return [...map]
+      .map(([item, score], order) => ({ item, score, order }))
+      .sort((a, b) => b.score - a.score || a.order - b.order)
+      .slice(0, depth)
+      .map(({ item, score }) => [item, score]);
   };
+  const pairsOf = (ranked: Ranked) => ranked.items.slice(0, ranked.length).map((item, n): [number, number] => [item, ranked.scores[n]]);
 
   it('ranks exactly as the Map-based fold-in, ties included, call after call (the scratch is reset)', () => {
     let seed = 11;
@@ -64,7 +68,7 @@ describe('rankFromNeighbours', () => {
       const history = Array.from({ length: Math.floor(random() * 25) }, () => ({ item: Math.floor(random() * items), weight: [1, 2, 3, 5][Math.floor(random() * 4)] }));
       const self = random() < 0.5 ? 0 : 1;
       const depth = 1 + Math.floor(random() * 40);
-      expect(rankFromNeighbours(history, 20, (item) => lists.get(item), 0.9, self, depth)).toEqual(reference(history, 20, lists, 0.9, self, depth));
+      expect(pairsOf(rankFromNeighbours(history, 20, (item) => lists.get(item), 0.9, self, depth))).toEqual(reference(history, 20, lists, 0.9, self, depth));
     }
   });
 
@@ -72,7 +76,7 @@ describe('rankFromNeighbours', () => {
     const lists = new Map([[1, { ids: [2 ** 30, 3], scores: [0.5, 0.5] }]]);
     const history = [{ item: 1, weight: 1 }];
     // By hand: the item itself counts selfWeight 1; both neighbours 0.5, tied, in the order the list gives them.
-    expect(rankFromNeighbours(history, 20, (item) => lists.get(item), 0.9, 1, 10)).toEqual([
+    expect(pairsOf(rankFromNeighbours(history, 20, (item) => lists.get(item), 0.9, 1, 10))).toEqual([
       [1, 1],
       [2 ** 30, 0.5],
       [3, 0.5],

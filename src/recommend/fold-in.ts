@@ -2,7 +2,7 @@
  * Recommendations for a user from their recent events alone, without retraining: the "fold-in"
  * that lets a visitor's third click change what they see.
  */
-import { topOfScores } from './candidates';
+import { Ranked, selectTop } from './candidates';
 import { DenseScratch } from './dense-scratch';
 
 /** One item in a user's recent history: its strongest event weight; the array is most recent first. */
@@ -35,6 +35,8 @@ export function scoreFromNeighbours(
 }
 
 const neighbourScratch = new DenseScratch();
+/** The touched items' scores in first-touch order, reused (filled and ranked without awaiting). */
+let values = new Float64Array(1024);
 
 /**
  * `scoreFromNeighbours` over the first `historyLength` history items, ranked: the `depth` best
@@ -50,7 +52,7 @@ export function rankFromNeighbours(
   decay: number,
   selfWeight: number,
   depth: number,
-): [number, number][] {
+): Ranked {
   const scratch = neighbourScratch;
   const length = Math.min(history.length, historyLength);
   let dense = true;
@@ -82,13 +84,15 @@ export function rankFromNeighbours(
     scratch.reset();
     const map = scoreFromNeighbours(history.slice(0, historyLength), neighboursOf, decay, selfWeight);
     const ids = Array.from(map.keys());
-    return topOfScores(Array.from(map.values()), depth).map(([n, score]) => [ids[n], score]);
+    const top = selectTop(Array.from(map.values()), depth);
+    for (let n = 0; n < top.length; n++) top.items[n] = ids[top.items[n]];
+    return top;
   }
   const count = scratch.count;
-  const values = new Float64Array(count);
+  if (values.length < count) values = new Float64Array(Math.max(count, 2 * values.length));
   for (let n = 0; n < count; n++) values[n] = scratch.sum[scratch.touched[n]];
-  const top = topOfScores(values, depth);
-  for (const pair of top) pair[0] = scratch.touched[pair[0]];
+  const top = selectTop(values, depth, 0, count);
+  for (let n = 0; n < top.length; n++) top.items[n] = scratch.touched[top.items[n]];
   scratch.reset();
   return top;
 }

@@ -1,15 +1,18 @@
 import type { DataSource } from 'typeorm';
 import { pgPool } from '../db/data-source';
 import { badInput, notFound } from '../graphql/errors';
-import { Candidate, ListBuilder, ListRules, SourceList, fusedCandidates, topOfScores } from './candidates';
+import { Candidate, ListBuilder, ListRules, ServedCandidate, SourceList, fusedCandidates, selectTop } from './candidates';
 import { HistoryItem, historyFromEvents, projectIntoFactors, rankFromNeighbours, scoreFromNeighbours } from './fold-in';
 import { DEFAULT_EVENT_WEIGHTS, ItemEventType, SESSION_GAP_MS } from './item-events';
 import { encodeRecommendationId, newListId, Recommender } from './recommendation-id';
 import { gruLogits } from './session-gru';
+import { ServedListCache, userFingerprint } from './served-list-cache';
 import { RankedList, ServingModels, ServingSnapshot, VersionRef } from './serving-models';
 
 export const MAX_RECOMMENDATIONS = 100;
 export const MAX_INPUT_ITEMS = 1000;
+/** Lists kept by the served-list cache unless FUNNELCAST_RECOMMENDATION_CACHE_SIZE says otherwise (≈ 1 KB each). */
+export const DEFAULT_CACHE_SIZE = 20_000;
 /** Recent events of a user that fold-in and the live session read (one indexed query per request). */
 const RECENT_EVENTS = 50;
 /** How much the live session counts next to the user's longer history when blending. */
@@ -65,9 +68,15 @@ const weightOf = (type: string) => DEFAULT_EVENT_WEIGHTS[type as ItemEventType] 
  */
 export class RecommendationService {
   readonly models: ServingModels;
+  /** Users' lists reused while their events and the models are unchanged (see ServedListCache). */
+  readonly cache: ServedListCache;
 
-  constructor(private readonly dataSource: DataSource) {
+  constructor(
+    private readonly dataSource: DataSource,
+    options: { cacheSize?: number } = {},
+  ) {
     this.models = new ServingModels(dataSource);
+    this.cache = new ServedListCache(options.cacheSize ?? DEFAULT_CACHE_SIZE);
   }
 
   async forUser(request: UserRecommendationRequest): Promise<RecommendationList> {
@@ -81,6 +90,14 @@ export class RecommendationService {
       throw badInput(`maxPerCategory must be a whole number of at least 1 (got ${request.maxPerCategory})`);
     }
     const [snapshot, user] = await Promise.all([this.models.current(), this.userState(userId)]);
+    let cacheKey: string | null = null;
+    let fingerprint: number[] | null = null;
+    if (this.cache.capacity > 0) {
+      cacheKey = JSON.stringify([userId, limit, request.category ?? null, request.maxPerCategory ?? null, request.excludeItemIds ?? null, request.sessionItemIds ?? null]);
+      fingerprint = userFingerprint(user.id, user.history, user.session, user.purchased, user.latestEventMs);
+      const served = this.cache.get(cacheKey, snapshot, fingerprint);
+      if (served) return toList(snapshot, served, userId);
+    }
     const known = (ids: readonly string[] | null | undefined) => (ids ?? []).map((id) => snapshot.byExternalId.get(id)).filter((id): id is number => id !== undefined);
     const session = request.sessionItemIds ? known(request.sessionItemIds) : user.session;
     const excluded = new Set(known(request.excludeItemIds));
@@ -102,7 +119,8 @@ export class RecommendationService {
     if (lists.length > 0) builder.addStage(fusedCandidates(lists));
     const browsing = request.category ?? categoryOf(snapshot, history[0]?.item);
     this.fallbacks(snapshot, builder, browsing);
-    return toList(snapshot, builder, userId);
+    if (cacheKey !== null && fingerprint !== null) this.cache.set(cacheKey, snapshot, fingerprint, builder.served);
+    return toList(snapshot, builder.served, userId);
   }
 
   async similarItems(itemId: string, limit: number): Promise<RecommendationList> {
@@ -114,7 +132,7 @@ export class RecommendationService {
     const neighbours = knn?.similar.get(item);
     if (knn && neighbours) builder.addStage(fromRanked(neighbours, Recommender.ITEM_KNN, knn.version));
     this.fallbacks(snapshot, builder, categoryOf(snapshot, item));
-    return toList(snapshot, builder, null);
+    return toList(snapshot, builder.served, null);
   }
 
   async sessionRecommendations(itemIds: readonly string[], limit: number): Promise<RecommendationList> {
@@ -131,7 +149,7 @@ export class RecommendationService {
     const builder = new ListBuilder(snapshot.catalog, limit, { excluded: new Set(session), category: null, maxPerCategory: null });
     if (lists.length > 0) builder.addStage(fusedCandidates(lists));
     this.fallbacks(snapshot, builder, categoryOf(snapshot, session[session.length - 1]));
-    return toList(snapshot, builder, null);
+    return toList(snapshot, builder.served, null);
   }
 
   async cartComplements(itemIds: readonly string[], limit: number): Promise<RecommendationList> {
@@ -151,7 +169,7 @@ export class RecommendationService {
       builder.addStage(summed(knn.similar));
     }
     this.fallbacks(snapshot, builder, categoryOf(snapshot, cart[cart.length - 1]));
-    return toList(snapshot, builder, null);
+    return toList(snapshot, builder.served, null);
   }
 
   private requireItem(snapshot: ServingSnapshot, itemId: string): number {
@@ -182,27 +200,28 @@ export class RecommendationService {
     const model = snapshot.factors;
     if (!model) return null;
     const d = model.dimensions;
-    let vector: ArrayLike<number> | null = null;
     const row = user.id === null ? undefined : model.userRow.get(user.id);
+    // One element type for the hot loop below: the user vector as float64 (float32 → float64 is exact).
+    let u: Float64Array | null = null;
     // A user the model knows, with nothing new since it was trained, keeps the trained vector;
     // anyone else (new, active since, or browsing a session the client names) is projected from their recent items.
     if (row !== undefined && (user.latestEventMs === null || user.latestEventMs <= model.trainedTo) && !withClientSession) {
-      vector = model.userFactors.subarray(row * d, (row + 1) * d);
+      u = scratch.userVector(d);
+      for (let k = 0, at = row * d; k < d; k++) u[k] = model.userFactors[at + k];
     } else if (history.length > 0) {
-      vector = projectIntoFactors(history, (item) => model.itemRow.get(item), model.itemFactors, d, PROJECTION_REGULARIZATION, PROJECTION_DECAY);
+      u = projectIntoFactors(history, (item) => model.itemRow.get(item), model.itemFactors, d, PROJECTION_REGULARIZATION, PROJECTION_DECAY);
     }
-    if (!vector) return null;
-    const scores = factorScratch(model.itemIds.length);
+    if (!u) return null;
+    const count = model.itemIds.length;
+    const scores = scratch.factorScores(count);
     const { itemBias, itemFactors } = model;
-    // One element type for the hot loop below (a trained vector is a Float32Array view; float32 → float64 is exact).
-    const u = vector instanceof Float64Array ? vector : Float64Array.from(vector);
-    for (let item = 0, offset = 0; item < scores.length; item++, offset += d) {
+    for (let item = 0, offset = 0; item < count; item++, offset += d) {
       let score = itemBias[item];
       for (let k = 0; k < d; k++) score += u[k] * itemFactors[offset + k];
       scores[item] = score;
     }
-    const ranked = topOfScores(scores, depth);
-    for (const pair of ranked) pair[0] = model.itemIds[pair[0]];
+    const ranked = selectTop(scores, depth, 0, count);
+    for (let n = 0; n < ranked.length; n++) ranked.items[n] = model.itemIds[ranked.items[n]];
     return { source: Recommender.MATRIX_FACTORIZATION, version: model.version, ranked, weight: 1 };
   }
 
@@ -220,7 +239,9 @@ export class RecommendationService {
     const sequence = session.map((item) => model.vocabulary.get(item) ?? 0).filter((token) => token > 0).slice(-model.maxLength);
     if (sequence.length === 0) return null;
     const logits = gruLogits(model.weights, sequence);
-    const ranked = topOfScores(logits, depth, (index) => index === 0).map(([index, score]) => [model.itemIds[index - 1], score] as const);
+    // Index 0 is the padding token, never an item.
+    const ranked = selectTop(logits, depth, 1);
+    for (let n = 0; n < ranked.length; n++) ranked.items[n] = model.itemIds[ranked.items[n] - 1];
     return { source: Recommender.SESSION_GRU, version: model.version, ranked, weight };
   }
 
@@ -266,31 +287,40 @@ export class RecommendationService {
   }
 }
 
-let factorScores = new Float64Array(0);
-
-/** A reused array for one request's factor scores over the catalogue (filled and ranked without awaiting). */
-function factorScratch(length: number): Float64Array {
-  if (factorScores.length < length) factorScores = new Float64Array(length);
-  return factorScores.length === length ? factorScores : factorScores.subarray(0, length);
-}
+/**
+ * Reused per-request arrays for factor scoring (allocating a typed array costs about 0.8 µs):
+ * a request fills and reads them without awaiting in between.
+ */
+const scratch = {
+  vector: new Float64Array(64),
+  scores: new Float64Array(1024),
+  userVector(length: number): Float64Array {
+    if (this.vector.length < length) this.vector = new Float64Array(length);
+    return this.vector;
+  },
+  factorScores(length: number): Float64Array {
+    if (this.scores.length < length) this.scores = new Float64Array(Math.max(length, 2 * this.scores.length));
+    return this.scores;
+  },
+};
 
 /** The served list with recommendation ids; modelVersionId names the version most items came from. */
-function toList(snapshot: ServingSnapshot, builder: ListBuilder, userId: string | null): RecommendationList {
+function toList(snapshot: ServingSnapshot, served: readonly ServedCandidate[], userId: string | null): RecommendationList {
   const listId = newListId();
   const versions = new Map<number, number>();
-  for (const served of builder.served) if (served.version) versions.set(served.version.id, (versions.get(served.version.id) ?? 0) + 1);
+  for (const candidate of served) if (candidate.version) versions.set(candidate.version.id, (versions.get(candidate.version.id) ?? 0) + 1);
   const major = [...versions].sort((a, b) => b[1] - a[1] || a[0] - b[0])[0];
   return {
     listId,
     userId,
     modelVersionId: major ? major[0] : null,
-    items: builder.served.map((served) => ({
-      itemId: snapshot.catalog.get(served.item)!.externalId,
-      score: served.listScore,
-      source: served.source,
-      modelVersionId: served.version?.id ?? null,
-      modelVersion: served.version?.version ?? null,
-      recommendationId: encodeRecommendationId({ source: served.source, modelVersionId: served.version?.id ?? null, itemId: served.item, listId }),
+    items: served.map((candidate) => ({
+      itemId: snapshot.catalog.get(candidate.item)!.externalId,
+      score: candidate.listScore,
+      source: candidate.source,
+      modelVersionId: candidate.version?.id ?? null,
+      modelVersion: candidate.version?.version ?? null,
+      recommendationId: encodeRecommendationId({ source: candidate.source, modelVersionId: candidate.version?.id ?? null, itemId: candidate.item, listId }),
     })),
   };
 }

@@ -1,0 +1,81 @@
+import type { ServedCandidate } from './candidates';
+import type { ServingSnapshot } from './serving-models';
+
+/**
+ * Everything a user's list depends on besides the request and the snapshot, flattened into one
+ * array of numbers: users.id, then the history (item, weight pairs, most recent first), the live
+ * session, the purchased items (ascending), and the newest event's time. Two requests with equal
+ * fingerprints, the same request fields and the same snapshot are served the same list.
+ */
+export function userFingerprint(
+  id: number | null,
+  history: readonly { item: number; weight: number }[],
+  session: readonly number[],
+  purchased: ReadonlySet<number>,
+  latestEventMs: number | null,
+): number[] {
+  const fingerprint: number[] = [id ?? -1, history.length];
+  for (const entry of history) fingerprint.push(entry.item, entry.weight);
+  fingerprint.push(session.length);
+  for (const item of session) fingerprint.push(item);
+  fingerprint.push(purchased.size);
+  const bought = [...purchased].sort((a, b) => a - b);
+  for (const item of bought) fingerprint.push(item);
+  fingerprint.push(latestEventMs ?? -1);
+  return fingerprint;
+}
+
+interface Entry {
+  snapshot: ServingSnapshot;
+  fingerprint: number[];
+  served: readonly ServedCandidate[];
+}
+
+function sameNumbers(a: readonly number[], b: readonly number[]): boolean {
+  if (a.length !== b.length) return false;
+  for (let n = 0; n < a.length; n++) if (a[n] !== b[n]) return false;
+  return true;
+}
+
+/**
+ * The lists last served per (user, request), reused while nothing they depend on has changed: the
+ * same ACTIVE versions and catalogue (the snapshot object is replaced whenever either changes) and
+ * the same user state (their fingerprint, read fresh from PostgreSQL on every request). A hit
+ * therefore returns exactly what scoring would; only the list and recommendation ids are new.
+ * Least recently used entries go first once `capacity` is reached; capacity 0 turns it off.
+ *
+ * This serves repeat requests without new events (a page re-rendered, several widgets, paging
+ * back); a user who has just clicked has a new fingerprint and is scored afresh.
+ */
+export class ServedListCache {
+  private readonly entries = new Map<string, Entry>();
+  hits = 0;
+  misses = 0;
+
+  constructor(readonly capacity: number) {}
+
+  get size(): number {
+    return this.entries.size;
+  }
+
+  get(key: string, snapshot: ServingSnapshot, fingerprint: readonly number[]): readonly ServedCandidate[] | null {
+    if (this.capacity === 0) return null;
+    const entry = this.entries.get(key);
+    if (!entry || entry.snapshot !== snapshot || !sameNumbers(entry.fingerprint, fingerprint)) {
+      this.misses++;
+      return null;
+    }
+    // Most recently used last: re-insert.
+    this.entries.delete(key);
+    this.entries.set(key, entry);
+    this.hits++;
+    return entry.served;
+  }
+
+  set(key: string, snapshot: ServingSnapshot, fingerprint: number[], served: readonly ServedCandidate[]): void {
+    if (this.capacity === 0) return;
+    this.entries.delete(key);
+    this.entries.set(key, { snapshot, fingerprint, served });
+    if (this.entries.size > this.capacity) this.entries.delete(this.entries.keys().next().value!);
+  }
+}
