@@ -3,7 +3,7 @@ import { createServer } from 'node:net';
 import { resolve } from 'node:path';
 import { intFlag, parseArgs } from '../src/cli/args';
 import { EventService } from '../src/events/event.service';
-import { RecommendationService } from '../src/recommend/recommendation.service';
+import { DEFAULT_CACHE_SIZE, RecommendationService } from '../src/recommend/recommendation.service';
 import { createDemoShop } from '../src/sim';
 import { loadDemoShop } from '../src/sim/load';
 import { TrainingJobs } from '../src/training/training-jobs';
@@ -48,14 +48,94 @@ async function waitForHealth(url: string, child: ChildProcess, output: () => str
   }
 }
 
+interface RunningServer {
+  child: ChildProcess;
+  url: string;
+  adminKey: string;
+}
+
+/** The API in its own process, as deployed (NODE_ENV=production also turns off graphql-js's development-only checks). */
+async function startServer(databaseUrl: string, env: Record<string, string>): Promise<RunningServer> {
+  const port = await freePort();
+  const adminKey = `bench-admin-${Date.now()}`;
+  let output = '';
+  const child = spawn(process.execPath, [resolve(__dirname, '../src/main.js')], {
+    env: { ...process.env, NODE_ENV: 'production', DATABASE_URL: databaseUrl, PORT: String(port), HOST: '127.0.0.1', LOG_LEVEL: 'warn', FUNNELCAST_BOOTSTRAP_ADMIN_KEY: adminKey, ...env },
+  });
+  child.stdout?.on('data', (chunk: Buffer) => (output += chunk.toString()));
+  child.stderr?.on('data', (chunk: Buffer) => (output += chunk.toString()));
+  await waitForHealth(`http://127.0.0.1:${port}/healthz`, child, () => output);
+  return { child, url: `http://127.0.0.1:${port}/graphql`, adminKey };
+}
+
+async function stopServer(child: ChildProcess): Promise<void> {
+  if (child.exitCode !== null) return;
+  await new Promise((done) => {
+    child.once('exit', done);
+    child.kill('SIGTERM');
+  });
+}
+
+const median = (values: number[]) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)];
+
+/**
+ * Warm-up, then alternating rounds of `health` and `recommendations` for users drawn across the
+ * shop (a fixed pseudo-random walk over all of them); prints each round and returns the summary.
+ */
+async function measure(url: string, adminKey: string, userIds: string[], options: { connections: number; seconds: number; rounds: number }): Promise<string> {
+  const { connections, seconds, rounds } = options;
+  const headers = { 'content-type': 'application/json', authorization: `Bearer ${adminKey}` };
+  const recommendQuery = 'query($u: ID!) { recommendations(userId: $u, limit: 10) { listId items { itemId score source modelVersionId recommendationId } } }';
+  const body = (u: string) => JSON.stringify({ query: recommendQuery, variables: { u } });
+  // A sanity check that the served lists are full and come from the models.
+  const sample = (await (await fetch(url, { method: 'POST', headers, body: body(userIds[1]) })).json()) as { data: { recommendations: { items: { source: string }[] } } };
+  console.log(`sample list: ${sample.data.recommendations.items.length} items from ${[...new Set(sample.data.recommendations.items.map((i) => i.source))].join(', ')}`);
+
+  const load = async (name: string, loadOptions: Record<string, unknown>) => {
+    const result = await autocannon({ url, connections, duration: seconds, method: 'POST', headers, ...loadOptions });
+    console.log(
+      `${name.padEnd(16)} ${Math.round(result.requests.average).toLocaleString('en-US').padStart(7)} req/s  p50 ${result.latency.p50} ms  p99 ${result.latency.p99} ms  ` +
+        `(${result.requests.total.toLocaleString('en-US')} requests, ${result.errors} errors, ${result.non2xx} non-2xx)`,
+    );
+    return result;
+  };
+  const healthLoad = { body: JSON.stringify({ query: '{ health { status } }' }) };
+  let next = 0;
+  const recommendationsLoad = {
+    requests: [{ setupRequest: (request: Record<string, unknown>) => ({ ...request, body: body(userIds[(next = (next * 7919 + 104729) % userIds.length)]) }) }],
+  };
+  // Warm-up (JIT, pool connections, caches), then alternating rounds: on a shared machine the load
+  // of other processes drifts, and alternating puts both queries under the same drift.
+  await autocannon({ url, connections, duration: 3, method: 'POST', headers, ...healthLoad });
+  await autocannon({ url, connections, duration: 3, method: 'POST', headers, ...recommendationsLoad });
+  console.log(`load: ${connections} connections, ${rounds} alternating rounds of ${seconds} s each, on loopback; the server in its own process`);
+  const ratios: number[] = [];
+  const p99s: number[] = [];
+  let requests = 0;
+  for (let round = 1; round <= rounds; round++) {
+    const health = await load(`health ${round}`, healthLoad);
+    const recommendations = await load(`recommend ${round}`, recommendationsLoad);
+    ratios.push(recommendations.requests.average / health.requests.average);
+    p99s.push(recommendations.latency.p99);
+    requests += recommendations.requests.total;
+  }
+  const line =
+    `recommendations reach ${(100 * median(ratios)).toFixed(0)}% of the health query's throughput (median of ${rounds} rounds: ${ratios.map((r) => `${(100 * r).toFixed(0)}%`).join(', ')}); ` +
+    `p99 median ${median(p99s)} ms; each of the ${userIds.length.toLocaleString('en-US')} users asked ${(requests / rounds / userIds.length).toFixed(1)} times per round`;
+  console.log(`ratio: ${line}`);
+  return line;
+}
+
 const percentile = (sorted: number[], p: number) => sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))];
 
 /**
- * `npm run bench serve [--users 3000] [--days 14] [--seconds 10] [--connections 16] [--rounds 3] [--fold-in 300] [--keep]`
+ * `npm run bench serve [--users 3000] [--days 14] [--seconds 10] [--connections 16] [--rounds 3] [--fold-in 300] [--cache-size N] [--keep]`
  *
  * A demo shop with every recommender trained and active, the API in its own process, and
  * autocannon on loopback: the public `health` query and `recommendations` for random known users
- * (limit 10, with each item's recommender and id), same connections and duration, alternating. Then fold-in: a brand-new visitor's third view followed by their recommendations, timed in
+ * (limit 10, with each item's recommender and id), same connections and duration, alternating; first
+ * as deployed (the served-list cache on), then with the cache off so that every request is scored
+ * (`--cache-size N` measures only that setting). Then fold-in: a brand-new visitor's third view followed by their recommendations, timed in
  * process on the service. `--keep` leaves the trained database in place and prints its URL (to profile
  * a server against it by hand).
  */
@@ -68,10 +148,12 @@ export async function run(argv: string[]): Promise<void> {
   const rounds = intFlag(args, 'rounds', 3, 1);
   const foldIns = intFlag(args, 'fold-in', 300, 10);
   const keep = args.flags.keep === true;
+  // Default: as deployed, then with the cache off; --cache-size N measures that size only.
+  const cacheSizes: (number | null)[] = args.flags['cache-size'] === undefined ? [null, 0] : [intFlag(args, 'cache-size', DEFAULT_CACHE_SIZE, 0)];
   process.env.LOG_LEVEL ??= 'warn';
 
   const db = await benchDatabase('bench_serve');
-  let server: ChildProcess | null = null;
+  let server: RunningServer | null = null;
   try {
     const shop = createDemoShop({ users, days, seed: 7 });
     await loadDemoShop(db.dataSource, shop);
@@ -91,54 +173,18 @@ export async function run(argv: string[]): Promise<void> {
       console.log(`trained ${kind} in ${((performance.now() - started) / 1000).toFixed(1)} s`);
     }
 
-    const port = await freePort();
-    const adminKey = `bench-admin-${Date.now()}`;
-    let output = '';
-    server = spawn(process.execPath, [resolve(__dirname, '../src/main.js')], {
-      // As deployed: NODE_ENV=production also turns off graphql-js's development-only checks.
-      env: { ...process.env, NODE_ENV: 'production', DATABASE_URL: db.url, PORT: String(port), HOST: '127.0.0.1', LOG_LEVEL: 'warn', FUNNELCAST_BOOTSTRAP_ADMIN_KEY: adminKey },
-    });
-    server.stdout?.on('data', (chunk: Buffer) => (output += chunk.toString()));
-    server.stderr?.on('data', (chunk: Buffer) => (output += chunk.toString()));
-    const url = `http://127.0.0.1:${port}/graphql`;
-    await waitForHealth(`http://127.0.0.1:${port}/healthz`, server, () => output);
-
     const userIds: string[] = (await db.dataSource.query(`SELECT external_id FROM users ORDER BY id`)).map((r: { external_id: string }) => r.external_id);
-    const headers = { 'content-type': 'application/json', authorization: `Bearer ${adminKey}` };
-    const recommendQuery = 'query($u: ID!) { recommendations(userId: $u, limit: 10) { listId items { itemId score source modelVersionId recommendationId } } }';
-    const body = (u: string) => JSON.stringify({ query: recommendQuery, variables: { u } });
-    // A sanity check that the served lists are full and come from the models.
-    const sample = (await (await fetch(url, { method: 'POST', headers, body: body(userIds[1]) })).json()) as { data: { recommendations: { items: { source: string }[] } } };
-    console.log(`sample list: ${sample.data.recommendations.items.length} items from ${[...new Set(sample.data.recommendations.items.map((i) => i.source))].join(', ')}`);
-
-    const load = async (name: string, options: Record<string, unknown>) => {
-      const result = await autocannon({ url, connections, duration: seconds, method: 'POST', headers, ...options });
-      console.log(
-        `${name.padEnd(16)} ${Math.round(result.requests.average).toLocaleString('en-US').padStart(7)} req/s  p50 ${result.latency.p50} ms  p99 ${result.latency.p99} ms  ` +
-          `(${result.requests.total.toLocaleString('en-US')} requests, ${result.errors} errors, ${result.non2xx} non-2xx)`,
-      );
-      return result;
-    };
-    const healthLoad = { body: JSON.stringify({ query: '{ health { status } }' }) };
-    let next = 0;
-    const recommendationsLoad = {
-      requests: [{ setupRequest: (request: Record<string, unknown>) => ({ ...request, body: body(userIds[(next = (next * 7919 + 104729) % userIds.length)]) }) }],
-    };
-    // Warm-up (JIT, pool connections, caches), then alternating rounds: on a shared machine the load
-    // of other processes drifts, and alternating puts both queries under the same drift.
-    await autocannon({ url, connections, duration: 3, method: 'POST', headers, ...healthLoad });
-    await autocannon({ url, connections, duration: 3, method: 'POST', headers, ...recommendationsLoad });
-    console.log(`\nload: ${connections} connections, ${rounds} alternating rounds of ${seconds} s each, on loopback; the server in its own process`);
-    const ratios: number[] = [];
-    const p99s: number[] = [];
-    for (let round = 1; round <= rounds; round++) {
-      const health = await load(`health ${round}`, healthLoad);
-      const recommendations = await load(`recommend ${round}`, recommendationsLoad);
-      ratios.push(recommendations.requests.average / health.requests.average);
-      p99s.push(recommendations.latency.p99);
+    const summaries: string[] = [];
+    for (const cacheSize of cacheSizes) {
+      const label = cacheSize === null ? `as deployed (served-list cache of ${DEFAULT_CACHE_SIZE.toLocaleString('en-US')})` : cacheSize === 0 ? 'cache off: every request scored' : `served-list cache of ${cacheSize.toLocaleString('en-US')}`;
+      console.log(`\n== ${label}`);
+      const env: Record<string, string> = cacheSize === null ? {} : { FUNNELCAST_RECOMMENDATION_CACHE_SIZE: String(cacheSize) };
+      server = await startServer(db.url, env);
+      summaries.push(`${label}: ${await measure(server.url, server.adminKey, userIds, { connections, seconds, rounds })}`);
+      await stopServer(server.child);
+      server = null;
     }
-    const median = (values: number[]) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)];
-    console.log(`ratio: recommendations reach ${(100 * median(ratios)).toFixed(0)}% of the health query's throughput (median of ${rounds} rounds: ${ratios.map((r) => `${(100 * r).toFixed(0)}%`).join(', ')}); recommendations p99 median ${median(p99s)} ms`);
+    console.log(`\n${summaries.join('\n')}`);
 
     // Fold-in: a new visitor's third view, then their list (the service, in this process).
     const service = new RecommendationService(db.dataSource);
@@ -160,12 +206,7 @@ export async function run(argv: string[]): Promise<void> {
     timings.sort((a, b) => a - b);
     console.log(`\nfold-in for a brand-new visitor after 3 views (${foldIns} visitors): p50 ${percentile(timings, 50).toFixed(2)} ms, p99 ${percentile(timings, 99).toFixed(2)} ms (one indexed query for their events + in-memory scoring)`);
   } finally {
-    if (server && server.exitCode === null) {
-      await new Promise((done) => {
-        server!.once('exit', done);
-        server!.kill('SIGTERM');
-      });
-    }
+    if (server) await stopServer(server.child);
     if (keep) {
       await db.dataSource.destroy();
       console.log(`\nkept the database: DATABASE_URL=${db.url}`);

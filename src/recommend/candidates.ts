@@ -45,9 +45,9 @@ export function fuseLists(lists: readonly SourceList[]): Candidate[] {
 const fusionScratch = new DenseScratch();
 
 /**
- * `fuseLists` as a lazy sequence: the fused order is computed at once (in a reusable array indexed
- * by item id, not a Map per request), but a candidate object is only made for each item the list
- * builder actually reads, usually the first dozen.
+ * `fuseLists` as a lazy sequence, to be iterated once: the fused scores are summed at once (in a
+ * reusable array indexed by item id, not a Map per request), but they are ordered, and a candidate
+ * object made, only as far as the list builder reads, usually the first dozen.
  */
 export function fusedCandidates(lists: readonly SourceList[]): Iterable<Candidate> {
   if (lists.length === 1) {
@@ -82,17 +82,60 @@ export function fusedCandidates(lists: readonly SourceList[]): Iterable<Candidat
   const count = scratch.count;
   // Plain arrays: a typed array costs about 0.8 µs to allocate, more than filling these.
   const items: number[] = [];
-  for (let n = 0; n < count; n++) items.push(scratch.touched[n]);
-  const sum = scratch.sum;
-  items.sort((a, b) => sum[b] - sum[a] || a - b);
-  const scores: number[] = [];
+  const sums: number[] = [];
   const from: number[] = [];
   for (let n = 0; n < count; n++) {
-    scores.push(sum[items[n]]);
-    from.push(scratch.from[items[n]]);
+    const item = scratch.touched[n];
+    items.push(item);
+    sums.push(scratch.sum[item]);
+    from.push(scratch.from[item]);
   }
   scratch.reset();
-  return mapRanked(count, (n) => ({ item: items[n], score: scores[n], source: lists[from[n]].source, version: lists[from[n]].version }));
+  return bestFirst(items, sums, from, lists);
+}
+
+/**
+ * The fused items best first (higher sum, then lower item id), produced lazily: the arrays are
+ * made a max-heap in linear time and each step pops one, so the few items a list builder reads cost
+ * O(log n) each instead of sorting all of them. One pass only: popping consumes the heap.
+ */
+function bestFirst(items: number[], sums: number[], from: number[], lists: readonly SourceList[]): Iterable<Candidate> {
+  const better = (a: number, b: number) => sums[a] > sums[b] || (sums[a] === sums[b] && items[a] < items[b]);
+  const swap = (a: number, b: number) => {
+    const item = items[a];
+    const sum = sums[a];
+    const list = from[a];
+    items[a] = items[b];
+    sums[a] = sums[b];
+    from[a] = from[b];
+    items[b] = item;
+    sums[b] = sum;
+    from[b] = list;
+  };
+  const siftDown = (start: number, size: number) => {
+    for (let i = start; ; ) {
+      const left = 2 * i + 1;
+      if (left >= size) return;
+      const right = left + 1;
+      const child = right < size && better(right, left) ? right : left;
+      if (!better(child, i)) return;
+      swap(i, child);
+      i = child;
+    }
+  };
+  return {
+    *[Symbol.iterator]() {
+      let size = items.length;
+      for (let i = (size >> 1) - 1; i >= 0; i--) siftDown(i, size);
+      while (size > 0) {
+        const candidate: Candidate = { item: items[0], score: sums[0], source: lists[from[0]].source, version: lists[from[0]].version };
+        size--;
+        swap(0, size);
+        siftDown(0, size);
+        yield candidate;
+      }
+    },
+  };
 }
 
 function mapRanked(length: number, at: (n: number) => Candidate): Iterable<Candidate> {
