@@ -69,13 +69,15 @@ describe('selectTop', () => {
     let seed = 3;
     const random = () => ((seed = (seed * 1103515245 + 12345) % 2147483648) / 2147483648);
     for (let round = 0; round < 2000; round++) {
-      const length = Math.floor(random() * 120);
-      // Few distinct values, so ties are everywhere.
-      const scores = Float64Array.from({ length }, () => Math.floor(random() * 12) / 4 - 1);
-      const k = Math.floor(random() * 40);
+      // Short arrays, and long ones where a sampled threshold prefilters the heap.
+      const length = Math.floor(random() * (round % 2 === 0 ? 120 : 1500));
+      // Few distinct values, so ties are everywhere; some rounds with NaN and with fine-grained scores.
+      const levels = round % 3 === 0 ? 1e6 : 12;
+      const scores = Float64Array.from({ length }, () => (round % 5 === 0 && random() < 0.05 ? NaN : Math.floor(random() * levels) / 4 - 1));
+      const k = Math.floor(random() * (round % 2 === 0 ? 40 : 120));
       const start = random() < 0.2 ? 1 : 0;
       const expected = Array.from(scores, (score, index) => [index, score] as [number, number])
-        .filter(([index]) => index >= start)
+        .filter(([index, score]) => index >= start && !Number.isNaN(score))
         .sort((a, b) => b[1] - a[1] || a[0] - b[0])
         .slice(0, k);
       expect(pairsOf(selectTop(scores, k, start))).toEqual(expected);

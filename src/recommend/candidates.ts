@@ -185,27 +185,16 @@ export function selectTop(scores: ArrayLike<number>, k: number, start = 0, end =
   const heapIndex = heapIndexScratch;
   const heapScore = heapScoreScratch;
   let length = 0;
-  for (let index = start; index < end; index++) {
-    const score = scores[index];
-    if (score !== score) continue;
-    if (length < size) {
-      // Sift the new entry up past every parent it is worse than.
-      let i = length++;
-      while (i > 0) {
-        const parent = (i - 1) >> 1;
-        const parentScore = heapScore[parent];
-        if (!(score < parentScore || (score === parentScore && index > heapIndex[parent]))) break;
-        heapIndex[i] = heapIndex[parent];
-        heapScore[i] = parentScore;
-        i = parent;
-      }
-      heapIndex[i] = index;
-      heapScore[i] = score;
-    } else {
-      // Indices only grow, so an entry equal to the worst kept one loses the tie.
-      if (size === 0 || score <= heapScore[0]) continue;
-      siftDown(heapIndex, heapScore, length, index, score);
+  // Most of a long array cannot reach the top k: with a threshold that at least k entries reach,
+  // only those (in index order) go through the heap. Exact: every top-k entry is at or above it.
+  const candidates = size >= PREFILTER_MIN_K && end - start >= PREFILTER_MIN_RATIO * size ? entriesAbove(scores, start, end, size) : 0;
+  if (candidates > 0) {
+    for (let c = 0; c < candidates; c++) {
+      const index = candidateScratch[c];
+      length = offer(heapIndex, heapScore, length, size, index, scores[index]);
     }
+  } else {
+    for (let index = start; index < end; index++) length = offer(heapIndex, heapScore, length, size, index, scores[index]);
   }
   // Heapsort in place: the worst kept entry goes to the end, leaving the arrays best first.
   for (let last = length - 1; last > 0; last--) {
@@ -222,6 +211,59 @@ export function selectTop(scores: ArrayLike<number>, k: number, start = 0, end =
     best.push(heapScore[n]);
   }
   return { items, scores: best, length };
+}
+
+/**
+ * Offers (index, score) to the min-heap [0, length) of at most `size` entries; returns its new
+ * length. Entries come in increasing index order, so one equal to the worst kept entry loses the tie.
+ */
+function offer(heapIndex: Int32Array, heapScore: Float64Array, length: number, size: number, index: number, score: number): number {
+  if (score !== score) return length;
+  if (length < size) {
+    // Sift the new entry up past every parent it is worse than.
+    let i = length;
+    while (i > 0) {
+      const parent = (i - 1) >> 1;
+      const parentScore = heapScore[parent];
+      if (!(score < parentScore || (score === parentScore && index > heapIndex[parent]))) break;
+      heapIndex[i] = heapIndex[parent];
+      heapScore[i] = parentScore;
+      i = parent;
+    }
+    heapIndex[i] = index;
+    heapScore[i] = score;
+    return length + 1;
+  }
+  if (size > 0 && score > heapScore[0]) siftDown(heapIndex, heapScore, length, index, score);
+  return length;
+}
+
+/** The prefilter pays off from this k, and for arrays at least this many times longer than k. */
+const PREFILTER_MIN_K = 8;
+const PREFILTER_MIN_RATIO = 6;
+const SAMPLE_SIZE = 64;
+const sampleScratch = new Float64Array(SAMPLE_SIZE);
+let candidateScratch = new Int32Array(1024);
+
+/**
+ * Writes into `candidateScratch`, in index order, the entries of [start, end) at or above a
+ * threshold estimated from an even sample (aiming at about 2k of them), and returns how many;
+ * 0 when the sample gives no usable threshold or fewer than k entries reach it (the caller then
+ * scans everything).
+ */
+function entriesAbove(scores: ArrayLike<number>, start: number, end: number, k: number): number {
+  const n = end - start;
+  for (let j = 0; j < SAMPLE_SIZE; j++) sampleScratch[j] = scores[start + Math.floor((j * n) / SAMPLE_SIZE)];
+  sampleScratch.sort(); // ascending, NaN last
+  let valid = SAMPLE_SIZE;
+  while (valid > 0 && sampleScratch[valid - 1] !== sampleScratch[valid - 1]) valid--;
+  const rank = Math.ceil((2 * k * SAMPLE_SIZE) / n);
+  if (rank > valid) return 0;
+  const threshold = sampleScratch[valid - rank];
+  if (candidateScratch.length < n) candidateScratch = new Int32Array(Math.max(n, 2 * candidateScratch.length));
+  let count = 0;
+  for (let index = start; index < end; index++) if (scores[index] >= threshold) candidateScratch[count++] = index;
+  return count >= k ? count : 0;
 }
 
 let heapIndexScratch = new Int32Array(256);
