@@ -1,20 +1,17 @@
 import type { DataSource } from 'typeorm';
-import { pgPool } from '../db/data-source';
 import { badInput, notFound } from '../graphql/errors';
 import { Candidate, ListBuilder, ListRules, ServedCandidate, SourceList, fusedCandidates, selectTop } from './candidates';
 import { HistoryItem, historyFromEvents, projectIntoFactors, rankFromNeighbours, scoreFromNeighbours } from './fold-in';
-import { DEFAULT_EVENT_WEIGHTS, ItemEventType, SESSION_GAP_MS } from './item-events';
 import { encodeRecommendationId, newListId, Recommender } from './recommendation-id';
 import { gruLogits } from './session-gru';
 import { ServedListCache, userFingerprint } from './served-list-cache';
+import { readUserState, RECENT_EVENTS, UserState } from './user-state';
 import { RankedList, ServingModels, ServingSnapshot, VersionRef } from './serving-models';
 
 export const MAX_RECOMMENDATIONS = 100;
 export const MAX_INPUT_ITEMS = 1000;
 /** Lists kept by the served-list cache unless FUNNELCAST_RECOMMENDATION_CACHE_SIZE says otherwise (≈ 1 KB each). */
 export const DEFAULT_CACHE_SIZE = 20_000;
-/** Recent events of a user that fold-in and the live session read (one indexed query per request). */
-const RECENT_EVENTS = 50;
 /** How much the live session counts next to the user's longer history when blending. */
 const SESSION_WEIGHT = 1.5;
 /** Factor-space fold-in: ridge strength and recency decay of the projected history. */
@@ -47,18 +44,6 @@ export interface UserRecommendationRequest {
   maxPerCategory?: number | null;
 }
 
-interface UserState {
-  /** users.id; null for a visitor never seen before. */
-  id: number | null;
-  /** Most recent first: distinct items with their strongest event weight. */
-  history: HistoryItem[];
-  /** The live session (trailing visit), oldest first. */
-  session: number[];
-  purchased: Set<number>;
-  latestEventMs: number | null;
-}
-
-const weightOf = (type: string) => DEFAULT_EVENT_WEIGHTS[type as ItemEventType] ?? 0;
 
 /**
  * Serves recommendations from the in-process snapshot of the ACTIVE versions: the personalised
@@ -89,7 +74,7 @@ export class RecommendationService {
     if (request.maxPerCategory != null && (!Number.isInteger(request.maxPerCategory) || request.maxPerCategory < 1)) {
       throw badInput(`maxPerCategory must be a whole number of at least 1 (got ${request.maxPerCategory})`);
     }
-    const [snapshot, user] = await Promise.all([this.models.current(), this.userState(userId)]);
+    const [snapshot, user] = await Promise.all([this.models.current(), readUserState(this.dataSource, userId)]);
     let cacheKey: string | null = null;
     let fingerprint: number[] | null = null;
     if (this.cache.capacity > 0) {
@@ -243,47 +228,6 @@ export class RecommendationService {
     const ranked = selectTop(logits, depth, 1);
     for (let n = 0; n < ranked.length; n++) ranked.items[n] = model.itemIds[ranked.items[n] - 1];
     return { source: Recommender.SESSION_GRU, version: model.version, ranked, weight };
-  }
-
-  private async userState(userId: string): Promise<UserState> {
-    // A named (prepared) statement: planning it cost more than running it, on every request.
-    const { rows } = await pgPool(this.dataSource).query<{ id: number; items: number[] | null; types: string[] | null; sessions: (string | null)[] | null; times: number[] | null; purchased: number[] | null }>({
-        name: 'recommend-user-state',
-        text: `SELECT u.id, r.items, r.types, r.sessions, r.times,
-                ARRAY(SELECT DISTINCT p.item_id FROM events p WHERE p.user_id = u.id AND p.type = 'purchase' AND p.item_id IS NOT NULL) AS purchased
-         FROM users u
-         LEFT JOIN LATERAL (
-           SELECT array_agg(e.item_id) AS items, array_agg(e.type) AS types, array_agg(e.session_id) AS sessions,
-                  array_agg((extract(epoch FROM e.ts) * 1000)::float8) AS times
-           FROM (SELECT item_id, type, session_id, ts FROM events WHERE user_id = u.id AND item_id IS NOT NULL ORDER BY ts DESC, id DESC LIMIT ${RECENT_EVENTS}) e
-         ) r ON true
-         WHERE u.external_id = $1`,
-        values: [userId],
-      });
-    if (rows.length === 0) return { id: null, history: [], session: [], purchased: new Set(), latestEventMs: null };
-    const row = rows[0];
-    const items = row.items ?? [];
-    const types = row.types ?? [];
-    const times = row.times ?? [];
-    const sessions = row.sessions ?? [];
-    // The live session: the newest run of events in the same visit (same session id, or gaps under
-    // 30 minutes), if that visit is still going (its last event under 30 minutes ago).
-    const session: number[] = [];
-    const live = times.length > 0 && Date.now() - times[0] <= SESSION_GAP_MS;
-    for (let n = 0; live && n < items.length; n++) {
-      if (n > 0) {
-        const sameVisit = sessions[n] !== null || sessions[n - 1] !== null ? sessions[n] === sessions[n - 1] : times[n - 1] - times[n] <= SESSION_GAP_MS;
-        if (!sameVisit) break;
-      }
-      if (weightOf(types[n]) > 0 && session[0] !== items[n]) session.unshift(items[n]);
-    }
-    return {
-      id: row.id,
-      history: historyFromEvents(items, types.map(weightOf), RECENT_EVENTS),
-      session,
-      purchased: new Set(row.purchased ?? []),
-      latestEventMs: times.length > 0 ? times[0] : null,
-    };
   }
 }
 
