@@ -10,7 +10,7 @@ import { RankedList, ServingModels, ServingSnapshot, VersionRef } from './servin
 
 export const MAX_RECOMMENDATIONS = 100;
 export const MAX_INPUT_ITEMS = 1000;
-/** Lists kept by the served-list cache unless FUNNELCAST_RECOMMENDATION_CACHE_SIZE says otherwise (≈ 1 KB each). */
+/** Lists kept by the served-list cache unless FUNNELCAST_RECOMMENDATION_CACHE_SIZE says otherwise (1–3 KB each). */
 export const DEFAULT_CACHE_SIZE = 20_000;
 /** How much the live session counts next to the user's longer history when blending. */
 const SESSION_WEIGHT = 1.5;

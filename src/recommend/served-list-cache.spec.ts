@@ -1,9 +1,9 @@
 import type { ServedCandidate } from './candidates';
 import { Recommender } from './recommendation-id';
-import { ServedListCache, userFingerprint } from './served-list-cache';
+import { MAX_FINGERPRINT_LENGTH, MAX_KEY_LENGTH, ServedListCache, userFingerprint } from './served-list-cache';
 import type { ServingSnapshot } from './serving-models';
 
-const snapshot = (activeKey: string) => ({ activeKey }) as unknown as ServingSnapshot;
+const snapshot = (activeKey: string, generation = 1) => ({ activeKey, generation }) as unknown as ServingSnapshot;
 const list = (item: number): ServedCandidate[] => [{ item, score: 1, listScore: 1, source: Recommender.POPULARITY, version: null }];
 
 describe('userFingerprint', () => {
@@ -34,9 +34,29 @@ describe('ServedListCache', () => {
     expect(cache.get('u1', a, [1, 2, 3])).toEqual(list(1));
     expect(cache.get('u1', a, [1, 2, 4])).toBeNull();
     expect(cache.get('u1', a, [1, 2])).toBeNull();
-    expect(cache.get('u1', snapshot('a'), [1, 2, 3])).toBeNull(); // an equal-looking but newer snapshot
+    expect(cache.get('u1', snapshot('a', 2), [1, 2, 3])).toBeNull(); // an equal-looking but newer snapshot
     expect(cache.get('u2', a, [1, 2, 3])).toBeNull();
     expect([cache.hits, cache.misses]).toEqual([1, 4]);
+  });
+
+  it('keeps one snapshot’s lists: a newer snapshot empties it, an older one is not stored', () => {
+    const cache = new ServedListCache(10);
+    const [first, second] = [snapshot('a', 1), snapshot('b', 2)];
+    cache.set('u1', first, [1], list(1));
+    cache.set('u2', second, [2], list(2));
+    expect(cache.size).toBe(1);
+    expect(cache.get('u1', first, [1])).toBeNull();
+    cache.set('u1', first, [1], list(1)); // scored on the older snapshot by a slower request
+    expect(cache.size).toBe(1);
+    expect(cache.get('u2', second, [2])).toEqual(list(2));
+  });
+
+  it('does not keep lists for very long request keys or fingerprints', () => {
+    const cache = new ServedListCache(10);
+    const s = snapshot('s');
+    cache.set('k'.repeat(MAX_KEY_LENGTH + 1), s, [1], list(1));
+    cache.set('short', s, new Array(MAX_FINGERPRINT_LENGTH + 1).fill(1), list(1));
+    expect(cache.size).toBe(0);
   });
 
   it('evicts the least recently used entry past its capacity, and keeps nothing at capacity 0', () => {

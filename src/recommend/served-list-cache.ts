@@ -26,7 +26,6 @@ export function userFingerprint(
 }
 
 interface Entry {
-  snapshot: ServingSnapshot;
   fingerprint: number[];
   served: readonly ServedCandidate[];
 }
@@ -37,11 +36,17 @@ function sameNumbers(a: readonly number[], b: readonly number[]): boolean {
   return true;
 }
 
+/** Requests with longer keys (long exclusion lists) or users with longer fingerprints (many purchases) are not kept. */
+export const MAX_KEY_LENGTH = 1024;
+export const MAX_FINGERPRINT_LENGTH = 256;
+
 /**
  * The lists last served per (user, request), reused while nothing they depend on has changed: the
  * same ACTIVE versions and catalogue (the snapshot object is replaced whenever either changes) and
  * the same user state (their fingerprint, read fresh from PostgreSQL on every request). A hit
  * therefore returns exactly what scoring would; only the list and recommendation ids are new.
+ * Entries belong to one snapshot: the first list stored for a newer one empties the cache (so an
+ * old snapshot's models are not kept alive by it), and lists scored on an older one are not kept.
  * Least recently used entries go first once `capacity` is reached; capacity 0 turns it off.
  *
  * This serves repeat requests without new events (a page re-rendered, several widgets, paging
@@ -49,6 +54,7 @@ function sameNumbers(a: readonly number[], b: readonly number[]): boolean {
  */
 export class ServedListCache {
   private readonly entries = new Map<string, Entry>();
+  private snapshot: ServingSnapshot | null = null;
   hits = 0;
   misses = 0;
 
@@ -60,8 +66,8 @@ export class ServedListCache {
 
   get(key: string, snapshot: ServingSnapshot, fingerprint: readonly number[]): readonly ServedCandidate[] | null {
     if (this.capacity === 0) return null;
-    const entry = this.entries.get(key);
-    if (!entry || entry.snapshot !== snapshot || !sameNumbers(entry.fingerprint, fingerprint)) {
+    const entry = snapshot === this.snapshot ? this.entries.get(key) : undefined;
+    if (!entry || !sameNumbers(entry.fingerprint, fingerprint)) {
       this.misses++;
       return null;
     }
@@ -73,9 +79,14 @@ export class ServedListCache {
   }
 
   set(key: string, snapshot: ServingSnapshot, fingerprint: number[], served: readonly ServedCandidate[]): void {
-    if (this.capacity === 0) return;
+    if (this.capacity === 0 || key.length > MAX_KEY_LENGTH || fingerprint.length > MAX_FINGERPRINT_LENGTH) return;
+    if (snapshot !== this.snapshot) {
+      if (this.snapshot !== null && snapshot.generation <= this.snapshot.generation) return;
+      this.entries.clear();
+      this.snapshot = snapshot;
+    }
     this.entries.delete(key);
-    this.entries.set(key, { snapshot, fingerprint, served });
+    this.entries.set(key, { fingerprint, served });
     if (this.entries.size > this.capacity) this.entries.delete(this.entries.keys().next().value!);
   }
 }

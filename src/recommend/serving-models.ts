@@ -65,6 +65,8 @@ export interface SessionModel {
  * takes the current snapshot once and uses only it, so a switch of versions is atomic per request.
  */
 export interface ServingSnapshot {
+  /** Counts up with every new snapshot of one ServingModels: the larger is the newer. */
+  generation: number;
   activeKey: string;
   catalog: Map<number, CatalogEntry>;
   byExternalId: Map<string, number>;
@@ -139,6 +141,7 @@ export class ServingModels {
     const factorRow = find('MATRIX_FACTORIZATION');
     const sessionRow = find('SESSION_GRU');
     const next: ServingSnapshot = {
+      generation: (previous?.generation ?? 0) + 1,
       activeKey,
       catalog: catalogChanged ?? previous!.catalog,
       byExternalId: previous?.byExternalId ?? new Map(),
