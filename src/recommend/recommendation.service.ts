@@ -44,7 +44,6 @@ export interface UserRecommendationRequest {
   maxPerCategory?: number | null;
 }
 
-
 /**
  * Serves recommendations from the in-process snapshot of the ACTIVE versions: the personalised
  * recommenders blended (matrix factorisation, item neighbours, the session model), then the fallback
