@@ -1,5 +1,5 @@
 import type { CatalogEntry, VersionRef } from './serving-models';
-import { DenseScratch } from './dense-scratch';
+import { atLeast, DenseScratch } from './dense-scratch';
 import { Recommender } from './recommendation-id';
 
 /** One item a recommender proposes, with its own score and where it came from. */
@@ -178,12 +178,8 @@ export function fuseWithMap(lists: readonly SourceList[]): Candidate[] {
  */
 export function selectTop(scores: ArrayLike<number>, k: number, start = 0, end = scores.length): Ranked {
   const size = Math.max(0, Math.min(k, end - start));
-  if (heapIndexScratch.length < size) {
-    heapIndexScratch = new Int32Array(Math.max(size, 2 * heapIndexScratch.length));
-    heapScoreScratch = new Float64Array(heapIndexScratch.length);
-  }
-  const heapIndex = heapIndexScratch;
-  const heapScore = heapScoreScratch;
+  const heapIndex = (heapIndexScratch = atLeast(heapIndexScratch, size));
+  const heapScore = (heapScoreScratch = atLeast(heapScoreScratch, size));
   let length = 0;
   // Most of a long array cannot reach the top k: with a threshold that at least k entries reach,
   // only those (in index order) go through the heap. Exact: every top-k entry is at or above it.
@@ -260,7 +256,7 @@ function entriesAbove(scores: ArrayLike<number>, start: number, end: number, k: 
   const rank = Math.ceil((2 * k * SAMPLE_SIZE) / n);
   if (rank > valid) return 0;
   const threshold = sampleScratch[valid - rank];
-  if (candidateScratch.length < n) candidateScratch = new Int32Array(Math.max(n, 2 * candidateScratch.length));
+  candidateScratch = atLeast(candidateScratch, n);
   let count = 0;
   for (let index = start; index < end; index++) if (scores[index] >= threshold) candidateScratch[count++] = index;
   return count >= k ? count : 0;

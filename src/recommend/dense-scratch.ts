@@ -61,3 +61,13 @@ export class DenseScratch {
     this.marked = grown(this.marked, (n) => new Uint8Array(n));
   }
 }
+
+/**
+ * `array` when it holds at least `length` entries, else a new zeroed array of the same type, at
+ * least twice as long (for scratch buffers reused across requests: their contents are not kept).
+ */
+export function atLeast<T extends Float64Array | Int32Array>(array: T, length: number): T {
+  if (array.length >= length) return array;
+  const Make = array.constructor as new (size: number) => T;
+  return new Make(Math.max(length, 2 * array.length));
+}

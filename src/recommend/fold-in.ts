@@ -3,7 +3,7 @@
  * that lets a visitor's third click change what they see.
  */
 import { Ranked, selectTop } from './candidates';
-import { DenseScratch } from './dense-scratch';
+import { atLeast, DenseScratch } from './dense-scratch';
 
 /** One item in a user's recent history: its strongest event weight; the array is most recent first. */
 export interface HistoryItem {
@@ -89,7 +89,7 @@ export function rankFromNeighbours(
     return top;
   }
   const count = scratch.count;
-  if (values.length < count) values = new Float64Array(Math.max(count, 2 * values.length));
+  values = atLeast(values, count);
   for (let n = 0; n < count; n++) values[n] = scratch.sum[scratch.touched[n]];
   const top = selectTop(values, depth, 0, count);
   for (let n = 0; n < top.length; n++) top.items[n] = scratch.touched[top.items[n]];

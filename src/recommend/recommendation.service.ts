@@ -2,6 +2,7 @@ import type { DataSource } from 'typeorm';
 import { badInput, notFound } from '../graphql/errors';
 import { Candidate, ListBuilder, ListRules, ServedCandidate, SourceList, fusedCandidates, selectTop } from './candidates';
 import { HistoryItem, historyFromEvents, projectIntoFactors, rankFromNeighbours, scoreFromNeighbours } from './fold-in';
+import { atLeast } from './dense-scratch';
 import { encodeRecommendationId, newListId, Recommender } from './recommendation-id';
 import { gruLogits } from './session-gru';
 import { ServedListCache, userFingerprint } from './served-list-cache';
@@ -238,12 +239,10 @@ const scratch = {
   vector: new Float64Array(64),
   scores: new Float64Array(1024),
   userVector(length: number): Float64Array {
-    if (this.vector.length < length) this.vector = new Float64Array(length);
-    return this.vector;
+    return (this.vector = atLeast(this.vector, length));
   },
   factorScores(length: number): Float64Array {
-    if (this.scores.length < length) this.scores = new Float64Array(Math.max(length, 2 * this.scores.length));
-    return this.scores;
+    return (this.scores = atLeast(this.scores, length));
   },
 };
 
