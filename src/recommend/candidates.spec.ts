@@ -1,4 +1,4 @@
-import { fusedCandidates, fuseLists, fuseWithMap, ListBuilder, Ranked, rankedFromPairs, selectTop, SourceList } from './candidates';
+import { fusedCandidates, fuseLists, fuseWithMap, ListBuilder, Ranked, selectTop, SourceList } from './candidates';
 import { Recommender } from './recommendation-id';
 import type { CatalogEntry } from './serving-models';
 
@@ -113,6 +113,11 @@ describe('ListBuilder', () => {
     expect(builder.full).toBe(true);
   });
 });
+
+/** A `Ranked` from (item, score) pairs already in order. */
+function rankedFromPairs(pairs: readonly (readonly [item: number, score: number])[]): Ranked {
+  return { items: pairs.map(([item]) => item), scores: pairs.map(([, score]) => score), length: pairs.length };
+}
 
 function pairsOf(ranked: Ranked): [number, number][] {
   return ranked.items.slice(0, ranked.length).map((item, n): [number, number] => [item, ranked.scores[n]]);

@@ -17,11 +17,6 @@ export interface Ranked {
   length: number;
 }
 
-/** A `Ranked` from (item, score) pairs already in order (specs, and lists built off the hot path). */
-export function rankedFromPairs(pairs: readonly (readonly [item: number, score: number])[]): Ranked {
-  return { items: pairs.map(([item]) => item), scores: pairs.map(([, score]) => score), length: pairs.length };
-}
-
 /** A recommender's ranked proposals, best first. */
 export interface SourceList {
   source: Recommender;
