@@ -10,6 +10,7 @@ import { DEFAULT_DETECTOR_WEIGHTS, ensembleScore, type Detector } from './ensemb
 import { extractUserFeatures, type UserFeatureTable } from './feature-extraction';
 import { ISOLATION_FOREST_DEFAULTS } from './isolation-forest';
 import { dayLabels, worstDays } from './user-days';
+import { runIfMain } from '../cli/run-if-main';
 
 /**
  * How well the detectors find the demo shop's injected click farms and fake-order accounts,
@@ -251,9 +252,4 @@ async function main(argv: string[]): Promise<void> {
   }
 }
 
-if (require.main === module) {
-  main(process.argv.slice(2)).catch((error: unknown) => {
-    console.error(error);
-    process.exitCode = 1;
-  });
-}
+runIfMain(module, () => main(process.argv.slice(2)));

@@ -17,6 +17,7 @@ import { TrainingJobs } from '../training/training-jobs';
 import { TrainingRunner } from '../training/training-runner';
 import { loadFlaggedUserIds } from './flagged-users';
 import { config } from '../config';
+import { runIfMain } from '../cli/run-if-main';
 
 /**
  * How much the funnel's conversion rates and the recommender's recall move when anomalous users
@@ -241,9 +242,4 @@ async function main(argv: string[]): Promise<void> {
   }
 }
 
-if (require.main === module) {
-  main(process.argv.slice(2)).catch((error: unknown) => {
-    console.error(error);
-    process.exitCode = 1;
-  });
-}
+runIfMain(module, () => main(process.argv.slice(2)));

@@ -10,6 +10,7 @@ import { brierScore } from './calibration';
 import { historiesOf, type UserHistory } from './datasets';
 import { evaluateNextStep, evaluateUserPropensity, evaluateVisitPropensity, roundMetric } from './evaluation';
 import { loadHistories } from './event-history';
+import { runIfMain } from '../cli/run-if-main';
 
 /**
  * The quality report of docs/prediction.md: both model kinds against their baselines on a
@@ -202,9 +203,4 @@ async function main(): Promise<void> {
   if (which === 'taobao' || which === 'all') await taobaoReport(tf, options);
 }
 
-if (require.main === module) {
-  main().catch((error: unknown) => {
-    console.error(error);
-    process.exitCode = 1;
-  });
-}
+runIfMain(module, main);
