@@ -1,8 +1,8 @@
-/** Unit specs sit beside the code (src/**\/*.spec.ts); end-to-end tests live in test/. */
+/** Unit specs sit beside the code (src/**\/*.spec.ts); end-to-end tests live in test/; fault and load tests in test/reliability/ (also `npm run test:reliability`). */
 module.exports = {
   testEnvironment: 'node',
   roots: ['<rootDir>/src', '<rootDir>/test'],
-  testMatch: ['**/*.spec.ts', '**/*.e2e.ts'],
+  testMatch: ['**/*.spec.ts', '**/*.e2e.ts', '**/*.reliability.ts'],
   transform: { '^.+\\.ts$': 'ts-jest' },
   setupFiles: ['reflect-metadata'],
   testTimeout: 60000,
