@@ -180,7 +180,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     maxQueryDepth: readInt(env, 'FUNNELCAST_MAX_QUERY_DEPTH', 12, 2, 100, problems),
     maxQueryComplexity: readInt(env, 'FUNNELCAST_MAX_QUERY_COMPLEXITY', 2000, 10, 1_000_000, problems),
     maxQueryAliases: readInt(env, 'FUNNELCAST_MAX_QUERY_ALIASES', 30, 1, 10_000, problems),
-    maxQueryTokens: readInt(env, 'FUNNELCAST_MAX_QUERY_TOKENS', 10_000, 100, 10_000_000, problems),
+    maxQueryTokens: readInt(env, 'FUNNELCAST_MAX_QUERY_TOKENS', 5000, 100, 10_000_000, problems),
     maxQueryDirectives: readInt(env, 'FUNNELCAST_MAX_QUERY_DIRECTIVES', 50, 1, 10_000, problems),
     rateLimitPerKey: readInt(env, 'FUNNELCAST_RATE_LIMIT_PER_KEY', 1000, 0, 1_000_000, problems),
     rateLimitPerAddress: readInt(env, 'FUNNELCAST_RATE_LIMIT_PER_ADDRESS', 1000, 0, 1_000_000, problems),

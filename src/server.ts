@@ -5,7 +5,7 @@ import type { AddressInfo } from 'node:net';
 import type { Config } from './config';
 import type { Context } from './context';
 import { formatError } from './graphql/errors';
-import { queryLimitsFrom, queryLimitsPlugin } from './graphql/limits';
+import { queryLimitsForApollo, queryLimitsFrom } from './graphql/limits';
 import { ClientGone, readBody, RequestBodyError } from './http/body';
 import { handleCors } from './http/cors';
 import { RequestRateLimits } from './http/rate-limit';
@@ -35,13 +35,15 @@ async function authenticate(services: Services, header: string | undefined): Pro
  * server keeps the request path short and lets us cap body sizes before anything is parsed.
  */
 export async function startServer(services: Services, config: Config, port = config.port): Promise<RunningServer> {
+  const limits = queryLimitsForApollo<Context>(queryLimitsFrom(config));
   const apollo = new ApolloServer<Context>({
     schema: await buildFunnelcastSchema(),
     formatError,
     includeStacktraceInErrorResponses: false,
     // No type sets cache hints; the default cache-control plugin would still hook every field of every response.
-    plugins: [queryLimitsPlugin<Context>(queryLimitsFrom(config)), ApolloServerPluginCacheControlDisabled()],
-    parseOptions: { maxTokens: config.maxQueryTokens },
+    plugins: [limits.plugin, ApolloServerPluginCacheControlDisabled()],
+    validationRules: limits.validationRules,
+    parseOptions: limits.parseOptions,
   });
   const rateLimits = new RequestRateLimits(services.redis, config);
   await apollo.start();

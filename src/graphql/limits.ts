@@ -37,8 +37,14 @@ export interface QueryLimits {
 const MIN_QUERY_NODES = 10_000;
 
 /** A refused request: HTTP 400 with a code clients may see and a message that says what to change. */
+class QueryLimitError extends GraphQLError {
+  constructor(code: string, message: string, extensions: Record<string, unknown>) {
+    super(message, { extensions: { code, ...extensions, http: { status: 400 } } });
+  }
+}
+
 function limitError(code: string, message: string, extensions: Record<string, unknown>): GraphQLError {
-  return new GraphQLError(message, { extensions: { code, ...extensions, http: { status: 400 } } });
+  return new QueryLimitError(code, message, extensions);
 }
 
 /** graphql-armor reports counts only in its message ("…exceeded, found 600."). */
@@ -198,9 +204,10 @@ function tokensPast(source: string, limit: number): boolean {
   }
 }
 
+
 /**
- * Errors for a request over the limits, checked after validation and before execution, once the
- * variables are known: shape (depth, aliases, directives), then the summed ingest batch, then cost.
+ * Errors for a request over the limits: shape (depth, aliases, directives), then the summed
+ * ingest batch, then cost with these variables (what the server checks, in one call).
  */
 export function queryLimitErrors(
   schema: GraphQLSchema,
@@ -212,6 +219,16 @@ export function queryLimitErrors(
 ): GraphQLError[] {
   const shape = validate(schema, document, rules);
   if (shape.length) return [...shape];
+  return runLimitErrors(schema, document, operation, variables, limits);
+}
+
+function runLimitErrors(
+  schema: GraphQLSchema,
+  document: DocumentNode,
+  operation: OperationDefinitionNode,
+  variables: Record<string, unknown>,
+  limits: QueryLimits,
+): GraphQLError[] {
 
   const events = ingestEventCount(document, operation, variables);
   if (events > limits.maxIngestBatch) {
@@ -248,31 +265,39 @@ export function queryLimitErrors(
 }
 
 /**
- * Apollo plugin enforcing `limits` on every operation before it runs (introspection included),
- * with graphql-js's own token limit at parse time, reported as QUERY_TOO_MANY_TOKENS.
+ * What Apollo needs to enforce `limits` on every request, introspection included: graphql-js's
+ * token limit while parsing, the shape rules beside graphql's own validation, and a plugin that
+ * checks the summed ingest batch and the cost once the operation and its variables are known,
+ * before anything runs. Apollo caches documents only after they passed parsing and validation.
  */
-export function queryLimitsPlugin<TContext extends object>(limits: QueryLimits): ApolloServerPlugin<TContext> {
-  const rules = shapeRules(limits);
-  return {
+export function queryLimitsForApollo<TContext extends object>(
+  limits: QueryLimits,
+): { plugin: ApolloServerPlugin<TContext>; validationRules: ValidationRule[]; parseOptions: { maxTokens: number } } {
+  const plugin: ApolloServerPlugin<TContext> = {
     async requestDidStart() {
       return {
         async didResolveOperation({ schema, document, operation, request }) {
           if (!operation) return;
-          const [error] = queryLimitErrors(schema, document, operation, request.variables ?? {}, limits, rules);
+          const [error] = runLimitErrors(schema, document, operation, request.variables ?? {}, limits);
           if (error) throw error;
         },
         async didEncounterErrors({ errors, document, source }) {
-          // graphql-js stops parsing past parseOptions.maxTokens with a generic syntax error; say which limit it was.
-          if (document || source === undefined || errors.length !== 1) return;
-          const [error] = errors;
-          if (error.extensions.code !== 'GRAPHQL_PARSE_FAILED' || !tokensPast(source, limits.maxTokens)) return;
-          error.message = `The query has more than ${limits.maxTokens} tokens; at most ${limits.maxTokens} are allowed. Pass large inputs as variables, or send smaller queries.`;
-          error.extensions.code = 'QUERY_TOO_MANY_TOKENS';
-          error.extensions.maxTokens = limits.maxTokens;
+          for (const error of errors) {
+            // Apollo files our shape errors under GRAPHQL_VALIDATION_FAILED; give them back their own code.
+            if (error.originalError instanceof QueryLimitError) error.extensions.code = error.originalError.extensions.code;
+          }
+          // graphql-js stops parsing past maxTokens with a plain syntax error; say which limit it was.
+          const [first] = errors;
+          if (document || source === undefined || errors.length !== 1 || first.extensions.code !== 'GRAPHQL_PARSE_FAILED') return;
+          if (!tokensPast(source, limits.maxTokens)) return;
+          first.message = `The query has more than ${limits.maxTokens} tokens; at most ${limits.maxTokens} are allowed. Pass large inputs as variables, or send smaller queries.`;
+          first.extensions.code = 'QUERY_TOO_MANY_TOKENS';
+          first.extensions.maxTokens = limits.maxTokens;
         },
       };
     },
   };
+  return { plugin, validationRules: shapeRules(limits), parseOptions: { maxTokens: limits.maxTokens } };
 }
 
 /** The limits as configured (FUNNELCAST_MAX_QUERY_* and FUNNELCAST_MAX_INGEST_BATCH). */
