@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
 import type Redis from 'ioredis';
-import { RateLimiterMemory, RateLimiterRedis, RateLimiterRes } from 'rate-limiter-flexible';
+import { RateLimiterMemory, RateLimiterRedis, RateLimiterRes, RLWrapperTimeouts } from 'rate-limiter-flexible';
 import type { Config } from '../config';
 
 /** Why a request is refused with 429, and when the client may try again. */
@@ -12,20 +12,20 @@ export interface RateLimitRefusal {
 
 type Limits = Pick<Config, 'rateLimitPerKey' | 'rateLimitPerAddress' | 'authFailuresPerMinute' | 'queuePrefix'>;
 
+/** How long a request waits for Redis to count it before the in-memory count decides. */
+const REDIS_TIMEOUT_MS = 250;
+
+type Limiter = RLWrapperTimeouts;
+
 /**
  * A limiter counted in Redis, so every API process shares the count, with an in-memory one of the
- * same size that takes over at once while Redis does not answer: an outage neither opens the gate
- * nor closes it (the count is then per process).
+ * same size that takes over at once while Redis is disconnected or slower than REDIS_TIMEOUT_MS:
+ * an outage neither opens the gate nor closes it (the count is then per process).
  */
-function limiter(redis: Redis, keyPrefix: string, points: number, duration: number): RateLimiterRedis {
-  return new RateLimiterRedis({
-    storeClient: redis,
-    keyPrefix,
-    points,
-    duration,
-    rejectIfRedisNotReady: true,
-    insuranceLimiter: new RateLimiterMemory({ keyPrefix, points, duration }),
-  });
+function limiter(redis: Redis, keyPrefix: string, points: number, duration: number): Limiter {
+  const insuranceLimiter = new RateLimiterMemory({ keyPrefix, points, duration });
+  const shared = new RateLimiterRedis({ storeClient: redis, keyPrefix, points, duration, rejectIfRedisNotReady: true, insuranceLimiter });
+  return new RLWrapperTimeouts({ limiter: shared, insuranceLimiter, timeoutMs: REDIS_TIMEOUT_MS });
 }
 
 const retryAfter = (res: RateLimiterRes) => Math.max(1, Math.ceil(res.msBeforeNext / 1000));
@@ -48,9 +48,9 @@ export function clientAddress(request: IncomingMessage): string {
  * gets 429 for any request with credentials before its key is looked up. 0 turns a limit off.
  */
 export class RequestRateLimits {
-  private readonly perKey?: RateLimiterRedis;
-  private readonly perAddress?: RateLimiterRedis;
-  private readonly authFailures?: RateLimiterRedis;
+  private readonly perKey?: Limiter;
+  private readonly perAddress?: Limiter;
+  private readonly authFailures?: Limiter;
 
   constructor(
     redis: Redis,
@@ -96,7 +96,7 @@ export class RequestRateLimits {
 }
 
 /** Seconds until the next request is allowed when over the rate, otherwise null. */
-async function consume(limiter: RateLimiterRedis, key: string): Promise<number | null> {
+async function consume(limiter: Limiter, key: string): Promise<number | null> {
   try {
     await limiter.consume(key);
     return null;
