@@ -67,19 +67,18 @@ export class RequestRateLimits {
     const address = clientAddress(request);
     const key = bearerKey(request.headers.authorization);
     const hasCredentials = request.headers.authorization !== undefined;
-    if (hasCredentials && this.authFailures) {
-      const failures = await this.authFailures.get(address);
-      if (failures && failures.consumedPoints >= this.limits.authFailuresPerMinute) {
-        return {
-          message: `Too many failed authentications from this address (${this.limits.authFailuresPerMinute} a minute); check the API key and retry later.`,
-          retryAfterSeconds: retryAfter(failures),
-        };
-      }
-    }
-    const [byAddress, byKey] = await Promise.all([
+    // In parallel: while Redis hangs each waits REDIS_TIMEOUT_MS once, not one after another.
+    const [failures, byAddress, byKey] = await Promise.all([
+      hasCredentials && this.authFailures ? this.authFailures.get(address) : null,
       this.perAddress ? consume(this.perAddress, address) : null,
       this.perKey && key ? consume(this.perKey, key) : null,
     ]);
+    if (failures && failures.consumedPoints >= this.limits.authFailuresPerMinute) {
+      return {
+        message: `Too many failed authentications from this address (${this.limits.authFailuresPerMinute} a minute); check the API key and retry later.`,
+        retryAfterSeconds: retryAfter(failures),
+      };
+    }
     if (byKey) {
       return { message: `Too many requests with this API key: at most ${this.limits.rateLimitPerKey} a second.`, retryAfterSeconds: byKey };
     }
