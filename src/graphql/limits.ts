@@ -247,7 +247,7 @@ function runLimitErrors(
     return [
       limitError(
         'QUERY_TOO_COMPLEX',
-        `The query expands to more than ${maxNodes} selections (each fragment counted every time it is spread); its cost is over ${limits.maxComplexity}. Spread fewer fragments or request fewer fields.`,
+        `The query selects more than ${maxNodes} fields (a fragment's fields count each time it is spread), so its cost is over ${limits.maxComplexity}. Request fewer fields or spread fewer fragments.`,
         { maxComplexity: limits.maxComplexity },
       ),
     ];
