@@ -235,8 +235,8 @@ function runLimitErrors(
     return [
       limitError(
         'BATCH_TOO_LARGE',
-        `This request sends ${events} events in its ingestEvents fields together; at most ${limits.maxIngestBatch} per request are allowed. Split them over several requests.`,
-        { events, maxIngestBatch: limits.maxIngestBatch },
+        `A request holds at most ${limits.maxIngestBatch} events; this one has ${events} (all its ingestEvents fields together). Split them over several requests and send the parts in order.`,
+        { events, maxBatch: limits.maxIngestBatch },
       ),
     ];
   }
