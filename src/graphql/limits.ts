@@ -191,7 +191,7 @@ export function queryCost(
   return cost;
 }
 
-/** Lexical tokens in `source`, counting stops once past `limit`. */
+/** Whether `source` has more than `limit` lexical tokens (lexes at most limit + 1 of them). */
 function tokensPast(source: string, limit: number): boolean {
   const lexer = new Lexer(new Source(source));
   try {
