@@ -49,6 +49,25 @@ describe('loadConfig', () => {
     expect(problems.join('\n')).toMatch(/REDIS_URL is not a URL/);
   });
 
+  it('reads the request limits and CORS origins, 0 turning a rate limit off', () => {
+    expect(loadConfig({})).toMatchObject({
+      maxQueryAliases: 30,
+      maxQueryTokens: 5000,
+      rateLimitPerKey: 1000,
+      rateLimitPerAddress: 1000,
+      authFailuresPerMinute: 30,
+      bodyTimeoutMs: 10_000,
+      corsOrigins: [],
+    });
+    const config = loadConfig({ FUNNELCAST_RATE_LIMIT_PER_KEY: '0', FUNNELCAST_CORS_ORIGINS: 'https://shop.example, http://localhost:3000/' });
+    expect(config.rateLimitPerKey).toBe(0);
+    expect(config.corsOrigins).toEqual(['https://shop.example', 'http://localhost:3000']);
+    expect(loadConfig({ FUNNELCAST_CORS_ORIGINS: '*' }).corsOrigins).toEqual(['*']);
+    expect(() => loadConfig({ FUNNELCAST_CORS_ORIGINS: 'shop.example,https://shop.example/path' })).toThrow(
+      /FUNNELCAST_CORS_ORIGINS: "shop.example" is not an origin[\s\S]*"https:\/\/shop.example\/path" is not an origin/,
+    );
+  });
+
   it('is silent under jest unless LOG_LEVEL is set', () => {
     expect(loadConfig({ JEST_WORKER_ID: '1' }).logLevel).toBe('silent');
     expect(loadConfig({ JEST_WORKER_ID: '1', LOG_LEVEL: 'warn' }).logLevel).toBe('warn');

@@ -18,6 +18,22 @@ export interface Config {
   maxBodyBytes: number;
   maxQueryDepth: number;
   maxQueryComplexity: number;
+  /** Aliased fields in one operation (fragments counted each time they are spread). */
+  maxQueryAliases: number;
+  /** Lexical tokens in one GraphQL document; bounds parse and validation work. */
+  maxQueryTokens: number;
+  /** Directives in one operation (fragments counted each time they are spread). */
+  maxQueryDirectives: number;
+  /** Requests per second per API key; 0 turns the limit off. */
+  rateLimitPerKey: number;
+  /** Requests per second per client address; 0 turns the limit off. */
+  rateLimitPerAddress: number;
+  /** Failed authentications per minute per client address before it gets 429; 0 turns it off. */
+  authFailuresPerMinute: number;
+  /** A request body that sends nothing for this long is answered 408, in milliseconds. */
+  bodyTimeoutMs: number;
+  /** Origins whose web pages may call the API (CORS): exact origins, or ['*'] for any; empty: none. */
+  corsOrigins: string[];
   /** Largest serialised `properties` object of one event, in bytes. */
   maxEventPropertiesBytes: number;
   /** `auto` tries node-gpu, node, wasm, cpu in that order; a name forces that backend (FUNNELCAST_TF_BACKEND). */
@@ -107,6 +123,26 @@ function readShare(env: NodeJS.ProcessEnv, name: string, fallback: number, probl
   return value;
 }
 
+/** `*`, or a comma-separated list of origins such as `https://shop.example,http://localhost:3000`. */
+function readOrigins(env: NodeJS.ProcessEnv, name: string, problems: string[]): string[] {
+  const raw = (env[name] ?? '').trim();
+  if (raw === '') return [];
+  if (raw === '*') return ['*'];
+  const origins: string[] = [];
+  for (const entry of raw.split(',').map((part) => part.trim()).filter(Boolean)) {
+    let origin: string | undefined;
+    try {
+      const url = new URL(entry);
+      if ((url.protocol === 'http:' || url.protocol === 'https:') && url.origin === entry.replace(/\/$/, '')) origin = url.origin;
+    } catch {
+      // reported below
+    }
+    if (origin) origins.push(origin);
+    else problems.push(`${name}: ${JSON.stringify(entry)} is not an origin; expected * or e.g. https://shop.example,http://localhost:3000`);
+  }
+  return origins;
+}
+
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   const problems: string[] = [];
   const databaseUrl = readUrl(env, 'DATABASE_URL', ['postgres:', 'postgresql:'], problems);
@@ -143,6 +179,14 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     maxBodyBytes: readInt(env, 'FUNNELCAST_MAX_BODY_BYTES', 16 * 1024 * 1024, 1024, 1024 * 1024 * 1024, problems),
     maxQueryDepth: readInt(env, 'FUNNELCAST_MAX_QUERY_DEPTH', 12, 2, 100, problems),
     maxQueryComplexity: readInt(env, 'FUNNELCAST_MAX_QUERY_COMPLEXITY', 2000, 10, 1_000_000, problems),
+    maxQueryAliases: readInt(env, 'FUNNELCAST_MAX_QUERY_ALIASES', 30, 1, 10_000, problems),
+    maxQueryTokens: readInt(env, 'FUNNELCAST_MAX_QUERY_TOKENS', 5000, 100, 10_000_000, problems),
+    maxQueryDirectives: readInt(env, 'FUNNELCAST_MAX_QUERY_DIRECTIVES', 50, 1, 10_000, problems),
+    rateLimitPerKey: readInt(env, 'FUNNELCAST_RATE_LIMIT_PER_KEY', 1000, 0, 1_000_000, problems),
+    rateLimitPerAddress: readInt(env, 'FUNNELCAST_RATE_LIMIT_PER_ADDRESS', 1000, 0, 1_000_000, problems),
+    authFailuresPerMinute: readInt(env, 'FUNNELCAST_AUTH_FAILURES_PER_MINUTE', 30, 0, 1_000_000, problems),
+    bodyTimeoutMs: readInt(env, 'FUNNELCAST_BODY_TIMEOUT_MS', 10_000, 100, 600_000, problems),
+    corsOrigins: readOrigins(env, 'FUNNELCAST_CORS_ORIGINS', problems),
     maxEventPropertiesBytes: readInt(env, 'FUNNELCAST_MAX_EVENT_PROPERTIES_BYTES', 16 * 1024, 64, 1024 * 1024, problems),
     tfBackend,
     trainingConcurrency: readInt(env, 'FUNNELCAST_TRAINING_CONCURRENCY', 1, 1, 64, problems),

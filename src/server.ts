@@ -1,12 +1,15 @@
 import { ApolloServer, HeaderMap } from '@apollo/server';
-import type { ApolloServerPlugin } from '@apollo/server';
 import { ApolloServerPluginCacheControlDisabled } from '@apollo/server/plugin/disabled';
 import { createServer, IncomingMessage, Server, ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Config } from './config';
 import type { Context } from './context';
 import { formatError } from './graphql/errors';
-import { queryLimitErrors } from './graphql/limits';
+import { queryLimitsForApollo, queryLimitsFrom } from './graphql/limits';
+import { ClientGone, readBody, RequestBodyError } from './http/body';
+import { handleCors } from './http/cors';
+import { RequestRateLimits } from './http/rate-limit';
+import { sendError, sendJson } from './http/respond';
 import { logger } from './logger';
 import { buildFunnelcastSchema } from './schema';
 import type { Services } from './services';
@@ -15,51 +18,6 @@ export interface RunningServer {
   url: string;
   port: number;
   close(): Promise<void>;
-}
-
-class BodyTooLarge extends Error {}
-
-function readBody(request: IncomingMessage, maxBytes: number): Promise<string> {
-  const declared = Number(request.headers['content-length'] ?? 0);
-  if (declared > maxBytes) return Promise.reject(new BodyTooLarge());
-  return new Promise((resolve, reject) => {
-    const chunks: Buffer[] = [];
-    let size = 0;
-    request.on('data', (chunk: Buffer) => {
-      size += chunk.length;
-      if (size > maxBytes) {
-        reject(new BodyTooLarge());
-        request.destroy();
-        return;
-      }
-      chunks.push(chunk);
-    });
-    request.on('end', () => resolve(Buffer.concat(chunks).toString('utf8')));
-    request.on('error', reject);
-  });
-}
-
-function sendJson(response: ServerResponse, status: number, body: unknown): void {
-  response.writeHead(status, { 'content-type': 'application/json; charset=utf-8' });
-  response.end(JSON.stringify(body));
-}
-
-function queryLimitsPlugin(config: Config): ApolloServerPlugin<Context> {
-  const limits = { maxDepth: config.maxQueryDepth, maxComplexity: config.maxQueryComplexity };
-  return {
-    async requestDidStart() {
-      return {
-        async didResolveOperation({ document, operation, request }) {
-          if (!operation) return;
-          const [error] = queryLimitErrors(document, operation, request.variables ?? {}, limits);
-          if (error) {
-            error.extensions.http = { status: 400 };
-            throw error;
-          }
-        },
-      };
-    },
-  };
 }
 
 async function authenticate(services: Services, header: string | undefined): Promise<Pick<Context, 'principal' | 'authProblem'>> {
@@ -77,18 +35,23 @@ async function authenticate(services: Services, header: string | undefined): Pro
  * server keeps the request path short and lets us cap body sizes before anything is parsed.
  */
 export async function startServer(services: Services, config: Config, port = config.port): Promise<RunningServer> {
+  const limits = queryLimitsForApollo<Context>(queryLimitsFrom(config));
   const apollo = new ApolloServer<Context>({
     schema: await buildFunnelcastSchema(),
     formatError,
     includeStacktraceInErrorResponses: false,
     // No type sets cache hints; the default cache-control plugin would still hook every field of every response.
-    plugins: [queryLimitsPlugin(config), ApolloServerPluginCacheControlDisabled()],
+    plugins: [limits.plugin, ApolloServerPluginCacheControlDisabled()],
+    validationRules: limits.validationRules,
+    parseOptions: limits.parseOptions,
   });
+  const rateLimits = new RequestRateLimits(services.redis, config);
   await apollo.start();
   const log = logger();
 
   const handle = async (request: IncomingMessage, response: ServerResponse): Promise<void> => {
     const url = new URL(request.url ?? '/', 'http://localhost');
+    if (handleCors(request, response, config.corsOrigins)) return;
     if (url.pathname === '/healthz') {
       const health = await services.health.check();
       sendJson(response, health.database.ok ? 200 : 503, health);
@@ -98,9 +61,15 @@ export async function startServer(services: Services, config: Config, port = con
       sendJson(response, 404, { errors: [{ message: 'Not found; the GraphQL endpoint is /graphql.', extensions: { code: 'NOT_FOUND' } }] });
       return;
     }
+    const refusal = await rateLimits.admit(request);
+    if (refusal) {
+      const { message, retryAfterSeconds } = refusal;
+      sendError(response, 429, 'RATE_LIMITED', message, { 'retry-after': String(retryAfterSeconds) }, { retryAfterSeconds });
+      return;
+    }
     let body: unknown = undefined;
     if (request.method === 'POST') {
-      const text = await readBody(request, config.maxBodyBytes);
+      const text = await readBody(request, { maxBytes: config.maxBodyBytes, idleTimeoutMs: config.bodyTimeoutMs });
       try {
         body = text.length ? JSON.parse(text) : undefined;
       } catch {
@@ -114,7 +83,11 @@ export async function startServer(services: Services, config: Config, port = con
     }
     const result = await apollo.executeHTTPGraphQLRequest({
       httpGraphQLRequest: { method: request.method ?? 'GET', headers, search: url.search, body },
-      context: async () => ({ services, ...(await authenticate(services, request.headers.authorization)) }),
+      context: async () => {
+        const auth = await authenticate(services, request.headers.authorization);
+        if (auth.authProblem) await rateLimits.recordAuthFailure(request);
+        return { services, ...auth };
+      },
     });
     for (const [name, value] of result.headers) response.setHeader(name, value);
     response.statusCode = result.status ?? 200;
@@ -128,11 +101,12 @@ export async function startServer(services: Services, config: Config, port = con
 
   const server: Server = createServer((request, response) => {
     handle(request, response).catch((error: unknown) => {
-      if (error instanceof BodyTooLarge) {
-        response.setHeader('connection', 'close');
-        sendJson(response, 413, {
-          errors: [{ message: `The request body is larger than ${config.maxBodyBytes} bytes; send smaller batches.`, extensions: { code: 'PAYLOAD_TOO_LARGE' } }],
-        });
+      if (error instanceof RequestBodyError) {
+        sendError(response, error.status, error.code, error.message, { connection: 'close' });
+        return;
+      }
+      if (error instanceof ClientGone) {
+        response.destroy();
         return;
       }
       log.error({ err: error }, 'request failed outside GraphQL');
@@ -141,6 +115,9 @@ export async function startServer(services: Services, config: Config, port = con
     });
   });
   server.keepAliveTimeout = 65_000;
+  // Slow clients: headers must arrive within 20 s and the whole request within 120 s (a pause in the body: FUNNELCAST_BODY_TIMEOUT_MS).
+  server.headersTimeout = 20_000;
+  server.requestTimeout = 120_000;
 
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);

@@ -1,110 +1,313 @@
+import type { ApolloServerPlugin } from '@apollo/server';
+import { ApolloArmor } from '@escape.tech/graphql-armor';
 import {
   DocumentNode,
-  FieldNode,
   FragmentDefinitionNode,
   GraphQLError,
+  GraphQLSchema,
   Kind,
+  Lexer,
   OperationDefinitionNode,
   SelectionSetNode,
-  ValueNode,
+  Source,
+  TokenKind,
+  validate,
+  ValidationContext,
+  ValidationRule,
 } from 'graphql';
+import { createComplexityRule, simpleEstimator } from 'graphql-query-complexity';
+import type { Config } from '../config';
+import { fieldCostEstimator } from './costs';
 
 export interface QueryLimits {
   maxDepth: number;
   maxComplexity: number;
-}
-
-/** Arguments that say how many list entries a field returns; they multiply the cost of what is below. */
-const PAGE_SIZE_ARGUMENTS = new Set(['first', 'last', 'limit']);
-/** Introspection is bounded by the schema itself and tools send deep introspection queries. */
-const INTROSPECTION_FIELDS = new Set(['__schema', '__type']);
-
-interface Cost {
-  depth: number;
-  complexity: number;
-}
-
-function pageSize(field: FieldNode, variables: Record<string, unknown>): number {
-  for (const argument of field.arguments ?? []) {
-    if (!PAGE_SIZE_ARGUMENTS.has(argument.name.value)) continue;
-    const value = literalInt(argument.value, variables);
-    if (value !== undefined) return Math.max(1, value);
-  }
-  return 1;
-}
-
-function literalInt(node: ValueNode, variables: Record<string, unknown>): number | undefined {
-  if (node.kind === Kind.INT) return Number(node.value);
-  if (node.kind === Kind.VARIABLE) {
-    const value = variables[node.name.value];
-    return typeof value === 'number' ? value : undefined;
-  }
-  return undefined;
-}
-
-function measure(
-  selectionSet: SelectionSetNode,
-  fragments: Record<string, FragmentDefinitionNode>,
-  variables: Record<string, unknown>,
-  visiting: Set<string>,
-): Cost {
-  let depth = 0;
-  let complexity = 0;
-  for (const selection of selectionSet.selections) {
-    let inner: Cost;
-    if (selection.kind === Kind.FIELD) {
-      if (INTROSPECTION_FIELDS.has(selection.name.value)) continue;
-      const below = selection.selectionSet
-        ? measure(selection.selectionSet, fragments, variables, visiting)
-        : { depth: 0, complexity: 0 };
-      inner = { depth: below.depth + 1, complexity: 1 + pageSize(selection, variables) * below.complexity };
-    } else if (selection.kind === Kind.INLINE_FRAGMENT) {
-      inner = measure(selection.selectionSet, fragments, variables, visiting);
-    } else {
-      const name = selection.name.value;
-      const fragment = fragments[name];
-      // Cycles are reported by graphql's own NoFragmentCycles rule; just do not loop here.
-      if (!fragment || visiting.has(name)) continue;
-      visiting.add(name);
-      inner = measure(fragment.selectionSet, fragments, variables, visiting);
-      visiting.delete(name);
-    }
-    depth = Math.max(depth, inner.depth);
-    complexity += inner.complexity;
-  }
-  return { depth, complexity };
+  maxAliases: number;
+  maxDirectives: number;
+  maxTokens: number;
+  /** Events summed over every `ingestEvents` field of one request. */
+  maxIngestBatch: number;
 }
 
 /**
- * Errors for an operation nested deeper than `maxDepth` fields, or whose estimated cost (one per
- * field, multiplied by the page sizes of the lists above it) passes `maxComplexity`. Run after
- * variables are known, since page sizes often come from them.
+ * The cost walk of graphql-query-complexity expands a fragment each time it is spread; it stops
+ * after this many selections, so a small document of fragments spreading each other twice is
+ * refused after a bounded amount of work instead of walking 2^27 fields.
+ */
+const MIN_QUERY_NODES = 10_000;
+
+/** A refused request: HTTP 400 with a code clients may see and a message that says what to change. */
+class QueryLimitError extends GraphQLError {
+  constructor(code: string, message: string, extensions: Record<string, unknown>) {
+    super(message, { extensions: { code, ...extensions, http: { status: 400 } } });
+  }
+}
+
+function limitError(code: string, message: string, extensions: Record<string, unknown>): GraphQLError {
+  return new QueryLimitError(code, message, extensions);
+}
+
+/** graphql-armor reports counts only in its message ("…exceeded, found 600."). */
+function foundIn(error: GraphQLError): number | undefined {
+  const match = /found (\d+)/.exec(error.message);
+  return match ? Number(match[1]) : undefined;
+}
+
+type RejectCallback = (context: ValidationContext | null, error: GraphQLError) => void;
+
+/** Report our own error, with the count graphql-armor found, into the validation run. */
+const reportAs =
+  (make: (found: number | undefined) => GraphQLError): RejectCallback =>
+  (context, error) =>
+    context?.reportError(make(foundIn(error)));
+
+/**
+ * graphql-armor's depth, alias and directive rules (fragments are expanded once each and
+ * memoised, so they are linear in the document), reporting our codes. Depth leaves `__schema`
+ * out so tools' standard introspection query (deeply nested `ofType`) still works; introspection
+ * is bounded by aliases and cost instead. Tokens are limited by graphql-js at parse time and cost
+ * by graphql-query-complexity once the variables are known, so armor's own versions are off.
+ */
+function shapeRules(limits: QueryLimits): ValidationRule[] {
+  const armor = new ApolloArmor({
+    maxDepth: {
+      n: limits.maxDepth,
+      flattenFragments: true,
+      ignoreIntrospection: true,
+      propagateOnRejection: false,
+      onReject: [
+        reportAs((depth) =>
+          limitError('QUERY_TOO_DEEP', `The query is nested ${depth ?? 'more than ' + limits.maxDepth} levels deep; at most ${limits.maxDepth} are allowed. Ask for fewer nested fields.`, {
+            depth,
+            maxDepth: limits.maxDepth,
+          }),
+        ),
+      ],
+    },
+    maxAliases: {
+      n: limits.maxAliases,
+      propagateOnRejection: false,
+      onReject: [
+        reportAs((aliases) =>
+          limitError(
+            'QUERY_TOO_MANY_ALIASES',
+            `The query uses ${aliases ?? 'more than ' + limits.maxAliases} aliases; at most ${limits.maxAliases} are allowed. Send the aliased fields in several requests.`,
+            { aliases, maxAliases: limits.maxAliases },
+          ),
+        ),
+      ],
+    },
+    maxDirectives: {
+      n: limits.maxDirectives,
+      propagateOnRejection: false,
+      onReject: [
+        reportAs((directives) =>
+          limitError(
+            'QUERY_TOO_MANY_DIRECTIVES',
+            `The query uses ${directives ?? 'more than ' + limits.maxDirectives} directives; at most ${limits.maxDirectives} are allowed. Remove repeated directives.`,
+            { directives, maxDirectives: limits.maxDirectives },
+          ),
+        ),
+      ],
+    },
+    maxTokens: { enabled: false },
+    costLimit: { enabled: false },
+    // Introspection is open, so suggestions hide nothing; they help client developers.
+    blockFieldSuggestion: { enabled: false },
+  });
+  return armor.protect().validationRules as ValidationRule[];
+}
+
+/**
+ * Events in the request's `ingestEvents` fields together, from literals and variables. Fragments
+ * are summed once each and reused (linear), and each spread counts, so aliases and fragments
+ * cannot carry more than one batch's worth of events between them.
+ */
+export function ingestEventCount(document: DocumentNode, operation: OperationDefinitionNode, variables: Record<string, unknown>): number {
+  const fragments = new Map<string, FragmentDefinitionNode>();
+  for (const definition of document.definitions) {
+    if (definition.kind === Kind.FRAGMENT_DEFINITION) fragments.set(definition.name.value, definition);
+  }
+  const perFragment = new Map<string, number>();
+  const count = (selectionSet: SelectionSetNode): number => {
+    let events = 0;
+    for (const selection of selectionSet.selections) {
+      if (selection.kind === Kind.FIELD) {
+        if (selection.name.value === 'ingestEvents') {
+          const argument = selection.arguments?.find((arg) => arg.name.value === 'events');
+          if (argument?.value.kind === Kind.LIST) events += argument.value.values.length;
+          else if (argument?.value.kind === Kind.VARIABLE) {
+            const value = variables[argument.value.name.value];
+            events += Array.isArray(value) ? value.length : value == null ? 0 : 1;
+          } else if (argument) events += 1; // one object literal is a list of one
+        }
+        if (selection.selectionSet) events += count(selection.selectionSet);
+      } else if (selection.kind === Kind.INLINE_FRAGMENT) {
+        events += count(selection.selectionSet);
+      } else {
+        const name = selection.name.value;
+        if (!perFragment.has(name)) {
+          perFragment.set(name, 0); // a cycle (refused by validation) counts nothing
+          const fragment = fragments.get(name);
+          perFragment.set(name, fragment ? count(fragment.selectionSet) : 0);
+        }
+        events += perFragment.get(name)!;
+      }
+    }
+    return events;
+  };
+  return count(operation.selectionSet);
+}
+
+/**
+ * The estimated cost of the operation with these variables (see ./costs), by graphql-query-complexity;
+ * `undefined` when the walk passed `maxNodes` selections (fragments counted at every spread).
+ * Arguments that fail coercion leave their field out: it fails at execution without doing work.
+ */
+export function queryCost(
+  schema: GraphQLSchema,
+  document: DocumentNode,
+  variables: Record<string, unknown>,
+  operationName: string | undefined,
+  maxNodes: number,
+): number | undefined {
+  let cost = 0;
+  const rule = createComplexityRule({
+    maximumComplexity: Number.MAX_SAFE_INTEGER,
+    estimators: [fieldCostEstimator, simpleEstimator({ defaultComplexity: 1 })],
+    variables,
+    operationName,
+    maxQueryNodes: maxNodes,
+    onComplete: (complexity: number) => {
+      cost = complexity;
+    },
+  });
+  try {
+    validate(schema, document, [rule]);
+  } catch (error) {
+    if (error instanceof GraphQLError && /maximum allowed number of nodes/.test(error.message)) return undefined;
+    throw error;
+  }
+  return cost;
+}
+
+/** Whether `source` has more than `limit` lexical tokens (lexes at most limit + 1 of them). */
+function tokensPast(source: string, limit: number): boolean {
+  const lexer = new Lexer(new Source(source));
+  try {
+    for (let count = 0; count <= limit; count++) {
+      if (lexer.advance().kind === TokenKind.EOF) return false;
+    }
+    return true;
+  } catch {
+    return false; // a genuine syntax error
+  }
+}
+
+
+/**
+ * Errors for a request over the limits: shape (depth, aliases, directives), then the summed
+ * ingest batch, then cost with these variables (what the server checks, in one call).
  */
 export function queryLimitErrors(
+  schema: GraphQLSchema,
+  document: DocumentNode,
+  operation: OperationDefinitionNode,
+  variables: Record<string, unknown>,
+  limits: QueryLimits,
+  rules: ValidationRule[] = shapeRules(limits),
+): GraphQLError[] {
+  const shape = validate(schema, document, rules);
+  if (shape.length) return [...shape];
+  return runLimitErrors(schema, document, operation, variables, limits);
+}
+
+function runLimitErrors(
+  schema: GraphQLSchema,
   document: DocumentNode,
   operation: OperationDefinitionNode,
   variables: Record<string, unknown>,
   limits: QueryLimits,
 ): GraphQLError[] {
-  const fragments: Record<string, FragmentDefinitionNode> = {};
-  for (const definition of document.definitions) {
-    if (definition.kind === Kind.FRAGMENT_DEFINITION) fragments[definition.name.value] = definition;
+
+  const events = ingestEventCount(document, operation, variables);
+  if (events > limits.maxIngestBatch) {
+    return [
+      limitError(
+        'BATCH_TOO_LARGE',
+        `A request holds at most ${limits.maxIngestBatch} events; this one has ${events} (all its ingestEvents fields together). Split them over several requests and send the parts in order.`,
+        { events, maxBatch: limits.maxIngestBatch },
+      ),
+    ];
   }
-  const cost = measure(operation.selectionSet, fragments, variables, new Set());
-  const errors: GraphQLError[] = [];
-  if (cost.depth > limits.maxDepth) {
-    errors.push(
-      new GraphQLError(`The query is nested ${cost.depth} levels deep; at most ${limits.maxDepth} are allowed. Ask for fewer nested fields.`, {
-        extensions: { code: 'QUERY_TOO_DEEP', depth: cost.depth, maxDepth: limits.maxDepth },
-      }),
-    );
+
+  const maxNodes = Math.max(MIN_QUERY_NODES, limits.maxComplexity);
+  const cost = queryCost(schema, document, variables, operation.name?.value, maxNodes);
+  if (cost === undefined) {
+    return [
+      limitError(
+        'QUERY_TOO_COMPLEX',
+        `The query selects more than ${maxNodes} fields (a fragment's fields count each time it is spread), so its cost is over ${limits.maxComplexity}. Request fewer fields or spread fewer fragments.`,
+        { maxComplexity: limits.maxComplexity },
+      ),
+    ];
   }
-  if (cost.complexity > limits.maxComplexity) {
-    errors.push(
-      new GraphQLError(`The query's estimated cost is ${cost.complexity}; at most ${limits.maxComplexity} is allowed. Request fewer fields or smaller pages.`, {
-        extensions: { code: 'QUERY_TOO_COMPLEX', complexity: cost.complexity, maxComplexity: limits.maxComplexity },
-      }),
-    );
+  if (cost > limits.maxComplexity) {
+    return [
+      limitError(
+        'QUERY_TOO_COMPLEX',
+        `The query's estimated cost is ${cost}; at most ${limits.maxComplexity} is allowed. Request fewer fields, fewer expensive fields (funnels, statistics, predictions) or smaller pages, or split it over several requests.`,
+        { complexity: cost, maxComplexity: limits.maxComplexity },
+      ),
+    ];
   }
-  return errors;
+  return [];
+}
+
+/**
+ * What Apollo needs to enforce `limits` on every request, introspection included: graphql-js's
+ * token limit while parsing, the shape rules beside graphql's own validation, and a plugin that
+ * checks the summed ingest batch and the cost once the operation and its variables are known,
+ * before anything runs. Apollo caches documents only after they passed parsing and validation.
+ */
+export function queryLimitsForApollo<TContext extends object>(
+  limits: QueryLimits,
+): { plugin: ApolloServerPlugin<TContext>; validationRules: ValidationRule[]; parseOptions: { maxTokens: number } } {
+  const plugin: ApolloServerPlugin<TContext> = {
+    async requestDidStart() {
+      return {
+        async didResolveOperation({ schema, document, operation, request }) {
+          if (!operation) return;
+          const [error] = runLimitErrors(schema, document, operation, request.variables ?? {}, limits);
+          if (error) throw error;
+        },
+        async didEncounterErrors({ errors, document, source }) {
+          for (const error of errors) {
+            // Apollo files our shape errors under GRAPHQL_VALIDATION_FAILED; give them back their own code.
+            if (error.originalError instanceof QueryLimitError) error.extensions.code = error.originalError.extensions.code;
+          }
+          // graphql-js stops parsing past maxTokens with a plain syntax error; say which limit it was.
+          const [first] = errors;
+          if (document || source === undefined || errors.length !== 1 || first.extensions.code !== 'GRAPHQL_PARSE_FAILED') return;
+          if (!tokensPast(source, limits.maxTokens)) return;
+          first.message = `The query has more than ${limits.maxTokens} tokens; at most ${limits.maxTokens} are allowed. Pass large inputs as variables, or send smaller queries.`;
+          first.extensions.code = 'QUERY_TOO_MANY_TOKENS';
+          first.extensions.maxTokens = limits.maxTokens;
+        },
+      };
+    },
+  };
+  return { plugin, validationRules: shapeRules(limits), parseOptions: { maxTokens: limits.maxTokens } };
+}
+
+/** The limits as configured (FUNNELCAST_MAX_QUERY_* and FUNNELCAST_MAX_INGEST_BATCH). */
+export function queryLimitsFrom(config: Config): QueryLimits {
+  return {
+    maxDepth: config.maxQueryDepth,
+    maxComplexity: config.maxQueryComplexity,
+    maxAliases: config.maxQueryAliases,
+    maxDirectives: config.maxQueryDirectives,
+    maxTokens: config.maxQueryTokens,
+    maxIngestBatch: config.maxIngestBatch,
+  };
 }

@@ -30,6 +30,8 @@ export async function startTestApp(label: string, env: Record<string, string> = 
     LOG_LEVEL: process.env.LOG_LEVEL ?? 'silent',
     HOST: '127.0.0.1',
     FUNNELCAST_BOOTSTRAP_ADMIN_KEY: adminKey,
+    // Test files run side by side from one address against one Redis: each app counts its rate limits (and queues) apart.
+    FUNNELCAST_QUEUE_PREFIX: `test-${label}-${randomBytes(4).toString('hex')}`,
     ...env,
   });
   await db.dataSource.destroy(); // the app opens its own pool

@@ -1,0 +1,84 @@
+import type { IncomingMessage } from 'node:http';
+
+/** A body refused before it was parsed: 413 (too large) or 408 (it stopped arriving). The connection is closed after the answer. */
+export class RequestBodyError extends Error {
+  constructor(
+    readonly status: 408 | 413,
+    readonly code: 'PAYLOAD_TOO_LARGE' | 'REQUEST_TIMEOUT',
+    message: string,
+  ) {
+    super(message);
+    this.name = 'RequestBodyError';
+  }
+}
+
+/** The client went away while sending; there is no one to answer. */
+export class ClientGone extends Error {
+  constructor() {
+    super('the client closed the connection while sending the request body');
+    this.name = 'ClientGone';
+  }
+}
+
+export interface BodyLimits {
+  /** Largest body kept, in bytes. */
+  maxBytes: number;
+  /** Longest pause between two pieces of the body, in milliseconds. */
+  idleTimeoutMs: number;
+}
+
+/**
+ * The request body as text, at most `maxBytes`, whether or not it declares a Content-Length.
+ *
+ * A body over the limit is read to its end and thrown away before the 413 is sent, so the client
+ * reads the answer instead of a TCP reset (closing a socket with unread data resets it). Only a
+ * body that goes on past twice the limit is cut at once. A body that pauses longer than
+ * `idleTimeoutMs` gets 408.
+ */
+export function readBody(request: IncomingMessage, limits: BodyLimits): Promise<string> {
+  const { maxBytes, idleTimeoutMs } = limits;
+  const tooLarge = () =>
+    new RequestBodyError(413, 'PAYLOAD_TOO_LARGE', `The request body is larger than ${maxBytes} bytes; send smaller batches (several requests).`);
+  const declared = Number(request.headers['content-length'] ?? 0);
+  if (declared > 2 * maxBytes) return Promise.reject(tooLarge());
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    let overflow = declared > maxBytes;
+    let idle: NodeJS.Timeout | undefined;
+    const finish = (error: Error | null, text?: string) => {
+      clearTimeout(idle);
+      request.off('data', onData).off('end', onEnd).off('aborted', onGone).off('error', onGone).off('close', onClose);
+      if (error) reject(error);
+      else resolve(text ?? '');
+    };
+    const armIdle = () => {
+      clearTimeout(idle);
+      idle = setTimeout(() => {
+        request.pause();
+        finish(new RequestBodyError(408, 'REQUEST_TIMEOUT', `The request body stopped arriving for ${idleTimeoutMs} ms; send it without pauses.`));
+      }, idleTimeoutMs);
+    };
+    const onData = (chunk: Buffer) => {
+      size += chunk.length;
+      armIdle();
+      if (size > maxBytes) {
+        overflow = true;
+        chunks.length = 0;
+        if (size > 2 * maxBytes) {
+          request.pause();
+          finish(tooLarge());
+        }
+        return;
+      }
+      if (!overflow) chunks.push(chunk);
+    };
+    const onEnd = () => finish(overflow ? tooLarge() : null, Buffer.concat(chunks).toString('utf8'));
+    const onGone = () => finish(new ClientGone());
+    const onClose = () => {
+      if (!request.complete) onGone();
+    };
+    request.on('data', onData).on('end', onEnd).on('aborted', onGone).on('error', onGone).on('close', onClose);
+    armIdle();
+  });
+}

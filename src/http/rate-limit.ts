@@ -1,0 +1,106 @@
+import { createHash } from 'node:crypto';
+import type { IncomingMessage } from 'node:http';
+import type Redis from 'ioredis';
+import { RateLimiterMemory, RateLimiterRedis, RateLimiterRes, RLWrapperTimeouts } from 'rate-limiter-flexible';
+import type { Config } from '../config';
+
+/** Why a request is refused with 429, and when the client may try again. */
+export interface RateLimitRefusal {
+  message: string;
+  retryAfterSeconds: number;
+}
+
+type Limits = Pick<Config, 'rateLimitPerKey' | 'rateLimitPerAddress' | 'authFailuresPerMinute' | 'queuePrefix'>;
+
+/** How long a request waits for Redis to count it before the in-memory count decides. */
+const REDIS_TIMEOUT_MS = 250;
+
+type Limiter = RLWrapperTimeouts;
+
+/**
+ * A limiter counted in Redis, so every API process shares the count, with an in-memory one of the
+ * same size that takes over at once while Redis is disconnected or slower than REDIS_TIMEOUT_MS:
+ * an outage neither opens the gate nor closes it (the count is then per process).
+ */
+function limiter(redis: Redis, keyPrefix: string, points: number, duration: number): Limiter {
+  const insuranceLimiter = new RateLimiterMemory({ keyPrefix, points, duration });
+  const shared = new RateLimiterRedis({ storeClient: redis, keyPrefix, points, duration, rejectIfRedisNotReady: true, insuranceLimiter });
+  return new RLWrapperTimeouts({ limiter: shared, insuranceLimiter, timeoutMs: REDIS_TIMEOUT_MS });
+}
+
+const retryAfter = (res: RateLimiterRes) => Math.max(1, Math.ceil(res.msBeforeNext / 1000));
+
+/** The bearer token's key in the limiter: a hash, so no secret is written to Redis. */
+function bearerKey(authorization: string | undefined): string | undefined {
+  const match = authorization ? /^Bearer\s+(\S+)\s*$/i.exec(authorization) : null;
+  return match ? createHash('sha256').update(match[1]).digest('base64url').slice(0, 22) : undefined;
+}
+
+/** The client's address as the socket sees it (a proxy in front makes every client look alike). */
+export function clientAddress(request: IncomingMessage): string {
+  return request.socket.remoteAddress ?? 'unknown';
+}
+
+/**
+ * Request rates per API key and per client address (FUNNELCAST_RATE_LIMIT_PER_KEY and
+ * FUNNELCAST_RATE_LIMIT_PER_ADDRESS, per second), and failed authentications per address
+ * (FUNNELCAST_AUTH_FAILURES_PER_MINUTE): an address that failed that often in the last minute
+ * gets 429 for any request with credentials before its key is looked up. 0 turns a limit off.
+ */
+export class RequestRateLimits {
+  private readonly perKey?: Limiter;
+  private readonly perAddress?: Limiter;
+  private readonly authFailures?: Limiter;
+
+  constructor(
+    redis: Redis,
+    private readonly limits: Limits,
+  ) {
+    const prefix = `${limits.queuePrefix}:rate`;
+    if (limits.rateLimitPerKey > 0) this.perKey = limiter(redis, `${prefix}:key`, limits.rateLimitPerKey, 1);
+    if (limits.rateLimitPerAddress > 0) this.perAddress = limiter(redis, `${prefix}:address`, limits.rateLimitPerAddress, 1);
+    if (limits.authFailuresPerMinute > 0) this.authFailures = limiter(redis, `${prefix}:auth-failures`, limits.authFailuresPerMinute, 60);
+  }
+
+  /** Counts the request against its address and key; a refusal when either is over its rate or the address is blocked for failed authentications. */
+  async admit(request: IncomingMessage): Promise<RateLimitRefusal | null> {
+    const address = clientAddress(request);
+    const key = bearerKey(request.headers.authorization);
+    const hasCredentials = request.headers.authorization !== undefined;
+    // In parallel: while Redis hangs each waits REDIS_TIMEOUT_MS once, not one after another.
+    const [failures, byAddress, byKey] = await Promise.all([
+      hasCredentials && this.authFailures ? this.authFailures.get(address) : null,
+      this.perAddress ? consume(this.perAddress, address) : null,
+      this.perKey && key ? consume(this.perKey, key) : null,
+    ]);
+    if (failures && failures.consumedPoints >= this.limits.authFailuresPerMinute) {
+      return {
+        message: `Too many failed authentications from this address (${this.limits.authFailuresPerMinute} a minute); check the API key and retry later.`,
+        retryAfterSeconds: retryAfter(failures),
+      };
+    }
+    if (byKey) {
+      return { message: `Too many requests with this API key: at most ${this.limits.rateLimitPerKey} a second.`, retryAfterSeconds: byKey };
+    }
+    if (byAddress) {
+      return { message: `Too many requests from this address: at most ${this.limits.rateLimitPerAddress} a second.`, retryAfterSeconds: byAddress };
+    }
+    return null;
+  }
+
+  /** Counts a request whose credentials were refused against its address. */
+  async recordAuthFailure(request: IncomingMessage): Promise<void> {
+    await this.authFailures?.penalty(clientAddress(request)).catch(() => undefined);
+  }
+}
+
+/** Seconds until the next request is allowed when over the rate, otherwise null. */
+async function consume(limiter: Limiter, key: string): Promise<number | null> {
+  try {
+    await limiter.consume(key);
+    return null;
+  } catch (refusal) {
+    if (refusal instanceof RateLimiterRes) return retryAfter(refusal);
+    throw refusal;
+  }
+}

@@ -1,0 +1,137 @@
+import { request as httpRequest, IncomingMessage } from 'node:http';
+import { startTestApp, TestApp } from './support/app';
+
+let t: TestApp;
+
+beforeAll(async () => {
+  t = await startTestApp('transport', { FUNNELCAST_BODY_TIMEOUT_MS: '1000', FUNNELCAST_CORS_ORIGINS: 'https://shop.example, http://localhost:3000' });
+});
+afterAll(() => t.stop());
+
+interface RawAnswer {
+  status: number;
+  headers: IncomingMessage['headers'];
+  body: string;
+}
+
+function readAnswer(response: IncomingMessage): Promise<RawAnswer> {
+  return new Promise((resolve, reject) => {
+    let body = '';
+    response.setEncoding('utf8');
+    response.on('data', (chunk: string) => (body += chunk));
+    response.on('end', () => resolve({ status: response.statusCode!, headers: response.headers, body }));
+    response.on('error', reject);
+  });
+}
+
+/**
+ * POSTs `chunks` one after another with chunked transfer encoding (no Content-Length), waiting for
+ * the socket to take each; `stallAfter` stops sending (without ending the body) after that many.
+ */
+function postChunked(url: string, chunks: Buffer[], stallAfter = Infinity, headers: Record<string, string> = {}): Promise<RawAnswer> {
+  return new Promise((resolve, reject) => {
+    const request = httpRequest(url, { method: 'POST', headers: { 'content-type': 'application/json', ...headers } });
+    request.on('response', (response) => readAnswer(response).then(resolve, reject));
+    request.on('error', reject);
+    let sent = 0;
+    const sendNext = () => {
+      while (sent < chunks.length && sent < stallAfter) {
+        const more = request.write(chunks[sent++]);
+        if (!more) {
+          request.once('drain', sendNext);
+          return;
+        }
+      }
+      if (sent === chunks.length) request.end();
+    };
+    sendNext();
+  });
+}
+
+describe('request bodies', () => {
+  it('answers a 17 MB body streamed without a length with a readable 413, then keeps serving', async () => {
+    const megabyte = Buffer.alloc(1_000_000, 'a');
+    const chunks = [Buffer.from('{"query": "{ health { status } }", "padding": "'), ...Array.from({ length: 17 }, () => megabyte), Buffer.from('"}')];
+    const answer = await postChunked(t.url, chunks);
+    expect(answer.status).toBe(413);
+    expect(answer.headers['transfer-encoding']).toBeUndefined();
+    const body = JSON.parse(answer.body);
+    expect(body.errors[0].extensions.code).toBe('PAYLOAD_TOO_LARGE');
+    expect(body.errors[0].message).toMatch(/larger than 16777216 bytes/);
+    const health = await t.gql('{ health { status } }', {}, null);
+    expect(health.data!.health.status).toBe('ok');
+  });
+
+  it('answers 413 for a declared Content-Length over the limit', async () => {
+    const padding = 'a'.repeat(16 * 1024 * 1024);
+    const response = await fetch(t.url, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ query: '{ health { status } }', padding }) });
+    expect(response.status).toBe(413);
+    expect(((await response.json()) as { errors: { extensions: { code: string } }[] }).errors[0].extensions.code).toBe('PAYLOAD_TOO_LARGE');
+  });
+
+  it('cuts a body that stops arriving with 408 after FUNNELCAST_BODY_TIMEOUT_MS', async () => {
+    const answer = await postChunked(t.url, [Buffer.from('{"query": "{ hea'), Buffer.from('lth { status } }"}')], 1);
+    expect(answer.status).toBe(408);
+    expect(answer.headers.connection).toBe('close');
+    const body = JSON.parse(answer.body);
+    expect(body.errors[0].extensions.code).toBe('REQUEST_TIMEOUT');
+    expect(body.errors[0].message).toMatch(/stopped arriving for 1000 ms/);
+  });
+
+  it('still takes a body sent in pieces with short pauses', async () => {
+    const pieces = ['{"query": "{ hea', 'lth { status } }"}'].map((piece) => Buffer.from(piece));
+    const answer = await new Promise<RawAnswer>((resolve, reject) => {
+      const request = httpRequest(t.url, { method: 'POST', headers: { 'content-type': 'application/json' } });
+      request.on('response', (response) => readAnswer(response).then(resolve, reject));
+      request.on('error', reject);
+      request.write(pieces[0]);
+      setTimeout(() => request.end(pieces[1]), 100);
+    });
+    expect(answer.status).toBe(200);
+    expect(JSON.parse(answer.body).data.health.status).toBe('ok');
+  });
+});
+
+describe('CORS (FUNNELCAST_CORS_ORIGINS)', () => {
+  const preflight = (origin: string) =>
+    fetch(t.url, {
+      method: 'OPTIONS',
+      headers: { origin, 'access-control-request-method': 'POST', 'access-control-request-headers': 'content-type, authorization' },
+    });
+
+  it('answers the preflight of an allowed origin', async () => {
+    const response = await preflight('https://shop.example');
+    expect(response.status).toBe(204);
+    expect(response.headers.get('access-control-allow-origin')).toBe('https://shop.example');
+    expect(response.headers.get('access-control-allow-methods')).toMatch(/POST/);
+    expect(response.headers.get('access-control-allow-headers')).toBe('content-type, authorization');
+    expect(Number(response.headers.get('access-control-max-age'))).toBeGreaterThan(0);
+    expect(response.headers.get('vary')).toMatch(/Origin/);
+  });
+
+  it('lets an allowed origin read answers, and gives other origins no CORS headers', async () => {
+    const ask = (origin: string) =>
+      fetch(t.url, { method: 'POST', headers: { 'content-type': 'application/json', origin }, body: JSON.stringify({ query: '{ health { status } }' }) });
+    const allowed = await ask('http://localhost:3000');
+    expect(allowed.headers.get('access-control-allow-origin')).toBe('http://localhost:3000');
+    expect(((await allowed.json()) as { data: { health: { status: string } } }).data.health.status).toBe('ok');
+
+    const other = await ask('https://evil.example');
+    expect(other.headers.get('access-control-allow-origin')).toBeNull();
+    const refused = await preflight('https://evil.example');
+    expect(refused.status).toBe(403);
+    expect(refused.headers.get('access-control-allow-origin')).toBeNull();
+    expect(refused.headers.get('access-control-allow-methods')).toBeNull();
+  });
+
+  it('allows any origin with *', async () => {
+    const open = await startTestApp('transportcors', { FUNNELCAST_CORS_ORIGINS: '*' });
+    try {
+      const response = await fetch(open.url, { method: 'OPTIONS', headers: { origin: 'https://anywhere.example', 'access-control-request-method': 'POST' } });
+      expect(response.status).toBe(204);
+      expect(response.headers.get('access-control-allow-origin')).toBe('*');
+    } finally {
+      await open.stop();
+    }
+  });
+});
