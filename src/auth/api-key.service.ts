@@ -33,17 +33,22 @@ export class ApiKeyService {
   private readonly repository: Repository<ApiKey>;
   private readonly cache = new Map<string, { principal: Principal | null; expires: number }>();
   private readonly cacheTtlMs: number;
+  private readonly now: () => number;
+  /** Counts revocations heard, so a lookup that raced one is not cached. */
+  private generation = 0;
   private readonly revocations: KeyRevocations | undefined;
   /** Revocation messages heard from any process (this one included) since start; for operators and tests. */
   revocationMessages = 0;
 
   /**
    * `revocations`: the channel that tells every API process about a revocation (none: this process
-   * only, bounded by the cache lifetime elsewhere). `cacheTtlMs` defaults to AUTH_CACHE_TTL_MS.
+   * only, bounded by the cache lifetime elsewhere). `cacheTtlMs` defaults to AUTH_CACHE_TTL_MS;
+   * `now` (milliseconds, Date.now by default) is the cache's clock.
    */
-  constructor(dataSource: DataSource, options: { revocations?: KeyRevocations; cacheTtlMs?: number } = {}) {
+  constructor(dataSource: DataSource, options: { revocations?: KeyRevocations; cacheTtlMs?: number; now?: () => number } = {}) {
     this.repository = dataSource.getRepository(ApiKey);
     this.cacheTtlMs = options.cacheTtlMs ?? AUTH_CACHE_TTL_MS;
+    this.now = options.now ?? Date.now;
     this.revocations = options.revocations;
     this.revocations?.onRevoked((keyId) => {
       if (keyId !== null) this.revocationMessages += 1;
@@ -85,13 +90,15 @@ export class ApiKeyService {
 
   async authenticate(secret: string): Promise<Principal | null> {
     const hash = hashSecret(secret);
-    const now = Date.now();
+    const now = this.now();
     const hit = this.cache.get(hash);
     if (hit && hit.expires > now) return hit.principal;
+    const generation = this.generation;
     const key = await this.repository.findOne({ where: { keyHash: hash, revokedAt: IsNull() } });
     const principal = key ? { keyId: key.id, name: key.name, role: key.role } : null;
     if (this.cache.size > 10_000) this.cache.clear();
-    this.cache.set(hash, { principal, expires: now + this.cacheTtlMs });
+    // A revocation heard while the database answered may have come after that answer: do not keep it.
+    if (generation === this.generation) this.cache.set(hash, { principal, expires: now + this.cacheTtlMs });
     if (key) {
       // Bookkeeping only; a failure here must not fail the request.
       void this.repository.update({ id: key.id }, { lastUsedAt: new Date() }).catch(() => undefined);
@@ -126,6 +133,7 @@ export class ApiKeyService {
 
   /** Drops a key's cached answers (all of them for null), so its next request asks the database. */
   private forget(keyId: string | null): void {
+    this.generation += 1;
     if (keyId === null) {
       this.cache.clear();
       return;
