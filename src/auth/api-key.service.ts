@@ -122,7 +122,8 @@ export class ApiKeyService {
       await this.repository.save(key);
     }
     this.forget(key.id);
-    await this.revocations?.publish(key.id);
+    // Not awaited: a Redis that hangs must not hold up the revocation, which the 1 s cache bounds anyway.
+    void this.revocations?.publish(key.id);
     return key;
   }
 
