@@ -88,6 +88,7 @@ export class ApiKeyService {
     return existing?.revoked ? 'revoked' : 'exists';
   }
 
+  /** The key's holder, or null for an unknown or revoked secret; answers are cached for at most `cacheTtlMs`. */
   async authenticate(secret: string): Promise<Principal | null> {
     const hash = hashSecret(secret);
     const now = this.now();
@@ -113,6 +114,11 @@ export class ApiKeyService {
     });
   }
 
+  /**
+   * Revokes a key (idempotent): refused at once by this process, and by every other API process when
+   * the announcement reaches it, at the latest when its cached answer expires (1 s).
+   * BAD_USER_INPUT for an id that is not a UUID, NOT_FOUND for an unknown one.
+   */
   async revoke(id: string): Promise<ApiKey> {
     if (!/^[0-9a-f-]{36}$/i.test(id)) throw badInput(`"${id}" is not an API key id (a UUID)`);
     const key = await this.repository.findOne({ where: { id } });
