@@ -20,7 +20,9 @@ export async function startApp(config: Config & { databaseUrl: string }, options
   log.info({ database: redactUrl(config.databaseUrl) }, 'database ready, migrations applied');
   const redis: Redis = connectRedis(config.redisUrl);
   const services = createServices(dataSource, redis, config);
-  if (config.bootstrapAdminKey) await services.apiKeys.ensureBootstrapAdmin(config.bootstrapAdminKey);
+  if (config.bootstrapAdminKey && (await services.apiKeys.ensureBootstrapAdmin(config.bootstrapAdminKey)) === 'revoked') {
+    log.warn('FUNNELCAST_BOOTSTRAP_ADMIN_KEY names a key that was revoked; it stays revoked. Remove the variable or set a new secret.');
+  }
   const server = await startServer(services, config, options.port ?? config.port);
   log.info({ url: server.url }, 'Funnelcast is serving');
   if (config.warmFunnelMirror) {
@@ -37,6 +39,7 @@ export async function startApp(config: Config & { databaseUrl: string }, options
     async stop() {
       await server.close();
       await services.training.close();
+      services.apiKeys.close();
       redis.disconnect();
       await dataSource.destroy();
     },

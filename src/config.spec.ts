@@ -68,6 +68,14 @@ describe('loadConfig', () => {
     );
   });
 
+  it('reads how often the worker rebuilds the queue, 30 s by default, from 1 s to 1 h', () => {
+    expect(loadConfig({}).queueReconcileMs).toBe(30_000);
+    expect(loadConfig({ FUNNELCAST_QUEUE_RECONCILE_MS: '1000' }).queueReconcileMs).toBe(1000);
+    for (const wrong of ['999', '3600001', 'soon']) {
+      expect(() => loadConfig({ FUNNELCAST_QUEUE_RECONCILE_MS: wrong })).toThrow(/FUNNELCAST_QUEUE_RECONCILE_MS=".*" must be a whole number from 1000 to 3600000/);
+    }
+  });
+
   it('is silent under jest unless LOG_LEVEL is set', () => {
     expect(loadConfig({ JEST_WORKER_ID: '1' }).logLevel).toBe('silent');
     expect(loadConfig({ JEST_WORKER_ID: '1', LOG_LEVEL: 'warn' }).logLevel).toBe('warn');

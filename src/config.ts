@@ -46,6 +46,8 @@ export interface Config {
   queuePrefix: string;
   /** How long a worker's lock on a running job lasts; a job whose worker died is retried once it expires. */
   trainingLockMs: number;
+  /** How often the worker rebuilds missing BullMQ jobs and job schedulers from PostgreSQL (also at start). */
+  queueReconcileMs: number;
   /** Ensemble anomaly score from which a user counts as anomalous (lists, exclusion, stats). */
   anomalyThreshold: number;
   /** Events within any 60 seconds above which the ingest guard marks a user suspect at once; 0 turns it off. */
@@ -193,6 +195,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     warmFunnelMirror: readBoolean(env, 'FUNNELCAST_FUNNEL_WARMUP', true, problems),
     queuePrefix,
     trainingLockMs: readInt(env, 'FUNNELCAST_TRAINING_LOCK_MS', 30_000, 1000, 600_000, problems),
+    queueReconcileMs: readInt(env, 'FUNNELCAST_QUEUE_RECONCILE_MS', 30_000, 1000, 3_600_000, problems),
     anomalyThreshold: readShare(env, 'FUNNELCAST_ANOMALY_THRESHOLD', 0.5, problems),
     ingestGuardEventsPerMinute: readInt(env, 'FUNNELCAST_INGEST_GUARD_EVENTS_PER_MINUTE', 120, 0, 1_000_000, problems),
     recommendationCacheSize: readInt(env, 'FUNNELCAST_RECOMMENDATION_CACHE_SIZE', 20_000, 0, 10_000_000, problems),

@@ -2,6 +2,7 @@ import type Redis from 'ioredis';
 import { AnomalyService } from './anomaly/anomaly.service';
 import type { DataSource } from 'typeorm';
 import { ApiKeyService } from './auth/api-key.service';
+import { KeyRevocations } from './auth/key-revocations';
 import { CatalogService } from './catalog/catalog.service';
 import type { Config } from './config';
 import { EventService } from './events/event.service';
@@ -36,7 +37,7 @@ export function createServices(dataSource: DataSource, redis: Redis, config: Con
   return {
     dataSource,
     redis,
-    apiKeys: new ApiKeyService(dataSource),
+    apiKeys: new ApiKeyService(dataSource, { revocations: new KeyRevocations(redis, config.queuePrefix) }),
     events: new EventService(dataSource, { maxBatch: config.maxIngestBatch, maxPropertiesBytes: config.maxEventPropertiesBytes }),
     catalog: new CatalogService(dataSource),
     funnels: new FunnelService(dataSource),

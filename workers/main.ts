@@ -8,8 +8,9 @@ import { describeBackend, loadTf } from '../src/ml/tf-backend';
 import { redactUrl } from '../src/redis';
 import type { TrainingJobName, TrainingJobPayloads } from '../src/training/model-kind';
 import { checkModelKindHandlers } from '../src/training/model-kinds';
+import { keepTrainingQueue } from '../src/training/queue-reconciler';
 import { TrainingJobs } from '../src/training/training-jobs';
-import { createTrainingWorker } from '../src/training/training.queue';
+import { createTrainingWorker, createWorkerQueue } from '../src/training/training.queue';
 
 /**
  * `npm run worker`: the background process. Training runs in sandboxed child processes (one per
@@ -55,9 +56,19 @@ async function main(): Promise<void> {
   const dataSource: DataSource = await createDataSource(settings.databaseUrl, { poolSize: 2 }).initialize();
   const jobs = new TrainingJobs(dataSource);
 
-  const workers: Worker[] = [createTrainingWorker(settings)];
+  const trainingWorker = createTrainingWorker(settings);
+  const workers: Worker[] = [trainingWorker];
   for (const worker of workers) worker.on('error', (error) => log.error({ err: error, queue: worker.name }, 'worker error'));
-  watchTraining(workers[0], jobs);
+  watchTraining(trainingWorker, jobs);
+  // PostgreSQL is the source of truth: put back whatever Redis lost (jobs, schedulers), now and periodically.
+  const queueKeeper = keepTrainingQueue({
+    dataSource,
+    queue: createWorkerQueue(settings),
+    processingJobIds: () => trainingWorker.processingJobIds(),
+    reconcileMs: settings.queueReconcileMs,
+    lockMs: settings.trainingLockMs,
+    log,
+  });
   log.info(
     { redis: redactUrl(settings.redisUrl), queues: workers.map((w) => w.name), concurrency: settings.trainingConcurrency, tfBackend: backend.name },
     `worker started with ${workers.length} queue(s)`,
@@ -71,6 +82,7 @@ async function main(): Promise<void> {
     }
     stopping = true;
     log.info({ signal }, 'worker shutting down; waiting for running jobs');
+    await queueKeeper.stop();
     await Promise.all(workers.map((worker) => worker.close()));
     await dataSource.destroy();
     console.log('funnelcast worker stopped');

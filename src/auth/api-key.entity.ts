@@ -18,7 +18,7 @@ export class ApiKey {
   @Column('text', { name: 'key_hash' })
   keyHash: string;
 
-  /** The first characters of the secret, so people can tell keys apart. */
+  /** The first characters of the secret (at most 6, KEY_PREFIX_LENGTH), so people can tell keys apart. */
   @Column('text', { name: 'key_prefix' })
   keyPrefix: string;
 

@@ -24,7 +24,7 @@ export class ApiKeyView {
   @Field(() => RoleName)
   role: RoleName;
 
-  @Field({ description: 'The first characters of the secret, to tell keys apart.' })
+  @Field({ description: 'The first characters of the secret (at most 6), to tell keys apart.' })
   prefix: string;
 
   @Field(() => DateTimeResolver)
@@ -72,7 +72,7 @@ export class ApiKeyResolver {
   }
 
   @Authorized('admin')
-  @Mutation(() => ApiKeyView, { description: 'Revoke a key; requests with it fail from then on.' })
+  @Mutation(() => ApiKeyView, { description: 'Revoke a key: requests with it fail at once on this API process and within 1 s on every other one.' })
   async revokeApiKey(@Arg('id', () => ID) id: string, @Ctx() { services }: Context): Promise<ApiKeyView> {
     return toView(await services.apiKeys.revoke(id));
   }

@@ -3,6 +3,7 @@ import type { DataSource, Repository } from 'typeorm';
 import { IsNull } from 'typeorm';
 import { badInput, notFound } from '../graphql/errors';
 import { ApiKey, Role, ROLES } from './api-key.entity';
+import type { KeyRevocations } from './key-revocations';
 
 export interface Principal {
   keyId: string;
@@ -10,20 +11,49 @@ export interface Principal {
   role: Role;
 }
 
-/** How long a verified key is trusted without asking the database again. Revocation on this process is immediate. */
-const CACHE_TTL_MS = 10_000;
+/**
+ * How long an answer (valid or not) is trusted without asking the database again: at most 1 s, so
+ * a revocation reaches every API process within a second even when the pub/sub message announcing
+ * it is lost or Redis is down. Revocation on the revoking process is immediate.
+ */
+export const AUTH_CACHE_TTL_MS = 1000;
+
+/** Characters of a secret kept in `keyPrefix` to tell keys apart; too few to help guess it. */
+export const KEY_PREFIX_LENGTH = 6;
 
 export function hashSecret(secret: string): string {
   return createHash('sha256').update(secret).digest('hex');
 }
 
+/** What start-up did with FUNNELCAST_BOOTSTRAP_ADMIN_KEY. */
+export type BootstrapAdminOutcome = 'created' | 'exists' | 'revoked';
+
 /** API keys: secrets are shown once at creation and stored only as SHA-256 hashes. */
 export class ApiKeyService {
   private readonly repository: Repository<ApiKey>;
   private readonly cache = new Map<string, { principal: Principal | null; expires: number }>();
+  private readonly cacheTtlMs: number;
+  private readonly now: () => number;
+  /** Counts revocations heard, so a lookup that raced one is not cached. */
+  private generation = 0;
+  private readonly revocations: KeyRevocations | undefined;
+  /** Revocation messages heard from any process (this one included) since start; for operators and tests. */
+  revocationMessages = 0;
 
-  constructor(dataSource: DataSource) {
+  /**
+   * `revocations`: the channel that tells every API process about a revocation (none: this process
+   * only, bounded by the cache lifetime elsewhere). `cacheTtlMs` defaults to AUTH_CACHE_TTL_MS;
+   * `now` (milliseconds, Date.now by default) is the cache's clock.
+   */
+  constructor(dataSource: DataSource, options: { revocations?: KeyRevocations; cacheTtlMs?: number; now?: () => number } = {}) {
     this.repository = dataSource.getRepository(ApiKey);
+    this.cacheTtlMs = options.cacheTtlMs ?? AUTH_CACHE_TTL_MS;
+    this.now = options.now ?? Date.now;
+    this.revocations = options.revocations;
+    this.revocations?.onRevoked((keyId) => {
+      if (keyId !== null) this.revocationMessages += 1;
+      this.forget(keyId);
+    });
   }
 
   async create(role: Role, name: string, secret?: string): Promise<{ apiKey: ApiKey; secret: string }> {
@@ -32,30 +62,44 @@ export class ApiKeyService {
     if (trimmed.length === 0 || trimmed.length > 100) throw badInput('name must be 1–100 characters');
     const plain = secret ?? `fc_${role}_${randomBytes(24).toString('base64url')}`;
     const apiKey = await this.repository.save(
-      this.repository.create({ role, name: trimmed, keyHash: hashSecret(plain), keyPrefix: plain.slice(0, 12) }),
+      this.repository.create({ role, name: trimmed, keyHash: hashSecret(plain), keyPrefix: plain.slice(0, KEY_PREFIX_LENGTH) }),
     );
     return { apiKey, secret: plain };
   }
 
-  /** Makes sure an admin key with exactly this secret exists (FUNNELCAST_BOOTSTRAP_ADMIN_KEY). */
-  async ensureBootstrapAdmin(secret: string): Promise<void> {
-    await this.repository.query(
+  /**
+   * Makes sure an admin key with exactly this secret exists (FUNNELCAST_BOOTSTRAP_ADMIN_KEY), unless
+   * a key with this secret was revoked: then it stays revoked (a revoked secret must not come back at
+   * the next restart) and the answer is 'revoked', for the caller to warn about.
+   */
+  async ensureBootstrapAdmin(secret: string): Promise<BootstrapAdminOutcome> {
+    const hash = hashSecret(secret);
+    const inserted: unknown[] = await this.repository.query(
       `INSERT INTO api_keys (name, role, key_hash, key_prefix) VALUES ('bootstrap admin', 'admin', $1, $2)
-       ON CONFLICT (key_hash) DO UPDATE SET revoked_at = NULL, role = 'admin'`,
-      [hashSecret(secret), secret.slice(0, 12)],
+       ON CONFLICT (key_hash) DO NOTHING RETURNING 1`,
+      [hash, secret.slice(0, KEY_PREFIX_LENGTH)],
     );
-    this.cache.clear();
+    this.cache.delete(hash);
+    if (inserted.length > 0) return 'created';
+    const [existing]: { revoked: boolean }[] = await this.repository.query(
+      `SELECT revoked_at IS NOT NULL AS revoked FROM api_keys WHERE key_hash = $1`,
+      [hash],
+    );
+    return existing?.revoked ? 'revoked' : 'exists';
   }
 
+  /** The key's holder, or null for an unknown or revoked secret; answers are cached for at most `cacheTtlMs`. */
   async authenticate(secret: string): Promise<Principal | null> {
     const hash = hashSecret(secret);
-    const now = Date.now();
+    const now = this.now();
     const hit = this.cache.get(hash);
     if (hit && hit.expires > now) return hit.principal;
+    const generation = this.generation;
     const key = await this.repository.findOne({ where: { keyHash: hash, revokedAt: IsNull() } });
     const principal = key ? { keyId: key.id, name: key.name, role: key.role } : null;
     if (this.cache.size > 10_000) this.cache.clear();
-    this.cache.set(hash, { principal, expires: now + CACHE_TTL_MS });
+    // A revocation heard while the database answered may have come after that answer: do not keep it.
+    if (generation === this.generation) this.cache.set(hash, { principal, expires: now + this.cacheTtlMs });
     if (key) {
       // Bookkeeping only; a failure here must not fail the request.
       void this.repository.update({ id: key.id }, { lastUsedAt: new Date() }).catch(() => undefined);
@@ -70,6 +114,11 @@ export class ApiKeyService {
     });
   }
 
+  /**
+   * Revokes a key (idempotent): refused at once by this process, and by every other API process when
+   * the announcement reaches it, at the latest when its cached answer expires (1 s).
+   * BAD_USER_INPUT for an id that is not a UUID, NOT_FOUND for an unknown one.
+   */
   async revoke(id: string): Promise<ApiKey> {
     if (!/^[0-9a-f-]{36}$/i.test(id)) throw badInput(`"${id}" is not an API key id (a UUID)`);
     const key = await this.repository.findOne({ where: { id } });
@@ -78,7 +127,26 @@ export class ApiKeyService {
       key.revokedAt = new Date();
       await this.repository.save(key);
     }
-    this.cache.clear();
+    this.forget(key.id);
+    // Not awaited: a Redis that hangs must not hold up the revocation, which the 1 s cache bounds anyway.
+    void this.revocations?.publish(key.id);
     return key;
+  }
+
+  /** Stops listening for revocations (the Redis connections themselves belong to the app). */
+  close(): void {
+    this.revocations?.close();
+  }
+
+  /** Drops a key's cached answers (all of them for null), so its next request asks the database. */
+  private forget(keyId: string | null): void {
+    this.generation += 1;
+    if (keyId === null) {
+      this.cache.clear();
+      return;
+    }
+    for (const [hash, entry] of this.cache) {
+      if (entry.principal?.keyId === keyId) this.cache.delete(hash);
+    }
   }
 }

@@ -95,6 +95,59 @@ export class TrainingJobs {
     );
   }
 
+  /**
+   * Every QUEUED or RUNNING job, oldest first, with the BullMQ id of a schedule's firing
+   * (`bullJobId`, null for jobs queued under their own id). For rebuilding the queue from PostgreSQL.
+   */
+  async live(): Promise<{ id: string; state: TrainingJobState; bullJobId: string | null }[]> {
+    const rows: { id: string; state: TrainingJobState; request_key: string }[] = await this.dataSource.query(
+      `SELECT id, state, request_key FROM training_jobs WHERE state IN ${LIVE_STATES} ORDER BY created_at, id`,
+    );
+    const firing = scheduledRunRequestKey('');
+    return rows.map((row) => ({
+      id: row.id,
+      state: row.state,
+      bullJobId: row.request_key.startsWith(firing) ? row.request_key.slice(firing.length) : null,
+    }));
+  }
+
+  /**
+   * A RUNNING job whose BullMQ job vanished goes back to QUEUED, once no worker has touched it for
+   * `staleAfterMs`; true when this call took it back (so the caller queues it, and nobody else does).
+   */
+  async requeueLost(id: string, staleAfterMs: number): Promise<boolean> {
+    const rows = returnedRows<unknown>(await this.dataSource.query(
+      `UPDATE training_jobs SET state = 'QUEUED', message = 'its queue entry was lost (Redis lost its data); queued again', updated_at = now()
+       WHERE id = $1 AND state = 'RUNNING' AND updated_at < now() - make_interval(secs => $2::double precision / 1000)
+       RETURNING 1`,
+      [id, staleAfterMs],
+    ));
+    return rows.length > 0;
+  }
+
+  /** The queue gave up on a job without its row hearing of it: FAILED with that reason; true when it was live. */
+  async failIfLive(id: string, error: string): Promise<boolean> {
+    const rows = returnedRows<unknown>(await this.dataSource.query(
+      `UPDATE training_jobs SET state = 'FAILED', error = $2, message = 'failed', finished_at = now(), updated_at = now()
+       WHERE id = $1 AND state IN ${LIVE_STATES} RETURNING 1`,
+      [id, error],
+    ));
+    await this.dataSource.query(`UPDATE model_versions SET status = 'FAILED' WHERE training_job_id = $1 AND status = 'TRAINING'`, [id]);
+    return rows.length > 0;
+  }
+
+  /**
+   * Heartbeat of the jobs a worker is processing right now (BullMQ ids: a training job's id, or a
+   * schedule firing's id), so a RUNNING row with a fresh `updated_at` is known to be in hand.
+   */
+  async touchRunning(bullJobIds: string[]): Promise<void> {
+    if (bullJobIds.length === 0) return;
+    await this.dataSource.query(
+      `UPDATE training_jobs SET updated_at = now() WHERE state = 'RUNNING' AND (id::text = ANY($1) OR request_key = ANY($2))`,
+      [bullJobIds, bullJobIds.map(scheduledRunRequestKey)],
+    );
+  }
+
   async delete(id: string): Promise<void> {
     await this.dataSource.query(`DELETE FROM training_jobs WHERE id = $1 AND state = 'QUEUED' AND attempts = 0`, [id]);
   }

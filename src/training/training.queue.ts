@@ -112,9 +112,20 @@ export class TrainingQueue {
 /** The compiled sandboxed processor (BullMQ forks a process per concurrent job; it loads compiled JS). */
 export const TRAINING_PROCESSOR = join(__dirname, 'training.processor.js');
 
+/** The training queue's BullMQ worker, which also says which jobs it has in hand. */
+export class TrainingWorker extends Worker {
+  /**
+   * BullMQ ids of the jobs this worker processes right now: each from its start until processing
+   * ends however it ends (even when Redis lost the job meanwhile), as BullMQ's lock manager tracks them.
+   */
+  processingJobIds(): string[] {
+    return this.lockManager?.getTrackedJobIds() ?? [];
+  }
+}
+
 /** The worker process side: a sandboxed BullMQ worker, so training never blocks this event loop. */
-export function createTrainingWorker(config: Pick<Config, 'redisUrl' | 'queuePrefix' | 'trainingConcurrency' | 'trainingLockMs'>): Worker {
-  return new Worker(TRAINING_QUEUE, TRAINING_PROCESSOR, {
+export function createTrainingWorker(config: Pick<Config, 'redisUrl' | 'queuePrefix' | 'trainingConcurrency' | 'trainingLockMs'>): TrainingWorker {
+  return new TrainingWorker(TRAINING_QUEUE, TRAINING_PROCESSOR, {
     connection: bullConnection(config.redisUrl),
     prefix: config.queuePrefix,
     concurrency: config.trainingConcurrency,
@@ -125,4 +136,9 @@ export function createTrainingWorker(config: Pick<Config, 'redisUrl' | 'queuePre
     stalledInterval: Math.max(1000, Math.round(config.trainingLockMs / 2)),
     maxStalledCount: 1,
   });
+}
+
+/** The worker process's own handle on the queue, for rebuilding it from PostgreSQL (see queue-reconciler.ts). */
+export function createWorkerQueue(config: Pick<Config, 'redisUrl' | 'queuePrefix'>): Queue {
+  return new Queue(TRAINING_QUEUE, { connection: bullConnection(config.redisUrl), prefix: config.queuePrefix, defaultJobOptions: TRAINING_JOB_OPTIONS });
 }
