@@ -5,7 +5,8 @@ import { createServer, IncomingMessage, Server, ServerResponse } from 'node:http
 import type { AddressInfo } from 'node:net';
 import type { Config } from './config';
 import type { Context } from './context';
-import { formatError } from './graphql/errors';
+import { isDatabaseUnavailable } from './db/db-errors';
+import { databaseUnavailable, formatError } from './graphql/errors';
 import { queryLimitErrors } from './graphql/limits';
 import { logger } from './logger';
 import { buildFunnelcastSchema } from './schema';
@@ -66,7 +67,10 @@ async function authenticate(services: Services, header: string | undefined): Pro
   if (!header) return { principal: null, authProblem: null };
   const match = /^Bearer\s+(\S+)\s*$/i.exec(header);
   if (!match) return { principal: null, authProblem: 'The Authorization header must look like "Bearer <key>".' };
-  const principal = await services.apiKeys.authenticate(match[1]);
+  // Authentication runs before GraphQL, so an outage here is answered with HTTP 503.
+  const principal = await services.apiKeys.authenticate(match[1]).catch((error: unknown) => {
+    throw isDatabaseUnavailable(error) ? databaseUnavailable(503) : error;
+  });
   return principal
     ? { principal, authProblem: null }
     : { principal: null, authProblem: 'The API key is not valid or has been revoked.' };
@@ -133,6 +137,12 @@ export async function startServer(services: Services, config: Config, port = con
         sendJson(response, 413, {
           errors: [{ message: `The request body is larger than ${config.maxBodyBytes} bytes; send smaller batches.`, extensions: { code: 'PAYLOAD_TOO_LARGE' } }],
         });
+        return;
+      }
+      if (isDatabaseUnavailable(error)) {
+        log.warn({ err: error }, 'database unavailable outside GraphQL');
+        if (!response.headersSent) sendJson(response, 503, { errors: [{ message: databaseUnavailable().message, extensions: { code: 'SERVICE_UNAVAILABLE' } }] });
+        else response.end();
         return;
       }
       log.error({ err: error }, 'request failed outside GraphQL');
