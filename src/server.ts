@@ -4,7 +4,8 @@ import { createServer, IncomingMessage, Server, ServerResponse } from 'node:http
 import type { AddressInfo } from 'node:net';
 import type { Config } from './config';
 import type { Context } from './context';
-import { formatError } from './graphql/errors';
+import { isDatabaseUnavailable } from './db/db-errors';
+import { databaseUnavailable, formatError } from './graphql/errors';
 import { queryLimitsForApollo, queryLimitsFrom } from './graphql/limits';
 import { ClientGone, readBody, RequestBodyError } from './http/body';
 import { handleCors } from './http/cors';
@@ -24,7 +25,10 @@ async function authenticate(services: Services, header: string | undefined): Pro
   if (!header) return { principal: null, authProblem: null };
   const match = /^Bearer\s+(\S+)\s*$/i.exec(header);
   if (!match) return { principal: null, authProblem: 'The Authorization header must look like "Bearer <key>".' };
-  const principal = await services.apiKeys.authenticate(match[1]);
+  // Authentication runs before GraphQL, so an outage here is answered with HTTP 503.
+  const principal = await services.apiKeys.authenticate(match[1]).catch((error: unknown) => {
+    throw isDatabaseUnavailable(error) ? databaseUnavailable(503) : error;
+  });
   return principal
     ? { principal, authProblem: null }
     : { principal: null, authProblem: 'The API key is not valid or has been revoked.' };
@@ -107,6 +111,12 @@ export async function startServer(services: Services, config: Config, port = con
       }
       if (error instanceof ClientGone) {
         response.destroy();
+        return;
+      }
+      if (isDatabaseUnavailable(error)) {
+        log.warn({ err: error }, 'database unavailable outside GraphQL');
+        if (!response.headersSent) sendJson(response, 503, { errors: [{ message: databaseUnavailable().message, extensions: { code: 'SERVICE_UNAVAILABLE' } }] });
+        else response.end();
         return;
       }
       log.error({ err: error }, 'request failed outside GraphQL');

@@ -4,6 +4,7 @@ import type { DataSource } from 'typeorm';
 import { config } from '../src/config';
 import { createDataSource } from '../src/db/data-source';
 import { logger } from '../src/logger';
+import { logUnhandledFailures } from '../src/process-safety';
 import { describeBackend, loadTf } from '../src/ml/tf-backend';
 import { redactUrl } from '../src/redis';
 import type { TrainingJobName, TrainingJobPayloads } from '../src/training/model-kind';
@@ -47,6 +48,7 @@ function watchTraining(worker: Worker, jobs: TrainingJobs): void {
 }
 
 async function main(): Promise<void> {
+  logUnhandledFailures();
   const settings = config();
   const log = logger();
   if (!settings.databaseUrl) throw new Error('DATABASE_URL is not set; the worker stores models and job states in PostgreSQL.');

@@ -244,11 +244,17 @@ export class EventMirror {
       ),
     );
     if (batch.size === 0) return;
-    this.recordGaps(batch, now);
+    // The read position moves only once the rows are in: a catch-up that fails (the database went
+    // away mid-COPY, which withPgClient turns into a rejection) leaves the mirror as it was, and the
+    // next sync asks for the same rows again.
+    const position = this.nextPosition(batch, now);
     this.merge(batch);
+    this.gaps = position.gaps;
+    this.lastSeenId = position.lastSeenId;
   }
 
-  private recordGaps(batch: RowBatch, now: number): void {
+  /** The read position after `batch`: the highest id seen, and the ids skipped below it still awaited. */
+  private nextPosition(batch: RowBatch, now: number): { gaps: { id: number; since: number }[]; lastSeenId: number } {
     let maxId = this.lastSeenId;
     for (let i = 0; i < batch.size; i++) if (batch.ids[i] > maxId) maxId = batch.ids[i];
     const stillMissing = new Set(this.gaps.map((gap) => gap.id));
@@ -262,8 +268,7 @@ export class EventMirror {
     }
     const gaps = this.gaps.filter((gap) => stillMissing.has(gap.id));
     for (let id = low; id < maxId; id++) if (seen[id - low] === 0) gaps.push({ id, since: now });
-    this.gaps = gaps.length > MAX_GAPS ? gaps.slice(gaps.length - MAX_GAPS) : gaps;
-    this.lastSeenId = maxId;
+    return { gaps: gaps.length > MAX_GAPS ? gaps.slice(gaps.length - MAX_GAPS) : gaps, lastSeenId: maxId };
   }
 
   private codeOfType(type: string): number {

@@ -1,5 +1,6 @@
 import { GraphQLError, GraphQLFormattedError } from 'graphql';
 import { unwrapResolverError } from '@apollo/server/errors';
+import { DATABASE_UNAVAILABLE_MESSAGE, isDatabaseUnavailable } from '../db/db-errors';
 import { logger } from '../logger';
 
 /**
@@ -41,8 +42,14 @@ export const badInput = (message: string, extensions?: Record<string, unknown>) 
 export const notFound = (message: string) => new UserFacingError('NOT_FOUND', message);
 export const unauthenticated = (message: string) => new UserFacingError('UNAUTHENTICATED', message);
 export const forbidden = (message: string) => new UserFacingError('FORBIDDEN', message);
+/** PostgreSQL cannot be reached; `httpStatus` 503 for failures before GraphQL ran (authentication). */
+export const databaseUnavailable = (httpStatus?: number) =>
+  new UserFacingError('SERVICE_UNAVAILABLE', DATABASE_UNAVAILABLE_MESSAGE, httpStatus ? { http: { status: httpStatus } } : {});
 
-/** Apollo's `formatError`: pass public errors through, mask and log the rest. */
+/**
+ * Apollo's `formatError`: pass public errors through, answer a database outage as
+ * SERVICE_UNAVAILABLE (src/db/db-errors.ts decides what counts), mask and log the rest.
+ */
 export function formatError(formatted: GraphQLFormattedError, error: unknown): GraphQLFormattedError {
   const original = unwrapResolverError(error);
   const code = formatted.extensions?.code;
@@ -60,6 +67,10 @@ export function formatError(formatted: GraphQLFormattedError, error: unknown): G
   if (typeof code === 'string' && PUBLIC_ERROR_CODES.has(code)) {
     const { stacktrace: _stacktrace, ...extensions } = formatted.extensions ?? {};
     return { ...formatted, extensions };
+  }
+  if (isDatabaseUnavailable(original)) {
+    logger().warn({ err: original, path: formatted.path }, 'database unavailable while serving a GraphQL request');
+    return { message: DATABASE_UNAVAILABLE_MESSAGE, locations: formatted.locations, path: formatted.path, extensions: { code: 'SERVICE_UNAVAILABLE' } };
   }
   logger().error({ err: original, path: formatted.path }, 'internal error while serving a GraphQL request');
   return {

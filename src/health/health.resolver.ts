@@ -9,7 +9,7 @@ export class ComponentHealthView {
   @Field(() => Float, { nullable: true })
   latencyMs: number | null;
 
-  @Field(() => String, { nullable: true })
+  @Field(() => String, { nullable: true, description: 'Why not ok, in generic words ("unreachable", "no answer in time"); the details are in the server log.' })
   error: string | null;
 }
 
@@ -21,7 +21,7 @@ export class TfBackendHealthView {
   @Field(() => String, { nullable: true, description: 'e.g. "wasm (SIMD on, threads off)".' })
   detail: string | null;
 
-  @Field(() => String, { nullable: true })
+  @Field(() => String, { nullable: true, description: '"no backend could be loaded" when none loaded; the details are in the server log.' })
   error: string | null;
 }
 

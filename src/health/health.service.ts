@@ -1,27 +1,39 @@
 import type Redis from 'ioredis';
 import type { DataSource } from 'typeorm';
+import { logger } from '../logger';
 import { describeBackend, loadTf } from '../ml/tf-backend';
 import { VERSION } from '../version';
 
 export interface ComponentHealth {
   ok: boolean;
   latencyMs: number | null;
+  /** A generic reason when not ok ("unreachable", "no answer in time"); the details go to the log only. */
   error: string | null;
 }
 
-async function probe(check: () => Promise<unknown>, timeoutMs: number): Promise<ComponentHealth> {
+class NoAnswer extends Error {}
+
+/**
+ * Runs one dependency check. Health is public, so a failure is reported only as a generic reason:
+ * driver messages carry host names, ports and versions. The first failure after a success is
+ * logged with its details, so a health check polled every second does not flood the log.
+ */
+async function probe(component: string, check: () => Promise<unknown>, timeoutMs: number, lastOk: Map<string, boolean>): Promise<ComponentHealth> {
   const started = performance.now();
   let timer: NodeJS.Timeout | undefined;
   try {
     await Promise.race([
       check(),
       new Promise((_, reject) => {
-        timer = setTimeout(() => reject(new Error(`no answer within ${timeoutMs} ms`)), timeoutMs);
+        timer = setTimeout(() => reject(new NoAnswer(`no answer within ${timeoutMs} ms`)), timeoutMs);
       }),
     ]);
+    lastOk.set(component, true);
     return { ok: true, latencyMs: Math.round((performance.now() - started) * 100) / 100, error: null };
   } catch (error) {
-    return { ok: false, latencyMs: null, error: error instanceof Error ? error.message : String(error) };
+    if (lastOk.get(component) !== false) logger().warn({ err: error, component }, 'health check failed');
+    lastOk.set(component, false);
+    return { ok: false, latencyMs: null, error: error instanceof NoAnswer ? 'no answer in time' : 'unreachable' };
   } finally {
     clearTimeout(timer);
   }
@@ -39,12 +51,14 @@ async function tfBackendHealth(): Promise<TfBackendHealth> {
     const { backend } = await loadTf();
     return { name: backend.name, detail: describeBackend(backend), error: null };
   } catch (error) {
-    return { name: null, detail: null, error: error instanceof Error ? error.message : String(error) };
+    logger().warn({ err: error }, 'no TensorFlow.js backend could be loaded');
+    return { name: null, detail: null, error: 'no backend could be loaded' };
   }
 }
 
 export class HealthService {
   private readonly startedAt = Date.now();
+  private readonly lastOk = new Map<string, boolean>();
 
   constructor(
     private readonly dataSource: DataSource,
@@ -53,8 +67,8 @@ export class HealthService {
 
   async check() {
     const [database, redis, tfBackend] = await Promise.all([
-      probe(() => this.dataSource.query('SELECT 1'), 2000),
-      probe(() => this.redis.ping(), 1000),
+      probe('database', () => this.dataSource.query('SELECT 1'), 2000, this.lastOk),
+      probe('redis', () => this.redis.ping(), 1000, this.lastOk),
       tfBackendHealth(),
     ]);
     return {

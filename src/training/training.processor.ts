@@ -20,7 +20,14 @@ let database: Promise<DataSource> | undefined;
 function workerDatabase(): Promise<DataSource> {
   const url = config().databaseUrl;
   if (!url) throw new Error('DATABASE_URL is not set');
-  database ??= createDataSource(url, { poolSize: 3 }).initialize();
+  if (!database) {
+    const opening = createDataSource(url, { poolSize: 3 }).initialize();
+    // A failed open (the database was down) must not be remembered: the next job tries again.
+    opening.catch(() => {
+      if (database === opening) database = undefined;
+    });
+    database = opening;
+  }
   return database;
 }
 

@@ -1,6 +1,7 @@
 import { intFlag, parseArgs, stringFlag, UsageError } from '../../cli/args';
 import { ConfigError, loadConfig } from '../../config';
 import { openDatabase } from '../../db/data-source';
+import { isDatabaseUnavailable } from '../../db/db-errors';
 import {
   DEFAULT_BATCH_SIZE,
   IMPORT_FORMATS,
@@ -108,6 +109,13 @@ export async function run(argv: string[]): Promise<number> {
   } catch (error) {
     if (error instanceof ImportFileError) {
       console.error(`funnelcast import: ${error.message}`);
+      return 1;
+    }
+    if (isDatabaseUnavailable(error)) {
+      console.error(
+        `funnelcast import failed: the database is unavailable or closed the connection (${error instanceof Error ? error.message : String(error)}). ` +
+          'Batches merged so far are stored; run the same import again to complete it (nothing is stored twice).',
+      );
       return 1;
     }
     console.error(`funnelcast import failed: ${error instanceof Error ? error.message : String(error)}`);
