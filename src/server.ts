@@ -5,6 +5,7 @@ import { createServer, IncomingMessage, Server, ServerResponse } from 'node:http
 import type { AddressInfo } from 'node:net';
 import type { Config } from './config';
 import type { Context } from './context';
+import { argumentValidationPlugin } from './graphql/argument-validation';
 import { formatError } from './graphql/errors';
 import { queryLimitErrors } from './graphql/limits';
 import { logger } from './logger';
@@ -82,7 +83,7 @@ export async function startServer(services: Services, config: Config, port = con
     formatError,
     includeStacktraceInErrorResponses: false,
     // No type sets cache hints; the default cache-control plugin would still hook every field of every response.
-    plugins: [queryLimitsPlugin(config), ApolloServerPluginCacheControlDisabled()],
+    plugins: [queryLimitsPlugin(config), argumentValidationPlugin(), ApolloServerPluginCacheControlDisabled()],
   });
   await apollo.start();
   const log = logger();

@@ -8,6 +8,7 @@ import { gruLogits } from './session-gru';
 import { ServedListCache, userFingerprint } from './served-list-cache';
 import { readUserState, RECENT_EVENTS, UserState } from './user-state';
 import { RankedList, ServingModels, ServingSnapshot, VersionRef } from './serving-models';
+import { MAX_ID_LENGTH } from '../graphql/input-rules';
 
 export const MAX_RECOMMENDATIONS = 100;
 export const MAX_INPUT_ITEMS = 1000;
@@ -67,7 +68,7 @@ export class RecommendationService {
   async forUser(request: UserRecommendationRequest): Promise<RecommendationList> {
     const { userId, limit } = request;
     if (!userId.trim()) throw badInput('userId must not be empty');
-    if (userId.length > 200) throw badInput('userId must be at most 200 characters');
+    if (userId.length > MAX_ID_LENGTH) throw badInput(`userId must be at most ${MAX_ID_LENGTH} characters`);
     checkLimit(limit);
     checkItemList('excludeItemIds', request.excludeItemIds);
     checkItemList('sessionItemIds', request.sessionItemIds);
