@@ -10,6 +10,7 @@ const BENCHMARKS: Record<string, () => Promise<{ run(argv: string[]): Promise<vo
   'recommend-quality': () => import('./recommend-quality.bench'),
   anomaly: () => import('./anomaly.bench'),
   funnel: () => import('./funnel.bench'),
+  'recommendation-ids': () => import('./recommendation-ids.bench'),
 };
 
 async function main(): Promise<void> {

@@ -67,7 +67,7 @@ describe('recommendation feedback integrity', () => {
       const variants = [
         `r1.${source}.${version}.${n + 1}.${list}`, // the old unsigned shape
         `r2.${source}.${version}.${Number(item) + n + 1}.${list}.${tag}`, // another item under a real tag
-        `r2.c.0.${n + 1}.${list}.${String(n).padStart(11, 'A')}`, // an invented tag
+        `r2.c.0.${n + 1}.${list}.${String(n).padStart(12, 'A')}`, // an invented tag
         `r2.m.${n + 1}.${item}.${list}.${tag}`, // another version under a real tag
       ];
       for (const id of variants) forged.push({ recommendationId: id, type: 'CLICK', userId: 'alice' });
@@ -88,7 +88,7 @@ describe('recommendation feedback integrity', () => {
 
   it('ignores events carrying forged or overflowing ids, without breaking recommendationPerformance', async () => {
     const before = await performance();
-    const overflowing = ['r1.m.1.9999999999.AAAAAAAAAAA', 'r2.m.1.9999999999.AAAAAAAAAAA.AAAAAAAAAAA', 'r2.m.9999999999.1.AAAAAAAAAAA.AAAAAAAAAAA'];
+    const overflowing = ['r1.m.1.9999999999.AAAAAAAAAAA', 'r2.m.1.9999999999.AAAAAAAAAAA.AAAAAAAAAAAA', 'r2.m.9999999999.1.AAAAAAAAAAA.AAAAAAAAAAAA'];
     const events = [
       ...overflowing.map((id, n) => ({ eventId: `overflow-${n}`, type: 'view', userId: 'mallory', itemId: 'sku-1', timestamp: at(hour), properties: { recommendationId: id } })),
       // Bob's genuine id on Mallory's view, an altered one, and a non-string id.

@@ -72,7 +72,7 @@ describe('input validation', () => {
     expect(window.argument).toBe('attributionWindowHours');
     expect(window.message).toMatch(/from 0\.01 to 2160 hours/);
     const timestamp = await refused('mutation($f: [RecommendationFeedbackInput!]!) { recordRecommendationFeedback(feedback: $f) { accepted } }', {
-      f: [{ recommendationId: 'r2.c.0.1.AAAAAAAAAAA.AAAAAAAAAAA', type: 'CLICK', userId: 'u', timestamp: '0000-01-01T00:00:00Z' }],
+      f: [{ recommendationId: 'r2.c.0.1.AAAAAAAAAAA.AAAAAAAAAAAA', type: 'CLICK', userId: 'u', timestamp: '0000-01-01T00:00:00Z' }],
     });
     expect(timestamp.argument).toBe('feedback[0].timestamp');
     expect(timestamp.message).toMatch(/1970-01-01T00:00:00Z to 9999-12-31/);
