@@ -56,6 +56,13 @@ describe('argument validation', () => {
     expect(check(`query { ...F0 } ${fragments}`)?.extensions.argument).toBe('id');
   });
 
+  it('refuses lists of more than 100,000 entries', () => {
+    const funnel = (userIds: string[]) => ({ from: '2026-01-01T00:00:00Z', to: '2026-01-02T00:00:00Z', conversionWindowSeconds: 60, steps: [{ type: 'a' }, { type: 'b' }], cohort: { userIds } });
+    const query = 'query($f: FunnelInput!) { funnel(input: $f) { totalUnits } }';
+    expect(check(query, { f: funnel(Array.from({ length: 100_000 }, (_, n) => `u${n}`)) })).toBeNull();
+    expect(check(query, { f: funnel(Array.from({ length: 100_001 }, (_, n) => `u${n}`)) })?.message).toBe('Argument input.cohort.userIds of funnel has 100001 entries; at most 100000 are accepted.');
+  });
+
   it('refuses JSON nested deeper than 32 levels', () => {
     let value: unknown = 1;
     for (let i = 0; i < 40; i++) value = { a: value };

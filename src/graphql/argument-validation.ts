@@ -21,7 +21,7 @@ import {
   SelectionSetNode,
 } from 'graphql';
 import { badInput } from './errors';
-import { floatProblem, idProblem, instantProblem, MAX_JSON_DEPTH, MAX_PRICE, NumberBounds, characterProblem, textProblem } from './input-rules';
+import { characterProblem, floatProblem, idProblem, instantProblem, MAX_JSON_DEPTH, MAX_LIST_LENGTH, MAX_PRICE, NumberBounds, textProblem } from './input-rules';
 
 /**
  * Bounds of Float arguments and input fields that need more than "finite, |x| ≤ 10^15", by schema
@@ -82,6 +82,7 @@ function checkValue(type: GraphQLInputType, value: unknown, path: string, coordi
   if (isListType(nullable)) {
     const itemType = nullable.ofType as GraphQLInputType;
     if (!Array.isArray(value)) return checkValue(itemType, value, path, coordinate, name);
+    if (value.length > MAX_LIST_LENGTH) throw new ArgumentProblem(path, `has ${value.length} entries; at most ${MAX_LIST_LENGTH} are accepted`);
     for (let i = 0; i < value.length; i++) checkValue(itemType, value[i], `${path}[${i}]`, coordinate, name);
     return;
   }

@@ -23,6 +23,9 @@ export const MAX_FLOAT_MAGNITUDE = 1e15;
 /** Largest price: numeric(14,2) holds below 10^12. */
 export const MAX_PRICE = 999_999_999_999.99;
 
+/** Longest list argument (a funnel cohort's user ids, the largest documented one); services cap most lists far lower. */
+export const MAX_LIST_LENGTH = 100_000;
+
 /** Nesting levels of a JSON argument (properties, params, filter values). */
 export const MAX_JSON_DEPTH = 32;
 
