@@ -24,16 +24,16 @@ import { badInput } from './errors';
 import { characterProblem, floatProblem, idProblem, instantProblem, MAX_JSON_DEPTH, MAX_LIST_LENGTH, MAX_PRICE, NumberBounds, textProblem } from './input-rules';
 
 /**
- * Bounds of Float arguments and input fields that need more than "finite, |x| ≤ 10^15", by schema
- * coordinate. `argument-validation.spec.ts` checks each coordinate exists, so a rename cannot drop one.
+ * Bounds of Float arguments and input fields that need more than "finite, not subnormal,
+ * |x| ≤ 10^15", by schema coordinate: what a column holds, or a sensible least window. Shares and
+ * scores in [0, 1] (minScore, maxPropensity, anomalyThreshold) are checked by their services with
+ * their own messages. `argument-validation.spec.ts` checks each coordinate exists, so a rename
+ * cannot drop one.
  */
 export const FLOAT_BOUNDS: Record<string, NumberBounds> = {
   'ItemInput.price': { min: 0, max: MAX_PRICE },
   'LiveEventInput.price': { min: 0, max: MAX_PRICE },
   'Query.atRiskUsers.minValue': { min: 0, max: MAX_PRICE },
-  'Query.atRiskUsers.maxPropensity': { min: 0, max: 1 },
-  'Query.anomalies.minScore': { min: 0, max: 1 },
-  'FunnelInput.anomalyThreshold': { min: 0, max: 1 },
   'Query.recommendationPerformance.attributionWindowHours': { min: 0.01, max: 24 * 90, unit: 'hours' },
 };
 
