@@ -19,6 +19,7 @@ import {
   Kind,
   OperationDefinitionNode,
   SelectionSetNode,
+  ValueNode,
 } from 'graphql';
 import { badInput } from './errors';
 import { characterProblem, floatProblem, idProblem, instantProblem, MAX_JSON_DEPTH, MAX_LIST_LENGTH, MAX_PRICE, NumberBounds, textProblem } from './input-rules';
@@ -114,6 +115,12 @@ function checkValue(type: GraphQLInputType, value: unknown, path: string, coordi
   }
 }
 
+function variablesIn(value: ValueNode, into: Set<string>): void {
+  if (value.kind === Kind.VARIABLE) into.add(value.name.value);
+  else if (value.kind === Kind.LIST) for (const item of value.values) variablesIn(item, into);
+  else if (value.kind === Kind.OBJECT) for (const field of value.fields) variablesIn(field.value, into);
+}
+
 /**
  * Every field with arguments in the operation, each fragment once (fragments spread many times
  * must not multiply the work), with the type it is selected on.
@@ -163,18 +170,32 @@ export function argumentValueError(
   operation: OperationDefinitionNode,
   variables: Record<string, unknown>,
 ): GraphQLError | null {
-  const coercedVariables = getVariableValues(schema, operation.variableDefinitions ?? [], variables, { maxErrors: 1 });
+  const fields = [...fieldsWithArguments(schema, document, operation)].map(({ parent, field, node }) => {
+    const perRecord = new Set(field.args.filter((a) => PER_RECORD_ARGUMENTS.has(`${parent.name}.${field.name}.${a.name}`)).map((a) => a.name));
+    return { parent, field, node, perRecord };
+  });
+  if (fields.length === 0) return null;
+  // Variables that only per-record arguments use are not coerced here: a 5,000-event batch would
+  // otherwise be coerced twice.
+  const checked = new Set<string>();
+  const perRecordOnly = new Set<string>();
+  for (const { node, perRecord } of fields) {
+    for (const argument of node.arguments ?? []) variablesIn(argument.value, perRecord.has(argument.name.value) ? perRecordOnly : checked);
+  }
+  const definitions = (operation.variableDefinitions ?? []).filter((d) => checked.has(d.variable.name.value) || !perRecordOnly.has(d.variable.name.value));
+  const coercedVariables = getVariableValues(schema, definitions, variables, { maxErrors: 1 });
   if (coercedVariables.errors) return null;
-  for (const { parent, field, node } of fieldsWithArguments(schema, document, operation)) {
+  for (const { parent, field, node, perRecord } of fields) {
+    const checkedArguments = field.args.filter((a) => !perRecord.has(a.name));
+    if (checkedArguments.length === 0) continue;
     let args: Record<string, unknown>;
     try {
-      args = getArgumentValues(field, node, coercedVariables.coerced);
+      args = getArgumentValues({ ...field, args: checkedArguments }, node, coercedVariables.coerced);
     } catch {
       continue;
     }
-    for (const argument of field.args) {
+    for (const argument of checkedArguments) {
       const coordinate = `${parent.name}.${field.name}.${argument.name}`;
-      if (PER_RECORD_ARGUMENTS.has(coordinate)) continue;
       try {
         checkValue(argument.type, args[argument.name], argument.name, coordinate, argument.name);
       } catch (error) {
