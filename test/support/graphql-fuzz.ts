@@ -1,7 +1,6 @@
 import {
   getNamedType,
   getNullableType,
-  GraphQLArgument,
   GraphQLField,
   GraphQLInputType,
   GraphQLNamedInputType,
@@ -206,7 +205,7 @@ export function validValue(type: GraphQLInputType, name: string): unknown {
     }
     return value;
   }
-  if (isEnumType(nullable)) return nullable.getValues()[0].value === undefined ? nullable.getValues()[0].name : nullable.getValues()[0].name;
+  if (isEnumType(nullable)) return nullable.getValues()[0].name;
   switch (nullable.name) {
     case 'String':
       return ({ cron: '0 3 * * *', type: 'view', property: 'device', name: 'fuzz' } as Record<string, string>)[name] ?? 'fuzz';
@@ -323,12 +322,6 @@ function baseline(field: GraphQLField<unknown, unknown>): Map<string, unknown> {
   return values;
 }
 
-/** Literal text for a hostile value placed inside an argument: only at the argument itself. */
-function literalArgument(argument: GraphQLArgument, target: Target, hostile: Hostile): string | undefined {
-  if (hostile.literal === undefined) return undefined;
-  return target.steps.length === 0 || argument ? hostile.literal : undefined;
-}
-
 /** Every fuzz case for the schema's queries and mutations. */
 export function fuzzCases(schema: GraphQLSchema, options: FuzzOptions): FuzzCase[] {
   const random = seededRandom(options.seed);
@@ -351,7 +344,7 @@ export function fuzzCases(schema: GraphQLSchema, options: FuzzOptions): FuzzCase
           while (sampled.length < options.valuesPerPath && rest.length > 0) sampled.push(rest.splice(Math.floor(random() * rest.length), 1)[0]);
           for (const hostile of sampled) {
             if (hostile.literal !== undefined && target.steps.length > 0) continue; // literals only replace a whole argument
-            const literal = literalArgument(argument, target, hostile);
+            const literal = hostile.literal;
             const values = new Map(valid);
             const base = valid.get(argument.name) ?? validValue(argument.type, argument.name);
             if (literal === undefined) values.set(argument.name, placed(base, target.steps, hostile.value));
