@@ -99,9 +99,18 @@ describe('recommendation feedback integrity', () => {
     expect((await ingest(events)).accepted).toBe(events.length);
     expect(await performance()).toEqual(before);
 
-    // A view event carrying Alice's own id is a genuine click (the third).
-    expect((await ingest([{ eventId: 'genuine', type: 'view', userId: 'alice', itemId: alice[2].itemId, timestamp: at(hour), properties: { recommendationId: alice[2].recommendationId } }])).accepted).toBe(1);
-    expect(await performance()).toEqual([{ ...before[0], clicks: 3, clickThroughRate: 0.3 }]);
+    // A view event carrying Alice's own id is a genuine click (the third); her purchase of that item
+    // an hour later, with a price that is not a number, is attributed at the catalogue price.
+    const [{ price }] = await t.app.services.dataSource.query(`SELECT price::float AS price FROM items WHERE external_id = $1`, [alice[2].itemId]);
+    expect(
+      (
+        await ingest([
+          { eventId: 'genuine', type: 'view', userId: 'alice', itemId: alice[2].itemId, timestamp: at(2 * hour), properties: { recommendationId: alice[2].recommendationId } },
+          { eventId: 'bought', type: 'purchase', userId: 'alice', itemId: alice[2].itemId, timestamp: at(hour), properties: { price: 'free' } },
+        ])
+      ).accepted,
+    ).toBe(2);
+    expect(await performance()).toEqual([{ ...before[0], clicks: 3, clickThroughRate: 0.3, conversions: 1, revenue: price }]);
   });
 
   it('keeps one secret for every API process, in PostgreSQL', async () => {

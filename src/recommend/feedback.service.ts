@@ -49,6 +49,8 @@ export interface PerformanceReport {
 /** Shortest and longest attribution window of recommendationPerformance, in hours. */
 export const MIN_ATTRIBUTION_HOURS = 0.01;
 export const MAX_ATTRIBUTION_HOURS = 24 * 90;
+/** A purchase event's own price when it is a JSON number; "free" or "12,50" must not fail the report. */
+const EVENT_PRICE = `CASE WHEN jsonb_typeof(p.props->'price') = 'number' THEN (p.props->>'price')::numeric END`;
 
 /**
  * The online side of the recommenders: impressions and clicks reported by clients (or events that
@@ -146,12 +148,12 @@ export class RecommendationFeedbackService {
        ),
        purchases AS (
          SELECT DISTINCT ON (event_id) event_id, rid, revenue FROM (
-           SELECT p.id AS event_id, c.rid, coalesce((p.props->>'price')::numeric, i.price, 0) AS revenue, 1 AS direct, c.clicked_at
+           SELECT p.id AS event_id, c.rid, coalesce(${EVENT_PRICE}, i.price, 0) AS revenue, 1 AS direct, c.clicked_at
            FROM signed_events s JOIN events p ON p.id = s.event_id JOIN items i ON i.id = p.item_id
            JOIN recs c ON c.rid = s.rid
            WHERE p.type = 'purchase'
            UNION ALL
-           SELECT p.id, c.rid, coalesce((p.props->>'price')::numeric, i.price, 0), 0, c.clicked_at
+           SELECT p.id, c.rid, coalesce(${EVENT_PRICE}, i.price, 0), 0, c.clicked_at
            FROM clicked c
            JOIN events p ON p.user_id = c.user_id AND p.item_id = c.item_id AND p.type = 'purchase'
                         AND p.ts >= c.clicked_at AND p.ts < c.clicked_at + make_interval(secs => $3 * 3600)
