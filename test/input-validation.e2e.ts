@@ -129,6 +129,15 @@ describe('input validation', () => {
     }
   });
 
+  it('keeps serving recommendations when a catalogue property has an unexpected type', async () => {
+    // properties.repeatable is read as a boolean by serving; "maybe" used to fail every list.
+    const upsert = await t.gql('mutation($v: [ItemInput!]!) { upsertItems(items: $v) { created } }', { v: [{ id: 'odd-1', properties: { repeatable: 'maybe' } }] });
+    expect(upsert.errors).toBeUndefined();
+    const list = await t.gql('query { recommendations(userId: "someone", limit: 3) { items { itemId } } }');
+    expect(list.errors).toBeUndefined();
+    expect(list.data!.recommendations.items.length).toBeGreaterThan(0);
+  });
+
   it('states the id limit in the schema', async () => {
     const result = await t.gql(`{ __type(name: "EventInput") { inputFields { name description } } }`);
     const fields = Object.fromEntries(result.data!.__type.inputFields.map((f: { name: string; description: string | null }) => [f.name, f.description]));
