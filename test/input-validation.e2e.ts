@@ -21,6 +21,7 @@ describe('input validation', () => {
   /** The single BAD_USER_INPUT error of a request, with the argument path it names. */
   async function refused(query: string, variables: Record<string, unknown>): Promise<{ argument: unknown; message: string }> {
     const result = await t.gql(query, variables);
+    expect(result.status).toBe(400);
     expect(result.data ?? null).toBeNull();
     expect(result.errors).toHaveLength(1);
     const [error] = result.errors!;

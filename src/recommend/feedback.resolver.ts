@@ -32,7 +32,7 @@ export class RejectedFeedback {
   @Field(() => Int)
   index: number;
 
-  @Field({ description: 'UNKNOWN_RECOMMENDATION, MISSING_USER or FUTURE_TIMESTAMP.' })
+  @Field({ description: 'UNKNOWN_RECOMMENDATION (not issued by this server to that user), MISSING_USER, BAD_TIMESTAMP or FUTURE_TIMESTAMP.' })
   code: string;
 
   @Field()
