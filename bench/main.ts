@@ -11,6 +11,7 @@ const BENCHMARKS: Record<string, () => Promise<{ run(argv: string[]): Promise<vo
   anomaly: () => import('./anomaly.bench'),
   funnel: () => import('./funnel.bench'),
   revocation: () => import('./revocation.bench'),
+  'recommendation-ids': () => import('./recommendation-ids.bench'),
 };
 
 async function main(): Promise<void> {

@@ -80,4 +80,10 @@ describe('loadConfig', () => {
     expect(loadConfig({ JEST_WORKER_ID: '1' }).logLevel).toBe('silent');
     expect(loadConfig({ JEST_WORKER_ID: '1', LOG_LEVEL: 'warn' }).logLevel).toBe('warn');
   });
+
+  it('takes a recommendation id secret of at least 32 characters, or none (one is kept in PostgreSQL)', () => {
+    expect(loadConfig({}).recommendationSecret).toBeUndefined();
+    expect(loadConfig({ FUNNELCAST_RECOMMENDATION_SECRET: 's'.repeat(32) }).recommendationSecret).toBe('s'.repeat(32));
+    expect(() => loadConfig({ FUNNELCAST_RECOMMENDATION_SECRET: 'too short' })).toThrow(/FUNNELCAST_RECOMMENDATION_SECRET must be at least 32 characters/);
+  });
 });

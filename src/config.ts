@@ -54,6 +54,8 @@ export interface Config {
   ingestGuardEventsPerMinute: number;
   /** Users' recommendation lists kept for reuse while their events and the models are unchanged; 0 turns it off. */
   recommendationCacheSize: number;
+  /** Secret that signs recommendation ids (FUNNELCAST_RECOMMENDATION_SECRET); unset: one generated once and kept in PostgreSQL. */
+  recommendationSecret: string | undefined;
 }
 
 export const TF_BACKEND_PREFERENCES = ['auto', 'node-gpu', 'node', 'wasm', 'cpu'] as const;
@@ -170,6 +172,11 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     problems.push('FUNNELCAST_QUEUE_PREFIX must be 1–64 letters, digits or _ . -');
   }
 
+  const recommendationSecret = env.FUNNELCAST_RECOMMENDATION_SECRET || undefined;
+  if (recommendationSecret !== undefined && recommendationSecret.length < 32) {
+    problems.push('FUNNELCAST_RECOMMENDATION_SECRET must be at least 32 characters long (e.g. openssl rand -base64 32)');
+  }
+
   const config: Config = {
     databaseUrl,
     redisUrl,
@@ -199,6 +206,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     anomalyThreshold: readShare(env, 'FUNNELCAST_ANOMALY_THRESHOLD', 0.5, problems),
     ingestGuardEventsPerMinute: readInt(env, 'FUNNELCAST_INGEST_GUARD_EVENTS_PER_MINUTE', 120, 0, 1_000_000, problems),
     recommendationCacheSize: readInt(env, 'FUNNELCAST_RECOMMENDATION_CACHE_SIZE', 20_000, 0, 10_000_000, problems),
+    recommendationSecret,
   };
   if (problems.length > 0) throw new ConfigError(problems);
   return config;

@@ -4,6 +4,7 @@ import { createServer, IncomingMessage, Server, ServerResponse } from 'node:http
 import type { AddressInfo } from 'node:net';
 import type { Config } from './config';
 import type { Context } from './context';
+import { argumentValidationPlugin } from './graphql/argument-validation';
 import { isDatabaseUnavailable } from './db/db-errors';
 import { databaseUnavailable, formatError } from './graphql/errors';
 import { queryLimitsForApollo, queryLimitsFrom } from './graphql/limits';
@@ -45,7 +46,7 @@ export async function startServer(services: Services, config: Config, port = con
     formatError,
     includeStacktraceInErrorResponses: false,
     // No type sets cache hints; the default cache-control plugin would still hook every field of every response.
-    plugins: [limits.plugin, ApolloServerPluginCacheControlDisabled()],
+    plugins: [limits.plugin, argumentValidationPlugin(), ApolloServerPluginCacheControlDisabled()],
     validationRules: limits.validationRules,
     parseOptions: limits.parseOptions,
   });

@@ -11,6 +11,7 @@ import { HealthService } from './health/health.service';
 import { RecommendationFeedbackService } from './recommend/feedback.service';
 import { PredictionService } from './predict/prediction.service';
 import { RecommendationService } from './recommend/recommendation.service';
+import { RecommendationSigning } from './recommend/recommendation-secret';
 import { ModelRegistry } from './training/model-registry';
 import { TrainingQueue } from './training/training.queue';
 import { TrainingService } from './training/training.service';
@@ -34,6 +35,7 @@ export interface Services {
 
 export function createServices(dataSource: DataSource, redis: Redis, config: Config): Services {
   const models = new ModelRegistry(dataSource);
+  const signing = new RecommendationSigning(dataSource, config.recommendationSecret);
   return {
     dataSource,
     redis,
@@ -44,8 +46,8 @@ export function createServices(dataSource: DataSource, redis: Redis, config: Con
     health: new HealthService(dataSource, redis),
     training: new TrainingService(dataSource, new TrainingQueue(redis, config), models),
     models,
-    recommendations: new RecommendationService(dataSource, { cacheSize: config.recommendationCacheSize }),
-    recommendationFeedback: new RecommendationFeedbackService(dataSource),
+    recommendations: new RecommendationService(dataSource, { cacheSize: config.recommendationCacheSize, signing }),
+    recommendationFeedback: new RecommendationFeedbackService(dataSource, signing),
     prediction: new PredictionService(dataSource),
     anomalies: new AnomalyService(dataSource, { threshold: config.anomalyThreshold, ingestGuardEventsPerMinute: config.ingestGuardEventsPerMinute }),
   };

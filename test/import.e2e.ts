@@ -267,8 +267,9 @@ describe('importRecords', () => {
       { kind: 'event', event: { ...base, eventId: 'jsonb-nul', properties: { note: 'a\u0000b' } } },
       { kind: 'event', event: { ...base, eventId: 'tab\there', userId: 'back\\slash\nnewline' } },
       { kind: 'item', item: { itemId: 'pricey', price: 1e13 } },
+      { kind: 'event', event: { ...base, eventId: 'surrogate', userId: 'u\ud800' } }, // UTF-8 cannot hold it; it would merge with 'u\ufffd'
     ]);
-    expect(summary).toMatchObject({ rowsRead: 8, imported: 2, rejected: 6 });
+    expect(summary).toMatchObject({ rowsRead: 9, imported: 2, rejected: 7 });
     expect(summary.rejectedSamples.map((r) => [r.line, r.code])).toEqual([
       [2, 'MALFORMED_ROW'],
       [3, 'ID_TOO_LONG'],
@@ -276,6 +277,7 @@ describe('importRecords', () => {
       [5, 'BAD_TIMESTAMP'],
       [6, 'BAD_PROPERTIES'],
       [8, 'BAD_PRICE'],
+      [9, 'MALFORMED_ROW'],
     ]);
     // Text that needs COPY escaping arrives unchanged.
     expect(await db.dataSource.query(`SELECT u.external_id FROM events e JOIN users u ON u.id = e.user_id WHERE e.event_id = 'tab\there'`)).toEqual([

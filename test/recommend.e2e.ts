@@ -102,7 +102,7 @@ describe('recommendations', () => {
     expect(new Set(first.items.map((i) => i.source))).toContain('MATRIX_FACTORIZATION');
     for (const item of first.items) {
       expect(item.modelVersionId).toBe(versions[item.source].id);
-      expect(item.recommendationId).toMatch(new RegExp(`^r1\\.[a-z]\\.${item.modelVersionId}\\.\\d+\\.${first.listId}$`));
+      expect(item.recommendationId).toMatch(new RegExp(`^r2\\.[a-z]\\.${item.modelVersionId}\\.\\d+\\.${first.listId}\\.[A-Za-z0-9_-]{12}$`));
     }
 
     // Exclusions and an item taken off sale (the catalogue cache notices within a second or two).

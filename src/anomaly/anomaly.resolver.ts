@@ -3,6 +3,7 @@ import { Arg, Authorized, Ctx, Float, FieldResolver, Int, Mutation, Query, Resol
 import type { Context } from '../context';
 import { EventStats } from '../events/event.input';
 import { AnomalyPage, FlaggedTraffic, LabelUserInput, UserLabel, UserLabelKind, UserLabelPage, UserRisk } from './anomaly.types';
+import { ID_RULE } from '../graphql/input-rules';
 
 @Resolver()
 export class AnomalyResolver {
@@ -24,7 +25,7 @@ export class AnomalyResolver {
 
   @Authorized('analyst')
   @Query(() => UserRisk, { description: 'One user’s anomaly score (their worst day), the detectors’ contributions and the features that stand out, and every flagged day.' })
-  userRisk(@Arg('userId') userId: string, @Ctx() { services }: Context): Promise<UserRisk> {
+  userRisk(@Arg('userId', { description: `The shop's user id (${ID_RULE}).` }) userId: string, @Ctx() { services }: Context): Promise<UserRisk> {
     return services.anomalies.userRisk(userId);
   }
 

@@ -1,5 +1,6 @@
 import { DateTimeResolver } from 'graphql-scalars';
 import { Field, Float, InputType, Int, ObjectType, registerEnumType } from 'type-graphql';
+import { ID_RULE } from '../graphql/input-rules';
 
 export enum UserLabelKind {
   BOT = 'BOT',
@@ -165,7 +166,7 @@ export class FlaggedTraffic {
 
 @InputType()
 export class LabelUserInput {
-  @Field({ description: 'The shop’s own user id.' })
+  @Field({ description: `The shop’s own user id (${ID_RULE}).` })
   userId: string;
 
   @Field(() => UserLabelKind)

@@ -1,11 +1,12 @@
 import { IsBoolean, IsNumber, IsObject, IsOptional, Length, Min } from 'class-validator';
 import { DateTimeResolver, GraphQLJSONObject } from 'graphql-scalars';
 import { Field, Float, ID, InputType, Int, ObjectType } from 'type-graphql';
+import { ID_RULE, MAX_ID_LENGTH } from '../graphql/input-rules';
 
 @InputType({ description: 'A catalog item. Fields left out keep their stored values.' })
 export class ItemInput {
-  @Field(() => ID, { description: 'The shop\'s own item id, as used in events.' })
-  @Length(1, 200)
+  @Field(() => ID, { description: `The shop's own item id, as used in events (${ID_RULE}).` })
+  @Length(1, MAX_ID_LENGTH)
   id: string;
 
   @Field(() => String, { nullable: true })

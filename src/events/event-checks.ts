@@ -1,9 +1,11 @@
+import { characterProblem, LAST_INSTANT_MS, MAX_ID_LENGTH } from '../graphql/input-rules';
 import { EVENT_TYPE_PATTERN, type CatalogItem, type ShopEvent } from './event.types';
 
 /**
  * The checks every event and item must pass whatever its source (GraphQL ingest, file import, the
  * generator), so a bad record becomes a reject with a reason instead of failing a whole batch in
- * PostgreSQL (NUL in text, over-long keys, \u0000 in jsonb, …).
+ * PostgreSQL (NUL in text, over-long keys, \u0000 in jsonb, …). Character and length rules come
+ * from graphql/input-rules.ts, the same ones every GraphQL argument passes.
  */
 export type RejectCode =
   | 'MALFORMED_ROW'
@@ -25,9 +27,9 @@ export interface RecordProblem {
   message: string;
 }
 
-/** Unique-index keys above ~2.7 kB fail the insert; real ids are far shorter, so the limit is generous but safe. */
-export const MAX_ID_LENGTH = 256;
-const LAST_MS = 253402300799999;
+/** The one id-length limit of the API, ingest and import (see graphql/input-rules.ts). */
+export { MAX_ID_LENGTH };
+const LAST_MS = LAST_INSTANT_MS;
 
 function idProblem(name: string, value: string | null, required: RejectCode | null): RecordProblem | null {
   if (value === null || value.length === 0) {
@@ -37,15 +39,16 @@ function idProblem(name: string, value: string | null, required: RejectCode | nu
     return { code: required ?? 'EMPTY_ID', message: `${name} is blank; send a non-empty id${required ? '' : ' or leave it out'}` };
   }
   if (value.length > MAX_ID_LENGTH) return { code: 'ID_TOO_LONG', message: `${name} is longer than ${MAX_ID_LENGTH} characters` };
-  if (value.includes('\0')) return { code: 'MALFORMED_ROW', message: `${name} contains a NUL character` };
+  const characters = characterProblem(value);
+  if (characters) return { code: 'MALFORMED_ROW', message: `${name} ${characters}` };
   return null;
 }
 
 function textProblem(name: string, value: string | null | undefined): RecordProblem | null {
-  if (value !== null && value !== undefined && (typeof value !== 'string' || value.includes('\0'))) {
-    return { code: 'MALFORMED_ROW', message: `${name} must be text without NUL characters` };
-  }
-  return null;
+  if (value === null || value === undefined) return null;
+  if (typeof value !== 'string') return { code: 'MALFORMED_ROW', message: `${name} must be text` };
+  const characters = characterProblem(value);
+  return characters ? { code: 'MALFORMED_ROW', message: `${name} ${characters}` } : null;
 }
 
 /**

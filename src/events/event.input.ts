@@ -1,5 +1,6 @@
 import { GraphQLJSON, DateTimeResolver } from 'graphql-scalars';
 import { Field, InputType, Int, ObjectType } from 'type-graphql';
+import { ID_RULE } from '../graphql/input-rules';
 
 /**
  * One event as a client sends it. Validation happens per event in the service, so one bad event
@@ -7,19 +8,19 @@ import { Field, InputType, Int, ObjectType } from 'type-graphql';
  */
 @InputType({ description: 'A behaviour event. `eventId` is the client\'s id: sending it again is a no-op.' })
 export class EventInput {
-  @Field({ description: 'Client-chosen unique id (1–200 characters); a re-sent event with the same id is a duplicate.' })
+  @Field({ description: `Client-chosen unique id (${ID_RULE}); a re-sent event with the same id is a duplicate.` })
   eventId: string;
 
   @Field({ description: 'view, cart, remove_from_cart, fav, checkout, purchase, search, or a custom name (1–64 of letters, digits, _ . : -).' })
   type: string;
 
-  @Field()
+  @Field({ description: `The shop's user id (${ID_RULE}).` })
   userId: string;
 
-  @Field(() => String, { nullable: true })
+  @Field(() => String, { nullable: true, description: `The visit (${ID_RULE}); empty or left out: none.` })
   sessionId?: string | null;
 
-  @Field(() => String, { nullable: true })
+  @Field(() => String, { nullable: true, description: `The item (${ID_RULE}), as in the catalog.` })
   itemId?: string | null;
 
   @Field(() => DateTimeResolver, { description: 'When it happened; at most a day in the future.' })

@@ -1,6 +1,7 @@
 import { DateTimeResolver, GraphQLJSON } from 'graphql-scalars';
 import { Field, Float, ID, InputType, Int, registerEnumType } from 'type-graphql';
 import type { CountBy, FunnelSpec } from './funnel-definition';
+import { ID_RULE } from '../graphql/input-rules';
 
 export enum FilterOp {
   EQ = 'eq',
@@ -82,7 +83,7 @@ export class FunnelExclusionInput {
 
 @InputType({ description: 'Restrict a funnel to some users: a list of ids, filters on user properties, or both (all must hold).' })
 export class FunnelCohortInput {
-  @Field(() => [ID], { nullable: true, description: "The shop's user ids (at most 100,000)." })
+  @Field(() => [ID], { nullable: true, description: `The shop's user ids (at most 100,000, each ${ID_RULE}).` })
   userIds?: string[] | null;
 
   @Field(() => [PropertyFilterInput], { nullable: true, description: 'Filters on the user\'s stored properties.' })

@@ -2,6 +2,7 @@ import { DateTimeResolver } from 'graphql-scalars';
 import { Arg, Authorized, Ctx, Float, ID, Int, Query, Resolver } from 'type-graphql';
 import type { Context } from '../context';
 import { AtRiskPageView, FunnelStageName, LiveEventInput, NextStepPredictionView, PropensityView } from './prediction.types';
+import { ID_RULE } from '../graphql/input-rules';
 
 @Resolver()
 export class PredictionResolver {
@@ -18,7 +19,7 @@ export class PredictionResolver {
   @Authorized('client')
   @Query(() => PropensityView, { description: 'Chance that the user buys within the active version’s horizon (default 7 days), computed live from their history.' })
   purchasePropensity(
-    @Arg('userId', () => ID) userId: string,
+    @Arg('userId', () => ID, { description: `The shop's user id (${ID_RULE}).` }) userId: string,
     @Arg('asOf', () => DateTimeResolver, { nullable: true, description: 'Predict as of this instant (default: now).' }) asOf: Date | null,
     @Ctx() { services }: Context,
   ) {

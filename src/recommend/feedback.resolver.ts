@@ -3,6 +3,7 @@ import { DateTimeResolver } from 'graphql-scalars';
 import { Arg, Authorized, Ctx, Field, Float, ID, InputType, Int, Mutation, ObjectType, Query, registerEnumType, Resolver } from 'type-graphql';
 import type { Context } from '../context';
 import { Recommender } from './recommendation-id';
+import { ID_RULE, MAX_ID_LENGTH } from '../graphql/input-rules';
 
 enum RecommendationFeedbackType {
   IMPRESSION = 'IMPRESSION',
@@ -18,8 +19,8 @@ export class RecommendationFeedbackInput {
   @Field(() => RecommendationFeedbackType)
   type: RecommendationFeedbackType;
 
-  @Field(() => ID, { description: 'The user it was shown to (the same id their events carry).' })
-  @Length(1, 200)
+  @Field(() => ID, { description: `The user it was shown to (the same id their events carry; ${ID_RULE}).` })
+  @Length(1, MAX_ID_LENGTH)
   userId: string;
 
   @Field(() => DateTimeResolver, { nullable: true, description: 'When it happened; default now.' })
@@ -31,7 +32,7 @@ export class RejectedFeedback {
   @Field(() => Int)
   index: number;
 
-  @Field({ description: 'UNKNOWN_RECOMMENDATION, MISSING_USER or FUTURE_TIMESTAMP.' })
+  @Field({ description: 'UNKNOWN_RECOMMENDATION (not issued by this server to that user), MISSING_USER, BAD_TIMESTAMP or FUTURE_TIMESTAMP.' })
   code: string;
 
   @Field()

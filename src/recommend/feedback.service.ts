@@ -1,6 +1,8 @@
 import type { DataSource } from 'typeorm';
 import { badInput, UserFacingError } from '../graphql/errors';
-import { decodeRecommendationId, Recommender } from './recommendation-id';
+import { instantProblem } from '../graphql/input-rules';
+import type { Recommender } from './recommendation-id';
+import type { RecommendationSigning } from './recommendation-secret';
 
 export const MAX_FEEDBACK_BATCH = 5000;
 /** Feedback may be sent a little ahead of the server clock, not more. */
@@ -44,9 +46,11 @@ export interface PerformanceReport {
   recommenders: RecommenderPerformance[];
 }
 
-// Source names by the one-letter code in recommendation ids, for SQL.
-const SOURCE_FROM_CODE = `CASE split_part(%s, '.', 2) WHEN 'm' THEN 'MATRIX_FACTORIZATION' WHEN 'k' THEN 'ITEM_KNN' WHEN 'g' THEN 'SESSION_GRU' WHEN 'p' THEN 'POPULARITY' ELSE 'CATALOG' END`;
-const RECOMMENDATION_ID_PATTERN = '^r1\\.[mkgpc]\\.[0-9]{1,10}\\.[0-9]{1,10}\\.[A-Za-z0-9_-]{11}$';
+/** Shortest and longest attribution window of recommendationPerformance, in hours. */
+export const MIN_ATTRIBUTION_HOURS = 0.01;
+export const MAX_ATTRIBUTION_HOURS = 24 * 90;
+/** A purchase event's own price when it is a JSON number; "free" or "12,50" must not fail the report. */
+const EVENT_PRICE = `CASE WHEN jsonb_typeof(p.props->'price') = 'number' THEN (p.props->>'price')::numeric END`;
 
 /**
  * The online side of the recommenders: impressions and clicks reported by clients (or events that
@@ -54,7 +58,10 @@ const RECOMMENDATION_ID_PATTERN = '^r1\\.[mkgpc]\\.[0-9]{1,10}\\.[0-9]{1,10}\\.[
  * by the same user within the attribution window (last click wins), summed per recommender and version.
  */
 export class RecommendationFeedbackService {
-  constructor(private readonly dataSource: DataSource) {}
+  constructor(
+    private readonly dataSource: DataSource,
+    private readonly signing: RecommendationSigning,
+  ) {}
 
   async record(feedback: FeedbackInput[]): Promise<FeedbackResult> {
     if (feedback.length > MAX_FEEDBACK_BATCH) {
@@ -63,18 +70,29 @@ export class RecommendationFeedbackService {
     const rejected: FeedbackResult['rejected'] = [];
     const rows: { id: string; type: string; source: string; version: number | null; item: number; user: string; ts: string }[] = [];
     const now = Date.now();
+    const signer = await this.signing.signer();
     feedback.forEach((entry, index) => {
-      const ref = decodeRecommendationId(entry.recommendationId);
-      if (!ref) {
-        rejected.push({ index, code: 'UNKNOWN_RECOMMENDATION', message: `"${entry.recommendationId}" is not a recommendation id this server issued; send the recommendationId of a served item.` });
-        return;
-      }
       if (!entry.userId.trim()) {
         rejected.push({ index, code: 'MISSING_USER', message: 'userId must not be empty' });
         return;
       }
+      // Only ids this server issued, to this user (or on a list for nobody in particular), count.
+      const ref = signer.verify(entry.recommendationId, entry.userId);
+      if (!ref) {
+        const shown = JSON.stringify(entry.recommendationId.slice(0, 80));
+        rejected.push({
+          index,
+          code: 'UNKNOWN_RECOMMENDATION',
+          message: `${shown} is not a recommendation id this server issued to user ${JSON.stringify(entry.userId.slice(0, 80))}; send the recommendationId of an item served to that user, with the userId the list was asked for.`,
+        });
+        return;
+      }
       const ts = entry.timestamp ? entry.timestamp.getTime() : now;
-      if (!Number.isFinite(ts) || ts > now + CLOCK_SKEW_MS) {
+      if (instantProblem(ts) !== null) {
+        rejected.push({ index, code: 'BAD_TIMESTAMP', message: 'timestamp must lie between 1970 and 9999; send when the item was shown or clicked' });
+        return;
+      }
+      if (ts > now + CLOCK_SKEW_MS) {
         rejected.push({ index, code: 'FUTURE_TIMESTAMP', message: 'timestamp lies in the future; send when the item was shown or clicked' });
         return;
       }
@@ -93,8 +111,10 @@ export class RecommendationFeedbackService {
 
   async performance(from: Date, to: Date, attributionWindowHours: number): Promise<PerformanceReport> {
     if (!(from.getTime() < to.getTime())) throw badInput('`from` must be earlier than `to`');
-    if (!(attributionWindowHours > 0 && attributionWindowHours <= 24 * 90)) throw badInput(`attributionWindowHours must be more than 0 and at most ${24 * 90} (got ${attributionWindowHours})`);
-    const eventSource = SOURCE_FROM_CODE.replace('%s', `e.props->>'recommendationId'`);
+    if (!(attributionWindowHours >= MIN_ATTRIBUTION_HOURS && attributionWindowHours <= MAX_ATTRIBUTION_HOURS)) {
+      throw badInput(`attributionWindowHours must be from ${MIN_ATTRIBUTION_HOURS} to ${MAX_ATTRIBUTION_HOURS} (got ${attributionWindowHours})`);
+    }
+    const signed = await this.signedEventIds(from, to);
     const rows: {
       source: Recommender;
       model_version_id: number | null;
@@ -107,14 +127,16 @@ export class RecommendationFeedbackService {
       items: number;
       catalogue: number;
     }[] = await this.dataSource.query(
-      `WITH feedback AS (
+      `WITH signed_events AS (
+         SELECT * FROM unnest($4::bigint[], $5::text[], $6::text[], $7::text[], $8::int[], $9::int[])
+                AS s(event_id, rid, user_ext, source, model_version_id, item_id)
+       ),
+       feedback AS (
          SELECT recommendation_id AS rid, type, source, model_version_id, item_id, user_external_id AS user_ext, ts
-         FROM recommendation_feedback WHERE ts >= $1 AND ts < $2
+         FROM recommendation_feedback WHERE ts >= $1 AND ts < $2 AND recommendation_id LIKE 'r2.%'
          UNION ALL
-         SELECT e.props->>'recommendationId', CASE e.type WHEN 'view' THEN 'click' ELSE e.type END, ${eventSource},
-                nullif(split_part(e.props->>'recommendationId', '.', 3)::int, 0), split_part(e.props->>'recommendationId', '.', 4)::int, u.external_id, e.ts
-         FROM events e JOIN users u ON u.id = e.user_id
-         WHERE e.props ? 'recommendationId' AND e.props->>'recommendationId' ~ $4 AND e.type IN ('view', 'cart', 'purchase') AND e.ts >= $1 AND e.ts < $2
+         SELECT s.rid, CASE e.type WHEN 'view' THEN 'click' ELSE e.type END, s.source, s.model_version_id, s.item_id, s.user_ext, e.ts
+         FROM signed_events s JOIN events e ON e.id = s.event_id
        ),
        recs AS (
          SELECT rid, min(source) AS source, min(model_version_id) AS model_version_id, min(item_id) AS item_id, min(user_ext) AS user_ext,
@@ -126,12 +148,12 @@ export class RecommendationFeedbackService {
        ),
        purchases AS (
          SELECT DISTINCT ON (event_id) event_id, rid, revenue FROM (
-           SELECT p.id AS event_id, c.rid, coalesce((p.props->>'price')::numeric, i.price, 0) AS revenue, 1 AS direct, c.clicked_at
-           FROM events p JOIN items i ON i.id = p.item_id
-           JOIN recs c ON c.rid = p.props->>'recommendationId'
-           WHERE p.type = 'purchase' AND p.props ? 'recommendationId' AND p.ts >= $1 AND p.ts < $2
+           SELECT p.id AS event_id, c.rid, coalesce(${EVENT_PRICE}, i.price, 0) AS revenue, 1 AS direct, c.clicked_at
+           FROM signed_events s JOIN events p ON p.id = s.event_id JOIN items i ON i.id = p.item_id
+           JOIN recs c ON c.rid = s.rid
+           WHERE p.type = 'purchase'
            UNION ALL
-           SELECT p.id, c.rid, coalesce((p.props->>'price')::numeric, i.price, 0), 0, c.clicked_at
+           SELECT p.id, c.rid, coalesce(${EVENT_PRICE}, i.price, 0), 0, c.clicked_at
            FROM clicked c
            JOIN events p ON p.user_id = c.user_id AND p.item_id = c.item_id AND p.type = 'purchase'
                         AND p.ts >= c.clicked_at AND p.ts < c.clicked_at + make_interval(secs => $3 * 3600)
@@ -160,7 +182,7 @@ export class RecommendationFeedbackService {
        LEFT JOIN model_versions v ON v.id = r.model_version_id
        GROUP BY r.source, r.model_version_id, v.version
        ORDER BY r.source, r.model_version_id NULLS FIRST`,
-      [from, to, attributionWindowHours, RECOMMENDATION_ID_PATTERN],
+      [from, to, attributionWindowHours, signed.eventIds, signed.rids, signed.users, signed.sources, signed.versions, signed.items],
     );
     const ratio = (a: number, b: number) => (b === 0 ? null : a / b);
     return {
@@ -183,5 +205,33 @@ export class RecommendationFeedbackService {
         catalogueCoverage: row.catalogue === 0 ? 0 : row.items / row.catalogue,
       })),
     };
+  }
+
+  /**
+   * Events in [from, to) that carry a recommendationId this server issued to the event's user.
+   * Verified here, not in SQL: forged, unsigned, altered or overflowing ids are left out, so they
+   * neither count nor can break the report.
+   */
+  private async signedEventIds(from: Date, to: Date) {
+    const rows: { id: string; rid: string; user_ext: string }[] = await this.dataSource.query(
+      `SELECT e.id, e.props->>'recommendationId' AS rid, u.external_id AS user_ext
+       FROM events e JOIN users u ON u.id = e.user_id
+       WHERE e.props ? 'recommendationId' AND e.type IN ('view', 'cart', 'purchase') AND e.ts >= $1 AND e.ts < $2
+         AND jsonb_typeof(e.props->'recommendationId') = 'string' AND e.props->>'recommendationId' LIKE 'r2.%'`,
+      [from, to],
+    );
+    const signer = await this.signing.signer();
+    const signed = { eventIds: [] as string[], rids: [] as string[], users: [] as string[], sources: [] as string[], versions: [] as (number | null)[], items: [] as number[] };
+    for (const row of rows) {
+      const ref = signer.verify(row.rid, row.user_ext);
+      if (!ref) continue;
+      signed.eventIds.push(row.id);
+      signed.rids.push(row.rid);
+      signed.users.push(row.user_ext);
+      signed.sources.push(ref.source);
+      signed.versions.push(ref.modelVersionId);
+      signed.items.push(ref.itemId);
+    }
+    return signed;
   }
 }

@@ -4,6 +4,7 @@ import { ItemView } from '../catalog/item.input';
 import type { Context } from '../context';
 import { Recommender } from './recommendation-id';
 import type { RecommendedItem } from './recommendation.service';
+import { ID_RULE } from '../graphql/input-rules';
 
 registerEnumType(Recommender, {
   name: 'Recommender',
@@ -73,7 +74,7 @@ export class RecommendationResolver {
       'then trending and popular items until `limit` is reached.',
   })
   recommendations(
-    @Arg('userId', () => ID) userId: string,
+    @Arg('userId', () => ID, { description: `The shop's user id (${ID_RULE}).` }) userId: string,
     @Arg('limit', () => Int, { defaultValue: 10 }) limit: number,
     @Arg('category', () => String, { nullable: true, description: 'Only items of this category.' }) category: string | null,
     @Arg('excludeItemIds', () => [ID], { nullable: true, description: 'Items not to show (already on the page).' }) excludeItemIds: string[] | null,

@@ -3,11 +3,13 @@ import { badInput, notFound } from '../graphql/errors';
 import { Candidate, ListBuilder, ListRules, ServedCandidate, SourceList, fusedCandidates, selectTop } from './candidates';
 import { HistoryItem, historyFromEvents, projectIntoFactors, rankFromNeighbours, scoreFromNeighbours } from './fold-in';
 import { atLeast } from './dense-scratch';
-import { encodeRecommendationId, newListId, Recommender } from './recommendation-id';
+import { newListId, RecommendationSigner, Recommender } from './recommendation-id';
+import { RecommendationSigning } from './recommendation-secret';
 import { gruLogits } from './session-gru';
 import { ServedListCache, userFingerprint } from './served-list-cache';
 import { readUserState, RECENT_EVENTS, UserState } from './user-state';
 import { RankedList, ServingModels, ServingSnapshot, VersionRef } from './serving-models';
+import { MAX_ID_LENGTH } from '../graphql/input-rules';
 
 export const MAX_RECOMMENDATIONS = 100;
 export const MAX_INPUT_ITEMS = 1000;
@@ -55,33 +57,36 @@ export class RecommendationService {
   readonly models: ServingModels;
   /** Users' lists reused while their events and the models are unchanged (see ServedListCache). */
   readonly cache: ServedListCache;
+  /** Signs every served recommendation id (see recommendation-id.ts). */
+  private readonly signing: RecommendationSigning;
 
   constructor(
     private readonly dataSource: DataSource,
-    options: { cacheSize?: number } = {},
+    options: { cacheSize?: number; signing?: RecommendationSigning } = {},
   ) {
     this.models = new ServingModels(dataSource);
+    this.signing = options.signing ?? new RecommendationSigning(dataSource, undefined);
     this.cache = new ServedListCache(options.cacheSize ?? DEFAULT_CACHE_SIZE);
   }
 
   async forUser(request: UserRecommendationRequest): Promise<RecommendationList> {
     const { userId, limit } = request;
     if (!userId.trim()) throw badInput('userId must not be empty');
-    if (userId.length > 200) throw badInput('userId must be at most 200 characters');
+    if (userId.length > MAX_ID_LENGTH) throw badInput(`userId must be at most ${MAX_ID_LENGTH} characters`);
     checkLimit(limit);
     checkItemList('excludeItemIds', request.excludeItemIds);
     checkItemList('sessionItemIds', request.sessionItemIds);
     if (request.maxPerCategory != null && (!Number.isInteger(request.maxPerCategory) || request.maxPerCategory < 1)) {
       throw badInput(`maxPerCategory must be a whole number of at least 1 (got ${request.maxPerCategory})`);
     }
-    const [snapshot, user] = await Promise.all([this.models.current(), readUserState(this.dataSource, userId)]);
+    const [snapshot, user, signer] = await Promise.all([this.models.current(), readUserState(this.dataSource, userId), this.signing.signer()]);
     let cacheKey: string | null = null;
     let fingerprint: number[] | null = null;
     if (this.cache.capacity > 0) {
       cacheKey = JSON.stringify([userId, limit, request.category ?? null, request.maxPerCategory ?? null, request.excludeItemIds ?? null, request.sessionItemIds ?? null]);
       fingerprint = userFingerprint(user.id, user.history, user.session, user.purchased, user.latestEventMs);
       const served = this.cache.get(cacheKey, snapshot, fingerprint);
-      if (served) return toList(snapshot, served, userId);
+      if (served) return toList(snapshot, signer, served, userId);
     }
     const known = (ids: readonly string[] | null | undefined) => (ids ?? []).map((id) => snapshot.byExternalId.get(id)).filter((id): id is number => id !== undefined);
     const session = request.sessionItemIds ? known(request.sessionItemIds) : user.session;
@@ -105,25 +110,25 @@ export class RecommendationService {
     const browsing = request.category ?? categoryOf(snapshot, history[0]?.item);
     this.fallbacks(snapshot, builder, browsing);
     if (cacheKey !== null && fingerprint !== null) this.cache.set(cacheKey, snapshot, fingerprint, builder.served);
-    return toList(snapshot, builder.served, userId);
+    return toList(snapshot, signer, builder.served, userId);
   }
 
   async similarItems(itemId: string, limit: number): Promise<RecommendationList> {
     checkLimit(limit);
-    const snapshot = await this.models.current();
+    const [snapshot, signer] = await Promise.all([this.models.current(), this.signing.signer()]);
     const item = this.requireItem(snapshot, itemId);
     const builder = new ListBuilder(snapshot.catalog, limit, { excluded: new Set([item]), category: null, maxPerCategory: null });
     const knn = snapshot.itemKnn;
     const neighbours = knn?.similar.get(item);
     if (knn && neighbours) builder.addStage(fromRanked(neighbours, Recommender.ITEM_KNN, knn.version));
     this.fallbacks(snapshot, builder, categoryOf(snapshot, item));
-    return toList(snapshot, builder.served, null);
+    return toList(snapshot, signer, builder.served, null);
   }
 
   async sessionRecommendations(itemIds: readonly string[], limit: number): Promise<RecommendationList> {
     checkLimit(limit);
     checkItemList('itemIds', itemIds);
-    const snapshot = await this.models.current();
+    const [snapshot, signer] = await Promise.all([this.models.current(), this.signing.signer()]);
     const session = itemIds.map((id) => snapshot.byExternalId.get(id)).filter((id): id is number => id !== undefined);
     const depth = limit + session.length + 50;
     const lists: SourceList[] = [];
@@ -134,14 +139,14 @@ export class RecommendationService {
     const builder = new ListBuilder(snapshot.catalog, limit, { excluded: new Set(session), category: null, maxPerCategory: null });
     if (lists.length > 0) builder.addStage(fusedCandidates(lists));
     this.fallbacks(snapshot, builder, categoryOf(snapshot, session[session.length - 1]));
-    return toList(snapshot, builder.served, null);
+    return toList(snapshot, signer, builder.served, null);
   }
 
   async cartComplements(itemIds: readonly string[], limit: number): Promise<RecommendationList> {
     checkLimit(limit);
     checkItemList('itemIds', itemIds);
     if (itemIds.length === 0) throw badInput('itemIds must name at least one item in the cart');
-    const snapshot = await this.models.current();
+    const [snapshot, signer] = await Promise.all([this.models.current(), this.signing.signer()]);
     const cart = itemIds.map((id) => this.requireItem(snapshot, id));
     const builder = new ListBuilder(snapshot.catalog, limit, { excluded: new Set(cart), category: null, maxPerCategory: null });
     const knn = snapshot.itemKnn;
@@ -154,7 +159,7 @@ export class RecommendationService {
       builder.addStage(summed(knn.similar));
     }
     this.fallbacks(snapshot, builder, categoryOf(snapshot, cart[cart.length - 1]));
-    return toList(snapshot, builder.served, null);
+    return toList(snapshot, signer, builder.served, null);
   }
 
   private requireItem(snapshot: ServingSnapshot, itemId: string): number {
@@ -247,8 +252,13 @@ const scratch = {
 };
 
 /** The served list with recommendation ids; modelVersionId names the version most items came from. */
-function toList(snapshot: ServingSnapshot, served: readonly ServedCandidate[], userId: string | null): RecommendationList {
+function toList(snapshot: ServingSnapshot, signer: RecommendationSigner, served: readonly ServedCandidate[], userId: string | null): RecommendationList {
   const listId = newListId();
+  const ids = signer.signList(
+    listId,
+    userId,
+    served.map((candidate) => ({ source: candidate.source, modelVersionId: candidate.version?.id ?? null, itemId: candidate.item })),
+  );
   const versions = new Map<number, number>();
   for (const candidate of served) if (candidate.version) versions.set(candidate.version.id, (versions.get(candidate.version.id) ?? 0) + 1);
   const major = [...versions].sort((a, b) => b[1] - a[1] || a[0] - b[0])[0];
@@ -256,13 +266,13 @@ function toList(snapshot: ServingSnapshot, served: readonly ServedCandidate[], u
     listId,
     userId,
     modelVersionId: major ? major[0] : null,
-    items: served.map((candidate) => ({
+    items: served.map((candidate, n) => ({
       itemId: snapshot.catalog.get(candidate.item)!.externalId,
       score: candidate.listScore,
       source: candidate.source,
       modelVersionId: candidate.version?.id ?? null,
       modelVersion: candidate.version?.version ?? null,
-      recommendationId: encodeRecommendationId({ source: candidate.source, modelVersionId: candidate.version?.id ?? null, itemId: candidate.item, listId }),
+      recommendationId: ids[n],
     })),
   };
 }

@@ -164,8 +164,9 @@ export class ServingModels {
   private async loadCatalogChanges(previous: ServingSnapshot | null): Promise<Map<number, CatalogEntry> | null> {
     const since = this.catalogSince;
     // Rows whose transaction committed a little after a later one are caught by looking back 10 s.
+    // Only a JSON true marks an item repeatable: a casting "maybe" to boolean would fail every list.
     const rows: { id: number; external_id: string; category: string | null; available: boolean; repeatable: boolean; updated_at: Date }[] = await this.dataSource.query(
-      `SELECT id, external_id, category, available, coalesce((properties->>'repeatable')::boolean, false) AS repeatable, updated_at
+      `SELECT id, external_id, category, available, coalesce(properties->'repeatable' = 'true'::jsonb, false) AS repeatable, updated_at
        FROM items WHERE $1::timestamptz IS NULL OR id > $2 OR updated_at > $1::timestamptz - interval '10 seconds'`,
       [since, this.catalogMaxId],
     );

@@ -108,7 +108,8 @@ export class ModelRegistry {
   }
 
   private async require(id: number): Promise<ModelVersion> {
-    if (!Number.isSafeInteger(id) || id < 1) throw badInput(`"${id}" is not a model version id (a positive whole number)`);
+    // model_versions.id is a 32-bit serial: a larger number names no version and must not reach SQL.
+    if (!Number.isSafeInteger(id) || id < 1 || id > 2_147_483_647) throw badInput(`"${id}" is not a model version id (a whole number from 1 to 2147483647)`);
     const version = await this.versions.findOne({ where: { id } });
     if (!version) throw notFound(`No model version with id ${id}`);
     return version;
