@@ -78,6 +78,25 @@ describe('request bodies', () => {
     expect(body.errors[0].message).toMatch(/stopped arriving for 1000 ms/);
   });
 
+  it('refuses a body that is not UTF-8 instead of turning its bad bytes into U+FFFD', async () => {
+    const INGEST = 'mutation($events: [EventInput!]!) { ingestEvents(events: $events) { accepted } }';
+    const event = (userId: string) => ({ eventId: `utf8-${userId}`, type: 'view', userId, timestamp: new Date().toISOString() });
+    const prefix = Buffer.from(JSON.stringify({ query: INGEST, variables: { events: [event('user-X')] } }));
+    // The same request with the byte of "X" replaced by 0xFF, which UTF-8 never uses.
+    const broken = Buffer.from(prefix);
+    broken[prefix.indexOf('user-X') + 5] = 0xff;
+    const response = await fetch(t.url, { method: 'POST', headers: { 'content-type': 'application/json', authorization: `Bearer ${t.adminKey}` }, body: broken });
+    expect(response.status).toBe(400);
+    const body = (await response.json()) as { errors: { message: string; extensions: { code: string } }[] };
+    expect(body.errors[0].extensions.code).toBe('BAD_REQUEST');
+    expect(body.errors[0].message).toMatch(/not valid UTF-8/);
+    const [stored] = await t.app.services.dataSource.query(`SELECT count(*)::int AS n FROM events WHERE event_id LIKE 'utf8-%'`);
+    expect(stored.n).toBe(0);
+    // Valid multi-byte text still goes through.
+    const fine = await t.gql(INGEST, { events: [event('usér-✓')] });
+    expect(fine.data!.ingestEvents.accepted).toBe(1);
+  });
+
   it('still takes a body sent in pieces with short pauses', async () => {
     const pieces = ['{"query": "{ hea', 'lth { status } }"}'].map((piece) => Buffer.from(piece));
     const answer = await new Promise<RawAnswer>((resolve, reject) => {

@@ -1,10 +1,13 @@
 import type { IncomingMessage } from 'node:http';
 
-/** A body refused before it was parsed: 413 (too large) or 408 (it stopped arriving). The connection is closed after the answer. */
+/**
+ * A body refused before it was parsed: 413 (too large), 408 (it stopped arriving) or 400 (not
+ * UTF-8). The connection is closed after the answer.
+ */
 export class RequestBodyError extends Error {
   constructor(
-    readonly status: 408 | 413,
-    readonly code: 'PAYLOAD_TOO_LARGE' | 'REQUEST_TIMEOUT',
+    readonly status: 400 | 408 | 413,
+    readonly code: 'PAYLOAD_TOO_LARGE' | 'REQUEST_TIMEOUT' | 'BAD_REQUEST',
     message: string,
   ) {
     super(message);
@@ -17,6 +20,20 @@ export class ClientGone extends Error {
   constructor() {
     super('the client closed the connection while sending the request body');
     this.name = 'ClientGone';
+  }
+}
+
+const strictUtf8 = new TextDecoder('utf-8', { fatal: true });
+
+/**
+ * The bytes as text, or null when they are not valid UTF-8. Lenient decoding would turn every bad
+ * byte into U+FFFD, so two ids that differ only in invalid bytes would become one id.
+ */
+function decodeUtf8(bytes: Buffer): string | null {
+  try {
+    return strictUtf8.decode(bytes);
+  } catch {
+    return null;
   }
 }
 
@@ -73,7 +90,14 @@ export function readBody(request: IncomingMessage, limits: BodyLimits): Promise<
       }
       if (!overflow) chunks.push(chunk);
     };
-    const onEnd = () => finish(overflow ? tooLarge() : null, Buffer.concat(chunks).toString('utf8'));
+    const onEnd = () => {
+      if (overflow) return finish(tooLarge());
+      const text = decodeUtf8(Buffer.concat(chunks));
+      if (text === null) {
+        return finish(new RequestBodyError(400, 'BAD_REQUEST', 'The request body is not valid UTF-8; send JSON encoded as UTF-8.'));
+      }
+      finish(null, text);
+    };
     const onGone = () => finish(new ClientGone());
     const onClose = () => {
       if (!request.complete) onGone();
