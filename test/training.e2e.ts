@@ -145,6 +145,13 @@ describe('training platform', () => {
     expect(message).toMatch(/params\.weights\.view must be a number from 0 to 100/);
     const badCron = await t.gql(`mutation { scheduleTraining(kind: MATRIX_FACTORIZATION, cron: "every day") { id } }`);
     expect(badCron.errors![0].message).toMatch(/not a valid cron pattern/);
+    // Params written inline in the document are checked like params sent as variables.
+    const inlineBad = await t.gql(`mutation { scheduleTraining(kind: MATRIX_FACTORIZATION, cron: "0 3 * * *", params: { dimensions: 1000 }) { id } }`);
+    expect(inlineBad.errors![0].message).toMatch(/params\.dimensions must be a whole number from 2 to 256 \(got 1000\)/);
+    const inlineGood = await t.gql(`mutation { scheduleTraining(kind: MATRIX_FACTORIZATION, cron: "0 3 * * *", params: { dimensions: 8 }) { id params } }`);
+    expect(inlineGood.errors).toBeUndefined();
+    expect(inlineGood.data!.scheduleTraining.params.dimensions).toBe(8);
+    await t.gql(`mutation($id: ID!) { unscheduleTraining(id: $id) { id } }`, { id: inlineGood.data!.scheduleTraining.id });
     expect((await t.gql('{ trainingJobs(first: 100) { nodes { id } } }')).data!.trainingJobs.nodes.length).toBe(before);
   });
 
