@@ -7,4 +7,6 @@ export interface Context {
   /** Why the Authorization header was not accepted, for a precise UNAUTHENTICATED message. */
   authProblem: string | null;
   services: Services;
+  /** Aborted when the client closes the HTTP request before its answer is sent; long work stops then. */
+  signal?: AbortSignal;
 }
