@@ -112,12 +112,12 @@ export async function startServer(services: Services, config: Config, port = con
     for (const [name, value] of Object.entries(request.headers)) {
       if (value !== undefined) headers.set(name, Array.isArray(value) ? value.join(', ') : value);
     }
-    // Aborted when the client goes away before the answer is sent, so long work (funnels) stops.
-    const gone = new AbortController();
-    response.once('close', () => response.writableFinished || gone.abort());
+    // Aborted when the connection closes or the answer is out, so work nobody will read (funnels) stops.
+    const ended = new AbortController();
+    response.once('close', () => ended.abort());
     const result = await apollo.executeHTTPGraphQLRequest({
       httpGraphQLRequest: { method: request.method ?? 'GET', headers, search: url.search, body },
-      context: async () => ({ services, signal: gone.signal, ...(await authenticate(services, request.headers.authorization)) }),
+      context: async () => ({ services, signal: ended.signal, ...(await authenticate(services, request.headers.authorization)) }),
     });
     for (const [name, value] of result.headers) response.setHeader(name, value);
     response.statusCode = result.status ?? 200;

@@ -129,12 +129,25 @@ export class EventMirror {
   /** Ids below lastSeenId not seen yet, with when we first missed them. */
   private gaps: { id: number; since: number }[] = [];
   private queue: Promise<unknown> = Promise.resolve();
+  /** A catch-up waiting for its turn in `queue`, which callers of `sync` arriving now may share. */
+  private queuedCatchUp: Promise<void> | null = null;
 
   constructor(private readonly dataSource: DataSource) {}
 
-  /** Catch up with every event committed so far. Cheap when nothing is new (one indexed query). */
+  /**
+   * Catch up with every event committed so far. Cheap when nothing is new (one indexed query).
+   * Callers that arrive while a catch-up waits for its turn share it: it starts after all of them
+   * called, so it sees what each of them must see, and 100 aliased funnels make one query, not 100.
+   */
   sync(): Promise<void> {
-    return this.exclusive(() => this.catchUp());
+    if (this.queuedCatchUp === null) {
+      const catchUp = this.exclusive(async () => {
+        this.queuedCatchUp = null; // from now on, newcomers need a catch-up of their own
+        await this.catchUp();
+      });
+      this.queuedCatchUp = catchUp;
+    }
+    return this.queuedCatchUp;
   }
 
   /** Events mirrored so far. */
@@ -167,9 +180,9 @@ export class EventMirror {
    * Catch up with PostgreSQL, load the columns a query needs, and hand out a consistent view. Later
    * catch-ups replace arrays instead of changing them, so a view stays valid while a query runs.
    */
-  snapshot(needs: MirrorNeeds = {}): Promise<MirrorSnapshot> {
+  async snapshot(needs: MirrorNeeds = {}): Promise<MirrorSnapshot> {
+    await this.sync();
     return this.exclusive(async () => {
-      await this.catchUp();
       const properties = new Map<string, CodedColumn>();
       for (const key of needs.propertyKeys ?? []) {
         let column = this.propertyColumns.get(key);

@@ -6,7 +6,7 @@
 import { UserFacingError } from '../graphql/errors';
 
 export interface FunnelCallOptions {
-  /** Aborted when the HTTP request is closed before its answer was sent (src/server.ts). */
+  /** Aborted when the HTTP request ends (src/server.ts): the client went away, or the answer went out without this field. */
   signal?: AbortSignal;
   /** Who is asking (an API key id): the pool serves owners in turn, so one owner's many funnels do not hold up another's. */
   owner?: string;

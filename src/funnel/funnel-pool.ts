@@ -73,7 +73,6 @@ interface Task {
   resolve(value: { outcome: FunnelOutcome; builtSessionLayout: UnitLayout | null }): void;
   reject(error: Error): void;
   timer: NodeJS.Timeout | null;
-  onAbort: (() => void) | null;
   slot: Slot | null;
   settled: boolean;
 }
@@ -95,12 +94,17 @@ export function funnelWorkerEntry(): string {
   return compiled;
 }
 
+/** Timers may fire a little before Date.now() reaches their deadline. */
+const TIMER_SLACK_MS = 10;
+
 export class FunnelPool {
   private readonly slots: Slot[] = [];
   /** Owners with waiting jobs, in turn order; each owner's jobs in arrival order. */
   private readonly turns: string[] = [];
   private readonly waiting = new Map<string, Task[]>();
   private readonly dictionaryIds = new WeakMap<object, number>();
+  /** Jobs per request signal: one abort listener per request, however many aliased funnels it holds. */
+  private readonly watched = new WeakMap<AbortSignal, Set<Task>>();
   private nextDictionaryId = 1;
   private closed = false;
   private readonly counters = { completed: 0, failed: 0, timedOut: 0, abandoned: 0, workersStopped: 0 };
@@ -124,12 +128,9 @@ export class FunnelPool {
     if (this.closed) return Promise.reject(new Error('The funnel pool is closed.'));
     budget.check();
     return new Promise((resolve, reject) => {
-      const task: Task = { job, inputs, budget, resolve, reject, timer: null, onAbort: null, slot: null, settled: false };
+      const task: Task = { job, inputs, budget, resolve, reject, timer: null, slot: null, settled: false };
       task.timer = setTimeout(() => this.stop(task, 'timeout'), Math.max(0, budget.deadline - Date.now()));
-      if (budget.signal) {
-        task.onAbort = () => this.stop(task, 'abandoned');
-        budget.signal.addEventListener('abort', task.onAbort, { once: true });
-      }
+      if (budget.signal) this.watch(budget.signal, task);
       let tasks = this.waiting.get(budget.owner);
       if (!tasks) {
         tasks = [];
@@ -209,6 +210,21 @@ export class FunnelPool {
     };
   }
 
+  private watch(signal: AbortSignal, task: Task): void {
+    let tasks = this.watched.get(signal);
+    if (!tasks) {
+      const watching = new Set<Task>();
+      this.watched.set(signal, (tasks = watching));
+      signal.addEventListener('abort', () => {
+        // Queued jobs first, so none of them is handed the worker that stopping a running one frees.
+        const jobs = [...watching].sort((a, b) => Number(a.slot !== null) - Number(b.slot !== null));
+        for (const job of jobs) this.stop(job, 'abandoned', false);
+        this.dispatch();
+      }, { once: true });
+    }
+    tasks.add(task);
+  }
+
   private dictionaryId(values: object): number {
     let id = this.dictionaryIds.get(values);
     if (id === undefined) {
@@ -254,7 +270,7 @@ export class FunnelPool {
   }
 
   /** Takes a job off the queue, or stops the worker running it. */
-  private stop(task: Task, why: 'timeout' | 'abandoned'): void {
+  private stop(task: Task, why: 'timeout' | 'abandoned', andDispatch = true): void {
     if (task.settled) return;
     if (why === 'timeout') this.counters.timedOut++;
     else this.counters.abandoned++;
@@ -278,14 +294,31 @@ export class FunnelPool {
       }
     }
     this.settle(task, error);
-    this.dispatch();
+    // Jobs due at the same moment (aliases of one request share a deadline) leave the queue now,
+    // rather than each being handed a fresh worker only to have it stopped a moment later.
+    if (why === 'timeout') this.dropExpired(Date.now() + TIMER_SLACK_MS);
+    if (andDispatch) this.dispatch();
+  }
+
+  private dropExpired(now: number): void {
+    for (const [owner, tasks] of [...this.waiting]) {
+      for (const task of tasks.filter((candidate) => candidate.budget.deadline <= now)) {
+        tasks.splice(tasks.indexOf(task), 1);
+        this.counters.timedOut++;
+        this.settle(task, funnelTimeout(task.budget.limitMs));
+      }
+      if (tasks.length === 0) {
+        this.waiting.delete(owner);
+        this.turns.splice(this.turns.indexOf(owner), 1);
+      }
+    }
   }
 
   private settle(task: Task, error: Error | null, value?: { outcome: FunnelOutcome; builtSessionLayout: UnitLayout | null }): void {
     if (task.settled) return;
     task.settled = true;
     if (task.timer) clearTimeout(task.timer);
-    if (task.onAbort) task.budget.signal?.removeEventListener('abort', task.onAbort);
+    if (task.budget.signal) this.watched.get(task.budget.signal)?.delete(task);
     if (error) task.reject(error);
     else task.resolve(value!);
   }
