@@ -10,6 +10,7 @@ const BENCHMARKS: Record<string, () => Promise<{ run(argv: string[]): Promise<vo
   'recommend-quality': () => import('./recommend-quality.bench'),
   anomaly: () => import('./anomaly.bench'),
   funnel: () => import('./funnel.bench'),
+  'funnel-concurrency': () => import('./funnel-concurrency.bench'),
 };
 
 async function main(): Promise<void> {

@@ -188,8 +188,16 @@ export class FunnelService {
     const cohortUsers = await includedUsers(this.dataSource, plan, snapshot.userOffsets.length);
     const cached = this.sessionLayout?.version === snapshot.version ? this.sessionLayout.layout : null;
     const inputs = { snapshot, cohortUsers, sessionLayout: plan.countBy === 'session' ? cached : null };
-    budget.check();
-    const { outcome, builtSessionLayout } = this.pool ? await this.pool.run(job, inputs, budget) : runFunnelJob(job, inputs);
+    let result: ReturnType<typeof runFunnelJob>;
+    if (this.pool) {
+      result = await this.pool.run(job, inputs, budget);
+    } else {
+      // On the main thread: let waiting I/O (health, other requests) run between one funnel and the next.
+      await new Promise<void>((done) => setImmediate(done));
+      budget.check();
+      result = runFunnelJob(job, inputs);
+    }
+    const { outcome, builtSessionLayout } = result;
     if (builtSessionLayout && (this.sessionLayout === null || this.sessionLayout.version <= snapshot.version)) {
       this.sessionLayout = { version: snapshot.version, layout: builtSessionLayout };
     }
