@@ -56,6 +56,7 @@ export class FunnelService {
   private readonly timeoutMs: number;
   /** The session layout of the latest mirror version a session funnel ran on (built once, shared by the workers). */
   private sessionLayout: { version: number; layout: UnitLayout } | null = null;
+  private mainThreadTurn: Promise<void> = Promise.resolve();
 
   constructor(
     private readonly dataSource: DataSource,
@@ -175,6 +176,19 @@ export class FunnelService {
     };
   }
 
+  /**
+   * FUNNELCAST_FUNNEL_WORKERS=0: funnels one at a time, each in its own turn of the event loop, so
+   * waiting I/O (health, other requests) is served between one funnel and the next.
+   */
+  private onMainThread<T>(work: () => T): Promise<T> {
+    const run = this.mainThreadTurn.then(() => new Promise<void>((done) => setImmediate(done))).then(work);
+    this.mainThreadTurn = run.then(
+      () => undefined,
+      () => undefined,
+    );
+    return run;
+  }
+
   private budget(options: FunnelCallOptions): FunnelBudget {
     const budget = new FunnelBudget(options.timeoutMs ?? this.timeoutMs, options);
     budget.check();
@@ -192,10 +206,10 @@ export class FunnelService {
     if (this.pool) {
       result = await this.pool.run(job, inputs, budget);
     } else {
-      // On the main thread: let waiting I/O (health, other requests) run between one funnel and the next.
-      await new Promise<void>((done) => setImmediate(done));
-      budget.check();
-      result = runFunnelJob(job, inputs);
+      result = await this.onMainThread(() => {
+        budget.check();
+        return runFunnelJob(job, inputs);
+      });
     }
     const { outcome, builtSessionLayout } = result;
     if (builtSessionLayout && (this.sessionLayout === null || this.sessionLayout.version <= snapshot.version)) {
