@@ -126,7 +126,6 @@ export class FunnelPool {
   /** Runs `job` on a worker within `budget`; rejects with FUNNEL_TIMEOUT or CLIENT_CLOSED_REQUEST when stopped. */
   run(job: FunnelJob, inputs: FunnelJobInputs, budget: FunnelBudget): Promise<{ outcome: FunnelOutcome; builtSessionLayout: UnitLayout | null }> {
     if (this.closed) return Promise.reject(new Error('The funnel pool is closed.'));
-    budget.check();
     return new Promise((resolve, reject) => {
       const task: Task = { job, inputs, budget, resolve, reject, timer: null, slot: null, settled: false };
       task.timer = setTimeout(() => this.stop(task, 'timeout'), Math.max(0, budget.deadline - Date.now()));
@@ -138,7 +137,8 @@ export class FunnelPool {
         this.turns.push(budget.owner);
       }
       tasks.push(task);
-      this.dispatch();
+      if (budget.signal?.aborted) this.stop(task, 'abandoned');
+      else this.dispatch();
     });
   }
 
@@ -163,6 +163,12 @@ export class FunnelPool {
       const task = tasks.shift()!;
       if (tasks.length > 0) this.turns.push(owner);
       else this.waiting.delete(owner);
+      if (Date.now() >= task.budget.deadline) {
+        // Its timer has not fired yet, but a job past its deadline is not worth a worker.
+        this.counters.timedOut++;
+        this.settle(task, funnelTimeout(task.budget.limitMs));
+        continue;
+      }
       this.assign(slot, task);
     }
   }
