@@ -10,8 +10,6 @@ export interface FunnelCallOptions {
   signal?: AbortSignal;
   /** Who is asking (an API key id): the pool serves owners in turn, so one owner's many funnels do not hold up another's. */
   owner?: string;
-  /** Overrides the configured limit, in milliseconds. */
-  timeoutMs?: number;
 }
 
 /** FUNNEL_TIMEOUT: the funnel ran past its limit and its computation was stopped. */

@@ -190,7 +190,7 @@ export class FunnelService {
   }
 
   private budget(options: FunnelCallOptions): FunnelBudget {
-    const budget = new FunnelBudget(options.timeoutMs ?? this.timeoutMs, options);
+    const budget = new FunnelBudget(this.timeoutMs, options);
     budget.check();
     return budget;
   }
