@@ -12,6 +12,7 @@ const BENCHMARKS: Record<string, () => Promise<{ run(argv: string[]): Promise<vo
   funnel: () => import('./funnel.bench'),
   revocation: () => import('./revocation.bench'),
   'recommendation-ids': () => import('./recommendation-ids.bench'),
+  'funnel-concurrency': () => import('./funnel-concurrency.bench'),
 };
 
 async function main(): Promise<void> {

@@ -38,6 +38,7 @@ export async function startApp(config: Config & { databaseUrl: string }, options
     services,
     async stop() {
       await server.close();
+      await services.funnels.close();
       await services.training.close();
       services.apiKeys.close();
       redis.disconnect();

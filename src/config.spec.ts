@@ -1,3 +1,4 @@
+import { availableParallelism } from 'node:os';
 import { ConfigError, loadConfig } from './config';
 
 describe('loadConfig', () => {
@@ -74,6 +75,23 @@ describe('loadConfig', () => {
     for (const wrong of ['999', '3600001', 'soon']) {
       expect(() => loadConfig({ FUNNELCAST_QUEUE_RECONCILE_MS: wrong })).toThrow(/FUNNELCAST_QUEUE_RECONCILE_MS=".*" must be a whole number from 1000 to 3600000/);
     }
+  });
+
+  it('limits funnel work in time and runs it on worker threads, cores − 1 by default', () => {
+    const defaults = loadConfig({});
+    expect(defaults.funnelTimeoutMs).toBe(30_000);
+    expect(defaults.funnelWorkers).toBe(Math.max(1, availableParallelism() - 1));
+    expect(loadConfig({ FUNNELCAST_FUNNEL_TIMEOUT_MS: '250', FUNNELCAST_FUNNEL_WORKERS: '0' })).toMatchObject({ funnelTimeoutMs: 250, funnelWorkers: 0 });
+    let error: unknown;
+    try {
+      loadConfig({ FUNNELCAST_FUNNEL_TIMEOUT_MS: '0', FUNNELCAST_FUNNEL_WORKERS: 'many' });
+    } catch (caught) {
+      error = caught;
+    }
+    expect((error as ConfigError).problems).toEqual([
+      'FUNNELCAST_FUNNEL_TIMEOUT_MS="0" must be a whole number from 1 to 3600000',
+      'FUNNELCAST_FUNNEL_WORKERS="many" must be a whole number from 0 to 256',
+    ]);
   });
 
   it('is silent under jest unless LOG_LEVEL is set', () => {

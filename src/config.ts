@@ -1,3 +1,5 @@
+import { availableParallelism } from 'node:os';
+
 /**
  * The one place that reads the environment. Every variable is validated once, with a message that
  * says which variable is wrong and what a valid value looks like.
@@ -56,6 +58,10 @@ export interface Config {
   recommendationCacheSize: number;
   /** Secret that signs recommendation ids (FUNNELCAST_RECOMMENDATION_SECRET); unset: one generated once and kept in PostgreSQL. */
   recommendationSecret: string | undefined;
+  /** Time limit of one funnel field (funnel, funnelTrend, timeToConvert, droppedOff, runSavedFunnel), queueing included, in ms. */
+  funnelTimeoutMs: number;
+  /** Worker threads computing funnels off the event loop; 0 computes them on the main thread. */
+  funnelWorkers: number;
 }
 
 export const TF_BACKEND_PREFERENCES = ['auto', 'node-gpu', 'node', 'wasm', 'cpu'] as const;
@@ -207,6 +213,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     ingestGuardEventsPerMinute: readInt(env, 'FUNNELCAST_INGEST_GUARD_EVENTS_PER_MINUTE', 120, 0, 1_000_000, problems),
     recommendationCacheSize: readInt(env, 'FUNNELCAST_RECOMMENDATION_CACHE_SIZE', 20_000, 0, 10_000_000, problems),
     recommendationSecret,
+    funnelTimeoutMs: readInt(env, 'FUNNELCAST_FUNNEL_TIMEOUT_MS', 30_000, 1, 3_600_000, problems),
+    funnelWorkers: readInt(env, 'FUNNELCAST_FUNNEL_WORKERS', Math.max(1, availableParallelism() - 1), 0, 256, problems),
   };
   if (problems.length > 0) throw new ConfigError(problems);
   return config;

@@ -7,4 +7,6 @@ export interface Context {
   /** Why the Authorization header was not accepted, for a precise UNAUTHENTICATED message. */
   authProblem: string | null;
   services: Services;
+  /** Aborted when the HTTP request ends: the client closed it, or its answer was sent (say, early, after an error). */
+  signal?: AbortSignal;
 }

@@ -86,12 +86,15 @@ export async function startServer(services: Services, config: Config, port = con
     for (const [name, value] of Object.entries(request.headers)) {
       if (value !== undefined) headers.set(name, Array.isArray(value) ? value.join(', ') : value);
     }
+    // Aborted when the connection closes or the answer is out, so work nobody will read (funnels) stops.
+    const ended = new AbortController();
+    response.once('close', () => ended.abort());
     const result = await apollo.executeHTTPGraphQLRequest({
       httpGraphQLRequest: { method: request.method ?? 'GET', headers, search: url.search, body },
       context: async () => {
         const auth = await authenticate(services, request.headers.authorization);
         if (auth.authProblem) await rateLimits.recordAuthFailure(request);
-        return { services, ...auth };
+        return { services, signal: ended.signal, ...auth };
       },
     });
     for (const [name, value] of result.headers) response.setHeader(name, value);

@@ -42,7 +42,7 @@ export function createServices(dataSource: DataSource, redis: Redis, config: Con
     apiKeys: new ApiKeyService(dataSource, { revocations: new KeyRevocations(redis, config.queuePrefix) }),
     events: new EventService(dataSource, { maxBatch: config.maxIngestBatch, maxPropertiesBytes: config.maxEventPropertiesBytes }),
     catalog: new CatalogService(dataSource),
-    funnels: new FunnelService(dataSource),
+    funnels: new FunnelService(dataSource, undefined, { workers: config.funnelWorkers, timeoutMs: config.funnelTimeoutMs }),
     health: new HealthService(dataSource, redis),
     training: new TrainingService(dataSource, new TrainingQueue(redis, config), models),
     models,

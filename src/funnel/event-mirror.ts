@@ -17,6 +17,7 @@
 import type { DataSource } from 'typeorm';
 import { withPgClient } from '../db/data-source';
 import { copyRows, CopyRow } from './copy-rows';
+import { sharedFloat64, sharedInt32, sharedUint16 } from './shared-memory';
 
 /** A dictionary-coded column: `codes[row]` indexes `values`; code 0 means "no value" (SQL NULL). */
 export interface CodedColumn {
@@ -29,6 +30,8 @@ export interface CodedColumn {
 export interface ItemDictionary {
   externalIds: (string | null)[];
   categories: (string | null)[];
+  /** Bumped whenever an entry changes, so copies held by funnel workers know when to refresh. */
+  revision: number;
 }
 
 /** What a query needs beyond the eager columns. */
@@ -104,13 +107,14 @@ const MAX_GAPS = 20_000;
 
 export class EventMirror {
   // Rows in (user, ts, id) order; see MirrorSnapshot for what each column holds.
+  // Columns live on SharedArrayBuffer (shared-memory.ts) so funnel workers read them without a copy.
   private size = 0;
-  private ids = new Float64Array(0);
-  private users = new Int32Array(0);
-  private times = new Float64Array(0);
-  private types = new Uint16Array(0);
-  private items = new Int32Array(0);
-  private userOffsets = new Int32Array(1);
+  private ids: Float64Array = sharedFloat64(0);
+  private users: Int32Array = sharedInt32(0);
+  private times: Float64Array = sharedFloat64(0);
+  private types: Uint16Array = sharedUint16(0);
+  private items: Int32Array = sharedInt32(0);
+  private userOffsets: Int32Array = sharedInt32(1);
   private typeNames: string[] = [];
   /** Bumped whenever rows change, so derived layouts (sessions) know when to rebuild. */
   private version = 0;
@@ -119,18 +123,31 @@ export class EventMirror {
   private positionOfId: Int32Array | null = null;
   private propertyColumns = new Map<string, MutableCodedColumn>();
   private sessionColumn: MutableCodedColumn | null = null;
-  private itemsById: ItemDictionary = { externalIds: [], categories: [] };
+  private itemsById: ItemDictionary = { externalIds: [], categories: [], revision: 0 };
   private itemsSyncedUpTo: string | null = null;
   private lastSeenId = 0;
   /** Ids below lastSeenId not seen yet, with when we first missed them. */
   private gaps: { id: number; since: number }[] = [];
   private queue: Promise<unknown> = Promise.resolve();
+  /** A catch-up waiting for its turn in `queue`, which callers of `sync` arriving now may share. */
+  private queuedCatchUp: Promise<void> | null = null;
 
   constructor(private readonly dataSource: DataSource) {}
 
-  /** Catch up with every event committed so far. Cheap when nothing is new (one indexed query). */
+  /**
+   * Catch up with every event committed so far. Cheap when nothing is new (one indexed query).
+   * Callers that arrive while a catch-up waits for its turn share it: it starts after all of them
+   * called, so it sees what each of them must see, and 100 aliased funnels make one query, not 100.
+   */
   sync(): Promise<void> {
-    return this.exclusive(() => this.catchUp());
+    if (this.queuedCatchUp === null) {
+      const catchUp = this.exclusive(async () => {
+        this.queuedCatchUp = null; // from now on, newcomers need a catch-up of their own
+        await this.catchUp();
+      });
+      this.queuedCatchUp = catchUp;
+    }
+    return this.queuedCatchUp;
   }
 
   /** Events mirrored so far. */
@@ -142,16 +159,16 @@ export class EventMirror {
   reset(): Promise<void> {
     return this.exclusive(async () => {
       this.size = 0;
-      this.ids = new Float64Array(0);
-      this.users = new Int32Array(0);
-      this.times = new Float64Array(0);
-      this.types = new Uint16Array(0);
-      this.items = new Int32Array(0);
-      this.userOffsets = new Int32Array(1);
+      this.ids = sharedFloat64(0);
+      this.users = sharedInt32(0);
+      this.times = sharedFloat64(0);
+      this.types = sharedUint16(0);
+      this.items = sharedInt32(0);
+      this.userOffsets = sharedInt32(1);
       this.positionOfId = null;
       this.propertyColumns.clear();
       this.sessionColumn = null;
-      this.itemsById = { externalIds: [], categories: [] };
+      this.itemsById = { externalIds: [], categories: [], revision: 0 };
       this.itemsSyncedUpTo = null;
       this.lastSeenId = 0;
       this.gaps = [];
@@ -163,9 +180,9 @@ export class EventMirror {
    * Catch up with PostgreSQL, load the columns a query needs, and hand out a consistent view. Later
    * catch-ups replace arrays instead of changing them, so a view stays valid while a query runs.
    */
-  snapshot(needs: MirrorNeeds = {}): Promise<MirrorSnapshot> {
+  async snapshot(needs: MirrorNeeds = {}): Promise<MirrorSnapshot> {
+    await this.sync();
     return this.exclusive(async () => {
-      await this.catchUp();
       const properties = new Map<string, CodedColumn>();
       for (const key of needs.propertyKeys ?? []) {
         let column = this.propertyColumns.get(key);
@@ -209,6 +226,7 @@ export class EventMirror {
       since === null ? [] : [since],
     );
     for (const row of rows) {
+      if (this.itemsById.externalIds[row.id] !== row.external_id || this.itemsById.categories[row.id] !== row.category) this.itemsById.revision++;
       this.itemsById.externalIds[row.id] = row.external_id;
       this.itemsById.categories[row.id] = row.category;
       if (this.itemsSyncedUpTo === null || row.updated_at > this.itemsSyncedUpTo) this.itemsSyncedUpTo = row.updated_at;
@@ -328,7 +346,7 @@ export class EventMirror {
     const oldStart = (user: number): number => (user < oldUserCount ? this.userOffsets[user] : oldSize);
     const added = new Int32Array(maxUser + 1);
     for (const b of newRows) added[batch.users[b]]++;
-    const offsets = new Int32Array(maxUser + 2);
+    const offsets = sharedInt32(maxUser + 2);
     let shift = 0;
     for (let user = 0; user <= maxUser; user++) {
       offsets[user] = oldStart(user) + shift;
@@ -365,12 +383,12 @@ export class EventMirror {
       for (let i = 0; i < singles.length; i += 2) next[singles[i]] = valueOf(singles[i + 1]);
       return next;
     };
-    for (const { column, codeOf: codeOfRow } of this.newRowCodes(batch)) column.codes = spliced(column.codes, new Int32Array(total), codeOfRow);
-    this.ids = spliced(this.ids, new Float64Array(total), (b) => batch.ids[b]);
-    this.users = spliced(this.users, new Int32Array(total), (b) => batch.users[b]);
-    this.times = spliced(this.times, new Float64Array(total), (b) => batch.times[b]);
-    this.types = spliced(this.types, new Uint16Array(total), (b) => batch.types[b]);
-    this.items = spliced(this.items, new Int32Array(total), (b) => batch.items[b]);
+    for (const { column, codeOf: codeOfRow } of this.newRowCodes(batch)) column.codes = spliced(column.codes, sharedInt32(total), codeOfRow);
+    this.ids = spliced(this.ids, sharedFloat64(total), (b) => batch.ids[b]);
+    this.users = spliced(this.users, sharedInt32(total), (b) => batch.users[b]);
+    this.times = spliced(this.times, sharedFloat64(total), (b) => batch.times[b]);
+    this.types = spliced(this.types, sharedUint16(total), (b) => batch.types[b]);
+    this.items = spliced(this.items, sharedInt32(total), (b) => batch.items[b]);
     this.userOffsets = offsets;
     this.size = total;
   }
@@ -386,7 +404,7 @@ export class EventMirror {
     const timeOf = (c: number): number => (c < oldSize ? this.times[c] : batch.times[c - oldSize]);
     const idOf = (c: number): number => (c < oldSize ? this.ids[c] : batch.ids[c - oldSize]);
 
-    const offsets = new Int32Array(maxUser + 2);
+    const offsets = sharedInt32(maxUser + 2);
     for (let c = 0; c < total; c++) offsets[userOf(c) + 1]++;
     for (let u = 0; u <= maxUser; u++) offsets[u + 1] += offsets[u];
     const order = new Int32Array(total);
@@ -415,12 +433,12 @@ export class EventMirror {
       }
       return next;
     };
-    for (const { column, codeOf: codeOfRow } of this.newRowCodes(batch)) column.codes = gathered(column.codes, new Int32Array(total), codeOfRow);
-    this.ids = gathered(this.ids, new Float64Array(total), (b) => batch.ids[b]);
-    this.users = gathered(this.users, new Int32Array(total), (b) => batch.users[b]);
-    this.times = gathered(this.times, new Float64Array(total), (b) => batch.times[b]);
-    this.types = gathered(this.types, new Uint16Array(total), (b) => batch.types[b]);
-    this.items = gathered(this.items, new Int32Array(total), (b) => batch.items[b]);
+    for (const { column, codeOf: codeOfRow } of this.newRowCodes(batch)) column.codes = gathered(column.codes, sharedInt32(total), codeOfRow);
+    this.ids = gathered(this.ids, sharedFloat64(total), (b) => batch.ids[b]);
+    this.users = gathered(this.users, sharedInt32(total), (b) => batch.users[b]);
+    this.times = gathered(this.times, sharedFloat64(total), (b) => batch.times[b]);
+    this.types = gathered(this.types, sharedUint16(total), (b) => batch.types[b]);
+    this.items = gathered(this.items, sharedInt32(total), (b) => batch.items[b]);
     this.userOffsets = offsets;
     this.size = total;
   }
@@ -438,7 +456,7 @@ export class EventMirror {
 
   /** Reads `expression` for every mirrored row where `present` holds; other rows get code 0. */
   private async loadColumn(expression: string, present: string, parse: (text: string) => unknown): Promise<MutableCodedColumn> {
-    const column: MutableCodedColumn = { codes: new Int32Array(this.size), values: [undefined], codeOfText: new Map() };
+    const column: MutableCodedColumn = { codes: sharedInt32(this.size), values: [undefined], codeOfText: new Map() };
     const positionOfId = this.positions();
     await withPgClient(this.dataSource, (client) =>
       copyRows(client, `SELECT id, ${expression} FROM events WHERE id <= ${this.lastSeenId} AND ${present}`, (row: CopyRow) => {

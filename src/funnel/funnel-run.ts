@@ -8,13 +8,11 @@
  * so a visitor who arrived on the last evening and bought the next morning converts; the engine
  * still sees the unit's whole history, so strict modes judge the same events in every range.
  */
-import type { DataSource } from 'typeorm';
-import { loadFlaggedUserIds } from '../anomaly/flagged-users';
-import { config } from '../config';
 import { compileFilter, FilterTarget, PropertyFilter, StepDefinition } from './step-filter';
-import { EventMirror, MirrorNeeds, MirrorSnapshot } from './event-mirror';
+import type { MirrorNeeds, MirrorSnapshot } from './event-mirror';
 import type { FunnelPlan } from './funnel-definition';
 import type { FunnelUnitLevels } from './funnel-aggregate';
+import { sharedFloat64, sharedInt32 } from './shared-memory';
 import { WindowFunnel } from './window-funnel';
 
 /** The events grouped by counting unit, in (ts, id) order within each unit. */
@@ -39,7 +37,7 @@ export interface FunnelEvaluation extends FunnelUnitLevels {
   firstEvents: Int32Array;
 }
 
-/** A funnel bound to the mirror's current state: masks computed, columns loaded, cohort resolved. */
+/** A funnel bound to one mirror snapshot: masks computed, columns loaded, cohort resolved. */
 export interface PreparedFunnel {
   plan: FunnelPlan;
   snapshot: MirrorSnapshot;
@@ -58,166 +56,121 @@ interface CompiledFilter {
   pass: Uint8Array;
 }
 
-export class FunnelRunner {
-  private sessionLayout: { version: number; layout: UnitLayout } | null = null;
-
-  constructor(
-    private readonly dataSource: DataSource,
-    readonly mirror: EventMirror,
-  ) {}
-
-  async prepare(plan: FunnelPlan): Promise<PreparedFunnel> {
-    const snapshot = await this.mirror.snapshot(needsOf(plan));
-    const layout = plan.countBy === 'session' ? this.sessionUnits(snapshot) : userUnits(snapshot);
-    const stepMasks = computeMasks(snapshot, plan.steps, layout);
-    const exclusionMasks = plan.exclusionSteps.length > 0 ? computeMasks(snapshot, plan.exclusionSteps, layout) : undefined;
-    const cohortUsers = await this.includedUsers(plan, snapshot.userOffsets.length);
-    const engine = new WindowFunnel({
-      stepCount: plan.steps.length,
-      conversionWindow: plan.windowMicros,
-      modes: plan.modes,
-      exclusions: plan.exclusions,
-    });
-    return { plan, snapshot, layout, stepMasks, exclusionMasks, cohortUsers, engine };
-  }
-
-  /** Levels and reported step times per unit for chains starting in [fromMicros, toMicros). */
-  evaluate(prepared: PreparedFunnel, fromMicros: number, toMicros: number): FunnelEvaluation {
-    const { layout, stepMasks, exclusionMasks, cohortUsers, engine } = prepared;
-    const stepCount = engine.stepCount;
-    const { unitCount, unitOffsets, times, unitUsers } = layout;
-    const levels = new Uint8Array(unitCount);
-    const stepTimes = new Float64Array(unitCount * stepCount);
-    const firstEvents = new Int32Array(unitCount).fill(-1);
-    const active = new Int32Array(unitCount);
-    let activeCount = 0;
-    // Step-1 bits outside the range are cleared in a copy, so the engine itself knows nothing of
-    // ranges; a unit whose events all lie in the range (the common case) is read in place.
-    const masks = new Uint32Array(stepMasks.length);
-    for (let u = 0; u < unitCount; u++) {
-      const start = unitOffsets[u];
-      const end = unitOffsets[u + 1];
-      if (start === end) continue;
-      if (cohortUsers !== null) {
-        const user = unitUsers ? unitUsers[u] : u;
-        if (user >= cohortUsers.length || cohortUsers[user] === 0) continue;
-      }
-      // Events are in time order: [low, high) is the unit's stretch inside [from, to).
-      let low = start;
-      while (low < end && times[low] < fromMicros) low++;
-      let high = end;
-      while (high > low && times[high - 1] >= toMicros) high--;
-      if (low === high) continue;
-      active[activeCount++] = u;
-      let canStart = false;
-      for (let p = low; p < high && !canStart; p++) canStart = (stepMasks[p] & 1) !== 0;
-      if (!canStart) continue;
-      let unitMasks = stepMasks;
-      if (low > start || high < end) {
-        unitMasks = masks;
-        for (let p = start; p < end; p++) masks[p] = p < low || p >= high ? stepMasks[p] & ~1 : stepMasks[p];
-      }
-      levels[u] = engine.evaluateUnit(times, unitMasks, exclusionMasks, start, end, stepTimes, u * stepCount);
-      firstEvents[u] = engine.reportedFirstEvent;
-    }
-    return { levels, stepTimes, stepCount, layout, activeUnits: active.subarray(0, activeCount), firstEvents };
-  }
-
-  /**
-   * Units are (user, session) pairs; events without a session belong to none. Within a user the
-   * mirror is in (ts, id) order, and each session collects its rows in that order.
-   */
-  private sessionUnits(snapshot: MirrorSnapshot): UnitLayout {
-    if (this.sessionLayout?.version === snapshot.version) return this.sessionLayout.layout;
-    const codes = snapshot.sessions!.codes;
-    const sessionCount = snapshot.sessions!.values.length;
-    // Number the units user by user (sessions in order of their first event), then place each row
-    // with a stable counting sort by unit: rows keep their (ts, id) order inside a unit.
-    const unitOfRow = new Int32Array(snapshot.size);
-    const lastUserOfSession = new Int32Array(sessionCount).fill(-1);
-    const unitOfSession = new Int32Array(sessionCount);
-    let unitUsers = new Int32Array(1024);
-    let unitSessions = new Int32Array(1024);
-    let unitCount = 0;
-    const userCount = snapshot.userOffsets.length - 1;
-    for (let user = 0; user < userCount; user++) {
-      for (let row = snapshot.userOffsets[user]; row < snapshot.userOffsets[user + 1]; row++) {
-        const code = codes[row];
-        if (code === 0) {
-          unitOfRow[row] = -1;
-          continue;
-        }
-        if (lastUserOfSession[code] !== user) {
-          lastUserOfSession[code] = user;
-          if (unitCount === unitUsers.length) {
-            unitUsers = grow(unitUsers);
-            unitSessions = grow(unitSessions);
-          }
-          unitUsers[unitCount] = user;
-          unitSessions[unitCount] = code;
-          unitOfSession[code] = unitCount++;
-        }
-        unitOfRow[row] = unitOfSession[code];
-      }
-    }
-    const unitOffsets = new Int32Array(unitCount + 1);
-    for (let row = 0; row < snapshot.size; row++) if (unitOfRow[row] >= 0) unitOffsets[unitOfRow[row] + 1]++;
-    for (let u = 0; u < unitCount; u++) unitOffsets[u + 1] += unitOffsets[u];
-    const cursor = unitOffsets.slice(0, unitCount);
-    const rows = new Int32Array(unitOffsets[unitCount]);
-    for (let row = 0; row < snapshot.size; row++) if (unitOfRow[row] >= 0) rows[cursor[unitOfRow[row]]++] = row;
-    const times = new Float64Array(rows.length);
-    for (let p = 0; p < rows.length; p++) times[p] = snapshot.times[rows[p]];
-    const layout: UnitLayout = {
-      unitCount,
-      unitOffsets,
-      times,
-      rows,
-      unitUsers: unitUsers.slice(0, unitCount),
-      unitSessions: unitSessions.slice(0, unitCount),
-    };
-    this.sessionLayout = { version: snapshot.version, layout };
-    return layout;
-  }
-
-  /** 1 for users the funnel counts (cohort members, minus anomalous users when excluded); null for everyone. */
-  private async includedUsers(plan: FunnelPlan, size: number): Promise<Uint8Array | null> {
-    let members = plan.cohort ? await this.cohortUsers(plan.cohort, size) : null;
-    if (plan.excludeAnomalous) {
-      const flagged = await loadFlaggedUserIds(this.dataSource, plan.excludeAnomalous.threshold ?? config().anomalyThreshold);
-      members ??= new Uint8Array(size).fill(1);
-      for (const user of flagged) if (user < size) members[user] = 0;
-    }
-    return members;
-  }
-
-  private async cohortUsers(cohort: NonNullable<FunnelPlan['cohort']>, size: number): Promise<Uint8Array> {
-    let members: Uint8Array | null = null;
-    if (cohort.userIds !== null) {
-      members = new Uint8Array(size);
-      const rows: { id: number }[] = await this.dataSource.query('SELECT id FROM users WHERE external_id = ANY($1::text[])', [cohort.userIds]);
-      for (const { id } of rows) if (id < size) members[id] = 1;
-    }
-    for (const filter of cohort.userFilters) {
-      if (filter.on !== 'property') continue;
-      const predicate = compileFilter(filter);
-      const passes = new Uint8Array(size).fill(predicate({ type: '', props: null, itemId: null, category: null }) ? 1 : 0);
-      // Only users that have the key can differ from the "missing" answer.
-      const rows: { id: number; value: unknown }[] = await this.dataSource.query(
-        'SELECT id, properties -> $1 AS value FROM users WHERE properties ? $1',
-        [filter.key],
-      );
-      for (const { id, value } of rows) {
-        if (id < size) passes[id] = predicate({ type: '', props: { [filter.key]: value }, itemId: null, category: null }) ? 1 : 0;
-      }
-      if (members === null) members = passes;
-      else for (let u = 0; u < size; u++) members[u] &= passes[u];
-    }
-    return members ?? new Uint8Array(size).fill(1);
-  }
+/**
+ * Binds a checked funnel to a snapshot: the unit layout (the mirror itself for users; for sessions
+ * `sessionLayout` when the caller has one for this snapshot's version, else built here), the step
+ * and exclusion masks, and the engine. Pure computation over the snapshot's arrays, so it runs the
+ * same on the main thread and in a funnel worker (funnel-worker.ts).
+ */
+export function prepareFunnel(plan: FunnelPlan, snapshot: MirrorSnapshot, cohortUsers: Uint8Array | null, sessionLayout: UnitLayout | null = null): PreparedFunnel {
+  const layout = plan.countBy === 'session' ? (sessionLayout ?? sessionUnits(snapshot)) : userUnits(snapshot);
+  const stepMasks = computeMasks(snapshot, plan.steps, layout);
+  const exclusionMasks = plan.exclusionSteps.length > 0 ? computeMasks(snapshot, plan.exclusionSteps, layout) : undefined;
+  const engine = new WindowFunnel({
+    stepCount: plan.steps.length,
+    conversionWindow: plan.windowMicros,
+    modes: plan.modes,
+    exclusions: plan.exclusions,
+  });
+  return { plan, snapshot, layout, stepMasks, exclusionMasks, cohortUsers, engine };
 }
 
-function needsOf(plan: FunnelPlan): MirrorNeeds {
+/** Levels and reported step times per unit for chains starting in [fromMicros, toMicros). */
+export function evaluateFunnel(prepared: PreparedFunnel, fromMicros: number, toMicros: number): FunnelEvaluation {
+  const { layout, stepMasks, exclusionMasks, cohortUsers, engine } = prepared;
+  const stepCount = engine.stepCount;
+  const { unitCount, unitOffsets, times, unitUsers } = layout;
+  const levels = new Uint8Array(unitCount);
+  const stepTimes = new Float64Array(unitCount * stepCount);
+  const firstEvents = new Int32Array(unitCount).fill(-1);
+  const active = new Int32Array(unitCount);
+  let activeCount = 0;
+  // Step-1 bits outside the range are cleared in a copy, so the engine itself knows nothing of
+  // ranges; a unit whose events all lie in the range (the common case) is read in place.
+  const masks = new Uint32Array(stepMasks.length);
+  for (let u = 0; u < unitCount; u++) {
+    const start = unitOffsets[u];
+    const end = unitOffsets[u + 1];
+    if (start === end) continue;
+    if (cohortUsers !== null) {
+      const user = unitUsers ? unitUsers[u] : u;
+      if (user >= cohortUsers.length || cohortUsers[user] === 0) continue;
+    }
+    // Events are in time order: [low, high) is the unit's stretch inside [from, to).
+    let low = start;
+    while (low < end && times[low] < fromMicros) low++;
+    let high = end;
+    while (high > low && times[high - 1] >= toMicros) high--;
+    if (low === high) continue;
+    active[activeCount++] = u;
+    let canStart = false;
+    for (let p = low; p < high && !canStart; p++) canStart = (stepMasks[p] & 1) !== 0;
+    if (!canStart) continue;
+    let unitMasks = stepMasks;
+    if (low > start || high < end) {
+      unitMasks = masks;
+      for (let p = start; p < end; p++) masks[p] = p < low || p >= high ? stepMasks[p] & ~1 : stepMasks[p];
+    }
+    levels[u] = engine.evaluateUnit(times, unitMasks, exclusionMasks, start, end, stepTimes, u * stepCount);
+    firstEvents[u] = engine.reportedFirstEvent;
+  }
+  return { levels, stepTimes, stepCount, layout, activeUnits: active.subarray(0, activeCount), firstEvents };
+}
+
+/**
+ * Units are (user, session) pairs; events without a session belong to none. Within a user the
+ * mirror is in (ts, id) order, and each session collects its rows in that order. The layout lives
+ * on shared memory, so one built in a worker can be kept and handed to the others.
+ */
+export function sessionUnits(snapshot: MirrorSnapshot): UnitLayout {
+  const codes = snapshot.sessions!.codes;
+  const sessionCount = snapshot.sessions!.values.length;
+  // Number the units user by user (sessions in order of their first event), then place each row
+  // with a stable counting sort by unit: rows keep their (ts, id) order inside a unit.
+  const unitOfRow = new Int32Array(snapshot.size);
+  const lastUserOfSession = new Int32Array(sessionCount).fill(-1);
+  const unitOfSession = new Int32Array(sessionCount);
+  let unitUsers = new Int32Array(1024);
+  let unitSessions = new Int32Array(1024);
+  let unitCount = 0;
+  const userCount = snapshot.userOffsets.length - 1;
+  for (let user = 0; user < userCount; user++) {
+    for (let row = snapshot.userOffsets[user]; row < snapshot.userOffsets[user + 1]; row++) {
+      const code = codes[row];
+      if (code === 0) {
+        unitOfRow[row] = -1;
+        continue;
+      }
+      if (lastUserOfSession[code] !== user) {
+        lastUserOfSession[code] = user;
+        if (unitCount === unitUsers.length) {
+          unitUsers = grow(unitUsers);
+          unitSessions = grow(unitSessions);
+        }
+        unitUsers[unitCount] = user;
+        unitSessions[unitCount] = code;
+        unitOfSession[code] = unitCount++;
+      }
+      unitOfRow[row] = unitOfSession[code];
+    }
+  }
+  const unitOffsets = sharedInt32(unitCount + 1);
+  for (let row = 0; row < snapshot.size; row++) if (unitOfRow[row] >= 0) unitOffsets[unitOfRow[row] + 1]++;
+  for (let u = 0; u < unitCount; u++) unitOffsets[u + 1] += unitOffsets[u];
+  const cursor = unitOffsets.slice(0, unitCount);
+  const rows = sharedInt32(unitOffsets[unitCount]);
+  for (let row = 0; row < snapshot.size; row++) if (unitOfRow[row] >= 0) rows[cursor[unitOfRow[row]]++] = row;
+  const times = sharedFloat64(rows.length);
+  for (let p = 0; p < rows.length; p++) times[p] = snapshot.times[rows[p]];
+  const sharedUnitUsers = sharedInt32(unitCount);
+  sharedUnitUsers.set(unitUsers.subarray(0, unitCount));
+  const sharedUnitSessions = sharedInt32(unitCount);
+  sharedUnitSessions.set(unitSessions.subarray(0, unitCount));
+  return { unitCount, unitOffsets, times, rows, unitUsers: sharedUnitUsers, unitSessions: sharedUnitSessions };
+}
+
+/** The mirror columns (and lazily loaded ones) a funnel reads. */
+export function needsOf(plan: FunnelPlan): MirrorNeeds {
   const targets: FilterTarget[] = [...plan.steps, ...plan.exclusionSteps].flatMap((step) => step.filters ?? []);
   if (plan.breakdown) targets.push(plan.breakdown.target);
   return {

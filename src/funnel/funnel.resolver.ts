@@ -1,15 +1,24 @@
 import { DateTimeResolver } from 'graphql-scalars';
 import { Arg, Authorized, Ctx, ID, Int, Mutation, Query, Resolver } from 'type-graphql';
 import type { Context } from '../context';
+import type { FunnelCallOptions } from './funnel-budget';
 import { FunnelInput, TrendInterval } from './funnel.input';
 import { FunnelResult, FunnelTrendPoint, SavedFunnel, TimeToConvert, UnitConnection } from './funnel.types';
+
+/**
+ * Funnel fields run under FUNNELCAST_FUNNEL_TIMEOUT_MS each (FUNNEL_TIMEOUT past it) and stop when
+ * the client closes the request; the pool takes callers' API keys in turn (see funnel-pool.ts).
+ */
+function callOptions({ principal, signal }: Context): FunnelCallOptions {
+  return { owner: principal?.keyId, signal };
+}
 
 @Resolver()
 export class FunnelResolver {
   @Authorized('analyst')
   @Query(() => FunnelResult, { description: 'Step counts, conversion, drop-off and time between steps (ClickHouse windowFunnel semantics), optionally broken down.' })
-  funnel(@Arg('input', () => FunnelInput) input: FunnelInput, @Ctx() { services }: Context): Promise<FunnelResult> {
-    return services.funnels.funnel(input);
+  funnel(@Arg('input', () => FunnelInput) input: FunnelInput, @Ctx() context: Context): Promise<FunnelResult> {
+    return context.services.funnels.funnel(input, callOptions(context));
   }
 
   @Authorized('analyst')
@@ -17,9 +26,9 @@ export class FunnelResolver {
   funnelTrend(
     @Arg('input', () => FunnelInput) input: FunnelInput,
     @Arg('interval', () => TrendInterval) interval: TrendInterval,
-    @Ctx() { services }: Context,
+    @Ctx() context: Context,
   ): Promise<FunnelTrendPoint[]> {
-    return services.funnels.trend(input, interval);
+    return context.services.funnels.trend(input, interval, callOptions(context));
   }
 
   @Authorized('analyst')
@@ -29,9 +38,9 @@ export class FunnelResolver {
     @Arg('fromStep', () => Int) fromStep: number,
     @Arg('toStep', () => Int) toStep: number,
     @Arg('buckets', () => Int, { defaultValue: 10 }) buckets: number,
-    @Ctx() { services }: Context,
+    @Ctx() context: Context,
   ): Promise<TimeToConvert> {
-    return services.funnels.timeToConvert(input, fromStep, toStep, buckets);
+    return context.services.funnels.timeToConvert(input, fromStep, toStep, buckets, callOptions(context));
   }
 
   @Authorized('analyst')
@@ -41,9 +50,9 @@ export class FunnelResolver {
     @Arg('afterStep', () => Int) afterStep: number,
     @Arg('first', () => Int, { defaultValue: 100 }) first: number,
     @Arg('after', () => String, { nullable: true }) after: string | null,
-    @Ctx() { services }: Context,
+    @Ctx() context: Context,
   ): Promise<UnitConnection> {
-    return services.funnels.droppedOff(input, afterStep, first, after);
+    return context.services.funnels.droppedOff(input, afterStep, first, after, callOptions(context));
   }
 
   @Authorized('analyst')
@@ -70,8 +79,8 @@ export class FunnelResolver {
     @Arg('id', () => ID) id: string,
     @Arg('from', () => DateTimeResolver, { nullable: true }) from: Date | null,
     @Arg('to', () => DateTimeResolver, { nullable: true }) to: Date | null,
-    @Ctx() { services }: Context,
+    @Ctx() context: Context,
   ): Promise<FunnelResult> {
-    return services.funnels.runSaved(id, from, to);
+    return context.services.funnels.runSaved(id, from, to, callOptions(context));
   }
 }

@@ -1,9 +1,14 @@
 import type { DataSource } from 'typeorm';
+import { config } from '../config';
 import { badInput, notFound } from '../graphql/errors';
 import { EventMirror } from './event-mirror';
-import { aggregateFunnel, breakdownFunnel, DurationSummary, durationsBetween, FunnelReport, FunnelUnitLevels, summarizeDurations, timeToConvertHistogram } from './funnel-aggregate';
+import { DurationSummary, FunnelReport } from './funnel-aggregate';
+import { FunnelBudget, FunnelCallOptions } from './funnel-budget';
+import { includedUsers } from './funnel-cohort';
 import { FunnelPlan, FunnelSpec, planFunnel } from './funnel-definition';
-import { breakdownKeys, FunnelEvaluation, FunnelRunner, PreparedFunnel } from './funnel-run';
+import { DroppedKey, FunnelJob, FunnelOutcome, runFunnelJob } from './funnel-jobs';
+import { FunnelPool, FunnelPoolStats } from './funnel-pool';
+import { needsOf, UnitLayout } from './funnel-run';
 import type {
   DurationBucket,
   FunnelBreakdownGroup,
@@ -17,6 +22,7 @@ import type {
 } from './funnel.types';
 
 export type TrendIntervalName = 'day' | 'week';
+export type { FunnelCallOptions } from './funnel-budget';
 
 const DAY_MICROS = 86_400_000_000;
 const MAX_TREND_PERIODS = 400;
@@ -29,47 +35,80 @@ function stepDuration(summary: DurationSummary | null): StepDuration | null {
   return summary && { median: toSeconds(summary.median), p90: toSeconds(summary.p90), average: toSeconds(summary.average) };
 }
 
+export interface FunnelServiceOptions {
+  /** Worker threads for funnel computations; 0 computes on the main thread. Default FUNNELCAST_FUNNEL_WORKERS. */
+  workers?: number;
+  /** Time limit per funnel field in milliseconds. Default FUNNELCAST_FUNNEL_TIMEOUT_MS. */
+  timeoutMs?: number;
+}
+
 /**
  * Funnels over the shop's events: reports, breakdowns, trends, time to convert, dropped-off units,
  * and saved funnels. Reads events through the in-process mirror (event-mirror.ts), which catches up
  * with PostgreSQL before every query, so results are exact and include every committed event.
+ *
+ * Each query checks its input and catches the mirror up on the main thread, then computes on a
+ * worker thread (funnel-pool.ts) under a time limit: FUNNEL_TIMEOUT past it, CLIENT_CLOSED_REQUEST
+ * when `options.signal` aborts; either way the computation stops.
  */
 export class FunnelService {
-  private readonly runner: FunnelRunner;
+  private readonly pool: FunnelPool | null;
+  private readonly timeoutMs: number;
+  /** The session layout of the latest mirror version a session funnel ran on (built once, shared by the workers). */
+  private sessionLayout: { version: number; layout: UnitLayout } | null = null;
+  private mainThreadTurn: Promise<void> = Promise.resolve();
 
   constructor(
     private readonly dataSource: DataSource,
     readonly mirror: EventMirror = new EventMirror(dataSource),
+    options: FunnelServiceOptions = {},
   ) {
-    this.runner = new FunnelRunner(dataSource, mirror);
+    const workers = options.workers ?? config().funnelWorkers;
+    this.pool = workers > 0 ? new FunnelPool(workers) : null;
+    this.timeoutMs = options.timeoutMs ?? config().funnelTimeoutMs;
   }
 
-  async funnel(spec: FunnelSpec): Promise<FunnelResult> {
+  /** The worker pool's counters (null when funnels run on the main thread). */
+  get poolStats(): FunnelPoolStats | null {
+    return this.pool?.stats ?? null;
+  }
+
+  /** Stops the worker threads; queries after this fail. */
+  async close(): Promise<void> {
+    await this.pool?.close();
+  }
+
+  async funnel(spec: FunnelSpec, options: FunnelCallOptions = {}): Promise<FunnelResult> {
+    const budget = this.budget(options);
     const plan = planFunnel(spec);
-    const prepared = await this.runner.prepare(plan);
-    const evaluation = this.runner.evaluate(prepared, plan.fromMicros, plan.toMicros);
-    const report = aggregateFunnel(evaluation, evaluation.activeUnits);
+    const outcome = await this.compute({ kind: 'report', plan }, budget);
+    if (outcome.kind !== 'report') throw new Error(`expected a report, got ${outcome.kind}`);
     return {
-      steps: this.stepResults(plan, report),
-      totalUnits: report.unitCount,
-      breakdown: plan.breakdown ? this.breakdown(prepared, evaluation) : null,
+      steps: this.stepResults(plan, outcome.report),
+      totalUnits: outcome.report.unitCount,
+      breakdown:
+        outcome.breakdown?.map((group): FunnelBreakdownGroup => ({
+          group: group.key,
+          isOther: group.isOther,
+          totalUnits: group.report.unitCount,
+          steps: this.stepResults(plan, group.report),
+        })) ?? null,
     };
   }
 
   /** Conversion of the whole funnel per UTC day or ISO week: each period is the funnel over chains starting in it. */
-  async trend(spec: FunnelSpec, interval: TrendIntervalName): Promise<FunnelTrendPoint[]> {
+  async trend(spec: FunnelSpec, interval: TrendIntervalName, options: FunnelCallOptions = {}): Promise<FunnelTrendPoint[]> {
+    const budget = this.budget(options);
     const plan = planFunnel(spec);
     if (interval !== 'day' && interval !== 'week') throw badInput('interval must be DAY or WEEK.');
     const periods = periodsOf(plan.fromMicros, plan.toMicros, interval);
     if (periods.length > MAX_TREND_PERIODS) {
       throw badInput(`That range holds ${periods.length} ${interval}s; ask for at most ${MAX_TREND_PERIODS} (a shorter range, or WEEK).`);
     }
-    const prepared = await this.runner.prepare(plan);
-    return periods.map(([start, end]) => {
-      const evaluation = this.runner.evaluate(prepared, start, end);
-      const { steps } = aggregateFunnel(evaluation, evaluation.activeUnits);
-      const entered = steps[0].count;
-      const converted = steps[steps.length - 1].count;
+    const outcome = await this.compute({ kind: 'trend', plan, periods }, budget);
+    if (outcome.kind !== 'trend') throw new Error(`expected a trend, got ${outcome.kind}`);
+    return periods.map(([start, end], n) => {
+      const { entered, converted } = outcome.periods[n];
       return {
         periodStart: new Date(start / 1000),
         periodEnd: new Date(end / 1000),
@@ -80,7 +119,8 @@ export class FunnelService {
     });
   }
 
-  async timeToConvert(spec: FunnelSpec, fromStep: number, toStep: number, buckets = 10): Promise<TimeToConvert> {
+  async timeToConvert(spec: FunnelSpec, fromStep: number, toStep: number, buckets = 10, options: FunnelCallOptions = {}): Promise<TimeToConvert> {
+    const budget = this.budget(options);
     const plan = planFunnel(spec);
     const stepCount = plan.steps.length;
     if (!Number.isInteger(fromStep) || !Number.isInteger(toStep) || fromStep < 1 || toStep > stepCount || fromStep >= toStep) {
@@ -89,16 +129,14 @@ export class FunnelService {
     if (!Number.isInteger(buckets) || buckets < 1 || buckets > MAX_BUCKETS) {
       throw badInput(`buckets must be a whole number from 1 to ${MAX_BUCKETS}; got ${buckets}.`);
     }
-    const prepared = await this.runner.prepare(plan);
-    const evaluation = this.runner.evaluate(prepared, plan.fromMicros, plan.toMicros);
-    const durations = durationsBetween(evaluation, fromStep, toStep, evaluation.activeUnits);
-    const histogram = timeToConvertHistogram(evaluation, fromStep, toStep, { bucketCount: buckets }, evaluation.activeUnits);
+    const outcome = await this.compute({ kind: 'timeToConvert', plan, fromStep, toStep, buckets }, budget);
+    if (outcome.kind !== 'timeToConvert') throw new Error(`expected timeToConvert, got ${outcome.kind}`);
     return {
       fromStep,
       toStep,
-      units: durations.length,
-      summary: stepDuration(summarizeDurations(durations)),
-      buckets: histogram.map((bucket): DurationBucket => ({ start: toSeconds(bucket.start), end: toSeconds(bucket.end), count: bucket.count })),
+      units: outcome.units,
+      summary: stepDuration(outcome.summary),
+      buckets: outcome.histogram.map((bucket): DurationBucket => ({ start: toSeconds(bucket.start), end: toSeconds(bucket.end), count: bucket.count })),
     };
   }
 
@@ -107,7 +145,8 @@ export class FunnelService {
    * first seen), then session id; the cursor names the last unit shown, so pages stay stable while
    * new events arrive (a unit that converts meanwhile simply leaves the list).
    */
-  async droppedOff(spec: FunnelSpec, afterStep: number, first = 100, after?: string | null): Promise<UnitConnection> {
+  async droppedOff(spec: FunnelSpec, afterStep: number, first = 100, after?: string | null, options: FunnelCallOptions = {}): Promise<UnitConnection> {
+    const budget = this.budget(options);
     const plan = planFunnel(spec);
     const stepCount = plan.steps.length;
     if (!Number.isInteger(afterStep) || afterStep < 1 || afterStep >= stepCount) {
@@ -115,54 +154,68 @@ export class FunnelService {
     }
     if (!Number.isInteger(first) || first < 1 || first > MAX_PAGE) throw badInput(`first must be a whole number from 1 to ${MAX_PAGE}; got ${first}.`);
     const cursor = after ? decodeCursor(after) : null;
-    const prepared = await this.runner.prepare(plan);
-    const evaluation = this.runner.evaluate(prepared, plan.fromMicros, plan.toMicros);
-    const { layout, levels, activeUnits } = evaluation;
-    const sessionNames = prepared.snapshot.sessions?.values ?? [];
-    const keyOf = (unit: number): [number, string | null] => [
-      layout.unitUsers ? layout.unitUsers[unit] : unit,
-      layout.unitSessions ? String(sessionNames[layout.unitSessions[unit]]) : null,
-    ];
-    const dropped: { unit: number; user: number; session: string | null }[] = [];
-    for (let n = 0; n < activeUnits.length; n++) {
-      const unit = activeUnits[n];
-      if (levels[unit] !== afterStep) continue;
-      const [user, session] = keyOf(unit);
-      dropped.push({ unit, user, session });
-    }
-    const compare = (a: { user: number; session: string | null }, b: { user: number; session: string | null }): number =>
-      a.user - b.user || ((a.session ?? '') < (b.session ?? '') ? -1 : (a.session ?? '') > (b.session ?? '') ? 1 : 0);
-    if (layout.unitSessions) dropped.sort(compare);
-    let start = 0;
-    if (cursor) {
-      // First unit strictly after the cursor (binary search; the list is sorted by the same order).
-      let lo = 0;
-      let hi = dropped.length;
-      while (lo < hi) {
-        const mid = (lo + hi) >> 1;
-        if (compare(dropped[mid], cursor) <= 0) lo = mid + 1;
-        else hi = mid;
-      }
-      start = lo;
-    }
-    const page = dropped.slice(start, start + first);
+    const outcome = await this.compute({ kind: 'droppedOff', plan, afterStep, first, cursor }, budget);
+    if (outcome.kind !== 'droppedOff') throw new Error(`expected droppedOff, got ${outcome.kind}`);
+    const { page } = outcome;
     const userRows: { id: number; external_id: string }[] = page.length
       ? await this.dataSource.query('SELECT id, external_id FROM users WHERE id = ANY($1::int[])', [page.map((entry) => entry.user)])
       : [];
     const externalIdOf = new Map(userRows.map((row) => [row.id, row.external_id]));
     const last = page[page.length - 1];
     return {
-      totalCount: dropped.length,
+      totalCount: outcome.totalCount,
       nodes: page.map((entry) => ({
         userId: externalIdOf.get(entry.user) ?? String(entry.user),
         sessionId: entry.session,
-        reachedAt: new Date(evaluation.stepTimes[entry.unit * stepCount + afterStep - 1] / 1000),
+        reachedAt: new Date(entry.reachedAt / 1000),
       })),
       pageInfo: {
-        hasNextPage: start + first < dropped.length,
+        hasNextPage: outcome.hasNextPage,
         endCursor: last ? encodeCursor({ user: last.user, session: last.session }) : (after ?? null),
       },
     };
+  }
+
+  /**
+   * FUNNELCAST_FUNNEL_WORKERS=0: funnels one at a time, each in its own turn of the event loop, so
+   * waiting I/O (health, other requests) is served between one funnel and the next.
+   */
+  private onMainThread<T>(work: () => T): Promise<T> {
+    const run = this.mainThreadTurn.then(() => new Promise<void>((done) => setImmediate(done))).then(work);
+    this.mainThreadTurn = run.then(
+      () => undefined,
+      () => undefined,
+    );
+    return run;
+  }
+
+  private budget(options: FunnelCallOptions): FunnelBudget {
+    const budget = new FunnelBudget(this.timeoutMs, options);
+    budget.check();
+    return budget;
+  }
+
+  /** Main thread: catch the mirror up and read the cohort; then the computation, on a worker when there is a pool. */
+  private async compute(job: FunnelJob, budget: FunnelBudget): Promise<FunnelOutcome> {
+    const { plan } = job;
+    const snapshot = await this.mirror.snapshot(needsOf(plan));
+    const cohortUsers = await includedUsers(this.dataSource, plan, snapshot.userOffsets.length);
+    const cached = this.sessionLayout?.version === snapshot.version ? this.sessionLayout.layout : null;
+    const inputs = { snapshot, cohortUsers, sessionLayout: plan.countBy === 'session' ? cached : null };
+    let result: ReturnType<typeof runFunnelJob>;
+    if (this.pool) {
+      result = await this.pool.run(job, inputs, budget);
+    } else {
+      result = await this.onMainThread(() => {
+        budget.check();
+        return runFunnelJob(job, inputs);
+      });
+    }
+    const { outcome, builtSessionLayout } = result;
+    if (builtSessionLayout && (this.sessionLayout === null || this.sessionLayout.version <= snapshot.version)) {
+      this.sessionLayout = { version: snapshot.version, layout: builtSessionLayout };
+    }
+    return outcome;
   }
 
   async save(name: string, spec: FunnelSpec): Promise<SavedFunnel> {
@@ -189,11 +242,11 @@ export class FunnelService {
   }
 
   /** Runs a saved funnel; `from` / `to` replace the saved range when given. */
-  async runSaved(id: string, from?: Date | null, to?: Date | null): Promise<FunnelResult> {
+  async runSaved(id: string, from?: Date | null, to?: Date | null, options: FunnelCallOptions = {}): Promise<FunnelResult> {
     const rows: SavedFunnelRow[] = isUuid(id) ? await this.dataSource.query('SELECT id, name, definition, created_at FROM saved_funnels WHERE id = $1', [id]) : [];
     if (rows.length === 0) throw notFound(`No saved funnel has id "${id}"; list them with the funnels query.`);
     const saved = rows[0].definition as unknown as FunnelSpec & { from: string; to: string };
-    return this.funnel({ ...saved, from: from ?? new Date(saved.from), to: to ?? new Date(saved.to) });
+    return this.funnel({ ...saved, from: from ?? new Date(saved.from), to: to ?? new Date(saved.to) }, options);
   }
 
   private stepResults(plan: FunnelPlan, report: FunnelReport): FunnelStepResult[] {
@@ -206,34 +259,6 @@ export class FunnelService {
       conversionFromFirst: step.conversionFromFirst,
       dropOff: step.dropOff,
       timeFromPrevious: stepDuration(step.timeFromPrevious),
-    }));
-  }
-
-  /** Groups hold the units that entered the funnel, keyed by the breakdown property of their step-1 event. */
-  private breakdown(prepared: PreparedFunnel, evaluation: FunnelEvaluation): FunnelBreakdownGroup[] {
-    const { plan } = prepared;
-    const stepCount = evaluation.stepCount;
-    const { activeUnits } = evaluation;
-    let enteredCount = 0;
-    for (let n = 0; n < activeUnits.length; n++) if (evaluation.levels[activeUnits[n]] >= 1) enteredCount++;
-    const entered = new Int32Array(enteredCount);
-    const levels = new Uint8Array(enteredCount);
-    const stepTimes = new Float64Array(enteredCount * stepCount);
-    for (let n = 0, e = 0; n < activeUnits.length; n++) {
-      const unit = activeUnits[n];
-      if (evaluation.levels[unit] === 0) continue;
-      entered[e] = unit;
-      levels[e] = evaluation.levels[unit];
-      for (let k = 0; k < stepCount; k++) stepTimes[e * stepCount + k] = evaluation.stepTimes[unit * stepCount + k];
-      e++;
-    }
-    const enteredUnits: FunnelUnitLevels = { levels, stepTimes, stepCount };
-    const keys = breakdownKeys(prepared, evaluation, plan.breakdown!.target, entered);
-    return breakdownFunnel(enteredUnits, keys, { topN: plan.breakdown!.limit, otherKey: 'other' }).map((group) => ({
-      group: group.key,
-      isOther: group.isOther,
-      totalUnits: group.report.unitCount,
-      steps: this.stepResults(plan, group.report),
     }));
   }
 }
@@ -257,7 +282,7 @@ function encodeCursor(key: { user: number; session: string | null }): string {
   return Buffer.from(JSON.stringify([key.user, key.session])).toString('base64url');
 }
 
-function decodeCursor(cursor: string): { user: number; session: string | null } {
+function decodeCursor(cursor: string): DroppedKey {
   try {
     const [user, session] = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8')) as unknown[];
     if (Number.isInteger(user) && (session === null || typeof session === 'string')) return { user: user as number, session: session as string | null };

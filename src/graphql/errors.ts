@@ -28,6 +28,8 @@ export const PUBLIC_ERROR_CODES = new Set([
   'PERSISTED_QUERY_NOT_FOUND',
   'PERSISTED_QUERY_NOT_SUPPORTED',
   'OPERATION_RESOLUTION_FAILURE',
+  'FUNNEL_TIMEOUT',
+  'CLIENT_CLOSED_REQUEST',
 ]);
 
 /** An expected failure whose message tells the client what to fix. */

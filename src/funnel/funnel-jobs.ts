@@ -1,0 +1,187 @@
+/**
+ * The CPU-heavy half of every funnel query, as plain data in and plain data out, so it runs in a
+ * funnel worker thread (funnel-worker.ts, via funnel-pool.ts) or, with FUNNELCAST_FUNNEL_WORKERS=0,
+ * on the main thread, with the same code and the same results. The main thread does the rest
+ * (funnel.service.ts): checking input, catching the mirror up, reading cohorts from PostgreSQL, and
+ * shaping the answer.
+ */
+import type { MirrorSnapshot } from './event-mirror';
+import {
+  aggregateFunnel,
+  breakdownFunnel,
+  DurationSummary,
+  durationsBetween,
+  FunnelReport,
+  FunnelUnitLevels,
+  HistogramBucket,
+  summarizeDurations,
+  timeToConvertHistogram,
+} from './funnel-aggregate';
+import type { FunnelPlan } from './funnel-definition';
+import { breakdownKeys, evaluateFunnel, FunnelEvaluation, prepareFunnel, PreparedFunnel, UnitLayout } from './funnel-run';
+
+/** A unit's place in droppedOff's order: user (dense id), then session id. */
+export interface DroppedKey {
+  user: number;
+  session: string | null;
+}
+
+export type FunnelJob =
+  /** Step counts and times, with the breakdown when the plan has one. */
+  | { kind: 'report'; plan: FunnelPlan }
+  /** Entered and converted units per [start, end) period (microseconds). */
+  | { kind: 'trend'; plan: FunnelPlan; periods: [number, number][] }
+  /** Durations between two 1-based steps: summary and a histogram of `buckets` equal buckets. */
+  | { kind: 'timeToConvert'; plan: FunnelPlan; fromStep: number; toStep: number; buckets: number }
+  /** One page of units that reached `afterStep` and no further, after `cursor`. */
+  | { kind: 'droppedOff'; plan: FunnelPlan; afterStep: number; first: number; cursor: DroppedKey | null };
+
+export interface ReportOutcome {
+  kind: 'report';
+  report: FunnelReport;
+  breakdown: { key: string; isOther: boolean; report: FunnelReport }[] | null;
+}
+export interface TrendOutcome {
+  kind: 'trend';
+  periods: { entered: number; converted: number }[];
+}
+export interface TimeToConvertOutcome {
+  kind: 'timeToConvert';
+  units: number;
+  summary: DurationSummary | null;
+  histogram: HistogramBucket[];
+}
+export interface DroppedOffOutcome {
+  kind: 'droppedOff';
+  totalCount: number;
+  /** `reachedAt` in microseconds since the epoch. */
+  page: (DroppedKey & { reachedAt: number })[];
+  hasNextPage: boolean;
+}
+export type FunnelOutcome = ReportOutcome | TrendOutcome | TimeToConvertOutcome | DroppedOffOutcome;
+
+/** What a job reads besides its own parameters; all of it read-only. */
+export interface FunnelJobInputs {
+  snapshot: MirrorSnapshot;
+  /** From funnel-cohort.ts; null when every user counts. */
+  cohortUsers: Uint8Array | null;
+  /** The session layout for this snapshot's version when one was built before (session counting only). */
+  sessionLayout: UnitLayout | null;
+}
+
+/** The job's answer, and the session layout when this run had to build one (callers keep it for the next query). */
+export function runFunnelJob(job: FunnelJob, inputs: FunnelJobInputs): { outcome: FunnelOutcome; builtSessionLayout: UnitLayout | null } {
+  const { plan } = job;
+  const prepared = prepareFunnel(plan, inputs.snapshot, inputs.cohortUsers, inputs.sessionLayout);
+  const builtSessionLayout = plan.countBy === 'session' && prepared.layout !== inputs.sessionLayout ? prepared.layout : null;
+  return { outcome: outcomeOf(job, prepared), builtSessionLayout };
+}
+
+function outcomeOf(job: FunnelJob, prepared: PreparedFunnel): FunnelOutcome {
+  const { plan } = prepared;
+  switch (job.kind) {
+    case 'report': {
+      const evaluation = evaluateFunnel(prepared, plan.fromMicros, plan.toMicros);
+      return {
+        kind: 'report',
+        report: aggregateFunnel(evaluation, evaluation.activeUnits),
+        breakdown: plan.breakdown ? breakdown(prepared, evaluation) : null,
+      };
+    }
+    case 'trend':
+      return {
+        kind: 'trend',
+        periods: job.periods.map(([start, end]) => {
+          const evaluation = evaluateFunnel(prepared, start, end);
+          const { steps } = aggregateFunnel(evaluation, evaluation.activeUnits);
+          return { entered: steps[0].count, converted: steps[steps.length - 1].count };
+        }),
+      };
+    case 'timeToConvert': {
+      const evaluation = evaluateFunnel(prepared, plan.fromMicros, plan.toMicros);
+      const durations = durationsBetween(evaluation, job.fromStep, job.toStep, evaluation.activeUnits);
+      return {
+        kind: 'timeToConvert',
+        units: durations.length,
+        summary: summarizeDurations(durations),
+        histogram: timeToConvertHistogram(evaluation, job.fromStep, job.toStep, { bucketCount: job.buckets }, evaluation.activeUnits),
+      };
+    }
+    case 'droppedOff':
+      return droppedOff(prepared, job.afterStep, job.first, job.cursor);
+  }
+}
+
+/** Groups hold the units that entered the funnel, keyed by the breakdown property of their step-1 event. */
+function breakdown(prepared: PreparedFunnel, evaluation: FunnelEvaluation): ReportOutcome['breakdown'] {
+  const { plan } = prepared;
+  const stepCount = evaluation.stepCount;
+  const { activeUnits } = evaluation;
+  let enteredCount = 0;
+  for (let n = 0; n < activeUnits.length; n++) if (evaluation.levels[activeUnits[n]] >= 1) enteredCount++;
+  const entered = new Int32Array(enteredCount);
+  const levels = new Uint8Array(enteredCount);
+  const stepTimes = new Float64Array(enteredCount * stepCount);
+  for (let n = 0, e = 0; n < activeUnits.length; n++) {
+    const unit = activeUnits[n];
+    if (evaluation.levels[unit] === 0) continue;
+    entered[e] = unit;
+    levels[e] = evaluation.levels[unit];
+    for (let k = 0; k < stepCount; k++) stepTimes[e * stepCount + k] = evaluation.stepTimes[unit * stepCount + k];
+    e++;
+  }
+  const enteredUnits: FunnelUnitLevels = { levels, stepTimes, stepCount };
+  const keys = breakdownKeys(prepared, evaluation, plan.breakdown!.target, entered);
+  return breakdownFunnel(enteredUnits, keys, { topN: plan.breakdown!.limit, otherKey: 'other' }).map((group) => ({
+    key: group.key,
+    isOther: group.isOther,
+    report: group.report,
+  }));
+}
+
+/**
+ * Units that reached `afterStep` and no further, in (user, session id) order, the page after
+ * `cursor`. Users are dense ids here; the service turns them into the shop's ids.
+ */
+function droppedOff(prepared: PreparedFunnel, afterStep: number, first: number, cursor: DroppedKey | null): DroppedOffOutcome {
+  const { plan } = prepared;
+  const evaluation = evaluateFunnel(prepared, plan.fromMicros, plan.toMicros);
+  const stepCount = evaluation.stepCount;
+  const { layout, levels, activeUnits } = evaluation;
+  const sessionNames = prepared.snapshot.sessions?.values ?? [];
+  const dropped: { unit: number; user: number; session: string | null }[] = [];
+  for (let n = 0; n < activeUnits.length; n++) {
+    const unit = activeUnits[n];
+    if (levels[unit] !== afterStep) continue;
+    dropped.push({
+      unit,
+      user: layout.unitUsers ? layout.unitUsers[unit] : unit,
+      session: layout.unitSessions ? String(sessionNames[layout.unitSessions[unit]]) : null,
+    });
+  }
+  const compare = (a: DroppedKey, b: DroppedKey): number =>
+    a.user - b.user || ((a.session ?? '') < (b.session ?? '') ? -1 : (a.session ?? '') > (b.session ?? '') ? 1 : 0);
+  if (layout.unitSessions) dropped.sort(compare);
+  let start = 0;
+  if (cursor) {
+    // First unit strictly after the cursor (binary search; the list is sorted by the same order).
+    let lo = 0;
+    let hi = dropped.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >> 1;
+      if (compare(dropped[mid], cursor) <= 0) lo = mid + 1;
+      else hi = mid;
+    }
+    start = lo;
+  }
+  return {
+    kind: 'droppedOff',
+    totalCount: dropped.length,
+    page: dropped.slice(start, start + first).map((entry) => ({
+      user: entry.user,
+      session: entry.session,
+      reachedAt: evaluation.stepTimes[entry.unit * stepCount + afterStep - 1],
+    })),
+    hasNextPage: start + first < dropped.length,
+  };
+}

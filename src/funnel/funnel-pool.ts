@@ -1,0 +1,331 @@
+/**
+ * A small pool of worker threads (node:worker_threads) that run funnel computations
+ * (funnel-jobs.ts) off the event loop, so `health`, ingest and other analysts' requests are served
+ * while a heavy funnel runs.
+ *
+ * - **Shared events.** The mirror's columns live on SharedArrayBuffer; a job carries its snapshot's
+ *   typed arrays, which postMessage shares instead of copying. The dictionaries beside them (values
+ *   of property columns and sessions, the item catalogue) are plain arrays: each worker keeps its
+ *   own copy, and the pool sends only the entries it has not sent that worker yet (they only grow),
+ *   and session names only to the jobs that print them.
+ * - **Fair turns.** Waiting jobs are queued per owner (an API key) and owners take turns, so 100
+ *   aliased funnels from one analyst delay another analyst's funnel by at most one job per worker.
+ * - **Stopping.** A job past its deadline or whose client went away leaves the queue, or, when
+ *   running, its worker is terminated (which stops the computation at once, mid-loop) and replaced.
+ */
+import { existsSync } from 'node:fs';
+import path from 'node:path';
+import { Worker } from 'node:worker_threads';
+import { UserFacingError } from '../graphql/errors';
+import { logger } from '../logger';
+import type { CodedColumn, ItemDictionary, MirrorSnapshot } from './event-mirror';
+import { clientClosedRequest, FunnelBudget, funnelTimeout } from './funnel-budget';
+import type { FunnelJob, FunnelJobInputs, FunnelOutcome } from './funnel-jobs';
+import type { UnitLayout } from './funnel-run';
+
+/** A coded column on the wire: shared codes, plus the dictionary entries this worker lacks. */
+export interface WireColumn {
+  codes: Int32Array;
+  dictionary: number;
+  /** Entries in the dictionary when sent. */
+  count: number;
+  /** values[from..count) when the job reads values; null when it needs only their number. */
+  tail: unknown[] | null;
+  from: number;
+}
+
+export interface WireSnapshot extends Omit<MirrorSnapshot, 'properties' | 'sessions' | 'itemDictionary'> {
+  properties: [string, WireColumn][];
+  sessions: WireColumn | null;
+  itemDictionary: { dictionary: number; revision: number; data: ItemDictionary | null } | null;
+}
+
+export interface WorkerRequest {
+  job: FunnelJob;
+  snapshot: WireSnapshot;
+  cohortUsers: Uint8Array | null;
+  sessionLayout: UnitLayout | null;
+}
+
+export type WorkerReply =
+  | { ok: true; outcome: FunnelOutcome; builtSessionLayout: UnitLayout | null }
+  | { ok: false; name: string; message: string; code: string | null };
+
+/** Counters since the pool was made; `busy` and `queued` are now. */
+export interface FunnelPoolStats {
+  workers: number;
+  busy: number;
+  queued: number;
+  completed: number;
+  failed: number;
+  /** Jobs stopped at their deadline (queued or running). */
+  timedOut: number;
+  /** Jobs stopped because their client went away (queued or running). */
+  abandoned: number;
+  /** Workers terminated mid-job to stop it, and replaced. */
+  workersStopped: number;
+}
+
+interface Task {
+  job: FunnelJob;
+  inputs: FunnelJobInputs;
+  budget: FunnelBudget;
+  resolve(value: { outcome: FunnelOutcome; builtSessionLayout: UnitLayout | null }): void;
+  reject(error: Error): void;
+  timer: NodeJS.Timeout | null;
+  slot: Slot | null;
+  settled: boolean;
+}
+
+interface Slot {
+  worker: Worker;
+  task: Task | null;
+  /** Per dictionary, how many entries this worker holds. */
+  sentValues: Map<number, number>;
+  /** Per item dictionary, the revision this worker holds. */
+  sentItems: Map<number, number>;
+}
+
+/** The compiled worker entry: beside this file in dist/, or dist/'s copy when the sources run under ts-jest (`npm test` builds first). */
+export function funnelWorkerEntry(): string {
+  if (__filename.endsWith('.js')) return path.join(__dirname, 'funnel-worker.js');
+  const compiled = path.resolve(__dirname, '../../dist/src/funnel/funnel-worker.js');
+  if (!existsSync(compiled)) throw new Error(`The funnel worker runs compiled code and ${compiled} is missing; run npm run build.`);
+  return compiled;
+}
+
+/** Timers may fire a little before Date.now() reaches their deadline. */
+const TIMER_SLACK_MS = 10;
+
+export class FunnelPool {
+  private readonly slots: Slot[] = [];
+  /** Owners with waiting jobs, in turn order; each owner's jobs in arrival order. */
+  private readonly turns: string[] = [];
+  private readonly waiting = new Map<string, Task[]>();
+  private readonly dictionaryIds = new WeakMap<object, number>();
+  /** Jobs per request signal: one abort listener per request, however many aliased funnels it holds. */
+  private readonly watched = new WeakMap<AbortSignal, Set<Task>>();
+  private nextDictionaryId = 1;
+  private closed = false;
+  private readonly counters = { completed: 0, failed: 0, timedOut: 0, abandoned: 0, workersStopped: 0 };
+
+  constructor(
+    /** Most workers at once; they start on first use. */
+    readonly size: number,
+    private readonly entry: string = funnelWorkerEntry(),
+  ) {
+    if (!Number.isInteger(size) || size < 1) throw new RangeError(`A funnel pool needs at least one worker, not ${size}.`);
+  }
+
+  get stats(): FunnelPoolStats {
+    let queued = 0;
+    for (const tasks of this.waiting.values()) queued += tasks.length;
+    return { workers: this.slots.length, busy: this.slots.filter((slot) => slot.task !== null).length, queued, ...this.counters };
+  }
+
+  /** Runs `job` on a worker within `budget`; rejects with FUNNEL_TIMEOUT or CLIENT_CLOSED_REQUEST when stopped. */
+  run(job: FunnelJob, inputs: FunnelJobInputs, budget: FunnelBudget): Promise<{ outcome: FunnelOutcome; builtSessionLayout: UnitLayout | null }> {
+    if (this.closed) return Promise.reject(new Error('The funnel pool is closed.'));
+    return new Promise((resolve, reject) => {
+      const task: Task = { job, inputs, budget, resolve, reject, timer: null, slot: null, settled: false };
+      task.timer = setTimeout(() => this.stop(task, 'timeout'), Math.max(0, budget.deadline - Date.now()));
+      if (budget.signal) this.watch(budget.signal, task);
+      let tasks = this.waiting.get(budget.owner);
+      if (!tasks) {
+        tasks = [];
+        this.waiting.set(budget.owner, tasks);
+        this.turns.push(budget.owner);
+      }
+      tasks.push(task);
+      if (budget.signal?.aborted) this.stop(task, 'abandoned');
+      else this.dispatch();
+    });
+  }
+
+  /** Terminates every worker; waiting and running jobs fail. */
+  async close(): Promise<void> {
+    this.closed = true;
+    for (const tasks of this.waiting.values()) for (const task of [...tasks]) this.settle(task, new Error('The funnel pool was closed.'));
+    this.waiting.clear();
+    this.turns.length = 0;
+    const slots = this.slots.splice(0);
+    for (const slot of slots) if (slot.task) this.settle(slot.task, new Error('The funnel pool was closed.'));
+    await Promise.all(slots.map((slot) => slot.worker.terminate()));
+  }
+
+  private dispatch(): void {
+    while (this.turns.length > 0) {
+      let slot = this.slots.find((candidate) => candidate.task === null);
+      if (!slot && this.slots.length < this.size) slot = this.startWorker();
+      if (!slot) return;
+      const owner = this.turns.shift()!;
+      const tasks = this.waiting.get(owner)!;
+      const task = tasks.shift()!;
+      if (tasks.length > 0) this.turns.push(owner);
+      else this.waiting.delete(owner);
+      if (Date.now() >= task.budget.deadline) {
+        // Its timer has not fired yet, but a job past its deadline is not worth a worker.
+        this.counters.timedOut++;
+        this.settle(task, funnelTimeout(task.budget.limitMs));
+        continue;
+      }
+      this.assign(slot, task);
+    }
+  }
+
+  private assign(slot: Slot, task: Task): void {
+    slot.task = task;
+    task.slot = slot;
+    slot.worker.ref(); // someone awaits this job: keep the process alive until it ends
+    const { snapshot, cohortUsers, sessionLayout } = task.inputs;
+    const readsSessionNames = task.job.kind === 'droppedOff';
+    const request: WorkerRequest = { job: task.job, snapshot: this.wire(slot, snapshot, readsSessionNames), cohortUsers, sessionLayout };
+    try {
+      slot.worker.postMessage(request);
+    } catch (error) {
+      slot.task = null;
+      slot.worker.unref();
+      this.settle(task, error as Error);
+      this.dispatch();
+    }
+  }
+
+  /** The snapshot as a worker receives it: shared arrays as they are, dictionaries as deltas. */
+  private wire(slot: Slot, snapshot: MirrorSnapshot, readsSessionNames: boolean): WireSnapshot {
+    const { properties, sessions, itemDictionary, ...columns } = snapshot;
+    const column = (coded: CodedColumn, withValues: boolean): WireColumn => {
+      const dictionary = this.dictionaryId(coded.values);
+      const count = coded.values.length;
+      if (!withValues) return { codes: coded.codes, dictionary, count, tail: null, from: count };
+      const from = slot.sentValues.get(dictionary) ?? 0;
+      slot.sentValues.set(dictionary, count);
+      return { codes: coded.codes, dictionary, count, tail: coded.values.slice(from, count), from };
+    };
+    let items: WireSnapshot['itemDictionary'] = null;
+    if (itemDictionary) {
+      const dictionary = this.dictionaryId(itemDictionary);
+      const fresh = slot.sentItems.get(dictionary) === itemDictionary.revision;
+      slot.sentItems.set(dictionary, itemDictionary.revision);
+      items = { dictionary, revision: itemDictionary.revision, data: fresh ? null : itemDictionary };
+    }
+    return {
+      ...columns,
+      properties: [...properties].map(([key, coded]) => [key, column(coded, true)]),
+      sessions: sessions && column(sessions, readsSessionNames),
+      itemDictionary: items,
+    };
+  }
+
+  private watch(signal: AbortSignal, task: Task): void {
+    let tasks = this.watched.get(signal);
+    if (!tasks) {
+      const watching = new Set<Task>();
+      this.watched.set(signal, (tasks = watching));
+      signal.addEventListener('abort', () => {
+        // Queued jobs first, so none of them is handed the worker that stopping a running one frees.
+        const jobs = [...watching].sort((a, b) => Number(a.slot !== null) - Number(b.slot !== null));
+        for (const job of jobs) this.stop(job, 'abandoned', false);
+        this.dispatch();
+      }, { once: true });
+    }
+    tasks.add(task);
+  }
+
+  private dictionaryId(values: object): number {
+    let id = this.dictionaryIds.get(values);
+    if (id === undefined) {
+      id = this.nextDictionaryId++;
+      this.dictionaryIds.set(values, id);
+    }
+    return id;
+  }
+
+  private startWorker(): Slot {
+    const worker = new Worker(this.entry);
+    worker.unref();
+    const slot: Slot = { worker, task: null, sentValues: new Map(), sentItems: new Map() };
+    worker.on('message', (reply: WorkerReply) => {
+      const task = slot.task;
+      if (!task) return;
+      slot.task = null;
+      worker.unref();
+      if (reply.ok) {
+        this.counters.completed++;
+        this.settle(task, null, { outcome: reply.outcome, builtSessionLayout: reply.builtSessionLayout });
+      } else {
+        this.counters.failed++;
+        const error = reply.code ? new UserFacingError(reply.code, reply.message) : Object.assign(new Error(reply.message), { name: reply.name });
+        this.settle(task, error);
+      }
+      this.dispatch();
+    });
+    const lost = (error: Error) => {
+      if (!this.slots.includes(slot)) return; // stopped on purpose, or closed
+      this.slots.splice(this.slots.indexOf(slot), 1);
+      logger().error({ err: error }, 'a funnel worker died; starting another');
+      if (slot.task) {
+        this.counters.failed++;
+        this.settle(slot.task, error);
+      }
+      this.dispatch();
+    };
+    worker.on('error', lost);
+    worker.on('exit', (code) => lost(new Error(`The funnel worker exited with code ${code}.`)));
+    this.slots.push(slot);
+    return slot;
+  }
+
+  /** Takes a job off the queue, or stops the worker running it. */
+  private stop(task: Task, why: 'timeout' | 'abandoned', andDispatch = true): void {
+    if (task.settled) return;
+    if (why === 'timeout') this.counters.timedOut++;
+    else this.counters.abandoned++;
+    const error = why === 'timeout' ? funnelTimeout(task.budget.limitMs) : clientClosedRequest();
+    const slot = task.slot;
+    if (slot) {
+      // Terminating the thread is what actually stops a computation in the middle of a loop.
+      this.slots.splice(this.slots.indexOf(slot), 1);
+      this.counters.workersStopped++;
+      slot.task = null;
+      slot.worker.terminate().catch(() => undefined);
+    } else {
+      const tasks = this.waiting.get(task.budget.owner);
+      const index = tasks?.indexOf(task) ?? -1;
+      if (tasks && index >= 0) {
+        tasks.splice(index, 1);
+        if (tasks.length === 0) {
+          this.waiting.delete(task.budget.owner);
+          this.turns.splice(this.turns.indexOf(task.budget.owner), 1);
+        }
+      }
+    }
+    this.settle(task, error);
+    // Jobs due at the same moment (aliases of one request share a deadline) leave the queue now,
+    // rather than each being handed a fresh worker only to have it stopped a moment later.
+    if (why === 'timeout') this.dropExpired(Date.now() + TIMER_SLACK_MS);
+    if (andDispatch) this.dispatch();
+  }
+
+  private dropExpired(now: number): void {
+    for (const [owner, tasks] of [...this.waiting]) {
+      for (const task of tasks.filter((candidate) => candidate.budget.deadline <= now)) {
+        tasks.splice(tasks.indexOf(task), 1);
+        this.counters.timedOut++;
+        this.settle(task, funnelTimeout(task.budget.limitMs));
+      }
+      if (tasks.length === 0) {
+        this.waiting.delete(owner);
+        this.turns.splice(this.turns.indexOf(owner), 1);
+      }
+    }
+  }
+
+  private settle(task: Task, error: Error | null, value?: { outcome: FunnelOutcome; builtSessionLayout: UnitLayout | null }): void {
+    if (task.settled) return;
+    task.settled = true;
+    if (task.timer) clearTimeout(task.timer);
+    if (task.budget.signal) this.watched.get(task.budget.signal)?.delete(task);
+    if (error) task.reject(error);
+    else task.resolve(value!);
+  }
+}
