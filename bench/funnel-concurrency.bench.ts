@@ -1,9 +1,9 @@
 import { ChildProcess, spawn } from 'node:child_process';
 import { availableParallelism, cpus } from 'node:os';
-import { createServer } from 'node:net';
 import { resolve } from 'node:path';
 import { intFlag, parseArgs } from '../src/cli/args';
 import { benchDatabase } from './support';
+import { freePort } from './free-port';
 
 /**
  * `npm run bench funnel-concurrency -- [--users 30000] [--aliases 100] [--seconds 20] [--before DIR]`
@@ -31,17 +31,6 @@ const HEAVY_FIELD = `funnel(input: {
 const heavyQuery = (aliases: number) => `{ ${Array.from({ length: aliases }, (_, n) => `f${n}: ${HEAVY_FIELD}`).join('\n')} }`;
 const SMALL_QUERY = `{ funnel(input: { steps: [{ type: "view" }, { type: "purchase" }], conversionWindowSeconds: 3600, from: "${FROM}", to: "${TO}" }) { totalUnits steps { count } } }`;
 const HEALTH_QUERY = '{ health { status } }';
-
-function freePort(): Promise<number> {
-  return new Promise((done, fail) => {
-    const server = createServer();
-    server.once('error', fail);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as { port: number };
-      server.close(() => done(port));
-    });
-  });
-}
 
 interface Api {
   child: ChildProcess;

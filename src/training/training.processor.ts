@@ -34,7 +34,14 @@ function workerDatabase(): Promise<DataSource> {
 export default async function processTrainingJob(job: SandboxedJob): Promise<unknown> {
   const runner = new TrainingRunner(await workerDatabase());
   const onProgress = async (fraction: number) => {
-    await job.updateProgress(Math.round(fraction * 1000) / 1000);
+    try {
+      await job.updateProgress(Math.round(fraction * 1000) / 1000);
+    } catch {
+      // A progress message fails only when the IPC channel to the worker failed, i.e. the worker
+      // died (its 'disconnect' may not have been delivered yet). Exit as an orphan does; letting the
+      // error through would record this attempt as a training failure (version FAILED) in the database.
+      process.exit(1);
+    }
   };
   if (job.name === 'scheduled') {
     const { scheduleId } = job.data as TrainingJobPayloads['scheduled'];

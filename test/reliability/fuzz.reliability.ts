@@ -1,13 +1,13 @@
 import { randomBytes } from 'node:crypto';
 import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
 import { readFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { resolve } from 'node:path';
 import Redis from 'ioredis';
 import { PUBLIC_ERROR_CODES } from '../../src/graphql/errors';
 import { buildFunnelcastSchema } from '../../src/schema';
 import { createTestDatabase, TestDatabase } from '../support/database';
 import { FuzzCase, fuzzCases } from '../support/graphql-fuzz';
+import { freePort } from '../support/free-port';
 
 /**
  * The schema-driven fuzzer against a real API process (dist/, as `npm start` runs it) on a small
@@ -24,17 +24,6 @@ const LEAK =
   /\b(SELECT|INSERT INTO|UPDATE \w+ SET|DELETE FROM|WHERE|RETURNING)\b|syntax error|violates|duplicate key|relation "|column "|invalid input syntax|out of range for type|QueryFailedError|TypeError|RangeError|ReferenceError|Cannot read propert|\bat \S+ \(|\.[jt]s:\d+|node_modules|\/src\//;
 
 const sleep = (ms: number) => new Promise((done) => setTimeout(done, ms));
-
-function freePort(): Promise<number> {
-  return new Promise((done, fail) => {
-    const server = createServer();
-    server.once('error', fail);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as { port: number };
-      server.close(() => done(port));
-    });
-  });
-}
 
 function rssBytes(pid: number): number {
   const match = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));

@@ -6,6 +6,7 @@
  * nothing lost, nothing stored twice, and the funnel over the stored events equals the one worked
  * out by hand from what was sent.
  */
+import { SeededRandom } from '../../src/ml/random';
 import { startTestApp, TestApp } from '../support/app';
 
 const INGEST = 'mutation($events: [EventInput!]!) { ingestEvents(events: $events) { accepted duplicates rejected { index code message } } }';
@@ -15,18 +16,6 @@ const RECOMMEND = 'query($u: ID!) { recommendations(userId: $u, limit: 5) { item
 const CLIENTS = 4;
 const BATCHES_PER_CLIENT = 20;
 const USERS_PER_BATCH = 40;
-
-/** Deterministic pseudo-random numbers (mulberry32), so a failure can be replayed. */
-function seeded(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 interface SentEvent {
   eventId: string;
@@ -79,7 +68,8 @@ describe('sustained mixed load', () => {
 
   it('stores every acknowledged event exactly once while funnels and recommendations run', async () => {
     const start = Date.now() - 6 * 3600_000;
-    const random = seeded(11);
+    const seeded = new SeededRandom(11);
+    const random = () => seeded.next();
     const sent = new Set<string>();
     const acknowledged = new Set<string>();
     let abandoned = 0;
@@ -122,11 +112,15 @@ describe('sustained mixed load', () => {
       }
     }
 
+    // Readers start once the shop has items (recommendations need at least one to list).
+    let firstBatchStored!: () => void;
+    const shopHasItems = new Promise<void>((resolve) => (firstBatchStored = resolve));
     const ingestClients = Array.from({ length: CLIENTS }, async (_, client) => {
       for (let batch = 0; batch < BATCHES_PER_CLIENT; batch++) {
         const { events, views, carts, purchases } = batchOf(client, batch, start);
         for (const event of events) sent.add(event.eventId);
         await deliver(events);
+        firstBatchStored();
         expected = { views: expected.views + views, carts: expected.carts + carts, purchases: expected.purchases + purchases };
       }
     });
@@ -141,6 +135,7 @@ describe('sustained mixed load', () => {
     let recommendations = 0;
     const readers = [
       (async () => {
+        await shopHasItems;
         while (!ingestDone) {
           const response = await t.gql(FUNNEL, { input: funnelInput }, analystKey);
           expect(response.errors).toBeUndefined();
@@ -152,6 +147,7 @@ describe('sustained mixed load', () => {
         }
       })(),
       (async () => {
+        await shopHasItems;
         for (let n = 0; !ingestDone; n++) {
           const response = await t.gql(RECOMMEND, { u: `load-${n % CLIENTS}-0-${n % USERS_PER_BATCH}` }, clientKey);
           expect(response.errors).toBeUndefined();
@@ -161,7 +157,10 @@ describe('sustained mixed load', () => {
       })(),
     ];
 
-    await Promise.all(ingestClients).finally(() => (ingestDone = true));
+    await Promise.all(ingestClients).finally(() => {
+      ingestDone = true;
+      firstBatchStored();
+    });
     await Promise.all(readers);
 
     const [stored] = await t.app.services.dataSource.query(

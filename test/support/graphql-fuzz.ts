@@ -11,6 +11,7 @@ import {
   isListType,
   isNonNullType,
 } from 'graphql';
+import { SeededRandom } from '../../src/ml/random';
 
 /**
  * A schema-driven generator of hostile GraphQL requests: for every argument of every query and
@@ -38,16 +39,10 @@ export interface FuzzOptions {
   maxDepth: number;
 }
 
-/** Mulberry32: a small seeded generator, so a failing case can be re-run. */
+/** A seeded uniform generator in [0, 1) (the project's mulberry32), so a failing case can be re-run. */
 export function seededRandom(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
+  const random = new SeededRandom(seed);
+  return () => random.next();
 }
 
 interface Hostile {

@@ -1,21 +1,9 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Redis from 'ioredis';
-
-/** A port nobody listens on right now (the OS picks it). */
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as { port: number };
-      server.close(() => resolve(port));
-    });
-  });
-}
+import { freePort } from './free-port';
 
 const sleep = (ms: number) => new Promise<void>((done) => setTimeout(done, ms));
 
@@ -81,6 +69,7 @@ export class PrivateRedis {
     const child = this.process;
     if (!child) return;
     const exited = new Promise<void>((done) => (child.exitCode !== null || child.signalCode !== null ? done() : child.once('exit', () => done())));
+    child.kill('SIGCONT'); // a frozen server could neither save nor shut down
     if (options.keepData) {
       const client = this.client();
       await client.call('SHUTDOWN', 'SAVE').catch(() => undefined); // the connection drops as the server exits
@@ -91,6 +80,16 @@ export class PrivateRedis {
     await exited;
     this.process = null;
     if (!options.keepData) rmSync(join(this.dir, 'dump.rdb'), { force: true });
+  }
+
+  /** Freezes the server (SIGSTOP): connections stay open and nothing answers, as a hung Redis does. */
+  freeze(): void {
+    this.process?.kill('SIGSTOP');
+  }
+
+  /** Lets a frozen server go on (SIGCONT). */
+  thaw(): void {
+    this.process?.kill('SIGCONT');
   }
 
   /** Deletes every key, as a Redis that lost its data would have none. */
