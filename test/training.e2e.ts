@@ -186,6 +186,9 @@ describe('training platform', () => {
     const queued = await train({ params: { epochs: 12, dimensions: 8, batchSize: 32, seed: 4 } });
     await waitFor(queued.id, (j) => j.state === 'RUNNING' && j.progress > 0.1);
     await worker.stop('SIGKILL');
+    // The sandboxed child training the job is orphaned now; give it time to do harm (an orphan that
+    // trained on, or took its failed progress message for a training failure, would change the rows).
+    await sleep(1500);
     const stranded = await job(queued.id);
     expect(stranded.state).toBe('RUNNING');
     expect(stranded.modelVersion!.status).toBe('TRAINING');
