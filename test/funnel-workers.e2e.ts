@@ -8,16 +8,13 @@
  */
 import type { FunnelSpec } from '../src/funnel/funnel-definition';
 import { FunnelService } from '../src/funnel/funnel.service';
+import { SeededRandom } from '../src/ml/random';
 import { startTestApp, TestApp } from './support/app';
 
-function mulberry32(seed: number): () => number {
-  let a = seed;
-  return () => {
-    a = (a + 0x6d2b79f5) | 0;
-    let x = Math.imul(a ^ (a >>> 15), 1 | a);
-    x = (x + Math.imul(x ^ (x >>> 7), 61 | x)) ^ x;
-    return ((x ^ (x >>> 14)) >>> 0) / 4294967296;
-  };
+/** Uniform numbers in [0, 1) from the project's seeded generator, so a failing seed can be re-run. */
+function seeded(seed: number): () => number {
+  const random = new SeededRandom(seed);
+  return () => random.next();
 }
 
 const START = Date.UTC(2026, 2, 2, 20);
@@ -27,7 +24,7 @@ const TO = new Date(START + 3 * 24 * 60 * MINUTE);
 
 /** Random events over three days: few users and sessions so chains, ties and repeats are common. */
 function randomEvents(seed: number, count: number, round: number) {
-  const random = mulberry32(seed);
+  const random = seeded(seed);
   const pick = <T>(values: T[]): T => values[Math.floor(random() * values.length)];
   return Array.from({ length: count }, (_, n) => ({
     eventId: `w${seed}-${round}-${n}`,
