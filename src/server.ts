@@ -45,6 +45,9 @@ export async function startServer(services: Services, config: Config, port = con
     schema: await buildFunnelcastSchema(),
     formatError,
     includeStacktraceInErrorResponses: false,
+    // No client uses automatic persisted queries; with them on, a wrong hash was an internal error
+    // (and a logged stack) any anonymous caller could produce. Off, it is PERSISTED_QUERY_NOT_SUPPORTED.
+    persistedQueries: false,
     // No type sets cache hints; the default cache-control plugin would still hook every field of every response.
     plugins: [limits.plugin, argumentValidationPlugin(), ApolloServerPluginCacheControlDisabled()],
     validationRules: limits.validationRules,

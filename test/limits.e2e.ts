@@ -100,6 +100,21 @@ describe('hostile query shapes are refused before any work', () => {
   });
 });
 
+describe('automatic persisted queries', () => {
+  it('are refused with a public code, whatever hash is sent', async () => {
+    for (const sha256Hash of ['abc', 'f'.repeat(64)]) {
+      const response = await fetch(t.url, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ query: '{ health { status } }', extensions: { persistedQuery: { version: 1, sha256Hash } } }),
+      });
+      const body = (await response.json()) as { errors: { extensions: { code: string } }[] };
+      expect(response.status).toBeLessThan(500);
+      expect(body.errors[0].extensions.code).toBe('PERSISTED_QUERY_NOT_SUPPORTED');
+    }
+  });
+});
+
 describe('documented queries stay within the limits', () => {
   it('accepts the page maxima anomalies(first: 500) and droppedOff(first: 1000)', async () => {
     const anomalies = await t.gql(

@@ -1,6 +1,7 @@
 import 'reflect-metadata';
 import { createServer } from 'node:net';
 import { Client, Pool } from 'pg';
+import { QueryRunnerAlreadyReleasedError, QueryRunnerProviderAlreadyReleasedError } from 'typeorm';
 import { createDataSource } from './data-source';
 import { isDatabaseUnavailable } from './db-errors';
 
@@ -84,6 +85,34 @@ describe('isDatabaseUnavailable', () => {
     } finally {
       await dataSource.destroy();
     }
+  });
+
+  it("is true for TypeORM's released query runner when a transaction's connection was cut", async () => {
+    const dataSource = await createDataSource(URL, { poolSize: 2 }).initialize();
+    const admin = new Client({ connectionString: URL });
+    await admin.connect();
+    try {
+      const error = await failureOf(() =>
+        dataSource.transaction(async (manager) => {
+          const [{ pid }] = await manager.query('SELECT pg_backend_pid() AS pid');
+          await admin.query('SELECT pg_terminate_backend($1)', [pid]);
+          // Wait until the runner has heard of the closed socket, as ingest's next statement would.
+          for (let attempt = 0; attempt < 100 && !manager.queryRunner!.isReleased; attempt++) await new Promise((done) => setTimeout(done, 20));
+          await manager.query('SELECT 1');
+        }),
+      );
+      expect(['QueryRunnerAlreadyReleasedError', 'QueryRunnerProviderAlreadyReleasedError']).toContain((error as Error).constructor.name);
+      expect(isDatabaseUnavailable(error)).toBe(true);
+    } finally {
+      await admin.end();
+      await dataSource.destroy();
+    }
+  });
+
+  it('is true for the released-runner errors by type, wherever they are wrapped', () => {
+    expect(isDatabaseUnavailable(new QueryRunnerAlreadyReleasedError())).toBe(true);
+    expect(isDatabaseUnavailable(new QueryRunnerProviderAlreadyReleasedError())).toBe(true);
+    expect(isDatabaseUnavailable(new Error('commit failed', { cause: new QueryRunnerAlreadyReleasedError() }))).toBe(true);
   });
 
   it('is false for the errors of a healthy server: bad SQL, a constraint, a cancelled statement', async () => {

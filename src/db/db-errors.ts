@@ -1,3 +1,5 @@
+import { QueryRunnerAlreadyReleasedError, QueryRunnerProviderAlreadyReleasedError } from 'typeorm';
+
 /**
  * One answer to "is this failure PostgreSQL being unreachable right now?", so that every caller
  * (GraphQL errors, the HTTP front, the CLI) reports an outage the same way: as a temporary
@@ -26,6 +28,15 @@ const UNAVAILABLE_MESSAGES = [
   /^Cannot use a pool after calling end on the pool$/,
 ];
 
+/**
+ * TypeORM's PostgreSQL query runner releases itself when its connection reports an error, so a
+ * transaction whose connection was cut fails at its next query or COMMIT with one of these instead
+ * of the driver's error (found by terminating backends under `ingestEvents`).
+ */
+function isReleasedByConnectionLoss(error: object): boolean {
+  return error instanceof QueryRunnerAlreadyReleasedError || error instanceof QueryRunnerProviderAlreadyReleasedError;
+}
+
 function causesOf(error: object): unknown[] {
   const { driverError, cause, errors } = error as { driverError?: unknown; cause?: unknown; errors?: unknown };
   return [driverError, cause, ...(Array.isArray(errors) ? errors : [])];
@@ -38,6 +49,7 @@ function causesOf(error: object): unknown[] {
  */
 export function isDatabaseUnavailable(error: unknown, depth = 0): boolean {
   if (typeof error !== 'object' || error === null || depth > 4) return false;
+  if (isReleasedByConnectionLoss(error)) return true;
   const { code, message } = error as { code?: unknown; message?: unknown };
   if (typeof code === 'string') {
     if (NETWORK_ERROR_CODES.has(code) || UNAVAILABLE_SQLSTATES.has(code) || /^08[0-9A-Z]{3}$/.test(code)) return true;
