@@ -185,3 +185,36 @@ describe('the ingest batch limit covers the whole request', () => {
     expect(within.data!.a.accepted + within.data!.b.accepted).toBe(5000);
   });
 });
+
+describe('the item and feedback batch limits cover the whole request too', () => {
+  it('refuses three aliased upsertItems of 2,000 items whole, storing nothing, and accepts two', async () => {
+    const items = (prefix: string) => Array.from({ length: 2000 }, (_, n) => ({ id: `${prefix}-${n}`, category: 'c' }));
+    const fields = (count: number) => Array.from({ length: count }, (_, n) => `u${n}: upsertItems(items: $i${n}) { created }`).join(' ');
+    const declare = (count: number) => Array.from({ length: count }, (_, n) => `$i${n}: [ItemInput!]!`).join(', ');
+    const variables = (prefix: string, count: number) => Object.fromEntries(Array.from({ length: count }, (_, n) => [`i${n}`, items(`${prefix}${n}`)]));
+    const storedItems = async (prefix: string) =>
+      (await t.app.services.dataSource.query(`SELECT count(*)::int AS n FROM items WHERE external_id LIKE $1`, [`${prefix}%`]))[0].n as number;
+
+    const over = await t.gql(`mutation(${declare(3)}) { ${fields(3)} }`, variables('over', 3));
+    expect(over.status).toBe(400);
+    expect(over.errors![0].extensions!.code).toBe('BATCH_TOO_LARGE');
+    expect(over.errors![0].message).toMatch(/at most 5000 items; this one has 6000 \(all its upsertItems fields together\)/);
+    expect(await storedItems('over')).toBe(0);
+
+    const within = await t.gql(`mutation(${declare(2)}) { ${fields(2)} }`, variables('within', 2));
+    expect(within.errors).toBeUndefined();
+    expect(await storedItems('within')).toBe(4000);
+  });
+
+  it('refuses aliased feedback batches over 5,000 entries together', async () => {
+    const entries = Array.from({ length: 3000 }, (_, n) => ({ recommendationId: `r2.p.1.1.AAAAAAAAAAA.AAAAAAAAAAA${n % 10}`, userId: 'u1', type: 'CLICK' }));
+    const result = await t.gql(
+      `mutation($f: [RecommendationFeedbackInput!]!) { a: recordRecommendationFeedback(feedback: $f) { accepted } b: recordRecommendationFeedback(feedback: $f) { accepted } }`,
+      { f: entries },
+      clientKey,
+    );
+    expect(result.status).toBe(400);
+    expect(result.errors![0].extensions!.code).toBe('BATCH_TOO_LARGE');
+    expect(result.errors![0].message).toMatch(/at most 5000 feedback entries; this one has 6000/);
+  });
+});

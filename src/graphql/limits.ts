@@ -16,7 +16,9 @@ import {
   ValidationRule,
 } from 'graphql';
 import { createComplexityRule, simpleEstimator } from 'graphql-query-complexity';
+import { MAX_ITEMS_PER_UPSERT } from '../catalog/catalog.service';
 import type { Config } from '../config';
+import { MAX_FEEDBACK_BATCH } from '../recommend/feedback.service';
 import { fieldCostEstimator } from './costs';
 
 export interface QueryLimits {
@@ -119,44 +121,61 @@ function shapeRules(limits: QueryLimits): ValidationRule[] {
 }
 
 /**
- * Events in the request's `ingestEvents` fields together, from literals and variables. Fragments
- * are summed once each and reused (linear), and each spread counts, so aliases and fragments
- * cannot carry more than one batch's worth of events between them.
+ * Mutations that take a batch, by field name: the argument holding the batch. Their limits apply to
+ * the whole request, summed over aliases and fragments, so aliases cannot multiply a batch.
  */
-export function ingestEventCount(document: DocumentNode, operation: OperationDefinitionNode, variables: Record<string, unknown>): number {
+const BATCH_ARGUMENTS: Record<string, string> = { ingestEvents: 'events', upsertItems: 'items', recordRecommendationFeedback: 'feedback' };
+
+/**
+ * Entries in the request's batch mutations together (see BATCH_ARGUMENTS), per field name, from
+ * literals and variables. Fragments are summed once each and reused (linear), and each spread
+ * counts, so aliases and fragments cannot carry more than one batch's worth between them.
+ */
+export function batchEntryCounts(document: DocumentNode, operation: OperationDefinitionNode, variables: Record<string, unknown>): Map<string, number> {
   const fragments = new Map<string, FragmentDefinitionNode>();
   for (const definition of document.definitions) {
     if (definition.kind === Kind.FRAGMENT_DEFINITION) fragments.set(definition.name.value, definition);
   }
-  const perFragment = new Map<string, number>();
-  const count = (selectionSet: SelectionSetNode): number => {
-    let events = 0;
+  const add = (into: Map<string, number>, from: Map<string, number>) => {
+    for (const [field, n] of from) into.set(field, (into.get(field) ?? 0) + n);
+  };
+  const perFragment = new Map<string, Map<string, number>>();
+  const count = (selectionSet: SelectionSetNode): Map<string, number> => {
+    const entries = new Map<string, number>();
     for (const selection of selectionSet.selections) {
       if (selection.kind === Kind.FIELD) {
-        if (selection.name.value === 'ingestEvents') {
-          const argument = selection.arguments?.find((arg) => arg.name.value === 'events');
-          if (argument?.value.kind === Kind.LIST) events += argument.value.values.length;
-          else if (argument?.value.kind === Kind.VARIABLE) {
+        const argumentName = BATCH_ARGUMENTS[selection.name.value];
+        const argument = argumentName ? selection.arguments?.find((arg) => arg.name.value === argumentName) : undefined;
+        if (argument) {
+          let n = 1; // one object literal is a list of one
+          if (argument.value.kind === Kind.LIST) n = argument.value.values.length;
+          else if (argument.value.kind === Kind.VARIABLE) {
             const value = variables[argument.value.name.value];
-            events += Array.isArray(value) ? value.length : value == null ? 0 : 1;
-          } else if (argument) events += 1; // one object literal is a list of one
+            n = Array.isArray(value) ? value.length : value == null ? 0 : 1;
+          }
+          entries.set(selection.name.value, (entries.get(selection.name.value) ?? 0) + n);
         }
-        if (selection.selectionSet) events += count(selection.selectionSet);
+        if (selection.selectionSet) add(entries, count(selection.selectionSet));
       } else if (selection.kind === Kind.INLINE_FRAGMENT) {
-        events += count(selection.selectionSet);
+        add(entries, count(selection.selectionSet));
       } else {
         const name = selection.name.value;
         if (!perFragment.has(name)) {
-          perFragment.set(name, 0); // a cycle (refused by validation) counts nothing
+          perFragment.set(name, new Map()); // a cycle (refused by validation) counts nothing
           const fragment = fragments.get(name);
-          perFragment.set(name, fragment ? count(fragment.selectionSet) : 0);
+          if (fragment) perFragment.set(name, count(fragment.selectionSet));
         }
-        events += perFragment.get(name)!;
+        add(entries, perFragment.get(name)!);
       }
     }
-    return events;
+    return entries;
   };
   return count(operation.selectionSet);
+}
+
+/** Events in the request's `ingestEvents` fields together (see batchEntryCounts). */
+export function ingestEventCount(document: DocumentNode, operation: OperationDefinitionNode, variables: Record<string, unknown>): number {
+  return batchEntryCounts(document, operation, variables).get('ingestEvents') ?? 0;
 }
 
 /**
@@ -230,7 +249,8 @@ function runLimitErrors(
   limits: QueryLimits,
 ): GraphQLError[] {
 
-  const events = ingestEventCount(document, operation, variables);
+  const batches = batchEntryCounts(document, operation, variables);
+  const events = batches.get('ingestEvents') ?? 0;
   if (events > limits.maxIngestBatch) {
     return [
       limitError(
@@ -239,6 +259,21 @@ function runLimitErrors(
         { events, maxBatch: limits.maxIngestBatch },
       ),
     ];
+  }
+  for (const [field, max, noun] of [
+    ['upsertItems', MAX_ITEMS_PER_UPSERT, 'items'],
+    ['recordRecommendationFeedback', MAX_FEEDBACK_BATCH, 'feedback entries'],
+  ] as const) {
+    const entries = batches.get(field) ?? 0;
+    if (entries > max) {
+      return [
+        limitError(
+          'BATCH_TOO_LARGE',
+          `A request holds at most ${max} ${noun}; this one has ${entries} (all its ${field} fields together). Split them over several requests.`,
+          { entries, maxBatch: max },
+        ),
+      ];
+    }
   }
 
   const maxNodes = Math.max(MIN_QUERY_NODES, limits.maxComplexity);
