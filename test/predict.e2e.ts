@@ -154,7 +154,7 @@ describe('prediction', () => {
     const noUser = await t.gql(`{ purchasePropensity(userId: "nobody") { propensity } }`, undefined, client);
     expect(noUser.errors![0].extensions!.code).toBe('NOT_FOUND');
     const stage = await t.gql(`{ atRiskUsers(maxPropensity: 2) { nodes { userId } } }`);
-    expect(stage.errors![0].message).toMatch(/maxPropensity must lie between 0 and 1/);
+    expect(stage.errors![0].message).toMatch(/maxPropensity of atRiskUsers is 2; send a number from 0 to 1/);
     const cursor = await t.gql(`{ atRiskUsers(after: "garbage") { nodes { userId } } }`);
     expect(cursor.errors![0].message).toMatch(/not a cursor/);
     const params = await t.gql(`mutation { trainModel(input: { kind: PURCHASE_PROPENSITY, params: { horizonHours: 0 } }) { id } }`);

@@ -26,9 +26,8 @@ import { characterProblem, floatProblem, idProblem, instantProblem, MAX_JSON_DEP
 
 /**
  * Bounds of Float arguments and input fields that need more than "finite, not subnormal,
- * |x| ≤ 10^15", by schema coordinate: what a column holds, or a sensible least window. Shares and
- * scores in [0, 1] (minScore, maxPropensity, anomalyThreshold) are checked by their services with
- * their own messages. `argument-validation.spec.ts` checks each coordinate exists, so a rename
+ * |x| ≤ 10^15", by schema coordinate: what a column holds, a share or score in [0, 1], or a
+ * sensible least window. `argument-validation.spec.ts` checks each coordinate exists, so a rename
  * cannot drop one.
  */
 export const FLOAT_BOUNDS: Record<string, NumberBounds> = {
@@ -36,6 +35,9 @@ export const FLOAT_BOUNDS: Record<string, NumberBounds> = {
   'LiveEventInput.price': { min: 0, max: MAX_PRICE },
   'Query.atRiskUsers.minValue': { min: 0, max: MAX_PRICE },
   'Query.recommendationPerformance.attributionWindowHours': { min: 0.01, max: 24 * 90, unit: 'hours' },
+  'FunnelInput.anomalyThreshold': { min: 0, max: 1 },
+  'Query.anomalies.minScore': { min: 0, max: 1 },
+  'Query.atRiskUsers.maxPropensity': { min: 0, max: 1 },
 };
 
 /**
