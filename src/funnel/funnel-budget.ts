@@ -47,4 +47,30 @@ export class FunnelBudget {
     if (this.signal?.aborted) throw clientClosedRequest();
     if (Date.now() >= this.deadline) throw funnelTimeout(this.limitMs);
   }
+
+  /**
+   * `work`'s result, or FUNNEL_TIMEOUT / CLIENT_CLOSED_REQUEST as soon as the deadline passes or the
+   * client goes, whichever comes first. For the main thread's preparation (catching the mirror up,
+   * loading a property column, reading a cohort): shared work that goes on for the next query, but
+   * the request is answered within its limit.
+   */
+  race<T>(work: Promise<T>): Promise<T> {
+    work.catch(() => undefined); // a failure after the answer went out must not be unhandled
+    try {
+      this.check();
+    } catch (error) {
+      return Promise.reject(error);
+    }
+    let timer: NodeJS.Timeout | undefined;
+    let onAbort: (() => void) | undefined;
+    const stop = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => reject(funnelTimeout(this.limitMs)), Math.max(0, this.deadline - Date.now()));
+      onAbort = () => reject(clientClosedRequest());
+      this.signal?.addEventListener('abort', onAbort, { once: true });
+    });
+    return Promise.race([work, stop]).finally(() => {
+      clearTimeout(timer);
+      if (onAbort) this.signal?.removeEventListener('abort', onAbort);
+    });
+  }
 }

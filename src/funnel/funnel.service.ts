@@ -198,8 +198,8 @@ export class FunnelService {
   /** Main thread: catch the mirror up and read the cohort; then the computation, on a worker when there is a pool. */
   private async compute(job: FunnelJob, budget: FunnelBudget): Promise<FunnelOutcome> {
     const { plan } = job;
-    const snapshot = await this.mirror.snapshot(needsOf(plan));
-    const cohortUsers = await includedUsers(this.dataSource, plan, snapshot.userOffsets.length);
+    const snapshot = await budget.race(this.mirror.snapshot(needsOf(plan)));
+    const cohortUsers = await budget.race(includedUsers(this.dataSource, plan, snapshot.userOffsets.length));
     const cached = this.sessionLayout?.version === snapshot.version ? this.sessionLayout.layout : null;
     const inputs = { snapshot, cohortUsers, sessionLayout: plan.countBy === 'session' ? cached : null };
     let result: ReturnType<typeof runFunnelJob>;
