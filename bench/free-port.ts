@@ -1,6 +1,6 @@
 import { createServer } from 'node:net';
 
-/** A TCP port on 127.0.0.1 that nobody listens on right now (the OS picks it), for a server a bench starts. */
+/** A TCP port on 127.0.0.1 that nobody listens on right now (the OS picks it), for a server a bench or a test starts. */
 export function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
     const server = createServer();

@@ -7,7 +7,7 @@ import { PUBLIC_ERROR_CODES } from '../../src/graphql/errors';
 import { buildFunnelcastSchema } from '../../src/schema';
 import { createTestDatabase, TestDatabase } from '../support/database';
 import { FuzzCase, fuzzCases } from '../support/graphql-fuzz';
-import { freePort } from '../support/free-port';
+import { freePort } from '../../bench/free-port';
 
 /**
  * The schema-driven fuzzer against a real API process (dist/, as `npm start` runs it) on a small

@@ -6,7 +6,7 @@ import { join, resolve } from 'node:path';
 import { Client } from 'pg';
 import { ApiProcess } from '../support/api-process';
 import type { GraphQLResponse } from '../support/app';
-import { freePort } from '../support/free-port';
+import { freePort } from '../../bench/free-port';
 import { PrivatePostgres } from '../support/private-postgres';
 import { sleep } from '../support/worker';
 

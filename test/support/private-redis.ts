@@ -3,7 +3,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Redis from 'ioredis';
-import { freePort } from './free-port';
+import { freePort } from '../../bench/free-port';
 
 const sleep = (ms: number) => new Promise<void>((done) => setTimeout(done, ms));
 
