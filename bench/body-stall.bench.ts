@@ -29,20 +29,21 @@ function post(url: URL, body: Buffer, key: string | null): Promise<number | 'ERR
 }
 
 /**
- * `npm run bench body-stall [--attackers 4] [--seconds 10] [--keys 1000000]`
+ * `npm run bench body-stall [--attackers 4] [--seconds 10] [--keys 1000000] [--keyed]`
  *
  * The event-loop stall an anonymous client causes with large bodies: `attackers` loops post
  * `{"query":"{health{status}}","variables":{…}}` whose variables object has `keys` unused keys
- * (about 12 MB for a million), with no Authorization header, to the API in its own process
+ * (about 12 MB for a million), with no Authorization header (`--keyed`: with a valid admin key), to the API in its own process
  * (`dist/src/main.js`, default limits), while an admin polls `{ __typename }` every 50 ms. The
  * poller's latency is the stall every other client sees. Prints what the attackers got (HTTP
  * statuses) and the poller's p50, p90 and max; then the same poll with no attackers as the peer.
  */
 export async function run(argv: string[]): Promise<void> {
-  const args = parseArgs(argv);
+  const args = parseArgs(argv, ['keyed']);
   const attackers = intFlag(args, 'attackers', 4, 0);
   const seconds = intFlag(args, 'seconds', 10, 1);
   const keys = intFlag(args, 'keys', 1_000_000, 1);
+  const keyed = args.flags.keyed === true;
   const db = await benchDatabase('bench_body_stall');
   const port = await freePort();
   const adminKey = `bench-admin-${Date.now()}-0123456789`;
@@ -78,14 +79,14 @@ export async function run(argv: string[]): Promise<void> {
     for (let i = 0; i < keys; i++) variables[`k${i}`] = 1;
     const big = Buffer.from(JSON.stringify({ query: '{health{status}}', variables }));
     const cheap = Buffer.from(JSON.stringify({ query: '{ __typename }' }));
-    console.log(`attack body: ${big.length.toLocaleString('en-US')} bytes, ${keys.toLocaleString('en-US')} unused variables, no key; ${attackers} loops for ${seconds} s; server: ${url.origin} (own process, default limits)`);
+    console.log(`attack body: ${big.length.toLocaleString('en-US')} bytes, ${keys.toLocaleString('en-US')} unused variables, ${keyed ? 'admin key' : 'no key'}; ${attackers} loops for ${seconds} s; server: ${url.origin} (own process, default limits)`);
 
     const poll = async (label: string, withAttack: number) => {
       let stop = false;
       const statuses: Record<string, number> = {};
       const loops = Array.from({ length: withAttack }, async () => {
         while (!stop) {
-          const status = await post(url, big, null);
+          const status = await post(url, big, keyed ? adminKey : null);
           statuses[status] = (statuses[status] ?? 0) + 1;
         }
       });
