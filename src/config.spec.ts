@@ -69,6 +69,17 @@ describe('loadConfig', () => {
     );
   });
 
+  it('gives bodies without a valid key 64 KiB (at most the keyed limit) and bodies 500,000 values by default', () => {
+    expect(loadConfig({})).toMatchObject({ maxBodyBytes: 16 * 1024 * 1024, maxAnonymousBodyBytes: 65_536, maxBodyValues: 500_000 });
+    expect(loadConfig({ FUNNELCAST_MAX_ANONYMOUS_BODY_BYTES: '2048', FUNNELCAST_MAX_BODY_VALUES: '1000' })).toMatchObject({ maxAnonymousBodyBytes: 2048, maxBodyValues: 1000 });
+    // Unset, the anonymous limit follows a lower keyed limit down; set above it, it is refused.
+    expect(loadConfig({ FUNNELCAST_MAX_BODY_BYTES: '4096' }).maxAnonymousBodyBytes).toBe(4096);
+    expect(() => loadConfig({ FUNNELCAST_MAX_BODY_BYTES: '4096', FUNNELCAST_MAX_ANONYMOUS_BODY_BYTES: '8192' })).toThrow(
+      /FUNNELCAST_MAX_ANONYMOUS_BODY_BYTES=8192 must not exceed FUNNELCAST_MAX_BODY_BYTES \(4096\)/,
+    );
+    expect(() => loadConfig({ FUNNELCAST_MAX_BODY_VALUES: '10' })).toThrow(/FUNNELCAST_MAX_BODY_VALUES="10" must be a whole number from 1000 to 100000000/);
+  });
+
   it('reads how often the worker rebuilds the queue, 30 s by default, from 1 s to 1 h', () => {
     expect(loadConfig({}).queueReconcileMs).toBe(30_000);
     expect(loadConfig({ FUNNELCAST_QUEUE_RECONCILE_MS: '1000' }).queueReconcileMs).toBe(1000);

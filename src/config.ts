@@ -16,8 +16,12 @@ export interface Config {
   bootstrapAdminKey: string | undefined;
   /** Largest accepted `ingestEvents` batch. */
   maxIngestBatch: number;
-  /** Largest accepted HTTP request body, in bytes. */
+  /** Largest accepted HTTP request body with a valid API key, in bytes. */
   maxBodyBytes: number;
+  /** Largest accepted body of a request without a valid API key (none, or refused), in bytes; at most maxBodyBytes. */
+  maxAnonymousBodyBytes: number;
+  /** Most values (array entries and object members, at any depth) one parsed request body may hold. */
+  maxBodyValues: number;
   maxQueryDepth: number;
   maxQueryComplexity: number;
   /** Aliased fields in one operation (fragments counted each time they are spread). */
@@ -183,6 +187,13 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     problems.push('FUNNELCAST_RECOMMENDATION_SECRET must be at least 32 characters long (e.g. openssl rand -base64 32)');
   }
 
+  const maxBodyBytes = readInt(env, 'FUNNELCAST_MAX_BODY_BYTES', 16 * 1024 * 1024, 1024, 1024 * 1024 * 1024, problems);
+  // Unset, it follows a lower FUNNELCAST_MAX_BODY_BYTES down; set above it, it is a mistake.
+  const maxAnonymousBodyBytes = readInt(env, 'FUNNELCAST_MAX_ANONYMOUS_BODY_BYTES', Math.min(64 * 1024, maxBodyBytes), 1024, 1024 * 1024 * 1024, problems);
+  if (maxAnonymousBodyBytes > maxBodyBytes) {
+    problems.push(`FUNNELCAST_MAX_ANONYMOUS_BODY_BYTES=${maxAnonymousBodyBytes} must not exceed FUNNELCAST_MAX_BODY_BYTES (${maxBodyBytes})`);
+  }
+
   const config: Config = {
     databaseUrl,
     redisUrl,
@@ -191,7 +202,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     logLevel,
     bootstrapAdminKey,
     maxIngestBatch: readInt(env, 'FUNNELCAST_MAX_INGEST_BATCH', 5000, 1, 100_000, problems),
-    maxBodyBytes: readInt(env, 'FUNNELCAST_MAX_BODY_BYTES', 16 * 1024 * 1024, 1024, 1024 * 1024 * 1024, problems),
+    maxBodyBytes,
+    maxAnonymousBodyBytes,
+    maxBodyValues: readInt(env, 'FUNNELCAST_MAX_BODY_VALUES', 500_000, 1000, 100_000_000, problems),
     maxQueryDepth: readInt(env, 'FUNNELCAST_MAX_QUERY_DEPTH', 12, 2, 100, problems),
     maxQueryComplexity: readInt(env, 'FUNNELCAST_MAX_QUERY_COMPLEXITY', 2000, 10, 1_000_000, problems),
     maxQueryAliases: readInt(env, 'FUNNELCAST_MAX_QUERY_ALIASES', 30, 1, 10_000, problems),

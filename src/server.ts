@@ -8,7 +8,8 @@ import { argumentValidationPlugin } from './graphql/argument-validation';
 import { isDatabaseUnavailable } from './db/db-errors';
 import { databaseUnavailable, formatError } from './graphql/errors';
 import { queryLimitsForApollo, queryLimitsFrom } from './graphql/limits';
-import { ClientGone, readBody, RequestBodyError } from './http/body';
+import { RequestAuthenticator } from './http/authenticate';
+import { ClientGone, holdsMoreValuesThan, readBody, RequestBodyError } from './http/body';
 import { handleCors } from './http/cors';
 import { RequestRateLimits } from './http/rate-limit';
 import { sendError, sendJson } from './http/respond';
@@ -20,19 +21,6 @@ export interface RunningServer {
   url: string;
   port: number;
   close(): Promise<void>;
-}
-
-async function authenticate(services: Services, header: string | undefined): Promise<Pick<Context, 'principal' | 'authProblem'>> {
-  if (!header) return { principal: null, authProblem: null };
-  const match = /^Bearer\s+(\S+)\s*$/i.exec(header);
-  if (!match) return { principal: null, authProblem: 'The Authorization header must look like "Bearer <key>".' };
-  // Authentication runs before GraphQL, so an outage here is answered with HTTP 503.
-  const principal = await services.apiKeys.authenticate(match[1]).catch((error: unknown) => {
-    throw isDatabaseUnavailable(error) ? databaseUnavailable(503) : error;
-  });
-  return principal
-    ? { principal, authProblem: null }
-    : { principal: null, authProblem: 'The API key is not valid or has been revoked.' };
 }
 
 /**
@@ -54,6 +42,7 @@ export async function startServer(services: Services, config: Config, port = con
     parseOptions: limits.parseOptions,
   });
   const rateLimits = new RequestRateLimits(services.redis, config);
+  const authenticator = new RequestAuthenticator(services, rateLimits);
   await apollo.start();
   const log = logger();
 
@@ -69,15 +58,27 @@ export async function startServer(services: Services, config: Config, port = con
       sendJson(response, 404, { errors: [{ message: 'Not found; the GraphQL endpoint is /graphql.', extensions: { code: 'NOT_FOUND' } }] });
       return;
     }
-    const refusal = await rateLimits.admit(request);
-    if (refusal) {
-      const { message, retryAfterSeconds } = refusal;
+    // Who is asking is known before the body is read: requests without a valid key get a small body limit.
+    const limited = await rateLimits.admit(request);
+    const auth = limited ? { refusal: limited } : await authenticator.authenticate(request);
+    if ('refusal' in auth) {
+      const { message, retryAfterSeconds } = auth.refusal;
       sendError(response, 429, 'RATE_LIMITED', message, { 'retry-after': String(retryAfterSeconds) }, { retryAfterSeconds });
       return;
     }
     let body: unknown = undefined;
     if (request.method === 'POST') {
-      const text = await readBody(request, { maxBytes: config.maxBodyBytes, idleTimeoutMs: config.bodyTimeoutMs });
+      const text = await readBody(
+        request,
+        auth.principal
+          ? { maxBytes: config.maxBodyBytes, idleTimeoutMs: config.bodyTimeoutMs }
+          : { maxBytes: config.maxAnonymousBodyBytes, idleTimeoutMs: config.bodyTimeoutMs, advice: 'that is the limit without a valid API key: authenticate (Authorization: Bearer <key>) or send less' },
+      );
+      if (holdsMoreValuesThan(text, config.maxBodyValues)) {
+        const message = `The request body holds more than ${config.maxBodyValues} values (array entries and object members, variables included); send smaller batches (several requests) and no unused variables.`;
+        sendError(response, 413, 'PAYLOAD_TOO_LARGE', message, {}, { maxValues: config.maxBodyValues });
+        return;
+      }
       try {
         body = text.length ? JSON.parse(text) : undefined;
       } catch {
@@ -94,11 +95,7 @@ export async function startServer(services: Services, config: Config, port = con
     response.once('close', () => ended.abort());
     const result = await apollo.executeHTTPGraphQLRequest({
       httpGraphQLRequest: { method: request.method ?? 'GET', headers, search: url.search, body },
-      context: async () => {
-        const auth = await authenticate(services, request.headers.authorization);
-        if (auth.authProblem) await rateLimits.recordAuthFailure(request);
-        return { services, signal: ended.signal, ...auth };
-      },
+      context: async () => ({ services, signal: ended.signal, ...auth }),
     });
     for (const [name, value] of result.headers) response.setHeader(name, value);
     response.statusCode = result.status ?? 200;

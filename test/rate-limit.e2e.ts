@@ -87,6 +87,52 @@ describe('rate limits per API key and per address', () => {
   });
 });
 
+describe('failed authentications under a burst of parallel guesses', () => {
+  let t: TestApp;
+  beforeAll(async () => {
+    t = await startTestApp('authburst', { FUNNELCAST_RATE_LIMIT_PER_ADDRESS: '0', FUNNELCAST_AUTH_FAILURES_PER_MINUTE: '10' });
+  });
+  afterAll(() => t.stop());
+
+  it('looks up at most FUNNELCAST_AUTH_FAILURES_PER_MINUTE keys of 100 sent at once; the rest get 429; known valid keys still pass', async () => {
+    // A key no request has used yet: 50 requests with it at once share one lookup and one attempt, given back.
+    const fresh = await t.createKey('analyst', 'fresh');
+    expect((await t.gql('{ health { status } }')).status).toBe(200); // the admin key is now known valid
+    const burstOfValid = await Promise.all(Array.from({ length: 50 }, () => ask(t.url, fresh, STATS)));
+    expect(burstOfValid.filter((answer) => answer.status !== 200 || answer.code !== undefined)).toEqual([]);
+
+    const looked: string[] = [];
+    const apiKeys = t.app.services.apiKeys;
+    const authenticate = apiKeys.authenticate.bind(apiKeys);
+    apiKeys.authenticate = (secret: string) => {
+      looked.push(secret);
+      return authenticate(secret);
+    };
+    try {
+      const guesses = await Promise.all(Array.from({ length: 100 }, () => ask(t.url, `guess-${randomBytes(8).toString('hex')}`, STATS)));
+      const refused = guesses.filter((answer) => answer.status === 429);
+      const unauthenticated = guesses.filter((answer) => answer.code === 'UNAUTHENTICATED');
+      expect(looked.length).toBeLessThanOrEqual(10);
+      expect(unauthenticated).toHaveLength(looked.length);
+      expect(refused).toHaveLength(100 - looked.length);
+      for (const answer of refused) expectRateLimited(answer, /failed authentications from this address \(10 a minute\)/);
+
+      // Keys that were valid at their last lookup pass, though the address is over its limit.
+      looked.length = 0;
+      const admin = await ask(t.url, t.adminKey, STATS);
+      expect([admin.status, admin.code]).toEqual([200, undefined]);
+      const analyst = await ask(t.url, fresh, STATS);
+      expect([analyst.status, analyst.code]).toEqual([200, undefined]);
+      // A valid key this process has not seen yet waits like any unknown key.
+      const unseen = await t.createKey('analyst', 'unseen');
+      expectRateLimited(await ask(t.url, unseen, STATS), /failed authentications from this address/);
+      expect(looked).not.toContain(unseen);
+    } finally {
+      apiKeys.authenticate = authenticate;
+    }
+  });
+});
+
 describe('rate limits while Redis is away', () => {
   it('keeps counting in memory: requests pass until the rate, then 429', async () => {
     const t = await startTestApp('ratelimitnoredis', { REDIS_URL: 'redis://127.0.0.1:1', FUNNELCAST_RATE_LIMIT_PER_KEY: '5' });

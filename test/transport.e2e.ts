@@ -4,7 +4,11 @@ import { startTestApp, TestApp } from './support/app';
 let t: TestApp;
 
 beforeAll(async () => {
-  t = await startTestApp('transport', { FUNNELCAST_BODY_TIMEOUT_MS: '1000', FUNNELCAST_CORS_ORIGINS: 'https://shop.example, http://localhost:3000' });
+  t = await startTestApp('transport', {
+    FUNNELCAST_BODY_TIMEOUT_MS: '1000',
+    FUNNELCAST_CORS_ORIGINS: 'https://shop.example, http://localhost:3000',
+    FUNNELCAST_MAX_BODY_VALUES: '1000',
+  });
 });
 afterAll(() => t.stop());
 
@@ -52,7 +56,7 @@ describe('request bodies', () => {
   it('answers a 17 MB body streamed without a length with a readable 413, then keeps serving', async () => {
     const megabyte = Buffer.alloc(1_000_000, 'a');
     const chunks = [Buffer.from('{"query": "{ health { status } }", "padding": "'), ...Array.from({ length: 17 }, () => megabyte), Buffer.from('"}')];
-    const answer = await postChunked(t.url, chunks);
+    const answer = await postChunked(t.url, chunks, Infinity, { authorization: `Bearer ${t.adminKey}` });
     expect(answer.status).toBe(413);
     expect(answer.headers['transfer-encoding']).toBeUndefined();
     const body = JSON.parse(answer.body);
@@ -64,9 +68,47 @@ describe('request bodies', () => {
 
   it('answers 413 for a declared Content-Length over the limit', async () => {
     const padding = 'a'.repeat(16 * 1024 * 1024);
-    const response = await fetch(t.url, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ query: '{ health { status } }', padding }) });
+    const response = await fetch(t.url, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', authorization: `Bearer ${t.adminKey}` },
+      body: JSON.stringify({ query: '{ health { status } }', padding }),
+    });
     expect(response.status).toBe(413);
     expect(((await response.json()) as { errors: { extensions: { code: string } }[] }).errors[0].extensions.code).toBe('PAYLOAD_TOO_LARGE');
+  });
+
+  it('gives requests without a valid key a 64 KiB body limit (FUNNELCAST_MAX_ANONYMOUS_BODY_BYTES), keyed ones the full one', async () => {
+    // 100 KB: over the anonymous limit, far under the keyed one (16 MiB), and under twice the
+    // anonymous limit, so the server reads it to the end and the client reads the 413.
+    const body = JSON.stringify({ query: '{ health { status } }', variables: { padding: 'a'.repeat(100_000) } });
+    const post = (key: string | null) =>
+      fetch(t.url, { method: 'POST', headers: { 'content-type': 'application/json', ...(key ? { authorization: `Bearer ${key}` } : {}) }, body });
+    for (const key of [null, 'not-a-valid-key-0123456789']) {
+      const response = await post(key);
+      expect(response.status).toBe(413);
+      const answer = (await response.json()) as { errors: { message: string; extensions: { code: string } }[] };
+      expect(answer.errors[0].extensions.code).toBe('PAYLOAD_TOO_LARGE');
+      expect(answer.errors[0].message).toMatch(/larger than 65536 bytes; that is the limit without a valid API key: authenticate \(Authorization: Bearer <key>\) or send less/);
+    }
+    const keyed = await post(t.adminKey);
+    expect(keyed.status).toBe(200);
+    expect(((await keyed.json()) as { data: { health: { status: string } } }).data.health.status).toBe('ok');
+  });
+
+  it('refuses a body with more values than FUNNELCAST_MAX_BODY_VALUES before parsing it, with a key too', async () => {
+    const unused = (count: number) => Object.fromEntries(Array.from({ length: count }, (_, i) => [`k${i}`, 1]));
+    // 1,001 members in `variables`, plus the body's own two and the variables object: over 1,000.
+    const many = await t.gql('{ health { status } }', unused(1001));
+    expect(many.status).toBe(413);
+    expect(many.errors![0].extensions!.code).toBe('PAYLOAD_TOO_LARGE');
+    expect(many.errors![0].message).toMatch(/more than 1000 values/);
+    const list = await t.gql('query($ids: [ID!]!) { sessionRecommendations(itemIds: $ids) { listId } }', { ids: Array.from({ length: 1500 }, (_, i) => `i${i}`) });
+    expect(list.status).toBe(413);
+    expect(list.errors![0].message).toMatch(/more than 1000 values/);
+    // Commas and brackets inside strings are not values.
+    const fine = await t.gql('{ health { status } }', { ...unused(900), text: ',[{'.repeat(1000) });
+    expect(fine.status).toBe(200);
+    expect(fine.data!.health.status).toBe('ok');
   });
 
   it('cuts a body that stops arriving with 408 after FUNNELCAST_BODY_TIMEOUT_MS', async () => {

@@ -42,6 +42,8 @@ export interface BodyLimits {
   maxBytes: number;
   /** Longest pause between two pieces of the body, in milliseconds. */
   idleTimeoutMs: number;
+  /** What to do instead, in the 413 answer to a body over `maxBytes` (default: send smaller batches). */
+  advice?: string;
 }
 
 /**
@@ -53,9 +55,8 @@ export interface BodyLimits {
  * `idleTimeoutMs` gets 408.
  */
 export function readBody(request: IncomingMessage, limits: BodyLimits): Promise<string> {
-  const { maxBytes, idleTimeoutMs } = limits;
-  const tooLarge = () =>
-    new RequestBodyError(413, 'PAYLOAD_TOO_LARGE', `The request body is larger than ${maxBytes} bytes; send smaller batches (several requests).`);
+  const { maxBytes, idleTimeoutMs, advice = 'send smaller batches (several requests)' } = limits;
+  const tooLarge = () => new RequestBodyError(413, 'PAYLOAD_TOO_LARGE', `The request body is larger than ${maxBytes} bytes; ${advice}.`);
   const declared = Number(request.headers['content-length'] ?? 0);
   if (declared > 2 * maxBytes) return Promise.reject(tooLarge());
   return new Promise((resolve, reject) => {
@@ -105,4 +106,40 @@ export function readBody(request: IncomingMessage, limits: BodyLimits): Promise<
     request.on('data', onData).on('end', onEnd).on('aborted', onGone).on('error', onGone).on('close', onClose);
     armIdle();
   });
+}
+
+const QUOTE = 0x22;
+const BACKSLASH = 0x5c;
+const COMMA = 0x2c;
+const OPEN_BRACE = 0x7b;
+const OPEN_BRACKET = 0x5b;
+
+/**
+ * Whether a JSON text holds more than `limit` values: array entries and object members at any
+ * depth (the query string, variables and extensions alike), counted as the commas and opening
+ * brackets outside strings (an empty array or object counts as one). One pass over the text
+ * that stops once it is over, before JSON.parse: a million unused variables or a list of millions
+ * of ids are refused without building them, and graphql-js never coerces them.
+ */
+export function holdsMoreValuesThan(text: string, limit: number): boolean {
+  let count = 0;
+  const length = text.length;
+  for (let i = 0; i < length; i++) {
+    const c = text.charCodeAt(i);
+    if (c === QUOTE) {
+      // Skip the string: to the next quote not escaped (preceded by an odd number of backslashes).
+      let end = text.indexOf('"', i + 1);
+      for (;;) {
+        if (end === -1) return false; // unterminated: JSON.parse refuses it
+        let backslashes = 0;
+        while (text.charCodeAt(end - 1 - backslashes) === BACKSLASH) backslashes++;
+        if (backslashes % 2 === 0) break;
+        end = text.indexOf('"', end + 1);
+      }
+      i = end;
+    } else if (c === COMMA || c === OPEN_BRACE || c === OPEN_BRACKET) {
+      if (++count > limit) return true;
+    }
+  }
+  return false;
 }

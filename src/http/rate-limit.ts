@@ -43,9 +43,10 @@ export function clientAddress(request: IncomingMessage): string {
 
 /**
  * Request rates per API key and per client address (FUNNELCAST_RATE_LIMIT_PER_KEY and
- * FUNNELCAST_RATE_LIMIT_PER_ADDRESS, per second), and failed authentications per address
- * (FUNNELCAST_AUTH_FAILURES_PER_MINUTE): an address that failed that often in the last minute
- * gets 429 for any request with credentials before its key is looked up. 0 turns a limit off.
+ * FUNNELCAST_RATE_LIMIT_PER_ADDRESS, per second), and authentication attempts per address that
+ * were not known to succeed (FUNNELCAST_AUTH_FAILURES_PER_MINUTE): each takes a point before its
+ * key is looked up and gives it back when the key was valid, so an address gets at most that many
+ * failed lookups a minute however many guesses it sends at once. 0 turns a limit off.
  */
 export class RequestRateLimits {
   private readonly perKey?: Limiter;
@@ -62,23 +63,15 @@ export class RequestRateLimits {
     if (limits.authFailuresPerMinute > 0) this.authFailures = limiter(redis, `${prefix}:auth-failures`, limits.authFailuresPerMinute, 60);
   }
 
-  /** Counts the request against its address and key; a refusal when either is over its rate or the address is blocked for failed authentications. */
+  /** Counts the request against its address and key; a refusal when either is over its rate. */
   async admit(request: IncomingMessage): Promise<RateLimitRefusal | null> {
     const address = clientAddress(request);
     const key = bearerKey(request.headers.authorization);
-    const hasCredentials = request.headers.authorization !== undefined;
     // In parallel: while Redis hangs each waits REDIS_TIMEOUT_MS once, not one after another.
-    const [failures, byAddress, byKey] = await Promise.all([
-      hasCredentials && this.authFailures ? this.authFailures.get(address) : null,
+    const [byAddress, byKey] = await Promise.all([
       this.perAddress ? consume(this.perAddress, address) : null,
       this.perKey && key ? consume(this.perKey, key) : null,
     ]);
-    if (failures && failures.consumedPoints >= this.limits.authFailuresPerMinute) {
-      return {
-        message: `Too many failed authentications from this address (${this.limits.authFailuresPerMinute} a minute); check the API key and retry later.`,
-        retryAfterSeconds: retryAfter(failures),
-      };
-    }
     if (byKey) {
       return { message: `Too many requests with this API key: at most ${this.limits.rateLimitPerKey} a second.`, retryAfterSeconds: byKey };
     }
@@ -88,7 +81,27 @@ export class RequestRateLimits {
     return null;
   }
 
-  /** Counts a request whose credentials were refused against its address. */
+  /**
+   * Takes one of the address's authentication attempts, atomically, before a key of unknown
+   * validity is looked up; a refusal when none is left this minute. Give it back with
+   * `returnAuthAttempt` when the key turns out valid (or the lookup could not be made).
+   */
+  async takeAuthAttempt(request: IncomingMessage): Promise<RateLimitRefusal | null> {
+    if (!this.authFailures) return null;
+    const refusedFor = await consume(this.authFailures, clientAddress(request));
+    if (refusedFor === null) return null;
+    return {
+      message: `Too many failed authentications from this address (${this.limits.authFailuresPerMinute} a minute); check the API key and retry later.`,
+      retryAfterSeconds: refusedFor,
+    };
+  }
+
+  /** Gives back an attempt taken by `takeAuthAttempt`: the key was valid, or it could not be checked. */
+  async returnAuthAttempt(request: IncomingMessage): Promise<void> {
+    await this.authFailures?.reward(clientAddress(request)).catch(() => undefined);
+  }
+
+  /** Counts a refused authentication that took no attempt beforehand (it joined another request's lookup, or its key was valid before). */
   async recordAuthFailure(request: IncomingMessage): Promise<void> {
     await this.authFailures?.penalty(clientAddress(request)).catch(() => undefined);
   }
