@@ -72,7 +72,13 @@ export async function startServer(services: Services, config: Config, port = con
         request,
         auth.principal
           ? { maxBytes: config.maxBodyBytes, idleTimeoutMs: config.bodyTimeoutMs }
-          : { maxBytes: config.maxAnonymousBodyBytes, idleTimeoutMs: config.bodyTimeoutMs, advice: 'that is the limit without a valid API key: authenticate (Authorization: Bearer <key>) or send less' },
+          : {
+              maxBytes: config.maxAnonymousBodyBytes,
+              idleTimeoutMs: config.bodyTimeoutMs,
+              advice: 'that is the limit without a valid API key: authenticate (Authorization: Bearer <key>) or send less',
+              // Read (and drop) as much as a keyed request may send, so the answer arrives as a 413, not a reset.
+              discardUpToBytes: 2 * config.maxBodyBytes,
+            },
       );
       if (holdsMoreValuesThan(text, config.maxBodyValues)) {
         const message = `The request body holds more than ${config.maxBodyValues} values (array entries and object members, variables included); send smaller batches (several requests) and no unused variables.`;

@@ -53,6 +53,16 @@ function postChunked(url: string, chunks: Buffer[], stallAfter = Infinity, heade
 }
 
 describe('request bodies', () => {
+  it('answers the same 17 MB body from a client without a key with a readable 413 too (the smaller anonymous limit)', async () => {
+    const megabyte = Buffer.alloc(1_000_000, 'a');
+    const chunks = [Buffer.from('{"query": "{ health { status } }", "padding": "'), ...Array.from({ length: 17 }, () => megabyte), Buffer.from('"}')];
+    const answer = await postChunked(t.url, chunks);
+    expect(answer.status).toBe(413);
+    const body = JSON.parse(answer.body);
+    expect(body.errors[0].extensions.code).toBe('PAYLOAD_TOO_LARGE');
+    expect(body.errors[0].message).toMatch(/limit without a valid API key/);
+  });
+
   it('answers a 17 MB body streamed without a length with a readable 413, then keeps serving', async () => {
     const megabyte = Buffer.alloc(1_000_000, 'a');
     const chunks = [Buffer.from('{"query": "{ health { status } }", "padding": "'), ...Array.from({ length: 17 }, () => megabyte), Buffer.from('"}')];

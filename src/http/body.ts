@@ -44,6 +44,11 @@ export interface BodyLimits {
   idleTimeoutMs: number;
   /** What to do instead, in the 413 answer to a body over `maxBytes` (default: send smaller batches). */
   advice?: string;
+  /**
+   * How much of a body over `maxBytes` is still read and thrown away, so the client reads the 413
+   * instead of a TCP reset; a body past it is cut at once. Default 2 × maxBytes.
+   */
+  discardUpToBytes?: number;
 }
 
 /**
@@ -58,7 +63,8 @@ export function readBody(request: IncomingMessage, limits: BodyLimits): Promise<
   const { maxBytes, idleTimeoutMs, advice = 'send smaller batches (several requests)' } = limits;
   const tooLarge = () => new RequestBodyError(413, 'PAYLOAD_TOO_LARGE', `The request body is larger than ${maxBytes} bytes; ${advice}.`);
   const declared = Number(request.headers['content-length'] ?? 0);
-  if (declared > 2 * maxBytes) return Promise.reject(tooLarge());
+  const discardUpTo = limits.discardUpToBytes ?? 2 * maxBytes;
+  if (declared > discardUpTo) return Promise.reject(tooLarge());
   return new Promise((resolve, reject) => {
     const chunks: Buffer[] = [];
     let size = 0;
@@ -83,7 +89,7 @@ export function readBody(request: IncomingMessage, limits: BodyLimits): Promise<
       if (size > maxBytes) {
         overflow = true;
         chunks.length = 0;
-        if (size > 2 * maxBytes) {
+        if (size > discardUpTo) {
           request.pause();
           finish(tooLarge());
         }
