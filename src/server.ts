@@ -1,5 +1,6 @@
 import { ApolloServer, HeaderMap } from '@apollo/server';
 import { ApolloServerPluginCacheControlDisabled } from '@apollo/server/plugin/disabled';
+import { setMaxListeners } from 'node:events';
 import { createServer, IncomingMessage, Server, ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Config } from './config';
@@ -98,6 +99,9 @@ export async function startServer(services: Services, config: Config, port = con
     }
     // Aborted when the connection closes or the answer is out, so work nobody will read (funnels) stops.
     const ended = new AbortController();
+    // Each funnel field in flight listens for the end of its request: as many as the request has
+    // funnel fields, which the alias and cost limits bound; Node's default warns at 10.
+    setMaxListeners(0, ended.signal);
     response.once('close', () => ended.abort());
     const result = await apollo.executeHTTPGraphQLRequest({
       httpGraphQLRequest: { method: request.method ?? 'GET', headers, search: url.search, body },

@@ -182,8 +182,11 @@ describe('with a short FUNNELCAST_FUNNEL_TIMEOUT_MS', () => {
     const after = stats(short);
     expect(after.timedOut - before.timedOut).toBeGreaterThan(0);
     expect(after.completed - before.completed).toBeLessThan(HEAVY_ALIASES);
-    // The funnel computing at the deadline was stopped by terminating its worker; the queued ones never started.
-    expect(after.workersStopped - before.workersStopped).toBe(1);
+    // The funnel computing at the deadline was stopped by terminating its worker. Each alias's limit
+    // starts when the alias does, a few ms apart, so the next queued funnel may still be handed to the
+    // replacement worker before its own deadline and be stopped in turn; most never start.
+    expect(after.workersStopped - before.workersStopped).toBeGreaterThanOrEqual(1);
+    expect(after.workersStopped - before.workersStopped + (after.completed - before.completed)).toBeLessThan(HEAVY_ALIASES);
 
     const next = await post(short.server.url, SMALL_QUERY, analystB);
     expect(next.errors).toBeUndefined();
