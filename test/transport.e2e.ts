@@ -130,6 +130,16 @@ describe('request bodies', () => {
     expect(body.errors[0].message).toMatch(/stopped arriving for 1000 ms/);
   });
 
+  it('refuses a compressed body with 415, saying to send it uncompressed', async () => {
+    const { gzipSync } = await import('node:zlib');
+    const body = gzipSync(JSON.stringify({ query: '{ health { status } }' }));
+    const response = await fetch(t.url, { method: 'POST', headers: { 'content-type': 'application/json', 'content-encoding': 'gzip' }, body });
+    expect(response.status).toBe(415);
+    const answer = (await response.json()) as { errors: { message: string; extensions: { code: string } }[] };
+    expect(answer.errors[0].extensions.code).toBe('UNSUPPORTED_MEDIA_TYPE');
+    expect(answer.errors[0].message).toMatch(/Content-Encoding "gzip" is not accepted; send the body uncompressed/);
+  });
+
   it('refuses a body that is not UTF-8 instead of turning its bad bytes into U+FFFD', async () => {
     const INGEST = 'mutation($events: [EventInput!]!) { ingestEvents(events: $events) { accepted } }';
     const event = (userId: string) => ({ eventId: `utf8-${userId}`, type: 'view', userId, timestamp: new Date().toISOString() });

@@ -6,8 +6,8 @@ import type { IncomingMessage } from 'node:http';
  */
 export class RequestBodyError extends Error {
   constructor(
-    readonly status: 400 | 408 | 413,
-    readonly code: 'PAYLOAD_TOO_LARGE' | 'REQUEST_TIMEOUT' | 'BAD_REQUEST',
+    readonly status: 400 | 408 | 413 | 415,
+    readonly code: 'PAYLOAD_TOO_LARGE' | 'REQUEST_TIMEOUT' | 'BAD_REQUEST' | 'UNSUPPORTED_MEDIA_TYPE',
     message: string,
   ) {
     super(message);
@@ -62,6 +62,13 @@ export interface BodyLimits {
 export function readBody(request: IncomingMessage, limits: BodyLimits): Promise<string> {
   const { maxBytes, idleTimeoutMs, advice = 'send smaller batches (several requests)' } = limits;
   const tooLarge = () => new RequestBodyError(413, 'PAYLOAD_TOO_LARGE', `The request body is larger than ${maxBytes} bytes; ${advice}.`);
+  const encoding = request.headers['content-encoding']?.trim().toLowerCase();
+  if (encoding && encoding !== 'identity') {
+    // Compressed bodies are not decoded: they would otherwise reach JSON parsing as bytes.
+    return Promise.reject(
+      new RequestBodyError(415, 'UNSUPPORTED_MEDIA_TYPE', `Content-Encoding "${encoding.slice(0, 40)}" is not accepted; send the body uncompressed (JSON in UTF-8).`),
+    );
+  }
   const declared = Number(request.headers['content-length'] ?? 0);
   const discardUpTo = limits.discardUpToBytes ?? 2 * maxBytes;
   if (declared > discardUpTo) return Promise.reject(tooLarge());
