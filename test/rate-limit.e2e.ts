@@ -1,6 +1,18 @@
 import { randomBytes } from 'node:crypto';
 import { startTestApp, TestApp } from './support/app';
 
+/** Records every secret the app looks up in PostgreSQL (ApiKeyService.authenticate) until restore(). */
+function countLookups(t: TestApp): { looked: string[]; restore(): void } {
+  const looked: string[] = [];
+  const apiKeys = t.app.services.apiKeys;
+  const authenticate = apiKeys.authenticate.bind(apiKeys);
+  apiKeys.authenticate = (secret: string) => {
+    looked.push(secret);
+    return authenticate(secret);
+  };
+  return { looked, restore: () => (apiKeys.authenticate = authenticate) };
+}
+
 interface Answer {
   status: number;
   retryAfter: string | null;
@@ -55,13 +67,7 @@ describe('rate limits per API key and per address', () => {
   });
 
   it('throttles key guessing per address before any key is looked up', async () => {
-    const looked: string[] = [];
-    const apiKeys = t.app.services.apiKeys;
-    const authenticate = apiKeys.authenticate.bind(apiKeys);
-    apiKeys.authenticate = (secret: string) => {
-      looked.push(secret);
-      return authenticate(secret);
-    };
+    const { looked, restore } = countLookups(t);
     try {
       const guesses: Answer[] = [];
       for (let n = 0; n < 6; n++) guesses.push(await ask(t.url, `guess-${randomBytes(8).toString('hex')}`, STATS));
@@ -71,7 +77,7 @@ describe('rate limits per API key and per address', () => {
       // The address is blocked for credentials until the minute is over; requests without a key still go.
       expect((await ask(t.url, null)).status).toBe(200);
     } finally {
-      apiKeys.authenticate = authenticate;
+      restore();
     }
   });
 
@@ -101,13 +107,7 @@ describe('failed authentications under a burst of parallel guesses', () => {
     const burstOfValid = await Promise.all(Array.from({ length: 50 }, () => ask(t.url, fresh, STATS)));
     expect(burstOfValid.filter((answer) => answer.status !== 200 || answer.code !== undefined)).toEqual([]);
 
-    const looked: string[] = [];
-    const apiKeys = t.app.services.apiKeys;
-    const authenticate = apiKeys.authenticate.bind(apiKeys);
-    apiKeys.authenticate = (secret: string) => {
-      looked.push(secret);
-      return authenticate(secret);
-    };
+    const { looked, restore } = countLookups(t);
     try {
       const guesses = await Promise.all(Array.from({ length: 100 }, () => ask(t.url, `guess-${randomBytes(8).toString('hex')}`, STATS)));
       const refused = guesses.filter((answer) => answer.status === 429);
@@ -128,7 +128,7 @@ describe('failed authentications under a burst of parallel guesses', () => {
       expectRateLimited(await ask(t.url, unseen, STATS), /failed authentications from this address/);
       expect(looked).not.toContain(unseen);
     } finally {
-      apiKeys.authenticate = authenticate;
+      restore();
     }
   });
 });
