@@ -105,6 +105,12 @@ describe('loadConfig', () => {
     ]);
   });
 
+  it('reads the trusted proxies, refusing what proxy-addr cannot read', () => {
+    expect(loadConfig({}).trustedProxies).toEqual([]);
+    expect(loadConfig({ FUNNELCAST_TRUSTED_PROXIES: '10.0.0.0/8, loopback' }).trustedProxies).toEqual(['10.0.0.0/8', 'loopback']);
+    expect(() => loadConfig({ FUNNELCAST_TRUSTED_PROXIES: 'the-load-balancer' })).toThrow(/FUNNELCAST_TRUSTED_PROXIES: .*expected addresses, CIDR ranges or loopback/);
+  });
+
   it('is silent under jest unless LOG_LEVEL is set', () => {
     expect(loadConfig({ JEST_WORKER_ID: '1' }).logLevel).toBe('silent');
     expect(loadConfig({ JEST_WORKER_ID: '1', LOG_LEVEL: 'warn' }).logLevel).toBe('warn');

@@ -1,4 +1,5 @@
 import { availableParallelism } from 'node:os';
+import proxyaddr from 'proxy-addr';
 
 /**
  * The one place that reads the environment. Every variable is validated once, with a message that
@@ -40,6 +41,11 @@ export interface Config {
   bodyTimeoutMs: number;
   /** Origins whose web pages may call the API (CORS): exact origins, or ['*'] for any; empty: none. */
   corsOrigins: string[];
+  /**
+   * Proxies (addresses, CIDR ranges, or loopback / linklocal / uniquelocal) whose X-Forwarded-For is
+   * believed when rate limits ask for the client's address; empty: the socket's address, always.
+   */
+  trustedProxies: string[];
   /** Largest serialised `properties` object of one event, in bytes. */
   maxEventPropertiesBytes: number;
   /** `auto` tries node-gpu, node, wasm, cpu in that order; a name forces that backend (FUNNELCAST_TF_BACKEND). */
@@ -138,6 +144,17 @@ function readShare(env: NodeJS.ProcessEnv, name: string, fallback: number, probl
 }
 
 /** `*`, or a comma-separated list of origins such as `https://shop.example,http://localhost:3000`. */
+function readTrustedProxies(env: NodeJS.ProcessEnv, name: string, problems: string[]): string[] {
+  const entries = (env[name] ?? '').split(',').map((part) => part.trim()).filter(Boolean);
+  try {
+    proxyaddr.compile(entries);
+  } catch (error) {
+    problems.push(`${name}: ${(error as Error).message}; expected addresses, CIDR ranges or loopback, linklocal, uniquelocal, e.g. 10.0.0.0/8,loopback`);
+    return [];
+  }
+  return entries;
+}
+
 function readOrigins(env: NodeJS.ProcessEnv, name: string, problems: string[]): string[] {
   const raw = (env[name] ?? '').trim();
   if (raw === '') return [];
@@ -215,6 +232,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     authFailuresPerMinute: readInt(env, 'FUNNELCAST_AUTH_FAILURES_PER_MINUTE', 30, 0, 1_000_000, problems),
     bodyTimeoutMs: readInt(env, 'FUNNELCAST_BODY_TIMEOUT_MS', 10_000, 100, 600_000, problems),
     corsOrigins: readOrigins(env, 'FUNNELCAST_CORS_ORIGINS', problems),
+    trustedProxies: readTrustedProxies(env, 'FUNNELCAST_TRUSTED_PROXIES', problems),
     maxEventPropertiesBytes: readInt(env, 'FUNNELCAST_MAX_EVENT_PROPERTIES_BYTES', 16 * 1024, 64, 1024 * 1024, problems),
     tfBackend,
     trainingConcurrency: readInt(env, 'FUNNELCAST_TRAINING_CONCURRENCY', 1, 1, 64, problems),

@@ -20,10 +20,10 @@ interface Answer {
   message?: string;
 }
 
-async function ask(url: string, key: string | null, query = '{ health { status } }'): Promise<Answer> {
+async function ask(url: string, key: string | null, query = '{ health { status } }', headers: Record<string, string> = {}): Promise<Answer> {
   const response = await fetch(url, {
     method: 'POST',
-    headers: { 'content-type': 'application/json', ...(key ? { authorization: `Bearer ${key}` } : {}) },
+    headers: { 'content-type': 'application/json', ...(key ? { authorization: `Bearer ${key}` } : {}), ...headers },
     body: JSON.stringify({ query }),
   });
   const body = (await response.json()) as { errors?: { message: string; extensions: { code: string } }[] };
@@ -155,5 +155,25 @@ describe('default limits', () => {
     } finally {
       await t.stop();
     }
+  });
+});
+
+describe('client addresses behind a trusted proxy (FUNNELCAST_TRUSTED_PROXIES)', () => {
+  let t: TestApp;
+  beforeAll(async () => {
+    t = await startTestApp('trustedproxy', { FUNNELCAST_TRUSTED_PROXIES: 'loopback', FUNNELCAST_AUTH_FAILURES_PER_MINUTE: '3' });
+  });
+  afterAll(() => t.stop());
+
+  it("counts failed authentications per client named in X-Forwarded-For, not per proxy", async () => {
+    const guess = (client: string) => ask(t.url, `guess-${randomBytes(8).toString('hex')}`, STATS, { 'x-forwarded-for': client });
+    const fromGuesser: Answer[] = [];
+    for (let n = 0; n < 5; n++) fromGuesser.push(await guess('203.0.113.5'));
+    expect(fromGuesser.slice(0, 3).map((answer) => answer.code)).toEqual(['UNAUTHENTICATED', 'UNAUTHENTICATED', 'UNAUTHENTICATED']);
+    for (const answer of fromGuesser.slice(3)) expectRateLimited(answer, /failed authentications from this address/);
+    // Another shopper behind the same proxy (same socket address) is not blocked by the guesser.
+    expect((await guess('203.0.113.6')).code).toBe('UNAUTHENTICATED');
+    // The proxy appends the address it saw: a client cannot hide behind a forged first entry.
+    expect((await guess('198.51.100.1, 203.0.113.5')).status).toBe(429);
   });
 });

@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
 import type Redis from 'ioredis';
+import proxyaddr from 'proxy-addr';
 import { RateLimiterMemory, RateLimiterRedis, RateLimiterRes, RLWrapperTimeouts } from 'rate-limiter-flexible';
 import type { Config } from '../config';
 
@@ -10,7 +11,7 @@ export interface RateLimitRefusal {
   retryAfterSeconds: number;
 }
 
-type Limits = Pick<Config, 'rateLimitPerKey' | 'rateLimitPerAddress' | 'authFailuresPerMinute' | 'queuePrefix'>;
+type Limits = Pick<Config, 'rateLimitPerKey' | 'rateLimitPerAddress' | 'authFailuresPerMinute' | 'queuePrefix'> & Partial<Pick<Config, 'trustedProxies'>>;
 
 /** How long a request waits for Redis to count it before the in-memory count decides. */
 const REDIS_TIMEOUT_MS = 250;
@@ -36,9 +37,22 @@ function bearerKey(authorization: string | undefined): string | undefined {
   return match ? createHash('sha256').update(match[1]).digest('base64url').slice(0, 22) : undefined;
 }
 
-/** The client's address as the socket sees it (a proxy in front makes every client look alike). */
-export function clientAddress(request: IncomingMessage): string {
-  return request.socket.remoteAddress ?? 'unknown';
+/**
+ * Which client addresses a request speaks for: the socket's address, or, when the socket is one of
+ * FUNNELCAST_TRUSTED_PROXIES, the nearest address in X-Forwarded-For that is not (proxy-addr's
+ * rule, the one Express uses). With no trusted proxies X-Forwarded-For is ignored, since any client
+ * can write it.
+ */
+export type AddressTrust = (address: string, hop: number) => boolean;
+
+export function addressTrust(trustedProxies: string[] = []): AddressTrust {
+  return proxyaddr.compile(trustedProxies);
+}
+
+/** The client's address for rate limits (see AddressTrust). */
+export function clientAddress(request: IncomingMessage, trust: AddressTrust = addressTrust()): string {
+  if (!request.socket.remoteAddress) return 'unknown';
+  return proxyaddr(request, trust);
 }
 
 /**
@@ -52,11 +66,13 @@ export class RequestRateLimits {
   private readonly perKey?: Limiter;
   private readonly perAddress?: Limiter;
   private readonly authFailures?: Limiter;
+  private readonly trust: AddressTrust;
 
   constructor(
     redis: Redis,
     private readonly limits: Limits,
   ) {
+    this.trust = addressTrust(limits.trustedProxies);
     const prefix = `${limits.queuePrefix}:rate`;
     if (limits.rateLimitPerKey > 0) this.perKey = limiter(redis, `${prefix}:key`, limits.rateLimitPerKey, 1);
     if (limits.rateLimitPerAddress > 0) this.perAddress = limiter(redis, `${prefix}:address`, limits.rateLimitPerAddress, 1);
@@ -65,7 +81,7 @@ export class RequestRateLimits {
 
   /** Counts the request against its address and key; a refusal when either is over its rate. */
   async admit(request: IncomingMessage): Promise<RateLimitRefusal | null> {
-    const address = clientAddress(request);
+    const address = clientAddress(request, this.trust);
     const key = bearerKey(request.headers.authorization);
     // In parallel: while Redis hangs each waits REDIS_TIMEOUT_MS once, not one after another.
     const [byAddress, byKey] = await Promise.all([
@@ -88,7 +104,7 @@ export class RequestRateLimits {
    */
   async takeAuthAttempt(request: IncomingMessage): Promise<RateLimitRefusal | null> {
     if (!this.authFailures) return null;
-    const refusedFor = await consume(this.authFailures, clientAddress(request));
+    const refusedFor = await consume(this.authFailures, clientAddress(request, this.trust));
     if (refusedFor === null) return null;
     return {
       message: `Too many failed authentications from this address (${this.limits.authFailuresPerMinute} a minute); check the API key and retry later.`,
@@ -98,12 +114,12 @@ export class RequestRateLimits {
 
   /** Gives back an attempt taken by `takeAuthAttempt`: the key was valid, or it could not be checked. */
   async returnAuthAttempt(request: IncomingMessage): Promise<void> {
-    await this.authFailures?.reward(clientAddress(request)).catch(() => undefined);
+    await this.authFailures?.reward(clientAddress(request, this.trust)).catch(() => undefined);
   }
 
   /** Counts a refused authentication that took no attempt beforehand (it joined another request's lookup, or its key was valid before). */
   async recordAuthFailure(request: IncomingMessage): Promise<void> {
-    await this.authFailures?.penalty(clientAddress(request)).catch(() => undefined);
+    await this.authFailures?.penalty(clientAddress(request, this.trust)).catch(() => undefined);
   }
 }
 
