@@ -6,8 +6,8 @@ import type { AddressInfo } from 'node:net';
 import type { Config } from './config';
 import type { Context } from './context';
 import { argumentValidationPlugin } from './graphql/argument-validation';
-import { isDatabaseUnavailable } from './db/db-errors';
-import { databaseUnavailable, formatError } from './graphql/errors';
+import { DATABASE_UNAVAILABLE_MESSAGE, isDatabaseUnavailable } from './db/db-errors';
+import { formatError } from './graphql/errors';
 import { queryLimitsForApollo, queryLimitsFrom } from './graphql/limits';
 import { RequestAuthenticator } from './http/authenticate';
 import { ClientGone, holdsMoreValuesThan, readBody, RequestBodyError } from './http/body';
@@ -56,7 +56,7 @@ export async function startServer(services: Services, config: Config, port = con
       return;
     }
     if (url.pathname !== '/graphql' && url.pathname !== '/') {
-      sendJson(response, 404, { errors: [{ message: 'Not found; the GraphQL endpoint is /graphql.', extensions: { code: 'NOT_FOUND' } }] });
+      sendError(response, 404, 'NOT_FOUND', 'Not found; the GraphQL endpoint is /graphql.');
       return;
     }
     // Who is asking is known before the body is read: requests without a valid key get a small body limit.
@@ -89,7 +89,7 @@ export async function startServer(services: Services, config: Config, port = con
       try {
         body = text.length ? JSON.parse(text) : undefined;
       } catch {
-        sendJson(response, 400, { errors: [{ message: 'The request body is not valid JSON.', extensions: { code: 'BAD_REQUEST' } }] });
+        sendError(response, 400, 'BAD_REQUEST', 'The request body is not valid JSON.');
         return;
       }
     }
@@ -129,12 +129,12 @@ export async function startServer(services: Services, config: Config, port = con
       }
       if (isDatabaseUnavailable(error)) {
         log.warn({ err: error }, 'database unavailable outside GraphQL');
-        if (!response.headersSent) sendJson(response, 503, { errors: [{ message: databaseUnavailable().message, extensions: { code: 'SERVICE_UNAVAILABLE' } }] });
+        if (!response.headersSent) sendError(response, 503, 'SERVICE_UNAVAILABLE', DATABASE_UNAVAILABLE_MESSAGE);
         else response.end();
         return;
       }
       log.error({ err: error }, 'request failed outside GraphQL');
-      if (!response.headersSent) sendJson(response, 500, { errors: [{ message: 'Internal server error', extensions: { code: 'INTERNAL_SERVER_ERROR' } }] });
+      if (!response.headersSent) sendError(response, 500, 'INTERNAL_SERVER_ERROR', 'Internal server error');
       else response.end();
     });
   });

@@ -45,9 +45,6 @@ export const badInput = (message: string, extensions?: Record<string, unknown>) 
 export const notFound = (message: string) => new UserFacingError('NOT_FOUND', message);
 export const unauthenticated = (message: string) => new UserFacingError('UNAUTHENTICATED', message);
 export const forbidden = (message: string) => new UserFacingError('FORBIDDEN', message);
-/** PostgreSQL cannot be reached; `httpStatus` 503 for failures before GraphQL ran (authentication). */
-export const databaseUnavailable = (httpStatus?: number) =>
-  new UserFacingError('SERVICE_UNAVAILABLE', DATABASE_UNAVAILABLE_MESSAGE, httpStatus ? { http: { status: httpStatus } } : {});
 
 /**
  * Apollo's `formatError`: pass public errors through, answer a database outage as
