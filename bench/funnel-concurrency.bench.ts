@@ -4,6 +4,7 @@ import { resolve } from 'node:path';
 import { intFlag, parseArgs } from '../src/cli/args';
 import { benchDatabase } from './support';
 import { freePort } from './free-port';
+import { EVENTS_PER_USER, FROM, loadConcurrencyShop, SMALL_QUERY, TO } from './funnel-concurrency-shop';
 
 /**
  * `npm run bench funnel-concurrency -- [--users 30000] [--aliases 100] [--seconds 20] [--before DIR]`
@@ -19,17 +20,11 @@ import { freePort } from './free-port';
  *
  * Data: `--users` users × 10 small events written by SQL into a scratch database (dropped at the end).
  */
-const EVENTS_PER_USER = 10;
-const FROM = '2026-01-05T00:00:00Z';
-const TO = '2026-01-20T00:00:00Z';
-const TYPES = ['view', 'cart', 'search', 'checkout', 'purchase', 'fav', 'view'];
-
 const HEAVY_FIELD = `funnel(input: {
     steps: [{ type: "view" }, { type: "cart", filters: [{ property: "device", op: NEQ, value: "tablet" }] }, { type: "checkout" }, { type: "purchase" }],
     conversionWindowSeconds: 86400, from: "${FROM}", to: "${TO}", breakdown: { property: "device" }
   }) { totalUnits steps { count } breakdown { group totalUnits } }`;
 const heavyQuery = (aliases: number) => `{ ${Array.from({ length: aliases }, (_, n) => `f${n}: ${HEAVY_FIELD}`).join('\n')} }`;
-const SMALL_QUERY = `{ funnel(input: { steps: [{ type: "view" }, { type: "purchase" }], conversionWindowSeconds: 3600, from: "${FROM}", to: "${TO}" }) { totalUnits steps { count } } }`;
 const HEALTH_QUERY = '{ health { status } }';
 
 interface Api {
@@ -44,7 +39,7 @@ async function startApi(main: string, databaseUrl: string, adminKey: string, env
   const child = spawn(process.execPath, [main], {
     env: { ...process.env, NODE_ENV: 'production', DATABASE_URL: databaseUrl, PORT: String(port), HOST: '127.0.0.1', LOG_LEVEL: 'warn', FUNNELCAST_BOOTSTRAP_ADMIN_KEY: adminKey,
       // A's load arrives as one request of many aliases: above the deployed alias and cost limits, and fast enough to meet the rate limits.
-      FUNNELCAST_MAX_QUERY_ALIASES: '100000', FUNNELCAST_MAX_QUERY_COMPLEXITY: '100000000', FUNNELCAST_MAX_QUERY_TOKENS: '10000000',
+      FUNNELCAST_MAX_QUERY_ALIASES: '10000', FUNNELCAST_MAX_QUERY_COMPLEXITY: '1000000', FUNNELCAST_MAX_QUERY_TOKENS: '10000000',
       FUNNELCAST_RATE_LIMIT_PER_KEY: '0', FUNNELCAST_RATE_LIMIT_PER_ADDRESS: '0', ...env },
   });
   child.stdout?.on('data', (chunk: Buffer) => (output += chunk.toString()));
@@ -172,15 +167,7 @@ export async function run(argv: string[]): Promise<void> {
 
   const db = await benchDatabase('fc_bench_funnel_concurrency');
   try {
-    await db.dataSource.query(`INSERT INTO users (external_id) SELECT 'u' || g FROM generate_series(1, ${users}) g`);
-    await db.dataSource.query(`
-      INSERT INTO events (event_id, user_id, session_id, type, ts, props)
-      SELECT 'e' || u.id || '-' || n, u.id, 's' || u.id,
-             (ARRAY[${TYPES.map((type) => `'${type}'`).join(', ')}])[1 + (u.id * 31 + n * n * 3) % ${TYPES.length}],
-             timestamptz '${FROM}' + make_interval(mins => (u.id % 2000) * 9 + n * 7),
-             jsonb_build_object('device', (ARRAY['mobile', 'desktop', 'tablet'])[1 + (u.id * 7 + n) % 3])
-      FROM users u CROSS JOIN generate_series(0, ${EVENTS_PER_USER - 1}) n`);
-    await db.dataSource.query('ANALYZE events');
+    await loadConcurrencyShop(db.dataSource, users);
     await db.dataSource.destroy();
     console.log(`${(users * EVENTS_PER_USER).toLocaleString('en-US')} events of ${users.toLocaleString('en-US')} users; A sends ${aliases} aliased funnels per request for ${seconds} s`);
     console.log(`machine: ${cpus().length} × ${cpus()[0]?.model ?? 'CPU'}, Node ${process.version}\n`);

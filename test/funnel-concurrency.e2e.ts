@@ -11,16 +11,13 @@ import { request as httpRequest } from 'node:http';
 import { startApp, App } from '../src/app';
 import { loadConfig } from '../src/config';
 import type { FunnelPoolStats } from '../src/funnel/funnel-pool';
+import { EVENTS_PER_USER, eventType, loadConcurrencyShop, SMALL_QUERY, TO } from '../bench/funnel-concurrency-shop';
 import { startTestApp, TestApp, GraphQLResponse } from './support/app';
 import { sleep } from './support/worker';
 
 const USERS = 30_000;
-const EVENTS_PER_USER = 10;
-const FROM = '2026-01-05T00:00:00Z';
-const TO = '2026-01-20T00:00:00Z';
 const HEAVY_ALIASES = 60;
 const HEAVY_LIMITS = { FUNNELCAST_MAX_QUERY_ALIASES: '1000', FUNNELCAST_MAX_QUERY_COMPLEXITY: '1000000', FUNNELCAST_MAX_QUERY_TOKENS: '100000' };
-const TYPES = ['view', 'cart', 'search', 'checkout', 'purchase', 'fav', 'view'];
 
 /** A day-by-day trend of a 4-step funnel with a filter over 111 days: 111 funnels over every event; the heavy request repeats it under many aliases. */
 const HEAVY_FIELD = `funnelTrend(interval: DAY, input: {
@@ -28,7 +25,6 @@ const HEAVY_FIELD = `funnelTrend(interval: DAY, input: {
     conversionWindowSeconds: 86400, from: "2025-10-01T00:00:00Z", to: "${TO}"
   }) { entered converted }`;
 const heavyQuery = (aliases: number) => `{ ${Array.from({ length: aliases }, (_, n) => `f${n}: ${HEAVY_FIELD}`).join('\n')} }`;
-const SMALL_QUERY = `{ funnel(input: { steps: [{ type: "view" }, { type: "purchase" }], conversionWindowSeconds: 3600, from: "${FROM}", to: "${TO}" }) { totalUnits steps { count } } }`;
 
 let t: TestApp;
 let analystA: string;
@@ -64,23 +60,16 @@ beforeAll(async () => {
   analystA = await t.createKey('analyst', 'analyst A');
   analystB = await t.createKey('analyst', 'analyst B');
   const { dataSource } = t.app.services;
-  await dataSource.query(`INSERT INTO users (external_id) SELECT 'u' || g FROM generate_series(1, ${USERS}) g`);
-  // Per user: 10 events 7 minutes apart in one session; types and devices follow formulas of the
-  // user id and the event's number n, so SMALL_QUERY's answer can be worked out below without the engine.
-  await dataSource.query(`
-    INSERT INTO events (event_id, user_id, session_id, type, ts, props)
-    SELECT 'e' || u.id || '-' || n, u.id, 's' || u.id,
-           (ARRAY[${TYPES.map((type) => `'${type}'`).join(', ')}])[1 + (u.id * 31 + n * n * 3) % ${TYPES.length}],
-           timestamptz '${FROM}' + make_interval(mins => (u.id % 2000) * 9 + n * 7),
-           jsonb_build_object('device', (ARRAY['mobile', 'desktop', 'tablet'])[1 + (u.id * 7 + n) % 3])
-    FROM users u CROSS JOIN generate_series(0, ${EVENTS_PER_USER - 1}) n`);
+  // Per user: 10 events 7 minutes apart in one session; types follow a formula of the user id and
+  // the event's number n (eventType), so SMALL_QUERY's answer can be worked out below without the engine.
+  await loadConcurrencyShop(dataSource, USERS);
   // SMALL_QUERY by hand: every event lies in [FROM, TO); a user enters with any view and converts
   // when a purchase comes after a view within the hour, i.e. at most 8 events (56 minutes) later.
   const ids: { id: number }[] = await dataSource.query('SELECT id FROM users');
   let entered = 0;
   let converted = 0;
   for (const { id } of ids) {
-    const types = Array.from({ length: EVENTS_PER_USER }, (_, n) => TYPES[(id * 31 + n * n * 3) % TYPES.length]);
+    const types = Array.from({ length: EVENTS_PER_USER }, (_, n) => eventType(id, n));
     if (types.includes('view')) entered++;
     if (types.some((type, n) => type === 'view' && types.slice(n + 1, n + 9).includes('purchase'))) converted++;
   }
