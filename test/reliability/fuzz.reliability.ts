@@ -1,10 +1,9 @@
 import { randomBytes } from 'node:crypto';
-import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
 import { readFileSync } from 'node:fs';
-import { resolve } from 'node:path';
 import Redis from 'ioredis';
 import { PUBLIC_ERROR_CODES } from '../../src/graphql/errors';
 import { buildFunnelcastSchema } from '../../src/schema';
+import { ApiProcess } from '../support/api-process';
 import { createTestDatabase, TestDatabase } from '../support/database';
 import { FuzzCase, fuzzCases } from '../support/graphql-fuzz';
 import { freePort } from '../../bench/free-port';
@@ -16,14 +15,11 @@ import { freePort } from '../../bench/free-port';
  * by a refused mutation, the process alive and its memory roughly flat.
  */
 const SEED = 11;
-const API_ENTRY = resolve(__dirname, '../../dist/src/main.js');
 const REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
 const CONCURRENCY = 4;
 /** What must never reach a client: SQL, driver or JS error names, stack frames, file paths. */
 const LEAK =
   /\b(SELECT|INSERT INTO|UPDATE \w+ SET|DELETE FROM|WHERE|RETURNING)\b|syntax error|violates|duplicate key|relation "|column "|invalid input syntax|out of range for type|QueryFailedError|TypeError|RangeError|ReferenceError|Cannot read propert|\bat \S+ \(|\.[jt]s:\d+|node_modules|\/src\//;
-
-const sleep = (ms: number) => new Promise((done) => setTimeout(done, ms));
 
 function rssBytes(pid: number): number {
   const match = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
@@ -37,9 +33,8 @@ interface Outcome {
 
 describe('GraphQL fuzzer', () => {
   let db: TestDatabase;
-  let api: ChildProcessWithoutNullStreams;
+  let api: ApiProcess;
   let url: string;
-  let log = '';
   const adminKey = `fuzz-admin-${randomBytes(12).toString('hex')}`;
   const prefix = `fuzz-${process.pid}-${Date.now().toString(36)}`;
 
@@ -71,30 +66,9 @@ describe('GraphQL fuzzer', () => {
   beforeAll(async () => {
     db = await createTestDatabase('fuzz');
     const port = await freePort();
-    api = spawn(process.execPath, [API_ENTRY], {
-      env: {
-        ...process.env,
-        DATABASE_URL: db.url,
-        REDIS_URL,
-        PORT: String(port),
-        HOST: '127.0.0.1',
-        LOG_LEVEL: 'error',
-        FUNNELCAST_BOOTSTRAP_ADMIN_KEY: adminKey,
-        FUNNELCAST_QUEUE_PREFIX: prefix,
-        FUNNELCAST_FUNNEL_WARMUP: 'false',
-      },
-    });
-    api.stdout.on('data', (chunk: Buffer) => (log = (log + chunk.toString()).slice(-200_000)));
-    api.stderr.on('data', (chunk: Buffer) => (log = (log + chunk.toString()).slice(-200_000)));
-    url = `http://127.0.0.1:${port}/graphql`;
-    const deadline = Date.now() + 60_000;
-    for (;;) {
-      if (api.exitCode !== null) throw new Error(`the API exited: ${log}`);
-      const up = await fetch(`http://127.0.0.1:${port}/healthz`).then((r) => r.ok, () => false);
-      if (up) break;
-      if (Date.now() > deadline) throw new Error(`the API did not start: ${log}`);
-      await sleep(200);
-    }
+    api = new ApiProcess(db.url, port, adminKey, { REDIS_URL, FUNNELCAST_QUEUE_PREFIX: prefix });
+    url = `${api.url}/graphql`;
+    await api.ready();
     // A small shop: 20 items, 40 users over January 2026, one saved funnel.
     const items = Array.from({ length: 20 }, (_, i) => ({ id: `sku-${i}`, title: `Item ${i}`, category: `c${i % 4}`, price: 10 + i }));
     const seeded = await send(`mutation($items: [ItemInput!]!) { upsertItems(items: $items) { created } }`, { items });
@@ -127,14 +101,7 @@ describe('GraphQL fuzzer', () => {
   }, 120_000);
 
   afterAll(async () => {
-    if (api && api.exitCode === null) {
-      const exited = new Promise((done) => api.once('exit', done));
-      api.kill('SIGTERM');
-      let timer: NodeJS.Timeout | undefined;
-      await Promise.race([exited, new Promise((done) => (timer = setTimeout(done, 10_000)))]);
-      clearTimeout(timer);
-      if (api.exitCode === null) api.kill('SIGKILL');
-    }
+    await api?.stop();
     await db?.drop();
     // Remove only this run's own queue keys.
     const redis = new Redis(REDIS_URL, { lazyConnect: true, maxRetriesPerRequest: 1 });
@@ -198,7 +165,7 @@ describe('GraphQL fuzzer', () => {
     // The memory taken after them is the baseline the other few thousand requests must not grow.
     const heavy = (c: FuzzCase) => /100,00|20,000|5,001|levels deep/.test(c.label);
     for (const c of cases.filter(heavy)) await (c.operation === 'query' ? query(c) : mutation(c));
-    const rssBefore = rssBytes(api.pid!);
+    const rssBefore = rssBytes(api.child.pid!);
     const light = cases.filter((c) => !heavy(c));
     const queries = light.filter((c) => c.operation === 'query');
     let next = 0;
@@ -209,7 +176,7 @@ describe('GraphQL fuzzer', () => {
     );
     for (const c of light.filter((c) => c.operation === 'mutation')) await mutation(c);
 
-    const rssAfter = rssBytes(api.pid!);
+    const rssAfter = rssBytes(api.child.pid!);
     const health = await fetch(url.replace('/graphql', '/healthz'));
     const fields = new Set(cases.map((c) => `${c.operation}.${c.field}`));
     const paths = new Set(cases.map((c) => `${c.operation}.${c.field}.${c.path}`));
@@ -219,7 +186,7 @@ describe('GraphQL fuzzer', () => {
         `API RSS ${Math.round(rssBefore / 2 ** 20)} MiB after the heaviest requests, ${Math.round(rssAfter / 2 ** 20)} MiB after all; ${failures.length} failures`,
     );
     expect(failures.slice(0, 60)).toEqual([]);
-    expect(api.exitCode).toBeNull();
+    expect(api.alive).toBe(true);
     expect(health.status).toBe(200);
     expect(cases.length).toBeGreaterThan(2000);
     expect(rssAfter).toBeLessThan(rssBefore * 2 + 100 * 2 ** 20);

@@ -68,11 +68,15 @@ export class ApiProcess {
     return { ...body, status: response.status };
   }
 
-  /** Stop the process with `signal` and wait for it to exit. */
-  stop(signal: NodeJS.Signals = 'SIGTERM'): Promise<void> {
+  /** Stop the process with `signal` and wait for it to exit; SIGKILL if it is still there after `killAfterMs`. */
+  stop(signal: NodeJS.Signals = 'SIGTERM', killAfterMs = 10_000): Promise<void> {
     if (!this.alive) return Promise.resolve();
     return new Promise((done) => {
-      this.child.once('exit', () => done());
+      const timer = setTimeout(() => this.child.kill('SIGKILL'), killAfterMs);
+      this.child.once('exit', () => {
+        clearTimeout(timer);
+        done();
+      });
       this.child.kill(signal);
     });
   }
