@@ -88,20 +88,26 @@ describe('loadConfig', () => {
     }
   });
 
-  it('limits funnel work in time and runs it on worker threads, cores − 1 by default', () => {
+  it('limits funnel work in time and runs it on worker threads, one per core by default, splitting big funnels', () => {
     const defaults = loadConfig({});
     expect(defaults.funnelTimeoutMs).toBe(30_000);
-    expect(defaults.funnelWorkers).toBe(Math.max(1, availableParallelism() - 1));
-    expect(loadConfig({ FUNNELCAST_FUNNEL_TIMEOUT_MS: '250', FUNNELCAST_FUNNEL_WORKERS: '0' })).toMatchObject({ funnelTimeoutMs: 250, funnelWorkers: 0 });
+    expect(defaults.funnelWorkers).toBe(availableParallelism());
+    expect(defaults.funnelSplitEvents).toBe(200_000);
+    expect(loadConfig({ FUNNELCAST_FUNNEL_TIMEOUT_MS: '250', FUNNELCAST_FUNNEL_WORKERS: '0', FUNNELCAST_FUNNEL_SPLIT_EVENTS: '0' })).toMatchObject({
+      funnelTimeoutMs: 250,
+      funnelWorkers: 0,
+      funnelSplitEvents: 0,
+    });
     let error: unknown;
     try {
-      loadConfig({ FUNNELCAST_FUNNEL_TIMEOUT_MS: '0', FUNNELCAST_FUNNEL_WORKERS: 'many' });
+      loadConfig({ FUNNELCAST_FUNNEL_TIMEOUT_MS: '0', FUNNELCAST_FUNNEL_WORKERS: 'many', FUNNELCAST_FUNNEL_SPLIT_EVENTS: '-1' });
     } catch (caught) {
       error = caught;
     }
     expect((error as ConfigError).problems).toEqual([
       'FUNNELCAST_FUNNEL_TIMEOUT_MS="0" must be a whole number from 1 to 3600000',
       'FUNNELCAST_FUNNEL_WORKERS="many" must be a whole number from 0 to 256',
+      'FUNNELCAST_FUNNEL_SPLIT_EVENTS="-1" must be a whole number from 0 to 2000000000',
     ]);
   });
 

@@ -72,6 +72,8 @@ export interface Config {
   funnelTimeoutMs: number;
   /** Worker threads computing funnels off the event loop; 0 computes them on the main thread. */
   funnelWorkers: number;
+  /** Funnels over at least this many events run split across all funnel workers at once (funnel-split.ts). */
+  funnelSplitEvents: number;
 }
 
 export const TF_BACKEND_PREFERENCES = ['auto', 'node-gpu', 'node', 'wasm', 'cpu'] as const;
@@ -245,7 +247,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     recommendationCacheSize: readInt(env, 'FUNNELCAST_RECOMMENDATION_CACHE_SIZE', 20_000, 0, 10_000_000, problems),
     recommendationSecret,
     funnelTimeoutMs: readInt(env, 'FUNNELCAST_FUNNEL_TIMEOUT_MS', 30_000, 1, 3_600_000, problems),
-    funnelWorkers: readInt(env, 'FUNNELCAST_FUNNEL_WORKERS', Math.max(1, availableParallelism() - 1), 0, 256, problems),
+    funnelWorkers: readInt(env, 'FUNNELCAST_FUNNEL_WORKERS', availableParallelism(), 0, 256, problems),
+    funnelSplitEvents: readInt(env, 'FUNNELCAST_FUNNEL_SPLIT_EVENTS', 200_000, 0, 2_000_000_000, problems),
   };
   if (problems.length > 0) throw new ConfigError(problems);
   return config;

@@ -42,13 +42,51 @@ export interface FunnelReport {
 
 /** Report over all units, or only over `unitIndexes` when given. */
 export function aggregateFunnel(results: FunnelUnitLevels, unitIndexes?: ArrayLike<number>): FunnelReport {
+  return reportOfTally(tallyFunnel(results, unitIndexes));
+}
+
+/**
+ * A report in the form that adds up exactly across disjoint sets of units (funnel-split.ts runs one
+ * funnel's units on several workers): counts add, and the durations behind medians and p90 are kept
+ * whole, so merged percentiles are the ones the whole set gives, not an approximation.
+ */
+export interface FunnelTally {
+  unitCount: number;
+  /** reachedExactly[l]: units whose level is exactly l, for l = 0..stepCount. */
+  reachedExactly: Float64Array;
+  /** durations[k] for k = 1..stepCount − 1: ts(step k + 1) − ts(step k) over units that reached step k + 1, ascending. durations[0] is empty. */
+  durations: Float64Array[];
+}
+
+/** The tally of all units, or only of `unitIndexes` when given. */
+export function tallyFunnel(results: FunnelUnitLevels, unitIndexes?: ArrayLike<number>): FunnelTally {
   const { levels, stepCount } = results;
   const unitCount = unitIndexes ? unitIndexes.length : levels.length;
-  const unitAt = (n: number): number => (unitIndexes ? unitIndexes[n] : n);
+  const reachedExactly = new Float64Array(stepCount + 1);
+  if (unitIndexes) for (let n = 0; n < unitCount; n++) reachedExactly[levels[unitIndexes[n]]]++;
+  else for (let u = 0; u < unitCount; u++) reachedExactly[levels[u]]++;
+  const durations: Float64Array[] = [new Float64Array(0)];
+  for (let step = 2; step <= stepCount; step++) durations.push(durationsBetween(results, step - 1, step, unitIndexes).sort());
+  return { unitCount, reachedExactly, durations };
+}
 
-  // reachedExactly[l] then a suffix sum gives "level >= k" for every k in one pass.
-  const reachedExactly = new Float64Array(stepCount + 2);
-  for (let n = 0; n < unitCount; n++) reachedExactly[levels[unitAt(n)]]++;
+/** Tallies of disjoint sets of units (same funnel) as one: what tallyFunnel gives over their union. */
+export function mergeTallies(tallies: readonly FunnelTally[]): FunnelTally {
+  const [first, ...rest] = tallies;
+  const reachedExactly = Float64Array.from(first.reachedExactly);
+  let unitCount = first.unitCount;
+  for (const tally of rest) {
+    unitCount += tally.unitCount;
+    for (let l = 0; l < reachedExactly.length; l++) reachedExactly[l] += tally.reachedExactly[l];
+  }
+  return { unitCount, reachedExactly, durations: first.durations.map((_, k) => mergeSorted(tallies.map((tally) => tally.durations[k]))) };
+}
+
+/** The report a tally stands for. */
+export function reportOfTally(tally: FunnelTally): FunnelReport {
+  const { unitCount, reachedExactly, durations } = tally;
+  const stepCount = reachedExactly.length - 1;
+  // A suffix sum of reachedExactly gives "level >= k" for every k.
   const counts = new Float64Array(stepCount + 2);
   for (let k = stepCount; k >= 0; k--) counts[k] = counts[k + 1] + reachedExactly[k];
 
@@ -62,10 +100,33 @@ export function aggregateFunnel(results: FunnelUnitLevels, unitIndexes?: ArrayLi
       conversionFromPrevious: previous === 0 ? 0 : count / previous,
       conversionFromFirst: counts[1] === 0 ? 0 : count / counts[1],
       dropOff: previous - count,
-      timeFromPrevious: step === 1 ? null : summarizeDurations(durationsBetween(results, step - 1, step, unitIndexes)),
+      timeFromPrevious: step === 1 ? null : summarizeSorted(durations[step - 1]),
     });
   }
   return { unitCount, steps };
+}
+
+/** Ascending arrays as one ascending array (a linear merge per pair; the inputs are left as they are). */
+export function mergeSorted(arrays: readonly Float64Array[]): Float64Array {
+  let merged = arrays.length === 0 ? new Float64Array(0) : arrays[0];
+  for (let n = 1; n < arrays.length; n++) {
+    const a = merged;
+    const b = arrays[n];
+    if (b.length === 0) continue;
+    if (a.length === 0) {
+      merged = b;
+      continue;
+    }
+    const out = new Float64Array(a.length + b.length);
+    let i = 0;
+    let j = 0;
+    let o = 0;
+    while (i < a.length && j < b.length) out[o++] = a[i] <= b[j] ? a[i++] : b[j++];
+    while (i < a.length) out[o++] = a[i++];
+    while (j < b.length) out[o++] = b[j++];
+    merged = out;
+  }
+  return merged;
 }
 
 /**
@@ -96,8 +157,12 @@ export function durationsBetween(
 }
 
 export function summarizeDurations(durations: Float64Array): DurationSummary | null {
-  if (durations.length === 0) return null;
-  const sorted = Float64Array.from(durations).sort();
+  return summarizeSorted(Float64Array.from(durations).sort());
+}
+
+/** summarizeDurations of durations already in ascending order; the sum runs in that order, so equal inputs give bit-equal averages. */
+export function summarizeSorted(sorted: Float64Array): DurationSummary | null {
+  if (sorted.length === 0) return null;
   let sum = 0;
   for (let i = 0; i < sorted.length; i++) sum += sorted[i];
   return { median: percentile(sorted, 0.5), p90: percentile(sorted, 0.9), average: sum / sorted.length };
@@ -134,7 +199,11 @@ export function timeToConvertHistogram(
   options: TimeToConvertOptions = {},
   unitIndexes?: ArrayLike<number>,
 ): HistogramBucket[] {
-  const durations = durationsBetween(results, fromStep, toStep, unitIndexes);
+  return durationHistogram(durationsBetween(results, fromStep, toStep, unitIndexes), options);
+}
+
+/** timeToConvertHistogram over the durations themselves (in any order). */
+export function durationHistogram(durations: Float64Array, options: TimeToConvertOptions = {}): HistogramBucket[] {
   let edges = options.edges;
   if (edges === undefined) {
     if (durations.length === 0) return [];

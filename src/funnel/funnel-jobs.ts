@@ -4,6 +4,10 @@
  * on the main thread, with the same code and the same results. The main thread does the rest
  * (funnel.service.ts): checking input, catching the mirror up, reading cohorts from PostgreSQL, and
  * shaping the answer.
+ *
+ * A big funnel may also run as parts (funnel-split.ts): runFunnelPart evaluates one range of units
+ * and returns a FunnelPartial, the mergeable form of its outcome, and the parts merge into exactly
+ * what runFunnelJob gives over all units.
  */
 import type { MirrorSnapshot } from './event-mirror';
 import {
@@ -12,13 +16,15 @@ import {
   DurationSummary,
   durationsBetween,
   FunnelReport,
+  FunnelTally,
   FunnelUnitLevels,
   HistogramBucket,
   summarizeDurations,
+  tallyFunnel,
   timeToConvertHistogram,
 } from './funnel-aggregate';
 import type { FunnelPlan } from './funnel-definition';
-import { breakdownKeys, evaluateFunnel, FunnelEvaluation, prepareFunnel, PreparedFunnel, UnitLayout } from './funnel-run';
+import { breakdownKeys, evaluateFunnel, FunnelEvaluation, prepareFunnel, PreparedFunnel, UnitLayout, UnitRange } from './funnel-run';
 
 /** A unit's place in droppedOff's order: user (dense id), then session id. */
 export interface DroppedKey {
@@ -60,6 +66,28 @@ export interface DroppedOffOutcome {
 }
 export type FunnelOutcome = ReportOutcome | TrendOutcome | TimeToConvertOutcome | DroppedOffOutcome;
 
+/**
+ * What one part of a split funnel (a range of units) returns: each kind's outcome in a form that
+ * merges exactly (funnel-split.ts). Durations are kept whole and sorted, never bucketed, because
+ * medians, p90 and histogram edges must be those of the whole funnel.
+ */
+export type FunnelPartial =
+  | {
+      kind: 'report';
+      tally: FunnelTally;
+      /** Per group key (breakdownKeys), the tally of the part's entered units in that group; null without a breakdown. */
+      breakdown: { keys: string[]; tallies: FunnelTally[] } | null;
+    }
+  | TrendOutcome
+  | { kind: 'timeToConvert'; durations: Float64Array }
+  | {
+      kind: 'droppedOff';
+      totalCount: number;
+      /** Units of this part after the cursor; the page holds the first `first` of them. */
+      afterCursor: number;
+      page: DroppedOffOutcome['page'];
+    };
+
 /** What a job reads besides its own parameters; all of it read-only. */
 export interface FunnelJobInputs {
   snapshot: MirrorSnapshot;
@@ -75,6 +103,50 @@ export function runFunnelJob(job: FunnelJob, inputs: FunnelJobInputs): { outcome
   const prepared = prepareFunnel(plan, inputs.snapshot, inputs.cohortUsers, inputs.sessionLayout);
   const builtSessionLayout = plan.countBy === 'session' && prepared.layout !== inputs.sessionLayout ? prepared.layout : null;
   return { outcome: outcomeOf(job, prepared), builtSessionLayout };
+}
+
+/**
+ * One part of a split funnel: `units` of the layout (the session layout must be given for session
+ * counting, so that every part numbers units the same way). funnel-split.ts merges the parts.
+ */
+export function runFunnelPart(job: FunnelJob, inputs: FunnelJobInputs, units: UnitRange): FunnelPartial {
+  const { plan } = job;
+  if (plan.countBy === 'session' && inputs.sessionLayout === null) throw new Error('A split session funnel needs the session layout built beforehand.');
+  const prepared = prepareFunnel(plan, inputs.snapshot, inputs.cohortUsers, inputs.sessionLayout, units);
+  switch (job.kind) {
+    case 'report': {
+      const evaluation = evaluateFunnel(prepared, plan.fromMicros, plan.toMicros);
+      return { kind: 'report', tally: tallyFunnel(evaluation, evaluation.activeUnits), breakdown: plan.breakdown ? breakdownTallies(prepared, evaluation) : null };
+    }
+    case 'trend':
+      return {
+        kind: 'trend',
+        periods: job.periods.map(([start, end]) => {
+          const { levels, activeUnits, stepCount } = evaluateFunnel(prepared, start, end);
+          let entered = 0;
+          let converted = 0;
+          for (let n = 0; n < activeUnits.length; n++) {
+            const level = levels[activeUnits[n]];
+            if (level >= 1) entered++;
+            if (level === stepCount) converted++;
+          }
+          return { entered, converted };
+        }),
+      };
+    case 'timeToConvert': {
+      const evaluation = evaluateFunnel(prepared, plan.fromMicros, plan.toMicros);
+      return { kind: 'timeToConvert', durations: durationsBetween(evaluation, job.fromStep, job.toStep, evaluation.activeUnits).sort() };
+    }
+    case 'droppedOff': {
+      const { evaluation, dropped, start } = droppedAfterCursor(prepared, job.afterStep, job.cursor);
+      return {
+        kind: 'droppedOff',
+        totalCount: dropped.length,
+        afterCursor: dropped.length - start,
+        page: pageOf(evaluation, dropped, start, job.first, job.afterStep),
+      };
+    }
+  }
 }
 
 function outcomeOf(job: FunnelJob, prepared: PreparedFunnel): FunnelOutcome {
@@ -115,6 +187,31 @@ function outcomeOf(job: FunnelJob, prepared: PreparedFunnel): FunnelOutcome {
 /** Groups hold the units that entered the funnel, keyed by the breakdown property of their step-1 event. */
 function breakdown(prepared: PreparedFunnel, evaluation: FunnelEvaluation): ReportOutcome['breakdown'] {
   const { plan } = prepared;
+  const { entered, enteredUnits } = enteredUnitsOf(evaluation);
+  const keys = breakdownKeys(prepared, evaluation, plan.breakdown!.target, entered);
+  return breakdownFunnel(enteredUnits, keys, { topN: plan.breakdown!.limit, otherKey: 'other' }).map((group) => ({
+    key: group.key,
+    isOther: group.isOther,
+    report: group.report,
+  }));
+}
+
+/** A part's breakdown: its entered units grouped as `breakdown` groups them, one tally per group, before any ranking. */
+function breakdownTallies(prepared: PreparedFunnel, evaluation: FunnelEvaluation): { keys: string[]; tallies: FunnelTally[] } {
+  const { entered, enteredUnits } = enteredUnitsOf(evaluation);
+  const keyOfUnit = breakdownKeys(prepared, evaluation, prepared.plan.breakdown!.target, entered);
+  const members = new Map<string, number[]>();
+  keyOfUnit.forEach((key, e) => {
+    let list = members.get(key);
+    if (!list) members.set(key, (list = []));
+    list.push(e);
+  });
+  const keys = [...members.keys()];
+  return { keys, tallies: keys.map((key) => tallyFunnel(enteredUnits, members.get(key)!)) };
+}
+
+/** The units that reached step 1 (dense unit ids), and their levels and step times packed in that order. */
+function enteredUnitsOf(evaluation: FunnelEvaluation): { entered: Int32Array; enteredUnits: FunnelUnitLevels } {
   const stepCount = evaluation.stepCount;
   const { activeUnits } = evaluation;
   let enteredCount = 0;
@@ -130,13 +227,7 @@ function breakdown(prepared: PreparedFunnel, evaluation: FunnelEvaluation): Repo
     for (let k = 0; k < stepCount; k++) stepTimes[e * stepCount + k] = evaluation.stepTimes[unit * stepCount + k];
     e++;
   }
-  const enteredUnits: FunnelUnitLevels = { levels, stepTimes, stepCount };
-  const keys = breakdownKeys(prepared, evaluation, plan.breakdown!.target, entered);
-  return breakdownFunnel(enteredUnits, keys, { topN: plan.breakdown!.limit, otherKey: 'other' }).map((group) => ({
-    key: group.key,
-    isOther: group.isOther,
-    report: group.report,
-  }));
+  return { entered, enteredUnits: { levels, stepTimes, stepCount } };
 }
 
 /**
@@ -144,12 +235,31 @@ function breakdown(prepared: PreparedFunnel, evaluation: FunnelEvaluation): Repo
  * `cursor`. Users are dense ids here; the service turns them into the shop's ids.
  */
 function droppedOff(prepared: PreparedFunnel, afterStep: number, first: number, cursor: DroppedKey | null): DroppedOffOutcome {
+  const { evaluation, dropped, start } = droppedAfterCursor(prepared, afterStep, cursor);
+  return {
+    kind: 'droppedOff',
+    totalCount: dropped.length,
+    page: pageOf(evaluation, dropped, start, first, afterStep),
+    hasNextPage: start + first < dropped.length,
+  };
+}
+
+interface DroppedUnit extends DroppedKey {
+  unit: number;
+}
+
+/** droppedOff's order: user (dense id), then session id. */
+export function compareDropped(a: DroppedKey, b: DroppedKey): number {
+  return a.user - b.user || ((a.session ?? '') < (b.session ?? '') ? -1 : (a.session ?? '') > (b.session ?? '') ? 1 : 0);
+}
+
+/** The prepared units that reached `afterStep` and no further, in droppedOff's order, and where the page after `cursor` starts. */
+function droppedAfterCursor(prepared: PreparedFunnel, afterStep: number, cursor: DroppedKey | null): { evaluation: FunnelEvaluation; dropped: DroppedUnit[]; start: number } {
   const { plan } = prepared;
   const evaluation = evaluateFunnel(prepared, plan.fromMicros, plan.toMicros);
-  const stepCount = evaluation.stepCount;
   const { layout, levels, activeUnits } = evaluation;
   const sessionNames = prepared.snapshot.sessions?.values ?? [];
-  const dropped: { unit: number; user: number; session: string | null }[] = [];
+  const dropped: DroppedUnit[] = [];
   for (let n = 0; n < activeUnits.length; n++) {
     const unit = activeUnits[n];
     if (levels[unit] !== afterStep) continue;
@@ -159,9 +269,7 @@ function droppedOff(prepared: PreparedFunnel, afterStep: number, first: number, 
       session: layout.unitSessions ? String(sessionNames[layout.unitSessions[unit]]) : null,
     });
   }
-  const compare = (a: DroppedKey, b: DroppedKey): number =>
-    a.user - b.user || ((a.session ?? '') < (b.session ?? '') ? -1 : (a.session ?? '') > (b.session ?? '') ? 1 : 0);
-  if (layout.unitSessions) dropped.sort(compare);
+  if (layout.unitSessions) dropped.sort(compareDropped);
   let start = 0;
   if (cursor) {
     // First unit strictly after the cursor (binary search; the list is sorted by the same order).
@@ -169,19 +277,18 @@ function droppedOff(prepared: PreparedFunnel, afterStep: number, first: number, 
     let hi = dropped.length;
     while (lo < hi) {
       const mid = (lo + hi) >> 1;
-      if (compare(dropped[mid], cursor) <= 0) lo = mid + 1;
+      if (compareDropped(dropped[mid], cursor) <= 0) lo = mid + 1;
       else hi = mid;
     }
     start = lo;
   }
-  return {
-    kind: 'droppedOff',
-    totalCount: dropped.length,
-    page: dropped.slice(start, start + first).map((entry) => ({
-      user: entry.user,
-      session: entry.session,
-      reachedAt: evaluation.stepTimes[entry.unit * stepCount + afterStep - 1],
-    })),
-    hasNextPage: start + first < dropped.length,
-  };
+  return { evaluation, dropped, start };
+}
+
+function pageOf(evaluation: FunnelEvaluation, dropped: DroppedUnit[], start: number, first: number, afterStep: number): DroppedOffOutcome['page'] {
+  return dropped.slice(start, start + first).map((entry) => ({
+    user: entry.user,
+    session: entry.session,
+    reachedAt: evaluation.stepTimes[entry.unit * evaluation.stepCount + afterStep - 1],
+  }));
 }

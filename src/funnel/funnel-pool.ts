@@ -12,6 +12,11 @@
  *   aliased funnels from one analyst delay another analyst's funnel by at most one job per worker.
  * - **Stopping.** A job past its deadline or whose client went away leaves the queue, or, when
  *   running, its worker is terminated (which stops the computation at once, mid-loop) and replaced.
+ * - **Splitting.** A funnel over at least `splitEvents` events runs as one part per worker, each
+ *   over a range of units (funnel-split.ts), merged on the main thread into the answer one worker
+ *   would give. Parts queue as their owner's jobs, so they take turns with other owners like any
+ *   job; they share the job's deadline and abort signal, and the first part to fail, time out or
+ *   be abandoned stops the others.
  */
 import { existsSync } from 'node:fs';
 import path from 'node:path';
@@ -20,8 +25,9 @@ import { UserFacingError } from '../graphql/errors';
 import { logger } from '../logger';
 import type { CodedColumn, ItemDictionary, MirrorSnapshot } from './event-mirror';
 import { clientClosedRequest, FunnelBudget, funnelTimeout } from './funnel-budget';
-import type { FunnelJob, FunnelJobInputs, FunnelOutcome } from './funnel-jobs';
-import type { UnitLayout } from './funnel-run';
+import type { FunnelJob, FunnelJobInputs, FunnelOutcome, FunnelPartial } from './funnel-jobs';
+import type { UnitLayout, UnitRange } from './funnel-run';
+import { mergeFunnelParts, planSplit } from './funnel-split';
 
 /** A coded column on the wire: shared codes, plus the dictionary entries this worker lacks. */
 export interface WireColumn {
@@ -45,18 +51,28 @@ export interface WorkerRequest {
   snapshot: WireSnapshot;
   cohortUsers: Uint8Array | null;
   sessionLayout: UnitLayout | null;
+  /** The units to run when this is one part of a split job; null for the whole job. */
+  part: UnitRange | null;
 }
 
+/** A whole job answers `outcome` (and `builtSessionLayout`), a part answers `partial`. */
 export type WorkerReply =
-  | { ok: true; outcome: FunnelOutcome; builtSessionLayout: UnitLayout | null }
+  | { ok: true; outcome: FunnelOutcome | null; partial: FunnelPartial | null; builtSessionLayout: UnitLayout | null }
   | { ok: false; name: string; message: string; code: string | null };
+
+type PartReply = Extract<WorkerReply, { ok: true }>;
 
 /** Counters since the pool was made; `busy` and `queued` are now. */
 export interface FunnelPoolStats {
   workers: number;
+  /** Workers running a job or a part of one. */
   busy: number;
+  /** Jobs and parts waiting for a worker. */
   queued: number;
+  /** Jobs answered (a split job counts once). */
   completed: number;
+  /** Of the completed jobs, those that ran split into parts. */
+  split: number;
   failed: number;
   /** Jobs stopped at their deadline (queued or running). */
   timedOut: number;
@@ -70,11 +86,21 @@ interface Task {
   job: FunnelJob;
   inputs: FunnelJobInputs;
   budget: FunnelBudget;
-  resolve(value: { outcome: FunnelOutcome; builtSessionLayout: UnitLayout | null }): void;
+  /** Set for a part of a split job. */
+  part: UnitRange | null;
+  /** The split job this task is a part of; null for a whole job. */
+  group: SplitGroup | null;
+  resolve(value: PartReply): void;
   reject(error: Error): void;
   timer: NodeJS.Timeout | null;
   slot: Slot | null;
   settled: boolean;
+}
+
+/** The parts of one split job: the first error settles them all. */
+interface SplitGroup {
+  parts: Task[];
+  error: Error | null;
 }
 
 interface Slot {
@@ -97,6 +123,16 @@ export function funnelWorkerEntry(): string {
 /** Timers may fire a little before Date.now() reaches their deadline. */
 const TIMER_SLACK_MS = 10;
 
+/** FUNNELCAST_FUNNEL_SPLIT_EVENTS's default: below this many events a part's messages and allocations cost more than the second core saves. */
+export const DEFAULT_SPLIT_EVENTS = 200_000;
+
+export interface FunnelPoolOptions {
+  /** The compiled worker script (default: funnelWorkerEntry()). */
+  entry?: string;
+  /** Split funnels over snapshots of at least this many events into one part per worker (default DEFAULT_SPLIT_EVENTS); Infinity never splits. */
+  splitEvents?: number;
+}
+
 export class FunnelPool {
   private readonly slots: Slot[] = [];
   /** Owners with waiting jobs, in turn order; each owner's jobs in arrival order. */
@@ -107,14 +143,19 @@ export class FunnelPool {
   private readonly watched = new WeakMap<AbortSignal, Set<Task>>();
   private nextDictionaryId = 1;
   private closed = false;
-  private readonly counters = { completed: 0, failed: 0, timedOut: 0, abandoned: 0, workersStopped: 0 };
+  private readonly counters = { completed: 0, split: 0, failed: 0, timedOut: 0, abandoned: 0, workersStopped: 0 };
+  private readonly entry: string;
+  readonly splitEvents: number;
 
   constructor(
     /** Most workers at once; they start on first use. */
     readonly size: number,
-    private readonly entry: string = funnelWorkerEntry(),
+    options: FunnelPoolOptions = {},
   ) {
     if (!Number.isInteger(size) || size < 1) throw new RangeError(`A funnel pool needs at least one worker, not ${size}.`);
+    this.entry = options.entry ?? funnelWorkerEntry();
+    this.splitEvents = options.splitEvents ?? DEFAULT_SPLIT_EVENTS;
+    if (!(this.splitEvents >= 0)) throw new RangeError(`splitEvents must be a number of events >= 0, not ${this.splitEvents}.`);
   }
 
   get stats(): FunnelPoolStats {
@@ -123,11 +164,33 @@ export class FunnelPool {
     return { workers: this.slots.length, busy: this.slots.filter((slot) => slot.task !== null).length, queued, ...this.counters };
   }
 
-  /** Runs `job` on a worker within `budget`; rejects with FUNNEL_TIMEOUT or CLIENT_CLOSED_REQUEST when stopped. */
-  run(job: FunnelJob, inputs: FunnelJobInputs, budget: FunnelBudget): Promise<{ outcome: FunnelOutcome; builtSessionLayout: UnitLayout | null }> {
+  /**
+   * Runs `job` on a worker within `budget`, or on every worker at once in parts when it is big
+   * enough (see splitEvents); rejects with FUNNEL_TIMEOUT or CLIENT_CLOSED_REQUEST when stopped.
+   */
+  async run(job: FunnelJob, inputs: FunnelJobInputs, budget: FunnelBudget): Promise<{ outcome: FunnelOutcome; builtSessionLayout: UnitLayout | null }> {
+    if (this.closed) throw new Error('The funnel pool is closed.');
+    // A job already stopped goes in whole, only to be answered with its error once.
+    const stopped = budget.signal?.aborted === true || Date.now() >= budget.deadline;
+    const parts = stopped ? null : planSplit(job, inputs, { parts: this.size, splitEvents: this.splitEvents });
+    if (parts === null || parts.length < 2) {
+      const reply = await this.submit(job, inputs, budget, null, null);
+      return { outcome: reply.outcome!, builtSessionLayout: reply.builtSessionLayout };
+    }
+    const group: SplitGroup = { parts: [], error: null };
+    const replies = await Promise.all(parts.map((part) => this.submit(job, inputs, budget, part, group)));
+    const outcome = mergeFunnelParts(job, replies.map((reply) => reply.partial!));
+    this.counters.completed++;
+    this.counters.split++;
+    return { outcome, builtSessionLayout: null };
+  }
+
+  private submit(job: FunnelJob, inputs: FunnelJobInputs, budget: FunnelBudget, part: UnitRange | null, group: SplitGroup | null): Promise<PartReply> {
     if (this.closed) return Promise.reject(new Error('The funnel pool is closed.'));
+    if (group?.error) return Promise.reject(group.error);
     return new Promise((resolve, reject) => {
-      const task: Task = { job, inputs, budget, resolve, reject, timer: null, slot: null, settled: false };
+      const task: Task = { job, inputs, budget, part, group, resolve, reject, timer: null, slot: null, settled: false };
+      group?.parts.push(task);
       task.timer = setTimeout(() => this.stop(task, 'timeout'), Math.max(0, budget.deadline - Date.now()));
       if (budget.signal) this.watch(budget.signal, task);
       let tasks = this.waiting.get(budget.owner);
@@ -179,7 +242,7 @@ export class FunnelPool {
     slot.worker.ref(); // someone awaits this job: keep the process alive until it ends
     const { snapshot, cohortUsers, sessionLayout } = task.inputs;
     const readsSessionNames = task.job.kind === 'droppedOff';
-    const request: WorkerRequest = { job: task.job, snapshot: this.wire(slot, snapshot, readsSessionNames), cohortUsers, sessionLayout };
+    const request: WorkerRequest = { job: task.job, snapshot: this.wire(slot, snapshot, readsSessionNames), cohortUsers, sessionLayout, part: task.part };
     try {
       slot.worker.postMessage(request);
     } catch (error) {
@@ -250,8 +313,8 @@ export class FunnelPool {
       slot.task = null;
       worker.unref();
       if (reply.ok) {
-        this.counters.completed++;
-        this.settle(task, null, { outcome: reply.outcome, builtSessionLayout: reply.builtSessionLayout });
+        if (!task.group) this.counters.completed++; // a split job counts once, when merged
+        this.settle(task, null, reply);
       } else {
         this.counters.failed++;
         const error = reply.code ? new UserFacingError(reply.code, reply.message) : Object.assign(new Error(reply.message), { name: reply.name });
@@ -281,24 +344,7 @@ export class FunnelPool {
     if (why === 'timeout') this.counters.timedOut++;
     else this.counters.abandoned++;
     const error = why === 'timeout' ? funnelTimeout(task.budget.limitMs) : clientClosedRequest();
-    const slot = task.slot;
-    if (slot) {
-      // Terminating the thread is what actually stops a computation in the middle of a loop.
-      this.slots.splice(this.slots.indexOf(slot), 1);
-      this.counters.workersStopped++;
-      slot.task = null;
-      slot.worker.terminate().catch(() => undefined);
-    } else {
-      const tasks = this.waiting.get(task.budget.owner);
-      const index = tasks?.indexOf(task) ?? -1;
-      if (tasks && index >= 0) {
-        tasks.splice(index, 1);
-        if (tasks.length === 0) {
-          this.waiting.delete(task.budget.owner);
-          this.turns.splice(this.turns.indexOf(task.budget.owner), 1);
-        }
-      }
-    }
+    this.withdraw(task);
     this.settle(task, error);
     // Jobs due at the same moment (aliases of one request share a deadline) leave the queue now,
     // rather than each being handed a fresh worker only to have it stopped a moment later.
@@ -306,26 +352,58 @@ export class FunnelPool {
     if (andDispatch) this.dispatch();
   }
 
-  private dropExpired(now: number): void {
-    for (const [owner, tasks] of [...this.waiting]) {
-      for (const task of tasks.filter((candidate) => candidate.budget.deadline <= now)) {
-        tasks.splice(tasks.indexOf(task), 1);
-        this.counters.timedOut++;
-        this.settle(task, funnelTimeout(task.budget.limitMs));
+  /** Takes a task off the queue, or terminates the worker running it (and forgets that worker). */
+  private withdraw(task: Task): void {
+    const slot = task.slot;
+    if (slot) {
+      // Terminating the thread is what actually stops a computation in the middle of a loop.
+      const index = this.slots.indexOf(slot);
+      if (index >= 0) {
+        this.slots.splice(index, 1);
+        this.counters.workersStopped++;
       }
+      slot.task = null;
+      task.slot = null;
+      slot.worker.terminate().catch(() => undefined);
+      return;
+    }
+    const tasks = this.waiting.get(task.budget.owner);
+    const index = tasks?.indexOf(task) ?? -1;
+    if (tasks && index >= 0) {
+      tasks.splice(index, 1);
       if (tasks.length === 0) {
-        this.waiting.delete(owner);
-        this.turns.splice(this.turns.indexOf(owner), 1);
+        this.waiting.delete(task.budget.owner);
+        this.turns.splice(this.turns.indexOf(task.budget.owner), 1);
       }
     }
   }
 
-  private settle(task: Task, error: Error | null, value?: { outcome: FunnelOutcome; builtSessionLayout: UnitLayout | null }): void {
+  private dropExpired(now: number): void {
+    for (const tasks of [...this.waiting.values()]) {
+      for (const task of tasks.filter((candidate) => candidate.budget.deadline <= now)) {
+        if (task.settled) continue; // a part whose sibling timed out a moment ago
+        this.withdraw(task);
+        this.counters.timedOut++;
+        this.settle(task, funnelTimeout(task.budget.limitMs));
+      }
+    }
+  }
+
+  private settle(task: Task, error: Error | null, value?: PartReply): void {
     if (task.settled) return;
     task.settled = true;
     if (task.timer) clearTimeout(task.timer);
     if (task.budget.signal) this.watched.get(task.budget.signal)?.delete(task);
     if (error) task.reject(error);
     else task.resolve(value!);
+    if (error && task.group) {
+      // The job has failed as a whole: its other parts are not worth a worker any longer.
+      task.group.error ??= error;
+      for (const sibling of task.group.parts) {
+        if (sibling.settled) continue;
+        this.withdraw(sibling);
+        this.settle(sibling, error);
+      }
+    }
   }
 }

@@ -47,6 +47,14 @@ export interface PreparedFunnel {
   /** 1 for users in the cohort, by dense id; null when there is no cohort. */
   cohortUsers: Uint8Array | null;
   engine: WindowFunnel;
+  /** The units this run evaluates, [first, end): all of them, or one part of a split funnel (funnel-split.ts). */
+  units: UnitRange;
+}
+
+/** Units [first, end) of a layout; a split funnel gives each worker one such range. */
+export interface UnitRange {
+  first: number;
+  end: number;
 }
 
 interface CompiledFilter {
@@ -62,20 +70,30 @@ interface CompiledFilter {
  * and exclusion masks, and the engine. Pure computation over the snapshot's arrays, so it runs the
  * same on the main thread and in a funnel worker (funnel-worker.ts).
  */
-export function prepareFunnel(plan: FunnelPlan, snapshot: MirrorSnapshot, cohortUsers: Uint8Array | null, sessionLayout: UnitLayout | null = null): PreparedFunnel {
+export function prepareFunnel(
+  plan: FunnelPlan,
+  snapshot: MirrorSnapshot,
+  cohortUsers: Uint8Array | null,
+  sessionLayout: UnitLayout | null = null,
+  range: UnitRange | null = null,
+): PreparedFunnel {
   const layout = plan.countBy === 'session' ? (sessionLayout ?? sessionUnits(snapshot)) : userUnits(snapshot);
-  const stepMasks = computeMasks(snapshot, plan.steps, layout);
-  const exclusionMasks = plan.exclusionSteps.length > 0 ? computeMasks(snapshot, plan.exclusionSteps, layout) : undefined;
+  const units = range ?? { first: 0, end: layout.unitCount };
+  // Masks only for the range's positions: the arrays keep the layout's indexing, and the pages of the
+  // rest are never touched (zero-filled on allocation, so they cost no memory until written).
+  const positions = { first: layout.unitOffsets[units.first], end: layout.unitOffsets[units.end] };
+  const stepMasks = computeMasks(snapshot, plan.steps, layout, positions);
+  const exclusionMasks = plan.exclusionSteps.length > 0 ? computeMasks(snapshot, plan.exclusionSteps, layout, positions) : undefined;
   const engine = new WindowFunnel({
     stepCount: plan.steps.length,
     conversionWindow: plan.windowMicros,
     modes: plan.modes,
     exclusions: plan.exclusions,
   });
-  return { plan, snapshot, layout, stepMasks, exclusionMasks, cohortUsers, engine };
+  return { plan, snapshot, layout, stepMasks, exclusionMasks, cohortUsers, engine, units };
 }
 
-/** Levels and reported step times per unit for chains starting in [fromMicros, toMicros). */
+/** Levels and reported step times per unit for chains starting in [fromMicros, toMicros); units outside prepared.units stay at level 0 and inactive. */
 export function evaluateFunnel(prepared: PreparedFunnel, fromMicros: number, toMicros: number): FunnelEvaluation {
   const { layout, stepMasks, exclusionMasks, cohortUsers, engine } = prepared;
   const stepCount = engine.stepCount;
@@ -88,7 +106,7 @@ export function evaluateFunnel(prepared: PreparedFunnel, fromMicros: number, toM
   // Step-1 bits outside the range are cleared in a copy, so the engine itself knows nothing of
   // ranges; a unit whose events all lie in the range (the common case) is read in place.
   const masks = new Uint32Array(stepMasks.length);
-  for (let u = 0; u < unitCount; u++) {
+  for (let u = prepared.units.first; u < prepared.units.end; u++) {
     const start = unitOffsets[u];
     const end = unitOffsets[u + 1];
     if (start === end) continue;
@@ -191,8 +209,8 @@ function userUnits(snapshot: MirrorSnapshot): UnitLayout {
   };
 }
 
-/** Bit k of masks[p] when the event at position p matches definitions[k]. */
-function computeMasks(snapshot: MirrorSnapshot, definitions: StepDefinition[], layout: UnitLayout): Uint32Array {
+/** Bit k of masks[p] when the event at position p matches definitions[k], for p in `positions` (0 elsewhere). */
+function computeMasks(snapshot: MirrorSnapshot, definitions: StepDefinition[], layout: UnitLayout, positions: UnitRange): Uint32Array {
   const plain = new Uint32Array(snapshot.typeCount);
   const filtered: { bit: number; filters: CompiledFilter[] }[][] = Array.from({ length: snapshot.typeCount }, () => []);
   for (let k = 0; k < definitions.length; k++) {
@@ -209,11 +227,11 @@ function computeMasks(snapshot: MirrorSnapshot, definitions: StepDefinition[], l
   const masks = new Uint32Array(size);
   if (filtered.every((candidates) => candidates.length === 0)) {
     // Types only: one table lookup per event.
-    if (rows) for (let p = 0; p < size; p++) masks[p] = plain[types[rows[p]]];
-    else for (let p = 0; p < size; p++) masks[p] = plain[types[p]];
+    if (rows) for (let p = positions.first; p < positions.end; p++) masks[p] = plain[types[rows[p]]];
+    else for (let p = positions.first; p < positions.end; p++) masks[p] = plain[types[p]];
     return masks;
   }
-  for (let p = 0; p < size; p++) {
+  for (let p = positions.first; p < positions.end; p++) {
     const row = rows ? rows[p] : p;
     const type = types[row];
     let mask = plain[type];

@@ -1,12 +1,14 @@
 /**
  * Entry of a funnel worker thread (started by funnel-pool.ts): receives a job with a snapshot whose
  * columns are shared memory, rebuilds the snapshot around its own copies of the dictionaries, runs
- * the job (funnel-jobs.ts) and posts the outcome back. One job at a time; the pool terminates the
- * thread to stop a job.
+ * the job (funnel-jobs.ts), or one part of a split job, and posts the outcome back (a part's sorted
+ * durations are transferred, not copied). One job at a time; the pool terminates the thread to stop
+ * a job.
  */
 import { parentPort } from 'node:worker_threads';
 import type { CodedColumn, ItemDictionary, MirrorSnapshot } from './event-mirror';
-import { runFunnelJob } from './funnel-jobs';
+import { runFunnelJob, runFunnelPart } from './funnel-jobs';
+import { transferablesOf } from './funnel-split';
 import type { WireColumn, WireSnapshot, WorkerReply, WorkerRequest } from './funnel-pool';
 
 const dictionaries = new Map<number, unknown[]>();
@@ -39,17 +41,21 @@ function snapshotOf(wire: WireSnapshot): MirrorSnapshot {
 
 parentPort!.on('message', (request: WorkerRequest) => {
   let reply: WorkerReply;
+  let transfer: ArrayBuffer[] = [];
   try {
-    const { outcome, builtSessionLayout } = runFunnelJob(request.job, {
-      snapshot: snapshotOf(request.snapshot),
-      cohortUsers: request.cohortUsers,
-      sessionLayout: request.sessionLayout,
-    });
-    reply = { ok: true, outcome, builtSessionLayout };
+    const inputs = { snapshot: snapshotOf(request.snapshot), cohortUsers: request.cohortUsers, sessionLayout: request.sessionLayout };
+    if (request.part) {
+      const partial = runFunnelPart(request.job, inputs, request.part);
+      reply = { ok: true, outcome: null, partial, builtSessionLayout: null };
+      transfer = transferablesOf(partial);
+    } else {
+      const { outcome, builtSessionLayout } = runFunnelJob(request.job, inputs);
+      reply = { ok: true, outcome, partial: null, builtSessionLayout };
+    }
   } catch (error) {
     const failure = error instanceof Error ? error : new Error(String(error));
     const code = (failure as { extensions?: { code?: unknown } }).extensions?.code;
     reply = { ok: false, name: failure.name, message: failure.message, code: typeof code === 'string' ? code : null };
   }
-  parentPort!.postMessage(reply);
+  parentPort!.postMessage(reply, transfer);
 });

@@ -40,6 +40,8 @@ export interface FunnelServiceOptions {
   workers?: number;
   /** Time limit per funnel field in milliseconds. Default FUNNELCAST_FUNNEL_TIMEOUT_MS. */
   timeoutMs?: number;
+  /** Funnels over at least this many events run split across the workers. Default FUNNELCAST_FUNNEL_SPLIT_EVENTS. */
+  splitEvents?: number;
 }
 
 /**
@@ -64,7 +66,7 @@ export class FunnelService {
     options: FunnelServiceOptions = {},
   ) {
     const workers = options.workers ?? config().funnelWorkers;
-    this.pool = workers > 0 ? new FunnelPool(workers) : null;
+    this.pool = workers > 0 ? new FunnelPool(workers, { splitEvents: options.splitEvents ?? config().funnelSplitEvents }) : null;
     this.timeoutMs = options.timeoutMs ?? config().funnelTimeoutMs;
   }
 

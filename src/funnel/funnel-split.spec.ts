@@ -1,0 +1,261 @@
+/**
+ * A funnel split into unit ranges and merged (funnel-split.ts) answers exactly what the whole job
+ * answers (funnel-jobs.ts), for every job kind, on random snapshots with ties, sessions, cohorts,
+ * filters, exclusions and breakdowns that fold groups into "other"; and its step counts and times
+ * agree with the brute-force reference (window-funnel.reference.ts) worked out from the raw events.
+ * No worker threads here (funnel-pool.spec.ts has those): the parts run one after another.
+ */
+import type { MirrorSnapshot } from './event-mirror';
+import { planFunnel, FunnelSpec } from './funnel-definition';
+import { DroppedKey, FunnelJob, FunnelJobInputs, runFunnelJob, runFunnelPart } from './funnel-jobs';
+import { sessionUnits, UnitRange } from './funnel-run';
+import { cutByEvents, mergeFunnelParts, planSplit } from './funnel-split';
+import { sharedFloat64, sharedInt32, sharedUint16 } from './shared-memory';
+import { referenceWindowFunnel } from './window-funnel.reference';
+import { SeededRandom } from '../ml/random';
+
+const PERIOD_MICROS = 2 * 3600e6;
+const MINUTE_MICROS = 60e6;
+const START_MICROS = Date.UTC(2026, 0, 5) * 1000;
+const TYPES = ['a', 'b', 'c', 'x'];
+/** Breakdown values that look alike on purpose: numbers, their text, booleans, null. */
+const DEVICES: unknown[] = [undefined, 'mobile', 'desktop', 'tablet', 10, '10', true, null];
+
+interface RawEvent {
+  user: number;
+  minute: number;
+  type: number;
+  device: number;
+  session: number;
+}
+
+/** `users` users with 0–29 events each over twelve hours, on 5-minute marks, so ties are common. */
+function randomEvents(seed: number, users: number): RawEvent[] {
+  const random = new SeededRandom(seed);
+  const events: RawEvent[] = [];
+  for (let user = 0; user < users; user++) {
+    const count = Math.floor(random.next() * 30);
+    for (let n = 0; n < count; n++) {
+      events.push({
+        user,
+        minute: Math.floor(random.next() * 12 * 12) * 5,
+        type: Math.floor(random.next() * TYPES.length),
+        device: Math.floor(random.next() * DEVICES.length),
+        session: Math.floor(random.next() * 4), // 0: no session
+      });
+    }
+  }
+  return events;
+}
+
+/** The mirror's layout of `events`: rows in (user, ts, id) order, ids in generation order. */
+function snapshotOf(events: RawEvent[], users: number): { snapshot: MirrorSnapshot; rows: RawEvent[] } {
+  const rows = events.map((event, id) => ({ event, id })).sort((x, y) => x.event.user - y.event.user || x.event.minute - y.event.minute || x.id - y.id);
+  const size = rows.length;
+  const snapshot: MirrorSnapshot = {
+    version: 1,
+    size,
+    ids: sharedFloat64(size),
+    users: sharedInt32(size),
+    times: sharedFloat64(size),
+    types: sharedUint16(size),
+    items: sharedInt32(size).fill(-1),
+    userOffsets: sharedInt32(users + 1),
+    typeCodes: new Map(TYPES.map((type, code) => [type, code])),
+    typeCount: TYPES.length,
+    properties: new Map([['device', { codes: sharedInt32(size), values: DEVICES }]]),
+    sessions: { codes: sharedInt32(size), values: [undefined, 's1', 's2', 's3'] },
+    itemDictionary: null,
+  };
+  rows.forEach(({ event, id }, row) => {
+    snapshot.ids[row] = id + 1;
+    snapshot.users[row] = event.user;
+    snapshot.times[row] = START_MICROS + event.minute * MINUTE_MICROS;
+    snapshot.types[row] = event.type;
+    snapshot.properties.get('device')!.codes[row] = event.device;
+    snapshot.sessions!.codes[row] = event.session;
+    snapshot.userOffsets[event.user + 1]++;
+  });
+  for (let u = 0; u < users; u++) snapshot.userOffsets[u + 1] += snapshot.userOffsets[u];
+  return { snapshot, rows: rows.map(({ event }) => event) };
+}
+
+const base = { conversionWindowSeconds: 2 * 3600, from: new Date(START_MICROS / 1000 + 3600e3), to: new Date(START_MICROS / 1000 + 10 * 3600e3) };
+const SPECS: { name: string; spec: FunnelSpec }[] = [];
+for (const countBy of ['user', 'session'] as const) {
+  for (const modes of [[], ['strict_order'], ['strict_deduplication'], ['strict_increase', 'strict_once'], ['strict_order', 'allow_reentry']]) {
+    SPECS.push({ name: `a→b→c ${countBy} [${modes}]`, spec: { ...base, countBy, modes, steps: [{ type: 'a' }, { type: 'b' }, { type: 'c' }] } });
+  }
+  SPECS.push({
+    name: `filters, exclusion, breakdown (top 2 and other) ${countBy}`,
+    spec: {
+      ...base,
+      countBy,
+      steps: [{ type: 'a' }, { type: 'b', filters: [{ property: 'device', op: 'neq', value: 'desktop' }] }, { type: 'a' }, { type: 'c' }],
+      exclusions: [{ type: 'x', fromStep: 1, toStep: 2 }],
+      breakdown: { property: 'device', limit: 2 },
+    },
+  });
+  SPECS.push({ name: `breakdown, every group kept ${countBy}`, spec: { ...base, countBy, steps: [{ type: 'b' }, { type: 'c' }], breakdown: { property: 'device', limit: 100 } } });
+}
+
+function jobsOf(spec: FunnelSpec): FunnelJob[] {
+  const plan = planFunnel(spec);
+  const periods: [number, number][] = [];
+  for (let start = plan.fromMicros; start < plan.toMicros; start += PERIOD_MICROS) periods.push([start, Math.min(start + PERIOD_MICROS, plan.toMicros)]);
+  const jobs: FunnelJob[] = [
+    { kind: 'report', plan },
+    { kind: 'trend', plan, periods },
+    { kind: 'timeToConvert', plan, fromStep: 1, toStep: 2, buckets: 7 },
+    { kind: 'timeToConvert', plan, fromStep: 1, toStep: plan.steps.length, buckets: 1 },
+  ];
+  for (const afterStep of [1, 2]) {
+    jobs.push({ kind: 'droppedOff', plan, afterStep, first: 4, cursor: null });
+    jobs.push({ kind: 'droppedOff', plan, afterStep, first: 1000, cursor: null });
+  }
+  return jobs;
+}
+
+/** Several ways to cut `unitCount` units: by events into 2, 3 and 7 parts, one unit per part, and lopsided. */
+function partitions(unitOffsets: Int32Array): UnitRange[][] {
+  const unitCount = unitOffsets.length - 1;
+  return [
+    cutByEvents(unitOffsets, 2),
+    cutByEvents(unitOffsets, 3),
+    cutByEvents(unitOffsets, 7),
+    Array.from({ length: unitCount }, (_, u) => ({ first: u, end: u + 1 })),
+    [{ first: 0, end: 1 }, { first: 1, end: unitCount - 1 }, { first: unitCount - 1, end: unitCount }],
+  ];
+}
+
+describe.each([3, 17])('random snapshot (seed %i)', (seed) => {
+  const users = 90;
+  const { snapshot } = snapshotOf(randomEvents(seed, users), users);
+  const sessionLayout = sessionUnits(snapshot);
+  const random = new SeededRandom(seed * 7);
+  const cohort = Uint8Array.from({ length: users }, () => (random.next() < 0.7 ? 1 : 0));
+
+  it.each(SPECS.map(({ name, spec }) => [name, spec] as const))('%s: the parts merge into the whole job’s answer', (_name, spec) => {
+    let compared = 0;
+    for (const cohortUsers of [null, cohort]) {
+      const inputs: FunnelJobInputs = { snapshot, cohortUsers, sessionLayout: spec.countBy === 'session' ? sessionLayout : null };
+      const unitOffsets = spec.countBy === 'session' ? sessionLayout.unitOffsets : snapshot.userOffsets;
+      for (const job of jobsOf(spec)) {
+        const whole = runFunnelJob(job, inputs).outcome;
+        for (const parts of partitions(unitOffsets)) {
+          const merged = mergeFunnelParts(job, parts.map((part) => runFunnelPart(job, inputs, part)).reverse());
+          expect({ job: job.kind, parts: parts.length, outcome: merged }).toEqual({ job: job.kind, parts: parts.length, outcome: whole });
+          compared++;
+        }
+        // Paging on: the page after a cursor in the middle of the list.
+        if (job.kind === 'droppedOff' && whole.kind === 'droppedOff' && whole.page.length > 2) {
+          const cursor: DroppedKey = { user: whole.page[1].user, session: whole.page[1].session };
+          const next: FunnelJob = { ...job, cursor, first: 2 };
+          const wholeNext = runFunnelJob(next, inputs).outcome;
+          const mergedNext = mergeFunnelParts(next, cutByEvents(unitOffsets, 3).map((part) => runFunnelPart(next, inputs, part)));
+          expect(mergedNext).toEqual(wholeNext);
+        }
+      }
+    }
+    expect(compared).toBeGreaterThan(0);
+  });
+
+  it('has data that exercises the merge: conversions, several groups folded into other, dropped-off pages', () => {
+    const spec = SPECS.find(({ name }) => name.startsWith('filters, exclusion, breakdown (top 2 and other) user'))!.spec;
+    const { outcome } = runFunnelJob({ kind: 'report', plan: planFunnel(spec) }, { snapshot, cohortUsers: null, sessionLayout: null });
+    if (outcome.kind !== 'report') throw new Error(outcome.kind);
+    expect(outcome.report.steps[outcome.report.steps.length - 1].count).toBeGreaterThan(2);
+    expect(outcome.breakdown!.map((group) => group.isOther)).toEqual([false, false, true]);
+  });
+});
+
+/** Linear interpolation between closest ranks, written out here rather than imported. */
+function percentileOf(values: number[], p: number): number {
+  const sorted = [...values].sort((x, y) => x - y);
+  const h = (sorted.length - 1) * p;
+  const below = sorted[Math.floor(h)];
+  const above = sorted[Math.min(Math.floor(h) + 1, sorted.length - 1)];
+  return below + (h - Math.floor(h)) * (above - below);
+}
+
+it('agrees with the brute-force reference when split (every event in range, every mode)', () => {
+  const users = 120;
+  const { snapshot, rows } = snapshotOf(randomEvents(29, users), users);
+  const firstMinute = Math.min(...rows.map((event) => event.minute));
+  const lastMinute = Math.max(...rows.map((event) => event.minute));
+  const steps = ['a', 'b', 'a', 'c'];
+  let converted = 0;
+  for (const modes of [[], ['strict_order'], ['strict_deduplication'], ['strict_increase'], ['strict_once'], ['strict_order', 'allow_reentry']]) {
+    const plan = planFunnel({
+      steps: steps.map((type) => ({ type })),
+      conversionWindowSeconds: 3600,
+      modes,
+      from: new Date(START_MICROS / 1000 + firstMinute * 60_000),
+      to: new Date(START_MICROS / 1000 + (lastMinute + 1) * 60_000),
+    });
+    const job: FunnelJob = { kind: 'report', plan };
+    const inputs: FunnelJobInputs = { snapshot, cohortUsers: null, sessionLayout: null };
+    const parts = planSplit(job, inputs, { parts: 3, splitEvents: 0 })!;
+    expect(parts).toHaveLength(3);
+    const outcome = mergeFunnelParts(job, parts.map((part) => runFunnelPart(job, inputs, part)));
+    if (outcome.kind !== 'report') throw new Error(outcome.kind);
+
+    // The reference, user by user, from the raw events (already in (ts, id) order per user).
+    const counts = new Array<number>(steps.length).fill(0);
+    const durations: number[][] = steps.map(() => []);
+    let unitCount = 0;
+    for (let user = 0; user < users; user++) {
+      const events = rows.filter((event) => event.user === user);
+      if (events.length === 0) continue;
+      unitCount++;
+      const { level, stepTimes } = referenceWindowFunnel(
+        events.map((event) => ({ timestamp: event.minute * 60, steps: steps.flatMap((type, k) => (TYPES[event.type] === type ? [k + 1] : [])) })),
+        { stepCount: steps.length, conversionWindow: 3600, modes: plan.modes },
+      );
+      for (let k = 0; k < level; k++) {
+        counts[k]++;
+        if (k > 0) durations[k].push((stepTimes[k] - stepTimes[k - 1]) * 1e6);
+      }
+    }
+    converted += counts[steps.length - 1];
+    const context = `[${modes}]`;
+    expect({ context, unitCount: outcome.report.unitCount, counts: outcome.report.steps.map((step) => step.count) }).toEqual({ context, unitCount, counts });
+    outcome.report.steps.forEach((step, k) => {
+      if (k === 0 || durations[k].length === 0) {
+        expect({ context, k, time: step.timeFromPrevious }).toEqual({ context, k, time: null });
+        return;
+      }
+      expect(step.timeFromPrevious!.median).toBeCloseTo(percentileOf(durations[k], 0.5), 3);
+      expect(step.timeFromPrevious!.p90).toBeCloseTo(percentileOf(durations[k], 0.9), 3);
+      expect(step.timeFromPrevious!.average).toBeCloseTo(durations[k].reduce((sum, d) => sum + d, 0) / durations[k].length, 3);
+    });
+  }
+  expect(converted).toBeGreaterThan(10);
+});
+
+describe('planSplit', () => {
+  const users = 40;
+  const { snapshot } = snapshotOf(randomEvents(5, users), users);
+  const report = (countBy: 'user' | 'session'): FunnelJob => ({ kind: 'report', plan: planFunnel({ ...base, countBy, steps: [{ type: 'a' }, { type: 'b' }] }) });
+
+  it('keeps small snapshots whole and cuts big ones into contiguous ranges covering every unit', () => {
+    const inputs = { snapshot, cohortUsers: null, sessionLayout: null };
+    expect(planSplit(report('user'), inputs, { parts: 2, splitEvents: snapshot.size + 1 })).toBeNull();
+    expect(planSplit(report('user'), inputs, { parts: 1, splitEvents: 0 })).toBeNull();
+    const parts = planSplit(report('user'), inputs, { parts: 4, splitEvents: snapshot.size })!;
+    expect(parts[0].first).toBe(0);
+    expect(parts[parts.length - 1].end).toBe(users);
+    for (let n = 1; n < parts.length; n++) expect(parts[n].first).toBe(parts[n - 1].end);
+    // Each part holds about a quarter of the events: within one user's events of it.
+    const most = Math.max(...Array.from({ length: users }, (_, u) => snapshot.userOffsets[u + 1] - snapshot.userOffsets[u]));
+    for (const { first, end } of parts) expect(Math.abs(snapshot.userOffsets[end] - snapshot.userOffsets[first] - snapshot.size / 4)).toBeLessThanOrEqual(most);
+  });
+
+  it('runs a session funnel whole until the session layout exists', () => {
+    expect(planSplit(report('session'), { snapshot, cohortUsers: null, sessionLayout: null }, { parts: 2, splitEvents: 0 })).toBeNull();
+    const layout = sessionUnits(snapshot);
+    const parts = planSplit(report('session'), { snapshot, cohortUsers: null, sessionLayout: layout }, { parts: 2, splitEvents: 0 })!;
+    expect(parts).toHaveLength(2);
+    expect(parts[1].end).toBe(layout.unitCount);
+  });
+});

@@ -1,0 +1,153 @@
+/**
+ * One funnel on several cores: the units (users, or sessions) are cut into ranges holding about the
+ * same number of events, each range runs on its own worker (funnel-jobs.ts `runFunnelPart`), and
+ * the parts' partial outcomes merge here into exactly the outcome the whole funnel gives on one
+ * worker (`runFunnelJob`). Units are independent in a funnel, so only the aggregation needs care:
+ *
+ * - step counts, unit counts, trend counts: sums;
+ * - times between steps and time to convert (median, p90, average, histogram): each part sends its
+ *   durations sorted and the merge interleaves them, so percentiles, the average (summed in the
+ *   same ascending order) and the histogram's edges are those of the whole set, bit for bit;
+ * - breakdowns: per group key, the tallies add up; the top-N and the "other" group are chosen
+ *   after adding, by breakdownFunnel's rule (most units at step 1 first, then key order);
+ * - dropped-off pages: each part sends its first `first` units after the cursor, in droppedOff's
+ *   order, and the merge keeps the first `first` of their union.
+ *
+ * Small funnels are not split: a part costs a message each way and a few allocations, which only
+ * pays off above `splitEvents` events (FUNNELCAST_FUNNEL_SPLIT_EVENTS).
+ */
+import { FunnelTally, mergeSorted, mergeTallies, reportOfTally, summarizeSorted, durationHistogram } from './funnel-aggregate';
+import { compareDropped, DroppedOffOutcome, FunnelJob, FunnelJobInputs, FunnelOutcome, FunnelPartial, ReportOutcome } from './funnel-jobs';
+import type { UnitRange } from './funnel-run';
+
+export interface SplitOptions {
+  /** Workers that may run parts at once; the funnel is cut into this many parts. */
+  parts: number;
+  /** Split only snapshots of at least this many events. */
+  splitEvents: number;
+}
+
+/**
+ * The unit ranges to run `job` as, or null when it runs whole: one part would do, the snapshot is
+ * small, or a session funnel has no session layout yet (the whole job builds it once, and later
+ * funnels on the same mirror version split over it).
+ */
+export function planSplit(job: FunnelJob, inputs: FunnelJobInputs, options: SplitOptions): UnitRange[] | null {
+  if (options.parts < 2 || inputs.snapshot.size < options.splitEvents) return null;
+  let unitOffsets: Int32Array;
+  if (job.plan.countBy === 'session') {
+    if (!inputs.sessionLayout) return null;
+    unitOffsets = inputs.sessionLayout.unitOffsets;
+  } else {
+    unitOffsets = inputs.snapshot.userOffsets;
+  }
+  return cutByEvents(unitOffsets, options.parts);
+}
+
+/** `parts` consecutive unit ranges covering every unit, each ending where its share of the events does (events decide the cost, not units). */
+export function cutByEvents(unitOffsets: Int32Array, parts: number): UnitRange[] {
+  const unitCount = unitOffsets.length - 1;
+  const events = unitOffsets[unitCount];
+  const ranges: UnitRange[] = [];
+  let first = 0;
+  for (let n = 1; n <= parts; n++) {
+    let end = unitCount;
+    if (n < parts) {
+      // First unit whose events start at or past n/parts of all events.
+      const target = Math.round((events * n) / parts);
+      let lo = first;
+      let hi = unitCount;
+      while (lo < hi) {
+        const mid = (lo + hi) >> 1;
+        if (unitOffsets[mid] < target) lo = mid + 1;
+        else hi = mid;
+      }
+      end = lo;
+    }
+    if (end > first) ranges.push({ first, end });
+    first = end;
+  }
+  return ranges;
+}
+
+/** The outcome of `job` from its parts' partials (any order of parts; each unit in exactly one part). */
+export function mergeFunnelParts(job: FunnelJob, partials: readonly FunnelPartial[]): FunnelOutcome {
+  switch (job.kind) {
+    case 'report': {
+      const reports = partials.map((partial) => expectKind(partial, 'report'));
+      return {
+        kind: 'report',
+        report: reportOfTally(mergeTallies(reports.map((partial) => partial.tally))),
+        breakdown: job.plan.breakdown ? mergeBreakdowns(reports.map((partial) => partial.breakdown!), job.plan.breakdown.limit) : null,
+      };
+    }
+    case 'trend': {
+      const trends = partials.map((partial) => expectKind(partial, 'trend'));
+      return {
+        kind: 'trend',
+        periods: job.periods.map((_, n) => ({
+          entered: trends.reduce((sum, trend) => sum + trend.periods[n].entered, 0),
+          converted: trends.reduce((sum, trend) => sum + trend.periods[n].converted, 0),
+        })),
+      };
+    }
+    case 'timeToConvert': {
+      const durations = mergeSorted(partials.map((partial) => expectKind(partial, 'timeToConvert').durations));
+      return { kind: 'timeToConvert', units: durations.length, summary: summarizeSorted(durations), histogram: durationHistogram(durations, { bucketCount: job.buckets }) };
+    }
+    case 'droppedOff': {
+      const dropped = partials.map((partial) => expectKind(partial, 'droppedOff'));
+      const page = dropped.flatMap((partial) => partial.page).sort(compareDropped).slice(0, job.first);
+      const afterCursor = dropped.reduce((sum, partial) => sum + partial.afterCursor, 0);
+      const outcome: DroppedOffOutcome = {
+        kind: 'droppedOff',
+        totalCount: dropped.reduce((sum, partial) => sum + partial.totalCount, 0),
+        page,
+        hasNextPage: afterCursor > job.first,
+      };
+      return outcome;
+    }
+  }
+}
+
+/**
+ * breakdownFunnel's groups from the parts' per-key tallies: groups ranked by units at step 1
+ * (descending, then key ascending), the first `topN` kept, the rest folded into "other".
+ */
+function mergeBreakdowns(parts: readonly { keys: string[]; tallies: FunnelTally[] }[], topN: number): ReportOutcome['breakdown'] {
+  const byKey = new Map<string, FunnelTally[]>();
+  for (const part of parts) {
+    part.keys.forEach((key, n) => {
+      let tallies = byKey.get(key);
+      if (!tallies) byKey.set(key, (tallies = []));
+      tallies.push(part.tallies[n]);
+    });
+  }
+  const merged = new Map([...byKey].map(([key, tallies]) => [key, mergeTallies(tallies)]));
+  const entered = (key: string): number => {
+    const tally = merged.get(key)!;
+    return tally.unitCount - tally.reachedExactly[0];
+  };
+  const ranked = [...merged.keys()].sort((a, b) => entered(b) - entered(a) || (a < b ? -1 : a > b ? 1 : 0));
+  const groups: NonNullable<ReportOutcome['breakdown']> = ranked.slice(0, topN).map((key) => ({ key, isOther: false, report: reportOfTally(merged.get(key)!) }));
+  const rest = ranked.slice(topN);
+  if (rest.length > 0) groups.push({ key: 'other', isOther: true, report: reportOfTally(mergeTallies(rest.map((key) => merged.get(key)!))) });
+  return groups;
+}
+
+function expectKind<K extends FunnelPartial['kind']>(partial: FunnelPartial, kind: K): Extract<FunnelPartial, { kind: K }> {
+  if (partial.kind !== kind) throw new Error(`A ${kind} funnel got a ${partial.kind} part.`);
+  return partial as Extract<FunnelPartial, { kind: K }>;
+}
+
+/** The buffers of a partial's durations, which a worker hands over (transfers) instead of copying. */
+export function transferablesOf(partial: FunnelPartial): ArrayBuffer[] {
+  const tallies: FunnelTally[] = [];
+  if (partial.kind === 'report') {
+    tallies.push(partial.tally);
+    if (partial.breakdown) tallies.push(...partial.breakdown.tallies);
+  }
+  const arrays: Float64Array[] = partial.kind === 'timeToConvert' ? [partial.durations] : tallies.flatMap((tally) => [tally.reachedExactly, ...tally.durations]);
+  // A buffer may be listed once only; views of one buffer (none today) would share it.
+  return [...new Set(arrays.map((array) => array.buffer as ArrayBuffer))].filter((buffer) => buffer.byteLength > 0);
+}
