@@ -1,8 +1,11 @@
 /**
  * The worker pool on its own, with real worker threads (the compiled dist/ entry; `npm test` builds
  * first) over a tiny snapshot: owners take turns, a deadline or an abort takes a job out of the
- * queue without touching the worker, and answers match the main thread's.
+ * queue without touching the worker, and answers match the main thread's, split into parts or not.
+ * Stopping split jobs uses a stand-in worker that never answers (test/fixtures/stuck-funnel-worker.js),
+ * so nothing depends on how long a computation takes.
  */
+import path from 'node:path';
 import type { MirrorSnapshot } from './event-mirror';
 import { FunnelBudget } from './funnel-budget';
 import { planFunnel } from './funnel-definition';
@@ -84,6 +87,85 @@ it('serves owners in turn: one owner’s many jobs hold another’s for at most 
   // A1 was running and A2 was next in turn when B1 arrived; then B1, then the rest of A.
   expect(finished).toEqual(['A1', 'A2', 'B1', 'A3', 'A4', 'A5']);
   expect(pool.stats).toMatchObject({ workers: 1, completed: 6, timedOut: 0, abandoned: 0, workersStopped: 0 });
+});
+
+describe('split into parts (a tiny split threshold)', () => {
+  const STUCK = path.resolve(__dirname, '../../test/fixtures/stuck-funnel-worker.js');
+  const trend: FunnelJob = { kind: 'trend', plan: job.plan, periods: [[job.plan.fromMicros, job.plan.toMicros]] };
+  let split: FunnelPool;
+
+  afterEach(async () => {
+    await split.close();
+  });
+
+  /** Resolves once `condition` holds, checking after each turn of the event loop (no clock involved). */
+  async function until(condition: () => boolean): Promise<void> {
+    while (!condition()) await new Promise((resolve) => setImmediate(resolve));
+  }
+
+  it('answers every kind of job as the main thread does, counting a split job once', async () => {
+    split = new FunnelPool(2, { splitEvents: 0 });
+    const jobs: FunnelJob[] = [
+      job,
+      trend,
+      { kind: 'timeToConvert', plan: job.plan, fromStep: 1, toStep: 2, buckets: 3 },
+      { kind: 'droppedOff', plan: job.plan, afterStep: 1, first: 10, cursor: null },
+    ];
+    for (const each of jobs) {
+      const { outcome } = await split.run(each, inputs, new FunnelBudget(60_000));
+      expect(outcome).toEqual(runFunnelJob(each, inputs).outcome);
+    }
+    expect(split.stats).toMatchObject({ workers: 2, completed: 4, split: 4, failed: 0 });
+  });
+
+  it('stops every part when the request is aborted, running or queued', async () => {
+    split = new FunnelPool(2, { splitEvents: 0, entry: STUCK });
+    const controller = new AbortController();
+    const running = split.run(job, inputs, new FunnelBudget(60_000, { owner: 'A', signal: controller.signal }));
+    const queued = split.run(job, inputs, new FunnelBudget(60_000, { owner: 'A', signal: controller.signal }));
+    await until(() => split.stats.busy === 2);
+    expect(split.stats.queued).toBe(2);
+    controller.abort();
+    await expect(running).rejects.toMatchObject({ extensions: { code: 'CLIENT_CLOSED_REQUEST' } });
+    await expect(queued).rejects.toMatchObject({ extensions: { code: 'CLIENT_CLOSED_REQUEST' } });
+    expect(split.stats).toMatchObject({ busy: 0, queued: 0, completed: 0, abandoned: 2, workersStopped: 2 });
+  });
+
+  it('stops every part at the deadline, and counts the job once', async () => {
+    split = new FunnelPool(2, { splitEvents: 0, entry: STUCK });
+    // Long enough for both parts to have been handed to a worker (starting one is synchronous work), whatever the load.
+    await expect(split.run(job, inputs, new FunnelBudget(2000))).rejects.toMatchObject({ extensions: { code: 'FUNNEL_TIMEOUT', limitMs: 2000 } });
+    expect(split.stats).toMatchObject({ busy: 0, queued: 0, timedOut: 1, workersStopped: 2 });
+  });
+
+  it('stops the other parts when one part fails', async () => {
+    split = new FunnelPool(2, { splitEvents: 0, entry: STUCK });
+    await expect(split.run(trend, inputs, new FunnelBudget(60_000))).rejects.toThrow('this part failed');
+    expect(split.stats).toMatchObject({ busy: 0, queued: 0, failed: 1, completed: 0, workersStopped: 1 });
+  });
+
+  it('queues parts as their owner’s jobs: owners still take turns', async () => {
+    split = new FunnelPool(2, { splitEvents: 0, entry: STUCK });
+    const a1 = new AbortController();
+    const b1 = new AbortController();
+    const first = split.run(job, inputs, new FunnelBudget(60_000, { owner: 'A', signal: a1.signal }));
+    await until(() => split.stats.busy === 2);
+    const second = split.run(job, inputs, new FunnelBudget(60_000, { owner: 'A' }));
+    const other = split.run(job, inputs, new FunnelBudget(60_000, { owner: 'B', signal: b1.signal }));
+    // A's first job holds both workers; when it goes, A's second job and B's job get one each, not A's two parts.
+    a1.abort();
+    await expect(first).rejects.toMatchObject({ extensions: { code: 'CLIENT_CLOSED_REQUEST' } });
+    await until(() => split.stats.busy === 2);
+    expect(split.stats.queued).toBe(2);
+    const stoppedBefore = split.stats.workersStopped;
+    b1.abort();
+    await expect(other).rejects.toMatchObject({ extensions: { code: 'CLIENT_CLOSED_REQUEST' } });
+    // B had one part running (its worker was stopped) and one queued; A's second job still holds one worker and waits for another.
+    expect(split.stats.workersStopped - stoppedBefore).toBe(1);
+    await until(() => split.stats.busy === 2);
+    expect(split.stats.queued).toBe(0);
+    second.catch(() => undefined); // still running on the stuck workers when the pool closes
+  });
 });
 
 it('takes queued jobs out at their deadline or when their request is aborted, without stopping the worker', async () => {
