@@ -17,7 +17,7 @@ import { loadDemoShop } from '../src/sim/load';
 import { elapsedSeconds } from './support';
 
 /**
- * `npm run bench funnel -- [--events 10000000 | --users N] [--days 14] [--seed 1] [--repeat 3] [--reuse] [--skip-pg] [--workers N]`
+ * `npm run bench funnel -- [--events 10000000 | --users N] [--days 14] [--seed 1] [--repeat 3] [--reuse] [--skip-pg] [--workers N] [--split-repeat N]`
  *
  * A 4-step funnel (view → cart → checkout → purchase, 7-day window, per user, default mode) over
  * the demo shop, timed three ways in one run: (a) Funnelcast's FunnelService (in-process mirror +
@@ -26,7 +26,7 @@ import { elapsedSeconds } from './support';
  *
  * Funnelcast runs twice over one mirror, runs interleaved so both see the same machine load: on one
  * worker thread, and split across `--workers` workers (default: one per core, at least 2), with
- * the ratio of the two.
+ * the ratio of the two (`--split-repeat` pairs of runs, default `--repeat`).
  *
  * The shop is loaded once into a database named after its size and seed and kept; `--reuse` skips
  * the load when that database is already complete (loading 10 M events takes several minutes).
@@ -179,6 +179,7 @@ export async function run(argv: string[]): Promise<void> {
   const seed = intFlag(args, 'seed', 1, 0);
   const repeat = intFlag(args, 'repeat', 3, 1);
   const workers = intFlag(args, 'workers', Math.max(2, availableParallelism()), 2);
+  const splitRepeat = intFlag(args, 'split-repeat', repeat, 1);
   const reuse = args.flags.reuse === true;
   process.env.LOG_LEVEL ??= 'warn';
 
@@ -205,18 +206,21 @@ export async function run(argv: string[]): Promise<void> {
   const interleaved = async (query: FunnelSpec) => {
     const one: number[] = [];
     const all: number[] = [];
-    const answers: Awaited<ReturnType<FunnelService['funnel']>>[] = [];
-    for (let n = 0; n < repeat; n++) {
+    let value: Awaited<ReturnType<FunnelService['funnel']>> | undefined;
+    let same = true;
+    for (let n = 0; n < splitRepeat; n++) {
       // Alternate which goes first, so neither always runs right after the other's garbage.
       const order = n % 2 === 0 ? [funnels, splitFunnels] : [splitFunnels, funnels];
+      const answers: string[] = [];
       for (const service of order) {
         const run = await timed(() => service.funnel(query));
         (service === funnels ? one : all).push(run.seconds);
-        answers.push(run.value);
+        answers.push(JSON.stringify(run.value));
+        value ??= run.value;
       }
+      same &&= answers[0] === answers[1];
     }
-    const same = answers.every((answer) => JSON.stringify(answer) === JSON.stringify(answers[0]));
-    return { value: answers[0], seconds: one, all, same };
+    return { value: value!, seconds: one, all, same };
   };
   const ours = await interleaved(spec);
   const ourCounts = ours.value.steps.map((step) => step.count);

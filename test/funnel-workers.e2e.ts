@@ -4,7 +4,8 @@
  * query, on random stored logs. test/funnel-random.e2e.ts checks the served answers against the
  * brute-force reference; this file checks the two execution paths against each other, including
  * what only workers have: several threads at once, dictionaries sent to each worker as deltas
- * after new events, session layouts built in one worker and reused by another.
+ * after new events, session layouts built in one worker and reused by another; and funnels split
+ * across workers by unit ranges (funnel-split.ts, forced here by a split threshold of 0 events).
  */
 import type { FunnelSpec } from '../src/funnel/funnel-definition';
 import { FunnelService } from '../src/funnel/funnel.service';
@@ -99,17 +100,20 @@ async function everything(service: FunnelService): Promise<Record<string, unknow
 let t: TestApp;
 let onMainThread: FunnelService;
 let onWorkers: FunnelService;
+let onSplitWorkers: FunnelService;
 
 beforeAll(async () => {
   t = await startTestApp('funnel_workers');
   const { dataSource } = t.app.services;
   onMainThread = new FunnelService(dataSource, undefined, { workers: 0 });
-  onWorkers = new FunnelService(dataSource, undefined, { workers: 3 });
+  onWorkers = new FunnelService(dataSource, undefined, { workers: 3, splitEvents: Infinity });
+  onSplitWorkers = new FunnelService(dataSource, undefined, { workers: 3, splitEvents: 0 });
   await t.app.services.catalog.upsert(Array.from({ length: 12 }, (_, n) => ({ id: `i${n}`, category: n % 3 === 0 ? null : `cat-${n % 3}` })));
 });
 
 afterAll(async () => {
   await onWorkers?.close();
+  await onSplitWorkers?.close();
   await t?.stop();
 });
 
@@ -120,17 +124,23 @@ it('gives the same answers on worker threads as on the main thread, before and a
     expect(result.accepted).toBe(1500);
     if (round === 2) await t.app.services.catalog.upsert([{ id: 'i4', category: 'cat-moved' }]); // the item dictionary changes too
     const expected = await everything(onMainThread);
-    const actual = await everything(onWorkers);
-    expect(Object.keys(actual).sort()).toEqual(Object.keys(expected).sort());
-    for (const key of Object.keys(expected)) {
-      expect({ key, value: actual[key] }).toEqual({ key, value: expected[key] });
-      compared++;
+    for (const service of [onWorkers, onSplitWorkers]) {
+      const actual = await everything(service);
+      expect(Object.keys(actual).sort()).toEqual(Object.keys(expected).sort());
+      for (const key of Object.keys(expected)) {
+        expect({ key, split: service === onSplitWorkers, value: actual[key] }).toEqual({ key, split: service === onSplitWorkers, value: expected[key] });
+        compared++;
+      }
     }
   }
-  expect(compared).toBe(3 * specs().length * 4);
+  expect(compared).toBe(2 * 3 * specs().length * 4);
   // The answers are not empty: some funnel converts, and the workers did the work.
   const sample = (await onWorkers.funnel(specs()[0].spec)).steps;
   expect(sample[sample.length - 1].count).toBeGreaterThan(0);
   expect(onWorkers.poolStats).toMatchObject({ workers: 3, failed: 0, timedOut: 0 });
   expect(onWorkers.poolStats!.completed).toBeGreaterThan(3 * specs().length * 4);
+  expect(onWorkers.poolStats!.split).toBe(0);
+  // Every user funnel ran split; a session funnel runs whole until its mirror version's session layout exists.
+  expect(onSplitWorkers.poolStats).toMatchObject({ workers: 3, failed: 0, timedOut: 0 });
+  expect(onSplitWorkers.poolStats!.split).toBeGreaterThan((3 * specs().length * 4) / 2);
 });
