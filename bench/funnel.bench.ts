@@ -1,4 +1,4 @@
-import { createWriteStream, existsSync, statSync } from 'node:fs';
+import { createWriteStream, existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { unlink } from 'node:fs/promises';
 import { availableParallelism, cpus, tmpdir } from 'node:os';
 import path from 'node:path';
@@ -45,6 +45,30 @@ async function timed<T>(work: () => Promise<T>): Promise<{ value: T; seconds: nu
   const started = process.hrtime.bigint();
   const value = await work();
   return { value, seconds: elapsedSeconds(started) };
+}
+
+/**
+ * CPU time per thread of this process so far (ns, Linux /proc; empty elsewhere). On a shared box
+ * whose scheduler groups each session's threads (autogroup), a second thread gets no more CPU while
+ * the others are busy, so wall time cannot show parallelism there; the busiest thread's CPU time
+ * per funnel (the critical path) still can.
+ */
+function threadCpuNs(): Map<string, number> {
+  const times = new Map<string, number>();
+  try {
+    for (const tid of readdirSync('/proc/self/task')) {
+      times.set(tid, Number(readFileSync(`/proc/self/task/${tid}/schedstat`, 'utf8').split(' ')[0]));
+    }
+  } catch {
+    // a thread that ended meanwhile, or no /proc: what was read so far
+  }
+  return times;
+}
+
+/** CPU milliseconds between two threadCpuNs readings: the busiest thread's, and all threads' together. */
+function cpuBetween(before: Map<string, number>, after: Map<string, number>): { busiest: number; total: number } {
+  const deltas = [...after].map(([tid, ns]) => (ns - (before.get(tid) ?? 0)) / 1e6);
+  return { busiest: Math.max(0, ...deltas), total: deltas.reduce((sum, ms) => sum + ms, 0) };
 }
 
 async function repeatTimed<T>(times: number, work: () => Promise<T>): Promise<{ value: T; seconds: number[] }> {
@@ -206,6 +230,7 @@ export async function run(argv: string[]): Promise<void> {
   const interleaved = async (query: FunnelSpec) => {
     const one: number[] = [];
     const all: number[] = [];
+    const cpu = { one: [] as { busiest: number; total: number }[], all: [] as { busiest: number; total: number }[] };
     let value: Awaited<ReturnType<FunnelService['funnel']>> | undefined;
     let same = true;
     for (let n = 0; n < splitRepeat; n++) {
@@ -213,14 +238,16 @@ export async function run(argv: string[]): Promise<void> {
       const order = n % 2 === 0 ? [funnels, splitFunnels] : [splitFunnels, funnels];
       const answers: string[] = [];
       for (const service of order) {
+        const before = threadCpuNs();
         const run = await timed(() => service.funnel(query));
+        cpu[service === funnels ? 'one' : 'all'].push(cpuBetween(before, threadCpuNs()));
         (service === funnels ? one : all).push(run.seconds);
         answers.push(JSON.stringify(run.value));
         value ??= run.value;
       }
       same &&= answers[0] === answers[1];
     }
-    return { value: value!, seconds: one, all, same };
+    return { value: value!, seconds: one, all, same, cpu };
   };
   const ours = await interleaved(spec);
   const ourCounts = ours.value.steps.map((step) => step.count);
@@ -270,6 +297,13 @@ export async function run(argv: string[]): Promise<void> {
   console.log(line(`    … split across ${workers} workers`, ours.all));
   console.log(line('    … with breakdown by channel (top 10)', withBreakdown.seconds));
   console.log(line(`    … with breakdown, split across ${workers} workers`, withBreakdown.all));
+  for (const [label, runs] of [['funnel', ours], ['with breakdown', withBreakdown]] as const) {
+    const ms = (values: number[]) => median(values).toFixed(0);
+    console.log(
+      `    CPU per ${label} (median): 1 worker: busiest thread ${ms(runs.cpu.one.map((c) => c.busiest))} ms, all threads ${ms(runs.cpu.one.map((c) => c.total))} ms; ` +
+        `split: busiest thread ${ms(runs.cpu.all.map((c) => c.busiest))} ms, all threads ${ms(runs.cpu.all.map((c) => c.total))} ms`,
+    );
+  }
   console.log(line('    … counting sessions (first run builds units)', sessions.seconds));
   console.log(line('    … right after one new event (catch-up)', [fresh.seconds]));
   console.log(line('(b) DuckDB, analyst SQL', duckRun.seconds));
@@ -280,6 +314,8 @@ export async function run(argv: string[]): Promise<void> {
     `        Funnelcast 1 worker / ${workers} workers (split) = ${(ourMedian / median(ours.all)).toFixed(2)}×, with breakdown ${(median(withBreakdown.seconds) / median(withBreakdown.all)).toFixed(2)}×` +
       ` (answers identical: ${ours.same && withBreakdown.same ? 'yes' : 'NO'})`,
   );
+  const criticalPath = (runs: typeof ours) => median(runs.cpu.one.map((c) => c.busiest)) / median(runs.cpu.all.map((c) => c.busiest));
+  console.log(`        busiest thread's CPU, 1 worker / split = ${criticalPath(ours).toFixed(2)}×, with breakdown ${criticalPath(withBreakdown).toFixed(2)}× (what the split gives where each thread has a core of its own)`);
   const ok = ours.same && withBreakdown.same && agree(duckRun.value) && (!pgRun || agree(pgRun.value)) && agree(breakdownTotals) && freshCounts.every((c, k) => c === expectFresh[k]);
   if (!ok) {
     console.error('step counts differ: see above');
