@@ -79,8 +79,8 @@ export function prepareFunnel(
 ): PreparedFunnel {
   const layout = plan.countBy === 'session' ? (sessionLayout ?? sessionUnits(snapshot)) : userUnits(snapshot);
   const units = range ?? { first: 0, end: layout.unitCount };
-  // Masks only for the range's positions: the arrays keep the layout's indexing, and the pages of the
-  // rest are never touched (zero-filled on allocation, so they cost no memory until written).
+  // Masks only for the range's positions; the arrays keep the layout's indexing, so the engine reads
+  // them as for a whole run, and the rest stays 0 (no step) and is never read.
   const positions = { first: layout.unitOffsets[units.first], end: layout.unitOffsets[units.end] };
   const stepMasks = computeMasks(snapshot, plan.steps, layout, positions);
   const exclusionMasks = plan.exclusionSteps.length > 0 ? computeMasks(snapshot, plan.exclusionSteps, layout, positions) : undefined;
