@@ -105,8 +105,11 @@ export class EventService {
        GROUP BY 1, 2 ORDER BY 1, 2`,
       [from, to],
     );
+    // A session is a (user, session id) pair, as in funnels counted by session (docs/data-model.md):
+    // two users sending the same session id have two sessions; events without one are in none.
     const [distinct]: { users: string; sessions: string }[] = await this.dataSource.query(
-      `SELECT count(DISTINCT user_id) AS users, count(DISTINCT session_id) AS sessions
+      `SELECT count(DISTINCT user_id) AS users,
+              count(DISTINCT (user_id, session_id)) FILTER (WHERE session_id IS NOT NULL) AS sessions
        FROM events WHERE ts >= $1 AND ts < $2`,
       [from, to],
     );

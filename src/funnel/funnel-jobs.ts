@@ -5,6 +5,7 @@
  * (funnel.service.ts): checking input, catching the mirror up, reading cohorts from PostgreSQL, and
  * shaping the answer.
  */
+import { OTHER_GROUP_KEY } from './breakdown-key';
 import type { MirrorSnapshot } from './event-mirror';
 import {
   aggregateFunnel,
@@ -132,7 +133,7 @@ function breakdown(prepared: PreparedFunnel, evaluation: FunnelEvaluation): Repo
   }
   const enteredUnits: FunnelUnitLevels = { levels, stepTimes, stepCount };
   const keys = breakdownKeys(prepared, evaluation, plan.breakdown!.target, entered);
-  return breakdownFunnel(enteredUnits, keys, { topN: plan.breakdown!.limit, otherKey: 'other' }).map((group) => ({
+  return breakdownFunnel(enteredUnits, keys, { topN: plan.breakdown!.limit, otherKey: OTHER_GROUP_KEY }).map((group) => ({
     key: group.key,
     isOther: group.isOther,
     report: group.report,
