@@ -17,6 +17,7 @@
 import type { DataSource } from 'typeorm';
 import { withPgClient } from '../db/data-source';
 import { copyRows, CopyRow } from './copy-rows';
+import { ownValue } from '../own-property';
 import { sharedFloat64, sharedInt32, sharedUint16 } from './shared-memory';
 
 /** A dictionary-coded column: `codes[row]` indexes `values`; code 0 means "no value" (SQL NULL). */
@@ -322,7 +323,7 @@ export class EventMirror {
         codeOf: (b) => {
           const props = batch.props[b];
           if (props === null) return 0;
-          const value = (JSON.parse(props) as Record<string, unknown>)[key];
+          const value = ownValue(JSON.parse(props), key);
           return value === undefined ? 0 : codeOf(column, JSON.stringify(value), JSON.parse);
         },
       });

@@ -9,6 +9,7 @@
  * and returns a FunnelPartial, the mergeable form of its outcome, and the parts merge into exactly
  * what runFunnelJob gives over all units.
  */
+import { OTHER_GROUP_KEY } from './breakdown-key';
 import type { MirrorSnapshot } from './event-mirror';
 import {
   aggregateFunnel,
@@ -189,7 +190,7 @@ function breakdown(prepared: PreparedFunnel, evaluation: FunnelEvaluation): Repo
   const { plan } = prepared;
   const { entered, enteredUnits } = enteredUnitsOf(evaluation);
   const keys = breakdownKeys(prepared, evaluation, plan.breakdown!.target, entered);
-  return breakdownFunnel(enteredUnits, keys, { topN: plan.breakdown!.limit, otherKey: 'other' }).map((group) => ({
+  return breakdownFunnel(enteredUnits, keys, { topN: plan.breakdown!.limit, otherKey: OTHER_GROUP_KEY }).map((group) => ({
     key: group.key,
     isOther: group.isOther,
     report: group.report,

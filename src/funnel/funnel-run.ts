@@ -9,6 +9,7 @@
  * still sees the unit's whole history, so strict modes judge the same events in every range.
  */
 import { compileFilter, FilterTarget, PropertyFilter, StepDefinition } from './step-filter';
+import { groupKeyOf, MISSING_GROUP_KEY } from './breakdown-key';
 import type { MirrorNeeds, MirrorSnapshot } from './event-mirror';
 import type { FunnelPlan } from './funnel-definition';
 import type { FunnelUnitLevels } from './funnel-aggregate';
@@ -275,24 +276,32 @@ function compileOnColumn(snapshot: MirrorSnapshot, filter: PropertyFilter): Comp
   return { codes: snapshot.items, shift: 1, pass };
 }
 
-/** Group key per unit from the breakdown property of its reported step-1 event ("(none)" when missing). */
+/**
+ * Group key per unit (breakdown-key.ts) from the breakdown target of its reported step-1 event: the
+ * value's JSON text, types kept apart, or MISSING_GROUP_KEY when the event has none. A property set
+ * to JSON null is the value null, not missing; an item target has no JSON null, so no item or an
+ * item without a category is missing. Keys are worked out once per distinct value.
+ */
 export function breakdownKeys(prepared: PreparedFunnel, evaluation: FunnelEvaluation, target: FilterTarget, units: ArrayLike<number>): string[] {
   const { snapshot } = prepared;
-  let read: (row: number) => unknown;
+  let keyOfRow: (row: number) => string;
   if (target.on === 'property') {
     const column = snapshot.properties.get(target.key)!;
-    read = (row) => column.values[column.codes[row]];
+    const keyOfCode: (string | undefined)[] = [];
+    keyOfRow = (row) => {
+      const code = column.codes[row];
+      return (keyOfCode[code] ??= groupKeyOf(column.values[code]));
+    };
   } else {
     const items = snapshot.itemDictionary!;
     const byId = target.on === 'itemId' ? items.externalIds : items.categories;
-    read = (row) => (snapshot.items[row] < 0 ? undefined : byId[snapshot.items[row]]);
+    keyOfRow = (row) => groupKeyOf(snapshot.items[row] < 0 ? undefined : (byId[snapshot.items[row]] ?? undefined));
   }
   const rows = evaluation.layout.rows;
   const keys: string[] = [];
   for (let n = 0; n < units.length; n++) {
     const position = evaluation.firstEvents[units[n]];
-    const value = position < 0 ? undefined : read(rows ? rows[position] : position);
-    keys.push(value === undefined || value === null ? '(none)' : typeof value === 'string' ? value : JSON.stringify(value));
+    keys.push(position < 0 ? MISSING_GROUP_KEY : keyOfRow(rows ? rows[position] : position));
   }
   return keys;
 }

@@ -16,6 +16,7 @@
  * Small funnels are not split: a part costs a message each way and a few allocations, which only
  * pays off above `splitEvents` events (FUNNELCAST_FUNNEL_SPLIT_EVENTS).
  */
+import { OTHER_GROUP_KEY } from './breakdown-key';
 import { FunnelTally, mergeSorted, mergeTallies, reportOfTally, summarizeSorted, durationHistogram } from './funnel-aggregate';
 import { compareDropped, DroppedOffOutcome, FunnelJob, FunnelJobInputs, FunnelOutcome, FunnelPartial, ReportOutcome } from './funnel-jobs';
 import type { UnitRange } from './funnel-run';
@@ -131,7 +132,7 @@ function mergeBreakdowns(parts: readonly { keys: string[]; tallies: FunnelTally[
   const ranked = [...merged.keys()].sort((a, b) => entered(b) - entered(a) || (a < b ? -1 : a > b ? 1 : 0));
   const groups: NonNullable<ReportOutcome['breakdown']> = ranked.slice(0, topN).map((key) => ({ key, isOther: false, report: reportOfTally(merged.get(key)!) }));
   const rest = ranked.slice(topN);
-  if (rest.length > 0) groups.push({ key: 'other', isOther: true, report: reportOfTally(mergeTallies(rest.map((key) => merged.get(key)!))) });
+  if (rest.length > 0) groups.push({ key: OTHER_GROUP_KEY, isOther: true, report: reportOfTally(mergeTallies(rest.map((key) => merged.get(key)!))) });
   return groups;
 }
 

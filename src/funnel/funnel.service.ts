@@ -1,6 +1,7 @@
 import type { DataSource } from 'typeorm';
 import { config } from '../config';
 import { badInput, notFound } from '../graphql/errors';
+import { groupValueOf } from './breakdown-key';
 import { EventMirror } from './event-mirror';
 import { DurationSummary, FunnelReport } from './funnel-aggregate';
 import { FunnelBudget, FunnelCallOptions } from './funnel-budget';
@@ -89,12 +90,18 @@ export class FunnelService {
       steps: this.stepResults(plan, outcome.report),
       totalUnits: outcome.report.unitCount,
       breakdown:
-        outcome.breakdown?.map((group): FunnelBreakdownGroup => ({
-          group: group.key,
-          isOther: group.isOther,
-          totalUnits: group.report.unitCount,
-          steps: this.stepResults(plan, group.report),
-        })) ?? null,
+        outcome.breakdown?.map((group): FunnelBreakdownGroup => {
+          const { value, valueKind, label } = groupValueOf(group.key);
+          return {
+            group: label,
+            key: group.key,
+            value,
+            valueType: valueKind,
+            isOther: group.isOther,
+            totalUnits: group.report.unitCount,
+            steps: this.stepResults(plan, group.report),
+          };
+        }) ?? null,
     };
   }
 
