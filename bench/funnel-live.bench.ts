@@ -106,6 +106,8 @@ export async function run(argv: string[]): Promise<void> {
 
     const ours = await measure('this build', new FunnelService(dataSource), spec, settings, (count) => events.ingest(newEvents(count)));
     if (before) {
+      // The peer starts from the same events.
+      await dataSource.query('DELETE FROM events WHERE event_id LIKE $1', [`${EVENT_PREFIX}%`]);
       const { FunnelService: BeforeService } = (await import(path.resolve(before, 'dist/src/funnel/funnel.service.js'))) as {
         FunnelService: new (dataSource: unknown) => Funnels;
       };
