@@ -246,7 +246,9 @@ export class EventMirror {
 
   /**
    * Folds the delta into a new base now (after a compaction already under way, if any). The mirror
-   * does this by itself in the background; this is for callers that want a known layout (tests).
+   * does this by itself in the background; this is for callers that want a known layout (tests,
+   * benches). Like a background compaction, it gives way (leaving the delta) when a column is
+   * loaded or the base rebuilt while it copies.
    */
   async compact(): Promise<void> {
     while (this.compaction) await this.compaction;
@@ -448,14 +450,16 @@ export class EventMirror {
    * meanwhile (the next catch-up will try again).
    */
   private startCompaction(): Promise<void> {
+    const pause = () => new Promise<void>((resolve) => setImmediate(resolve));
     const run = async (): Promise<void> => {
+      await pause(); // not on the path of the catch-up that asked for it
       const { base, delta } = this;
       const columns = this.loadedColumns();
       const { plan, userOffsets } = compactionPlan(base, delta);
       const steps = gatherSteps([base, delta], plan, columns, { userIds: null, userOffsets }, COMPACTION_ROWS_PER_STEP);
       let next: Segment;
       for (;;) {
-        await new Promise<void>((resolve) => setImmediate(resolve));
+        await pause();
         const step = steps.next();
         if (step.done) {
           next = step.value;
