@@ -168,7 +168,7 @@ const defaultCompactAt = (baseSize: number): number => Math.max(65_536, Math.flo
 
 export class EventMirror {
   // See mirror-segment.ts. Columns live on SharedArrayBuffer (shared-memory.ts) so funnel workers
-  // read them without a copy; a segment is replaced, never changed, so snapshots stay valid.
+  // read them without a copy; a segment's rows are replaced, never changed, so snapshots stay valid.
   private base: Segment = emptySegment('base');
   private delta: Segment = emptySegment('delta');
   private eventTotal = 0;

@@ -1,7 +1,7 @@
 /**
  * The event mirror's storage (event-mirror.ts): segments of rows in (user, ts, id) order, and the
  * plans that build new segments out of old ones by copying runs of rows. Nothing here changes a
- * segment once built, so a snapshot that holds one stays valid while newer ones replace it.
+ * segment's rows once built, so a snapshot that holds one stays valid while newer ones replace it.
  *
  * - The **base** segment has an entry in `userOffsets` for every user: user u's rows are
  *   [userOffsets[u], userOffsets[u + 1]). It is rebuilt only by compaction (in the background) and
@@ -28,7 +28,7 @@ export interface RowSource {
   codes: ReadonlyMap<object, Int32Array>;
 }
 
-/** Rows in (user, ts, id) order on shared memory, with their per-user index. Never changed once built. */
+/** Rows in (user, ts, id) order on shared memory, with their per-user index. Rows never change once built; a column loaded later adds its codes. */
 export interface Segment extends RowSource {
   size: number;
   /** Users with rows here, ascending; null in the base, where entry u of userOffsets is user u. */
