@@ -213,6 +213,14 @@ describe('windowFunnel agrees with ClickHouse windowFunnel (chdb)', () => {
     expect(converted).toBeGreaterThan(500);
   });
 
+  it('differs as documented at equal timestamps: ClickHouse orders ties by condition, we by ingestion', () => {
+    // Funnel A → B; a B ingested before an A, both at 5. Our rule (window-funnel.spec.ts covers the
+    // tie cases): the B comes first, so nothing follows the A. ClickHouse sorts (5, A) before (5, B).
+    const batch: Batch = { stepCount: 2, window: 10, units: [{ timestamps: [5, 5], masks: [0b10, 0b01], from: 0, to: 100 }] };
+    expect(ourLevels(batch, {})).toEqual([1]);
+    expect(clickhouseLevels(query, batch)[0]).toEqual([2]);
+  });
+
   it('differs as documented under strictIncrease when one event matches two steps (FUNNEL-SEMANTICS.md)', () => {
     // Funnel view → view → cart; two views at 2 and 3, window 10. The view at 3 is step 2 of the
     // chain that started at 2 (3 > 2, so strictly increasing).
