@@ -32,7 +32,6 @@ type ChdbQuery = (sql: string, format?: string) => string;
 
 function loadChdb(): ChdbQuery {
   try {
-    // eslint-disable-next-line @typescript-eslint/no-require-imports
     return (require('chdb') as { query: ChdbQuery }).query;
   } catch (error) {
     // Never a silent pass: without ClickHouse this test has nothing to compare against.
