@@ -2,6 +2,7 @@ import type { PoolClient } from 'pg';
 import type { DataSource, Repository } from 'typeorm';
 import { In } from 'typeorm';
 import { withPgClient } from '../db/data-source';
+import { toFloat4 } from '../db/float4';
 import { badInput, notFound } from '../graphql/errors';
 import { ModelKind, ModelVersionStatus, TrainedModel } from './model-kind';
 import { MODEL_KINDS } from './model-kinds';
@@ -76,7 +77,7 @@ export class ModelRegistry {
         await client.query(
           `UPDATE model_versions SET status = 'READY', artifact = $2, metrics = $3, event_count = $4, trained_from = $5, trained_to = $6, training_seconds = $7
            WHERE id = $1`,
-          [versionId, trained.artifact, JSON.stringify(trained.metrics), trained.eventCount, trained.trainedFrom, trained.trainedTo, trainingSeconds],
+          [versionId, trained.artifact, JSON.stringify(trained.metrics), trained.eventCount, trained.trainedFrom, trained.trainedTo, toFloat4(trainingSeconds, 'model_versions.training_seconds')],
         );
         if (job.activate) await activateIn(client, job.kind, versionId);
         await client.query(
