@@ -91,6 +91,12 @@ export class TrainingService {
     this.jobs = new TrainingJobs(dataSource);
   }
 
+  /**
+   * Queues a training job, or returns the QUEUED, RUNNING or COMPLETED job of the same request on
+   * the same data (`training-input.ts` says what "the same data" covers). Throws BAD_USER_INPUT for an
+   * unknown kind, invalid params, `to` in the future or `from` not before `to`, and SERVICE_UNAVAILABLE
+   * when Redis does not answer (a job row inserted for the request is deleted again).
+   */
   async trainModel(request: TrainModelRequest): Promise<TrainingJobWithVersion> {
     const kind = checkKind(request.kind);
     const params = parseParamsFor(kind, request.params);
