@@ -15,6 +15,7 @@ const BENCHMARKS: Record<string, () => Promise<{ run(argv: string[]): Promise<vo
   'funnel-concurrency': () => import('./funnel-concurrency.bench'),
   'funnel-live': () => import('./funnel-live.bench'),
   'body-stall': () => import('./body-stall.bench'),
+  'training-input': () => import('./training-input.bench'),
 };
 
 async function main(): Promise<void> {
