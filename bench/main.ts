@@ -13,7 +13,9 @@ const BENCHMARKS: Record<string, () => Promise<{ run(argv: string[]): Promise<vo
   revocation: () => import('./revocation.bench'),
   'recommendation-ids': () => import('./recommendation-ids.bench'),
   'funnel-concurrency': () => import('./funnel-concurrency.bench'),
+  'funnel-live': () => import('./funnel-live.bench'),
   'body-stall': () => import('./body-stall.bench'),
+  'training-input': () => import('./training-input.bench'),
 };
 
 async function main(): Promise<void> {

@@ -25,7 +25,7 @@ import {
   timeToConvertHistogram,
 } from './funnel-aggregate';
 import type { FunnelPlan } from './funnel-definition';
-import { breakdownKeys, evaluateFunnel, FunnelEvaluation, prepareFunnel, PreparedFunnel, UnitLayout, UnitRange } from './funnel-run';
+import { breakdownKeys, evaluateFunnel, FunnelEvaluation, prepareFunnel, PreparedFunnel, UnitPart, UnitRange, unitSession, unitUser } from './funnel-run';
 
 /** A unit's place in droppedOff's order: user (dense id), then session id. */
 export interface DroppedKey {
@@ -94,25 +94,27 @@ export interface FunnelJobInputs {
   snapshot: MirrorSnapshot;
   /** From funnel-cohort.ts; null when every user counts. */
   cohortUsers: Uint8Array | null;
-  /** The session layout for this snapshot's version when one was built before (session counting only). */
-  sessionLayout: UnitLayout | null;
+  /** The base segment's session units for this snapshot's base when they were built before (session counting only). */
+  sessionLayout: UnitPart | null;
 }
 
-/** The job's answer, and the session layout when this run had to build one (callers keep it for the next query). */
-export function runFunnelJob(job: FunnelJob, inputs: FunnelJobInputs): { outcome: FunnelOutcome; builtSessionLayout: UnitLayout | null } {
+/** The job's answer, and the base's session units when this run had to build them (callers keep them until the base changes). */
+export function runFunnelJob(job: FunnelJob, inputs: FunnelJobInputs): { outcome: FunnelOutcome; builtSessionLayout: UnitPart | null } {
   const { plan } = job;
   const prepared = prepareFunnel(plan, inputs.snapshot, inputs.cohortUsers, inputs.sessionLayout);
-  const builtSessionLayout = plan.countBy === 'session' && prepared.layout !== inputs.sessionLayout ? prepared.layout : null;
+  const builtSessionLayout = plan.countBy === 'session' && prepared.layout.base !== inputs.sessionLayout ? prepared.layout.base : null;
   return { outcome: outcomeOf(job, prepared), builtSessionLayout };
 }
 
 /**
- * One part of a split funnel: `units` of the layout (the session layout must be given for session
- * counting, so that every part numbers units the same way). funnel-split.ts merges the parts.
+ * One part of a split funnel: `units` of the layout, numbered over both segments (base units, then
+ * delta units). For session counting the base's session units must be given, so that every part
+ * numbers units the same way; each part builds the (small) delta's units itself, which numbers them
+ * the same way everywhere since sessionUnits is deterministic. funnel-split.ts merges the parts.
  */
 export function runFunnelPart(job: FunnelJob, inputs: FunnelJobInputs, units: UnitRange): FunnelPartial {
   const { plan } = job;
-  if (plan.countBy === 'session' && inputs.sessionLayout === null) throw new Error('A split session funnel needs the session layout built beforehand.');
+  if (plan.countBy === 'session' && inputs.sessionLayout === null) throw new Error("A split session funnel needs the base's session units built beforehand.");
   const prepared = prepareFunnel(plan, inputs.snapshot, inputs.cohortUsers, inputs.sessionLayout, units);
   switch (job.kind) {
     case 'report': {
@@ -259,18 +261,16 @@ function droppedAfterCursor(prepared: PreparedFunnel, afterStep: number, cursor:
   const { plan } = prepared;
   const evaluation = evaluateFunnel(prepared, plan.fromMicros, plan.toMicros);
   const { layout, levels, activeUnits } = evaluation;
-  const sessionNames = prepared.snapshot.sessions?.values ?? [];
+  const sessionNames = prepared.snapshot.base.sessions?.values ?? [];
   const dropped: DroppedUnit[] = [];
   for (let n = 0; n < activeUnits.length; n++) {
     const unit = activeUnits[n];
     if (levels[unit] !== afterStep) continue;
-    dropped.push({
-      unit,
-      user: layout.unitUsers ? layout.unitUsers[unit] : unit,
-      session: layout.unitSessions ? String(sessionNames[layout.unitSessions[unit]]) : null,
-    });
+    const session = unitSession(layout, unit);
+    dropped.push({ unit, user: unitUser(layout, unit), session: session < 0 ? null : String(sessionNames[session]) });
   }
-  if (layout.unitSessions) dropped.sort(compareDropped);
+  // Units are numbered base first, then delta, so even user units need sorting (nearly sorted: cheap).
+  dropped.sort(compareDropped);
   let start = 0;
   if (cursor) {
     // First unit strictly after the cursor (binary search; the list is sorted by the same order).

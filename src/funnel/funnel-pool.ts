@@ -23,10 +23,10 @@ import path from 'node:path';
 import { Worker } from 'node:worker_threads';
 import { UserFacingError } from '../graphql/errors';
 import { logger } from '../logger';
-import type { CodedColumn, ItemDictionary, MirrorSnapshot } from './event-mirror';
+import type { CodedColumn, ItemDictionary, MirrorSegment, MirrorSnapshot } from './event-mirror';
 import { clientClosedRequest, FunnelBudget, funnelTimeout } from './funnel-budget';
 import type { FunnelJob, FunnelJobInputs, FunnelOutcome, FunnelPartial } from './funnel-jobs';
-import type { UnitLayout, UnitRange } from './funnel-run';
+import type { UnitPart, UnitRange } from './funnel-run';
 import { mergeFunnelParts, planSplit } from './funnel-split';
 
 /** A coded column on the wire: shared codes, plus the dictionary entries this worker lacks. */
@@ -40,9 +40,14 @@ export interface WireColumn {
   from: number;
 }
 
-export interface WireSnapshot extends Omit<MirrorSnapshot, 'properties' | 'sessions' | 'itemDictionary'> {
+export interface WireSegment extends Omit<MirrorSegment, 'properties' | 'sessions'> {
   properties: [string, WireColumn][];
   sessions: WireColumn | null;
+}
+
+export interface WireSnapshot extends Omit<MirrorSnapshot, 'base' | 'delta' | 'itemDictionary'> {
+  base: WireSegment;
+  delta: WireSegment;
   itemDictionary: { dictionary: number; revision: number; data: ItemDictionary | null } | null;
 }
 
@@ -50,14 +55,14 @@ export interface WorkerRequest {
   job: FunnelJob;
   snapshot: WireSnapshot;
   cohortUsers: Uint8Array | null;
-  sessionLayout: UnitLayout | null;
+  sessionLayout: UnitPart | null;
   /** The units to run when this is one part of a split job; null for the whole job. */
   part: UnitRange | null;
 }
 
 /** A whole job answers `outcome` (and `builtSessionLayout`), a part answers `partial`. */
 export type WorkerReply =
-  | { ok: true; outcome: FunnelOutcome | null; partial: FunnelPartial | null; builtSessionLayout: UnitLayout | null }
+  | { ok: true; outcome: FunnelOutcome | null; partial: FunnelPartial | null; builtSessionLayout: UnitPart | null }
   | { ok: false; name: string; message: string; code: string | null };
 
 type PartReply = Extract<WorkerReply, { ok: true }>;
@@ -168,7 +173,7 @@ export class FunnelPool {
    * Runs `job` on a worker within `budget`, or on every worker at once in parts when it is big
    * enough (see splitEvents); rejects with FUNNEL_TIMEOUT or CLIENT_CLOSED_REQUEST when stopped.
    */
-  async run(job: FunnelJob, inputs: FunnelJobInputs, budget: FunnelBudget): Promise<{ outcome: FunnelOutcome; builtSessionLayout: UnitLayout | null }> {
+  async run(job: FunnelJob, inputs: FunnelJobInputs, budget: FunnelBudget): Promise<{ outcome: FunnelOutcome; builtSessionLayout: UnitPart | null }> {
     if (this.closed) throw new Error('The funnel pool is closed.');
     // A job already stopped goes in whole, only to be answered with its error once.
     const stopped = budget.signal?.aborted === true || Date.now() >= budget.deadline;
@@ -255,7 +260,7 @@ export class FunnelPool {
 
   /** The snapshot as a worker receives it: shared arrays as they are, dictionaries as deltas. */
   private wire(slot: Slot, snapshot: MirrorSnapshot, readsSessionNames: boolean): WireSnapshot {
-    const { properties, sessions, itemDictionary, ...columns } = snapshot;
+    const { base, delta, itemDictionary, ...rest } = snapshot;
     const column = (coded: CodedColumn, withValues: boolean): WireColumn => {
       const dictionary = this.dictionaryId(coded.values);
       const count = coded.values.length;
@@ -271,12 +276,13 @@ export class FunnelPool {
       slot.sentItems.set(dictionary, itemDictionary.revision);
       items = { dictionary, revision: itemDictionary.revision, data: fresh ? null : itemDictionary };
     }
-    return {
+    // The segments share their dictionaries, so the second one sends no values the first did not.
+    const segment = ({ properties, sessions, ...columns }: MirrorSegment): WireSegment => ({
       ...columns,
       properties: [...properties].map(([key, coded]) => [key, column(coded, true)]),
       sessions: sessions && column(sessions, readsSessionNames),
-      itemDictionary: items,
-    };
+    });
+    return { ...rest, base: segment(base), delta: segment(delta), itemDictionary: items };
   }
 
   private watch(signal: AbortSignal, task: Task): void {

@@ -1,8 +1,10 @@
 /**
  * A funnel split into unit ranges and merged (funnel-split.ts) answers exactly what the whole job
  * answers (funnel-jobs.ts), for every job kind, on random snapshots with ties, sessions, cohorts,
- * filters, exclusions and breakdowns that fold groups into "other"; and its step counts and times
- * agree with the brute-force reference (window-funnel.reference.ts) worked out from the raw events.
+ * filters, exclusions and breakdowns that fold groups into "other", with and without a delta
+ * segment (late users' whole histories, their stale base rows shadowed), cut anywhere over the
+ * base's and the delta's units; and its step counts and times agree with the brute-force reference
+ * (window-funnel.reference.ts) worked out from the raw events.
  * No worker threads here (funnel-pool.spec.ts has those): the parts run one after another.
  */
 import type { MirrorSnapshot } from './event-mirror';
@@ -48,36 +50,78 @@ function randomEvents(seed: number, users: number): RawEvent[] {
   return events;
 }
 
-/** The mirror's layout of `events`: rows in (user, ts, id) order, ids in generation order. */
-function snapshotOf(events: RawEvent[], users: number): { snapshot: MirrorSnapshot; rows: RawEvent[] } {
-  const rows = events.map((event, id) => ({ event, id })).sort((x, y) => x.event.user - y.event.user || x.event.minute - y.event.minute || x.id - y.id);
-  const size = rows.length;
+/**
+ * The mirror's two segments for `events`, rows in (user, ts, id) order, ids in generation order.
+ * Without `late` users everything is in the base and the delta is empty. Otherwise the delta holds
+ * each late user's whole history, and the base holds, for the late users it knows, a stale part of
+ * it (the first half of their events by id): shadowed, so it must never be counted. The last
+ * `newUsers` users are late and have no base entry at all, as users first seen after the base was built.
+ */
+function snapshotOf(events: RawEvent[], users: number, options: { late?: (user: number) => boolean; newUsers?: number } = {}): { snapshot: MirrorSnapshot; rows: RawEvent[] } {
+  const newUsers = options.late ? (options.newUsers ?? 0) : 0;
+  const baseUsers = users - newUsers;
+  const isLate = (user: number): boolean => user >= baseUsers || (options.late?.(user) ?? false);
+  const ordered = events.map((event, id) => ({ event, id })).sort((x, y) => x.event.user - y.event.user || x.event.minute - y.event.minute || x.id - y.id);
+  const byUser = new Map<number, number[]>();
+  for (const { event, id } of ordered) byUser.set(event.user, [...(byUser.get(event.user) ?? []), id]);
+  const staleIds = new Set<number>();
+  for (const [user, ids] of byUser) {
+    if (!isLate(user) || user >= baseUsers) continue;
+    [...ids].sort((x, y) => x - y).slice(0, Math.ceil(ids.length / 2)).forEach((id) => staleIds.add(id));
+  }
+  const baseRows = ordered.filter(({ event, id }) => !isLate(event.user) || staleIds.has(id));
+  const deltaRows = ordered.filter(({ event }) => isLate(event.user));
+  const deviceValues = DEVICES;
+  const sessionValues = [undefined, 's1', 's2', 's3'];
+  const segment = (rows: typeof ordered, userIds: number[] | null): MirrorSnapshot['base'] => {
+    const size = rows.length;
+    const offsets = sharedInt32((userIds ? userIds.length : baseUsers) + 1);
+    const index = new Map((userIds ?? []).map((user, i) => [user, i]));
+    const seg: MirrorSnapshot['base'] = {
+      size,
+      ids: sharedFloat64(size),
+      users: sharedInt32(size),
+      times: sharedFloat64(size),
+      types: sharedUint16(size),
+      items: sharedInt32(size).fill(-1),
+      userIds: userIds ? sharedInt32(userIds.length) : null,
+      userOffsets: offsets,
+      properties: new Map([['device', { codes: sharedInt32(size), values: deviceValues }]]),
+      sessions: { codes: sharedInt32(size), values: sessionValues },
+    };
+    rows.forEach(({ event, id }, row) => {
+      seg.ids[row] = id + 1;
+      seg.users[row] = event.user;
+      seg.times[row] = START_MICROS + event.minute * MINUTE_MICROS;
+      seg.types[row] = event.type;
+      seg.properties.get('device')!.codes[row] = event.device;
+      seg.sessions!.codes[row] = event.session;
+      offsets[(userIds ? index.get(event.user)! : event.user) + 1]++;
+    });
+    for (let i = 0; i + 1 < offsets.length; i++) offsets[i + 1] += offsets[i];
+    seg.userIds?.set(userIds!);
+    return seg;
+  };
+  const deltaUsers = [...new Set(deltaRows.map(({ event }) => event.user))];
+  const lateInBase = baseRows.filter(({ event }) => isLate(event.user)).length;
   const snapshot: MirrorSnapshot = {
     version: 1,
-    size,
-    ids: sharedFloat64(size),
-    users: sharedInt32(size),
-    times: sharedFloat64(size),
-    types: sharedUint16(size),
-    items: sharedInt32(size).fill(-1),
-    userOffsets: sharedInt32(users + 1),
+    baseVersion: 1,
+    eventCount: baseRows.length - lateInBase + deltaRows.length,
+    userCount: users,
+    base: segment(baseRows, null),
+    delta: segment(deltaRows, deltaUsers),
     typeCodes: new Map(TYPES.map((type, code) => [type, code])),
     typeCount: TYPES.length,
-    properties: new Map([['device', { codes: sharedInt32(size), values: DEVICES }]]),
-    sessions: { codes: sharedInt32(size), values: [undefined, 's1', 's2', 's3'] },
     itemDictionary: null,
   };
-  rows.forEach(({ event, id }, row) => {
-    snapshot.ids[row] = id + 1;
-    snapshot.users[row] = event.user;
-    snapshot.times[row] = START_MICROS + event.minute * MINUTE_MICROS;
-    snapshot.types[row] = event.type;
-    snapshot.properties.get('device')!.codes[row] = event.device;
-    snapshot.sessions!.codes[row] = event.session;
-    snapshot.userOffsets[event.user + 1]++;
-  });
-  for (let u = 0; u < users; u++) snapshot.userOffsets[u + 1] += snapshot.userOffsets[u];
-  return { snapshot, rows: rows.map(({ event }) => event) };
+  return { snapshot, rows: ordered.map(({ event }) => event) };
+}
+
+/** The unit offsets of both parts of a snapshot's layout, as prepareFunnel lays them out. */
+function unitOffsetsOf(snapshot: MirrorSnapshot, countBy: 'user' | 'session'): { base: Int32Array; delta: Int32Array } {
+  if (countBy === 'user') return { base: snapshot.base.userOffsets, delta: snapshot.delta.userOffsets };
+  return { base: sessionUnits(snapshot.base).unitOffsets, delta: sessionUnits(snapshot.delta).unitOffsets };
 }
 
 const base = { conversionWindowSeconds: 2 * 3600, from: new Date(START_MICROS / 1000 + 3600e3), to: new Date(START_MICROS / 1000 + 10 * 3600e3) };
@@ -116,22 +160,34 @@ function jobsOf(spec: FunnelSpec): FunnelJob[] {
   return jobs;
 }
 
-/** Several ways to cut `unitCount` units: by events into 2, 3 and 7 parts, one unit per part, and lopsided. */
-function partitions(unitOffsets: Int32Array): UnitRange[][] {
-  const unitCount = unitOffsets.length - 1;
+/**
+ * Several ways to cut the units of a layout (base units, then delta units): by events into 2, 3
+ * and 7 parts, one unit per part, lopsided, at the base/delta boundary, and through the delta.
+ */
+function partitions(offsets: { base: Int32Array; delta: Int32Array }): UnitRange[][] {
+  const nb = offsets.base.length - 1;
+  const unitCount = nb + offsets.delta.length - 1;
+  const cuts = (points: number[]): UnitRange[] =>
+    [0, ...points, unitCount].flatMap((first, n, all) => (n + 1 < all.length && all[n + 1] > first ? [{ first, end: all[n + 1] }] : []));
   return [
-    cutByEvents(unitOffsets, 2),
-    cutByEvents(unitOffsets, 3),
-    cutByEvents(unitOffsets, 7),
+    cutByEvents(offsets.base, 2, offsets.delta),
+    cutByEvents(offsets.base, 3, offsets.delta),
+    cutByEvents(offsets.base, 7, offsets.delta),
     Array.from({ length: unitCount }, (_, u) => ({ first: u, end: u + 1 })),
-    [{ first: 0, end: 1 }, { first: 1, end: unitCount - 1 }, { first: unitCount - 1, end: unitCount }],
+    cuts([1, unitCount - 1]),
+    cuts([nb]),
+    cuts([nb - 1, nb + Math.floor((unitCount - nb) / 2)]),
   ];
 }
 
-describe.each([3, 17])('random snapshot (seed %i)', (seed) => {
+describe.each([
+  { seed: 3, late: false },
+  { seed: 17, late: true },
+  { seed: 41, late: true },
+])('random snapshot (seed $seed, delta segment: $late)', ({ seed, late }) => {
   const users = 90;
-  const { snapshot } = snapshotOf(randomEvents(seed, users), users);
-  const sessionLayout = sessionUnits(snapshot);
+  const { snapshot } = snapshotOf(randomEvents(seed, users), users, late ? { late: (user) => user % 4 === 1, newUsers: 6 } : {});
+  const sessionLayout = sessionUnits(snapshot.base);
   const random = new SeededRandom(seed * 7);
   const cohort = Uint8Array.from({ length: users }, () => (random.next() < 0.7 ? 1 : 0));
 
@@ -139,10 +195,11 @@ describe.each([3, 17])('random snapshot (seed %i)', (seed) => {
     let compared = 0;
     for (const cohortUsers of [null, cohort]) {
       const inputs: FunnelJobInputs = { snapshot, cohortUsers, sessionLayout: spec.countBy === 'session' ? sessionLayout : null };
-      const unitOffsets = spec.countBy === 'session' ? sessionLayout.unitOffsets : snapshot.userOffsets;
+      const offsets = unitOffsetsOf(snapshot, spec.countBy ?? 'user');
+      const planned = planSplit(jobsOf(spec)[0], inputs, { parts: 3, splitEvents: 0 })!;
       for (const job of jobsOf(spec)) {
         const whole = runFunnelJob(job, inputs).outcome;
-        for (const parts of partitions(unitOffsets)) {
+        for (const parts of [...partitions(offsets), planned]) {
           const merged = mergeFunnelParts(job, parts.map((part) => runFunnelPart(job, inputs, part)).reverse());
           expect({ job: job.kind, parts: parts.length, outcome: merged }).toEqual({ job: job.kind, parts: parts.length, outcome: whole });
           compared++;
@@ -152,7 +209,7 @@ describe.each([3, 17])('random snapshot (seed %i)', (seed) => {
           const cursor: DroppedKey = { user: whole.page[1].user, session: whole.page[1].session };
           const next: FunnelJob = { ...job, cursor, first: 2 };
           const wholeNext = runFunnelJob(next, inputs).outcome;
-          const mergedNext = mergeFunnelParts(next, cutByEvents(unitOffsets, 3).map((part) => runFunnelPart(next, inputs, part)));
+          const mergedNext = mergeFunnelParts(next, cutByEvents(offsets.base, 3, offsets.delta).map((part) => runFunnelPart(next, inputs, part)));
           expect(mergedNext).toEqual(wholeNext);
         }
       }
@@ -167,6 +224,23 @@ describe.each([3, 17])('random snapshot (seed %i)', (seed) => {
     expect(outcome.report.steps[outcome.report.steps.length - 1].count).toBeGreaterThan(2);
     expect(outcome.breakdown!.map((group) => group.isOther)).toEqual([false, false, true]);
   });
+
+  if (late) {
+    it('has delta units that count: the base’s units alone answer differently, for users and for sessions', () => {
+      expect(snapshot.delta.size).toBeGreaterThan(0);
+      for (const countBy of ['user', 'session'] as const) {
+        const job: FunnelJob = { kind: 'report', plan: planFunnel({ ...base, countBy, steps: [{ type: 'a' }, { type: 'b' }] }) };
+        const inputs: FunnelJobInputs = { snapshot, cohortUsers: null, sessionLayout: countBy === 'session' ? sessionLayout : null };
+        const whole = runFunnelJob(job, inputs).outcome;
+        const nb = unitOffsetsOf(snapshot, countBy).base.length - 1;
+        // What a split that lost the delta's part would answer.
+        const baseOnly = mergeFunnelParts(job, [runFunnelPart(job, inputs, { first: 0, end: nb })]);
+        if (whole.kind !== 'report' || baseOnly.kind !== 'report') throw new Error('report');
+        expect(baseOnly.report.steps[0].count).toBeLessThan(whole.report.steps[0].count);
+        expect(baseOnly.report.steps[1].count).toBeLessThan(whole.report.steps[1].count);
+      }
+    });
+  }
 });
 
 /** Linear interpolation between closest ranks, written out here rather than imported. */
@@ -178,9 +252,10 @@ function percentileOf(values: number[], p: number): number {
   return below + (h - Math.floor(h)) * (above - below);
 }
 
-it('agrees with the brute-force reference when split (every event in range, every mode)', () => {
+it('agrees with the brute-force reference when split over base and delta (every event in range, every mode)', () => {
   const users = 120;
-  const { snapshot, rows } = snapshotOf(randomEvents(29, users), users);
+  // With a delta (late users, some of them new) and shadowed base rows: the reference sees only the log.
+  const { snapshot, rows } = snapshotOf(randomEvents(29, users), users, { late: (user) => user % 3 === 0, newUsers: 10 });
   const firstMinute = Math.min(...rows.map((event) => event.minute));
   const lastMinute = Math.max(...rows.map((event) => event.minute));
   const steps = ['a', 'b', 'a', 'c'];
@@ -235,27 +310,36 @@ it('agrees with the brute-force reference when split (every event in range, ever
 
 describe('planSplit', () => {
   const users = 40;
-  const { snapshot } = snapshotOf(randomEvents(5, users), users);
+  const { snapshot } = snapshotOf(randomEvents(5, users), users, { late: (user) => user % 5 === 2, newUsers: 4 });
   const report = (countBy: 'user' | 'session'): FunnelJob => ({ kind: 'report', plan: planFunnel({ ...base, countBy, steps: [{ type: 'a' }, { type: 'b' }] }) });
 
-  it('keeps small snapshots whole and cuts big ones into contiguous ranges covering every unit', () => {
+  it('keeps small snapshots whole and cuts big ones into contiguous ranges covering every unit of both segments', () => {
     const inputs = { snapshot, cohortUsers: null, sessionLayout: null };
-    expect(planSplit(report('user'), inputs, { parts: 2, splitEvents: snapshot.size + 1 })).toBeNull();
+    expect(planSplit(report('user'), inputs, { parts: 2, splitEvents: snapshot.eventCount + 1 })).toBeNull();
     expect(planSplit(report('user'), inputs, { parts: 1, splitEvents: 0 })).toBeNull();
-    const parts = planSplit(report('user'), inputs, { parts: 4, splitEvents: snapshot.size })!;
+    const parts = planSplit(report('user'), inputs, { parts: 4, splitEvents: snapshot.eventCount })!;
+    const nb = snapshot.base.userOffsets.length - 1;
+    const unitCount = nb + snapshot.delta.userIds!.length;
     expect(parts[0].first).toBe(0);
-    expect(parts[parts.length - 1].end).toBe(users);
+    expect(parts[parts.length - 1].end).toBe(unitCount);
     for (let n = 1; n < parts.length; n++) expect(parts[n].first).toBe(parts[n - 1].end);
-    // Each part holds about a quarter of the events: within one user's events of it.
-    const most = Math.max(...Array.from({ length: users }, (_, u) => snapshot.userOffsets[u + 1] - snapshot.userOffsets[u]));
-    for (const { first, end } of parts) expect(Math.abs(snapshot.userOffsets[end] - snapshot.userOffsets[first] - snapshot.size / 4)).toBeLessThanOrEqual(most);
+    // Each part holds about a quarter of the rows of both segments: within one unit's rows of it.
+    const rowsBefore = (u: number) => (u <= nb ? snapshot.base.userOffsets[u] : snapshot.base.size + snapshot.delta.userOffsets[u - nb]);
+    const most = Math.max(...Array.from({ length: unitCount }, (_, u) => rowsBefore(u + 1) - rowsBefore(u)));
+    const rows = snapshot.base.size + snapshot.delta.size;
+    for (const { first, end } of parts) expect(Math.abs(rowsBefore(end) - rowsBefore(first) - rows / 4)).toBeLessThanOrEqual(most);
+    // The delta holds more than a part's share of rows here, so the cut runs through its units too.
+    expect(snapshot.delta.size).toBeGreaterThan(rows / 4);
+    expect(parts.filter(({ end }) => end > nb + 1).length).toBeGreaterThanOrEqual(2);
   });
 
-  it('runs a session funnel whole until the session layout exists', () => {
+  it('runs a session funnel whole until the base’s session units exist, then gives the whole delta to the last part', () => {
     expect(planSplit(report('session'), { snapshot, cohortUsers: null, sessionLayout: null }, { parts: 2, splitEvents: 0 })).toBeNull();
-    const layout = sessionUnits(snapshot);
-    const parts = planSplit(report('session'), { snapshot, cohortUsers: null, sessionLayout: layout }, { parts: 2, splitEvents: 0 })!;
+    const baseUnits = sessionUnits(snapshot.base);
+    const parts = planSplit(report('session'), { snapshot, cohortUsers: null, sessionLayout: baseUnits }, { parts: 2, splitEvents: 0 })!;
     expect(parts).toHaveLength(2);
-    expect(parts[1].end).toBe(layout.unitCount);
+    expect(parts[0]).toEqual({ first: 0, end: parts[1].first });
+    expect(parts[1].first).toBeLessThanOrEqual(baseUnits.unitCount);
+    expect(parts[1].end).toBeGreaterThanOrEqual(baseUnits.unitCount + sessionUnits(snapshot.delta).unitCount);
   });
 });

@@ -30,25 +30,44 @@ export interface SplitOptions {
 
 /**
  * The unit ranges to run `job` as, or null when it runs whole: one part would do, the snapshot is
- * small, or a session funnel has no session layout yet (the whole job builds it once, and later
- * funnels on the same mirror version split over it).
+ * small, or a session funnel has no session units for the base yet (the whole job builds them once,
+ * and later funnels on the same base split over them).
+ *
+ * Units are numbered over both mirror segments (funnel-run.ts UnitLayout: the base's units, then the
+ * delta's), and the cut follows the events of both. Counting users, both segments' user offsets are
+ * at hand and the cut is by events across base and delta alike. Counting sessions, the delta's
+ * session units are built by each part (per query, as for a whole job), so their number is not known
+ * here: the delta counts as one block of its events at the end and goes whole to the last part,
+ * whose range runs to the end of the layout. The delta is small next to the base (compaction keeps
+ * it so), so the parts stay close to even. A shadowed base unit (its user's events are read from
+ * the delta) still weighs its events here though it is skipped: a small, harmless overestimate.
  */
 export function planSplit(job: FunnelJob, inputs: FunnelJobInputs, options: SplitOptions): UnitRange[] | null {
-  if (options.parts < 2 || inputs.snapshot.size < options.splitEvents) return null;
-  let unitOffsets: Int32Array;
+  const { snapshot } = inputs;
+  if (options.parts < 2 || snapshot.eventCount < options.splitEvents) return null;
   if (job.plan.countBy === 'session') {
     if (!inputs.sessionLayout) return null;
-    unitOffsets = inputs.sessionLayout.unitOffsets;
-  } else {
-    unitOffsets = inputs.snapshot.userOffsets;
+    const ranges = cutByEvents(inputs.sessionLayout.unitOffsets, options.parts, [0, snapshot.delta.size]);
+    // The block stands for every delta unit, however many there are.
+    ranges[ranges.length - 1].end = Number.MAX_SAFE_INTEGER;
+    return ranges;
   }
-  return cutByEvents(unitOffsets, options.parts);
+  return cutByEvents(snapshot.base.userOffsets, options.parts, snapshot.delta.userOffsets);
 }
 
-/** `parts` consecutive unit ranges covering every unit, each ending where its share of the events does (events decide the cost, not units). */
-export function cutByEvents(unitOffsets: Int32Array, parts: number): UnitRange[] {
-  const unitCount = unitOffsets.length - 1;
-  const events = unitOffsets[unitCount];
+/**
+ * `parts` consecutive unit ranges covering every unit, each ending where its share of the events
+ * does (events decide the cost, not units). Units are the base's (`baseOffsets`, unit i owning
+ * events [baseOffsets[i], baseOffsets[i + 1])) followed by the delta's (`deltaOffsets`, likewise;
+ * none by default), as a layout numbers them.
+ */
+export function cutByEvents(baseOffsets: ArrayLike<number>, parts: number, deltaOffsets: ArrayLike<number> = [0]): UnitRange[] {
+  const nb = baseOffsets.length - 1;
+  const baseEvents = baseOffsets[nb];
+  const unitCount = nb + deltaOffsets.length - 1;
+  // Events before unit u, over both segments.
+  const eventsBefore = (u: number): number => (u <= nb ? baseOffsets[u] : baseEvents + deltaOffsets[u - nb]);
+  const events = eventsBefore(unitCount);
   const ranges: UnitRange[] = [];
   let first = 0;
   for (let n = 1; n <= parts; n++) {
@@ -60,7 +79,7 @@ export function cutByEvents(unitOffsets: Int32Array, parts: number): UnitRange[]
       let hi = unitCount;
       while (lo < hi) {
         const mid = (lo + hi) >> 1;
-        if (unitOffsets[mid] < target) lo = mid + 1;
+        if (eventsBefore(mid) < target) lo = mid + 1;
         else hi = mid;
       }
       end = lo;

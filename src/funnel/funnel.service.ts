@@ -9,7 +9,7 @@ import { includedUsers } from './funnel-cohort';
 import { FunnelPlan, FunnelSpec, planFunnel } from './funnel-definition';
 import { DroppedKey, FunnelJob, FunnelOutcome, runFunnelJob } from './funnel-jobs';
 import { FunnelPool, FunnelPoolStats } from './funnel-pool';
-import { needsOf, UnitLayout } from './funnel-run';
+import { needsOf, UnitPart } from './funnel-run';
 import type {
   DurationBucket,
   FunnelBreakdownGroup,
@@ -57,8 +57,8 @@ export interface FunnelServiceOptions {
 export class FunnelService {
   private readonly pool: FunnelPool | null;
   private readonly timeoutMs: number;
-  /** The session layout of the latest mirror version a session funnel ran on (built once, shared by the workers). */
-  private sessionLayout: { version: number; layout: UnitLayout } | null = null;
+  /** The base segment's session units for the latest base a session funnel ran on (built once per base, shared by the workers). */
+  private sessionLayout: { baseVersion: number; layout: UnitPart } | null = null;
   private mainThreadTurn: Promise<void> = Promise.resolve();
 
   constructor(
@@ -208,8 +208,8 @@ export class FunnelService {
   private async compute(job: FunnelJob, budget: FunnelBudget): Promise<FunnelOutcome> {
     const { plan } = job;
     const snapshot = await budget.race(this.mirror.snapshot(needsOf(plan)));
-    const cohortUsers = await budget.race(includedUsers(this.dataSource, plan, snapshot.userOffsets.length));
-    const cached = this.sessionLayout?.version === snapshot.version ? this.sessionLayout.layout : null;
+    const cohortUsers = await budget.race(includedUsers(this.dataSource, plan, snapshot.userCount));
+    const cached = this.sessionLayout?.baseVersion === snapshot.baseVersion ? this.sessionLayout.layout : null;
     const inputs = { snapshot, cohortUsers, sessionLayout: plan.countBy === 'session' ? cached : null };
     let result: ReturnType<typeof runFunnelJob>;
     if (this.pool) {
@@ -221,8 +221,8 @@ export class FunnelService {
       });
     }
     const { outcome, builtSessionLayout } = result;
-    if (builtSessionLayout && (this.sessionLayout === null || this.sessionLayout.version <= snapshot.version)) {
-      this.sessionLayout = { version: snapshot.version, layout: builtSessionLayout };
+    if (builtSessionLayout && (this.sessionLayout === null || this.sessionLayout.baseVersion <= snapshot.baseVersion)) {
+      this.sessionLayout = { baseVersion: snapshot.baseVersion, layout: builtSessionLayout };
     }
     return outcome;
   }
