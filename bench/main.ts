@@ -14,6 +14,7 @@ const BENCHMARKS: Record<string, () => Promise<{ run(argv: string[]): Promise<vo
   'recommendation-ids': () => import('./recommendation-ids.bench'),
   'funnel-concurrency': () => import('./funnel-concurrency.bench'),
   'body-stall': () => import('./body-stall.bench'),
+  'ingest-rules': () => import('./ingest-rules.bench'),
 };
 
 async function main(): Promise<void> {

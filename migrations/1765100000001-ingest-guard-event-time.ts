@@ -1,7 +1,7 @@
 import { MigrationInterface, QueryRunner } from 'typeorm';
 
-/** The guard function as 1764500000000-anomaly.ts created it, restored by down(). */
-const ARRIVAL_ORDER_GUARD = `
+/** The guard function as 1764500000000-anomaly.ts created it, restored by down() (and the peer of `npm run bench ingest-rules`). */
+export const ARRIVAL_ORDER_GUARD = `
   CREATE OR REPLACE FUNCTION mark_suspect_users() RETURNS trigger LANGUAGE plpgsql AS $$
   DECLARE
     limit_per_minute integer;

@@ -266,10 +266,28 @@ const funnelcastCsv: FormatReader = {
 /** Fields of an NDJSON event line, and of its `item` object, that hold ids. */
 const NDJSON_ID_FIELDS = ['eventId', 'userId', 'sessionId', 'itemId'] as const;
 
-function hasNumericId(value: unknown): boolean {
+/**
+ * Whether JSON.parse may have changed a numeric id: a number above 2^53 - 1 (rounded to a double)
+ * or not a whole one (1.5, and 1e3 or 1000.0, whose text is not their digits). A safe integer
+ * written as plain digits, the usual numeric id, reads back exactly as String(n).
+ */
+function numericIdNeedsText(value: unknown, text: string): boolean {
   if (typeof value !== 'object' || value === null) return false;
   const raw = value as Record<string, unknown>;
-  return NDJSON_ID_FIELDS.some((field) => typeof raw[field] === 'number') || (raw.item !== undefined && hasNumericId(raw.item));
+  for (const field of NDJSON_ID_FIELDS) {
+    const id = raw[field];
+    if (typeof id === 'number' && (!Number.isSafeInteger(id) || Object.is(id, -0) || NUMERIC_ID_WITH_FRACTION_OR_EXPONENT.test(text))) return true;
+  }
+  return raw.item !== undefined && numericIdNeedsText(raw.item, text);
+}
+
+/** An id key followed by a number with a fraction or an exponent (1e3 and 1000.0 parse to safe integers). */
+const NUMERIC_ID_WITH_FRACTION_OR_EXPONENT = /"(?:eventId|userId|sessionId|itemId)"\s*:\s*-?\d+[.eE]/;
+
+/** Safe integers written as digits: their text is String(n). */
+function stringifySafeIds(value: Record<string, unknown>): void {
+  for (const field of NDJSON_ID_FIELDS) if (typeof value[field] === 'number') value[field] = String(value[field]);
+  if (typeof value.item === 'object' && value.item !== null && !Array.isArray(value.item)) stringifySafeIds(value.item as Record<string, unknown>);
 }
 
 const WHOLE_NUMBER = /^-?\d+$/;
@@ -288,13 +306,18 @@ function useExactIds(value: Record<string, unknown>, exact: Record<string, unkno
 /**
  * One NDJSON line. Ids written as numbers are kept as their exact digits: JSON.parse turns
  * 9007199254740993 into 9007199254740992 (the nearest double), which would make two users one and
- * drop an event as a duplicate. Lines with a numeric id are read a second time by lossless-json,
- * which hands numbers over as text; every other value stays as JSON.parse reads it, and lines
- * without numeric ids (the usual case) pay nothing extra.
+ * drop an event as a duplicate. Lines where JSON.parse may have changed a numeric id (see
+ * numericIdNeedsText) are read a second time by lossless-json, which hands numbers over as text;
+ * every other value stays as JSON.parse reads it, and lines with string ids or plain safe integers
+ * pay nothing extra.
  */
 export function parseNdjsonLine(text: string): unknown {
   const value: unknown = JSON.parse(text);
-  if (!hasNumericId(value)) return value;
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) return value;
+  if (!numericIdNeedsText(value, text)) {
+    stringifySafeIds(value as Record<string, unknown>);
+    return value;
+  }
   // Duplicate keys: the last one wins, as in JSON.parse (lossless-json refuses them by default).
   const exact = parseLossless(text, null, { onDuplicateKey: ({ newValue }) => newValue });
   useExactIds(value as Record<string, unknown>, exact as Record<string, unknown>);
