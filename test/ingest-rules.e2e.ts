@@ -110,15 +110,23 @@ describe('one bad field rejects its event, not the batch', () => {
     });
   });
 
-  it('takes the timestamp as an inline literal too, a big integer included', async () => {
+  it('takes the timestamp as an inline literal too, a big integer included; a number too large for a double rejects its event', async () => {
     const query = `mutation { ingestEvents(events: [
       { eventId: "lit-1", type: "view", userId: "ann", timestamp: 1741737612000 },
       { eventId: "lit-2", type: "view", userId: "ann", timestamp: "2025-03-12 00:00:12Z" },
-      { eventId: "lit-3", type: "view", userId: null, timestamp: "2025-03-12T00:00:12Z" }
-    ]) { accepted rejected { index code } } }`;
+      { eventId: "lit-3", type: "view", userId: null, timestamp: "2025-03-12T00:00:12Z" },
+      { eventId: "lit-4", type: "view", userId: "ann", timestamp: "2025-03-12T00:00:12Z", properties: { n: 1e400 } }
+    ]) { accepted rejected { index code message } } }`;
     const result = await t.gql(query, {}, clientKey);
     expect(result.errors).toBeUndefined();
-    expect(result.data!.ingestEvents).toEqual({ accepted: 1, rejected: [{ index: 1, code: 'BAD_TIMESTAMP' }, { index: 2, code: 'MISSING_USER' }] });
+    expect(result.data!.ingestEvents.accepted).toBe(1);
+    expect(result.data!.ingestEvents.rejected.map((r: { index: number; code: string }) => [r.index, r.code])).toEqual([
+      [1, 'BAD_TIMESTAMP'],
+      [2, 'MISSING_USER'],
+      [3, 'BAD_PROPERTIES'],
+    ]);
+    // 1e400 parses to Infinity, which JSON would store as null: refused instead.
+    expect(result.data!.ingestEvents.rejected[2].message).toBe('properties.n is not a finite number (too large for a double); send it as a string');
   });
 });
 

@@ -79,7 +79,30 @@ export function serialiseProperties(
   if (json.includes('\\u') && /\\u0000|\\ud[89a-f]/i.test(json)) {
     return { code: 'BAD_PROPERTIES', message: `${name} contains a NUL character or a broken surrogate pair` };
   }
+  // JSON.stringify writes Infinity and NaN (1e400 in a request body parses to Infinity) as null:
+  // refuse them rather than store a different value. Only JSON with a null can hold one.
+  const nonFinite = json.includes('null') ? nonFinitePath(properties, name) : null;
+  if (nonFinite !== null) {
+    return { code: 'BAD_PROPERTIES', message: `${nonFinite} is not a finite number (too large for a double); send it as a string` };
+  }
   return json;
+}
+
+function nonFinitePath(value: unknown, path: string): string | null {
+  if (typeof value === 'number') return Number.isFinite(value) ? null : path;
+  if (typeof value !== 'object' || value === null) return null;
+  if (Array.isArray(value)) {
+    for (let i = 0; i < value.length; i++) {
+      const found = nonFinitePath(value[i], `${path}[${i}]`);
+      if (found !== null) return found;
+    }
+    return null;
+  }
+  for (const key of Object.keys(value)) {
+    const found = nonFinitePath((value as Record<string, unknown>)[key], `${path}.${key}`);
+    if (found !== null) return found;
+  }
+  return null;
 }
 
 /**
