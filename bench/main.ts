@@ -13,6 +13,7 @@ const BENCHMARKS: Record<string, () => Promise<{ run(argv: string[]): Promise<vo
   revocation: () => import('./revocation.bench'),
   'recommendation-ids': () => import('./recommendation-ids.bench'),
   'funnel-concurrency': () => import('./funnel-concurrency.bench'),
+  'funnel-live': () => import('./funnel-live.bench'),
   'body-stall': () => import('./body-stall.bench'),
   'ingest-rules': () => import('./ingest-rules.bench'),
 };

@@ -29,7 +29,7 @@ export async function startApp(config: Config & { databaseUrl: string }, options
     // At 10M events the mirror takes tens of seconds to load: do it now, not in an analyst's first query.
     const started = performance.now();
     services.funnels.mirror.snapshot().then(
-      (snapshot) => log.info({ events: snapshot.size, seconds: Math.round(performance.now() - started) / 1000 }, 'funnel event mirror loaded'),
+      (snapshot) => log.info({ events: snapshot.eventCount, seconds: Math.round(performance.now() - started) / 1000 }, 'funnel event mirror loaded'),
       (error: unknown) => log.warn({ err: error }, 'funnel event mirror warm-up failed; the first funnel query loads it'),
     );
   }

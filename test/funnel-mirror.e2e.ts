@@ -1,9 +1,11 @@
 /**
  * The event mirror kept up to date batch by batch must equal a mirror loaded from scratch: same
- * rows in the same (user, ts, id) order, same lazily loaded columns. Batches arrive out of time
- * order, repeat users and add new ones, so both merge paths (splice and rebuild) are exercised.
+ * events per user in the same (ts, id) order, same lazily loaded columns, whether a user's events
+ * sit in the base segment or in the delta, and again once the delta is compacted into the base.
+ * Batches arrive out of time order, repeat users and add new ones, so both merge paths (into the
+ * delta, and a rebuild of the base for a large batch) are exercised.
  */
-import { EventMirror, MirrorSnapshot } from '../src/funnel/event-mirror';
+import { EventMirror, MirrorNeeds, MirrorSegment, MirrorSnapshot } from '../src/funnel/event-mirror';
 import { startTestApp, TestApp } from './support/app';
 
 let t: TestApp;
@@ -12,47 +14,78 @@ beforeAll(async () => {
 });
 afterAll(() => t.stop());
 
-const NEEDS = { propertyKeys: ['device'], sessions: true };
+const NEEDS: MirrorNeeds = { propertyKeys: ['device'], sessions: true };
 
+/** Every event of the snapshot, user by user: from the delta for the users it holds, else from the base. */
 function rows(snapshot: MirrorSnapshot) {
-  const device = snapshot.properties.get('device')!;
-  const session = snapshot.sessions!;
-  return Array.from({ length: snapshot.size }, (_, p) => ({
-    id: snapshot.ids[p],
-    user: snapshot.users[p],
-    time: snapshot.times[p],
-    type: [...snapshot.typeCodes].find(([, code]) => code === snapshot.types[p])![0],
-    item: snapshot.items[p],
-    device: device.values[device.codes[p]],
-    session: session.values[session.codes[p]],
-  }));
+  const read = (segment: MirrorSegment, p: number) => {
+    const device = segment.properties.get('device')!;
+    const session = segment.sessions!;
+    return {
+      id: segment.ids[p],
+      user: segment.users[p],
+      time: segment.times[p],
+      type: [...snapshot.typeCodes].find(([, code]) => code === segment.types[p])![0],
+      item: segment.items[p],
+      device: device.values[device.codes[p]],
+      session: session.values[session.codes[p]],
+    };
+  };
+  const result: ReturnType<typeof read>[] = [];
+  const { base, delta } = snapshot;
+  const deltaUsers = delta.userIds!;
+  let d = 0;
+  for (let user = 0; user < snapshot.userCount; user++) {
+    const [segment, i] = d < deltaUsers.length && deltaUsers[d] === user ? [delta, d++] : [base, user];
+    if (segment === base && user >= base.userOffsets.length - 1) continue;
+    for (let p = segment.userOffsets[i]; p < segment.userOffsets[i + 1]; p++) result.push(read(segment, p));
+  }
+  return result;
 }
 
-it('stays equal to a fresh load while batches arrive', async () => {
-  const live = new EventMirror(t.app.services.dataSource);
-  let random = 7;
-  const next = (n: number) => {
-    random = (random * 1103515245 + 12345) % 2147483648;
-    return random % n;
-  };
-  let eventNumber = 0;
-  const batch = (size: number) =>
-    Array.from({ length: size }, () => ({
-      eventId: `m-${eventNumber++}`,
-      type: ['view', 'cart', 'purchase'][next(3)],
-      userId: `user-${next(12)}`,
-      sessionId: next(4) === 0 ? null : `s-${next(3)}`,
-      itemId: next(2) === 0 ? null : `item-${next(5)}`,
-      timestamp: Date.UTC(2026, 0, 5) + next(20) * 1000,
-      properties: next(3) === 0 ? null : { device: ['mobile', 'desktop', 1, null][next(4)] },
-    }));
+let random = 7;
+const next = (n: number) => {
+  random = (random * 1103515245 + 12345) % 2147483648;
+  return random % n;
+};
+let eventNumber = 0;
+const batch = (size: number) =>
+  Array.from({ length: size }, () => ({
+    eventId: `m-${eventNumber++}`,
+    type: ['view', 'cart', 'purchase'][next(3)],
+    userId: `user-${next(12)}`,
+    sessionId: next(4) === 0 ? null : `s-${next(3)}`,
+    itemId: next(2) === 0 ? null : `item-${next(5)}`,
+    timestamp: Date.UTC(2026, 0, 5) + next(20) * 1000,
+    properties: next(3) === 0 ? null : { device: ['mobile', 'desktop', 1, null][next(4)] },
+  }));
+
+async function freshRows() {
+  return rows(await new EventMirror(t.app.services.dataSource).snapshot(NEEDS));
+}
+
+it('stays equal to a fresh load while batches arrive, and after compaction', async () => {
+  const live = new EventMirror(t.app.services.dataSource, { compactAt: false });
   await t.app.services.events.ingest(batch(40));
-  expect((await live.snapshot(NEEDS)).size).toBe(40);
+  expect((await live.snapshot(NEEDS)).eventCount).toBe(40);
+  let deltaSeen = false;
   for (const size of [1, 3, 2, 30, 1, 5]) {
     await t.app.services.events.ingest(batch(size));
-    const fresh = new EventMirror(t.app.services.dataSource);
-    expect(rows(await live.snapshot(NEEDS))).toEqual(rows(await fresh.snapshot(NEEDS)));
+    expect(rows(await live.snapshot(NEEDS))).toEqual(await freshRows());
+    deltaSeen ||= live.stats.deltaRows > 0;
   }
+  expect(deltaSeen).toBe(true);
+  expect(live.stats.deltaRows).toBeGreaterThan(0);
+  const beforeCompaction = await live.snapshot(NEEDS);
+  const seenBefore = rows(beforeCompaction);
+  await live.compact();
+  expect(live.stats).toMatchObject({ deltaRows: 0, deltaUsers: 0, compactions: 1 });
+  expect(rows(await live.snapshot(NEEDS))).toEqual(await freshRows());
+  // A snapshot taken before stays as it was while newer rows and a new base replace its segments.
+  await t.app.services.events.ingest(batch(2));
+  await live.snapshot(NEEDS);
+  expect(rows(beforeCompaction)).toEqual(seenBefore);
+
   const final = rows(await live.snapshot(NEEDS));
   expect(final).toHaveLength(eventNumber);
   // (user, time, id) order
@@ -60,4 +93,28 @@ it('stays equal to a fresh load while batches arrive', async () => {
     const [a, b] = [final[p - 1], final[p]];
     expect(a.user < b.user || (a.user === b.user && (a.time < b.time || (a.time === b.time && a.id < b.id)))).toBe(true);
   }
+});
+
+it('loads a column into both segments when it is first asked for while the delta holds rows', async () => {
+  const late = new EventMirror(t.app.services.dataSource, { compactAt: false });
+  await late.snapshot();
+  await t.app.services.events.ingest(batch(3));
+  await late.snapshot();
+  expect(late.stats.deltaRows).toBeGreaterThan(0);
+  expect(rows(await late.snapshot(NEEDS))).toEqual(await freshRows());
+  // Rows merged after the load carry the column too.
+  await t.app.services.events.ingest(batch(2));
+  expect(rows(await late.snapshot(NEEDS))).toEqual(await freshRows());
+});
+
+it('compacts by itself once the delta passes its threshold, and stays exact', async () => {
+  const mirror = new EventMirror(t.app.services.dataSource, { compactAt: () => 10 });
+  await mirror.snapshot(NEEDS);
+  for (let round = 0; round < 4; round++) {
+    await t.app.services.events.ingest(batch(4));
+    await mirror.snapshot(NEEDS);
+  }
+  await mirror.compact(); // waits for one already under way
+  expect(mirror.stats.compactions).toBeGreaterThan(0);
+  expect(rows(await mirror.snapshot(NEEDS))).toEqual(await freshRows());
 });

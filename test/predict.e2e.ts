@@ -163,4 +163,27 @@ describe('prediction', () => {
     const forbidden = await t.gql(`{ atRiskUsers { nodes { userId } } }`, undefined, client);
     expect(forbidden.errors![0].extensions!.code).toBe('FORBIDDEN');
   });
+
+  it('reads a stored session as one user\'s, and asks whose when two users sent its id', async () => {
+    // A session is a (user, session id) pair (docs/data-model.md): alice views and adds to cart, bob views, both in "shared-visit".
+    const events = [
+      { eventId: 'shared-1', userId: 'shared-alice', sessionId: 'shared-visit', type: 'view', timestamp: '2026-01-20T12:00:00Z' },
+      { eventId: 'shared-2', userId: 'shared-alice', sessionId: 'shared-visit', type: 'cart', timestamp: '2026-01-20T12:01:00Z' },
+      { eventId: 'shared-3', userId: 'shared-bob', sessionId: 'shared-visit', type: 'view', timestamp: '2026-01-20T12:02:00Z' },
+    ];
+    const stored = await t.gql('mutation($events: [EventInput!]!) { ingestEvents(events: $events) { accepted } }', { events }, client);
+    expect(stored.data!.ingestEvents.accepted).toBe(3);
+    const next = (variables: Record<string, unknown>) =>
+      t.gql('query($s: ID, $u: ID) { predictNextStep(sessionId: $s, userId: $u) { events } }', variables, client);
+    const ambiguous = await next({ s: 'shared-visit' });
+    expect(ambiguous.errors![0].extensions!.code).toBe('BAD_USER_INPUT');
+    expect(ambiguous.errors![0].message).toMatch(/used by 2 users.*pass userId/);
+    expect((await next({ s: 'shared-visit', u: 'shared-alice' })).data!.predictNextStep.events).toBe(2);
+    expect((await next({ s: 'shared-visit', u: 'shared-bob' })).data!.predictNextStep.events).toBe(1);
+    const visit = (variables: Record<string, unknown>) =>
+      t.gql('query($s: ID, $u: ID) { sessionPurchasePropensity(sessionId: $s, userId: $u) { propensity } }', variables, client);
+    expect((await visit({ s: 'shared-visit' })).errors![0].extensions!.code).toBe('BAD_USER_INPUT');
+    expect((await visit({ s: 'shared-visit', u: 'shared-bob' })).errors).toBeUndefined();
+    expect((await next({ s: 'shared-visit', u: 'nobody' })).errors![0].extensions!.code).toBe('NOT_FOUND');
+  });
 });

@@ -13,7 +13,7 @@ export interface AnomalyOptions {
   ingestGuardEventsPerMinute: number;
 }
 
-const DETECTOR_OF: Record<string, Detector> = Object.fromEntries(DETECTORS.map((d) => [KIND_OF[d], d]));
+const DETECTOR_OF = new Map<string, Detector>(DETECTORS.map((d) => [KIND_OF[d], d]));
 const MAX_PAGE = 500;
 
 function encodeCursor(parts: unknown[]): string {
@@ -175,9 +175,9 @@ export class AnomalyService {
     day: string,
     rows: { kind: string; model_version_id: number; score: number; findings: AnomalyFinding[]; first_event_at: Date; last_event_at: Date }[],
   ): AnomalyDay & { contributions: DetectorContribution[] } {
-    const totalWeight = rows.reduce((sum, row) => sum + this.weights[DETECTOR_OF[row.kind]], 0);
+    const totalWeight = rows.reduce((sum, row) => sum + this.weights[DETECTOR_OF.get(row.kind)!], 0);
     const contributions = rows.map((row) => {
-      const detector = DETECTOR_OF[row.kind];
+      const detector = DETECTOR_OF.get(row.kind)!;
       const weight = this.weights[detector];
       return { detector, score: row.score, weight, contribution: totalWeight > 0 ? (weight * row.score) / totalWeight : 0, modelVersionId: row.model_version_id };
     });

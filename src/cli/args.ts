@@ -7,7 +7,8 @@ export interface ParsedArgs {
 export class UsageError extends Error {}
 
 export function parseArgs(argv: string[], booleanFlags: string[] = []): ParsedArgs {
-  const flags: Record<string, string | boolean> = {};
+  // No prototype: `--constructor` or `--__proto__` is just an unknown flag, and reading a flag never finds Object's members.
+  const flags: Record<string, string | boolean> = Object.create(null);
   const positional: string[] = [];
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i];

@@ -31,7 +31,7 @@ export async function main(argv: string[]): Promise<number> {
     console.log(usage());
     return name ? 0 : 1;
   }
-  const command = COMMANDS[name];
+  const command = Object.hasOwn(COMMANDS, name) ? COMMANDS[name] : undefined; // "funnelcast constructor" is unknown, not Object's
   if (!command) {
     console.error(`Unknown command "${name}".\n\n${usage()}`);
     return 1;

@@ -109,7 +109,9 @@ export class EventStats {
   @Field(() => Int)
   distinctUsers: number;
 
-  @Field(() => Int)
+  @Field(() => Int, {
+    description: 'Sessions with an event in the range: distinct (user, session id) pairs, so two users sending one session id are two sessions; events without a session id belong to none. The same definition as funnels counted by SESSION.',
+  })
   distinctSessions: number;
 
   @Field(() => [EventTypeCount])

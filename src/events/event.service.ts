@@ -97,9 +97,13 @@ export class EventService {
        GROUP BY 1, 2 ORDER BY 1, 2`,
       [from, to],
     );
+    // A session is a (user, session id) pair, as in funnels counted by session (docs/data-model.md):
+    // two users sending the same session id have two sessions; events without one are in none.
+    // Distinct pairs first (a hash aggregate), then users among them: as fast as the old
+    // count(DISTINCT session_id), where count(DISTINCT (user_id, session_id)) took 2–3 times as long.
     const [distinct]: { users: string; sessions: string }[] = await this.dataSource.query(
-      `SELECT count(DISTINCT user_id) AS users, count(DISTINCT session_id) AS sessions
-       FROM events WHERE ts >= $1 AND ts < $2`,
+      `SELECT count(DISTINCT user_id) AS users, count(*) FILTER (WHERE session_id IS NOT NULL) AS sessions
+       FROM (SELECT DISTINCT user_id, session_id FROM events WHERE ts >= $1 AND ts < $2) pairs`,
       [from, to],
     );
     const byType = new Map<string, number>();

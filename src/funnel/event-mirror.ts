@@ -5,6 +5,13 @@
  * that catches up with it before every query (`sync`), so an event is visible to the next funnel
  * once its transaction has committed.
  *
+ * Storage is two segments (mirror-segment.ts): a large base, and a small delta holding the whole
+ * history of every user with events newer than the base. A catch-up merges new rows into the delta
+ * only, so it costs in proportion to what arrived (and the delta), not to the table; once the delta
+ * outgrows a share of the base, a compaction folds it into a new base in the background, a slice
+ * at a time between other work, and swaps it in. Segments are never changed once built, so a
+ * snapshot taken before a catch-up or a compaction stays valid while a query reads it.
+ *
  * What is loaded eagerly: id, user, type, item, timestamp. Sessions and property keys are loaded
  * the first time a funnel needs them (a filter, a breakdown, session counting), as dictionary codes
  * (code 0 = missing), so a filter is evaluated once per distinct value instead of once per event.
@@ -16,7 +23,20 @@
  */
 import type { DataSource } from 'typeorm';
 import { withPgClient } from '../db/data-source';
+import { logger } from '../logger';
 import { copyRows, CopyRow } from './copy-rows';
+import { ownValue } from '../own-property';
+import {
+  baseUserCount,
+  compactionPlan,
+  deltaMergePlan,
+  emptySegment,
+  gather,
+  gatherSteps,
+  RowSource,
+  Segment,
+  trimmedDelta,
+} from './mirror-segment';
 import { sharedFloat64, sharedInt32, sharedUint16 } from './shared-memory';
 
 /** A dictionary-coded column: `codes[row]` indexes `values`; code 0 means "no value" (SQL NULL). */
@@ -41,9 +61,12 @@ export interface MirrorNeeds {
   items?: boolean;
 }
 
-/** A consistent view of the mirror for one query (see `EventMirror.snapshot`). */
-export interface MirrorSnapshot {
-  version: number;
+/**
+ * One segment as a query sees it: rows in (user, ts, id) order. In the base, entry u of
+ * `userOffsets` is user u; in the delta, entry i is user `userIds[i]`, and that user's events are
+ * read from the delta only (it holds the user's whole history).
+ */
+export interface MirrorSegment {
   size: number;
   ids: Float64Array;
   users: Int32Array;
@@ -52,17 +75,52 @@ export interface MirrorSnapshot {
   types: Uint16Array;
   /** Item dense id, -1 for none. */
   items: Int32Array;
-  /** The events of user u are rows [userOffsets[u], userOffsets[u + 1]). */
+  /** Users with rows in this segment, ascending; null in the base (every user 0..userOffsets.length - 2). */
+  userIds: Int32Array | null;
+  /** The rows of the i-th user are [userOffsets[i], userOffsets[i + 1]). */
   userOffsets: Int32Array;
-  typeCodes: ReadonlyMap<string, number>;
-  typeCount: number;
+  /** The loaded columns the query asked for: this segment's codes, values shared with the other segment. */
   properties: ReadonlyMap<string, CodedColumn>;
   sessions: CodedColumn | null;
+}
+
+/** A consistent view of the mirror for one query (see `EventMirror.snapshot`). */
+export interface MirrorSnapshot {
+  /** Bumped whenever rows change. */
+  version: number;
+  /** Bumped whenever the base segment is replaced (layouts derived from the base are kept until then). */
+  baseVersion: number;
+  /** Events in the snapshot (base rows of users in the delta are counted once, in the delta). */
+  eventCount: number;
+  /** Dense user ids run from 0 to userCount - 1. */
+  userCount: number;
+  base: MirrorSegment;
+  delta: MirrorSegment;
+  typeCodes: ReadonlyMap<string, number>;
+  typeCount: number;
   itemDictionary: ItemDictionary | null;
 }
 
-interface MutableCodedColumn extends CodedColumn {
+/** Values and codes-by-text of a lazily loaded column; each segment keeps its codes under this object. */
+interface ColumnDictionary {
+  values: unknown[];
   codeOfText: Map<string, number>;
+}
+
+export interface EventMirrorOptions {
+  /**
+   * Compact in the background once the delta holds this many rows (given the base's size).
+   * Default: max(65,536, base / 32). `false`: only when `compact()` is called (tests).
+   */
+  compactAt?: ((baseSize: number) => number) | false;
+}
+
+/** Segment counts for benches and logs. */
+export interface MirrorStats {
+  baseRows: number;
+  deltaRows: number;
+  deltaUsers: number;
+  compactions: number;
 }
 
 /** Rows fetched from PostgreSQL before they are merged into the layout. */
@@ -104,25 +162,27 @@ class RowBatch {
 
 const GAP_RETRY_MS = 10 * 60_000;
 const MAX_GAPS = 20_000;
+/** A background compaction copies this many rows per turn of the event loop, then lets other work in. */
+const COMPACTION_ROWS_PER_STEP = 500_000;
+
+const defaultCompactAt = (baseSize: number): number => Math.max(65_536, Math.floor(baseSize / 32));
 
 export class EventMirror {
-  // Rows in (user, ts, id) order; see MirrorSnapshot for what each column holds.
-  // Columns live on SharedArrayBuffer (shared-memory.ts) so funnel workers read them without a copy.
-  private size = 0;
-  private ids: Float64Array = sharedFloat64(0);
-  private users: Int32Array = sharedInt32(0);
-  private times: Float64Array = sharedFloat64(0);
-  private types: Uint16Array = sharedUint16(0);
-  private items: Int32Array = sharedInt32(0);
-  private userOffsets: Int32Array = sharedInt32(1);
+  // See mirror-segment.ts. Columns live on SharedArrayBuffer (shared-memory.ts) so funnel workers
+  // read them without a copy; a segment's rows are replaced, never changed, so snapshots stay valid.
+  private base: Segment = emptySegment('base');
+  private delta: Segment = emptySegment('delta');
+  private eventTotal = 0;
   private typeNames: string[] = [];
-  /** Bumped whenever rows change, so derived layouts (sessions) know when to rebuild. */
+  /** Bumped whenever rows change. */
   private version = 0;
+  /** Bumped whenever the base is replaced. */
+  private baseVersion = 0;
   private typeCodes = new Map<string, number>();
-  /** Row position by event id, built when a column is loaded (null: stale). */
+  /** Base row by event id, built when a column is loaded (null: not built for this base). */
   private positionOfId: Int32Array | null = null;
-  private propertyColumns = new Map<string, MutableCodedColumn>();
-  private sessionColumn: MutableCodedColumn | null = null;
+  private propertyColumns = new Map<string, ColumnDictionary>();
+  private sessionColumn: ColumnDictionary | null = null;
   private itemsById: ItemDictionary = { externalIds: [], categories: [], revision: 0 };
   private itemsSyncedUpTo: string | null = null;
   private lastSeenId = 0;
@@ -131,8 +191,16 @@ export class EventMirror {
   private queue: Promise<unknown> = Promise.resolve();
   /** A catch-up waiting for its turn in `queue`, which callers of `sync` arriving now may share. */
   private queuedCatchUp: Promise<void> | null = null;
+  private readonly compactAt: ((baseSize: number) => number) | false;
+  private compaction: Promise<void> | null = null;
+  private compactions = 0;
 
-  constructor(private readonly dataSource: DataSource) {}
+  constructor(
+    private readonly dataSource: DataSource,
+    options: EventMirrorOptions = {},
+  ) {
+    this.compactAt = options.compactAt ?? defaultCompactAt;
+  }
 
   /**
    * Catch up with every event committed so far. Cheap when nothing is new (one indexed query).
@@ -152,19 +220,19 @@ export class EventMirror {
 
   /** Events mirrored so far. */
   get eventCount(): number {
-    return this.size;
+    return this.eventTotal;
+  }
+
+  get stats(): MirrorStats {
+    return { baseRows: this.base.size, deltaRows: this.delta.size, deltaUsers: this.delta.userIds!.length, compactions: this.compactions };
   }
 
   /** Drop everything; the next sync loads the table again. */
   reset(): Promise<void> {
     return this.exclusive(async () => {
-      this.size = 0;
-      this.ids = sharedFloat64(0);
-      this.users = sharedInt32(0);
-      this.times = sharedFloat64(0);
-      this.types = sharedUint16(0);
-      this.items = sharedInt32(0);
-      this.userOffsets = sharedInt32(1);
+      this.base = emptySegment('base');
+      this.delta = emptySegment('delta');
+      this.eventTotal = 0;
       this.positionOfId = null;
       this.propertyColumns.clear();
       this.sessionColumn = null;
@@ -173,43 +241,54 @@ export class EventMirror {
       this.lastSeenId = 0;
       this.gaps = [];
       this.version++;
+      this.baseVersion++;
     });
   }
 
   /**
+   * Folds the delta into a new base now (after a compaction already under way, if any). The mirror
+   * does this by itself in the background; this is for callers that want a known layout (tests,
+   * benches). Like a background compaction, it gives way (leaving the delta) when a column is
+   * loaded or the base rebuilt while it copies.
+   */
+  async compact(): Promise<void> {
+    while (this.compaction) await this.compaction;
+    if (this.delta.size > 0) await this.startCompaction();
+  }
+
+  /**
    * Catch up with PostgreSQL, load the columns a query needs, and hand out a consistent view. Later
-   * catch-ups replace arrays instead of changing them, so a view stays valid while a query runs.
+   * catch-ups and compactions replace segments instead of changing them, so a view stays valid
+   * while a query runs.
    */
   async snapshot(needs: MirrorNeeds = {}): Promise<MirrorSnapshot> {
     await this.sync();
     return this.exclusive(async () => {
-      const properties = new Map<string, CodedColumn>();
+      const properties: [string, ColumnDictionary][] = [];
       for (const key of needs.propertyKeys ?? []) {
         let column = this.propertyColumns.get(key);
         if (!column) {
           column = await this.loadColumn(`props -> ${sqlLiteral(key)}`, `props ? ${sqlLiteral(key)}`, JSON.parse);
           this.propertyColumns.set(key, column);
         }
-        properties.set(key, { codes: column.codes, values: column.values });
+        properties.push([key, column]);
       }
-      let sessions: CodedColumn | null = null;
+      let sessions: ColumnDictionary | null = null;
       if (needs.sessions) {
         this.sessionColumn ??= await this.loadColumn('session_id', 'session_id IS NOT NULL', (text) => text);
-        sessions = { codes: this.sessionColumn.codes, values: this.sessionColumn.values };
+        sessions = this.sessionColumn;
       }
+      const { base, delta } = this;
+      const deltaUsers = delta.userIds!;
       return {
         version: this.version,
-        size: this.size,
-        ids: this.ids,
-        users: this.users,
-        times: this.times,
-        types: this.types,
-        items: this.items,
-        userOffsets: this.userOffsets,
+        baseVersion: this.baseVersion,
+        eventCount: this.eventTotal,
+        userCount: Math.max(baseUserCount(base), deltaUsers.length > 0 ? deltaUsers[deltaUsers.length - 1] + 1 : 0),
+        base: segmentView(base, properties, sessions),
+        delta: segmentView(delta, properties, sessions),
         typeCodes: this.typeCodes,
         typeCount: this.typeNames.length,
-        properties,
-        sessions,
         itemDictionary: needs.items ? await this.refreshItems() : null,
       };
     });
@@ -300,18 +379,49 @@ export class EventMirror {
     return code;
   }
 
-  /** New rows join the layout, which stays in (user, ts, id) order. */
+  /** The lazily loaded columns, in a fixed order (sessions, then properties as loaded). */
+  private loadedColumns(): ColumnDictionary[] {
+    return [...(this.sessionColumn ? [this.sessionColumn] : []), ...this.propertyColumns.values()];
+  }
+
+  /**
+   * New rows join the delta, whose cost follows the delta and the batch. A batch that is large
+   * beside the mirror (the first load, a bulk import) rebuilds the base instead, which then costs
+   * no more than the batch itself.
+   */
   private merge(batch: RowBatch): void {
-    if (this.size > 0 && batch.size * 8 < this.size) this.spliceIn(batch);
-    else this.rebuild(batch);
-    // Positions moved; the id → position index is only needed to load a new column, so rebuild it then.
-    this.positionOfId = null;
+    if (this.base.size === 0 || batch.size * 8 >= this.base.size + this.delta.size) {
+      if (this.delta.size > 0) this.replaceBase(this.compacted(), this.delta);
+      this.rebuild(batch);
+    } else {
+      this.mergeIntoDelta(batch);
+    }
+    this.eventTotal += batch.size;
     this.version++;
+    this.compactIfDue();
+  }
+
+  /** The batch's rows as a merge source, its lazily loaded columns coded from the raw text. */
+  private batchSource(batch: RowBatch): RowSource {
+    const codes = new Map<object, Int32Array>();
+    for (const { column, codeOf: codeOfRow } of this.newRowCodes(batch)) {
+      const columnCodes = new Int32Array(batch.size);
+      for (let b = 0; b < batch.size; b++) columnCodes[b] = codeOfRow(b);
+      codes.set(column, columnCodes);
+    }
+    return { ids: batch.ids, users: batch.users, times: batch.times, types: batch.types, items: batch.items, codes };
+  }
+
+  private mergeIntoDelta(batch: RowBatch): void {
+    const added = this.batchSource(batch);
+    const { plan, userIds, userOffsets } = deltaMergePlan(this.base, this.delta, added, batch.size);
+    // Sources in the order of OLD_DELTA, OLD_BASE, NEW_ROWS.
+    this.delta = gather([this.delta, this.base, added], plan, this.loadedColumns(), { userIds, userOffsets });
   }
 
   /** Codes of the lazily loaded columns for a batch row, parsed from the row's raw text. */
-  private newRowCodes(batch: RowBatch): { column: MutableCodedColumn; codeOf: (b: number) => number }[] {
-    const result: { column: MutableCodedColumn; codeOf: (b: number) => number }[] = [];
+  private newRowCodes(batch: RowBatch): { column: ColumnDictionary; codeOf: (b: number) => number }[] {
+    const result: { column: ColumnDictionary; codeOf: (b: number) => number }[] = [];
     const session = this.sessionColumn;
     if (session) {
       result.push({ column: session, codeOf: (b) => (batch.sessions[b] === null ? 0 : codeOf(session, batch.sessions[b]!, (text) => text)) });
@@ -322,7 +432,7 @@ export class EventMirror {
         codeOf: (b) => {
           const props = batch.props[b];
           if (props === null) return 0;
-          const value = (JSON.parse(props) as Record<string, unknown>)[key];
+          const value = ownValue(JSON.parse(props), key);
           return value === undefined ? 0 : codeOf(column, JSON.stringify(value), JSON.parse);
         },
       });
@@ -330,79 +440,72 @@ export class EventMirror {
     return result;
   }
 
-  /**
-   * Few new rows: each user's stretch is merged with its new rows and everything between is copied
-   * in bulk, so the cost is a memory copy of the columns rather than a sort.
-   */
-  private spliceIn(batch: RowBatch): void {
-    const oldSize = this.size;
-    const total = oldSize + batch.size;
-    const newRows = Array.from({ length: batch.size }, (_, b) => b).sort(
-      (a, b) => batch.users[a] - batch.users[b] || batch.times[a] - batch.times[b] || batch.ids[a] - batch.ids[b],
-    );
-    const oldUserCount = this.userOffsets.length - 1;
-    let maxUser = oldUserCount - 1;
-    for (const b of newRows) if (batch.users[b] > maxUser) maxUser = batch.users[b];
-    const oldStart = (user: number): number => (user < oldUserCount ? this.userOffsets[user] : oldSize);
-    const added = new Int32Array(maxUser + 1);
-    for (const b of newRows) added[batch.users[b]]++;
-    const offsets = sharedInt32(maxUser + 2);
-    let shift = 0;
-    for (let user = 0; user <= maxUser; user++) {
-      offsets[user] = oldStart(user) + shift;
-      shift += added[user];
-    }
-    offsets[maxUser + 1] = total;
-
-    // The plan: runs of old rows (destination, source, length) and single new rows (destination, batch row).
-    const runs: number[] = [];
-    const singles: number[] = [];
-    let oldCursor = 0;
-    let destination = 0;
-    const copyOld = (until: number): void => {
-      if (until <= oldCursor) return;
-      runs.push(destination, oldCursor, until - oldCursor);
-      destination += until - oldCursor;
-      oldCursor = until;
-    };
-    for (const b of newRows) {
-      const user = batch.users[b];
-      copyOld(Math.max(oldCursor, oldStart(user)));
-      const userEnd = oldStart(user + 1);
-      const time = batch.times[b];
-      const id = batch.ids[b];
-      let o = oldCursor;
-      while (o < userEnd && (this.times[o] < time || (this.times[o] === time && this.ids[o] < id))) o++;
-      copyOld(o);
-      singles.push(destination++, b);
-    }
-    copyOld(oldSize);
-
-    const spliced = <T extends Float64Array | Int32Array | Uint16Array>(old: T, next: T, valueOf: (b: number) => number): T => {
-      for (let r = 0; r < runs.length; r += 3) next.set(old.subarray(runs[r + 1], runs[r + 1] + runs[r + 2]), runs[r]);
-      for (let i = 0; i < singles.length; i += 2) next[singles[i]] = valueOf(singles[i + 1]);
-      return next;
-    };
-    for (const { column, codeOf: codeOfRow } of this.newRowCodes(batch)) column.codes = spliced(column.codes, sharedInt32(total), codeOfRow);
-    this.ids = spliced(this.ids, sharedFloat64(total), (b) => batch.ids[b]);
-    this.users = spliced(this.users, sharedInt32(total), (b) => batch.users[b]);
-    this.times = spliced(this.times, sharedFloat64(total), (b) => batch.times[b]);
-    this.types = spliced(this.types, sharedUint16(total), (b) => batch.types[b]);
-    this.items = spliced(this.items, sharedInt32(total), (b) => batch.items[b]);
-    this.userOffsets = offsets;
-    this.size = total;
+  private compactIfDue(): void {
+    if (this.compactAt === false || this.compaction !== null || this.delta.size < this.compactAt(this.base.size)) return;
+    void this.startCompaction().catch((error: unknown) => logger().warn({ err: error }, 'event mirror compaction failed; the delta stays and is retried later'));
   }
 
-  /** Many new rows (or the first load): stable counting sort by user, then each user's stretch by (ts, id). */
+  /**
+   * Builds the new base a slice at a time (other queries and catch-ups run between slices, reading
+   * the old segments), then swaps it in, unless the base was replaced or a column was loaded
+   * meanwhile (the next catch-up will try again).
+   */
+  private startCompaction(): Promise<void> {
+    const pause = () => new Promise<void>((resolve) => setImmediate(resolve));
+    const run = async (): Promise<void> => {
+      await pause(); // not on the path of the catch-up that asked for it
+      const { base, delta } = this;
+      const columns = this.loadedColumns();
+      const { plan, userOffsets } = compactionPlan(base, delta);
+      const steps = gatherSteps([base, delta], plan, columns, { userIds: null, userOffsets }, COMPACTION_ROWS_PER_STEP);
+      let next: Segment;
+      for (;;) {
+        await pause();
+        const step = steps.next();
+        if (step.done) {
+          next = step.value;
+          break;
+        }
+      }
+      await this.exclusive(async () => {
+        if (this.base !== base || this.loadedColumns().length !== columns.length) return;
+        this.replaceBase(next, this.delta);
+        this.compactions++;
+        this.version++;
+      });
+    };
+    const compaction = run().finally(() => {
+      if (this.compaction === compaction) this.compaction = null;
+    });
+    this.compaction = compaction;
+    return compaction;
+  }
+
+  /** Base and delta folded into one new base, in one go. */
+  private compacted(): Segment {
+    const { plan, userOffsets } = compactionPlan(this.base, this.delta);
+    return gather([this.base, this.delta], plan, this.loadedColumns(), { userIds: null, userOffsets });
+  }
+
+  /** `next` becomes the base; users of `delta` that it now holds in full leave the delta. */
+  private replaceBase(next: Segment, delta: Segment): void {
+    this.delta = delta.size > 0 ? trimmedDelta(delta, next, this.loadedColumns()) : delta;
+    this.base = next;
+    this.positionOfId = null;
+    this.baseVersion++;
+  }
+
+  /** Many new rows (or the first load; the delta is empty): stable counting sort by user, then each user's stretch by (ts, id). */
   private rebuild(batch: RowBatch): void {
-    const oldSize = this.size;
+    const old = this.base;
+    const oldSize = old.size;
     const total = oldSize + batch.size;
-    let maxUser = this.userOffsets.length - 2;
+    let maxUser = old.userOffsets.length - 2;
     for (let i = 0; i < batch.size; i++) if (batch.users[i] > maxUser) maxUser = batch.users[i];
     // combined index c: c < oldSize is an existing row, else batch row c - oldSize.
-    const userOf = (c: number): number => (c < oldSize ? this.users[c] : batch.users[c - oldSize]);
-    const timeOf = (c: number): number => (c < oldSize ? this.times[c] : batch.times[c - oldSize]);
-    const idOf = (c: number): number => (c < oldSize ? this.ids[c] : batch.ids[c - oldSize]);
+    const userOf = (c: number): number => (c < oldSize ? old.users[c] : batch.users[c - oldSize]);
+    const timeOf = (c: number): number => (c < oldSize ? old.times[c] : batch.times[c - oldSize]);
+    const idOf = (c: number): number => (c < oldSize ? old.ids[c] : batch.ids[c - oldSize]);
 
     const offsets = sharedInt32(maxUser + 2);
     for (let c = 0; c < total; c++) offsets[userOf(c) + 1]++;
@@ -426,52 +529,88 @@ export class EventMirror {
       order.set(stretch, start);
     }
 
-    const gathered = <T extends Float64Array | Int32Array | Uint16Array>(old: T, next: T, valueOf: (b: number) => number): T => {
+    const gathered = <T extends Float64Array | Int32Array | Uint16Array>(previous: T, next: T, valueOf: (b: number) => number): T => {
       for (let p = 0; p < total; p++) {
         const c = order[p];
-        next[p] = c < oldSize ? old[c] : valueOf(c - oldSize);
+        next[p] = c < oldSize ? previous[c] : valueOf(c - oldSize);
       }
       return next;
     };
-    for (const { column, codeOf: codeOfRow } of this.newRowCodes(batch)) column.codes = gathered(column.codes, sharedInt32(total), codeOfRow);
-    this.ids = gathered(this.ids, sharedFloat64(total), (b) => batch.ids[b]);
-    this.users = gathered(this.users, sharedInt32(total), (b) => batch.users[b]);
-    this.times = gathered(this.times, sharedFloat64(total), (b) => batch.times[b]);
-    this.types = gathered(this.types, sharedUint16(total), (b) => batch.types[b]);
-    this.items = gathered(this.items, sharedInt32(total), (b) => batch.items[b]);
-    this.userOffsets = offsets;
-    this.size = total;
+    const codes = new Map<object, Int32Array>();
+    for (const { column, codeOf: codeOfRow } of this.newRowCodes(batch)) codes.set(column, gathered(old.codes.get(column)!, sharedInt32(total), codeOfRow));
+    this.base = {
+      size: total,
+      ids: gathered(old.ids, sharedFloat64(total), (b) => batch.ids[b]),
+      users: gathered(old.users, sharedInt32(total), (b) => batch.users[b]),
+      times: gathered(old.times, sharedFloat64(total), (b) => batch.times[b]),
+      types: gathered(old.types, sharedUint16(total), (b) => batch.types[b]),
+      items: gathered(old.items, sharedInt32(total), (b) => batch.items[b]),
+      userIds: null,
+      userOffsets: offsets,
+      codes,
+    };
+    this.positionOfId = null;
+    this.baseVersion++;
   }
 
   private positions(): Int32Array {
     if (this.positionOfId === null) {
+      const base = this.base;
       let maxId = 0;
-      for (let p = 0; p < this.size; p++) if (this.ids[p] > maxId) maxId = this.ids[p];
+      for (let p = 0; p < base.size; p++) if (base.ids[p] > maxId) maxId = base.ids[p];
       const positionOfId = new Int32Array(maxId + 1).fill(-1);
-      for (let p = 0; p < this.size; p++) positionOfId[this.ids[p]] = p;
+      for (let p = 0; p < base.size; p++) positionOfId[base.ids[p]] = p;
       this.positionOfId = positionOfId;
     }
     return this.positionOfId;
   }
 
-  /** Reads `expression` for every mirrored row where `present` holds; other rows get code 0. */
-  private async loadColumn(expression: string, present: string, parse: (text: string) => unknown): Promise<MutableCodedColumn> {
-    const column: MutableCodedColumn = { codes: sharedInt32(this.size), values: [undefined], codeOfText: new Map() };
+  /** Reads `expression` for every mirrored row where `present` holds (in both segments); other rows get code 0. */
+  private async loadColumn(expression: string, present: string, parse: (text: string) => unknown): Promise<ColumnDictionary> {
+    const column: ColumnDictionary = { values: [undefined], codeOfText: new Map() };
+    const { base, delta } = this;
+    const baseCodes = sharedInt32(base.size);
+    const deltaCodes = sharedInt32(delta.size);
     const positionOfId = this.positions();
+    // The delta is small: a map is enough. Its rows include base rows of its users, which get both codes.
+    const deltaPositionOfId = new Map<number, number>();
+    for (let p = 0; p < delta.size; p++) deltaPositionOfId.set(delta.ids[p], p);
     await withPgClient(this.dataSource, (client) =>
       copyRows(client, `SELECT id, ${expression} FROM events WHERE id <= ${this.lastSeenId} AND ${present}`, (row: CopyRow) => {
         const id = row.number(0);
         // Rows committed since the last sync are not mirrored yet; the next sync brings them with this column.
         const position = id < positionOfId.length ? positionOfId[id] : -1;
-        if (position < 0 || row.isNull(1)) return;
-        column.codes[position] = codeOf(column, row.text(1), parse);
+        const deltaPosition = deltaPositionOfId.get(id) ?? -1;
+        if ((position < 0 && deltaPosition < 0) || row.isNull(1)) return;
+        const code = codeOf(column, row.text(1), parse);
+        if (position >= 0) baseCodes[position] = code;
+        if (deltaPosition >= 0) deltaCodes[deltaPosition] = code;
       }),
     );
+    // Adding a column leaves the rows as they are, so snapshots taken before (which do not list it) stay as they were.
+    base.codes.set(column, baseCodes);
+    delta.codes.set(column, deltaCodes);
     return column;
   }
 }
 
-function codeOf(column: MutableCodedColumn, text: string, parse: (text: string) => unknown): number {
+function segmentView(segment: Segment, properties: [string, ColumnDictionary][], sessions: ColumnDictionary | null): MirrorSegment {
+  const { size, ids, users, times, types, items, userIds, userOffsets, codes } = segment;
+  return {
+    size,
+    ids,
+    users,
+    times,
+    types,
+    items,
+    userIds,
+    userOffsets,
+    properties: new Map(properties.map(([key, column]) => [key, { codes: codes.get(column)!, values: column.values }])),
+    sessions: sessions && { codes: codes.get(sessions)!, values: sessions.values },
+  };
+}
+
+function codeOf(column: ColumnDictionary, text: string, parse: (text: string) => unknown): number {
   let code = column.codeOfText.get(text);
   if (code === undefined) {
     code = column.values.length;

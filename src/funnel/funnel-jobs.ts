@@ -5,6 +5,7 @@
  * (funnel.service.ts): checking input, catching the mirror up, reading cohorts from PostgreSQL, and
  * shaping the answer.
  */
+import { OTHER_GROUP_KEY } from './breakdown-key';
 import type { MirrorSnapshot } from './event-mirror';
 import {
   aggregateFunnel,
@@ -18,7 +19,7 @@ import {
   timeToConvertHistogram,
 } from './funnel-aggregate';
 import type { FunnelPlan } from './funnel-definition';
-import { breakdownKeys, evaluateFunnel, FunnelEvaluation, prepareFunnel, PreparedFunnel, UnitLayout } from './funnel-run';
+import { breakdownKeys, evaluateFunnel, FunnelEvaluation, prepareFunnel, PreparedFunnel, UnitPart, unitSession, unitUser } from './funnel-run';
 
 /** A unit's place in droppedOff's order: user (dense id), then session id. */
 export interface DroppedKey {
@@ -65,15 +66,15 @@ export interface FunnelJobInputs {
   snapshot: MirrorSnapshot;
   /** From funnel-cohort.ts; null when every user counts. */
   cohortUsers: Uint8Array | null;
-  /** The session layout for this snapshot's version when one was built before (session counting only). */
-  sessionLayout: UnitLayout | null;
+  /** The base segment's session units for this snapshot's base when they were built before (session counting only). */
+  sessionLayout: UnitPart | null;
 }
 
-/** The job's answer, and the session layout when this run had to build one (callers keep it for the next query). */
-export function runFunnelJob(job: FunnelJob, inputs: FunnelJobInputs): { outcome: FunnelOutcome; builtSessionLayout: UnitLayout | null } {
+/** The job's answer, and the base's session units when this run had to build them (callers keep them until the base changes). */
+export function runFunnelJob(job: FunnelJob, inputs: FunnelJobInputs): { outcome: FunnelOutcome; builtSessionLayout: UnitPart | null } {
   const { plan } = job;
   const prepared = prepareFunnel(plan, inputs.snapshot, inputs.cohortUsers, inputs.sessionLayout);
-  const builtSessionLayout = plan.countBy === 'session' && prepared.layout !== inputs.sessionLayout ? prepared.layout : null;
+  const builtSessionLayout = plan.countBy === 'session' && prepared.layout.base !== inputs.sessionLayout ? prepared.layout.base : null;
   return { outcome: outcomeOf(job, prepared), builtSessionLayout };
 }
 
@@ -132,7 +133,7 @@ function breakdown(prepared: PreparedFunnel, evaluation: FunnelEvaluation): Repo
   }
   const enteredUnits: FunnelUnitLevels = { levels, stepTimes, stepCount };
   const keys = breakdownKeys(prepared, evaluation, plan.breakdown!.target, entered);
-  return breakdownFunnel(enteredUnits, keys, { topN: plan.breakdown!.limit, otherKey: 'other' }).map((group) => ({
+  return breakdownFunnel(enteredUnits, keys, { topN: plan.breakdown!.limit, otherKey: OTHER_GROUP_KEY }).map((group) => ({
     key: group.key,
     isOther: group.isOther,
     report: group.report,
@@ -148,20 +149,18 @@ function droppedOff(prepared: PreparedFunnel, afterStep: number, first: number, 
   const evaluation = evaluateFunnel(prepared, plan.fromMicros, plan.toMicros);
   const stepCount = evaluation.stepCount;
   const { layout, levels, activeUnits } = evaluation;
-  const sessionNames = prepared.snapshot.sessions?.values ?? [];
+  const sessionNames = prepared.snapshot.base.sessions?.values ?? [];
   const dropped: { unit: number; user: number; session: string | null }[] = [];
   for (let n = 0; n < activeUnits.length; n++) {
     const unit = activeUnits[n];
     if (levels[unit] !== afterStep) continue;
-    dropped.push({
-      unit,
-      user: layout.unitUsers ? layout.unitUsers[unit] : unit,
-      session: layout.unitSessions ? String(sessionNames[layout.unitSessions[unit]]) : null,
-    });
+    const session = unitSession(layout, unit);
+    dropped.push({ unit, user: unitUser(layout, unit), session: session < 0 ? null : String(sessionNames[session]) });
   }
   const compare = (a: DroppedKey, b: DroppedKey): number =>
     a.user - b.user || ((a.session ?? '') < (b.session ?? '') ? -1 : (a.session ?? '') > (b.session ?? '') ? 1 : 0);
-  if (layout.unitSessions) dropped.sort(compare);
+  // Units are numbered base first, then delta, so even user units need sorting (nearly sorted: cheap).
+  dropped.sort(compare);
   let start = 0;
   if (cursor) {
     // First unit strictly after the cursor (binary search; the list is sorted by the same order).

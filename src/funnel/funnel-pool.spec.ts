@@ -31,19 +31,16 @@ function snapshot(): MirrorSnapshot {
   });
   const userOffsets = sharedInt32(4);
   userOffsets.set([0, 2, 3, 6]);
+  const empty = { size: 0, ids: sharedFloat64(0), users: sharedInt32(0), times: sharedFloat64(0), types: sharedUint16(0), items: sharedInt32(0) };
   return {
     version: 1,
-    size,
-    ids,
-    users,
-    times,
-    types,
-    items,
-    userOffsets,
+    baseVersion: 1,
+    eventCount: size,
+    userCount: 3,
+    base: { size, ids, users, times, types, items, userIds: null, userOffsets, properties: new Map(), sessions: null },
+    delta: { ...empty, userIds: sharedInt32(0), userOffsets: sharedInt32(1), properties: new Map(), sessions: null },
     typeCodes: new Map([['view', 0], ['cart', 1], ['purchase', 2]]),
     typeCount: 3,
-    properties: new Map(),
-    sessions: null,
     itemDictionary: null,
   };
 }

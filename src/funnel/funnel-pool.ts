@@ -18,10 +18,10 @@ import path from 'node:path';
 import { Worker } from 'node:worker_threads';
 import { UserFacingError } from '../graphql/errors';
 import { logger } from '../logger';
-import type { CodedColumn, ItemDictionary, MirrorSnapshot } from './event-mirror';
+import type { CodedColumn, ItemDictionary, MirrorSegment, MirrorSnapshot } from './event-mirror';
 import { clientClosedRequest, FunnelBudget, funnelTimeout } from './funnel-budget';
 import type { FunnelJob, FunnelJobInputs, FunnelOutcome } from './funnel-jobs';
-import type { UnitLayout } from './funnel-run';
+import type { UnitPart } from './funnel-run';
 
 /** A coded column on the wire: shared codes, plus the dictionary entries this worker lacks. */
 export interface WireColumn {
@@ -34,9 +34,14 @@ export interface WireColumn {
   from: number;
 }
 
-export interface WireSnapshot extends Omit<MirrorSnapshot, 'properties' | 'sessions' | 'itemDictionary'> {
+export interface WireSegment extends Omit<MirrorSegment, 'properties' | 'sessions'> {
   properties: [string, WireColumn][];
   sessions: WireColumn | null;
+}
+
+export interface WireSnapshot extends Omit<MirrorSnapshot, 'base' | 'delta' | 'itemDictionary'> {
+  base: WireSegment;
+  delta: WireSegment;
   itemDictionary: { dictionary: number; revision: number; data: ItemDictionary | null } | null;
 }
 
@@ -44,11 +49,11 @@ export interface WorkerRequest {
   job: FunnelJob;
   snapshot: WireSnapshot;
   cohortUsers: Uint8Array | null;
-  sessionLayout: UnitLayout | null;
+  sessionLayout: UnitPart | null;
 }
 
 export type WorkerReply =
-  | { ok: true; outcome: FunnelOutcome; builtSessionLayout: UnitLayout | null }
+  | { ok: true; outcome: FunnelOutcome; builtSessionLayout: UnitPart | null }
   | { ok: false; name: string; message: string; code: string | null };
 
 /** Counters since the pool was made; `busy` and `queued` are now. */
@@ -70,7 +75,7 @@ interface Task {
   job: FunnelJob;
   inputs: FunnelJobInputs;
   budget: FunnelBudget;
-  resolve(value: { outcome: FunnelOutcome; builtSessionLayout: UnitLayout | null }): void;
+  resolve(value: { outcome: FunnelOutcome; builtSessionLayout: UnitPart | null }): void;
   reject(error: Error): void;
   timer: NodeJS.Timeout | null;
   slot: Slot | null;
@@ -124,7 +129,7 @@ export class FunnelPool {
   }
 
   /** Runs `job` on a worker within `budget`; rejects with FUNNEL_TIMEOUT or CLIENT_CLOSED_REQUEST when stopped. */
-  run(job: FunnelJob, inputs: FunnelJobInputs, budget: FunnelBudget): Promise<{ outcome: FunnelOutcome; builtSessionLayout: UnitLayout | null }> {
+  run(job: FunnelJob, inputs: FunnelJobInputs, budget: FunnelBudget): Promise<{ outcome: FunnelOutcome; builtSessionLayout: UnitPart | null }> {
     if (this.closed) return Promise.reject(new Error('The funnel pool is closed.'));
     return new Promise((resolve, reject) => {
       const task: Task = { job, inputs, budget, resolve, reject, timer: null, slot: null, settled: false };
@@ -192,7 +197,7 @@ export class FunnelPool {
 
   /** The snapshot as a worker receives it: shared arrays as they are, dictionaries as deltas. */
   private wire(slot: Slot, snapshot: MirrorSnapshot, readsSessionNames: boolean): WireSnapshot {
-    const { properties, sessions, itemDictionary, ...columns } = snapshot;
+    const { base, delta, itemDictionary, ...rest } = snapshot;
     const column = (coded: CodedColumn, withValues: boolean): WireColumn => {
       const dictionary = this.dictionaryId(coded.values);
       const count = coded.values.length;
@@ -208,12 +213,13 @@ export class FunnelPool {
       slot.sentItems.set(dictionary, itemDictionary.revision);
       items = { dictionary, revision: itemDictionary.revision, data: fresh ? null : itemDictionary };
     }
-    return {
+    // The segments share their dictionaries, so the second one sends no values the first did not.
+    const segment = ({ properties, sessions, ...columns }: MirrorSegment): WireSegment => ({
       ...columns,
       properties: [...properties].map(([key, coded]) => [key, column(coded, true)]),
       sessions: sessions && column(sessions, readsSessionNames),
-      itemDictionary: items,
-    };
+    });
+    return { ...rest, base: segment(base), delta: segment(delta), itemDictionary: items };
   }
 
   private watch(signal: AbortSignal, task: Task): void {
@@ -320,7 +326,7 @@ export class FunnelPool {
     }
   }
 
-  private settle(task: Task, error: Error | null, value?: { outcome: FunnelOutcome; builtSessionLayout: UnitLayout | null }): void {
+  private settle(task: Task, error: Error | null, value?: { outcome: FunnelOutcome; builtSessionLayout: UnitPart | null }): void {
     if (task.settled) return;
     task.settled = true;
     if (task.timer) clearTimeout(task.timer);

@@ -9,31 +9,52 @@
  * still sees the unit's whole history, so strict modes judge the same events in every range.
  */
 import { compileFilter, FilterTarget, PropertyFilter, StepDefinition } from './step-filter';
-import type { MirrorNeeds, MirrorSnapshot } from './event-mirror';
+import { groupKeyOf, MISSING_GROUP_KEY } from './breakdown-key';
+import type { MirrorNeeds, MirrorSegment, MirrorSnapshot } from './event-mirror';
 import type { FunnelPlan } from './funnel-definition';
 import type { FunnelUnitLevels } from './funnel-aggregate';
 import { sharedFloat64, sharedInt32 } from './shared-memory';
 import { WindowFunnel } from './window-funnel';
 
-/** The events grouped by counting unit, in (ts, id) order within each unit. */
-export interface UnitLayout {
+/** One mirror segment's events grouped by counting unit, in (ts, id) order within each unit. */
+export interface UnitPart {
   unitCount: number;
-  /** Unit u owns positions [unitOffsets[u], unitOffsets[u + 1]) of the arrays below. */
+  /** Unit i of the part owns positions [unitOffsets[i], unitOffsets[i + 1]) of the arrays below. */
   unitOffsets: Int32Array;
   times: Float64Array;
-  /** Mirror row at each position; null when positions are mirror rows (user counting). */
+  /** Segment row at each position; null when positions are the segment's rows (user counting). */
   rows: Int32Array | null;
-  /** Dense user id per unit; null when the unit index is the user id. */
+  /** Dense user id per unit; null when the unit index is the user id (the base, counting users). */
   unitUsers: Int32Array | null;
   /** Session code per unit (session counting). */
   unitSessions: Int32Array | null;
+}
+
+/**
+ * A snapshot's units: the base segment's part, then the delta's. Unit numbers run over both: unit
+ * n < base.unitCount is the base part's unit n, unit base.unitCount + i the delta part's unit i.
+ * A user with rows in the delta has its whole history there, so the base units of such users are
+ * `shadowed`: they are skipped, and their events counted once, in the delta.
+ */
+export interface UnitLayout {
+  unitCount: number;
+  base: UnitPart;
+  delta: UnitPart;
+  /** 1 for each base unit whose user's events are read from the delta. */
+  shadowed: Uint8Array;
+}
+
+/** Per layout part: bit k of masks[p] when the event at position p matches definition k. */
+export interface PartMasks {
+  base: Uint32Array;
+  delta: Uint32Array;
 }
 
 export interface FunnelEvaluation extends FunnelUnitLevels {
   layout: UnitLayout;
   /** Units with at least one event in [from, to) (and in the cohort). */
   activeUnits: Int32Array;
-  /** Position of the reported chain's step-1 event per unit, -1 at level 0. */
+  /** Position (in its part) of the reported chain's step-1 event per unit, -1 at level 0. */
   firstEvents: Int32Array;
 }
 
@@ -42,30 +63,42 @@ export interface PreparedFunnel {
   plan: FunnelPlan;
   snapshot: MirrorSnapshot;
   layout: UnitLayout;
-  stepMasks: Uint32Array;
-  exclusionMasks: Uint32Array | undefined;
+  stepMasks: PartMasks;
+  exclusionMasks: PartMasks | undefined;
   /** 1 for users in the cohort, by dense id; null when there is no cohort. */
   cohortUsers: Uint8Array | null;
   engine: WindowFunnel;
 }
 
+/** A filter evaluated once per distinct value of its column; the codes come from each segment. */
 interface CompiledFilter {
-  codes: Int32Array;
+  /** The property whose codes are looked up; null for the item column. */
+  key: string | null;
   /** Added to a code before looking up `pass` (item columns use -1 for "none"). */
   shift: number;
   pass: Uint8Array;
 }
 
 /**
- * Binds a checked funnel to a snapshot: the unit layout (the mirror itself for users; for sessions
- * `sessionLayout` when the caller has one for this snapshot's version, else built here), the step
- * and exclusion masks, and the engine. Pure computation over the snapshot's arrays, so it runs the
- * same on the main thread and in a funnel worker (funnel-worker.ts).
+ * Binds a checked funnel to a snapshot: the unit layout (users: the segments as they are; sessions:
+ * `sessionBase` when the caller has the base part for this snapshot's base, else built here, plus
+ * the delta's part), the step and exclusion masks, and the engine. Pure computation over the
+ * snapshot's arrays, so it runs the same on the main thread and in a funnel worker (funnel-worker.ts).
  */
-export function prepareFunnel(plan: FunnelPlan, snapshot: MirrorSnapshot, cohortUsers: Uint8Array | null, sessionLayout: UnitLayout | null = null): PreparedFunnel {
-  const layout = plan.countBy === 'session' ? (sessionLayout ?? sessionUnits(snapshot)) : userUnits(snapshot);
-  const stepMasks = computeMasks(snapshot, plan.steps, layout);
-  const exclusionMasks = plan.exclusionSteps.length > 0 ? computeMasks(snapshot, plan.exclusionSteps, layout) : undefined;
+export function prepareFunnel(plan: FunnelPlan, snapshot: MirrorSnapshot, cohortUsers: Uint8Array | null, sessionBase: UnitPart | null = null): PreparedFunnel {
+  const layout =
+    plan.countBy === 'session'
+      ? unitLayout(snapshot, sessionBase ?? sessionUnits(snapshot.base), sessionUnits(snapshot.delta))
+      : unitLayout(snapshot, userUnits(snapshot.base), userUnits(snapshot.delta));
+  const masksOf = (definitions: StepDefinition[]): PartMasks => {
+    const filters = definitions.map((definition) => (definition.filters ?? []).map((filter) => compileOnColumn(snapshot, filter)));
+    return {
+      base: computeMasks(snapshot, snapshot.base, definitions, filters, layout.base),
+      delta: computeMasks(snapshot, snapshot.delta, definitions, filters, layout.delta),
+    };
+  };
+  const stepMasks = masksOf(plan.steps);
+  const exclusionMasks = plan.exclusionSteps.length > 0 ? masksOf(plan.exclusionSteps) : undefined;
   const engine = new WindowFunnel({
     stepCount: plan.steps.length,
     conversionWindow: plan.windowMicros,
@@ -79,89 +112,124 @@ export function prepareFunnel(plan: FunnelPlan, snapshot: MirrorSnapshot, cohort
 export function evaluateFunnel(prepared: PreparedFunnel, fromMicros: number, toMicros: number): FunnelEvaluation {
   const { layout, stepMasks, exclusionMasks, cohortUsers, engine } = prepared;
   const stepCount = engine.stepCount;
-  const { unitCount, unitOffsets, times, unitUsers } = layout;
+  const unitCount = layout.unitCount;
   const levels = new Uint8Array(unitCount);
   const stepTimes = new Float64Array(unitCount * stepCount);
   const firstEvents = new Int32Array(unitCount).fill(-1);
   const active = new Int32Array(unitCount);
   let activeCount = 0;
-  // Step-1 bits outside the range are cleared in a copy, so the engine itself knows nothing of
-  // ranges; a unit whose events all lie in the range (the common case) is read in place.
-  const masks = new Uint32Array(stepMasks.length);
-  for (let u = 0; u < unitCount; u++) {
-    const start = unitOffsets[u];
-    const end = unitOffsets[u + 1];
-    if (start === end) continue;
-    if (cohortUsers !== null) {
-      const user = unitUsers ? unitUsers[u] : u;
-      if (user >= cohortUsers.length || cohortUsers[user] === 0) continue;
+  const evaluatePart = (part: UnitPart, partMasks: Uint32Array, partExclusions: Uint32Array | undefined, firstUnit: number, shadowed: Uint8Array | null): void => {
+    const { unitOffsets, times, unitUsers } = part;
+    // Step-1 bits outside the range are cleared in a copy, so the engine itself knows nothing of
+    // ranges; a unit whose events all lie in the range (the common case) is read in place.
+    const masks = new Uint32Array(partMasks.length);
+    for (let i = 0; i < part.unitCount; i++) {
+      const start = unitOffsets[i];
+      const end = unitOffsets[i + 1];
+      if (start === end || (shadowed !== null && shadowed[i] === 1)) continue;
+      if (cohortUsers !== null) {
+        const user = unitUsers ? unitUsers[i] : i;
+        if (user >= cohortUsers.length || cohortUsers[user] === 0) continue;
+      }
+      // Events are in time order: [low, high) is the unit's stretch inside [from, to).
+      let low = start;
+      while (low < end && times[low] < fromMicros) low++;
+      let high = end;
+      while (high > low && times[high - 1] >= toMicros) high--;
+      if (low === high) continue;
+      const u = firstUnit + i;
+      active[activeCount++] = u;
+      let canStart = false;
+      for (let p = low; p < high && !canStart; p++) canStart = (partMasks[p] & 1) !== 0;
+      if (!canStart) continue;
+      let unitMasks = partMasks;
+      if (low > start || high < end) {
+        unitMasks = masks;
+        for (let p = start; p < end; p++) masks[p] = p < low || p >= high ? partMasks[p] & ~1 : partMasks[p];
+      }
+      levels[u] = engine.evaluateUnit(times, unitMasks, partExclusions, start, end, stepTimes, u * stepCount);
+      firstEvents[u] = engine.reportedFirstEvent;
     }
-    // Events are in time order: [low, high) is the unit's stretch inside [from, to).
-    let low = start;
-    while (low < end && times[low] < fromMicros) low++;
-    let high = end;
-    while (high > low && times[high - 1] >= toMicros) high--;
-    if (low === high) continue;
-    active[activeCount++] = u;
-    let canStart = false;
-    for (let p = low; p < high && !canStart; p++) canStart = (stepMasks[p] & 1) !== 0;
-    if (!canStart) continue;
-    let unitMasks = stepMasks;
-    if (low > start || high < end) {
-      unitMasks = masks;
-      for (let p = start; p < end; p++) masks[p] = p < low || p >= high ? stepMasks[p] & ~1 : stepMasks[p];
-    }
-    levels[u] = engine.evaluateUnit(times, unitMasks, exclusionMasks, start, end, stepTimes, u * stepCount);
-    firstEvents[u] = engine.reportedFirstEvent;
-  }
+  };
+  evaluatePart(layout.base, stepMasks.base, exclusionMasks?.base, 0, layout.shadowed);
+  evaluatePart(layout.delta, stepMasks.delta, exclusionMasks?.delta, layout.base.unitCount, null);
   return { levels, stepTimes, stepCount, layout, activeUnits: active.subarray(0, activeCount), firstEvents };
 }
 
+/** The dense user id of a layout unit. */
+export function unitUser(layout: UnitLayout, unit: number): number {
+  const [part, i] = unit < layout.base.unitCount ? [layout.base, unit] : [layout.delta, unit - layout.base.unitCount];
+  return part.unitUsers ? part.unitUsers[i] : i;
+}
+
+/** The session code of a layout unit (session counting; -1 when counting users). */
+export function unitSession(layout: UnitLayout, unit: number): number {
+  const [part, i] = unit < layout.base.unitCount ? [layout.base, unit] : [layout.delta, unit - layout.base.unitCount];
+  return part.unitSessions ? part.unitSessions[i] : -1;
+}
+
 /**
- * Units are (user, session) pairs; events without a session belong to none. Within a user the
- * mirror is in (ts, id) order, and each session collects its rows in that order. The layout lives
- * on shared memory, so one built in a worker can be kept and handed to the others.
+ * Units are (user, session) pairs of one segment; events without a session belong to none. Within
+ * a user the segment is in (ts, id) order, and each session collects its rows in that order. The
+ * part lives on shared memory, so the base's, built in one worker, can be kept and handed to the others.
  */
-export function sessionUnits(snapshot: MirrorSnapshot): UnitLayout {
-  const codes = snapshot.sessions!.codes;
-  const sessionCount = snapshot.sessions!.values.length;
+export function sessionUnits(segment: MirrorSegment): UnitPart {
+  const codes = segment.sessions!.codes;
+  const sessionCount = segment.sessions!.values.length;
   // Number the units user by user (sessions in order of their first event), then place each row
   // with a stable counting sort by unit: rows keep their (ts, id) order inside a unit.
-  const unitOfRow = new Int32Array(snapshot.size);
-  const lastUserOfSession = new Int32Array(sessionCount).fill(-1);
-  const unitOfSession = new Int32Array(sessionCount);
+  const unitOfRow = new Int32Array(segment.size);
+  // The last user seen with each session, and that pair's unit: arrays over every session for the
+  // base, a map for the (small) delta so its cost follows the delta.
+  const small = segment.size * 4 < sessionCount;
+  const lastUserOfSession = small ? null : new Int32Array(sessionCount).fill(-1);
+  const unitOfSession = small ? null : new Int32Array(sessionCount);
+  const pairs = new Map<number, { user: number; unit: number }>();
   let unitUsers = new Int32Array(1024);
   let unitSessions = new Int32Array(1024);
   let unitCount = 0;
-  const userCount = snapshot.userOffsets.length - 1;
-  for (let user = 0; user < userCount; user++) {
-    for (let row = snapshot.userOffsets[user]; row < snapshot.userOffsets[user + 1]; row++) {
+  const userCount = segment.userOffsets.length - 1;
+  for (let i = 0; i < userCount; i++) {
+    const user = segment.userIds ? segment.userIds[i] : i;
+    for (let row = segment.userOffsets[i]; row < segment.userOffsets[i + 1]; row++) {
       const code = codes[row];
       if (code === 0) {
         unitOfRow[row] = -1;
         continue;
       }
-      if (lastUserOfSession[code] !== user) {
-        lastUserOfSession[code] = user;
+      let unit = -1;
+      if (lastUserOfSession && unitOfSession) {
+        if (lastUserOfSession[code] === user) unit = unitOfSession[code];
+      } else {
+        const pair = pairs.get(code);
+        if (pair && pair.user === user) unit = pair.unit;
+      }
+      if (unit < 0) {
         if (unitCount === unitUsers.length) {
           unitUsers = grow(unitUsers);
           unitSessions = grow(unitSessions);
         }
-        unitUsers[unitCount] = user;
-        unitSessions[unitCount] = code;
-        unitOfSession[code] = unitCount++;
+        unit = unitCount++;
+        unitUsers[unit] = user;
+        unitSessions[unit] = code;
+        if (lastUserOfSession && unitOfSession) {
+          lastUserOfSession[code] = user;
+          unitOfSession[code] = unit;
+        } else {
+          pairs.set(code, { user, unit });
+        }
       }
-      unitOfRow[row] = unitOfSession[code];
+      unitOfRow[row] = unit;
     }
   }
   const unitOffsets = sharedInt32(unitCount + 1);
-  for (let row = 0; row < snapshot.size; row++) if (unitOfRow[row] >= 0) unitOffsets[unitOfRow[row] + 1]++;
+  for (let row = 0; row < segment.size; row++) if (unitOfRow[row] >= 0) unitOffsets[unitOfRow[row] + 1]++;
   for (let u = 0; u < unitCount; u++) unitOffsets[u + 1] += unitOffsets[u];
   const cursor = unitOffsets.slice(0, unitCount);
   const rows = sharedInt32(unitOffsets[unitCount]);
-  for (let row = 0; row < snapshot.size; row++) if (unitOfRow[row] >= 0) rows[cursor[unitOfRow[row]]++] = row;
+  for (let row = 0; row < segment.size; row++) if (unitOfRow[row] >= 0) rows[cursor[unitOfRow[row]]++] = row;
   const times = sharedFloat64(rows.length);
-  for (let p = 0; p < rows.length; p++) times[p] = snapshot.times[rows[p]];
+  for (let p = 0; p < rows.length; p++) times[p] = segment.times[rows[p]];
   const sharedUnitUsers = sharedInt32(unitCount);
   sharedUnitUsers.set(unitUsers.subarray(0, unitCount));
   const sharedUnitSessions = sharedInt32(unitCount);
@@ -180,32 +248,53 @@ export function needsOf(plan: FunnelPlan): MirrorNeeds {
   };
 }
 
-function userUnits(snapshot: MirrorSnapshot): UnitLayout {
+/** One unit per user of the segment, its stretch as it lies. */
+function userUnits(segment: MirrorSegment): UnitPart {
   return {
-    unitCount: snapshot.userOffsets.length - 1,
-    unitOffsets: snapshot.userOffsets,
-    times: snapshot.times,
+    unitCount: segment.userOffsets.length - 1,
+    unitOffsets: segment.userOffsets,
+    times: segment.times,
     rows: null,
-    unitUsers: null,
+    unitUsers: segment.userIds,
     unitSessions: null,
   };
 }
 
-/** Bit k of masks[p] when the event at position p matches definitions[k]. */
-function computeMasks(snapshot: MirrorSnapshot, definitions: StepDefinition[], layout: UnitLayout): Uint32Array {
+/** The two parts as one layout, with the base units of users that the delta holds marked as shadowed. */
+function unitLayout(snapshot: MirrorSnapshot, base: UnitPart, delta: UnitPart): UnitLayout {
+  const shadowed = new Uint8Array(base.unitCount);
+  const deltaUsers = snapshot.delta.userIds!;
+  if (deltaUsers.length > 0) {
+    if (base.unitUsers === null) {
+      for (let i = 0; i < deltaUsers.length; i++) if (deltaUsers[i] < shadowed.length) shadowed[deltaUsers[i]] = 1;
+    } else {
+      const inDelta = new Uint8Array(snapshot.userCount);
+      for (let i = 0; i < deltaUsers.length; i++) inDelta[deltaUsers[i]] = 1;
+      for (let u = 0; u < base.unitCount; u++) shadowed[u] = inDelta[base.unitUsers[u]];
+    }
+  }
+  return { unitCount: base.unitCount + delta.unitCount, base, delta, shadowed };
+}
+
+/** Bit k of masks[p] when the event at position p of `part` (rows of `segment`) matches definitions[k]. */
+function computeMasks(snapshot: MirrorSnapshot, segment: MirrorSegment, definitions: StepDefinition[], compiled: CompiledFilter[][], part: UnitPart): Uint32Array {
   const plain = new Uint32Array(snapshot.typeCount);
-  const filtered: { bit: number; filters: CompiledFilter[] }[][] = Array.from({ length: snapshot.typeCount }, () => []);
+  const filtered: { bit: number; filters: { codes: Int32Array; shift: number; pass: Uint8Array }[] }[][] = Array.from({ length: snapshot.typeCount }, () => []);
   for (let k = 0; k < definitions.length; k++) {
     const type = snapshot.typeCodes.get(definitions[k].eventType);
     if (type === undefined || type >= snapshot.typeCount) continue; // no such events stored: the step matches nothing
     const bit = (1 << k) >>> 0;
-    const filters = definitions[k].filters ?? [];
-    if (filters.length === 0) plain[type] |= bit;
-    else filtered[type].push({ bit, filters: filters.map((filter) => compileOnColumn(snapshot, filter)) });
+    if (compiled[k].length === 0) plain[type] |= bit;
+    else {
+      filtered[type].push({
+        bit,
+        filters: compiled[k].map(({ key, shift, pass }) => ({ codes: key === null ? segment.items : segment.properties.get(key)!.codes, shift, pass })),
+      });
+    }
   }
-  const rows = layout.rows;
-  const size = rows ? rows.length : snapshot.size;
-  const types = snapshot.types;
+  const rows = part.rows;
+  const size = rows ? rows.length : segment.size;
+  const types = segment.types;
   const masks = new Uint32Array(size);
   if (filtered.every((candidates) => candidates.length === 0)) {
     // Types only: one table lookup per event.
@@ -239,13 +328,14 @@ const BLANK_ROW = { type: '', props: null, itemId: null, category: null };
 function compileOnColumn(snapshot: MirrorSnapshot, filter: PropertyFilter): CompiledFilter {
   const predicate = compileFilter(filter);
   if (filter.on === 'property') {
-    const column = snapshot.properties.get(filter.key)!;
-    const pass = new Uint8Array(column.values.length);
+    // Both segments share the column's dictionary.
+    const values = snapshot.base.properties.get(filter.key)!.values;
+    const pass = new Uint8Array(values.length);
     pass[0] = predicate(BLANK_ROW) ? 1 : 0;
-    for (let code = 1; code < column.values.length; code++) {
-      pass[code] = predicate({ ...BLANK_ROW, props: { [filter.key]: column.values[code] } }) ? 1 : 0;
+    for (let code = 1; code < values.length; code++) {
+      pass[code] = predicate({ ...BLANK_ROW, props: { [filter.key]: values[code] } }) ? 1 : 0;
     }
-    return { codes: column.codes, shift: 0, pass };
+    return { key: filter.key, shift: 0, pass };
   }
   const items = snapshot.itemDictionary!;
   const pass = new Uint8Array(items.externalIds.length + 1);
@@ -254,27 +344,46 @@ function compileOnColumn(snapshot: MirrorSnapshot, filter: PropertyFilter): Comp
     const row = filter.on === 'itemId' ? { ...BLANK_ROW, itemId: items.externalIds[id] ?? null } : { ...BLANK_ROW, category: items.categories[id] ?? null };
     pass[id + 1] = predicate(row) ? 1 : 0;
   }
-  return { codes: snapshot.items, shift: 1, pass };
+  return { key: null, shift: 1, pass };
 }
 
-/** Group key per unit from the breakdown property of its reported step-1 event ("(none)" when missing). */
+/**
+ * Group key per unit (breakdown-key.ts) from the breakdown target of its reported step-1 event: the
+ * value's JSON text, types kept apart, or MISSING_GROUP_KEY when the event has none. A property set
+ * to JSON null is the value null, not missing; an item target has no JSON null, so no item or an
+ * item without a category is missing. Keys are worked out once per distinct value.
+ */
 export function breakdownKeys(prepared: PreparedFunnel, evaluation: FunnelEvaluation, target: FilterTarget, units: ArrayLike<number>): string[] {
   const { snapshot } = prepared;
-  let read: (row: number) => unknown;
+  const { layout } = evaluation;
+  // Codes are per segment, so each segment keeps its own code → key cache.
+  let keyOf: (segment: MirrorSegment, row: number) => string;
   if (target.on === 'property') {
-    const column = snapshot.properties.get(target.key)!;
-    read = (row) => column.values[column.codes[row]];
+    const key = target.key;
+    const caches = new Map<MirrorSegment, (string | undefined)[]>();
+    keyOf = (segment, row) => {
+      const column = segment.properties.get(key)!;
+      let cache = caches.get(segment);
+      if (!cache) caches.set(segment, (cache = []));
+      const code = column.codes[row];
+      return (cache[code] ??= groupKeyOf(column.values[code]));
+    };
   } else {
     const items = snapshot.itemDictionary!;
     const byId = target.on === 'itemId' ? items.externalIds : items.categories;
-    read = (row) => (snapshot.items[row] < 0 ? undefined : byId[snapshot.items[row]]);
+    keyOf = (segment, row) => groupKeyOf(segment.items[row] < 0 ? undefined : (byId[segment.items[row]] ?? undefined));
   }
-  const rows = evaluation.layout.rows;
   const keys: string[] = [];
   for (let n = 0; n < units.length; n++) {
-    const position = evaluation.firstEvents[units[n]];
-    const value = position < 0 ? undefined : read(rows ? rows[position] : position);
-    keys.push(value === undefined || value === null ? '(none)' : typeof value === 'string' ? value : JSON.stringify(value));
+    const unit = units[n];
+    const position = evaluation.firstEvents[unit];
+    if (position < 0) {
+      keys.push(MISSING_GROUP_KEY);
+      continue;
+    }
+    const inBase = unit < layout.base.unitCount;
+    const part = inBase ? layout.base : layout.delta;
+    keys.push(keyOf(inBase ? snapshot.base : snapshot.delta, part.rows ? part.rows[position] : position));
   }
   return keys;
 }

@@ -5,9 +5,9 @@
  * thread to stop a job.
  */
 import { parentPort } from 'node:worker_threads';
-import type { CodedColumn, ItemDictionary, MirrorSnapshot } from './event-mirror';
+import type { CodedColumn, ItemDictionary, MirrorSegment, MirrorSnapshot } from './event-mirror';
 import { runFunnelJob } from './funnel-jobs';
-import type { WireColumn, WireSnapshot, WorkerReply, WorkerRequest } from './funnel-pool';
+import type { WireColumn, WireSegment, WireSnapshot, WorkerReply, WorkerRequest } from './funnel-pool';
 
 const dictionaries = new Map<number, unknown[]>();
 const itemDictionaries = new Map<number, ItemDictionary>();
@@ -29,11 +29,14 @@ function snapshotOf(wire: WireSnapshot): MirrorSnapshot {
     itemDictionary = itemDictionaries.get(dictionary) ?? null;
     if (!itemDictionary) throw new Error(`Item dictionary ${dictionary} was never sent to this worker.`);
   }
+  return { ...wire, base: segmentOf(wire.base), delta: segmentOf(wire.delta), itemDictionary };
+}
+
+function segmentOf(wire: WireSegment): MirrorSegment {
   return {
     ...wire,
     properties: new Map(wire.properties.map(([key, coded]) => [key, column(coded)])),
     sessions: wire.sessions && column(wire.sessions),
-    itemDictionary,
   };
 }
 

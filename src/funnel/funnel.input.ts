@@ -95,7 +95,7 @@ export class FunnelBreakdownInput {
   @Field({ description: 'A properties key such as "device" or "channel", or "itemId" / "item.category".' })
   property: string;
 
-  @Field(() => Int, { nullable: true, description: 'Groups kept by name, most entered first (1–100, default 10); the rest are "other".' })
+  @Field(() => Int, { nullable: true, description: 'Groups kept, most entered first, ties by key (1–100, default 10); the rest fold into one group (isOther, valueType OTHER).' })
   limit?: number | null;
 }
 

@@ -1,6 +1,7 @@
 import type { DataSource } from 'typeorm';
 import { config } from '../config';
 import { badInput, notFound } from '../graphql/errors';
+import { groupValueOf } from './breakdown-key';
 import { EventMirror } from './event-mirror';
 import { DurationSummary, FunnelReport } from './funnel-aggregate';
 import { FunnelBudget, FunnelCallOptions } from './funnel-budget';
@@ -8,7 +9,7 @@ import { includedUsers } from './funnel-cohort';
 import { FunnelPlan, FunnelSpec, planFunnel } from './funnel-definition';
 import { DroppedKey, FunnelJob, FunnelOutcome, runFunnelJob } from './funnel-jobs';
 import { FunnelPool, FunnelPoolStats } from './funnel-pool';
-import { needsOf, UnitLayout } from './funnel-run';
+import { needsOf, UnitPart } from './funnel-run';
 import type {
   DurationBucket,
   FunnelBreakdownGroup,
@@ -54,8 +55,8 @@ export interface FunnelServiceOptions {
 export class FunnelService {
   private readonly pool: FunnelPool | null;
   private readonly timeoutMs: number;
-  /** The session layout of the latest mirror version a session funnel ran on (built once, shared by the workers). */
-  private sessionLayout: { version: number; layout: UnitLayout } | null = null;
+  /** The base segment's session units for the latest base a session funnel ran on (built once per base, shared by the workers). */
+  private sessionLayout: { baseVersion: number; layout: UnitPart } | null = null;
   private mainThreadTurn: Promise<void> = Promise.resolve();
 
   constructor(
@@ -87,12 +88,18 @@ export class FunnelService {
       steps: this.stepResults(plan, outcome.report),
       totalUnits: outcome.report.unitCount,
       breakdown:
-        outcome.breakdown?.map((group): FunnelBreakdownGroup => ({
-          group: group.key,
-          isOther: group.isOther,
-          totalUnits: group.report.unitCount,
-          steps: this.stepResults(plan, group.report),
-        })) ?? null,
+        outcome.breakdown?.map((group): FunnelBreakdownGroup => {
+          const { value, valueKind, label } = groupValueOf(group.key);
+          return {
+            group: label,
+            key: group.key,
+            value,
+            valueType: valueKind,
+            isOther: group.isOther,
+            totalUnits: group.report.unitCount,
+            steps: this.stepResults(plan, group.report),
+          };
+        }) ?? null,
     };
   }
 
@@ -199,8 +206,8 @@ export class FunnelService {
   private async compute(job: FunnelJob, budget: FunnelBudget): Promise<FunnelOutcome> {
     const { plan } = job;
     const snapshot = await budget.race(this.mirror.snapshot(needsOf(plan)));
-    const cohortUsers = await budget.race(includedUsers(this.dataSource, plan, snapshot.userOffsets.length));
-    const cached = this.sessionLayout?.version === snapshot.version ? this.sessionLayout.layout : null;
+    const cohortUsers = await budget.race(includedUsers(this.dataSource, plan, snapshot.userCount));
+    const cached = this.sessionLayout?.baseVersion === snapshot.baseVersion ? this.sessionLayout.layout : null;
     const inputs = { snapshot, cohortUsers, sessionLayout: plan.countBy === 'session' ? cached : null };
     let result: ReturnType<typeof runFunnelJob>;
     if (this.pool) {
@@ -212,8 +219,8 @@ export class FunnelService {
       });
     }
     const { outcome, builtSessionLayout } = result;
-    if (builtSessionLayout && (this.sessionLayout === null || this.sessionLayout.version <= snapshot.version)) {
-      this.sessionLayout = { version: snapshot.version, layout: builtSessionLayout };
+    if (builtSessionLayout && (this.sessionLayout === null || this.sessionLayout.baseVersion <= snapshot.baseVersion)) {
+      this.sessionLayout = { baseVersion: snapshot.baseVersion, layout: builtSessionLayout };
     }
     return outcome;
   }

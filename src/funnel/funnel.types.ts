@@ -1,5 +1,22 @@
-import { DateTimeResolver, GraphQLJSONObject } from 'graphql-scalars';
-import { Field, Float, ID, Int, ObjectType } from 'type-graphql';
+import { DateTimeResolver, GraphQLJSON, GraphQLJSONObject } from 'graphql-scalars';
+import { Field, Float, ID, Int, ObjectType, registerEnumType } from 'type-graphql';
+import type { BreakdownValueKind } from './breakdown-key';
+
+export enum BreakdownValueType {
+  STRING = 'string',
+  NUMBER = 'number',
+  BOOLEAN = 'boolean',
+  NULL = 'null',
+  ARRAY = 'array',
+  OBJECT = 'object',
+  MISSING = 'missing',
+  OTHER = 'other',
+}
+registerEnumType(BreakdownValueType, {
+  name: 'BreakdownValueType',
+  description:
+    'The JSON type of a breakdown group\'s value (STRING … OBJECT; NULL for a property sent as JSON null), MISSING for units whose step-1 event has no value (the key is absent, or no item / no category), OTHER for the groups folded past the limit.',
+});
 
 @ObjectType({ description: 'Time from the previous step to this one, in seconds, over units that reached this step (percentiles interpolate between ranks).' })
 export class StepDuration {
@@ -40,10 +57,28 @@ export class FunnelStepResult {
   timeFromPrevious: StepDuration | null;
 }
 
-@ObjectType({ description: 'The funnel for the units whose step-1 event had one value of the breakdown property.' })
+@ObjectType({
+  description:
+    'The funnel for the units whose step-1 event had one value of the breakdown property. Values keep their JSON type: 10 and "10", true and "true", null and a missing key are different groups.',
+})
 export class FunnelBreakdownGroup {
-  @Field({ description: 'The value as text; "(none)" when the event has none; "other" for the folded rest.' })
+  @Field({
+    description:
+      'A label for display, not unique: a string value as itself, any other value as JSON text (10, true, null, ["a"]), "(none)" when the event has no value, "other" for the folded rest. Tell groups apart by `key` or by `value` and `valueType`.',
+  })
   group: string;
+
+  @Field({
+    description:
+      'Unique per group and stable across queries: the value\'s JSON text (the string 10 has the key "10" with its quotes, the number 10 the key 10, JSON null the key null), "(missing)" when the event has no value, "(other)" for the folded rest. No JSON text starts with "(", so these never collide with a value.',
+  })
+  key: string;
+
+  @Field(() => GraphQLJSON, { nullable: true, description: 'The value with its JSON type; null for JSON null and for the MISSING and OTHER groups (see valueType).' })
+  value: unknown;
+
+  @Field(() => BreakdownValueType)
+  valueType: BreakdownValueKind;
 
   @Field({ description: 'True for the group that folds every group past the limit.' })
   isOther: boolean;

@@ -56,6 +56,38 @@ describe('compileFilter', () => {
     expect(compileFilter(prop('price', 'contains', '19'))(row())).toBe(false);
   });
 
+  it('keeps JSON types apart: 10 is not "10", true is not "true", in any operator but the numeric comparisons', () => {
+    const typed = row({ props: { n: 10, s: '10', b: true, t: 'true', code: 'x10', flags: [10, 'true'] } });
+    expect(compileFilter(prop('n', 'eq', 10))(typed)).toBe(true);
+    expect(compileFilter(prop('n', 'eq', '10'))(typed)).toBe(false);
+    expect(compileFilter(prop('s', 'eq', 10))(typed)).toBe(false);
+    expect(compileFilter(prop('b', 'eq', 'true'))(typed)).toBe(false);
+    expect(compileFilter(prop('t', 'eq', true))(typed)).toBe(false);
+    expect(compileFilter(prop('s', 'neq', 10))(typed)).toBe(true);
+    expect(compileFilter(prop('s', 'in', [10, true]))(typed)).toBe(false);
+    expect(compileFilter(prop('t', 'in', [10, true]))(typed)).toBe(false);
+    expect(compileFilter(prop('code', 'contains', 10))(typed)).toBe(false);
+    expect(compileFilter(prop('code', 'contains', '10'))(typed)).toBe(true);
+    expect(compileFilter(prop('flags', 'contains', 10))(typed)).toBe(true);
+    expect(compileFilter(prop('flags', 'contains', '10'))(typed)).toBe(false);
+    expect(compileFilter(prop('flags', 'contains', true))(typed)).toBe(false);
+    // The documented exception: a numeric bound reads numeric strings (prices arrive as "19.90").
+    expect(compileFilter(prop('s', 'gte', 10))(typed)).toBe(true);
+  });
+
+  it('never reads a member of Object.prototype, whatever the key', () => {
+    const plain = row({ props: { device: 'mobile' } });
+    for (const key of ['constructor', 'toString', 'valueOf', 'hasOwnProperty', '__proto__']) {
+      expect(compileFilter(prop(key, 'isSet'))(plain)).toBe(false);
+      expect(compileFilter(prop(key, 'isNotSet'))(plain)).toBe(true);
+      expect(compileFilter(prop(key, 'neq', 'x'))(plain)).toBe(true);
+      // The key present as an own property (as JSON.parse and computed keys make it) is read as such.
+      const own = row({ props: JSON.parse(`{${JSON.stringify(key)}: "x"}`) });
+      expect(compileFilter(prop(key, 'eq', 'x'))(own)).toBe(true);
+      expect(compileFilter(prop(key, 'eq', 'x'))(row({ props: { [key]: 'x' } }))).toBe(true);
+    }
+  });
+
   it('isSet means present and not null', () => {
     expect(compileFilter(prop('device', 'isSet'))(row())).toBe(true);
     expect(compileFilter(prop('gone', 'isSet'))(row())).toBe(false);

@@ -4,6 +4,7 @@
  * input of window-funnel.ts. Compilation validates the definition, so a bad filter fails before any
  * event is read, and matching a row allocates nothing.
  */
+import { ownValue } from '../own-property';
 
 export type FilterOperator = 'eq' | 'neq' | 'gt' | 'gte' | 'lt' | 'lte' | 'in' | 'contains' | 'isSet' | 'isNotSet';
 
@@ -52,7 +53,7 @@ function readerFor(target: FilterTarget): Reader {
       const key = target.key;
       if (typeof key !== 'string' || key.length === 0) throw new StepFilterError('A property filter needs a key.');
       // Own keys only: a property named "constructor" must not find Object.prototype's.
-      return (row) => (row.props !== null && Object.prototype.hasOwnProperty.call(row.props, key) ? row.props[key] : undefined);
+      return (row) => ownValue(row.props, key);
     }
     default:
       throw new StepFilterError(`Unknown filter target ${JSON.stringify((target as { on: unknown }).on)}.`);
@@ -137,12 +138,12 @@ export function compileFilter(filter: PropertyFilter): RowPredicate {
       return (row) => allowed.has(read(row));
     }
     case 'contains': {
-      // Substring of a string value (case-sensitive), or membership in an array value (tags).
+      // Substring of a string value (case-sensitive), or membership in an array value (tags). Typed
+      // like eq: a number or boolean is never a substring, so `contains 10` does not match "x10".
       const needle = needScalar();
-      const text = String(needle);
       return (row) => {
         const actual = read(row);
-        if (typeof actual === 'string') return actual.includes(text);
+        if (typeof actual === 'string') return typeof needle === 'string' && actual.includes(needle);
         if (Array.isArray(actual)) return actual.includes(needle);
         return false;
       };

@@ -124,7 +124,11 @@ function shapeRules(limits: QueryLimits): ValidationRule[] {
  * Mutations that take a batch, by field name: the argument holding the batch. Their limits apply to
  * the whole request, summed over aliases and fragments, so aliases cannot multiply a batch.
  */
-const BATCH_ARGUMENTS: Record<string, string> = { ingestEvents: 'events', upsertItems: 'items', recordRecommendationFeedback: 'feedback' };
+const BATCH_ARGUMENTS = new Map([
+  ['ingestEvents', 'events'],
+  ['upsertItems', 'items'],
+  ['recordRecommendationFeedback', 'feedback'],
+]);
 
 /**
  * Entries in the request's batch mutations together (see BATCH_ARGUMENTS), per field name, from
@@ -144,7 +148,7 @@ export function batchEntryCounts(document: DocumentNode, operation: OperationDef
     const entries = new Map<string, number>();
     for (const selection of selectionSet.selections) {
       if (selection.kind === Kind.FIELD) {
-        const argumentName = BATCH_ARGUMENTS[selection.name.value];
+        const argumentName = BATCH_ARGUMENTS.get(selection.name.value);
         const argument = argumentName ? selection.arguments?.find((arg) => arg.name.value === argumentName) : undefined;
         if (argument) {
           let n = 1; // one object literal is a list of one

@@ -72,18 +72,32 @@ export async function loadRecentEvents(dataSource: DataSource, user: { id: numbe
   return { userId: rows[0][0], events };
 }
 
-/** The events of one stored session, oldest first, with the dense id of its user (null when unknown). */
-export async function loadSession(dataSource: DataSource, sessionId: string): Promise<{ userId: number; events: PredictionEvent[] } | null> {
+/**
+ * The events of one stored session, oldest first, with the dense id of its user. A session is a
+ * (user, session id) pair (docs/data-model.md), so `user` (the shop's id) picks whose session it
+ * is; without it the session id must belong to one user, else the answer is how many share it.
+ * Null when no such events are stored.
+ */
+export async function loadSession(
+  dataSource: DataSource,
+  sessionId: string,
+  user: string | null,
+): Promise<{ userId: number; events: PredictionEvent[] } | { sharedBy: number } | null> {
   const rows = await withPgClient(dataSource, async (client) => {
-    const result = await client.query<Row>({
-      text: `SELECT ${COLUMNS} FROM events e LEFT JOIN items i ON i.id = e.item_id WHERE e.session_id = $1 ORDER BY e.ts, e.id LIMIT 5000`,
-      values: [sessionId],
+    const result = await client.query<[...Row, number]>({
+      text: `SELECT ${COLUMNS}, (SELECT count(DISTINCT user_id) FROM events WHERE session_id = $1)::int AS users
+             FROM events e LEFT JOIN items i ON i.id = e.item_id
+             WHERE e.session_id = $1 AND ($2::text IS NULL OR e.user_id = (SELECT id FROM users WHERE external_id = $2))
+             ORDER BY e.ts, e.id LIMIT 5000`,
+      values: [sessionId, user],
       rowMode: 'array',
     });
     return result.rows;
   });
   if (rows.length === 0) return null;
-  return { userId: rows[0][0], events: rows.map(eventOf) };
+  const sharedBy = rows[0][8];
+  if (user === null && sharedBy > 1) return { sharedBy };
+  return { userId: rows[0][0], events: rows.map((row) => eventOf(row.slice(0, 8) as Row)) };
 }
 
 /** What both prediction kinds train on: every user's history in the range, less the excluded users. */

@@ -11,9 +11,14 @@ export class PredictionResolver {
   predictNextStep(
     @Arg('sessionId', () => ID, { nullable: true }) sessionId: string | null,
     @Arg('events', () => [LiveEventInput], { nullable: true }) events: LiveEventInput[] | null,
+    @Arg('userId', () => ID, {
+      nullable: true,
+      description: 'With sessionId: whose session (a session is a (user, session id) pair); needed when several users sent that session id, else BAD_USER_INPUT.',
+    })
+    userId: string | null,
     @Ctx() { services }: Context,
   ) {
-    return services.prediction.predictNextStep({ sessionId, events });
+    return services.prediction.predictNextStep({ sessionId, events, userId });
   }
 
   @Authorized('client')
@@ -31,7 +36,11 @@ export class PredictionResolver {
   sessionPurchasePropensity(
     @Arg('sessionId', () => ID, { nullable: true }) sessionId: string | null,
     @Arg('events', () => [LiveEventInput], { nullable: true }) events: LiveEventInput[] | null,
-    @Arg('userId', () => ID, { nullable: true }) userId: string | null,
+    @Arg('userId', () => ID, {
+      nullable: true,
+      description: 'Whose history to read; with sessionId also whose session (needed when several users sent that session id, else BAD_USER_INPUT).',
+    })
+    userId: string | null,
     @Ctx() { services }: Context,
   ) {
     return services.prediction.visitPurchasePropensity({ sessionId, events, userId });

@@ -232,17 +232,26 @@ export class PredictionService {
     return { events: input.events! };
   }
 
-  private async visitOf(visit: { sessionId: string } | { events: readonly LiveEvent[] }): Promise<{ events: PredictionEvent[]; userId: number | null }> {
+  /** A stored session is one user's (a session is a (user, session id) pair); `user` names whose when several share the id. */
+  private async visitOf(visit: { sessionId: string } | { events: readonly LiveEvent[] }, user: string | null = null): Promise<{ events: PredictionEvent[]; userId: number | null }> {
     if ('sessionId' in visit) {
-      const session = await loadSession(this.dataSource, visit.sessionId);
-      if (!session) throw notFound(`No events are stored for session "${visit.sessionId}"; send its events instead.`);
+      const session = await loadSession(this.dataSource, visit.sessionId, user);
+      if (!session) {
+        throw notFound(`No events are stored for session "${visit.sessionId}"${user === null ? '' : ` of user "${user}"`}; send its events instead.`);
+      }
+      if ('sharedBy' in session) {
+        throw badInput(`Session id "${visit.sessionId}" is used by ${session.sharedBy} users, and a session is one user's; pass userId to say whose visit it is.`);
+      }
       return session;
     }
     return { events: await this.liveEvents(visit.events), userId: null };
   }
 
-  async predictNextStep(input: { sessionId?: string | null; events?: readonly LiveEvent[] | null }): Promise<NextStepPrediction> {
-    const [visit, { versionId, served: loaded }] = await Promise.all([this.visitOf(this.checkVisitInput(input)), this.nextStepModel()]);
+  async predictNextStep(input: { sessionId?: string | null; events?: readonly LiveEvent[] | null; userId?: string | null }): Promise<NextStepPrediction> {
+    const checked = this.checkVisitInput(input);
+    const user = input.userId ?? null;
+    if (user !== null && !user.trim()) throw badInput('userId must not be empty.');
+    const [visit, { versionId, served: loaded }] = await Promise.all([this.visitOf(checked, 'sessionId' in checked ? user : null), this.nextStepModel()]);
     const { probabilities, explanation } = explainNextStep(loaded.forward, visit.events, loaded.config.window);
     const baseline = markovProbabilities(loaded.markov, markovStateOf(visit.events[visit.events.length - 1].type));
     let likeliest = 0;
@@ -290,7 +299,7 @@ export class PredictionService {
       const start = new Date(Math.min(...checked.events.map((e) => e.timestamp.getTime())));
       [visit, user] = await Promise.all([this.liveEvents(checked.events), loadRecentEvents(this.dataSource, { externalId: input.userId! }, start, HISTORY_EVENTS)]);
     } else {
-      const stored = await this.visitOf(checked);
+      const stored = await this.visitOf(checked, namedUser ? input.userId! : null);
       visit = stored.events;
       const start = new Date(visit[0].timestamp);
       if (namedUser) user = await loadRecentEvents(this.dataSource, { externalId: input.userId! }, start, HISTORY_EVENTS);

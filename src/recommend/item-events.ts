@@ -13,8 +13,11 @@ export const DEFAULT_EVENT_WEIGHTS: Record<ItemEventType, number> = { view: 1, f
 export const SESSION_GAP_MS = 30 * 60 * 1000;
 
 /**
- * Item events in (user, time) order, one typed column each. `sessions` numbers visits 0, 1, …:
- * a new one starts with a new user, a new client session id, or after SESSION_GAP_MS without one.
+ * Item events in (user, time) order, one typed column each. `sessions` numbers visits 0, 1, …: a
+ * visit is a (user, client session id) pair, as everywhere (docs/data-model.md, Sessions), so one
+ * visit's events need not be adjacent when a user's session ids interleave (two tabs); a user's
+ * events without a session id form visits of their own, a new one after SESSION_GAP_MS of quiet
+ * between them. Visits are numbered in the order of their first event.
  */
 export interface ItemEventLog {
   users: Int32Array;
@@ -49,23 +52,43 @@ export async function loadItemEvents(
     sessions: new Int32Array(rows.length),
     sessionCount: 0,
   };
-  let session = -1;
   for (let n = 0; n < rows.length; n++) {
-    const [user, sessionId, item, type, time] = rows[n];
-    const previous = n > 0 ? rows[n - 1] : null;
-    const sameVisit =
-      previous !== null &&
-      previous[0] === user &&
-      (sessionId !== null || previous[1] !== null ? sessionId === previous[1] : time - previous[4] <= SESSION_GAP_MS);
-    if (!sameVisit) session++;
+    const [user, , item, type, time] = rows[n];
     log.users[n] = user;
     log.items[n] = item;
     log.types[n] = ITEM_EVENT_TYPES.indexOf(type as ItemEventType);
     log.times[n] = time;
-    log.sessions[n] = session;
   }
-  log.sessionCount = session + 1;
+  const visits = visitNumbers(log.users, (n) => rows[n][1], log.times);
+  log.sessions = visits.sessions;
+  log.sessionCount = visits.count;
   return log;
+}
+
+/** Visit number per event of a (user, time)-ordered log; see ItemEventLog.sessions for the rule. */
+export function visitNumbers(users: Int32Array, sessionIdOf: (n: number) => string | null, times: Float64Array): { sessions: Int32Array; count: number } {
+  const sessions = new Int32Array(users.length);
+  const visitOfSessionId = new Map<string, number>();
+  let count = 0;
+  let sessionlessVisit = -1;
+  let lastSessionlessAt = -Infinity;
+  for (let n = 0; n < users.length; n++) {
+    if (n === 0 || users[n] !== users[n - 1]) {
+      visitOfSessionId.clear();
+      sessionlessVisit = -1;
+    }
+    const sessionId = sessionIdOf(n);
+    if (sessionId !== null) {
+      let visit = visitOfSessionId.get(sessionId);
+      if (visit === undefined) visitOfSessionId.set(sessionId, (visit = count++));
+      sessions[n] = visit;
+      continue;
+    }
+    if (sessionlessVisit < 0 || times[n] - lastSessionlessAt > SESSION_GAP_MS) sessionlessVisit = count++;
+    sessions[n] = sessionlessVisit;
+    lastSessionlessAt = times[n];
+  }
+  return { sessions, count };
 }
 
 /** Event weights by type code, from a `{view: 1, …}` object. */

@@ -86,12 +86,20 @@ export function splitUsers(log: ItemEventLog, splitAt: Date, weights: Float32Arr
  */
 export function basketsOf(events: IndexedEvents, weights: Float32Array, group: 'user' | 'session', maxItems: number): Basket[] {
   const keys = group === 'user' ? events.users : events.sessions;
+  // Events are in (user, time) order; a session's events need not be adjacent (interleaved session
+  // ids), so positions are visited grouped by key (a stable sort keeps time order inside a group).
+  // Session numbers grow with each session's first event, so adjacent sessions keep their order.
+  const order = Int32Array.from(keys.keys());
+  let grouped = true;
+  for (let n = 1; n < keys.length && grouped; n++) grouped = keys[n] >= keys[n - 1];
+  if (!grouped) order.sort((a, b) => keys[a] - keys[b] || a - b);
   const baskets: Basket[] = [];
-  for (let end = keys.length; end > 0; ) {
+  for (let end = order.length; end > 0; ) {
     let start = end - 1;
-    while (start > 0 && keys[start - 1] === keys[end - 1] && events.users[start - 1] === events.users[end - 1]) start--;
+    while (start > 0 && keys[order[start - 1]] === keys[order[end - 1]] && events.users[order[start - 1]] === events.users[order[end - 1]]) start--;
     const strongest = new Map<number, number>();
-    for (let n = end - 1; n >= start && strongest.size < maxItems; n--) {
+    for (let p = end - 1; p >= start && strongest.size < maxItems; p--) {
+      const n = order[p];
       const weight = weights[events.types[n]];
       if (weight <= 0) continue;
       strongest.set(events.items[n], Math.max(strongest.get(events.items[n]) ?? 0, weight));

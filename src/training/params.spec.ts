@@ -23,6 +23,9 @@ describe('MATRIX_FACTORIZATION params', () => {
       'params.refit must be true or false (got "yes")',
     ]);
     expect(() => matrixFactorization.parseParams([1])).toThrow(/params must be a JSON object \(got an array\)/);
+    // A key named like a member of Object.prototype is as unknown as any other.
+    expect(() => matrixFactorization.parseParams({ constructor: 1 })).toThrow(/params\.constructor is not a MATRIX_FACTORIZATION parameter/);
+    expect(() => matrixFactorization.parseParams(JSON.parse('{"__proto__": 1}'))).toThrow(/params\.__proto__ is not a MATRIX_FACTORIZATION parameter/);
     expect(() => matrixFactorization.parseParams({ weights: { view: 0, fav: 0, cart: 0, checkout: 0, purchase: 0 } })).toThrow(/at least one event type/);
   });
 

@@ -51,7 +51,7 @@ export function parseParams<S extends ParamsSpec>(kind: string, spec: S, raw: un
   if (!isPlainObject(raw)) throw new ParamsError([`params must be a JSON object (got ${Array.isArray(raw) ? 'an array' : typeof raw})`]);
   const problems: string[] = [];
   for (const key of Object.keys(raw)) {
-    if (!(key in spec)) problems.push(`params.${key} is not a ${kind} parameter; known: ${Object.keys(spec).join(', ')}`);
+    if (!Object.hasOwn(spec, key)) problems.push(`params.${key} is not a ${kind} parameter; known: ${Object.keys(spec).join(', ')}`);
   }
   const result: Record<string, unknown> = {};
   for (const [name, field] of Object.entries(spec)) {

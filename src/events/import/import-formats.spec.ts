@@ -61,4 +61,13 @@ describe('format readers', () => {
     expect(id(5)).not.toBe(id(6));
     expect(id(5)).toMatch(/^taobao:[0-9a-f]{16}:5$/);
   });
+
+  it('refuse an event type column that names a member of Object.prototype', () => {
+    for (const word of ['constructor', 'toString', 'valueOf', 'hasOwnProperty', '__proto__']) {
+      const taobaoFields = ['1', '2', '3', word, '1511658000'];
+      expect(FORMAT_READERS.taobao.toRecord({ line: 2, text: taobaoFields.join(','), fields: taobaoFields })).toMatchObject({ kind: 'reject', code: 'UNKNOWN_EVENT_TYPE' });
+      const retailFields = ['1433221332117', '257597', word, '355908', ''];
+      expect(FORMAT_READERS.retailrocket.toRecord({ line: 2, text: retailFields.join(','), fields: retailFields })).toMatchObject({ kind: 'reject', code: 'UNKNOWN_EVENT_TYPE' });
+    }
+  });
 });

@@ -82,7 +82,13 @@ export function parseUtcDateTime(text: string): number | null {
   return ms;
 }
 
-const TAOBAO_BEHAVIOURS: Record<string, string> = { pv: 'view', cart: 'cart', fav: 'fav', buy: 'purchase' };
+// Maps, not object literals: a behaviour column reading "constructor" must be refused, not find Object.prototype's.
+const TAOBAO_BEHAVIOURS = new Map([
+  ['pv', 'view'],
+  ['cart', 'cart'],
+  ['fav', 'fav'],
+  ['buy', 'purchase'],
+]);
 
 const taobao: FormatReader = {
   format: 'taobao',
@@ -94,7 +100,7 @@ const taobao: FormatReader = {
   toRecord(row, options) {
     const f = row.fields;
     if (f.length !== 5) return columnCountReject(row, 5, taobao.header!);
-    const type = TAOBAO_BEHAVIOURS[f[3]];
+    const type = TAOBAO_BEHAVIOURS.get(f[3]);
     if (type === undefined) return reject(row, 'UNKNOWN_EVENT_TYPE', `behavior_type "${f[3]}" is not pv, cart, fav or buy`);
     if (f[0].length === 0) return reject(row, 'MISSING_USER', 'user_id is empty');
     if (f[1].length === 0) return reject(row, 'MISSING_ITEM', 'item_id is empty');
@@ -176,7 +182,11 @@ const rees46: FormatReader = {
   },
 };
 
-const RETAILROCKET_EVENTS: Record<string, string> = { view: 'view', addtocart: 'cart', transaction: 'purchase' };
+const RETAILROCKET_EVENTS = new Map([
+  ['view', 'view'],
+  ['addtocart', 'cart'],
+  ['transaction', 'purchase'],
+]);
 
 const retailrocket: FormatReader = {
   format: 'retailrocket',
@@ -188,7 +198,7 @@ const retailrocket: FormatReader = {
   toRecord(row, options) {
     const f = row.fields;
     if (f.length !== 5) return columnCountReject(row, 5, retailrocket.header!);
-    const type = RETAILROCKET_EVENTS[f[2]];
+    const type = RETAILROCKET_EVENTS.get(f[2]);
     if (type === undefined) return reject(row, 'UNKNOWN_EVENT_TYPE', `event "${f[2]}" is not view, addtocart or transaction`);
     if (f[1].length === 0) return reject(row, 'MISSING_USER', 'visitorid is empty');
     if (f[3].length === 0) return reject(row, 'MISSING_ITEM', 'itemid is empty');

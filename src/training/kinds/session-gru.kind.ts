@@ -27,16 +27,23 @@ export const SESSION_GRU_PARAMS = {
 } as const;
 export type SessionGruParams = ParamsOf<typeof SESSION_GRU_PARAMS>;
 
-/** Sessions as item id sequences (consecutive repeats collapsed), with each session's start time. */
+/**
+ * Sessions as item id sequences (consecutive repeats collapsed), with each session's start time, in
+ * the order of their first event. A session's events need not be adjacent in the log (a user's
+ * session ids may interleave), so they are gathered by session number.
+ */
 export function sessionSequences(log: ItemEventLog): { items: number[][]; starts: number[] } {
   const items: number[][] = [];
   const starts: number[] = [];
+  const sequenceOf = new Int32Array(log.sessionCount).fill(-1);
   for (let n = 0; n < log.items.length; n++) {
-    if (n === 0 || log.sessions[n] !== log.sessions[n - 1]) {
+    const session = log.sessions[n];
+    if (sequenceOf[session] < 0) {
+      sequenceOf[session] = items.length;
       items.push([]);
       starts.push(log.times[n]);
     }
-    const current = items[items.length - 1];
+    const current = items[sequenceOf[session]];
     if (current[current.length - 1] !== log.items[n]) current.push(log.items[n]);
   }
   return { items, starts };
