@@ -4,6 +4,7 @@ import { cpus, tmpdir } from 'node:os';
 import path from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import { DuckDBInstance } from '@duckdb/node-api';
+import { Session as ChdbSession } from 'chdb';
 import { Client } from 'pg';
 import { to as copyTo } from 'pg-copy-streams';
 import type { DataSource } from 'typeorm';
@@ -22,7 +23,8 @@ import { elapsedSeconds } from './support';
  * A 4-step funnel (view → cart → checkout → purchase, 7-day window, per user, default mode) over
  * the demo shop, timed three ways in one run: (a) Funnelcast's FunnelService (in-process mirror +
  * windowFunnel engine), (b) DuckDB over the same events with the SQL an analyst would write,
- * (c) the same SQL on PostgreSQL. All three must report identical step counts.
+ * (c) the same SQL on PostgreSQL, (d) ClickHouse's own `windowFunnel` (embedded, chdb) over the
+ * same events, on 1 and on 2 threads (`max_threads`). All must report identical step counts.
  *
  * The shop is loaded once into a database named after its size and seed and kept; `--reuse` skips
  * the load when that database is already complete (loading 10 M events takes several minutes).
@@ -41,6 +43,18 @@ async function timed<T>(work: () => Promise<T>): Promise<{ value: T; seconds: nu
   const started = process.hrtime.bigint();
   const value = await work();
   return { value, seconds: elapsedSeconds(started) };
+}
+
+/** repeatTimed for synchronous work (chdb's query blocks the thread it runs on). */
+function repeatTimedSync<T>(times: number, work: () => T): { value: T; seconds: number[] } {
+  const seconds: number[] = [];
+  let value: T | undefined;
+  for (let i = 0; i < times; i++) {
+    const started = process.hrtime.bigint();
+    value = work();
+    seconds.push(elapsedSeconds(started));
+  }
+  return { value: value as T, seconds };
 }
 
 async function repeatTimed<T>(times: number, work: () => Promise<T>): Promise<{ value: T; seconds: number[] }> {
@@ -146,16 +160,22 @@ async function benchShop(options: { users: number; days: number; seed: number; r
   return { dataSource, name, events: load.value.imported, ...range };
 }
 
-/** The same events in DuckDB: exported once from PostgreSQL to CSV (kept next to the database with --reuse), then read_csv. */
-async function duckdbCopy(dataSource: DataSource, name: string, reuse: boolean): Promise<{ connection: Awaited<ReturnType<DuckDBInstance['connect']>>; close: () => void; seconds: number }> {
+/** The events as CSV (id, user_id, type, µs since the epoch), exported once from PostgreSQL; with --reuse the file is kept beside the database for the next run. */
+async function eventsCsv(dataSource: DataSource, name: string, reuse: boolean): Promise<string> {
   const file = path.join(tmpdir(), `${name}.csv`);
-  const started = process.hrtime.bigint();
   if (!(reuse && existsSync(file) && statSync(file).size > 0)) {
     await withPgClient(dataSource, async (client) => {
       const stream = client.query(copyTo(`COPY (SELECT id, user_id, type, (extract(epoch FROM ts) * 1000000)::bigint FROM events) TO STDOUT WITH (FORMAT csv)`));
       await pipeline(stream, createWriteStream(file));
     });
   }
+  return file;
+}
+
+/** The same events in DuckDB: read_csv of eventsCsv's file. */
+async function duckdbCopy(dataSource: DataSource, name: string, reuse: boolean): Promise<{ connection: Awaited<ReturnType<DuckDBInstance['connect']>>; close: () => void; seconds: number }> {
+  const started = process.hrtime.bigint();
+  const file = await eventsCsv(dataSource, name, reuse);
   const instance = await DuckDBInstance.create(':memory:');
   const connection = await instance.connect();
   await connection.run(`
@@ -163,8 +183,44 @@ async function duckdbCopy(dataSource: DataSource, name: string, reuse: boolean):
     SELECT id, user_id, type, make_timestamp(us) AS ts
     FROM read_csv('${file}', header = false, columns = {'id': 'BIGINT', 'user_id': 'INTEGER', 'type': 'VARCHAR', 'us': 'BIGINT'})`);
   const seconds = elapsedSeconds(started);
-  if (!reuse) await unlink(file);
   return { connection, close: () => (connection.closeSync(), instance.closeSync()), seconds };
+}
+
+/**
+ * The same events in embedded ClickHouse (chdb), in a MergeTree table ordered by (user_id, us) as
+ * a ClickHouse user would keep them, loaded from eventsCsv's file (`seconds` counts the load only).
+ */
+function clickhouseCopy(file: string): { session: ChdbSession; seconds: number } {
+  const session = new ChdbSession();
+  const started = process.hrtime.bigint();
+  session.query('CREATE TABLE events (id Int64, user_id Int32, type LowCardinality(String), us UInt64) ENGINE = MergeTree ORDER BY (user_id, us)');
+  session.query(`INSERT INTO events SELECT * FROM file('${file}', CSV, 'id Int64, user_id Int32, type String, us UInt64')`);
+  session.query('OPTIMIZE TABLE events FINAL');
+  return { session, seconds: elapsedSeconds(started) };
+}
+
+/**
+ * Step counts by ClickHouse's `windowFunnel` in its default mode, with our range rule in SQL
+ * (src/funnel/FUNNEL-SEMANTICS.md, "Time range": step 1 before `to`, later steps up to `to` + window;
+ * a view after `to` matches step 1 only and is left out, which in the default mode changes nothing).
+ */
+function clickhouseSql(fromMicros: number, toMicros: number, threads: number): string {
+  const windowMicros = WINDOW_SECONDS * 1_000_000;
+  const [s1, ...rest] = STEPS.map((step) => `type = '${step}'`);
+  return `
+    SELECT ${STEPS.map((_, k) => `countIf(level >= ${k + 1})`).join(', ')}
+    FROM (
+      SELECT user_id, windowFunnel(${windowMicros})(us, ${s1} AND us < ${toMicros}, ${rest.join(', ')}) AS level
+      FROM events
+      WHERE type IN (${STEPS.map((step) => `'${step}'`).join(', ')}) AND us >= ${fromMicros} AND us < ${toMicros + windowMicros}
+        AND NOT (us >= ${toMicros} AND ${s1})
+      GROUP BY user_id
+    )
+    SETTINGS max_threads = ${threads}`;
+}
+
+function clickhouseCounts(session: ChdbSession, fromMicros: number, toMicros: number, threads: number): number[] {
+  return session.query(clickhouseSql(fromMicros, toMicros, threads), 'CSV').trim().split(',').map(Number);
 }
 
 export async function run(argv: string[]): Promise<void> {
@@ -202,6 +258,12 @@ export async function run(argv: string[]): Promise<void> {
   const duck = await duckdbCopy(dataSource, shop.name, reuse);
   const duckRun = await repeatTimed(repeat, async () => (await duck.connection.runAndReadAll(analystSql('duckdb', fromText, toText))).getRows()[0].map(Number));
   duck.close();
+  // (d) ClickHouse windowFunnel, same events, 1 and 2 threads.
+  const clickhouse = clickhouseCopy(await eventsCsv(dataSource, shop.name, reuse));
+  const [fromMicros, toMicros] = [shop.from.getTime() * 1000, shop.to.getTime() * 1000];
+  const clickhouseRuns = [1, 2].map((threads) => ({ threads, ...repeatTimedSync(repeat, () => clickhouseCounts(clickhouse.session, fromMicros, toMicros, threads)) }));
+  clickhouse.session.cleanup();
+  if (!reuse) await unlink(await eventsCsv(dataSource, shop.name, true));
 
   // (c) PostgreSQL, same SQL (one run: it is the slow one).
   const pgRun = args.flags['skip-pg'] === true ? null : await repeatTimed(1, async () => {
@@ -230,20 +292,24 @@ export async function run(argv: string[]): Promise<void> {
   console.log(`step counts  Funnelcast ${ourCounts.join(' / ')}`);
   console.log(`             DuckDB     ${duckRun.value.join(' / ')}${agree(duckRun.value) ? '  (identical)' : '  MISMATCH'}`);
   if (pgRun) console.log(`             PostgreSQL ${pgRun.value.join(' / ')}${agree(pgRun.value) ? '  (identical)' : '  MISMATCH'}`);
+  for (const run of clickhouseRuns) console.log(`             ClickHouse ${run.value.join(' / ')}${agree(run.value) ? '  (identical)' : '  MISMATCH'}  windowFunnel, ${run.threads} thread(s)`);
   console.log(`             breakdown by channel, summed: ${breakdownTotals.join(' / ')}${agree(breakdownTotals) ? '  (identical)' : '  MISMATCH'}`);
   console.log(`             after one fresh event: ${freshCounts.join(' / ')}${freshCounts.every((c, k) => c === expectFresh[k]) ? '  (as expected)' : '  WRONG'}`);
   console.log('');
   console.log(`Funnelcast mirror load (once per process)     ${cold.seconds.toFixed(1)} s`);
   console.log(`DuckDB load (PostgreSQL → CSV → table)        ${duck.seconds.toFixed(1)} s`);
+  console.log(`ClickHouse load (CSV → MergeTree, chdb)       ${clickhouse.seconds.toFixed(1)} s`);
   console.log(line('(a) Funnelcast funnel (service API)', ours.seconds));
   console.log(line('    … with breakdown by channel (top 10)', withBreakdown.seconds));
   console.log(line('    … counting sessions (first run builds units)', sessions.seconds));
   console.log(line('    … right after one new event (catch-up)', [fresh.seconds]));
   console.log(line('(b) DuckDB, analyst SQL', duckRun.seconds));
   if (pgRun) console.log(line('(c) PostgreSQL, analyst SQL', pgRun.seconds));
+  for (const run of clickhouseRuns) console.log(line(`(d) ClickHouse windowFunnel, ${run.threads} thread(s)`, run.seconds));
   const ourMedian = median(ours.seconds);
+  console.log(`ratios: ${clickhouseRuns.map((run) => `ClickHouse ${run.threads}t / Funnelcast = ${(median(run.seconds) / ourMedian).toFixed(2)}×`).join(', ')}`);
   console.log(`\nratios: DuckDB / Funnelcast = ${(median(duckRun.seconds) / ourMedian).toFixed(2)}×` + (pgRun ? `, PostgreSQL / Funnelcast = ${(median(pgRun.seconds) / ourMedian).toFixed(1)}×` : ''));
-  const ok = agree(duckRun.value) && (!pgRun || agree(pgRun.value)) && agree(breakdownTotals) && freshCounts.every((c, k) => c === expectFresh[k]);
+  const ok = clickhouseRuns.every((run) => agree(run.value)) && agree(duckRun.value) && (!pgRun || agree(pgRun.value)) && agree(breakdownTotals) && freshCounts.every((c, k) => c === expectFresh[k]);
   if (!ok) {
     console.error('step counts differ: see above');
     process.exitCode = 1;

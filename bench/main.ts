@@ -16,6 +16,7 @@ const BENCHMARKS: Record<string, () => Promise<{ run(argv: string[]): Promise<vo
   'funnel-live': () => import('./funnel-live.bench'),
   'body-stall': () => import('./body-stall.bench'),
   'ingest-rules': () => import('./ingest-rules.bench'),
+  'training-input': () => import('./training-input.bench'),
 };
 
 async function main(): Promise<void> {

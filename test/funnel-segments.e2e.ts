@@ -77,8 +77,9 @@ function expected(log: LogEvent[], steps: (typeof VARIANTS)[number]['steps'], mo
     const inRange = (e: LogEvent) => e.minute >= FROM_MINUTE && e.minute < TO_MINUTE;
     if (events.some(inRange)) active++;
     const { level } = referenceWindowFunnel(
-      events.map((e) => ({ timestamp: e.minute * 60, steps: steps.flatMap((step, k) => (step.matches(e) && (k > 0 || inRange(e)) ? [k + 1] : [])) })),
+      events.map((e) => ({ timestamp: e.minute * 60, steps: steps.flatMap((step, k) => (step.matches(e) ? [k + 1] : [])) })),
       { stepCount: steps.length, conversionWindow: WINDOW_SECONDS, modes },
+      { from: FROM_MINUTE * 60, to: TO_MINUTE * 60 },
     );
     for (let k = 0; k < level; k++) counts[k]++;
   }

@@ -2,6 +2,7 @@ import { pipeline } from 'node:stream/promises';
 import { Readable } from 'node:stream';
 import type { PoolClient } from 'pg';
 import { from as copyFrom } from 'pg-copy-streams';
+import { float4Text } from '../db/float4';
 import type { FeatureFinding } from './explain';
 import { isoDay } from './features';
 
@@ -28,7 +29,7 @@ export async function copyAnomalyScores(client: PoolClient, modelVersionId: numb
     for (const row of scores) {
       rows++;
       const findings = row.findings.map((f) => ({ feature: f.feature, value: f.value, median: f.median, z: Math.round(f.z * 100) / 100, text: f.text }));
-      yield `${modelVersionId}\t${row.userId}\t${isoDay(row.day)}\t${row.score.toPrecision(6)}\t${new Date(row.firstEventMs).toISOString()}\t${new Date(row.lastEventMs).toISOString()}\t${copyEscape(JSON.stringify(findings))}\n`;
+      yield `${modelVersionId}\t${row.userId}\t${isoDay(row.day)}\t${float4Text(row.score, `anomaly_scores.score (user ${row.userId})`)}\t${new Date(row.firstEventMs).toISOString()}\t${new Date(row.lastEventMs).toISOString()}\t${copyEscape(JSON.stringify(findings))}\n`;
     }
   }
   await pipeline(

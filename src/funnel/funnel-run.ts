@@ -3,10 +3,10 @@
  * unit, turns steps and exclusions into per-event bitmasks, and feeds each unit to the windowFunnel
  * engine. The report itself (counts, conversion, times) is funnel-aggregate.ts's job.
  *
- * Time range: a unit counts for [from, to) when its reported chain starts there, i.e. only step-1
- * events with from ≤ ts < to may start a chain. Later steps may fall after `to` (up to the window),
- * so a visitor who arrived on the last evening and bought the next morning converts; the engine
- * still sees the unit's whole history, so strict modes judge the same events in every range.
+ * Time range: a unit counts for [from, to) when its reported chain starts there. Which events the
+ * scan sees (from `from` up to `to` + window, those after `to` able to complete and to stop a chain)
+ * is the engine's rule (WindowFunnel.evaluateUnitInRange, FUNNEL-SEMANTICS.md "Time range"); this
+ * file only skips units that cannot start a chain in the range.
  */
 import { compileFilter, FilterTarget, PropertyFilter, StepDefinition } from './step-filter';
 import { groupKeyOf, MISSING_GROUP_KEY } from './breakdown-key';
@@ -118,11 +118,9 @@ export function evaluateFunnel(prepared: PreparedFunnel, fromMicros: number, toM
   const firstEvents = new Int32Array(unitCount).fill(-1);
   const active = new Int32Array(unitCount);
   let activeCount = 0;
+  const range = { from: fromMicros, to: toMicros };
   const evaluatePart = (part: UnitPart, partMasks: Uint32Array, partExclusions: Uint32Array | undefined, firstUnit: number, shadowed: Uint8Array | null): void => {
     const { unitOffsets, times, unitUsers } = part;
-    // Step-1 bits outside the range are cleared in a copy, so the engine itself knows nothing of
-    // ranges; a unit whose events all lie in the range (the common case) is read in place.
-    const masks = new Uint32Array(partMasks.length);
     for (let i = 0; i < part.unitCount; i++) {
       const start = unitOffsets[i];
       const end = unitOffsets[i + 1];
@@ -142,12 +140,7 @@ export function evaluateFunnel(prepared: PreparedFunnel, fromMicros: number, toM
       let canStart = false;
       for (let p = low; p < high && !canStart; p++) canStart = (partMasks[p] & 1) !== 0;
       if (!canStart) continue;
-      let unitMasks = partMasks;
-      if (low > start || high < end) {
-        unitMasks = masks;
-        for (let p = start; p < end; p++) masks[p] = p < low || p >= high ? partMasks[p] & ~1 : partMasks[p];
-      }
-      levels[u] = engine.evaluateUnit(times, unitMasks, partExclusions, start, end, stepTimes, u * stepCount);
+      levels[u] = engine.evaluateUnitInRange(times, partMasks, partExclusions, start, end, range, stepTimes, u * stepCount);
       firstEvents[u] = engine.reportedFirstEvent;
     }
   };

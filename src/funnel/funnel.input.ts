@@ -107,10 +107,13 @@ export class FunnelInput implements FunnelSpec {
   @Field(() => Int, { description: 'Every step of a chain within this many seconds of its step-1 event (inclusive).' })
   conversionWindowSeconds: number;
 
-  @Field(() => DateTimeResolver, { description: 'Chains start (step 1) at or after this instant.' })
+  @Field(() => DateTimeResolver, { description: 'Chains start (step 1) at or after this instant; earlier events play no part, in any mode.' })
   from: Date;
 
-  @Field(() => DateTimeResolver, { description: 'Chains start before this instant; later steps may fall after it, within the window.' })
+  @Field(() => DateTimeResolver, {
+    description:
+      'Chains start before this instant. Later events, up to the window, may complete a chain and, in the strict modes, stop it; a step-1 event after it starts nothing (docs/funnels.md, Time range).',
+  })
   to: Date;
 
   @Field(() => FunnelCountBy, { nullable: true, defaultValue: FunnelCountBy.USER })

@@ -35,9 +35,19 @@ interface Pick {
   timestamp: number;
 }
 
-export function referenceWindowFunnel(events: ReferenceEvent[], funnel: ReferenceFunnel): ReferenceResult {
+/**
+ * The level and reported chain of one unit. `history` is the unit's whole history in (timestamp,
+ * ingestion) order. With `range`, only chains starting in [range.from, range.to) count, read
+ * literally from FUNNEL-SEMANTICS.md "Time range": the scan starts at `from` (earlier events are
+ * dropped) and runs to the end of the history (the engine stops reading at to + window; not doing
+ * so here is what checks that this changes nothing); step-1 picks at or after `to` start no chain
+ * and do not count as "seen step 1", but remain picks.
+ */
+export function referenceWindowFunnel(history: ReferenceEvent[], funnel: ReferenceFunnel, range?: { from: number; to: number }): ReferenceResult {
   const modes = funnel.modes ?? {};
   const rules = funnel.exclusions ?? [];
+  const events = range === undefined ? history : history.filter((event) => event.timestamp >= range.from);
+  const mayStart = (pick: Pick): boolean => pick.step === 1 && (range === undefined || pick.timestamp < range.to);
 
   // Rule 1: every event becomes one pick candidate per step it matches, lower steps first.
   const picks: Pick[] = [];
@@ -81,12 +91,12 @@ export function referenceWindowFunnel(events: ReferenceEvent[], funnel: Referenc
       if (chainIsValid(longer)) grow(longer);
     }
   };
-  for (const start of picks) if (start.step === 1) grow([start]);
+  for (const start of picks) if (mayStart(start)) grow([start]);
 
   // Rule 3: find where the scan stops. A cut at position P keeps only chains whose picks all lie before P.
   const reachedBefore = (level: number, cut: number): boolean =>
     allChains.some((chain) => chain.length >= level && chain[level - 1].position < cut);
-  const firstStepBefore = (cut: number): boolean => picks.some((p) => p.step === 1 && p.position < cut);
+  const firstStepBefore = (cut: number): boolean => picks.some((p) => mayStart(p) && p.position < cut);
 
   let cut = Infinity;
   outer: for (let index = 0; index < events.length; index++) {

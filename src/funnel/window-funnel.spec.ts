@@ -1,4 +1,4 @@
-import { FunnelDefinitionError, FunnelInputError, FunnelModes, WindowFunnel } from './window-funnel';
+import { FunnelDefinitionError, FunnelInputError, FunnelModes, FunnelRange, WindowFunnel } from './window-funnel';
 import { ReferenceEvent, referenceWindowFunnel } from './window-funnel.reference';
 
 /**
@@ -46,7 +46,7 @@ function engineFor(funnel: TestFunnel): WindowFunnel {
 }
 
 /** Runs the engine on several units at once, so scratch state is reused between units as in production. */
-function runEngine(engine: WindowFunnel, units: ReferenceEvent[][]): { level: number; stepTimes: number[] }[] {
+function runEngine(engine: WindowFunnel, units: ReferenceEvent[][], range?: FunnelRange): { level: number; stepTimes: number[] }[] {
   const eventCount = units.reduce((sum, unit) => sum + unit.length, 0);
   const timestamps = new Float64Array(eventCount);
   const stepMasks = new Uint32Array(eventCount);
@@ -63,7 +63,7 @@ function runEngine(engine: WindowFunnel, units: ReferenceEvent[][]): { level: nu
     }
   });
   unitOffsets[units.length] = i;
-  const { levels, stepTimes } = engine.evaluateUnits({ timestamps, stepMasks, exclusionMasks, unitOffsets });
+  const { levels, stepTimes } = engine.evaluateUnits({ timestamps, stepMasks, exclusionMasks, unitOffsets }, { range });
   return units.map((_, u) => {
     const level = levels[u];
     const times = Array.from(stepTimes.subarray(u * engine.stepCount, u * engine.stepCount + level));
@@ -71,16 +71,20 @@ function runEngine(engine: WindowFunnel, units: ReferenceEvent[][]): { level: nu
   });
 }
 
-/** Engine result for one log; also checks that the reference reads the rules the same way. */
-function funnelOf(funnel: TestFunnel, log: string): { level: number; stepTimes: number[] } {
+/** Engine result for one log (chains starting in `range` when given); also checks that the reference reads the rules the same way. */
+function funnelOf(funnel: TestFunnel, log: string, range?: FunnelRange): { level: number; stepTimes: number[] } {
   const events = toReferenceEvents(funnel, parseLog(log));
-  const [engine] = runEngine(engineFor(funnel), [events]);
-  const reference = referenceWindowFunnel(events, {
-    stepCount: funnel.stepTypes.length,
-    conversionWindow: funnel.conversionWindow,
-    modes: funnel.modes,
-    exclusions: funnel.exclusions,
-  });
+  const [engine] = runEngine(engineFor(funnel), [events], range);
+  const reference = referenceWindowFunnel(
+    events,
+    {
+      stepCount: funnel.stepTypes.length,
+      conversionWindow: funnel.conversionWindow,
+      modes: funnel.modes,
+      exclusions: funnel.exclusions,
+    },
+    range,
+  );
   expect(reference).toEqual(engine);
   return engine;
 }
@@ -307,6 +311,38 @@ describe('windowFunnel, combined modes', () => {
   });
 });
 
+describe('windowFunnel over a time range [from, to)', () => {
+  // The issue's case in miniature: `to` = 100, window 50; A at 99 is in range, A at 101 and B at 102 after it.
+  const range = { from: 0, to: 100 };
+  it('lets events after `to` complete a chain that started in range, in every mode', () => {
+    for (const modes of ALL_MODE_COMBINATIONS) {
+      expect({ modes, level: funnelOf(ABC(50, modes), 'A@99 A@101 B@102', range).level }).toEqual({ modes, level: 2 });
+    }
+  });
+
+  it('starts no chain at a step-1 event at or after `to`, and none before `from`', () => {
+    expect(funnelOf(ABC(50), 'A@100 B@101', range).level).toBe(0);
+    expect(funnelOf(ABC(50), 'A@5 B@10', { from: 6, to: 100 }).level).toBe(0);
+    expect(funnelOf(ABC(50), 'A@6 B@10', { from: 6, to: 100 })).toEqual({ level: 2, stepTimes: [6, 10] });
+  });
+
+  it('stops reading at to + window: nothing later can belong to a chain', () => {
+    expect(funnelOf(ABC(50), 'A@99 B@149 C@150', range)).toEqual({ level: 2, stepTimes: [99, 149] });
+  });
+
+  it('lets events after `to` stop a strictOrder or strictDeduplication scan', () => {
+    // Z after `to` is outside the funnel: under strictOrder it ends the scan before C.
+    expect(funnelOf(ABC(50, { strictOrder: true }), 'A@99 B@101 Z@102 C@103', range).level).toBe(2);
+    // B repeated after `to` once step 2 was reached ends a strictDeduplication scan before C.
+    expect(funnelOf(ABC(50, { strictDeduplication: true }), 'A@98 B@99 A@101 B@102 C@103', range).level).toBe(2);
+  });
+
+  it('ignores events before `from`, so they never stop a scan', () => {
+    expect(funnelOf(ABC(50, { strictOrder: true }), 'A@1 Z@2 A@10 B@11 C@12', { from: 10, to: 100 }).level).toBe(3);
+    expect(funnelOf(ABC(50, { strictDeduplication: true }), 'A@1 B@2 A@10 B@11 C@12', { from: 10, to: 100 }).level).toBe(3);
+  });
+});
+
 /** A small seeded generator (xorshift32), so failures replay exactly. */
 function seededRandom(seed: number): () => number {
   let state = seed >>> 0 || 0x9e3779b9;
@@ -362,24 +398,30 @@ describe('windowFunnel agrees with the brute-force reference', () => {
           };
         });
       });
+      // Every log is judged over its whole history and over a random range [from, to), which may
+      // cut chains at either end (the clocks run to about 22).
+      const rangeFrom = pick(8);
+      const ranges: (FunnelRange | undefined)[] = [undefined, { from: rangeFrom, to: rangeFrom + 1 + pick(10) }];
       for (const modes of ALL_MODE_COMBINATIONS) {
         const engine = new WindowFunnel({ stepCount, conversionWindow, modes, exclusions });
-        const results = runEngine(engine, units);
-        units.forEach((events, u) => {
-          const expected = referenceWindowFunnel(events, { stepCount, conversionWindow, modes, exclusions });
-          if (results[u].level !== expected.level || results[u].stepTimes.join() !== expected.stepTimes.join()) {
-            // Say which case, so it can be turned into a hand-worked example.
-            throw new Error(
-              `seed ${seed} unit ${u} modes ${JSON.stringify(modes)} window ${conversionWindow} steps ${stepTypes} ` +
-                `exclusions ${JSON.stringify(exclusions)} events ${JSON.stringify(events)}: ` +
-                `engine ${JSON.stringify(results[u])}, reference ${JSON.stringify(expected)}`,
-            );
-          }
-          cases++;
-        });
+        for (const range of ranges) {
+          const results = runEngine(engine, units, range);
+          units.forEach((events, u) => {
+            const expected = referenceWindowFunnel(events, { stepCount, conversionWindow, modes, exclusions }, range);
+            if (results[u].level !== expected.level || results[u].stepTimes.join() !== expected.stepTimes.join()) {
+              // Say which case, so it can be turned into a hand-worked example.
+              throw new Error(
+                `seed ${seed} unit ${u} modes ${JSON.stringify(modes)} window ${conversionWindow} steps ${stepTypes} ` +
+                  `exclusions ${JSON.stringify(exclusions)} range ${JSON.stringify(range)} events ${JSON.stringify(events)}: ` +
+                  `engine ${JSON.stringify(results[u])}, reference ${JSON.stringify(expected)}`,
+              );
+            }
+            cases++;
+          });
+        }
       }
     }
-    expect(cases).toBe(150 * 8 * ALL_MODE_COMBINATIONS.length);
+    expect(cases).toBe(150 * 8 * ALL_MODE_COMBINATIONS.length * 2);
   });
 });
 

@@ -62,6 +62,15 @@ export interface FunnelEventColumns {
   unitOffsets: Uint32Array | Int32Array;
 }
 
+/**
+ * A time range [from, to) in the unit of the timestamps: chains must start in it, later steps may
+ * fall up to the conversion window after `to` (FUNNEL-SEMANTICS.md, "Time range").
+ */
+export interface FunnelRange {
+  from: number;
+  to: number;
+}
+
 export interface FunnelUnitResults {
   /** Level reached per unit, 0..stepCount. */
   levels: Uint8Array;
@@ -159,30 +168,62 @@ export class WindowFunnel {
     this.firstSlotAtLevel = new Int32Array(stepCount + 1);
   }
 
-  /** Levels and reported step times for every unit of `columns`. */
-  evaluateUnits(columns: FunnelEventColumns, options: { stepTimes?: boolean } = {}): FunnelUnitResults {
+  /**
+   * Levels and reported step times for every unit of `columns`. With `range`, each unit is judged
+   * for chains starting in [range.from, range.to) (see evaluateUnitInRange); without it, over all
+   * its events.
+   */
+  evaluateUnits(columns: FunnelEventColumns, options: { stepTimes?: boolean; range?: FunnelRange } = {}): FunnelUnitResults {
     const unitCount = columns.unitOffsets.length - 1;
     if (unitCount < 0) throw new FunnelDefinitionError('unitOffsets needs at least one entry.');
     const levels = new Uint8Array(unitCount);
     const wantTimes = options.stepTimes !== false;
     const stepTimes = new Float64Array(wantTimes ? unitCount * this.stepCount : 0);
+    const range = options.range;
     for (let u = 0; u < unitCount; u++) {
-      levels[u] = this.evaluateUnit(
-        columns.timestamps,
-        columns.stepMasks,
-        columns.exclusionMasks,
-        columns.unitOffsets[u],
-        columns.unitOffsets[u + 1],
-        wantTimes ? stepTimes : undefined,
-        u * this.stepCount,
-      );
+      const start = columns.unitOffsets[u];
+      const end = columns.unitOffsets[u + 1];
+      const out = wantTimes ? stepTimes : undefined;
+      levels[u] =
+        range === undefined
+          ? this.evaluateUnit(columns.timestamps, columns.stepMasks, columns.exclusionMasks, start, end, out, u * this.stepCount)
+          : this.evaluateUnitInRange(columns.timestamps, columns.stepMasks, columns.exclusionMasks, start, end, range, out, u * this.stepCount);
     }
     return { levels, stepTimes };
   }
 
   /**
+   * Level of the unit whose events are [start, end) of the columns, counting only chains that start
+   * in [range.from, range.to) (FUNNEL-SEMANTICS.md, "Time range"): the scan covers the unit's events
+   * from `range.from` up to (not including) `range.to + conversionWindow`, and a step-1 pick at or
+   * after `range.to` starts no chain but is still a match (so strictOrder does not stop on it).
+   * Events are in timestamp order, so the stretch is found by walking in from both ends.
+   * Writes step times as evaluateUnit does.
+   */
+  evaluateUnitInRange(
+    timestamps: Float64Array,
+    stepMasks: Uint32Array,
+    exclusionMasks: Uint32Array | undefined,
+    start: number,
+    end: number,
+    range: FunnelRange,
+    stepTimesOut?: Float64Array,
+    outOffset = 0,
+  ): number {
+    let low = start;
+    while (low < end && timestamps[low] < range.from) low++;
+    // No chain starting before `to` can pick an event at or after to + window (the window is inclusive
+    // of last − first <= window, and first < to), and a stop there cuts nothing such a chain could use.
+    const scanEnd = range.to + this.conversionWindow;
+    let high = end;
+    while (high > low && timestamps[high - 1] >= scanEnd) high--;
+    return this.evaluateUnit(timestamps, stepMasks, exclusionMasks, low, high, stepTimesOut, outOffset, range.to);
+  }
+
+  /**
    * Level reached by the unit whose events are [start, end) of the columns. When `stepTimesOut` is
-   * given, writes stepCount timestamps at `outOffset` (NaN past the level).
+   * given, writes stepCount timestamps at `outOffset` (NaN past the level). A step-1 pick at
+   * timestamp >= `startBefore` starts no chain (ranges: see evaluateUnitInRange).
    */
   evaluateUnit(
     timestamps: Float64Array,
@@ -192,6 +233,7 @@ export class WindowFunnel {
     end: number,
     stepTimesOut?: Float64Array,
     outOffset = 0,
+    startBefore = Infinity,
   ): number {
     const stepCount = this.stepCount;
     const allStepsMask = stepCount === 32 ? 0xffffffff : (1 << stepCount) - 1;
@@ -282,6 +324,9 @@ export class WindowFunnel {
         let parent = NO_PARENT;
         let chainStart = timestamp;
         if (step === 1) {
+          // Still a match, so under strictOrder this event is not "outside the funnel"; it just
+          // cannot start a chain counted in this range.
+          if (timestamp >= startBefore) continue;
           seenFirstStep = true;
         } else {
           if (strictDeduplication && level >= step) break scan;

@@ -2,6 +2,7 @@ import { pipeline } from 'node:stream/promises';
 import { Readable } from 'node:stream';
 import type { PoolClient } from 'pg';
 import { from as copyFrom } from 'pg-copy-streams';
+import { float4ArrayText } from '../db/float4';
 
 /** One user's stored list: dense ids as in `users.id` and `items.id`, best first. */
 export interface UserRecommendations {
@@ -16,8 +17,8 @@ export async function copyRecommendationScores(client: PoolClient, modelVersionI
   function* lines(): Generator<string> {
     for (const list of lists) {
       rows++;
-      const scores = Array.from(list.scores, (score) => (Number.isFinite(score) ? score.toPrecision(6) : '0'));
-      yield `${modelVersionId}\t${list.userId}\t{${Array.from(list.itemIds).join(',')}}\t{${scores.join(',')}}\n`;
+      const scores = float4ArrayText(list.scores, `recommendation_scores.scores (user ${list.userId})`);
+      yield `${modelVersionId}\t${list.userId}\t{${Array.from(list.itemIds).join(',')}}\t${scores}\n`;
     }
   }
   await pipeline(Readable.from(lines()), client.query(copyFrom('COPY recommendation_scores (model_version_id, user_id, item_ids, scores) FROM STDIN')));

@@ -2,6 +2,7 @@ import { pipeline } from 'node:stream/promises';
 import { Readable } from 'node:stream';
 import type { PoolClient } from 'pg';
 import { from as copyFrom } from 'pg-copy-streams';
+import { float4ArrayText } from '../db/float4';
 
 /** A ranked list of item ids (items.id) with scores, best first. */
 export interface RankedItems {
@@ -11,8 +12,7 @@ export interface RankedItems {
 
 export type NeighbourRelation = 'similar' | 'bought_together' | 'session_next';
 
-const arrayText = (values: ArrayLike<number>, asScore: boolean) =>
-  `{${Array.from(values, (v) => (asScore ? (Number.isFinite(v) ? v.toPrecision(6) : '0') : String(v))).join(',')}}`;
+const idArrayText = (values: ArrayLike<number>) => `{${Array.from(values, String).join(',')}}`;
 /** COPY text escapes backslash, tab and newline; category names are free text. */
 const copyText = (value: string) => value.replace(/\\/g, '\\\\').replace(/\t/g, '\\t').replace(/\n/g, '\\n').replace(/\r/g, '\\r');
 
@@ -26,7 +26,7 @@ export async function copyPopularityScores(client: PoolClient, modelVersionId: n
   function* lines(): Generator<string> {
     for (const [category, list] of lists) {
       rows++;
-      yield `${modelVersionId}\t${copyText(category)}\t${arrayText(list.itemIds, false)}\t${arrayText(list.scores, true)}\n`;
+      yield `${modelVersionId}\t${copyText(category)}\t${idArrayText(list.itemIds)}\t${float4ArrayText(list.scores, `popularity_scores.scores (category ${JSON.stringify(category)})`)}\n`;
     }
   }
   await copyRows(client, 'COPY popularity_scores (model_version_id, category, item_ids, scores) FROM STDIN', lines());
@@ -44,7 +44,7 @@ export async function copyItemNeighbours(
     for (const [relation, itemId, list] of lists) {
       if (list.itemIds.length === 0) continue;
       rows++;
-      yield `${modelVersionId}\t${relation}\t${itemId}\t${arrayText(list.itemIds, false)}\t${arrayText(list.scores, true)}\n`;
+      yield `${modelVersionId}\t${relation}\t${itemId}\t${idArrayText(list.itemIds)}\t${float4ArrayText(list.scores, `item_neighbours.scores (${relation} of item ${itemId})`)}\n`;
     }
   }
   await copyRows(client, 'COPY item_neighbours (model_version_id, relation, item_id, neighbour_ids, scores) FROM STDIN', lines());

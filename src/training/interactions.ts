@@ -1,5 +1,6 @@
 import type { DataSource } from 'typeorm';
 import { withPgClient } from '../db/data-source';
+import { toFloat4 } from '../db/float4';
 
 /** Who did what with which item in a time range, one row per (user, item), ids as stored (users.id, items.id). */
 export interface Interactions {
@@ -35,7 +36,7 @@ export async function loadInteractions(dataSource: DataSource, query: Interactio
              WHERE e.item_id IS NOT NULL AND ($1::timestamptz IS NULL OR e.ts >= $1) AND e.ts < $2
                AND NOT (e.user_id = ANY($6::int[]))
              GROUP BY 1, 2, 3`,
-      values: [query.from, query.to, splitAt, types.map(([type]) => type), types.map(([, weight]) => weight), [...(query.excludeUsers ?? [])]],
+      values: [query.from, query.to, splitAt, types.map(([type]) => type), types.map(([type, weight]) => toFloat4(weight, `the weight of ${type} events`)), [...(query.excludeUsers ?? [])]],
       rowMode: 'array',
     });
     return result.rows;

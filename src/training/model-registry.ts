@@ -2,6 +2,7 @@ import type { PoolClient } from 'pg';
 import type { DataSource, Repository } from 'typeorm';
 import { In } from 'typeorm';
 import { withPgClient } from '../db/data-source';
+import { toFloat4 } from '../db/float4';
 import { badInput, notFound } from '../graphql/errors';
 import { ModelKind, ModelVersionStatus, TrainedModel } from './model-kind';
 import { MODEL_KINDS } from './model-kinds';
@@ -25,6 +26,24 @@ async function activateIn(client: PoolClient, kind: string, versionId: number): 
   await client.query(`SELECT pg_advisory_xact_lock(hashtext('model-activation:' || $1))`, [kind]);
   await client.query(`UPDATE model_versions SET status = 'READY' WHERE kind = $1 AND status = 'ACTIVE' AND id <> $2`, [kind, versionId]);
   await client.query(`UPDATE model_versions SET status = 'ACTIVE', activated_at = now() WHERE id = $1`, [versionId]);
+}
+
+/**
+ * The version number of the kind's ACTIVE version when its training job started after `job` did
+ * (under the activation lock, which it takes), else null. Two jobs of one kind can run at once (late
+ * events make an identical request a new job while the first still runs): whichever finishes last
+ * must not replace a model trained on newer data. A job's `started_at` is its latest attempt's
+ * start, which precedes its read of the data. However the active version became active (its own
+ * job or an admin), one trained from an older read does not replace it.
+ */
+async function newerActiveVersion(client: PoolClient, job: TrainingJob): Promise<number | null> {
+  await client.query(`SELECT pg_advisory_xact_lock(hashtext('model-activation:' || $1))`, [job.kind]);
+  const rows = await client.query<{ version: number }>(
+    `SELECT v.version FROM model_versions v JOIN training_jobs j ON j.id = v.training_job_id
+     WHERE v.kind = $1 AND v.status = 'ACTIVE' AND j.id <> $2 AND j.started_at > (SELECT started_at FROM training_jobs WHERE id = $2)`,
+    [job.kind, job.id],
+  );
+  return rows.rows[0]?.version ?? null;
 }
 
 /**
@@ -76,13 +95,18 @@ export class ModelRegistry {
         await client.query(
           `UPDATE model_versions SET status = 'READY', artifact = $2, metrics = $3, event_count = $4, trained_from = $5, trained_to = $6, training_seconds = $7
            WHERE id = $1`,
-          [versionId, trained.artifact, JSON.stringify(trained.metrics), trained.eventCount, trained.trainedFrom, trained.trainedTo, trainingSeconds],
+          [versionId, trained.artifact, JSON.stringify(trained.metrics), trained.eventCount, trained.trainedFrom, trained.trainedTo, toFloat4(trainingSeconds, 'model_versions.training_seconds')],
         );
-        if (job.activate) await activateIn(client, job.kind, versionId);
+        let message = job.activate ? 'trained and activated' : 'trained; activate it with activateModelVersion';
+        if (job.activate) {
+          const newer = await newerActiveVersion(client, job);
+          if (newer === null) await activateIn(client, job.kind, versionId);
+          else message = `trained; not activated: version ${newer}, whose training started later and so read newer data, is active`;
+        }
         await client.query(
           `UPDATE training_jobs SET state = 'COMPLETED', progress = 1, message = $2, model_version_id = $3, finished_at = now(), updated_at = now()
            WHERE id = $1`,
-          [job.id, job.activate ? 'trained and activated' : 'trained; activate it with activateModelVersion', versionId],
+          [job.id, message, versionId],
         );
       }),
     );

@@ -1,4 +1,5 @@
 import type { DataSource } from 'typeorm';
+import { toFloat4 } from '../db/float4';
 import { TrainingJobState } from './model-kind';
 import { TrainingJob } from './training.entities';
 
@@ -168,7 +169,7 @@ export class TrainingJobs {
   async reportProgress(id: string, progress: number, message: string): Promise<boolean> {
     const rows = returnedRows<unknown>(await this.dataSource.query(
       `UPDATE training_jobs SET progress = $2, message = $3, updated_at = now() WHERE id = $1 AND state = 'RUNNING' RETURNING 1`,
-      [id, Math.min(1, Math.max(0, progress)), message],
+      [id, toFloat4(Math.min(1, Math.max(0, progress)), 'training_jobs.progress'), message],
     ));
     return rows.length > 0;
   }

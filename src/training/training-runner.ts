@@ -2,12 +2,13 @@ import { UnrecoverableError } from 'bullmq';
 import type { DataSource } from 'typeorm';
 import { loadFlaggedUserIds } from '../anomaly/flagged-users';
 import { config } from '../config';
+import { Float4RangeError } from '../db/float4';
 import { loadTf } from '../ml/tf-backend';
 import { logger } from '../logger';
 import { ModelRegistry } from './model-registry';
 import { modelKindDefinition } from './model-kinds';
 import { ParamsError } from './params';
-import { TrainingCancelled } from './training-errors';
+import { TrainingCancelled, TrainingDataError } from './training-errors';
 import { scheduledRunRequestKey, TrainingJobs } from './training-jobs';
 
 export interface RunOutcome {
@@ -73,6 +74,10 @@ export class TrainingRunner {
     } catch (error) {
       log.warn({ err: error }, 'training attempt failed');
       await this.dataSource.query(`UPDATE model_versions SET status = 'FAILED' WHERE id = $1 AND status = 'TRAINING'`, [versionId]);
+      // A score a real column cannot hold comes from the model, and another attempt trains the same model.
+      if (error instanceof Float4RangeError) {
+        throw new TrainingDataError(`the trained model cannot be stored: ${error.message}. Another attempt would train the same model; change its params or its data range.`);
+      }
       throw error;
     }
   }

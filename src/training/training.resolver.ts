@@ -8,7 +8,7 @@ import { ModelVersionView, TrainingJobConnectionView, TrainingJobView, TrainingS
 export class TrainingResolver {
   @Authorized('admin')
   @Mutation(() => TrainingJobView, {
-    description: 'Queue a training job. The same request (kind, params, data range, activate) on the same data returns the existing job instead of training twice.',
+    description: 'Queue a training job. The same request (kind, params, data range, activate) on the same data returns the existing job (QUEUED, RUNNING or COMPLETED) instead of training twice. "The same data" means the same events in the range (all from `from` on when `to` is left out), the same catalogue, the same user labels and, with excludeAnomalous, the same flagged users: once any of it changes, for instance late events landing in a past range, the request trains again.',
   })
   trainModel(@Arg('input', () => TrainModelInput) input: TrainModelInput, @Ctx() { services }: Context) {
     return services.training.trainModel(input);

@@ -1,10 +1,12 @@
 import { createHash } from 'node:crypto';
 import type { DataSource } from 'typeorm';
+import { config } from '../config';
 import { badInput, notFound, UserFacingError } from '../graphql/errors';
 import { ModelKind, MODEL_KIND_NAMES, TrainingJobState } from './model-kind';
 import { modelKindDefinition } from './model-kinds';
 import { ModelRegistry } from './model-registry';
 import { canonicalJson, ParamsError } from './params';
+import { trainingInputFingerprint } from './training-input';
 import { TrainingJobs } from './training-jobs';
 import type { TrainingQueue } from './training.queue';
 import { ModelVersion, TrainingJob, TrainingSchedule } from './training.entities';
@@ -89,6 +91,12 @@ export class TrainingService {
     this.jobs = new TrainingJobs(dataSource);
   }
 
+  /**
+   * Queues a training job, or returns the QUEUED, RUNNING or COMPLETED job of the same request on
+   * the same data (`training-input.ts` says what "the same data" covers). Throws BAD_USER_INPUT for an
+   * unknown kind, invalid params, `to` in the future or `from` not before `to`, and SERVICE_UNAVAILABLE
+   * when Redis does not answer (a job row inserted for the request is deleted again).
+   */
   async trainModel(request: TrainModelRequest): Promise<TrainingJobWithVersion> {
     const kind = checkKind(request.kind);
     const params = parseParamsFor(kind, request.params);
@@ -98,15 +106,23 @@ export class TrainingService {
     if (to.getTime() > now.getTime() + 60_000) throw badInput('to lies in the future; leave it out to train on everything up to now');
     if (from && !(from.getTime() < to.getTime())) throw badInput('from must be earlier than to');
     const activate = request.activate ?? true;
-    // Without an explicit end, "the same data" means no event has arrived since: the newest event id
-    // says so. The admin's labels are training data too (the supervised detector learns from them).
-    const [{ watermark, labels }] = await this.dataSource.query(
-      `SELECT COALESCE(max(id), 0)::text AS watermark,
-              (SELECT count(*) || ':' || COALESCE(max(labelled_at)::text, '') FROM user_labels) AS labels
-       FROM events`,
-    );
+    // The request's identity includes what it would train on (training-input.ts), so the same request
+    // over changed data (late events in a past range, a catalogue change, new labels) trains again,
+    // and over unchanged data returns the job that trained on it. Without an explicit end, the range
+    // is "everything so far": every event from `from` on counts, and the job's own `to` stays the
+    // time of the first such request.
+    const input = await trainingInputFingerprint(this.dataSource, { from, to: request.to ? to : null }, (params as { excludeAnomalous?: unknown }).excludeAnomalous === true);
     const requestKey = createHash('sha256')
-      .update(canonicalJson({ kind, params, from: from?.toISOString() ?? null, to: request.to ? to.toISOString() : { eventsUpTo: watermark }, labels, activate }))
+      .update(
+        canonicalJson({
+          kind,
+          params,
+          from: from?.toISOString() ?? null,
+          to: request.to ? to.toISOString() : 'open',
+          activate,
+          input: { ...input, anomalyThreshold: input.flagged === null ? null : config().anomalyThreshold },
+        }),
+      )
       .digest('hex');
     const { job, created } = await this.jobs.insertOrFind({ requestKey, kind, params, from, to, activate, scheduleId: null });
     if (created || job.state === TrainingJobState.QUEUED) {

@@ -1,3 +1,4 @@
+import { toFloat4 } from '../../db/float4';
 import { splitInstant } from '../../ml/evaluation';
 import { markovSteps, visitsBetween } from '../../predict/datasets';
 import { evaluateNextStep } from '../../predict/evaluation';
@@ -76,7 +77,7 @@ async function train(run: TrainingRun<NextStepParams>): Promise<TrainedModel> {
     async writeScores(client, modelVersionId) {
       await client.query(
         `INSERT INTO next_step_transitions (model_version_id, state, action, probability) SELECT $1, * FROM unnest($2::text[], $3::text[], $4::real[])`,
-        [modelVersionId, transitions.map((t) => t.state), transitions.map((t) => t.action), transitions.map((t) => t.probability)],
+        [modelVersionId, transitions.map((t) => t.state), transitions.map((t) => t.action), transitions.map((t) => toFloat4(t.probability, `next_step_transitions.probability (${t.state} → ${t.action})`))],
       );
       return transitions.length;
     },

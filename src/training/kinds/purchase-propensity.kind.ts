@@ -1,6 +1,7 @@
 import { pipeline } from 'node:stream/promises';
 import { Readable } from 'node:stream';
 import { from as copyFrom } from 'pg-copy-streams';
+import { float4Text } from '../../db/float4';
 import { userExamples, visitExamples } from '../../predict/datasets';
 import { evaluateUserPropensity, evaluateVisitPropensity, trainingCutoffs, userTrainingExamples, type UserPropensityRange } from '../../predict/evaluation';
 import { loadTrainingHistories } from '../../predict/event-history';
@@ -111,7 +112,7 @@ async function train(run: TrainingRun<PurchasePropensityParams>): Promise<Traine
     trainedTo: run.to,
     async writeScores(client, modelVersionId) {
       function* lines(): Generator<string> {
-        for (let i = 0; i < scores.length; i++) yield `${modelVersionId}\t${now.keys[i]}\t${scores[i].toPrecision(6)}\t${scoredAt}\n`;
+        for (let i = 0; i < scores.length; i++) yield `${modelVersionId}\t${now.keys[i]}\t${float4Text(scores[i], `purchase_propensity_scores.propensity (user ${now.keys[i]})`)}\t${scoredAt}\n`;
       }
       await pipeline(Readable.from(lines()), client.query(copyFrom('COPY purchase_propensity_scores (model_version_id, user_id, propensity, scored_at) FROM STDIN')));
       return scores.length;
