@@ -127,6 +127,26 @@ export async function copyRows(client: PoolClient, sql: string, onRow: (row: Cop
   }
 }
 
+/**
+ * Like `copyRows`, inside a read-only REPEATABLE READ transaction, and also returns that
+ * transaction's snapshot (`pg_current_snapshot()` as text, `xmin:xmax:xip,…`): the COPY sees
+ * exactly the rows of the transactions that snapshot counts as committed.
+ */
+export async function copyRowsInSnapshot(client: PoolClient, sql: string, onRow: (row: CopyRow) => void): Promise<{ rows: number; snapshot: string }> {
+  await client.query('BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY');
+  try {
+    await client.query("SET LOCAL timezone = 'UTC'");
+    // Under REPEATABLE READ every statement uses the snapshot the first one took, this one included.
+    const { rows: snapshotRows } = await client.query<{ snapshot: string }>('SELECT pg_current_snapshot()::text AS snapshot');
+    const rows = await streamRows(client, sql, onRow);
+    await client.query('COMMIT');
+    return { rows, snapshot: snapshotRows[0].snapshot };
+  } catch (error) {
+    await client.query('ROLLBACK').catch(() => undefined);
+    throw error;
+  }
+}
+
 async function streamRows(client: PoolClient, sql: string, onRow: (row: CopyRow) => void): Promise<number> {
   const stream = client.query(copyTo(`COPY (${sql}) TO STDOUT`));
   const row = new RowView();

@@ -9,14 +9,21 @@
  * the first time a funnel needs them (a filter, a breakdown, session counting), as dictionary codes
  * (code 0 = missing), so a filter is evaluated once per distinct value instead of once per event.
  *
- * Catching up: events get ids from a sequence, and a transaction may commit after one that took
- * later ids. So besides "id > last seen id" we re-ask for the ids skipped so far (gaps) for a while;
- * most gaps are ids burned by duplicates (ON CONFLICT DO NOTHING) and simply never show up.
+ * Catching up, by snapshot rather than by id: ids are taken at insert, and a transaction may commit
+ * long after one that took later ids, so "id > last seen id" misses rows. Each row records the
+ * transaction that inserted it (`events.tx`, set by the column default; see migration
+ * 1765100000000). Each catch-up reads in one REPEATABLE READ transaction and keeps its snapshot
+ * (`pg_current_snapshot()`) as the read position; the next one reads the rows its own snapshot sees
+ * whose transaction the stored one did not count as committed: `tx >= stored xmax OR tx IN (stored
+ * in-flight list)`. That set is exact for any number, size and order of late commits, and the
+ * lookup (index on tx) costs the rows of those transactions, not the table. The first load reads
+ * every row, old rows with a NULL tx included. The position moves only after the rows are merged.
  * Assumes `events` is append-only; anything that deletes events must call `reset()`.
  */
 import type { DataSource } from 'typeorm';
 import { withPgClient } from '../db/data-source';
-import { copyRows, CopyRow } from './copy-rows';
+import { logger } from '../logger';
+import { copyRows, copyRowsInSnapshot, CopyRow } from './copy-rows';
 import { sharedFloat64, sharedInt32, sharedUint16 } from './shared-memory';
 
 /** A dictionary-coded column: `codes[row]` indexes `values`; code 0 means "no value" (SQL NULL). */
@@ -102,8 +109,32 @@ class RowBatch {
   }
 }
 
-const GAP_RETRY_MS = 10 * 60_000;
-const MAX_GAPS = 20_000;
+/**
+ * A PostgreSQL snapshot (`pg_snapshot`): transactions below `xmin` had finished; those in `inFlight`
+ * (all in [xmin, xmax)) and those from `xmax` on had not. Ids stay decimal text: xid8 is 64-bit.
+ */
+interface ReadSnapshot {
+  xmin: string;
+  xmax: string;
+  inFlight: string[];
+}
+
+/** Parses `pg_current_snapshot()::text` ("xmin:xmax:xip,xip,…"). */
+export function parseSnapshot(text: string): ReadSnapshot {
+  const match = /^(\d+):(\d+):((?:\d+(?:,\d+)*)?)$/.exec(text);
+  if (!match) throw new Error(`Not a pg_snapshot: ${JSON.stringify(text)}`);
+  return { xmin: match[1], xmax: match[2], inFlight: match[3] === '' ? [] : match[3].split(',') };
+}
+
+/**
+ * SQL condition on `events` for "inserted by a transaction that `previous` did not count as
+ * committed" (NOT pg_visible_in_snapshot(tx, previous), spelled so the index on tx serves it). Rows
+ * with a NULL tx predate the column and were read by the first load.
+ */
+export function notVisibleIn(previous: ReadSnapshot): string {
+  const later = `tx >= '${previous.xmax}'::xid8`;
+  return previous.inFlight.length === 0 ? later : `(${later} OR tx = ANY('{${previous.inFlight.join(',')}}'::xid8[]))`;
+}
 
 export class EventMirror {
   // Rows in (user, ts, id) order; see MirrorSnapshot for what each column holds.
@@ -125,9 +156,15 @@ export class EventMirror {
   private sessionColumn: MutableCodedColumn | null = null;
   private itemsById: ItemDictionary = { externalIds: [], categories: [], revision: 0 };
   private itemsSyncedUpTo: string | null = null;
-  private lastSeenId = 0;
-  /** Ids below lastSeenId not seen yet, with when we first missed them. */
-  private gaps: { id: number; since: number }[] = [];
+  /** The read position: the snapshot of the last catch-up whose rows are merged (null: nothing read yet). */
+  private readSnapshot: ReadSnapshot | null = null;
+  /**
+   * Bit per event id: mirrored. By design no catch-up reads a row twice; this makes that hold even
+   * when `tx` lies (a dump restored into another cluster carries that cluster's transaction ids).
+   */
+  private mirroredIds = new Uint8Array(0);
+  private maxMirroredId = 0;
+  private warnedForeignTx = false;
   private queue: Promise<unknown> = Promise.resolve();
   /** A catch-up waiting for its turn in `queue`, which callers of `sync` arriving now may share. */
   private queuedCatchUp: Promise<void> | null = null;
@@ -155,6 +192,11 @@ export class EventMirror {
     return this.size;
   }
 
+  /** The lazily loaded columns held now: property keys (in load order) and whether sessions are. */
+  get loadedColumns(): { propertyKeys: string[]; sessions: boolean } {
+    return { propertyKeys: [...this.propertyColumns.keys()], sessions: this.sessionColumn !== null };
+  }
+
   /** Drop everything; the next sync loads the table again. */
   reset(): Promise<void> {
     return this.exclusive(async () => {
@@ -170,8 +212,9 @@ export class EventMirror {
       this.sessionColumn = null;
       this.itemsById = { externalIds: [], categories: [], revision: 0 };
       this.itemsSyncedUpTo = null;
-      this.lastSeenId = 0;
-      this.gaps = [];
+      this.readSnapshot = null;
+      this.mirroredIds = new Uint8Array(0);
+      this.maxMirroredId = 0;
       this.version++;
     });
   }
@@ -241,52 +284,64 @@ export class EventMirror {
   }
 
   private async catchUp(): Promise<void> {
-    const now = Date.now();
-    this.gaps = this.gaps.filter((gap) => now - gap.since < GAP_RETRY_MS);
-    const gapIds = this.gaps.map((gap) => gap.id);
     const wantSessions = this.sessionColumn !== null;
     const wantProps = this.propertyColumns.size > 0;
-    const where = gapIds.length > 0 ? `id > ${this.lastSeenId} OR id IN (${gapIds.join(',')})` : `id > ${this.lastSeenId}`;
+    const previous = this.readSnapshot;
     const batch = new RowBatch();
-    await withPgClient(this.dataSource, (client) =>
-      copyRows(
+    let repeated = 0;
+    const { snapshot } = await withPgClient(this.dataSource, (client) =>
+      copyRowsInSnapshot(
         client,
         `SELECT id, user_id, type, item_id, ts${wantSessions ? ', session_id' : ''}${wantProps ? ', props' : ''}
-         FROM events WHERE ${where}`,
+         FROM events${previous === null ? '' : ` WHERE ${notVisibleIn(previous)}`}`,
         (row) => {
-          batch.push(row.number(0), row.number(1), this.codeOfType(row.text(2)), row.isNull(3) ? -1 : row.number(3), row.microseconds(4));
+          const id = row.number(0);
+          if (this.isMirrored(id)) {
+            repeated++;
+            return;
+          }
+          batch.push(id, row.number(1), this.codeOfType(row.text(2)), row.isNull(3) ? -1 : row.number(3), row.microseconds(4));
           let field = 5;
           if (wantSessions) batch.sessions.push(row.isNull(field) ? null : row.text(field)), field++;
           if (wantProps) batch.props.push(row.isNull(field) ? null : row.text(field));
         },
       ),
     );
-    if (batch.size === 0) return;
+    if (repeated > 0 && !this.warnedForeignTx) {
+      this.warnedForeignTx = true;
+      logger().warn(
+        { repeated },
+        'events.tx holds transaction ids this cluster has not reached (restored from another cluster?); the funnel mirror skips the rows it re-reads, ' +
+          'but re-reads them on every catch-up until then: clear them with UPDATE events SET tx = NULL WHERE tx >= pg_snapshot_xmax(pg_current_snapshot())',
+      );
+    }
     // The read position moves only once the rows are in: a catch-up that fails (the database went
     // away mid-COPY, which withPgClient turns into a rejection) leaves the mirror as it was, and the
-    // next sync asks for the same rows again.
-    const position = this.nextPosition(batch, now);
-    this.merge(batch);
-    this.gaps = position.gaps;
-    this.lastSeenId = position.lastSeenId;
+    // next sync reads the same rows again.
+    if (batch.size > 0) this.merge(batch);
+    this.markMirrored(batch);
+    this.readSnapshot = parseSnapshot(snapshot);
   }
 
-  /** The read position after `batch`: the highest id seen, and the ids skipped below it still awaited. */
-  private nextPosition(batch: RowBatch, now: number): { gaps: { id: number; since: number }[]; lastSeenId: number } {
-    let maxId = this.lastSeenId;
+  private isMirrored(id: number): boolean {
+    const byte = Math.floor(id / 8);
+    return byte < this.mirroredIds.length && (this.mirroredIds[byte] & (1 << id % 8)) !== 0;
+  }
+
+  private markMirrored(batch: RowBatch): void {
+    let maxId = this.maxMirroredId;
     for (let i = 0; i < batch.size; i++) if (batch.ids[i] > maxId) maxId = batch.ids[i];
-    const stillMissing = new Set(this.gaps.map((gap) => gap.id));
-    // Only the most recent skipped ids can still be in flight; older ones were burned long ago.
-    const low = Math.max(this.lastSeenId + 1, maxId - MAX_GAPS);
-    const seen = new Uint8Array(Math.max(0, maxId - low));
+    const bytes = Math.floor(maxId / 8) + 1;
+    if (bytes > this.mirroredIds.length) {
+      const grown = new Uint8Array(Math.max(bytes, this.mirroredIds.length * 2));
+      grown.set(this.mirroredIds);
+      this.mirroredIds = grown;
+    }
     for (let i = 0; i < batch.size; i++) {
       const id = batch.ids[i];
-      if (id >= low && id < maxId) seen[id - low] = 1;
-      stillMissing.delete(id);
+      this.mirroredIds[Math.floor(id / 8)] |= 1 << id % 8;
     }
-    const gaps = this.gaps.filter((gap) => stillMissing.has(gap.id));
-    for (let id = low; id < maxId; id++) if (seen[id - low] === 0) gaps.push({ id, since: now });
-    return { gaps: gaps.length > MAX_GAPS ? gaps.slice(gaps.length - MAX_GAPS) : gaps, lastSeenId: maxId };
+    this.maxMirroredId = maxId;
   }
 
   private codeOfType(type: string): number {
@@ -459,7 +514,7 @@ export class EventMirror {
     const column: MutableCodedColumn = { codes: sharedInt32(this.size), values: [undefined], codeOfText: new Map() };
     const positionOfId = this.positions();
     await withPgClient(this.dataSource, (client) =>
-      copyRows(client, `SELECT id, ${expression} FROM events WHERE id <= ${this.lastSeenId} AND ${present}`, (row: CopyRow) => {
+      copyRows(client, `SELECT id, ${expression} FROM events WHERE ${present}`, (row: CopyRow) => {
         const id = row.number(0);
         // Rows committed since the last sync are not mirrored yet; the next sync brings them with this column.
         const position = id < positionOfId.length ? positionOfId[id] : -1;
