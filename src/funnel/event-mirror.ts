@@ -230,14 +230,14 @@ export class EventMirror {
       for (const key of needs.propertyKeys ?? []) {
         let column = this.propertyColumns.get(key);
         if (!column) {
-          column = await this.loadColumn(`props -> ${sqlLiteral(key)}`, `props ? ${sqlLiteral(key)}`, JSON.parse);
+          column = await this.loadColumn(propertySource(key));
           this.propertyColumns.set(key, column);
         }
         properties.set(key, { codes: column.codes, values: column.values });
       }
       let sessions: CodedColumn | null = null;
       if (needs.sessions) {
-        this.sessionColumn ??= await this.loadColumn('session_id', 'session_id IS NOT NULL', (text) => text);
+        this.sessionColumn ??= await this.loadColumn(SESSION_SOURCE);
         sessions = { codes: this.sessionColumn.codes, values: this.sessionColumn.values };
       }
       return {
@@ -509,21 +509,97 @@ export class EventMirror {
     return this.positionOfId;
   }
 
-  /** Reads `expression` for every mirrored row where `present` holds; other rows get code 0. */
-  private async loadColumn(expression: string, present: string, parse: (text: string) => unknown): Promise<MutableCodedColumn> {
+  /**
+   * Reads a lazily loaded column for every mirrored row (rows without a value get code 0). The first
+   * use of a key reads the whole table, so PARALLEL_READS COPYs each scan a share of its blocks (TID
+   * range scans) on their own connections, and PostgreSQL's work runs on that many cores while this
+   * thread decodes. Each COPY sees its own snapshot: rows committed after the last sync are not
+   * mirrored yet and are skipped here; the next sync brings them with this column.
+   */
+  private async loadColumn(source: ColumnSource): Promise<MutableCodedColumn> {
     const column: MutableCodedColumn = { codes: sharedInt32(this.size), values: [undefined], codeOfText: new Map() };
     const positionOfId = this.positions();
-    await withPgClient(this.dataSource, (client) =>
-      copyRows(client, `SELECT id, ${expression} FROM events WHERE ${present}`, (row: CopyRow) => {
-        const id = row.number(0);
-        // Rows committed since the last sync are not mirrored yet; the next sync brings them with this column.
-        const position = id < positionOfId.length ? positionOfId[id] : -1;
-        if (position < 0 || row.isNull(1)) return;
-        column.codes[position] = codeOf(column, row.text(1), parse);
-      }),
+    const codeOfRow = source.decoder(column);
+    const [{ blocks }]: { blocks: string }[] = await this.dataSource.query(
+      `SELECT pg_relation_size('events') / current_setting('block_size')::bigint AS blocks`,
+    );
+    const share = Math.ceil(Number(blocks) / PARALLEL_READS);
+    const ranges = Array.from({ length: PARALLEL_READS }, (_, n) => {
+      // The last range is open-ended: the table may have grown since its size was read.
+      const from = n === 0 ? null : `ctid >= '(${n * share},0)'::tid`;
+      const to = n === PARALLEL_READS - 1 ? null : `ctid < '(${(n + 1) * share},0)'::tid`;
+      return [source.present, from, to].filter((condition) => condition !== null).join(' AND ');
+    });
+    await Promise.all(
+      ranges.map((where) =>
+        withPgClient(this.dataSource, (client) =>
+          copyRows(client, source.query(where), (row: CopyRow) => {
+            const code = codeOfRow(row);
+            row.eachInteger(source.idsField, (id) => {
+              const position = id < positionOfId.length ? positionOfId[id] : -1;
+              if (position >= 0) column.codes[position] = code;
+            });
+          }),
+        ),
+      ),
     );
     return column;
   }
+}
+
+/** COPYs that read a column on first use, side by side (one per core of a small server). */
+const PARALLEL_READS = 2;
+
+/** How a lazily loaded column is read: rows of value fields and the ids having that value. */
+interface ColumnSource {
+  /** Which events have a value. */
+  present: string;
+  /** The COPY query over the events matching `where`: value fields from 0, ids in `idsField` (int8 or int8[]). */
+  query(where: string): string;
+  idsField: number;
+  /** Makes the decoder for one load: the code in `column` of a row's value. */
+  decoder(column: MutableCodedColumn): (row: CopyRow) => number;
+}
+
+/**
+ * Session ids: one row per event. Grouping by session in PostgreSQL (millions of groups) costs it
+ * more than the rows cost here.
+ */
+const SESSION_SOURCE: ColumnSource = {
+  present: 'session_id IS NOT NULL',
+  query: (where) => `SELECT session_id, id FROM events WHERE ${where}`,
+  idsField: 1,
+  decoder: (column) => (row) => codeOf(column, row.text(0), (text) => text),
+};
+
+/** JSON texts that might not be strings: numbers, true, false, arrays, objects (null comes as SQL NULL). */
+const MAYBE_NOT_STRING = `('-','0','1','2','3','4','5','6','7','8','9','t','f','[','{')`;
+
+/**
+ * A property key's values, one row per distinct value with the ids that have it (array_agg): a
+ * key has few values, so this sends a few rows instead of one per event, and this thread parses
+ * digits instead of splitting ten million rows. `props -> key` would give each value as JSON text,
+ * but building a jsonb per row costs PostgreSQL about as much again as the whole scan;
+ * `props ->> key` is plain text. It loses the type only where a string reads like another JSON
+ * value ("10", "true"), so the type is asked for just those rows. Codes are keyed by
+ * JSON.stringify(value), like new rows' (newRowCodes).
+ */
+function propertySource(key: string): ColumnSource {
+  const text = `props ->> ${sqlLiteral(key)}`;
+  const isString = `CASE WHEN left(${text}, 1) IN ${MAYBE_NOT_STRING} THEN jsonb_typeof(props -> ${sqlLiteral(key)}) = 'string' END`;
+  const present = `props ? ${sqlLiteral(key)}`;
+  return {
+    present,
+    // The key is there, so a NULL from ->> is a JSON null.
+    query: (where) => `SELECT ${text}, ${isString}, array_agg(id) FROM events WHERE ${where} GROUP BY 1, 2`,
+    idsField: 2,
+    decoder: (column) => (row) => {
+      if (row.isNull(0)) return codeOf(column, 'null', JSON.parse);
+      const value = row.text(0);
+      const string = row.isNull(1) || row.text(1) === 't';
+      return codeOf(column, JSON.stringify(string ? value : JSON.parse(value)), JSON.parse);
+    },
+  };
 }
 
 function codeOf(column: MutableCodedColumn, text: string, parse: (text: string) => unknown): number {
