@@ -572,6 +572,8 @@ const SESSION_SOURCE: ColumnSource = {
   decoder: (column) => (row) => codeOf(column, row.text(0), (text) => text),
 };
 
+const IDS_PER_ROW = 1_000_000;
+
 /** JSON texts that might not be strings: numbers, true, false, arrays, objects (null comes as SQL NULL). */
 const MAYBE_NOT_STRING = `('-','0','1','2','3','4','5','6','7','8','9','t','f','[','{')`;
 
@@ -591,7 +593,9 @@ function propertySource(key: string): ColumnSource {
   return {
     present,
     // The key is there, so a NULL from ->> is a JSON null.
-    query: (where) => `SELECT ${text}, ${isString}, array_agg(id) FROM events WHERE ${where} GROUP BY 1, 2`,
+    // A row holds at most IDS_PER_ROW ids: one array per value and range would reach PostgreSQL's
+    // 1 GB limit on a value somewhere past 100 M events.
+    query: (where) => `SELECT ${text}, ${isString}, array_agg(id) FROM events WHERE ${where} GROUP BY 1, 2, id / ${IDS_PER_ROW}`,
     idsField: 2,
     decoder: (column) => (row) => {
       if (row.isNull(0)) return codeOf(column, 'null', JSON.parse);
