@@ -511,7 +511,7 @@ export class EventMirror {
 
   /**
    * Reads a lazily loaded column for every mirrored row (rows without a value get code 0). The first
-   * use of a key reads the whole table, so PARALLEL_READS COPYs each scan a share of its blocks (TID
+   * use of a key reads the whole table, so `source.reads` COPYs each scan a share of its blocks (TID
    * range scans) on their own connections, and PostgreSQL's work runs on that many cores while this
    * thread decodes. Each COPY sees its own snapshot: rows committed after the last sync are not
    * mirrored yet and are skipped here; the next sync brings them with this column.
@@ -523,22 +523,25 @@ export class EventMirror {
     const [{ blocks }]: { blocks: string }[] = await this.dataSource.query(
       `SELECT pg_relation_size('events') / current_setting('block_size')::bigint AS blocks`,
     );
-    const share = Math.ceil(Number(blocks) / PARALLEL_READS);
-    const ranges = Array.from({ length: PARALLEL_READS }, (_, n) => {
+    const share = Math.ceil(Number(blocks) / source.reads);
+    const ranges = Array.from({ length: source.reads }, (_, n) => {
       // The last range is open-ended: the table may have grown since its size was read.
       const from = n === 0 ? null : `ctid >= '(${n * share},0)'::tid`;
-      const to = n === PARALLEL_READS - 1 ? null : `ctid < '(${(n + 1) * share},0)'::tid`;
+      const to = n === source.reads - 1 ? null : `ctid < '(${(n + 1) * share},0)'::tid`;
       return [source.present, from, to].filter((condition) => condition !== null).join(' AND ');
     });
+    // One callback for every row (not a closure per row: sessions come as ten million rows).
+    let code = 0;
+    const assign = (id: number): void => {
+      const position = id < positionOfId.length ? positionOfId[id] : -1;
+      if (position >= 0) column.codes[position] = code;
+    };
     await Promise.all(
       ranges.map((where) =>
         withPgClient(this.dataSource, (client) =>
           copyRows(client, source.query(where), (row: CopyRow) => {
-            const code = codeOfRow(row);
-            row.eachInteger(source.idsField, (id) => {
-              const position = id < positionOfId.length ? positionOfId[id] : -1;
-              if (position >= 0) column.codes[position] = code;
-            });
+            code = codeOfRow(row);
+            row.eachInteger(source.idsField, assign);
           }),
         ),
       ),
@@ -547,13 +550,15 @@ export class EventMirror {
   }
 }
 
-/** COPYs that read a column on first use, side by side (one per core of a small server). */
+/** COPYs that read a property column on first use, side by side (one per core of a small server). */
 const PARALLEL_READS = 2;
 
-/** How a lazily loaded column is read: rows of value fields and the ids having that value. */
+/** How a lazily loaded column is read: rows of value fields and the id (or ids) having that value. */
 interface ColumnSource {
   /** Which events have a value. */
   present: string;
+  /** COPYs side by side, each over a share of the table's blocks. */
+  reads: number;
   /** The COPY query over the events matching `where`: value fields from 0, ids in `idsField` (int8 or int8[]). */
   query(where: string): string;
   idsField: number;
@@ -563,45 +568,54 @@ interface ColumnSource {
 
 /**
  * Session ids: one row per event. Grouping by session in PostgreSQL (millions of groups) costs it
- * more than the rows cost here.
+ * more than the rows cost here; and with a row per event this thread's decoding is the bottleneck,
+ * so one COPY (two measured slower: docs/benchmarks.md).
  */
 const SESSION_SOURCE: ColumnSource = {
   present: 'session_id IS NOT NULL',
+  reads: 1,
   query: (where) => `SELECT session_id, id FROM events WHERE ${where}`,
   idsField: 1,
   decoder: (column) => (row) => codeOf(column, row.text(0), (text) => text),
 };
 
-const IDS_PER_ROW = 1_000_000;
-
 /** JSON texts that might not be strings: numbers, true, false, arrays, objects (null comes as SQL NULL). */
 const MAYBE_NOT_STRING = `('-','0','1','2','3','4','5','6','7','8','9','t','f','[','{')`;
 
 /**
- * A property key's values, one row per distinct value with the ids that have it (array_agg): a
- * key has few values, so this sends a few rows instead of one per event, and this thread parses
- * digits instead of splitting ten million rows. `props -> key` would give each value as JSON text,
- * but building a jsonb per row costs PostgreSQL about as much again as the whole scan;
- * `props ->> key` is plain text. It loses the type only where a string reads like another JSON
- * value ("10", "true"), so the type is asked for just those rows. Codes are keyed by
- * JSON.stringify(value), like new rows' (newRowCodes).
+ * A property key's values, one row per event that has the key. `props -> key` would give each
+ * value as JSON text, but building a jsonb per row and printing it cost PostgreSQL about as much
+ * again as the whole scan; `props ->> key` is plain text. It loses the type only where a string
+ * reads like another JSON value ("10", "true"), so the type is asked for just those rows. Codes are
+ * keyed by JSON.stringify(value), like new rows' (newRowCodes). (One row per distinct value with
+ * `array_agg(id)` sends far fewer rows, but a key with a value per event, such as
+ * `recommendationId`, would make PostgreSQL hash millions of arrays.)
  */
 function propertySource(key: string): ColumnSource {
   const text = `props ->> ${sqlLiteral(key)}`;
   const isString = `CASE WHEN left(${text}, 1) IN ${MAYBE_NOT_STRING} THEN jsonb_typeof(props -> ${sqlLiteral(key)}) = 'string' END`;
-  const present = `props ? ${sqlLiteral(key)}`;
   return {
-    present,
+    present: `props ? ${sqlLiteral(key)}`,
+    reads: PARALLEL_READS,
     // The key is there, so a NULL from ->> is a JSON null.
-    // A row holds at most IDS_PER_ROW ids: one array per value and range would reach PostgreSQL's
-    // 1 GB limit on a value somewhere past 100 M events.
-    query: (where) => `SELECT ${text}, ${isString}, array_agg(id) FROM events WHERE ${where} GROUP BY 1, 2, id / ${IDS_PER_ROW}`,
+    query: (where) => `SELECT ${text}, ${isString}, id FROM events WHERE ${where}`,
     idsField: 2,
-    decoder: (column) => (row) => {
-      if (row.isNull(0)) return codeOf(column, 'null', JSON.parse);
-      const value = row.text(0);
-      const string = row.isNull(1) || row.text(1) === 't';
-      return codeOf(column, JSON.stringify(string ? value : JSON.parse(value)), JSON.parse);
+    decoder: (column) => {
+      // Text as PostgreSQL prints it → code, per type, so a value is parsed once, not once per row.
+      const codeOfString = new Map<string, number>();
+      const codeOfOther = new Map<string, number>();
+      return (row) => {
+        if (row.isNull(0)) return codeOf(column, 'null', JSON.parse);
+        const value = row.text(0);
+        const string = row.isNull(1) || row.text(1) === 't';
+        const codes = string ? codeOfString : codeOfOther;
+        let code = codes.get(value);
+        if (code === undefined) {
+          code = codeOf(column, JSON.stringify(string ? value : JSON.parse(value)), JSON.parse);
+          codes.set(value, code);
+        }
+        return code;
+      };
     },
   };
 }
