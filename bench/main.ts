@@ -10,6 +10,7 @@ const BENCHMARKS: Record<string, () => Promise<{ run(argv: string[]): Promise<vo
   'recommend-quality': () => import('./recommend-quality.bench'),
   anomaly: () => import('./anomaly.bench'),
   funnel: () => import('./funnel.bench'),
+  'first-use': () => import('./first-use.bench'),
   revocation: () => import('./revocation.bench'),
   'recommendation-ids': () => import('./recommendation-ids.bench'),
   'funnel-concurrency': () => import('./funnel-concurrency.bench'),
