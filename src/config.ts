@@ -72,6 +72,8 @@ export interface Config {
   funnelTimeoutMs: number;
   /** Worker threads computing funnels off the event loop; 0 computes them on the main thread. */
   funnelWorkers: number;
+  /** How long `health` / `/healthz` wait for PostgreSQL's and Redis's answer before calling it degraded, in ms. */
+  healthTimeoutMs: number;
 }
 
 export const TF_BACKEND_PREFERENCES = ['auto', 'node-gpu', 'node', 'wasm', 'cpu'] as const;
@@ -245,6 +247,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     recommendationCacheSize: readInt(env, 'FUNNELCAST_RECOMMENDATION_CACHE_SIZE', 20_000, 0, 10_000_000, problems),
     recommendationSecret,
     funnelTimeoutMs: readInt(env, 'FUNNELCAST_FUNNEL_TIMEOUT_MS', 30_000, 1, 3_600_000, problems),
+    healthTimeoutMs: readInt(env, 'FUNNELCAST_HEALTH_TIMEOUT_MS', 2000, 10, 120_000, problems),
     funnelWorkers: readInt(env, 'FUNNELCAST_FUNNEL_WORKERS', Math.max(1, availableParallelism() - 1), 0, 256, problems),
   };
   if (problems.length > 0) throw new ConfigError(problems);
