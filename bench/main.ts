@@ -10,11 +10,13 @@ const BENCHMARKS: Record<string, () => Promise<{ run(argv: string[]): Promise<vo
   'recommend-quality': () => import('./recommend-quality.bench'),
   anomaly: () => import('./anomaly.bench'),
   funnel: () => import('./funnel.bench'),
+  'first-use': () => import('./first-use.bench'),
   revocation: () => import('./revocation.bench'),
   'recommendation-ids': () => import('./recommendation-ids.bench'),
   'funnel-concurrency': () => import('./funnel-concurrency.bench'),
   'funnel-live': () => import('./funnel-live.bench'),
   'body-stall': () => import('./body-stall.bench'),
+  'ingest-rules': () => import('./ingest-rules.bench'),
   'training-input': () => import('./training-input.bench'),
 };
 

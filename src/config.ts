@@ -74,6 +74,8 @@ export interface Config {
   funnelWorkers: number;
   /** Funnels over at least this many events run split across all funnel workers at once (funnel-split.ts). */
   funnelSplitEvents: number;
+  /** How long `health` / `/healthz` wait for PostgreSQL's and Redis's answer before calling it degraded, in ms. */
+  healthTimeoutMs: number;
 }
 
 export const TF_BACKEND_PREFERENCES = ['auto', 'node-gpu', 'node', 'wasm', 'cpu'] as const;
@@ -247,6 +249,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     recommendationCacheSize: readInt(env, 'FUNNELCAST_RECOMMENDATION_CACHE_SIZE', 20_000, 0, 10_000_000, problems),
     recommendationSecret,
     funnelTimeoutMs: readInt(env, 'FUNNELCAST_FUNNEL_TIMEOUT_MS', 30_000, 1, 3_600_000, problems),
+    healthTimeoutMs: readInt(env, 'FUNNELCAST_HEALTH_TIMEOUT_MS', 2000, 10, 120_000, problems),
     funnelWorkers: readInt(env, 'FUNNELCAST_FUNNEL_WORKERS', availableParallelism(), 0, 256, problems),
     funnelSplitEvents: readInt(env, 'FUNNELCAST_FUNNEL_SPLIT_EVENTS', 200_000, 0, 2_000_000_000, problems),
   };

@@ -43,7 +43,7 @@ export function createServices(dataSource: DataSource, redis: Redis, config: Con
     events: new EventService(dataSource, { maxBatch: config.maxIngestBatch, maxPropertiesBytes: config.maxEventPropertiesBytes }),
     catalog: new CatalogService(dataSource),
     funnels: new FunnelService(dataSource, undefined, { workers: config.funnelWorkers, timeoutMs: config.funnelTimeoutMs }),
-    health: new HealthService(dataSource, redis),
+    health: new HealthService(dataSource, redis, config.healthTimeoutMs),
     training: new TrainingService(dataSource, new TrainingQueue(redis, config), models),
     models,
     recommendations: new RecommendationService(dataSource, { cacheSize: config.recommendationCacheSize, signing }),

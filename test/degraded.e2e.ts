@@ -10,7 +10,7 @@ describe('without Redis', () => {
   let t: TestApp;
   // Port 1 on loopback: nothing listens there, so every Redis command fails at once.
   beforeAll(async () => {
-    t = await startTestApp('noredis', { REDIS_URL: 'redis://127.0.0.1:1' });
+    t = await startTestApp('noredis', { REDIS_URL: 'redis://127.0.0.1:1', FUNNELCAST_HEALTH_TIMEOUT_MS: '2000' });
   });
   afterAll(() => t.stop());
 

@@ -106,10 +106,13 @@ describe('ingestEvents', () => {
     expect((await storedEvents()).length).toBe(before);
   });
 
-  it('rejects a malformed timestamp as a GraphQL input error', async () => {
+  it('rejects a malformed timestamp with its event, not the batch', async () => {
     const result = await t.gql(INGEST, { events: [event(20, { timestamp: 'yesterday' })] }, clientKey);
-    expect(result.errors![0].extensions!.code).toBe('BAD_USER_INPUT');
-    expect(result.errors![0].message).toMatch(/timestamp/);
+    expect(result.status).toBe(200);
+    expect(result.errors).toBeUndefined();
+    expect(result.data!.ingestEvents.rejected).toEqual([
+      { index: 0, code: 'BAD_TIMESTAMP', message: expect.stringMatching(/timestamp "yesterday" is not a timestamp Funnelcast reads: send ISO 8601/) },
+    ]);
   });
 
   it('stores concurrent re-sends of the same batch exactly once', async () => {

@@ -1,4 +1,5 @@
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import path from 'node:path';
 import type { ShopEvent } from '../src/events/event.types';
 import { run as runImportCommand } from '../src/events/import/import.command';
@@ -327,6 +328,118 @@ describe('funnelcast import (command)', () => {
     resetConfig();
     expect(await runImportCommand(['--format', 'taobao', fixture('taobao-user-behavior.csv')])).toBe(1);
     expect(errors.join('\n')).toMatch(/DATABASE_URL is not set/);
+  });
+
+  describe('issue #12 reproductions', () => {
+    let dir: string;
+    beforeAll(() => {
+      dir = mkdtempSync(path.join(tmpdir(), 'fc-import-'));
+    });
+    afterAll(() => rmSync(dir, { recursive: true, force: true }));
+    const file = (name: string, lines: string[]): string => {
+      const where = path.join(dir, name);
+      writeFileSync(where, `${lines.join('\n')}\n`);
+      return where;
+    };
+
+    it('keeps numeric ids above 2^53 exact: 9007199254740993 and 9007199254740992 are two users, two events', async () => {
+      // Both ids round to the same double (2^53); as text they differ in the last digit.
+      const ids = ['9007199254740993', '9007199254740992'];
+      const lines = ids.map(
+        (id) => `{"eventId":${id},"type":"view","userId":${id},"sessionId":${id},"itemId":${id},"timestamp":"2025-03-01T10:00:00Z"}`,
+      );
+      lines.push(`{"item":{"itemId":9007199254740995,"title":"big"}}`);
+      expect(await runImportCommand(['--format', 'ndjson', file('big-ids.ndjson', lines)])).toBe(0);
+      expect(errors).toEqual([]);
+      expect(output.join('\n')).toMatch(/imported\s+2\n\s*duplicates\s+0/);
+      const rows = await db.dataSource.query(
+        `SELECT e.event_id, u.external_id AS user, e.session_id, i.external_id AS item
+         FROM events e JOIN users u ON u.id = e.user_id JOIN items i ON i.id = e.item_id ORDER BY e.id`,
+      );
+      expect(rows).toEqual(ids.map((id) => ({ event_id: id, user: id, session_id: id, item: id })));
+      expect(await db.dataSource.query(`SELECT title FROM items WHERE external_id = '9007199254740995'`)).toEqual([{ title: 'big' }]);
+    });
+
+    it('refuses seconds read as milliseconds with the line and the unit to use, and stores them with --timestamp-unit s', async () => {
+      // 1740823200 s = 2025-03-01T10:00:00Z; read as ms it is 1,740,823.2 s after the epoch: 20 days and 12,823.2 s.
+      const seconds = file('seconds.ndjson', [
+        '{"eventId":"s-1","type":"view","userId":"ann","timestamp":"2025-03-01T09:59:00Z"}',
+        '{"eventId":"s-2","type":"view","userId":"ann","timestamp":1740823200}',
+        '{"eventId":"s-3","type":"cart","userId":"ann","timestamp":1740823260}',
+      ]);
+      expect(await runImportCommand(['--format', 'ndjson', seconds])).toBe(1);
+      expect(errors.join('\n')).toBe(
+        'funnelcast import: line 2: timestamp 1740823200 read as milliseconds is 1970-01-21T03:33:43.200Z, which looks like seconds ' +
+          '(2025-03-01T10:00:00.000Z); run the import with --timestamp-unit s (timestampUnit in code). The import stopped there; nothing was stored.',
+      );
+      expect(await scalar('SELECT count(*) AS n FROM events')).toBe(0);
+
+      errors.length = 0;
+      expect(await runImportCommand(['--format', 'ndjson', '--timestamp-unit', 's', seconds])).toBe(0);
+      expect(errors).toEqual([]);
+      const stored: { event_id: string; ts: Date }[] = await db.dataSource.query('SELECT event_id, ts FROM events ORDER BY id');
+      expect(stored.map((r) => [r.event_id, r.ts.toISOString()])).toEqual([
+        ['s-1', '2025-03-01T09:59:00.000Z'],
+        ['s-2', '2025-03-01T10:00:00.000Z'],
+        ['s-3', '2025-03-01T10:01:00.000Z'],
+      ]);
+    });
+
+    it('once the unit is settled, rejects a stray value row by row; milliseconds in a seconds file are named too', async () => {
+      const mixed = file('mixed.csv', [
+        'event_id,type,user_id,session_id,item_id,timestamp,properties',
+        'm-1,view,bob,,,1740823200000,',
+        'm-2,view,bob,,,1740823260,',
+        'm-3,view,bob,,,2025-03-01T10:02:00Z,',
+      ]);
+      const summary = await importFile(db.dataSource, 'funnelcast-csv', mixed);
+      expect(summary).toMatchObject({ imported: 2, rejected: 1, rejectedByReason: { IMPLAUSIBLE_TIMESTAMP: 1 } });
+      expect(summary.rejectedSamples[0]).toMatchObject({ line: 3, code: 'IMPLAUSIBLE_TIMESTAMP' });
+      expect(summary.rejectedSamples[0].message).toMatch(/looks like seconds \(2025-03-01T10:01:00.000Z\); run the import with --timestamp-unit s/);
+
+      const millis = file('millis.csv', ['543462,1715,1464116,pv,1740823200000']);
+      await expect(importFile(db.dataSource, 'taobao', millis)).rejects.toThrow(
+        /line 1: timestamp "1740823200000" read as seconds is beyond the year 5000, which looks like milliseconds \(2025-03-01T10:00:00.000Z\); run the import with --timestamp-unit ms/,
+      );
+    });
+
+    it('rejects a timestamp more than a day ahead, as ingest does', async () => {
+      const summary = await importFile(
+        db.dataSource,
+        'ndjson',
+        file('future.ndjson', [
+          '{"eventId":"f-1","type":"view","userId":"cy","timestamp":"2031-01-01T00:00:00Z"}',
+          '{"eventId":"f-2","type":"view","userId":"cy","timestamp":"2025-03-01T10:00:00Z"}',
+        ]),
+      );
+      expect(summary).toMatchObject({ imported: 1, rejected: 1, rejectedByReason: { FUTURE_TIMESTAMP: 1 } });
+      expect(summary.rejectedSamples[0]).toMatchObject({ line: 1, code: 'FUTURE_TIMESTAMP' });
+      expect(summary.rejectedSamples[0].message).toMatch(/^timestamp 2031-01-01T00:00:00.000Z is more than a day after .*; send the time the event happened$/);
+    });
+
+    it('imports event types in any script, NFC-normalised', async () => {
+      const summary = await importFile(
+        db.dataSource,
+        'funnelcast-csv',
+        file('zh.csv', [
+          'event_id,type,user_id,session_id,item_id,timestamp,properties',
+          'z-1,浏览,张三,,,2025-03-01T10:00:00Z,',
+          'z-2,加购,张三,,,2025-03-01T10:01:00Z,',
+          'z-3,cafe\u0301,张三,,,2025-03-01T10:02:00Z,',
+          'z-4,加 购,张三,,,2025-03-01T10:03:00Z,',
+        ]),
+      );
+      expect(summary).toMatchObject({ imported: 3, rejected: 1, rejectedByReason: { INVALID_EVENT_TYPE: 1 } });
+      expect(await countsByType()).toEqual({ 浏览: 1, 加购: 1, 'caf\u00e9': 1 });
+    });
+
+    it('refuses an unknown unit or a misspelt option before reading anything', async () => {
+      expect(await runImportCommand(['--format', 'ndjson', '--timestamp-unit', 'sec', fixture('shop-events.ndjson')])).toBe(1);
+      expect(errors.join('\n')).toMatch(/--timestamp-unit must be s \(Unix seconds\) or ms \(milliseconds\), not "sec"/);
+      expect(await runImportCommand(['--format', 'ndjson', '--timestamp-units', 's', fixture('shop-events.ndjson')])).toBe(1);
+      expect(errors.join('\n')).toMatch(/unknown option --timestamp-units/);
+      expect(await scalar('SELECT count(*) AS n FROM events')).toBe(0);
+    });
   });
 
   it('rejects a missing file before touching the database', async () => {

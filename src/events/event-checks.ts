@@ -1,5 +1,6 @@
 import { characterProblem, LAST_INSTANT_MS, MAX_ID_LENGTH } from '../graphql/input-rules';
-import { EVENT_TYPE_PATTERN, type CatalogItem, type ShopEvent } from './event.types';
+import { readEventTimestamp, type TimestampReading } from './event-time';
+import { EVENT_TYPE_PATTERN, EVENT_TYPE_RULE, normaliseEventType, type CatalogItem, type ShopEvent } from './event.types';
 
 /**
  * The checks every event and item must pass whatever its source (GraphQL ingest, file import, the
@@ -16,7 +17,9 @@ export type RejectCode =
   | 'MISSING_ITEM'
   | 'EMPTY_ID'
   | 'ID_TOO_LONG'
+  | 'MISSING_TIMESTAMP'
   | 'BAD_TIMESTAMP'
+  | 'IMPLAUSIBLE_TIMESTAMP'
   | 'FUTURE_TIMESTAMP'
   | 'BAD_PROPERTIES'
   | 'PROPERTIES_TOO_LARGE'
@@ -31,9 +34,9 @@ export interface RecordProblem {
 export { MAX_ID_LENGTH };
 const LAST_MS = LAST_INSTANT_MS;
 
-function idProblem(name: string, value: string | null, required: RejectCode | null): RecordProblem | null {
-  if (value === null || value.length === 0) {
-    return required === null ? null : { code: required, message: `${name} is empty` };
+function idProblem(name: string, value: string | null | undefined, required: RejectCode | null): RecordProblem | null {
+  if (value === null || value === undefined || value.length === 0) {
+    return required === null ? null : { code: required, message: `${name} is ${value === '' ? 'empty' : 'missing'}; every event needs one` };
   }
   if (value.trim().length === 0) {
     return { code: required ?? 'EMPTY_ID', message: `${name} is blank; send a non-empty id${required ? '' : ' or leave it out'}` };
@@ -76,19 +79,59 @@ export function serialiseProperties(
   if (json.includes('\\u') && /\\u0000|\\ud[89a-f]/i.test(json)) {
     return { code: 'BAD_PROPERTIES', message: `${name} contains a NUL character or a broken surrogate pair` };
   }
+  // JSON.stringify writes Infinity and NaN (1e400 in a request body parses to Infinity) as null:
+  // refuse them rather than store a different value. Only JSON with a null can hold one.
+  const nonFinite = json.includes('null') ? nonFinitePath(properties, name) : null;
+  if (nonFinite !== null) {
+    return { code: 'BAD_PROPERTIES', message: `${nonFinite} is not a finite number (too large for a double); send it as a string` };
+  }
   return json;
 }
 
-export function eventProblem(event: ShopEvent): RecordProblem | null {
-  if (typeof event.eventId !== 'string' || typeof event.userId !== 'string') {
-    return { code: 'MALFORMED_ROW', message: 'eventId and userId must be strings' };
+function nonFinitePath(value: unknown, path: string): string | null {
+  if (typeof value === 'number') return Number.isFinite(value) ? null : path;
+  if (typeof value !== 'object' || value === null) return null;
+  if (Array.isArray(value)) {
+    for (let i = 0; i < value.length; i++) {
+      const found = nonFinitePath(value[i], `${path}[${i}]`);
+      if (found !== null) return found;
+    }
+    return null;
+  }
+  for (const key of Object.keys(value)) {
+    const found = nonFinitePath((value as Record<string, unknown>)[key], `${path}.${key}`);
+    if (found !== null) return found;
+  }
+  return null;
+}
+
+/**
+ * The one check of an event for every write path (GraphQL ingest, file import, importRecords,
+ * the generator): a type by EVENT_TYPE_PATTERN, a timestamp from 1970 to at most
+ * MAX_CLOCK_SKEW_MS after `now`, and ids by the shared id rules. `type` must already be
+ * normalised (normaliseEventType). Returns the first problem, or null.
+ */
+export function eventProblem(event: ShopEvent, now: number): RecordProblem | null {
+  for (const [name, value] of [['eventId', event.eventId], ['userId', event.userId], ['sessionId', event.sessionId], ['itemId', event.itemId]] as const) {
+    if (value !== null && value !== undefined && typeof value !== 'string') {
+      return { code: 'MALFORMED_ROW', message: `${name} must be a string (got ${typeof value})` };
+    }
+  }
+  if (event.type === null || event.type === undefined || event.type === '') {
+    return { code: 'INVALID_EVENT_TYPE', message: `type is missing; send an event type: ${EVENT_TYPE_RULE}` };
   }
   if (typeof event.type !== 'string' || !EVENT_TYPE_PATTERN.test(event.type)) {
-    return { code: 'INVALID_EVENT_TYPE', message: `type ${JSON.stringify(event.type)} is not 1–64 letters, digits or _ . : -` };
+    return { code: 'INVALID_EVENT_TYPE', message: `type ${JSON.stringify(event.type)} is not an event type: ${EVENT_TYPE_RULE}` };
   }
   const timestamp = event.timestamp;
   if (!Number.isInteger(timestamp) || timestamp < 0 || timestamp > LAST_MS) {
     return { code: 'BAD_TIMESTAMP', message: `timestamp ${timestamp} is not epoch milliseconds between 1970 and 9999` };
+  }
+  if (timestamp > now + MAX_CLOCK_SKEW_MS) {
+    return {
+      code: 'FUTURE_TIMESTAMP',
+      message: `timestamp ${new Date(timestamp).toISOString()} is more than a day after ${new Date(now).toISOString()}; send the time the event happened`,
+    };
   }
   return (
     idProblem('eventId', event.eventId, 'MISSING_EVENT_ID') ??
@@ -121,35 +164,55 @@ export function itemProblem(item: CatalogItem): RecordProblem | null {
   );
 }
 
-/** Latest timestamp the GraphQL ingest accepts, relative to now: events are reported after they happen. */
+/**
+ * Latest timestamp any write path accepts, relative to now: events are reported after they
+ * happen, give or take a sender's wrong clock. Import holds to it too, so a file cannot store what
+ * the API would refuse.
+ */
 export const MAX_CLOCK_SKEW_MS = 24 * 60 * 60 * 1000;
 
+/** An event as a GraphQL client sent it: every field may be missing or null, the timestamp is as written. */
+export interface IncomingEvent {
+  eventId?: string | null;
+  type?: string | null;
+  userId?: string | null;
+  sessionId?: string | null;
+  itemId?: string | null;
+  timestamp?: unknown;
+  properties?: unknown;
+}
+
+/** How ingest reads numeric timestamps: milliseconds, and a refusal that says what to send instead. */
+const INGEST_TIMESTAMPS: TimestampReading = {
+  unit: 'ms',
+  unitHint: 'send milliseconds since 1970 (multiply seconds by 1000) or ISO 8601 text',
+};
+
 /**
- * The ingest path's check of one event as a client sent it: the shared record rules plus "not more
- * than a day in the future". Returns the problem, or the serialised properties to store.
+ * The ingest path's check of one event as a client sent it: the timestamp read by
+ * readEventTimestamp (ISO 8601 with a zone, or epoch milliseconds), then eventProblem, then the
+ * properties. Returns the problem, or the event to store with its serialised properties.
  */
 export function incomingEventProblem(
-  event: { eventId: string; type: string; userId: string; sessionId?: string | null; itemId?: string | null; timestamp: Date | number; properties?: unknown },
+  event: IncomingEvent,
   maxPropertiesBytes: number,
   now = Date.now(),
-): RecordProblem | { properties: string | null } {
-  const timestamp = event.timestamp instanceof Date ? event.timestamp.getTime() : event.timestamp;
-  const problem = eventProblem({
-    eventId: event.eventId,
-    type: event.type,
-    userId: event.userId,
-    sessionId: event.sessionId ?? null,
-    itemId: event.itemId ?? null,
-    timestamp,
+): RecordProblem | { event: ShopEvent; properties: string | null } {
+  const timestamp = readEventTimestamp(event.timestamp, INGEST_TIMESTAMPS);
+  const shopEvent: ShopEvent = {
+    eventId: event.eventId as string,
+    type: normaliseEventType(event.type) as string,
+    userId: event.userId as string,
+    // An empty optional id means "none", as the schema says.
+    sessionId: event.sessionId || null,
+    itemId: event.itemId || null,
+    timestamp: typeof timestamp === 'number' ? timestamp : 0,
     properties: null,
-  });
+  };
+  // An unreadable timestamp stands in as 0, which passes, so the other fields are judged too.
+  const problem = eventProblem(shopEvent, now);
   if (problem) return problem;
-  if (timestamp > now + MAX_CLOCK_SKEW_MS) {
-    return {
-      code: 'FUTURE_TIMESTAMP',
-      message: `timestamp ${new Date(timestamp).toISOString()} is more than a day in the future; send the time the event happened`,
-    };
-  }
+  if (typeof timestamp !== 'number') return timestamp;
   const properties = serialiseProperties(event.properties as Record<string, unknown> | null | undefined, maxPropertiesBytes);
-  return typeof properties === 'object' && properties !== null ? properties : { properties };
+  return typeof properties === 'object' && properties !== null ? properties : { event: shopEvent, properties };
 }

@@ -1,21 +1,41 @@
+import { GraphQLScalarType, valueFromASTUntyped } from 'graphql';
 import { GraphQLJSON, DateTimeResolver } from 'graphql-scalars';
 import { Field, InputType, Int, ObjectType } from 'type-graphql';
 import { ID_RULE } from '../graphql/input-rules';
+import { EVENT_TYPE_RULE } from './event.types';
 
 /**
- * One event as a client sends it. Validation happens per event in the service, so one bad event
- * is rejected with a reason while the rest of the batch is stored.
+ * An event's time exactly as the client wrote it. Coercion never fails, so one unreadable value
+ * cannot fail the whole batch (graphql-js refuses the operation when any scalar does not parse);
+ * readEventTimestamp judges it per event and the event is rejected with BAD_TIMESTAMP and a hint.
  */
-@InputType({ description: 'A behaviour event. `eventId` is the client\'s id: sending it again is a no-op.' })
+export const EventTimestampScalar = new GraphQLScalarType({
+  name: 'EventTimestamp',
+  description:
+    'When an event happened: ISO 8601 / RFC 3339 text with a zone (2025-03-12T00:00:12Z, 2025-03-12T01:00:12.250+01:00; ' +
+    'T and Z may be lower case; a bare date 2025-03-12 is midnight UTC), or epoch milliseconds as a number or a string of digits ' +
+    '(1741737612000). Numbers below 10^11 (before 1973-03-03) look like seconds and are refused. A value that is none of these ' +
+    'rejects only its event (code BAD_TIMESTAMP or IMPLAUSIBLE_TIMESTAMP), never the batch. Input only.',
+  serialize: (value) => value,
+  parseValue: (value) => value,
+  parseLiteral: (ast, variables) => valueFromASTUntyped(ast, variables),
+});
+
+/**
+ * One event as a client sends it. Every field is nullable and taken as written, so nothing a
+ * single event carries fails the operation: the service checks each event (event-checks.ts) and
+ * rejects a bad one with its index, a code and what to fix, while the rest of the batch is stored.
+ */
+@InputType({ description: 'A behaviour event. `eventId` is the client\'s id: sending it again is a no-op. Fields are nullable only so that a missing one rejects its event instead of the batch: eventId, type, userId and timestamp are required.' })
 export class EventInput {
-  @Field({ description: `Client-chosen unique id (${ID_RULE}); a re-sent event with the same id is a duplicate.` })
-  eventId: string;
+  @Field(() => String, { nullable: true, description: `Required. Client-chosen unique id (${ID_RULE}); a re-sent event with the same id is a duplicate.` })
+  eventId?: string | null;
 
-  @Field({ description: 'view, cart, remove_from_cart, fav, checkout, purchase, search, or a custom name (1–64 of letters, digits, _ . : -).' })
-  type: string;
+  @Field(() => String, { nullable: true, description: `Required. view, cart, remove_from_cart, fav, checkout, purchase, search, or a custom name: ${EVENT_TYPE_RULE}.` })
+  type?: string | null;
 
-  @Field({ description: `The shop's user id (${ID_RULE}).` })
-  userId: string;
+  @Field(() => String, { nullable: true, description: `Required. The shop's user id (${ID_RULE}); send numeric ids as strings, so ids above 2^53 stay exact.` })
+  userId?: string | null;
 
   @Field(() => String, { nullable: true, description: `The visit (${ID_RULE}); empty or left out: none.` })
   sessionId?: string | null;
@@ -23,8 +43,8 @@ export class EventInput {
   @Field(() => String, { nullable: true, description: `The item (${ID_RULE}), as in the catalog.` })
   itemId?: string | null;
 
-  @Field(() => DateTimeResolver, { description: 'When it happened; at most a day in the future.' })
-  timestamp: Date;
+  @Field(() => EventTimestampScalar, { nullable: true, description: 'Required. When it happened (see EventTimestamp); at most a day in the future.' })
+  timestamp?: unknown;
 
   @Field(() => GraphQLJSON, { nullable: true, description: 'A JSON object: device, channel, price, query, …' })
   properties?: unknown;
@@ -35,10 +55,10 @@ export class RejectedEvent {
   @Field(() => Int, { description: 'Position of the event in the submitted array (0-based).' })
   index: number;
 
-  @Field({ description: 'Machine-readable reason, e.g. BAD_TYPE, EMPTY_USER_ID, FUTURE_TIMESTAMP.' })
+  @Field({ description: 'Machine-readable reason: INVALID_EVENT_TYPE, MISSING_EVENT_ID, MISSING_USER, EMPTY_ID, ID_TOO_LONG, MALFORMED_ROW, MISSING_TIMESTAMP, BAD_TIMESTAMP, IMPLAUSIBLE_TIMESTAMP, FUTURE_TIMESTAMP, BAD_PROPERTIES or PROPERTIES_TOO_LARGE.' })
   code: string;
 
-  @Field()
+  @Field({ description: 'What is wrong and what to send instead.' })
   message: string;
 }
 

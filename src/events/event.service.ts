@@ -1,22 +1,13 @@
 import type { DataSource } from 'typeorm';
 import { UserFacingError, badInput } from '../graphql/errors';
 import { EventStats, IngestResult, RejectedEvent } from './event.input';
-import { incomingEventProblem } from './event-checks';
+import { incomingEventProblem, type IncomingEvent } from './event-checks';
+
+export type { IncomingEvent } from './event-checks';
 
 export interface IngestOptions {
   maxBatch: number;
   maxPropertiesBytes: number;
-}
-
-/** An event as a client sent it: optional fields may be missing, properties are not yet checked. */
-export interface IncomingEvent {
-  eventId: string;
-  type: string;
-  userId: string;
-  sessionId?: string | null;
-  itemId?: string | null;
-  timestamp: Date | number;
-  properties?: unknown;
 }
 
 /**
@@ -53,12 +44,13 @@ export class EventService {
         rejected.push({ index, code: checked.code, message: checked.message });
         return;
       }
-      eventIds.push(event.eventId);
-      userIds.push(event.userId);
-      sessionIds.push(event.sessionId || null);
-      types.push(event.type);
-      itemIds.push(event.itemId || null);
-      timestamps.push(new Date(event.timestamp).toISOString());
+      const stored = checked.event;
+      eventIds.push(stored.eventId);
+      userIds.push(stored.userId);
+      sessionIds.push(stored.sessionId);
+      types.push(stored.type);
+      itemIds.push(stored.itemId);
+      timestamps.push(new Date(stored.timestamp).toISOString());
       properties.push(checked.properties);
     });
     if (eventIds.length === 0) return { accepted: 0, duplicates: 0, rejected };

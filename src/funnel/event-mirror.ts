@@ -16,15 +16,21 @@
  * the first time a funnel needs them (a filter, a breakdown, session counting), as dictionary codes
  * (code 0 = missing), so a filter is evaluated once per distinct value instead of once per event.
  *
- * Catching up: events get ids from a sequence, and a transaction may commit after one that took
- * later ids. So besides "id > last seen id" we re-ask for the ids skipped so far (gaps) for a while;
- * most gaps are ids burned by duplicates (ON CONFLICT DO NOTHING) and simply never show up.
+ * Catching up, by snapshot rather than by id: ids are taken at insert, and a transaction may commit
+ * long after one that took later ids, so "id > last seen id" misses rows. Each row records the
+ * transaction that inserted it (`events.tx`, set by the column default; see migration
+ * 1765100000000). Each catch-up reads in one REPEATABLE READ transaction and keeps its snapshot
+ * (`pg_current_snapshot()`) as the read position; the next one reads the rows its own snapshot sees
+ * whose transaction the stored one did not count as committed: `tx >= stored xmax OR tx IN (stored
+ * in-flight list)`. That set is exact for any number, size and order of late commits, and the
+ * lookup (index on tx) costs the rows of those transactions, not the table. The first load reads
+ * every row, old rows with a NULL tx included. The position moves only after the rows are merged.
  * Assumes `events` is append-only; anything that deletes events must call `reset()`.
  */
 import type { DataSource } from 'typeorm';
 import { withPgClient } from '../db/data-source';
 import { logger } from '../logger';
-import { copyRows, CopyRow } from './copy-rows';
+import { copyRows, copyRowsInSnapshot, CopyRow } from './copy-rows';
 import { ownValue } from '../own-property';
 import {
   baseUserCount,
@@ -160,12 +166,37 @@ class RowBatch {
   }
 }
 
-const GAP_RETRY_MS = 10 * 60_000;
-const MAX_GAPS = 20_000;
 /** A background compaction copies this many rows per turn of the event loop, then lets other work in. */
 const COMPACTION_ROWS_PER_STEP = 500_000;
 
 const defaultCompactAt = (baseSize: number): number => Math.max(65_536, Math.floor(baseSize / 32));
+
+/**
+ * A PostgreSQL snapshot (`pg_snapshot`): transactions below `xmin` had finished; those in `inFlight`
+ * (all in [xmin, xmax)) and those from `xmax` on had not. Ids stay decimal text: xid8 is 64-bit.
+ */
+interface ReadSnapshot {
+  xmin: string;
+  xmax: string;
+  inFlight: string[];
+}
+
+/** Parses `pg_current_snapshot()::text` ("xmin:xmax:xip,xip,…"). */
+export function parseSnapshot(text: string): ReadSnapshot {
+  const match = /^(\d+):(\d+):((?:\d+(?:,\d+)*)?)$/.exec(text);
+  if (!match) throw new Error(`Not a pg_snapshot: ${JSON.stringify(text)}`);
+  return { xmin: match[1], xmax: match[2], inFlight: match[3] === '' ? [] : match[3].split(',') };
+}
+
+/**
+ * SQL condition on `events` for "inserted by a transaction that `previous` did not count as
+ * committed" (NOT pg_visible_in_snapshot(tx, previous), spelled so the index on tx serves it). Rows
+ * with a NULL tx predate the column and were read by the first load.
+ */
+export function notVisibleIn(previous: ReadSnapshot): string {
+  const later = `tx >= '${previous.xmax}'::xid8`;
+  return previous.inFlight.length === 0 ? later : `(${later} OR tx = ANY('{${previous.inFlight.join(',')}}'::xid8[]))`;
+}
 
 export class EventMirror {
   // See mirror-segment.ts. Columns live on SharedArrayBuffer (shared-memory.ts) so funnel workers
@@ -185,9 +216,15 @@ export class EventMirror {
   private sessionColumn: ColumnDictionary | null = null;
   private itemsById: ItemDictionary = { externalIds: [], categories: [], revision: 0 };
   private itemsSyncedUpTo: string | null = null;
-  private lastSeenId = 0;
-  /** Ids below lastSeenId not seen yet, with when we first missed them. */
-  private gaps: { id: number; since: number }[] = [];
+  /** The read position: the snapshot of the last catch-up whose rows are merged (null: nothing read yet). */
+  private readSnapshot: ReadSnapshot | null = null;
+  /**
+   * Bit per event id: mirrored. By design no catch-up reads a row twice; this makes that hold even
+   * when `tx` lies (a dump restored into another cluster carries that cluster's transaction ids).
+   */
+  private mirroredIds = new Uint8Array(0);
+  private maxMirroredId = 0;
+  private warnedForeignTx = false;
   private queue: Promise<unknown> = Promise.resolve();
   /** A catch-up waiting for its turn in `queue`, which callers of `sync` arriving now may share. */
   private queuedCatchUp: Promise<void> | null = null;
@@ -227,6 +264,11 @@ export class EventMirror {
     return { baseRows: this.base.size, deltaRows: this.delta.size, deltaUsers: this.delta.userIds!.length, compactions: this.compactions };
   }
 
+  /** The lazily loaded columns held now: property keys (in load order) and whether sessions are. */
+  get loadedColumns(): { propertyKeys: string[]; sessions: boolean } {
+    return { propertyKeys: [...this.propertyColumns.keys()], sessions: this.sessionColumn !== null };
+  }
+
   /** Drop everything; the next sync loads the table again. */
   reset(): Promise<void> {
     return this.exclusive(async () => {
@@ -238,8 +280,9 @@ export class EventMirror {
       this.sessionColumn = null;
       this.itemsById = { externalIds: [], categories: [], revision: 0 };
       this.itemsSyncedUpTo = null;
-      this.lastSeenId = 0;
-      this.gaps = [];
+      this.readSnapshot = null;
+      this.mirroredIds = new Uint8Array(0);
+      this.maxMirroredId = 0;
       this.version++;
       this.baseVersion++;
     });
@@ -268,14 +311,14 @@ export class EventMirror {
       for (const key of needs.propertyKeys ?? []) {
         let column = this.propertyColumns.get(key);
         if (!column) {
-          column = await this.loadColumn(`props -> ${sqlLiteral(key)}`, `props ? ${sqlLiteral(key)}`, JSON.parse);
+          column = await this.loadColumn(propertySource(key));
           this.propertyColumns.set(key, column);
         }
         properties.push([key, column]);
       }
       let sessions: ColumnDictionary | null = null;
       if (needs.sessions) {
-        this.sessionColumn ??= await this.loadColumn('session_id', 'session_id IS NOT NULL', (text) => text);
+        this.sessionColumn ??= await this.loadColumn(SESSION_SOURCE);
         sessions = this.sessionColumn;
       }
       const { base, delta } = this;
@@ -320,52 +363,64 @@ export class EventMirror {
   }
 
   private async catchUp(): Promise<void> {
-    const now = Date.now();
-    this.gaps = this.gaps.filter((gap) => now - gap.since < GAP_RETRY_MS);
-    const gapIds = this.gaps.map((gap) => gap.id);
     const wantSessions = this.sessionColumn !== null;
     const wantProps = this.propertyColumns.size > 0;
-    const where = gapIds.length > 0 ? `id > ${this.lastSeenId} OR id IN (${gapIds.join(',')})` : `id > ${this.lastSeenId}`;
+    const previous = this.readSnapshot;
     const batch = new RowBatch();
-    await withPgClient(this.dataSource, (client) =>
-      copyRows(
+    let repeated = 0;
+    const { snapshot } = await withPgClient(this.dataSource, (client) =>
+      copyRowsInSnapshot(
         client,
         `SELECT id, user_id, type, item_id, ts${wantSessions ? ', session_id' : ''}${wantProps ? ', props' : ''}
-         FROM events WHERE ${where}`,
+         FROM events${previous === null ? '' : ` WHERE ${notVisibleIn(previous)}`}`,
         (row) => {
-          batch.push(row.number(0), row.number(1), this.codeOfType(row.text(2)), row.isNull(3) ? -1 : row.number(3), row.microseconds(4));
+          const id = row.number(0);
+          if (this.isMirrored(id)) {
+            repeated++;
+            return;
+          }
+          batch.push(id, row.number(1), this.codeOfType(row.text(2)), row.isNull(3) ? -1 : row.number(3), row.microseconds(4));
           let field = 5;
           if (wantSessions) batch.sessions.push(row.isNull(field) ? null : row.text(field)), field++;
           if (wantProps) batch.props.push(row.isNull(field) ? null : row.text(field));
         },
       ),
     );
-    if (batch.size === 0) return;
+    if (repeated > 0 && !this.warnedForeignTx) {
+      this.warnedForeignTx = true;
+      logger().warn(
+        { repeated },
+        'events.tx holds transaction ids this cluster has not reached (restored from another cluster?); the funnel mirror skips the rows it re-reads, ' +
+          'but re-reads them on every catch-up until then: clear them with UPDATE events SET tx = NULL WHERE tx >= pg_snapshot_xmax(pg_current_snapshot())',
+      );
+    }
     // The read position moves only once the rows are in: a catch-up that fails (the database went
     // away mid-COPY, which withPgClient turns into a rejection) leaves the mirror as it was, and the
-    // next sync asks for the same rows again.
-    const position = this.nextPosition(batch, now);
-    this.merge(batch);
-    this.gaps = position.gaps;
-    this.lastSeenId = position.lastSeenId;
+    // next sync reads the same rows again.
+    if (batch.size > 0) this.merge(batch);
+    this.markMirrored(batch);
+    this.readSnapshot = parseSnapshot(snapshot);
   }
 
-  /** The read position after `batch`: the highest id seen, and the ids skipped below it still awaited. */
-  private nextPosition(batch: RowBatch, now: number): { gaps: { id: number; since: number }[]; lastSeenId: number } {
-    let maxId = this.lastSeenId;
+  private isMirrored(id: number): boolean {
+    const byte = Math.floor(id / 8);
+    return byte < this.mirroredIds.length && (this.mirroredIds[byte] & (1 << id % 8)) !== 0;
+  }
+
+  private markMirrored(batch: RowBatch): void {
+    let maxId = this.maxMirroredId;
     for (let i = 0; i < batch.size; i++) if (batch.ids[i] > maxId) maxId = batch.ids[i];
-    const stillMissing = new Set(this.gaps.map((gap) => gap.id));
-    // Only the most recent skipped ids can still be in flight; older ones were burned long ago.
-    const low = Math.max(this.lastSeenId + 1, maxId - MAX_GAPS);
-    const seen = new Uint8Array(Math.max(0, maxId - low));
+    const bytes = Math.floor(maxId / 8) + 1;
+    if (bytes > this.mirroredIds.length) {
+      const grown = new Uint8Array(Math.max(bytes, this.mirroredIds.length * 2));
+      grown.set(this.mirroredIds);
+      this.mirroredIds = grown;
+    }
     for (let i = 0; i < batch.size; i++) {
       const id = batch.ids[i];
-      if (id >= low && id < maxId) seen[id - low] = 1;
-      stillMissing.delete(id);
+      this.mirroredIds[Math.floor(id / 8)] |= 1 << id % 8;
     }
-    const gaps = this.gaps.filter((gap) => stillMissing.has(gap.id));
-    for (let id = low; id < maxId; id++) if (seen[id - low] === 0) gaps.push({ id, since: now });
-    return { gaps: gaps.length > MAX_GAPS ? gaps.slice(gaps.length - MAX_GAPS) : gaps, lastSeenId: maxId };
+    this.maxMirroredId = maxId;
   }
 
   private codeOfType(type: string): number {
@@ -380,7 +435,7 @@ export class EventMirror {
   }
 
   /** The lazily loaded columns, in a fixed order (sessions, then properties as loaded). */
-  private loadedColumns(): ColumnDictionary[] {
+  private loadedDictionaries(): ColumnDictionary[] {
     return [...(this.sessionColumn ? [this.sessionColumn] : []), ...this.propertyColumns.values()];
   }
 
@@ -416,7 +471,7 @@ export class EventMirror {
     const added = this.batchSource(batch);
     const { plan, userIds, userOffsets } = deltaMergePlan(this.base, this.delta, added, batch.size);
     // Sources in the order of OLD_DELTA, OLD_BASE, NEW_ROWS.
-    this.delta = gather([this.delta, this.base, added], plan, this.loadedColumns(), { userIds, userOffsets });
+    this.delta = gather([this.delta, this.base, added], plan, this.loadedDictionaries(), { userIds, userOffsets });
   }
 
   /** Codes of the lazily loaded columns for a batch row, parsed from the row's raw text. */
@@ -455,7 +510,7 @@ export class EventMirror {
     const run = async (): Promise<void> => {
       await pause(); // not on the path of the catch-up that asked for it
       const { base, delta } = this;
-      const columns = this.loadedColumns();
+      const columns = this.loadedDictionaries();
       const { plan, userOffsets } = compactionPlan(base, delta);
       const steps = gatherSteps([base, delta], plan, columns, { userIds: null, userOffsets }, COMPACTION_ROWS_PER_STEP);
       let next: Segment;
@@ -468,7 +523,7 @@ export class EventMirror {
         }
       }
       await this.exclusive(async () => {
-        if (this.base !== base || this.loadedColumns().length !== columns.length) return;
+        if (this.base !== base || this.loadedDictionaries().length !== columns.length) return;
         this.replaceBase(next, this.delta);
         this.compactions++;
         this.version++;
@@ -484,12 +539,12 @@ export class EventMirror {
   /** Base and delta folded into one new base, in one go. */
   private compacted(): Segment {
     const { plan, userOffsets } = compactionPlan(this.base, this.delta);
-    return gather([this.base, this.delta], plan, this.loadedColumns(), { userIds: null, userOffsets });
+    return gather([this.base, this.delta], plan, this.loadedDictionaries(), { userIds: null, userOffsets });
   }
 
   /** `next` becomes the base; users of `delta` that it now holds in full leave the delta. */
   private replaceBase(next: Segment, delta: Segment): void {
-    this.delta = delta.size > 0 ? trimmedDelta(delta, next, this.loadedColumns()) : delta;
+    this.delta = delta.size > 0 ? trimmedDelta(delta, next, this.loadedDictionaries()) : delta;
     this.base = next;
     this.positionOfId = null;
     this.baseVersion++;
@@ -565,8 +620,14 @@ export class EventMirror {
     return this.positionOfId;
   }
 
-  /** Reads `expression` for every mirrored row where `present` holds (in both segments); other rows get code 0. */
-  private async loadColumn(expression: string, present: string, parse: (text: string) => unknown): Promise<ColumnDictionary> {
+  /**
+   * Reads a lazily loaded column for every mirrored row, in both segments (rows without a value get
+   * code 0). The first use of a key reads the whole table, so `source.reads` COPYs each scan a share
+   * of its blocks (TID range scans) on their own connections, and PostgreSQL's work runs on that many
+   * cores while this thread decodes. Each COPY sees its own snapshot: rows committed after the last
+   * sync are not mirrored yet and are skipped here; the next sync brings them with this column.
+   */
+  private async loadColumn(source: ColumnSource): Promise<ColumnDictionary> {
     const column: ColumnDictionary = { values: [undefined], codeOfText: new Map() };
     const { base, delta } = this;
     const baseCodes = sharedInt32(base.size);
@@ -575,17 +636,36 @@ export class EventMirror {
     // The delta is small: a map is enough. Its rows include base rows of its users, which get both codes.
     const deltaPositionOfId = new Map<number, number>();
     for (let p = 0; p < delta.size; p++) deltaPositionOfId.set(delta.ids[p], p);
-    await withPgClient(this.dataSource, (client) =>
-      copyRows(client, `SELECT id, ${expression} FROM events WHERE id <= ${this.lastSeenId} AND ${present}`, (row: CopyRow) => {
-        const id = row.number(0);
-        // Rows committed since the last sync are not mirrored yet; the next sync brings them with this column.
-        const position = id < positionOfId.length ? positionOfId[id] : -1;
-        const deltaPosition = deltaPositionOfId.get(id) ?? -1;
-        if ((position < 0 && deltaPosition < 0) || row.isNull(1)) return;
-        const code = codeOf(column, row.text(1), parse);
-        if (position >= 0) baseCodes[position] = code;
-        if (deltaPosition >= 0) deltaCodes[deltaPosition] = code;
-      }),
+    const codeOfRow = source.decoder(column);
+    const [{ blocks }]: { blocks: string }[] = await this.dataSource.query(
+      `SELECT pg_relation_size('events') / current_setting('block_size')::bigint AS blocks`,
+    );
+    const share = Math.ceil(Number(blocks) / source.reads);
+    const ranges = Array.from({ length: source.reads }, (_, n) => {
+      // The last range is open-ended: the table may have grown since its size was read.
+      const from = n === 0 ? null : `ctid >= '(${n * share},0)'::tid`;
+      const to = n === source.reads - 1 ? null : `ctid < '(${(n + 1) * share},0)'::tid`;
+      return [source.present, from, to].filter((condition) => condition !== null).join(' AND ');
+    });
+    // One callback for every row (not a closure per row: sessions come as ten million rows).
+    let code = 0;
+    const assign = (id: number): void => {
+      const position = id < positionOfId.length ? positionOfId[id] : -1;
+      if (position >= 0) baseCodes[position] = code;
+      if (deltaPositionOfId.size > 0) {
+        const deltaPosition = deltaPositionOfId.get(id);
+        if (deltaPosition !== undefined) deltaCodes[deltaPosition] = code;
+      }
+    };
+    await Promise.all(
+      ranges.map((where) =>
+        withPgClient(this.dataSource, (client) =>
+          copyRows(client, source.query(where), (row: CopyRow) => {
+            code = codeOfRow(row);
+            row.eachInteger(source.idsField, assign);
+          }),
+        ),
+      ),
     );
     // Adding a column leaves the rows as they are, so snapshots taken before (which do not list it) stay as they were.
     base.codes.set(column, baseCodes);
@@ -607,6 +687,77 @@ function segmentView(segment: Segment, properties: [string, ColumnDictionary][],
     userOffsets,
     properties: new Map(properties.map(([key, column]) => [key, { codes: codes.get(column)!, values: column.values }])),
     sessions: sessions && { codes: codes.get(sessions)!, values: sessions.values },
+  };
+}
+
+
+/** COPYs that read a property column on first use, side by side (one per core of a small server). */
+const PARALLEL_READS = 2;
+
+/** How a lazily loaded column is read: rows of value fields and the id (or ids) having that value. */
+interface ColumnSource {
+  /** Which events have a value. */
+  present: string;
+  /** COPYs side by side, each over a share of the table's blocks. */
+  reads: number;
+  /** The COPY query over the events matching `where`: value fields from 0, ids in `idsField` (int8 or int8[]). */
+  query(where: string): string;
+  idsField: number;
+  /** Makes the decoder for one load: the code in `column` of a row's value. */
+  decoder(column: ColumnDictionary): (row: CopyRow) => number;
+}
+
+/**
+ * Session ids: one row per event. Grouping by session in PostgreSQL (millions of groups) costs it
+ * more than the rows cost here; and with a row per event this thread's decoding is the bottleneck,
+ * so one COPY (two measured slower: docs/benchmarks.md).
+ */
+const SESSION_SOURCE: ColumnSource = {
+  present: 'session_id IS NOT NULL',
+  reads: 1,
+  query: (where) => `SELECT session_id, id FROM events WHERE ${where}`,
+  idsField: 1,
+  decoder: (column) => (row) => codeOf(column, row.text(0), (text) => text),
+};
+
+/** JSON texts that might not be strings: numbers, true, false, arrays, objects (null comes as SQL NULL). */
+const MAYBE_NOT_STRING = `('-','0','1','2','3','4','5','6','7','8','9','t','f','[','{')`;
+
+/**
+ * A property key's values, one row per event that has the key. `props -> key` would give each
+ * value as JSON text, but building a jsonb per row and printing it cost PostgreSQL about as much
+ * again as the whole scan; `props ->> key` is plain text. It loses the type only where a string
+ * reads like another JSON value ("10", "true"), so the type is asked for just those rows. Codes are
+ * keyed by JSON.stringify(value), like new rows' (newRowCodes). (One row per distinct value with
+ * `array_agg(id)` sends far fewer rows, but a key with a value per event, such as
+ * `recommendationId`, would make PostgreSQL hash millions of arrays.)
+ */
+function propertySource(key: string): ColumnSource {
+  const text = `props ->> ${sqlLiteral(key)}`;
+  const isString = `CASE WHEN left(${text}, 1) IN ${MAYBE_NOT_STRING} THEN jsonb_typeof(props -> ${sqlLiteral(key)}) = 'string' END`;
+  return {
+    present: `props ? ${sqlLiteral(key)}`,
+    reads: PARALLEL_READS,
+    // The key is there, so a NULL from ->> is a JSON null.
+    query: (where) => `SELECT ${text}, ${isString}, id FROM events WHERE ${where}`,
+    idsField: 2,
+    decoder: (column) => {
+      // Text as PostgreSQL prints it → code, per type, so a value is parsed once, not once per row.
+      const codeOfString = new Map<string, number>();
+      const codeOfOther = new Map<string, number>();
+      return (row) => {
+        if (row.isNull(0)) return codeOf(column, 'null', JSON.parse);
+        const value = row.text(0);
+        const string = row.isNull(1) || row.text(1) === 't';
+        const codes = string ? codeOfString : codeOfOther;
+        let code = codes.get(value);
+        if (code === undefined) {
+          code = codeOf(column, JSON.stringify(string ? value : JSON.parse(value)), JSON.parse);
+          codes.set(value, code);
+        }
+        return code;
+      };
+    },
   };
 }
 

@@ -4,6 +4,7 @@
  * field and says what to send instead, before any event is read.
  */
 import { badInput } from '../graphql/errors';
+import { EVENT_TYPE_PATTERN, EVENT_TYPE_RULE, normaliseEventType } from '../events/event.types';
 import { compileFilter, FilterOperator, FilterTarget, PropertyFilter, StepDefinition, StepFilterError } from './step-filter';
 import { FunnelExclusion, FunnelModes, MAX_FUNNEL_STEPS } from './window-funnel';
 
@@ -115,10 +116,11 @@ function checkFilter(spec: FilterSpec, where: string, allowItem: boolean): Prope
 }
 
 function checkStep(type: unknown, filters: FilterSpec[] | null | undefined, where: string): StepDefinition {
-  if (typeof type !== 'string' || !/^[A-Za-z0-9_.:-]{1,64}$/.test(type)) {
-    throw badInput(`${where}.type must be an event type (1–64 letters, digits, _ . : -), such as "view" or "purchase".`);
+  const eventType = normaliseEventType(type);
+  if (typeof eventType !== 'string' || !EVENT_TYPE_PATTERN.test(eventType)) {
+    throw badInput(`${where}.type must be an event type (${EVENT_TYPE_RULE}), such as "view" or "purchase".`);
   }
-  return { eventType: type, filters: (filters ?? []).map((filter, f) => checkFilter(filter, `${where}.filters[${f}]`, true)) };
+  return { eventType, filters: (filters ?? []).map((filter, f) => checkFilter(filter, `${where}.filters[${f}]`, true)) };
 }
 
 function checkModes(modes: string[] | null | undefined): FunnelModes {

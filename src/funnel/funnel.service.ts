@@ -250,6 +250,34 @@ export class FunnelService {
     return affected > 0;
   }
 
+  /**
+   * Loads the mirror with what the saved funnels need: every event, plus the property keys they
+   * filter or break down on and the sessions when one counts by session, so their first run does not
+   * pay the first-use load (seconds at 10M events). For the start of the server, in the background.
+   * A saved definition that no longer plans is skipped (running it reports why). Rejects only when
+   * the database does.
+   */
+  async warmUp(): Promise<{ events: number; propertyKeys: string[]; sessions: boolean }> {
+    const propertyKeys = new Set<string>();
+    let sessions = false;
+    let items = false;
+    for (const saved of await this.list()) {
+      let plan: FunnelPlan;
+      try {
+        const definition = saved.definition as unknown as FunnelSpec & { from: string; to: string };
+        plan = planFunnel({ ...definition, from: new Date(definition.from), to: new Date(definition.to) });
+      } catch {
+        continue;
+      }
+      const needs = needsOf(plan);
+      for (const key of needs.propertyKeys ?? []) propertyKeys.add(key);
+      sessions ||= needs.sessions === true;
+      items ||= needs.items === true;
+    }
+    const snapshot = await this.mirror.snapshot({ propertyKeys: [...propertyKeys], sessions, items });
+    return { events: snapshot.eventCount, propertyKeys: [...propertyKeys], sessions };
+  }
+
   /** Runs a saved funnel; `from` / `to` replace the saved range when given. */
   async runSaved(id: string, from?: Date | null, to?: Date | null, options: FunnelCallOptions = {}): Promise<FunnelResult> {
     const rows: SavedFunnelRow[] = isUuid(id) ? await this.dataSource.query('SELECT id, name, definition, created_at FROM saved_funnels WHERE id = $1', [id]) : [];

@@ -63,12 +63,14 @@ export class HealthService {
   constructor(
     private readonly dataSource: DataSource,
     private readonly redis: Redis,
+    /** Per dependency (FUNNELCAST_HEALTH_TIMEOUT_MS). */
+    private readonly timeoutMs = 2000,
   ) {}
 
   async check() {
     const [database, redis, tfBackend] = await Promise.all([
-      probe('database', () => this.dataSource.query('SELECT 1'), 2000, this.lastOk),
-      probe('redis', () => this.redis.ping(), 1000, this.lastOk),
+      probe('database', () => this.dataSource.query('SELECT 1'), this.timeoutMs, this.lastOk),
+      probe('redis', () => this.redis.ping(), this.timeoutMs, this.lastOk),
       tfBackendHealth(),
     ]);
     return {

@@ -1,5 +1,5 @@
 import type { DataSource } from 'typeorm';
-import { EVENT_TYPE_PATTERN } from '../events/event.types';
+import { EVENT_TYPE_PATTERN, EVENT_TYPE_RULE } from '../events/event.types';
 import { badInput, notFound } from '../graphql/errors';
 import { loadTf, type TfRuntime } from '../ml/tf-backend';
 import { explainNextStep, explainPropensity, type Attribution } from './explain';
@@ -183,7 +183,7 @@ export class PredictionService {
     if (events.length > MAX_LIVE_EVENTS) throw badInput(`events holds ${events.length} events; send at most the last ${MAX_LIVE_EVENTS} of the visit.`);
     const now = Date.now();
     events.forEach((event, index) => {
-      if (!EVENT_TYPE_PATTERN.test(event.type)) throw badInput(`events[${index}].type "${event.type}" is not an event type: use view, cart, checkout, purchase, … (1–64 letters, digits and _ . : -).`, { index });
+      if (!EVENT_TYPE_PATTERN.test(event.type)) throw badInput(`events[${index}].type "${event.type}" is not an event type: use view, cart, checkout, purchase, … (${EVENT_TYPE_RULE}).`, { index });
       const at = event.timestamp instanceof Date ? event.timestamp.getTime() : NaN;
       if (!Number.isFinite(at)) throw badInput(`events[${index}].timestamp is not a valid date-time.`, { index });
       if (at > now + CLOCK_SKEW_MS) throw badInput(`events[${index}].timestamp ${event.timestamp.toISOString()} lies in the future; send events that happened.`, { index });

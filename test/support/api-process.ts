@@ -32,6 +32,8 @@ export class ApiProcess {
         DATABASE_URL: databaseUrl,
         FUNNELCAST_BOOTSTRAP_ADMIN_KEY: this.adminKey,
         FUNNELCAST_FUNNEL_WARMUP: 'false',
+        // A healthy dependency can take seconds to answer on a busy machine (see test/support/app.ts).
+        FUNNELCAST_HEALTH_TIMEOUT_MS: '60000',
         ...env,
       },
     });

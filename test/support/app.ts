@@ -32,6 +32,9 @@ export async function startTestApp(label: string, env: Record<string, string> = 
     FUNNELCAST_BOOTSTRAP_ADMIN_KEY: adminKey,
     // Test files run side by side from one address against one Redis: each app counts its rate limits (and queues) apart.
     FUNNELCAST_QUEUE_PREFIX: `test-${label}-${randomBytes(4).toString('hex')}`,
+    // On a busy 2-core machine a healthy PostgreSQL or Redis can take seconds to answer; tests that
+    // want "degraded" from a dependency that is down pass their own value.
+    FUNNELCAST_HEALTH_TIMEOUT_MS: '60000',
     ...env,
   });
   await db.dataSource.destroy(); // the app opens its own pool

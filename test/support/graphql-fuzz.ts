@@ -127,6 +127,15 @@ const DATE_VALUES: Hostile[] = [
   { label: 'NUL', value: '2026-01-01T00:00:00Z\u0000' },
 ];
 
+/** What an event's timestamp may also be sent as: numbers (epoch ms, seconds, nonsense) and other JSON. */
+const EVENT_TIMESTAMP_EXTRA: Hostile[] = [
+  { label: 'epoch seconds', value: 1767225600, core: true },
+  { label: 'fractional ms', value: 1767225600000.5 },
+  { label: 'space for T', value: '2026-01-01 00:00:00Z', core: true },
+  { label: 'object', value: { at: 1 } },
+  { label: 'literal 1e400', value: undefined, literal: '1e400' },
+];
+
 const JSON_VALUES: Hostile[] = [
   { label: 'NUL value', value: { note: 'a\u0000b' }, core: true },
   { label: 'NUL key', value: { 'k\u0000': 1 }, core: true },
@@ -178,6 +187,8 @@ function leafValues(type: GraphQLNamedInputType, name: string): Hostile[] {
       return BOOLEAN_VALUES;
     case 'DateTime':
       return DATE_VALUES;
+    case 'EventTimestamp':
+      return [...DATE_VALUES, ...EVENT_TIMESTAMP_EXTRA];
     case 'JSON':
     case 'JSONObject':
       return JSON_VALUES;
@@ -185,6 +196,12 @@ function leafValues(type: GraphQLNamedInputType, name: string): Hostile[] {
       throw new Error(`no hostile values for scalar ${type.name} (${name})`);
   }
 }
+
+/**
+ * Nullable in the schema only so that one bad record is rejected alone (ingestEvents checks each
+ * event itself), yet required by the service: a valid record carries them.
+ */
+const REQUIRED_BY_SERVICE: Record<string, string[]> = { EventInput: ['eventId', 'type', 'userId', 'timestamp'] };
 
 /** A plausible valid value for a type, so the hostile one is what the server has to deal with. */
 export function validValue(type: GraphQLInputType, name: string): unknown {
@@ -196,7 +213,8 @@ export function validValue(type: GraphQLInputType, name: string): unknown {
   if (isInputObjectType(nullable)) {
     const value: Record<string, unknown> = {};
     for (const field of Object.values(nullable.getFields())) {
-      if (isNonNullType(field.type) && field.defaultValue === undefined) value[field.name] = validValue(field.type, field.name);
+      const required = (isNonNullType(field.type) && field.defaultValue === undefined) || REQUIRED_BY_SERVICE[nullable.name]?.includes(field.name);
+      if (required) value[field.name] = validValue(field.type, field.name);
     }
     return value;
   }
@@ -214,6 +232,8 @@ export function validValue(type: GraphQLInputType, name: string): unknown {
       return false;
     case 'DateTime':
       return name === 'to' || name === 'asOf' ? '2026-02-01T00:00:00.000Z' : '2026-01-01T00:00:00.000Z';
+    case 'EventTimestamp':
+      return '2026-01-01T00:00:00.000Z';
     case 'JSON':
       return 'mobile';
     case 'JSONObject':

@@ -1,4 +1,4 @@
-import { FORMAT_READERS, formatOfHeader, parseInstant, parseUtcDateTime } from './import-formats';
+import { FORMAT_READERS, formatOfHeader, parseNdjsonLine, parseUtcDateTime } from './import-formats';
 
 describe('timestamps', () => {
   it('reads REES46 times as UTC and refuses impossible dates', () => {
@@ -8,15 +8,37 @@ describe('timestamps', () => {
     expect(parseUtcDateTime('2019-10-01')).toBeNull();
   });
 
-  it('takes ISO-8601 with a zone or epoch milliseconds, nothing that depends on the local zone', () => {
-    expect(parseInstant('2024-03-01T11:01:00+01:00')).toBe(Date.UTC(2024, 2, 1, 10, 1));
-    expect(parseInstant('2024-03-01T10:00:00.250Z')).toBe(Date.UTC(2024, 2, 1, 10, 0, 0, 250));
-    expect(parseInstant('1709287260000')).toBe(1709287260000);
-    expect(parseInstant(1709287260000)).toBe(1709287260000);
-    expect(parseInstant('2024-03-01T10:00:00')).toBeNull();
-    expect(parseInstant('March 1, 2024')).toBeNull();
-    expect(parseInstant(1.5)).toBeNull();
-    expect(parseInstant(-1)).toBeNull();
+  it('reads Taobao seconds unless told otherwise, and names the other unit when the numbers fit it', () => {
+    const taobao = FORMAT_READERS.taobao;
+    const row = (ts: string) => ({ line: 3, text: `1,2,3,pv,${ts}`, fields: ['1', '2', '3', 'pv', ts] });
+    const seconds = taobao.toRecord(row('1511658000'));
+    expect(seconds.kind === 'event' && seconds.event.timestamp).toBe(1511658000 * 1000);
+    const millis = taobao.toRecord(row('1511658000000'));
+    expect(millis).toMatchObject({ kind: 'reject', code: 'IMPLAUSIBLE_TIMESTAMP', line: 3 });
+    expect(millis.kind === 'reject' && millis.message).toMatch(/looks like milliseconds \(2017-11-26T01:00:00.000Z\).*--timestamp-unit ms/);
+    const asMs = taobao.toRecord(row('1511658000000'), { timestampUnit: 'ms' });
+    expect(asMs.kind === 'event' && asMs.event.timestamp).toBe(1511658000 * 1000);
+  });
+});
+
+describe('NDJSON ids', () => {
+  it('keeps whole-number ids as their exact digits, beyond 2^53 too', () => {
+    // 2^53 + 1 has no double of its own: JSON.parse reads it as 2^53.
+    expect(JSON.parse('{"userId":9007199254740993}').userId).toBe(9007199254740992);
+    const line = parseNdjsonLine('{"eventId":12345678901234567890,"userId":9007199254740993,"itemId":-7,"sessionId":"s","properties":{"n":9007199254740993}}');
+    expect(line).toEqual({ eventId: '12345678901234567890', userId: '9007199254740993', itemId: '-7', sessionId: 's', properties: { n: 9007199254740992 } });
+    expect(parseNdjsonLine('{"item":{"itemId":9007199254740995,"price":1}}')).toEqual({ item: { itemId: '9007199254740995', price: 1 } });
+    // Last duplicate key wins, as in JSON.parse.
+    expect(parseNdjsonLine('{"userId":1,"userId":9007199254740993}')).toEqual({ userId: '9007199254740993' });
+    // Not whole numbers: left as numbers, for the reader to refuse.
+    expect(parseNdjsonLine('{"userId":1.5}')).toEqual({ userId: 1.5 });
+    expect(parseNdjsonLine('{"userId":1e3}')).toEqual({ userId: 1000 });
+  });
+
+  it('refuses ids written as numbers with a fraction or an exponent', () => {
+    const record = FORMAT_READERS.ndjson.toRecord({ line: 4, text: '{"eventId":"a","type":"view","userId":1e3,"timestamp":"2025-01-01T00:00:00Z"}', fields: [] });
+    expect(record).toMatchObject({ kind: 'reject', code: 'MALFORMED_ROW', line: 4 });
+    expect(record.kind === 'reject' && record.message).toMatch(/userId is a number with a fraction or an exponent \(read as 1000\); send ids as strings/);
   });
 });
 

@@ -1,4 +1,7 @@
 import { createHash, hash } from 'node:crypto';
+import { FIRST_INSTANT_MS, LAST_INSTANT_MS } from '../../graphql/input-rules';
+import { isLosslessNumber, parse as parseLossless } from 'lossless-json';
+import { readEventTimestamp, type TimestampProblem, type TimestampReading, type TimestampUnit } from '../event-time';
 import type { CatalogItem } from '../event.types';
 import { parseQuotedRow, type TextRow } from './csv-reader';
 import type { ImportFormat, ImportRecord, ItemFacts, RejectCode } from './import.types';
@@ -12,14 +15,37 @@ export interface FormatReader {
   /** The header line as the dataset ships it; null for formats without one. */
   header: string | null;
   headerRequired: boolean;
-  toRecord(row: TextRow): ImportRecord;
+  /** The unit of numeric timestamps when the import does not name one: the dataset's own. */
+  timestampUnit: TimestampUnit;
+  toRecord(row: TextRow, options?: ReadOptions): ImportRecord;
 }
 
-/** Latest instant the importer accepts (9999-12-31T23:59:59.999Z); PostgreSQL and JS dates both hold it. */
-const LAST_MS = 253402300799999;
+/** How an import reads its rows beyond the format itself. */
+export interface ReadOptions {
+  /** Unit of numeric timestamps; the format's own when left out. */
+  timestampUnit?: TimestampUnit;
+}
+
+const readings = new Map<TimestampUnit, TimestampReading>(
+  (['s', 'ms'] as const).map((unit) => [unit, { unit, unitHint: 'run the import with --timestamp-unit UNIT (timestampUnit in code)' }]),
+);
+
+/** A timestamp field read by the shared rules of event-time.ts, in the import's unit. */
+function timestampOf(value: unknown, reader: FormatReader, options: ReadOptions | undefined): number | TimestampProblem {
+  return readEventTimestamp(value, readings.get(options?.timestampUnit ?? reader.timestampUnit)!);
+}
+
+function isNumeric(value: unknown): boolean {
+  return typeof value === 'number' || (typeof value === 'string' && value.length > 0 && value.charCodeAt(0) >= 48 && value.charCodeAt(0) <= 57 && !value.includes('-'));
+}
+
 
 function reject(row: TextRow, code: RejectCode, message: string): ImportRecord {
   return { kind: 'reject', line: row.line, code, message };
+}
+
+function timestampReject(row: TextRow, problem: TimestampProblem, column: string): ImportRecord {
+  return reject(row, problem.code, column === 'timestamp' ? problem.message : problem.message.replace(/^timestamp/, column));
 }
 
 function columnCountReject(row: TextRow, expected: number, header: string): ImportRecord {
@@ -38,17 +64,8 @@ function derivedEventId(prefix: string, row: TextRow): string {
 const sha1Hex: (text: string) => string =
   typeof hash === 'function' ? (text) => hash('sha1', text, 'hex') : (text) => createHash('sha1').update(text).digest('hex');
 
-function wholeNumber(text: string, maxDigits: number): number | null {
-  if (text.length === 0 || text.length > maxDigits) return null;
-  for (let i = 0; i < text.length; i++) {
-    const c = text.charCodeAt(i);
-    if (c < 48 || c > 57) return null;
-  }
-  return Number(text);
-}
-
 function inRange(ms: number | null): ms is number {
-  return ms !== null && ms >= 0 && ms <= LAST_MS;
+  return ms !== null && ms >= FIRST_INSTANT_MS && ms <= LAST_INSTANT_MS;
 }
 
 const SPACED_UTC = /^(\d{4})-(\d{2})-(\d{2})[ T](\d{2}):(\d{2}):(\d{2})(?:\.(\d{1,6}))?(?: ?UTC|Z)?$/;
@@ -65,25 +82,6 @@ export function parseUtcDateTime(text: string): number | null {
   return ms;
 }
 
-const ISO_INSTANT = /^\d{4}-\d{2}-\d{2}(?:T\d{2}:\d{2}(?::\d{2}(?:\.\d{1,9})?)?(?:Z|[+-]\d{2}:?\d{2}))?$/;
-
-/**
- * ISO-8601 with a zone (or a bare date, which ISO reads as UTC), or epoch milliseconds. A date-time
- * without a zone is refused: `Date.parse` would read it in the importing machine's zone.
- */
-export function parseInstant(value: unknown): number | null {
-  let ms: number | null = null;
-  if (typeof value === 'number') ms = Number.isInteger(value) ? value : null;
-  else if (typeof value === 'string') {
-    ms = wholeNumber(value, 15);
-    if (ms === null && ISO_INSTANT.test(value)) {
-      const parsed = Date.parse(value);
-      ms = Number.isNaN(parsed) ? null : parsed;
-    }
-  }
-  return inRange(ms) ? ms : null;
-}
-
 // Maps, not object literals: a behaviour column reading "constructor" must be refused, not find Object.prototype's.
 const TAOBAO_BEHAVIOURS = new Map([
   ['pv', 'view'],
@@ -98,20 +96,21 @@ const taobao: FormatReader = {
   mode: 'csv',
   header: 'user_id,item_id,category_id,behavior_type,timestamp',
   headerRequired: false,
-  toRecord(row) {
+  timestampUnit: 's',
+  toRecord(row, options) {
     const f = row.fields;
     if (f.length !== 5) return columnCountReject(row, 5, taobao.header!);
     const type = TAOBAO_BEHAVIOURS.get(f[3]);
     if (type === undefined) return reject(row, 'UNKNOWN_EVENT_TYPE', `behavior_type "${f[3]}" is not pv, cart, fav or buy`);
     if (f[0].length === 0) return reject(row, 'MISSING_USER', 'user_id is empty');
     if (f[1].length === 0) return reject(row, 'MISSING_ITEM', 'item_id is empty');
-    const seconds = wholeNumber(f[4], 12);
-    const timestamp = seconds === null ? null : seconds * 1000;
-    if (!inRange(timestamp)) return reject(row, 'BAD_TIMESTAMP', `timestamp "${f[4]}" is not Unix seconds`);
+    const timestamp = timestampOf(f[4], taobao, options);
+    if (typeof timestamp !== 'number') return timestampReject(row, timestamp, 'timestamp');
     const category = f[2].length > 0 ? f[2] : null;
     return {
       kind: 'event',
       line: row.line,
+      numericTimestamp: true,
       event: {
         eventId: derivedEventId('taobao', row),
         type,
@@ -142,6 +141,7 @@ const rees46: FormatReader = {
   mode: 'csv',
   header: REES46_HEADER,
   headerRequired: false,
+  timestampUnit: 'ms', // its times are text; the unit applies to nothing
   toRecord(row) {
     const f = row.fields;
     // user_session is the last column and may be empty; a row cut off before it (the published
@@ -194,18 +194,20 @@ const retailrocket: FormatReader = {
   mode: 'csv',
   header: 'timestamp,visitorid,event,itemid,transactionid',
   headerRequired: false,
-  toRecord(row) {
+  timestampUnit: 'ms',
+  toRecord(row, options) {
     const f = row.fields;
     if (f.length !== 5) return columnCountReject(row, 5, retailrocket.header!);
     const type = RETAILROCKET_EVENTS.get(f[2]);
     if (type === undefined) return reject(row, 'UNKNOWN_EVENT_TYPE', `event "${f[2]}" is not view, addtocart or transaction`);
     if (f[1].length === 0) return reject(row, 'MISSING_USER', 'visitorid is empty');
     if (f[3].length === 0) return reject(row, 'MISSING_ITEM', 'itemid is empty');
-    const timestamp = wholeNumber(f[0], 15);
-    if (!inRange(timestamp)) return reject(row, 'BAD_TIMESTAMP', `timestamp "${f[0]}" is not epoch milliseconds`);
+    const timestamp = timestampOf(f[0], retailrocket, options);
+    if (typeof timestamp !== 'number') return timestampReject(row, timestamp, 'timestamp');
     return {
       kind: 'event',
       line: row.line,
+      numericTimestamp: true,
       event: {
         eventId: derivedEventId('retailrocket', row),
         type,
@@ -245,17 +247,19 @@ const funnelcastCsv: FormatReader = {
   mode: 'csv',
   header: FUNNELCAST_HEADER,
   headerRequired: true,
-  toRecord(row) {
+  timestampUnit: 'ms',
+  toRecord(row, options) {
     const f = row.fields;
     if (f.length !== 7) return columnCountReject(row, 7, FUNNELCAST_HEADER);
     if (f[0].length === 0) return reject(row, 'MISSING_EVENT_ID', 'event_id is empty');
-    const timestamp = parseInstant(f[5]);
-    if (timestamp === null) return reject(row, 'BAD_TIMESTAMP', `timestamp "${f[5]}" is not ISO-8601 with a zone or epoch milliseconds`);
+    const timestamp = timestampOf(f[5], funnelcastCsv, options);
+    if (typeof timestamp !== 'number') return timestampReject(row, timestamp, 'timestamp');
     const properties = propertiesFromJsonText(f[6]);
     if (typeof properties === 'string') return reject(row, 'BAD_PROPERTIES', properties);
     return {
       kind: 'event',
       line: row.line,
+      numericTimestamp: isNumeric(f[5]),
       event: {
         eventId: f[0],
         type: f[1],
@@ -269,11 +273,76 @@ const funnelcastCsv: FormatReader = {
   },
 };
 
-function optionalId(value: unknown): string | null | undefined {
+/** Fields of an NDJSON event line, and of its `item` object, that hold ids. */
+const NDJSON_ID_FIELDS = ['eventId', 'userId', 'sessionId', 'itemId'] as const;
+
+/**
+ * Whether JSON.parse may have changed a numeric id: a number above 2^53 - 1 (rounded to a double)
+ * or not a whole one (1.5, and 1e3 or 1000.0, whose text is not their digits). A safe integer
+ * written as plain digits, the usual numeric id, reads back exactly as String(n).
+ */
+function numericIdNeedsText(value: unknown, text: string): boolean {
+  if (typeof value !== 'object' || value === null) return false;
+  const raw = value as Record<string, unknown>;
+  for (const field of NDJSON_ID_FIELDS) {
+    const id = raw[field];
+    if (typeof id === 'number' && (!Number.isSafeInteger(id) || Object.is(id, -0) || NUMERIC_ID_WITH_FRACTION_OR_EXPONENT.test(text))) return true;
+  }
+  return raw.item !== undefined && numericIdNeedsText(raw.item, text);
+}
+
+/** An id key followed by a number with a fraction or an exponent (1e3 and 1000.0 parse to safe integers). */
+const NUMERIC_ID_WITH_FRACTION_OR_EXPONENT = /"(?:eventId|userId|sessionId|itemId)"\s*:\s*-?\d+[.eE]/;
+
+/** Safe integers written as digits: their text is String(n). */
+function stringifySafeIds(value: Record<string, unknown>): void {
+  for (const field of NDJSON_ID_FIELDS) if (typeof value[field] === 'number') value[field] = String(value[field]);
+  if (typeof value.item === 'object' && value.item !== null && !Array.isArray(value.item)) stringifySafeIds(value.item as Record<string, unknown>);
+}
+
+const WHOLE_NUMBER = /^-?\d+$/;
+
+/** Puts the exact text of whole-number ids from `exact` (a lossless parse) in place of their numbers in `value`. */
+function useExactIds(value: Record<string, unknown>, exact: Record<string, unknown>): void {
+  for (const field of NDJSON_ID_FIELDS) {
+    const text = exact[field];
+    if (typeof value[field] === 'number' && isLosslessNumber(text) && WHOLE_NUMBER.test(text.value)) value[field] = text.value;
+  }
+  if (typeof value.item === 'object' && value.item !== null && typeof exact.item === 'object' && exact.item !== null) {
+    useExactIds(value.item as Record<string, unknown>, exact.item as Record<string, unknown>);
+  }
+}
+
+/**
+ * One NDJSON line. Ids written as numbers are kept as their exact digits: JSON.parse turns
+ * 9007199254740993 into 9007199254740992 (the nearest double), which would make two users one and
+ * drop an event as a duplicate. Lines where JSON.parse may have changed a numeric id (see
+ * numericIdNeedsText) are read a second time by lossless-json, which hands numbers over as text;
+ * every other value stays as JSON.parse reads it, and lines with string ids or plain safe integers
+ * pay nothing extra.
+ */
+export function parseNdjsonLine(text: string): unknown {
+  const value: unknown = JSON.parse(text);
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) return value;
+  if (!numericIdNeedsText(value, text)) {
+    stringifySafeIds(value as Record<string, unknown>);
+    return value;
+  }
+  // Duplicate keys: the last one wins, as in JSON.parse (lossless-json refuses them by default).
+  const exact = parseLossless(text, null, { onDuplicateKey: ({ newValue }) => newValue });
+  useExactIds(value as Record<string, unknown>, exact as Record<string, unknown>);
+  return value;
+}
+
+/**
+ * An id field of an NDJSON line: a string as written, a whole number as its digits (see
+ * parseNdjsonLine), null when missing or empty; a problem for anything else.
+ */
+function optionalId(value: unknown, name: string): string | null | { problem: string } {
   if (value === undefined || value === null || value === '') return null;
   if (typeof value === 'string') return value;
-  if (typeof value === 'number' && Number.isFinite(value)) return String(value);
-  return undefined;
+  if (typeof value === 'number') return { problem: `${name} is a number with a fraction or an exponent (read as ${value}); send ids as strings or plain digits` };
+  return { problem: `${name} must be a string (or a whole number), not ${Array.isArray(value) ? 'a list' : typeof value}` };
 }
 
 function optionalText(value: unknown): string | null | undefined {
@@ -284,8 +353,9 @@ function optionalText(value: unknown): string | null | undefined {
 function ndjsonItem(row: TextRow, value: unknown): ImportRecord {
   if (typeof value !== 'object' || value === null || Array.isArray(value)) return reject(row, 'MALFORMED_ROW', '"item" must be an object');
   const raw = value as Record<string, unknown>;
-  const itemId = optionalId(raw.itemId);
-  if (!itemId) return reject(row, 'MISSING_ITEM', 'item.itemId must be a non-empty string');
+  const itemId = optionalId(raw.itemId, 'item.itemId');
+  if (itemId === null) return reject(row, 'MISSING_ITEM', 'item.itemId is missing; every catalog line needs one');
+  if (typeof itemId !== 'string') return reject(row, 'MALFORMED_ROW', itemId.problem);
   const title = optionalText(raw.title);
   const category = optionalText(raw.category);
   const brand = optionalText(raw.brand);
@@ -314,29 +384,38 @@ const ndjson: FormatReader = {
   mode: 'lines',
   header: null,
   headerRequired: false,
-  toRecord(row) {
+  timestampUnit: 'ms',
+  toRecord(row, options) {
     let value: unknown;
     try {
-      value = JSON.parse(row.text);
+      value = parseNdjsonLine(row.text);
     } catch {
       return reject(row, 'MALFORMED_ROW', 'not valid JSON');
     }
     if (typeof value !== 'object' || value === null || Array.isArray(value)) return reject(row, 'MALFORMED_ROW', 'each line must be a JSON object');
     const raw = value as Record<string, unknown>;
     if ('item' in raw) return ndjsonItem(row, raw.item);
-    const eventId = optionalId(raw.eventId);
-    if (!eventId) return reject(row, 'MISSING_EVENT_ID', 'eventId must be a non-empty string');
+    const eventId = optionalId(raw.eventId, 'eventId');
+    if (eventId === null) return reject(row, 'MISSING_EVENT_ID', 'eventId is missing; every event needs one');
+    if (typeof eventId !== 'string') return reject(row, 'MALFORMED_ROW', eventId.problem);
     if (typeof raw.type !== 'string') return reject(row, 'INVALID_EVENT_TYPE', 'type must be a string');
-    const userId = optionalId(raw.userId);
-    if (!userId) return reject(row, 'MISSING_USER', 'userId must be a non-empty string');
-    const sessionId = optionalId(raw.sessionId);
-    const itemId = optionalId(raw.itemId);
-    if (sessionId === undefined || itemId === undefined) return reject(row, 'MALFORMED_ROW', 'sessionId and itemId must be strings when given');
-    const timestamp = parseInstant(raw.timestamp);
-    if (timestamp === null) return reject(row, 'BAD_TIMESTAMP', `timestamp ${JSON.stringify(raw.timestamp)} is not ISO-8601 with a zone or epoch milliseconds`);
+    const userId = optionalId(raw.userId, 'userId');
+    if (userId === null) return reject(row, 'MISSING_USER', 'userId is missing; every event needs one');
+    if (typeof userId !== 'string') return reject(row, 'MALFORMED_ROW', userId.problem);
+    const sessionId = optionalId(raw.sessionId, 'sessionId');
+    if (sessionId !== null && typeof sessionId !== 'string') return reject(row, 'MALFORMED_ROW', sessionId.problem);
+    const itemId = optionalId(raw.itemId, 'itemId');
+    if (itemId !== null && typeof itemId !== 'string') return reject(row, 'MALFORMED_ROW', itemId.problem);
+    const timestamp = timestampOf(raw.timestamp, ndjson, options);
+    if (typeof timestamp !== 'number') return timestampReject(row, timestamp, 'timestamp');
     const properties = propertiesFromValue(raw.properties);
     if (typeof properties === 'string') return reject(row, 'BAD_PROPERTIES', properties);
-    return { kind: 'event', line: row.line, event: { eventId, type: raw.type, userId, sessionId, itemId, timestamp, properties } };
+    return {
+      kind: 'event',
+      line: row.line,
+      numericTimestamp: isNumeric(raw.timestamp),
+      event: { eventId, type: raw.type, userId, sessionId, itemId, timestamp, properties },
+    };
   },
 };
 

@@ -12,8 +12,9 @@ import {
   type ImportSummary,
 } from './import.service';
 import { ProgressBar } from './progress-bar';
+import { TIMESTAMP_UNITS, type TimestampUnit } from '../event-time';
 
-const USAGE = `Usage: funnelcast import --format <${IMPORT_FORMATS.join('|')}> [--batch-size N] FILE
+const USAGE = `Usage: funnelcast import --format <${IMPORT_FORMATS.join('|')}> [--timestamp-unit s|ms] [--batch-size N] FILE
 
 Bulk-loads an event file into the database named by DATABASE_URL, streaming it in batches
 (each batch commits on its own; running the same file again adds nothing twice).
@@ -26,9 +27,17 @@ Formats:
   ndjson          one event or {"item": {...}} catalog object per line
 
 Options:
-  --format F       the file's format (required)
-  --batch-size N   rows per COPY + merge transaction (default ${DEFAULT_BATCH_SIZE.toLocaleString('en-US')})
-  --help           show this text`;
+  --format F            the file's format (required)
+  --timestamp-unit U    unit of numeric timestamps: s (Unix seconds) or ms (milliseconds); default: the
+                        format's own (s for taobao, ms for the others). ISO 8601 text needs none. A file
+                        whose first numeric timestamp is implausible in the unit is refused (line and hint).
+  --batch-size N        rows per COPY + merge transaction (default ${DEFAULT_BATCH_SIZE.toLocaleString('en-US')})
+  --help                show this text
+
+Events follow the API's rules: a timestamp more than a day in the future is rejected, like any
+invalid row, with its line number and reason.`;
+
+const KNOWN_FLAGS = new Set(['help', 'format', 'timestamp-unit', 'batch-size']);
 
 const count = (n: number): string => n.toLocaleString('en-US');
 
@@ -57,6 +66,7 @@ export async function run(argv: string[]): Promise<number> {
   let format: string | undefined;
   let file: string;
   let batchSize: number;
+  let timestampUnit: TimestampUnit | undefined;
   try {
     const args = parseArgs(argv, ['help']);
     if (args.flags.help) {
@@ -69,6 +79,13 @@ export async function run(argv: string[]): Promise<number> {
     if (args.positional.length !== 1) throw new UsageError('give exactly one FILE to import');
     file = args.positional[0];
     batchSize = intFlag(args, 'batch-size', DEFAULT_BATCH_SIZE, 1);
+    const unit = stringFlag(args, 'timestamp-unit');
+    if (unit !== undefined && !(TIMESTAMP_UNITS as readonly string[]).includes(unit)) {
+      throw new UsageError(`--timestamp-unit must be s (Unix seconds) or ms (milliseconds), not "${unit}"`);
+    }
+    timestampUnit = unit as TimestampUnit | undefined;
+    const unknown = Object.keys(args.flags).filter((name) => !KNOWN_FLAGS.has(name));
+    if (unknown.length > 0) throw new UsageError(`unknown option ${unknown.map((name) => `--${name}`).join(', ')}`);
   } catch (error) {
     if (!(error instanceof UsageError)) throw error;
     console.error(`funnelcast import: ${error.message}\n\n${USAGE}`);
@@ -98,6 +115,7 @@ export async function run(argv: string[]): Promise<number> {
       const progress = process.stderr.isTTY ? new ProgressBar(process.stderr) : null;
       const summary = await importFile(dataSource, format, file, {
         batchSize,
+        timestampUnit,
         onProgress: progress ? (p) => progress.update(p) : undefined,
       });
       progress?.finish();

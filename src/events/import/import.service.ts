@@ -4,7 +4,7 @@ import type { DataSource } from 'typeorm';
 import { config } from '../../config';
 import { withPgClient } from '../../db/data-source';
 import { readTextRows, type TextRow } from './csv-reader';
-import { FORMAT_READERS, formatOfHeader, formatThatReads } from './import-formats';
+import { FORMAT_READERS, formatOfHeader, formatThatReads, type ReadOptions } from './import-formats';
 import {
   IMPORT_FORMATS,
   ImportFileError,
@@ -17,6 +17,8 @@ import {
   type RejectedRow,
 } from './import.types';
 import { eventProblem, itemProblem, priceProblem, serialiseProperties, type RecordProblem } from '../event-checks';
+import { normaliseEventType } from '../event.types';
+import { TIMESTAMP_UNITS } from '../event-time';
 import { createStaging, dropStaging, StagingBatch } from './staging-batch';
 
 export * from './import.types';
@@ -62,6 +64,7 @@ async function importChunks(
   const batchSize = options.batchSize ?? DEFAULT_BATCH_SIZE;
   if (!Number.isInteger(batchSize) || batchSize < 1) throw new RangeError(`batchSize must be a positive whole number (got ${batchSize})`);
   const maxPropertiesBytes = options.maxPropertiesBytes ?? config().maxEventPropertiesBytes;
+  const now = options.now ?? Date.now();
   const counters: ImportCounters = {
     rowsRead: 0,
     imported: 0,
@@ -95,7 +98,10 @@ async function importChunks(
   await withPgClient(dataSource, async (client) => {
     await createStaging(client);
     let merging: Promise<void> | null = null;
+    let mergesStarted = 0;
+    let unitSettled = false;
     const mergeBatch = (batch: StagingBatch): Promise<void> => {
+      mergesStarted++;
       const merge = batch.merge(client).then((result) => {
         counters.imported += result.inserted;
         counters.duplicates += batch.events - result.inserted;
@@ -114,14 +120,25 @@ async function importChunks(
         for (const record of records) {
           const seq = ++counters.rowsRead;
           if (record.kind === 'reject') {
+            if (record.code === 'IMPLAUSIBLE_TIMESTAMP' && !unitSettled) {
+              // The first numeric timestamp decides the unit for the file, as the first row decides its format:
+              // a whole file in the other unit is one mistake, said once, not a million rejects.
+              throw new ImportFileError(
+                `line ${record.line}: ${record.message}. The import stopped there; ` +
+                  (mergesStarted === 0 ? 'nothing was stored.' : 'the batches before that line are stored, and running it again adds nothing twice.'),
+              );
+            }
             rejectRow(record.line, record.code, record.message);
             continue;
           }
           const line = record.line ?? seq;
           if (record.kind === 'event') {
-            const event = record.event;
+            if (record.numericTimestamp) unitSettled = true;
+            let event = record.event;
+            const type = normaliseEventType(event.type);
+            if (type !== event.type) event = { ...event, type };
             const facts = record.itemFacts;
-            const problem = eventProblem(event) ?? (facts ? factsProblem(facts.category, facts.brand, facts.price) : null);
+            const problem = eventProblem(event, now) ?? (facts ? factsProblem(facts.category, facts.brand, facts.price) : null);
             if (problem !== null) {
               rejectRow(line, problem.code, problem.message);
               continue;
@@ -202,7 +219,7 @@ export async function importRecords(
  * a header of another format, or a first row that only another format reads, stops the import
  * before anything is written, with the format to use instead.
  */
-async function* fileRecords(format: ImportFormat, rows: AsyncIterable<TextRow[]>): AsyncGenerator<ImportRecord[]> {
+async function* fileRecords(format: ImportFormat, rows: AsyncIterable<TextRow[]>, readOptions: ReadOptions): AsyncGenerator<ImportRecord[]> {
   const reader = FORMAT_READERS[format];
   let first = true;
   for await (const chunk of rows) {
@@ -216,7 +233,7 @@ async function* fileRecords(format: ImportFormat, rows: AsyncIterable<TextRow[]>
         if (headerOf !== null) {
           throw new ImportFileError(`this looks like a ${headerOf.label} file (header "${row.text}"); try --format ${headerOf.format}`);
         }
-        const record = reader.toRecord(row);
+        const record = reader.toRecord(row, readOptions);
         if (record.kind === 'reject' || reader.headerRequired) {
           const other = formatThatReads(row, format);
           if (other !== null) throw new ImportFileError(`this looks like a ${other.label} file, not ${reader.label}; try --format ${other.format}`);
@@ -227,7 +244,7 @@ async function* fileRecords(format: ImportFormat, rows: AsyncIterable<TextRow[]>
         records[count++] = record;
         continue;
       }
-      records[count++] = reader.toRecord(row);
+      records[count++] = reader.toRecord(row, readOptions);
     }
     records.length = count;
     yield records;
@@ -259,11 +276,14 @@ export async function importFile(
   options: ImportOptions = {},
 ): Promise<ImportSummary> {
   if (!isImportFormat(format)) throw new ImportFileError(`unknown format "${format}"; use one of ${IMPORT_FORMATS.join(', ')}`);
+  if (options.timestampUnit !== undefined && !(TIMESTAMP_UNITS as readonly string[]).includes(options.timestampUnit)) {
+    throw new ImportFileError(`unknown timestamp unit "${options.timestampUnit}"; use s (Unix seconds) or ms (milliseconds)`);
+  }
   const totalBytes = await importFileSize(path);
   const stream = createReadStream(path, { highWaterMark: 1 << 20 });
   try {
     const rows = readTextRows(stream, FORMAT_READERS[format].mode);
-    return await importChunks(dataSource, fileRecords(format, rows), options, () => ({ bytesRead: stream.bytesRead, totalBytes }));
+    return await importChunks(dataSource, fileRecords(format, rows, { timestampUnit: options.timestampUnit }), options, () => ({ bytesRead: stream.bytesRead, totalBytes }));
   } finally {
     stream.destroy();
   }

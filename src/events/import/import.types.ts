@@ -1,12 +1,20 @@
 import type { CatalogItem, ShopEvent } from '../event.types';
 import type { RejectCode } from '../event-checks';
+import type { TimestampUnit } from '../event-time';
 
 /**
  * What a source hands the importer, in file order. `line` is where the record came from (files);
  * records from code may leave it out and are then numbered by position.
  */
 export type ImportRecord =
-  | { kind: 'event'; event: ShopEvent; itemFacts?: ItemFacts; line?: number }
+  | {
+      kind: 'event';
+      event: ShopEvent;
+      itemFacts?: ItemFacts;
+      line?: number;
+      /** The file wrote the timestamp as a number (or digits), so the first such row settles the unit. */
+      numericTimestamp?: boolean;
+    }
   | { kind: 'item'; item: CatalogItem; line?: number }
   | { kind: 'reject'; line: number; code: RejectCode; message: string };
 
@@ -60,6 +68,15 @@ export interface ImportOptions {
   onProgress?: (progress: ImportProgress) => void;
   /** Largest serialised `properties` of one event; defaults to the configured ingest limit. */
   maxPropertiesBytes?: number;
+  /**
+   * Unit of numeric timestamps in a file: Unix seconds or milliseconds. Defaults to the format's
+   * own (seconds for Taobao, milliseconds for the others). When the file's first numeric
+   * timestamp is implausible in this unit the import stops there (ImportFileError); later ones
+   * are rejected row by row as IMPLAUSIBLE_TIMESTAMP.
+   */
+  timestampUnit?: TimestampUnit;
+  /** "Now" for the future-timestamp rule (tests); defaults to the clock when the import starts. */
+  now?: number;
 }
 
 /** A failure of the whole import the operator can fix (missing file, wrong format): no stack trace needed. */
