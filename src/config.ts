@@ -37,6 +37,8 @@ export interface Config {
   rateLimitPerAddress: number;
   /** Failed authentications per minute per client address before it gets 429; 0 turns it off. */
   authFailuresPerMinute: number;
+  /** How long a request waits for Redis to count it against the rate limits before this process's in-memory count decides, in ms. */
+  rateLimitRedisTimeoutMs: number;
   /** A request body that sends nothing for this long is answered 408, in milliseconds. */
   bodyTimeoutMs: number;
   /** Origins whose web pages may call the API (CORS): exact origins, or ['*'] for any; empty: none. */
@@ -234,6 +236,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     rateLimitPerKey: readInt(env, 'FUNNELCAST_RATE_LIMIT_PER_KEY', 1000, 0, 1_000_000, problems),
     rateLimitPerAddress: readInt(env, 'FUNNELCAST_RATE_LIMIT_PER_ADDRESS', 1000, 0, 1_000_000, problems),
     authFailuresPerMinute: readInt(env, 'FUNNELCAST_AUTH_FAILURES_PER_MINUTE', 30, 0, 1_000_000, problems),
+    rateLimitRedisTimeoutMs: readInt(env, 'FUNNELCAST_RATE_LIMIT_REDIS_TIMEOUT_MS', 250, 1, 60_000, problems),
     bodyTimeoutMs: readInt(env, 'FUNNELCAST_BODY_TIMEOUT_MS', 10_000, 100, 600_000, problems),
     corsOrigins: readOrigins(env, 'FUNNELCAST_CORS_ORIGINS', problems),
     trustedProxies: readTrustedProxies(env, 'FUNNELCAST_TRUSTED_PROXIES', problems),

@@ -11,22 +11,22 @@ export interface RateLimitRefusal {
   retryAfterSeconds: number;
 }
 
-type Limits = Pick<Config, 'rateLimitPerKey' | 'rateLimitPerAddress' | 'authFailuresPerMinute' | 'queuePrefix'> & Partial<Pick<Config, 'trustedProxies'>>;
+type Limits = Pick<Config, 'rateLimitPerKey' | 'rateLimitPerAddress' | 'authFailuresPerMinute' | 'queuePrefix'> & Partial<Pick<Config, 'trustedProxies' | 'rateLimitRedisTimeoutMs'>>;
 
-/** How long a request waits for Redis to count it before the in-memory count decides. */
-const REDIS_TIMEOUT_MS = 250;
+/** How long a request waits for Redis to count it before the in-memory count decides (FUNNELCAST_RATE_LIMIT_REDIS_TIMEOUT_MS). */
+const DEFAULT_REDIS_TIMEOUT_MS = 250;
 
 type Limiter = RLWrapperTimeouts;
 
 /**
  * A limiter counted in Redis, so every API process shares the count, with an in-memory one of the
- * same size that takes over at once while Redis is disconnected or slower than REDIS_TIMEOUT_MS:
+ * same size that takes over at once while Redis is disconnected or slower than `timeoutMs`:
  * an outage neither opens the gate nor closes it (the count is then per process).
  */
-function limiter(redis: Redis, keyPrefix: string, points: number, duration: number): Limiter {
+function limiter(redis: Redis, keyPrefix: string, points: number, duration: number, timeoutMs: number): Limiter {
   const insuranceLimiter = new RateLimiterMemory({ keyPrefix, points, duration });
   const shared = new RateLimiterRedis({ storeClient: redis, keyPrefix, points, duration, rejectIfRedisNotReady: true, insuranceLimiter });
-  return new RLWrapperTimeouts({ limiter: shared, insuranceLimiter, timeoutMs: REDIS_TIMEOUT_MS });
+  return new RLWrapperTimeouts({ limiter: shared, insuranceLimiter, timeoutMs });
 }
 
 const retryAfter = (res: RateLimiterRes) => Math.max(1, Math.ceil(res.msBeforeNext / 1000));
@@ -74,16 +74,17 @@ export class RequestRateLimits {
   ) {
     this.trust = addressTrust(limits.trustedProxies);
     const prefix = `${limits.queuePrefix}:rate`;
-    if (limits.rateLimitPerKey > 0) this.perKey = limiter(redis, `${prefix}:key`, limits.rateLimitPerKey, 1);
-    if (limits.rateLimitPerAddress > 0) this.perAddress = limiter(redis, `${prefix}:address`, limits.rateLimitPerAddress, 1);
-    if (limits.authFailuresPerMinute > 0) this.authFailures = limiter(redis, `${prefix}:auth-failures`, limits.authFailuresPerMinute, 60);
+    const timeoutMs = limits.rateLimitRedisTimeoutMs ?? DEFAULT_REDIS_TIMEOUT_MS;
+    if (limits.rateLimitPerKey > 0) this.perKey = limiter(redis, `${prefix}:key`, limits.rateLimitPerKey, 1, timeoutMs);
+    if (limits.rateLimitPerAddress > 0) this.perAddress = limiter(redis, `${prefix}:address`, limits.rateLimitPerAddress, 1, timeoutMs);
+    if (limits.authFailuresPerMinute > 0) this.authFailures = limiter(redis, `${prefix}:auth-failures`, limits.authFailuresPerMinute, 60, timeoutMs);
   }
 
   /** Counts the request against its address and key; a refusal when either is over its rate. */
   async admit(request: IncomingMessage): Promise<RateLimitRefusal | null> {
     const address = clientAddress(request, this.trust);
     const key = bearerKey(request.headers.authorization);
-    // In parallel: while Redis hangs each waits REDIS_TIMEOUT_MS once, not one after another.
+    // In parallel: while Redis hangs each waits the timeout once, not one after another.
     const [byAddress, byKey] = await Promise.all([
       this.perAddress ? consume(this.perAddress, address) : null,
       this.perKey && key ? consume(this.perKey, key) : null,

@@ -30,7 +30,7 @@ describe('rate limits when Redis hangs', () => {
 
   beforeAll(async () => {
     redis = await PrivateRedis.start();
-    t = await startTestApp('ratelimitredis', { REDIS_URL: redis.url, FUNNELCAST_RATE_LIMIT_PER_KEY: '5' });
+    t = await startTestApp('ratelimitredis', { REDIS_URL: redis.url, FUNNELCAST_RATE_LIMIT_PER_KEY: '5', FUNNELCAST_RATE_LIMIT_REDIS_TIMEOUT_MS: '250' });
   }, 60_000);
 
   afterAll(async () => {

@@ -35,6 +35,9 @@ export async function startTestApp(label: string, env: Record<string, string> = 
     // On a busy 2-core machine a healthy PostgreSQL or Redis can take seconds to answer; tests that
     // want "degraded" from a dependency that is down pass their own value.
     FUNNELCAST_HEALTH_TIMEOUT_MS: '60000',
+    // Likewise a rate-limit count in Redis: past the timeout this process's own count decides, and
+    // a test counting 429s would see two counts. Tests of a hanging Redis pass their own value.
+    FUNNELCAST_RATE_LIMIT_REDIS_TIMEOUT_MS: '30000',
     ...env,
   });
   await db.dataSource.destroy(); // the app opens its own pool
