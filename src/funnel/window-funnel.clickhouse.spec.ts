@@ -26,7 +26,8 @@
  * runs this file pays for it), and one query evaluates a whole batch of units in every mode.
  */
 import { FunnelModes, WindowFunnel } from './window-funnel';
-import { ReferenceEvent, referenceWindowFunnel } from './window-funnel.reference';
+import { SeededRandom } from '../ml/random';
+import { ALL_MODE_COMBINATIONS, ReferenceEvent, referenceWindowFunnel } from './window-funnel.reference';
 
 type ChdbQuery = (sql: string, format?: string) => string;
 
@@ -50,29 +51,6 @@ const MODE_NAMES: [keyof FunnelModes, string][] = [
   ['allowReentry', 'allow_reentry'],
 ];
 
-const ALL_MODE_COMBINATIONS: FunnelModes[] = [];
-for (let bits = 0; bits < 32; bits++) {
-  const modes: FunnelModes = {};
-  MODE_NAMES.forEach(([name], b) => {
-    if ((bits & (1 << b)) !== 0) modes[name] = true;
-  });
-  if (modes.allowReentry && !modes.strictOrder) continue; // refused by both engines
-  ALL_MODE_COMBINATIONS.push(modes);
-}
-
-/** A small seeded generator (xorshift32), so a failing batch replays exactly. */
-function seededRandom(seed: number): () => number {
-  let state = seed >>> 0 || 0x9e3779b9;
-  return () => {
-    state ^= state << 13;
-    state >>>= 0;
-    state ^= state >>> 17;
-    state ^= state << 5;
-    state >>>= 0;
-    return state / 0x100000000;
-  };
-}
-
 interface Unit {
   /** Sorted, distinct timestamps. */
   timestamps: number[];
@@ -89,8 +67,9 @@ interface Batch {
 }
 
 function randomBatch(seed: number, unitCount: number): Batch {
-  const random = seededRandom(seed * 104_729);
-  const pick = (n: number): number => Math.floor(random() * n);
+  const rng = new SeededRandom(seed * 104_729);
+  const random = (): number => rng.next();
+  const pick = (n: number): number => rng.below(n);
   const stepCount = 1 + pick(4);
   const alphabet = ['A', 'B', 'C', 'D'].slice(0, 2 + pick(3));
   // Repeated step types on purpose: one event then matches several steps.

@@ -138,3 +138,21 @@ export function referenceWindowFunnel(history: ReferenceEvent[], funnel: Referen
   });
   return { level, stepTimes: deepest[0].map((p) => p.timestamp) };
 }
+
+/**
+ * Every mode combination the engine accepts (24): any subset of strictDeduplication, strictOrder,
+ * strictIncrease and strictOnce, and allowReentry only together with strictOrder (as in ClickHouse,
+ * which refuses it otherwise). For tests that check every mode against this reference.
+ */
+export const ALL_MODE_COMBINATIONS: readonly FunnelModes[] = (() => {
+  const names: (keyof FunnelModes)[] = ['strictDeduplication', 'strictOrder', 'strictIncrease', 'strictOnce', 'allowReentry'];
+  const combinations: FunnelModes[] = [];
+  for (let bits = 0; bits < 1 << names.length; bits++) {
+    const modes: FunnelModes = {};
+    names.forEach((name, b) => {
+      if ((bits & (1 << b)) !== 0) modes[name] = true;
+    });
+    if (!modes.allowReentry || modes.strictOrder) combinations.push(modes);
+  }
+  return combinations;
+})();

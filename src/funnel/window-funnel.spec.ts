@@ -1,5 +1,6 @@
 import { FunnelDefinitionError, FunnelInputError, FunnelModes, FunnelRange, WindowFunnel } from './window-funnel';
-import { ReferenceEvent, referenceWindowFunnel } from './window-funnel.reference';
+import { SeededRandom } from '../ml/random';
+import { ALL_MODE_COMBINATIONS, ReferenceEvent, referenceWindowFunnel } from './window-funnel.reference';
 
 /**
  * Hand-worked examples use a small log notation: `A@0 B+X@3 Z@4` is three events in ingestion
@@ -343,38 +344,12 @@ describe('windowFunnel over a time range [from, to)', () => {
   });
 });
 
-/** A small seeded generator (xorshift32), so failures replay exactly. */
-function seededRandom(seed: number): () => number {
-  let state = seed >>> 0 || 0x9e3779b9;
-  return () => {
-    state ^= state << 13;
-    state >>>= 0;
-    state ^= state >>> 17;
-    state ^= state << 5;
-    state >>>= 0;
-    return state / 0x100000000;
-  };
-}
-
-const ALL_MODE_COMBINATIONS: FunnelModes[] = [];
-for (let bits = 0; bits < 32; bits++) {
-  const modes: FunnelModes = {
-    strictDeduplication: (bits & 1) !== 0,
-    strictOrder: (bits & 2) !== 0,
-    strictIncrease: (bits & 4) !== 0,
-    strictOnce: (bits & 8) !== 0,
-    allowReentry: (bits & 16) !== 0,
-  };
-  if (modes.allowReentry && !modes.strictOrder) continue;
-  ALL_MODE_COMBINATIONS.push(modes);
-}
-
 describe('windowFunnel agrees with the brute-force reference', () => {
   it.each([0, 1, 2, 3])('on random logs, batch %i', (batch) => {
     let cases = 0;
     for (let seed = 1 + batch * 150; seed <= (batch + 1) * 150; seed++) {
-      const random = seededRandom(seed * 7919);
-      const pick = (n: number): number => Math.floor(random() * n);
+      const random = new SeededRandom(seed * 7919);
+      const pick = (n: number): number => random.below(n);
       const stepCount = 1 + pick(4);
       const alphabet = ['A', 'B', 'C', 'D'].slice(0, 2 + pick(3));
       // Repeated step types on purpose: they produce events that match several steps.
@@ -389,12 +364,12 @@ describe('windowFunnel agrees with the brute-force reference', () => {
         let clock = pick(3);
         return Array.from({ length: pick(11) }, () => {
           clock += pick(3);
-          const types = [random() < 0.15 ? 'Z' : alphabet[pick(alphabet.length)]];
-          if (random() < 0.15) types.push(alphabet[pick(alphabet.length)]);
+          const types = [random.next() < 0.15 ? 'Z' : alphabet[pick(alphabet.length)]];
+          if (random.next() < 0.15) types.push(alphabet[pick(alphabet.length)]);
           return {
             timestamp: clock,
             steps: stepTypes.flatMap((type, k) => (types.includes(type) ? [k + 1] : [])),
-            exclusions: exclusions.flatMap((_, r) => (random() < 0.15 ? [r] : [])),
+            exclusions: exclusions.flatMap((_, r) => (random.next() < 0.15 ? [r] : [])),
           };
         });
       });
