@@ -5,19 +5,10 @@
  * times are recomputed here from the generated events alone.
  */
 import type { FunnelSpec } from '../src/funnel/funnel-definition';
-import { referenceWindowFunnel, ReferenceEvent } from '../src/funnel/window-funnel.reference';
 import type { FunnelModes } from '../src/funnel/window-funnel';
 import { SeededRandom } from '../src/ml/random';
 import { startTestApp, TestApp } from './support/app';
-
-interface LogEvent {
-  index: number;
-  user: string;
-  session: string;
-  type: string;
-  minute: number;
-  p: number;
-}
+import { expectedByReference, isType, LogEvent, Variant } from './support/funnel-log';
 
 /** Uniform numbers in [0, 1) from the project's seeded generator, so a failing seed can be re-run. */
 function seeded(seed: number): () => number {
@@ -54,13 +45,6 @@ function randomLog(seed: number, users: number): LogEvent[] {
   return events;
 }
 
-interface Variant {
-  name: string;
-  steps: { type: string; matches: (e: LogEvent) => boolean; filters?: { property: string; op: string; value: unknown }[] }[];
-  exclusion?: boolean;
-}
-
-const isType = (type: string) => (e: LogEvent) => e.type === type;
 const VARIANTS: Variant[] = [
   { name: 'a→b→c', steps: [{ type: 'a', matches: isType('a') }, { type: 'b', matches: isType('b') }, { type: 'c', matches: isType('c') }] },
   {
@@ -85,45 +69,6 @@ const MODES: { names: string[]; modes: FunnelModes }[] = [
   { names: ['strict_once'], modes: { strictOnce: true } },
   { names: ['strict_increase', 'strict_once', 'strict_deduplication'], modes: { strictIncrease: true, strictOnce: true, strictDeduplication: true } },
 ];
-
-/** Step counts, active units and mean time from the previous step (seconds), by the reference. */
-function expected(log: LogEvent[], variant: Variant, modes: FunnelModes, countBy: 'user' | 'session', range: { fromMinute: number; toMinute: number }) {
-  const units = new Map<string, LogEvent[]>();
-  for (const event of log) {
-    const key = countBy === 'user' ? event.user : `${event.user}/${event.session}`;
-    units.set(key, [...(units.get(key) ?? []), event]);
-  }
-  const stepCount = variant.steps.length;
-  const counts = new Array<number>(stepCount).fill(0);
-  const durationSums = new Array<number>(stepCount).fill(0);
-  let active = 0;
-  for (const events of units.values()) {
-    events.sort((x, y) => x.minute - y.minute || x.index - y.index);
-    const inRange = (e: LogEvent) => e.minute >= range.fromMinute && e.minute < range.toMinute;
-    if (events.some(inRange)) active++;
-    // The unit's whole history goes in; the reference applies the range rule itself.
-    const referenceEvents: ReferenceEvent[] = events.map((e) => ({
-      timestamp: e.minute * 60,
-      steps: variant.steps.flatMap((step, k) => (step.matches(e) ? [k + 1] : [])),
-      exclusions: variant.exclusion && e.type === 'x' ? [0] : [],
-    }));
-    const { level, stepTimes } = referenceWindowFunnel(
-      referenceEvents,
-      {
-        stepCount,
-        conversionWindow: WINDOW_SECONDS,
-        modes,
-        exclusions: variant.exclusion ? [{ fromStep: 1, toStep: 3 }] : [],
-      },
-      { from: range.fromMinute * 60, to: range.toMinute * 60 },
-    );
-    for (let k = 0; k < level; k++) {
-      counts[k]++;
-      if (k > 0) durationSums[k] += stepTimes[k] - stepTimes[k - 1];
-    }
-  }
-  return { counts, active, averages: durationSums.map((sum, k) => (k === 0 || counts[k] === 0 ? null : sum / counts[k])) };
-}
 
 let t: TestApp;
 beforeAll(async () => {
@@ -166,7 +111,7 @@ describe.each([11, 23])('random stored log (seed %i)', (seed) => {
           cohort: { userIds: [...new Set(log.map((e) => `${seed}-${e.user}`))] },
         };
         const result = await t.app.services.funnels.funnel(spec);
-        const want = expected(log, variant, modes, countBy, range);
+        const want = expectedByReference(log, variant, modes, countBy, range, WINDOW_SECONDS);
         completed += want.counts[want.counts.length - 1];
         const context = `${variant.name} [${names.join(',')}] by ${countBy}`;
         expect({ context, counts: result.steps.map((s) => s.count), totalUnits: result.totalUnits }).toEqual({ context, counts: want.counts, totalUnits: want.active });

@@ -10,19 +10,10 @@
 import { EventMirror } from '../src/funnel/event-mirror';
 import type { FunnelSpec } from '../src/funnel/funnel-definition';
 import { FunnelService } from '../src/funnel/funnel.service';
-import { referenceWindowFunnel } from '../src/funnel/window-funnel.reference';
 import type { FunnelModes } from '../src/funnel/window-funnel';
 import { SeededRandom } from '../src/ml/random';
 import { startTestApp, TestApp } from './support/app';
-
-interface LogEvent {
-  index: number;
-  user: string;
-  session: string;
-  type: string;
-  minute: number;
-  p: number;
-}
+import { expectedByReference, isType, LogEvent, Variant } from './support/funnel-log';
 
 const START = Date.UTC(2026, 0, 5, 12);
 const MINUTE = 60_000;
@@ -45,8 +36,7 @@ function randomLog(seed: number): LogEvent[] {
   }));
 }
 
-const isType = (type: string) => (e: LogEvent) => e.type === type;
-const VARIANTS = [
+const VARIANTS: Variant[] = [
   { name: 'a→b→c', steps: [{ type: 'a', matches: isType('a') }, { type: 'b', matches: isType('b') }, { type: 'c', matches: isType('c') }] },
   {
     name: 'a→b[p≥1]→c',
@@ -66,25 +56,8 @@ const MODES: { names: string[]; modes: FunnelModes }[] = [
 ];
 
 /** Step counts and active units by the reference, units grouped from the log itself. */
-function expected(log: LogEvent[], steps: (typeof VARIANTS)[number]['steps'], modes: FunnelModes, countBy: 'user' | 'session') {
-  const units = new Map<string, LogEvent[]>();
-  for (const event of log) {
-    const key = countBy === 'user' ? event.user : `${event.user}/${event.session}`;
-    units.set(key, [...(units.get(key) ?? []), event]);
-  }
-  const counts = new Array<number>(steps.length).fill(0);
-  let active = 0;
-  for (const events of units.values()) {
-    events.sort((x, y) => x.minute - y.minute || x.index - y.index);
-    const inRange = (e: LogEvent) => e.minute >= FROM_MINUTE && e.minute < TO_MINUTE;
-    if (events.some(inRange)) active++;
-    const { level } = referenceWindowFunnel(
-      events.map((e) => ({ timestamp: e.minute * 60, steps: steps.flatMap((step, k) => (step.matches(e) ? [k + 1] : [])) })),
-      { stepCount: steps.length, conversionWindow: WINDOW_SECONDS, modes },
-      { from: FROM_MINUTE * 60, to: TO_MINUTE * 60 },
-    );
-    for (let k = 0; k < level; k++) counts[k]++;
-  }
+function expected(log: LogEvent[], variant: Variant, modes: FunnelModes, countBy: 'user' | 'session') {
+  const { counts, active } = expectedByReference(log, variant, modes, countBy, { fromMinute: FROM_MINUTE, toMinute: TO_MINUTE }, WINDOW_SECONDS);
   return { counts, totalUnits: active };
 }
 
@@ -123,9 +96,9 @@ afterAll(async () => {
   await t.stop();
 });
 
-function specOf(variant: (typeof VARIANTS)[number], names: string[], countBy: 'user' | 'session'): FunnelSpec {
+function specOf(variant: Variant, names: string[], countBy: 'user' | 'session'): FunnelSpec {
   return {
-    steps: variant.steps.map((step) => ({ type: step.type, filters: 'filters' in step ? step.filters : undefined })),
+    steps: variant.steps.map((step) => ({ type: step.type, filters: step.filters })),
     conversionWindowSeconds: WINDOW_SECONDS,
     from: new Date(START + FROM_MINUTE * MINUTE),
     to: new Date(START + TO_MINUTE * MINUTE),
@@ -163,7 +136,7 @@ it('answers from base and delta together as the reference does, and as after com
       for (const countBy of ['user', 'session'] as const) {
         const context = `${variant.name} [${names.join(',')}] by ${countBy}`;
         const result = await funnels.funnel(specOf(variant, names, countBy));
-        const want = expected(log, variant.steps, modes, countBy);
+        const want = expected(log, variant, modes, countBy);
         completed += want.counts[want.counts.length - 1];
         expect({ context, counts: result.steps.map((s) => s.count), totalUnits: result.totalUnits }).toEqual({ context, ...want });
       }
@@ -205,7 +178,7 @@ it('answers the same split across workers by unit ranges over base and delta as 
       for (const countBy of ['user', 'session'] as const) {
         const context = `${variant.name} [${names.join(',')}] by ${countBy}`;
         const answer = split[context] as { steps: { count: number }[]; totalUnits: number };
-        expect({ context, counts: answer.steps.map((step) => step.count), totalUnits: answer.totalUnits }).toEqual({ context, ...expected(everything, variant.steps, modes, countBy) });
+        expect({ context, counts: answer.steps.map((step) => step.count), totalUnits: answer.totalUnits }).toEqual({ context, ...expected(everything, variant, modes, countBy) });
       }
     }
   }
