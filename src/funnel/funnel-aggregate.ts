@@ -268,31 +268,28 @@ export function breakdownFunnel(
     throw new RangeError(`groupOfUnit has ${groupOfUnit.length} entries for ${results.levels.length} units.`);
   }
   const unitsByGroup = new Map<string, number[]>();
-  const enteredByGroup = new Map<string, number>();
   for (let u = 0; u < groupOfUnit.length; u++) {
     const key = groupOfUnit[u];
     let units = unitsByGroup.get(key);
-    if (!units) {
-      units = [];
-      unitsByGroup.set(key, units);
-      enteredByGroup.set(key, 0);
-    }
+    if (!units) unitsByGroup.set(key, (units = []));
     units.push(u);
-    if (results.levels[u] >= 1) enteredByGroup.set(key, enteredByGroup.get(key)! + 1);
   }
-  const ranked = [...unitsByGroup.keys()].sort((a, b) => {
-    const byEntered = enteredByGroup.get(b)! - enteredByGroup.get(a)!;
-    return byEntered !== 0 ? byEntered : a < b ? -1 : a > b ? 1 : 0;
-  });
-  const groups: FunnelBreakdownGroup[] = ranked.slice(0, topN).map((key) => ({
-    key,
-    isOther: false,
-    report: aggregateFunnel(results, unitsByGroup.get(key)!),
-  }));
+  return breakdownOfTallies(new Map([...unitsByGroup].map(([key, units]) => [key, tallyFunnel(results, units)])), topN, otherKey);
+}
+
+/**
+ * breakdownFunnel's groups from one tally per key (a whole funnel's, or tallies added up across the
+ * parts of a split funnel, funnel-split.ts): ranked by units that reached step 1, ties by key; the
+ * groups past topN fold into one `otherKey` group, whose tally is theirs added up.
+ */
+export function breakdownOfTallies(talliesByKey: ReadonlyMap<string, FunnelTally>, topN: number, otherKey: string): FunnelBreakdownGroup[] {
+  const entered = (key: string): number => {
+    const tally = talliesByKey.get(key)!;
+    return tally.unitCount - tally.reachedExactly[0];
+  };
+  const ranked = [...talliesByKey.keys()].sort((a, b) => entered(b) - entered(a) || (a < b ? -1 : a > b ? 1 : 0));
+  const groups: FunnelBreakdownGroup[] = ranked.slice(0, topN).map((key) => ({ key, isOther: false, report: reportOfTally(talliesByKey.get(key)!) }));
   const rest = ranked.slice(topN);
-  if (rest.length > 0) {
-    const otherUnits = rest.flatMap((key) => unitsByGroup.get(key)!).sort((a, b) => a - b);
-    groups.push({ key: otherKey, isOther: true, report: aggregateFunnel(results, otherUnits) });
-  }
+  if (rest.length > 0) groups.push({ key: otherKey, isOther: true, report: reportOfTally(mergeTallies(rest.map((key) => talliesByKey.get(key)!))) });
   return groups;
 }

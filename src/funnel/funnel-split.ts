@@ -17,7 +17,7 @@
  * pays off above `splitEvents` events (FUNNELCAST_FUNNEL_SPLIT_EVENTS).
  */
 import { OTHER_GROUP_KEY } from './breakdown-key';
-import { FunnelTally, mergeSorted, mergeTallies, reportOfTally, summarizeSorted, durationHistogram } from './funnel-aggregate';
+import { breakdownOfTallies, FunnelTally, mergeSorted, mergeTallies, reportOfTally, summarizeSorted, durationHistogram } from './funnel-aggregate';
 import { compareDropped, DroppedOffOutcome, FunnelJob, FunnelJobInputs, FunnelOutcome, FunnelPartial, ReportOutcome } from './funnel-jobs';
 import type { UnitRange } from './funnel-run';
 
@@ -130,10 +130,7 @@ export function mergeFunnelParts(job: FunnelJob, partials: readonly FunnelPartia
   }
 }
 
-/**
- * breakdownFunnel's groups from the parts' per-key tallies: groups ranked by units at step 1
- * (descending, then key ascending), the first `topN` kept, the rest folded into "other".
- */
+/** breakdownFunnel's groups from the parts' per-key tallies, added up per key and ranked by the same code (breakdownOfTallies). */
 function mergeBreakdowns(parts: readonly { keys: string[]; tallies: FunnelTally[] }[], topN: number): ReportOutcome['breakdown'] {
   const byKey = new Map<string, FunnelTally[]>();
   for (const part of parts) {
@@ -143,16 +140,7 @@ function mergeBreakdowns(parts: readonly { keys: string[]; tallies: FunnelTally[
       tallies.push(part.tallies[n]);
     });
   }
-  const merged = new Map([...byKey].map(([key, tallies]) => [key, mergeTallies(tallies)]));
-  const entered = (key: string): number => {
-    const tally = merged.get(key)!;
-    return tally.unitCount - tally.reachedExactly[0];
-  };
-  const ranked = [...merged.keys()].sort((a, b) => entered(b) - entered(a) || (a < b ? -1 : a > b ? 1 : 0));
-  const groups: NonNullable<ReportOutcome['breakdown']> = ranked.slice(0, topN).map((key) => ({ key, isOther: false, report: reportOfTally(merged.get(key)!) }));
-  const rest = ranked.slice(topN);
-  if (rest.length > 0) groups.push({ key: OTHER_GROUP_KEY, isOther: true, report: reportOfTally(mergeTallies(rest.map((key) => merged.get(key)!))) });
-  return groups;
+  return breakdownOfTallies(new Map([...byKey].map(([key, tallies]) => [key, mergeTallies(tallies)])), topN, OTHER_GROUP_KEY);
 }
 
 function expectKind<K extends FunnelPartial['kind']>(partial: FunnelPartial, kind: K): Extract<FunnelPartial, { kind: K }> {
