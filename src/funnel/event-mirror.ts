@@ -481,13 +481,15 @@ export class EventMirror {
     if (session) {
       result.push({ column: session, codeOf: (b) => (batch.sessions[b] === null ? 0 : codeOf(session, batch.sessions[b]!, (text) => text)) });
     }
+    // Each row's props are parsed once, however many property columns are loaded.
+    const parsedProps: unknown[] = [];
     for (const [key, column] of this.propertyColumns) {
       result.push({
         column,
         codeOf: (b) => {
           const props = batch.props[b];
           if (props === null) return 0;
-          const value = ownValue(JSON.parse(props), key);
+          const value = ownValue((parsedProps[b] ??= JSON.parse(props)), key);
           return value === undefined ? 0 : codeOf(column, JSON.stringify(value), JSON.parse);
         },
       });
