@@ -1,5 +1,7 @@
+import { randomBytes } from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
-import { addressTrust, clientAddress } from './rate-limit';
+import Redis from 'ioredis';
+import { addressTrust, clientAddress, RequestRateLimits } from './rate-limit';
 
 function request(socketAddress: string, forwardedFor?: string): IncomingMessage {
   const socket = { remoteAddress: socketAddress };
@@ -20,5 +22,31 @@ describe('clientAddress', () => {
     // A socket outside the trusted list is the client itself.
     expect(clientAddress(request('192.0.2.1', '203.0.113.5'), trust)).toBe('192.0.2.1');
     expect(clientAddress(request('10.1.2.3'), trust)).toBe('10.1.2.3');
+  });
+});
+
+describe('failed-authentication attempts across a Redis that becomes ready', () => {
+  let redis: Redis;
+  afterEach(() => redis?.disconnect());
+
+  it('gives back an attempt only where it was counted, so the address never gets an extra lookup', async () => {
+    // Not connected yet: the in-memory limiter counts (rejectIfRedisNotReady), as at start-up.
+    redis = new Redis('redis://127.0.0.1:6379', { lazyConnect: true, enableOfflineQueue: false, maxRetriesPerRequest: 1 });
+    const limits = new RequestRateLimits(redis, {
+      rateLimitPerKey: 0,
+      rateLimitPerAddress: 0,
+      authFailuresPerMinute: 2,
+      queuePrefix: `spec-${randomBytes(6).toString('hex')}`,
+      rateLimitRedisTimeoutMs: 30_000,
+    });
+    const from = request('192.0.2.44');
+    expect(await limits.takeAuthAttempt(from)).toBeNull(); // counted in memory
+    await redis.connect();
+    await limits.returnAuthAttempt(from); // the key was valid; Redis never saw that attempt
+    // Two failed lookups a minute, counted in Redis from here: the third is refused. (A reward sent to
+    // Redis for the in-memory attempt left its count at -1, and a third lookup went through.)
+    const refusals = [];
+    for (let n = 0; n < 3; n++) refusals.push(await limits.takeAuthAttempt(from));
+    expect(refusals.map((refusal) => refusal !== null)).toEqual([false, false, true]);
   });
 });

@@ -113,9 +113,18 @@ export class RequestRateLimits {
     };
   }
 
-  /** Gives back an attempt taken by `takeAuthAttempt`: the key was valid, or it could not be checked. */
+  /**
+   * Gives back an attempt taken by `takeAuthAttempt`: the key was valid, or it could not be checked.
+   * Only an attempt the store answering now still holds is given back. The attempt may have been
+   * counted by the other store (Redis became ready, or went away, in between: the in-memory limiter
+   * counts while Redis is not ready), and a reward there would push the count below zero, which
+   * grants the address an extra failed lookup this minute.
+   */
   async returnAuthAttempt(request: IncomingMessage): Promise<void> {
-    await this.authFailures?.reward(clientAddress(request, this.trust)).catch(() => undefined);
+    if (!this.authFailures) return;
+    const address = clientAddress(request, this.trust);
+    const held = await this.authFailures.get(address).catch(() => null);
+    if (held !== null && held.consumedPoints > 0) await this.authFailures.reward(address).catch(() => undefined);
   }
 
   /** Counts a refused authentication that took no attempt beforehand (it joined another request's lookup, or its key was valid before). */
