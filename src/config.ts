@@ -76,6 +76,12 @@ export interface Config {
   funnelWorkers: number;
   /** Funnels over at least this many events run split across all funnel workers at once (funnel-split.ts). */
   funnelSplitEvents: number;
+  /**
+   * Distinct `properties` objects the funnel event mirror keeps as one dictionary-coded column, so the
+   * first use of any property key is derived in memory instead of read from PostgreSQL. Past this
+   * many the mirror drops that column and reads each key from PostgreSQL on its first use.
+   */
+  funnelMirrorPropsLimit: number;
   /** How long `health` / `/healthz` wait for PostgreSQL's and Redis's answer before calling it degraded, in ms. */
   healthTimeoutMs: number;
 }
@@ -255,6 +261,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     healthTimeoutMs: readInt(env, 'FUNNELCAST_HEALTH_TIMEOUT_MS', 2000, 10, 120_000, problems),
     funnelWorkers: readInt(env, 'FUNNELCAST_FUNNEL_WORKERS', availableParallelism(), 0, 256, problems),
     funnelSplitEvents: readInt(env, 'FUNNELCAST_FUNNEL_SPLIT_EVENTS', 200_000, 0, 2_000_000_000, problems),
+    funnelMirrorPropsLimit: readInt(env, 'FUNNELCAST_MIRROR_PROPS_LIMIT', 1_000_000, 0, 100_000_000, problems),
   };
   if (problems.length > 0) throw new ConfigError(problems);
   return config;

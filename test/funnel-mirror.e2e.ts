@@ -1,6 +1,6 @@
 /**
  * The event mirror kept up to date batch by batch must equal a mirror loaded from scratch: same
- * events per user in the same (ts, id) order, same lazily loaded columns, whether a user's events
+ * events per user in the same (ts, id) order, same dictionary-coded columns, whether a user's events
  * sit in the base segment or in the delta, and again once the delta is compacted into the base.
  * Batches arrive out of time order, repeat users and add new ones, so both merge paths (into the
  * delta, and a rebuild of the base for a large batch) are exercised.
@@ -149,5 +149,38 @@ it('loads a property column with each value typed as it was stored', async () =>
     // Every stored value has its own code: "10" and 10 are different values.
     expect(new Set(seen.values()).size).toBe(values.length);
   };
+  // Derived from the properties column, and read from PostgreSQL (a mirror that keeps no properties column).
   check(await new EventMirror(t.app.services.dataSource).snapshot({ propertyKeys: ['v'] }));
+  const uncapped = new EventMirror(t.app.services.dataSource, { propsLimit: 0 });
+  check(await uncapped.snapshot({ propertyKeys: ['v'] }));
+  expect(uncapped.loadedColumns.propertiesColumn).toBe(false);
+});
+
+it('drops the properties column once past its limit, and reads keys from PostgreSQL with the same answers', async () => {
+  const [{ distinct }]: { distinct: string }[] = await t.app.services.dataSource.query('SELECT count(DISTINCT props) AS distinct FROM events');
+  // Exactly at the limit: kept.
+  const capped = new EventMirror(t.app.services.dataSource, { compactAt: false, propsLimit: Number(distinct) });
+  expect(rows(await capped.snapshot(NEEDS))).toEqual(await freshRows());
+  expect(capped.loadedColumns.propertiesColumn).toBe(true);
+  // One new distinct object passes it; the key loaded before stays exact, and a key asked for later comes from PostgreSQL.
+  await t.app.services.events.ingest([
+    { eventId: 'cap-1', type: 'view', userId: 'user-1', timestamp: Date.UTC(2026, 0, 5, 1), properties: { device: 'watch', plan: 'pro' } },
+    { eventId: 'cap-2', type: 'cart', userId: 'cap-user', timestamp: Date.UTC(2026, 0, 5, 2), properties: { device: 'mobile' } },
+  ]);
+  expect(rows(await capped.snapshot(NEEDS))).toEqual(await freshRows());
+  expect(capped.loadedColumns.propertiesColumn).toBe(false);
+  const plans = (snapshot: MirrorSnapshot) => {
+    const byId = new Map<number, unknown>();
+    for (const segment of [snapshot.delta, snapshot.base]) {
+      const plan = segment.properties.get('plan')!;
+      for (let p = 0; p < segment.size; p++) if (!byId.has(segment.ids[p])) byId.set(segment.ids[p], plan.values[plan.codes[p]]);
+    }
+    return [...byId].sort(([a], [b]) => a - b);
+  };
+  const fresh = async () => plans(await new EventMirror(t.app.services.dataSource).snapshot({ propertyKeys: ['plan'] }));
+  expect(plans(await capped.snapshot({ propertyKeys: ['plan'] }))).toEqual(await fresh());
+  expect((await fresh()).filter(([, plan]) => plan === 'pro')).toHaveLength(1);
+  await t.app.services.events.ingest([{ eventId: 'cap-3', type: 'view', userId: 'user-2', timestamp: Date.UTC(2026, 0, 5, 3), properties: { plan: 'pro' } }]);
+  expect(plans(await capped.snapshot({ propertyKeys: ['plan'] }))).toEqual(await fresh());
+  expect(rows(await capped.snapshot(NEEDS))).toEqual(await freshRows());
 });

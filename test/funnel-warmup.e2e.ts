@@ -39,7 +39,7 @@ it('loads the keys and sessions saved funnels use', async () => {
     const warmed = await service.warmUp();
     expect({ ...warmed, propertyKeys: [...warmed.propertyKeys].sort() }).toEqual({ events: 2, propertyKeys: ['country', 'device', 'plan'], sessions: true });
     const loaded = mirror.loadedColumns;
-    expect({ ...loaded, propertyKeys: [...loaded.propertyKeys].sort() }).toEqual({ propertyKeys: ['country', 'device', 'plan'], sessions: true });
+    expect({ ...loaded, propertyKeys: [...loaded.propertyKeys].sort() }).toEqual({ propertyKeys: ['country', 'device', 'plan'], propertiesColumn: true });
   } finally {
     await service.close();
   }
@@ -54,7 +54,7 @@ it('warms in the background when a server starts', async () => {
     await app.warmUp;
     const mirror = app.services.funnels.mirror;
     expect([...mirror.loadedColumns.propertyKeys].sort()).toEqual(['country', 'device', 'plan']);
-    expect(mirror.loadedColumns.sessions).toBe(true);
+    expect(mirror.loadedColumns.propertiesColumn).toBe(true);
   } finally {
     await app.stop();
   }

@@ -12,9 +12,16 @@
  * at a time between other work, and swaps it in. Segments are never changed once built, so a
  * snapshot taken before a catch-up or a compaction stays valid while a query reads it.
  *
- * What is loaded eagerly: id, user, type, item, timestamp. Sessions and property keys are loaded
- * the first time a funnel needs them (a filter, a breakdown, session counting), as dictionary codes
- * (code 0 = missing), so a filter is evaluated once per distinct value instead of once per event.
+ * Columns: id, user, type, item and timestamp as numbers; the session id and the whole `properties`
+ * object as dictionary codes (code 0 = none), read with the rest in the same scan. A property key is
+ * a column of its own, derived from the properties column the first time a funnel needs it (a
+ * filter, a breakdown): each distinct properties object is parsed once, then a code per row is
+ * looked up, so the first use of a key costs the distinct objects and an array pass, not a scan of
+ * PostgreSQL (milliseconds instead of seconds at ten million events). A shop whose objects are
+ * nearly all distinct (a per-event value such as an order id) would make that dictionary as large
+ * as the events: past `FUNNELCAST_MIRROR_PROPS_LIMIT` distinct objects the mirror drops the
+ * properties column and reads each key from PostgreSQL on its first use instead. Codes let a filter
+ * be evaluated once per distinct value instead of once per event.
  *
  * Catching up, by snapshot rather than by id: ids are taken at insert, and a transaction may commit
  * long after one that took later ids, so "id > last seen id" misses rows. Each row records the
@@ -32,6 +39,7 @@ import { withPgClient } from '../db/data-source';
 import { logger } from '../logger';
 import { copyRows, copyRowsInSnapshot, CopyRow } from './copy-rows';
 import { ownValue } from '../own-property';
+import { config } from '../config';
 import {
   baseUserCount,
   compactionPlan,
@@ -119,6 +127,11 @@ export interface EventMirrorOptions {
    * Default: max(65,536, base / 32). `false`: only when `compact()` is called (tests).
    */
   compactAt?: ((baseSize: number) => number) | false;
+  /**
+   * Distinct properties objects kept as one column (default: FUNNELCAST_MIRROR_PROPS_LIMIT). Past
+   * it the column is dropped and each property key is read from PostgreSQL on its first use.
+   */
+  propsLimit?: number;
 }
 
 /** Segment counts for benches and logs. */
@@ -137,11 +150,13 @@ class RowBatch {
   types = new Uint16Array(1024);
   items = new Int32Array(1024);
   times = new Float64Array(1024);
-  /** Raw text per lazily loaded column, only for the (small) catch-up batches. */
-  sessions: (string | null)[] = [];
-  props: (string | null)[] = [];
+  /** Codes in the mirror's session and properties dictionaries (0: none), assigned as rows are read. */
+  sessions = new Int32Array(1024);
+  props = new Int32Array(1024);
+  /** Raw properties text, kept only while property-key columns are loaded (each row is parsed for them). */
+  propsText: (string | null)[] = [];
 
-  push(id: number, user: number, type: number, item: number, time: number): void {
+  push(id: number, user: number, type: number, item: number, time: number, session: number, props: number): void {
     if (this.size === this.ids.length) this.grow();
     const n = this.size++;
     this.ids[n] = id;
@@ -149,6 +164,8 @@ class RowBatch {
     this.types[n] = type;
     this.items[n] = item;
     this.times[n] = time;
+    this.sessions[n] = session;
+    this.props[n] = props;
   }
 
   private grow(): void {
@@ -163,6 +180,8 @@ class RowBatch {
     this.types = grown(this.types, (n) => new Uint16Array(n));
     this.items = grown(this.items, (n) => new Int32Array(n));
     this.times = grown(this.times, (n) => new Float64Array(n));
+    this.sessions = grown(this.sessions, (n) => new Int32Array(n));
+    this.props = grown(this.props, (n) => new Int32Array(n));
   }
 }
 
@@ -212,8 +231,12 @@ export class EventMirror {
   private typeCodes = new Map<string, number>();
   /** Base row by event id, built when a column is loaded (null: not built for this base). */
   private positionOfId: Int32Array | null = null;
+  /** Property keys loaded so far, each a column of its own. */
   private propertyColumns = new Map<string, ColumnDictionary>();
-  private sessionColumn: ColumnDictionary | null = null;
+  private sessionColumn: ColumnDictionary = emptyDictionary();
+  /** Whole properties objects (values are their JSON text as PostgreSQL prints jsonb); null once past propsLimit. */
+  private propsColumn: ColumnDictionary | null = emptyDictionary();
+  private readonly propsLimit: number;
   private itemsById: ItemDictionary = { externalIds: [], categories: [], revision: 0 };
   private itemsSyncedUpTo: string | null = null;
   /** The read position: the snapshot of the last catch-up whose rows are merged (null: nothing read yet). */
@@ -237,6 +260,18 @@ export class EventMirror {
     options: EventMirrorOptions = {},
   ) {
     this.compactAt = options.compactAt ?? defaultCompactAt;
+    this.propsLimit = options.propsLimit ?? config().funnelMirrorPropsLimit;
+    this.clear();
+  }
+
+  /** Empty segments holding (empty) codes of the session and properties columns. */
+  private clear(): void {
+    this.base = emptySegment('base');
+    this.delta = emptySegment('delta');
+    this.propertyColumns.clear();
+    this.sessionColumn = emptyDictionary();
+    this.propsColumn = emptyDictionary();
+    for (const segment of [this.base, this.delta]) for (const column of this.loadedDictionaries()) segment.codes.set(column, sharedInt32(0));
   }
 
   /**
@@ -264,20 +299,20 @@ export class EventMirror {
     return { baseRows: this.base.size, deltaRows: this.delta.size, deltaUsers: this.delta.userIds!.length, compactions: this.compactions };
   }
 
-  /** The lazily loaded columns held now: property keys (in load order) and whether sessions are. */
-  get loadedColumns(): { propertyKeys: string[]; sessions: boolean } {
-    return { propertyKeys: [...this.propertyColumns.keys()], sessions: this.sessionColumn !== null };
+  /**
+   * Property keys loaded so far (in load order), and whether the properties column is kept (false
+   * once past propsLimit: a key's first use then reads it from PostgreSQL). Sessions are always loaded.
+   */
+  get loadedColumns(): { propertyKeys: string[]; propertiesColumn: boolean } {
+    return { propertyKeys: [...this.propertyColumns.keys()], propertiesColumn: this.propsColumn !== null };
   }
 
   /** Drop everything; the next sync loads the table again. */
   reset(): Promise<void> {
     return this.exclusive(async () => {
-      this.base = emptySegment('base');
-      this.delta = emptySegment('delta');
+      this.clear();
       this.eventTotal = 0;
       this.positionOfId = null;
-      this.propertyColumns.clear();
-      this.sessionColumn = null;
       this.itemsById = { externalIds: [], categories: [], revision: 0 };
       this.itemsSyncedUpTo = null;
       this.readSnapshot = null;
@@ -311,16 +346,12 @@ export class EventMirror {
       for (const key of needs.propertyKeys ?? []) {
         let column = this.propertyColumns.get(key);
         if (!column) {
-          column = await this.loadColumn(propertySource(key));
+          column = this.propsColumn ? this.deriveColumn(key, this.propsColumn) : await this.loadColumn(propertySource(key));
           this.propertyColumns.set(key, column);
         }
         properties.push([key, column]);
       }
-      let sessions: ColumnDictionary | null = null;
-      if (needs.sessions) {
-        this.sessionColumn ??= await this.loadColumn(SESSION_SOURCE);
-        sessions = this.sessionColumn;
-      }
+      const sessions = needs.sessions ? this.sessionColumn : null;
       const { base, delta } = this;
       const deltaUsers = delta.userIds!;
       return {
@@ -363,15 +394,18 @@ export class EventMirror {
   }
 
   private async catchUp(): Promise<void> {
-    const wantSessions = this.sessionColumn !== null;
-    const wantProps = this.propertyColumns.size > 0;
+    const keepText = this.propertyColumns.size > 0;
+    const sessions = this.sessionColumn;
+    const props = this.propsColumn;
+    // Past the limit, rows of this batch get no properties code; the column is dropped after the merge.
+    let propsOverflow = false;
     const previous = this.readSnapshot;
     const batch = new RowBatch();
     let repeated = 0;
     const { snapshot } = await withPgClient(this.dataSource, (client) =>
       copyRowsInSnapshot(
         client,
-        `SELECT id, user_id, type, item_id, ts${wantSessions ? ', session_id' : ''}${wantProps ? ', props' : ''}
+        `SELECT id, user_id, type, item_id, ts, session_id, props
          FROM events${previous === null ? '' : ` WHERE ${notVisibleIn(previous)}`}`,
         (row) => {
           const id = row.number(0);
@@ -379,10 +413,17 @@ export class EventMirror {
             repeated++;
             return;
           }
-          batch.push(id, row.number(1), this.codeOfType(row.text(2)), row.isNull(3) ? -1 : row.number(3), row.microseconds(4));
-          let field = 5;
-          if (wantSessions) batch.sessions.push(row.isNull(field) ? null : row.text(field)), field++;
-          if (wantProps) batch.props.push(row.isNull(field) ? null : row.text(field));
+          const session = row.isNull(5) ? 0 : codeOf(sessions, row.text(5), asText);
+          let propsCode = 0;
+          if (!row.isNull(6) && (keepText || (props && !propsOverflow))) {
+            const text = row.text(6);
+            if (props && !propsOverflow) {
+              propsCode = codeOf(props, text, asText);
+              propsOverflow = props.values.length - 1 > this.propsLimit;
+            }
+            if (keepText) batch.propsText[batch.size] = text;
+          }
+          batch.push(id, row.number(1), this.codeOfType(row.text(2)), row.isNull(3) ? -1 : row.number(3), row.microseconds(4), session, propsCode);
         },
       ),
     );
@@ -398,8 +439,46 @@ export class EventMirror {
     // away mid-COPY, which withPgClient turns into a rejection) leaves the mirror as it was, and the
     // next sync reads the same rows again.
     if (batch.size > 0) this.merge(batch);
+    if (propsOverflow) this.dropPropsColumn();
     this.markMirrored(batch);
     this.readSnapshot = parseSnapshot(snapshot);
+  }
+
+  /** The properties dictionary passed propsLimit: from now on each property key is read from PostgreSQL on its first use. */
+  private dropPropsColumn(): void {
+    const props = this.propsColumn;
+    if (!props) return;
+    logger().warn(
+      { distinctObjects: props.values.length - 1, limit: this.propsLimit },
+      'the funnel mirror holds more distinct event properties objects than FUNNELCAST_MIRROR_PROPS_LIMIT; it stops keeping them, ' +
+        'so the first use of each property key reads it from PostgreSQL (seconds at millions of events) instead of deriving it in memory',
+    );
+    this.propsColumn = null;
+    // Snapshots carry only the columns they asked for, so dropping these codes leaves them as they were.
+    this.base.codes.delete(props);
+    this.delta.codes.delete(props);
+  }
+
+  /**
+   * A property key's column derived from the properties column: each distinct object is parsed
+   * once and its value of `key` coded (keyed by JSON.stringify, like new rows' codes in
+   * newRowCodes), then every row's code is one lookup.
+   */
+  private deriveColumn(key: string, props: ColumnDictionary): ColumnDictionary {
+    const column = emptyDictionary();
+    const codeOfObject = new Int32Array(props.values.length);
+    for (let c = 1; c < props.values.length; c++) {
+      const value = ownValue(JSON.parse(props.values[c] as string), key);
+      codeOfObject[c] = value === undefined ? 0 : codeOf(column, JSON.stringify(value), JSON.parse);
+    }
+    for (const segment of [this.base, this.delta]) {
+      const objects = segment.codes.get(props)!;
+      const codes = sharedInt32(segment.size);
+      for (let p = 0; p < segment.size; p++) codes[p] = codeOfObject[objects[p]];
+      // Adding a column leaves the rows as they are, so snapshots taken before (which do not list it) stay as they were.
+      segment.codes.set(column, codes);
+    }
+    return column;
   }
 
   private isMirrored(id: number): boolean {
@@ -434,9 +513,9 @@ export class EventMirror {
     return code;
   }
 
-  /** The lazily loaded columns, in a fixed order (sessions, then properties as loaded). */
+  /** The dictionary-coded columns, in a fixed order (sessions, the properties object, then keys as loaded). */
   private loadedDictionaries(): ColumnDictionary[] {
-    return [...(this.sessionColumn ? [this.sessionColumn] : []), ...this.propertyColumns.values()];
+    return [this.sessionColumn, ...(this.propsColumn ? [this.propsColumn] : []), ...this.propertyColumns.values()];
   }
 
   /**
@@ -456,7 +535,7 @@ export class EventMirror {
     this.compactIfDue();
   }
 
-  /** The batch's rows as a merge source, its lazily loaded columns coded from the raw text. */
+  /** The batch's rows as a merge source, with the codes of every dictionary-coded column. */
   private batchSource(batch: RowBatch): RowSource {
     const codes = new Map<object, Int32Array>();
     for (const { column, codeOf: codeOfRow } of this.newRowCodes(batch)) {
@@ -474,21 +553,18 @@ export class EventMirror {
     this.delta = gather([this.delta, this.base, added], plan, this.loadedDictionaries(), { userIds, userOffsets });
   }
 
-  /** Codes of the lazily loaded columns for a batch row, parsed from the row's raw text. */
+  /** Codes of the dictionary-coded columns for a batch row: sessions and properties as read, keys parsed from the raw text. */
   private newRowCodes(batch: RowBatch): { column: ColumnDictionary; codeOf: (b: number) => number }[] {
-    const result: { column: ColumnDictionary; codeOf: (b: number) => number }[] = [];
-    const session = this.sessionColumn;
-    if (session) {
-      result.push({ column: session, codeOf: (b) => (batch.sessions[b] === null ? 0 : codeOf(session, batch.sessions[b]!, (text) => text)) });
-    }
+    const result: { column: ColumnDictionary; codeOf: (b: number) => number }[] = [{ column: this.sessionColumn, codeOf: (b) => batch.sessions[b] }];
+    if (this.propsColumn) result.push({ column: this.propsColumn, codeOf: (b) => batch.props[b] });
     // Each row's props are parsed once, however many property columns are loaded.
     const parsedProps: unknown[] = [];
     for (const [key, column] of this.propertyColumns) {
       result.push({
         column,
         codeOf: (b) => {
-          const props = batch.props[b];
-          if (props === null) return 0;
+          const props = batch.propsText[b];
+          if (props === undefined || props === null) return 0;
           const value = ownValue((parsedProps[b] ??= JSON.parse(props)), key);
           return value === undefined ? 0 : codeOf(column, JSON.stringify(value), JSON.parse);
         },
@@ -623,14 +699,15 @@ export class EventMirror {
   }
 
   /**
-   * Reads a lazily loaded column for every mirrored row, in both segments (rows without a value get
-   * code 0). The first use of a key reads the whole table, so `source.reads` COPYs each scan a share
+   * Reads a property key's column from PostgreSQL for every mirrored row, in both segments (rows
+   * without a value get code 0): the first use of a key once the properties column is dropped
+   * (past propsLimit). It reads the whole table, so `source.reads` COPYs each scan a share
    * of its blocks (TID range scans) on their own connections, and PostgreSQL's work runs on that many
    * cores while this thread decodes. Each COPY sees its own snapshot: rows committed after the last
    * sync are not mirrored yet and are skipped here; the next sync brings them with this column.
    */
   private async loadColumn(source: ColumnSource): Promise<ColumnDictionary> {
-    const column: ColumnDictionary = { values: [undefined], codeOfText: new Map() };
+    const column = emptyDictionary();
     const { base, delta } = this;
     const baseCodes = sharedInt32(base.size);
     const deltaCodes = sharedInt32(delta.size);
@@ -649,7 +726,7 @@ export class EventMirror {
       const to = n === source.reads - 1 ? null : `ctid < '(${(n + 1) * share},0)'::tid`;
       return [source.present, from, to].filter((condition) => condition !== null).join(' AND ');
     });
-    // One callback for every row (not a closure per row: sessions come as ten million rows).
+    // One callback for every row (not a closure per row: a key may come as ten million rows).
     let code = 0;
     const assign = (id: number): void => {
       const position = id < positionOfId.length ? positionOfId[id] : -1;
@@ -696,7 +773,13 @@ function segmentView(segment: Segment, properties: [string, ColumnDictionary][],
 /** COPYs that read a property column on first use, side by side (one per core of a small server). */
 const PARALLEL_READS = 2;
 
-/** How a lazily loaded column is read: rows of value fields and the id (or ids) having that value. */
+function emptyDictionary(): ColumnDictionary {
+  return { values: [undefined], codeOfText: new Map() };
+}
+
+const asText = (text: string): string => text;
+
+/** How a column is read from PostgreSQL: rows of value fields and the id (or ids) having that value. */
 interface ColumnSource {
   /** Which events have a value. */
   present: string;
@@ -708,19 +791,6 @@ interface ColumnSource {
   /** Makes the decoder for one load: the code in `column` of a row's value. */
   decoder(column: ColumnDictionary): (row: CopyRow) => number;
 }
-
-/**
- * Session ids: one row per event. Grouping by session in PostgreSQL (millions of groups) costs it
- * more than the rows cost here; and with a row per event this thread's decoding is the bottleneck,
- * so one COPY (two measured slower: docs/benchmarks.md).
- */
-const SESSION_SOURCE: ColumnSource = {
-  present: 'session_id IS NOT NULL',
-  reads: 1,
-  query: (where) => `SELECT session_id, id FROM events WHERE ${where}`,
-  idsField: 1,
-  decoder: (column) => (row) => codeOf(column, row.text(0), (text) => text),
-};
 
 /** JSON texts that might not be strings: numbers, true, false, arrays, objects (null comes as SQL NULL). */
 const MAYBE_NOT_STRING = `('-','0','1','2','3','4','5','6','7','8','9','t','f','[','{')`;
