@@ -154,22 +154,56 @@ export async function copyRows(client: PoolClient, sql: string, onRow: (row: Cop
   }
 }
 
+/** A COPY to run beside another, in that one's snapshot, on a connection of its own. */
+export interface CopyBeside {
+  sql: string;
+  onRow: (row: CopyRow) => void;
+  /** Lends a second connection for the time of `work` (the caller's pool). */
+  connect: <T>(work: (client: PoolClient) => Promise<T>) => Promise<T>;
+}
+
 /**
  * Like `copyRows`, inside a read-only REPEATABLE READ transaction, and also returns that
  * transaction's snapshot (`pg_current_snapshot()` as text, `xmin:xmax:xip,…`): the COPY sees
- * exactly the rows of the transactions that snapshot counts as committed.
+ * exactly the rows of the transactions that snapshot counts as committed. A `beside` COPY runs at
+ * the same time on a second connection that imports the snapshot (`pg_export_snapshot`), so it sees
+ * exactly the same rows; both finish before this resolves, and either failing fails it.
  */
-export async function copyRowsInSnapshot(client: PoolClient, sql: string, onRow: (row: CopyRow) => void): Promise<{ rows: number; snapshot: string }> {
+export async function copyRowsInSnapshot(
+  client: PoolClient,
+  sql: string,
+  onRow: (row: CopyRow) => void,
+  beside?: CopyBeside,
+): Promise<{ rows: number; snapshot: string }> {
   await client.query('BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY');
   try {
     await client.query("SET LOCAL timezone = 'UTC'");
     // Catch-ups are small index lookups run before every funnel: compiling them costs more than it saves.
     await client.query('SET LOCAL jit = off');
     // Under REPEATABLE READ every statement uses the snapshot the first one took, this one included.
-    const { rows: snapshotRows } = await client.query<{ snapshot: string }>('SELECT pg_current_snapshot()::text AS snapshot');
-    const rows = await streamRows(client, sql, onRow);
+    const { rows: snapshotRows } = await client.query<{ snapshot: string; exported: string | null }>(
+      `SELECT pg_current_snapshot()::text AS snapshot${beside ? ', pg_export_snapshot() AS exported' : ''}`,
+    );
+    const besideDone = beside
+      ? beside.connect(async (other) => {
+          await other.query('BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY');
+          try {
+            await other.query(`SET TRANSACTION SNAPSHOT '${snapshotRows[0].exported}'`);
+            await other.query("SET LOCAL timezone = 'UTC'");
+            await streamRows(other, beside.sql, beside.onRow);
+            await other.query('COMMIT');
+          } catch (error) {
+            await other.query('ROLLBACK').catch(() => undefined);
+            throw error;
+          }
+        })
+      : Promise.resolve();
+    // The exporting transaction stays open until the other has imported its snapshot and finished.
+    const [streamed, besideResult] = await Promise.allSettled([streamRows(client, sql, onRow), besideDone]);
+    if (streamed.status === 'rejected') throw streamed.reason;
+    if (besideResult.status === 'rejected') throw besideResult.reason;
     await client.query('COMMIT');
-    return { rows, snapshot: snapshotRows[0].snapshot };
+    return { rows: streamed.value, snapshot: snapshotRows[0].snapshot };
   } catch (error) {
     await client.query('ROLLBACK').catch(() => undefined);
     throw error;

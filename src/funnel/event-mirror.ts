@@ -145,16 +145,27 @@ export interface MirrorStats {
 /** Rows fetched from PostgreSQL before they are merged into the layout. */
 class RowBatch {
   size = 0;
-  ids = new Float64Array(1024);
-  users = new Int32Array(1024);
-  types = new Uint16Array(1024);
-  items = new Int32Array(1024);
-  times = new Float64Array(1024);
+  ids: Float64Array;
+  users: Int32Array;
+  types: Uint16Array;
+  items: Int32Array;
+  times: Float64Array;
   /** Codes in the mirror's session and properties dictionaries (0: none), assigned as rows are read. */
-  sessions = new Int32Array(1024);
-  props = new Int32Array(1024);
+  sessions: Int32Array;
+  props: Int32Array;
   /** Raw properties text, kept only while property-key columns are loaded (each row is parsed for them). */
   propsText: (string | null)[] = [];
+
+  /** `capacity`: rows expected (the first load sizes it from the table's statistics, sparing the copies of growing). */
+  constructor(capacity = 1024) {
+    this.ids = new Float64Array(capacity);
+    this.users = new Int32Array(capacity);
+    this.types = new Uint16Array(capacity);
+    this.items = new Int32Array(capacity);
+    this.times = new Float64Array(capacity);
+    this.sessions = new Int32Array(capacity);
+    this.props = new Int32Array(capacity);
+  }
 
   push(id: number, user: number, type: number, item: number, time: number, session: number, props: number): void {
     if (this.size === this.ids.length) this.grow();
@@ -169,7 +180,7 @@ class RowBatch {
   }
 
   private grow(): void {
-    const capacity = this.ids.length * 2;
+    const capacity = Math.max(1024, this.ids.length * 2);
     const grown = <T extends Float64Array | Int32Array | Uint16Array>(old: T, make: (n: number) => T): T => {
       const next = make(capacity);
       next.set(old);
@@ -400,12 +411,17 @@ export class EventMirror {
     // Past the limit, rows of this batch get no properties code; the column is dropped after the merge.
     let propsOverflow = false;
     const previous = this.readSnapshot;
-    const batch = new RowBatch();
+    // The first load reads a hash per row instead of each object's text (see FirstLoadProps).
+    const byHash = previous === null && props !== null ? new FirstLoadProps(props, this.propsLimit) : null;
+    const batch = new RowBatch(previous === null ? await this.expectedRows() : undefined);
     let repeated = 0;
+    // Rows of one session mostly come together: the last session's text and code spare most dictionary lookups.
+    let lastSession = '';
+    let lastSessionCode = 0;
     const { snapshot } = await withPgClient(this.dataSource, (client) =>
       copyRowsInSnapshot(
         client,
-        `SELECT id, user_id, type, item_id, ts, session_id, props
+        `SELECT id, user_id, type, item_id, ts, session_id, ${byHash ? PROPS_HASH : 'props'}
          FROM events${previous === null ? '' : ` WHERE ${notVisibleIn(previous)}`}`,
         (row) => {
           const id = row.number(0);
@@ -413,9 +429,19 @@ export class EventMirror {
             repeated++;
             return;
           }
-          const session = row.isNull(5) ? 0 : codeOf(sessions, row.text(5), asText);
+          let session = 0;
+          if (!row.isNull(5)) {
+            const text = row.text(5);
+            if (text !== lastSession || lastSessionCode === 0) {
+              lastSession = text;
+              lastSessionCode = codeOf(sessions, text, asText);
+            }
+            session = lastSessionCode;
+          }
           let propsCode = 0;
-          if (!row.isNull(6) && (keepText || (props && !propsOverflow))) {
+          if (byHash) {
+            byHash.hashes.push(row.isNull(6) ? NaN : row.number(6));
+          } else if (!row.isNull(6) && (keepText || (props && !propsOverflow))) {
             const text = row.text(6);
             if (props && !propsOverflow) {
               propsCode = codeOf(props, text, asText);
@@ -425,8 +451,10 @@ export class EventMirror {
           }
           batch.push(id, row.number(1), this.codeOfType(row.text(2)), row.isNull(3) ? -1 : row.number(3), row.microseconds(4), session, propsCode);
         },
+        byHash ? { ...byHash.dictionaryCopy(), connect: (work) => withPgClient(this.dataSource, work) } : undefined,
       ),
     );
+    if (byHash) propsOverflow = !byHash.codeRows(batch);
     if (repeated > 0 && !this.warnedForeignTx) {
       this.warnedForeignTx = true;
       logger().warn(
@@ -442,6 +470,14 @@ export class EventMirror {
     if (propsOverflow) this.dropPropsColumn();
     this.markMirrored(batch);
     this.readSnapshot = parseSnapshot(snapshot);
+  }
+
+  /** The table's row count as of its last ANALYZE (or an estimate), to size the first load's batch; 1024 when unknown. */
+  private async expectedRows(): Promise<number> {
+    const [row]: { rows: number | null }[] = await this.dataSource.query(`SELECT reltuples::float8 AS rows FROM pg_class WHERE oid = 'events'::regclass`);
+    const rows = Number(row?.rows ?? 0);
+    // A little over, for rows since; never so much that a stale estimate wastes memory.
+    return rows > 0 && rows < 2 ** 30 ? Math.ceil(rows * 1.05) + 1024 : 1024;
   }
 
   /** The properties dictionary passed propsLimit: from now on each property key is read from PostgreSQL on its first use. */
@@ -772,6 +808,75 @@ function segmentView(segment: Segment, properties: [string, ColumnDictionary][],
 
 /** COPYs that read a property column on first use, side by side (one per core of a small server). */
 const PARALLEL_READS = 2;
+
+/**
+ * A properties object's hash as PostgreSQL computes it from the stored jsonb, cut to its low 53 bits
+ * so a double holds it exactly (null, true and false differ only in the lowest bits). Distinct
+ * objects may still share one: FirstLoadProps checks.
+ */
+const PROPS_HASH = '(jsonb_hash_extended(props, 0) & 9007199254740991)';
+
+/**
+ * The first load's properties codes. Printing every row's jsonb as text costs PostgreSQL about as
+ * much as the rest of the row, and coding ten million texts here costs more again; so the load reads
+ * a hash per row, then, in the same snapshot, each distinct object once with its hash (GROUP BY,
+ * at most limit + 1 of them), and codes rows by hash. Exact: two distinct objects whose hashes read
+ * alike, or a row whose hash has no object, make the load give up the column (as past the limit).
+ * jsonb equality is by value, so objects that differ only in how a number is written ("1.0", "1")
+ * share one code; their keys' values are the same JSON values either way. (Exported for its spec.)
+ */
+export class FirstLoadProps {
+  readonly hashes = new GrowableFloat64();
+  private readonly codeOfHash = new Map<number, number>();
+  private exact = true;
+
+  /** `column`: the mirror's (empty) properties dictionary, filled from the distinct objects. */
+  constructor(
+    private readonly column: { values: unknown[]; codeOfText: Map<string, number> },
+    private readonly limit: number,
+  ) {}
+
+  dictionaryCopy(): { sql: string; onRow: (row: CopyRow) => void } {
+    return {
+      sql: `SELECT props, ${PROPS_HASH} FROM events WHERE props IS NOT NULL GROUP BY props LIMIT ${this.limit + 1}`,
+      onRow: (row) => {
+        if (!this.exact) return;
+        const code = codeOf(this.column, row.text(0), asText);
+        const hash = row.number(1);
+        const known = this.codeOfHash.get(hash);
+        if ((known !== undefined && known !== code) || this.column.values.length - 1 > this.limit) this.exact = false;
+        else this.codeOfHash.set(hash, code);
+      },
+    };
+  }
+
+  /** Sets each batch row's properties code; false when the column cannot be kept (past the limit, or hashes alike). */
+  codeRows(batch: { size: number; props: Int32Array }): boolean {
+    if (!this.exact) return false;
+    for (let b = 0; b < batch.size; b++) {
+      const hash = this.hashes.values[b];
+      if (Number.isNaN(hash)) continue;
+      const code = this.codeOfHash.get(hash);
+      if (code === undefined) return false;
+      batch.props[b] = code;
+    }
+    return true;
+  }
+}
+
+class GrowableFloat64 {
+  values = new Float64Array(1024);
+  size = 0;
+
+  push(value: number): void {
+    if (this.size === this.values.length) {
+      const grown = new Float64Array(this.size * 2);
+      grown.set(this.values);
+      this.values = grown;
+    }
+    this.values[this.size++] = value;
+  }
+}
 
 function emptyDictionary(): ColumnDictionary {
   return { values: [undefined], codeOfText: new Map() };
