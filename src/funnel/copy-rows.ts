@@ -2,22 +2,29 @@ import type { PoolClient } from 'pg';
 import { to as copyTo } from 'pg-copy-streams';
 
 /**
- * Reads the result of `COPY (query) TO STDOUT` (PostgreSQL's text format) row by row without
- * building a JavaScript object per row: the mirror loads tens of millions of rows this way, and
- * the per-row cost of a regular query (objects, type parsers) would dominate the load.
+ * Reads the result of `COPY (query) TO STDOUT` row by row without building a JavaScript object per
+ * row: the mirror loads tens of millions of rows this way, and the per-row cost of a regular query
+ * (objects, type parsers) would dominate the load. Two wire formats: PostgreSQL's text format
+ * (`copyRows`), and its binary format (`copyRowsInSnapshot`, the mirror's catch-ups and first load),
+ * where every field comes with its length and integers and timestamps as fixed-width big-endian
+ * numbers, so nothing is scanned for delimiters or parsed from digits.
  */
 export interface CopyRow {
   /** True when field i is SQL NULL (`\N`). */
   isNull(field: number): boolean;
-  /** Field i as a number (integers parsed from the bytes; other forms through Number()). */
+  /**
+   * Field i as a number. Text format: integers parsed from the bytes, other forms through Number().
+   * Binary format: a smallint, integer or bigint (by the field's width; a bigint must lie within
+   * ±2^53, as ids and the mirror's 53-bit hashes do, or it loses its low bits).
+   */
   number(field: number): number;
-  /** Field i as text, COPY escapes undone. */
+  /** Field i as text (text format: COPY escapes undone; binary format: a text-typed column's UTF-8). */
   text(field: number): string;
-  /** A timestamptz field printed in UTC (`SET timezone = 'UTC'`), as microseconds since the epoch. */
+  /** A timestamptz field as microseconds since the epoch (text format: printed in UTC, `SET timezone = 'UTC'`). */
   microseconds(field: number): number;
   /**
    * Each integer of field i in order: an integer array (`{1,2,3}`) or a single integer, read from
-   * the bytes without building strings.
+   * the bytes without building strings. Text format only.
    */
   eachInteger(field: number, each: (value: number) => void): void;
 }
@@ -137,6 +144,123 @@ class RowView implements CopyRow {
   }
 }
 
+/** Microseconds from the Unix epoch to PostgreSQL's (2000-01-01 00:00 UTC), where binary timestamps count from. */
+const PG_EPOCH_MICROS = 946_684_800_000_000;
+/** "PGCOPY\n\xff\r\n\0", then 32-bit flags and a 32-bit header extension length. */
+const BINARY_SIGNATURE = Buffer.from([0x50, 0x47, 0x43, 0x4f, 0x50, 0x59, 0x0a, 0xff, 0x0d, 0x0a, 0x00]);
+
+class BinaryRowView implements CopyRow {
+  buffer: Buffer = Buffer.alloc(0);
+  /** Start of field i's bytes; -1 for NULL. */
+  starts: number[] = [];
+  lengths: number[] = [];
+
+  isNull(field: number): boolean {
+    return this.lengths[field] < 0;
+  }
+
+  number(field: number): number {
+    const b = this.buffer;
+    const s = this.starts[field];
+    switch (this.lengths[field]) {
+      case 8:
+        // High word signed, low word unsigned: exact for |value| < 2^53.
+        return ((b[s] << 24) | (b[s + 1] << 16) | (b[s + 2] << 8) | b[s + 3]) * 4_294_967_296 + (((b[s + 4] << 24) | (b[s + 5] << 16) | (b[s + 6] << 8) | b[s + 7]) >>> 0);
+      case 4:
+        return (b[s] << 24) | (b[s + 1] << 16) | (b[s + 2] << 8) | b[s + 3];
+      case 2:
+        return ((b[s] << 24) | (b[s + 1] << 16)) >> 16;
+      default:
+        throw new Error(`A binary COPY field of ${this.lengths[field]} bytes is not a smallint, integer or bigint.`);
+    }
+  }
+
+  microseconds(field: number): number {
+    return this.number(field) + PG_EPOCH_MICROS;
+  }
+
+  text(field: number): string {
+    return this.buffer.toString('utf8', this.starts[field], this.starts[field] + this.lengths[field]);
+  }
+
+  eachInteger(): void {
+    throw new Error('eachInteger reads the text format only.');
+  }
+}
+
+/** Streams `COPY (sql) TO STDOUT (FORMAT binary)` and calls `onRow` for each row; resolves with the row count. */
+function streamBinaryRows(client: PoolClient, sql: string, onRow: (row: CopyRow) => void): Promise<number> {
+  return readBinaryCopy(client.query(copyTo(`COPY (${sql}) TO STDOUT (FORMAT binary)`)) as AsyncIterable<Buffer>, onRow);
+}
+
+/**
+ * Decodes a binary COPY stream cut into chunks anywhere (a row, a length, even the header may span
+ * chunks) and calls `onRow` for each row; resolves with the row count. Throws when the stream is
+ * not binary COPY or ends before its trailer.
+ */
+export async function readBinaryCopy(chunks: AsyncIterable<Buffer>, onRow: (row: CopyRow) => void): Promise<number> {
+  const row = new BinaryRowView();
+  let carry: Buffer | null = null;
+  let headerDone = false;
+  let trailerSeen = false;
+  let rows = 0;
+  for await (const chunk of chunks) {
+    const buffer: Buffer = carry === null ? chunk : Buffer.concat([carry, chunk]);
+    let at = 0;
+    if (!headerDone) {
+      if (buffer.length < BINARY_SIGNATURE.length + 8) {
+        carry = buffer;
+        continue;
+      }
+      if (!buffer.subarray(0, BINARY_SIGNATURE.length).equals(BINARY_SIGNATURE)) throw new Error('Not a PostgreSQL binary COPY stream.');
+      const extension = buffer.readUInt32BE(BINARY_SIGNATURE.length + 4);
+      at = BINARY_SIGNATURE.length + 8 + extension;
+      if (buffer.length < at) {
+        carry = buffer;
+        continue;
+      }
+      headerDone = true;
+    }
+    row.buffer = buffer;
+    const end = buffer.length;
+    for (;;) {
+      // A tuple: 16-bit field count (-1: the trailer), then per field a 32-bit length (-1: NULL) and its bytes.
+      if (at + 2 > end) break;
+      const fields = (buffer[at] << 8) | buffer[at + 1];
+      if (fields === 0xffff) {
+        trailerSeen = true;
+        at = end;
+        break;
+      }
+      let p = at + 2;
+      let complete = true;
+      for (let f = 0; f < fields; f++) {
+        if (p + 4 > end) {
+          complete = false;
+          break;
+        }
+        const length = (buffer[p] << 24) | (buffer[p + 1] << 16) | (buffer[p + 2] << 8) | buffer[p + 3];
+        p += 4;
+        row.starts[f] = p;
+        row.lengths[f] = length;
+        if (length > 0) p += length;
+        if (p > end) {
+          complete = false;
+          break;
+        }
+      }
+      if (!complete) break;
+      onRow(row);
+      rows++;
+      at = p;
+    }
+    carry = at < end ? buffer.subarray(at) : null;
+  }
+  if (!headerDone) throw new Error('Not a PostgreSQL binary COPY stream (it ended before its header).');
+  if (!trailerSeen) throw new Error('A binary COPY stream ended inside a row (no trailer).');
+  return rows;
+}
+
 /**
  * Streams `COPY (sql) TO STDOUT` and calls `onRow` for each row; resolves with the row count. Runs
  * in its own transaction with the time zone set to UTC, which `microseconds()` relies on.
@@ -163,7 +287,8 @@ export interface CopyBeside {
 }
 
 /**
- * Like `copyRows`, inside a read-only REPEATABLE READ transaction, and also returns that
+ * Like `copyRows`, in the binary format (CopyRow's notes: select text, not jsonb, for `text()`;
+ * no `eachInteger`), inside a read-only REPEATABLE READ transaction, and also returns that
  * transaction's snapshot (`pg_current_snapshot()` as text, `xmin:xmax:xip,…`): the COPY sees
  * exactly the rows of the transactions that snapshot counts as committed. A `beside` COPY runs at
  * the same time on a second connection that imports the snapshot (`pg_export_snapshot`), so it sees
@@ -190,7 +315,7 @@ export async function copyRowsInSnapshot(
           try {
             await other.query(`SET TRANSACTION SNAPSHOT '${snapshotRows[0].exported}'`);
             await other.query("SET LOCAL timezone = 'UTC'");
-            await streamRows(other, beside.sql, beside.onRow);
+            await streamBinaryRows(other, beside.sql, beside.onRow);
             await other.query('COMMIT');
           } catch (error) {
             await other.query('ROLLBACK').catch(() => undefined);
@@ -199,7 +324,7 @@ export async function copyRowsInSnapshot(
         })
       : Promise.resolve();
     // The exporting transaction stays open until the other has imported its snapshot and finished.
-    const [streamed, besideResult] = await Promise.allSettled([streamRows(client, sql, onRow), besideDone]);
+    const [streamed, besideResult] = await Promise.allSettled([streamBinaryRows(client, sql, onRow), besideDone]);
     if (streamed.status === 'rejected') throw streamed.reason;
     if (besideResult.status === 'rejected') throw besideResult.reason;
     await client.query('COMMIT');

@@ -421,7 +421,7 @@ export class EventMirror {
     const { snapshot } = await withPgClient(this.dataSource, (client) =>
       copyRowsInSnapshot(
         client,
-        `SELECT id, user_id, type, item_id, ts, session_id, ${byHash ? PROPS_HASH : 'props'}
+        `SELECT id, user_id, type, item_id, ts, session_id, ${byHash ? PROPS_HASH : 'props::text'}
          FROM events${previous === null ? '' : ` WHERE ${notVisibleIn(previous)}`}`,
         (row) => {
           const id = row.number(0);
@@ -838,7 +838,7 @@ export class FirstLoadProps {
 
   dictionaryCopy(): { sql: string; onRow: (row: CopyRow) => void } {
     return {
-      sql: `SELECT props, ${PROPS_HASH} FROM events WHERE props IS NOT NULL GROUP BY props LIMIT ${this.limit + 1}`,
+      sql: `SELECT props::text, ${PROPS_HASH} FROM events WHERE props IS NOT NULL GROUP BY props LIMIT ${this.limit + 1}`,
       onRow: (row) => {
         if (!this.exact) return;
         const code = codeOf(this.column, row.text(0), asText);
