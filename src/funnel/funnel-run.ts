@@ -8,6 +8,7 @@
  * is the engine's rule (WindowFunnel.evaluateUnitInRange, FUNNEL-SEMANTICS.md "Time range"); this
  * file only skips units that cannot start a chain in the range.
  */
+import { scratchFloat64, scratchUint32 } from './scratch';
 import { compileFilter, FilterTarget, PropertyFilter, StepDefinition } from './step-filter';
 import { groupKeyOf, MISSING_GROUP_KEY } from './breakdown-key';
 import type { MirrorNeeds, MirrorSegment, MirrorSnapshot } from './event-mirror';
@@ -59,6 +60,7 @@ export interface FunnelEvaluation extends FunnelUnitLevels {
 }
 
 /** A funnel bound to one mirror snapshot: masks computed, columns loaded, cohort resolved. */
+/** A funnel bound to a snapshot; its masks are scratch arrays (scratch.ts): use it before the thread prepares another. */
 export interface PreparedFunnel {
   plan: FunnelPlan;
   snapshot: MirrorSnapshot;
@@ -110,17 +112,17 @@ export function prepareFunnel(
       : unitLayout(snapshot, userUnits(snapshot.base), userUnits(snapshot.delta));
   const units = range === null ? { first: 0, end: layout.unitCount } : { first: Math.min(range.first, layout.unitCount), end: Math.min(range.end, layout.unitCount) };
   const { base: baseUnits, delta: deltaUnits } = partRanges(layout, units);
-  const masksOf = (definitions: StepDefinition[]): PartMasks => {
+  const masksOf = (definitions: StepDefinition[], slot: string): PartMasks => {
     const filters = definitions.map((definition) => (definition.filters ?? []).map((filter) => compileOnColumn(snapshot, filter)));
     // Masks only for the range's positions; the arrays keep each part's indexing, so the engine
     // reads them as for a whole run, and the rest stays 0 (no step) and is never read.
     return {
-      base: computeMasks(snapshot, snapshot.base, definitions, filters, layout.base, positionsOf(layout.base, baseUnits)),
-      delta: computeMasks(snapshot, snapshot.delta, definitions, filters, layout.delta, positionsOf(layout.delta, deltaUnits)),
+      base: computeMasks(snapshot, snapshot.base, definitions, filters, layout.base, positionsOf(layout.base, baseUnits), `${slot}:base`),
+      delta: computeMasks(snapshot, snapshot.delta, definitions, filters, layout.delta, positionsOf(layout.delta, deltaUnits), `${slot}:delta`),
     };
   };
-  const stepMasks = masksOf(plan.steps);
-  const exclusionMasks = plan.exclusionSteps.length > 0 ? masksOf(plan.exclusionSteps) : undefined;
+  const stepMasks = masksOf(plan.steps, 'step masks');
+  const exclusionMasks = plan.exclusionSteps.length > 0 ? masksOf(plan.exclusionSteps, 'exclusion masks') : undefined;
   const engine = new WindowFunnel({
     stepCount: plan.steps.length,
     conversionWindow: plan.windowMicros,
@@ -149,13 +151,18 @@ function positionsOf(part: UnitPart, units: UnitRange): UnitRange {
   return { first: part.unitOffsets[units.first], end: part.unitOffsets[units.end] };
 }
 
-/** Levels and reported step times per unit for chains starting in [fromMicros, toMicros); units outside prepared.units stay at level 0 and inactive. */
+/**
+ * Levels and reported step times per unit for chains starting in [fromMicros, toMicros); units
+ * outside prepared.units stay at level 0 and inactive. The step times are a scratch array
+ * (scratch.ts): valid until the thread's next evaluation, zero for the units of the range that did
+ * not start a chain, unspecified outside the range.
+ */
 export function evaluateFunnel(prepared: PreparedFunnel, fromMicros: number, toMicros: number): FunnelEvaluation {
   const { layout, stepMasks, exclusionMasks, cohortUsers, engine } = prepared;
   const stepCount = engine.stepCount;
   const unitCount = layout.unitCount;
   const levels = new Uint8Array(unitCount);
-  const stepTimes = new Float64Array(unitCount * stepCount);
+  const stepTimes = scratchFloat64('step times', unitCount * stepCount);
   const firstEvents = new Int32Array(unitCount).fill(-1);
   const active = new Int32Array(unitCount);
   let activeCount = 0;
@@ -186,6 +193,9 @@ export function evaluateFunnel(prepared: PreparedFunnel, fromMicros: number, toM
     }
   };
   const parts = partRanges(layout, prepared.units);
+  const nb = layout.base.unitCount;
+  stepTimes.fill(0, parts.base.first * stepCount, parts.base.end * stepCount);
+  stepTimes.fill(0, (nb + parts.delta.first) * stepCount, (nb + parts.delta.end) * stepCount);
   evaluatePart(layout.base, parts.base, stepMasks.base, exclusionMasks?.base, 0, layout.shadowed);
   evaluatePart(layout.delta, parts.delta, stepMasks.delta, exclusionMasks?.delta, layout.base.unitCount, null);
   return { levels, stepTimes, stepCount, layout, activeUnits: active.subarray(0, activeCount), firstEvents };
@@ -311,7 +321,11 @@ function unitLayout(snapshot: MirrorSnapshot, base: UnitPart, delta: UnitPart): 
   return { unitCount: base.unitCount + delta.unitCount, base, delta, shadowed };
 }
 
-/** Bit k of masks[p] when the event at position p of `part` (rows of `segment`) matches definitions[k], for p in `positions` (0 elsewhere). */
+/**
+ * Bit k of masks[p] when the event at position p of `part` (rows of `segment`) matches
+ * definitions[k], for p in `positions`; unspecified elsewhere, where nothing reads (a scratch array
+ * of `slot`, see scratch.ts).
+ */
 function computeMasks(
   snapshot: MirrorSnapshot,
   segment: MirrorSegment,
@@ -319,6 +333,7 @@ function computeMasks(
   compiled: CompiledFilter[][],
   part: UnitPart,
   positions: UnitRange,
+  slot: string,
 ): Uint32Array {
   const plain = new Uint32Array(snapshot.typeCount);
   const filtered: { bit: number; filters: { codes: Int32Array; shift: number; pass: Uint8Array }[] }[][] = Array.from({ length: snapshot.typeCount }, () => []);
@@ -337,7 +352,7 @@ function computeMasks(
   const rows = part.rows;
   const size = rows ? rows.length : segment.size;
   const types = segment.types;
-  const masks = new Uint32Array(size);
+  const masks = scratchUint32(slot, size);
   if (filtered.every((candidates) => candidates.length === 0)) {
     // Types only: one table lookup per event.
     if (rows) for (let p = positions.first; p < positions.end; p++) masks[p] = plain[types[rows[p]]];
