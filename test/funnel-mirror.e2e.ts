@@ -6,6 +6,7 @@
  * delta, and a rebuild of the base for a large batch) are exercised.
  */
 import { EventMirror, MirrorNeeds, MirrorSegment, MirrorSnapshot } from '../src/funnel/event-mirror';
+import { sessionName } from '../src/funnel/session-dictionary';
 import { startTestApp, TestApp } from './support/app';
 
 let t: TestApp;
@@ -28,7 +29,7 @@ function rows(snapshot: MirrorSnapshot) {
       type: [...snapshot.typeCodes].find(([, code]) => code === segment.types[p])![0],
       item: segment.items[p],
       device: device.values[device.codes[p]],
-      session: session.values[session.codes[p]],
+      session: session.codes[p] === 0 ? undefined : sessionName(session.names, session.codes[p]),
     };
   };
   const result: ReturnType<typeof read>[] = [];

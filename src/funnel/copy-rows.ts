@@ -149,7 +149,15 @@ const PG_EPOCH_MICROS = 946_684_800_000_000;
 /** "PGCOPY\n\xff\r\n\0", then 32-bit flags and a 32-bit header extension length. */
 const BINARY_SIGNATURE = Buffer.from([0x50, 0x47, 0x43, 0x4f, 0x50, 0x59, 0x0a, 0xff, 0x0d, 0x0a, 0x00]);
 
-class BinaryRowView implements CopyRow {
+/** A row of a binary COPY: also its fields' raw bytes, for callers that intern them without making strings. */
+export interface BinaryCopyRow extends CopyRow {
+  /** The bytes of field i are buffer[start(i), start(i) + length(i)); length -1 is NULL. */
+  readonly buffer: Buffer;
+  start(field: number): number;
+  length(field: number): number;
+}
+
+class BinaryRowView implements BinaryCopyRow {
   buffer: Buffer = Buffer.alloc(0);
   /** Start of field i's bytes; -1 for NULL. */
   starts: number[] = [];
@@ -186,10 +194,18 @@ class BinaryRowView implements CopyRow {
   eachInteger(): void {
     throw new Error('eachInteger reads the text format only.');
   }
+
+  start(field: number): number {
+    return this.starts[field];
+  }
+
+  length(field: number): number {
+    return this.lengths[field];
+  }
 }
 
 /** Streams `COPY (sql) TO STDOUT (FORMAT binary)` and calls `onRow` for each row; resolves with the row count. */
-function streamBinaryRows(client: PoolClient, sql: string, onRow: (row: CopyRow) => void): Promise<number> {
+function streamBinaryRows(client: PoolClient, sql: string, onRow: (row: BinaryCopyRow) => void): Promise<number> {
   return readBinaryCopy(client.query(copyTo(`COPY (${sql}) TO STDOUT (FORMAT binary)`)) as AsyncIterable<Buffer>, onRow);
 }
 
@@ -198,7 +214,7 @@ function streamBinaryRows(client: PoolClient, sql: string, onRow: (row: CopyRow)
  * chunks) and calls `onRow` for each row; resolves with the row count. Throws when the stream is
  * not binary COPY or ends before its trailer.
  */
-export async function readBinaryCopy(chunks: AsyncIterable<Buffer>, onRow: (row: CopyRow) => void): Promise<number> {
+export async function readBinaryCopy(chunks: AsyncIterable<Buffer>, onRow: (row: BinaryCopyRow) => void): Promise<number> {
   const row = new BinaryRowView();
   let carry: Buffer | null = null;
   let headerDone = false;
@@ -297,7 +313,7 @@ export interface CopyBeside {
 export async function copyRowsInSnapshot(
   client: PoolClient,
   sql: string,
-  onRow: (row: CopyRow) => void,
+  onRow: (row: BinaryCopyRow) => void,
   beside?: CopyBeside,
 ): Promise<{ rows: number; snapshot: string }> {
   await client.query('BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY');

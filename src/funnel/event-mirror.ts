@@ -52,6 +52,7 @@ import {
   trimmedDelta,
 } from './mirror-segment';
 import { sharedFloat64, sharedInt32, sharedUint16 } from './shared-memory';
+import { SessionDictionary, SessionNames } from './session-dictionary';
 
 /** A dictionary-coded column: `codes[row]` indexes `values`; code 0 means "no value" (SQL NULL). */
 export interface CodedColumn {
@@ -95,7 +96,13 @@ export interface MirrorSegment {
   userOffsets: Int32Array;
   /** The loaded columns the query asked for: this segment's codes, values shared with the other segment. */
   properties: ReadonlyMap<string, CodedColumn>;
-  sessions: CodedColumn | null;
+  sessions: SessionColumn | null;
+}
+
+/** Session codes per row (0: none) and their names (session-dictionary.ts), all on shared memory. */
+export interface SessionColumn {
+  codes: Int32Array;
+  names: SessionNames;
 }
 
 /** A consistent view of the mirror for one query (see `EventMirror.snapshot`). */
@@ -244,7 +251,9 @@ export class EventMirror {
   private positionOfId: Int32Array | null = null;
   /** Property keys loaded so far, each a column of its own. */
   private propertyColumns = new Map<string, ColumnDictionary>();
-  private sessionColumn: ColumnDictionary = emptyDictionary();
+  private sessions = new SessionDictionary();
+  /** The key of the session codes in each segment's `codes` (the dictionary itself is off-heap). */
+  private sessionKey: object = {};
   /** Whole properties objects (values are their JSON text as PostgreSQL prints jsonb); null once past propsLimit. */
   private propsColumn: ColumnDictionary | null = emptyDictionary();
   private readonly propsLimit: number;
@@ -280,7 +289,8 @@ export class EventMirror {
     this.base = emptySegment('base');
     this.delta = emptySegment('delta');
     this.propertyColumns.clear();
-    this.sessionColumn = emptyDictionary();
+    this.sessions = new SessionDictionary();
+    this.sessionKey = {};
     this.propsColumn = emptyDictionary();
     for (const segment of [this.base, this.delta]) for (const column of this.loadedDictionaries()) segment.codes.set(column, sharedInt32(0));
   }
@@ -362,7 +372,7 @@ export class EventMirror {
         }
         properties.push([key, column]);
       }
-      const sessions = needs.sessions ? this.sessionColumn : null;
+      const sessions = needs.sessions ? { key: this.sessionKey, names: this.sessions.names() } : null;
       const { base, delta } = this;
       const deltaUsers = delta.userIds!;
       return {
@@ -406,7 +416,7 @@ export class EventMirror {
 
   private async catchUp(): Promise<void> {
     const keepText = this.propertyColumns.size > 0;
-    const sessions = this.sessionColumn;
+    const sessions = this.sessions;
     const props = this.propsColumn;
     // Past the limit, rows of this batch get no properties code; the column is dropped after the merge.
     let propsOverflow = false;
@@ -415,9 +425,6 @@ export class EventMirror {
     const byHash = previous === null && props !== null ? new FirstLoadProps(props, this.propsLimit) : null;
     const batch = new RowBatch(previous === null ? await this.expectedRows() : undefined);
     let repeated = 0;
-    // Rows of one session mostly come together: the last session's text and code spare most dictionary lookups.
-    let lastSession = '';
-    let lastSessionCode = 0;
     const { snapshot } = await withPgClient(this.dataSource, (client) =>
       copyRowsInSnapshot(
         client,
@@ -429,15 +436,7 @@ export class EventMirror {
             repeated++;
             return;
           }
-          let session = 0;
-          if (!row.isNull(5)) {
-            const text = row.text(5);
-            if (text !== lastSession || lastSessionCode === 0) {
-              lastSession = text;
-              lastSessionCode = codeOf(sessions, text, asText);
-            }
-            session = lastSessionCode;
-          }
+          const session = row.isNull(5) ? 0 : sessions.intern(row.buffer, row.start(5), row.start(5) + row.length(5));
           let propsCode = 0;
           if (byHash) {
             byHash.hashes.push(row.isNull(6) ? NaN : row.number(6));
@@ -549,9 +548,9 @@ export class EventMirror {
     return code;
   }
 
-  /** The dictionary-coded columns, in a fixed order (sessions, the properties object, then keys as loaded). */
-  private loadedDictionaries(): ColumnDictionary[] {
-    return [this.sessionColumn, ...(this.propsColumn ? [this.propsColumn] : []), ...this.propertyColumns.values()];
+  /** The keys of the dictionary-coded columns in the segments, in a fixed order (sessions, the properties object, then keys as loaded). */
+  private loadedDictionaries(): object[] {
+    return [this.sessionKey, ...(this.propsColumn ? [this.propsColumn] : []), ...this.propertyColumns.values()];
   }
 
   /**
@@ -590,8 +589,8 @@ export class EventMirror {
   }
 
   /** Codes of the dictionary-coded columns for a batch row: sessions and properties as read, keys parsed from the raw text. */
-  private newRowCodes(batch: RowBatch): { column: ColumnDictionary; codeOf: (b: number) => number }[] {
-    const result: { column: ColumnDictionary; codeOf: (b: number) => number }[] = [{ column: this.sessionColumn, codeOf: (b) => batch.sessions[b] }];
+  private newRowCodes(batch: RowBatch): { column: object; codeOf: (b: number) => number }[] {
+    const result: { column: object; codeOf: (b: number) => number }[] = [{ column: this.sessionKey, codeOf: (b) => batch.sessions[b] }];
     if (this.propsColumn) result.push({ column: this.propsColumn, codeOf: (b) => batch.props[b] });
     // Each row's props are parsed once, however many property columns are loaded.
     const parsedProps: unknown[] = [];
@@ -789,7 +788,7 @@ export class EventMirror {
   }
 }
 
-function segmentView(segment: Segment, properties: [string, ColumnDictionary][], sessions: ColumnDictionary | null): MirrorSegment {
+function segmentView(segment: Segment, properties: [string, ColumnDictionary][], sessions: { key: object; names: SessionNames } | null): MirrorSegment {
   const { size, ids, users, times, types, items, userIds, userOffsets, codes } = segment;
   return {
     size,
@@ -801,7 +800,7 @@ function segmentView(segment: Segment, properties: [string, ColumnDictionary][],
     userIds,
     userOffsets,
     properties: new Map(properties.map(([key, column]) => [key, { codes: codes.get(column)!, values: column.values }])),
-    sessions: sessions && { codes: codes.get(sessions)!, values: sessions.values },
+    sessions: sessions && { codes: codes.get(sessions.key)!, names: sessions.names },
   };
 }
 

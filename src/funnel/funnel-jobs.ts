@@ -25,6 +25,7 @@ import {
   timeToConvertHistogram,
 } from './funnel-aggregate';
 import type { FunnelPlan } from './funnel-definition';
+import { sessionName } from './session-dictionary';
 import { breakdownKeys, evaluateFunnel, FunnelEvaluation, prepareFunnel, PreparedFunnel, UnitPart, UnitRange, unitSession, unitUser } from './funnel-run';
 
 /** A unit's place in droppedOff's order: user (dense id), then session id. */
@@ -261,13 +262,13 @@ function droppedAfterCursor(prepared: PreparedFunnel, afterStep: number, cursor:
   const { plan } = prepared;
   const evaluation = evaluateFunnel(prepared, plan.fromMicros, plan.toMicros);
   const { layout, levels, activeUnits } = evaluation;
-  const sessionNames = prepared.snapshot.base.sessions?.values ?? [];
+  const sessionNames = prepared.snapshot.base.sessions?.names ?? null;
   const dropped: DroppedUnit[] = [];
   for (let n = 0; n < activeUnits.length; n++) {
     const unit = activeUnits[n];
     if (levels[unit] !== afterStep) continue;
     const session = unitSession(layout, unit);
-    dropped.push({ unit, user: unitUser(layout, unit), session: session < 0 ? null : String(sessionNames[session]) });
+    dropped.push({ unit, user: unitUser(layout, unit), session: session < 0 ? null : sessionName(sessionNames!, session) });
   }
   // Units are numbered base first, then delta, so even user units need sorting (nearly sorted: cheap).
   dropped.sort(compareDropped);

@@ -35,14 +35,13 @@ export interface WireColumn {
   dictionary: number;
   /** Entries in the dictionary when sent. */
   count: number;
-  /** values[from..count) when the job reads values; null when it needs only their number. */
-  tail: unknown[] | null;
+  /** values[from..count): what this worker has not been sent yet. */
+  tail: unknown[];
   from: number;
 }
 
-export interface WireSegment extends Omit<MirrorSegment, 'properties' | 'sessions'> {
+export interface WireSegment extends Omit<MirrorSegment, 'properties'> {
   properties: [string, WireColumn][];
-  sessions: WireColumn | null;
 }
 
 export interface WireSnapshot extends Omit<MirrorSnapshot, 'base' | 'delta' | 'itemDictionary'> {
@@ -246,8 +245,7 @@ export class FunnelPool {
     task.slot = slot;
     slot.worker.ref(); // someone awaits this job: keep the process alive until it ends
     const { snapshot, cohortUsers, sessionLayout } = task.inputs;
-    const readsSessionNames = task.job.kind === 'droppedOff';
-    const request: WorkerRequest = { job: task.job, snapshot: this.wire(slot, snapshot, readsSessionNames), cohortUsers, sessionLayout, part: task.part };
+    const request: WorkerRequest = { job: task.job, snapshot: this.wire(slot, snapshot), cohortUsers, sessionLayout, part: task.part };
     try {
       slot.worker.postMessage(request);
     } catch (error) {
@@ -259,12 +257,11 @@ export class FunnelPool {
   }
 
   /** The snapshot as a worker receives it: shared arrays as they are, dictionaries as deltas. */
-  private wire(slot: Slot, snapshot: MirrorSnapshot, readsSessionNames: boolean): WireSnapshot {
+  private wire(slot: Slot, snapshot: MirrorSnapshot): WireSnapshot {
     const { base, delta, itemDictionary, ...rest } = snapshot;
-    const column = (coded: CodedColumn, withValues: boolean): WireColumn => {
+    const column = (coded: CodedColumn): WireColumn => {
       const dictionary = this.dictionaryId(coded.values);
       const count = coded.values.length;
-      if (!withValues) return { codes: coded.codes, dictionary, count, tail: null, from: count };
       const from = slot.sentValues.get(dictionary) ?? 0;
       slot.sentValues.set(dictionary, count);
       return { codes: coded.codes, dictionary, count, tail: coded.values.slice(from, count), from };
@@ -277,10 +274,10 @@ export class FunnelPool {
       items = { dictionary, revision: itemDictionary.revision, data: fresh ? null : itemDictionary };
     }
     // The segments share their dictionaries, so the second one sends no values the first did not.
-    const segment = ({ properties, sessions, ...columns }: MirrorSegment): WireSegment => ({
+    // Sessions travel as they are: codes and names are on shared memory (session-dictionary.ts).
+    const segment = ({ properties, ...columns }: MirrorSegment): WireSegment => ({
       ...columns,
-      properties: [...properties].map(([key, coded]) => [key, column(coded, true)]),
-      sessions: sessions && column(sessions, readsSessionNames),
+      properties: [...properties].map(([key, coded]) => [key, column(coded)]),
     });
     return { ...rest, base: segment(base), delta: segment(delta), itemDictionary: items };
   }

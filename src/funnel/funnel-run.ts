@@ -220,7 +220,7 @@ export function unitSession(layout: UnitLayout, unit: number): number {
  */
 export function sessionUnits(segment: MirrorSegment): UnitPart {
   const codes = segment.sessions!.codes;
-  const sessionCount = segment.sessions!.values.length;
+  const sessionCount = segment.sessions!.names.count;
   // Number the units user by user (sessions in order of their first event), then place each row
   // with a stable counting sort by unit: rows keep their (ts, id) order inside a unit.
   const unitOfRow = new Int32Array(segment.size);

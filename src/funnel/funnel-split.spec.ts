@@ -13,6 +13,7 @@ import { DroppedKey, FunnelJob, FunnelJobInputs, runFunnelJob, runFunnelPart } f
 import { sessionUnits, UnitRange } from './funnel-run';
 import { cutByEvents, mergeFunnelParts, planSplit } from './funnel-split';
 import { sharedFloat64, sharedInt32, sharedUint16 } from './shared-memory';
+import { SessionDictionary } from './session-dictionary';
 import { referenceWindowFunnel } from './window-funnel.reference';
 import { SeededRandom } from '../ml/random';
 
@@ -72,7 +73,8 @@ function snapshotOf(events: RawEvent[], users: number, options: { late?: (user: 
   const baseRows = ordered.filter(({ event, id }) => !isLate(event.user) || staleIds.has(id));
   const deltaRows = ordered.filter(({ event }) => isLate(event.user));
   const deviceValues = DEVICES;
-  const sessionValues = [undefined, 's1', 's2', 's3'];
+  const sessionDictionary = new SessionDictionary();
+  for (const name of ['s1', 's2', 's3']) sessionDictionary.internText(name); // codes 1, 2, 3
   const segment = (rows: typeof ordered, userIds: number[] | null): MirrorSnapshot['base'] => {
     const size = rows.length;
     const offsets = sharedInt32((userIds ? userIds.length : baseUsers) + 1);
@@ -87,7 +89,7 @@ function snapshotOf(events: RawEvent[], users: number, options: { late?: (user: 
       userIds: userIds ? sharedInt32(userIds.length) : null,
       userOffsets: offsets,
       properties: new Map([['device', { codes: sharedInt32(size), values: deviceValues }]]),
-      sessions: { codes: sharedInt32(size), values: sessionValues },
+      sessions: { codes: sharedInt32(size), names: sessionDictionary.names() },
     };
     rows.forEach(({ event, id }, row) => {
       seg.ids[row] = id + 1;

@@ -15,7 +15,6 @@ const dictionaries = new Map<number, unknown[]>();
 const itemDictionaries = new Map<number, ItemDictionary>();
 
 function column(wire: WireColumn): CodedColumn {
-  if (wire.tail === null) return { codes: wire.codes, values: new Array<unknown>(wire.count) }; // only the count is read
   let values = dictionaries.get(wire.dictionary);
   if (!values) dictionaries.set(wire.dictionary, (values = []));
   if (values.length !== wire.from) throw new Error(`Dictionary ${wire.dictionary} holds ${values.length} entries here, the pool sent from ${wire.from}.`);
@@ -38,7 +37,6 @@ function segmentOf(wire: WireSegment): MirrorSegment {
   return {
     ...wire,
     properties: new Map(wire.properties.map(([key, coded]) => [key, column(coded)])),
-    sessions: wire.sessions && column(wire.sessions),
   };
 }
 
