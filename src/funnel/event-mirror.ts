@@ -21,7 +21,8 @@
  * nearly all distinct (a per-event value such as an order id) would make that dictionary as large
  * as the events: past `FUNNELCAST_MIRROR_PROPS_LIMIT` distinct objects the mirror drops the
  * properties column and reads each key from PostgreSQL on its first use instead. Codes let a filter
- * be evaluated once per distinct value instead of once per event.
+ * be evaluated once per distinct value instead of once per event. Session ids are interned off the
+ * JavaScript heap (session-dictionary.ts), straight from the COPY's bytes.
  *
  * Catching up, by snapshot rather than by id: ids are taken at insert, and a transaction may commit
  * long after one that took later ids, so "id > last seen id" misses rows. Each row records the

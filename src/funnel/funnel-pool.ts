@@ -4,10 +4,10 @@
  * while a heavy funnel runs.
  *
  * - **Shared events.** The mirror's columns live on SharedArrayBuffer; a job carries its snapshot's
- *   typed arrays, which postMessage shares instead of copying. The dictionaries beside them (values
- *   of property columns and sessions, the item catalogue) are plain arrays: each worker keeps its
- *   own copy, and the pool sends only the entries it has not sent that worker yet (they only grow),
- *   and session names only to the jobs that print them.
+ *   typed arrays, which postMessage shares instead of copying; session names are on shared memory
+ *   too (session-dictionary.ts). The dictionaries of property columns and the item catalogue are
+ *   plain arrays: each worker keeps its own copy, and the pool sends only the entries it has not
+ *   sent that worker yet (they only grow).
  * - **Fair turns.** Waiting jobs are queued per owner (an API key) and owners take turns, so 100
  *   aliased funnels from one analyst delay another analyst's funnel by at most one job per worker.
  * - **Stopping.** A job past its deadline or whose client went away leaves the queue, or, when
