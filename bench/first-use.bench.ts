@@ -7,10 +7,11 @@ import { elapsedSeconds } from './support';
 /**
  * `npm run bench first-use -- --database NAME [--keys device,channel,category]`
  *
- * The first use of a property key (and of sessions) by the funnel event mirror: the whole column is
- * read from PostgreSQL once. Each load is timed right after its peer, PostgreSQL's own scan of the
- * same rows (`SELECT count(*) FROM events WHERE props ? key`, nothing sent back), and the ratio
- * printed; also a catch-up with nothing new. Run it on a copy of the 10M-event bench shop
+ * The funnel event mirror's load, then the first use of property keys and of sessions: a key's
+ * column is derived from the properties column read at load (or, past FUNNELCAST_MIRROR_PROPS_LIMIT
+ * distinct objects, read from PostgreSQL); sessions are read at load. Each first use is timed right
+ * after its peer, PostgreSQL's own scan of the same rows (`SELECT count(*) FROM events WHERE props ?
+ * key`, nothing sent back), and the ratio printed; also a catch-up with nothing new. Run it on a copy of the 10M-event bench shop
  * (`createdb -T fc_bench_funnel_… copy`): opening a database applies pending migrations. Reads only.
  */
 export async function run(argv: string[]): Promise<void> {
