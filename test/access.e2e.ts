@@ -38,11 +38,15 @@ describe('API keys and roles', () => {
 
   it('lets each role do its own work and refuses the rest with FORBIDDEN', async () => {
     expect((await t.gql(INGEST, {}, clientKey)).data!.ingestEvents.accepted).toBe(1);
-    expect((await t.gql(STATS, {}, clientKey)).errors![0].extensions!.code).toBe('FORBIDDEN');
+    const refused = (await t.gql(STATS, {}, clientKey)).errors![0];
+    expect(refused.extensions!.code).toBe('FORBIDDEN');
+    expect(refused.message).toBe('This needs an analyst or admin key; your key "web shop" has the client role.');
     expect((await t.gql(STATS, {}, analystKey)).data!.eventStats.total).toBe(1);
     expect((await t.gql(INGEST, {}, analystKey)).errors![0].extensions!.code).toBe('FORBIDDEN');
     const create = 'mutation { createApiKey(role: CLIENT, name: "x") { secret } }';
-    expect((await t.gql(create, {}, analystKey)).errors![0].extensions!.code).toBe('FORBIDDEN');
+    const adminOnly = (await t.gql(create, {}, analystKey)).errors![0];
+    expect(adminOnly.extensions!.code).toBe('FORBIDDEN');
+    expect(adminOnly.message).toBe('This needs an admin key; your key "bi tool" has the analyst role.');
     expect((await t.gql(create, {}, clientKey)).errors![0].extensions!.code).toBe('FORBIDDEN');
     // admin may do everything
     expect((await t.gql(STATS, {}, t.adminKey)).data!.eventStats.total).toBe(1);

@@ -13,5 +13,12 @@ export const authChecker: AuthChecker<Context, Role> = ({ context }, roles) => {
     throw unauthenticated(context.authProblem ?? 'Send an API key as "Authorization: Bearer <key>".');
   }
   if (principal.role === 'admin' || roles.length === 0 || roles.includes(principal.role)) return true;
-  throw forbidden(`This needs the ${roles.join(' or ')} role (or admin); your key "${principal.name}" has the ${principal.role} role.`);
+  throw forbidden(`This needs ${rolesInWords([...roles, 'admin'])}; your key "${principal.name}" has the ${principal.role} role.`);
 };
+
+/** "an admin key", "an analyst or admin key", "a client, analyst or admin key" (each role once, in order). */
+export function rolesInWords(roles: readonly string[]): string {
+  const distinct = [...new Set(roles)];
+  const list = distinct.length === 1 ? distinct[0] : `${distinct.slice(0, -1).join(', ')} or ${distinct[distinct.length - 1]}`;
+  return `${/^[aeiou]/.test(list) ? 'an' : 'a'} ${list} key`;
+}
