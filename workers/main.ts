@@ -2,6 +2,7 @@ import 'reflect-metadata';
 import type { Job, Worker } from 'bullmq';
 import type { DataSource } from 'typeorm';
 import { config } from '../src/config';
+import { loadEnvFile } from '../src/env-file';
 import { createDataSource } from '../src/db/data-source';
 import { logger } from '../src/logger';
 import { logUnhandledFailures } from '../src/process-safety';
@@ -49,6 +50,7 @@ function watchTraining(worker: Worker, jobs: TrainingJobs): void {
 
 async function main(): Promise<void> {
   logUnhandledFailures();
+  loadEnvFile();
   const settings = config();
   const log = logger();
   if (!settings.databaseUrl) throw new Error('DATABASE_URL is not set; the worker stores models and job states in PostgreSQL.');

@@ -1,5 +1,6 @@
 #!/usr/bin/env node
 import 'reflect-metadata';
+import { loadEnvFile } from '../env-file';
 
 /**
  * The `funnelcast` command line. Each command lives beside the domain it serves and is loaded only
@@ -41,16 +42,14 @@ export async function main(argv: string[]): Promise<number> {
 }
 
 /** Runs the command line and sets the exit code; used by this file and by bin/funnelcast.js. */
-export function runCli(argv: string[]): Promise<void> {
-  return main(argv).then(
-    (code) => {
-      process.exitCode = code;
-    },
-    (error: unknown) => {
-      console.error(error instanceof Error ? error.message : error);
-      process.exitCode = 1;
-    },
-  );
+export async function runCli(argv: string[]): Promise<void> {
+  try {
+    loadEnvFile();
+    process.exitCode = await main(argv);
+  } catch (error) {
+    console.error(error instanceof Error ? error.message : error);
+    process.exitCode = 1;
+  }
 }
 
 if (require.main === module) void runCli(process.argv.slice(2));
