@@ -54,6 +54,8 @@ export interface Config {
   tfBackend: TfBackendPreference;
   /** Training jobs one worker process runs at once, each in its own sandboxed process. */
   trainingConcurrency: number;
+  /** Shortest time between two firings of a training schedule, in seconds (FUNNELCAST_TRAINING_MIN_INTERVAL_SECONDS). */
+  trainingMinIntervalSeconds: number;
   /** Load the funnel engine's in-process event mirror right after start instead of on the first funnel query. */
   warmFunnelMirror: boolean;
   /** Prefix of every BullMQ key in Redis, so several deployments (or test files) can share one Redis. */
@@ -249,6 +251,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     maxEventPropertiesBytes: readInt(env, 'FUNNELCAST_MAX_EVENT_PROPERTIES_BYTES', 16 * 1024, 64, 1024 * 1024, problems),
     tfBackend,
     trainingConcurrency: readInt(env, 'FUNNELCAST_TRAINING_CONCURRENCY', 1, 1, 64, problems),
+    trainingMinIntervalSeconds: readInt(env, 'FUNNELCAST_TRAINING_MIN_INTERVAL_SECONDS', 3600, 1, 31_622_400, problems),
     warmFunnelMirror: readBoolean(env, 'FUNNELCAST_FUNNEL_WARMUP', true, problems),
     queuePrefix,
     trainingLockMs: readInt(env, 'FUNNELCAST_TRAINING_LOCK_MS', 30_000, 1000, 600_000, problems),

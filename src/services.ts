@@ -44,7 +44,7 @@ export function createServices(dataSource: DataSource, redis: Redis, config: Con
     catalog: new CatalogService(dataSource),
     funnels: new FunnelService(dataSource, undefined, { workers: config.funnelWorkers, timeoutMs: config.funnelTimeoutMs }),
     health: new HealthService(dataSource, redis, config.healthTimeoutMs),
-    training: new TrainingService(dataSource, new TrainingQueue(redis, config), models),
+    training: new TrainingService(dataSource, new TrainingQueue(redis, config), models, { minScheduleIntervalSeconds: config.trainingMinIntervalSeconds }),
     models,
     recommendations: new RecommendationService(dataSource, { cacheSize: config.recommendationCacheSize, signing }),
     recommendationFeedback: new RecommendationFeedbackService(dataSource, signing),

@@ -145,6 +145,10 @@ describe('training platform', () => {
     expect(message).toMatch(/params\.weights\.view must be a number from 0 to 100/);
     const badCron = await t.gql(`mutation { scheduleTraining(kind: MATRIX_FACTORIZATION, cron: "every day") { id } }`);
     expect(badCron.errors![0].message).toMatch(/not a valid cron pattern/);
+    // A six-field pattern firing every second is a valid pattern, but far too often for training.
+    const tooOften = await t.gql(`mutation { scheduleTraining(kind: POPULARITY, cron: "* * * * * *") { id } }`);
+    expect(tooOften.errors![0].extensions!.code).toBe('BAD_USER_INPUT');
+    expect(tooOften.errors![0].message).toMatch(/fires 1 second apart at its closest; training schedules must be at least 1 hour apart \(FUNNELCAST_TRAINING_MIN_INTERVAL_SECONDS\)/);
     // Params written inline in the document are checked like params sent as variables.
     const inlineBad = await t.gql(`mutation { scheduleTraining(kind: MATRIX_FACTORIZATION, cron: "0 3 * * *", params: { dimensions: 1000 }) { id } }`);
     expect(inlineBad.errors![0].message).toMatch(/params\.dimensions must be a whole number from 2 to 256 \(got 1000\)/);

@@ -78,7 +78,8 @@ describe('Redis faults', () => {
 
   beforeAll(async () => {
     redis = await PrivateRedis.start();
-    t = await startTestApp('redisfaults', { REDIS_URL: redis.url, FUNNELCAST_QUEUE_PREFIX: PREFIX, FUNNELCAST_FUNNEL_WARMUP: 'false' });
+    // A schedule firing every 4 s below: allowed by a minimum interval of 1 s.
+    t = await startTestApp('redisfaults', { REDIS_URL: redis.url, FUNNELCAST_QUEUE_PREFIX: PREFIX, FUNNELCAST_FUNNEL_WARMUP: 'false', FUNNELCAST_TRAINING_MIN_INTERVAL_SECONDS: '1' });
     await loadDemoShop(t.app.services.dataSource, createDemoShop({ users: 300, days: 7, seed: 5 }));
     queue = new Queue(TRAINING_QUEUE, { connection: { host: '127.0.0.1', port: redis.port, maxRetriesPerRequest: 1 }, prefix: PREFIX });
     queue.on('error', () => undefined);
