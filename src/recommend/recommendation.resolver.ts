@@ -10,7 +10,7 @@ registerEnumType(Recommender, {
   name: 'Recommender',
   description:
     'Where a recommended item came from: MATRIX_FACTORIZATION, ITEM_KNN, SESSION_GRU, POPULARITY (the fallback chain), ' +
-    'or CATALOG (any available item, when no model had anything left).',
+    'or CATALOG (no model: before a POPULARITY version is active, the items with the most events in the last 7 days of data first; then any available item).',
 });
 
 // Plain fields read straight from the service's objects: no per-field middleware wrapper (they carry no auth).

@@ -168,7 +168,11 @@ export class RecommendationService {
     return item;
   }
 
-  /** Trending in the category being browsed, then popular overall, then any available item. */
+  /**
+   * Trending in the category being browsed, then popular overall (the active POPULARITY version);
+   * without one, the items with the most events lately (ServingSnapshot.recentPopular); then any
+   * available item in catalogue order. The last two are source CATALOG: no model served them.
+   */
   private fallbacks(snapshot: ServingSnapshot, builder: ListBuilder, category: string | null): void {
     if (builder.full) return;
     const popularity = snapshot.popularity;
@@ -177,6 +181,7 @@ export class RecommendationService {
       if (trending) builder.addStage(fromRanked(trending, Recommender.POPULARITY, popularity.version));
       builder.addStage(fromRanked(popularity.overall, Recommender.POPULARITY, popularity.version));
     }
+    if (!builder.full && snapshot.recentPopular) builder.addStage(fromRanked(snapshot.recentPopular, Recommender.CATALOG, null));
     if (!builder.full) {
       builder.addStage(
         (function* () {

@@ -70,8 +70,14 @@ export interface ServingSnapshot {
   activeKey: string;
   catalog: Map<number, CatalogEntry>;
   byExternalId: Map<string, number>;
-  /** Available item ids in id order: the very last fallback when every list is exhausted. */
   popularity: PopularityModel | null;
+  /**
+   * While no POPULARITY version is active (a new shop): items by their events in the last
+   * RECENT_POPULAR_DAYS days of data, counted from `events` (refreshed every RECENT_POPULAR_REFRESH_MS),
+   * most first; the catalogue fallback serves these before the rest of the catalogue in id order.
+   * Null until counted, and whenever a POPULARITY version is active.
+   */
+  recentPopular: RankedList | null;
   itemKnn: ItemKnnModel | null;
   factors: FactorModel | null;
   session: SessionModel | null;
@@ -79,6 +85,13 @@ export interface ServingSnapshot {
 
 /** How often a request may trigger a background look for new ACTIVE versions and catalogue changes. */
 export const REFRESH_INTERVAL_MS = 1000;
+
+/** The window of recent events counted for `recentPopular`: the days before the latest event (not before now, so an imported past shop counts too). */
+export const RECENT_POPULAR_DAYS = 7;
+/** How often `recentPopular` is counted again while no POPULARITY version is active. */
+export const RECENT_POPULAR_REFRESH_MS = 10 * 60_000;
+/** Items kept in `recentPopular`. */
+const RECENT_POPULAR_ITEMS = 500;
 
 interface ActiveRow {
   id: number;
@@ -105,16 +118,59 @@ export class ServingModels {
   private lastCheck = 0;
   private catalogSince: Date | null = null;
   private catalogMaxId = 0;
+  private recentCountedAt = 0;
+  private recentCounting: Promise<void> | null = null;
 
   constructor(private readonly dataSource: DataSource) {}
 
   /** The current snapshot; kicks off a background refresh when the last look is older than the interval. */
   async current(): Promise<ServingSnapshot> {
-    if (!this.snapshot) return this.refresh();
+    if (!this.snapshot) {
+      const first = await this.refresh();
+      this.countRecentPopularIfDue();
+      return first;
+    }
     if (Date.now() - this.lastCheck > REFRESH_INTERVAL_MS && !this.loading) {
       this.refresh().catch((error: unknown) => logger().warn({ err: error }, 'refreshing the recommendation models failed; serving the previous ones'));
     }
+    this.countRecentPopularIfDue();
     return this.snapshot;
+  }
+
+  /**
+   * Counts `recentPopular` now (when no POPULARITY version is active) and swaps it into the current
+   * snapshot; requests call this in the background every RECENT_POPULAR_REFRESH_MS. Tests call it to skip the wait.
+   */
+  countRecentPopular(): Promise<void> {
+    this.recentCounting ??= (async () => {
+      this.recentCountedAt = Date.now();
+      const current = this.snapshot ?? (await this.refresh());
+      if (current.popularity) return;
+      const rows: { item_id: number; events: number }[] = await this.dataSource.query(
+        `SELECT item_id, count(*)::float8 AS events FROM events
+         WHERE item_id IS NOT NULL AND ts > (SELECT max(ts) FROM events) - make_interval(days => $1)
+         GROUP BY item_id ORDER BY events DESC, item_id LIMIT $2`,
+        [RECENT_POPULAR_DAYS, RECENT_POPULAR_ITEMS],
+      );
+      const latest = this.snapshot!;
+      if (latest.popularity) return;
+      this.snapshot = {
+        ...latest,
+        generation: latest.generation + 1,
+        recentPopular: rankedFromRow(
+          rows.map((row) => row.item_id),
+          rows.map((row) => row.events),
+        ),
+      };
+    })().finally(() => {
+      this.recentCounting = null;
+    });
+    return this.recentCounting;
+  }
+
+  private countRecentPopularIfDue(): void {
+    if (this.recentCounting || this.snapshot?.popularity || Date.now() - this.recentCountedAt < RECENT_POPULAR_REFRESH_MS) return;
+    this.countRecentPopular().catch((error: unknown) => logger().warn({ err: error }, 'counting recently popular items failed; the catalogue fallback keeps its previous order'));
   }
 
   /** Looks for changes now and returns the snapshot that results (tests and benchmarks call it to skip the wait). */
@@ -146,6 +202,7 @@ export class ServingModels {
       catalog: catalogChanged ?? previous!.catalog,
       byExternalId: previous?.byExternalId ?? new Map(),
       popularity: popularityRow ? reuse(previous?.popularity, popularityRow) ?? (await this.loadPopularity(ref(popularityRow))) : null,
+      recentPopular: null,
       itemKnn: knnRow ? reuse(previous?.itemKnn, knnRow) ?? (await this.loadItemKnn(ref(knnRow))) : null,
       factors: factorRow ? reuse(previous?.factors, factorRow) ?? (await this.loadFactors(ref(factorRow), factorRow.trained_to)) : null,
       session: sessionRow ? reuse(previous?.session, sessionRow) ?? (await this.loadSession(ref(sessionRow))) : null,
@@ -155,6 +212,8 @@ export class ServingModels {
       for (const [id, entry] of catalogChanged) byExternalId.set(entry.externalId, id);
       next.byExternalId = byExternalId;
     }
+    // A count swapped in while this load ran stays (unless a POPULARITY version now serves instead).
+    next.recentPopular = next.popularity ? null : (this.snapshot?.recentPopular ?? null);
     this.snapshot = next;
     if (!previous || previous.activeKey !== activeKey) logger().info({ active: activeKey }, 'recommendation models loaded');
     return next;

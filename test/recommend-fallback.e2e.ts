@@ -1,0 +1,60 @@
+/**
+ * Before any recommender is trained, lists fall back to the catalogue: the items with the most
+ * events in the last seven days of data first (counted from `events`), then the rest in catalogue
+ * order. Expected lists are worked out by hand from the events below.
+ */
+import { startTestApp, TestApp } from './support/app';
+
+let t: TestApp;
+let client: string;
+beforeAll(async () => {
+  t = await startTestApp('recommend_fallback');
+  client = await t.createKey('client', 'web shop');
+});
+afterAll(() => t.stop());
+
+const RECOMMEND = `query($u: ID!, $limit: Int) { recommendations(userId: $u, limit: $limit) { items { itemId score source modelVersionId } } }`;
+const DAY = 86_400_000;
+// A past shop: the window ends at its latest event, not at now.
+const LATEST = Date.UTC(2026, 0, 20, 12);
+
+it('serves the recently most active items first, then the catalogue, all as CATALOG', async () => {
+  const upsert = await t.gql(`mutation($items: [ItemInput!]!) { upsertItems(items: $items) { created } }`, {
+    items: ['i0', 'i1', 'i2', 'i3', 'i4', 'i5'].map((id) => ({ id, category: 'c' })),
+  });
+  expect(upsert.errors).toBeUndefined();
+  const events: { itemId: string; at: number }[] = [
+    ...Array.from({ length: 5 }, (_, n) => ({ itemId: 'i3', at: LATEST - n * 3_600_000 })),
+    ...Array.from({ length: 3 }, (_, n) => ({ itemId: 'i1', at: LATEST - 2 * DAY - n * 60_000 })),
+    // Busier, but more than 7 days before the latest event: not counted.
+    ...Array.from({ length: 9 }, (_, n) => ({ itemId: 'i4', at: LATEST - 8 * DAY - n * 60_000 })),
+    { itemId: 'i5', at: LATEST - 6 * DAY },
+  ];
+  const ingested = await t.gql(
+    `mutation($events: [EventInput!]!) { ingestEvents(events: $events) { accepted rejected { index message } } }`,
+    { events: events.map((event, n) => ({ eventId: `f-${n}`, type: 'view', userId: `shopper-${n % 4}`, itemId: event.itemId, timestamp: new Date(event.at).toISOString() })) },
+    client,
+  );
+  expect(ingested.data).toMatchObject({ ingestEvents: { accepted: events.length, rejected: [] } });
+
+  await t.app.services.recommendations.models.countRecentPopular();
+  const list = await t.gql<{ recommendations: { items: { itemId: string; score: number; source: string; modelVersionId: string | null }[] } }>(
+    RECOMMEND,
+    { u: 'newcomer', limit: 5 },
+    client,
+  );
+  expect(list.errors).toBeUndefined();
+  const items = list.data!.recommendations.items;
+  expect(items.slice(0, 3)).toEqual([
+    { itemId: 'i3', score: 5, source: 'CATALOG', modelVersionId: null },
+    { itemId: 'i1', score: 3, source: 'CATALOG', modelVersionId: null },
+    { itemId: 'i5', score: 1, source: 'CATALOG', modelVersionId: null },
+  ]);
+  // Then the rest of the catalogue (i4's busy week is too old to count), each item once.
+  expect(new Set(items.map((item) => item.itemId)).size).toBe(5);
+  for (const item of items.slice(3)) {
+    expect(['i0', 'i2', 'i4']).toContain(item.itemId);
+    expect(item).toMatchObject({ source: 'CATALOG', modelVersionId: null });
+    expect(item.score).toBeLessThanOrEqual(1);
+  }
+});
