@@ -49,7 +49,7 @@ describe('anomaly detection', () => {
   }
 
   function trainAndWait(kind: string, params: Record<string, unknown> = {}): Promise<FinishedTrainingJob> {
-    return queueAndWait(t, { kind, params, to }, 40_000, worker);
+    return queueAndWait(t, { kind, params, to }, undefined, worker);
   }
 
   async function flaggedIds(minScore?: number, range = { from, to }): Promise<Set<string>> {

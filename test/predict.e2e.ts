@@ -17,7 +17,7 @@ describe('prediction', () => {
   const versions: Record<string, { id: string; metrics: any }> = {};
 
   async function trainAndWait(kind: string, params: Record<string, unknown>) {
-    const job = await queueAndWait(t, { kind, params, ...RANGE }, 90_000, worker);
+    const job = await queueAndWait(t, { kind, params, ...RANGE }, undefined, worker);
     expect([job.state, job.error]).toEqual(['COMPLETED', null]);
     expect(job.modelVersion!.status).toBe('ACTIVE');
     return job.modelVersion!;

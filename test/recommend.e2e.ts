@@ -35,7 +35,7 @@ describe('recommendations', () => {
   const SHOP_END = '2026-01-15T00:00:00.000Z';
 
   async function train(kind: string, params: Record<string, unknown> = {}, activate = true): Promise<{ id: string; metrics: any; status: string }> {
-    const job = await queueAndWait(t, { kind, params, activate, to: SHOP_END }, 40_000, worker);
+    const job = await queueAndWait(t, { kind, params, activate, to: SHOP_END }, undefined, worker);
     if (job.state !== 'COMPLETED') throw new Error(`${kind} training did not complete: ${JSON.stringify(job)}`);
     return job.modelVersion!;
   }

@@ -50,7 +50,11 @@ export interface FinishedTrainingJob {
 }
 
 /** Queues `trainModel(input)` over GraphQL and polls `trainingJob` until it ends (COMPLETED, FAILED or CANCELLED). */
-export async function trainAndWait(t: TestApp, input: Record<string, unknown>, timeoutMs = 60_000, worker?: WorkerProcess): Promise<FinishedTrainingJob> {
+/**
+ * Queues a training job and polls until it ends. The deadline is only a guard against a hang, not
+ * a speed check: on a 2-core machine shared with other work, small test models can take minutes.
+ */
+export async function trainAndWait(t: TestApp, input: Record<string, unknown>, timeoutMs = 240_000, worker?: WorkerProcess): Promise<FinishedTrainingJob> {
   const queued = await t.gql<{ trainModel: { id: string } }>(`mutation($input: TrainModelInput!) { trainModel(input: $input) { id } }`, { input });
   if (!queued.data) throw new Error(JSON.stringify(queued.errors));
   const deadline = Date.now() + timeoutMs;
@@ -61,6 +65,9 @@ export async function trainAndWait(t: TestApp, input: Record<string, unknown>, t
     );
     const job = result.data!.trainingJob;
     if (['COMPLETED', 'FAILED', 'CANCELLED'].includes(job.state)) return job;
+    if (worker && (worker.child.exitCode !== null || worker.child.signalCode !== null)) {
+      throw new Error(`the worker process ended while ${String(input.kind)} was ${job.state}: ${worker.output}`);
+    }
     if (Date.now() > deadline) throw new Error(`training ${String(input.kind)} did not finish: ${JSON.stringify(job)} ${worker?.output ?? ''}`);
     await sleep(100);
   }
