@@ -3,6 +3,7 @@ import type Redis from 'ioredis';
 import type { Config } from './config';
 import { openDatabase } from './db/data-source';
 import { logger } from './logger';
+import { loadTf } from './ml/tf-backend';
 import { connectRedis, redactUrl } from './redis';
 import { startServer, RunningServer } from './server';
 import { createServices, Services } from './services';
@@ -25,6 +26,13 @@ export async function startApp(config: Config & { databaseUrl: string }, options
   if (config.bootstrapAdminKey && (await services.apiKeys.ensureBootstrapAdmin(config.bootstrapAdminKey)) === 'revoked') {
     log.warn('FUNNELCAST_BOOTSTRAP_ADMIN_KEY names a key that was revoked; it stays revoked. Remove the variable or set a new secret.');
   }
+  // Set TensorFlow.js up before taking requests: choosing a backend blocks the event loop (native
+  // and WebAssembly set-up), which, done by the first `health` or prediction, made that health
+  // check time out on Redis. A process without a backend still serves (health names the problem).
+  await loadTf(config.tfBackend).then(
+    (runtime) => log.info({ backend: runtime.backend.name }, 'TensorFlow.js backend ready'),
+    (error: unknown) => log.warn({ err: error }, 'no TensorFlow.js backend could be loaded; predictions will fail until one can'),
+  );
   const server = await startServer(services, config, options.port ?? config.port);
   log.info({ url: server.url }, 'Funnelcast is serving');
   let warmUp: Promise<void> | null = null;

@@ -1,3 +1,4 @@
+import { loadTf } from '../src/ml/tf-backend';
 import { startTestApp, TestApp } from './support/app';
 
 let t: TestApp;
@@ -15,6 +16,12 @@ const STATS = `{ eventStats(from: "2026-01-01T00:00:00Z", to: "2026-02-01T00:00:
 const INGEST = `mutation { ingestEvents(events: [{eventId: "a1", type: "view", userId: "u1", timestamp: "2026-01-05T00:00:00Z"}]) { accepted } }`;
 
 describe('API keys and roles', () => {
+  it('has its TensorFlow.js backend set up before it takes requests', async () => {
+    // Set up already: the runtime's promise settles before a turn of the event loop could.
+    const ready = await Promise.race([loadTf().then(() => true), new Promise<boolean>((resolve) => setImmediate(() => resolve(false)))]);
+    expect(ready).toBe(true);
+  });
+
   it('answers the public health query without a key', async () => {
     const result = await t.gql('{ health { status version database { ok } redis { ok } } }', {}, null);
     expect(result.errors).toBeUndefined();
