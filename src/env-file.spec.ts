@@ -34,3 +34,13 @@ it('reads nothing when asked for none, or when there is no .env; a named file th
   }
   expect(() => loadEnvFile({ FUNNELCAST_ENV_FILE: join(dir, 'nope.env') })).toThrow(/FUNNELCAST_ENV_FILE names .*nope\.env, which does not exist/);
 });
+
+it('ships a .env.example that changes nothing when copied to .env (every setting is commented out)', () => {
+  const { parseEnv } = require('node:util') as typeof import('node:util');
+  const { readFileSync } = require('node:fs') as typeof import('node:fs');
+  const example = readFileSync(join(__dirname, '../.env.example'), 'utf8');
+  expect(parseEnv(example)).toEqual({});
+  // …and still documents the settings, one per commented line.
+  expect(example).toMatch(/^# DATABASE_URL=/m);
+  expect(example).toMatch(/^# FUNNELCAST_MIRROR_PROPS_LIMIT=1000000$/m);
+});

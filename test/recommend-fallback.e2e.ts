@@ -37,7 +37,7 @@ it('serves the recently most active items first, then the catalogue, all as CATA
   );
   expect(ingested.data).toMatchObject({ ingestEvents: { accepted: events.length, rejected: [] } });
 
-  await t.app.services.recommendations.models.countRecentPopular();
+  // No explicit count: the first request of the process waits for it.
   const list = await t.gql<{ recommendations: { items: { itemId: string; score: number; source: string; modelVersionId: string | null }[] } }>(
     RECOMMEND,
     { u: 'newcomer', limit: 5 },
@@ -57,4 +57,18 @@ it('serves the recently most active items first, then the catalogue, all as CATA
     expect(item).toMatchObject({ source: 'CATALOG', modelVersionId: null });
     expect(item.score).toBeLessThanOrEqual(1);
   }
+
+  // Later counts (every 10 minutes in the background; here asked for) follow new events.
+  const more = await t.gql(
+    `mutation($events: [EventInput!]!) { ingestEvents(events: $events) { accepted } }`,
+    { events: Array.from({ length: 6 }, (_, n) => ({ eventId: `g-${n}`, type: 'view', userId: `shopper-${n}`, itemId: 'i2', timestamp: new Date(LATEST - DAY).toISOString() })) },
+    client,
+  );
+  expect(more.data).toMatchObject({ ingestEvents: { accepted: 6 } });
+  await t.app.services.recommendations.models.countRecentPopular();
+  const after = await t.gql<{ recommendations: { items: { itemId: string; score: number }[] } }>(RECOMMEND, { u: 'newcomer', limit: 2 }, client);
+  expect(after.data!.recommendations.items.map(({ itemId, score }) => [itemId, score])).toEqual([
+    ['i2', 6],
+    ['i3', 5],
+  ]);
 });

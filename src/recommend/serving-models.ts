@@ -126,9 +126,11 @@ export class ServingModels {
   /** The current snapshot; kicks off a background refresh when the last look is older than the interval. */
   async current(): Promise<ServingSnapshot> {
     if (!this.snapshot) {
-      const first = await this.refresh();
-      this.countRecentPopularIfDue();
-      return first;
+      await this.refresh();
+      // The first request of a process also waits for the count (one grouped query; a new shop is
+      // small), so its list is not the catalogue in id order; later counts run in the background.
+      if (!this.snapshot!.popularity) await this.countRecentPopular().catch((error: unknown) => logger().warn({ err: error }, 'counting recently popular items failed; the catalogue fallback is in catalogue order'));
+      return this.snapshot!;
     }
     if (Date.now() - this.lastCheck > REFRESH_INTERVAL_MS && !this.loading) {
       this.refresh().catch((error: unknown) => logger().warn({ err: error }, 'refreshing the recommendation models failed; serving the previous ones'));
