@@ -31,6 +31,26 @@ describe('npm run demo', () => {
     expect(funnel).toHaveLength(4);
     expect(funnel[0]).toBeGreaterThan(0);
     expect([...funnel].sort((a: number, b: number) => b - a)).toEqual(funnel);
+    // Every other printed example answers too, and agrees with the funnel where it should.
+    const answer = (name: string) => {
+      const body = JSON.parse(new RegExp(`^${name}: +(.*)$`, 'm').exec(stdout)![1]);
+      expect(body.errors).toBeUndefined();
+      return body.data;
+    };
+    const groups = answer('breakdown').funnel.breakdown as { steps: { count: number }[] }[];
+    expect(groups.reduce((sum, group) => sum + group.steps[0].count, 0)).toBe(funnel[0]);
+    expect(answer('sessions').funnel.totalUnits).toBe(answer('eventStats').eventStats.distinctSessions);
+    const days = answer('trend').funnelTrend as { entered: number; converted: number }[];
+    expect(days.length).toBeGreaterThanOrEqual(3);
+    for (const day of days) expect(day.converted).toBeLessThanOrEqual(day.entered);
+    // Units that reached the cart (step 2) and went no further.
+    expect(answer('droppedOff').droppedOff.totalCount).toBe(funnel[1] - funnel[2]);
+    const served = answer('recommendations').recommendations.items as { score: number; source: string }[];
+    expect(served).toHaveLength(5);
+    expect(served.every((item) => item.source === 'CATALOG')).toBe(true); // no model trained yet
+    expect(answer('similarItems').similarItems.items.length).toBeGreaterThan(0);
+    expect(answer('health').health.database.ok).toBe(true);
+    expect(answer('item').item.id).toBe('i0');
 
     // A second run serves the stored shop as it is and replaces the demo keys.
     const second = await run(process.execPath, [CLI, 'demo', '--port', '0', '--check'], { env });

@@ -71,4 +71,23 @@ it('serves the recently most active items first, then the catalogue, all as CATA
     ['i2', 6],
     ['i3', 5],
   ]);
+
+  // Items like i0 are of its category first, even when another category's item is busier.
+  await t.gql(`mutation($items: [ItemInput!]!) { upsertItems(items: $items) { created } }`, { items: [{ id: 'd0', category: 'd' }] });
+  await t.gql(
+    `mutation($events: [EventInput!]!) { ingestEvents(events: $events) { accepted } }`,
+    { events: Array.from({ length: 20 }, (_, n) => ({ eventId: `h-${n}`, type: 'view', userId: `shopper-${n % 4}`, itemId: 'd0', timestamp: new Date(LATEST - DAY).toISOString() })) },
+    client,
+  );
+  await t.app.services.recommendations.models.refresh(); // the catalogue now holds d0 (requests look once a second)
+  await t.app.services.recommendations.models.countRecentPopular();
+  const similar = await t.gql<{ similarItems: { items: { itemId: string; score: number }[] } }>(
+    `query { similarItems(itemId: "i0", limit: 4) { items { itemId score } } }`,
+    {},
+    client,
+  );
+  expect(similar.errors).toBeUndefined();
+  expect(similar.data!.similarItems.items.map(({ itemId }) => itemId)).toEqual(['i2', 'i3', 'i1', 'i5']);
+  const overall = await t.gql<{ recommendations: { items: { itemId: string }[] } }>(RECOMMEND, { u: 'newcomer', limit: 1 }, client);
+  expect(overall.data!.recommendations.items.map(({ itemId }) => itemId)).toEqual(['d0']);
 });

@@ -32,17 +32,38 @@ async function issueDemoKeys(app: App): Promise<Record<keyof typeof DEMO_KEY_NAM
   return keys;
 }
 
+/** The banner's examples: each is printed as a curl command, and `--check` runs every one of them. */
 function exampleQueries(from: string, to: string) {
+  const steps = '[{ type: "view" }, { type: "cart" }, { type: "checkout" }, { type: "purchase" }]';
+  const funnelInput = (extra = '') => `{ steps: ${steps}, conversionWindowSeconds: 86400, from: "${from}", to: "${to}"${extra} }`;
   return {
     health: '{ health { status version database { ok } redis { ok error } } }',
-    eventStats: `{ eventStats(from: "${from}", to: "${to}") { total distinctUsers byType { type count } } }`,
+    eventStats: `{ eventStats(from: "${from}", to: "${to}") { total distinctUsers distinctSessions byType { type count } } }`,
     item: '{ item(id: "i0") { id title category brand price } }',
-    funnel:
-      `{ funnel(input: { steps: [{ type: "view" }, { type: "cart" }, { type: "checkout" }, { type: "purchase" }], ` +
-      `conversionWindowSeconds: 86400, from: "${from}", to: "${to}" }) { steps { label count conversionFromFirst } } }`,
+    funnel: `{ funnel(input: ${funnelInput()}) { steps { label count conversionFromFirst } } }`,
+    breakdown: `{ funnel(input: ${funnelInput(', breakdown: { property: "channel", limit: 5 }')}) { breakdown { key totalUnits steps { count } } } }`,
+    sessions: `{ funnel(input: ${funnelInput(', countBy: SESSION')}) { totalUnits steps { count } } }`,
+    trend: `{ funnelTrend(input: ${funnelInput()}, interval: DAY) { periodStart entered converted conversionRate } }`,
+    droppedOff: `{ droppedOff(input: ${funnelInput()}, afterStep: 2, first: 3) { totalCount nodes { userId } pageInfo { hasNextPage endCursor } } }`,
+    recommendations: '{ recommendations(userId: "u1", limit: 5) { items { itemId score source } } }',
+    similarItems: '{ similarItems(itemId: "i0", limit: 5) { items { itemId score source } } }',
     train: 'mutation { trainModel(input: { kind: MATRIX_FACTORIZATION }) { id state } }',
   };
 }
+
+/** Which key each example needs, and a label for the banner and --check. */
+const EXAMPLES: { name: keyof ReturnType<typeof exampleQueries>; key: 'none' | 'analyst' | 'client'; label: string }[] = [
+  { name: 'health', key: 'none', label: 'health' },
+  { name: 'eventStats', key: 'analyst', label: 'events by type' },
+  { name: 'item', key: 'client', label: 'an item of the catalogue' },
+  { name: 'funnel', key: 'analyst', label: 'a 4-step funnel' },
+  { name: 'breakdown', key: 'analyst', label: 'the funnel broken down by channel' },
+  { name: 'sessions', key: 'analyst', label: 'the funnel counting sessions' },
+  { name: 'trend', key: 'analyst', label: 'its conversion day by day' },
+  { name: 'droppedOff', key: 'analyst', label: 'who reached the cart and went no further' },
+  { name: 'recommendations', key: 'client', label: 'recommendations for a user' },
+  { name: 'similarItems', key: 'client', label: 'items like i0' },
+];
 
 async function post(url: string, key: string | null, query: string): Promise<string> {
   const response = await fetch(url, {
@@ -63,7 +84,10 @@ export async function run(argv: string[]): Promise<number> {
   const days = intFlag(args, 'days', 14, 1);
   const seed = intFlag(args, 'seed', 42, 0);
   if (args.positional.length) throw new UsageError(`unexpected argument "${args.positional[0]}"\n\n${USAGE}`);
-  const config = loadConfig({ LOG_LEVEL: 'warn', HOST: '127.0.0.1', ...process.env });
+  // Quieter than a server by default, so the banner is not buried in logs: the process-wide logger
+  // reads the process-wide configuration, so the default goes into the environment it reads.
+  process.env.LOG_LEVEL ??= 'warn';
+  const config = loadConfig({ HOST: '127.0.0.1', ...process.env });
   const port = intFlag(args, 'port', config.port, 0);
   const say = (line: string) => console.log(line);
 
@@ -103,19 +127,18 @@ export async function run(argv: string[]): Promise<number> {
     say(`  client:   ${keys.client}`);
     say('');
     say('Try:');
-    say(`  curl -s ${url} -H 'content-type: application/json' -d '${JSON.stringify({ query: queries.health })}'`);
-    say(`  curl -s ${url} -H 'content-type: application/json' -H 'authorization: Bearer ${keys.analyst}' \\\n    -d '${JSON.stringify({ query: queries.eventStats })}'`);
-    say(`  curl -s ${url} -H 'content-type: application/json' -H 'authorization: Bearer ${keys.client}' \\\n    -d '${JSON.stringify({ query: queries.item })}'`);
-    say(`  curl -s ${url} -H 'content-type: application/json' -H 'authorization: Bearer ${keys.analyst}' \\\n    -d '${JSON.stringify({ query: queries.funnel })}'`);
+    const keyOf = (key: 'none' | 'analyst' | 'client'): string | null => (key === 'none' ? null : keys[key]);
+    for (const { name, key, label } of EXAMPLES) {
+      const auth = keyOf(key) ? ` -H 'authorization: Bearer ${keyOf(key)}'` : '';
+      say(`  # ${label}`);
+      say(`  curl -s ${url} -H 'content-type: application/json'${auth} \\\n    -d '${JSON.stringify({ query: queries[name] })}'`);
+    }
     say(`Train a recommender (then run \`npm run worker\` beside the server):`);
     say(`  curl -s ${url} -H 'content-type: application/json' -H 'authorization: Bearer ${keys.admin}' \\\n    -d '${JSON.stringify({ query: queries.train })}'`);
 
     if (args.flags.check) {
       say('');
-      say(`health:     ${await post(url, null, queries.health)}`);
-      say(`eventStats: ${await post(url, keys.analyst, queries.eventStats)}`);
-      say(`item:       ${await post(url, keys.client, queries.item)}`);
-      say(`funnel:     ${await post(url, keys.analyst, queries.funnel)}`);
+      for (const { name, key } of EXAMPLES) say(`${`${name}:`.padEnd(17)}${await post(url, key === 'none' ? null : keys[key], queries[name])}`);
       return 0;
     }
     say('');

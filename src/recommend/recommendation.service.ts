@@ -170,8 +170,9 @@ export class RecommendationService {
 
   /**
    * Trending in the category being browsed, then popular overall (the active POPULARITY version);
-   * without one, the items with the most events lately (ServingSnapshot.recentPopular); then any
-   * available item in catalogue order. The last two are source CATALOG: no model served them.
+   * without one, the items with the most events lately (ServingSnapshot.recentPopular), those of
+   * the category first, then the catalogue's items of the category; then any available item in
+   * catalogue order. All but the first two are source CATALOG: no model served them.
    */
   private fallbacks(snapshot: ServingSnapshot, builder: ListBuilder, category: string | null): void {
     if (builder.full) return;
@@ -181,14 +182,17 @@ export class RecommendationService {
       if (trending) builder.addStage(fromRanked(trending, Recommender.POPULARITY, popularity.version));
       builder.addStage(fromRanked(popularity.overall, Recommender.POPULARITY, popularity.version));
     }
-    if (!builder.full && snapshot.recentPopular) builder.addStage(fromRanked(snapshot.recentPopular, Recommender.CATALOG, null));
-    if (!builder.full) {
-      builder.addStage(
-        (function* () {
-          for (const item of snapshot.catalog.keys()) yield { item, score: 1, source: Recommender.CATALOG, version: null };
-        })(),
-      );
-    }
+    const recent = snapshot.recentPopular;
+    const inCategory = (item: number) => category !== null && snapshot.catalog.get(item)?.category === category;
+    // Without a POPULARITY version, the category comes first here too: items like this one are
+    // at least of its kind.
+    if (!builder.full && recent && category !== null) builder.addStage(filtered(fromRanked(recent, Recommender.CATALOG, null), (candidate) => inCategory(candidate.item)));
+    if (!builder.full && recent) builder.addStage(fromRanked(recent, Recommender.CATALOG, null));
+    const catalogue = function* (): Generator<Candidate> {
+      for (const item of snapshot.catalog.keys()) yield { item, score: 1, source: Recommender.CATALOG, version: null };
+    };
+    if (!builder.full && category !== null && !popularity) builder.addStage(filtered(catalogue(), (candidate) => inCategory(candidate.item)));
+    if (!builder.full) builder.addStage(catalogue());
   }
 
   private fromFactors(snapshot: ServingSnapshot, user: UserState, history: HistoryItem[], withClientSession: boolean, depth: number): SourceList | null {
@@ -280,6 +284,10 @@ function toList(snapshot: ServingSnapshot, signer: RecommendationSigner, served:
       recommendationId: ids[n],
     })),
   };
+}
+
+function* filtered(candidates: Iterable<Candidate>, keep: (candidate: Candidate) => boolean): Generator<Candidate> {
+  for (const candidate of candidates) if (keep(candidate)) yield candidate;
 }
 
 function* fromRanked(list: RankedList, source: Recommender, version: VersionRef | null): Generator<Candidate> {
