@@ -1,4 +1,5 @@
 import type * as tfjs from '@tensorflow/tfjs';
+import { GruStepper, type GruCellWeights } from '../ml/gru-cell';
 import type { PlattScaling } from './calibration';
 import { STEP_WIDTH } from './features';
 import type { PropensityModel } from './propensity-model';
@@ -11,22 +12,12 @@ import type { PropensityModel } from './propensity-model';
  * and the same arithmetic runs on Float32Arrays. Training and batch scoring stay on tfjs; the specs
  * check both paths give the same numbers.
  *
- * The layers mirrored are tfjs's defaults as the builders use them: GRU with reset gate applied
- * before the recurrent product (`resetAfter: false`), gates z, r, h in that order, hard-sigmoid
- * recurrent activation, tanh activation, one bias of 3·units; a masked (all-zero) step keeps the
- * state; dense layers with bias.
+ * The layers mirrored are tfjs's defaults as the builders use them: the GRU step of
+ * src/ml/gru-cell.ts with tfjs's default hard-sigmoid recurrent activation, where a masked
+ * (all-zero) step keeps the state; dense layers with bias.
  */
 
-interface GruWeights {
-  inputs: number;
-  units: number;
-  /** inputs × 3·units */
-  kernel: Float32Array;
-  /** units × 3·units */
-  recurrent: Float32Array;
-  /** 3·units */
-  bias: Float32Array;
-}
+type GruWeights = GruCellWeights;
 
 interface DenseWeights {
   inputs: number;
@@ -50,52 +41,13 @@ function denseWeightsOf(layer: tfjs.layers.Layer): DenseWeights {
   return { inputs: kernel.shape[0], outputs: kernel.shape[1]!, kernel: copyOf(kernel), bias: copyOf(bias) };
 }
 
-const hardSigmoid = (x: number) => (x <= -2.5 ? 0 : x >= 2.5 ? 1 : 0.2 * x + 0.5);
-
 /**
  * Runs the GRU over `steps` event vectors of `sequence` starting at row `from`, updating `state`
  * (units long) in place. With `masked`, an all-zero event leaves the state as it was (the Masking layer's effect).
  */
 function runGru(gru: GruWeights, sequence: Float32Array, from: number, steps: number, state: Float64Array, masked: boolean): void {
-  const { inputs, units, kernel, recurrent, bias } = gru;
-  const width = 3 * units;
-  const projected = new Float64Array(width);
-  const reset = new Float64Array(units);
-  const update = new Float64Array(units);
-  const candidate = new Float64Array(units);
-  for (let t = 0; t < steps; t++) {
-    const at = (from + t) * inputs;
-    projected.set(bias);
-    let any = false;
-    // Event vectors are mostly one-hot: skip the zero inputs.
-    for (let i = 0; i < inputs; i++) {
-      const x = sequence[at + i];
-      if (x === 0) continue;
-      any = true;
-      const row = i * width;
-      for (let k = 0; k < width; k++) projected[k] += x * kernel[row + k];
-    }
-    if (masked && !any) continue;
-    // Row-wise over the recurrent kernel (contiguous reads); a zero state entry adds nothing.
-    for (let i = 0; i < units; i++) {
-      const h = state[i];
-      if (h === 0) continue;
-      const row = i * width;
-      for (let k = 0; k < 2 * units; k++) projected[k] += h * recurrent[row + k];
-    }
-    for (let j = 0; j < units; j++) {
-      update[j] = hardSigmoid(projected[j]);
-      reset[j] = hardSigmoid(projected[units + j]) * state[j];
-    }
-    for (let i = 0; i < units; i++) {
-      const rh = reset[i];
-      if (rh === 0) continue;
-      const row = i * width + 2 * units;
-      for (let j = 0; j < units; j++) projected[2 * units + j] += rh * recurrent[row + j];
-    }
-    for (let j = 0; j < units; j++) candidate[j] = Math.tanh(projected[2 * units + j]);
-    for (let j = 0; j < units; j++) state[j] = update[j] * state[j] + (1 - update[j]) * candidate[j];
-  }
+  const stepper = new GruStepper(gru, 'hardSigmoid');
+  for (let t = 0; t < steps; t++) stepper.step(sequence, (from + t) * gru.inputs, state, masked);
 }
 
 /** out = activation(input · kernel + bias) for one row. */

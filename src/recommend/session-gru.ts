@@ -1,12 +1,12 @@
 import type { Artifact, ArtifactTensor } from '../ml/artifact';
 import { tensorNamed } from '../ml/artifact';
+import { GruStepper } from '../ml/gru-cell';
 
 /**
  * The session model's weights and its forward pass in plain TypeScript. Training uses tfjs layers
  * (embedding → GRU → dense over the item vocabulary); serving runs this loop instead, so the API
- * process needs no tfjs and one prediction costs a few hundred microseconds. The GRU step follows
- * tfjs's GRUCell (reset gate before the recurrent product, gates in z, r, h order):
- *   z = σ(x·Wz + bz + h·Uz), r = σ(x·Wr + br + h·Ur), ĥ = tanh(x·Wh + bh + (r∘h)·Uh), h' = z∘h + (1 − z)∘ĥ
+ * process needs no tfjs and one prediction costs a few hundred microseconds. The GRU step is
+ * src/ml/gru-cell.ts's (tfjs's GRUCell), here with the logistic sigmoid as recurrent activation.
  * A spec checks it against tfjs's own predict.
  */
 export interface GruWeights {
@@ -54,45 +54,15 @@ export function readGruWeights(artifact: Artifact): GruWeights {
   };
 }
 
-const sigmoid = (x: number) => 1 / (1 + Math.exp(-x));
-
 /** The hidden state after reading the sequence (vocabulary indices 1…classes−1; 0 entries are skipped as padding). */
 export function gruState(weights: GruWeights, sequence: ArrayLike<number>): Float64Array {
-  const { embeddingSize: e, units: h, kernel, recurrentKernel: u, bias } = weights;
-  const width = 3 * h;
-  let state = new Float64Array(h);
-  const x = new Float64Array(width);
-  const inner = new Float64Array(2 * h);
+  const { embeddingSize, units } = weights;
+  // The layer is built with recurrentActivation 'sigmoid' (session-gru.kind.ts); its input row is the token's embedding.
+  const stepper = new GruStepper({ inputs: embeddingSize, units, kernel: weights.kernel, recurrent: weights.recurrentKernel, bias: weights.bias }, 'sigmoid');
+  const state = new Float64Array(units);
   for (let step = 0; step < sequence.length; step++) {
     const token = sequence[step];
-    if (token <= 0) continue;
-    const row = token * e;
-    for (let j = 0; j < width; j++) x[j] = bias[j];
-    for (let i = 0; i < e; i++) {
-      const value = weights.embedding[row + i];
-      if (value === 0) continue;
-      for (let j = 0; j < width; j++) x[j] += value * kernel[i * width + j];
-    }
-    inner.fill(0);
-    for (let i = 0; i < h; i++) {
-      const value = state[i];
-      if (value === 0) continue;
-      for (let j = 0; j < 2 * h; j++) inner[j] += value * u[i * width + j];
-    }
-    const next = new Float64Array(h);
-    const candidate = new Float64Array(h);
-    for (let j = 0; j < h; j++) candidate[j] = x[2 * h + j];
-    for (let i = 0; i < h; i++) {
-      const reset = sigmoid(x[h + i] + inner[h + i]);
-      const value = reset * state[i];
-      if (value === 0) continue;
-      for (let j = 0; j < h; j++) candidate[j] += value * u[i * width + 2 * h + j];
-    }
-    for (let j = 0; j < h; j++) {
-      const update = sigmoid(x[j] + inner[j]);
-      next[j] = update * state[j] + (1 - update) * Math.tanh(candidate[j]);
-    }
-    state = next;
+    if (token > 0) stepper.step(weights.embedding, token * embeddingSize, state, false);
   }
   return state;
 }
