@@ -1,3 +1,4 @@
+import { LRUCache } from 'lru-cache';
 import type { ServedCandidate } from './candidates';
 import type { ServingSnapshot } from './serving-models';
 
@@ -47,46 +48,45 @@ export const MAX_FINGERPRINT_LENGTH = 256;
  * therefore returns exactly what scoring would; only the list and recommendation ids are new.
  * Entries belong to one snapshot: the first list stored for a newer one empties the cache (so an
  * old snapshot's models are not kept alive by it), and lists scored on an older one are not kept.
- * Least recently used entries go first once `capacity` is reached; capacity 0 turns it off.
+ * Least recently used entries go first once `capacity` is reached (lru-cache); capacity 0 turns it off.
  *
  * This serves repeat requests without new events (a page re-rendered, several widgets, paging
  * back); a user who has just clicked has a new fingerprint and is scored afresh.
  */
 export class ServedListCache {
-  private readonly entries = new Map<string, Entry>();
+  /** Least recently used first out (lru-cache); null when capacity is 0 (the cache is off). */
+  private readonly entries: LRUCache<string, Entry> | null;
   private snapshot: ServingSnapshot | null = null;
   hits = 0;
   misses = 0;
 
-  constructor(readonly capacity: number) {}
+  constructor(readonly capacity: number) {
+    this.entries = capacity > 0 ? new LRUCache<string, Entry>({ max: capacity }) : null;
+  }
 
   get size(): number {
-    return this.entries.size;
+    return this.entries?.size ?? 0;
   }
 
   get(key: string, snapshot: ServingSnapshot, fingerprint: readonly number[]): readonly ServedCandidate[] | null {
-    if (this.capacity === 0) return null;
+    if (!this.entries) return null;
+    // get() marks the entry most recently used.
     const entry = snapshot === this.snapshot ? this.entries.get(key) : undefined;
     if (!entry || !sameNumbers(entry.fingerprint, fingerprint)) {
       this.misses++;
       return null;
     }
-    // Most recently used last: re-insert.
-    this.entries.delete(key);
-    this.entries.set(key, entry);
     this.hits++;
     return entry.served;
   }
 
   set(key: string, snapshot: ServingSnapshot, fingerprint: number[], served: readonly ServedCandidate[]): void {
-    if (this.capacity === 0 || key.length > MAX_KEY_LENGTH || fingerprint.length > MAX_FINGERPRINT_LENGTH) return;
+    if (!this.entries || key.length > MAX_KEY_LENGTH || fingerprint.length > MAX_FINGERPRINT_LENGTH) return;
     if (snapshot !== this.snapshot) {
       if (this.snapshot !== null && snapshot.generation <= this.snapshot.generation) return;
       this.entries.clear();
       this.snapshot = snapshot;
     }
-    this.entries.delete(key);
     this.entries.set(key, { fingerprint, served });
-    if (this.entries.size > this.capacity) this.entries.delete(this.entries.keys().next().value!);
   }
 }
