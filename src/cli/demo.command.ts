@@ -138,7 +138,7 @@ export async function run(argv: string[]): Promise<number> {
 
     if (args.flags.check) {
       say('');
-      for (const { name, key } of EXAMPLES) say(`${`${name}:`.padEnd(17)}${await post(url, key === 'none' ? null : keys[key], queries[name])}`);
+      for (const { name, key } of EXAMPLES) say(`${`${name}:`.padEnd(17)}${await post(url, keyOf(key), queries[name])}`);
       return 0;
     }
     say('');

@@ -429,7 +429,8 @@ export class EventMirror {
     const { snapshot } = await withPgClient(this.dataSource, (client) =>
       copyRowsInSnapshot(
         client,
-        `SELECT id, user_id, type, item_id, ts, session_id, ${byHash ? PROPS_HASH : 'props::text'}
+        // The properties' text only when something reads it (PostgreSQL prints each jsonb it sends).
+        `SELECT id, user_id, type, item_id, ts, session_id, ${byHash ? PROPS_HASH : keepText || props ? 'props::text' : 'NULL::text'}
          FROM events${previous === null ? '' : ` WHERE ${notVisibleIn(previous)}`}`,
         (row) => {
           const id = row.number(0);
@@ -497,16 +498,12 @@ export class EventMirror {
 
   /**
    * A property key's column derived from the properties column: each distinct object is parsed
-   * once and its value of `key` coded (keyed by JSON.stringify, like new rows' codes in
-   * newRowCodes), then every row's code is one lookup.
+   * once and its value of `key` coded (codeOfKey, as for new rows), then every row's code is one lookup.
    */
   private deriveColumn(key: string, props: ColumnDictionary): ColumnDictionary {
     const column = emptyDictionary();
     const codeOfObject = new Int32Array(props.values.length);
-    for (let c = 1; c < props.values.length; c++) {
-      const value = ownValue(JSON.parse(props.values[c] as string), key);
-      codeOfObject[c] = value === undefined ? 0 : codeOf(column, JSON.stringify(value), JSON.parse);
-    }
+    for (let c = 1; c < props.values.length; c++) codeOfObject[c] = codeOfKey(column, JSON.parse(props.values[c] as string), key);
     for (const segment of [this.base, this.delta]) {
       const objects = segment.codes.get(props)!;
       const codes = sharedInt32(segment.size);
@@ -600,9 +597,7 @@ export class EventMirror {
         column,
         codeOf: (b) => {
           const props = batch.propsText[b];
-          if (props === undefined || props === null) return 0;
-          const value = ownValue((parsedProps[b] ??= JSON.parse(props)), key);
-          return value === undefined ? 0 : codeOf(column, JSON.stringify(value), JSON.parse);
+          return props === undefined || props === null ? 0 : codeOfKey(column, (parsedProps[b] ??= JSON.parse(props)), key);
         },
       });
     }
@@ -936,6 +931,16 @@ function propertySource(key: string): ColumnSource {
       };
     },
   };
+}
+
+/**
+ * The code in a property key's column of `key`'s value in a parsed properties object (0 when the
+ * object has no such key of its own). Values are keyed by JSON.stringify, so "10" and 10 differ.
+ * Both ways a key's codes are made (derived from the properties column, and for new rows) use this.
+ */
+function codeOfKey(column: ColumnDictionary, props: unknown, key: string): number {
+  const value = ownValue(props, key);
+  return value === undefined ? 0 : codeOf(column, JSON.stringify(value), JSON.parse);
 }
 
 function codeOf(column: ColumnDictionary, text: string, parse: (text: string) => unknown): number {

@@ -33,9 +33,7 @@ import { mergeFunnelParts, planSplit } from './funnel-split';
 export interface WireColumn {
   codes: Int32Array;
   dictionary: number;
-  /** Entries in the dictionary when sent. */
-  count: number;
-  /** values[from..count): what this worker has not been sent yet. */
+  /** values[from..): the entries this worker has not been sent yet. */
   tail: unknown[];
   from: number;
 }
@@ -264,7 +262,7 @@ export class FunnelPool {
       const count = coded.values.length;
       const from = slot.sentValues.get(dictionary) ?? 0;
       slot.sentValues.set(dictionary, count);
-      return { codes: coded.codes, dictionary, count, tail: coded.values.slice(from, count), from };
+      return { codes: coded.codes, dictionary, tail: coded.values.slice(from, count), from };
     };
     let items: WireSnapshot['itemDictionary'] = null;
     if (itemDictionary) {

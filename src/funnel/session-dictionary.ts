@@ -44,11 +44,6 @@ export class SessionDictionary {
   private slots = new Int32Array(1 << 12);
   private next = 1;
 
-  /** Codes handed out + 1, like a dictionary's values.length. */
-  get count(): number {
-    return this.next;
-  }
-
   /** The code of the UTF-8 bytes [start, end) of `bytes`, a new one the first time they are seen. */
   intern(bytes: Uint8Array, start: number, end: number): number {
     let hash = FNV_OFFSET;
