@@ -29,7 +29,7 @@ function versusBaseline(metrics: Record<string, any>): string {
 }
 
 /**
- * `npm run bench train-defaults [--users 5000] [--days 14] [--seed 42] [--kinds A,B]`
+ * `npm run bench train-defaults [--users 5000] [--days 14] [--seed 42] [--kinds A,B] [--params '{"KIND":{…}}']`
  *
  * The demo shop as `funnelcast demo` generates it (ending at the last UTC midnight), then every
  * model kind trained with its default params, detectors first, through the worker's code path on
@@ -41,6 +41,8 @@ export async function run(argv: string[]): Promise<void> {
   const days = intFlag(args, 'days', 14, 2);
   const seed = intFlag(args, 'seed', 42, 0);
   const kinds = typeof args.flags.kinds === 'string' ? args.flags.kinds.split(',') : ORDER;
+  // Params by kind instead of the defaults, to compare settings on the same shop.
+  const paramsByKind: Record<string, unknown> = typeof args.flags.params === 'string' ? JSON.parse(args.flags.params) : {};
   process.env.LOG_LEVEL ??= 'warn';
   const { backend } = await loadTf('wasm');
   const db = await benchDatabase('bench_train_defaults');
@@ -50,7 +52,7 @@ export async function run(argv: string[]): Promise<void> {
     const jobs = new TrainingJobs(db.dataSource);
     const runner = new TrainingRunner(db.dataSource);
     for (const kind of kinds) {
-      const params = modelKindDefinition(kind).parseParams({}) as Record<string, unknown>;
+      const params = modelKindDefinition(kind).parseParams(paramsByKind[kind] ?? {}) as Record<string, unknown>;
       const { job } = await jobs.insertOrFind({ requestKey: `bench-${kind}`, kind, params, from: null, to: new Date(), activate: true, scheduleId: null });
       const started = performance.now();
       try {
