@@ -224,8 +224,8 @@ export async function run(argv: string[]): Promise<number> {
     if (args.flags.check) {
       say('');
       for (const { name, key, trained: needsModels, worker } of EXAMPLES) {
-        if ((needsModels && !trained) || (worker && trained === null)) say(`${`${name}:`.padEnd(23)}skipped: needs a training worker (npm run worker)`);
-        else say(`${`${name}:`.padEnd(23)}${await post(url, keyOf(key), queries[name])}`);
+        if ((needsModels && !trained) || (worker && trained === null)) say(`${`${name}:`.padEnd(25)}skipped: needs a training worker (npm run worker)`);
+        else say(`${`${name}:`.padEnd(25)}${await post(url, keyOf(key), queries[name])}`);
       }
       return trained === false ? 1 : 0;
     }
