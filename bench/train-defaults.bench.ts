@@ -55,11 +55,15 @@ export async function run(argv: string[]): Promise<void> {
       const params = modelKindDefinition(kind).parseParams(paramsByKind[kind] ?? {}) as Record<string, unknown>;
       const { job } = await jobs.insertOrFind({ requestKey: `bench-${kind}`, kind, params, from: null, to: new Date(), activate: true, scheduleId: null });
       const started = performance.now();
+      const cpuBefore = process.cpuUsage();
       try {
         const outcome = await runner.run(job.id);
         const seconds = (performance.now() - started) / 1000;
+        // CPU time of this process: what the wall time would be on an idle machine (wasm runs on one thread; PostgreSQL's share is not in it).
+        const cpu = process.cpuUsage(cpuBefore);
+        const cpuSeconds = (cpu.user + cpu.system) / 1e6;
         const [version] = await db.dataSource.query(`SELECT metrics FROM model_versions WHERE id = $1`, [outcome.modelVersionId]);
-        console.log(`${kind.padEnd(26)} ${seconds.toFixed(1).padStart(6)} s  ${versusBaseline(version.metrics)}`);
+        console.log(`${kind.padEnd(26)} ${seconds.toFixed(1).padStart(6)} s wall, ${cpuSeconds.toFixed(1).padStart(6)} s CPU  ${versusBaseline(version.metrics)}`);
       } catch (error) {
         console.log(`${kind.padEnd(26)} FAILED after ${((performance.now() - started) / 1000).toFixed(1)} s: ${(error as Error).message}`);
       }

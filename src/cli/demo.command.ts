@@ -4,6 +4,7 @@ import { createDemoShop, startEndingToday } from '../sim';
 import { loadDemoShop } from '../sim/load';
 import { intFlag, parseArgs, UsageError } from './args';
 import { resolveDemoDatabase, type DemoDatabase } from './demo-database';
+import { finishedJobLine, followTrainingJobs } from '../training/follow-jobs';
 
 const USAGE = `Usage: funnelcast demo [--users N] [--days D] [--seed S] [--port P] [--check]
 
@@ -112,12 +113,11 @@ const EXAMPLES: { name: ExampleName; key: KeyRole; label: string; trained?: true
   { name: 'ingest', key: 'client', label: 'send an event (as a shop client does)' },
 ];
 
-const FINISHED = ['COMPLETED', 'FAILED', 'CANCELLED'];
-
 /**
  * With a worker connected, queues trainAll (idempotent: over unchanged data it returns the jobs that
  * already trained) and, when `wait`, follows the jobs until each has finished, one line per job.
- * Returns whether every job completed; null when no worker is connected or Redis is away.
+ * Returns whether every job completed (false without waiting); null when no worker is connected or
+ * Redis is away.
  */
 async function trainEverything(app: App, wait: boolean, say: (line: string) => void): Promise<boolean | null> {
   const workers = await app.services.training.workerCount().catch(() => 0);
@@ -125,22 +125,12 @@ async function trainEverything(app: App, wait: boolean, say: (line: string) => v
   const { jobs, skipped } = await app.services.training.trainAll();
   say(`Training every model on the worker (${jobs.length} jobs, anomaly detectors first${skipped.length ? `; skipped: ${skipped.map((k) => k.kind).join(', ')}` : ''}).`);
   if (!wait) return false;
-  const reported = new Set<string>();
-  for (;;) {
-    let pending = 0;
-    for (const queued of jobs) {
-      const job = (await app.services.training.get(queued.id))!;
-      if (!FINISHED.includes(job.state)) pending++;
-      else if (!reported.has(job.id)) {
-        reported.add(job.id);
-        const seconds = job.startedAt && job.finishedAt ? ` in ${((job.finishedAt.getTime() - job.startedAt.getTime()) / 1000).toFixed(1)} s` : '';
-        say(`  ${job.kind.padEnd(26)} ${job.state}${seconds}${job.error ? `: ${job.error}` : ''}`);
-      }
-    }
-    if (pending === 0) break;
-    await new Promise((done) => setTimeout(done, 500));
-  }
-  return jobs.every((job) => reported.has(job.id)) && (await Promise.all(jobs.map((j) => app.services.training.get(j.id)))).every((j) => j!.state === 'COMPLETED');
+  const ended = await followTrainingJobs(
+    app.services.training,
+    jobs.map((job) => job.id),
+    { onFinished: (job) => say(`  ${finishedJobLine(job)}`) },
+  );
+  return ended.every((job) => job.state === 'COMPLETED');
 }
 
 async function post(url: string, key: string | null, query: string): Promise<string> {
