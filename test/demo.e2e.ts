@@ -44,7 +44,10 @@ describe('npm run demo', () => {
     expect(days.length).toBeGreaterThanOrEqual(3);
     for (const day of days) expect(day.converted).toBeLessThanOrEqual(day.entered);
     // Units that reached the cart (step 2) and went no further.
-    expect(answer('droppedOff').droppedOff.totalCount).toBe(funnel[1] - funnel[2]);
+    const droppedOff = answer('droppedOff').droppedOff;
+    expect(droppedOff.totalCount).toBe(funnel[1] - funnel[2]);
+    expect(droppedOff.edges).toHaveLength(Math.min(3, droppedOff.totalCount));
+    expect(droppedOff.pageInfo.hasNextPage).toBe(droppedOff.totalCount > 3);
     const served = answer('recommendations').recommendations.items as { score: number; source: string }[];
     expect(served).toHaveLength(5);
     expect(served.every((item) => item.source === 'CATALOG')).toBe(true); // no model trained yet

@@ -44,7 +44,7 @@ function exampleQueries(from: string, to: string) {
     breakdown: `{ funnel(input: ${funnelInput(', breakdown: { property: "channel", limit: 5 }')}) { breakdown { key totalUnits steps { count } } } }`,
     sessions: `{ funnel(input: ${funnelInput(', countBy: SESSION')}) { totalUnits steps { count } } }`,
     trend: `{ funnelTrend(input: ${funnelInput()}, interval: DAY) { periodStart entered converted conversionRate } }`,
-    droppedOff: `{ droppedOff(input: ${funnelInput()}, afterStep: 2, first: 3) { totalCount nodes { userId } pageInfo { hasNextPage endCursor } } }`,
+    droppedOff: `{ droppedOff(input: ${funnelInput()}, afterStep: 2, first: 3) { totalCount edges { node { userId } } pageInfo { hasNextPage endCursor } } }`,
     recommendations: '{ recommendations(userId: "u1", limit: 5) { items { itemId score source } } }',
     similarItems: '{ similarItems(itemId: "i0", limit: 5) { items { itemId score source } } }',
     train: 'mutation { trainModel(input: { kind: MATRIX_FACTORIZATION }) { id state } }',
