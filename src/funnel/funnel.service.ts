@@ -12,17 +12,18 @@ import { FunnelPlan, FunnelSpec, planFunnel } from './funnel-definition';
 import { FunnelJob, FunnelOutcome, runFunnelJob } from './funnel-jobs';
 import { FunnelPool, FunnelPoolStats } from './funnel-pool';
 import { needsOf, UnitPart } from './funnel-run';
-import type {
-  DurationBucket,
-  FunnelBreakdownGroup,
-  FunnelResult,
-  FunnelStepResult,
-  FunnelTrendPoint,
-  SavedFunnel,
-  StepDuration,
-  TimeToConvert,
+import {
+  DROPPED_OFF_PAGE,
+  type DroppedOffUnitConnection,
+  type DurationBucket,
+  type FunnelBreakdownGroup,
+  type FunnelResult,
+  type FunnelStepResult,
+  type FunnelTrendPoint,
+  type SavedFunnel,
+  type StepDuration,
+  type TimeToConvert,
 } from './funnel.types';
-import { DROPPED_OFF_PAGE, type DroppedOffUnitConnection } from './funnel.types';
 
 export type TrendIntervalName = 'day' | 'week';
 export type { FunnelCallOptions } from './funnel-budget';
