@@ -155,6 +155,7 @@ describe('documented queries stay within the limits', () => {
       `{ eventStats(${RANGE}) { total distinctUsers byType { type count } } }`,
       '{ item(id: "i0") { id title category brand price } }',
       `{ funnel(input: { steps: [{ type: "view" }, { type: "cart" }, { type: "checkout" }, { type: "purchase" }], conversionWindowSeconds: 86400, ${RANGE} }) { steps { label count conversionFromFirst } } }`,
+      '{ userLabels(first: 50) { totalCount edges { cursor node { userId label labelledAt } } pageInfo { hasNextPage endCursor } } }',
     ];
     for (const query of demo) {
       const result = await t.gql(query, {}, t.adminKey);
