@@ -10,7 +10,7 @@ const RISK = `query($userId: String!) { userRisk(userId: $userId) {
   userId score flagged worstDay flaggedDays { day score findings { text } } contributions { detector score weight contribution modelVersionId }
   findings { feature value median z text } ingestGuard { since peakEventsPerMinute } label { label note } } }`;
 const ANOMALIES = `query($from: DateTime!, $to: DateTime!, $minScore: Float, $first: Int, $after: String) {
-  anomalies(from: $from, to: $to, minScore: $minScore, first: $first, after: $after) { minScore endCursor users { userId score flagged } } }`;
+  anomalies(from: $from, to: $to, minScore: $minScore, first: $first, after: $after) { minScore totalCount pageInfo { hasNextPage endCursor } edges { node { userId score flagged } } } }`;
 const LABEL = `mutation($input: LabelUserInput!) { labelUser(input: $input) { userId label note labelledAt } }`;
 
 describe('anomaly detection', () => {
@@ -55,12 +55,13 @@ describe('anomaly detection', () => {
   async function flaggedIds(minScore?: number, range = { from, to }): Promise<Set<string>> {
     const ids = new Set<string>();
     let after: string | null = null;
-    do {
+    let more = true;
+    while (more) {
       const page: any = await t.gql(ANOMALIES, { ...range, minScore, first: 200, after });
       if (!page.data) throw new Error(JSON.stringify(page.errors));
-      for (const user of page.data.anomalies.users) ids.add(user.userId);
-      after = page.data.anomalies.endCursor;
-    } while (after);
+      for (const { node } of page.data.anomalies.edges) ids.add(node.userId);
+      ({ hasNextPage: more, endCursor: after } = page.data.anomalies.pageInfo);
+    }
     return ids;
   }
 
@@ -130,14 +131,18 @@ describe('anomaly detection', () => {
     const ids: string[] = [];
     let after: string | null = null;
     let scores: number[] = [];
-    do {
+    const totals = new Set<number>();
+    let more = true;
+    while (more) {
       const page: any = (await t.gql(ANOMALIES, { from, to, first: 7, after })).data!.anomalies;
-      ids.push(...page.users.map((u: any) => u.userId));
-      scores = scores.concat(page.users.map((u: any) => u.score));
-      after = page.endCursor;
-    } while (after);
+      ids.push(...page.edges.map((e: any) => e.node.userId));
+      scores = scores.concat(page.edges.map((e: any) => e.node.score));
+      totals.add(page.totalCount);
+      ({ hasNextPage: more, endCursor: after } = page.pageInfo);
+    }
     expect(new Set(ids).size).toBe(ids.length);
     expect(ids.length).toBe((await flaggedIds()).size);
+    expect([...totals]).toEqual([ids.length]);
     expect([...scores].sort((a, b) => b - a)).toEqual(scores);
     expect((await flaggedIds(0.9)).size).toBeLessThan(ids.length);
   });
@@ -171,8 +176,10 @@ describe('anomaly detection', () => {
     expect(swapped.state).toBe('COMPLETED');
     expect(await supervisedScore(unlabelledBot)).toBeLessThan(0.5);
 
-    const labels: any = (await t.gql(`{ userLabels(label: BOT, first: 100) { labels { userId label } endCursor } }`)).data!.userLabels;
-    expect(labels.labels.map((l: any) => l.userId).sort()).toEqual([...people].sort());
+    const labels: any = (await t.gql(`{ userLabels(label: BOT, first: 100) { totalCount edges { node { userId label } } pageInfo { hasNextPage } } }`)).data!.userLabels;
+    expect(labels.edges.map((e: any) => e.node.userId).sort()).toEqual([...people].sort());
+    expect(labels.totalCount).toBe(people.length);
+    expect(labels.pageInfo.hasNextPage).toBe(false);
   });
 
   it('flagged users are what the exclusion hook leaves out, and eventStats reports their traffic', async () => {
@@ -273,7 +280,8 @@ describe('anomaly detection', () => {
     const page = await t.gql(ANOMALIES, { from, to, first: 0 });
     expect(page.errors![0].message).toMatch(/`first` must be a whole number from 1 to 500/);
     const cursor = await t.gql(ANOMALIES, { from, to, after: 'nonsense' });
-    expect(cursor.errors![0].message).toMatch(/not a cursor this list returned/);
+    expect(code(cursor)).toBe('BAD_USER_INPUT');
+    expect(cursor.errors![0].message).toMatch(/`after` is not a cursor this API issued.*Pass the endCursor of the previous page of this same list/);
     const unknown = await t.gql(RISK, { userId: 'nobody' });
     expect(code(unknown)).toBe('NOT_FOUND');
     const labelUnknown = await t.gql(LABEL, { input: { userId: 'nobody', label: 'BOT' } });

@@ -45,7 +45,10 @@ describe('npm run demo', () => {
     expect(days.length).toBeGreaterThanOrEqual(3);
     for (const day of days) expect(day.converted).toBeLessThanOrEqual(day.entered);
     // Units that reached the cart (step 2) and went no further.
-    expect(answer('droppedOff').droppedOff.totalCount).toBe(funnel[1] - funnel[2]);
+    const droppedOff = answer('droppedOff').droppedOff;
+    expect(droppedOff.totalCount).toBe(funnel[1] - funnel[2]);
+    expect(droppedOff.edges).toHaveLength(Math.min(3, droppedOff.totalCount));
+    expect(droppedOff.pageInfo.hasNextPage).toBe(droppedOff.totalCount > 3);
     const served = answer('recommendations').recommendations.items as { score: number; source: string }[];
     expect(served).toHaveLength(5);
     expect(served.every((item) => item.source === 'CATALOG')).toBe(true); // no model trained yet
@@ -116,12 +119,13 @@ describe('npm run demo with a training worker', () => {
     // whole number of days does: 3 when the events span more than 6.5 days (2 × 72 h + 12 h = 156 h).
     expect([48, 72]).toContain(propensity.horizonHours);
     expect(propensity.storedPropensity).not.toBeNull();
-    expect(Array.isArray(answer('atRisk').atRiskUsers.nodes)).toBe(true);
-    const anomalous = answer('anomalies').anomalies.users as { score: number }[];
+    expect(Array.isArray(answer('atRisk').atRiskUsers.edges)).toBe(true);
+    const anomalous = answer('anomalies').anomalies.edges as { node: { score: number } }[];
     expect(anomalous.length).toBeGreaterThan(0);
     expect(typeof answer('userRisk').userRisk.score).toBe('number');
-    const jobs = answer('trainingJobs').trainingJobs.nodes as { state: string }[];
-    expect(jobs.every((job) => job.state === 'COMPLETED')).toBe(true);
+    const jobs = answer('trainingJobs').trainingJobs.edges as { node: { state: string } }[];
+    expect(jobs.length).toBeGreaterThan(0);
+    expect(jobs.every(({ node }) => node.state === 'COMPLETED')).toBe(true);
     // The trainAll example, run after the training, finds the jobs that already trained on this data.
     expect(answer('trainAll').trainAll.jobs.every((job: { state: string }) => job.state === 'COMPLETED')).toBe(true);
     expect(answer('recommendations').recommendations.items.some((item: { source: string }) => item.source !== 'CATALOG')).toBe(true);

@@ -192,15 +192,16 @@ describe('funnel', () => {
 
   it('pages through the units that dropped off after a step', async () => {
     const query = `query($input: FunnelInput!, $after: String) {
-      droppedOff(input: $input, afterStep: 2, first: 1, after: $after) { totalCount nodes { userId sessionId reachedAt } pageInfo { hasNextPage endCursor } }
+      droppedOff(input: $input, afterStep: 2, first: 1, after: $after) { totalCount edges { cursor node { userId sessionId reachedAt } } pageInfo { hasNextPage endCursor } }
     }`;
     const first = await t.gql(query, { input: BASE }, analystKey);
     expect(first.errors).toBeUndefined();
-    expect(first.data!.droppedOff).toMatchObject({ totalCount: 2, nodes: [{ userId: 'bob', sessionId: null, reachedAt: D('10:20') }], pageInfo: { hasNextPage: true } });
+    expect(first.data!.droppedOff).toMatchObject({ totalCount: 2, edges: [{ node: { userId: 'bob', sessionId: null, reachedAt: D('10:20') } }], pageInfo: { hasNextPage: true } });
+    expect(first.data!.droppedOff.pageInfo.endCursor).toBe(first.data!.droppedOff.edges[0].cursor);
     const second = await t.gql(query, { input: BASE, after: first.data!.droppedOff.pageInfo.endCursor }, analystKey);
-    expect(second.data!.droppedOff).toMatchObject({ totalCount: 2, nodes: [{ userId: 'erin', reachedAt: '2026-03-04T00:10:00.000Z' }], pageInfo: { hasNextPage: false } });
+    expect(second.data!.droppedOff).toMatchObject({ totalCount: 2, edges: [{ node: { userId: 'erin', reachedAt: '2026-03-04T00:10:00.000Z' } }], pageInfo: { hasNextPage: false } });
     const sessions = await t.gql(query, { input: { ...BASE, countBy: 'SESSION' } }, analystKey);
-    expect(sessions.data!.droppedOff.nodes).toEqual([{ userId: 'bob', sessionId: 's2', reachedAt: D('10:20') }]);
+    expect(sessions.data!.droppedOff.edges.map((edge: any) => edge.node)).toEqual([{ userId: 'bob', sessionId: 's2', reachedAt: D('10:20') }]);
   });
 
   it('saves funnels, lists them, runs one with another range and deletes it', async () => {
@@ -256,7 +257,7 @@ describe('funnel', () => {
     await bad({ steps: [{ type: 'view', filters: [{ property: 'device', op: 'LIKE', value: 'x' }] }, { type: 'cart' }] }, /FilterOp/);
     await bad({}, /Need 1 ≤ fromStep < toStep ≤ 3/, 'query($input: FunnelInput!) { timeToConvert(input: $input, fromStep: 2, toStep: 2) { units } }');
     await bad({}, /afterStep must be a step after which units can drop off: 1 to 2; got 3/, 'query($input: FunnelInput!) { droppedOff(input: $input, afterStep: 3) { totalCount } }');
-    await bad({}, /after is not a cursor/, 'query($input: FunnelInput!) { droppedOff(input: $input, afterStep: 1, after: "nonsense") { totalCount } }');
+    await bad({}, /`after` is not a cursor this API issued/, 'query($input: FunnelInput!) { droppedOff(input: $input, afterStep: 1, after: "nonsense") { totalCount } }');
     await bad({ from: '2024-01-01T00:00:00Z' }, /ask for at most 400/, 'query($input: FunnelInput!) { funnelTrend(input: $input, interval: DAY) { entered } }');
   });
 

@@ -123,15 +123,15 @@ describe('automatic persisted queries', () => {
 describe('documented queries stay within the limits', () => {
   it('accepts the page maxima anomalies(first: 500) and droppedOff(first: 1000)', async () => {
     const anomalies = await t.gql(
-      `{ anomalies(${RANGE}, first: 500) { minScore endCursor users { userId score flagged worstDay
-        contributions { detector score weight contribution } flaggedDays { day score } } } }`,
+      `{ anomalies(${RANGE}, first: 500) { minScore totalCount pageInfo { hasNextPage endCursor } edges { cursor node { userId score flagged worstDay
+        contributions { detector score weight contribution } flaggedDays { day score } } } } }`,
       {},
       analystKey,
     );
     expect(anomalies.errors).toBeUndefined();
-    expect(anomalies.data!.anomalies.users).toEqual([]);
+    expect(anomalies.data!.anomalies.edges).toEqual([]);
     const droppedOff = await t.gql(
-      `{ droppedOff(input: ${FUNNEL_INPUT}, afterStep: 1, first: 1000) { totalCount nodes { userId sessionId reachedAt } pageInfo { hasNextPage endCursor } } }`,
+      `{ droppedOff(input: ${FUNNEL_INPUT}, afterStep: 1, first: 1000) { totalCount edges { cursor node { userId sessionId reachedAt } } pageInfo { hasNextPage endCursor } } }`,
       {},
       analystKey,
     );
@@ -155,6 +155,7 @@ describe('documented queries stay within the limits', () => {
       `{ eventStats(${RANGE}) { total distinctUsers byType { type count } } }`,
       '{ item(id: "i0") { id title category brand price } }',
       `{ funnel(input: { steps: [{ type: "view" }, { type: "cart" }, { type: "checkout" }, { type: "purchase" }], conversionWindowSeconds: 86400, ${RANGE} }) { steps { label count conversionFromFirst } } }`,
+      '{ userLabels(first: 50) { totalCount edges { cursor node { userId label labelledAt } } pageInfo { hasNextPage endCursor } } }',
     ];
     for (const query of demo) {
       const result = await t.gql(query, {}, t.adminKey);

@@ -105,25 +105,26 @@ describe('prediction', () => {
 
     const analyst = await t.createKey('analyst');
     const page = await t.gql(
-      `query($at: DateTime, $after: String) { atRiskUsers(stage: CART, maxPropensity: 1, minValue: 0, withinDays: 7, first: 3, asOf: $at, after: $after) { modelVersionId nodes { userId stage cartValue propensity } endCursor hasNextPage } }`,
+      `query($at: DateTime, $after: String) { atRiskUsers(stage: CART, maxPropensity: 1, minValue: 0, withinDays: 7, first: 3, asOf: $at, after: $after) { modelVersionId totalCount edges { node { userId stage cartValue propensity } } pageInfo { hasNextPage endCursor } } }`,
       { at: RANGE.to },
       analyst,
     );
     expect(page.errors).toBeUndefined();
     const first = page.data!.atRiskUsers;
     expect(first.modelVersionId).toBe(versions.PURCHASE_PROPENSITY.id);
-    expect(first.nodes.length).toBeGreaterThan(0);
-    for (const node of first.nodes) expect(['cart', 'checkout']).toContain(node.stage);
-    const values = first.nodes.map((node: any) => node.cartValue);
+    expect(first.edges.length).toBeGreaterThan(0);
+    for (const { node } of first.edges) expect(['cart', 'checkout']).toContain(node.stage);
+    const values = first.edges.map(({ node }: any) => node.cartValue);
     expect(values).toEqual([...values].sort((a, b) => b - a));
-    if (first.hasNextPage) {
+    expect(first.pageInfo.hasNextPage).toBe(first.totalCount > 3);
+    if (first.pageInfo.hasNextPage) {
       const next = await t.gql(
-        `query($at: DateTime, $after: String) { atRiskUsers(stage: CART, maxPropensity: 1, withinDays: 7, first: 3, asOf: $at, after: $after) { nodes { userId cartValue } } }`,
-        { at: RANGE.to, after: first.endCursor },
+        `query($at: DateTime, $after: String) { atRiskUsers(stage: CART, maxPropensity: 1, withinDays: 7, first: 3, asOf: $at, after: $after) { edges { node { userId cartValue } } } }`,
+        { at: RANGE.to, after: first.pageInfo.endCursor },
         analyst,
       );
-      const seen = new Set(first.nodes.map((node: any) => node.userId));
-      for (const node of next.data!.atRiskUsers.nodes) {
+      const seen = new Set(first.edges.map(({ node }: any) => node.userId));
+      for (const { node } of next.data!.atRiskUsers.edges) {
         expect(seen.has(node.userId)).toBe(false);
         expect(node.cartValue).toBeLessThanOrEqual(values[values.length - 1]);
       }
@@ -153,14 +154,15 @@ describe('prediction', () => {
     expect(unknown.errors![0].extensions!.code).toBe('NOT_FOUND');
     const noUser = await t.gql(`{ purchasePropensity(userId: "nobody") { propensity } }`, undefined, client);
     expect(noUser.errors![0].extensions!.code).toBe('NOT_FOUND');
-    const stage = await t.gql(`{ atRiskUsers(maxPropensity: 2) { nodes { userId } } }`);
+    const stage = await t.gql(`{ atRiskUsers(maxPropensity: 2) { edges { node { userId } } } }`);
     expect(stage.errors![0].message).toMatch(/maxPropensity of atRiskUsers is 2; send a number from 0 to 1/);
-    const cursor = await t.gql(`{ atRiskUsers(after: "garbage") { nodes { userId } } }`);
-    expect(cursor.errors![0].message).toMatch(/not a cursor/);
+    const cursor = await t.gql(`{ atRiskUsers(after: "garbage") { edges { node { userId } } } }`);
+    expect(cursor.errors![0].extensions!.code).toBe('BAD_USER_INPUT');
+    expect(cursor.errors![0].message).toMatch(/`after` is not a cursor this API issued/);
     const params = await t.gql(`mutation { trainModel(input: { kind: PURCHASE_PROPENSITY, params: { horizonHours: 0 } }) { id } }`);
     expect(params.errors![0].message).toMatch(/params.horizonHours must be a whole number from 1/);
     // Clients may predict but not read the at-risk list.
-    const forbidden = await t.gql(`{ atRiskUsers { nodes { userId } } }`, undefined, client);
+    const forbidden = await t.gql(`{ atRiskUsers { edges { node { userId } } } }`, undefined, client);
     expect(forbidden.errors![0].extensions!.code).toBe('FORBIDDEN');
   });
 

@@ -101,11 +101,13 @@ describe('trainAll', () => {
       const detectorsDone = Math.max(...finished.slice(0, 2).map((job) => Date.parse(job.finishedAt!)));
       for (const job of finished.slice(2)) expect(Date.parse(job.startedAt!)).toBeGreaterThanOrEqual(detectorsDone);
       // The flagged users, as the API lists them once the detectors are active, are left out of every behaviour model.
-      const flagged: any = await t.gql(`query($from: DateTime!, $to: DateTime!) { anomalies(from: $from, to: $to, first: 500) { users { userId flagged } } }`, {
+      const flagged: any = await t.gql(`query($from: DateTime!, $to: DateTime!) { anomalies(from: $from, to: $to, first: 200) { totalCount edges { node { userId flagged } } } }`, {
         from: new Date(shop.options.startMs).toISOString(),
         to: new Date(shop.options.endMs).toISOString(),
       });
-      const flaggedUsers = flagged.data.anomalies.users.filter((user: { flagged: boolean }) => user.flagged).length;
+      const page = flagged.data.anomalies;
+      expect(page.totalCount).toBe(page.edges.length); // one page holds them all
+      const flaggedUsers = page.edges.filter(({ node }: { node: { flagged: boolean } }) => node.flagged).length;
       expect(flaggedUsers).toBeGreaterThan(0);
       for (const job of finished.slice(2)) expect(job.modelVersion!.metrics.excludedAnomalousUsers).toBeGreaterThanOrEqual(flaggedUsers);
     } finally {

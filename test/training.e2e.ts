@@ -136,7 +136,7 @@ describe('training platform', () => {
   });
 
   it('rejects bad params with a message that says what to fix, and queues nothing', async () => {
-    const before = (await t.gql('{ trainingJobs(first: 100) { nodes { id } } }')).data!.trainingJobs.nodes.length;
+    const before = (await t.gql('{ trainingJobs(first: 100) { edges { node { id } } } }')).data!.trainingJobs.edges.length;
     const result = await t.gql(TRAIN, { input: { kind: 'MATRIX_FACTORIZATION', params: { dimensions: 1000, epocs: 3, weights: { view: -1 } } } });
     expect(result.errors![0].extensions!.code).toBe('BAD_USER_INPUT');
     const message = result.errors![0].message;
@@ -156,7 +156,7 @@ describe('training platform', () => {
     expect(inlineGood.errors).toBeUndefined();
     expect(inlineGood.data!.scheduleTraining.params.dimensions).toBe(8);
     await t.gql(`mutation($id: ID!) { unscheduleTraining(id: $id) { id } }`, { id: inlineGood.data!.scheduleTraining.id });
-    expect((await t.gql('{ trainingJobs(first: 100) { nodes { id } } }')).data!.trainingJobs.nodes.length).toBe(before);
+    expect((await t.gql('{ trainingJobs(first: 100) { edges { node { id } } } }')).data!.trainingJobs.edges.length).toBe(before);
   });
 
   it('cancels a running job without writing a model, and retries it to completion on the same version', async () => {
@@ -221,7 +221,7 @@ describe('training without Redis', () => {
     expect(result.errors![0].message).toMatch(/Training needs Redis .* does not answer/);
     const schedule = await t.gql(`mutation { scheduleTraining(kind: MATRIX_FACTORIZATION, cron: "0 3 * * *") { id } }`);
     expect(schedule.errors![0].extensions!.code).toBe('SERVICE_UNAVAILABLE');
-    expect((await t.gql('{ trainingJobs { nodes { id } hasNextPage } }')).data!.trainingJobs).toEqual({ nodes: [], hasNextPage: false });
+    expect((await t.gql('{ trainingJobs { edges { node { id } } pageInfo { hasNextPage endCursor } } }')).data!.trainingJobs).toEqual({ edges: [], pageInfo: { hasNextPage: false, endCursor: null } });
     expect((await t.gql('{ trainingSchedules { id } }')).data!.trainingSchedules).toEqual([]);
     expect((await t.gql('{ recommendations(userId: "nobody") { modelVersionId items { itemId } } }')).data!.recommendations).toEqual({ modelVersionId: null, items: [] });
   });

@@ -2,13 +2,14 @@ import { DateTimeResolver } from 'graphql-scalars';
 import { Arg, Authorized, Ctx, Float, FieldResolver, Int, Mutation, Query, Resolver, Root } from 'type-graphql';
 import type { Context } from '../context';
 import { EventStats } from '../events/event.input';
-import { AnomalyPage, FlaggedTraffic, LabelUserInput, UserLabel, UserLabelKind, UserLabelPage, UserRisk } from './anomaly.types';
+import { ANOMALY_PAGE, FlaggedTraffic, LabelUserInput, USER_LABEL_PAGE, UserLabel, UserLabelConnection, UserLabelKind, UserRisk, UserRiskConnection } from './anomaly.types';
+import { AFTER_ARG, firstArg } from '../graphql/connection';
 import { ID_RULE } from '../graphql/input-rules';
 
 @Resolver()
 export class AnomalyResolver {
   @Authorized('analyst')
-  @Query(() => AnomalyPage, {
+  @Query(() => UserRiskConnection, {
     description:
       'Users flagged as anomalous with events in [from, to): the ensemble score of one of their UTC days overlapping [from, to) is ≥ minScore (default the configured threshold), or the ingest guard marked them. Highest worst-day score first.',
   })
@@ -16,10 +17,10 @@ export class AnomalyResolver {
     @Arg('from', () => DateTimeResolver) from: Date,
     @Arg('to', () => DateTimeResolver) to: Date,
     @Arg('minScore', () => Float, { nullable: true }) minScore: number | null,
-    @Arg('first', () => Int, { defaultValue: 50 }) first: number,
-    @Arg('after', () => String, { nullable: true }) after: string | null,
+    @Arg('first', () => Int, firstArg(ANOMALY_PAGE)) first: number,
+    @Arg('after', () => String, AFTER_ARG) after: string | null,
     @Ctx() { services }: Context,
-  ): Promise<AnomalyPage> {
+  ): Promise<UserRiskConnection> {
     return services.anomalies.anomalies(from, to, minScore, first, after);
   }
 
@@ -36,13 +37,13 @@ export class AnomalyResolver {
   }
 
   @Authorized('analyst')
-  @Query(() => UserLabelPage, { description: 'Admin labels, newest first.' })
+  @Query(() => UserLabelConnection, { description: 'Admin labels, newest first.' })
   userLabels(
-    @Arg('label', () => UserLabelKind, { nullable: true }) label: UserLabelKind | null,
-    @Arg('first', () => Int, { defaultValue: 50 }) first: number,
-    @Arg('after', () => String, { nullable: true }) after: string | null,
+    @Arg('label', () => UserLabelKind, { nullable: true, description: 'Only labels of this kind; all when left out.' }) label: UserLabelKind | null,
+    @Arg('first', () => Int, firstArg(USER_LABEL_PAGE)) first: number,
+    @Arg('after', () => String, AFTER_ARG) after: string | null,
     @Ctx() { services }: Context,
-  ): Promise<UserLabelPage> {
+  ): Promise<UserLabelConnection> {
     return services.anomalies.labels(label, first, after);
   }
 }

@@ -1,9 +1,24 @@
 import type { DataSource } from 'typeorm';
+import { countedPage, countedPageSql } from '../db/counted-page';
+import { checkFirst, connectionOf } from '../graphql/connection';
+import { cursorCodec, instantKeySql } from '../graphql/cursor';
 import { badInput, notFound } from '../graphql/errors';
 import { logger } from '../logger';
 import { DEFAULT_DETECTOR_WEIGHTS, DETECTORS, type Detector, type DetectorWeights } from './ensemble';
 import { DAY_ENSEMBLE_SQL, ensembleParams, flaggedUsersParams, flaggedUsersSql, KIND_OF, loadFlaggedUserIds } from './flagged-users';
-import { AnomalyPage, FlaggedTraffic, UserLabel, UserLabelKind, UserLabelPage, UserRisk, type AnomalyDay, type AnomalyFinding, type DetectorContribution } from './anomaly.types';
+import {
+  ANOMALY_PAGE,
+  FlaggedTraffic,
+  USER_LABEL_PAGE,
+  UserLabel,
+  UserLabelConnection,
+  UserLabelKind,
+  UserRisk,
+  UserRiskConnection,
+  type AnomalyDay,
+  type AnomalyFinding,
+  type DetectorContribution,
+} from './anomaly.types';
 
 export interface AnomalyOptions {
   /** Ensemble score from which a user counts as anomalous. */
@@ -14,28 +29,10 @@ export interface AnomalyOptions {
 }
 
 const DETECTOR_OF = new Map<string, Detector>(DETECTORS.map((d) => [KIND_OF[d], d]));
-const MAX_PAGE = 500;
-
-function encodeCursor(parts: unknown[]): string {
-  return Buffer.from(JSON.stringify(parts)).toString('base64url');
-}
-
-function decodeCursor<T extends unknown[]>(cursor: string, check: (value: unknown) => value is T): T {
-  try {
-    const value: unknown = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8'));
-    if (check(value)) return value;
-  } catch {
-    // fall through to the error below
-  }
-  throw badInput('`after` is not a cursor this list returned; pass the endCursor of the previous page, or leave it out for the first page.');
-}
-
-const isScoreCursor = (v: unknown): v is [number, number] => Array.isArray(v) && v.length === 2 && typeof v[0] === 'number' && Number.isInteger(v[1]);
-const isLabelCursor = (v: unknown): v is [string, number] => Array.isArray(v) && v.length === 2 && typeof v[0] === 'string' && Number.isInteger(v[1]);
-
-function checkPage(first: number): void {
-  if (!Number.isInteger(first) || first < 1 || first > MAX_PAGE) throw badInput(`\`first\` must be a whole number from 1 to ${MAX_PAGE} (got ${first}).`);
-}
+/** `anomalies` pages by worst-day score (highest first), then dense user id. */
+const anomalyCursor = cursorCodec('anomalies', { score: 'number', user: 'int' });
+/** `userLabels` pages by label time to the microsecond (newest first), then dense user id. */
+const userLabelCursor = cursorCodec('userLabels', { labelledAt: 'instant', user: 'int' });
 
 function checkScore(name: string, value: number): void {
   if (!(value >= 0 && value <= 1)) throw badInput(`\`${name}\` must lie in [0, 1] (got ${value}).`);
@@ -84,13 +81,20 @@ export class AnomalyService {
     return loadFlaggedUserIds(this.dataSource, threshold, this.weights);
   }
 
-  async anomalies(from: Date, to: Date, minScore: number | null | undefined, first: number, after: string | null | undefined): Promise<AnomalyPage> {
+  /**
+   * Users flagged in [from, to): their worst day overlapping the range scores at least `minScore`
+   * (default the configured threshold), or the ingest guard marked them and they have events in
+   * the range. A page of at most `first` (1–500), highest score first, then dense user id, after
+   * the cursor `after`; `totalCount` counts them all. BAD_USER_INPUT for a backwards range, a
+   * score outside [0, 1], `first` out of range or a cursor that is not this list's.
+   */
+  async anomalies(from: Date, to: Date, minScore: number | null | undefined, first: number, after: string | null | undefined): Promise<UserRiskConnection> {
     if (!(from.getTime() < to.getTime())) throw badInput('`from` must be earlier than `to`.');
     const threshold = minScore ?? this.options.threshold;
     checkScore('minScore', threshold);
-    checkPage(first);
-    const [cursorScore, cursorUser] = after ? decodeCursor(after, isScoreCursor) : [Infinity, -1];
-    const rows: { user_id: number; score: number }[] = await this.dataSource.query(
+    checkFirst(first, ANOMALY_PAGE);
+    const cursor = anomalyCursor.decodeAfter(after);
+    const answer: { total_count: number; user_id: number; score: number }[] = await this.dataSource.query(
       `WITH ensemble AS (
          SELECT d.user_id, max(d.score) AS score FROM (${DAY_ENSEMBLE_SQL}) d
          WHERE ${DAY_IN_RANGE('d.day', '$4', '$5')} GROUP BY d.user_id),
@@ -99,17 +103,14 @@ export class AnomalyService {
          UNION
          SELECT g.user_id, coalesce(e.score, 0) FROM suspect_users g LEFT JOIN ensemble e ON e.user_id = g.user_id
          WHERE g.since < $5 AND EXISTS (SELECT 1 FROM events x WHERE x.user_id = g.user_id AND x.ts >= $4 AND x.ts < $5))
-       SELECT user_id, score FROM candidates
-       WHERE $6::float8 = 'Infinity' OR score < $6 OR (score = $6 AND user_id > $7)
-       ORDER BY score DESC, user_id LIMIT $8`,
-      [...ensembleParams(this.weights), threshold, from, to, Number.isFinite(cursorScore) ? cursorScore : 'Infinity', cursorUser, first + 1],
+       ${countedPageSql('candidates', '$6::float8 IS NULL OR score < $6 OR (score = $6 AND user_id > $7)', 'score DESC, user_id', '$8')}`,
+      [...ensembleParams(this.weights), threshold, from, to, cursor?.score ?? null, cursor?.user ?? null, first + 1],
     );
-    const page = rows.slice(0, first);
-    const users = await this.risks(page.map((row) => row.user_id), { from, to });
-    const last = page[page.length - 1];
+    const { rows, totalCount } = countedPage(answer, 'user_id');
+    const risks = await this.risks(rows.slice(0, first).map((row) => row.user_id), { from, to });
     return {
-      users,
-      endCursor: rows.length > first && last ? encodeCursor([Number(last.score), last.user_id]) : null,
+      ...connectionOf(anomalyCursor, rows, first, (row) => ({ score: row.score, user: row.user_id }), (_row, index) => risks[index]),
+      totalCount,
       minScore: threshold,
     };
   }
@@ -206,23 +207,33 @@ export class AnomalyService {
     return { userId: externalUserId, label, note: note ?? null, labelledAt: row.labelled_at };
   }
 
-  /** Labels, newest first. */
-  async labels(label: UserLabelKind | null | undefined, first: number, after: string | null | undefined): Promise<UserLabelPage> {
-    checkPage(first);
-    const [cursorAt, cursorUser] = after ? decodeCursor(after, isLabelCursor) : [null, 0];
-    const rows: { user_id: number; external_id: string; label: UserLabelKind; note: string | null; labelled_at: Date; at_text: string }[] = await this.dataSource.query(
-      `SELECT l.user_id, u.external_id, l.label, l.note, l.labelled_at, l.labelled_at::text AS at_text
-       FROM user_labels l JOIN users u ON u.id = l.user_id
-       WHERE ($1::text IS NULL OR l.label = $1)
-         AND ($2::timestamptz IS NULL OR l.labelled_at < $2 OR (l.labelled_at = $2 AND l.user_id > $3))
-       ORDER BY l.labelled_at DESC, l.user_id LIMIT $4`,
-      [label ?? null, cursorAt, cursorUser, first + 1],
-    );
-    const page = rows.slice(0, first);
-    const last = page[page.length - 1];
+  /**
+   * Admin labels (only `label` ones when given), newest first, then dense user id: a page of at
+   * most `first` (1–500) after the cursor `after`, with `totalCount` over every page.
+   * BAD_USER_INPUT for `first` out of range or a cursor that is not this list's.
+   */
+  async labels(label: UserLabelKind | null | undefined, first: number, after: string | null | undefined): Promise<UserLabelConnection> {
+    checkFirst(first, USER_LABEL_PAGE);
+    const cursor = userLabelCursor.decodeAfter(after);
+    const answer: { total_count: number; user_id: number; external_id: string; label: UserLabelKind; note: string | null; labelled_at: Date; labelled_at_key: string }[] =
+      await this.dataSource.query(
+        `WITH labels AS (
+           SELECT l.user_id, u.external_id, l.label, l.note, l.labelled_at, ${instantKeySql('l.labelled_at')} AS labelled_at_key
+           FROM user_labels l JOIN users u ON u.id = l.user_id
+           WHERE $1::text IS NULL OR l.label = $1)
+         ${countedPageSql('labels', '$2::timestamptz IS NULL OR labelled_at < $2 OR (labelled_at = $2 AND user_id > $3)', 'labelled_at DESC, user_id', '$4')}`,
+        [label ?? null, cursor?.labelledAt ?? null, cursor?.user ?? null, first + 1],
+      );
+    const { rows, totalCount } = countedPage(answer, 'user_id');
     return {
-      labels: page.map((row) => ({ userId: row.external_id, label: row.label, note: row.note, labelledAt: row.labelled_at })),
-      endCursor: rows.length > first && last ? encodeCursor([last.at_text, last.user_id]) : null,
+      ...connectionOf(
+        userLabelCursor,
+        rows,
+        first,
+        (row) => ({ labelledAt: row.labelled_at_key, user: row.user_id }),
+        (row) => ({ userId: row.external_id, label: row.label, note: row.note, labelledAt: row.labelled_at }),
+      ),
+      totalCount,
     };
   }
 

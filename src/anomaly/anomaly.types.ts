@@ -1,5 +1,6 @@
 import { DateTimeResolver } from 'graphql-scalars';
 import { Field, Float, InputType, Int, ObjectType, registerEnumType } from 'type-graphql';
+import { ConnectionType, totalCountDescription, type PageSize } from '../graphql/connection';
 import { ID_RULE } from '../graphql/input-rules';
 
 export enum UserLabelKind {
@@ -125,25 +126,24 @@ export class UserRisk {
   lastEventAt: Date | null;
 }
 
-@ObjectType()
-export class AnomalyPage {
-  @Field(() => [UserRisk])
-  users: UserRisk[];
+/** `anomalies`: 50 users a page by default, at most 500. */
+export const ANOMALY_PAGE: PageSize = { default: 50, max: 500 };
+/** `userLabels`: 50 labels a page by default, at most 500. */
+export const USER_LABEL_PAGE: PageSize = { default: 50, max: 500 };
 
-  @Field(() => String, { nullable: true, description: 'Pass as `after` for the next page; null on the last one.' })
-  endCursor: string | null;
+@ObjectType('UserRiskConnection', { description: 'Anomalous users, highest worst-day score first, then users in the order Funnelcast first saw them.' })
+export class UserRiskConnection extends ConnectionType('UserRisk', UserRisk) {
+  @Field(() => Int, { description: totalCountDescription('Cheap: ranking by score scores every candidate user of the range anyway.') })
+  totalCount: number;
 
   @Field(() => Float, { description: 'The minimum score used.' })
   minScore: number;
 }
 
-@ObjectType()
-export class UserLabelPage {
-  @Field(() => [UserLabel])
-  labels: UserLabel[];
-
-  @Field(() => String, { nullable: true })
-  endCursor: string | null;
+@ObjectType('UserLabelConnection', { description: 'Admin labels, newest first, then users in the order Funnelcast first saw them.' })
+export class UserLabelConnection extends ConnectionType('UserLabel', UserLabel) {
+  @Field(() => Int, { description: totalCountDescription('Cheap: labels are set by hand, one per user, and the page query reads them all to sort them.') })
+  totalCount: number;
 }
 
 @ObjectType({ description: 'How much of a time range’s traffic comes from flagged users.' })

@@ -3,7 +3,8 @@ import { Arg, Authorized, Ctx, ID, Int, Mutation, Query, Resolver } from 'type-g
 import type { Context } from '../context';
 import type { FunnelCallOptions } from './funnel-budget';
 import { FunnelInput, TrendInterval } from './funnel.input';
-import { FunnelResult, FunnelTrendPoint, SavedFunnel, TimeToConvert, UnitConnection } from './funnel.types';
+import { AFTER_ARG, firstArg } from '../graphql/connection';
+import { DROPPED_OFF_PAGE, DroppedOffUnitConnection, FunnelResult, FunnelTrendPoint, SavedFunnel, TimeToConvert } from './funnel.types';
 
 /**
  * Funnel fields run under FUNNELCAST_FUNNEL_TIMEOUT_MS each (FUNNEL_TIMEOUT past it) and stop when
@@ -44,14 +45,14 @@ export class FunnelResolver {
   }
 
   @Authorized('analyst')
-  @Query(() => UnitConnection, { description: 'Units that reached afterStep and went no further, a page at a time.' })
+  @Query(() => DroppedOffUnitConnection, { description: 'Units that reached afterStep and went no further, a page at a time.' })
   droppedOff(
     @Arg('input', () => FunnelInput) input: FunnelInput,
     @Arg('afterStep', () => Int) afterStep: number,
-    @Arg('first', () => Int, { defaultValue: 100 }) first: number,
-    @Arg('after', () => String, { nullable: true }) after: string | null,
+    @Arg('first', () => Int, firstArg(DROPPED_OFF_PAGE)) first: number,
+    @Arg('after', () => String, AFTER_ARG) after: string | null,
     @Ctx() context: Context,
-  ): Promise<UnitConnection> {
+  ): Promise<DroppedOffUnitConnection> {
     return context.services.funnels.droppedOff(input, afterStep, first, after, callOptions(context));
   }
 

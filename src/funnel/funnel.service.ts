@@ -1,5 +1,7 @@
 import type { DataSource } from 'typeorm';
 import { config } from '../config';
+import { checkFirst, connectionOfEdges } from '../graphql/connection';
+import { cursorCodec } from '../graphql/cursor';
 import { badInput, notFound } from '../graphql/errors';
 import { groupValueOf } from './breakdown-key';
 import { EventMirror } from './event-mirror';
@@ -7,27 +9,29 @@ import { DurationSummary, FunnelReport } from './funnel-aggregate';
 import { FunnelBudget, FunnelCallOptions } from './funnel-budget';
 import { includedUsers } from './funnel-cohort';
 import { FunnelPlan, FunnelSpec, planFunnel } from './funnel-definition';
-import { DroppedKey, FunnelJob, FunnelOutcome, runFunnelJob } from './funnel-jobs';
+import { FunnelJob, FunnelOutcome, runFunnelJob } from './funnel-jobs';
 import { FunnelPool, FunnelPoolStats } from './funnel-pool';
 import { needsOf, UnitPart } from './funnel-run';
-import type {
-  DurationBucket,
-  FunnelBreakdownGroup,
-  FunnelResult,
-  FunnelStepResult,
-  FunnelTrendPoint,
-  SavedFunnel,
-  StepDuration,
-  TimeToConvert,
-  UnitConnection,
+import {
+  DROPPED_OFF_PAGE,
+  type DroppedOffUnitConnection,
+  type DurationBucket,
+  type FunnelBreakdownGroup,
+  type FunnelResult,
+  type FunnelStepResult,
+  type FunnelTrendPoint,
+  type SavedFunnel,
+  type StepDuration,
+  type TimeToConvert,
 } from './funnel.types';
 
 export type TrendIntervalName = 'day' | 'week';
 export type { FunnelCallOptions } from './funnel-budget';
 
 const DAY_MICROS = 86_400_000_000;
+/** `droppedOff` pages by dense user id, then session id (null when the funnel counts users). */
+const droppedOffCursor = cursorCodec('droppedOff', { user: 'int', session: 'string?' });
 const MAX_TREND_PERIODS = 400;
-const MAX_PAGE = 1000;
 const MAX_BUCKETS = 100;
 
 const toSeconds = (micros: number): number => micros / 1_000_000;
@@ -150,19 +154,21 @@ export class FunnelService {
   }
 
   /**
-   * Units that reached `afterStep` and no further, a page at a time. Order: user (dense id, i.e.
-   * first seen), then session id; the cursor names the last unit shown, so pages stay stable while
-   * new events arrive (a unit that converts meanwhile simply leaves the list).
+   * Units that reached `afterStep` and no further, a page of at most `first` (1–1000) after the
+   * cursor `after`, with `totalCount` over every page. Order: user (dense id, i.e. first seen),
+   * then session id; the cursor names the last unit shown, so pages stay stable while new events
+   * arrive (a unit that converts meanwhile simply leaves the list). BAD_USER_INPUT for a step
+   * out of range, `first` out of range or a cursor that is not this list's.
    */
-  async droppedOff(spec: FunnelSpec, afterStep: number, first = 100, after?: string | null, options: FunnelCallOptions = {}): Promise<UnitConnection> {
+  async droppedOff(spec: FunnelSpec, afterStep: number, first = DROPPED_OFF_PAGE.default, after?: string | null, options: FunnelCallOptions = {}): Promise<DroppedOffUnitConnection> {
     const budget = this.budget(options);
     const plan = planFunnel(spec);
     const stepCount = plan.steps.length;
     if (!Number.isInteger(afterStep) || afterStep < 1 || afterStep >= stepCount) {
       throw badInput(`afterStep must be a step after which units can drop off: 1 to ${stepCount - 1}; got ${afterStep}.`);
     }
-    if (!Number.isInteger(first) || first < 1 || first > MAX_PAGE) throw badInput(`first must be a whole number from 1 to ${MAX_PAGE}; got ${first}.`);
-    const cursor = after ? decodeCursor(after) : null;
+    checkFirst(first, DROPPED_OFF_PAGE);
+    const cursor = droppedOffCursor.decodeAfter(after);
     const outcome = await this.compute({ kind: 'droppedOff', plan, afterStep, first, cursor }, budget);
     if (outcome.kind !== 'droppedOff') throw new Error(`expected droppedOff, got ${outcome.kind}`);
     const { page } = outcome;
@@ -170,19 +176,11 @@ export class FunnelService {
       ? await this.dataSource.query('SELECT id, external_id FROM users WHERE id = ANY($1::int[])', [page.map((entry) => entry.user)])
       : [];
     const externalIdOf = new Map(userRows.map((row) => [row.id, row.external_id]));
-    const last = page[page.length - 1];
-    return {
-      totalCount: outcome.totalCount,
-      nodes: page.map((entry) => ({
-        userId: externalIdOf.get(entry.user) ?? String(entry.user),
-        sessionId: entry.session,
-        reachedAt: new Date(entry.reachedAt / 1000),
-      })),
-      pageInfo: {
-        hasNextPage: outcome.hasNextPage,
-        endCursor: last ? encodeCursor({ user: last.user, session: last.session }) : (after ?? null),
-      },
-    };
+    const edges = page.map((entry) => ({
+      cursor: droppedOffCursor.encode({ user: entry.user, session: entry.session }),
+      node: { userId: externalIdOf.get(entry.user) ?? String(entry.user), sessionId: entry.session, reachedAt: new Date(entry.reachedAt / 1000) },
+    }));
+    return { totalCount: outcome.totalCount, ...connectionOfEdges(edges, outcome.hasNextPage) };
   }
 
   /**
@@ -313,20 +311,6 @@ function savedFunnel(row: SavedFunnelRow): SavedFunnel {
 
 function isUuid(id: string): boolean {
   return /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i.test(id);
-}
-
-function encodeCursor(key: { user: number; session: string | null }): string {
-  return Buffer.from(JSON.stringify([key.user, key.session])).toString('base64url');
-}
-
-function decodeCursor(cursor: string): DroppedKey {
-  try {
-    const [user, session] = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8')) as unknown[];
-    if (Number.isInteger(user) && (session === null || typeof session === 'string')) return { user: user as number, session: session as string | null };
-  } catch {
-    // fall through to the error below
-  }
-  throw badInput('after is not a cursor from droppedOff; pass pageInfo.endCursor of the previous page.');
 }
 
 /** [start, end) periods covering [from, to), cut at UTC midnights (day) or Mondays 00:00 UTC (week). */

@@ -1,5 +1,6 @@
 import { DateTimeResolver, GraphQLJSON, GraphQLJSONObject } from 'graphql-scalars';
 import { Field, Float, ID, Int, ObjectType, registerEnumType } from 'type-graphql';
+import { ConnectionType, totalCountDescription, type PageSize } from '../graphql/connection';
 import type { BreakdownValueKind } from './breakdown-key';
 
 export enum BreakdownValueType {
@@ -162,25 +163,13 @@ export class DroppedOffUnit {
   reachedAt: Date;
 }
 
-@ObjectType()
-export class UnitPageInfo {
-  @Field()
-  hasNextPage: boolean;
+/** `droppedOff`: 100 units a page by default, at most 1000. */
+export const DROPPED_OFF_PAGE: PageSize = { default: 100, max: 1000 };
 
-  @Field(() => String, { nullable: true, description: 'Pass as `after` for the next page.' })
-  endCursor: string | null;
-}
-
-@ObjectType({ description: 'Units in a stable order: users as first seen by Funnelcast, then session ids.' })
-export class UnitConnection {
-  @Field(() => Int, { description: 'All units that dropped off after the step, across pages.' })
+@ObjectType('DroppedOffUnitConnection', { description: 'Units in a stable order: users as first seen by Funnelcast, then session ids.' })
+export class DroppedOffUnitConnection extends ConnectionType('DroppedOffUnit', DroppedOffUnit) {
+  @Field(() => Int, { description: totalCountDescription('Cheap: the funnel finds every unit that dropped off to order them.') })
   totalCount: number;
-
-  @Field(() => [DroppedOffUnit])
-  nodes: DroppedOffUnit[];
-
-  @Field(() => UnitPageInfo)
-  pageInfo: UnitPageInfo;
 }
 
 @ObjectType({ description: 'A funnel stored under a name, to be run again with another time range.' })

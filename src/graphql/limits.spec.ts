@@ -38,8 +38,8 @@ describe('query cost', () => {
     expect(cost('{ health { status } }')).toBe(2);
     // funnel 100 + steps 1 + label 1 + count 1
     expect(cost(`{ funnel(input: ${FUNNEL_INPUT}) { steps { label count } } }`)).toBe(103);
-    // droppedOff: 100 + (totalCount 1 + nodes (1 + userId 1) + pageInfo (1 + hasNextPage 1)) × 1000 / 10
-    expect(cost(`{ droppedOff(input: ${FUNNEL_INPUT}, afterStep: 1, first: 1000) { totalCount nodes { userId } pageInfo { hasNextPage } } }`)).toBe(100 + 5 * 100);
+    // droppedOff: 100 + (totalCount 1 + edges (1 + node (1 + userId 1)) + pageInfo (1 + hasNextPage 1)) × 1000 / 10
+    expect(cost(`{ droppedOff(input: ${FUNNEL_INPUT}, afterStep: 1, first: 1000) { totalCount edges { node { userId } } pageInfo { hasNextPage } } }`)).toBe(100 + 6 * 100);
     // ingestEvents: 10 + 5000 / 10 + accepted 1
     expect(cost('mutation($e: [EventInput!]!) { ingestEvents(events: $e) { accepted } }', { e: Array.from({ length: 5000 }, (_, n) => ({ eventId: `e${n}`, type: 'view', userId: 'u', timestamp: '2026-01-01T00:00:00Z' })) })).toBe(511);
   });
@@ -54,11 +54,15 @@ describe('query cost', () => {
   });
 
   it('accepts the documented page maxima with full selections', () => {
-    const anomalies = `{ anomalies(${RANGE}, first: 500) { minScore endCursor users { userId score flagged worstDay firstEventAt lastEventAt
-      contributions { detector score weight contribution modelVersionId } flaggedDays { day score } } } }`;
+    const anomalies = `{ anomalies(${RANGE}, first: 500) { minScore totalCount pageInfo { hasNextPage endCursor } edges { cursor node { userId score flagged worstDay
+      firstEventAt lastEventAt contributions { detector score weight contribution modelVersionId } flaggedDays { day score } } } } }`;
     expect(codes(anomalies)).toEqual([]);
-    const droppedOff = `{ droppedOff(input: ${FUNNEL_INPUT}, afterStep: 1, first: 1000) { totalCount nodes { userId sessionId reachedAt } pageInfo { hasNextPage endCursor } } }`;
+    // 50 + (minScore 1 + totalCount 1 + pageInfo 3 + edges (1 + cursor 1 + node (1 + 6 scalars + contributions 6 + flaggedDays 3))) × 500 / 10
+    expect(cost(anomalies)).toBe(50 + 23 * 50);
+    const droppedOff = `{ droppedOff(input: ${FUNNEL_INPUT}, afterStep: 1, first: 1000) { totalCount edges { cursor node { userId sessionId reachedAt } } pageInfo { hasNextPage endCursor } } }`;
     expect(codes(droppedOff)).toEqual([]);
+    // 100 + (totalCount 1 + edges (1 + cursor 1 + node (1 + 3 scalars)) + pageInfo 3) × 1000 / 10
+    expect(cost(droppedOff)).toBe(100 + 10 * 100);
   });
 
   it('accepts the standard introspection query but not 2,000 aliased __schema fields', () => {

@@ -1,7 +1,8 @@
 import { DateTimeResolver } from 'graphql-scalars';
 import { Arg, Authorized, Ctx, Float, ID, Int, Query, Resolver } from 'type-graphql';
 import type { Context } from '../context';
-import { AtRiskPageView, FunnelStageName, LiveEventInput, NextStepPredictionView, PropensityView } from './prediction.types';
+import { AT_RISK_PAGE, AtRiskUserConnection, FunnelStageName, LiveEventInput, NextStepPredictionView, PropensityView } from './prediction.types';
+import { AFTER_ARG, firstArg } from '../graphql/connection';
 import { ID_RULE } from '../graphql/input-rules';
 
 @Resolver()
@@ -47,15 +48,19 @@ export class PredictionResolver {
   }
 
   @Authorized('analyst')
-  @Query(() => AtRiskPageView, { description: 'Users who reached a funnel stage recently, with an open cart worth at least minValue and a stored purchase propensity of at most maxPropensity.' })
+  @Query(() => AtRiskUserConnection, { description: 'Users who reached a funnel stage recently, with an open cart worth at least minValue and a stored purchase propensity of at most maxPropensity.' })
   atRiskUsers(
     @Arg('stage', () => FunnelStageName, { defaultValue: FunnelStageName.CART }) stage: FunnelStageName,
     @Arg('minValue', () => Float, { defaultValue: 0 }) minValue: number,
     @Arg('maxPropensity', () => Float, { defaultValue: 0.2 }) maxPropensity: number,
     @Arg('withinDays', () => Int, { defaultValue: 7 }) withinDays: number,
-    @Arg('first', () => Int, { defaultValue: 20 }) first: number,
-    @Arg('after', () => String, { nullable: true }) after: string | null,
-    @Arg('asOf', () => DateTimeResolver, { nullable: true, description: 'The end of the window (default: 1 ms after the latest stored event: about now for a live shop, the end of its events for an imported or demo shop).' }) asOf: Date | null,
+    @Arg('first', () => Int, firstArg(AT_RISK_PAGE)) first: number,
+    @Arg('after', () => String, AFTER_ARG) after: string | null,
+    @Arg('asOf', () => DateTimeResolver, {
+      nullable: true,
+      description: 'The end of the window (default: for the first page 1 ms after the latest stored event, about now for a live shop and the end of its events for an imported or demo shop; then the asOf the cursor carries; a different asOf with a cursor gives BAD_USER_INPUT).',
+    })
+    asOf: Date | null,
     @Ctx() { services }: Context,
   ) {
     return services.prediction.atRiskUsers({ stage, minValue, maxPropensity, withinDays, first, after, asOf });

@@ -1,6 +1,9 @@
 import type { DataSource } from 'typeorm';
 import { EVENT_TYPE_PATTERN, EVENT_TYPE_RULE } from '../events/event.types';
+import { countedPage, countedPageSql } from '../db/counted-page';
 import { LatestEventInstant } from '../events/latest-event';
+import { checkFirst, connectionOf, connectionOfEdges, type Connection } from '../graphql/connection';
+import { cursorCodec } from '../graphql/cursor';
 import { badInput, notFound } from '../graphql/errors';
 import { loadTf, type TfRuntime } from '../ml/tf-backend';
 import { explainNextStep, explainPropensity, type Attribution } from './explain';
@@ -12,6 +15,7 @@ import type { NextStepConfig } from './next-step-model';
 import { decodeNextStepArtifact, decodePropensityArtifact, type PropensitySettings } from './prediction-artifact';
 import { NextStepNetworkForward, servedPropensity, type ServedPropensity } from './serving-networks';
 import type { PredictionEvent } from './session-events';
+import { AT_RISK_PAGE } from './prediction.types';
 
 /** An event of a visit the shop has not stored (yet), as the client sends it. */
 export interface LiveEvent {
@@ -59,15 +63,17 @@ export interface AtRiskUser {
   propensity: number;
 }
 
-export interface AtRiskPage {
+export interface AtRiskUsers extends Connection<AtRiskUser> {
   modelVersionId: number | null;
-  nodes: AtRiskUser[];
-  endCursor: string | null;
-  hasNextPage: boolean;
+  totalCount: number;
 }
 
 export const MAX_LIVE_EVENTS = 500;
-const MAX_PAGE = 200;
+/**
+ * `atRiskUsers` pages by open cart value (highest first), then dense user id; the cursor also
+ * carries the instant the first page was read as of (epoch ms), which later pages keep.
+ */
+const atRiskCursor = cursorCodec('atRiskUsers', { asOf: 'int', cartValue: 'number', user: 'int' });
 /** How far ahead of the server's clock a live event may be stamped (client clocks drift). */
 const CLOCK_SKEW_MS = 5 * 60_000;
 const HISTORY_EVENTS = 2000;
@@ -323,27 +329,30 @@ export class PredictionService {
   /**
    * Users whose furthest funnel stage in the last `withinDays` (before `asOf`) is at least `stage`
    * without a purchase since, whose open cart (items carted and neither removed nor bought since)
-   * is worth at least `minValue`, and whose stored propensity is at most `maxPropensity`: most
-   * valuable carts first.
+   * is worth at least `minValue`, and whose stored propensity is at most `maxPropensity`: a page
+   * of at most `first` (1–200), most valuable carts first, then dense user id, after the cursor
+   * `after`, with `totalCount` over every page. `asOf` defaults to 1 ms after the latest stored event on
+   * the first page (events/latest-event.ts) and to the cursor's on later ones, so one walk reads one window. BAD_USER_INPUT for arguments out of
+   * range, a cursor that is not this list's, or an `asOf` other than the cursor's.
    */
-  async atRiskUsers(args: { stage: FunnelStage; minValue: number; maxPropensity: number; withinDays: number; first: number; after?: string | null; asOf?: Date | null }): Promise<AtRiskPage> {
+  async atRiskUsers(args: { stage: FunnelStage; minValue: number; maxPropensity: number; withinDays: number; first: number; after?: string | null; asOf?: Date | null }): Promise<AtRiskUsers> {
     const stageIndex = FUNNEL_STAGES.indexOf(args.stage);
     if (stageIndex < 0 || args.stage === 'purchase') throw badInput('stage must be VIEW, CART or CHECKOUT: users who bought are not at risk.');
     if (!(Number.isFinite(args.minValue) && args.minValue >= 0)) throw badInput('minValue must be a number ≥ 0.');
     if (!(args.maxPropensity >= 0 && args.maxPropensity <= 1)) throw badInput('maxPropensity must lie between 0 and 1.');
     if (!Number.isInteger(args.withinDays) || args.withinDays < 1 || args.withinDays > 365) throw badInput('withinDays must be a whole number from 1 to 365.');
-    if (!Number.isInteger(args.first) || args.first < 1 || args.first > MAX_PAGE) throw badInput(`first must be a whole number from 1 to ${MAX_PAGE}.`);
-    let cursor: { value: number; user: number } | null = null;
-    if (args.after) {
-      const match = /^(\d+(?:\.\d+)?):(\d+)$/.exec(Buffer.from(args.after, 'base64url').toString('utf8'));
-      if (!match) throw badInput('after is not a cursor from a previous page; pass endCursor as it came.');
-      cursor = { value: Number(match[1]), user: Number(match[2]) };
+    checkFirst(args.first, AT_RISK_PAGE);
+    const cursor = atRiskCursor.decodeAfter(args.after);
+    if (cursor && args.asOf && args.asOf.getTime() !== cursor.asOf) {
+      throw badInput(
+        `asOf is ${args.asOf.toISOString()} but the cursor's list was read as of ${new Date(cursor.asOf).toISOString()}; pass that asOf or leave asOf out to keep reading the same list.`,
+      );
     }
+    const asOf = new Date(cursor?.asOf ?? args.asOf?.getTime() ?? (await this.latestEvent.get()).getTime());
     const versions: { id: number }[] = await this.dataSource.query(`SELECT id FROM model_versions WHERE kind = 'PURCHASE_PROPENSITY' AND status = 'ACTIVE'`);
-    if (versions.length === 0) return { modelVersionId: null, nodes: [], endCursor: null, hasNextPage: false };
-    const asOf = args.asOf ?? (await this.latestEvent.get());
+    if (versions.length === 0) return { modelVersionId: null, totalCount: 0, ...connectionOfEdges<AtRiskUser>([], false) };
     const stages = FUNNEL_STAGES.slice(stageIndex, 3);
-    const rows: { user_id: number; external_id: string; stage: string; reached_at: Date; cart_value: string; propensity: number }[] = await this.dataSource.query(
+    const answer: { total_count: number; user_id: number; external_id: string; stage: string; reached_at: Date; cart_value: number; propensity: number }[] = await this.dataSource.query(
       `WITH recent AS (
          SELECT e.user_id, e.item_id, e.type, e.ts,
                 COALESCE(CASE WHEN jsonb_typeof(e.props->'price') = 'number' THEN (e.props->>'price')::numeric END, i.price, 0) AS price
@@ -365,25 +374,28 @@ export class PredictionService {
          FROM recent WHERE item_id IS NOT NULL GROUP BY user_id, item_id),
        cart AS (
          SELECT user_id, sum(price) AS value FROM item_state
-         WHERE carted IS NOT NULL AND (closed IS NULL OR carted > closed) GROUP BY user_id)
-       SELECT r.user_id, u.external_id, r.stage, r.reached_at, COALESCE(c.value, 0)::float8 AS cart_value, s.propensity
-       FROM reached r
-       JOIN purchase_propensity_scores s ON s.model_version_id = $1 AND s.user_id = r.user_id
-       JOIN users u ON u.id = r.user_id
-       LEFT JOIN cart c ON c.user_id = r.user_id
-       WHERE s.propensity <= $5 AND COALESCE(c.value, 0) >= $6
-         AND ($7::float8 IS NULL OR (COALESCE(c.value, 0)::float8, -r.user_id) < ($7::float8, -$8::int))
-       ORDER BY COALESCE(c.value, 0)::float8 DESC, r.user_id
-       LIMIT $9`,
-      [versions[0].id, asOf, args.withinDays, stages, args.maxPropensity, args.minValue, cursor?.value ?? null, cursor?.user ?? 0, args.first + 1],
+         WHERE carted IS NOT NULL AND (closed IS NULL OR carted > closed) GROUP BY user_id),
+       at_risk AS (
+         SELECT r.user_id, u.external_id, r.stage, r.reached_at, COALESCE(c.value, 0)::float8 AS cart_value, s.propensity
+         FROM reached r
+         JOIN purchase_propensity_scores s ON s.model_version_id = $1 AND s.user_id = r.user_id
+         JOIN users u ON u.id = r.user_id
+         LEFT JOIN cart c ON c.user_id = r.user_id
+         WHERE s.propensity <= $5::real AND COALESCE(c.value, 0) >= $6)
+       ${countedPageSql('at_risk', '$7::float8 IS NULL OR (cart_value, -user_id) < ($7::float8, -$8::int)', 'cart_value DESC, user_id', '$9')}`,
+      [versions[0].id, asOf, args.withinDays, stages, args.maxPropensity, args.minValue, cursor?.cartValue ?? null, cursor?.user ?? null, args.first + 1],
     );
-    const page = rows.slice(0, args.first);
-    const last = page[page.length - 1];
+    const { rows, totalCount } = countedPage(answer, 'user_id');
     return {
       modelVersionId: versions[0].id,
-      nodes: page.map((row) => ({ userId: row.external_id, stage: row.stage, reachedAt: row.reached_at, cartValue: Number(row.cart_value), propensity: row.propensity })),
-      endCursor: last ? Buffer.from(`${Number(last.cart_value)}:${last.user_id}`).toString('base64url') : null,
-      hasNextPage: rows.length > args.first,
+      totalCount,
+      ...connectionOf(
+        atRiskCursor,
+        rows,
+        args.first,
+        (row) => ({ asOf: asOf.getTime(), cartValue: row.cart_value, user: row.user_id }),
+        (row) => ({ userId: row.external_id, stage: row.stage, reachedAt: row.reached_at, cartValue: row.cart_value, propensity: row.propensity }),
+      ),
     };
   }
 }

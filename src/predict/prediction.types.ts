@@ -1,5 +1,6 @@
 import { DateTimeResolver } from 'graphql-scalars';
 import { Field, Float, ID, InputType, Int, ObjectType, registerEnumType } from 'type-graphql';
+import { ConnectionType, totalCountDescription, type PageSize } from '../graphql/connection';
 
 export enum FunnelStageName {
   VIEW = 'view',
@@ -113,17 +114,17 @@ export class AtRiskUserView {
   propensity: number;
 }
 
-@ObjectType('AtRiskUserConnection')
-export class AtRiskPageView {
+/** `atRiskUsers`: 20 users a page by default, at most 200. */
+export const AT_RISK_PAGE: PageSize = { default: 20, max: 200 };
+
+@ObjectType('AtRiskUserConnection', {
+  description:
+    'Most valuable open carts first, then users in the order Funnelcast first saw them. Every page is read as of the first page’s asOf (the cursor carries it), so events arriving meanwhile do not reorder the list under the reader.',
+})
+export class AtRiskUserConnection extends ConnectionType('AtRiskUser', AtRiskUserView) {
   @Field(() => ID, { nullable: true, description: 'The ACTIVE PURCHASE_PROPENSITY version whose scores were used; null when none is active.' })
   modelVersionId: number | null;
 
-  @Field(() => [AtRiskUserView], { description: 'Most valuable carts first.' })
-  nodes: AtRiskUserView[];
-
-  @Field(() => String, { nullable: true })
-  endCursor: string | null;
-
-  @Field()
-  hasNextPage: boolean;
+  @Field(() => Int, { description: totalCountDescription('Cheap: ranking by cart value computes every candidate’s cart anyway.') })
+  totalCount: number;
 }

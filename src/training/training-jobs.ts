@@ -1,5 +1,6 @@
 import type { DataSource } from 'typeorm';
 import { toFloat4 } from '../db/float4';
+import { instantKeySql } from '../graphql/cursor';
 import { TrainingJobState } from './model-kind';
 import { TrainingJob } from './training.entities';
 
@@ -240,16 +241,20 @@ export class TrainingJobs {
     return rows.length ? toJob(rows[0]) : null;
   }
 
-  /** Newest first, keyset-paginated on (created_at, id). */
-  async list(filter: { state?: TrainingJobState; kind?: string; first: number; after?: { createdAt: Date; id: string } }): Promise<TrainingJob[]> {
+  /**
+   * Newest first, keyset-paginated on (created_at, id): the `first` jobs after `after`, each with
+   * its created_at to the microsecond as `instantKeySql` writes it (the cursor's key; a JS Date
+   * keeps milliseconds only, and rows created within the same millisecond would be skipped).
+   */
+  async list(filter: { state?: TrainingJobState; kind?: string; first: number; after?: { createdAt: string; id: string } | null }): Promise<{ job: TrainingJob; createdAtKey: string }[]> {
     const rows: Record<string, any>[] = await this.dataSource.query(
-      `SELECT * FROM training_jobs
+      `SELECT *, ${instantKeySql('created_at')} AS created_at_key FROM training_jobs
        WHERE ($1::text IS NULL OR state = $1) AND ($2::text IS NULL OR kind = $2)
          AND ($3::timestamptz IS NULL OR (created_at, id) < ($3, $4::uuid))
        ORDER BY created_at DESC, id DESC
        LIMIT $5`,
       [filter.state ?? null, filter.kind ?? null, filter.after?.createdAt ?? null, filter.after?.id ?? null, filter.first],
     );
-    return rows.map(toJob);
+    return rows.map((row) => ({ job: toJob(row), createdAtKey: row.created_at_key }));
   }
 }

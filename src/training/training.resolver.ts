@@ -2,7 +2,8 @@ import { Arg, Authorized, Ctx, ID, Int, Mutation, Query, Resolver } from 'type-g
 import { JSONObjectResolver } from 'graphql-scalars';
 import type { Context } from '../context';
 import { ModelKind, TrainingJobState } from './model-kind';
-import { ModelVersionView, TrainAllInput, TrainAllResultView, TrainingJobConnectionView, TrainingJobView, TrainingScheduleView, TrainModelInput } from './training.types';
+import { AFTER_ARG, firstArg } from '../graphql/connection';
+import { ModelVersionView, TRAINING_JOB_PAGE, TrainAllInput, TrainAllResultView, TrainingJobConnection, TrainingJobView, TrainingScheduleView, TrainModelInput } from './training.types';
 
 @Resolver()
 export class TrainingResolver {
@@ -66,12 +67,12 @@ export class TrainingResolver {
   }
 
   @Authorized('admin')
-  @Query(() => TrainingJobConnectionView)
+  @Query(() => TrainingJobConnection, { description: 'Training jobs, newest first.' })
   trainingJobs(
-    @Arg('state', () => TrainingJobState, { nullable: true }) state: TrainingJobState | null,
-    @Arg('kind', () => ModelKind, { nullable: true }) kind: ModelKind | null,
-    @Arg('first', () => Int, { nullable: true, defaultValue: 20 }) first: number,
-    @Arg('after', () => String, { nullable: true }) after: string | null,
+    @Arg('state', () => TrainingJobState, { nullable: true, description: 'Only jobs in this state; all when left out.' }) state: TrainingJobState | null,
+    @Arg('kind', () => ModelKind, { nullable: true, description: 'Only jobs of this kind; all when left out.' }) kind: ModelKind | null,
+    @Arg('first', () => Int, firstArg(TRAINING_JOB_PAGE)) first: number,
+    @Arg('after', () => String, AFTER_ARG) after: string | null,
     @Ctx() { services }: Context,
   ) {
     return services.training.list({ state, kind, first, after });

@@ -1,6 +1,8 @@
 import { createHash } from 'node:crypto';
 import type { DataSource } from 'typeorm';
 import { config } from '../config';
+import { checkFirst, connectionOf, type Connection } from '../graphql/connection';
+import { cursorCodec } from '../graphql/cursor';
 import { badInput, notFound, UserFacingError } from '../graphql/errors';
 import { ModelKind, MODEL_KIND_NAMES, TrainingJobState } from './model-kind';
 import { modelKindDefinition } from './model-kinds';
@@ -10,6 +12,7 @@ import { canonicalJson, ParamsError } from './params';
 import { trainingInputFingerprint } from './training-input';
 import { TrainingJobs } from './training-jobs';
 import type { TrainingQueue } from './training.queue';
+import { TRAINING_JOB_PAGE } from './training.types';
 import { ModelVersion, TrainingJob, TrainingSchedule } from './training.entities';
 
 export interface TrainModelRequest {
@@ -38,14 +41,10 @@ export interface TrainingJobWithVersion extends TrainingJob {
   modelVersion: ModelVersion | null;
 }
 
-export interface TrainingJobPage {
-  nodes: TrainingJobWithVersion[];
-  endCursor: string | null;
-  hasNextPage: boolean;
-}
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
-const MAX_PAGE = 100;
+/** `trainingJobs` pages by creation time to the microsecond (newest first), then job id (descending). */
+const trainingJobCursor = cursorCodec('trainingJobs', { createdAt: 'instant', id: 'uuid' });
 
 function checkKind(kind: string): ModelKind {
   if (!MODEL_KIND_NAMES.includes(kind as ModelKind)) throw badInput(`kind must be one of ${MODEL_KIND_NAMES.join(', ')} (got ${JSON.stringify(kind)})`);
@@ -115,17 +114,6 @@ function describeGap(seconds: number): string {
   if (seconds % 3600 === 0) return `${seconds / 3600} hour${seconds === 3600 ? '' : 's'}`;
   if (seconds % 60 === 0) return `${seconds / 60} minute${seconds === 60 ? '' : 's'}`;
   return `${seconds} second${seconds === 1 ? '' : 's'}`;
-}
-
-function encodeCursor(job: TrainingJob): string {
-  return Buffer.from(`${job.createdAt.toISOString()}|${job.id}`).toString('base64url');
-}
-
-function decodeCursor(cursor: string): { createdAt: Date; id: string } {
-  const [at, id] = Buffer.from(cursor, 'base64url').toString('utf8').split('|');
-  const createdAt = new Date(at ?? '');
-  if (!id || !UUID.test(id) || Number.isNaN(createdAt.getTime())) throw badInput('after is not a cursor from a previous trainingJobs page (use endCursor)');
-  return { createdAt, id };
 }
 
 /**
@@ -332,22 +320,30 @@ export class TrainingService {
     return job ? this.withVersion(job) : null;
   }
 
-  async list(filter: { state?: TrainingJobState | null; kind?: ModelKind | null; first?: number | null; after?: string | null }): Promise<TrainingJobPage> {
-    const first = filter.first ?? 20;
-    if (!Number.isInteger(first) || first < 1 || first > MAX_PAGE) throw badInput(`first must be a whole number from 1 to ${MAX_PAGE}`);
+  /**
+   * Jobs (only those in `state` / of `kind` when given), newest first: a page of at most `first`
+   * (1–100, default 20) after the cursor `after`. No total count: the page reads `first` + 1 rows
+   * along an index, where counting would read every job ever queued. BAD_USER_INPUT for `first`
+   * out of range or a cursor that is not this list's.
+   */
+  async list(filter: { state?: TrainingJobState | null; kind?: ModelKind | null; first?: number | null; after?: string | null }): Promise<Connection<TrainingJobWithVersion>> {
+    const first = filter.first ?? TRAINING_JOB_PAGE.default;
+    checkFirst(first, TRAINING_JOB_PAGE);
     const rows = await this.jobs.list({
       state: filter.state ?? undefined,
       kind: filter.kind ?? undefined,
       first: first + 1,
-      after: filter.after ? decodeCursor(filter.after) : undefined,
+      after: trainingJobCursor.decodeAfter(filter.after),
     });
-    const page = rows.slice(0, first);
-    const versions = new Map((await this.registry.forJobs(page.map((job) => job.id))).map((v) => [v.trainingJobId, v]));
-    return {
-      nodes: page.map((job) => ({ ...job, modelVersion: versions.get(job.id) ?? null })),
-      endCursor: page.length ? encodeCursor(page[page.length - 1]) : null,
-      hasNextPage: rows.length > first,
-    };
+    const pageIds = rows.slice(0, first).map(({ job }) => job.id);
+    const versions = new Map((await this.registry.forJobs(pageIds)).map((v) => [v.trainingJobId, v]));
+    return connectionOf(
+      trainingJobCursor,
+      rows,
+      first,
+      ({ job, createdAtKey }) => ({ createdAt: createdAtKey, id: job.id }),
+      ({ job }) => ({ ...job, modelVersion: versions.get(job.id) ?? null }),
+    );
   }
 
   /** Closes the queue handle (the Redis connection itself belongs to the app). */

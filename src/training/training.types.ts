@@ -1,5 +1,6 @@
 import { DateTimeResolver, JSONObjectResolver } from 'graphql-scalars';
 import { Field, Float, ID, InputType, Int, ObjectType } from 'type-graphql';
+import { ConnectionType, type PageSize } from '../graphql/connection';
 import { ModelKind, ModelVersionStatus, TrainingJobState } from './model-kind';
 
 @ObjectType('ModelVersion', { description: 'One trained model. Resolvers serve the ACTIVE version of each kind.' })
@@ -101,17 +102,13 @@ export class TrainingJobView {
   finishedAt: Date | null;
 }
 
-@ObjectType('TrainingJobConnection')
-export class TrainingJobConnectionView {
-  @Field(() => [TrainingJobView], { description: 'Newest first.' })
-  nodes: TrainingJobView[];
+/** `trainingJobs`: 20 jobs a page by default, at most 100. */
+export const TRAINING_JOB_PAGE: PageSize = { default: 20, max: 100 };
 
-  @Field(() => String, { nullable: true, description: 'Pass as `after` for the next page.' })
-  endCursor: string | null;
-
-  @Field()
-  hasNextPage: boolean;
-}
+@ObjectType('TrainingJobConnection', {
+  description: 'Newest first. No totalCount: a page reads its rows along an index, where counting would read every job ever queued (schedules add one per firing).',
+})
+export class TrainingJobConnection extends ConnectionType('TrainingJob', TrainingJobView) {}
 
 @ObjectType('TrainingSchedule')
 export class TrainingScheduleView {
