@@ -159,8 +159,8 @@ describe('prediction', () => {
     const cursor = await t.gql(`{ atRiskUsers(after: "garbage") { edges { node { userId } } } }`);
     expect(cursor.errors![0].extensions!.code).toBe('BAD_USER_INPUT');
     expect(cursor.errors![0].message).toMatch(/`after` is not a cursor this API issued/);
-    const params = await t.gql(`mutation { trainModel(input: { kind: PURCHASE_PROPENSITY, params: { horizonHours: 0 } }) { id } }`);
-    expect(params.errors![0].message).toMatch(/params.horizonHours must be a whole number from 1/);
+    const params = await t.gql(`mutation { trainModel(input: { kind: PURCHASE_PROPENSITY, params: { horizonHours: -1 } }) { id } }`);
+    expect(params.errors![0].message).toMatch(/params.horizonHours must be a whole number from 0/);
     // Clients may predict but not read the at-risk list.
     const forbidden = await t.gql(`{ atRiskUsers { edges { node { userId } } } }`, undefined, client);
     expect(forbidden.errors![0].extensions!.code).toBe('FORBIDDEN');

@@ -26,7 +26,7 @@ export class PredictionResolver {
   @Query(() => PropensityView, { description: 'Chance that the user buys within the active version’s horizon (default 7 days), computed live from their history.' })
   purchasePropensity(
     @Arg('userId', () => ID, { description: `The shop's user id (${ID_RULE}).` }) userId: string,
-    @Arg('asOf', () => DateTimeResolver, { nullable: true, description: 'Predict as of this instant (default: 1 ms after the latest stored event: about now for a live shop, the end of its events for an imported or demo shop).' }) asOf: Date | null,
+    @Arg('asOf', () => DateTimeResolver, { nullable: true, description: 'Predict as of this instant (default: now for a live shop, one with an event in the last 24 hours; else 1 ms after its latest event, so an imported or demo shop is read at the end of its events).' }) asOf: Date | null,
     @Ctx() { services }: Context,
   ) {
     return services.prediction.purchasePropensity(userId, asOf);
@@ -58,7 +58,7 @@ export class PredictionResolver {
     @Arg('after', () => String, AFTER_ARG) after: string | null,
     @Arg('asOf', () => DateTimeResolver, {
       nullable: true,
-      description: 'The end of the window (default: for the first page 1 ms after the latest stored event, about now for a live shop and the end of its events for an imported or demo shop; then the asOf the cursor carries; a different asOf with a cursor gives BAD_USER_INPUT).',
+      description: 'The end of the window (default: for the first page now for a live shop, one with an event in the last 24 hours, else 1 ms after its latest event; then the asOf the cursor carries; a different asOf with a cursor gives BAD_USER_INPUT).',
     })
     asOf: Date | null,
     @Ctx() { services }: Context,
