@@ -8,7 +8,7 @@ import { createDemoShop } from '../src/sim';
 import { loadDemoShop } from '../src/sim/load';
 import { TrainingJobs } from '../src/training/training-jobs';
 import { TrainingRunner } from '../src/training/training-runner';
-import { matrixFactorization } from '../src/training/kinds/matrix-factorization.kind';
+import { matrixFactorization } from '../src/recommend/matrix-factorization.kind';
 import { benchDatabase } from './support';
 
 const PAIR_WEIGHTS: Record<string, number> = { view: 1, fav: 2, cart: 3, checkout: 3, purchase: 5 };

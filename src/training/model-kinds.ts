@@ -1,8 +1,8 @@
 import { ModelKind, ModelKindDefinition } from './model-kind';
-import { itemKnn } from './kinds/item-knn.kind';
-import { matrixFactorization } from './kinds/matrix-factorization.kind';
-import { popularity } from './kinds/popularity.kind';
-import { sessionGru } from './kinds/session-gru.kind';
+import { itemKnn } from '../recommend/item-knn.kind';
+import { matrixFactorization } from '../recommend/matrix-factorization.kind';
+import { popularity } from '../recommend/popularity.kind';
+import { sessionGru } from '../recommend/session-gru.kind';
 import { nextStep } from './kinds/next-step.kind';
 import { purchasePropensity } from './kinds/purchase-propensity.kind';
 import { anomalyIsolationForest, anomalyStatistical, anomalySupervised } from '../anomaly/anomaly-kinds';
