@@ -3,8 +3,8 @@ import { itemKnn } from '../recommend/item-knn.kind';
 import { matrixFactorization } from '../recommend/matrix-factorization.kind';
 import { popularity } from '../recommend/popularity.kind';
 import { sessionGru } from '../recommend/session-gru.kind';
-import { nextStep } from './kinds/next-step.kind';
-import { purchasePropensity } from './kinds/purchase-propensity.kind';
+import { nextStep } from '../predict/next-step.kind';
+import { purchasePropensity } from '../predict/purchase-propensity.kind';
 import { anomalyIsolationForest, anomalyStatistical, anomalySupervised } from '../anomaly/anomaly-kinds';
 
 /**
