@@ -10,7 +10,7 @@ import { historyFromEvents, scoreFromNeighbours } from '../src/recommend/fold-in
 import { DEFAULT_EVENT_WEIGHTS, ItemEventType } from '../src/recommend/item-events';
 import { createDemoShop, DemoShop } from '../src/sim';
 import { loadDemoShop } from '../src/sim/load';
-import { modelKindDefinition } from '../src/training/model-kinds';
+import { modelKindDefinition } from '../src/model-kinds';
 import { TrainingJobs } from '../src/training/training-jobs';
 import { TrainingRunner } from '../src/training/training-runner';
 import { benchDatabase } from './support';

@@ -7,7 +7,7 @@ import { createDemoShop } from '../src/sim';
 import { loadDemoShop } from '../src/sim/load';
 import { TrainingJobs } from '../src/training/training-jobs';
 import { TrainingRunner } from '../src/training/training-runner';
-import { modelKindDefinition } from '../src/training/model-kinds';
+import { modelKindDefinition } from '../src/model-kinds';
 import { benchDatabase } from './support';
 import { freePort } from './free-port';
 

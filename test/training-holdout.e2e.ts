@@ -1,6 +1,6 @@
 import { TrainingJobs } from '../src/training/training-jobs';
 import { TrainingRunner } from '../src/training/training-runner';
-import { modelKindDefinition } from '../src/training/model-kinds';
+import { modelKindDefinition } from '../src/model-kinds';
 import { ModelKind } from '../src/training/model-kind';
 import { EventService } from '../src/events/event.service';
 import { createTestDatabase, TestDatabase } from './support/database';

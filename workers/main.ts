@@ -9,7 +9,7 @@ import { logUnhandledFailures } from '../src/process-safety';
 import { describeBackend, loadTf } from '../src/ml/tf-backend';
 import { redactUrl } from '../src/redis';
 import type { TrainingJobName, TrainingJobPayloads } from '../src/training/model-kind';
-import { checkModelKindHandlers } from '../src/training/model-kinds';
+import { checkModelKindHandlers } from '../src/model-kinds';
 import { keepTrainingQueue } from '../src/training/queue-reconciler';
 import { TrainingJobs } from '../src/training/training-jobs';
 import { createTrainingWorker, createWorkerQueue } from '../src/training/training.queue';

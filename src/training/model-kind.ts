@@ -2,7 +2,7 @@ import { registerEnumType } from 'type-graphql';
 
 /**
  * Every kind of model the platform trains. Adding one: a value here, a definition in
- * `model-kinds.ts` (the compiler then insists on it), and its score table in a migration.
+ * `src/model-kinds.ts` (the compiler then insists on it), and its score table in a migration.
  */
 export enum ModelKind {
   MATRIX_FACTORIZATION = 'MATRIX_FACTORIZATION',

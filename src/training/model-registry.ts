@@ -5,7 +5,7 @@ import { withPgClient } from '../db/data-source';
 import { toFloat4 } from '../db/float4';
 import { badInput, notFound } from '../graphql/errors';
 import { ModelKind, ModelVersionStatus, TrainedModel } from './model-kind';
-import { MODEL_KINDS } from './model-kinds';
+import { MODEL_KINDS } from '../model-kinds';
 import { TrainingCancelled } from './training-errors';
 import { ModelVersion, TrainingJob } from './training.entities';
 

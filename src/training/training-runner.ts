@@ -6,7 +6,7 @@ import { Float4RangeError } from '../db/float4';
 import { loadTf } from '../ml/tf-backend';
 import { logger } from '../logger';
 import { ModelRegistry } from './model-registry';
-import { modelKindDefinition } from './model-kinds';
+import { modelKindDefinition } from '../model-kinds';
 import { ParamsError } from './params';
 import { TrainingCancelled, TrainingDataError } from './training-errors';
 import { scheduledRunRequestKey, TrainingJobs } from './training-jobs';

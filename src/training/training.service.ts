@@ -3,7 +3,7 @@ import type { DataSource } from 'typeorm';
 import { config } from '../config';
 import { badInput, notFound, UserFacingError } from '../graphql/errors';
 import { ModelKind, MODEL_KIND_NAMES, TrainingJobState } from './model-kind';
-import { modelKindDefinition } from './model-kinds';
+import { modelKindDefinition } from '../model-kinds';
 import { ModelRegistry } from './model-registry';
 import { canonicalJson, ParamsError } from './params';
 import { trainingInputFingerprint } from './training-input';

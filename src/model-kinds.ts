@@ -1,11 +1,11 @@
-import { ModelKind, ModelKindDefinition } from './model-kind';
-import { itemKnn } from '../recommend/item-knn.kind';
-import { matrixFactorization } from '../recommend/matrix-factorization.kind';
-import { popularity } from '../recommend/popularity.kind';
-import { sessionGru } from '../recommend/session-gru.kind';
-import { nextStep } from '../predict/next-step.kind';
-import { purchasePropensity } from '../predict/purchase-propensity.kind';
-import { anomalyIsolationForest, anomalyStatistical, anomalySupervised } from '../anomaly/anomaly-kinds';
+import { ModelKind, ModelKindDefinition } from './training/model-kind';
+import { itemKnn } from './recommend/item-knn.kind';
+import { matrixFactorization } from './recommend/matrix-factorization.kind';
+import { popularity } from './recommend/popularity.kind';
+import { sessionGru } from './recommend/session-gru.kind';
+import { nextStep } from './predict/next-step.kind';
+import { purchasePropensity } from './predict/purchase-propensity.kind';
+import { anomalyIsolationForest, anomalyStatistical, anomalySupervised } from './anomaly/anomaly-kinds';
 
 /**
  * Every model kind and the code that trains it. The mapped type makes a kind without a
@@ -26,7 +26,7 @@ export const MODEL_KINDS: { [K in ModelKind]: ModelKindDefinition<any> } = {
 
 export function checkModelKindHandlers(kinds: readonly string[] = Object.values(ModelKind)): void {
   const missing = kinds.filter((kind) => !(MODEL_KINDS as Record<string, ModelKindDefinition<unknown> | undefined>)[kind]);
-  if (missing.length > 0) throw new Error(`No training handler for model kind(s) ${missing.join(', ')}; add them to MODEL_KINDS in src/training/model-kinds.ts.`);
+  if (missing.length > 0) throw new Error(`No training handler for model kind(s) ${missing.join(', ')}; add them to MODEL_KINDS in src/model-kinds.ts.`);
 }
 
 export function modelKindDefinition(kind: string): ModelKindDefinition<unknown> {
