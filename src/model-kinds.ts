@@ -1,18 +1,21 @@
-import { ModelKind, ModelKindDefinition } from './training/model-kind';
+import { loadFlaggedUserIds } from './anomaly/flagged-users';
+import { anomalyIsolationForest, anomalyStatistical, anomalySupervised } from './anomaly/anomaly-kinds';
+import { config } from './config';
+import { nextStep } from './predict/next-step.kind';
+import { purchasePropensity } from './predict/purchase-propensity.kind';
 import { itemKnn } from './recommend/item-knn.kind';
 import { matrixFactorization } from './recommend/matrix-factorization.kind';
 import { popularity } from './recommend/popularity.kind';
 import { sessionGru } from './recommend/session-gru.kind';
-import { nextStep } from './predict/next-step.kind';
-import { purchasePropensity } from './predict/purchase-propensity.kind';
-import { anomalyIsolationForest, anomalyStatistical, anomalySupervised } from './anomaly/anomaly-kinds';
+import { ModelKind, type ModelKindDefinitions, type TrainingDomains } from './training/model-kind';
 
 /**
- * Every model kind and the code that trains it. The mapped type makes a kind without a
- * definition a compile error; `checkModelKindHandlers` repeats the check at worker start for
- * anything that slips past the compiler (a kind added to the database but not to the code).
+ * The one place where the domains meet the training platform: every model kind, from the domain
+ * that defines it, and the anomaly domain's answer to "which users do runs leave out". It sits
+ * above both, so imports run one way: domains → training/, never back (a spec in training/ checks).
+ * The API (`services.ts`), the worker (`workers/`), benchmarks and tests hand these to the platform.
  */
-export const MODEL_KINDS: { [K in ModelKind]: ModelKindDefinition<any> } = {
+export const MODEL_KINDS: ModelKindDefinitions = {
   [ModelKind.MATRIX_FACTORIZATION]: matrixFactorization,
   [ModelKind.POPULARITY]: popularity,
   [ModelKind.ITEM_KNN]: itemKnn,
@@ -24,13 +27,7 @@ export const MODEL_KINDS: { [K in ModelKind]: ModelKindDefinition<any> } = {
   [ModelKind.ANOMALY_SUPERVISED]: anomalySupervised,
 };
 
-export function checkModelKindHandlers(kinds: readonly string[] = Object.values(ModelKind)): void {
-  const missing = kinds.filter((kind) => !(MODEL_KINDS as Record<string, ModelKindDefinition<unknown> | undefined>)[kind]);
-  if (missing.length > 0) throw new Error(`No training handler for model kind(s) ${missing.join(', ')}; add them to MODEL_KINDS in src/model-kinds.ts.`);
-}
-
-export function modelKindDefinition(kind: string): ModelKindDefinition<unknown> {
-  const definition = (MODEL_KINDS as Record<string, ModelKindDefinition<unknown> | undefined>)[kind];
-  if (!definition) throw new Error(`unknown model kind ${kind}`);
-  return definition;
-}
+export const TRAINING_DOMAINS: TrainingDomains = {
+  kinds: MODEL_KINDS,
+  anomalousUsers: (dataSource) => loadFlaggedUserIds(dataSource, config().anomalyThreshold),
+};

@@ -10,6 +10,7 @@ import { topItemsForUsers, type Factors } from '../ml/matrix-factorization';
 import { loadTf, type Tf } from '../ml/tf-backend';
 import { createDemoShop, type DemoShop } from '../sim';
 import { loadDemoShop } from '../sim/load';
+import { TRAINING_DOMAINS } from '../model-kinds';
 import { loadInteractions } from '../recommend/interactions';
 import { matrixFactorization } from '../recommend/matrix-factorization.kind';
 import { ModelKind } from '../training/model-kind';
@@ -49,7 +50,7 @@ interface ExclusionEffect {
 
 async function train(dataSource: DataSource, kind: ModelKind, params: Record<string, unknown>, requestKey: string): Promise<number> {
   const { job } = await new TrainingJobs(dataSource).insertOrFind({ requestKey, kind, params, from: null, to: new Date(), activate: true, scheduleId: null });
-  const outcome = await new TrainingRunner(dataSource).run(job.id);
+  const outcome = await new TrainingRunner(dataSource, TRAINING_DOMAINS).run(job.id);
   if (outcome.modelVersionId === undefined) throw new Error(`${kind} training was skipped`);
   return outcome.modelVersionId;
 }

@@ -2,8 +2,7 @@ import { createHash } from 'node:crypto';
 import type { DataSource } from 'typeorm';
 import { config } from '../config';
 import { badInput, notFound, UserFacingError } from '../graphql/errors';
-import { ModelKind, MODEL_KIND_NAMES, TrainingJobState } from './model-kind';
-import { modelKindDefinition } from '../model-kinds';
+import { ModelKind, ModelKindDefinitions, MODEL_KIND_NAMES, modelKindDefinition, TrainingJobState } from './model-kind';
 import { ModelRegistry } from './model-registry';
 import { canonicalJson, ParamsError } from './params';
 import { trainingInputFingerprint } from './training-input';
@@ -42,9 +41,9 @@ function checkId(id: string, what: string): string {
   return id;
 }
 
-function parseParamsFor(kind: ModelKind, raw: unknown): Record<string, unknown> {
+function parseParamsFor(kinds: ModelKindDefinitions, kind: ModelKind, raw: unknown): Record<string, unknown> {
   try {
-    return modelKindDefinition(kind).parseParams(raw) as Record<string, unknown>;
+    return modelKindDefinition(kinds, kind).parseParams(raw) as Record<string, unknown>;
   } catch (error) {
     if (error instanceof ParamsError) throw badInput(`Invalid ${kind} params: ${error.message}`, { problems: error.problems });
     throw error;
@@ -142,7 +141,7 @@ export class TrainingService {
    */
   async trainModel(request: TrainModelRequest): Promise<TrainingJobWithVersion> {
     const kind = checkKind(request.kind);
-    const params = parseParamsFor(kind, request.params);
+    const params = parseParamsFor(this.registry.kinds, kind, request.params);
     const now = new Date();
     const to = request.to ?? now;
     const from = request.from ?? null;
@@ -224,7 +223,7 @@ export class TrainingService {
 
   async schedule(kind: string, cron: string, rawParams: unknown): Promise<TrainingSchedule> {
     const checkedKind = checkKind(kind);
-    const params = parseParamsFor(checkedKind, rawParams);
+    const params = parseParamsFor(this.registry.kinds, checkedKind, rawParams);
     const pattern = checkCron(cron, this.minScheduleIntervalSeconds);
     const [row] = await this.dataSource.query(`INSERT INTO training_schedules (kind, cron, params) VALUES ($1, $2, $3) RETURNING id`, [
       checkedKind,
