@@ -6,6 +6,7 @@ const BENCHMARKS: Record<string, () => Promise<{ run(argv: string[]): Promise<vo
   import: () => import('./import.bench'),
   predict: () => import('./predict.bench'),
   train: () => import('./train.bench'),
+  'train-defaults': () => import('./train-defaults.bench'),
   serve: () => import('./serve.bench'),
   'recommend-quality': () => import('./recommend-quality.bench'),
   anomaly: () => import('./anomaly.bench'),

@@ -11,7 +11,7 @@ import { describeBackend, loadTf } from '../src/ml/tf-backend';
 import { redactUrl } from '../src/redis';
 import { MODEL_KINDS } from '../src/model-kinds';
 import { checkModelKindHandlers, type TrainingJobName, type TrainingJobPayloads } from '../src/training/model-kind';
-import { keepTrainingQueue } from '../src/training/queue-reconciler';
+import { keepTrainingQueue, queueReleasedJobs } from '../src/training/queue-reconciler';
 import { TrainingJobs } from '../src/training/training-jobs';
 import { createTrainingWorker, createWorkerQueue } from '../src/training/training.queue';
 
@@ -28,8 +28,12 @@ async function trainingJobIdOf(jobs: TrainingJobs, job: Job): Promise<string | n
   return null;
 }
 
-function watchTraining(worker: Worker, jobs: TrainingJobs): void {
+function watchTraining(worker: Worker, jobs: TrainingJobs, release: () => Promise<number>): void {
   const log = logger();
+  // A job finished for good: the jobs that waited for it (trainAll's behaviour models) may go now.
+  // A release lost here (a crash, Redis away) is made by the next reconciliation.
+  const releaseWaiting = () => void release().catch((problem: unknown) => log.warn({ err: problem }, 'could not queue the jobs waiting for a finished one'));
+  worker.on('completed', releaseWaiting);
   worker.on('failed', (job, error) => {
     if (!job) return;
     void (async () => {
@@ -39,6 +43,7 @@ function watchTraining(worker: Worker, jobs: TrainingJobs): void {
       const final = (await job.getState()) === 'failed';
       await jobs.recordAttemptFailure(id, error.message, final);
       log.warn({ trainingJobId: id, err: error.message, final }, final ? 'training job failed' : 'training attempt failed; will retry');
+      if (final) releaseWaiting();
     })().catch((problem: unknown) => log.error({ err: problem }, 'could not record a training failure'));
   });
   worker.on('stalled', (bullJobId) => {
@@ -64,11 +69,12 @@ async function main(): Promise<void> {
   const trainingWorker = createTrainingWorker(settings, join(__dirname, 'training.processor.js'));
   const workers: Worker[] = [trainingWorker];
   for (const worker of workers) worker.on('error', (error) => log.error({ err: error, queue: worker.name }, 'worker error'));
-  watchTraining(trainingWorker, jobs);
+  const queue = createWorkerQueue(settings);
+  watchTraining(trainingWorker, jobs, () => queueReleasedJobs(dataSource, (id) => queue.add('train', { trainingJobId: id }, { jobId: id })));
   // PostgreSQL is the source of truth: put back whatever Redis lost (jobs, schedulers), now and periodically.
   const queueKeeper = keepTrainingQueue({
     dataSource,
-    queue: createWorkerQueue(settings),
+    queue,
     processingJobIds: () => trainingWorker.processingJobIds(),
     reconcileMs: settings.queueReconcileMs,
     lockMs: settings.trainingLockMs,

@@ -229,4 +229,10 @@ export const anomalySupervised: ModelKindDefinition<SupervisedParams> = {
   scoreTable: 'anomaly_scores',
   parseParams: (raw) => parseParams(ModelKind.ANOMALY_SUPERVISED, SUPERVISED_PARAMS, raw),
   train: trainSupervised,
+  async unreadyReason(dataSource, params) {
+    const [{ labelled }] = await dataSource.query(`SELECT count(*)::int AS labelled FROM user_labels`);
+    return labelled >= params.minLabels
+      ? null
+      : `ANOMALY_SUPERVISED learns from admin labels and ${labelled} user${labelled === 1 ? ' is' : 's are'} labelled (params.minLabels is ${params.minLabels}); label users with labelUser, then train it.`;
+  },
 };

@@ -1,6 +1,6 @@
 import { startApp, type App } from '../app';
 import { loadConfig } from '../config';
-import { createDemoShop } from '../sim';
+import { createDemoShop, startEndingToday } from '../sim';
 import { loadDemoShop } from '../sim/load';
 import { intFlag, parseArgs, UsageError } from './args';
 import { resolveDemoDatabase, type DemoDatabase } from './demo-database';
@@ -9,7 +9,8 @@ const USAGE = `Usage: funnelcast demo [--users N] [--days D] [--seed S] [--port 
 
 Starts the API with a demo shop. The database is DATABASE_URL, else the local PostgreSQL on
 127.0.0.1:5432 (database funnelcast_demo), else an embedded PostgreSQL under /tmp. An empty
-database gets a generated shop (deterministic for a seed); a filled one is served as it is.
+database gets a generated shop, deterministic for a seed, whose last day ends at the last UTC
+midnight (the same shop shifted by whole days each day); a filled one is served as it is.
 
   --users N   visitors in the generated shop (default 5000)
   --days D    days of history (default 14)
@@ -96,7 +97,7 @@ export async function run(argv: string[]): Promise<number> {
   try {
     app = await startApp({ ...config, databaseUrl: database.url }, { port });
     const [{ count }] = await app.services.dataSource.query('SELECT count(*)::int AS count FROM events');
-    const shop = createDemoShop({ users, days, seed });
+    const shop = createDemoShop({ users, days, seed, start: startEndingToday(days) });
     if (count === 0) {
       say(`Generating and loading a demo shop: ${users} visitors over ${days} days (seed ${seed})…`);
       const summary = await loadDemoShop(app.services.dataSource, shop);

@@ -106,6 +106,12 @@ export interface TrainingHistories {
   eventCount: number;
   /** The first event's time (ms); the range's start when it has one. */
   fromMs: number;
+  /**
+   * The range's end (ms, exclusive) as the data has it: the run's `to`, or 1 ms after the last
+   * event when that comes earlier. A range left open ("everything up to now") over a shop whose
+   * events stopped a while ago ends at its last event, so splits and horizons fall on the data.
+   */
+  toMs: number;
 }
 
 /**
@@ -119,15 +125,19 @@ export async function loadTrainingHistories(
   const histories = (await loadHistories(dataSource, range.from, range.to)).filter((h) => !range.excludedUsers.has(Number(h.userKey)));
   let eventCount = 0;
   let firstMs = Infinity;
+  let lastMs = -Infinity;
   // A loop, not Math.min(...): a spread of a million users overflows the call stack.
   for (const history of histories) {
     eventCount += history.events.length;
-    if (history.events.length > 0) firstMs = Math.min(firstMs, history.events[0].timestamp);
+    if (history.events.length > 0) {
+      firstMs = Math.min(firstMs, history.events[0].timestamp);
+      lastMs = Math.max(lastMs, history.events[history.events.length - 1].timestamp);
+    }
   }
   if (eventCount === 0) {
     throw new TrainingDataError(
       `There are no events between ${range.from?.toISOString() ?? 'the beginning'} and ${range.to.toISOString()}; ingest events or widen the range.`,
     );
   }
-  return { histories, eventCount, fromMs: range.from?.getTime() ?? firstMs };
+  return { histories, eventCount, fromMs: range.from?.getTime() ?? firstMs, toMs: Math.min(range.to.getTime(), lastMs + 1) };
 }

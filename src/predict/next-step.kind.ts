@@ -34,14 +34,15 @@ async function train(run: TrainingRun<NextStepParams>): Promise<TrainedModel> {
   const { tf, params } = run;
   const started = performance.now();
   await run.progress(0.02, 'loading events');
-  const { histories, eventCount, fromMs } = await loadTrainingHistories(run.dataSource, run);
+  const { histories, eventCount, fromMs, toMs } = await loadTrainingHistories(run.dataSource, run);
   const from = run.from ?? new Date(fromMs);
-  const splitAt = splitInstant(from, run.to, params.holdoutFraction);
+  const to = new Date(toMs);
+  const splitAt = splitInstant(from, to, params.holdoutFraction);
   const training = { units: params.units, window: params.window, seed: params.seed, epochs: params.epochs, batchSize: params.batchSize, learningRate: params.learningRate };
   const fitShare = params.refit ? 0.45 : 0.9;
   let evaluated;
   try {
-    evaluated = await evaluateNextStep(tf, histories, { fromMs: from.getTime(), splitMs: splitAt.getTime(), toMs: run.to.getTime() }, training, (r) =>
+    evaluated = await evaluateNextStep(tf, histories, { fromMs: from.getTime(), splitMs: splitAt.getTime(), toMs }, training, (r) =>
       run.progress(0.05 + (fitShare * r.epoch) / r.epochs, `fitting before the split: epoch ${r.epoch}/${r.epochs}, loss ${r.loss.toFixed(4)}`),
     );
   } catch (error) {
@@ -52,7 +53,7 @@ async function train(run: TrainingRun<NextStepParams>): Promise<TrainedModel> {
   let markov: MarkovModel = evaluated.markov;
   let finalLoss: number | null = null;
   if (params.refit) {
-    const all = visitsBetween(histories, from.getTime(), run.to.getTime());
+    const all = visitsBetween(histories, from.getTime(), toMs);
     const steps = markovSteps(all.visits);
     markov = fitMarkov(steps.states, steps.next);
     model.dispose();
@@ -73,7 +74,7 @@ async function train(run: TrainingRun<NextStepParams>): Promise<TrainedModel> {
     },
     eventCount,
     trainedFrom: from,
-    trainedTo: params.refit ? run.to : splitAt,
+    trainedTo: params.refit ? to : splitAt,
     async writeScores(client, modelVersionId) {
       await client.query(
         `INSERT INTO next_step_transitions (model_version_id, state, action, probability) SELECT $1, * FROM unnest($2::text[], $3::text[], $4::real[])`,

@@ -25,7 +25,7 @@ export class PredictionResolver {
   @Query(() => PropensityView, { description: 'Chance that the user buys within the active version’s horizon (default 7 days), computed live from their history.' })
   purchasePropensity(
     @Arg('userId', () => ID, { description: `The shop's user id (${ID_RULE}).` }) userId: string,
-    @Arg('asOf', () => DateTimeResolver, { nullable: true, description: 'Predict as of this instant (default: now).' }) asOf: Date | null,
+    @Arg('asOf', () => DateTimeResolver, { nullable: true, description: 'Predict as of this instant (default: 1 ms after the latest stored event: about now for a live shop, the end of its events for an imported or demo shop).' }) asOf: Date | null,
     @Ctx() { services }: Context,
   ) {
     return services.prediction.purchasePropensity(userId, asOf);
@@ -55,7 +55,7 @@ export class PredictionResolver {
     @Arg('withinDays', () => Int, { defaultValue: 7 }) withinDays: number,
     @Arg('first', () => Int, { defaultValue: 20 }) first: number,
     @Arg('after', () => String, { nullable: true }) after: string | null,
-    @Arg('asOf', () => DateTimeResolver, { nullable: true, description: 'The end of the window (default: now).' }) asOf: Date | null,
+    @Arg('asOf', () => DateTimeResolver, { nullable: true, description: 'The end of the window (default: 1 ms after the latest stored event: about now for a live shop, the end of its events for an imported or demo shop).' }) asOf: Date | null,
     @Ctx() { services }: Context,
   ) {
     return services.prediction.atRiskUsers({ stage, minValue, maxPropensity, withinDays, first, after, asOf });

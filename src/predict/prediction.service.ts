@@ -1,5 +1,6 @@
 import type { DataSource } from 'typeorm';
 import { EVENT_TYPE_PATTERN, EVENT_TYPE_RULE } from '../events/event.types';
+import { LatestEventInstant } from '../events/latest-event';
 import { badInput, notFound } from '../graphql/errors';
 import { loadTf, type TfRuntime } from '../ml/tf-backend';
 import { explainNextStep, explainPropensity, type Attribution } from './explain';
@@ -108,7 +109,12 @@ export class PredictionService {
   private nextStepCache: Served<ServedNextStep> | null = null;
   private propensityCache: Served<ServedPropensityVersion> | null = null;
 
-  constructor(private readonly dataSource: DataSource) {}
+  /** The default `asOf`: the end of the stored events (events/latest-event.ts). */
+  private readonly latestEvent: LatestEventInstant;
+
+  constructor(private readonly dataSource: DataSource) {
+    this.latestEvent = new LatestEventInstant(dataSource);
+  }
 
   private tf(): Promise<TfRuntime> {
     return loadTf();
@@ -262,7 +268,7 @@ export class PredictionService {
 
   async purchasePropensity(userId: string, asOf: Date | null = null): Promise<PropensityPrediction> {
     if (!userId.trim()) throw badInput('userId must not be empty.');
-    const cutoff = asOf ?? new Date();
+    const cutoff = asOf ?? (await this.latestEvent.get());
     const [{ versionId, served: loaded }, user] = await Promise.all([this.propensityModel(), loadRecentEvents(this.dataSource, { externalId: userId }, cutoff, HISTORY_EVENTS)]);
     if (user === null) throw notFound(`No events are stored for user "${userId}".`);
     const storedRead: Promise<{ propensity: number; scored_at: Date }[]> = this.dataSource.query(
@@ -335,7 +341,7 @@ export class PredictionService {
     }
     const versions: { id: number }[] = await this.dataSource.query(`SELECT id FROM model_versions WHERE kind = 'PURCHASE_PROPENSITY' AND status = 'ACTIVE'`);
     if (versions.length === 0) return { modelVersionId: null, nodes: [], endCursor: null, hasNextPage: false };
-    const asOf = args.asOf ?? new Date();
+    const asOf = args.asOf ?? (await this.latestEvent.get());
     const stages = FUNNEL_STAGES.slice(stageIndex, 3);
     const rows: { user_id: number; external_id: string; stage: string; reached_at: Date; cart_value: string; propensity: number }[] = await this.dataSource.query(
       `WITH recent AS (

@@ -17,7 +17,14 @@ const DAY = 24 * HOUR;
 
 export const PURCHASE_PROPENSITY_PARAMS = {
   ...BEHAVIOUR_TRAINING_PARAMS,
-  horizonHours: { type: 'int', min: 1, max: 24 * 90, default: 168, description: 'a user counts as a buyer when they purchase within this many hours of the cutoff' },
+  horizonHours: {
+    type: 'int',
+    min: 0,
+    max: 24 * 90,
+    default: 0,
+    description:
+      'a user counts as a buyer when they purchase within this many hours of the cutoff; 0 (the default) picks a week, or the longest whole number of days (else hours) that fits the range when a week does not (see fittedHorizonHours)',
+  },
   activeDays: { type: 'int', min: 1, max: 365, default: 30, description: 'users with an event in this many days before a cutoff are scored' },
   cutoffStepHours: { type: 'int', min: 1, max: 24 * 30, default: 24, description: 'training cutoffs for users lie this far apart, back from split − horizon (at most 4)' },
   units: { type: 'int', min: 2, max: 256, default: 16, description: 'GRU state size' },
@@ -34,6 +41,36 @@ export const PURCHASE_PROPENSITY_PARAMS = {
 
 export type PurchasePropensityParams = ParamsOf<typeof PURCHASE_PROPENSITY_PARAMS>;
 
+/** The horizon `horizonHours: 0` aims for: a week, the usual re-engagement cycle of a shop. */
+const PREFERRED_HORIZON_HOURS = 168;
+
+/**
+ * The user model's horizon (hours) for a range of `rangeMs` milliseconds. The user model is
+ * evaluated on the last horizon of the range (split = end − horizon) and learns from cutoffs a
+ * horizon before the split, the first more than half a cutoff step after the range's start, so a
+ * horizon H fits when 2·H + cutoffStep/2 < range. `requested` 0 takes a week when it fits, else the
+ * longest whole number of days that fits, else of hours; a requested horizon that does not fit, or a
+ * range too short for even one hour, is refused with a TrainingDataError that names the fix.
+ */
+export function fittedHorizonHours(requested: number, rangeMs: number, cutoffStepHours: number): number {
+  const fits = (hours: number) => 2 * hours * HOUR + (cutoffStepHours * HOUR) / 2 < rangeMs;
+  const longestHours = Math.max(0, Math.ceil((rangeMs - (cutoffStepHours * HOUR) / 2) / (2 * HOUR)) - 1);
+  const rangeDays = (rangeMs / DAY).toFixed(1);
+  if (requested > 0) {
+    if (fits(requested)) return requested;
+    throw new TrainingDataError(
+      `params.horizonHours ${requested} does not fit the ${rangeDays} days of events in the range: the user model needs 2 × horizonHours + cutoffStepHours / 2 (${cutoffStepHours / 2}) hours of events. ` +
+        (longestHours >= 1 ? `Pass horizonHours ≤ ${longestHours}, leave it out (0 picks one that fits) or widen the range.` : 'Widen the range or ingest more history.'),
+    );
+  }
+  if (fits(PREFERRED_HORIZON_HOURS)) return PREFERRED_HORIZON_HOURS;
+  if (longestHours >= 24) return Math.floor(longestHours / 24) * 24;
+  if (longestHours >= 1) return longestHours;
+  throw new TrainingDataError(
+    `The range holds ${rangeDays} days of events, too few for a purchase horizon of even one hour (it needs more than cutoffStepHours / 2 + 2 hours = ${cutoffStepHours / 2 + 2} hours); widen the range, ingest more history or lower cutoffStepHours.`,
+  );
+}
+
 /**
  * Two models in one version: users (history before a cutoff → purchase within the horizon) and live
  * visits (visit so far plus history → purchase before the visit ends). Each is evaluated on a time
@@ -44,9 +81,9 @@ async function train(run: TrainingRun<PurchasePropensityParams>): Promise<Traine
   const { tf, params } = run;
   const started = performance.now();
   await run.progress(0.02, 'loading events');
-  const { histories, eventCount, fromMs } = await loadTrainingHistories(run.dataSource, run);
-  const toMs = run.to.getTime();
-  const horizonMs = params.horizonHours * HOUR;
+  const { histories, eventCount, fromMs, toMs } = await loadTrainingHistories(run.dataSource, run);
+  const horizonHours = fittedHorizonHours(params.horizonHours, toMs - fromMs, params.cutoffStepHours);
+  const horizonMs = horizonHours * HOUR;
   const activeMs = params.activeDays * DAY;
   const userRange: UserPropensityRange = { fromMs, splitMs: toMs - horizonMs, horizonMs, activeMs, cutoffStepMs: params.cutoffStepHours * HOUR };
   const visitSplitMs = Math.round(toMs - (toMs - fromMs) * params.holdoutFraction);
@@ -94,22 +131,22 @@ async function train(run: TrainingRun<PurchasePropensityParams>): Promise<Traine
   const now = userExamples(histories, toMs, horizonMs, activeMs, params.window);
   const scores = now.examples.count ? predictPropensity(tf, userModel, now.examples) : new Float64Array(0);
   const artifact = encodePropensityArtifact(
-    { horizonHours: params.horizonHours, activeDays: params.activeDays },
+    { horizonHours, activeDays: params.activeDays },
     propensityState(userModel, 'user'),
     propensityState(visitModel, 'visit'),
   );
   userModel.network.dispose();
   visitModel.network.dispose();
-  const scoredAt = run.to.toISOString();
+  const scoredAt = new Date(toMs).toISOString();
   return {
     artifact,
     metrics: {
       evaluation: { users: users.evaluation, visits: visits.evaluation, beatsBaseline: users.evaluation.beatsBaseline && visits.evaluation.beatsBaseline },
-      training: { events: eventCount, userCutoffs: users.cutoffs.map((c) => new Date(c).toISOString()), scoredUsers: now.examples.count, totalSeconds: Math.round((performance.now() - started) / 10) / 100 },
+      training: { events: eventCount, horizonHours, userCutoffs: users.cutoffs.map((c) => new Date(c).toISOString()), scoredUsers: now.examples.count, totalSeconds: Math.round((performance.now() - started) / 10) / 100 },
     },
     eventCount,
     trainedFrom: new Date(fromMs),
-    trainedTo: run.to,
+    trainedTo: new Date(toMs),
     async writeScores(client, modelVersionId) {
       function* lines(): Generator<string> {
         for (let i = 0; i < scores.length; i++) yield `${modelVersionId}\t${now.keys[i]}\t${float4Text(scores[i], `purchase_propensity_scores.propensity (user ${now.keys[i]})`)}\t${scoredAt}\n`;

@@ -5,20 +5,22 @@ import { createDemoShop } from './generator';
 import { loadDemoShop } from './load';
 import { writeLabelsCsv } from './labels-csv';
 import { NdjsonSink } from './ndjson-sink';
-import { DEFAULT_START } from './options';
+import { startEndingToday } from './options';
 import { pumpDemoShop, type ShopSink } from './sink';
 
 const USAGE = `Usage: funnelcast generate [--users N] [--days D] [--seed S] [--items N] [--start ISO]
                            [--out FILE | --load] [--labels FILE]
 
 Generates a deterministic synthetic shop as NDJSON: one {"item":…} line per catalog item, then one
-event per line (grouped by user, chronological within each user). Same seed, same bytes.
+event per line (grouped by user, chronological within each user). Same seed and
+start, same bytes.
 
   --users N       visitors, genuine and abnormal (default 10000)
   --days D        length of the period in days (default 14)
   --seed S        random seed, a whole number (default 1)
   --items N       catalog size (default max(50, users / 4))
-  --start ISO     first instant of the period (default ${DEFAULT_START})
+  --start ISO     first instant of the period (default: D days before the last UTC midnight,
+                  so the shop ends today; pass a date for byte-identical output on any day)
   --out FILE      write here instead of stdout
   --load          load straight into the database at DATABASE_URL (through the importer's COPY path)
   --labels FILE   also write ground-truth labels as CSV: user_id,label (genuine|click_farm|fake_order)
@@ -42,7 +44,7 @@ export async function run(argv: string[]): Promise<number> {
       days: intFlag(args, 'days', 14, 1),
       seed: intFlag(args, 'seed', 1, 0),
       items: itemsFlag === undefined ? undefined : intFlag(args, 'items', 0, 1),
-      start: stringFlag(args, 'start'),
+      start: stringFlag(args, 'start') ?? startEndingToday(intFlag(args, 'days', 14, 1)),
     });
     const out = stringFlag(args, 'out');
     if (out && args.flags.load) throw new UsageError('use either --out FILE or --load, not both');

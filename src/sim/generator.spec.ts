@@ -2,6 +2,7 @@ import { createHash } from 'node:crypto';
 import type { ShopEvent } from '../events/event.types';
 import { eventLine } from './ndjson-sink';
 import { createDemoShop, type DemoShop } from './generator';
+import { startEndingToday } from './options';
 
 const START = Date.parse('2026-01-05T00:00:00Z');
 const DAY = 86_400_000;
@@ -32,6 +33,21 @@ describe('createDemoShop', () => {
     const again = createDemoShop({ users: 3000, days: 7, seed: 11 });
     expect(fingerprint(again)).toBe(fingerprint(shop));
     expect(fingerprint(createDemoShop({ users: 3000, days: 7, seed: 12 }))).not.toBe(fingerprint(shop));
+  });
+
+  it('ends a shop started by startEndingToday at the last midnight, as the same shop shifted by whole days', () => {
+    // 2026-11-30 18:45 UTC: the last midnight is 2026-11-30T00:00Z, 7 days back is 2026-11-23T00:00Z.
+    const start = startEndingToday(7, Date.parse('2026-11-30T18:45:12.345Z'));
+    expect(start).toBe('2026-11-23T00:00:00.000Z');
+    expect(startEndingToday(7, Date.parse('2026-11-30T00:00:00.000Z'))).toBe('2026-11-23T00:00:00.000Z');
+    const shifted = createDemoShop({ users: 300, days: 7, seed: 11, start });
+    expect(shifted.options.endMs).toBe(Date.parse('2026-11-30T00:00:00Z'));
+    const shiftMs = Date.parse(start) - START;
+    expect(shiftMs % DAY).toBe(0);
+    const original = [...createDemoShop({ users: 300, days: 7, seed: 11 }).events()];
+    const moved = [...shifted.events()];
+    expect(moved).toHaveLength(original.length);
+    moved.forEach((event, n) => expect({ ...event, timestamp: event.timestamp - shiftMs }).toEqual(original[n]));
   });
 
   it('applies the documented defaults', () => {

@@ -38,6 +38,18 @@ export interface ResolvedShopOptions {
 export const DEFAULT_START = '2026-01-05T00:00:00.000Z';
 export const DAY_MS = 86_400_000;
 
+/**
+ * The start that makes a `days`-long shop end at the last UTC midnight at or before `nowMs`: the
+ * demo's and `generate`'s default, so that training, prediction and "the last 7 days" find recent
+ * events. The period starts at a midnight, so for a seed the shop is the one generated from any
+ * other midnight shifted by whole days: the same users, items, sessions and hours of day (the
+ * generator has no day-of-week effects). Returns an ISO instant.
+ */
+export function startEndingToday(days: number, nowMs = Date.now()): string {
+  const lastMidnight = Math.floor(nowMs / DAY_MS) * DAY_MS;
+  return new Date(lastMidnight - days * DAY_MS).toISOString();
+}
+
 function wholeNumber(name: string, value: number, min: number): number {
   if (!Number.isSafeInteger(value) || value < min) throw new RangeError(`${name} must be a whole number ≥ ${min} (got ${value})`);
   return value;

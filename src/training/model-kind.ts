@@ -1,3 +1,4 @@
+import type { DataSource } from 'typeorm';
 import { registerEnumType } from 'type-graphql';
 
 /**
@@ -98,6 +99,12 @@ export interface ModelKindDefinition<Params> {
   /** Validates and completes params; throws ParamsError with one message per problem. */
   parseParams(raw: unknown): Params;
   train(run: TrainingRun<Params>): Promise<TrainedModel>;
+  /**
+   * Why the kind cannot train on the stored data now, in a sentence saying what to do (null when it
+   * can). `trainAll` skips a kind that answers; a kind without it is always tried. Cheap checks only
+   * (a count), not a dry run.
+   */
+  unreadyReason?(dataSource: DataSource, params: Params): Promise<string | null>;
 }
 
 /** One definition per kind: the mapped type makes a kind without a definition a compile error where the kinds are listed. */

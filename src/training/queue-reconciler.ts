@@ -16,6 +16,18 @@ export interface ReconcileSummary {
   schedulersRemoved: number;
 }
 
+/**
+ * Adds to BullMQ every QUEUED job that waited for others which have all finished now (see
+ * `TrainingJobs.released`). The worker calls it whenever a job finishes, the API when it cancels
+ * one; a release missed by a crash in between is made by the next reconciliation, which queues any
+ * QUEUED job that is not held and not in BullMQ. Returns how many were added (or were there already).
+ */
+export async function queueReleasedJobs(dataSource: DataSource, add: (trainingJobId: string) => Promise<unknown>): Promise<number> {
+  const ids = await new TrainingJobs(dataSource).released();
+  for (const id of ids) await add(id);
+  return ids.length;
+}
+
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 /**
@@ -41,6 +53,7 @@ export async function reconcileTrainingQueue(
   const summary: ReconcileSummary = { requeued: 0, resumed: 0, failed: 0, schedulersRestored: 0, schedulersRemoved: 0 };
 
   for (const row of await jobs.live()) {
+    if (row.held) continue; // it waits for other jobs; the last of them to finish releases it
     // A schedule's firing runs under BullMQ's id for that firing; once it is lost, the row's own id takes over.
     const bullJobId = row.bullJobId ?? row.id;
     const state = await queue.getJobState(bullJobId);

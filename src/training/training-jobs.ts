@@ -18,7 +18,12 @@ export interface NewTrainingJob {
   to: Date;
   activate: boolean;
   scheduleId: string | null;
+  /** Jobs to finish first (any final state); the job stays out of BullMQ until then. Default none. */
+  waitsFor?: readonly string[];
 }
+
+/** SQL: the QUEUED or RUNNING jobs that the row `j` waits for exist. */
+const HELD = `EXISTS (SELECT 1 FROM training_jobs p WHERE p.id = ANY(j.waits_for) AND p.state IN ${LIVE_STATES})`;
 
 /** TypeORM answers UPDATE … RETURNING with [rows, affected] and INSERT … RETURNING with rows; this takes the rows. */
 function returnedRows<T>(result: unknown): T[] {
@@ -42,6 +47,7 @@ function toJob(row: Record<string, any>): TrainingJob {
     attempts: row.attempts,
     error: row.error,
     modelVersionId: row.model_version_id,
+    waitsFor: row.waits_for ?? [],
     createdAt: row.created_at,
     startedAt: row.started_at,
     finishedAt: row.finished_at,
@@ -60,11 +66,12 @@ export class TrainingJobs {
   async insertOrFind(job: NewTrainingJob): Promise<{ job: TrainingJob; created: boolean }> {
     for (;;) {
       const inserted: Record<string, any>[] = await this.dataSource.query(
-        `INSERT INTO training_jobs (request_key, kind, params, data_from, data_to, activate, schedule_id, message)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, 'waiting for a worker')
+        `INSERT INTO training_jobs (request_key, kind, params, data_from, data_to, activate, schedule_id, waits_for, message)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8::uuid[],
+                 CASE WHEN cardinality($8::uuid[]) = 0 THEN 'waiting for a worker' ELSE 'waiting for the jobs it starts after, then for a worker' END)
          ON CONFLICT (request_key) WHERE state IN ('QUEUED', 'RUNNING', 'COMPLETED') DO NOTHING
          RETURNING *`,
-        [job.requestKey, job.kind, JSON.stringify(job.params), job.from, job.to, job.activate, job.scheduleId],
+        [job.requestKey, job.kind, JSON.stringify(job.params), job.from, job.to, job.activate, job.scheduleId, job.waitsFor ?? []],
       );
       if (inserted.length > 0) return { job: toJob(inserted[0]), created: true };
       const existing: Record<string, any>[] = await this.dataSource.query(
@@ -74,6 +81,24 @@ export class TrainingJobs {
       // The conflicting job may have failed or been cancelled in between: then insert again.
       if (existing.length > 0) return { job: toJob(existing[0]), created: false };
     }
+  }
+
+  /** Whether a QUEUED job still waits for a QUEUED or RUNNING job (and so must stay out of BullMQ). */
+  async isHeld(id: string): Promise<boolean> {
+    const rows: { held: boolean }[] = await this.dataSource.query(`SELECT ${HELD} AS held FROM training_jobs j WHERE j.id = $1 AND j.state = 'QUEUED'`, [id]);
+    return rows[0]?.held ?? false;
+  }
+
+  /**
+   * The QUEUED jobs that waited for others and wait no more: every job in their `waits_for` has
+   * finished. Their ids, oldest first, for adding to BullMQ (under their own id, so adding one twice
+   * is harmless).
+   */
+  async released(): Promise<string[]> {
+    const rows: { id: string }[] = await this.dataSource.query(
+      `SELECT j.id FROM training_jobs j WHERE j.state = 'QUEUED' AND j.waits_for <> '{}' AND NOT ${HELD} ORDER BY j.created_at, j.id`,
+    );
+    return rows.map((row) => row.id);
   }
 
   async get(id: string): Promise<TrainingJob | null> {
@@ -100,14 +125,15 @@ export class TrainingJobs {
    * Every QUEUED or RUNNING job, oldest first, with the BullMQ id of a schedule's firing
    * (`bullJobId`, null for jobs queued under their own id). For rebuilding the queue from PostgreSQL.
    */
-  async live(): Promise<{ id: string; state: TrainingJobState; bullJobId: string | null }[]> {
-    const rows: { id: string; state: TrainingJobState; request_key: string }[] = await this.dataSource.query(
-      `SELECT id, state, request_key FROM training_jobs WHERE state IN ${LIVE_STATES} ORDER BY created_at, id`,
+  async live(): Promise<{ id: string; state: TrainingJobState; bullJobId: string | null; held: boolean }[]> {
+    const rows: { id: string; state: TrainingJobState; request_key: string; held: boolean }[] = await this.dataSource.query(
+      `SELECT j.id, j.state, j.request_key, (j.state = 'QUEUED' AND ${HELD}) AS held FROM training_jobs j WHERE j.state IN ${LIVE_STATES} ORDER BY j.created_at, j.id`,
     );
     const firing = scheduledRunRequestKey('');
     return rows.map((row) => ({
       id: row.id,
       state: row.state,
+      held: row.held,
       bullJobId: row.request_key.startsWith(firing) ? row.request_key.slice(firing.length) : null,
     }));
   }

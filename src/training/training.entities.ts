@@ -96,6 +96,10 @@ export class TrainingJob {
   @Column('integer', { name: 'model_version_id', nullable: true })
   modelVersionId: number | null;
 
+  /** Jobs this one starts after (all of them finished, in any state); empty for most jobs. */
+  @Column('uuid', { name: 'waits_for', array: true, default: () => `'{}'` })
+  waitsFor: string[];
+
   @Column('timestamptz', { name: 'created_at' })
   createdAt: Date;
 

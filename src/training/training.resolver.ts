@@ -2,7 +2,7 @@ import { Arg, Authorized, Ctx, ID, Int, Mutation, Query, Resolver } from 'type-g
 import { JSONObjectResolver } from 'graphql-scalars';
 import type { Context } from '../context';
 import { ModelKind, TrainingJobState } from './model-kind';
-import { ModelVersionView, TrainingJobConnectionView, TrainingJobView, TrainingScheduleView, TrainModelInput } from './training.types';
+import { ModelVersionView, TrainAllInput, TrainAllResultView, TrainingJobConnectionView, TrainingJobView, TrainingScheduleView, TrainModelInput } from './training.types';
 
 @Resolver()
 export class TrainingResolver {
@@ -12,6 +12,15 @@ export class TrainingResolver {
   })
   trainModel(@Arg('input', () => TrainModelInput) input: TrainModelInput, @Ctx() { services }: Context) {
     return services.training.trainModel(input);
+  }
+
+  @Authorized('admin')
+  @Mutation(() => TrainAllResultView, {
+    description:
+      'Train every model kind in the right order: the anomaly detectors first, then every model that leaves out the users they flag, waiting for them (a recommender trained before the detectors would learn from bots). Each job is a trainModel request (idempotent the same way); kinds that cannot train yet (ANOMALY_SUPERVISED without labels) are listed under skipped. The same as `funnelcast train --all`.',
+  })
+  trainAll(@Arg('input', () => TrainAllInput, { nullable: true }) input: TrainAllInput | null, @Ctx() { services }: Context) {
+    return services.training.trainAll(input ?? {});
   }
 
   @Authorized('admin')

@@ -3,6 +3,7 @@ import type { DataSource } from 'typeorm';
 import { config } from '../config';
 import { badInput, notFound, UserFacingError } from '../graphql/errors';
 import { ModelKind, ModelKindDefinitions, MODEL_KIND_NAMES, modelKindDefinition, TrainingJobState } from './model-kind';
+import { queueReleasedJobs } from './queue-reconciler';
 import { ModelRegistry } from './model-registry';
 import { canonicalJson, ParamsError } from './params';
 import { trainingInputFingerprint } from './training-input';
@@ -16,6 +17,20 @@ export interface TrainModelRequest {
   from?: Date | null;
   to?: Date | null;
   activate?: boolean;
+}
+
+/** `trainAll`'s request: the range and activation of every job, and params by kind (anything left out takes its defaults). */
+export interface TrainAllRequest {
+  params?: unknown;
+  from?: Date | null;
+  to?: Date | null;
+  activate?: boolean;
+}
+
+/** What `trainAll` queued, in the order the kinds start, and the kinds it left out with why. */
+export interface TrainAllResult {
+  jobs: TrainingJobWithVersion[];
+  skipped: { kind: ModelKind; reason: string }[];
 }
 
 export interface TrainingJobWithVersion extends TrainingJob {
@@ -139,7 +154,7 @@ export class TrainingService {
    * unknown kind, invalid params, `to` in the future or `from` not before `to`, and SERVICE_UNAVAILABLE
    * when Redis does not answer (a job row inserted for the request is deleted again).
    */
-  async trainModel(request: TrainModelRequest): Promise<TrainingJobWithVersion> {
+  async trainModel(request: TrainModelRequest, options: { waitsFor?: readonly string[] } = {}): Promise<TrainingJobWithVersion> {
     const kind = checkKind(request.kind);
     const params = parseParamsFor(this.registry.kinds, kind, request.params);
     const now = new Date();
@@ -166,8 +181,10 @@ export class TrainingService {
         }),
       )
       .digest('hex');
-    const { job, created } = await this.jobs.insertOrFind({ requestKey, kind, params, from, to, activate, scheduleId: null });
-    if (created || job.state === TrainingJobState.QUEUED) {
+    const { job, created } = await this.jobs.insertOrFind({ requestKey, kind, params, from, to, activate, scheduleId: null, waitsFor: options.waitsFor });
+    // A job that waits for others is queued by whoever finishes the last of them (the row is
+    // committed before this check, so a finish after it sees the row and queues it).
+    if ((created || job.state === TrainingJobState.QUEUED) && !(await this.jobs.isHeld(job.id))) {
       try {
         // Also for an existing QUEUED job: the API may have died between its insert and this add.
         await this.queue.add('train', { trainingJobId: job.id }, job.id);
@@ -189,6 +206,8 @@ export class TrainingService {
     }
     // Tidy the queue when Redis is there; a worker that still gets the job skips it (its row is CANCELLED).
     await this.queue.removeUnlessActive(id).catch(() => undefined);
+    // Jobs that waited for this one go ahead (the next reconciliation does it if Redis is away now).
+    await this.releaseWaiting().catch(() => undefined);
     return this.withVersion(cancelled);
   }
 
@@ -212,6 +231,7 @@ export class TrainingService {
       throw error;
     }
     if (!requeued) throw badInput(`Training job ${id} changed state meanwhile; look at it again.`);
+    if (await this.jobs.isHeld(id)) return this.withVersion(requeued); // queued when the jobs it waits for finish
     try {
       await this.queue.add('train', { trainingJobId: id }, id);
     } catch (error) {
@@ -219,6 +239,48 @@ export class TrainingService {
       throw error;
     }
     return this.withVersion(requeued);
+  }
+
+  /**
+   * Queues every model kind in the order that gives right models: first the kinds that read all
+   * users (the anomaly detectors), then, waiting for them, the kinds that leave out the users they
+   * flag (those whose params have `excludeAnomalous: true`; the default for every behaviour model).
+   * A waiting job starts once each job it waits for has finished, whatever its outcome (a failed
+   * detector leaves the earlier flags in place). Each job is an ordinary `trainModel` request, so
+   * asking again over unchanged data returns the same jobs. A kind whose `unreadyReason` answers
+   * (ANOMALY_SUPERVISED without enough labels) is skipped with the reason.
+   *
+   * `params` maps a kind name to its params, e.g. `{ SESSION_GRU: { epochs: 8 } }`. Throws
+   * BAD_USER_INPUT for an unknown kind or invalid params (before anything is queued), and what
+   * `trainModel` throws.
+   */
+  async trainAll(request: TrainAllRequest = {}): Promise<TrainAllResult> {
+    const rawParams = request.params ?? {};
+    if (typeof rawParams !== 'object' || rawParams === null || Array.isArray(rawParams)) {
+      throw badInput('params must be an object of params by kind, e.g. { "SESSION_GRU": { "epochs": 8 } }');
+    }
+    for (const key of Object.keys(rawParams)) checkKind(key);
+    const byKind = rawParams as Record<string, unknown>;
+    const planned = MODEL_KIND_NAMES.map((kind) => ({ kind, params: parseParamsFor(this.registry.kinds, kind, byKind[kind]) }));
+    const waits = (params: Record<string, unknown>) => params.excludeAnomalous === true;
+    const skipped: TrainAllResult['skipped'] = [];
+    const ready: typeof planned = [];
+    for (const plan of planned) {
+      const reason = (await modelKindDefinition(this.registry.kinds, plan.kind).unreadyReason?.(this.dataSource, plan.params)) ?? null;
+      if (reason === null) ready.push(plan);
+      else skipped.push({ kind: plan.kind, reason });
+    }
+    const range = { from: request.from, to: request.to, activate: request.activate };
+    const jobs: TrainingJobWithVersion[] = [];
+    for (const plan of ready.filter((p) => !waits(p.params))) jobs.push(await this.trainModel({ kind: plan.kind, params: plan.params, ...range }));
+    const firstStage = jobs.map((job) => job.id);
+    for (const plan of ready.filter((p) => waits(p.params))) jobs.push(await this.trainModel({ kind: plan.kind, params: plan.params, ...range }, { waitsFor: firstStage }));
+    return { jobs, skipped };
+  }
+
+  /** Queues the jobs whose prerequisites have all finished (see `queueReleasedJobs`). */
+  private releaseWaiting(): Promise<number> {
+    return queueReleasedJobs(this.dataSource, (id) => this.queue.add('train', { trainingJobId: id }, id));
   }
 
   async schedule(kind: string, cron: string, rawParams: unknown): Promise<TrainingSchedule> {

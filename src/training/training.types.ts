@@ -85,6 +85,12 @@ export class TrainingJobView {
   @Field(() => ModelVersionView, { nullable: true, description: 'The version this job trains (TRAINING while it runs).' })
   modelVersion: ModelVersionView | null;
 
+  @Field(() => [ID], {
+    description:
+      'Training jobs this one starts after (trainAll: the anomaly detectors, for the models that leave out the users they flag). While any of them is QUEUED or RUNNING this job stays QUEUED; it starts once all have finished, in any state. Empty for most jobs.',
+  })
+  waitsFor: string[];
+
   @Field(() => DateTimeResolver)
   createdAt: Date;
 
@@ -136,9 +142,50 @@ export class TrainModelInput {
   @Field(() => DateTimeResolver, { nullable: true, description: 'Train on events from this instant (default: the first event).' })
   from?: Date | null;
 
-  @Field(() => DateTimeResolver, { nullable: true, description: 'Train on events before this instant (default: now).' })
+  @Field(() => DateTimeResolver, {
+    nullable: true,
+    description: 'Train on events before this instant (default: now; a kind then ends its range, splits and horizons at the last event, so a shop whose events stopped a while ago trains as it is).',
+  })
   to?: Date | null;
 
   @Field({ defaultValue: true, description: 'Serve the new version as soon as it is READY.' })
   activate: boolean;
+}
+
+@InputType()
+export class TrainAllInput {
+  @Field(() => JSONObjectResolver, {
+    nullable: true,
+    description: 'Params by kind, e.g. { SESSION_GRU: { epochs: 8 } }; a kind left out, or a param left out, takes its defaults.',
+  })
+  params?: Record<string, unknown> | null;
+
+  @Field(() => DateTimeResolver, { nullable: true, description: 'Every job trains on events from this instant (default: the first event).' })
+  from?: Date | null;
+
+  @Field(() => DateTimeResolver, { nullable: true, description: 'Every job trains on events before this instant (default: now, which each kind ends at its last event).' })
+  to?: Date | null;
+
+  @Field({ defaultValue: true, description: 'Serve each new version as soon as it is READY.' })
+  activate: boolean;
+}
+
+@ObjectType('SkippedTraining', { description: 'A kind trainAll left out, and what would let it train.' })
+export class SkippedTrainingView {
+  @Field(() => ModelKind)
+  kind: ModelKind;
+
+  @Field({ description: 'Why, and what to do about it.' })
+  reason: string;
+}
+
+@ObjectType('TrainAllResult')
+export class TrainAllResultView {
+  @Field(() => [TrainingJobView], {
+    description: 'One job per kind, in the order they start: the anomaly detectors first, then the models that wait for them (see TrainingJob.waitsFor).',
+  })
+  jobs: TrainingJobView[];
+
+  @Field(() => [SkippedTrainingView], { description: 'Kinds that cannot train on the stored data yet.' })
+  skipped: SkippedTrainingView[];
 }

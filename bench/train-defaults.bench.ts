@@ -1,0 +1,69 @@
+import { intFlag, parseArgs } from '../src/cli/args';
+import { loadTf } from '../src/ml/tf-backend';
+import { createDemoShop, startEndingToday } from '../src/sim';
+import { loadDemoShop } from '../src/sim/load';
+import { TrainingJobs } from '../src/training/training-jobs';
+import { TrainingRunner } from '../src/training/training-runner';
+import { MODEL_KINDS, TRAINING_DOMAINS } from '../src/model-kinds';
+import { modelKindDefinition } from '../src/training/model-kind';
+import { benchDatabase } from './support';
+
+/** Every kind, detectors first (behaviour models leave out the users they flag). */
+const ORDER = [
+  'ANOMALY_STATISTICAL',
+  'ANOMALY_ISOLATION_FOREST',
+  'POPULARITY',
+  'ITEM_KNN',
+  'MATRIX_FACTORIZATION',
+  'SESSION_GRU',
+  'NEXT_STEP',
+  'PURCHASE_PROPENSITY',
+];
+
+/** The figures a kind's metrics give against its baseline, as one line. */
+function versusBaseline(metrics: Record<string, any>): string {
+  const e = metrics.evaluation ?? {};
+  if (e.recallLiftOverBaseline !== undefined) return `recall lift ×${e.recallLiftOverBaseline}, NDCG lift ×${e.ndcgLiftOverBaseline}`;
+  if (e.users && e.visits) return `users log loss ${e.users.model.logLoss} vs ${e.users.logisticBaseline.logLoss}; visits ${e.visits.model.logLoss} vs ${e.visits.logisticBaseline.logLoss}; beats: ${e.beatsBaseline}`;
+  if (e.model && e.markovBaseline) return `log loss ${e.model.logLoss} vs Markov ${e.markovBaseline.logLoss}, accuracy ${e.model.accuracy} vs ${e.markovBaseline.accuracy}; beats: ${e.beatsBaseline}`;
+  return JSON.stringify(e).slice(0, 160);
+}
+
+/**
+ * `npm run bench train-defaults [--users 5000] [--days 14] [--seed 42] [--kinds A,B]`
+ *
+ * The demo shop as `funnelcast demo` generates it (ending at the last UTC midnight), then every
+ * model kind trained with its default params, detectors first, through the worker's code path on
+ * the WebAssembly backend: seconds per kind and its figures against its baseline.
+ */
+export async function run(argv: string[]): Promise<void> {
+  const args = parseArgs(argv);
+  const users = intFlag(args, 'users', 5000, 50);
+  const days = intFlag(args, 'days', 14, 2);
+  const seed = intFlag(args, 'seed', 42, 0);
+  const kinds = typeof args.flags.kinds === 'string' ? args.flags.kinds.split(',') : ORDER;
+  process.env.LOG_LEVEL ??= 'warn';
+  const { backend } = await loadTf('wasm');
+  const db = await benchDatabase('bench_train_defaults');
+  try {
+    const summary = await loadDemoShop(db.dataSource, createDemoShop({ users, days, seed, start: startEndingToday(days) }));
+    console.log(`demo shop: ${users} users, ${days} days, seed ${seed}: ${summary.imported.toLocaleString('en-US')} events; backend ${backend.name} (${backend.detail})`);
+    const jobs = new TrainingJobs(db.dataSource);
+    const runner = new TrainingRunner(db.dataSource, TRAINING_DOMAINS);
+    for (const kind of kinds) {
+      const params = modelKindDefinition(MODEL_KINDS, kind).parseParams({}) as Record<string, unknown>;
+      const { job } = await jobs.insertOrFind({ requestKey: `bench-${kind}`, kind, params, from: null, to: new Date(), activate: true, scheduleId: null });
+      const started = performance.now();
+      try {
+        const outcome = await runner.run(job.id);
+        const seconds = (performance.now() - started) / 1000;
+        const [version] = await db.dataSource.query(`SELECT metrics FROM model_versions WHERE id = $1`, [outcome.modelVersionId]);
+        console.log(`${kind.padEnd(26)} ${seconds.toFixed(1).padStart(6)} s  ${versusBaseline(version.metrics)}`);
+      } catch (error) {
+        console.log(`${kind.padEnd(26)} FAILED after ${((performance.now() - started) / 1000).toFixed(1)} s: ${(error as Error).message}`);
+      }
+    }
+  } finally {
+    await db.drop();
+  }
+}
