@@ -5,6 +5,7 @@ import { promisify } from 'node:util';
 import { Client } from 'pg';
 import { createTestDatabase, TestDatabase } from './support/database';
 import { resolveDemoDatabase } from '../src/cli/demo-database';
+import { WorkerProcess } from './support/worker';
 
 const run = promisify(execFile);
 const CLI = resolve(__dirname, '../dist/src/cli/main.js');
@@ -51,15 +52,79 @@ describe('npm run demo', () => {
     expect(answer('similarItems').similarItems.items.length).toBeGreaterThan(0);
     expect(answer('health').health.database.ok).toBe(true);
     expect(answer('item').item.id).toBe('i0');
+    expect(answer('sessionRecommendations').sessionRecommendations.items.length).toBeGreaterThan(0);
+    expect(answer('ingest').ingestEvents).toEqual({ accepted: 1, duplicates: 0 });
+    // No worker: nothing is trained, and the examples that need models say so instead of failing.
+    expect(stdout).toContain('No training worker is connected');
+    for (const name of ['trainAll', 'nextStep', 'propensity', 'atRisk', 'anomalies', 'userRisk']) {
+      expect(stdout).toMatch(new RegExp(`^${name}: +skipped: needs a training worker`, 'm'));
+    }
 
     // A second run serves the stored shop as it is and replaces the demo keys.
     const second = await run(process.execPath, [CLI, 'demo', '--port', '0', '--check'], { env });
-    expect(second.stdout).toContain(`already holds ${loaded.toLocaleString('en-US')} events`);
+    // The stored shop plus the event of the ingest example (sent again now: a duplicate).
+    expect(second.stdout).toContain(`already holds ${(loaded + 1).toLocaleString('en-US')} events`);
+    expect(second.stdout).toMatch(/^ingest: +\{"data":\{"ingestEvents":\{"accepted":0,"duplicates":1\}\}\}$/m);
     const client = new Client({ connectionString: db.url });
     await client.connect();
     const { rows } = await client.query(`SELECT count(*)::int AS active FROM api_keys WHERE name LIKE 'demo %' AND revoked_at IS NULL`);
     await client.end();
     expect(rows[0].active).toBe(3);
+  });
+});
+
+describe('npm run demo with a training worker', () => {
+  let db: TestDatabase;
+  let worker: WorkerProcess | undefined;
+  const prefix = `demo-worker-${process.pid}-${Date.now().toString(36)}`;
+  beforeAll(async () => {
+    db = await createTestDatabase('demo_worker');
+    await db.dataSource.destroy();
+  });
+  afterAll(async () => {
+    await worker?.stop();
+    await db.drop();
+  });
+
+  it('trains every model with its defaults, detectors first, and every printed example then answers', async () => {
+    const env = { ...process.env, DATABASE_URL: db.url, LOG_LEVEL: 'silent', FUNNELCAST_QUEUE_PREFIX: prefix };
+    await run(process.execPath, [CLI, 'migrate'], { env });
+    worker = new WorkerProcess(db.url, prefix);
+    await worker.ready();
+    const { stdout } = await run(process.execPath, [CLI, 'demo', '--users', '400', '--days', '7', '--port', '0', '--check'], { env, maxBuffer: 16 << 20 });
+    expect(stdout).toMatch(/Training every model on the worker \(8 jobs, anomaly detectors first; skipped: ANOMALY_SUPERVISED\)/);
+    const finished = [...stdout.matchAll(/^  ([A-Z_]+) +(COMPLETED|FAILED|CANCELLED)/gm)].map((m) => [m[1], m[2]]);
+    expect(finished).toHaveLength(8);
+    for (const [kind, state] of finished) expect({ kind, state }).toEqual({ kind, state: 'COMPLETED' });
+    // Detectors first: both are reported before any behaviour model.
+    expect(finished.slice(0, 2).map(([kind]) => kind).sort()).toEqual(['ANOMALY_ISOLATION_FOREST', 'ANOMALY_STATISTICAL']);
+    const answer = (name: string) => {
+      const line = new RegExp(`^${name}: +(.*)$`, 'm').exec(stdout);
+      expect(line).not.toBeNull();
+      const body = JSON.parse(line![1]);
+      expect({ name, errors: body.errors }).toEqual({ name, errors: undefined });
+      return body.data;
+    };
+    const next = answer('nextStep').predictNextStep;
+    const sum = (values: { probability: number }[]) => values.reduce((total, value) => total + value.probability, 0);
+    expect(sum(next.probabilities)).toBeCloseTo(1, 4);
+    expect(sum(next.baseline)).toBeCloseTo(1, 4);
+    const propensity = answer('propensity').purchasePropensity;
+    expect(propensity.propensity).toBeGreaterThan(0);
+    expect(propensity.propensity).toBeLessThan(1);
+    // Under 7 days between the first and the last event: a week does not fit (2 × 168 h + 12 h), a
+    // whole number of days does: 3 when the events span more than 6.5 days (2 × 72 h + 12 h = 156 h).
+    expect([48, 72]).toContain(propensity.horizonHours);
+    expect(propensity.storedPropensity).not.toBeNull();
+    expect(Array.isArray(answer('atRisk').atRiskUsers.nodes)).toBe(true);
+    const anomalous = answer('anomalies').anomalies.users as { score: number }[];
+    expect(anomalous.length).toBeGreaterThan(0);
+    expect(typeof answer('userRisk').userRisk.score).toBe('number');
+    const jobs = answer('trainingJobs').trainingJobs.nodes as { state: string }[];
+    expect(jobs.every((job) => job.state === 'COMPLETED')).toBe(true);
+    // The trainAll example, run after the training, finds the jobs that already trained on this data.
+    expect(answer('trainAll').trainAll.jobs.every((job: { state: string }) => job.state === 'COMPLETED')).toBe(true);
+    expect(answer('recommendations').recommendations.items.some((item: { source: string }) => item.source !== 'CATALOG')).toBe(true);
   });
 });
 

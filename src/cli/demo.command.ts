@@ -4,6 +4,7 @@ import { createDemoShop, startEndingToday } from '../sim';
 import { loadDemoShop } from '../sim/load';
 import { intFlag, parseArgs, UsageError } from './args';
 import { resolveDemoDatabase, type DemoDatabase } from './demo-database';
+import { finishedJobLine, followTrainingJobs } from '../training/follow-jobs';
 
 const USAGE = `Usage: funnelcast demo [--users N] [--days D] [--seed S] [--port P] [--check]
 
@@ -16,7 +17,11 @@ midnight (the same shop shifted by whole days each day); a filled one is served 
   --days D    days of history (default 14)
   --seed S    generator seed (default 42)
   --port P    HTTP port (default PORT or 4000; 0 picks a free one)
-  --check     start, run the example queries once, print the answers, and exit`;
+  --check     start, run the example queries once, print the answers, and exit; with a
+              training worker connected, first train every model and wait for it
+
+With a training worker connected (\`npm run worker\` on the same DATABASE_URL and REDIS_URL), the
+demo queues trainAll at start; over unchanged data that returns the models already trained.`;
 
 const DEMO_KEY_NAMES = { admin: 'demo admin', analyst: 'demo analyst', client: 'demo client' } as const;
 
@@ -33,10 +38,32 @@ async function issueDemoKeys(app: App): Promise<Record<keyof typeof DEMO_KEY_NAM
   return keys;
 }
 
+/** Real ids of the stored shop for the examples: the user with the latest event, their last session and its items. */
+interface ExampleIds {
+  userId: string;
+  sessionId: string;
+  itemIds: string[];
+}
+
+async function exampleIds(app: App): Promise<ExampleIds> {
+  const [latest] = await app.services.dataSource.query(
+    `SELECT u.external_id AS user_id, e.session_id FROM events e JOIN users u ON u.id = e.user_id
+     WHERE e.session_id IS NOT NULL AND e.item_id IS NOT NULL ORDER BY e.ts DESC, e.id DESC LIMIT 1`,
+  );
+  const items: { external_id: string }[] = await app.services.dataSource.query(
+    `SELECT i.external_id FROM events e JOIN users u ON u.id = e.user_id JOIN items i ON i.id = e.item_id
+     WHERE u.external_id = $1 AND e.session_id = $2 ORDER BY e.ts, e.id`,
+    [latest?.user_id ?? 'u1', latest?.session_id ?? ''],
+  );
+  return { userId: latest?.user_id ?? 'u1', sessionId: latest?.session_id ?? 's1', itemIds: [...new Set(items.map((i) => i.external_id))].slice(-3) };
+}
+
 /** The banner's examples: each is printed as a curl command, and `--check` runs every one of them. */
-function exampleQueries(from: string, to: string) {
+function exampleQueries(from: string, to: string, ids: ExampleIds) {
   const steps = '[{ type: "view" }, { type: "cart" }, { type: "checkout" }, { type: "purchase" }]';
   const funnelInput = (extra = '') => `{ steps: ${steps}, conversionWindowSeconds: 86400, from: "${from}", to: "${to}"${extra} }`;
+  const user = JSON.stringify(ids.userId);
+  const items = JSON.stringify(ids.itemIds);
   return {
     health: '{ health { status version database { ok } redis { ok error } } }',
     eventStats: `{ eventStats(from: "${from}", to: "${to}") { total distinctUsers distinctSessions byType { type count } } }`,
@@ -46,14 +73,25 @@ function exampleQueries(from: string, to: string) {
     sessions: `{ funnel(input: ${funnelInput(', countBy: SESSION')}) { totalUnits steps { count } } }`,
     trend: `{ funnelTrend(input: ${funnelInput()}, interval: DAY) { periodStart entered converted conversionRate } }`,
     droppedOff: `{ droppedOff(input: ${funnelInput()}, afterStep: 2, first: 3) { totalCount nodes { userId } pageInfo { hasNextPage endCursor } } }`,
-    recommendations: '{ recommendations(userId: "u1", limit: 5) { items { itemId score source } } }',
+    recommendations: `{ recommendations(userId: ${user}, limit: 5) { items { itemId score source } } }`,
     similarItems: '{ similarItems(itemId: "i0", limit: 5) { items { itemId score source } } }',
-    train: 'mutation { trainModel(input: { kind: MATRIX_FACTORIZATION }) { id state } }',
+    sessionRecommendations: `{ sessionRecommendations(itemIds: ${items}, limit: 5) { items { itemId score source } } }`,
+    trainAll: 'mutation { trainAll { jobs { id kind state waitsFor } skipped { kind reason } } }',
+    trainingJobs: '{ trainingJobs(first: 10) { nodes { kind state progress message modelVersion { metrics } } } }',
+    nextStep: `{ predictNextStep(sessionId: ${JSON.stringify(ids.sessionId)}, userId: ${user}) { likeliest probabilities { action probability } baseline { action probability } } }`,
+    propensity: `{ purchasePropensity(userId: ${user}) { propensity horizonHours storedPropensity } }`,
+    atRisk: '{ atRiskUsers(stage: CART, maxPropensity: 0.5, first: 5) { nodes { userId stage cartValue propensity } } }',
+    anomalies: `{ anomalies(from: "${from}", to: "${to}", first: 5) { users { userId score flagged } } }`,
+    userRisk: `{ userRisk(userId: ${user}) { score flagged contributions { detector score } } }`,
+    ingest: `mutation { ingestEvents(events: [{ eventId: "demo-example-1", type: "view", userId: ${user}, sessionId: "demo-session", itemId: "i0", timestamp: "${new Date().toISOString()}" }]) { accepted duplicates } }`,
   };
 }
 
-/** Which key each example needs, and a label for the banner and --check. */
-const EXAMPLES: { name: keyof ReturnType<typeof exampleQueries>; key: 'none' | 'analyst' | 'client'; label: string }[] = [
+type ExampleName = keyof ReturnType<typeof exampleQueries>;
+type KeyRole = 'none' | 'admin' | 'analyst' | 'client';
+
+/** Which key each example needs, a label for the banner and --check, and whether it needs trained models. */
+const EXAMPLES: { name: ExampleName; key: KeyRole; label: string; trained?: true; worker?: true }[] = [
   { name: 'health', key: 'none', label: 'health' },
   { name: 'eventStats', key: 'analyst', label: 'events by type' },
   { name: 'item', key: 'client', label: 'an item of the catalogue' },
@@ -62,9 +100,38 @@ const EXAMPLES: { name: keyof ReturnType<typeof exampleQueries>; key: 'none' | '
   { name: 'sessions', key: 'analyst', label: 'the funnel counting sessions' },
   { name: 'trend', key: 'analyst', label: 'its conversion day by day' },
   { name: 'droppedOff', key: 'analyst', label: 'who reached the cart and went no further' },
-  { name: 'recommendations', key: 'client', label: 'recommendations for a user' },
+  { name: 'recommendations', key: 'client', label: 'recommendations for a user (recent best sellers until models are trained)' },
   { name: 'similarItems', key: 'client', label: 'items like i0' },
+  { name: 'sessionRecommendations', key: 'client', label: 'what to show next in a session' },
+  { name: 'trainAll', key: 'admin', label: 'train every model, anomaly detectors first (needs `npm run worker`)', worker: true },
+  { name: 'trainingJobs', key: 'admin', label: 'training progress and each model against its baseline' },
+  { name: 'nextStep', key: 'client', label: "a visit's next step, against the Markov baseline (after training)", trained: true },
+  { name: 'propensity', key: 'client', label: "a user's chance to buy within the horizon (after training)", trained: true },
+  { name: 'atRisk', key: 'analyst', label: 'users with an open cart and a low purchase propensity (after training)', trained: true },
+  { name: 'anomalies', key: 'analyst', label: 'the most anomalous users: bots, click farms, fake orders (after training)', trained: true },
+  { name: 'userRisk', key: 'analyst', label: "one user's anomaly score and why (after training)", trained: true },
+  { name: 'ingest', key: 'client', label: 'send an event (as a shop client does)' },
 ];
+
+/**
+ * With a worker connected, queues trainAll (idempotent: over unchanged data it returns the jobs that
+ * already trained) and, when `wait`, follows the jobs until each has finished, one line per job.
+ * Returns whether every job completed (false without waiting); null when no worker is connected or
+ * Redis is away.
+ */
+async function trainEverything(app: App, wait: boolean, say: (line: string) => void): Promise<boolean | null> {
+  const workers = await app.services.training.workerCount().catch(() => 0);
+  if (workers === 0) return null;
+  const { jobs, skipped } = await app.services.training.trainAll();
+  say(`Training every model on the worker (${jobs.length} jobs, anomaly detectors first${skipped.length ? `; skipped: ${skipped.map((k) => k.kind).join(', ')}` : ''}).`);
+  if (!wait) return false;
+  const ended = await followTrainingJobs(
+    app.services.training,
+    jobs.map((job) => job.id),
+    { onFinished: (job) => say(`  ${finishedJobLine(job)}`) },
+  );
+  return ended.every((job) => job.state === 'COMPLETED');
+}
 
 async function post(url: string, key: string | null, query: string): Promise<string> {
   const response = await fetch(url, {
@@ -111,7 +178,7 @@ export async function run(argv: string[]): Promise<number> {
     const keys = await issueDemoKeys(app);
     const health = await app.services.health.check();
     const url = app.server.url;
-    const queries = exampleQueries(from, to);
+    const queries = exampleQueries(from, to, await exampleIds(app));
 
     say('');
     say(`Funnelcast demo shop is serving at ${url}`);
@@ -128,19 +195,29 @@ export async function run(argv: string[]): Promise<number> {
     say(`  client:   ${keys.client}`);
     say('');
     say('Try:');
-    const keyOf = (key: 'none' | 'analyst' | 'client'): string | null => (key === 'none' ? null : keys[key]);
+    const keyOf = (key: KeyRole): string | null => (key === 'none' ? null : keys[key]);
     for (const { name, key, label } of EXAMPLES) {
       const auth = keyOf(key) ? ` -H 'authorization: Bearer ${keyOf(key)}'` : '';
       say(`  # ${label}`);
       say(`  curl -s ${url} -H 'content-type: application/json'${auth} \\\n    -d '${JSON.stringify({ query: queries[name] })}'`);
     }
-    say(`Train a recommender (then run \`npm run worker\` beside the server):`);
-    say(`  curl -s ${url} -H 'content-type: application/json' -H 'authorization: Bearer ${keys.admin}' \\\n    -d '${JSON.stringify({ query: queries.train })}'`);
+    say('');
+    const trained = await trainEverything(app, Boolean(args.flags.check), say);
+    if (trained === null) {
+      say('No training worker is connected, so nothing is trained yet. To train every model, start one beside the server:');
+      say(`  DATABASE_URL='${database.url}' npm run worker`);
+      say('then run the trainAll example; the examples marked "after training" answer once its jobs have finished.');
+    } else if (!args.flags.check) {
+      say('Follow it with the trainingJobs example; the examples marked "after training" answer once its jobs have finished.');
+    }
 
     if (args.flags.check) {
       say('');
-      for (const { name, key } of EXAMPLES) say(`${`${name}:`.padEnd(17)}${await post(url, keyOf(key), queries[name])}`);
-      return 0;
+      for (const { name, key, trained: needsModels, worker } of EXAMPLES) {
+        if ((needsModels && !trained) || (worker && trained === null)) say(`${`${name}:`.padEnd(25)}skipped: needs a training worker (npm run worker)`);
+        else say(`${`${name}:`.padEnd(25)}${await post(url, keyOf(key), queries[name])}`);
+      }
+      return trained === false ? 1 : 0;
     }
     say('');
     say('Press Ctrl+C to stop.');

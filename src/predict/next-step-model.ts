@@ -73,6 +73,23 @@ export function nextStepWindows(sessions: readonly (readonly PredictionEvent[])[
   return { count: spans.length, window, inputs, targets, labelled };
 }
 
+/** The window `window: 0` picks: the 90th percentile of visit lengths, within these bounds. */
+export const AUTO_WINDOW = { min: 4, max: 24, quantile: 0.9 };
+
+/**
+ * The training window (events): `requested` when above 0, else sized to the visits: their 90th
+ * percentile length, clamped to 4…24. Every window is padded to full length, so a window far longer
+ * than most visits costs time in padding and buys nothing; the few longer visits are still read in
+ * full, cut into overlapping windows (`nextStepWindows`), and served from their last `window` events.
+ */
+export function fittedWindow(visitLengths: readonly number[], requested: number): number {
+  if (requested > 0) return requested;
+  if (visitLengths.length === 0) return AUTO_WINDOW.min;
+  const sorted = [...visitLengths].sort((a, b) => a - b);
+  const quantile = sorted[Math.min(sorted.length - 1, Math.ceil(AUTO_WINDOW.quantile * sorted.length) - 1)];
+  return Math.min(AUTO_WINDOW.max, Math.max(AUTO_WINDOW.min, quantile));
+}
+
 export function buildNextStepModel(tf: Tf, config: NextStepConfig): tfjs.LayersModel {
   const init = seededInitializers(tf, config.seed);
   const model = tf.sequential();

@@ -5,7 +5,7 @@ import { evaluateNextStep } from './evaluation';
 import { loadTrainingHistories } from './event-history';
 import { NEXT_ACTIONS } from './funnel-actions';
 import { fitMarkov, markovProbabilities, MARKOV_STATES, type MarkovModel } from './markov';
-import { nextStepWeights, nextStepWindows, trainNextStepModel } from './next-step-model';
+import { fittedWindow, nextStepWeights, nextStepWindows, trainNextStepModel } from './next-step-model';
 import { encodeNextStepArtifact } from './prediction-artifact';
 import { ModelKind, ModelKindDefinition, TrainedModel, TrainingRun } from '../training/model-kind';
 import { BEHAVIOUR_TRAINING_PARAMS, parseParams, ParamsOf } from '../training/params';
@@ -14,9 +14,15 @@ import { TrainingDataError } from '../training/training-errors';
 export const NEXT_STEP_PARAMS = {
   ...BEHAVIOUR_TRAINING_PARAMS,
   units: { type: 'int', min: 4, max: 256, default: 32, description: 'GRU state size' },
-  window: { type: 'int', min: 4, max: 200, default: 24, description: 'events per training window; a live visit is read by its last `window` events' },
-  epochs: { type: 'int', min: 1, max: 200, default: 8, description: 'passes over the training windows' },
-  batchSize: { type: 'int', min: 8, max: 4096, default: 64, description: 'windows per minibatch' },
+  window: {
+    type: 'int',
+    min: 0,
+    max: 200,
+    default: 0,
+    description: 'events per training window; a live visit is read by its last `window` events. 0 (the default) sizes it to the visits: their 90th percentile length, 4 to 24 (fittedWindow)',
+  },
+  epochs: { type: 'int', min: 1, max: 200, default: 6, description: 'passes over the training windows' },
+  batchSize: { type: 'int', min: 8, max: 4096, default: 256, description: 'windows per minibatch (on WebAssembly a step costs about the same from 64 to 256 windows, so larger batches train faster)' },
   learningRate: { type: 'number', min: 1e-5, max: 1, default: 0.01, description: 'Adam step size' },
   holdoutFraction: { type: 'number', min: 0.05, max: 0.5, default: 0.2, description: 'last share of the data range whose visits are held out for evaluation' },
   refit: { type: 'boolean', default: true, description: 'after evaluating, train again on every visit of the range for the stored model' },
@@ -38,7 +44,11 @@ async function train(run: TrainingRun<NextStepParams>): Promise<TrainedModel> {
   const from = run.from ?? new Date(fromMs);
   const to = new Date(toMs);
   const splitAt = splitInstant(from, to, params.holdoutFraction);
-  const training = { units: params.units, window: params.window, seed: params.seed, epochs: params.epochs, batchSize: params.batchSize, learningRate: params.learningRate };
+  const window = fittedWindow(
+    visitsBetween(histories, from.getTime(), toMs).visits.map((visit) => visit.events.length),
+    params.window,
+  );
+  const training = { units: params.units, window, seed: params.seed, epochs: params.epochs, batchSize: params.batchSize, learningRate: params.learningRate };
   const fitShare = params.refit ? 0.45 : 0.9;
   let evaluated;
   try {
@@ -57,13 +67,13 @@ async function train(run: TrainingRun<NextStepParams>): Promise<TrainedModel> {
     const steps = markovSteps(all.visits);
     markov = fitMarkov(steps.states, steps.next);
     model.dispose();
-    const refitted = await trainNextStepModel(tf, nextStepWindows(all.visits.map((v) => v.events), params.window), training, (r) =>
+    const refitted = await trainNextStepModel(tf, nextStepWindows(all.visits.map((v) => v.events), window), training, (r) =>
       run.progress(0.5 + (0.45 * r.epoch) / r.epochs, `fitting on the whole range: epoch ${r.epoch}/${r.epochs}, loss ${r.loss.toFixed(4)}`),
     );
     model = refitted.model;
     finalLoss = refitted.finalLoss;
   }
-  const artifact = encodeNextStepArtifact({ config: { units: params.units, window: params.window, seed: params.seed }, markov, weights: nextStepWeights(model) });
+  const artifact = encodeNextStepArtifact({ config: { units: params.units, window, seed: params.seed }, markov, weights: nextStepWeights(model) });
   model.dispose();
   const transitions = MARKOV_STATES.flatMap((state, s) => markovProbabilities(markov, s).map((probability, a) => ({ state, action: NEXT_ACTIONS[a], probability })));
   return {

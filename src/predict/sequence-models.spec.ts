@@ -1,7 +1,7 @@
 import { loadTf } from '../ml/tf-backend';
 import { fitLogistic, predictLogisticRows } from './logistic-regression';
 import { fitMarkov, markovProbabilities, markovStateOf } from './markov';
-import { nextStepWindows, predictNextSteps, trainNextStepModel } from './next-step-model';
+import { fittedWindow, nextStepWindows, predictNextSteps, trainNextStepModel } from './next-step-model';
 import { PropensityExampleBuilder, predictPropensity, trainPropensityModel } from './propensity-model';
 import { nextActionsOf, type PredictionEvent } from './session-events';
 
@@ -44,5 +44,21 @@ describe('propensity network (small deterministic run on wasm)', () => {
     const others = predicted.filter((_, i) => examples.labels[i] === 0);
     expect(Math.min(...buyers)).toBeGreaterThan(Math.max(...others));
     model.network.dispose();
+  });
+});
+
+describe('fittedWindow', () => {
+  it('takes a requested window as it is', () => {
+    expect(fittedWindow([3, 3, 3], 17)).toBe(17);
+  });
+
+  it('sizes the default to the 90th percentile visit length, clamped to 4…24', () => {
+    // Ten visits of 1…10 events: the 90th percentile (9th of 10 in order) is 9.
+    expect(fittedWindow([10, 1, 9, 2, 8, 3, 7, 4, 6, 5], 0)).toBe(9);
+    // Mostly short visits: 4 at least, so a visit's few first events still form a sequence.
+    expect(fittedWindow([1, 2, 2, 3, 1], 0)).toBe(4);
+    // Long visits: at most 24; longer ones are cut into overlapping windows.
+    expect(fittedWindow([50, 60, 70], 0)).toBe(24);
+    expect(fittedWindow([], 0)).toBe(4);
   });
 });

@@ -12,10 +12,17 @@ import { TrainingDataError } from '../training/training-errors';
 
 export const SESSION_GRU_PARAMS = {
   ...BEHAVIOUR_TRAINING_PARAMS,
-  embeddingSize: { type: 'int', min: 2, max: 256, default: 32, description: 'length of the item embedding the GRU reads' },
-  units: { type: 'int', min: 2, max: 512, default: 64, description: 'GRU hidden state size' },
-  maxLength: { type: 'int', min: 1, max: 50, default: 10, description: 'the most recent session items the model reads' },
-  epochs: { type: 'int', min: 1, max: 200, default: 8, description: 'passes over the training sessions' },
+  embeddingSize: { type: 'int', min: 2, max: 256, default: 16, description: 'length of the item embedding the GRU reads (32 for a catalogue of tens of thousands of items)' },
+  units: { type: 'int', min: 2, max: 512, default: 32, description: 'GRU hidden state size (64 or more for long, varied sessions)' },
+  maxLength: { type: 'int', min: 1, max: 50, default: 5, description: 'the most recent session items the model reads (sessions of most shops are a few clicks; 10 for long ones)' },
+  epochs: { type: 'int', min: 1, max: 200, default: 4, description: 'passes over the training sessions (each over a sample of at most maxExamplesPerEpoch examples)' },
+  maxExamplesPerEpoch: {
+    type: 'int',
+    min: 0,
+    max: 100_000_000,
+    default: 16_000,
+    description: 'each epoch trains on a fresh random sample of at most this many (prefix → next item) examples, which bounds the time on a large shop; 0 takes every example every epoch',
+  },
   batchSize: { type: 'int', min: 8, max: 4096, default: 512, description: 'next-item examples per step' },
   learningRate: { type: 'number', min: 1e-5, max: 1, default: 0.01, description: 'Adam step size' },
   maxItems: { type: 'int', min: 2, max: 20000, default: 5000, description: 'vocabulary: the most clicked items; others are skipped in inputs and count as misses' },
@@ -101,20 +108,23 @@ async function fit(
   const model = buildModel(tf, classes, params);
   const random = new SeededRandom(params.seed);
   const order = Array.from({ length: data.count }, (_, n) => n);
+  // Sampling without replacement: a fresh shuffle each epoch, of which the first `size` are trained on.
+  const size = params.maxExamplesPerEpoch > 0 ? Math.min(data.count, params.maxExamplesPerEpoch) : data.count;
   let loss = NaN;
   for (let epoch = 1; epoch <= params.epochs; epoch++) {
     for (let n = order.length - 1; n > 0; n--) {
       const m = random.below(n + 1);
       [order[n], order[m]] = [order[m], order[n]];
     }
-    const inputs = new Int32Array(data.count * params.maxLength);
-    const targets = new Float32Array(data.count);
-    order.forEach((from, to) => {
+    const inputs = new Int32Array(size * params.maxLength);
+    const targets = new Float32Array(size);
+    for (let to = 0; to < size; to++) {
+      const from = order[to];
       inputs.set(data.inputs.subarray(from * params.maxLength, (from + 1) * params.maxLength), to * params.maxLength);
       targets[to] = data.targets[from];
-    });
-    const x = tf.tensor2d(inputs, [data.count, params.maxLength], 'int32');
-    const y = tf.tensor2d(targets, [data.count, 1]);
+    }
+    const x = tf.tensor2d(inputs, [size, params.maxLength], 'int32');
+    const y = tf.tensor2d(targets, [size, 1]);
     const history = await model.fit(x, y, { epochs: 1, batchSize: params.batchSize, shuffle: false, verbose: 0 });
     x.dispose();
     y.dispose();

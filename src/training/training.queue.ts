@@ -84,6 +84,11 @@ export class TrainingQueue {
     await this.call((queue) => queue.add(name, payload, { jobId }));
   }
 
+  /** Workers connected to the queue now (BullMQ names its connections), 0 when none. */
+  async workerCount(): Promise<number> {
+    return this.call((queue) => queue.getWorkersCount());
+  }
+
   /** Removes a waiting or finished BullMQ job; false when a worker holds it right now. */
   async removeUnlessActive(jobId: string): Promise<boolean> {
     return this.call(async (queue) => {

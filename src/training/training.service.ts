@@ -168,7 +168,12 @@ export class TrainingService {
     // and over unchanged data returns the job that trained on it. Without an explicit end, the range
     // is "everything so far": every event from `from` on counts, and the job's own `to` stays the
     // time of the first such request.
-    const input = await trainingInputFingerprint(this.dataSource, { from, to: request.to ? to : null }, (params as { excludeAnomalous?: unknown }).excludeAnomalous === true);
+    // A job that waits for others (trainAll's behaviour models wait for the detectors) is known by
+    // those jobs instead of by today's flagged users: the flags it will read are theirs, so asking
+    // again while the same detector jobs stand returns the same job rather than training anew.
+    const waitsFor = [...(options.waitsFor ?? [])].sort();
+    const readsFlags = (params as { excludeAnomalous?: unknown }).excludeAnomalous === true && waitsFor.length === 0;
+    const input = await trainingInputFingerprint(this.dataSource, { from, to: request.to ? to : null }, readsFlags);
     const requestKey = createHash('sha256')
       .update(
         canonicalJson({
@@ -177,6 +182,7 @@ export class TrainingService {
           from: from?.toISOString() ?? null,
           to: request.to ? to.toISOString() : 'open',
           activate,
+          ...(waitsFor.length ? { waitsFor } : {}),
           input: { ...input, anomalyThreshold: input.flagged === null ? null : config().anomalyThreshold },
         }),
       )
@@ -276,6 +282,11 @@ export class TrainingService {
     const firstStage = jobs.map((job) => job.id);
     for (const plan of ready.filter((p) => waits(p.params))) jobs.push(await this.trainModel({ kind: plan.kind, params: plan.params, ...range }, { waitsFor: firstStage }));
     return { jobs, skipped };
+  }
+
+  /** How many training workers are connected to the queue; throws SERVICE_UNAVAILABLE without Redis. */
+  workerCount(): Promise<number> {
+    return this.queue.workerCount();
   }
 
   /** Queues the jobs whose prerequisites have all finished (see `queueReleasedJobs`). */
