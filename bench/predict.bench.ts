@@ -6,7 +6,7 @@ import { withPgClient } from '../src/db/data-source';
 import { loadTf } from '../src/ml/tf-backend';
 import { createDemoShop } from '../src/sim';
 import { loadDemoShop } from '../src/sim/load';
-import { MODEL_KINDS } from '../src/training/model-kinds';
+import { MODEL_KINDS } from '../src/model-kinds';
 import { ModelKind } from '../src/training/model-kind';
 import { benchDatabase, elapsedSeconds, rate } from './support';
 

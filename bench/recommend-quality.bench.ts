@@ -10,7 +10,8 @@ import { historyFromEvents, scoreFromNeighbours } from '../src/recommend/fold-in
 import { DEFAULT_EVENT_WEIGHTS, ItemEventType } from '../src/recommend/item-events';
 import { createDemoShop, DemoShop } from '../src/sim';
 import { loadDemoShop } from '../src/sim/load';
-import { modelKindDefinition } from '../src/training/model-kinds';
+import { MODEL_KINDS, TRAINING_DOMAINS } from '../src/model-kinds';
+import { modelKindDefinition } from '../src/training/model-kind';
 import { TrainingJobs } from '../src/training/training-jobs';
 import { TrainingRunner } from '../src/training/training-runner';
 import { benchDatabase } from './support';
@@ -30,10 +31,10 @@ async function trainAll(dataSource: DataSource, to: Date): Promise<Map<string, {
   const jobs = new TrainingJobs(dataSource);
   const versions = new Map<string, { id: number; metrics: any; seconds: number }>();
   for (const [kind, raw] of KINDS) {
-    const params = modelKindDefinition(kind).parseParams(raw) as Record<string, unknown>;
+    const params = modelKindDefinition(MODEL_KINDS, kind).parseParams(raw) as Record<string, unknown>;
     const { job } = await jobs.insertOrFind({ requestKey: `quality-${kind}`, kind, params, from: null, to, activate: true, scheduleId: null });
     try {
-      const outcome = await new TrainingRunner(dataSource).run(job.id);
+      const outcome = await new TrainingRunner(dataSource, TRAINING_DOMAINS).run(job.id);
       const [row] = await dataSource.query(`SELECT metrics, training_seconds FROM model_versions WHERE id = $1`, [outcome.modelVersionId]);
       versions.set(kind, { id: outcome.modelVersionId!, metrics: row.metrics, seconds: Number(row.training_seconds) });
     } catch (error) {

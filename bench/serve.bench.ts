@@ -7,7 +7,8 @@ import { createDemoShop } from '../src/sim';
 import { loadDemoShop } from '../src/sim/load';
 import { TrainingJobs } from '../src/training/training-jobs';
 import { TrainingRunner } from '../src/training/training-runner';
-import { modelKindDefinition } from '../src/training/model-kinds';
+import { MODEL_KINDS, TRAINING_DOMAINS } from '../src/model-kinds';
+import { modelKindDefinition } from '../src/training/model-kind';
 import { benchDatabase } from './support';
 import { freePort } from './free-port';
 
@@ -168,10 +169,10 @@ export async function run(argv: string[]): Promise<void> {
       ['SESSION_GRU', { epochs: 3, units: 32, embeddingSize: 16, maxLength: 5, refit: false }],
     ];
     for (const [kind, raw] of kinds) {
-      const params = modelKindDefinition(kind).parseParams(raw);
+      const params = modelKindDefinition(MODEL_KINDS, kind).parseParams(raw);
       const { job } = await jobs.insertOrFind({ requestKey: `bench-${kind}`, kind, params: params as Record<string, unknown>, from: null, to: shopEnd, activate: true, scheduleId: null });
       const started = performance.now();
-      await new TrainingRunner(db.dataSource).run(job.id);
+      await new TrainingRunner(db.dataSource, TRAINING_DOMAINS).run(job.id);
       console.log(`trained ${kind} in ${((performance.now() - started) / 1000).toFixed(1)} s`);
     }
 

@@ -4,7 +4,8 @@ import { createDemoShop, startEndingToday } from '../src/sim';
 import { loadDemoShop } from '../src/sim/load';
 import { TrainingJobs } from '../src/training/training-jobs';
 import { TrainingRunner } from '../src/training/training-runner';
-import { modelKindDefinition } from '../src/training/model-kinds';
+import { MODEL_KINDS, TRAINING_DOMAINS } from '../src/model-kinds';
+import { modelKindDefinition } from '../src/training/model-kind';
 import { benchDatabase } from './support';
 
 /** Every kind, detectors first (behaviour models leave out the users they flag). */
@@ -50,9 +51,9 @@ export async function run(argv: string[]): Promise<void> {
     const summary = await loadDemoShop(db.dataSource, createDemoShop({ users, days, seed, start: startEndingToday(days) }));
     console.log(`demo shop: ${users} users, ${days} days, seed ${seed}: ${summary.imported.toLocaleString('en-US')} events; backend ${backend.name} (${backend.detail})`);
     const jobs = new TrainingJobs(db.dataSource);
-    const runner = new TrainingRunner(db.dataSource);
+    const runner = new TrainingRunner(db.dataSource, TRAINING_DOMAINS);
     for (const kind of kinds) {
-      const params = modelKindDefinition(kind).parseParams(paramsByKind[kind] ?? {}) as Record<string, unknown>;
+      const params = modelKindDefinition(MODEL_KINDS, kind).parseParams(paramsByKind[kind] ?? {}) as Record<string, unknown>;
       const { job } = await jobs.insertOrFind({ requestKey: `bench-${kind}`, kind, params, from: null, to: new Date(), activate: true, scheduleId: null });
       const started = performance.now();
       const cpuBefore = process.cpuUsage();

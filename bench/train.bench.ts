@@ -6,9 +6,10 @@ import { SeededRandom } from '../src/ml/random';
 import { loadTf, TfBackendName } from '../src/ml/tf-backend';
 import { createDemoShop } from '../src/sim';
 import { loadDemoShop } from '../src/sim/load';
+import { TRAINING_DOMAINS } from '../src/model-kinds';
 import { TrainingJobs } from '../src/training/training-jobs';
 import { TrainingRunner } from '../src/training/training-runner';
-import { matrixFactorization } from '../src/training/kinds/matrix-factorization.kind';
+import { matrixFactorization } from '../src/recommend/matrix-factorization.kind';
 import { benchDatabase } from './support';
 
 const PAIR_WEIGHTS: Record<string, number> = { view: 1, fav: 2, cart: 3, checkout: 3, purchase: 5 };
@@ -99,7 +100,7 @@ export async function run(argv: string[]): Promise<void> {
     const jobs = new TrainingJobs(db.dataSource);
     const params = matrixFactorization.parseParams({});
     const { job } = await jobs.insertOrFind({ requestKey: 'bench', kind: 'MATRIX_FACTORIZATION', params, from: null, to: new Date(), activate: true, scheduleId: null });
-    const outcome = await new TrainingRunner(db.dataSource).run(job.id);
+    const outcome = await new TrainingRunner(db.dataSource, TRAINING_DOMAINS).run(job.id);
     const [version] = await db.dataSource.query(`SELECT metrics, training_seconds, artifact FROM model_versions WHERE id = $1`, [outcome.modelVersionId]);
     const evaluation = version.metrics.evaluation;
     const line = (name: string, m: Record<string, number>) =>

@@ -12,6 +12,7 @@ import { RecommendationFeedbackService } from './recommend/feedback.service';
 import { PredictionService } from './predict/prediction.service';
 import { RecommendationService } from './recommend/recommendation.service';
 import { RecommendationSigning } from './recommend/recommendation-secret';
+import { MODEL_KINDS } from './model-kinds';
 import { ModelRegistry } from './training/model-registry';
 import { TrainingQueue } from './training/training.queue';
 import { TrainingService } from './training/training.service';
@@ -34,7 +35,7 @@ export interface Services {
 }
 
 export function createServices(dataSource: DataSource, redis: Redis, config: Config): Services {
-  const models = new ModelRegistry(dataSource);
+  const models = new ModelRegistry(dataSource, MODEL_KINDS);
   const signing = new RecommendationSigning(dataSource, config.recommendationSecret);
   return {
     dataSource,

@@ -1,3 +1,4 @@
+import { MODEL_KINDS } from '../src/model-kinds';
 import { ModelRegistry } from '../src/training/model-registry';
 import type { TrainedModel } from '../src/training/model-kind';
 import { TrainingJobs } from '../src/training/training-jobs';
@@ -27,7 +28,7 @@ describe('activation when jobs of one kind overlap', () => {
 
   it('a job that started earlier but finishes later stays READY; a later one activates', async () => {
     const jobs = new TrainingJobs(db.dataSource);
-    const registry = new ModelRegistry(db.dataSource);
+    const registry = new ModelRegistry(db.dataSource, MODEL_KINDS);
     async function startedJob(key: string, minutesAgo: number) {
       const { job } = await jobs.insertOrFind({ requestKey: key, kind: 'POPULARITY', params: {}, from: null, to: new Date(), activate: true, scheduleId: null });
       const claimed = (await jobs.claim(job.id))!;

@@ -1,7 +1,7 @@
 import { TrainingJobs } from '../src/training/training-jobs';
 import { TrainingRunner } from '../src/training/training-runner';
-import { modelKindDefinition } from '../src/training/model-kinds';
-import { ModelKind } from '../src/training/model-kind';
+import { MODEL_KINDS, TRAINING_DOMAINS } from '../src/model-kinds';
+import { ModelKind, modelKindDefinition } from '../src/training/model-kind';
 import { EventService } from '../src/events/event.service';
 import { createTestDatabase, TestDatabase } from './support/database';
 
@@ -33,7 +33,7 @@ describe('MATRIX_FACTORIZATION with refit: false', () => {
     }
     expect((await events.ingest(batch)).accepted).toBe(batch.length);
 
-    const params = modelKindDefinition(ModelKind.MATRIX_FACTORIZATION).parseParams({ refit: false, epochs: 2, dimensions: 4, seed: 3 });
+    const params = modelKindDefinition(MODEL_KINDS, ModelKind.MATRIX_FACTORIZATION).parseParams({ refit: false, epochs: 2, dimensions: 4, seed: 3 });
     const { job } = await new TrainingJobs(db.dataSource).insertOrFind({
       requestKey: 'holdout-test',
       kind: ModelKind.MATRIX_FACTORIZATION,
@@ -43,7 +43,7 @@ describe('MATRIX_FACTORIZATION with refit: false', () => {
       activate: true,
       scheduleId: null,
     });
-    const outcome = await new TrainingRunner(db.dataSource).run(job.id);
+    const outcome = await new TrainingRunner(db.dataSource, TRAINING_DOMAINS).run(job.id);
     expect(outcome.outcome).toBe('completed');
     const [version] = await db.dataSource.query(`SELECT status, metrics FROM model_versions WHERE id = $1`, [outcome.modelVersionId]);
     expect(version.status).toBe('ACTIVE');

@@ -1,5 +1,6 @@
 import 'reflect-metadata';
 import type { Job, Worker } from 'bullmq';
+import { join } from 'node:path';
 import type { DataSource } from 'typeorm';
 import { config } from '../src/config';
 import { loadEnvFile } from '../src/env-file';
@@ -8,8 +9,8 @@ import { logger } from '../src/logger';
 import { logUnhandledFailures } from '../src/process-safety';
 import { describeBackend, loadTf } from '../src/ml/tf-backend';
 import { redactUrl } from '../src/redis';
-import type { TrainingJobName, TrainingJobPayloads } from '../src/training/model-kind';
-import { checkModelKindHandlers } from '../src/training/model-kinds';
+import { MODEL_KINDS } from '../src/model-kinds';
+import { checkModelKindHandlers, type TrainingJobName, type TrainingJobPayloads } from '../src/training/model-kind';
 import { keepTrainingQueue, queueReleasedJobs } from '../src/training/queue-reconciler';
 import { TrainingJobs } from '../src/training/training-jobs';
 import { createTrainingWorker, createWorkerQueue } from '../src/training/training.queue';
@@ -59,13 +60,13 @@ async function main(): Promise<void> {
   const settings = config();
   const log = logger();
   if (!settings.databaseUrl) throw new Error('DATABASE_URL is not set; the worker stores models and job states in PostgreSQL.');
-  checkModelKindHandlers();
+  checkModelKindHandlers(MODEL_KINDS);
   // Fail now, not at the first job, when FUNNELCAST_TF_BACKEND asks for a backend that is not there.
   const { backend } = await loadTf();
   const dataSource: DataSource = await createDataSource(settings.databaseUrl, { poolSize: 2 }).initialize();
   const jobs = new TrainingJobs(dataSource);
 
-  const trainingWorker = createTrainingWorker(settings);
+  const trainingWorker = createTrainingWorker(settings, join(__dirname, 'training.processor.js'));
   const workers: Worker[] = [trainingWorker];
   for (const worker of workers) worker.on('error', (error) => log.error({ err: error, queue: worker.name }, 'worker error'));
   const queue = createWorkerQueue(settings);

@@ -1,10 +1,9 @@
 import type { DataSource, Repository } from 'typeorm';
 import { In } from 'typeorm';
 import { UserFacingError, badInput } from '../graphql/errors';
+import { MAX_ITEMS_PER_UPSERT } from '../graphql/input-rules';
 import { Item } from './item.entity';
 import type { ItemInput, ItemView, UpsertItemsResult } from './item.input';
-
-export const MAX_ITEMS_PER_UPSERT = 5000;
 
 export function toItemView(item: Item): ItemView {
   return {

@@ -29,6 +29,12 @@ export const MAX_LIST_LENGTH = 100_000;
 /** Nesting levels of a JSON argument (properties, params, filter values). */
 export const MAX_JSON_DEPTH = 32;
 
+/** Items per `upsertItems` call, and in all of a request's `upsertItems` together (the service and the request limits both check). */
+export const MAX_ITEMS_PER_UPSERT = 5000;
+
+/** Entries per `recordRecommendationFeedback` call, and in all of a request's together. */
+export const MAX_FEEDBACK_BATCH = 5000;
+
 /** Unpaired UTF-16 surrogates: UTF-8 (PostgreSQL, every byte stream) cannot hold them and writes U+FFFD instead. */
 const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
 

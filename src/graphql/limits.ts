@@ -16,10 +16,9 @@ import {
   ValidationRule,
 } from 'graphql';
 import { createComplexityRule, simpleEstimator } from 'graphql-query-complexity';
-import { MAX_ITEMS_PER_UPSERT } from '../catalog/catalog.service';
 import type { Config } from '../config';
-import { MAX_FEEDBACK_BATCH } from '../recommend/feedback.service';
 import { fieldCostEstimator } from './costs';
+import { MAX_FEEDBACK_BATCH, MAX_ITEMS_PER_UPSERT } from './input-rules';
 
 export interface QueryLimits {
   maxDepth: number;

@@ -1,10 +1,9 @@
 import type { DataSource } from 'typeorm';
 import { badInput, UserFacingError } from '../graphql/errors';
-import { instantProblem } from '../graphql/input-rules';
+import { instantProblem, MAX_FEEDBACK_BATCH } from '../graphql/input-rules';
 import type { Recommender } from './recommendation-id';
 import type { RecommendationSigning } from './recommendation-secret';
 
-export const MAX_FEEDBACK_BATCH = 5000;
 /** Feedback may be sent a little ahead of the server clock, not more. */
 const CLOCK_SKEW_MS = 5 * 60 * 1000;
 

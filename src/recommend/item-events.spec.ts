@@ -1,7 +1,7 @@
 import { ITEM_EVENT_TYPES, SESSION_GAP_MS, visitNumbers, weightsByCode, DEFAULT_EVENT_WEIGHTS, ItemEventLog } from './item-events';
 import { basketsOf, indexEvents } from './user-split';
-import { sessionSequences } from '../training/kinds/session-gru.kind';
-import { DenseIndex } from '../training/interactions';
+import { sessionSequences } from './session-gru.kind';
+import { DenseIndex } from './interactions';
 
 const MIN = 60_000;
 

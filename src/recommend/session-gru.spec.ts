@@ -1,5 +1,5 @@
 import { loadTf } from '../ml/tf-backend';
-import { buildModel, SESSION_GRU_PARAMS, weightsOf } from '../training/kinds/session-gru.kind';
+import { buildModel, SESSION_GRU_PARAMS, weightsOf } from './session-gru.kind';
 import { parseParams } from '../training/params';
 import { gruLogits } from './session-gru';
 

@@ -1,5 +1,5 @@
 import type { HeldOutUser } from '../ml/evaluation';
-import { DenseIndex } from '../training/interactions';
+import { DenseIndex } from './interactions';
 import { historyFromEvents, HistoryItem } from './fold-in';
 import { Basket } from './item-similarity';
 import { ItemEventLog, PURCHASE } from './item-events';

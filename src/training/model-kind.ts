@@ -2,8 +2,8 @@ import type { DataSource } from 'typeorm';
 import { registerEnumType } from 'type-graphql';
 
 /**
- * Every kind of model the platform trains. Adding one: a value here, a definition in
- * `model-kinds.ts` (the compiler then insists on it), and its score table in a migration.
+ * Every kind of model the platform trains. Adding one: a value here, a definition in its domain
+ * listed in `src/model-kinds.ts` (the compiler then insists on it), and its score table in a migration.
  */
 export enum ModelKind {
   MATRIX_FACTORIZATION = 'MATRIX_FACTORIZATION',
@@ -105,4 +105,30 @@ export interface ModelKindDefinition<Params> {
    * (a count), not a dry run.
    */
   unreadyReason?(dataSource: DataSource, params: Params): Promise<string | null>;
+}
+
+/** One definition per kind: the mapped type makes a kind without a definition a compile error where the kinds are listed. */
+export type ModelKindDefinitions = { [K in ModelKind]: ModelKindDefinition<any> };
+
+/**
+ * What the platform takes from the domains. Each domain defines its kinds; `src/model-kinds.ts`
+ * composes them once, and the API, the worker, benchmarks and tests hand that to `TrainingRunner`
+ * (its `kinds` to `ModelRegistry`), so training/ never imports a domain.
+ */
+export interface TrainingDomains {
+  kinds: ModelKindDefinitions;
+  /** Dense ids of the users that runs taking `excludeAnomalous` leave out: the ones the anomaly domain flags now. */
+  anomalousUsers(dataSource: import('typeorm').DataSource): Promise<Set<number>>;
+}
+
+/** At worker start: the compiler's check again, for anything that slips past it (a kind added to the database but not to the code). */
+export function checkModelKindHandlers(definitions: ModelKindDefinitions, kinds: readonly string[] = Object.values(ModelKind)): void {
+  const missing = kinds.filter((kind) => !(definitions as Record<string, ModelKindDefinition<unknown> | undefined>)[kind]);
+  if (missing.length > 0) throw new Error(`No training handler for model kind(s) ${missing.join(', ')}; add them to MODEL_KINDS in src/model-kinds.ts.`);
+}
+
+export function modelKindDefinition(definitions: ModelKindDefinitions, kind: string): ModelKindDefinition<unknown> {
+  const definition = (definitions as Record<string, ModelKindDefinition<unknown> | undefined>)[kind];
+  if (!definition) throw new Error(`unknown model kind ${kind}`);
+  return definition;
 }

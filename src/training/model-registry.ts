@@ -4,8 +4,7 @@ import { In } from 'typeorm';
 import { withPgClient } from '../db/data-source';
 import { toFloat4 } from '../db/float4';
 import { badInput, notFound } from '../graphql/errors';
-import { ModelKind, ModelVersionStatus, TrainedModel } from './model-kind';
-import { MODEL_KINDS } from './model-kinds';
+import { ModelKind, ModelKindDefinitions, ModelVersionStatus, TrainedModel } from './model-kind';
 import { TrainingCancelled } from './training-errors';
 import { ModelVersion, TrainingJob } from './training.entities';
 
@@ -54,7 +53,10 @@ async function newerActiveVersion(client: PoolClient, job: TrainingJob): Promise
 export class ModelRegistry {
   private readonly versions: Repository<ModelVersion>;
 
-  constructor(private readonly dataSource: DataSource) {
+  constructor(
+    private readonly dataSource: DataSource,
+    readonly kinds: ModelKindDefinitions,
+  ) {
     this.versions = dataSource.getRepository(ModelVersion);
   }
 
@@ -66,7 +68,7 @@ export class ModelRegistry {
         if (existing.rows.length > 0) {
           const id = existing.rows[0].id;
           // A retry starts clean: whatever an earlier attempt of this job left in its kind's score table goes.
-          await client.query(`DELETE FROM ${MODEL_KINDS[job.kind].scoreTable} WHERE model_version_id = $1`, [id]);
+          await client.query(`DELETE FROM ${this.kinds[job.kind].scoreTable} WHERE model_version_id = $1`, [id]);
           await client.query(`UPDATE model_versions SET status = 'TRAINING', backend = $2, metrics = NULL, artifact = NULL WHERE id = $1`, [id, backend]);
           return id;
         }
@@ -158,7 +160,7 @@ export class ModelRegistry {
       throw badInput(`Model version ${id} is ACTIVE and being served; activate another ${version.kind} version first, then retire this one.`);
     }
     if (version.status === ModelVersionStatus.TRAINING) throw badInput(`Model version ${id} is still TRAINING; cancel its training job instead.`);
-    const scoreTable = MODEL_KINDS[version.kind].scoreTable;
+    const scoreTable = this.kinds[version.kind].scoreTable;
     await this.dataSource.transaction(async (manager) => {
       await manager.query(`DELETE FROM ${scoreTable} WHERE model_version_id = $1`, [id]);
       await manager.query(`UPDATE model_versions SET status = 'RETIRED', artifact = NULL WHERE id = $1`, [id]);

@@ -1,12 +1,10 @@
 import { UnrecoverableError } from 'bullmq';
 import type { DataSource } from 'typeorm';
-import { loadFlaggedUserIds } from '../anomaly/flagged-users';
-import { config } from '../config';
 import { Float4RangeError } from '../db/float4';
 import { loadTf } from '../ml/tf-backend';
 import { logger } from '../logger';
 import { ModelRegistry } from './model-registry';
-import { modelKindDefinition } from './model-kinds';
+import { modelKindDefinition, type TrainingDomains } from './model-kind';
 import { ParamsError } from './params';
 import { TrainingCancelled, TrainingDataError } from './training-errors';
 import { scheduledRunRequestKey, TrainingJobs } from './training-jobs';
@@ -27,15 +25,18 @@ export class TrainingRunner {
   private readonly jobs: TrainingJobs;
   private readonly registry: ModelRegistry;
 
-  constructor(private readonly dataSource: DataSource) {
+  constructor(
+    private readonly dataSource: DataSource,
+    private readonly domains: TrainingDomains,
+  ) {
     this.jobs = new TrainingJobs(dataSource);
-    this.registry = new ModelRegistry(dataSource);
+    this.registry = new ModelRegistry(dataSource, domains.kinds);
   }
 
   async run(trainingJobId: string, onProgress: (fraction: number) => Promise<void> = async () => undefined): Promise<RunOutcome> {
     const job = await this.jobs.claim(trainingJobId);
     if (!job) return { trainingJobId, outcome: 'skipped' }; // cancelled or finished meanwhile
-    const definition = modelKindDefinition(job.kind);
+    const definition = modelKindDefinition(this.domains.kinds, job.kind);
     let params: unknown;
     try {
       params = definition.parseParams(job.params);
@@ -45,7 +46,7 @@ export class TrainingRunner {
     }
     const excludedUsers =
       (params as { excludeAnomalous?: boolean }).excludeAnomalous === true
-        ? await loadFlaggedUserIds(this.dataSource, config().anomalyThreshold)
+        ? await this.domains.anomalousUsers(this.dataSource)
         : new Set<number>();
     const { tf, backend } = await loadTf();
     const versionId = await this.registry.beginVersion(job, backend.name);

@@ -1,7 +1,6 @@
 import { Job, JobsOptions, Queue, Worker } from 'bullmq';
 import type { RedisOptions } from 'ioredis';
 import type Redis from 'ioredis';
-import { join } from 'node:path';
 import type { Config } from '../config';
 import { UserFacingError } from '../graphql/errors';
 import { redactUrl } from '../redis';
@@ -114,9 +113,6 @@ export class TrainingQueue {
   }
 }
 
-/** The compiled sandboxed processor (BullMQ forks a process per concurrent job; it loads compiled JS). */
-export const TRAINING_PROCESSOR = join(__dirname, 'training.processor.js');
-
 /** The training queue's BullMQ worker, which also says which jobs it has in hand. */
 export class TrainingWorker extends Worker {
   /**
@@ -128,9 +124,13 @@ export class TrainingWorker extends Worker {
   }
 }
 
-/** The worker process side: a sandboxed BullMQ worker, so training never blocks this event loop. */
-export function createTrainingWorker(config: Pick<Config, 'redisUrl' | 'queuePrefix' | 'trainingConcurrency' | 'trainingLockMs'>): TrainingWorker {
-  return new TrainingWorker(TRAINING_QUEUE, TRAINING_PROCESSOR, {
+/**
+ * The worker process side: a sandboxed BullMQ worker, so training never blocks this event loop.
+ * `processorFile` is the compiled sandboxed processor (BullMQ forks a process per concurrent job and
+ * loads compiled JS): `workers/training.processor.ts`, which hands the platform the composed kinds.
+ */
+export function createTrainingWorker(config: Pick<Config, 'redisUrl' | 'queuePrefix' | 'trainingConcurrency' | 'trainingLockMs'>, processorFile: string): TrainingWorker {
+  return new TrainingWorker(TRAINING_QUEUE, processorFile, {
     connection: bullConnection(config.redisUrl),
     prefix: config.queuePrefix,
     concurrency: config.trainingConcurrency,

@@ -4,8 +4,7 @@ import { config } from '../config';
 import { checkFirst, connectionOf, type Connection } from '../graphql/connection';
 import { cursorCodec } from '../graphql/cursor';
 import { badInput, notFound, UserFacingError } from '../graphql/errors';
-import { ModelKind, MODEL_KIND_NAMES, TrainingJobState } from './model-kind';
-import { modelKindDefinition } from './model-kinds';
+import { ModelKind, ModelKindDefinitions, MODEL_KIND_NAMES, modelKindDefinition, TrainingJobState } from './model-kind';
 import { queueReleasedJobs } from './queue-reconciler';
 import { ModelRegistry } from './model-registry';
 import { canonicalJson, ParamsError } from './params';
@@ -56,9 +55,9 @@ function checkId(id: string, what: string): string {
   return id;
 }
 
-function parseParamsFor(kind: ModelKind, raw: unknown): Record<string, unknown> {
+function parseParamsFor(kinds: ModelKindDefinitions, kind: ModelKind, raw: unknown): Record<string, unknown> {
   try {
-    return modelKindDefinition(kind).parseParams(raw) as Record<string, unknown>;
+    return modelKindDefinition(kinds, kind).parseParams(raw) as Record<string, unknown>;
   } catch (error) {
     if (error instanceof ParamsError) throw badInput(`Invalid ${kind} params: ${error.message}`, { problems: error.problems });
     throw error;
@@ -145,7 +144,7 @@ export class TrainingService {
    */
   async trainModel(request: TrainModelRequest, options: { waitsFor?: readonly string[] } = {}): Promise<TrainingJobWithVersion> {
     const kind = checkKind(request.kind);
-    const params = parseParamsFor(kind, request.params);
+    const params = parseParamsFor(this.registry.kinds, kind, request.params);
     const now = new Date();
     const to = request.to ?? now;
     const from = request.from ?? null;
@@ -256,12 +255,12 @@ export class TrainingService {
     }
     for (const key of Object.keys(rawParams)) checkKind(key);
     const byKind = rawParams as Record<string, unknown>;
-    const planned = MODEL_KIND_NAMES.map((kind) => ({ kind, params: parseParamsFor(kind, byKind[kind]) }));
+    const planned = MODEL_KIND_NAMES.map((kind) => ({ kind, params: parseParamsFor(this.registry.kinds, kind, byKind[kind]) }));
     const waits = (params: Record<string, unknown>) => params.excludeAnomalous === true;
     const skipped: TrainAllResult['skipped'] = [];
     const ready: typeof planned = [];
     for (const plan of planned) {
-      const reason = (await modelKindDefinition(plan.kind).unreadyReason?.(this.dataSource, plan.params)) ?? null;
+      const reason = (await modelKindDefinition(this.registry.kinds, plan.kind).unreadyReason?.(this.dataSource, plan.params)) ?? null;
       if (reason === null) ready.push(plan);
       else skipped.push({ kind: plan.kind, reason });
     }
@@ -285,7 +284,7 @@ export class TrainingService {
 
   async schedule(kind: string, cron: string, rawParams: unknown): Promise<TrainingSchedule> {
     const checkedKind = checkKind(kind);
-    const params = parseParamsFor(checkedKind, rawParams);
+    const params = parseParamsFor(this.registry.kinds, checkedKind, rawParams);
     const pattern = checkCron(cron, this.minScheduleIntervalSeconds);
     const [row] = await this.dataSource.query(`INSERT INTO training_schedules (kind, cron, params) VALUES ($1, $2, $3) RETURNING id`, [
       checkedKind,

@@ -1,15 +1,15 @@
-import { toFloat4 } from '../../db/float4';
-import { splitInstant } from '../../ml/evaluation';
-import { markovSteps, visitsBetween } from '../../predict/datasets';
-import { evaluateNextStep } from '../../predict/evaluation';
-import { loadTrainingHistories } from '../../predict/event-history';
-import { NEXT_ACTIONS } from '../../predict/funnel-actions';
-import { fitMarkov, markovProbabilities, MARKOV_STATES, type MarkovModel } from '../../predict/markov';
-import { fittedWindow, nextStepWeights, nextStepWindows, trainNextStepModel } from '../../predict/next-step-model';
-import { encodeNextStepArtifact } from '../../predict/prediction-artifact';
-import { ModelKind, ModelKindDefinition, TrainedModel, TrainingRun } from '../model-kind';
-import { BEHAVIOUR_TRAINING_PARAMS, parseParams, ParamsOf } from '../params';
-import { TrainingDataError } from '../training-errors';
+import { toFloat4 } from '../db/float4';
+import { splitInstant } from '../ml/evaluation';
+import { markovSteps, visitsBetween } from './datasets';
+import { evaluateNextStep } from './evaluation';
+import { loadTrainingHistories } from './event-history';
+import { NEXT_ACTIONS } from './funnel-actions';
+import { fitMarkov, markovProbabilities, MARKOV_STATES, type MarkovModel } from './markov';
+import { fittedWindow, nextStepWeights, nextStepWindows, trainNextStepModel } from './next-step-model';
+import { encodeNextStepArtifact } from './prediction-artifact';
+import { ModelKind, ModelKindDefinition, TrainedModel, TrainingRun } from '../training/model-kind';
+import { BEHAVIOUR_TRAINING_PARAMS, parseParams, ParamsOf } from '../training/params';
+import { TrainingDataError } from '../training/training-errors';
 
 export const NEXT_STEP_PARAMS = {
   ...BEHAVIOUR_TRAINING_PARAMS,

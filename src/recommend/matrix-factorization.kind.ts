@@ -1,11 +1,11 @@
-import { encodeArtifact } from '../../ml/artifact';
-import { evaluateRanking, HeldOutUser, popularityRecommender, splitInstant } from '../../ml/evaluation';
-import { BprOptions, Factors, PairSet, topItemsForUsers, trainBpr } from '../../ml/matrix-factorization';
-import { copyRecommendationScores } from '../../recommend/recommendation-scores';
-import { DenseIndex, Interactions, loadInteractions, mergeInteractions } from '../interactions';
-import { ModelKind, ModelKindDefinition, TrainedModel, TrainingRun } from '../model-kind';
-import { BEHAVIOUR_TRAINING_PARAMS, parseParams, ParamsOf } from '../params';
-import { TrainingDataError } from '../training-errors';
+import { encodeArtifact } from '../ml/artifact';
+import { evaluateRanking, HeldOutUser, popularityRecommender, splitInstant } from '../ml/evaluation';
+import { BprOptions, Factors, PairSet, topItemsForUsers, trainBpr } from '../ml/matrix-factorization';
+import { copyRecommendationScores } from './recommendation-scores';
+import { DenseIndex, Interactions, loadInteractions, mergeInteractions } from './interactions';
+import { ModelKind, ModelKindDefinition, TrainedModel, TrainingRun } from '../training/model-kind';
+import { BEHAVIOUR_TRAINING_PARAMS, parseParams, ParamsOf } from '../training/params';
+import { TrainingDataError } from '../training/training-errors';
 
 const EVENT_TYPES = ['view', 'fav', 'cart', 'checkout', 'purchase'] as const;
 

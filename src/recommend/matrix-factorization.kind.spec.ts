@@ -1,5 +1,5 @@
-import { canonicalJson, ParamsError } from './params';
-import { matrixFactorization } from './kinds/matrix-factorization.kind';
+import { canonicalJson, ParamsError } from '../training/params';
+import { matrixFactorization } from './matrix-factorization.kind';
 
 describe('MATRIX_FACTORIZATION params', () => {
   it('fills in every default', () => {

@@ -1,14 +1,14 @@
 import type * as tfjs from '@tensorflow/tfjs';
-import { encodeArtifact } from '../../ml/artifact';
-import { SeededRandom } from '../../ml/random';
-import type { Tf } from '../../ml/tf-backend';
-import { itemNeighbours } from '../../recommend/item-similarity';
-import { ItemEventLog, loadTrainingItemEvents, splitOf } from '../../recommend/item-events';
-import { copyItemNeighbours, NeighbourRelation, RankedItems } from '../../recommend/score-tables';
-import { GruWeights, gruTensors } from '../../recommend/session-gru';
-import { ModelKind, ModelKindDefinition, TrainedModel, TrainingRun } from '../model-kind';
-import { BEHAVIOUR_TRAINING_PARAMS, parseParams, ParamsOf } from '../params';
-import { TrainingDataError } from '../training-errors';
+import { encodeArtifact } from '../ml/artifact';
+import { SeededRandom } from '../ml/random';
+import type { Tf } from '../ml/tf-backend';
+import { itemNeighbours } from './item-similarity';
+import { ItemEventLog, loadTrainingItemEvents, splitOf } from './item-events';
+import { copyItemNeighbours, NeighbourRelation, RankedItems } from './score-tables';
+import { GruWeights, gruTensors } from './session-gru';
+import { ModelKind, ModelKindDefinition, TrainedModel, TrainingRun } from '../training/model-kind';
+import { BEHAVIOUR_TRAINING_PARAMS, parseParams, ParamsOf } from '../training/params';
+import { TrainingDataError } from '../training/training-errors';
 
 export const SESSION_GRU_PARAMS = {
   ...BEHAVIOUR_TRAINING_PARAMS,

@@ -1,16 +1,16 @@
 import { pipeline } from 'node:stream/promises';
 import { Readable } from 'node:stream';
 import { from as copyFrom } from 'pg-copy-streams';
-import { float4Text } from '../../db/float4';
-import { userExamples, visitExamples } from '../../predict/datasets';
-import { evaluateUserPropensity, evaluateVisitPropensity, trainingCutoffs, userTrainingExamples, type UserPropensityRange } from '../../predict/evaluation';
-import { loadTrainingHistories } from '../../predict/event-history';
-import { fitLogistic } from '../../predict/logistic-regression';
-import { encodePropensityArtifact } from '../../predict/prediction-artifact';
-import { predictPropensity, propensityState, trainPropensityModel, type PropensityModel } from '../../predict/propensity-model';
-import { ModelKind, ModelKindDefinition, TrainedModel, TrainingRun } from '../model-kind';
-import { BEHAVIOUR_TRAINING_PARAMS, parseParams, ParamsOf } from '../params';
-import { TrainingDataError } from '../training-errors';
+import { float4Text } from '../db/float4';
+import { userExamples, visitExamples } from './datasets';
+import { evaluateUserPropensity, evaluateVisitPropensity, trainingCutoffs, userTrainingExamples, type UserPropensityRange } from './evaluation';
+import { loadTrainingHistories } from './event-history';
+import { fitLogistic } from './logistic-regression';
+import { encodePropensityArtifact } from './prediction-artifact';
+import { predictPropensity, propensityState, trainPropensityModel, type PropensityModel } from './propensity-model';
+import { ModelKind, ModelKindDefinition, TrainedModel, TrainingRun } from '../training/model-kind';
+import { BEHAVIOUR_TRAINING_PARAMS, parseParams, ParamsOf } from '../training/params';
+import { TrainingDataError } from '../training/training-errors';
 
 const HOUR = 3_600_000;
 const DAY = 24 * HOUR;

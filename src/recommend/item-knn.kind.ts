@@ -1,15 +1,15 @@
-import { encodeArtifact } from '../../ml/artifact';
-import { evaluateRanking, popularityRecommender } from '../../ml/evaluation';
-import { scoreFromNeighbours } from '../../recommend/fold-in';
-import { DEFAULT_EVENT_WEIGHTS, ITEM_EVENT_TYPES, loadTrainingItemEvents, splitOf, weightsByCode } from '../../recommend/item-events';
-import { itemNeighbours, NeighbourList } from '../../recommend/item-similarity';
-import { evaluationSummary } from '../../recommend/ranking-summary';
-import { copyItemNeighbours, NeighbourRelation, RankedItems } from '../../recommend/score-tables';
-import { basketsOf, distinctPairItems, IndexedEvents, indexEvents, splitUsers } from '../../recommend/user-split';
-import { DenseIndex } from '../interactions';
-import { ModelKind, ModelKindDefinition, TrainedModel, TrainingRun } from '../model-kind';
-import { BEHAVIOUR_TRAINING_PARAMS, parseParams, ParamsOf } from '../params';
-import { TrainingDataError } from '../training-errors';
+import { encodeArtifact } from '../ml/artifact';
+import { evaluateRanking, popularityRecommender } from '../ml/evaluation';
+import { scoreFromNeighbours } from './fold-in';
+import { DEFAULT_EVENT_WEIGHTS, ITEM_EVENT_TYPES, loadTrainingItemEvents, splitOf, weightsByCode } from './item-events';
+import { itemNeighbours, NeighbourList } from './item-similarity';
+import { evaluationSummary } from './ranking-summary';
+import { copyItemNeighbours, NeighbourRelation, RankedItems } from './score-tables';
+import { basketsOf, distinctPairItems, IndexedEvents, indexEvents, splitUsers } from './user-split';
+import { DenseIndex } from './interactions';
+import { ModelKind, ModelKindDefinition, TrainedModel, TrainingRun } from '../training/model-kind';
+import { BEHAVIOUR_TRAINING_PARAMS, parseParams, ParamsOf } from '../training/params';
+import { TrainingDataError } from '../training/training-errors';
 
 export const ITEM_KNN_PARAMS = {
   ...BEHAVIOUR_TRAINING_PARAMS,

@@ -1,23 +1,22 @@
 import type { DataSource } from 'typeorm';
-import { createScratchDatabase } from '../db/scratch-database';
-import { loadTf } from '../ml/tf-backend';
-import { auc, classificationMetrics, recallAtK } from '../ml/metrics';
-import { createDemoShop, type DemoShop } from '../sim';
-import { loadDemoShop } from '../sim/load';
-import { SeededRandom } from '../ml/random';
-import { fitIsolation, fitStatistical, fitSupervised, scoreIsolation, scoreStatistical, scoreSupervised, supervisedInputs } from './detectors';
-import { DEFAULT_DETECTOR_WEIGHTS, ensembleScore, type Detector } from './ensemble';
-import { extractUserFeatures, type UserFeatureTable } from './feature-extraction';
-import { ISOLATION_FOREST_DEFAULTS } from './isolation-forest';
-import { dayLabels, worstDays } from './user-days';
-import { runIfMain } from '../cli/run-if-main';
+import { createScratchDatabase } from '../../src/db/scratch-database';
+import { loadTf } from '../../src/ml/tf-backend';
+import { auc, classificationMetrics, recallAtK } from '../../src/ml/metrics';
+import { createDemoShop, type DemoShop } from '../../src/sim';
+import { loadDemoShop } from '../../src/sim/load';
+import { SeededRandom } from '../../src/ml/random';
+import { fitIsolation, fitStatistical, fitSupervised, scoreIsolation, scoreStatistical, scoreSupervised, supervisedInputs } from '../../src/anomaly/detectors';
+import { DEFAULT_DETECTOR_WEIGHTS, ensembleScore, type Detector } from '../../src/anomaly/ensemble';
+import { extractUserFeatures, type UserFeatureTable } from '../../src/anomaly/feature-extraction';
+import { ISOLATION_FOREST_DEFAULTS } from '../../src/anomaly/isolation-forest';
+import { dayLabels, worstDays } from '../../src/anomaly/user-days';
 
 /**
  * How well the detectors find the demo shop's injected click farms and fake-order accounts,
  * judged against the generator's ground truth, and how much excluding what they flag moves a
  * funnel and a popularity recommender. Run after a build:
  *
- *   node dist/src/anomaly/evaluate-demo-shop.js [--users 20000] [--days 14] [--seed 1] [--threshold 0.5] [--labels 300]
+ *   npm run bench anomaly-detection -- [--users 20000] [--days 14] [--seed 1] [--threshold 0.5] [--labels 300]
  *
  * Detectors score user-days; a user's score is their worst day's, and the figures are per user.
  * The supervised detector learns from simulated admin labels: the ground truth of the users an
@@ -225,7 +224,7 @@ function argument(argv: string[], name: string, fallback: number): number {
   return index >= 0 ? Number(argv[index + 1]) : fallback;
 }
 
-async function main(argv: string[]): Promise<void> {
+export async function run(argv: string[]): Promise<void> {
   const users = argument(argv, 'users', 20_000);
   const days = argument(argv, 'days', 14);
   const seed = argument(argv, 'seed', 1);
@@ -251,5 +250,3 @@ async function main(argv: string[]): Promise<void> {
     await db.drop();
   }
 }
-
-runIfMain(module, () => main(process.argv.slice(2)));

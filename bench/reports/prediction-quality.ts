@@ -1,23 +1,22 @@
 import 'reflect-metadata';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { createScratchDatabase } from '../db/scratch-database';
-import { importFile } from '../events/import/import.service';
-import { auc, logLoss, pairwiseConcordance } from '../ml/metrics';
-import { loadTf, type Tf } from '../ml/tf-backend';
-import { createDemoShop, type DemoShop } from '../sim';
-import { brierScore } from './calibration';
-import { historiesOf, type UserHistory } from './datasets';
-import { evaluateNextStep, evaluateUserPropensity, evaluateVisitPropensity, roundMetric } from './evaluation';
-import { loadHistories } from './event-history';
-import { runIfMain } from '../cli/run-if-main';
+import { createScratchDatabase } from '../../src/db/scratch-database';
+import { importFile } from '../../src/events/import/import.service';
+import { auc, logLoss, pairwiseConcordance } from '../../src/ml/metrics';
+import { loadTf, type Tf } from '../../src/ml/tf-backend';
+import { createDemoShop, type DemoShop } from '../../src/sim';
+import { brierScore } from '../../src/predict/calibration';
+import { historiesOf, type UserHistory } from '../../src/predict/datasets';
+import { evaluateNextStep, evaluateUserPropensity, evaluateVisitPropensity, roundMetric } from '../../src/predict/evaluation';
+import { loadHistories } from '../../src/predict/event-history';
 
 /**
  * The quality report of docs/prediction.md: both model kinds against their baselines on a
  * generated demo shop (and against the generator's true purchase probabilities), on the REES46
  * sample (visit purchase) and the Taobao sample (user purchase), each with a time-based split.
  *
- *   npm run build && node dist/src/predict/quality-report.js [demo|rees46|taobao|all] [--users N] [--days D] [--epochs E]
+ *   npm run build && npm run bench prediction-quality -- [demo|rees46|taobao|all] [--users N] [--days D] [--epochs E]
  */
 
 const HOUR = 3_600_000;
@@ -188,8 +187,7 @@ async function taobaoReport(tf: Tf, options: ReportOptions): Promise<void> {
   });
 }
 
-async function main(): Promise<void> {
-  const args = process.argv.slice(2);
+export async function run(args: string[]): Promise<void> {
   const which = args.find((a) => !a.startsWith('--')) ?? 'all';
   const number = (name: string, fallback: number) => {
     const at = args.indexOf(`--${name}`);
@@ -202,5 +200,3 @@ async function main(): Promise<void> {
   if (which === 'rees46' || which === 'all') await rees46Report(tf, options);
   if (which === 'taobao' || which === 'all') await taobaoReport(tf, options);
 }
-
-runIfMain(module, main);

@@ -1,4 +1,4 @@
-import { TrainingDataError } from '../training-errors';
+import { TrainingDataError } from '../training/training-errors';
 import { fittedHorizonHours } from './purchase-propensity.kind';
 
 const HOUR = 3_600_000;

@@ -1,29 +1,29 @@
 import 'reflect-metadata';
 import type { DataSource } from 'typeorm';
-import { intFlag, parseArgs } from '../cli/args';
-import { createScratchDatabase } from '../db/scratch-database';
-import { FunnelService } from '../funnel/funnel.service';
-import type { FunnelSpec } from '../funnel/funnel-definition';
-import { decodeArtifact, tensorNamed } from '../ml/artifact';
-import { evaluateRanking, type HeldOutUser, type RankingMetrics } from '../ml/evaluation';
-import { topItemsForUsers, type Factors } from '../ml/matrix-factorization';
-import { loadTf, type Tf } from '../ml/tf-backend';
-import { createDemoShop, type DemoShop } from '../sim';
-import { loadDemoShop } from '../sim/load';
-import { loadInteractions } from '../training/interactions';
-import { matrixFactorization } from '../training/kinds/matrix-factorization.kind';
-import { ModelKind } from '../training/model-kind';
-import { TrainingJobs } from '../training/training-jobs';
-import { TrainingRunner } from '../training/training-runner';
-import { loadFlaggedUserIds } from './flagged-users';
-import { config } from '../config';
-import { runIfMain } from '../cli/run-if-main';
+import { intFlag, parseArgs } from '../../src/cli/args';
+import { createScratchDatabase } from '../../src/db/scratch-database';
+import { FunnelService } from '../../src/funnel/funnel.service';
+import type { FunnelSpec } from '../../src/funnel/funnel-definition';
+import { decodeArtifact, tensorNamed } from '../../src/ml/artifact';
+import { evaluateRanking, type HeldOutUser, type RankingMetrics } from '../../src/ml/evaluation';
+import { topItemsForUsers, type Factors } from '../../src/ml/matrix-factorization';
+import { loadTf, type Tf } from '../../src/ml/tf-backend';
+import { createDemoShop, type DemoShop } from '../../src/sim';
+import { loadDemoShop } from '../../src/sim/load';
+import { TRAINING_DOMAINS } from '../../src/model-kinds';
+import { loadInteractions } from '../../src/recommend/interactions';
+import { matrixFactorization } from '../../src/recommend/matrix-factorization.kind';
+import { ModelKind } from '../../src/training/model-kind';
+import { TrainingJobs } from '../../src/training/training-jobs';
+import { TrainingRunner } from '../../src/training/training-runner';
+import { loadFlaggedUserIds } from '../../src/anomaly/flagged-users';
+import { config } from '../../src/config';
 
 /**
  * How much the funnel's conversion rates and the recommender's recall move when anomalous users
  * are left out, on a generated demo shop judged against the generator's ground truth:
  *
- *   node dist/src/anomaly/exclusion-effect.js [--users 20000] [--days 14] [--seed 1]
+ *   npm run bench exclusion-effect -- [--users 20000] [--days 14] [--seed 1]
  *
  * Everything goes through the production paths: the two unsupervised detectors and both
  * factorisations are trained by `TrainingRunner` (as the worker does), the funnels are
@@ -49,7 +49,7 @@ interface ExclusionEffect {
 
 async function train(dataSource: DataSource, kind: ModelKind, params: Record<string, unknown>, requestKey: string): Promise<number> {
   const { job } = await new TrainingJobs(dataSource).insertOrFind({ requestKey, kind, params, from: null, to: new Date(), activate: true, scheduleId: null });
-  const outcome = await new TrainingRunner(dataSource).run(job.id);
+  const outcome = await new TrainingRunner(dataSource, TRAINING_DOMAINS).run(job.id);
   if (outcome.modelVersionId === undefined) throw new Error(`${kind} training was skipped`);
   return outcome.modelVersionId;
 }
@@ -218,7 +218,7 @@ function printTables(effect: ExclusionEffect): void {
   console.log(`\nseconds: ${Object.entries(effect.seconds).map(([name, s]) => `${name} ${s.toFixed(1)}`).join('; ')}`);
 }
 
-async function main(argv: string[]): Promise<void> {
+export async function run(argv: string[]): Promise<void> {
   const args = parseArgs(argv);
   const users = intFlag(args, 'users', 20_000, 100);
   const days = intFlag(args, 'days', 14, 2);
@@ -241,5 +241,3 @@ async function main(argv: string[]): Promise<void> {
     await db.drop();
   }
 }
-
-runIfMain(module, () => main(process.argv.slice(2)));

@@ -1,10 +1,11 @@
 import 'reflect-metadata';
 import type { SandboxedJob } from 'bullmq';
 import type { DataSource } from 'typeorm';
-import { config } from '../config';
-import { createDataSource } from '../db/data-source';
-import type { TrainingJobPayloads } from './model-kind';
-import { TrainingRunner } from './training-runner';
+import { config } from '../src/config';
+import { createDataSource } from '../src/db/data-source';
+import { TRAINING_DOMAINS } from '../src/model-kinds';
+import type { TrainingJobPayloads } from '../src/training/model-kind';
+import { TrainingRunner } from '../src/training/training-runner';
 
 /**
  * BullMQ's sandboxed processor for the training queue: each concurrent job runs in a child process
@@ -32,7 +33,7 @@ function workerDatabase(): Promise<DataSource> {
 }
 
 export default async function processTrainingJob(job: SandboxedJob): Promise<unknown> {
-  const runner = new TrainingRunner(await workerDatabase());
+  const runner = new TrainingRunner(await workerDatabase(), TRAINING_DOMAINS);
   const onProgress = async (fraction: number) => {
     try {
       await job.updateProgress(Math.round(fraction * 1000) / 1000);

@@ -1,14 +1,14 @@
 import type { DataSource } from 'typeorm';
-import { encodeArtifact } from '../../ml/artifact';
-import { evaluateRanking, popularityRecommender } from '../../ml/evaluation';
-import { DEFAULT_EVENT_WEIGHTS, ITEM_EVENT_TYPES, loadTrainingItemEvents, splitOf, weightsByCode } from '../../recommend/item-events';
-import { decayedPopularity, topIndices } from '../../recommend/popularity';
-import { copyPopularityScores, RankedItems } from '../../recommend/score-tables';
-import { distinctPairItems, indexEvents, splitUsers } from '../../recommend/user-split';
-import { DenseIndex } from '../interactions';
-import { ModelKind, ModelKindDefinition, TrainedModel, TrainingRun } from '../model-kind';
-import { BEHAVIOUR_TRAINING_PARAMS, parseParams, ParamsOf } from '../params';
-import { evaluationSummary } from '../../recommend/ranking-summary';
+import { encodeArtifact } from '../ml/artifact';
+import { evaluateRanking, popularityRecommender } from '../ml/evaluation';
+import { DEFAULT_EVENT_WEIGHTS, ITEM_EVENT_TYPES, loadTrainingItemEvents, splitOf, weightsByCode } from './item-events';
+import { decayedPopularity, topIndices } from './popularity';
+import { copyPopularityScores, RankedItems } from './score-tables';
+import { distinctPairItems, indexEvents, splitUsers } from './user-split';
+import { DenseIndex } from './interactions';
+import { ModelKind, ModelKindDefinition, TrainedModel, TrainingRun } from '../training/model-kind';
+import { BEHAVIOUR_TRAINING_PARAMS, parseParams, ParamsOf } from '../training/params';
+import { evaluationSummary } from './ranking-summary';
 
 export const POPULARITY_PARAMS = {
   ...BEHAVIOUR_TRAINING_PARAMS,
