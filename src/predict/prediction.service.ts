@@ -331,9 +331,10 @@ export class PredictionService {
    * without a purchase since, whose open cart (items carted and neither removed nor bought since)
    * is worth at least `minValue`, and whose stored propensity is at most `maxPropensity`: a page
    * of at most `first` (1–200), most valuable carts first, then dense user id, after the cursor
-   * `after`, with `totalCount` over every page. `asOf` defaults to now for a live shop and to the end of its
-   * events for an idle one on the first page (events/latest-event.ts) and to the cursor's on later ones, so one walk reads one window. BAD_USER_INPUT for arguments out of
-   * range, a cursor that is not this list's, or an `asOf` other than the cursor's.
+   * `after`, with `totalCount` over every page. On the first page `asOf` defaults to now for a
+   * live shop and to the end of its events for an idle one (events/latest-event.ts), on later
+   * pages to the cursor's, so one walk reads one window. BAD_USER_INPUT for arguments out of range,
+   * a cursor that is not this list's, or an `asOf` other than the cursor's.
    */
   async atRiskUsers(args: { stage: FunnelStage; minValue: number; maxPropensity: number; withinDays: number; first: number; after?: string | null; asOf?: Date | null }): Promise<AtRiskUsers> {
     const stageIndex = FUNNEL_STAGES.indexOf(args.stage);
