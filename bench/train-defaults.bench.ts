@@ -23,6 +23,10 @@ const ORDER = [
 /** The figures a kind's metrics give against its baseline, as one line. */
 function versusBaseline(metrics: Record<string, any>): string {
   const e = metrics.evaluation ?? {};
+  if (e.itemKnnLastItemBaseline) {
+    const [m, knn, pop] = [e.model, e.itemKnnLastItemBaseline, e.popularityBaseline];
+    return `next-item recall@${e.k} ${m.recall} vs item-KNN ${knn.recall}, popularity ${pop.recall}; MRR ${m.mrr} vs ${knn.mrr}, ${pop.mrr}`;
+  }
   if (e.recallLiftOverBaseline !== undefined) return `recall lift ×${e.recallLiftOverBaseline}, NDCG lift ×${e.ndcgLiftOverBaseline}`;
   if (e.users && e.visits) return `users log loss ${e.users.model.logLoss} vs ${e.users.logisticBaseline.logLoss}; visits ${e.visits.model.logLoss} vs ${e.visits.logisticBaseline.logLoss}; beats: ${e.beatsBaseline}`;
   if (e.model && e.markovBaseline) return `log loss ${e.model.logLoss} vs Markov ${e.markovBaseline.logLoss}, accuracy ${e.model.accuracy} vs ${e.markovBaseline.accuracy}; beats: ${e.beatsBaseline}`;

@@ -80,7 +80,7 @@ async function train(run: TrainingRun<NextStepParams>): Promise<TrainedModel> {
     artifact,
     metrics: {
       evaluation: evaluated.evaluation,
-      training: { events: eventCount, finalLoss: finalLoss === null ? null : Math.round(finalLoss * 1e5) / 1e5, totalSeconds: Math.round((performance.now() - started) / 10) / 100 },
+      training: { events: eventCount, window, finalLoss: finalLoss === null ? null : Math.round(finalLoss * 1e5) / 1e5, totalSeconds: Math.round((performance.now() - started) / 10) / 100 },
     },
     eventCount,
     trainedFrom: from,

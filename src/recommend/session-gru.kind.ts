@@ -272,6 +272,7 @@ async function train(run: TrainingRun<SessionGruParams>): Promise<TrainedModel> 
     training: {
       sessions: finalSessions.length,
       examples: final.examples,
+      examplesPerEpoch: Math.min(final.examples, params.maxExamplesPerEpoch > 0 ? params.maxExamplesPerEpoch : final.examples),
       vocabulary: finalVocabulary.itemIds.length,
       finalLoss: round(final.loss),
       totalSeconds: round((performance.now() - started) / 1000),
