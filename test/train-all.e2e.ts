@@ -1,4 +1,7 @@
 import { Queue } from 'bullmq';
+import { execFile } from 'node:child_process';
+import { resolve } from 'node:path';
+import { promisify } from 'node:util';
 import { createDemoShop } from '../src/sim';
 import { loadDemoShop } from '../src/sim/load';
 import { reconcileTrainingQueue } from '../src/training/queue-reconciler';
@@ -6,6 +9,8 @@ import { bullConnection, TRAINING_QUEUE } from '../src/training/training.queue';
 import { startTestApp, TestApp } from './support/app';
 import { sleep, WorkerProcess } from './support/worker';
 
+const run = promisify(execFile);
+const CLI = resolve(__dirname, '../dist/src/cli/main.js');
 const DETECTORS = ['ANOMALY_STATISTICAL', 'ANOMALY_ISOLATION_FOREST'];
 const BEHAVIOUR = ['MATRIX_FACTORIZATION', 'POPULARITY', 'ITEM_KNN', 'SESSION_GRU', 'NEXT_STEP', 'PURCHASE_PROPENSITY'];
 const JOB = 'id kind state error waitsFor createdAt startedAt finishedAt modelVersion { metrics }';
@@ -110,6 +115,21 @@ describe('trainAll', () => {
       const flaggedUsers = page.edges.filter(({ node }: { node: { flagged: boolean } }) => node.flagged).length;
       expect(flaggedUsers).toBeGreaterThan(0);
       for (const job of finished.slice(2)) expect(job.modelVersion!.metrics.excludedAnomalousUsers).toBeGreaterThanOrEqual(flaggedUsers);
+
+      // The command line does the same: over unchanged data `train --all` finds the jobs that trained.
+      const env = { ...process.env, DATABASE_URL: t.db.url, FUNNELCAST_QUEUE_PREFIX: prefix, LOG_LEVEL: 'silent' };
+      const params = JSON.stringify({ SESSION_GRU: { epochs: 1, units: 8, embeddingSize: 8 }, NEXT_STEP: { epochs: 1, units: 4, refit: false }, PURCHASE_PROPENSITY: { epochs: 1, units: 2, hiddenUnits: 2, refit: false }, MATRIX_FACTORIZATION: { epochs: 2, dimensions: 4 } });
+      const all = await run(process.execPath, [CLI, 'train', '--all', '--params', params, '--wait'], { env });
+      for (const job of jobs) expect(all.stdout).toContain(`${job.id}  COMPLETED`);
+      expect(all.stdout).toMatch(/^skipped ANOMALY_SUPERVISED: .*labelUser/m);
+      // One kind, new params: a new job, trained by the worker while the command waits.
+      const one = await run(process.execPath, [CLI, 'train', '--kind', 'POPULARITY', '--params', '{"halfLifeHours":24}', '--wait'], { env });
+      expect(one.stdout).toMatch(/^POPULARITY +COMPLETED in [\d.]+ s$/m);
+      // Bad input: the service's message, and a failing exit code.
+      await expect(run(process.execPath, [CLI, 'train', '--kind', 'POPULARITY', '--params', '{"halfLifeHours":-1}'], { env })).rejects.toMatchObject({
+        code: 1,
+        stderr: expect.stringContaining('params.halfLifeHours must be a number from 0.1'),
+      });
     } finally {
       await worker.stop();
     }

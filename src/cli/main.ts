@@ -16,6 +16,7 @@ const COMMANDS: Record<string, { summary: string; load: () => Promise<CommandMod
   migrate: { summary: 'apply pending database migrations', load: () => import('./migrate.command') },
   keys: { summary: 'create, list or revoke API keys', load: () => import('../auth/keys.command') },
   import: { summary: 'bulk-import an event file (taobao, rees46, retailrocket, funnelcast-csv, ndjson)', load: () => import('../events/import/import.command') },
+  train: { summary: 'queue training (--all: every model, anomaly detectors first) and optionally wait for it', load: () => import('./train.command') },
   generate: { summary: 'generate a synthetic demo shop with ground truth', load: () => import('../sim/generate.command') },
   schema: { summary: 'write schema.graphql from the code', load: () => import('./schema.command') },
 };
