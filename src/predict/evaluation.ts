@@ -123,6 +123,8 @@ export interface PropensityEvaluation {
   splitAt: string;
   trainingExamples: number;
   trainingBaseRate: number;
+  /** The epoch whose weights were kept (lowest log loss on the held-out calibration rows); 0: the logistic start itself. */
+  bestEpoch: number;
   model: BinaryMetrics;
   logisticBaseline: BinaryMetrics;
   beatsBaseline: boolean;
@@ -180,7 +182,7 @@ async function compareWithLogistic(
   if (test.examples.count === 0) throw new RangeError(`no ${target} examples after the split to evaluate on`);
   const featureCount = training.featureCount;
   const logistic = fitLogistic(train.examples.features, featureCount, train.examples.labels, { l2: 1 });
-  const { model } = await trainPropensityModel(tf, train.examples, training, onEpoch, logistic);
+  const { model, bestEpoch } = await trainPropensityModel(tf, train.examples, training, onEpoch, logistic);
   const predictions = predictPropensity(tf, model, test.examples);
   const baseline = predictLogisticRows(logistic, test.examples.features);
   const baseRate = train.examples.labels.reduce((sum, y) => sum + y, 0) / train.examples.count;
@@ -192,6 +194,7 @@ async function compareWithLogistic(
       splitAt: new Date(splitMs).toISOString(),
       trainingExamples: train.examples.count,
       trainingBaseRate: round(baseRate),
+      bestEpoch,
       model: modelMetrics,
       logisticBaseline: baselineMetrics,
       beatsBaseline: modelMetrics.logLoss < baselineMetrics.logLoss,

@@ -29,6 +29,7 @@ export interface PropensityConfig {
 
 export interface PropensityTraining extends PropensityConfig {
   epochs: number;
+  /** Examples per minibatch; 0 picks `autoBatchSize` of the examples fitted. */
   batchSize: number;
   learningRate: number;
   /** Share of the examples held out of fitting to fit the Platt scaling on. */
@@ -148,13 +149,32 @@ function startFromLogistic(tf: Tf, network: tfjs.LayersModel, config: Propensity
   tf.dispose(tensors);
 }
 
+/**
+ * The minibatch size for `batchSize: 0`: a power of two near examples / 40, so an epoch is about 40
+ * steps, within 32…512. A fixed large batch leaves a small shop with a handful of steps (the network
+ * stays at its logistic start); a fixed small one makes a large shop's epoch thousands of steps,
+ * each costing about as much on WebAssembly as a larger one.
+ */
+export function autoBatchSize(examples: number): number {
+  const target = Math.max(1, examples / 40);
+  return Math.min(512, Math.max(32, 2 ** Math.round(Math.log2(target))));
+}
+
+/**
+ * Trains the propensity network on `examples` (sequence, hand features, label), holding out
+ * `calibrationShare` of them. Warm-started from `warmStart` (a logistic regression on the hand
+ * features) the network begins as exactly that regression. After every epoch the held-out log loss
+ * is measured and the best epoch's weights are kept (`bestEpoch`, 0 = the start); Platt scaling is
+ * then fitted on the same held-out rows and kept only when it lowers their log loss.
+ * Throws RangeError for fewer than 10 examples.
+ */
 export async function trainPropensityModel(
   tf: Tf,
   examples: PropensityExamples,
   options: PropensityTraining,
   onEpoch?: (report: EpochReport) => Promise<void> | void,
   warmStart?: LogisticModel,
-): Promise<{ model: PropensityModel; finalLoss: number }> {
+): Promise<{ model: PropensityModel; finalLoss: number; bestEpoch: number }> {
   if (examples.count < 10) throw new RangeError(`too few examples to train a propensity model (${examples.count})`);
   const config: PropensityConfig = { units: options.units, hiddenUnits: options.hiddenUnits, window: options.window, featureCount: options.featureCount, seed: options.seed };
   const order = seededPermutation(examples.count, new Rng(options.seed ^ 0x5bd1e995));
@@ -166,23 +186,39 @@ export async function trainPropensityModel(
   const network = buildPropensityNetwork(tf, config);
   if (warmStart) startFromLogistic(tf, network, config, warmStart);
   network.compile({ optimizer: tf.train.adam(options.learningRate), loss: 'binaryCrossentropy' });
+  const calibrationSet = pick(examples, calibrationRows, config.window, config.featureCount);
+  // Early stopping on the held-out rows: the weights of the epoch with the lowest held-out log loss
+  // are kept. Warm-started, "epoch 0" is the logistic regression itself (the deep part's output
+  // weights are zero), so where the sequence adds nothing the network stays the baseline instead
+  // of fitting noise: on small shops that is most of the time.
+  const heldOutLoss = () => logLoss(networkOutputs(tf, network, calibrationSet, config, mean, scale), calibrationSet.labels);
+  let best = { epoch: 0, loss: heldOutLoss(), weights: network.getWeights().map((w) => w.clone()) };
   const x = tf.tensor3d(fitSet.sequences, [fitSet.count, config.window, STEP_WIDTH]);
   const f = tf.tensor2d(standardise(fitSet.features, mean, scale), [fitSet.count, config.featureCount]);
   const y = tf.tensor2d(Float32Array.from(fitSet.labels), [fitSet.count, 1]);
   let finalLoss: number;
   try {
-    finalLoss = await fitShuffled(tf, network, [x, f], y, { epochs: options.epochs, batchSize: options.batchSize, seed: options.seed }, onEpoch);
+    const batchSize = options.batchSize > 0 ? options.batchSize : autoBatchSize(fitSet.count);
+    finalLoss = await fitShuffled(tf, network, [x, f], y, { epochs: options.epochs, batchSize, seed: options.seed }, async (report) => {
+      const loss = heldOutLoss();
+      if (loss < best.loss) {
+        tf.dispose(best.weights);
+        best = { epoch: report.epoch, loss, weights: network.getWeights().map((w) => w.clone()) };
+      }
+      await onEpoch?.(report);
+    });
   } finally {
     tf.dispose([x, f, y]);
   }
-  const calibrationSet = pick(examples, calibrationRows, config.window, config.featureCount);
+  network.setWeights(best.weights);
+  tf.dispose(best.weights);
   const raw = networkOutputs(tf, network, calibrationSet, config, mean, scale);
   // Platt scaling is kept only when it improves the held-out log loss: on a small calibration set it
   // can fit noise, and the warm-started network is often calibrated already.
   const fitted = fitPlatt(raw, calibrationSet.labels);
   const scaled = Float64Array.from(raw, (p) => applyPlatt(fitted, p));
   const platt = logLoss(scaled, calibrationSet.labels) < logLoss(raw, calibrationSet.labels) ? fitted : IDENTITY;
-  return { model: { config, network, mean, scale, platt }, finalLoss };
+  return { model: { config, network, mean, scale, platt }, finalLoss, bestEpoch: best.epoch };
 }
 
 /** Calibrated purchase probabilities for every example. */

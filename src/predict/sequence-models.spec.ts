@@ -2,7 +2,7 @@ import { loadTf } from '../ml/tf-backend';
 import { fitLogistic, predictLogisticRows } from './logistic-regression';
 import { fitMarkov, markovProbabilities, markovStateOf } from './markov';
 import { fittedWindow, nextStepWindows, predictNextSteps, trainNextStepModel } from './next-step-model';
-import { PropensityExampleBuilder, predictPropensity, trainPropensityModel } from './propensity-model';
+import { autoBatchSize, PropensityExampleBuilder, predictPropensity, trainPropensityModel } from './propensity-model';
 import { nextActionsOf, type PredictionEvent } from './session-events';
 
 const visit = (...types: string[]): PredictionEvent[] =>
@@ -60,5 +60,16 @@ describe('fittedWindow', () => {
     // Long visits: at most 24; longer ones are cut into overlapping windows.
     expect(fittedWindow([50, 60, 70], 0)).toBe(24);
     expect(fittedWindow([], 0)).toBe(4);
+  });
+});
+
+describe('autoBatchSize', () => {
+  it('aims at about 40 steps an epoch, as a power of two within 32…512', () => {
+    expect(autoBatchSize(10_240)).toBe(256); // 10,240 / 40 = 256
+    expect(autoBatchSize(16_000)).toBe(512); // 400 → log2 8.64 rounds to 9
+    expect(autoBatchSize(7_000)).toBe(128); // 175 → log2 7.45 rounds to 7
+    expect(autoBatchSize(1_000)).toBe(32); // 25 is below the floor
+    expect(autoBatchSize(1_000_000)).toBe(512); // 25,000 is above the ceiling
+    expect(autoBatchSize(0)).toBe(32);
   });
 });
