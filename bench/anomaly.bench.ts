@@ -41,7 +41,11 @@ export async function run(argv: string[]): Promise<void> {
 
     started = process.hrtime.bigint();
     const inputs = supervisedInputs(statistical, table, statScores, isoScores);
-    const regression = { weights: Array.from({ length: SUPERVISED_DIMENSIONS }, (_, d) => (d % 3) - 1), bias: -1 };
+    const regression = {
+      mean: new Array<number>(SUPERVISED_DIMENSIONS).fill(0),
+      scale: new Array<number>(SUPERVISED_DIMENSIONS).fill(1),
+      weights: [-1, ...Array.from({ length: SUPERVISED_DIMENSIONS }, (_, d) => (d % 3) - 1)],
+    };
     scoreSupervised({ regression, labelled: { positives: 0, negatives: 0 } }, inputs, table.rows);
     const supSeconds = elapsedSeconds(started);
     console.log(`supervised (inputs + logistic regression): scoring ${rate(table.rows, supSeconds)} user-days`);

@@ -1,6 +1,5 @@
 import type { DataSource } from 'typeorm';
 import { createScratchDatabase } from '../../src/db/scratch-database';
-import { loadTf } from '../../src/ml/tf-backend';
 import { auc, classificationMetrics, recallAtK } from '../../src/ml/metrics';
 import { createDemoShop, type DemoShop } from '../../src/sim';
 import { loadDemoShop } from '../../src/sim/load';
@@ -169,10 +168,9 @@ export async function evaluateDemoShop(
   labelSome(Array.from({ length: users }, (_, r) => r), options.labels - (options.labels >> 1));
   const labelsByUser = new Map<number, number>();
   for (let u = 0; u < users; u++) if (labels[u] !== -1) labelsByUser.set(userIds[u], labels[u]);
-  const { tf } = await loadTf();
   const inputs = supervisedInputs(statistical, features, statisticalScores, isolationScores);
   const unsupervisedMean = statisticalScores.map((score, r) => (score + isolationScores[r]) / 2);
-  const supervised = await fitSupervised(tf, inputs, dayLabels(features, labelsByUser, unsupervisedMean));
+  const supervised = fitSupervised(inputs, dayLabels(features, labelsByUser, unsupervisedMean));
   const supervisedScores = scoreSupervised(supervised, inputs, features.rows);
   const ensembleDays = Float64Array.from(statisticalScores, (s, r) =>
     ensembleScore(

@@ -14,6 +14,7 @@ import {
   scoreIsolation,
   scoreStatistical,
   scoreSupervised,
+  SUPERVISED_DEFAULTS,
   supervisedInputs,
   type IsolationModel,
   type StatisticalModel,
@@ -50,9 +51,18 @@ export const SUPERVISED_PARAMS = {
   ...FOREST_PARAMS,
   minLabels: { type: 'int', min: 2, max: 1_000_000, default: 20, description: 'labelled users needed before the regression trains' },
   minPerClass: { type: 'int', min: 1, max: 1_000_000, default: 5, description: 'labelled users needed in each class (BOT/FRAUD and GENUINE)' },
-  epochs: { type: 'int', min: 1, max: 5000, default: 300, description: 'full-batch Adam steps' },
-  learningRate: { type: 'number', min: 1e-5, max: 1, default: 0.05, description: 'Adam step size' },
-  l2: { type: 'number', min: 0, max: 10, default: 0.01, description: 'L2 penalty on the weights' },
+  l2: {
+    type: 'number',
+    min: 0,
+    max: 1000,
+    default: SUPERVISED_DEFAULTS.l2,
+    description: 'L2 penalty λ on the standardised input weights (Newton/IRLS minimises the weighted log loss summed over labelled user-days + λ/2·‖w‖²)',
+  },
+  balanceClasses: {
+    type: 'boolean',
+    default: SUPERVISED_DEFAULTS.balanceClasses,
+    description: 'weigh each class by n / (2·n_class) so the few BOT/FRAUD days count as much as the GENUINE ones',
+  },
 } as const;
 
 type StatisticalParams = ParamsOf<typeof STATISTICAL_PARAMS>;
@@ -188,24 +198,20 @@ async function trainSupervised(run: TrainingRun<SupervisedParams>): Promise<Trai
   const inputs = supervisedInputs(statistical, table, statisticalScores, isolationScores);
   const unsupervised = statisticalScores.map((score, r) => (score + isolationScores[r]) / 2);
   const labels = dayLabels(table, labelsByUser, unsupervised);
-  const supervised: SupervisedModel = await fitSupervised(run.tf, inputs, labels, {
-    epochs: params.epochs,
-    learningRate: params.learningRate,
-    l2: params.l2,
-    balanceClasses: true,
-  });
+  const supervised: SupervisedModel = fitSupervised(inputs, labels, { l2: params.l2, balanceClasses: params.balanceClasses });
   const scores = scoreSupervised(supervised, inputs, table.rows);
   return trained(
     table,
     run,
     scores,
     statistical,
-    { format: 'anomaly-supervised-v1', statistical, isolation, supervised, inputs: [...FEATURE_NAMES.map((n) => `z:${n}`), 'STATISTICAL', 'ISOLATION_FOREST'] },
+    { format: 'anomaly-supervised-v2', statistical, isolation, supervised, inputs: [...FEATURE_NAMES.map((n) => `z:${n}`), 'STATISTICAL', 'ISOLATION_FOREST'] },
     {
       evaluation: evaluation(scores, table, labelsByUser, 'measured on the labels the regression was trained on (in-sample)'),
       labelled: { positives, negatives },
       labelledDays: supervised.labelled,
-      weights: Object.fromEntries([...FEATURE_NAMES.map((n) => `z:${n}`), 'STATISTICAL', 'ISOLATION_FOREST'].map((name, d) => [name, round(supervised.regression.weights[d])])),
+      // Weights of the standardised inputs (per standard deviation), so they compare with each other.
+      weights: Object.fromEntries([...FEATURE_NAMES.map((n) => `z:${n}`), 'STATISTICAL', 'ISOLATION_FOREST'].map((name, d) => [name, round(supervised.regression.weights[d + 1])])),
     },
   );
 }

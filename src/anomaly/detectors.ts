@@ -1,9 +1,8 @@
-import type { Tf } from '../ml/tf-backend';
+import { balancedClassWeights, fitLogistic, predictLogistic, type LogisticModel } from '../ml/logistic-regression';
 import { threeSigmaProbability } from './ensemble';
 import { explainFeatures, type FeatureFinding } from './explain';
 import { FEATURE_COUNT } from './features';
 import { fitIsolationForest, isolationScore, type IsolationForestModel, type RandomSource } from './isolation-forest';
-import { predictProbability, trainLogisticRegression, type LogisticRegressionModel, type LogisticRegressionOptions } from './logistic-regression';
 import { fitFeatureScales, statisticalScore, tailScale, suspiciousZ, transformFeature, type RobustScale } from './robust-z';
 
 /**
@@ -102,18 +101,26 @@ export function supervisedInputs(statistical: StatisticalModel, table: FeatureRo
   return out;
 }
 
+export interface SupervisedOptions {
+  /** λ of the L2 penalty on the standardised input weights (see `fitLogistic`). */
+  l2: number;
+  /** Weigh each class by n / (2·n_class) (`balancedClassWeights`): labelled bots are few. */
+  balanceClasses: boolean;
+}
+
+export const SUPERVISED_DEFAULTS: SupervisedOptions = { l2: 1, balanceClasses: true };
+
 export interface SupervisedModel {
-  regression: LogisticRegressionModel;
+  regression: LogisticModel;
   labelled: { positives: number; negatives: number };
 }
 
-/** Fits the regression on the labelled rows (`labels[r]` 1, 0, or −1 for unlabelled). */
-export async function fitSupervised(
-  tf: Tf,
-  inputs: Float32Array,
-  labels: ArrayLike<number>,
-  options?: LogisticRegressionOptions,
-): Promise<SupervisedModel> {
+/**
+ * Fits the regression (Newton/IRLS, `src/ml/logistic-regression.ts`) on the labelled rows of
+ * `inputs` (rows × SUPERVISED_DIMENSIONS, from `supervisedInputs`); `labels[r]` is 1, 0, or −1 for
+ * unlabelled. Deterministic: the same rows and labels give the same model.
+ */
+export function fitSupervised(inputs: Float32Array, labels: ArrayLike<number>, options: SupervisedOptions = SUPERVISED_DEFAULTS): SupervisedModel {
   const chosen: number[] = [];
   const y: number[] = [];
   let positives = 0;
@@ -123,12 +130,13 @@ export async function fitSupervised(
     y.push(labels[r]);
     positives += labels[r];
   }
-  const regression = await trainLogisticRegression(tf, chosen, y, SUPERVISED_DIMENSIONS, options);
+  const regression = fitLogistic(chosen, SUPERVISED_DIMENSIONS, y, { l2: options.l2, rowWeights: options.balanceClasses ? balancedClassWeights(y) : undefined });
   return { regression, labelled: { positives, negatives: y.length - positives } };
 }
 
+/** P(anomalous) for each of the `rows` rows of `inputs`. */
 export function scoreSupervised(model: SupervisedModel, inputs: Float32Array, rows: number): Float64Array {
   const scores = new Float64Array(rows);
-  for (let r = 0; r < rows; r++) scores[r] = predictProbability(model.regression, inputs, r * SUPERVISED_DIMENSIONS);
+  for (let r = 0; r < rows; r++) scores[r] = predictLogistic(model.regression, inputs, r * SUPERVISED_DIMENSIONS);
   return scores;
 }

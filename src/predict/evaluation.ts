@@ -4,7 +4,7 @@ import type { Tf } from '../ml/tf-backend';
 import { brierScore, calibrationError, multiClassMetrics, reliabilityTable, type MultiClassMetrics, type ReliabilityBin } from './calibration';
 import { markovSteps, userExamples, visitExamples, visitsBetween, type LabelledExamples, type UserHistory } from './datasets';
 import { NEXT_ACTIONS } from './funnel-actions';
-import { fitLogistic, predictLogisticRows, type LogisticModel } from './logistic-regression';
+import { fitLogistic, predictLogisticRows, type LogisticModel } from '../ml/logistic-regression';
 import { fitMarkov, markovProbabilities, type MarkovModel } from './markov';
 import { nextStepWindows, predictWindowSteps, trainNextStepModel, type NextStepTraining } from './next-step-model';
 import { predictPropensity, trainPropensityModel, type PropensityExamples, type PropensityModel, type PropensityTraining } from './propensity-model';

@@ -6,7 +6,7 @@ import { applyPlatt, fitPlatt, type PlattScaling } from './calibration';
 
 const IDENTITY: PlattScaling = { a: 1, b: 0 };
 import { encodeSteps, STEP_WIDTH } from './features';
-import { standardiser, type LogisticModel } from './logistic-regression';
+import { standardiser, type LogisticModel } from '../ml/logistic-regression';
 import type { PredictionEvent } from './session-events';
 import { exportWeights, fitShuffled, importWeights, seededInitializers, seededPermutation, type EpochReport, type NamedWeights } from './tf-training';
 

@@ -5,7 +5,7 @@ import { float4Text } from '../db/float4';
 import { userExamples, visitExamples } from './datasets';
 import { evaluateUserPropensity, evaluateVisitPropensity, trainingCutoffs, userTrainingExamples, type UserPropensityRange } from './evaluation';
 import { loadTrainingHistories } from './event-history';
-import { fitLogistic } from './logistic-regression';
+import { fitLogistic } from '../ml/logistic-regression';
 import { encodePropensityArtifact } from './prediction-artifact';
 import { predictPropensity, propensityState, trainPropensityModel, type PropensityModel } from './propensity-model';
 import { ModelKind, ModelKindDefinition, TrainedModel, TrainingRun } from '../training/model-kind';

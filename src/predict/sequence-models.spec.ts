@@ -1,5 +1,5 @@
 import { loadTf } from '../ml/tf-backend';
-import { fitLogistic, predictLogisticRows } from './logistic-regression';
+import { fitLogistic, predictLogisticRows } from '../ml/logistic-regression';
 import { fitMarkov, markovProbabilities, markovStateOf } from './markov';
 import { fittedWindow, nextStepWindows, predictNextSteps, trainNextStepModel } from './next-step-model';
 import { autoBatchSize, PropensityExampleBuilder, predictPropensity, trainPropensityModel } from './propensity-model';
