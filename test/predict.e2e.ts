@@ -137,6 +137,19 @@ describe('prediction', () => {
         expect(node.cartValue).toBeLessThanOrEqual(values[values.length - 1]);
       }
     }
+    // A stored score compares in the precision it is stored in: a score of exactly 0.2 (a real) is
+    // within maxPropensity 0.2, though as a double that real is 0.20000000298….
+    const top = first.edges[0].node.userId;
+    const setScore = (value: number | null) =>
+      t.app.services.dataSource.query(
+        `UPDATE purchase_propensity_scores s SET propensity = COALESCE($3::real, s.propensity) FROM users u WHERE u.id = s.user_id AND u.external_id = $1 AND s.model_version_id = $2 RETURNING s.propensity`,
+        [top, versions.PURCHASE_PROPENSITY.id, value],
+      );
+    const [[{ propensity: before }]] = await setScore(null);
+    await setScore(0.2);
+    const capped: any = await t.gql(`query($at: DateTime) { atRiskUsers(stage: CART, maxPropensity: 0.2, withinDays: 7, first: 200, asOf: $at) { edges { node { userId propensity } } } }`, { at: RANGE.to }, analyst);
+    await setScore(before);
+    expect(capped.data.atRiskUsers.edges.map(({ node }: any) => node.userId)).toContain(top);
     // A visit not stored yet, for a known user.
     const visit = await t.gql(
       `query($events: [LiveEventInput!], $u: ID) { sessionPurchasePropensity(events: $events, userId: $u) { propensity horizonHours } }`,
