@@ -62,7 +62,7 @@ interface Settings {
 }
 
 export async function run(argv: string[]): Promise<void> {
-  const args = parseArgs(argv);
+  const args = parseArgs(argv, { flags: { database: 'string', rate: 'string', rounds: 'string', seconds: 'string', idle: 'string', fresh: 'string', before: 'string' } });
   const database = stringFlag(args, 'database');
   if (!database) throw new UsageError('--database NAME is required: a copy of a bench shop that this bench may write into (see the file header).');
   if (/^fc_bench_funnel_/.test(database)) throw new UsageError(`${database} is a shared bench shop; copy it (createdb -T) and pass the copy.`);

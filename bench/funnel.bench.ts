@@ -252,7 +252,7 @@ function clickhouseCounts(session: ChdbSession, fromMicros: number, toMicros: nu
 }
 
 export async function run(argv: string[]): Promise<void> {
-  const args = parseArgs(argv, ['reuse', 'skip-pg']);
+  const args = parseArgs(argv, { flags: { events: 'string', users: 'string', days: 'string', seed: 'string', repeat: 'string', workers: 'string', 'split-repeat': 'string', reuse: 'boolean', 'skip-pg': 'boolean' } });
   const events = intFlag(args, 'events', 10_000_000, 1000);
   const users = intFlag(args, 'users', Math.max(100, Math.round(events / EVENTS_PER_USER)), 10);
   const days = intFlag(args, 'days', 14, 1);

@@ -115,7 +115,7 @@ async function guardCost(users: number, repeat: number): Promise<void> {
 }
 
 export async function run(argv: string[]): Promise<void> {
-  const args = parseArgs(argv);
+  const args = parseArgs(argv, { flags: { repeat: 'string', lines: 'string', users: 'string' } });
   const repeat = intFlag(args, 'repeat', 5, 1);
   await ndjsonReading(intFlag(args, 'lines', 200_000, 1), repeat);
   await guardCost(intFlag(args, 'users', 20_000, 10), repeat);

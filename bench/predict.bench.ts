@@ -17,7 +17,7 @@ import { benchDatabase, elapsedSeconds, rate } from './support';
  * and batch scoring throughput (users per second through the stored-score path).
  */
 export async function run(argv: string[]): Promise<void> {
-  const args = parseArgs(argv);
+  const args = parseArgs(argv, { flags: { users: 'string', days: 'string', requests: 'string', concurrency: 'string' } });
   const users = intFlag(args, 'users', 2000, 10);
   const days = intFlag(args, 'days', 21, 8);
   const requests = intFlag(args, 'requests', 400, 10);

@@ -139,7 +139,7 @@ async function affinityAgreement(dataSource: DataSource, shop: DemoShop, version
  * agreement with the true affinities. Prints markdown tables for docs/recommendations.md.
  */
 export async function run(argv: string[]): Promise<void> {
-  const args = parseArgs(argv);
+  const args = parseArgs(argv, { flags: { users: 'string', days: 'string' } });
   const users = intFlag(args, 'users', 3000, 50);
   const days = intFlag(args, 'days', 14, 2);
   process.env.LOG_LEVEL ??= 'warn';

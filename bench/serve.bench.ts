@@ -142,7 +142,7 @@ const percentile = (sorted: number[], p: number) => sorted[Math.min(sorted.lengt
  * a server against it by hand).
  */
 export async function run(argv: string[]): Promise<void> {
-  const args = parseArgs(argv, ['keep']);
+  const args = parseArgs(argv, { flags: { users: 'string', days: 'string', seconds: 'string', connections: 'string', rounds: 'string', 'fold-in': 'string', 'cache-size': 'string', keep: 'boolean' } });
   const users = intFlag(args, 'users', 3000, 50);
   const days = intFlag(args, 'days', 14, 2);
   const seconds = intFlag(args, 'seconds', 10, 1);

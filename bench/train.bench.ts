@@ -67,7 +67,7 @@ async function measureBackend(name: TfBackendName, pairs: PairSet, options: BprO
  *    order items the way the generator's true affinities do (0.5 is chance).
  */
 export async function run(argv: string[]): Promise<void> {
-  const args = parseArgs(argv);
+  const args = parseArgs(argv, { flags: { users: 'string', items: 'string', dimensions: 'string', 'cpu-steps': 'string', 'quality-users': 'string', 'quality-days': 'string' } });
   const users = intFlag(args, 'users', 10_000, 2);
   const items = intFlag(args, 'items', 5_000, 2);
   const dimensions = intFlag(args, 'dimensions', 32, 2);

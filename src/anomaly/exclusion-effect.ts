@@ -219,7 +219,7 @@ function printTables(effect: ExclusionEffect): void {
 }
 
 async function main(argv: string[]): Promise<void> {
-  const args = parseArgs(argv);
+  const args = parseArgs(argv, { flags: { users: 'string', days: 'string', seed: 'string' } });
   const users = intFlag(args, 'users', 20_000, 100);
   const days = intFlag(args, 'days', 14, 2);
   const seed = intFlag(args, 'seed', 1, 0);

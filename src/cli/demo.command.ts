@@ -2,7 +2,7 @@ import { startApp, type App } from '../app';
 import { loadConfig } from '../config';
 import { createDemoShop } from '../sim';
 import { loadDemoShop } from '../sim/load';
-import { intFlag, parseArgs, UsageError } from './args';
+import { intFlag, parseArgs, UsageError, type ParsedArgs } from './args';
 import { resolveDemoDatabase, type DemoDatabase } from './demo-database';
 
 const USAGE = `Usage: funnelcast demo [--users N] [--days D] [--seed S] [--port P] [--check]
@@ -74,8 +74,17 @@ async function post(url: string, key: string | null, query: string): Promise<str
   return JSON.stringify(await response.json());
 }
 
+function parseDemoArgs(argv: string[]): ParsedArgs {
+  try {
+    return parseArgs(argv, { flags: { users: 'string', days: 'string', seed: 'string', port: 'string', check: 'boolean' } });
+  } catch (error) {
+    if (error instanceof UsageError) throw new UsageError(`${error.message}\n\n${USAGE}`);
+    throw error;
+  }
+}
+
 export async function run(argv: string[]): Promise<number> {
-  const args = parseArgs(argv, ['check', 'help']);
+  const args = parseDemoArgs(argv);
   if (args.flags.help) {
     console.log(USAGE);
     return 0;
@@ -83,7 +92,6 @@ export async function run(argv: string[]): Promise<number> {
   const users = intFlag(args, 'users', 5000, 1);
   const days = intFlag(args, 'days', 14, 1);
   const seed = intFlag(args, 'seed', 42, 0);
-  if (args.positional.length) throw new UsageError(`unexpected argument "${args.positional[0]}"\n\n${USAGE}`);
   // Quieter than a server by default, so the banner is not buried in logs: the process-wide logger
   // reads the process-wide configuration, so the default goes into the environment it reads.
   process.env.LOG_LEVEL ??= 'warn';

@@ -24,18 +24,24 @@ event per line (grouped by user, chronological within each user). Same seed, sam
   --labels FILE   also write ground-truth labels as CSV: user_id,label (genuine|click_farm|fake_order)
   --help          show this text`;
 
-const KNOWN_FLAGS = new Set(['users', 'days', 'seed', 'items', 'start', 'out', 'load', 'labels', 'help']);
+const FLAGS = {
+  users: 'string',
+  days: 'string',
+  seed: 'string',
+  items: 'string',
+  start: 'string',
+  out: 'string',
+  labels: 'string',
+  load: 'boolean',
+} as const;
 
 export async function run(argv: string[]): Promise<number> {
   try {
-    const args = parseArgs(argv, ['help', 'load']);
+    const args = parseArgs(argv, { flags: FLAGS });
     if (args.flags.help) {
       console.log(USAGE);
       return 0;
     }
-    const unknown = Object.keys(args.flags).filter((name) => !KNOWN_FLAGS.has(name));
-    if (unknown.length > 0) throw new UsageError(`unknown option ${unknown.map((name) => `--${name}`).join(', ')}`);
-    if (args.positional.length > 0) throw new UsageError(`unexpected argument "${args.positional[0]}"`);
     const itemsFlag = stringFlag(args, 'items');
     const shop = createDemoShop({
       users: intFlag(args, 'users', 10_000, 1),
