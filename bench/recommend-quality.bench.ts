@@ -9,11 +9,10 @@ import { SeededRandom } from '../src/ml/random';
 import { historyFromEvents, scoreFromNeighbours } from '../src/recommend/fold-in';
 import { DEFAULT_EVENT_WEIGHTS, ItemEventType } from '../src/recommend/item-events';
 import { createDemoShop, DemoShop } from '../src/sim';
-import { loadDemoShop } from '../src/sim/load';
 import { modelKindDefinition } from '../src/training/model-kinds';
 import { TrainingJobs } from '../src/training/training-jobs';
 import { TrainingRunner } from '../src/training/training-runner';
-import { benchDatabase } from './support';
+import { benchDatabase, loadBenchShop } from './support';
 
 const DATA = resolve(__dirname, '../../../shared/data');
 const SESSION_PARAMS = { epochs: 4, units: 32, embeddingSize: 16, maxLength: 5, refit: false };
@@ -148,7 +147,7 @@ export async function run(argv: string[]): Promise<void> {
   const demo = await benchDatabase('bench_quality');
   try {
     const shop = createDemoShop({ users, days, seed: 7 });
-    await loadDemoShop(demo.dataSource, shop);
+    await loadBenchShop(demo.dataSource, shop);
     const versions = await trainAll(demo.dataSource, new Date(shop.options.endMs));
     printTable(`Demo shop (${users} users, ${days} days, seed 7)`, versions);
     await affinityAgreement(demo.dataSource, shop, versions);

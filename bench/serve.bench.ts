@@ -4,11 +4,10 @@ import { intFlag, parseArgs } from '../src/cli/args';
 import { EventService } from '../src/events/event.service';
 import { DEFAULT_CACHE_SIZE, RecommendationService } from '../src/recommend/recommendation.service';
 import { createDemoShop } from '../src/sim';
-import { loadDemoShop } from '../src/sim/load';
 import { TrainingJobs } from '../src/training/training-jobs';
 import { TrainingRunner } from '../src/training/training-runner';
 import { modelKindDefinition } from '../src/training/model-kinds';
-import { benchDatabase } from './support';
+import { benchDatabase, loadBenchShop } from './support';
 import { freePort } from './free-port';
 
 // autocannon ships no types; this is the part we use.
@@ -158,7 +157,7 @@ export async function run(argv: string[]): Promise<void> {
   let server: RunningServer | null = null;
   try {
     const shop = createDemoShop({ users, days, seed: 7 });
-    await loadDemoShop(db.dataSource, shop);
+    await loadBenchShop(db.dataSource, shop);
     const shopEnd = new Date(shop.options.endMs);
     const jobs = new TrainingJobs(db.dataSource);
     const kinds: [string, Record<string, unknown>][] = [

@@ -5,11 +5,10 @@ import { pairwiseConcordance } from '../src/ml/metrics';
 import { SeededRandom } from '../src/ml/random';
 import { loadTf, TfBackendName } from '../src/ml/tf-backend';
 import { createDemoShop } from '../src/sim';
-import { loadDemoShop } from '../src/sim/load';
 import { TrainingJobs } from '../src/training/training-jobs';
 import { TrainingRunner } from '../src/training/training-runner';
 import { matrixFactorization } from '../src/training/kinds/matrix-factorization.kind';
-import { benchDatabase } from './support';
+import { benchDatabase, loadBenchShop } from './support';
 
 const PAIR_WEIGHTS: Record<string, number> = { view: 1, fav: 2, cart: 3, checkout: 3, purchase: 5 };
 
@@ -95,7 +94,7 @@ export async function run(argv: string[]): Promise<void> {
   const db = await benchDatabase('bench_train');
   try {
     const shop = createDemoShop({ users: qualityUsers, days: qualityDays, seed: 7 });
-    await loadDemoShop(db.dataSource, shop);
+    await loadBenchShop(db.dataSource, shop);
     const jobs = new TrainingJobs(db.dataSource);
     const params = matrixFactorization.parseParams({});
     const { job } = await jobs.insertOrFind({ requestKey: 'bench', kind: 'MATRIX_FACTORIZATION', params, from: null, to: new Date(), activate: true, scheduleId: null });

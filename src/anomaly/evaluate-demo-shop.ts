@@ -4,6 +4,7 @@ import { loadTf } from '../ml/tf-backend';
 import { auc, classificationMetrics, recallAtK } from '../ml/metrics';
 import { createDemoShop, type DemoShop } from '../sim';
 import { loadDemoShop } from '../sim/load';
+import { loadProgressBar, withProgress } from '../cli/progress';
 import { SeededRandom } from '../ml/random';
 import { fitIsolation, fitStatistical, fitSupervised, scoreIsolation, scoreStatistical, scoreSupervised, supervisedInputs } from './detectors';
 import { DEFAULT_DETECTOR_WEIGHTS, ensembleScore, type Detector } from './ensemble';
@@ -235,7 +236,7 @@ async function main(argv: string[]): Promise<void> {
   try {
     const shop = createDemoShop({ users, days, seed });
     let started = Date.now();
-    const loaded = await loadDemoShop(db.dataSource, shop);
+    const loaded = await withProgress(loadProgressBar(shop), (onProgress) => loadDemoShop(db.dataSource, shop, onProgress));
     const loadSeconds = (Date.now() - started) / 1000;
     const summary = shop.groundTruth.summary();
     const result = await evaluateDemoShop(db.dataSource, shop, { threshold, labels, seed });

@@ -10,6 +10,7 @@ import { topItemsForUsers, type Factors } from '../ml/matrix-factorization';
 import { loadTf, type Tf } from '../ml/tf-backend';
 import { createDemoShop, type DemoShop } from '../sim';
 import { loadDemoShop } from '../sim/load';
+import { loadProgressBar, withProgress } from '../cli/progress';
 import { loadInteractions } from '../training/interactions';
 import { matrixFactorization } from '../training/kinds/matrix-factorization.kind';
 import { ModelKind } from '../training/model-kind';
@@ -228,7 +229,7 @@ async function main(argv: string[]): Promise<void> {
   try {
     const shop = createDemoShop({ users, days, seed });
     const started = performance.now();
-    const loaded = await loadDemoShop(db.dataSource, shop);
+    const loaded = await withProgress(loadProgressBar(shop), (onProgress) => loadDemoShop(db.dataSource, shop, onProgress));
     const loadSeconds = (performance.now() - started) / 1000;
     const summary = shop.groundTruth.summary();
     const effect = await measureExclusionEffect(db.dataSource, shop);

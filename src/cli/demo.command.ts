@@ -4,6 +4,7 @@ import { createDemoShop } from '../sim';
 import { loadDemoShop } from '../sim/load';
 import { intFlag, parseArgs, UsageError, type ParsedArgs } from './args';
 import { resolveDemoDatabase, type DemoDatabase } from './demo-database';
+import { loadProgressBar, withProgress } from './progress';
 
 const USAGE = `Usage: funnelcast demo [--users N] [--days D] [--seed S] [--port P] [--check]
 
@@ -107,7 +108,8 @@ export async function run(argv: string[]): Promise<number> {
     const shop = createDemoShop({ users, days, seed });
     if (count === 0) {
       say(`Generating and loading a demo shop: ${users} visitors over ${days} days (seed ${seed})…`);
-      const summary = await loadDemoShop(app.services.dataSource, shop);
+      const { dataSource } = app.services;
+      const summary = await withProgress(loadProgressBar(shop), (onProgress) => loadDemoShop(dataSource, shop, onProgress));
       say(`Loaded ${summary.imported.toLocaleString('en-US')} events and ${summary.itemsUpserted.toLocaleString('en-US')} items in ${summary.seconds.toFixed(1)} s.`);
     } else {
       say(`The database already holds ${count.toLocaleString('en-US')} events; serving them as they are.`);

@@ -1,6 +1,7 @@
 import { createWriteStream } from 'node:fs';
 import { UsageError, intFlag, parseArgs, stringFlag } from '../cli/args';
 import { withDatabase } from '../cli/database';
+import { generateProgressBar, loadProgressBar, withProgress } from '../cli/progress';
 import { createDemoShop } from './generator';
 import { loadDemoShop } from './load';
 import { writeLabelsCsv } from './labels-csv';
@@ -54,7 +55,7 @@ export async function run(argv: string[]): Promise<number> {
     if (out && args.flags.load) throw new UsageError('use either --out FILE or --load, not both');
     const startedAt = process.hrtime.bigint();
     if (args.flags.load) {
-      const summary = await withDatabase((dataSource) => loadDemoShop(dataSource, shop));
+      const summary = await withProgress(loadProgressBar(shop), (onProgress) => withDatabase((dataSource) => loadDemoShop(dataSource, shop, onProgress)));
       const labelsFile = stringFlag(args, 'labels');
       if (labelsFile) await writeLabelsCsv(shop, createWriteStream(labelsFile));
       const seconds = Number(process.hrtime.bigint() - startedAt) / 1e9;
@@ -66,7 +67,9 @@ export async function run(argv: string[]): Promise<number> {
     }
     // `--load` (the importer's database sink) plugs in here: any ShopSink will do.
     const sink: ShopSink = out ? new NdjsonSink(createWriteStream(out, { highWaterMark: 1 << 20 })) : new NdjsonSink(process.stdout, false);
-    const report = await pumpDemoShop(shop, sink);
+    // No bar when the events themselves go to the terminal.
+    const bar = out || !process.stdout.isTTY ? generateProgressBar(shop) : null;
+    const report = await withProgress(bar, (onBatch) => pumpDemoShop(shop, sink, undefined, onBatch));
     const labelsFile = stringFlag(args, 'labels');
     if (labelsFile) await writeLabelsCsv(shop, createWriteStream(labelsFile));
     const seconds = Number(process.hrtime.bigint() - startedAt) / 1e9;

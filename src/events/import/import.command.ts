@@ -1,4 +1,5 @@
 import { intFlag, parseArgs, stringFlag, UsageError } from '../../cli/args';
+import { importProgressBar, withProgress } from '../../cli/progress';
 import { ConfigError, loadConfig } from '../../config';
 import { openDatabase } from '../../db/data-source';
 import { isDatabaseUnavailable } from '../../db/db-errors';
@@ -11,7 +12,6 @@ import {
   isImportFormat,
   type ImportSummary,
 } from './import.service';
-import { ProgressBar } from './progress-bar';
 import { TIMESTAMP_UNITS, type TimestampUnit } from '../event-time';
 
 const USAGE = `Usage: funnelcast import --format <${IMPORT_FORMATS.join('|')}> [--timestamp-unit s|ms] [--batch-size N] FILE
@@ -106,16 +106,12 @@ export async function run(argv: string[]): Promise<number> {
 
   try {
     // A missing file should fail before a database connection is even tried.
-    await importFileSize(file);
+    const totalBytes = await importFileSize(file);
     const dataSource = await openDatabase(databaseUrl, { poolSize: 2 });
     try {
-      const progress = process.stderr.isTTY ? new ProgressBar(process.stderr) : null;
-      const summary = await importFile(dataSource, format, file, {
-        batchSize,
-        timestampUnit,
-        onProgress: progress ? (p) => progress.update(p) : undefined,
-      });
-      progress?.finish();
+      const summary = await withProgress(importProgressBar(totalBytes), (onProgress) =>
+        importFile(dataSource, format, file, { batchSize, timestampUnit, onProgress }),
+      );
       console.log(`Imported ${file} (${format})\n${formatSummary(summary)}`);
       return 0;
     } finally {
