@@ -3,7 +3,7 @@ import { createDataSource } from '../src/db/data-source';
 import { fitIsolation, fitStatistical, scoreIsolation, scoreStatistical, scoreSupervised, supervisedInputs, SUPERVISED_DIMENSIONS } from '../src/anomaly/detectors';
 import { extractUserFeatures } from '../src/anomaly/feature-extraction';
 import { ISOLATION_FOREST_DEFAULTS } from '../src/anomaly/isolation-forest';
-import { SeededRandom } from '../src/ml/random';
+import { Rng } from '../src/ml/random';
 import { elapsedSeconds, rate } from './support';
 
 /**
@@ -33,7 +33,7 @@ export async function run(argv: string[]): Promise<void> {
     console.log(`statistical: fit (medians, MADs) ${fitStatSeconds.toFixed(2)} s; scoring ${rate(table.rows, statSeconds)} user-days`);
 
     started = process.hrtime.bigint();
-    const isolation = fitIsolation(table, ISOLATION_FOREST_DEFAULTS, new SeededRandom(42));
+    const isolation = fitIsolation(table, ISOLATION_FOREST_DEFAULTS, Rng.stream(42));
     const fitIsoSeconds = elapsedSeconds(started);
     started = process.hrtime.bigint();
     const isoScores = scoreIsolation(isolation, table);

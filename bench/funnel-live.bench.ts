@@ -5,7 +5,7 @@ import { openDatabase } from '../src/db/data-source';
 import { EventService, IncomingEvent } from '../src/events/event.service';
 import type { FunnelSpec } from '../src/funnel/funnel-definition';
 import { FunnelService } from '../src/funnel/funnel.service';
-import { SeededRandom } from '../src/ml/random';
+import { Rng } from '../src/ml/random';
 import { elapsedSeconds } from './support';
 
 /**
@@ -88,7 +88,7 @@ export async function run(argv: string[]): Promise<void> {
     const users: { external_id: string }[] = await dataSource.query('SELECT external_id FROM users ORDER BY random() LIMIT 200000');
     const events = new EventService(dataSource, { maxBatch: 10_000, maxPropertiesBytes: 16_384 });
     const spec: FunnelSpec = { steps: STEPS.map((type) => ({ type })), conversionWindowSeconds: WINDOW_SECONDS, from: range.from, to: range.to };
-    const random = new SeededRandom(12);
+    const random = Rng.stream(12);
     const spanMs = range.to.getTime() - range.from.getTime();
     let written = 0;
     const newEvents = (count: number): IncomingEvent[] =>

@@ -5,7 +5,7 @@ import { intFlag, parseArgs } from '../src/cli/args';
 import { importFile } from '../src/events/import/import.service';
 import { decodeArtifact, tensorNamed } from '../src/ml/artifact';
 import { pairwiseConcordance } from '../src/ml/metrics';
-import { SeededRandom } from '../src/ml/random';
+import { Rng } from '../src/ml/random';
 import { historyFromEvents, scoreFromNeighbours } from '../src/recommend/fold-in';
 import { DEFAULT_EVENT_WEIGHTS, ItemEventType } from '../src/recommend/item-events';
 import { createDemoShop, DemoShop } from '../src/sim';
@@ -97,7 +97,7 @@ async function affinityAgreement(dataSource: DataSource, shop: DemoShop, version
   for (const row of await dataSource.query(`SELECT user_id, array_agg(item_id ORDER BY ts DESC, id DESC) AS items, array_agg(type ORDER BY ts DESC, id DESC) AS types FROM events WHERE item_id IS NOT NULL GROUP BY user_id`)) {
     histories.set(row.user_id, { items: row.items, types: row.types });
   }
-  const random = new SeededRandom(5);
+  const random = Rng.stream(5);
   const results: Record<string, number[]> = { POPULARITY: [], ITEM_KNN: [], MATRIX_FACTORIZATION: [] };
   let sampled = 0;
   for (const [userId, history] of histories) {

@@ -2,7 +2,7 @@ import { intFlag, parseArgs } from '../src/cli/args';
 import { decodeArtifact, tensorNamed } from '../src/ml/artifact';
 import { BprOptions, PairSet, stepsPerEpoch, trainBpr } from '../src/ml/matrix-factorization';
 import { pairwiseConcordance } from '../src/ml/metrics';
-import { SeededRandom } from '../src/ml/random';
+import { Rng } from '../src/ml/random';
 import { loadTf, TfBackendName } from '../src/ml/tf-backend';
 import { createDemoShop } from '../src/sim';
 import { TrainingJobs } from '../src/training/training-jobs';
@@ -120,7 +120,7 @@ export async function run(argv: string[]): Promise<void> {
     const externalUser = new Map<number, string>((await db.dataSource.query(`SELECT id, external_id FROM users`)).map((r: { id: number; external_id: string }) => [r.id, r.external_id]));
     const externalItem = new Map<number, string>((await db.dataSource.query(`SELECT id, external_id FROM items`)).map((r: { id: number; external_id: string }) => [r.id, r.external_id]));
     const itemIndex = Array.from(itemIds, (id) => Number(externalItem.get(id)!.slice(1)));
-    const random = new SeededRandom(5);
+    const random = Rng.stream(5);
     const modelConcordance: number[] = [];
     const popularityConcordance: number[] = [];
     let sampledUsers = 0;

@@ -5,7 +5,7 @@ import { auc, classificationMetrics, recallAtK } from '../ml/metrics';
 import { createDemoShop, type DemoShop } from '../sim';
 import { loadDemoShop } from '../sim/load';
 import { loadProgressBar, withProgress } from '../cli/progress';
-import { SeededRandom } from '../ml/random';
+import { Rng } from '../ml/random';
 import { fitIsolation, fitStatistical, fitSupervised, scoreIsolation, scoreStatistical, scoreSupervised, supervisedInputs } from './detectors';
 import { DEFAULT_DETECTOR_WEIGHTS, ensembleScore, type Detector } from './ensemble';
 import { extractUserFeatures, type UserFeatureTable } from './feature-extraction';
@@ -143,7 +143,7 @@ export async function evaluateDemoShop(
   started = Date.now();
   const statistical = fitStatistical(features);
   const statisticalScores = scoreStatistical(statistical, features);
-  const isolation = fitIsolation(features, ISOLATION_FOREST_DEFAULTS, new SeededRandom(options.seed));
+  const isolation = fitIsolation(features, ISOLATION_FOREST_DEFAULTS, Rng.stream(options.seed));
   const isolationScores = scoreIsolation(isolation, features);
   const unsupervisedDays = Float64Array.from(statisticalScores, (s, r) =>
     ensembleScore([
@@ -156,7 +156,7 @@ export async function evaluateDemoShop(
 
   // Simulated admin: reviews a random sample of the users the unsupervised ensemble flags, and a random sample of everyone.
   const labels = new Int8Array(users).fill(-1);
-  const rng = new SeededRandom(options.seed + 1);
+  const rng = Rng.stream(options.seed + 1);
   const flaggedRows = Array.from({ length: users }, (_, r) => r).filter((r) => unsupervised[r] >= options.threshold);
   const labelSome = (pool: number[], count: number) => {
     for (let given = 0, attempts = 0; given < count && attempts < pool.length * 4; attempts++) {
