@@ -1,8 +1,9 @@
+import { parseArgs, stringFlag } from '../src/cli/args';
 import { createDataSource } from '../src/db/data-source';
 import { fitIsolation, fitStatistical, scoreIsolation, scoreStatistical, scoreSupervised, supervisedInputs, SUPERVISED_DIMENSIONS } from '../src/anomaly/detectors';
 import { extractUserFeatures } from '../src/anomaly/feature-extraction';
 import { ISOLATION_FOREST_DEFAULTS } from '../src/anomaly/isolation-forest';
-import { SeededRandom } from '../src/ml/random';
+import { Rng } from '../src/ml/random';
 import { elapsedSeconds, rate } from './support';
 
 /**
@@ -12,8 +13,8 @@ import { elapsedSeconds, rate } from './support';
  * on top of getting the events out of PostgreSQL.
  */
 export async function run(argv: string[]): Promise<void> {
-  const index = argv.indexOf('--database');
-  const url = index >= 0 ? argv[index + 1] : (process.env.BENCH_10M_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/fc_10m');
+  const args = parseArgs(argv, { flags: { database: 'string' } });
+  const url = stringFlag(args, 'database') ?? process.env.BENCH_10M_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/fc_10m';
   // Read-only: no migrations are applied to the shared 10M-event database.
   const dataSource = await createDataSource(url, { poolSize: 2 }).initialize();
   try {
@@ -32,7 +33,7 @@ export async function run(argv: string[]): Promise<void> {
     console.log(`statistical: fit (medians, MADs) ${fitStatSeconds.toFixed(2)} s; scoring ${rate(table.rows, statSeconds)} user-days`);
 
     started = process.hrtime.bigint();
-    const isolation = fitIsolation(table, ISOLATION_FOREST_DEFAULTS, new SeededRandom(42));
+    const isolation = fitIsolation(table, ISOLATION_FOREST_DEFAULTS, Rng.stream(42));
     const fitIsoSeconds = elapsedSeconds(started);
     started = process.hrtime.bigint();
     const isoScores = scoreIsolation(isolation, table);

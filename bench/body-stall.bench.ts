@@ -39,7 +39,7 @@ function post(url: URL, body: Buffer, key: string | null): Promise<number | 'ERR
  * statuses) and the poller's p50, p90 and max; then the same poll with no attackers as the peer.
  */
 export async function run(argv: string[]): Promise<void> {
-  const args = parseArgs(argv, ['keyed']);
+  const args = parseArgs(argv, { flags: { attackers: 'string', seconds: 'string', keys: 'string', keyed: 'boolean' } });
   const attackers = intFlag(args, 'attackers', 4, 0);
   const seconds = intFlag(args, 'seconds', 10, 1);
   const keys = intFlag(args, 'keys', 1_000_000, 1);

@@ -15,7 +15,7 @@ import { elapsedSeconds } from './support';
  * (`createdb -T fc_bench_funnel_… copy`): opening a database applies pending migrations. Reads only.
  */
 export async function run(argv: string[]): Promise<void> {
-  const args = parseArgs(argv);
+  const args = parseArgs(argv, { flags: { database: 'string', keys: 'string' } });
   const database = stringFlag(args, 'database');
   if (!database) throw new Error('--database NAME is required (a copy of the bench shop; migrations are applied to it)');
   const keys = (stringFlag(args, 'keys') ?? 'device,channel,category').split(',').filter((key) => key !== '');

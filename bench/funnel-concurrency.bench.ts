@@ -158,7 +158,7 @@ async function measurePeer(peer: Peer, databaseUrl: string, options: { aliases: 
 }
 
 export async function run(argv: string[]): Promise<void> {
-  const args = parseArgs(argv, []);
+  const args = parseArgs(argv, { flags: { users: 'string', aliases: 'string', seconds: 'string', before: 'string' } });
   const users = intFlag(args, 'users', 30_000, 100);
   const aliases = intFlag(args, 'aliases', 100, 1);
   const seconds = intFlag(args, 'seconds', 20, 1);

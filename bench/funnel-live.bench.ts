@@ -5,7 +5,7 @@ import { openDatabase } from '../src/db/data-source';
 import { EventService, IncomingEvent } from '../src/events/event.service';
 import type { FunnelSpec } from '../src/funnel/funnel-definition';
 import { FunnelService } from '../src/funnel/funnel.service';
-import { SeededRandom } from '../src/ml/random';
+import { Rng } from '../src/ml/random';
 import { elapsedSeconds } from './support';
 
 /**
@@ -62,7 +62,7 @@ interface Settings {
 }
 
 export async function run(argv: string[]): Promise<void> {
-  const args = parseArgs(argv);
+  const args = parseArgs(argv, { flags: { database: 'string', rate: 'string', rounds: 'string', seconds: 'string', idle: 'string', fresh: 'string', before: 'string' } });
   const database = stringFlag(args, 'database');
   if (!database) throw new UsageError('--database NAME is required: a copy of a bench shop that this bench may write into (see the file header).');
   if (/^fc_bench_funnel_/.test(database)) throw new UsageError(`${database} is a shared bench shop; copy it (createdb -T) and pass the copy.`);
@@ -88,7 +88,7 @@ export async function run(argv: string[]): Promise<void> {
     const users: { external_id: string }[] = await dataSource.query('SELECT external_id FROM users ORDER BY random() LIMIT 200000');
     const events = new EventService(dataSource, { maxBatch: 10_000, maxPropertiesBytes: 16_384 });
     const spec: FunnelSpec = { steps: STEPS.map((type) => ({ type })), conversionWindowSeconds: WINDOW_SECONDS, from: range.from, to: range.to };
-    const random = new SeededRandom(12);
+    const random = Rng.stream(12);
     const spanMs = range.to.getTime() - range.from.getTime();
     let written = 0;
     const newEvents = (count: number): IncomingEvent[] =>

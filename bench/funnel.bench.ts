@@ -14,8 +14,7 @@ import { EventService } from '../src/events/event.service';
 import type { FunnelSpec } from '../src/funnel/funnel-definition';
 import { FunnelService } from '../src/funnel/funnel.service';
 import { createDemoShop } from '../src/sim';
-import { loadDemoShop } from '../src/sim/load';
-import { elapsedSeconds } from './support';
+import { elapsedSeconds, loadBenchShop } from './support';
 
 /**
  * `npm run bench funnel -- [--events 10000000 | --users N] [--days 14] [--seed 1] [--repeat 3] [--reuse] [--skip-pg] [--workers N] [--split-repeat N]`
@@ -172,15 +171,7 @@ async function benchShop(options: { users: number; days: number; seed: number; r
   await recreateDatabase(serverUrl, name);
   const dataSource = await openDatabase(withDatabaseName(serverUrl, name), { poolSize: 4 });
   console.log(`loading the demo shop (${options.users.toLocaleString('en-US')} users, ${options.days} days, seed ${options.seed}) into ${name} through the importer…`);
-  let lastPrint = 0;
-  const load = await timed(() =>
-    loadDemoShop(dataSource, shop, (progress) => {
-      if (progress.imported - lastPrint >= 1_000_000) {
-        lastPrint = progress.imported;
-        process.stdout.write(`  ${progress.imported.toLocaleString('en-US')} events\n`);
-      }
-    }),
-  );
+  const load = await timed(() => loadBenchShop(dataSource, shop));
   await dataSource.query('ANALYZE events');
   await dataSource.query('CREATE TABLE bench_meta (events bigint NOT NULL)');
   await dataSource.query('INSERT INTO bench_meta VALUES ($1)', [load.value.imported]);
@@ -252,7 +243,7 @@ function clickhouseCounts(session: ChdbSession, fromMicros: number, toMicros: nu
 }
 
 export async function run(argv: string[]): Promise<void> {
-  const args = parseArgs(argv, ['reuse', 'skip-pg']);
+  const args = parseArgs(argv, { flags: { events: 'string', users: 'string', days: 'string', seed: 'string', repeat: 'string', workers: 'string', 'split-repeat': 'string', reuse: 'boolean', 'skip-pg': 'boolean' } });
   const events = intFlag(args, 'events', 10_000_000, 1000);
   const users = intFlag(args, 'users', Math.max(100, Math.round(events / EVENTS_PER_USER)), 10);
   const days = intFlag(args, 'days', 14, 1);

@@ -100,7 +100,7 @@ const median = (values: number[]): number => [...values].sort((a, b) => a - b)[M
 const perSecond = (rows: number, seconds: number): string => Math.round(rows / seconds).toLocaleString('en-US').padStart(9);
 
 export async function run(argv: string[]): Promise<void> {
-  const args = parseArgs(argv);
+  const args = parseArgs(argv, { flags: { repeat: 'string', data: 'string' } });
   const repeat = intFlag(args, 'repeat', 3, 1);
   const dataDir = path.resolve(stringFlag(args, 'data') ?? path.resolve(process.cwd(), '../shared/data'));
   const samples = SAMPLES.filter((s) => existsSync(path.join(dataDir, s.file)));

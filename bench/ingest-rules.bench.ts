@@ -1,9 +1,8 @@
 import { intFlag, parseArgs } from '../src/cli/args';
 import { FORMAT_READERS } from '../src/events/import/import-formats';
 import { createDemoShop } from '../src/sim';
-import { loadDemoShop } from '../src/sim/load';
 import { ARRIVAL_ORDER_GUARD } from '../migrations/1765100000001-ingest-guard-event-time';
-import { benchDatabase, elapsedSeconds, rate } from './support';
+import { benchDatabase, elapsedSeconds, loadBenchShop, rate } from './support';
 
 /**
  * `npm run bench ingest-rules [--lines N] [--users N] [--repeat N]`: what the issue #12 ingest
@@ -62,7 +61,7 @@ async function guardCost(users: number, repeat: number): Promise<void> {
   const db = await benchDatabase('bench_ingest_rules');
   try {
     const shop = createDemoShop({ users, days: 7, seed: 3 });
-    const loaded = await loadDemoShop(db.dataSource, shop);
+    const loaded = await loadBenchShop(db.dataSource, shop);
     const [{ eventTimeGuard }] = await db.dataSource.query(`SELECT pg_get_functiondef('mark_suspect_users'::regproc) AS "eventTimeGuard"`);
     // Every fifth stored event again, 7 s later: new events among each user's own, as a live shop sends them.
     const insert = `INSERT INTO events (event_id, user_id, session_id, type, item_id, ts, props)
@@ -115,7 +114,7 @@ async function guardCost(users: number, repeat: number): Promise<void> {
 }
 
 export async function run(argv: string[]): Promise<void> {
-  const args = parseArgs(argv);
+  const args = parseArgs(argv, { flags: { repeat: 'string', lines: 'string', users: 'string' } });
   const repeat = intFlag(args, 'repeat', 5, 1);
   await ndjsonReading(intFlag(args, 'lines', 200_000, 1), repeat);
   await guardCost(intFlag(args, 'users', 20_000, 10), repeat);

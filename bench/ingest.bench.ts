@@ -43,7 +43,7 @@ function makeEvents(count: number): BenchEvent[] {
  * `ingestEvents` GraphQL mutation over HTTP, against a raw COPY of the same rows into the same table.
  */
 export async function run(argv: string[]): Promise<void> {
-  const args = parseArgs(argv);
+  const args = parseArgs(argv, { flags: { batches: 'string', 'batch-size': 'string', concurrency: 'string' } });
   const batches = intFlag(args, 'batches', 100, 1);
   const batchSize = intFlag(args, 'batch-size', 1000, 1);
   const concurrency = intFlag(args, 'concurrency', 4, 1);

@@ -5,10 +5,9 @@ import { loadConfig } from '../src/config';
 import { withPgClient } from '../src/db/data-source';
 import { loadTf } from '../src/ml/tf-backend';
 import { createDemoShop } from '../src/sim';
-import { loadDemoShop } from '../src/sim/load';
 import { MODEL_KINDS } from '../src/model-kinds';
 import { ModelKind } from '../src/training/model-kind';
-import { benchDatabase, elapsedSeconds, rate } from './support';
+import { benchDatabase, elapsedSeconds, loadBenchShop, rate } from './support';
 
 /**
  * `npm run bench predict [--users 2000] [--days 21] [--requests 400] [--concurrency 8]`: live
@@ -17,7 +16,7 @@ import { benchDatabase, elapsedSeconds, rate } from './support';
  * and batch scoring throughput (users per second through the stored-score path).
  */
 export async function run(argv: string[]): Promise<void> {
-  const args = parseArgs(argv);
+  const args = parseArgs(argv, { flags: { users: 'string', days: 'string', requests: 'string', concurrency: 'string' } });
   const users = intFlag(args, 'users', 2000, 10);
   const days = intFlag(args, 'days', 21, 8);
   const requests = intFlag(args, 'requests', 400, 10);
@@ -27,7 +26,7 @@ export async function run(argv: string[]): Promise<void> {
   const shop = createDemoShop({ users, days, seed: 21 });
   const db = await benchDatabase('bench_predict');
   try {
-    await loadDemoShop(db.dataSource, shop);
+    await loadBenchShop(db.dataSource, shop);
     const from = new Date(shop.options.startMs);
     const to = new Date(shop.options.endMs);
     console.log(`predict benchmark: demo shop of ${users} users over ${days} days; TensorFlow.js ${backend.name} (${backend.detail}); ${requests} requests per query, ${concurrency} in flight`);

@@ -5,16 +5,15 @@ import { intFlag, parseArgs } from '../src/cli/args';
 import { importFile } from '../src/events/import/import.service';
 import { decodeArtifact, tensorNamed } from '../src/ml/artifact';
 import { pairwiseConcordance } from '../src/ml/metrics';
-import { SeededRandom } from '../src/ml/random';
+import { Rng } from '../src/ml/random';
 import { historyFromEvents, scoreFromNeighbours } from '../src/recommend/fold-in';
 import { DEFAULT_EVENT_WEIGHTS, ItemEventType } from '../src/recommend/item-events';
 import { createDemoShop, DemoShop } from '../src/sim';
-import { loadDemoShop } from '../src/sim/load';
 import { MODEL_KINDS, TRAINING_DOMAINS } from '../src/model-kinds';
 import { modelKindDefinition } from '../src/training/model-kind';
 import { TrainingJobs } from '../src/training/training-jobs';
 import { TrainingRunner } from '../src/training/training-runner';
-import { benchDatabase } from './support';
+import { benchDatabase, loadBenchShop } from './support';
 
 const DATA = resolve(__dirname, '../../../shared/data');
 const SESSION_PARAMS = { epochs: 4, units: 32, embeddingSize: 16, maxLength: 5, refit: false };
@@ -99,7 +98,7 @@ async function affinityAgreement(dataSource: DataSource, shop: DemoShop, version
   for (const row of await dataSource.query(`SELECT user_id, array_agg(item_id ORDER BY ts DESC, id DESC) AS items, array_agg(type ORDER BY ts DESC, id DESC) AS types FROM events WHERE item_id IS NOT NULL GROUP BY user_id`)) {
     histories.set(row.user_id, { items: row.items, types: row.types });
   }
-  const random = new SeededRandom(5);
+  const random = Rng.stream(5);
   const results: Record<string, number[]> = { POPULARITY: [], ITEM_KNN: [], MATRIX_FACTORIZATION: [] };
   let sampled = 0;
   for (const [userId, history] of histories) {
@@ -140,7 +139,7 @@ async function affinityAgreement(dataSource: DataSource, shop: DemoShop, version
  * agreement with the true affinities. Prints markdown tables for docs/recommendations.md.
  */
 export async function run(argv: string[]): Promise<void> {
-  const args = parseArgs(argv);
+  const args = parseArgs(argv, { flags: { users: 'string', days: 'string' } });
   const users = intFlag(args, 'users', 3000, 50);
   const days = intFlag(args, 'days', 14, 2);
   process.env.LOG_LEVEL ??= 'warn';
@@ -149,7 +148,7 @@ export async function run(argv: string[]): Promise<void> {
   const demo = await benchDatabase('bench_quality');
   try {
     const shop = createDemoShop({ users, days, seed: 7 });
-    await loadDemoShop(demo.dataSource, shop);
+    await loadBenchShop(demo.dataSource, shop);
     const versions = await trainAll(demo.dataSource, new Date(shop.options.endMs));
     printTable(`Demo shop (${users} users, ${days} days, seed 7)`, versions);
     await affinityAgreement(demo.dataSource, shop, versions);

@@ -21,7 +21,7 @@ function percentile(sorted: number[], p: number): number {
  * the same without announcements, where only the 1 s cache lifetime ends it.
  */
 export async function run(argv: string[]): Promise<void> {
-  const args = parseArgs(argv);
+  const args = parseArgs(argv, { flags: { rounds: 'string' } });
   const rounds = intFlag(args, 'rounds', 40, 1);
   const redisUrl = loadConfig(process.env).redisUrl;
   const db = await benchDatabase('bench_revocation');

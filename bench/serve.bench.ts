@@ -4,12 +4,11 @@ import { intFlag, parseArgs } from '../src/cli/args';
 import { EventService } from '../src/events/event.service';
 import { DEFAULT_CACHE_SIZE, RecommendationService } from '../src/recommend/recommendation.service';
 import { createDemoShop } from '../src/sim';
-import { loadDemoShop } from '../src/sim/load';
 import { TrainingJobs } from '../src/training/training-jobs';
 import { TrainingRunner } from '../src/training/training-runner';
 import { MODEL_KINDS, TRAINING_DOMAINS } from '../src/model-kinds';
 import { modelKindDefinition } from '../src/training/model-kind';
-import { benchDatabase } from './support';
+import { benchDatabase, loadBenchShop } from './support';
 import { freePort } from './free-port';
 
 // autocannon ships no types; this is the part we use.
@@ -143,7 +142,7 @@ const percentile = (sorted: number[], p: number) => sorted[Math.min(sorted.lengt
  * a server against it by hand).
  */
 export async function run(argv: string[]): Promise<void> {
-  const args = parseArgs(argv, ['keep']);
+  const args = parseArgs(argv, { flags: { users: 'string', days: 'string', seconds: 'string', connections: 'string', rounds: 'string', 'fold-in': 'string', 'cache-size': 'string', keep: 'boolean' } });
   const users = intFlag(args, 'users', 3000, 50);
   const days = intFlag(args, 'days', 14, 2);
   const seconds = intFlag(args, 'seconds', 10, 1);
@@ -159,7 +158,7 @@ export async function run(argv: string[]): Promise<void> {
   let server: RunningServer | null = null;
   try {
     const shop = createDemoShop({ users, days, seed: 7 });
-    await loadDemoShop(db.dataSource, shop);
+    await loadBenchShop(db.dataSource, shop);
     const shopEnd = new Date(shop.options.endMs);
     const jobs = new TrainingJobs(db.dataSource);
     const kinds: [string, Record<string, unknown>][] = [

@@ -1,12 +1,11 @@
 import { intFlag, parseArgs } from '../src/cli/args';
 import { loadTf } from '../src/ml/tf-backend';
 import { createDemoShop, startEndingToday } from '../src/sim';
-import { loadDemoShop } from '../src/sim/load';
 import { TrainingJobs } from '../src/training/training-jobs';
 import { TrainingRunner } from '../src/training/training-runner';
 import { MODEL_KINDS, TRAINING_DOMAINS } from '../src/model-kinds';
 import { modelKindDefinition } from '../src/training/model-kind';
-import { benchDatabase } from './support';
+import { benchDatabase, loadBenchShop } from './support';
 
 /** Every kind, detectors first (behaviour models leave out the users they flag). */
 const ORDER = [
@@ -41,7 +40,7 @@ function versusBaseline(metrics: Record<string, any>): string {
  * the WebAssembly backend: seconds per kind and its figures against its baseline.
  */
 export async function run(argv: string[]): Promise<void> {
-  const args = parseArgs(argv);
+  const args = parseArgs(argv, { flags: { users: 'string', days: 'string', seed: 'string', kinds: 'string', params: 'string' } });
   const users = intFlag(args, 'users', 5000, 50);
   const days = intFlag(args, 'days', 14, 2);
   const seed = intFlag(args, 'seed', 42, 0);
@@ -52,7 +51,7 @@ export async function run(argv: string[]): Promise<void> {
   const { backend } = await loadTf('wasm');
   const db = await benchDatabase('bench_train_defaults');
   try {
-    const summary = await loadDemoShop(db.dataSource, createDemoShop({ users, days, seed, start: startEndingToday(days) }));
+    const summary = await loadBenchShop(db.dataSource, createDemoShop({ users, days, seed, start: startEndingToday(days) }));
     console.log(`demo shop: ${users} users, ${days} days, seed ${seed}: ${summary.imported.toLocaleString('en-US')} events; backend ${backend.name} (${backend.detail})`);
     const jobs = new TrainingJobs(db.dataSource);
     const runner = new TrainingRunner(db.dataSource, TRAINING_DOMAINS);

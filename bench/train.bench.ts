@@ -2,15 +2,14 @@ import { intFlag, parseArgs } from '../src/cli/args';
 import { decodeArtifact, tensorNamed } from '../src/ml/artifact';
 import { BprOptions, PairSet, stepsPerEpoch, trainBpr } from '../src/ml/matrix-factorization';
 import { pairwiseConcordance } from '../src/ml/metrics';
-import { SeededRandom } from '../src/ml/random';
+import { Rng } from '../src/ml/random';
 import { loadTf, TfBackendName } from '../src/ml/tf-backend';
 import { createDemoShop } from '../src/sim';
-import { loadDemoShop } from '../src/sim/load';
 import { TRAINING_DOMAINS } from '../src/model-kinds';
 import { TrainingJobs } from '../src/training/training-jobs';
 import { TrainingRunner } from '../src/training/training-runner';
 import { matrixFactorization } from '../src/recommend/matrix-factorization.kind';
-import { benchDatabase } from './support';
+import { benchDatabase, loadBenchShop } from './support';
 
 const PAIR_WEIGHTS: Record<string, number> = { view: 1, fav: 2, cart: 3, checkout: 3, purchase: 5 };
 
@@ -68,7 +67,7 @@ async function measureBackend(name: TfBackendName, pairs: PairSet, options: BprO
  *    order items the way the generator's true affinities do (0.5 is chance).
  */
 export async function run(argv: string[]): Promise<void> {
-  const args = parseArgs(argv);
+  const args = parseArgs(argv, { flags: { users: 'string', items: 'string', dimensions: 'string', 'cpu-steps': 'string', 'quality-users': 'string', 'quality-days': 'string' } });
   const users = intFlag(args, 'users', 10_000, 2);
   const items = intFlag(args, 'items', 5_000, 2);
   const dimensions = intFlag(args, 'dimensions', 32, 2);
@@ -96,7 +95,7 @@ export async function run(argv: string[]): Promise<void> {
   const db = await benchDatabase('bench_train');
   try {
     const shop = createDemoShop({ users: qualityUsers, days: qualityDays, seed: 7 });
-    await loadDemoShop(db.dataSource, shop);
+    await loadBenchShop(db.dataSource, shop);
     const jobs = new TrainingJobs(db.dataSource);
     const params = matrixFactorization.parseParams({});
     const { job } = await jobs.insertOrFind({ requestKey: 'bench', kind: 'MATRIX_FACTORIZATION', params, from: null, to: new Date(), activate: true, scheduleId: null });
@@ -122,7 +121,7 @@ export async function run(argv: string[]): Promise<void> {
     const externalUser = new Map<number, string>((await db.dataSource.query(`SELECT id, external_id FROM users`)).map((r: { id: number; external_id: string }) => [r.id, r.external_id]));
     const externalItem = new Map<number, string>((await db.dataSource.query(`SELECT id, external_id FROM items`)).map((r: { id: number; external_id: string }) => [r.id, r.external_id]));
     const itemIndex = Array.from(itemIds, (id) => Number(externalItem.get(id)!.slice(1)));
-    const random = new SeededRandom(5);
+    const random = Rng.stream(5);
     const modelConcordance: number[] = [];
     const popularityConcordance: number[] = [];
     let sampledUsers = 0;

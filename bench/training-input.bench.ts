@@ -14,7 +14,7 @@ import { elapsedSeconds } from './support';
  * reading 10M events into memory is the training itself). Reads only; runs no migration.
  */
 export async function run(argv: string[]): Promise<void> {
-  const args = parseArgs(argv);
+  const args = parseArgs(argv, { flags: { database: 'string', repeat: 'string' } });
   const name = stringFlag(args, 'database');
   if (!name) throw new Error('--database <name> is required: an existing shop, e.g. the one `npm run bench funnel -- --events 10000000 --reuse` keeps');
   const repeat = intFlag(args, 'repeat', 3, 1);

@@ -65,7 +65,8 @@ describe('loadConfig', () => {
     expect(config.corsOrigins).toEqual(['https://shop.example', 'http://localhost:3000']);
     expect(loadConfig({ FUNNELCAST_CORS_ORIGINS: '*' }).corsOrigins).toEqual(['*']);
     expect(() => loadConfig({ FUNNELCAST_CORS_ORIGINS: 'shop.example,https://shop.example/path' })).toThrow(
-      /FUNNELCAST_CORS_ORIGINS: "shop.example" is not an origin[\s\S]*"https:\/\/shop.example\/path" is not an origin/,
+      'FUNNELCAST_CORS_ORIGINS="shop.example,https://shop.example/path" has "shop.example", "https://shop.example/path", not origins; ' +
+        'expected * or e.g. https://shop.example,http://localhost:3000',
     );
   });
 
@@ -114,7 +115,9 @@ describe('loadConfig', () => {
   it('reads the trusted proxies, refusing what proxy-addr cannot read', () => {
     expect(loadConfig({}).trustedProxies).toEqual([]);
     expect(loadConfig({ FUNNELCAST_TRUSTED_PROXIES: '10.0.0.0/8, loopback' }).trustedProxies).toEqual(['10.0.0.0/8', 'loopback']);
-    expect(() => loadConfig({ FUNNELCAST_TRUSTED_PROXIES: 'the-load-balancer' })).toThrow(/FUNNELCAST_TRUSTED_PROXIES: .*expected addresses, CIDR ranges or loopback/);
+    expect(() => loadConfig({ FUNNELCAST_TRUSTED_PROXIES: 'the-load-balancer' })).toThrow(
+      /FUNNELCAST_TRUSTED_PROXIES="the-load-balancer" is not a list of proxies \(.*the-load-balancer\); expected addresses, CIDR ranges or loopback/,
+    );
   });
 
   it('is silent under jest unless LOG_LEVEL is set', () => {
@@ -126,5 +129,57 @@ describe('loadConfig', () => {
     expect(loadConfig({}).recommendationSecret).toBeUndefined();
     expect(loadConfig({ FUNNELCAST_RECOMMENDATION_SECRET: 's'.repeat(32) }).recommendationSecret).toBe('s'.repeat(32));
     expect(() => loadConfig({ FUNNELCAST_RECOMMENDATION_SECRET: 'too short' })).toThrow(/FUNNELCAST_RECOMMENDATION_SECRET must be at least 32 characters/);
+  });
+
+  it('names the value given and the accepted form for every kind of variable', () => {
+    let error: unknown;
+    try {
+      loadConfig({
+        FUNNELCAST_FUNNEL_WARMUP: 'yes',
+        FUNNELCAST_ANOMALY_THRESHOLD: '1.5',
+        FUNNELCAST_TF_BACKEND: 'gpu',
+        FUNNELCAST_QUEUE_PREFIX: 'two words',
+      });
+    } catch (caught) {
+      error = caught;
+    }
+    expect((error as ConfigError).problems).toEqual([
+      'FUNNELCAST_TF_BACKEND="gpu" must be one of auto, node-gpu, node, wasm, cpu',
+      'FUNNELCAST_QUEUE_PREFIX="two words" must be 1–64 letters, digits or _ . -',
+      'FUNNELCAST_FUNNEL_WARMUP="yes" must be true or false',
+      'FUNNELCAST_ANOMALY_THRESHOLD="1.5" must be a number above 0 and at most 1',
+    ]);
+    expect(loadConfig({ FUNNELCAST_FUNNEL_WARMUP: '0', FUNNELCAST_ANOMALY_THRESHOLD: '0.8', FUNNELCAST_TF_BACKEND: 'wasm' })).toMatchObject({
+      warmFunnelMirror: false,
+      anomalyThreshold: 0.8,
+      tfBackend: 'wasm',
+    });
+  });
+
+  it('never repeats the value of a variable that may hold a password or secret', () => {
+    let error: unknown;
+    try {
+      loadConfig({
+        DATABASE_URL: 'mysql://shop:hunter2@db/shop',
+        REDIS_URL: 'redis//:hunter2@cache',
+        FUNNELCAST_BOOTSTRAP_ADMIN_KEY: 'hunter2',
+        FUNNELCAST_RECOMMENDATION_SECRET: 'hunter2',
+      });
+    } catch (caught) {
+      error = caught;
+    }
+    expect((error as ConfigError).problems).toHaveLength(4);
+    expect((error as ConfigError).message).not.toContain('hunter2');
+    expect((error as ConfigError).message).toContain('DATABASE_URL must start with postgres:// or postgresql:// (got mysql://…)');
+  });
+
+  it('treats an empty variable as unset', () => {
+    expect(loadConfig({ PORT: '', LOG_LEVEL: '', HOST: '', FUNNELCAST_CORS_ORIGINS: '', DATABASE_URL: '' })).toMatchObject({
+      port: 4000,
+      logLevel: 'info',
+      host: '0.0.0.0',
+      corsOrigins: [],
+      databaseUrl: undefined,
+    });
   });
 });

@@ -1,9 +1,11 @@
 import { availableParallelism } from 'node:os';
+import { cleanEnv, EnvError, makeValidator, str } from 'envalid';
 import proxyaddr from 'proxy-addr';
 
 /**
- * The one place that reads the environment. Every variable is validated once, with a message that
- * says which variable is wrong and what a valid value looks like.
+ * The one place that reads the environment. Every variable is validated once (envalid), with a
+ * message that names the variable, the value given (unless it may hold a secret) and what a valid
+ * value looks like.
  */
 export type LogLevel = 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
 
@@ -100,81 +102,69 @@ export class ConfigError extends Error {
 
 const LOG_LEVELS: LogLevel[] = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
 
-function readInt(
-  env: NodeJS.ProcessEnv,
-  name: string,
-  fallback: number,
-  min: number,
-  max: number,
-  problems: string[],
-): number {
-  const raw = env[name];
-  if (raw === undefined || raw === '') return fallback;
+/** Variables whose value may hold a password or a secret: a problem names them but never repeats their value. */
+const SECRET = new Set(['DATABASE_URL', 'REDIS_URL', 'FUNNELCAST_BOOTSTRAP_ADMIN_KEY', 'FUNNELCAST_RECOMMENDATION_SECRET']);
+
+// Each validator's message says what a valid value looks like; the report puts the variable's name
+// (and, unless it is secret, the value given) in front of it.
+
+const wholeNumber = (min: number, max: number) =>
+  makeValidator<number>((raw) => {
+    const value = Number(raw);
+    if (!Number.isInteger(value) || value < min || value > max) throw new EnvError(`must be a whole number from ${min} to ${max}`);
+    return value;
+  });
+
+const share = makeValidator<number>((raw) => {
   const value = Number(raw);
-  if (!Number.isInteger(value) || value < min || value > max) {
-    problems.push(`${name}=${JSON.stringify(raw)} must be a whole number from ${min} to ${max}`);
-    return fallback;
-  }
+  if (!(value > 0 && value <= 1)) throw new EnvError('must be a number above 0 and at most 1');
   return value;
-}
+});
 
-function readUrl(
-  env: NodeJS.ProcessEnv,
-  name: string,
-  protocols: string[],
-  problems: string[],
-): string | undefined {
-  const raw = env[name];
-  if (raw === undefined || raw === '') return undefined;
-  try {
-    const url = new URL(raw);
-    if (!protocols.includes(url.protocol)) {
-      problems.push(`${name} must start with ${protocols.map((p) => `${p}//`).join(' or ')} (got ${url.protocol}//…)`);
-    }
-  } catch {
-    problems.push(`${name} is not a URL; expected e.g. ${protocols[0]}//host:port/…`);
-  }
-  return raw;
-}
-
-function readBoolean(env: NodeJS.ProcessEnv, name: string, fallback: boolean, problems: string[]): boolean {
-  const raw = env[name];
-  if (raw === undefined || raw === '') return fallback;
+const trueOrFalse = makeValidator<boolean>((raw) => {
   if (raw === 'true' || raw === '1') return true;
   if (raw === 'false' || raw === '0') return false;
-  problems.push(`${name}=${JSON.stringify(raw)} must be true or false`);
-  return fallback;
-}
+  throw new EnvError('must be true or false');
+});
 
-function readShare(env: NodeJS.ProcessEnv, name: string, fallback: number, problems: string[]): number {
-  const raw = env[name];
-  if (raw === undefined || raw === '') return fallback;
-  const value = Number(raw);
-  if (!(value > 0 && value <= 1)) {
-    problems.push(`${name}=${JSON.stringify(raw)} must be a number above 0 and at most 1`);
-    return fallback;
-  }
-  return value;
-}
+const oneOf = <T extends string>(choices: readonly T[]) =>
+  makeValidator<T>((raw) => {
+    if (!(choices as readonly string[]).includes(raw)) throw new EnvError(`must be one of ${choices.join(', ')}`);
+    return raw as T;
+  });
+
+const urlOf = (protocols: string[]) =>
+  makeValidator<string>((raw) => {
+    let protocol: string;
+    try {
+      protocol = new URL(raw).protocol;
+    } catch {
+      throw new EnvError(`is not a URL; expected e.g. ${protocols[0]}//host:port/…`);
+    }
+    if (!protocols.includes(protocol)) throw new EnvError(`must start with ${protocols.map((p) => `${p}//`).join(' or ')} (got ${protocol}//…)`);
+    return raw;
+  });
+
+const atLeast = (length: number, hint = '') =>
+  makeValidator<string>((raw) => {
+    if (raw.length < length) throw new EnvError(`must be at least ${length} characters long${hint}`);
+    return raw;
+  });
+
+const matching = (pattern: RegExp, form: string) =>
+  makeValidator<string>((raw) => {
+    if (!pattern.test(raw)) throw new EnvError(`must be ${form}`);
+    return raw;
+  });
+
+const listOf = (raw: string): string[] => raw.split(',').map((part) => part.trim()).filter(Boolean);
 
 /** `*`, or a comma-separated list of origins such as `https://shop.example,http://localhost:3000`. */
-function readTrustedProxies(env: NodeJS.ProcessEnv, name: string, problems: string[]): string[] {
-  const entries = (env[name] ?? '').split(',').map((part) => part.trim()).filter(Boolean);
-  try {
-    proxyaddr.compile(entries);
-  } catch (error) {
-    problems.push(`${name}: ${(error as Error).message}; expected addresses, CIDR ranges or loopback, linklocal, uniquelocal, e.g. 10.0.0.0/8,loopback`);
-    return [];
-  }
-  return entries;
-}
-
-function readOrigins(env: NodeJS.ProcessEnv, name: string, problems: string[]): string[] {
-  const raw = (env[name] ?? '').trim();
-  if (raw === '') return [];
-  if (raw === '*') return ['*'];
-  const origins: string[] = [];
-  for (const entry of raw.split(',').map((part) => part.trim()).filter(Boolean)) {
+const origins = makeValidator<string[]>((raw) => {
+  if (raw.trim() === '*') return ['*'];
+  const valid: string[] = [];
+  const invalid: string[] = [];
+  for (const entry of listOf(raw)) {
     let origin: string | undefined;
     try {
       const url = new URL(entry);
@@ -182,92 +172,136 @@ function readOrigins(env: NodeJS.ProcessEnv, name: string, problems: string[]): 
     } catch {
       // reported below
     }
-    if (origin) origins.push(origin);
-    else problems.push(`${name}: ${JSON.stringify(entry)} is not an origin; expected * or e.g. https://shop.example,http://localhost:3000`);
+    if (origin) valid.push(origin);
+    else invalid.push(JSON.stringify(entry));
   }
-  return origins;
+  if (invalid.length > 0) throw new EnvError(`has ${invalid.join(', ')}, not origins; expected * or e.g. https://shop.example,http://localhost:3000`);
+  return valid;
+});
+
+/** What proxy-addr accepts: addresses, CIDR ranges, or the names loopback, linklocal, uniquelocal. */
+const proxies = makeValidator<string[]>((raw) => {
+  const entries = listOf(raw);
+  try {
+    proxyaddr.compile(entries);
+  } catch (error) {
+    throw new EnvError(`is not a list of proxies (${(error as Error).message}); expected addresses, CIDR ranges or loopback, linklocal, uniquelocal, e.g. 10.0.0.0/8,loopback`);
+  }
+  return entries;
+});
+
+function environmentSpec(env: NodeJS.ProcessEnv) {
+  const inTests = env.NODE_ENV === 'test' || env.JEST_WORKER_ID !== undefined;
+  return {
+    DATABASE_URL: urlOf(['postgres:', 'postgresql:'])({ default: undefined }),
+    REDIS_URL: urlOf(['redis:', 'rediss:'])({ default: 'redis://127.0.0.1:6379' }),
+    LOG_LEVEL: oneOf(LOG_LEVELS)({ default: inTests ? 'silent' : 'info' }),
+    FUNNELCAST_BOOTSTRAP_ADMIN_KEY: atLeast(16)({ default: undefined }),
+    FUNNELCAST_TF_BACKEND: oneOf(TF_BACKEND_PREFERENCES)({ default: 'auto' }),
+    FUNNELCAST_QUEUE_PREFIX: matching(/^[A-Za-z0-9_.-]{1,64}$/, '1–64 letters, digits or _ . -')({ default: 'funnelcast' }),
+    FUNNELCAST_RECOMMENDATION_SECRET: atLeast(32, ' (e.g. openssl rand -base64 32)')({ default: undefined }),
+    FUNNELCAST_MAX_BODY_BYTES: wholeNumber(1024, 1024 * 1024 * 1024)({ default: 16 * 1024 * 1024 }),
+    // Unset, it follows a lower FUNNELCAST_MAX_BODY_BYTES down (below); set above it, it is a mistake.
+    FUNNELCAST_MAX_ANONYMOUS_BODY_BYTES: wholeNumber(1024, 1024 * 1024 * 1024)({ default: undefined }),
+    PORT: wholeNumber(0, 65535)({ default: 4000 }),
+    HOST: str({ default: '0.0.0.0' }),
+    FUNNELCAST_MAX_INGEST_BATCH: wholeNumber(1, 100_000)({ default: 5000 }),
+    FUNNELCAST_MAX_BODY_VALUES: wholeNumber(1000, 100_000_000)({ default: 500_000 }),
+    FUNNELCAST_MAX_QUERY_DEPTH: wholeNumber(2, 100)({ default: 12 }),
+    FUNNELCAST_MAX_QUERY_COMPLEXITY: wholeNumber(10, 1_000_000)({ default: 2000 }),
+    FUNNELCAST_MAX_QUERY_ALIASES: wholeNumber(1, 10_000)({ default: 30 }),
+    FUNNELCAST_MAX_QUERY_TOKENS: wholeNumber(100, 10_000_000)({ default: 5000 }),
+    FUNNELCAST_MAX_QUERY_DIRECTIVES: wholeNumber(1, 10_000)({ default: 50 }),
+    FUNNELCAST_RATE_LIMIT_PER_KEY: wholeNumber(0, 1_000_000)({ default: 1000 }),
+    FUNNELCAST_RATE_LIMIT_PER_ADDRESS: wholeNumber(0, 1_000_000)({ default: 1000 }),
+    FUNNELCAST_AUTH_FAILURES_PER_MINUTE: wholeNumber(0, 1_000_000)({ default: 30 }),
+    FUNNELCAST_RATE_LIMIT_REDIS_TIMEOUT_MS: wholeNumber(1, 60_000)({ default: 250 }),
+    FUNNELCAST_BODY_TIMEOUT_MS: wholeNumber(100, 600_000)({ default: 10_000 }),
+    FUNNELCAST_CORS_ORIGINS: origins({ default: [] }),
+    FUNNELCAST_TRUSTED_PROXIES: proxies({ default: [] }),
+    FUNNELCAST_MAX_EVENT_PROPERTIES_BYTES: wholeNumber(64, 1024 * 1024)({ default: 16 * 1024 }),
+    FUNNELCAST_TRAINING_CONCURRENCY: wholeNumber(1, 64)({ default: 1 }),
+    FUNNELCAST_TRAINING_MIN_INTERVAL_SECONDS: wholeNumber(1, 31_622_400)({ default: 3600 }),
+    FUNNELCAST_FUNNEL_WARMUP: trueOrFalse({ default: true }),
+    FUNNELCAST_TRAINING_LOCK_MS: wholeNumber(1000, 600_000)({ default: 30_000 }),
+    FUNNELCAST_QUEUE_RECONCILE_MS: wholeNumber(1000, 3_600_000)({ default: 30_000 }),
+    FUNNELCAST_ANOMALY_THRESHOLD: share({ default: 0.5 }),
+    FUNNELCAST_INGEST_GUARD_EVENTS_PER_MINUTE: wholeNumber(0, 1_000_000)({ default: 120 }),
+    FUNNELCAST_RECOMMENDATION_CACHE_SIZE: wholeNumber(0, 10_000_000)({ default: 20_000 }),
+    FUNNELCAST_FUNNEL_TIMEOUT_MS: wholeNumber(1, 3_600_000)({ default: 30_000 }),
+    FUNNELCAST_HEALTH_TIMEOUT_MS: wholeNumber(10, 120_000)({ default: 2000 }),
+    FUNNELCAST_FUNNEL_WORKERS: wholeNumber(0, 256)({ default: availableParallelism() }),
+    FUNNELCAST_FUNNEL_SPLIT_EVENTS: wholeNumber(0, 2_000_000_000)({ default: 200_000 }),
+    FUNNELCAST_MIRROR_PROPS_LIMIT: wholeNumber(0, 100_000_000)({ default: 1_000_000 }),
+  };
 }
 
+/** Validates every variable with envalid and reports all problems at once; an empty variable counts as unset. */
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
+  const spec = environmentSpec(env);
+  const given: Record<string, string> = {};
+  for (const name of Object.keys(spec)) {
+    const raw = env[name];
+    if (raw !== undefined && raw !== '') given[name] = raw;
+  }
+  if (env.NODE_ENV !== undefined) given.NODE_ENV = env.NODE_ENV;
   const problems: string[] = [];
-  const databaseUrl = readUrl(env, 'DATABASE_URL', ['postgres:', 'postgresql:'], problems);
-  const redisUrl = readUrl(env, 'REDIS_URL', ['redis:', 'rediss:'], problems) ?? 'redis://127.0.0.1:6379';
-
-  const inTests = env.NODE_ENV === 'test' || env.JEST_WORKER_ID !== undefined;
-  const rawLevel = env.LOG_LEVEL ?? (inTests ? 'silent' : 'info');
-  let logLevel: LogLevel = 'info';
-  if (LOG_LEVELS.includes(rawLevel as LogLevel)) logLevel = rawLevel as LogLevel;
-  else problems.push(`LOG_LEVEL=${JSON.stringify(rawLevel)} must be one of ${LOG_LEVELS.join(', ')}`);
-
-  const bootstrapAdminKey = env.FUNNELCAST_BOOTSTRAP_ADMIN_KEY || undefined;
-  if (bootstrapAdminKey !== undefined && bootstrapAdminKey.length < 16) {
-    problems.push('FUNNELCAST_BOOTSTRAP_ADMIN_KEY must be at least 16 characters long');
-  }
-
-  const tfBackend = (env.FUNNELCAST_TF_BACKEND || 'auto') as TfBackendPreference;
-  if (!TF_BACKEND_PREFERENCES.includes(tfBackend)) {
-    problems.push(`FUNNELCAST_TF_BACKEND=${JSON.stringify(env.FUNNELCAST_TF_BACKEND)} must be one of ${TF_BACKEND_PREFERENCES.join(', ')}`);
-  }
-  const queuePrefix = env.FUNNELCAST_QUEUE_PREFIX || 'funnelcast';
-  if (!/^[A-Za-z0-9_.-]{1,64}$/.test(queuePrefix)) {
-    problems.push('FUNNELCAST_QUEUE_PREFIX must be 1–64 letters, digits or _ . -');
-  }
-
-  const recommendationSecret = env.FUNNELCAST_RECOMMENDATION_SECRET || undefined;
-  if (recommendationSecret !== undefined && recommendationSecret.length < 32) {
-    problems.push('FUNNELCAST_RECOMMENDATION_SECRET must be at least 32 characters long (e.g. openssl rand -base64 32)');
-  }
-
-  const maxBodyBytes = readInt(env, 'FUNNELCAST_MAX_BODY_BYTES', 16 * 1024 * 1024, 1024, 1024 * 1024 * 1024, problems);
-  // Unset, it follows a lower FUNNELCAST_MAX_BODY_BYTES down; set above it, it is a mistake.
-  const maxAnonymousBodyBytes = readInt(env, 'FUNNELCAST_MAX_ANONYMOUS_BODY_BYTES', Math.min(64 * 1024, maxBodyBytes), 1024, 1024 * 1024 * 1024, problems);
+  const read = cleanEnv(given, spec, {
+    reporter: ({ errors }) => {
+      for (const [name, error] of Object.entries(errors)) {
+        if (!error) continue;
+        problems.push(SECRET.has(name) ? `${name} ${error.message}` : `${name}=${JSON.stringify(given[name])} ${error.message}`);
+      }
+    },
+  });
+  const maxBodyBytes = read.FUNNELCAST_MAX_BODY_BYTES;
+  const maxAnonymousBodyBytes = read.FUNNELCAST_MAX_ANONYMOUS_BODY_BYTES ?? Math.min(64 * 1024, maxBodyBytes);
   if (maxAnonymousBodyBytes > maxBodyBytes) {
     problems.push(`FUNNELCAST_MAX_ANONYMOUS_BODY_BYTES=${maxAnonymousBodyBytes} must not exceed FUNNELCAST_MAX_BODY_BYTES (${maxBodyBytes})`);
   }
+  if (problems.length > 0) throw new ConfigError(problems);
 
-  const config: Config = {
-    databaseUrl,
-    redisUrl,
-    port: readInt(env, 'PORT', 4000, 0, 65535, problems),
-    host: env.HOST || '0.0.0.0',
-    logLevel,
-    bootstrapAdminKey,
-    maxIngestBatch: readInt(env, 'FUNNELCAST_MAX_INGEST_BATCH', 5000, 1, 100_000, problems),
+  return {
+    databaseUrl: read.DATABASE_URL,
+    redisUrl: read.REDIS_URL,
+    port: read.PORT,
+    host: read.HOST,
+    logLevel: read.LOG_LEVEL,
+    bootstrapAdminKey: read.FUNNELCAST_BOOTSTRAP_ADMIN_KEY,
+    maxIngestBatch: read.FUNNELCAST_MAX_INGEST_BATCH,
     maxBodyBytes,
     maxAnonymousBodyBytes,
-    maxBodyValues: readInt(env, 'FUNNELCAST_MAX_BODY_VALUES', 500_000, 1000, 100_000_000, problems),
-    maxQueryDepth: readInt(env, 'FUNNELCAST_MAX_QUERY_DEPTH', 12, 2, 100, problems),
-    maxQueryComplexity: readInt(env, 'FUNNELCAST_MAX_QUERY_COMPLEXITY', 2000, 10, 1_000_000, problems),
-    maxQueryAliases: readInt(env, 'FUNNELCAST_MAX_QUERY_ALIASES', 30, 1, 10_000, problems),
-    maxQueryTokens: readInt(env, 'FUNNELCAST_MAX_QUERY_TOKENS', 5000, 100, 10_000_000, problems),
-    maxQueryDirectives: readInt(env, 'FUNNELCAST_MAX_QUERY_DIRECTIVES', 50, 1, 10_000, problems),
-    rateLimitPerKey: readInt(env, 'FUNNELCAST_RATE_LIMIT_PER_KEY', 1000, 0, 1_000_000, problems),
-    rateLimitPerAddress: readInt(env, 'FUNNELCAST_RATE_LIMIT_PER_ADDRESS', 1000, 0, 1_000_000, problems),
-    authFailuresPerMinute: readInt(env, 'FUNNELCAST_AUTH_FAILURES_PER_MINUTE', 30, 0, 1_000_000, problems),
-    rateLimitRedisTimeoutMs: readInt(env, 'FUNNELCAST_RATE_LIMIT_REDIS_TIMEOUT_MS', 250, 1, 60_000, problems),
-    bodyTimeoutMs: readInt(env, 'FUNNELCAST_BODY_TIMEOUT_MS', 10_000, 100, 600_000, problems),
-    corsOrigins: readOrigins(env, 'FUNNELCAST_CORS_ORIGINS', problems),
-    trustedProxies: readTrustedProxies(env, 'FUNNELCAST_TRUSTED_PROXIES', problems),
-    maxEventPropertiesBytes: readInt(env, 'FUNNELCAST_MAX_EVENT_PROPERTIES_BYTES', 16 * 1024, 64, 1024 * 1024, problems),
-    tfBackend,
-    trainingConcurrency: readInt(env, 'FUNNELCAST_TRAINING_CONCURRENCY', 1, 1, 64, problems),
-    trainingMinIntervalSeconds: readInt(env, 'FUNNELCAST_TRAINING_MIN_INTERVAL_SECONDS', 3600, 1, 31_622_400, problems),
-    warmFunnelMirror: readBoolean(env, 'FUNNELCAST_FUNNEL_WARMUP', true, problems),
-    queuePrefix,
-    trainingLockMs: readInt(env, 'FUNNELCAST_TRAINING_LOCK_MS', 30_000, 1000, 600_000, problems),
-    queueReconcileMs: readInt(env, 'FUNNELCAST_QUEUE_RECONCILE_MS', 30_000, 1000, 3_600_000, problems),
-    anomalyThreshold: readShare(env, 'FUNNELCAST_ANOMALY_THRESHOLD', 0.5, problems),
-    ingestGuardEventsPerMinute: readInt(env, 'FUNNELCAST_INGEST_GUARD_EVENTS_PER_MINUTE', 120, 0, 1_000_000, problems),
-    recommendationCacheSize: readInt(env, 'FUNNELCAST_RECOMMENDATION_CACHE_SIZE', 20_000, 0, 10_000_000, problems),
-    recommendationSecret,
-    funnelTimeoutMs: readInt(env, 'FUNNELCAST_FUNNEL_TIMEOUT_MS', 30_000, 1, 3_600_000, problems),
-    healthTimeoutMs: readInt(env, 'FUNNELCAST_HEALTH_TIMEOUT_MS', 2000, 10, 120_000, problems),
-    funnelWorkers: readInt(env, 'FUNNELCAST_FUNNEL_WORKERS', availableParallelism(), 0, 256, problems),
-    funnelSplitEvents: readInt(env, 'FUNNELCAST_FUNNEL_SPLIT_EVENTS', 200_000, 0, 2_000_000_000, problems),
-    funnelMirrorPropsLimit: readInt(env, 'FUNNELCAST_MIRROR_PROPS_LIMIT', 1_000_000, 0, 100_000_000, problems),
+    maxBodyValues: read.FUNNELCAST_MAX_BODY_VALUES,
+    maxQueryDepth: read.FUNNELCAST_MAX_QUERY_DEPTH,
+    maxQueryComplexity: read.FUNNELCAST_MAX_QUERY_COMPLEXITY,
+    maxQueryAliases: read.FUNNELCAST_MAX_QUERY_ALIASES,
+    maxQueryTokens: read.FUNNELCAST_MAX_QUERY_TOKENS,
+    maxQueryDirectives: read.FUNNELCAST_MAX_QUERY_DIRECTIVES,
+    rateLimitPerKey: read.FUNNELCAST_RATE_LIMIT_PER_KEY,
+    rateLimitPerAddress: read.FUNNELCAST_RATE_LIMIT_PER_ADDRESS,
+    authFailuresPerMinute: read.FUNNELCAST_AUTH_FAILURES_PER_MINUTE,
+    rateLimitRedisTimeoutMs: read.FUNNELCAST_RATE_LIMIT_REDIS_TIMEOUT_MS,
+    bodyTimeoutMs: read.FUNNELCAST_BODY_TIMEOUT_MS,
+    corsOrigins: read.FUNNELCAST_CORS_ORIGINS,
+    trustedProxies: read.FUNNELCAST_TRUSTED_PROXIES,
+    maxEventPropertiesBytes: read.FUNNELCAST_MAX_EVENT_PROPERTIES_BYTES,
+    tfBackend: read.FUNNELCAST_TF_BACKEND,
+    trainingConcurrency: read.FUNNELCAST_TRAINING_CONCURRENCY,
+    trainingMinIntervalSeconds: read.FUNNELCAST_TRAINING_MIN_INTERVAL_SECONDS,
+    warmFunnelMirror: read.FUNNELCAST_FUNNEL_WARMUP,
+    queuePrefix: read.FUNNELCAST_QUEUE_PREFIX,
+    trainingLockMs: read.FUNNELCAST_TRAINING_LOCK_MS,
+    queueReconcileMs: read.FUNNELCAST_QUEUE_RECONCILE_MS,
+    anomalyThreshold: read.FUNNELCAST_ANOMALY_THRESHOLD,
+    ingestGuardEventsPerMinute: read.FUNNELCAST_INGEST_GUARD_EVENTS_PER_MINUTE,
+    recommendationCacheSize: read.FUNNELCAST_RECOMMENDATION_CACHE_SIZE,
+    recommendationSecret: read.FUNNELCAST_RECOMMENDATION_SECRET,
+    funnelTimeoutMs: read.FUNNELCAST_FUNNEL_TIMEOUT_MS,
+    healthTimeoutMs: read.FUNNELCAST_HEALTH_TIMEOUT_MS,
+    funnelWorkers: read.FUNNELCAST_FUNNEL_WORKERS,
+    funnelSplitEvents: read.FUNNELCAST_FUNNEL_SPLIT_EVENTS,
+    funnelMirrorPropsLimit: read.FUNNELCAST_MIRROR_PROPS_LIMIT,
   };
-  if (problems.length > 0) throw new ConfigError(problems);
-  return config;
 }
 
 let cached: Config | undefined;

@@ -9,12 +9,12 @@
  */
 import type { FunnelSpec } from '../src/funnel/funnel-definition';
 import { FunnelService } from '../src/funnel/funnel.service';
-import { SeededRandom } from '../src/ml/random';
+import { Rng } from '../src/ml/random';
 import { startTestApp, TestApp } from './support/app';
 
 /** Uniform numbers in [0, 1) from the project's seeded generator, so a failing seed can be re-run. */
 function seeded(seed: number): () => number {
-  const random = new SeededRandom(seed);
+  const random = Rng.stream(seed);
   return () => random.next();
 }
 

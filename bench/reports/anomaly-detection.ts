@@ -3,12 +3,13 @@ import { createScratchDatabase } from '../../src/db/scratch-database';
 import { auc, classificationMetrics, recallAtK } from '../../src/ml/metrics';
 import { createDemoShop, type DemoShop } from '../../src/sim';
 import { loadDemoShop } from '../../src/sim/load';
-import { SeededRandom } from '../../src/ml/random';
+import { Rng } from '../../src/ml/random';
 import { fitIsolation, fitStatistical, fitSupervised, scoreIsolation, scoreStatistical, scoreSupervised, supervisedInputs } from '../../src/anomaly/detectors';
 import { DEFAULT_DETECTOR_WEIGHTS, ensembleScore, type Detector } from '../../src/anomaly/ensemble';
 import { extractUserFeatures, type UserFeatureTable } from '../../src/anomaly/feature-extraction';
 import { ISOLATION_FOREST_DEFAULTS } from '../../src/anomaly/isolation-forest';
 import { dayLabels, worstDays } from '../../src/anomaly/user-days';
+import { loadProgressBar, withProgress } from '../../src/cli/progress';
 
 /**
  * How well the detectors find the demo shop's injected click farms and fake-order accounts,
@@ -140,7 +141,7 @@ export async function evaluateDemoShop(
   started = Date.now();
   const statistical = fitStatistical(features);
   const statisticalScores = scoreStatistical(statistical, features);
-  const isolation = fitIsolation(features, ISOLATION_FOREST_DEFAULTS, new SeededRandom(options.seed));
+  const isolation = fitIsolation(features, ISOLATION_FOREST_DEFAULTS, Rng.stream(options.seed));
   const isolationScores = scoreIsolation(isolation, features);
   const unsupervisedDays = Float64Array.from(statisticalScores, (s, r) =>
     ensembleScore([
@@ -153,7 +154,7 @@ export async function evaluateDemoShop(
 
   // Simulated admin: reviews a random sample of the users the unsupervised ensemble flags, and a random sample of everyone.
   const labels = new Int8Array(users).fill(-1);
-  const rng = new SeededRandom(options.seed + 1);
+  const rng = Rng.stream(options.seed + 1);
   const flaggedRows = Array.from({ length: users }, (_, r) => r).filter((r) => unsupervised[r] >= options.threshold);
   const labelSome = (pool: number[], count: number) => {
     for (let given = 0, attempts = 0; given < count && attempts < pool.length * 4; attempts++) {
@@ -232,7 +233,7 @@ export async function run(argv: string[]): Promise<void> {
   try {
     const shop = createDemoShop({ users, days, seed });
     let started = Date.now();
-    const loaded = await loadDemoShop(db.dataSource, shop);
+    const loaded = await withProgress(loadProgressBar(shop), (onProgress) => loadDemoShop(db.dataSource, shop, onProgress));
     const loadSeconds = (Date.now() - started) / 1000;
     const summary = shop.groundTruth.summary();
     const result = await evaluateDemoShop(db.dataSource, shop, { threshold, labels, seed });

@@ -18,6 +18,7 @@ import { TrainingJobs } from '../../src/training/training-jobs';
 import { TrainingRunner } from '../../src/training/training-runner';
 import { loadFlaggedUserIds } from '../../src/anomaly/flagged-users';
 import { config } from '../../src/config';
+import { loadProgressBar, withProgress } from '../../src/cli/progress';
 
 /**
  * How much the funnel's conversion rates and the recommender's recall move when anomalous users
@@ -219,7 +220,7 @@ function printTables(effect: ExclusionEffect): void {
 }
 
 export async function run(argv: string[]): Promise<void> {
-  const args = parseArgs(argv);
+  const args = parseArgs(argv, { flags: { users: 'string', days: 'string', seed: 'string' } });
   const users = intFlag(args, 'users', 20_000, 100);
   const days = intFlag(args, 'days', 14, 2);
   const seed = intFlag(args, 'seed', 1, 0);
@@ -228,7 +229,7 @@ export async function run(argv: string[]): Promise<void> {
   try {
     const shop = createDemoShop({ users, days, seed });
     const started = performance.now();
-    const loaded = await loadDemoShop(db.dataSource, shop);
+    const loaded = await withProgress(loadProgressBar(shop), (onProgress) => loadDemoShop(db.dataSource, shop, onProgress));
     const loadSeconds = (performance.now() - started) / 1000;
     const summary = shop.groundTruth.summary();
     const effect = await measureExclusionEffect(db.dataSource, shop);

@@ -1,7 +1,7 @@
 import type { DataSource } from 'typeorm';
 import { encodeArtifact } from '../ml/artifact';
 import { auc, classificationMetrics } from '../ml/metrics';
-import { SeededRandom } from '../ml/random';
+import { Rng } from '../ml/random';
 import { ModelKind, type ModelKindDefinition, type TrainedModel, type TrainingRun } from '../training/model-kind';
 import { parseParams, type ParamsOf } from '../training/params';
 import { TrainingDataError } from '../training/training-errors';
@@ -167,7 +167,7 @@ async function trainStatistical(run: TrainingRun<StatisticalParams>): Promise<Tr
 async function trainIsolation(run: TrainingRun<IsolationParams>): Promise<TrainedModel> {
   const table = await extract(run);
   const statistical = fitStatistical(table);
-  const isolation: IsolationModel = fitIsolation(table, run.params, new SeededRandom(run.params.seed));
+  const isolation: IsolationModel = fitIsolation(table, run.params, Rng.stream(run.params.seed));
   await run.progress(0.7, `grew ${run.params.trees} trees`);
   const scores = scoreIsolation(isolation, table);
   return trained(table, run, scores, statistical, { format: 'anomaly-isolation-forest-v1', statistical, isolation }, { evaluation: evaluation(scores, table, await loadLabels(run.dataSource)) });
@@ -192,7 +192,7 @@ async function trainSupervised(run: TrainingRun<SupervisedParams>): Promise<Trai
   }
   const statistical = fitStatistical(table);
   const statisticalScores = scoreStatistical(statistical, table);
-  const isolation = fitIsolation(table, params, new SeededRandom(params.seed));
+  const isolation = fitIsolation(table, params, Rng.stream(params.seed));
   const isolationScores = scoreIsolation(isolation, table);
   await run.progress(0.6, 'unsupervised scores ready; fitting the regression on the labels');
   const inputs = supervisedInputs(statistical, table, statisticalScores, isolationScores);

@@ -1,4 +1,4 @@
-import { SeededRandom } from '../ml/random';
+import { Rng } from '../ml/random';
 import { averagePathLength, fitIsolationForest, isolationScore } from './isolation-forest';
 
 describe('average path length c(n)', () => {
@@ -14,7 +14,7 @@ describe('average path length c(n)', () => {
 
 describe('isolation forest', () => {
   it('two points, ψ = 2: every tree cuts once, each point ends at depth 1, score 2^(−1/c(2)) = 0.5', () => {
-    const model = fitIsolationForest([0, 0, 1, 1], 2, 2, new SeededRandom(3), { trees: 10, sampleSize: 2 });
+    const model = fitIsolationForest([0, 0, 1, 1], 2, 2, Rng.stream(3), { trees: 10, sampleSize: 2 });
     expect(isolationScore(model, [0, 0])).toBe(0.5);
     expect(isolationScore(model, [1, 1])).toBe(0.5);
   });
@@ -26,7 +26,7 @@ describe('isolation forest', () => {
   const count = rows.length / 2;
 
   it('scores the far points above every grid point', () => {
-    const model = fitIsolationForest(rows, count, 2, new SeededRandom(7));
+    const model = fitIsolationForest(rows, count, 2, Rng.stream(7));
     const scores = Array.from({ length: count }, (_, r) => isolationScore(model, rows, r * 2));
     const inliers = scores.slice(0, 400);
     expect(Math.min(scores[400], scores[401])).toBeGreaterThan(Math.max(...inliers));
@@ -35,14 +35,14 @@ describe('isolation forest', () => {
   });
 
   it('is reproducible for a seed', () => {
-    const a = fitIsolationForest(rows, count, 2, new SeededRandom(11), { trees: 20, sampleSize: 64 });
-    const b = fitIsolationForest(rows, count, 2, new SeededRandom(11), { trees: 20, sampleSize: 64 });
+    const a = fitIsolationForest(rows, count, 2, Rng.stream(11), { trees: 20, sampleSize: 64 });
+    const b = fitIsolationForest(rows, count, 2, Rng.stream(11), { trees: 20, sampleSize: 64 });
     expect(a).toEqual(b);
     expect(a.trees).toHaveLength(20);
   });
 
   it('refuses input it cannot grow a forest on', () => {
-    expect(() => fitIsolationForest([1, 2], 1, 2, new SeededRandom(1))).toThrow('at least 2 rows');
-    expect(() => fitIsolationForest([1, 2, 3, 4], 2, 2, new SeededRandom(1), { trees: 0, sampleSize: 2 })).toThrow('trees');
+    expect(() => fitIsolationForest([1, 2], 1, 2, Rng.stream(1))).toThrow('at least 2 rows');
+    expect(() => fitIsolationForest([1, 2, 3, 4], 2, 2, Rng.stream(1), { trees: 0, sampleSize: 2 })).toThrow('trees');
   });
 });

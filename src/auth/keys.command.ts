@@ -1,4 +1,4 @@
-import { parseArgs, stringFlag, UsageError } from '../cli/args';
+import { parseArgs, stringFlag, UsageError, type ParsedArgs } from '../cli/args';
 import { withDatabase } from '../cli/database';
 import { ROLES, Role } from './api-key.entity';
 import { ApiKeyService } from './api-key.service';
@@ -8,13 +8,26 @@ const USAGE = `Usage:
   funnelcast keys list [--all]
   funnelcast keys revoke ID`;
 
+function parseKeysArgs(argv: string[]): ParsedArgs {
+  try {
+    return parseArgs(argv, { flags: { role: 'string', name: 'string', all: 'boolean' }, positionals: true });
+  } catch (error) {
+    if (error instanceof UsageError) throw new UsageError(`${error.message}\n${USAGE}`);
+    throw error;
+  }
+}
+
 /** `funnelcast keys …`: manage API keys against DATABASE_URL. */
 export async function run(argv: string[]): Promise<number> {
   const [action, ...rest] = argv;
-  const args = parseArgs(rest, ['all', 'help']);
-  if (!action || action === '--help' || args.flags.help) {
+  if (!action || action === '--help' || action === '-h') {
     console.log(USAGE);
     return action ? 0 : 1;
+  }
+  const args = parseKeysArgs(rest);
+  if (args.flags.help) {
+    console.log(USAGE);
+    return 0;
   }
   return withDatabase(async (dataSource) => {
     const keys = new ApiKeyService(dataSource);

@@ -1,33 +1,38 @@
-/** A small, strict flag parser: `--name value`, `--name=value` and boolean `--flag`. */
+import { parseArgs as parseCommandLine } from 'node:util';
+
+/** A command line the command cannot take; the message names the flag or word at fault. */
+export class UsageError extends Error {}
+
+/**
+ * What a command accepts: each flag's kind (`--name value` / `--name=value`, or a bare `--flag`) and
+ * whether bare words (files, ids) are allowed. `--help` and `-h` are always accepted.
+ */
+export interface ArgSpec {
+  flags?: Record<string, 'string' | 'boolean'>;
+  positionals?: boolean;
+}
+
 export interface ParsedArgs {
-  flags: Record<string, string | boolean>;
+  flags: Record<string, string | boolean | undefined>;
   positional: string[];
 }
 
-export class UsageError extends Error {}
-
-export function parseArgs(argv: string[], booleanFlags: string[] = []): ParsedArgs {
-  // No prototype: `--constructor` or `--__proto__` is just an unknown flag, and reading a flag never finds Object's members.
-  const flags: Record<string, string | boolean> = Object.create(null);
-  const positional: string[] = [];
-  for (let i = 0; i < argv.length; i++) {
-    const arg = argv[i];
-    if (!arg.startsWith('--')) {
-      positional.push(arg);
-      continue;
-    }
-    const eq = arg.indexOf('=');
-    const name = arg.slice(2, eq === -1 ? undefined : eq);
-    if (eq !== -1) flags[name] = arg.slice(eq + 1);
-    else if (booleanFlags.includes(name)) flags[name] = true;
-    else {
-      const value = argv[i + 1];
-      if (value === undefined || value.startsWith('--')) throw new UsageError(`--${name} needs a value`);
-      flags[name] = value;
-      i++;
-    }
+/**
+ * Node's own parser, strict: an unknown flag, a flag without its value, a value given to a boolean
+ * flag or an unexpected word is a UsageError whose message names it.
+ */
+export function parseArgs(argv: string[], spec: ArgSpec = {}): ParsedArgs {
+  const options: Record<string, { type: 'string' | 'boolean'; short?: string }> = { help: { type: 'boolean', short: 'h' } };
+  for (const [name, type] of Object.entries(spec.flags ?? {})) options[name] = { type };
+  try {
+    // `values` has no prototype: `--constructor` is an unknown flag, and reading an absent one finds nothing.
+    const { values, positionals } = parseCommandLine({ args: argv, options, strict: true, allowPositionals: spec.positionals ?? false });
+    return { flags: values, positional: positionals };
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    if (code?.startsWith('ERR_PARSE_ARGS_')) throw new UsageError((error as Error).message);
+    throw error;
   }
-  return { flags, positional };
 }
 
 export function stringFlag(args: ParsedArgs, name: string): string | undefined {

@@ -2,9 +2,10 @@ import { startApp, type App } from '../app';
 import { loadConfig } from '../config';
 import { createDemoShop, startEndingToday } from '../sim';
 import { loadDemoShop } from '../sim/load';
-import { intFlag, parseArgs, UsageError } from './args';
+import { intFlag, parseArgs, UsageError, type ParsedArgs } from './args';
 import { resolveDemoDatabase, type DemoDatabase } from './demo-database';
 import { finishedJobLine, followTrainingJobs } from '../training/follow-jobs';
+import { loadProgressBar, withProgress } from './progress';
 
 const USAGE = `Usage: funnelcast demo [--users N] [--days D] [--seed S] [--port P] [--check]
 
@@ -142,8 +143,17 @@ async function post(url: string, key: string | null, query: string): Promise<str
   return JSON.stringify(await response.json());
 }
 
+function parseDemoArgs(argv: string[]): ParsedArgs {
+  try {
+    return parseArgs(argv, { flags: { users: 'string', days: 'string', seed: 'string', port: 'string', check: 'boolean' } });
+  } catch (error) {
+    if (error instanceof UsageError) throw new UsageError(`${error.message}\n\n${USAGE}`);
+    throw error;
+  }
+}
+
 export async function run(argv: string[]): Promise<number> {
-  const args = parseArgs(argv, ['check', 'help']);
+  const args = parseDemoArgs(argv);
   if (args.flags.help) {
     console.log(USAGE);
     return 0;
@@ -151,7 +161,6 @@ export async function run(argv: string[]): Promise<number> {
   const users = intFlag(args, 'users', 5000, 1);
   const days = intFlag(args, 'days', 14, 1);
   const seed = intFlag(args, 'seed', 42, 0);
-  if (args.positional.length) throw new UsageError(`unexpected argument "${args.positional[0]}"\n\n${USAGE}`);
   // Quieter than a server by default, so the banner is not buried in logs: the process-wide logger
   // reads the process-wide configuration, so the default goes into the environment it reads.
   process.env.LOG_LEVEL ??= 'warn';
@@ -167,7 +176,8 @@ export async function run(argv: string[]): Promise<number> {
     const shop = createDemoShop({ users, days, seed, start: startEndingToday(days) });
     if (count === 0) {
       say(`Generating and loading a demo shop: ${users} visitors over ${days} days (seed ${seed})…`);
-      const summary = await loadDemoShop(app.services.dataSource, shop);
+      const { dataSource } = app.services;
+      const summary = await withProgress(loadProgressBar(shop), (onProgress) => loadDemoShop(dataSource, shop, onProgress));
       say(`Loaded ${summary.imported.toLocaleString('en-US')} events and ${summary.itemsUpserted.toLocaleString('en-US')} items in ${summary.seconds.toFixed(1)} s.`);
     } else {
       say(`The database already holds ${count.toLocaleString('en-US')} events; serving them as they are.`);

@@ -1,8 +1,9 @@
+import { parseArgs } from './args';
 import { withDatabase } from './database';
 
 /** `funnelcast migrate`: apply pending migrations and list what the database now has. */
 export async function run(argv: string[]): Promise<number> {
-  if (argv.includes('--help')) {
+  if (parseArgs(argv).flags.help) {
     console.log('Usage: funnelcast migrate\n\nApplies pending migrations to DATABASE_URL.');
     return 0;
   }

@@ -1,18 +1,21 @@
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { projectRoot } from '../version';
+import { parseArgs, UsageError } from './args';
 import { printFunnelcastSchema } from '../schema';
 
 export const SCHEMA_PATH = join(projectRoot(), 'schema.graphql');
 
-/** `funnelcast schema [--check]`: write schema.graphql from the code, or fail when it is stale. */
+/** `funnelcast schema [FILE]`: write schema.graphql (or FILE) from the code. */
 export async function run(argv: string[]): Promise<number> {
-  const sdl = await printFunnelcastSchema();
-  const target = argv.find((arg) => !arg.startsWith('--')) ?? SCHEMA_PATH;
-  if (argv.includes('--help')) {
+  const args = parseArgs(argv, { positionals: true });
+  if (args.flags.help) {
     console.log('Usage: funnelcast schema [FILE]\n\nWrites the GraphQL schema (SDL) to FILE (default: schema.graphql in the repository).');
     return 0;
   }
+  if (args.positional.length > 1) throw new UsageError(`give at most one FILE, not ${args.positional.length}`);
+  const target = args.positional[0] ?? SCHEMA_PATH;
+  const sdl = await printFunnelcastSchema();
   await writeFile(target, sdl);
   console.log(`Wrote ${target}`);
   return 0;

@@ -1,10 +1,11 @@
 import { startApp } from '../app';
 import { config } from '../config';
+import { parseArgs } from './args';
 import { requireDatabaseUrl } from './database';
 
 /** `funnelcast serve`: the same as `npm start`. */
 export async function run(argv: string[]): Promise<number> {
-  if (argv.includes('--help')) {
+  if (parseArgs(argv).flags.help) {
     console.log('Usage: funnelcast serve\n\nApplies pending migrations, then serves GraphQL on PORT (default 4000). Needs DATABASE_URL.');
     return 0;
   }

@@ -10,6 +10,7 @@ import { TrainingQueue } from '../training/training.queue';
 import { TrainingService, type TrainingJobWithVersion } from '../training/training.service';
 import { parseArgs, stringFlag, UsageError } from './args';
 import { withDatabase } from './database';
+import { trainingProgressBar, withProgress } from './progress';
 
 const USAGE = `Usage: funnelcast train --all [--params JSON] [--wait]
        funnelcast train --kind KIND [--params JSON] [--wait]
@@ -27,7 +28,6 @@ returns the jobs that already trained.
                  code is 1 unless every job completed
   --help         show this text`;
 
-const KNOWN_FLAGS = new Set(['all', 'kind', 'params', 'wait', 'help']);
 
 function jsonFlag(raw: string | undefined): unknown {
   if (raw === undefined) return undefined;
@@ -40,14 +40,11 @@ function jsonFlag(raw: string | undefined): unknown {
 
 /** `funnelcast train`: queue training from the command line and optionally follow it to the end. */
 export async function run(argv: string[]): Promise<number> {
-  const args = parseArgs(argv, ['all', 'wait', 'help']);
+  const args = parseArgs(argv, { flags: { all: 'boolean', kind: 'string', params: 'string', wait: 'boolean' } });
   if (args.flags.help) {
     console.log(USAGE);
     return 0;
   }
-  const unknown = Object.keys(args.flags).filter((name) => !KNOWN_FLAGS.has(name));
-  if (unknown.length > 0) throw new UsageError(`unknown option ${unknown.map((name) => `--${name}`).join(', ')}\n\n${USAGE}`);
-  if (args.positional.length > 0) throw new UsageError(`unexpected argument "${args.positional[0]}"\n\n${USAGE}`);
   const kind = stringFlag(args, 'kind');
   if (Boolean(args.flags.all) === (kind !== undefined)) throw new UsageError(`pass either --all or --kind KIND\n\n${USAGE}`);
   const params = jsonFlag(stringFlag(args, 'params'));
@@ -81,7 +78,17 @@ export async function run(argv: string[]): Promise<number> {
       }
       if ((await training.workerCount()) === 0) console.log('No worker is connected: the jobs wait until one starts (npm run worker, same DATABASE_URL and REDIS_URL).');
       if (!args.flags.wait) return 0;
-      const ended = await followTrainingJobs(training, jobs.map((job) => job.id), { onFinished: (job) => console.log(finishedJobLine(job)) });
+      const ids = jobs.map((job) => job.id);
+      let finished = 0;
+      const ended = await withProgress(trainingProgressBar(ids.length), (onProgress) =>
+        followTrainingJobs(training, ids, {
+          onFinished: (job) => {
+            finished++;
+            console.log(finishedJobLine(job));
+          },
+          onProgress: (running) => onProgress?.({ finished, running: running.map((job) => ({ kind: job.kind, progress: job.progress, message: job.message })) }),
+        }),
+      );
       return ended.every((job) => job.state === 'COMPLETED') ? 0 : 1;
     } finally {
       redis.disconnect();

@@ -3,7 +3,7 @@
  * rows so far, sorted by (user, ts, id), each with its code. The logical view of (base, delta) takes
  * a user's rows from the delta when the delta has the user, else from the base.
  */
-import { SeededRandom } from '../ml/random';
+import { Rng } from '../ml/random';
 import { compactionPlan, deltaMergePlan, emptySegment, gather, RowSource, RunPlan, Segment, trimmedDelta } from './mirror-segment';
 
 interface Row {
@@ -79,7 +79,7 @@ function compacted(base: Segment, delta: Segment): Segment {
 }
 
 describe.each([3, 17, 40])('segments on random rows (seed %i)', (seed) => {
-  const random = new SeededRandom(seed);
+  const random = Rng.stream(seed);
   const pick = (n: number) => Math.floor(random.next() * n);
   let nextId = 1;
   // Few distinct times, so ties on ts are common and the id decides.

@@ -26,7 +26,7 @@
  * runs this file pays for it), and one query evaluates a whole batch of units in every mode.
  */
 import { FunnelModes, WindowFunnel } from './window-funnel';
-import { SeededRandom } from '../ml/random';
+import { Rng } from '../ml/random';
 import { ALL_MODE_COMBINATIONS, ReferenceEvent, referenceWindowFunnel } from './window-funnel.reference';
 
 type ChdbQuery = (sql: string, format?: string) => string;
@@ -67,7 +67,7 @@ interface Batch {
 }
 
 function randomBatch(seed: number, unitCount: number): Batch {
-  const rng = new SeededRandom(seed * 104_729);
+  const rng = Rng.stream(seed * 104_729);
   const random = (): number => rng.next();
   const pick = (n: number): number => rng.below(n);
   const stepCount = 1 + pick(4);

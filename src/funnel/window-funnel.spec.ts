@@ -1,5 +1,5 @@
 import { FunnelDefinitionError, FunnelInputError, FunnelModes, FunnelRange, WindowFunnel } from './window-funnel';
-import { SeededRandom } from '../ml/random';
+import { Rng } from '../ml/random';
 import { ALL_MODE_COMBINATIONS, ReferenceEvent, referenceWindowFunnel } from './window-funnel.reference';
 
 /**
@@ -348,7 +348,7 @@ describe('windowFunnel agrees with the brute-force reference', () => {
   it.each([0, 1, 2, 3])('on random logs, batch %i', (batch) => {
     let cases = 0;
     for (let seed = 1 + batch * 150; seed <= (batch + 1) * 150; seed++) {
-      const random = new SeededRandom(seed * 7919);
+      const random = Rng.stream(seed * 7919);
       const pick = (n: number): number => random.below(n);
       const stepCount = 1 + pick(4);
       const alphabet = ['A', 'B', 'C', 'D'].slice(0, 2 + pick(3));

@@ -1,5 +1,5 @@
 import type { Tf } from './tf-backend';
-import { SeededRandom, WeightedSampler } from './random';
+import { Rng, WeightedSampler } from './random';
 
 /**
  * Implicit-feedback matrix factorisation trained with BPR: for a (user, item) pair the user
@@ -63,7 +63,7 @@ export async function trainBpr(
   onEpoch: (report: EpochReport) => Promise<void> = async () => undefined,
 ): Promise<BprResult> {
   if (pairs.users.length === 0) throw new RangeError('no training pairs');
-  const random = new SeededRandom(options.seed);
+  const random = Rng.stream(options.seed);
   const positives = new WeightedSampler(pairs.weights);
   const itemPopularity = new Float32Array(pairs.itemCount);
   for (let i = 0; i < pairs.items.length; i++) itemPopularity[pairs.items[i]] += 1;

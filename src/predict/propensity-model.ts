@@ -1,6 +1,6 @@
 import type * as tfjs from '@tensorflow/tfjs';
 import type { Tf } from '../ml/tf-backend';
-import { Rng } from '../sim/rng';
+import { Rng } from '../ml/random';
 import { logLoss } from '../ml/metrics';
 import { applyPlatt, fitPlatt, type PlattScaling } from './calibration';
 

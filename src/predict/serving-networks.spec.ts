@@ -1,6 +1,6 @@
 import type * as tfjs from '@tensorflow/tfjs';
 import { loadTf, type Tf } from '../ml/tf-backend';
-import { Rng } from '../sim/rng';
+import { Rng } from '../ml/random';
 import { explainPropensity } from './explain';
 import { encodeSteps, STEP_WIDTH } from './features';
 import { buildNextStepModel } from './next-step-model';

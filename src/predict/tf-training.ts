@@ -1,6 +1,6 @@
 import type * as tfjs from '@tensorflow/tfjs';
 import type { Tf } from '../ml/tf-backend';
-import { Rng } from '../sim/rng';
+import { Rng } from '../ml/random';
 
 /**
  * What the two sequence models share: seeded initialisers, a fit loop that reshuffles with a seeded

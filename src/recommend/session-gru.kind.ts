@@ -1,6 +1,6 @@
 import type * as tfjs from '@tensorflow/tfjs';
 import { encodeArtifact } from '../ml/artifact';
-import { SeededRandom } from '../ml/random';
+import { Rng } from '../ml/random';
 import type { Tf } from '../ml/tf-backend';
 import { itemNeighbours } from './item-similarity';
 import { ItemEventLog, loadTrainingItemEvents, splitOf } from './item-events';
@@ -106,7 +106,7 @@ async function fit(
 ): Promise<{ model: tfjs.Sequential; examples: number; loss: number }> {
   const data = examples(sessions, params.maxLength);
   const model = buildModel(tf, classes, params);
-  const random = new SeededRandom(params.seed);
+  const random = Rng.stream(params.seed);
   const order = Array.from({ length: data.count }, (_, n) => n);
   // Sampling without replacement: a fresh shuffle each epoch, of which the first `size` are trained on.
   const size = params.maxExamplesPerEpoch > 0 ? Math.min(data.count, params.maxExamplesPerEpoch) : data.count;

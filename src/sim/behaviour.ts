@@ -1,7 +1,7 @@
 import type { ShopEvent } from '../events/event.types';
 import type { ShopCatalog } from './catalog';
 import { DAY_MS, type ResolvedShopOptions } from './options';
-import { Rng } from './rng';
+import { Rng } from '../ml/random';
 import {
   CHANNELS,
   CHANNEL_SHARE,

@@ -1,7 +1,7 @@
 import type { CatalogItem } from '../events/event.types';
 import { BRAND_SYLLABLES, CATEGORY_SPECS, TITLE_ADJECTIVES, departmentOf } from './catalog-specs';
 import type { ResolvedShopOptions } from './options';
-import { AliasTable, Rng } from './rng';
+import { AliasTable, Rng } from '../ml/random';
 import { STREAM_CATALOG } from './streams';
 
 /** How steeply item popularity falls with rank (Zipf exponent): the head gets most of the views. */

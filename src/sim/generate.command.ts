@@ -1,6 +1,7 @@
 import { createWriteStream } from 'node:fs';
 import { UsageError, intFlag, parseArgs, stringFlag } from '../cli/args';
 import { withDatabase } from '../cli/database';
+import { generateProgressBar, loadProgressBar, withProgress } from '../cli/progress';
 import { createDemoShop } from './generator';
 import { loadDemoShop } from './load';
 import { writeLabelsCsv } from './labels-csv';
@@ -26,18 +27,24 @@ start, same bytes.
   --labels FILE   also write ground-truth labels as CSV: user_id,label (genuine|click_farm|fake_order)
   --help          show this text`;
 
-const KNOWN_FLAGS = new Set(['users', 'days', 'seed', 'items', 'start', 'out', 'load', 'labels', 'help']);
+const FLAGS = {
+  users: 'string',
+  days: 'string',
+  seed: 'string',
+  items: 'string',
+  start: 'string',
+  out: 'string',
+  labels: 'string',
+  load: 'boolean',
+} as const;
 
 export async function run(argv: string[]): Promise<number> {
   try {
-    const args = parseArgs(argv, ['help', 'load']);
+    const args = parseArgs(argv, { flags: FLAGS });
     if (args.flags.help) {
       console.log(USAGE);
       return 0;
     }
-    const unknown = Object.keys(args.flags).filter((name) => !KNOWN_FLAGS.has(name));
-    if (unknown.length > 0) throw new UsageError(`unknown option ${unknown.map((name) => `--${name}`).join(', ')}`);
-    if (args.positional.length > 0) throw new UsageError(`unexpected argument "${args.positional[0]}"`);
     const itemsFlag = stringFlag(args, 'items');
     const shop = createDemoShop({
       users: intFlag(args, 'users', 10_000, 1),
@@ -50,7 +57,7 @@ export async function run(argv: string[]): Promise<number> {
     if (out && args.flags.load) throw new UsageError('use either --out FILE or --load, not both');
     const startedAt = process.hrtime.bigint();
     if (args.flags.load) {
-      const summary = await withDatabase((dataSource) => loadDemoShop(dataSource, shop));
+      const summary = await withProgress(loadProgressBar(shop), (onProgress) => withDatabase((dataSource) => loadDemoShop(dataSource, shop, onProgress)));
       const labelsFile = stringFlag(args, 'labels');
       if (labelsFile) await writeLabelsCsv(shop, createWriteStream(labelsFile));
       const seconds = Number(process.hrtime.bigint() - startedAt) / 1e9;
@@ -62,7 +69,9 @@ export async function run(argv: string[]): Promise<number> {
     }
     // `--load` (the importer's database sink) plugs in here: any ShopSink will do.
     const sink: ShopSink = out ? new NdjsonSink(createWriteStream(out, { highWaterMark: 1 << 20 })) : new NdjsonSink(process.stdout, false);
-    const report = await pumpDemoShop(shop, sink);
+    // No bar when the events themselves go to the terminal.
+    const bar = out || !process.stdout.isTTY ? generateProgressBar(shop) : null;
+    const report = await withProgress(bar, (onBatch) => pumpDemoShop(shop, sink, undefined, onBatch));
     const labelsFile = stringFlag(args, 'labels');
     if (labelsFile) await writeLabelsCsv(shop, createWriteStream(labelsFile));
     const seconds = Number(process.hrtime.bigint() - startedAt) / 1e9;

@@ -2,7 +2,7 @@ import type { CatalogItem, ShopEvent } from '../events/event.types';
 import { simulateShopper, type SessionTruth, type ShopperStory, type SimulationContext } from './behaviour';
 import { buildCatalog, type ShopCatalog } from './catalog';
 import { resolveShopOptions, type DemoShopOptions, type ResolvedShopOptions } from './options';
-import { Rng } from './rng';
+import { Rng } from '../ml/random';
 import {
   CHANNELS,
   DEVICES,

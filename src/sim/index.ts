@@ -6,4 +6,3 @@ export type { ShopCatalog } from './catalog';
 export { pumpDemoShop, type PumpReport, type ShopSink } from './sink';
 export { NdjsonSink, catalogLine, eventLine } from './ndjson-sink';
 export { writeLabelsCsv } from './labels-csv';
-export { Rng, AliasTable } from './rng';

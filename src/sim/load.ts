@@ -2,10 +2,18 @@ import type { DataSource } from 'typeorm';
 import { importRecords, type ImportProgress, type ImportRecord, type ImportSummary } from '../events/import/import.service';
 import type { DemoShop } from './generator';
 
-/** The shop as the importer reads it: the catalog first, then every event in stream order. */
-export function* demoShopRecords(shop: DemoShop): Generator<ImportRecord> {
+/** The importer's progress, and how many of the shop's users the generator has handed over so far. */
+export interface DemoLoadProgress extends ImportProgress {
+  users: number;
+}
+
+/** The shop as the importer reads it: the catalog first, then every event in stream order; `onUser` counts shoppers handed over. */
+export function* demoShopRecords(shop: DemoShop, onUser?: () => void): Generator<ImportRecord> {
   for (const item of shop.items) yield { kind: 'item', item };
-  for (const event of shop.events()) yield { kind: 'event', event };
+  for (const story of shop.shoppers()) {
+    onUser?.();
+    for (const event of story.events) yield { kind: 'event', event };
+  }
 }
 
 /**
@@ -15,7 +23,9 @@ export function* demoShopRecords(shop: DemoShop): Generator<ImportRecord> {
 export function loadDemoShop(
   dataSource: DataSource,
   shop: DemoShop,
-  onProgress?: (progress: ImportProgress) => void,
+  onProgress?: (progress: DemoLoadProgress) => void,
 ): Promise<ImportSummary> {
-  return importRecords(dataSource, demoShopRecords(shop), { onProgress });
+  let users = 0;
+  const records = demoShopRecords(shop, () => users++);
+  return importRecords(dataSource, records, { onProgress: onProgress && ((progress) => onProgress({ ...progress, users })) });
 }

@@ -1,6 +1,6 @@
 import type { ShopCatalog } from './catalog';
 import type { ResolvedShopOptions } from './options';
-import { Rng } from './rng';
+import { Rng } from '../ml/random';
 import { STREAM_LABEL, STREAM_TRAITS } from './streams';
 
 /**

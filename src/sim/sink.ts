@@ -21,8 +21,13 @@ export interface PumpReport {
   labels: Record<UserLabel, number>;
 }
 
-/** Streams the catalog, then every event in batches, into a sink; memory stays one batch. */
-export async function pumpDemoShop(shop: DemoShop, sink: ShopSink, batchSize = 10_000): Promise<PumpReport> {
+/** Streams the catalog, then every event in batches, into a sink; memory stays one batch. `onBatch` sees the report after each batch. */
+export async function pumpDemoShop(
+  shop: DemoShop,
+  sink: ShopSink,
+  batchSize = 10_000,
+  onBatch?: (report: Readonly<PumpReport>) => void,
+): Promise<PumpReport> {
   const report: PumpReport = { events: 0, users: 0, items: shop.items.length, labels: { genuine: 0, click_farm: 0, fake_order: 0 } };
   await sink.writeCatalog(shop.items);
   let batch: ShopEvent[] = [];
@@ -34,12 +39,14 @@ export async function pumpDemoShop(shop: DemoShop, sink: ShopSink, batchSize = 1
       report.events += batch.length;
       await sink.writeEvents(batch);
       batch = [];
+      onBatch?.(report);
     }
   }
   if (batch.length > 0) {
     report.events += batch.length;
     await sink.writeEvents(batch);
   }
+  onBatch?.(report);
   await sink.close();
   return report;
 }

@@ -6,7 +6,7 @@
  * nothing lost, nothing stored twice, and the funnel over the stored events equals the one worked
  * out by hand from what was sent.
  */
-import { SeededRandom } from '../../src/ml/random';
+import { Rng } from '../../src/ml/random';
 import { startTestApp, TestApp } from '../support/app';
 
 const INGEST = 'mutation($events: [EventInput!]!) { ingestEvents(events: $events) { accepted duplicates rejected { index code message } } }';
@@ -68,7 +68,7 @@ describe('sustained mixed load', () => {
 
   it('stores every acknowledged event exactly once while funnels and recommendations run', async () => {
     const start = Date.now() - 6 * 3600_000;
-    const seeded = new SeededRandom(11);
+    const seeded = Rng.stream(11);
     const random = () => seeded.next();
     const sent = new Set<string>();
     const acknowledged = new Set<string>();

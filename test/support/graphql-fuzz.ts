@@ -11,7 +11,7 @@ import {
   isListType,
   isNonNullType,
 } from 'graphql';
-import { SeededRandom } from '../../src/ml/random';
+import { Rng } from '../../src/ml/random';
 
 /**
  * A schema-driven generator of hostile GraphQL requests: for every argument of every query and
@@ -41,7 +41,7 @@ export interface FuzzOptions {
 
 /** A seeded uniform generator in [0, 1) (the project's mulberry32), so a failing case can be re-run. */
 export function seededRandom(seed: number): () => number {
-  const random = new SeededRandom(seed);
+  const random = Rng.stream(seed);
   return () => random.next();
 }
 

@@ -31,10 +31,16 @@ describe('TextRowSplitter', () => {
   });
 });
 
-describe('parseQuotedRow', () => {
-  it('keeps text after a closing quote rather than dropping the row', () => {
-    expect(parseQuotedRow('"a"b,c')).toEqual(['ab', 'c']);
-    expect(parseQuotedRow('x,""')).toEqual(['x', '']);
+describe('parseQuotedRow (csv-parse)', () => {
+  it('reads separators, doubled quotes and line breaks inside quotes', () => {
+    expect(parseQuotedRow('1,"a, b","say ""hi""",""')).toEqual(['1', 'a, b', 'say "hi"', '']);
+    expect(parseQuotedRow('3,"multi\nline",x')).toEqual(['3', 'multi\nline', 'x']);
+  });
+
+  it('keeps a stray quote as text rather than dropping the row, and says when a quote is still open', () => {
+    expect(parseQuotedRow('"a"b,c')).toEqual(['"a"b', 'c']);
+    expect(parseQuotedRow('5,x"y')).toEqual(['5', 'x"y']);
     expect(parseQuotedRow('"open')).toBeNull();
+    expect(parseQuotedRow('1,"open\nstill open')).toBeNull();
   });
 });

@@ -1,4 +1,5 @@
 import type { Readable } from 'node:stream';
+import { parse as parseCsv } from 'csv-parse/sync';
 
 /** One logical row of a text file: its fields (CSV) or whole text (lines), and the physical line it starts on (1-based). */
 export interface TextRow {
@@ -13,8 +14,9 @@ export interface TextRow {
  * Splits streamed text into rows. Rows come out in whole arrays per pushed chunk because handing
  * them over one at a time through an async iterator costs more than parsing them.
  *
- * Quoted fields (RFC 4180, `""` for a quote) may span lines; unquoted lines take a plain
- * `split(',')`, which is what nearly every row of a real export is.
+ * Lines without a quote, nearly every row of a real export, take a plain `split(',')`: csv-parse
+ * reads each byte in JavaScript and made imports 10 % slower (docs/benchmarks.md, issue #13). A row
+ * with a quote goes to csv-parse, and a quoted field may span lines.
  */
 export class TextRowSplitter {
   private pending = '';
@@ -79,45 +81,22 @@ export class TextRowSplitter {
   }
 }
 
-/** Parses one row that contains quotes; null when a quoted field is still open at the end. */
+/**
+ * csv-parse's reading of one row that contains quotes (RFC 4180: `""` for a quote, separators and
+ * line breaks inside quotes); null while a quoted field is still open at the end, so the splitter
+ * joins the next line. A stray quote (`"a"b`) is kept as text rather than failing the file.
+ */
 export function parseQuotedRow(row: string): string[] | null {
-  const fields: string[] = [];
-  let i = 0;
-  const n = row.length;
-  for (;;) {
-    if (i < n && row.charCodeAt(i) === 34) {
-      let value = '';
-      let from = i + 1;
-      for (;;) {
-        const quote = row.indexOf('"', from);
-        if (quote === -1) return null;
-        if (row.charCodeAt(quote + 1) === 34) {
-          value += row.slice(from, quote + 1);
-          from = quote + 2;
-          continue;
-        }
-        value += row.slice(from, quote);
-        i = quote + 1;
-        break;
-      }
-      // Be lenient with text after a closing quote (`"a"b,`): keep it rather than lose the row.
-      const comma = row.indexOf(',', i);
-      const stop = comma === -1 ? n : comma;
-      value += row.slice(i, stop);
-      fields.push(value);
-      if (comma === -1) return fields;
-      i = comma + 1;
-    } else {
-      const comma = row.indexOf(',', i);
-      if (comma === -1) {
-        fields.push(row.slice(i));
-        return fields;
-      }
-      fields.push(row.slice(i, comma));
-      i = comma + 1;
-    }
+  try {
+    const [fields] = parseCsv(row, QUOTED_ROW) as string[][];
+    return fields ?? [''];
+  } catch (error) {
+    if ((error as { code?: string }).code === 'CSV_QUOTE_NOT_CLOSED') return null;
+    throw error;
   }
 }
+
+const QUOTED_ROW = { relax_quotes: true, relax_column_count: true, record_delimiter: '\n' } as const;
 
 /** Reads a text stream as rows, one array per chunk, keeping memory to one chunk plus one row. */
 export async function* readTextRows(stream: Readable, mode: 'csv' | 'lines'): AsyncGenerator<TextRow[]> {

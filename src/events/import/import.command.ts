@@ -1,4 +1,5 @@
 import { intFlag, parseArgs, stringFlag, UsageError } from '../../cli/args';
+import { importProgressBar, withProgress } from '../../cli/progress';
 import { ConfigError, loadConfig } from '../../config';
 import { openDatabase } from '../../db/data-source';
 import { isDatabaseUnavailable } from '../../db/db-errors';
@@ -11,7 +12,6 @@ import {
   isImportFormat,
   type ImportSummary,
 } from './import.service';
-import { ProgressBar } from './progress-bar';
 import { TIMESTAMP_UNITS, type TimestampUnit } from '../event-time';
 
 const USAGE = `Usage: funnelcast import --format <${IMPORT_FORMATS.join('|')}> [--timestamp-unit s|ms] [--batch-size N] FILE
@@ -37,7 +37,6 @@ Options:
 Events follow the API's rules: a timestamp more than a day in the future is rejected, like any
 invalid row, with its line number and reason.`;
 
-const KNOWN_FLAGS = new Set(['help', 'format', 'timestamp-unit', 'batch-size']);
 
 const count = (n: number): string => n.toLocaleString('en-US');
 
@@ -68,7 +67,7 @@ export async function run(argv: string[]): Promise<number> {
   let batchSize: number;
   let timestampUnit: TimestampUnit | undefined;
   try {
-    const args = parseArgs(argv, ['help']);
+    const args = parseArgs(argv, { flags: { format: 'string', 'timestamp-unit': 'string', 'batch-size': 'string' }, positionals: true });
     if (args.flags.help) {
       console.log(USAGE);
       return 0;
@@ -84,8 +83,6 @@ export async function run(argv: string[]): Promise<number> {
       throw new UsageError(`--timestamp-unit must be s (Unix seconds) or ms (milliseconds), not "${unit}"`);
     }
     timestampUnit = unit as TimestampUnit | undefined;
-    const unknown = Object.keys(args.flags).filter((name) => !KNOWN_FLAGS.has(name));
-    if (unknown.length > 0) throw new UsageError(`unknown option ${unknown.map((name) => `--${name}`).join(', ')}`);
   } catch (error) {
     if (!(error instanceof UsageError)) throw error;
     console.error(`funnelcast import: ${error.message}\n\n${USAGE}`);
@@ -109,16 +106,12 @@ export async function run(argv: string[]): Promise<number> {
 
   try {
     // A missing file should fail before a database connection is even tried.
-    await importFileSize(file);
+    const totalBytes = await importFileSize(file);
     const dataSource = await openDatabase(databaseUrl, { poolSize: 2 });
     try {
-      const progress = process.stderr.isTTY ? new ProgressBar(process.stderr) : null;
-      const summary = await importFile(dataSource, format, file, {
-        batchSize,
-        timestampUnit,
-        onProgress: progress ? (p) => progress.update(p) : undefined,
-      });
-      progress?.finish();
+      const summary = await withProgress(importProgressBar(totalBytes), (onProgress) =>
+        importFile(dataSource, format, file, { batchSize, timestampUnit, onProgress }),
+      );
       console.log(`Imported ${file} (${format})\n${formatSummary(summary)}`);
       return 0;
     } finally {

@@ -1,4 +1,4 @@
-import { AliasTable, Rng } from './rng';
+import { AliasTable, Rng, WeightedSampler } from './random';
 
 function draws(rng: Rng, count: number): number[] {
   return Array.from({ length: count }, () => rng.nextUint32());
@@ -72,5 +72,46 @@ describe('Rng', () => {
       expect(Math.abs(byAlias[index] - n * p)).toBeLessThanOrEqual(tolerance);
     });
     expect(byAlias[2]).toBe(0);
+  });
+});
+
+/** The reference C code (prng.di.unimi.it/xoshiro128starstar.c) transcribed with BigInt, independently of Rng's Math.imul version. */
+function referenceOutputs(state: [number, number, number, number], count: number): number[] {
+  const mask = 0xffffffffn;
+  const s = state.map((word) => BigInt(word >>> 0));
+  const rotl = (x: bigint, k: bigint) => ((x << k) | (x >> (32n - k))) & mask;
+  const out: number[] = [];
+  for (let i = 0; i < count; i++) {
+    out.push(Number(rotl((s[1] * 5n) & mask, 7n) * 9n & mask));
+    const t = (s[1] << 9n) & mask;
+    s[2] ^= s[0];
+    s[3] ^= s[1];
+    s[1] ^= s[2];
+    s[0] ^= s[3];
+    s[2] ^= t;
+    s[3] = rotl(s[3], 11n);
+  }
+  return out;
+}
+
+describe('Rng is xoshiro128**', () => {
+  it('gives the reference code’s outputs', () => {
+    // By hand from the reference: rotl(2 * 5, 7) * 9 = 11520, then s[1] becomes 0.
+    expect(draws(Rng.fromState(1, 2, 3, 4), 2)).toEqual([11520, 0]);
+    expect(draws(Rng.fromState(1, 2, 3, 4), 1000)).toEqual(referenceOutputs([1, 2, 3, 4], 1000));
+    const state: [number, number, number, number] = [0x9e3779b9, 0xdeadbeef, 0x7f4a7c15, 0xffffffff];
+    expect(draws(Rng.fromState(...state), 1000)).toEqual(referenceOutputs(state, 1000));
+  });
+});
+
+describe('WeightedSampler', () => {
+  it('draws indices in proportion to their weights, never a zero or negative one', () => {
+    const sampler = new WeightedSampler([2, 0, -1, 6, 2]);
+    const rng = Rng.stream(4);
+    const n = 100_000;
+    const counts = [0, 0, 0, 0, 0];
+    for (let i = 0; i < n; i++) counts[sampler.draw(rng)]++;
+    [0.2, 0, 0, 0.6, 0.2].forEach((p, index) => expect(Math.abs(counts[index] - n * p)).toBeLessThanOrEqual(5 * Math.sqrt(n * p * (1 - p)) + 1));
+    expect(() => new WeightedSampler([0, -2])).toThrow(RangeError);
   });
 });
