@@ -2,7 +2,7 @@ import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'no
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import type { ShopEvent } from '../src/events/event.types';
-import { run as runImportCommand } from '../src/events/import/import.command';
+import { run as runImportCommand } from '../src/cli/import.command';
 import { ImportFileError, importFile, importRecords, type ImportRecord } from '../src/events/import/import.service';
 import { resetConfig } from '../src/config';
 import { createTestDatabase, type TestDatabase } from './support/database';

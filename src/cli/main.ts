@@ -3,8 +3,9 @@ import 'reflect-metadata';
 import { loadEnvFile } from '../env-file';
 
 /**
- * The `funnelcast` command line. Each command lives beside the domain it serves and is loaded only
- * when asked for, so `funnelcast keys` does not pay for the importer or the generator.
+ * The `funnelcast` command line. Each command is a module of `cli/` that calls into the domains
+ * (never the reverse: domains do not import `cli/`), loaded only when asked for, so `funnelcast
+ * keys` does not pay for the importer or the generator.
  */
 interface CommandModule {
   run(argv: string[]): Promise<number>;
@@ -14,10 +15,10 @@ const COMMANDS: Record<string, { summary: string; load: () => Promise<CommandMod
   serve: { summary: 'run pending migrations, then serve the GraphQL API', load: () => import('./serve.command') },
   demo: { summary: 'start the server with a generated demo shop (embedded PostgreSQL if needed)', load: () => import('./demo.command') },
   migrate: { summary: 'apply pending database migrations', load: () => import('./migrate.command') },
-  keys: { summary: 'create, list or revoke API keys', load: () => import('../auth/keys.command') },
-  import: { summary: 'bulk-import an event file (taobao, rees46, retailrocket, funnelcast-csv, ndjson)', load: () => import('../events/import/import.command') },
+  keys: { summary: 'create, list or revoke API keys', load: () => import('./keys.command') },
+  import: { summary: 'bulk-import an event file (taobao, rees46, retailrocket, funnelcast-csv, ndjson)', load: () => import('./import.command') },
   train: { summary: 'queue training (--all: every model, anomaly detectors first) and optionally wait for it', load: () => import('./train.command') },
-  generate: { summary: 'generate a synthetic demo shop with ground truth', load: () => import('../sim/generate.command') },
+  generate: { summary: 'generate a synthetic demo shop with ground truth', load: () => import('./generate.command') },
   schema: { summary: 'write schema.graphql from the code', load: () => import('./schema.command') },
 };
 

@@ -1,8 +1,8 @@
-import { intFlag, parseArgs, stringFlag, UsageError } from '../../cli/args';
-import { importProgressBar, withProgress } from '../../cli/progress';
-import { ConfigError, loadConfig } from '../../config';
-import { openDatabase } from '../../db/data-source';
-import { isDatabaseUnavailable } from '../../db/db-errors';
+import { intFlag, parseArgs, stringFlag, UsageError } from './args';
+import { importProgressBar, withProgress } from './progress';
+import { ConfigError, loadConfig } from '../config';
+import { openDatabase } from '../db/data-source';
+import { isDatabaseUnavailable } from '../db/db-errors';
 import {
   DEFAULT_BATCH_SIZE,
   IMPORT_FORMATS,
@@ -11,8 +11,8 @@ import {
   importFileSize,
   isImportFormat,
   type ImportSummary,
-} from './import.service';
-import { TIMESTAMP_UNITS, type TimestampUnit } from '../event-time';
+} from '../events/import/import.service';
+import { TIMESTAMP_UNITS, type TimestampUnit } from '../events/event-time';
 
 const USAGE = `Usage: funnelcast import --format <${IMPORT_FORMATS.join('|')}> [--timestamp-unit s|ms] [--batch-size N] FILE
 

@@ -1,7 +1,7 @@
-import { parseArgs, stringFlag, UsageError, type ParsedArgs } from '../cli/args';
-import { withDatabase } from '../cli/database';
-import { ROLES, Role } from './api-key.entity';
-import { ApiKeyService } from './api-key.service';
+import { parseArgs, stringFlag, UsageError, type ParsedArgs } from './args';
+import { withDatabase } from './database';
+import { ROLES, Role } from '../auth/api-key.entity';
+import { ApiKeyService } from '../auth/api-key.service';
 
 const USAGE = `Usage:
   funnelcast keys create --role admin|analyst|client --name NAME

@@ -1,13 +1,13 @@
 import { createWriteStream } from 'node:fs';
-import { UsageError, intFlag, parseArgs, stringFlag } from '../cli/args';
-import { withDatabase } from '../cli/database';
-import { generateProgressBar, loadProgressBar, withProgress } from '../cli/progress';
-import { createDemoShop } from './generator';
-import { loadDemoShop } from './load';
-import { writeLabelsCsv } from './labels-csv';
-import { NdjsonSink } from './ndjson-sink';
-import { startEndingToday } from './options';
-import { pumpDemoShop, type ShopSink } from './sink';
+import { UsageError, intFlag, parseArgs, stringFlag } from './args';
+import { withDatabase } from './database';
+import { generateProgressBar, loadProgressBar, withProgress } from './progress';
+import { createDemoShop } from '../sim/generator';
+import { loadDemoShop } from '../sim/load';
+import { writeLabelsCsv } from '../sim/labels-csv';
+import { NdjsonSink } from '../sim/ndjson-sink';
+import { startEndingToday } from '../sim/options';
+import { pumpDemoShop, type ShopSink } from '../sim/sink';
 
 const USAGE = `Usage: funnelcast generate [--users N] [--days D] [--seed S] [--items N] [--start ISO]
                            [--out FILE | --load] [--labels FILE]
