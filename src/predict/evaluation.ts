@@ -182,7 +182,7 @@ async function compareWithLogistic(
   if (test.examples.count === 0) throw new RangeError(`no ${target} examples after the split to evaluate on`);
   const featureCount = training.featureCount;
   const logistic = fitLogistic(train.examples.features, featureCount, train.examples.labels, { l2: 1 });
-  const { model, bestEpoch } = await trainPropensityModel(tf, train.examples, training, onEpoch, logistic);
+  const { model, bestEpoch } = await trainPropensityModel(tf, train.examples, training, onEpoch, logistic, train.keys);
   const predictions = predictPropensity(tf, model, test.examples);
   const baseline = predictLogisticRows(logistic, test.examples.features);
   const baseRate = train.examples.labels.reduce((sum, y) => sum + y, 0) / train.examples.count;

@@ -161,8 +161,31 @@ export function autoBatchSize(examples: number): number {
 }
 
 /**
+ * The rows held out of fitting (for early stopping and Platt scaling) and the rows fitted. With
+ * `groups` (one key per row: the user, or the visit) whole groups are held out, a `share` of them
+ * drawn at random: a user's examples at neighbouring cutoffs, or a visit's successive prefixes,
+ * are near copies of each other, and with one copy on each side the held-out loss would reward
+ * memorising them. Without groups, or when the groups cannot be split, single rows are drawn.
+ */
+export function heldOutRows(count: number, share: number, rng: Rng, groups?: readonly string[]): { fitRows: Int32Array; calibrationRows: Int32Array } {
+  if (groups && groups.length === count) {
+    const distinct = [...new Set(groups)];
+    const order = seededPermutation(distinct.length, rng);
+    const heldGroups = new Set<string>();
+    for (let n = 0; n < Math.round(distinct.length * share); n++) heldGroups.add(distinct[order[n]]);
+    const held: number[] = [];
+    const fitted: number[] = [];
+    groups.forEach((group, row) => (heldGroups.has(group) ? held : fitted).push(row));
+    if (held.length > 0 && fitted.length > 0) return { fitRows: Int32Array.from(fitted), calibrationRows: Int32Array.from(held) };
+  }
+  const order = seededPermutation(count, rng);
+  const held = Math.max(1, Math.round(count * share));
+  return { fitRows: order.subarray(held), calibrationRows: order.subarray(0, held) };
+}
+
+/**
  * Trains the propensity network on `examples` (sequence, hand features, label), holding out
- * `calibrationShare` of them. Warm-started from `warmStart` (a logistic regression on the hand
+ * `calibrationShare` of them (of their `groups` when given: see `heldOutRows`). Warm-started from `warmStart` (a logistic regression on the hand
  * features) the network begins as exactly that regression. After every epoch the held-out log loss
  * is measured and the best epoch's weights are kept (`bestEpoch`, 0 = the start); Platt scaling is
  * then fitted on the same held-out rows and kept only when it lowers their log loss.
@@ -174,13 +197,11 @@ export async function trainPropensityModel(
   options: PropensityTraining,
   onEpoch?: (report: EpochReport) => Promise<void> | void,
   warmStart?: LogisticModel,
+  groups?: readonly string[],
 ): Promise<{ model: PropensityModel; finalLoss: number; bestEpoch: number }> {
   if (examples.count < 10) throw new RangeError(`too few examples to train a propensity model (${examples.count})`);
   const config: PropensityConfig = { units: options.units, hiddenUnits: options.hiddenUnits, window: options.window, featureCount: options.featureCount, seed: options.seed };
-  const order = seededPermutation(examples.count, new Rng(options.seed ^ 0x5bd1e995));
-  const held = Math.max(1, Math.round(examples.count * options.calibrationShare));
-  const fitRows = order.subarray(held);
-  const calibrationRows = order.subarray(0, held);
+  const { fitRows, calibrationRows } = heldOutRows(examples.count, options.calibrationShare, new Rng(options.seed ^ 0x5bd1e995), groups);
   const fitSet = pick(examples, fitRows, config.window, config.featureCount);
   const { mean, scale } = warmStart ?? standardiser(fitSet.features, config.featureCount);
   const network = buildPropensityNetwork(tf, config);

@@ -125,13 +125,13 @@ async function train(run: TrainingRun<PurchasePropensityParams>): Promise<Traine
     if (userTrain.examples.count >= 10) {
       const logistic = fitLogistic(userTrain.examples.features, userFeatures, userTrain.examples.labels);
       userModel.network.dispose();
-      userModel = (await trainPropensityModel(tf, userTrain.examples, { ...training, featureCount: userFeatures }, stage(0.5, 0.2, 'users, whole range'), logistic)).model;
+      userModel = (await trainPropensityModel(tf, userTrain.examples, { ...training, featureCount: userFeatures }, stage(0.5, 0.2, 'users, whole range'), logistic, userTrain.keys)).model;
     }
     const visitTrain = visitExamples(histories, fromMs, toMs, params.window);
     const visitFeatures = visitTrain.examples.features.length / Math.max(1, visitTrain.examples.count);
     const logistic = fitLogistic(visitTrain.examples.features, visitFeatures, visitTrain.examples.labels);
     visitModel.network.dispose();
-    visitModel = (await trainPropensityModel(tf, visitTrain.examples, { ...training, featureCount: visitFeatures }, stage(0.7, 0.2, 'visits, whole range'), logistic)).model;
+    visitModel = (await trainPropensityModel(tf, visitTrain.examples, { ...training, featureCount: visitFeatures }, stage(0.7, 0.2, 'visits, whole range'), logistic, visitTrain.keys)).model;
   }
   await run.progress(0.92, 'scoring every active user');
   const now = userExamples(histories, toMs, horizonMs, activeMs, params.window);

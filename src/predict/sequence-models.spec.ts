@@ -1,8 +1,9 @@
+import { Rng } from '../ml/random';
 import { loadTf } from '../ml/tf-backend';
 import { fitLogistic, predictLogisticRows } from '../ml/logistic-regression';
 import { fitMarkov, markovProbabilities, markovStateOf } from './markov';
 import { fittedWindow, nextStepWindows, predictNextSteps, trainNextStepModel } from './next-step-model';
-import { autoBatchSize, PropensityExampleBuilder, predictPropensity, trainPropensityModel } from './propensity-model';
+import { autoBatchSize, heldOutRows, PropensityExampleBuilder, predictPropensity, trainPropensityModel } from './propensity-model';
 import { nextActionsOf, type PredictionEvent } from './session-events';
 
 const visit = (...types: string[]): PredictionEvent[] =>
@@ -71,5 +72,26 @@ describe('autoBatchSize', () => {
     expect(autoBatchSize(1_000)).toBe(32); // 25 is below the floor
     expect(autoBatchSize(1_000_000)).toBe(512); // 25,000 is above the ceiling
     expect(autoBatchSize(0)).toBe(32);
+  });
+});
+
+describe('heldOutRows', () => {
+  it('holds out whole groups, about the share of them, and fits every other row', () => {
+    // 40 users with 1 to 4 rows each.
+    const groups = Array.from({ length: 100 }, (_, row) => `u${row % 40}`);
+    const { fitRows, calibrationRows } = heldOutRows(groups.length, 0.2, new Rng(7), groups);
+    expect([...fitRows, ...calibrationRows].sort((a, b) => a - b)).toEqual(Array.from({ length: 100 }, (_, row) => row));
+    const heldUsers = new Set([...calibrationRows].map((row) => groups[row]));
+    const fittedUsers = new Set([...fitRows].map((row) => groups[row]));
+    expect(heldUsers.size).toBe(8); // 20 % of 40 users
+    for (const user of heldUsers) expect(fittedUsers.has(user)).toBe(false);
+  });
+
+  it('draws single rows without groups, or when one group is all there is', () => {
+    const plain = heldOutRows(10, 0.2, new Rng(7));
+    expect(plain.calibrationRows).toHaveLength(2);
+    expect(plain.fitRows).toHaveLength(8);
+    const oneGroup = heldOutRows(10, 0.2, new Rng(7), Array(10).fill('u1'));
+    expect(oneGroup.calibrationRows).toHaveLength(2);
   });
 });
