@@ -11,7 +11,7 @@ import { formatError } from './graphql/errors';
 import { queryLimitsForApollo, queryLimitsFrom } from './graphql/limits';
 import { RequestAuthenticator } from './http/authenticate';
 import { ClientGone, holdsMoreValuesThan, readBody, RequestBodyError } from './http/body';
-import { handleCors } from './http/cors';
+import { corsHandler } from './http/cors';
 import { RequestRateLimits } from './http/rate-limit';
 import { sendError, sendJson } from './http/respond';
 import { logger } from './logger';
@@ -42,6 +42,7 @@ export async function startServer(services: Services, config: Config, port = con
     validationRules: limits.validationRules,
     parseOptions: limits.parseOptions,
   });
+  const handleCors = corsHandler(config.corsOrigins);
   const rateLimits = new RequestRateLimits(services.redis, config);
   const authenticator = new RequestAuthenticator(services, rateLimits);
   await apollo.start();
@@ -49,7 +50,7 @@ export async function startServer(services: Services, config: Config, port = con
 
   const handle = async (request: IncomingMessage, response: ServerResponse): Promise<void> => {
     const url = new URL(request.url ?? '/', 'http://localhost');
-    if (handleCors(request, response, config.corsOrigins)) return;
+    if (handleCors(request, response)) return;
     if (url.pathname === '/healthz') {
       const health = await services.health.check();
       sendJson(response, health.database.ok ? 200 : 503, health);
