@@ -115,9 +115,9 @@ describe('npm run demo with a training worker', () => {
     const propensity = answer('propensity').purchasePropensity;
     expect(propensity.propensity).toBeGreaterThan(0);
     expect(propensity.propensity).toBeLessThan(1);
-    // Under 7 days between the first and the last event: a week does not fit (2 × 168 h + 12 h), a
-    // whole number of days does: 3 when the events span more than 6.5 days (2 × 72 h + 12 h = 156 h).
-    expect([48, 72]).toContain(propensity.horizonHours);
+    // Under 7 days between the first and the last event: a quarter of the range is under 2 days, so
+    // the automatic horizon is one whole day (a week needs 28 days).
+    expect(propensity.horizonHours).toBe(24);
     expect(propensity.storedPropensity).not.toBeNull();
     expect(Array.isArray(answer('atRisk').atRiskUsers.edges)).toBe(true);
     const anomalous = answer('anomalies').anomalies.edges as { node: { score: number } }[];

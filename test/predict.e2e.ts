@@ -107,7 +107,7 @@ describe('prediction', () => {
     const live = await t.gql(`query($u: ID!, $at: DateTime) { purchasePropensity(userId: $u, asOf: $at) { propensity horizonHours storedPropensity explanation { feature effect } } }`, { u: someone, at: RANGE.to }, client);
     expect(live.errors).toBeUndefined();
     const p = live.data!.purchasePropensity;
-    expect(p.horizonHours).toBe(168);
+    expect(p.horizonHours).toBe(120); // a quarter of the 21-day range is 5.25 days: 5 whole days
     // Live at the end of the range reads the same history as the batch job did: the same number.
     expect(p.propensity).toBeCloseTo(p.storedPropensity, 4);
 

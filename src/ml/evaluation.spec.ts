@@ -1,9 +1,21 @@
-import { evaluateRanking, popularityRecommender, splitInstant } from './evaluation';
+import { evaluateRanking, eventQuantileSplit, popularityRecommender } from './evaluation';
 
 describe('evaluation harness', () => {
-  it('holds out the last fraction of the range', () => {
-    expect(splitInstant(new Date('2026-01-01T00:00:00Z'), new Date('2026-01-11T00:00:00Z'), 0.2).toISOString()).toBe('2026-01-09T00:00:00.000Z');
-    expect(() => splitInstant(new Date(5), new Date(5), 0.2)).toThrow(/empty/);
+  it('holds out the latest share of the events, whatever their order', () => {
+    // Ten events at t = 1…10: 20 % held out leaves 8 before, so T is the 9th time.
+    expect(eventQuantileSplit([10, 3, 7, 1, 9, 2, 8, 4, 6, 5], 0.2)).toBe(9);
+    expect(eventQuantileSplit([1, 2], 0.5)).toBe(2); // at least one event on each side
+    expect(eventQuantileSplit([1, 2], 0.01)).toBe(2);
+    expect(() => eventQuantileSplit([5], 0.2)).toThrow(RangeError);
+  });
+
+  it('keeps the split among the events when one stray event lies months before them', () => {
+    const day = 86_400_000;
+    const traffic = Array.from({ length: 1000 }, (_, n) => 300 * day + (n * 14 * day) / 1000); // 14 days of traffic
+    const split = eventQuantileSplit([0, ...traffic], 0.2); // a stray event 300 days earlier
+    // A share of the span would put the split 60 days before the traffic; a share of the events keeps
+    // it among them: 1,001 events, rank ⌊0.8 · 1001⌋ = 800, which is traffic[799] after the stray one (day 311.2).
+    expect(split).toBe(traffic[799]);
   });
 
   it('ranks by distinct users and skips excluded items', () => {

@@ -6,10 +6,18 @@ import { catalogueCoverage, hitAtK, ndcgAtK, precisionAtK, recallAtK, reciprocal
  * compared with a popularity baseline on the same split.
  */
 
-/** T for a time range: the last `holdoutFraction` of [from, to) is held out. */
-export function splitInstant(from: Date, to: Date, holdoutFraction: number): Date {
-  if (!(from.getTime() < to.getTime())) throw new RangeError('the training range is empty: from must be before to');
-  return new Date(Math.round(to.getTime() - (to.getTime() - from.getTime()) * holdoutFraction));
+/**
+ * T that holds out the latest `holdoutFraction` of the events: the time (ms) of the event at rank
+ * ⌊(1 − holdoutFraction)·n⌋ in time order (0-based, at least 1), so events at or after T are held
+ * out. A share of the events rather than of the time span: one stray event months before the rest
+ * (a test event, a late import of old data) does not move the split into the quiet months before
+ * the real traffic, where "before the split" would hold almost nothing. `times` in ms, any order;
+ * throws RangeError when there are fewer than two.
+ */
+export function eventQuantileSplit(times: ArrayLike<number>, holdoutFraction: number): number {
+  if (times.length < 2) throw new RangeError('the training range holds fewer than two events');
+  const sorted = Float64Array.from(times).sort();
+  return sorted[Math.min(sorted.length - 1, Math.max(1, Math.floor((1 - holdoutFraction) * sorted.length)))];
 }
 
 /** One user to evaluate: what they interacted with after T, and what must not be recommended to them. */

@@ -1,5 +1,5 @@
 import { toFloat4 } from '../db/float4';
-import { splitInstant } from '../ml/evaluation';
+import { eventQuantileSplit } from '../ml/evaluation';
 import { markovSteps, visitsBetween } from './datasets';
 import { evaluateNextStep } from './evaluation';
 import { loadTrainingHistories } from './event-history';
@@ -24,7 +24,7 @@ export const NEXT_STEP_PARAMS = {
   epochs: { type: 'int', min: 1, max: 200, default: 6, description: 'passes over the training windows' },
   batchSize: { type: 'int', min: 8, max: 4096, default: 256, description: 'windows per minibatch (on WebAssembly a step costs about the same from 64 to 256 windows, so larger batches train faster)' },
   learningRate: { type: 'number', min: 1e-5, max: 1, default: 0.01, description: 'Adam step size' },
-  holdoutFraction: { type: 'number', min: 0.05, max: 0.5, default: 0.2, description: 'last share of the data range whose visits are held out for evaluation' },
+  holdoutFraction: { type: 'number', min: 0.05, max: 0.5, default: 0.2, description: 'latest share of the visits (by start time) held out for evaluation' },
   refit: { type: 'boolean', default: true, description: 'after evaluating, train again on every visit of the range for the stored model' },
   seed: { type: 'int', min: 0, max: 2 ** 31 - 1, default: 42, description: 'random seed of initialisation and shuffling' },
 } as const;
@@ -43,7 +43,10 @@ async function train(run: TrainingRun<NextStepParams>): Promise<TrainedModel> {
   const { histories, eventCount, fromMs, toMs } = await loadTrainingHistories(run.dataSource, run);
   const from = run.from ?? new Date(fromMs);
   const to = new Date(toMs);
-  const splitAt = splitInstant(from, to, params.holdoutFraction);
+  // The latest share of the visits (by start) is held out: robust to a stray early event.
+  const visitStarts = visitsBetween(histories, from.getTime(), toMs).visits.map((visit) => visit.events[0].timestamp);
+  if (visitStarts.length < 2) throw new TrainingDataError(`The range holds ${visitStarts.length} visit; the next-step model needs visits on both sides of a split. Ingest more events or widen the range.`);
+  const splitAt = new Date(eventQuantileSplit(visitStarts, params.holdoutFraction));
   const window = fittedWindow(
     visitsBetween(histories, from.getTime(), toMs).visits.map((visit) => visit.events.length),
     params.window,

@@ -23,7 +23,7 @@ export class PredictionResolver {
   }
 
   @Authorized('client')
-  @Query(() => PropensityView, { description: 'Chance that the user buys within the active version’s horizon (default 7 days), computed live from their history.' })
+  @Query(() => PropensityView, { description: 'Chance that the user buys within the active version’s horizon (horizonHours: a week, or a quarter of the training range when that is shorter), computed live from their history.' })
   purchasePropensity(
     @Arg('userId', () => ID, { description: `The shop's user id (${ID_RULE}).` }) userId: string,
     @Arg('asOf', () => DateTimeResolver, { nullable: true, description: 'Predict as of this instant (default: now for a live shop, one with an event in the last 24 hours; else 1 ms after its latest event, so an imported or demo shop is read at the end of its events).' }) asOf: Date | null,

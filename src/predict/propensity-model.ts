@@ -1,7 +1,6 @@
 import type * as tfjs from '@tensorflow/tfjs';
 import type { Tf } from '../ml/tf-backend';
 import { Rng } from '../ml/random';
-import { logLoss } from '../ml/metrics';
 import { applyPlatt, fitPlatt, type PlattScaling } from './calibration';
 
 const IDENTITY: PlattScaling = { a: 1, b: 0 };
@@ -160,6 +159,36 @@ export function autoBatchSize(examples: number): number {
   return Math.min(512, Math.max(32, 2 ** Math.round(Math.log2(target))));
 }
 
+/** Log loss of each row (probabilities clipped to [1e-15, 1 − 1e-15], as `logLoss`). */
+function perRowLogLoss(probabilities: ArrayLike<number>, labels: ArrayLike<number>): Float64Array {
+  return Float64Array.from(labels, (label, i) => {
+    const p = Math.min(1 - 1e-15, Math.max(1e-15, probabilities[i]));
+    return label === 1 ? -Math.log(p) : -Math.log(1 - p);
+  });
+}
+
+function meanOf(values: ArrayLike<number>): number {
+  let total = 0;
+  for (let i = 0; i < values.length; i++) total += values[i];
+  return values.length ? total / values.length : NaN;
+}
+
+/**
+ * Whether `candidate`'s row losses are lower than `reference`'s on the same rows by more than two
+ * standard errors of the paired difference (a one-sided test at about 2.3 %), so that a lower mean
+ * that noise alone would give does not count.
+ */
+export function clearlyLower(candidate: ArrayLike<number>, reference: ArrayLike<number>): boolean {
+  const n = candidate.length;
+  if (n < 2 || reference.length !== n) return false;
+  const differences = Float64Array.from(candidate, (value, i) => reference[i] - value);
+  const average = meanOf(differences);
+  let squares = 0;
+  for (const d of differences) squares += (d - average) ** 2;
+  const standardError = Math.sqrt(squares / (n - 1) / n);
+  return average > 2 * standardError;
+}
+
 /**
  * The rows held out of fitting (for early stopping and Platt scaling) and the rows fitted. With
  * `groups` (one key per row: the user, or the visit) whole groups are held out, a `share` of them
@@ -185,10 +214,12 @@ export function heldOutRows(count: number, share: number, rng: Rng, groups?: rea
 
 /**
  * Trains the propensity network on `examples` (sequence, hand features, label), holding out
- * `calibrationShare` of them (of their `groups` when given: see `heldOutRows`). Warm-started from `warmStart` (a logistic regression on the hand
- * features) the network begins as exactly that regression. After every epoch the held-out log loss
- * is measured and the best epoch's weights are kept (`bestEpoch`, 0 = the start); Platt scaling is
- * then fitted on the same held-out rows and kept only when it lowers their log loss.
+ * `calibrationShare` of them (of their `groups` when given: see `heldOutRows`). Warm-started from
+ * `warmStart` (a logistic regression on the hand features) the network begins as exactly that
+ * regression. After every epoch the held-out log loss
+ * is measured and the best epoch's weights are kept (`bestEpoch`, 0 = the start; only clearly
+ * better epochs count); Platt scaling is then fitted on the same held-out rows and kept only when
+ * the network left its start and the scaling clearly lowers their log loss.
  * Throws RangeError for fewer than 10 examples.
  */
 export async function trainPropensityModel(
@@ -208,12 +239,16 @@ export async function trainPropensityModel(
   if (warmStart) startFromLogistic(tf, network, config, warmStart);
   network.compile({ optimizer: tf.train.adam(options.learningRate), loss: 'binaryCrossentropy' });
   const calibrationSet = pick(examples, calibrationRows, config.window, config.featureCount);
-  // Early stopping on the held-out rows: the weights of the epoch with the lowest held-out log loss
-  // are kept. Warm-started, "epoch 0" is the logistic regression itself (the deep part's output
-  // weights are zero), so where the sequence adds nothing the network stays the baseline instead
-  // of fitting noise: on small shops that is most of the time.
-  const heldOutLoss = () => logLoss(networkOutputs(tf, network, calibrationSet, config, mean, scale), calibrationSet.labels);
-  let best = { epoch: 0, loss: heldOutLoss(), weights: network.getWeights().map((w) => w.clone()) };
+  // Early stopping on the held-out rows, conservatively: an epoch's weights replace the start only
+  // when their held-out log loss is lower by more than twice the standard error of the per-row
+  // difference (paired), and among those the lowest wins. Warm-started, the start ("epoch 0") is
+  // the logistic regression itself (the deep part's output weights are zero), so where the
+  // sequence adds nothing that stands out from noise the network stays the baseline; on small
+  // shops, and wherever the held-out users differ from the next period's, chasing a lower loss
+  // that is within noise made the network worse than the baseline it started from.
+  const rowLosses = () => perRowLogLoss(networkOutputs(tf, network, calibrationSet, config, mean, scale), calibrationSet.labels);
+  const startLosses = rowLosses();
+  let best = { epoch: 0, loss: meanOf(startLosses), weights: network.getWeights().map((w) => w.clone()) };
   const x = tf.tensor3d(fitSet.sequences, [fitSet.count, config.window, STEP_WIDTH]);
   const f = tf.tensor2d(standardise(fitSet.features, mean, scale), [fitSet.count, config.featureCount]);
   const y = tf.tensor2d(Float32Array.from(fitSet.labels), [fitSet.count, 1]);
@@ -221,8 +256,9 @@ export async function trainPropensityModel(
   try {
     const batchSize = options.batchSize > 0 ? options.batchSize : autoBatchSize(fitSet.count);
     finalLoss = await fitShuffled(tf, network, [x, f], y, { epochs: options.epochs, batchSize, seed: options.seed }, async (report) => {
-      const loss = heldOutLoss();
-      if (loss < best.loss) {
+      const losses = rowLosses();
+      const loss = meanOf(losses);
+      if (loss < best.loss && clearlyLower(losses, startLosses)) {
         tf.dispose(best.weights);
         best = { epoch: report.epoch, loss, weights: network.getWeights().map((w) => w.clone()) };
       }
@@ -234,11 +270,15 @@ export async function trainPropensityModel(
   network.setWeights(best.weights);
   tf.dispose(best.weights);
   const raw = networkOutputs(tf, network, calibrationSet, config, mean, scale);
-  // Platt scaling is kept only when it improves the held-out log loss: on a small calibration set it
-  // can fit noise, and the warm-started network is often calibrated already.
+  // Platt scaling is fitted on the held-out rows and kept only when the network left its start and
+  // the scaling lowers those rows' log loss clearly (as for epochs). Its fit and its check use the
+  // same rows, so a plain "lower" is nearly always true; and a network still at its logistic start
+  // is the logistic regression, calibrated by its own fit: rescaling it to a fifth of the training
+  // users only moved it away from the next period's base rate.
   const fitted = fitPlatt(raw, calibrationSet.labels);
   const scaled = Float64Array.from(raw, (p) => applyPlatt(fitted, p));
-  const platt = logLoss(scaled, calibrationSet.labels) < logLoss(raw, calibrationSet.labels) ? fitted : IDENTITY;
+  const platt =
+    best.epoch > 0 && clearlyLower(perRowLogLoss(scaled, calibrationSet.labels), perRowLogLoss(raw, calibrationSet.labels)) ? fitted : IDENTITY;
   return { model: { config, network, mean, scale, platt }, finalLoss, bestEpoch: best.epoch };
 }
 

@@ -2,9 +2,10 @@ import { pipeline } from 'node:stream/promises';
 import { Readable } from 'node:stream';
 import { from as copyFrom } from 'pg-copy-streams';
 import { float4Text } from '../db/float4';
-import { userExamples, visitExamples } from './datasets';
+import { userExamples, visitExamples, visitsBetween } from './datasets';
 import { evaluateUserPropensity, evaluateVisitPropensity, trainingCutoffs, userTrainingExamples, type UserPropensityRange } from './evaluation';
 import { loadTrainingHistories } from './event-history';
+import { eventQuantileSplit } from '../ml/evaluation';
 import { fitLogistic } from '../ml/logistic-regression';
 import { encodePropensityArtifact } from './prediction-artifact';
 import { predictPropensity, propensityState, trainPropensityModel, type PropensityModel } from './propensity-model';
@@ -23,7 +24,7 @@ export const PURCHASE_PROPENSITY_PARAMS = {
     max: 24 * 90,
     default: 0,
     description:
-      'a user counts as a buyer when they purchase within this many hours of the cutoff; 0 (the default) picks a week, or the longest whole number of days (else hours) that fits the range when a week does not (see fittedHorizonHours)',
+      'a user counts as a buyer when they purchase within this many hours of the cutoff; 0 (the default) picks a week, at most a quarter of the range, in whole days (else hours) (see fittedHorizonHours)',
   },
   activeDays: { type: 'int', min: 1, max: 365, default: 30, description: 'users with an event in this many days before a cutoff are scored' },
   cutoffStepHours: { type: 'int', min: 1, max: 24 * 30, default: 24, description: 'training cutoffs for users lie this far apart, back from split − horizon (at most 4)' },
@@ -40,7 +41,7 @@ export const PURCHASE_PROPENSITY_PARAMS = {
   },
   learningRate: { type: 'number', min: 1e-6, max: 1, default: 0.002, description: 'Adam step size (training starts from the fitted logistic baseline)' },
   calibrationShare: { type: 'number', min: 0.05, max: 0.5, default: 0.2, description: 'share of examples held out of fitting for Platt scaling' },
-  holdoutFraction: { type: 'number', min: 0.05, max: 0.5, default: 0.2, description: 'last share of the range whose visits are held out to evaluate the live-visit model' },
+  holdoutFraction: { type: 'number', min: 0.05, max: 0.5, default: 0.2, description: 'latest share of the visits (by start time) held out to evaluate the live-visit model' },
   refit: { type: 'boolean', default: true, description: 'after evaluating, train again up to the end of the range for the stored models' },
   seed: { type: 'int', min: 0, max: 2 ** 31 - 1, default: 42, description: 'random seed of initialisation and shuffling' },
 } as const;
@@ -54,9 +55,12 @@ const PREFERRED_HORIZON_HOURS = 168;
  * The user model's horizon (hours) for a range of `rangeMs` milliseconds. The user model is
  * evaluated on the last horizon of the range (split = end − horizon) and learns from cutoffs a
  * horizon before the split, the first more than half a cutoff step after the range's start, so a
- * horizon H fits when 2·H + cutoffStep/2 < range. `requested` 0 takes a week when it fits, else the
- * longest whole number of days that fits, else of hours; a requested horizon that does not fit, or a
- * range too short for even one hour, is refused with a TrainingDataError that names the fix.
+ * horizon H fits when 2·H + cutoffStep/2 < range. `requested` 0 takes a week, but at most a quarter
+ * of the range, so that the latest training cutoff has at least half the range as history behind
+ * it: with a longer horizon the training cutoffs sit near the start, where every user's history is
+ * a day or two, and the model learns a regime the evaluated (and served) cutoff never sees. Whole
+ * days when that is a day or more, else hours. A requested horizon that does not fit, or a range
+ * too short for even one hour, is refused with a TrainingDataError that names the fix.
  */
 export function fittedHorizonHours(requested: number, rangeMs: number, cutoffStepHours: number): number {
   const fits = (hours: number) => 2 * hours * HOUR + (cutoffStepHours * HOUR) / 2 < rangeMs;
@@ -69,30 +73,35 @@ export function fittedHorizonHours(requested: number, rangeMs: number, cutoffSte
         (longestHours >= 1 ? `Pass horizonHours ≤ ${longestHours}, leave it out (0 picks one that fits) or widen the range.` : 'Widen the range or ingest more history.'),
     );
   }
-  if (fits(PREFERRED_HORIZON_HOURS)) return PREFERRED_HORIZON_HOURS;
-  if (longestHours >= 24) return Math.floor(longestHours / 24) * 24;
-  if (longestHours >= 1) return longestHours;
+  const target = Math.min(PREFERRED_HORIZON_HOURS, Math.floor(rangeMs / 4 / HOUR), longestHours);
+  if (target >= 24) return Math.floor(target / 24) * 24;
+  if (target >= 1) return target;
   throw new TrainingDataError(
-    `The range holds ${rangeDays} days of events, too few for a purchase horizon of even one hour (it needs more than cutoffStepHours / 2 + 2 hours = ${cutoffStepHours / 2 + 2} hours); widen the range, ingest more history or lower cutoffStepHours.`,
+    `The range holds ${rangeDays} days of events, too few for a purchase horizon of even one hour (it needs more than cutoffStepHours / 2 + 2 hours = ${cutoffStepHours / 2 + 2} hours, and a quarter of the range); widen the range, ingest more history or lower cutoffStepHours.`,
   );
 }
 
-/**
- * Two models in one version: users (history before a cutoff → purchase within the horizon) and live
- * visits (visit so far plus history → purchase before the visit ends). Each is evaluated on a time
- * split against a logistic regression on the hand features alone; the stored scores are every
- * active user's propensity at the end of the range.
- */
 async function train(run: TrainingRun<PurchasePropensityParams>): Promise<TrainedModel> {
   const { tf, params } = run;
   const started = performance.now();
   await run.progress(0.02, 'loading events');
   const { histories, eventCount, fromMs, toMs } = await loadTrainingHistories(run.dataSource, run);
-  const horizonHours = fittedHorizonHours(params.horizonHours, toMs - fromMs, params.cutoffStepHours);
+  // The span the horizon must fit: twice the time from the median event to the end, which is the
+  // range itself for steady traffic, and stays on the real traffic when a stray event lies months
+  // before it (the range from the first event would then ask for a week before the shop opened).
+  if (eventCount < 2) throw new TrainingDataError('The range holds one event; purchase propensity needs a history and a horizon after it. Ingest more events or widen the range.');
+  const times = new Float64Array(eventCount);
+  let filled = 0;
+  for (const history of histories) for (const event of history.events) times[filled++] = event.timestamp;
+  const spanMs = Math.min(toMs - fromMs, 2 * (toMs - eventQuantileSplit(times, 0.5)));
+  const horizonHours = fittedHorizonHours(params.horizonHours, spanMs, params.cutoffStepHours);
   const horizonMs = horizonHours * HOUR;
   const activeMs = params.activeDays * DAY;
   const userRange: UserPropensityRange = { fromMs, splitMs: toMs - horizonMs, horizonMs, activeMs, cutoffStepMs: params.cutoffStepHours * HOUR };
-  const visitSplitMs = Math.round(toMs - (toMs - fromMs) * params.holdoutFraction);
+  // The latest share of the visits (by start) is held out: robust to a stray early event.
+  const visitStarts = visitsBetween(histories, fromMs, toMs).visits.map((visit) => visit.events[0].timestamp);
+  if (visitStarts.length < 2) throw new TrainingDataError(`The range holds ${visitStarts.length} visit; the live-visit model needs visits on both sides of a split. Ingest more events or widen the range.`);
+  const visitSplitMs = eventQuantileSplit(visitStarts, params.holdoutFraction);
   const training = {
     units: params.units,
     hiddenUnits: params.hiddenUnits,

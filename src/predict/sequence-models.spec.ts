@@ -3,7 +3,7 @@ import { loadTf } from '../ml/tf-backend';
 import { fitLogistic, predictLogisticRows } from '../ml/logistic-regression';
 import { fitMarkov, markovProbabilities, markovStateOf } from './markov';
 import { fittedWindow, nextStepWindows, predictNextSteps, trainNextStepModel } from './next-step-model';
-import { autoBatchSize, heldOutRows, PropensityExampleBuilder, predictPropensity, trainPropensityModel } from './propensity-model';
+import { autoBatchSize, clearlyLower, heldOutRows, PropensityExampleBuilder, predictPropensity, trainPropensityModel } from './propensity-model';
 import { nextActionsOf, type PredictionEvent } from './session-events';
 
 const visit = (...types: string[]): PredictionEvent[] =>
@@ -93,5 +93,17 @@ describe('heldOutRows', () => {
     expect(plain.fitRows).toHaveLength(8);
     const oneGroup = heldOutRows(10, 0.2, new Rng(7), Array(10).fill('u1'));
     expect(oneGroup.calibrationRows).toHaveLength(2);
+  });
+});
+
+describe('clearlyLower', () => {
+  it('counts a paired improvement beyond two standard errors, not one within noise', () => {
+    // Every row 0.1 lower: the difference has no spread at all.
+    expect(clearlyLower([0.4, 0.5, 0.6, 0.7], [0.5, 0.6, 0.7, 0.8])).toBe(true);
+    // Differences 0.1, −0.1, 0.1, −0.1, 0.1: mean 0.02, standard error √(0.012 / 5) ≈ 0.049: within noise.
+    expect(clearlyLower([0.4, 0.6, 0.4, 0.6, 0.4], [0.5, 0.5, 0.5, 0.5, 0.5])).toBe(false);
+    // Worse is never lower.
+    expect(clearlyLower([0.6, 0.7], [0.5, 0.6])).toBe(false);
+    expect(clearlyLower([0.1], [0.9])).toBe(false); // one row says nothing about noise
   });
 });

@@ -1,3 +1,4 @@
+import { eventQuantileSplit } from '../ml/evaluation';
 import type { DataSource } from 'typeorm';
 import { TrainingDataError } from '../training/training-errors';
 import { withPgClient } from '../db/data-source';
@@ -96,17 +97,16 @@ export function weightsByCode(weights: Record<string, number>): Float32Array {
   return Float32Array.from(ITEM_EVENT_TYPES, (type) => weights[type] ?? 0);
 }
 
-/** The first and last event time (ms) and the split instant of a log (the last `holdoutFraction` of its span). */
-export function splitOf(log: ItemEventLog, from: Date | null, to: Date, holdoutFraction: number): { from: Date; splitAt: Date } {
+/**
+ * The range's start (the run's `from`, else the first event) and the split instant of a log: the
+ * latest `holdoutFraction` of its events are held out (`eventQuantileSplit`, robust to stray early
+ * events). Throws TrainingDataError for a log of fewer than two events.
+ */
+export function splitOf(log: ItemEventLog, from: Date | null, holdoutFraction: number): { from: Date; splitAt: Date } {
+  if (log.times.length < 2) throw new TrainingDataError(`The range holds ${log.times.length} item event; a time split needs at least two. Ingest more events or widen the range.`);
   let first = Infinity;
-  let last = -Infinity;
-  for (let n = 0; n < log.times.length; n++) {
-    if (log.times[n] < first) first = log.times[n];
-    if (log.times[n] > last) last = log.times[n];
-  }
-  const start = from ?? new Date(first);
-  const end = Math.min(to.getTime(), last + 1);
-  return { from: start, splitAt: new Date(Math.round(end - (end - start.getTime()) * holdoutFraction)) };
+  for (let n = 0; n < log.times.length; n++) if (log.times[n] < first) first = log.times[n];
+  return { from: from ?? new Date(first), splitAt: new Date(eventQuantileSplit(log.times, holdoutFraction)) };
 }
 
 /**

@@ -22,7 +22,7 @@ export const ITEM_KNN_PARAMS = {
   historyItemWeight: { type: 'number', min: 0, max: 10, default: 1, description: 'similarity of a history item to itself: above 0, recently seen items may come back in the list' },
   recencyDecay: { type: 'number', min: 0, max: 1, default: 0.9, description: 'each older history item counts this much less than the next newer one' },
   evaluationK: { type: 'int', min: 1, max: 200, default: 20, description: 'K of recall@K, NDCG@K, … on the held-out period' },
-  holdoutFraction: { type: 'number', min: 0.05, max: 0.5, default: 0.2, description: 'last share of the data range held out for evaluation' },
+  holdoutFraction: { type: 'number', min: 0.05, max: 0.5, default: 0.2, description: 'latest share of the item events (by time) held out for evaluation' },
 } as const;
 export type ItemKnnParams = ParamsOf<typeof ITEM_KNN_PARAMS>;
 
@@ -51,7 +51,7 @@ async function train(run: TrainingRun<ItemKnnParams>): Promise<TrainedModel> {
   await run.progress(0.05, 'loading events');
   const log = await loadTrainingItemEvents(run.dataSource, run);
   const weights = weightsByCode(params.weights);
-  const { from, splitAt } = splitOf(log, run.from, run.to, params.holdoutFraction);
+  const { from, splitAt } = splitOf(log, run.from, params.holdoutFraction);
 
   await run.progress(0.15, 'neighbours before the split');
   const split = splitUsers(log, splitAt, weights, params.historyLength);

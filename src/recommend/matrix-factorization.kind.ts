@@ -1,5 +1,5 @@
 import { encodeArtifact } from '../ml/artifact';
-import { evaluateRanking, HeldOutUser, popularityRecommender, splitInstant } from '../ml/evaluation';
+import { evaluateRanking, HeldOutUser, popularityRecommender } from '../ml/evaluation';
 import { BprOptions, Factors, PairSet, topItemsForUsers, trainBpr } from '../ml/matrix-factorization';
 import { copyRecommendationScores } from './recommendation-scores';
 import { DenseIndex, Interactions, loadInteractions, mergeInteractions } from './interactions';
@@ -28,7 +28,7 @@ export const MATRIX_FACTORIZATION_PARAMS = {
   },
   topK: { type: 'int', min: 1, max: 500, default: 50, description: 'items stored per user' },
   evaluationK: { type: 'int', min: 1, max: 200, default: 20, description: 'K of recall@K, NDCG@K, … on the held-out period' },
-  holdoutFraction: { type: 'number', min: 0.05, max: 0.5, default: 0.2, description: 'last share of the data range held out for evaluation' },
+  holdoutFraction: { type: 'number', min: 0.05, max: 0.5, default: 0.2, description: 'latest share of the item events (by time) held out for evaluation' },
   refit: { type: 'boolean', default: true, description: 'after evaluating, train again on the whole range for the stored lists' },
   seed: { type: 'int', min: 0, max: 2 ** 31 - 1, default: 42, description: 'random seed of initialisation and sampling' },
 } as const;
@@ -92,14 +92,16 @@ function rounded<T extends object>(metrics: T): T {
 async function train(run: TrainingRun<MatrixFactorizationParams>): Promise<TrainedModel> {
   const { tf, params } = run;
   const started = performance.now();
-  const [{ first, last }] = (await run.dataSource.query(
-    `SELECT min(ts) AS first, max(ts) AS last FROM events WHERE item_id IS NOT NULL AND ($1::timestamptz IS NULL OR ts >= $1) AND ts < $2`,
-    [run.from, run.to],
-  )) as { first: Date | null; last: Date | null }[];
-  if (!first || !last) throw new TrainingDataError(`There are no item events between ${run.from?.toISOString() ?? 'the beginning'} and ${run.to.toISOString()}; ingest events or widen the range.`);
+  // The held-out period is the latest share of the events (as eventQuantileSplit: a share of the
+  // events, not of the span, so neither a quiet present nor a stray early event moves it).
+  const [{ first, split }] = (await run.dataSource.query(
+    `SELECT min(ts) AS first, percentile_disc($3::float8) WITHIN GROUP (ORDER BY ts) AS split
+     FROM events WHERE item_id IS NOT NULL AND ($1::timestamptz IS NULL OR ts >= $1) AND ts < $2`,
+    [run.from, run.to, 1 - params.holdoutFraction],
+  )) as { first: Date | null; split: Date | null }[];
+  if (!first || !split) throw new TrainingDataError(`There are no item events between ${run.from?.toISOString() ?? 'the beginning'} and ${run.to.toISOString()}; ingest events or widen the range.`);
   const from = run.from ?? first;
-  // The held-out period is the last share of the span that has events, not of a range reaching into a quiet present.
-  const splitAt = splitInstant(from, new Date(Math.min(run.to.getTime(), last.getTime() + 1)), params.holdoutFraction);
+  const splitAt = split;
   await run.progress(0.02, 'loading interactions');
   const { before, after } = await loadInteractions(run.dataSource, { from: run.from, to: run.to, weights: params.weights, excludeUsers: run.excludedUsers }, splitAt);
   const items = new DenseIndex([]);

@@ -17,7 +17,7 @@ export const POPULARITY_PARAMS = {
   topK: { type: 'int', min: 10, max: 5000, default: 500, description: 'items stored in the shop-wide list' },
   categoryTopK: { type: 'int', min: 1, max: 1000, default: 100, description: 'items stored per category (the trending lists)' },
   evaluationK: { type: 'int', min: 1, max: 200, default: 20, description: 'K of recall@K, NDCG@K, … on the held-out period' },
-  holdoutFraction: { type: 'number', min: 0.05, max: 0.5, default: 0.2, description: 'last share of the data range held out for evaluation' },
+  holdoutFraction: { type: 'number', min: 0.05, max: 0.5, default: 0.2, description: 'latest share of the item events (by time) held out for evaluation' },
 } as const;
 export type PopularityParams = ParamsOf<typeof POPULARITY_PARAMS>;
 
@@ -38,7 +38,7 @@ async function train(run: TrainingRun<PopularityParams>): Promise<TrainedModel> 
   const log = await loadTrainingItemEvents(run.dataSource, run);
   const weights = weightsByCode(params.weights);
   const halfLifeMs = params.halfLifeHours * 3_600_000;
-  const { from, splitAt } = splitOf(log, run.from, run.to, params.holdoutFraction);
+  const { from, splitAt } = splitOf(log, run.from, params.holdoutFraction);
 
   await run.progress(0.3, 'evaluating on the held-out period');
   const split = splitUsers(log, splitAt, weights, 50);

@@ -15,20 +15,20 @@ export const SESSION_GRU_PARAMS = {
   embeddingSize: { type: 'int', min: 2, max: 256, default: 16, description: 'length of the item embedding the GRU reads (32 for a catalogue of tens of thousands of items)' },
   units: { type: 'int', min: 2, max: 512, default: 32, description: 'GRU hidden state size (64 or more for long, varied sessions)' },
   maxLength: { type: 'int', min: 1, max: 50, default: 5, description: 'the most recent session items the model reads (sessions of most shops are a few clicks; 10 for long ones)' },
-  epochs: { type: 'int', min: 1, max: 200, default: 4, description: 'passes over the training sessions (each over a sample of at most maxExamplesPerEpoch examples)' },
+  epochs: { type: 'int', min: 1, max: 200, default: 3, description: 'passes over the training sessions (each over a sample of at most maxExamplesPerEpoch examples)' },
   maxExamplesPerEpoch: {
     type: 'int',
     min: 0,
     max: 100_000_000,
-    default: 16_000,
+    default: 40_000,
     description: 'each epoch trains on a fresh random sample of at most this many (prefix → next item) examples, which bounds the time on a large shop; 0 takes every example every epoch',
   },
   batchSize: { type: 'int', min: 8, max: 4096, default: 512, description: 'next-item examples per step' },
-  learningRate: { type: 'number', min: 1e-5, max: 1, default: 0.01, description: 'Adam step size' },
+  learningRate: { type: 'number', min: 1e-5, max: 1, default: 0.02, description: 'Adam step size (high for few epochs; 0.01 with 8 or more)' },
   maxItems: { type: 'int', min: 2, max: 20000, default: 5000, description: 'vocabulary: the most clicked items; others are skipped in inputs and count as misses' },
   storedNext: { type: 'int', min: 1, max: 200, default: 20, description: 'next items stored per item (the one-click session lists)' },
   evaluationK: { type: 'int', min: 1, max: 200, default: 20, description: 'K of next-item recall@K and MRR@K on held-out sessions' },
-  holdoutFraction: { type: 'number', min: 0.05, max: 0.5, default: 0.2, description: 'sessions starting in this last share of the range are held out' },
+  holdoutFraction: { type: 'number', min: 0.05, max: 0.5, default: 0.2, description: 'sessions starting at or after the time that holds out this latest share of the item events are held out' },
   refit: { type: 'boolean', default: true, description: 'after evaluating, train again on every session for the stored model' },
   seed: { type: 'int', min: 0, max: 2 ** 31 - 1, default: 42, description: 'random seed of initialisation and shuffling' },
 } as const;
@@ -194,7 +194,7 @@ async function train(run: TrainingRun<SessionGruParams>): Promise<TrainedModel> 
   const started = performance.now();
   await run.progress(0.02, 'loading sessions');
   const log = await loadTrainingItemEvents(run.dataSource, run);
-  const { from, splitAt } = splitOf(log, run.from, run.to, params.holdoutFraction);
+  const { from, splitAt } = splitOf(log, run.from, params.holdoutFraction);
   const all = sessionSequences(log);
   const trainSessions = all.items.filter((session, n) => all.starts[n] < splitAt.getTime() && session.length >= 2);
   const vocabulary = vocabularyOf(trainSessions, params.maxItems);
