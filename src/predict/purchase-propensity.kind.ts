@@ -127,6 +127,10 @@ async function train(run: TrainingRun<PurchasePropensityParams>): Promise<Traine
   let userModel: PropensityModel = users.model;
   let visitModel: PropensityModel = visits.model;
   if (params.refit) {
+    // Where the evaluation kept no epoch of the network (best epoch 0: the logistic start), the
+    // stored model is the logistic regression refitted on the whole range, without training a
+    // network it would throw away: the simpler model serves, and the metrics say so (bestEpoch).
+    const refitEpochs = (bestEpoch: number) => (bestEpoch === 0 ? 0 : params.epochs);
     // The same recipe with the cutoffs moved up to the end of the range.
     const refitRange = { ...userRange, splitMs: toMs };
     const userTrain = userTrainingExamples(histories, trainingCutoffs(refitRange), refitRange, params.window);
@@ -134,13 +138,13 @@ async function train(run: TrainingRun<PurchasePropensityParams>): Promise<Traine
     if (userTrain.examples.count >= 10) {
       const logistic = fitLogistic(userTrain.examples.features, userFeatures, userTrain.examples.labels);
       userModel.network.dispose();
-      userModel = (await trainPropensityModel(tf, userTrain.examples, { ...training, featureCount: userFeatures }, stage(0.5, 0.2, 'users, whole range'), logistic, userTrain.keys)).model;
+      userModel = (await trainPropensityModel(tf, userTrain.examples, { ...training, epochs: refitEpochs(users.evaluation.bestEpoch), featureCount: userFeatures }, stage(0.5, 0.2, 'users, whole range'), logistic, userTrain.keys)).model;
     }
     const visitTrain = visitExamples(histories, fromMs, toMs, params.window);
     const visitFeatures = visitTrain.examples.features.length / Math.max(1, visitTrain.examples.count);
     const logistic = fitLogistic(visitTrain.examples.features, visitFeatures, visitTrain.examples.labels);
     visitModel.network.dispose();
-    visitModel = (await trainPropensityModel(tf, visitTrain.examples, { ...training, featureCount: visitFeatures }, stage(0.7, 0.2, 'visits, whole range'), logistic, visitTrain.keys)).model;
+    visitModel = (await trainPropensityModel(tf, visitTrain.examples, { ...training, epochs: refitEpochs(visits.evaluation.bestEpoch), featureCount: visitFeatures }, stage(0.7, 0.2, 'visits, whole range'), logistic, visitTrain.keys)).model;
   }
   await run.progress(0.92, 'scoring every active user');
   const now = userExamples(histories, toMs, horizonMs, activeMs, params.window);
