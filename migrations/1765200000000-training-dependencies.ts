@@ -11,7 +11,8 @@ export class TrainingDependencies1765200000000 implements MigrationInterface {
 
   async up(q: QueryRunner): Promise<void> {
     await q.query(`ALTER TABLE training_jobs ADD COLUMN waits_for uuid[] NOT NULL DEFAULT '{}'`);
-    await q.query(`CREATE INDEX training_jobs_waiting ON training_jobs USING gin (waits_for) WHERE state = 'QUEUED' AND waits_for <> '{}'`);
+    // The few jobs still waiting, for the release that runs whenever a job finishes.
+    await q.query(`CREATE INDEX training_jobs_waiting ON training_jobs (created_at, id) WHERE state = 'QUEUED' AND waits_for <> '{}'`);
   }
 
   async down(q: QueryRunner): Promise<void> {

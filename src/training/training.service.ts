@@ -40,7 +40,6 @@ export interface TrainingJobWithVersion extends TrainingJob {
   modelVersion: ModelVersion | null;
 }
 
-
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 /** `trainingJobs` pages by creation time to the microsecond (newest first), then job id (descending). */
 const trainingJobCursor = cursorCodec('trainingJobs', { createdAt: 'instant', id: 'uuid' });
