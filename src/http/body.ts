@@ -1,6 +1,19 @@
 import type { IncomingMessage } from 'node:http';
-import { Transform, type TransformCallback } from 'node:stream';
-import { RequestRefused } from './respond';
+
+/**
+ * A body refused before it was parsed: 413 (too large), 408 (it stopped arriving) or 400 (not
+ * UTF-8). The connection is closed after the answer.
+ */
+export class RequestBodyError extends Error {
+  constructor(
+    readonly status: 400 | 408 | 413 | 415,
+    readonly code: 'PAYLOAD_TOO_LARGE' | 'REQUEST_TIMEOUT' | 'BAD_REQUEST' | 'UNSUPPORTED_MEDIA_TYPE',
+    message: string,
+  ) {
+    super(message);
+    this.name = 'RequestBodyError';
+  }
+}
 
 /** The client went away while sending; there is no one to answer. */
 export class ClientGone extends Error {
@@ -8,11 +21,6 @@ export class ClientGone extends Error {
     super('the client closed the connection while sending the request body');
     this.name = 'ClientGone';
   }
-}
-
-/** A body refused before it was parsed; the connection is closed after the answer. */
-function bodyRefused(status: 400 | 408 | 413 | 415, code: string, message: string, extensions: Record<string, unknown> = {}): RequestRefused {
-  return new RequestRefused(status, code, message, { headers: { connection: 'close' }, extensions });
 }
 
 const strictUtf8 = new TextDecoder('utf-8', { fatal: true });
@@ -44,120 +52,73 @@ export interface BodyLimits {
 }
 
 /**
- * Whether Fastify will read a body for this request: it parses none when there is neither a
- * Content-Length above 0 nor a Transfer-Encoding, and none for GET or HEAD.
- */
-export function hasBody(request: IncomingMessage): boolean {
-  if (request.method === 'GET' || request.method === 'HEAD') return false;
-  const length = request.headers['content-length'];
-  return request.headers['transfer-encoding'] !== undefined || (length !== undefined && length !== '0');
-}
-
-/**
- * The request body as Fastify's parser reads it (the stream a `preParsing` hook returns), at most
- * `maxBytes`, whether or not it declares a Content-Length. Each principal gets its own limits, so
- * they are applied here rather than by Fastify's one `bodyLimit`.
+ * The request body as text, at most `maxBytes`, whether or not it declares a Content-Length.
  *
  * A body over the limit is read to its end and thrown away before the 413 is sent, so the client
  * reads the answer instead of a TCP reset (closing a socket with unread data resets it). Only a
- * body that goes on past `discardUpToBytes` is cut at once. A body that pauses longer than
- * `idleTimeoutMs` gets 408; a compressed one 415 (it would otherwise reach JSON parsing as bytes).
+ * body that goes on past twice the limit is cut at once. A body that pauses longer than
+ * `idleTimeoutMs` gets 408.
  */
-export function limitedBody(request: IncomingMessage, limits: BodyLimits): BodyLimiter {
+export function readBody(request: IncomingMessage, limits: BodyLimits): Promise<string> {
+  const { maxBytes, idleTimeoutMs, advice = 'send smaller batches (several requests)' } = limits;
+  const tooLarge = () => new RequestBodyError(413, 'PAYLOAD_TOO_LARGE', `The request body is larger than ${maxBytes} bytes; ${advice}.`);
   const encoding = request.headers['content-encoding']?.trim().toLowerCase();
   if (encoding && encoding !== 'identity') {
-    throw bodyRefused(415, 'UNSUPPORTED_MEDIA_TYPE', `Content-Encoding "${encoding.slice(0, 40)}" is not accepted; send the body uncompressed (JSON in UTF-8).`);
+    // Compressed bodies are not decoded: they would otherwise reach JSON parsing as bytes.
+    return Promise.reject(
+      new RequestBodyError(415, 'UNSUPPORTED_MEDIA_TYPE', `Content-Encoding "${encoding.slice(0, 40)}" is not accepted; send the body uncompressed (JSON in UTF-8).`),
+    );
   }
-  const limiter = new BodyLimiter(request, limits);
   const declared = Number(request.headers['content-length'] ?? 0);
-  if (declared > limiter.discardUpTo) throw limiter.tooLarge();
-  request.pipe(limiter);
-  return limiter;
-}
-
-class BodyLimiter extends Transform {
-  /** Bytes read from the client; Fastify compares it with Content-Length. */
-  receivedEncodedLength = 0;
-  readonly discardUpTo: number;
-  private overflow: boolean;
-  private idle: NodeJS.Timeout | undefined;
-
-  constructor(
-    private readonly request: IncomingMessage,
-    private readonly limits: BodyLimits,
-  ) {
-    super();
-    this.discardUpTo = limits.discardUpToBytes ?? 2 * limits.maxBytes;
-    this.overflow = Number(request.headers['content-length'] ?? 0) > limits.maxBytes;
-    request.once('close', () => {
-      if (!request.complete) this.destroy(new ClientGone());
-    });
-    // Fastify listens while it reads; a client that leaves after that must not crash the process.
-    this.on('error', () => undefined);
-    this.armIdle();
-  }
-
-  tooLarge(): RequestRefused {
-    const { maxBytes, advice = 'send smaller batches (several requests)' } = this.limits;
-    return bodyRefused(413, 'PAYLOAD_TOO_LARGE', `The request body is larger than ${maxBytes} bytes; ${advice}.`);
-  }
-
-  override _transform(chunk: Buffer, _encoding: BufferEncoding, callback: TransformCallback): void {
-    this.receivedEncodedLength += chunk.length;
-    this.armIdle();
-    if (this.receivedEncodedLength > this.limits.maxBytes) {
-      this.overflow = true;
-      if (this.receivedEncodedLength > this.discardUpTo) {
-        this.stopReading();
-        callback(this.tooLarge());
+  const discardUpTo = limits.discardUpToBytes ?? 2 * maxBytes;
+  if (declared > discardUpTo) return Promise.reject(tooLarge());
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    let overflow = declared > maxBytes;
+    let idle: NodeJS.Timeout | undefined;
+    const finish = (error: Error | null, text?: string) => {
+      clearTimeout(idle);
+      request.off('data', onData).off('end', onEnd).off('aborted', onGone).off('error', onGone).off('close', onClose);
+      if (error) reject(error);
+      else resolve(text ?? '');
+    };
+    const armIdle = () => {
+      clearTimeout(idle);
+      idle = setTimeout(() => {
+        request.pause();
+        finish(new RequestBodyError(408, 'REQUEST_TIMEOUT', `The request body stopped arriving for ${idleTimeoutMs} ms; send it without pauses.`));
+      }, idleTimeoutMs);
+    };
+    const onData = (chunk: Buffer) => {
+      size += chunk.length;
+      armIdle();
+      if (size > maxBytes) {
+        overflow = true;
+        chunks.length = 0;
+        if (size > discardUpTo) {
+          request.pause();
+          finish(tooLarge());
+        }
         return;
       }
-    }
-    callback(null, this.overflow ? undefined : chunk);
-  }
-
-  override _flush(callback: TransformCallback): void {
-    clearTimeout(this.idle);
-    callback(this.overflow ? this.tooLarge() : null);
-  }
-
-  override _destroy(error: Error | null, callback: (error?: Error | null) => void): void {
-    clearTimeout(this.idle);
-    callback(error);
-  }
-
-  private armIdle(): void {
-    clearTimeout(this.idle);
-    this.idle = setTimeout(() => {
-      this.stopReading();
-      this.destroy(bodyRefused(408, 'REQUEST_TIMEOUT', `The request body stopped arriving for ${this.limits.idleTimeoutMs} ms; send it without pauses.`));
-    }, this.limits.idleTimeoutMs);
-  }
-
-  /** The rest is left unread: the answer closes the connection. */
-  private stopReading(): void {
-    this.request.unpipe(this);
-    this.request.pause();
-  }
-}
-
-/**
- * The body as JSON (undefined when empty): strict UTF-8 (400), at most `maxValues` values (413,
- * counted before parsing), valid JSON (400).
- */
-export function parseJsonBody(bytes: Buffer, maxValues: number): unknown {
-  const text = decodeUtf8(bytes);
-  if (text === null) throw bodyRefused(400, 'BAD_REQUEST', 'The request body is not valid UTF-8; send JSON encoded as UTF-8.');
-  if (holdsMoreValuesThan(text, maxValues)) {
-    const message = `The request body holds more than ${maxValues} values (array entries and object members, variables included); send smaller batches (several requests) and no unused variables.`;
-    throw new RequestRefused(413, 'PAYLOAD_TOO_LARGE', message, { extensions: { maxValues } });
-  }
-  if (!text.length) return undefined;
-  try {
-    return JSON.parse(text);
-  } catch {
-    throw new RequestRefused(400, 'BAD_REQUEST', 'The request body is not valid JSON.');
-  }
+      if (!overflow) chunks.push(chunk);
+    };
+    const onEnd = () => {
+      if (overflow) return finish(tooLarge());
+      const text = decodeUtf8(Buffer.concat(chunks));
+      if (text === null) {
+        return finish(new RequestBodyError(400, 'BAD_REQUEST', 'The request body is not valid UTF-8; send JSON encoded as UTF-8.'));
+      }
+      finish(null, text);
+    };
+    const onGone = () => finish(new ClientGone());
+    const onClose = () => {
+      if (!request.complete) onGone();
+    };
+    request.on('data', onData).on('end', onEnd).on('aborted', onGone).on('error', onGone).on('close', onClose);
+    armIdle();
+  });
 }
 
 const QUOTE = 0x22;
