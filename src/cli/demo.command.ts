@@ -21,8 +21,9 @@ midnight (the same shop shifted by whole days each day); a filled one is served 
   --check     start, run the example queries once, print the answers, and exit; with a
               training worker connected, first train every model and wait for it
 
-With a training worker connected (\`npm run worker\` on the same DATABASE_URL and REDIS_URL), the
-demo queues trainAll at start; over unchanged data that returns the models already trained.`;
+With a training worker connected (\`npm run worker\` on the same DATABASE_URL, REDIS_URL and
+FUNNELCAST_QUEUE_PREFIX), the demo queues trainAll at start; over unchanged data that returns the
+models already trained.`;
 
 const DEMO_KEY_NAMES = { admin: 'demo admin', analyst: 'demo analyst', client: 'demo client' } as const;
 
