@@ -80,15 +80,21 @@ export async function run(argv: string[]): Promise<number> {
       if (!args.flags.wait) return 0;
       const ids = jobs.map((job) => job.id);
       let finished = 0;
-      const ended = await withProgress(trainingProgressBar(ids.length), (onProgress) =>
+      const bar = trainingProgressBar(ids.length);
+      // With a bar on the terminal, the finished jobs' lines wait until it is gone: written while it
+      // draws, they would land inside it. Without one (a pipe, CI) each is printed as its job ends.
+      const later: string[] = [];
+      const ended = await withProgress(bar, (onProgress) =>
         followTrainingJobs(training, ids, {
           onFinished: (job) => {
             finished++;
-            console.log(finishedJobLine(job));
+            if (bar) later.push(finishedJobLine(job));
+            else console.log(finishedJobLine(job));
           },
           onProgress: (running) => onProgress?.({ finished, running: running.map((job) => ({ kind: job.kind, progress: job.progress, message: job.message })) }),
         }),
       );
+      for (const line of later) console.log(line);
       return ended.every((job) => job.state === 'COMPLETED') ? 0 : 1;
     } finally {
       redis.disconnect();
