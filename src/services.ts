@@ -34,6 +34,11 @@ export interface Services {
   anomalies: AnomalyService;
 }
 
+/** Training as the API (and `funnelcast train`) offers it: the queue on `redis`, the registry of every kind. */
+export function createTrainingService(dataSource: DataSource, redis: Redis, config: Config, models = new ModelRegistry(dataSource, MODEL_KINDS)): TrainingService {
+  return new TrainingService(dataSource, new TrainingQueue(redis, config), models, { minScheduleIntervalSeconds: config.trainingMinIntervalSeconds });
+}
+
 export function createServices(dataSource: DataSource, redis: Redis, config: Config): Services {
   const models = new ModelRegistry(dataSource, MODEL_KINDS);
   const signing = new RecommendationSigning(dataSource, config.recommendationSecret);
@@ -45,7 +50,7 @@ export function createServices(dataSource: DataSource, redis: Redis, config: Con
     catalog: new CatalogService(dataSource),
     funnels: new FunnelService(dataSource, undefined, { workers: config.funnelWorkers, timeoutMs: config.funnelTimeoutMs }),
     health: new HealthService(dataSource, redis, config.healthTimeoutMs),
-    training: new TrainingService(dataSource, new TrainingQueue(redis, config), models, { minScheduleIntervalSeconds: config.trainingMinIntervalSeconds }),
+    training: createTrainingService(dataSource, redis, config, models),
     models,
     recommendations: new RecommendationService(dataSource, { cacheSize: config.recommendationCacheSize, signing }),
     recommendationFeedback: new RecommendationFeedbackService(dataSource, signing),

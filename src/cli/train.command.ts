@@ -1,13 +1,11 @@
 import { once } from 'node:events';
 import { config } from '../config';
 import { UserFacingError } from '../graphql/errors';
-import { MODEL_KINDS } from '../model-kinds';
 import { connectRedis, redactUrl } from '../redis';
 import { finishedJobLine, followTrainingJobs } from '../training/follow-jobs';
 import { ModelKind } from '../training/model-kind';
-import { ModelRegistry } from '../training/model-registry';
-import { TrainingQueue } from '../training/training.queue';
-import { TrainingService, type TrainingJobWithVersion } from '../training/training.service';
+import { createTrainingService } from '../services';
+import type { TrainingJobWithVersion } from '../training/training.service';
 import { parseArgs, stringFlag, UsageError } from './args';
 import { withDatabase } from './database';
 import { trainingProgressBar, withProgress } from './progress';
@@ -57,9 +55,7 @@ export async function run(argv: string[]): Promise<number> {
       await once(redis, 'ready', { signal: timeout }).catch(() => {
         throw new Error(`Redis at ${redactUrl(settings.redisUrl)} does not answer; training needs it. Start redis-server or set REDIS_URL.`);
       });
-      const training = new TrainingService(dataSource, new TrainingQueue(redis, settings), new ModelRegistry(dataSource, MODEL_KINDS), {
-        minScheduleIntervalSeconds: settings.trainingMinIntervalSeconds,
-      });
+      const training = createTrainingService(dataSource, redis, settings);
       let jobs: TrainingJobWithVersion[];
       try {
         if (kind !== undefined) jobs = [await training.trainModel({ kind: kind as ModelKind, params })];

@@ -88,16 +88,22 @@ export function auc(scores: ArrayLike<number>, labels: ArrayLike<number>): numbe
   return (positiveRankSum - (positives * (positives + 1)) / 2) / (positives * negatives);
 }
 
-/** Mean binary cross-entropy, natural log; probabilities are clipped to [ε, 1 − ε] so one sure miss stays finite. */
-export function logLoss(probabilities: ArrayLike<number>, labels: ArrayLike<number>, epsilon = 1e-15): number {
+/** Binary cross-entropy of each row, natural log; probabilities are clipped to [ε, 1 − ε] so one sure miss stays finite. */
+export function rowLogLosses(probabilities: ArrayLike<number>, labels: ArrayLike<number>, epsilon = 1e-15): Float64Array {
   checkPairs(probabilities, labels);
-  if (probabilities.length === 0) return NaN;
-  let total = 0;
-  for (let i = 0; i < probabilities.length; i++) {
+  return Float64Array.from(labels, (label, i) => {
     const p = Math.min(1 - epsilon, Math.max(epsilon, probabilities[i]));
-    total -= labels[i] === 1 ? Math.log(p) : Math.log(1 - p);
-  }
-  return total / probabilities.length;
+    return label === 1 ? -Math.log(p) : -Math.log(1 - p);
+  });
+}
+
+/** Mean binary cross-entropy (the mean of `rowLogLosses`); NaN for no rows. */
+export function logLoss(probabilities: ArrayLike<number>, labels: ArrayLike<number>, epsilon = 1e-15): number {
+  const losses = rowLogLosses(probabilities, labels, epsilon);
+  if (losses.length === 0) return NaN;
+  let total = 0;
+  for (const loss of losses) total += loss;
+  return total / losses.length;
 }
 
 export interface ClassificationMetrics {

@@ -1,5 +1,7 @@
 import type { ShopEvent } from '../events/event.types';
 import { USER_FEATURES, SESSION_FEATURES, sessionFeatures, userFeatures } from './features';
+import { eventQuantileSplit } from '../ml/evaluation';
+import { TrainingDataError } from '../training/training-errors';
 import { markovStateOf } from './markov';
 import { PropensityExampleBuilder, type PropensityExamples } from './propensity-model';
 import { nextActionsOf, splitSessions, type PredictionEvent, type Session } from './session-events';
@@ -69,6 +71,21 @@ export function visitsBetween(histories: readonly UserHistory[], fromMs: number,
     }
   }
   return { visits, users };
+}
+
+/**
+ * The split instant (ms) that holds out the latest `holdoutFraction` of `visits` by start time
+ * (`eventQuantileSplit`: robust to a stray early event). Throws TrainingDataError, naming `model`,
+ * when there are fewer than two visits to put on the two sides.
+ */
+export function visitSplitMs(visits: readonly Session[], holdoutFraction: number, model: string): number {
+  if (visits.length < 2) {
+    throw new TrainingDataError(`The range holds ${visits.length} visit${visits.length === 1 ? '' : 's'}; the ${model} needs visits on both sides of a split. Ingest more events or widen the range.`);
+  }
+  return eventQuantileSplit(
+    visits.map((visit) => visit.events[0].timestamp),
+    holdoutFraction,
+  );
 }
 
 /** The Markov baseline's view of visits: each event's state and the true next action. */

@@ -1,6 +1,5 @@
 import { toFloat4 } from '../db/float4';
-import { eventQuantileSplit } from '../ml/evaluation';
-import { markovSteps, visitsBetween } from './datasets';
+import { markovSteps, visitSplitMs, visitsBetween } from './datasets';
 import { evaluateNextStep } from './evaluation';
 import { loadTrainingHistories } from './event-history';
 import { NEXT_ACTIONS } from './funnel-actions';
@@ -43,12 +42,10 @@ async function train(run: TrainingRun<NextStepParams>): Promise<TrainedModel> {
   const { histories, eventCount, fromMs, toMs } = await loadTrainingHistories(run.dataSource, run);
   const from = run.from ?? new Date(fromMs);
   const to = new Date(toMs);
-  // The latest share of the visits (by start) is held out: robust to a stray early event.
-  const visitStarts = visitsBetween(histories, from.getTime(), toMs).visits.map((visit) => visit.events[0].timestamp);
-  if (visitStarts.length < 2) throw new TrainingDataError(`The range holds ${visitStarts.length} visit; the next-step model needs visits on both sides of a split. Ingest more events or widen the range.`);
-  const splitAt = new Date(eventQuantileSplit(visitStarts, params.holdoutFraction));
+  const visits = visitsBetween(histories, from.getTime(), toMs).visits;
+  const splitAt = new Date(visitSplitMs(visits, params.holdoutFraction, 'next-step model'));
   const window = fittedWindow(
-    visitsBetween(histories, from.getTime(), toMs).visits.map((visit) => visit.events.length),
+    visits.map((visit) => visit.events.length),
     params.window,
   );
   const training = { units: params.units, window, seed: params.seed, epochs: params.epochs, batchSize: params.batchSize, learningRate: params.learningRate };
@@ -66,11 +63,10 @@ async function train(run: TrainingRun<NextStepParams>): Promise<TrainedModel> {
   let markov: MarkovModel = evaluated.markov;
   let finalLoss: number | null = null;
   if (params.refit) {
-    const all = visitsBetween(histories, from.getTime(), toMs);
-    const steps = markovSteps(all.visits);
+    const steps = markovSteps(visits);
     markov = fitMarkov(steps.states, steps.next);
     model.dispose();
-    const refitted = await trainNextStepModel(tf, nextStepWindows(all.visits.map((v) => v.events), window), training, (r) =>
+    const refitted = await trainNextStepModel(tf, nextStepWindows(visits.map((v) => v.events), window), training, (r) =>
       run.progress(0.5 + (0.45 * r.epoch) / r.epochs, `fitting on the whole range: epoch ${r.epoch}/${r.epochs}, loss ${r.loss.toFixed(4)}`),
     );
     model = refitted.model;

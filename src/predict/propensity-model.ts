@@ -1,5 +1,6 @@
 import type * as tfjs from '@tensorflow/tfjs';
 import type { Tf } from '../ml/tf-backend';
+import { rowLogLosses } from '../ml/metrics';
 import { Rng } from '../ml/random';
 import { applyPlatt, fitPlatt, type PlattScaling } from './calibration';
 
@@ -159,14 +160,6 @@ export function autoBatchSize(examples: number): number {
   return Math.min(512, Math.max(32, 2 ** Math.round(Math.log2(target))));
 }
 
-/** Log loss of each row (probabilities clipped to [1e-15, 1 − 1e-15], as `logLoss`). */
-function perRowLogLoss(probabilities: ArrayLike<number>, labels: ArrayLike<number>): Float64Array {
-  return Float64Array.from(labels, (label, i) => {
-    const p = Math.min(1 - 1e-15, Math.max(1e-15, probabilities[i]));
-    return label === 1 ? -Math.log(p) : -Math.log(1 - p);
-  });
-}
-
 function meanOf(values: ArrayLike<number>): number {
   let total = 0;
   for (let i = 0; i < values.length; i++) total += values[i];
@@ -246,7 +239,7 @@ export async function trainPropensityModel(
   // sequence adds nothing that stands out from noise the network stays the baseline; on small
   // shops, and wherever the held-out users differ from the next period's, chasing a lower loss
   // that is within noise made the network worse than the baseline it started from.
-  const rowLosses = () => perRowLogLoss(networkOutputs(tf, network, calibrationSet, config, mean, scale), calibrationSet.labels);
+  const rowLosses = () => rowLogLosses(networkOutputs(tf, network, calibrationSet, config, mean, scale), calibrationSet.labels);
   const startLosses = rowLosses();
   let best = { epoch: 0, loss: meanOf(startLosses), weights: network.getWeights().map((w) => w.clone()) };
   const x = tf.tensor3d(fitSet.sequences, [fitSet.count, config.window, STEP_WIDTH]);
@@ -278,7 +271,7 @@ export async function trainPropensityModel(
   const fitted = fitPlatt(raw, calibrationSet.labels);
   const scaled = Float64Array.from(raw, (p) => applyPlatt(fitted, p));
   const platt =
-    best.epoch > 0 && clearlyLower(perRowLogLoss(scaled, calibrationSet.labels), perRowLogLoss(raw, calibrationSet.labels)) ? fitted : IDENTITY;
+    best.epoch > 0 && clearlyLower(rowLogLosses(scaled, calibrationSet.labels), rowLogLosses(raw, calibrationSet.labels)) ? fitted : IDENTITY;
   return { model: { config, network, mean, scale, platt }, finalLoss, bestEpoch: best.epoch };
 }
 

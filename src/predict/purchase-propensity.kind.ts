@@ -2,7 +2,7 @@ import { pipeline } from 'node:stream/promises';
 import { Readable } from 'node:stream';
 import { from as copyFrom } from 'pg-copy-streams';
 import { float4Text } from '../db/float4';
-import { userExamples, visitExamples, visitsBetween } from './datasets';
+import { userExamples, visitExamples, visitSplitMs, visitsBetween } from './datasets';
 import { evaluateUserPropensity, evaluateVisitPropensity, trainingCutoffs, userTrainingExamples, type UserPropensityRange } from './evaluation';
 import { loadTrainingHistories } from './event-history';
 import { eventQuantileSplit } from '../ml/evaluation';
@@ -86,10 +86,10 @@ async function train(run: TrainingRun<PurchasePropensityParams>): Promise<Traine
   const started = performance.now();
   await run.progress(0.02, 'loading events');
   const { histories, eventCount, fromMs, toMs } = await loadTrainingHistories(run.dataSource, run);
+  if (eventCount < 2) throw new TrainingDataError('The range holds one event; purchase propensity needs a history and a horizon after it. Ingest more events or widen the range.');
   // The span the horizon must fit: twice the time from the median event to the end, which is the
   // range itself for steady traffic, and stays on the real traffic when a stray event lies months
   // before it (the range from the first event would then ask for a week before the shop opened).
-  if (eventCount < 2) throw new TrainingDataError('The range holds one event; purchase propensity needs a history and a horizon after it. Ingest more events or widen the range.');
   const times = new Float64Array(eventCount);
   let filled = 0;
   for (const history of histories) for (const event of history.events) times[filled++] = event.timestamp;
@@ -98,10 +98,7 @@ async function train(run: TrainingRun<PurchasePropensityParams>): Promise<Traine
   const horizonMs = horizonHours * HOUR;
   const activeMs = params.activeDays * DAY;
   const userRange: UserPropensityRange = { fromMs, splitMs: toMs - horizonMs, horizonMs, activeMs, cutoffStepMs: params.cutoffStepHours * HOUR };
-  // The latest share of the visits (by start) is held out: robust to a stray early event.
-  const visitStarts = visitsBetween(histories, fromMs, toMs).visits.map((visit) => visit.events[0].timestamp);
-  if (visitStarts.length < 2) throw new TrainingDataError(`The range holds ${visitStarts.length} visit; the live-visit model needs visits on both sides of a split. Ingest more events or widen the range.`);
-  const visitSplitMs = eventQuantileSplit(visitStarts, params.holdoutFraction);
+  const visitSplit = visitSplitMs(visitsBetween(histories, fromMs, toMs).visits, params.holdoutFraction, 'live-visit model');
   const training = {
     units: params.units,
     hiddenUnits: params.hiddenUnits,
@@ -119,7 +116,7 @@ async function train(run: TrainingRun<PurchasePropensityParams>): Promise<Traine
   let visits;
   try {
     users = await evaluateUserPropensity(tf, histories, userRange, training, stage(0.05, share, 'users before the split'));
-    visits = await evaluateVisitPropensity(tf, histories, { fromMs, splitMs: visitSplitMs, toMs }, training, stage(0.05 + share, share, 'visits before the split'));
+    visits = await evaluateVisitPropensity(tf, histories, { fromMs, splitMs: visitSplit, toMs }, training, stage(0.05 + share, share, 'visits before the split'));
   } catch (error) {
     if (error instanceof RangeError) throw new TrainingDataError(`${error.message}; ingest more events, widen the range or shorten horizonHours.`);
     throw error;
