@@ -1,4 +1,4 @@
-import { evaluateRanking, eventQuantileSplit, popularityRecommender } from './evaluation';
+import { evaluateRanking, eventQuantileSplit, pairedBootstrap, popularityRecommender } from './evaluation';
 
 describe('evaluation harness', () => {
   it('holds out the latest share of the events, whatever their order', () => {
@@ -48,5 +48,40 @@ describe('evaluation harness', () => {
     expect(metrics.hitRate).toBeCloseTo(0.5, 12);
     // Items 10, 11, 12 of a 6-item catalogue.
     expect(metrics.coverage).toBeCloseTo(0.5, 12);
+  });
+});
+
+describe('paired bootstrap', () => {
+  it('gives a zero-width interval when every user differs by the same amount', () => {
+    const d = pairedBootstrap([0.5, 0.2, 0.9], [0.4, 0.1, 0.8]);
+    expect(d.difference).toBeCloseTo(0.1, 12);
+    expect(d.low).toBeCloseTo(0.1, 12);
+    expect(d.high).toBeCloseTo(0.1, 12);
+  });
+
+  it('covers the mean difference and stays within the range of the per-user differences', () => {
+    // Differences 1, 0, 0, 0: mean 0.25; a resampled mean lies in [0, 1].
+    const d = pairedBootstrap([1, 0, 0, 0], [0, 0, 0, 0], { resamples: 2000, seed: 7 });
+    expect(d.difference).toBe(0.25);
+    expect(d.low).toBeGreaterThanOrEqual(0);
+    expect(d.low).toBeLessThanOrEqual(0.25);
+    expect(d.high).toBeGreaterThanOrEqual(0.25);
+    expect(d.high).toBeLessThanOrEqual(1);
+    // P(no 1 among four draws) = (3/4)^4 = 0.316 > 2.5 %, so the lower bound is 0.
+    expect(d.low).toBe(0);
+  });
+
+  it('approaches the normal interval on many users: mean ± 1.96 · sd / √n', () => {
+    // 400 users, differences alternating 0 and 1: mean 0.5, sd 0.5, so ± 1.96 · 0.5 / 20 = ± 0.049.
+    const a = Array.from({ length: 400 }, (_, n) => n % 2);
+    const d = pairedBootstrap(a, new Array(400).fill(0), { resamples: 4000, seed: 3 });
+    expect(d.low).toBeGreaterThan(0.5 - 0.049 - 0.01);
+    expect(d.low).toBeLessThan(0.5 - 0.049 + 0.01);
+    expect(d.high).toBeGreaterThan(0.5 + 0.049 - 0.01);
+    expect(d.high).toBeLessThan(0.5 + 0.049 + 0.01);
+  });
+
+  it('refuses arrays of different lengths', () => {
+    expect(() => pairedBootstrap([1], [1, 2])).toThrow(RangeError);
   });
 });

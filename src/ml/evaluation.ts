@@ -1,9 +1,12 @@
 import { catalogueCoverage, hitAtK, ndcgAtK, precisionAtK, recallAtK, reciprocalRank } from './metrics';
+import { Rng } from './random';
 
 /**
- * The evaluation harness every model shares: train on events before a split instant T, then ask
- * about what happened after it. Ranking models are scored per user with the metrics module and
- * compared with a popularity baseline on the same split.
+ * The evaluation harness every model shares. Ranking models hold out each user's latest events
+ * (src/recommend/user-split.ts), are scored per user with the metrics module, and are compared with
+ * simple baselines on the very same users by a paired bootstrap (`pairedBootstrap`), so a
+ * difference comes with a confidence interval. Prediction models train before a split instant T
+ * (`eventQuantileSplit`) and are asked about what happened after it.
  */
 
 /**
@@ -38,26 +41,41 @@ export interface RankingMetrics {
   coverage: number;
 }
 
-/** Averages the ranking metrics at k over users; `recommend` returns a user's list, best first. */
+/** The per-user values behind RankingMetrics' means, in the order of the users evaluated: what paired comparisons resample. */
+export interface PerUserRanking {
+  recall: Float64Array;
+  ndcg: Float64Array;
+  mrr: Float64Array;
+}
+
+/**
+ * Averages the ranking metrics at k over users; `recommend` returns a user's list, best first.
+ * `perUser` (non-enumerable, so it stays out of stored JSON) keeps each user's recall, NDCG and
+ * reciprocal rank for `pairedBootstrap`.
+ */
 export function evaluateRanking(
   users: readonly HeldOutUser[],
   recommend: (user: number, excluded: ReadonlySet<number>) => readonly number[],
   k: number,
   catalogueSize: number,
-): RankingMetrics {
+): RankingMetrics & { readonly perUser: PerUserRanking } {
   const lists: (readonly number[])[] = [];
+  const perUser: PerUserRanking = { recall: new Float64Array(users.length), ndcg: new Float64Array(users.length), mrr: new Float64Array(users.length) };
   const sums = { recall: 0, precision: 0, ndcg: 0, mrr: 0, hitRate: 0 };
-  for (const heldOut of users) {
+  users.forEach((heldOut, n) => {
     const list = recommend(heldOut.user, heldOut.excluded).slice(0, k);
     lists.push(list);
-    sums.recall += recallAtK(list, heldOut.relevant, k);
+    perUser.recall[n] = recallAtK(list, heldOut.relevant, k);
+    perUser.ndcg[n] = ndcgAtK(list, heldOut.relevant, k);
+    perUser.mrr[n] = reciprocalRank(list, heldOut.relevant);
+    sums.recall += perUser.recall[n];
     sums.precision += precisionAtK(list, heldOut.relevant, k);
-    sums.ndcg += ndcgAtK(list, heldOut.relevant, k);
-    sums.mrr += reciprocalRank(list, heldOut.relevant);
+    sums.ndcg += perUser.ndcg[n];
+    sums.mrr += perUser.mrr[n];
     sums.hitRate += hitAtK(list, heldOut.relevant, k);
-  }
+  });
   const n = users.length || 1;
-  return {
+  const metrics = {
     k,
     users: users.length,
     recall: sums.recall / n,
@@ -67,6 +85,48 @@ export function evaluateRanking(
     hitRate: sums.hitRate / n,
     coverage: catalogueCoverage(lists, catalogueSize, k),
   };
+  return Object.defineProperty(metrics, 'perUser', { value: perUser, enumerable: false }) as RankingMetrics & { readonly perUser: PerUserRanking };
+}
+
+/** A difference of means with its bootstrap confidence interval. */
+export interface PairedDifference {
+  /** mean(a) − mean(b) over the users. */
+  difference: number;
+  /** The interval's bounds (the `level` percentile interval of the resampled differences). */
+  low: number;
+  high: number;
+  level: number;
+  resamples: number;
+}
+
+/**
+ * Paired bootstrap of mean(a − b) over the same users (a[n] and b[n] are user n's values under two
+ * recommenders): users are drawn with replacement `resamples` times and the interval is the
+ * percentile interval of the resampled mean differences (Efron and Tibshirani, "An Introduction to
+ * the Bootstrap", 1993, ch. 13). Pairing matters: most of the spread of recall@K is between users,
+ * not between recommenders, and it cancels in a − b. Seeded, so a stored verdict can be reproduced.
+ * Throws RangeError when the arrays differ in length; an empty pair gives a zero-width interval at 0.
+ */
+export function pairedBootstrap(a: ArrayLike<number>, b: ArrayLike<number>, options: { resamples?: number; level?: number; seed?: number } = {}): PairedDifference {
+  if (a.length !== b.length) throw new RangeError(`paired values differ in length (${a.length} and ${b.length})`);
+  const resamples = options.resamples ?? 1000;
+  const level = options.level ?? 0.95;
+  const n = a.length;
+  const differences = new Float64Array(n);
+  let total = 0;
+  for (let i = 0; i < n; i++) total += differences[i] = a[i] - b[i];
+  if (n === 0) return { difference: 0, low: 0, high: 0, level, resamples };
+  const rng = Rng.stream(options.seed ?? 20_140_521);
+  const means = new Float64Array(resamples);
+  for (let r = 0; r < resamples; r++) {
+    let sum = 0;
+    for (let i = 0; i < n; i++) sum += differences[rng.below(n)];
+    means[r] = sum / n;
+  }
+  means.sort();
+  const tail = (1 - level) / 2;
+  const at = (q: number) => means[Math.min(resamples - 1, Math.max(0, Math.round(q * (resamples - 1))))];
+  return { difference: total / n, low: at(tail), high: at(1 - tail), level, resamples };
 }
 
 /**

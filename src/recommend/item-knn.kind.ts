@@ -1,5 +1,5 @@
 import { encodeArtifact } from '../ml/artifact';
-import { evaluateRanking, popularityRecommender } from '../ml/evaluation';
+import { popularityRecommender } from '../ml/evaluation';
 import { scoreFromNeighbours } from './fold-in';
 import { DEFAULT_EVENT_WEIGHTS, ITEM_EVENT_TYPES, loadTrainingItemEvents, splitOf, weightsByCode } from './item-events';
 import { itemNeighbours, NeighbourList } from './item-similarity';
@@ -51,32 +51,27 @@ async function train(run: TrainingRun<ItemKnnParams>): Promise<TrainedModel> {
   await run.progress(0.05, 'loading events');
   const log = await loadTrainingItemEvents(run.dataSource, run);
   const weights = weightsByCode(params.weights);
-  const { from, splitAt } = splitOf(log, run.from, params.holdoutFraction);
+  const { from } = splitOf(log, run.from, params.holdoutFraction);
 
-  await run.progress(0.15, 'neighbours before the split');
-  const split = splitUsers(log, splitAt, weights, params.historyLength);
-  if (split.trainedItemCount < 2) throw new TrainingDataError(`Too little data before ${splitAt.toISOString()} to train (${split.trainedItemCount} items); ingest more events or widen the range.`);
+  await run.progress(0.15, 'neighbours on the kept events');
+  const split = splitUsers(log, params.holdoutFraction, weights, params.historyLength);
+  if (split.trainedItemCount < 2) throw new TrainingDataError(`Too little data to train (${split.trainedItemCount} items outside the held-out events); ingest more events or widen the range.`);
   const evaluated = neighbourTables(split.before, split.trainedItemCount, params);
-  await run.progress(0.45, 'evaluating on the held-out period');
+  await run.progress(0.45, 'evaluating on the held-out events');
   const k = params.evaluationK;
   const popular = popularityRecommender(distinctPairItems(split.before));
   let filled = 0;
-  const model = evaluateRanking(
-    split.cases,
-    (user, excluded) => {
-      const scores = scoreFromNeighbours(split.historyBefore.get(user) ?? [], (item) => evaluated.similar[item], params.recencyDecay, params.historyItemWeight);
-      const list = [...scores].filter(([item]) => !excluded.has(item)).sort((a, b) => b[1] - a[1] || a[0] - b[0]).slice(0, k).map(([item]) => item);
-      if (list.length < k) {
-        filled++;
-        const taken = new Set(list);
-        for (const item of popular(user, excluded, k + list.length)) if (list.length < k && !taken.has(item)) list.push(item);
-      }
-      return list;
-    },
-    k,
-    split.trainedItemCount,
-  );
-  const baseline = evaluateRanking(split.cases, (user, excluded) => popular(user, excluded, k), k, split.trainedItemCount);
+  const recommend = (user: number, excluded: ReadonlySet<number>, depth: number) => {
+    const scores = scoreFromNeighbours(split.historyBefore.get(user) ?? [], (item) => evaluated.similar[item], params.recencyDecay, params.historyItemWeight);
+    const list = [...scores].filter(([item]) => !excluded.has(item)).sort((a, b) => b[1] - a[1] || a[0] - b[0]).slice(0, depth).map(([item]) => item);
+    if (list.length < depth) {
+      filled++;
+      const taken = new Set(list);
+      for (const item of popular(user, excluded, depth + list.length)) if (list.length < depth && !taken.has(item)) list.push(item);
+    }
+    return list;
+  };
+  const evaluation = evaluationSummary(split, k, recommend, { baseline: 'popularity', mode: 'beat' });
 
   await run.progress(0.6, 'neighbours on the whole range');
   const items = new DenseIndex([]);
@@ -86,7 +81,7 @@ async function train(run: TrainingRun<ItemKnnParams>): Promise<TrainedModel> {
   const withNeighbours = (lists: NeighbourList[]) => lists.filter((list) => list.ids.length > 0).length;
 
   const metrics = {
-    evaluation: evaluationSummary(splitAt, k, split.cases.length, model, baseline, { listsFilledFromPopularity: filled }),
+    evaluation: { ...evaluation, listsFilledFromPopularity: filled },
     training: {
       items: items.size,
       itemsWithSimilar: withNeighbours(final.similar),
@@ -105,6 +100,7 @@ async function train(run: TrainingRun<ItemKnnParams>): Promise<TrainedModel> {
     eventCount: log.items.length,
     trainedFrom: from,
     trainedTo: run.to,
+    verdict: evaluation.verdict,
     writeScores: (client, modelVersionId) => copyItemNeighbours(client, modelVersionId, rows()),
   };
 }

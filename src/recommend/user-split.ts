@@ -4,7 +4,7 @@ import { historyFromEvents, HistoryItem } from './fold-in';
 import { Basket } from './item-similarity';
 import { ItemEventLog, PURCHASE } from './item-events';
 
-/** Events before the split instant, items as dense indices 0…n−1 (in first-seen order). */
+/** Events of a log (the kept or the held-out ones), items as dense indices 0…n−1 (in first-seen order). */
 export interface IndexedEvents {
   users: Int32Array;
   sessions: Int32Array;
@@ -15,17 +15,41 @@ export interface IndexedEvents {
 }
 
 /**
- * The harness's cases for a user-level recommender, from an event log: users seen before T with
- * weighted events after it. Relevant = items they touched after T; excluded = what they bought
- * before T; their history = their events before T as fold-in reads it. Items first seen after T get
- * indices past `trainedItemCount` (no model can recommend them; they count as misses).
+ * The harness's cases for a user-level recommender, from an event log, by a per-user holdout: each
+ * user with at least two weighted events keeps their earliest events as history and has their
+ * latest `holdoutFraction` (at least one event, at least one kept) held out, so every active user
+ * counts, however early or late their activity lies in the range, and one stray event months
+ * before the rest moves nothing. The models are trained on everyone's kept events (`before`).
+ *
+ * - `cases`: relevant = every item the user touched in their held-out events (coming back to an
+ *   item counts: it is what a shop's "continue shopping" shelf is for); excluded = what they
+ *   bought before.
+ * - `discoveryCases`: relevant = the held-out items the user had not touched before; excluded =
+ *   everything they touched before (a discovery surface never shows those). Users whose held-out
+ *   events only revisit old items are not in it.
+ *
+ * Items first seen in held-out events get indices past `trainedItemCount` (no model can
+ * recommend them; they count as misses).
  */
 export interface UserSplit {
   items: DenseIndex;
   trainedItemCount: number;
   before: IndexedEvents;
   cases: HeldOutUser[];
+  discoveryCases: HeldOutUser[];
   historyBefore: Map<number, HistoryItem[]>;
+  /** Each evaluated user's kept events, most recent first: what recently-viewed baselines read. */
+  eventsBefore: Map<number, UserEvents>;
+  /** The rule, for the version's metrics. */
+  holdoutFraction: number;
+}
+
+/** One user's events as parallel arrays, most recent first. */
+export interface UserEvents {
+  items: Int32Array;
+  types: Uint8Array;
+  weights: Float32Array;
+  times: Float64Array;
 }
 
 export function indexEvents(log: ItemEventLog, weights: Float32Array, keep: (n: number) => boolean, items: DenseIndex): IndexedEvents {
@@ -41,15 +65,40 @@ export function indexEvents(log: ItemEventLog, weights: Float32Array, keep: (n: 
   };
 }
 
-export function splitUsers(log: ItemEventLog, splitAt: Date, weights: Float32Array, historyLimit: number): UserSplit {
-  const t = splitAt.getTime();
+/**
+ * Marks the held-out events of a (user, time)-ordered log: for each user's run of events with a
+ * positive weight, the last max(1, round(fraction · n)) of them, leaving at least one (users with a
+ * single weighted event are not evaluated: they have no history).
+ */
+export function perUserHoldout(log: ItemEventLog, weights: Float32Array, holdoutFraction: number): Uint8Array {
+  const heldOut = new Uint8Array(log.items.length);
+  for (let start = 0; start < log.users.length; ) {
+    let end = start;
+    const weighted: number[] = [];
+    while (end < log.users.length && log.users[end] === log.users[start]) {
+      if (weights[log.types[end]] > 0) weighted.push(end);
+      end++;
+    }
+    if (weighted.length >= 2) {
+      const count = Math.min(weighted.length - 1, Math.max(1, Math.round(holdoutFraction * weighted.length)));
+      for (let n = weighted.length - count; n < weighted.length; n++) heldOut[weighted[n]] = 1;
+    }
+    start = end;
+  }
+  return heldOut;
+}
+
+export function splitUsers(log: ItemEventLog, holdoutFraction: number, weights: Float32Array, historyLimit: number): UserSplit {
+  const heldOut = perUserHoldout(log, weights, holdoutFraction);
   const items = new DenseIndex([]);
-  const before = indexEvents(log, weights, (n) => log.times[n] < t, items);
+  const before = indexEvents(log, weights, (n) => heldOut[n] === 0, items);
   const trainedItemCount = items.size;
-  const after = indexEvents(log, weights, (n) => log.times[n] >= t, items);
+  const after = indexEvents(log, weights, (n) => heldOut[n] === 1, items);
+  const evaluated = new Set(after.users);
 
   const purchased = new Map<number, Set<number>>();
   const historyBefore = new Map<number, HistoryItem[]>();
+  const eventsBefore = new Map<number, UserEvents>();
   // Events are in (user, time) order: walk each user's run backwards for "most recent first".
   for (let end = before.users.length; end > 0; ) {
     let start = end - 1;
@@ -67,6 +116,14 @@ export function splitUsers(log: ItemEventLog, splitAt: Date, weights: Float32Arr
       }
     }
     historyBefore.set(user, historyFromEvents(recentItems, recentWeights, historyLimit));
+    if (evaluated.has(user)) {
+      eventsBefore.set(user, {
+        items: before.items.slice(start, end).reverse(),
+        types: before.types.slice(start, end).reverse(),
+        weights: before.weights.slice(start, end).reverse(),
+        times: before.times.slice(start, end).reverse(),
+      });
+    }
     end = start;
   }
   const relevant = new Map<number, Set<number>>();
@@ -76,8 +133,15 @@ export function splitUsers(log: ItemEventLog, splitAt: Date, weights: Float32Arr
     if (!set) relevant.set(after.users[n], (set = new Set()));
     set.add(after.items[n]);
   }
-  const cases = [...relevant].map(([user, items]) => ({ user, relevant: items, excluded: purchased.get(user) ?? new Set<number>() }));
-  return { items, trainedItemCount, before, cases, historyBefore };
+  const cases: HeldOutUser[] = [];
+  const discoveryCases: HeldOutUser[] = [];
+  for (const [user, touched] of relevant) {
+    cases.push({ user, relevant: touched, excluded: purchased.get(user) ?? new Set<number>() });
+    const seen = new Set(eventsBefore.get(user)!.items);
+    const fresh = new Set([...touched].filter((item) => !seen.has(item)));
+    if (fresh.size > 0) discoveryCases.push({ user, relevant: fresh, excluded: seen });
+  }
+  return { items, trainedItemCount, before, cases, discoveryCases, historyBefore, eventsBefore, holdoutFraction };
 }
 
 /**

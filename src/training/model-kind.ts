@@ -90,6 +90,12 @@ export interface TrainedModel {
   trainedTo: Date;
   /** Writes the kind's score rows for this version (COPY on the given client, inside the transaction). */
   writeScores(client: import('pg').PoolClient, modelVersionId: number): Promise<number>;
+  /**
+   * Whether the version may be activated automatically (a job with `activate`), and why: a kind
+   * that compares its model with a baseline on held-out users says so here, and a version that
+   * does not pass stays READY with the reason on its job. Absent: activated as before.
+   */
+  verdict?: { activate: boolean; reason: string };
 }
 
 export interface ModelKindDefinition<Params> {

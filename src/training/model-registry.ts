@@ -100,7 +100,9 @@ export class ModelRegistry {
           [versionId, trained.artifact, JSON.stringify(trained.metrics), trained.eventCount, trained.trainedFrom, trained.trainedTo, toFloat4(trainingSeconds, 'model_versions.training_seconds')],
         );
         let message = job.activate ? 'trained and activated' : 'trained; activate it with activateModelVersion';
-        if (job.activate) {
+        if (job.activate && trained.verdict && !trained.verdict.activate) {
+          message = `trained; not activated: ${trained.verdict.reason}. activateModelVersion serves it anyway`;
+        } else if (job.activate) {
           const newer = await newerActiveVersion(client, job);
           if (newer === null) await activateIn(client, job.kind, versionId);
           else message = `trained; not activated: version ${newer}, whose training started later and so read newer data, is active`;
