@@ -10,6 +10,7 @@ import { ServerSecrets1765000000001 } from './1765000000001-server-secrets';
 import { EventTransactions1765100000000 } from './1765100000000-event-transactions';
 import { IngestGuardEventTime1765100000001 } from './1765100000001-ingest-guard-event-time';
 import { TrainingDependencies1765200000000 } from './1765200000000-training-dependencies';
+import { ModelServing1765300000000 } from './1765300000000-model-serving';
 
 /** Every migration, oldest first. A new migration file is added here as well. */
-export const migrations = [Foundation1764300000000, Training1764400000000, Anomaly1764500000000, SavedFunnels1764600000000, Prediction1764700000000, AnomalyDays1764800000000, Recommendations1764900000000, ShortKeyPrefixes1765000000000, ServerSecrets1765000000001, EventTransactions1765100000000, IngestGuardEventTime1765100000001, TrainingDependencies1765200000000];
+export const migrations = [Foundation1764300000000, Training1764400000000, Anomaly1764500000000, SavedFunnels1764600000000, Prediction1764700000000, AnomalyDays1764800000000, Recommendations1764900000000, ShortKeyPrefixes1765000000000, ServerSecrets1765000000001, EventTransactions1765100000000, IngestGuardEventTime1765100000001, TrainingDependencies1765200000000, ModelServing1765300000000];

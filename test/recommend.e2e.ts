@@ -275,6 +275,50 @@ describe('recommendations', () => {
     await t.gql(`mutation($id: ID!) { activateModelVersion(id: $id) { status } }`, { id: versions.ITEM_KNN.id });
   });
 
+  it('switches a kind off for serving and on again without touching its versions', async () => {
+    const [{ external_id: itemId }] = await t.app.services.dataSource.query(
+      `SELECT i.external_id FROM item_neighbours n JOIN items i ON i.id = n.item_id WHERE n.model_version_id = $1 AND n.relation = 'similar' AND i.available AND cardinality(n.neighbour_ids) >= 30 ORDER BY i.id LIMIT 1`,
+      [versions.ITEM_KNN.id],
+    );
+    const similar = () => query(`query($id: ID!) { similarItems(itemId: $id, limit: 20) { ${LIST} } }`, { id: itemId });
+    const sources = async () => new Set((await similar()).items.map((i) => i.source));
+    /** Asks until the list's sources say `expected` (the snapshot notices a switch within about a second). */
+    async function until(expected: boolean): Promise<boolean> {
+      const deadline = Date.now() + 10_000;
+      for (;;) {
+        const has = (await sources()).has('ITEM_KNN');
+        if (has === expected || Date.now() > deadline) return has;
+        await sleep(100);
+      }
+    }
+    const SET = `mutation($kind: ModelKind!, $serving: Boolean!) { setModelServing(kind: $kind, serving: $serving) { kind serving activeVersionId changedAt } }`;
+    expect(await until(true)).toBe(true);
+
+    const off = await t.gql(SET, { kind: 'ITEM_KNN', serving: false });
+    expect(off.data!.setModelServing).toMatchObject({ kind: 'ITEM_KNN', serving: false, activeVersionId: versions.ITEM_KNN.id });
+    expect(await until(false)).toBe(false);
+    // Still a full list, from the fallback chain; the version is still ACTIVE.
+    expect((await similar()).items).toHaveLength(20);
+    expect((await t.gql(`query { activeModel(kind: ITEM_KNN) { id status } }`)).data!.activeModel).toEqual({ id: versions.ITEM_KNN.id, status: 'ACTIVE' });
+    const states = (await t.gql(`query { modelServing { kind serving } }`)).data!.modelServing;
+    expect(states).toEqual([
+      { kind: 'POPULARITY', serving: true },
+      { kind: 'ITEM_KNN', serving: false },
+      { kind: 'MATRIX_FACTORIZATION', serving: true },
+      { kind: 'SESSION_GRU', serving: true },
+    ]);
+
+    expect((await t.gql(SET, { kind: 'ITEM_KNN', serving: true })).data!.setModelServing.serving).toBe(true);
+    expect(await until(true)).toBe(true);
+
+    // Only recommender kinds feed the lists; the message says what to do instead.
+    const wrong = await t.gql(SET, { kind: 'NEXT_STEP', serving: false });
+    expect(wrong.errors![0].extensions!.code).toBe('BAD_USER_INPUT');
+    expect(wrong.errors![0].message).toMatch(/NEXT_STEP does not feed recommendations; only POPULARITY, ITEM_KNN, MATRIX_FACTORIZATION, SESSION_GRU/);
+    // Admins only.
+    expect((await t.gql(SET, { kind: 'ITEM_KNN', serving: false }, client)).errors![0].extensions!.code).toBe('FORBIDDEN');
+  });
+
   it('attributes clicks, carts and purchases to the recommender and version that showed the item', async () => {
     const visitor = `feedback-visitor-${Date.now()}`;
     const shown = await recommend({ u: visitor, limit: 10 });

@@ -186,7 +186,12 @@ export class ServingModels {
   private async load(): Promise<ServingSnapshot> {
     this.lastCheck = Date.now();
     const previous = this.snapshot;
-    const active: ActiveRow[] = await this.dataSource.query(`SELECT id, kind, version, trained_to FROM model_versions WHERE status = 'ACTIVE' ORDER BY kind`);
+    // Kinds an admin switched off for serving (model_serving) are left out, as if none were active.
+    const active: ActiveRow[] = await this.dataSource.query(
+      `SELECT id, kind, version, trained_to FROM model_versions v
+       WHERE status = 'ACTIVE' AND NOT EXISTS (SELECT 1 FROM model_serving s WHERE s.kind = v.kind AND NOT s.serving)
+       ORDER BY kind`,
+    );
     const activeKey = active.map((row) => `${row.kind}:${row.id}`).join(',');
     const catalogChanged = await this.loadCatalogChanges(previous);
     if (previous && previous.activeKey === activeKey && !catalogChanged) return previous;
