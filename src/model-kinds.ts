@@ -6,6 +6,7 @@ import { purchasePropensity } from './predict/purchase-propensity.kind';
 import { itemKnn } from './recommend/item-knn.kind';
 import { matrixFactorization } from './recommend/matrix-factorization.kind';
 import { popularity } from './recommend/popularity.kind';
+import { recommendationBlend } from './recommend/blend.kind';
 import { sessionGru } from './recommend/session-gru.kind';
 import { ModelKind, type ModelKindDefinitions, type TrainingDomains } from './training/model-kind';
 
@@ -25,6 +26,7 @@ export const MODEL_KINDS: ModelKindDefinitions = {
   [ModelKind.ANOMALY_STATISTICAL]: anomalyStatistical,
   [ModelKind.ANOMALY_ISOLATION_FOREST]: anomalyIsolationForest,
   [ModelKind.ANOMALY_SUPERVISED]: anomalySupervised,
+  [ModelKind.RECOMMENDATION_BLEND]: recommendationBlend,
 };
 
 export const TRAINING_DOMAINS: TrainingDomains = {

@@ -319,6 +319,43 @@ describe('recommendations', () => {
     expect((await t.gql(SET, { kind: 'ITEM_KNN', serving: false }, client)).errors![0].extensions!.code).toBe('FORBIDDEN');
   });
 
+  it('learns the fusion weights on held-out users and serves by the ACTIVE blend', async () => {
+    const blend = await train('RECOMMENDATION_BLEND', {}, false);
+    expect(blend.status).toBe('READY');
+    const surfaces = blend.metrics.evaluation.surfaces;
+    for (const surface of ['default', 'discovery']) {
+      expect(Object.keys(surfaces[surface].weights).sort()).toEqual(['ITEM_KNN', 'MATRIX_FACTORIZATION', 'REENGAGEMENT']);
+      expect(surfaces[surface].testUsers).toBeGreaterThan(50);
+    }
+    // Discovery leaves out everything the user touched, so re-engagement has nothing to offer there.
+    expect(surfaces.discovery.weights.REENGAGEMENT).toBe(0);
+
+    // Serving follows the ACTIVE blend's weights: a member weighted 0 contributes nothing.
+    const [{ user_id: userId }] = await t.app.services.dataSource.query(
+      `SELECT u.external_id AS user_id FROM events e JOIN users u ON u.id = e.user_id WHERE e.ts < $1 GROUP BY u.external_id HAVING count(DISTINCT e.item_id) >= 5 ORDER BY u.external_id LIMIT 1`,
+      [SHOP_END],
+    );
+    const { encodeArtifact } = await import('../src/ml/artifact');
+    const serveWith = async (weights: Record<string, number>) => {
+      const artifact = encodeArtifact({ header: { format: 'blend-v1', weights: { default: weights, discovery: weights } }, tensors: [] });
+      const [row] = await t.app.services.dataSource.query(
+        `INSERT INTO model_versions (kind, version, status, params, backend, artifact, metrics, trained_from, trained_to) SELECT kind, version + 100 + (SELECT count(*) FROM model_versions WHERE kind = 'RECOMMENDATION_BLEND'), 'READY', params, backend, $2, metrics, trained_from, trained_to FROM model_versions WHERE id = $1 RETURNING id`,
+        [blend.id, artifact],
+      );
+      await t.gql(`mutation($id: ID!) { activateModelVersion(id: $id) { status } }`, { id: String(row.id) });
+      await t.app.services.recommendations.models.refresh();
+      return new Set((await recommend({ u: userId, limit: 20 })).items.map((i) => i.source));
+    };
+    const factorsOnly = await serveWith({ ITEM_KNN: 0, MATRIX_FACTORIZATION: 1, REENGAGEMENT: 0 });
+    expect(factorsOnly.has('MATRIX_FACTORIZATION')).toBe(true);
+    expect(factorsOnly.has('ITEM_KNN')).toBe(false);
+    const neighboursOnly = await serveWith({ ITEM_KNN: 1, MATRIX_FACTORIZATION: 0, REENGAGEMENT: 0 });
+    expect(neighboursOnly.has('ITEM_KNN')).toBe(true);
+    expect(neighboursOnly.has('MATRIX_FACTORIZATION')).toBe(false);
+    // Back to the learned weights for the tests that follow.
+    await t.gql(`mutation($id: ID!) { activateModelVersion(id: $id) { status } }`, { id: blend.id });
+  });
+
   it('attributes clicks, carts and purchases to the recommender and version that showed the item', async () => {
     const visitor = `feedback-visitor-${Date.now()}`;
     const shown = await recommend({ u: visitor, limit: 10 });

@@ -13,6 +13,9 @@ const run = promisify(execFile);
 const CLI = resolve(__dirname, '../dist/src/cli/main.js');
 const DETECTORS = ['ANOMALY_STATISTICAL', 'ANOMALY_ISOLATION_FOREST'];
 const BEHAVIOUR = ['MATRIX_FACTORIZATION', 'POPULARITY', 'ITEM_KNN', 'SESSION_GRU', 'NEXT_STEP', 'PURCHASE_PROPENSITY'];
+/** Reads the recommenders' ACTIVE versions: last, after the detectors and the recommenders it blends. */
+const BLEND = 'RECOMMENDATION_BLEND';
+const BLENDED = ['ITEM_KNN', 'MATRIX_FACTORIZATION'];
 const JOB = 'id kind state error waitsFor createdAt startedAt finishedAt modelVersion { metrics }';
 // Written inline, as an admin would type it in a console: inline JSON objects must work as variables do.
 const TRAIN_ALL = `mutation { trainAll(input: { params: {
@@ -65,12 +68,14 @@ describe('trainAll', () => {
 
   it('queues the detectors and holds every behaviour model back until they have finished', async () => {
     const { jobs, skipped } = await trainAll();
-    expect(jobs.map((job) => job.kind)).toEqual([...DETECTORS, ...BEHAVIOUR]);
+    expect(jobs.map((job) => job.kind)).toEqual([...DETECTORS, ...BEHAVIOUR, BLEND]);
     // No labels are stored: the supervised detector is left out, with what to do.
     expect(skipped).toEqual([{ kind: 'ANOMALY_SUPERVISED', reason: expect.stringContaining('labelUser') }]);
     const detectorIds = jobs.slice(0, 2).map((job) => job.id);
     for (const job of jobs.slice(0, 2)) expect(job.waitsFor).toEqual([]);
-    for (const job of jobs.slice(2)) expect([...job.waitsFor].sort()).toEqual([...detectorIds].sort());
+    for (const job of jobs.slice(2, -1)) expect([...job.waitsFor].sort()).toEqual([...detectorIds].sort());
+    const blendedIds = jobs.filter((job) => BLENDED.includes(job.kind)).map((job) => job.id);
+    expect([...jobs[jobs.length - 1].waitsFor].sort()).toEqual([...detectorIds, ...blendedIds].sort());
     // In Redis: the detectors only. A reconciliation (as after a Redis restart) must not queue the held ones either.
     await reconcileTrainingQueue(t.app.services.dataSource, queue, { staleAfterMs: 60_000 });
     for (const job of jobs) expect(await queue.getJobState(job.id)).toBe(job.waitsFor.length ? 'unknown' : 'waiting');
@@ -89,7 +94,9 @@ describe('trainAll', () => {
     for (const job of jobs.slice(2)) expect(await queue.getJobState(job.id)).toBe('unknown');
     const last = await t.gql(`mutation($id: ID!) { cancelTrainingJob(id: $id) { state } }`, { id: jobs[1].id });
     expect(last.data).toEqual({ cancelTrainingJob: { state: 'CANCELLED' } });
-    for (const job of jobs.slice(2)) expect(await queue.getJobState(job.id)).toBe('waiting');
+    for (const job of jobs.slice(2, -1)) expect(await queue.getJobState(job.id)).toBe('waiting');
+    // The blend still waits for the recommenders it reads.
+    expect(await queue.getJobState(jobs[jobs.length - 1].id)).toBe('unknown');
     // Tidy up for the next test: cancel the released ones too.
     for (const job of jobs.slice(2)) await t.gql(`mutation($id: ID!) { cancelTrainingJob(id: $id) { state } }`, { id: job.id });
   });
@@ -111,6 +118,8 @@ describe('trainAll', () => {
       for (const job of finished) expect({ kind: job.kind, state: job.state, error: job.error }).toEqual({ kind: job.kind, state: 'COMPLETED', error: null });
       const detectorsDone = Math.max(...finished.slice(0, 2).map((job) => Date.parse(job.finishedAt!)));
       for (const job of finished.slice(2)) expect(Date.parse(job.startedAt!)).toBeGreaterThanOrEqual(detectorsDone);
+      const blendedDone = Math.max(...finished.filter((job) => BLENDED.includes(job.kind)).map((job) => Date.parse(job.finishedAt!)));
+      expect(Date.parse(finished[finished.length - 1].startedAt!)).toBeGreaterThanOrEqual(blendedDone);
       // The flagged users, as the API lists them once the detectors are active, are left out of every behaviour model.
       const flagged: any = await t.gql(`query($from: DateTime!, $to: DateTime!) { anomalies(from: $from, to: $to, first: 200) { totalCount edges { node { userId flagged } } } }`, {
         from: new Date(shop.options.startMs).toISOString(),

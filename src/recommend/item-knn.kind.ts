@@ -29,7 +29,8 @@ export type ItemKnnParams = ParamsOf<typeof ITEM_KNN_PARAMS>;
 /** Carts, checkouts and purchases only: what "bought together" co-occurs on. */
 const BUYING_TYPES = new Set(['cart', 'checkout', 'purchase']);
 
-function neighbourTables(events: IndexedEvents, itemCount: number, params: ItemKnnParams): { similar: NeighbourList[]; boughtTogether: NeighbourList[] } {
+/** The `similar` and `bought_together` neighbour lists of every item of `events` (dense item indices below itemCount). */
+export function neighbourTables(events: IndexedEvents, itemCount: number, params: ItemKnnParams): { similar: NeighbourList[]; boughtTogether: NeighbourList[] } {
   const weights = weightsByCode(params.weights);
   const groups = params.baskets === 'both' ? (['user', 'session'] as const) : ([params.baskets] as const);
   const options = { neighbours: params.neighbours, shrink: params.shrink };

@@ -10,6 +10,7 @@ import { ServedListCache, userFingerprint } from './served-list-cache';
 import { readUserState, RECENT_EVENTS, UserState } from './user-state';
 import { RankedList, ServingModels, ServingSnapshot, VersionRef } from './serving-models';
 import { MAX_ID_LENGTH } from '../graphql/input-rules';
+import type { BlendMember } from './blend.kind';
 
 export const MAX_RECOMMENDATIONS = 100;
 export const MAX_INPUT_ITEMS = 1000;
@@ -97,10 +98,18 @@ export class RecommendationService {
     const history = request.sessionItemIds ? mergeHistory(session.map((item) => ({ item, weight: 1 })).reverse(), user.history) : user.history;
     const depth = limit + excluded.size + 50;
     const lists: SourceList[] = [];
-    const factorList = this.fromFactors(snapshot, user, history, request.sessionItemIds != null, depth);
-    if (factorList) lists.push(factorList);
-    const knnList = this.fromNeighbours(snapshot, history, depth);
-    if (knnList) lists.push(knnList);
+    // Fusion weights learned on held-out users (the ACTIVE RECOMMENDATION_BLEND); a member it did not
+    // weigh counts 1, and a weight of 0 leaves the member out.
+    const learned = snapshot.blend?.weights.default;
+    const weightOf = (member: BlendMember) => learned?.[member] ?? 1;
+    if (weightOf(Recommender.MATRIX_FACTORIZATION) > 0) {
+      const factorList = this.fromFactors(snapshot, user, history, request.sessionItemIds != null, depth);
+      if (factorList) lists.push({ ...factorList, weight: weightOf(Recommender.MATRIX_FACTORIZATION) });
+    }
+    if (weightOf(Recommender.ITEM_KNN) > 0) {
+      const knnList = this.fromNeighbours(snapshot, history, depth);
+      if (knnList) lists.push({ ...knnList, weight: weightOf(Recommender.ITEM_KNN) });
+    }
     const sessionList = this.fromSessionModel(snapshot, session, depth, SESSION_WEIGHT);
     if (sessionList) lists.push(sessionList);
 

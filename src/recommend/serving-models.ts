@@ -3,6 +3,7 @@ import { decodeArtifact, tensorNamed } from '../ml/artifact';
 import { logger } from '../logger';
 import type { NeighbourList } from './item-similarity';
 import { GruWeights, readGruWeights } from './session-gru';
+import type { BlendWeights } from './blend.kind';
 
 /** Which trained version a list comes from. */
 export interface VersionRef {
@@ -60,6 +61,12 @@ export interface SessionModel {
   maxLength: number;
 }
 
+/** The ACTIVE RECOMMENDATION_BLEND version: the fusion weights of `recommendations`' members per surface. */
+export interface BlendModel {
+  version: VersionRef;
+  weights: BlendWeights;
+}
+
 /**
  * Everything serving reads, for one set of ACTIVE versions and one view of the catalogue. A request
  * takes the current snapshot once and uses only it, so a switch of versions is atomic per request.
@@ -81,6 +88,8 @@ export interface ServingSnapshot {
   itemKnn: ItemKnnModel | null;
   factors: FactorModel | null;
   session: SessionModel | null;
+  /** Learned fusion weights; null: every member weighs 1 (the live session SESSION_WEIGHT). */
+  blend: BlendModel | null;
 }
 
 /** How often a request may trigger a background look for new ACTIVE versions and catalogue changes. */
@@ -203,6 +212,7 @@ export class ServingModels {
     const knnRow = find('ITEM_KNN');
     const factorRow = find('MATRIX_FACTORIZATION');
     const sessionRow = find('SESSION_GRU');
+    const blendRow = find('RECOMMENDATION_BLEND');
     const next: ServingSnapshot = {
       generation: (previous?.generation ?? 0) + 1,
       activeKey,
@@ -213,6 +223,7 @@ export class ServingModels {
       itemKnn: knnRow ? reuse(previous?.itemKnn, knnRow) ?? (await this.loadItemKnn(ref(knnRow))) : null,
       factors: factorRow ? reuse(previous?.factors, factorRow) ?? (await this.loadFactors(ref(factorRow), factorRow.trained_to)) : null,
       session: sessionRow ? reuse(previous?.session, sessionRow) ?? (await this.loadSession(ref(sessionRow))) : null,
+      blend: blendRow ? reuse(previous?.blend, blendRow) ?? (await this.loadBlend(ref(blendRow))) : null,
     };
     if (catalogChanged) {
       const byExternalId = new Map<string, number>();
@@ -302,6 +313,11 @@ export class ServingModels {
       itemFactors: tensorNamed(artifact, 'itemFactors').data as Float32Array,
       itemBias: tensorNamed(artifact, 'itemBias').data as Float32Array,
     };
+  }
+
+  private async loadBlend(version: VersionRef): Promise<BlendModel> {
+    const artifact = await this.artifactOf(version.id);
+    return { version, weights: artifact.header.weights as BlendWeights };
   }
 
   private async loadSession(version: VersionRef): Promise<SessionModel> {

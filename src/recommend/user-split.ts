@@ -1,4 +1,5 @@
 import type { HeldOutUser } from '../ml/evaluation';
+import type { PairSet } from '../ml/matrix-factorization';
 import { DenseIndex } from './interactions';
 import { historyFromEvents, HistoryItem } from './fold-in';
 import { Basket } from './item-similarity';
@@ -186,4 +187,32 @@ export function distinctPairItems(events: IndexedEvents): number[] {
     }
   }
   return pairItems;
+}
+
+/**
+ * Events as matrix factorisation's (user, item) pairs: one per distinct pair with its strongest
+ * weight; users numbered densely in first-seen order (`users` maps a user id to its row), items
+ * keep their dense indices (below `itemCount`).
+ */
+export function factorPairs(events: IndexedEvents, itemCount: number): { pairs: PairSet; users: DenseIndex } {
+  const users = new DenseIndex([]);
+  const strongest = new Map<number, number>();
+  const pairUsers: number[] = [];
+  const pairItems: number[] = [];
+  for (let n = 0; n < events.users.length; n++) {
+    const row = users.add(events.users[n]);
+    const key = row * itemCount + events.items[n];
+    const at = strongest.get(key);
+    if (at === undefined) {
+      strongest.set(key, pairUsers.length);
+      pairUsers.push(row);
+      pairItems.push(events.items[n]);
+    }
+  }
+  const weights = new Float32Array(pairUsers.length);
+  for (let n = 0; n < events.users.length; n++) {
+    const at = strongest.get(users.get(events.users[n])! * itemCount + events.items[n])!;
+    weights[at] = Math.max(weights[at], events.weights[n]);
+  }
+  return { pairs: { userCount: users.size, itemCount, users: Int32Array.from(pairUsers), items: Int32Array.from(pairItems), weights }, users };
 }

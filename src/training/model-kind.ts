@@ -15,6 +15,7 @@ export enum ModelKind {
   ANOMALY_SUPERVISED = 'ANOMALY_SUPERVISED',
   NEXT_STEP = 'NEXT_STEP',
   PURCHASE_PROPENSITY = 'PURCHASE_PROPENSITY',
+  RECOMMENDATION_BLEND = 'RECOMMENDATION_BLEND',
 }
 registerEnumType(ModelKind, {
   name: 'ModelKind',
@@ -24,7 +25,8 @@ registerEnumType(ModelKind, {
     'ITEM_KNN: item-to-item similarity from co-occurrence (similar items, bought together, fold-in for new users). ' +
     'SESSION_GRU: a GRU over the session’s item sequence predicting the next item (anonymous and new visitors). ' +
     'ANOMALY_STATISTICAL, ANOMALY_ISOLATION_FOREST, ANOMALY_SUPERVISED: bot and fake-order detectors writing each user’s anomaly score (see docs/anomalies.md). ' +
-    'NEXT_STEP: GRU over a visit’s events predicting the next action (view, cart, checkout, purchase, exit), with a Markov baseline. PURCHASE_PROPENSITY: GRU plus recency/frequency/money features predicting a purchase within a horizon (users) or before a live visit ends, with a logistic baseline; writes every active user’s propensity.',
+    'NEXT_STEP: GRU over a visit’s events predicting the next action (view, cart, checkout, purchase, exit), with a Markov baseline. PURCHASE_PROPENSITY: GRU plus recency/frequency/money features predicting a purchase within a horizon (users) or before a live visit ends, with a logistic baseline; writes every active user’s propensity. ' +
+    'RECOMMENDATION_BLEND: how `recommendations` weighs its members (ITEM_KNN, MATRIX_FACTORIZATION, re-engagement), learned on held-out users per surface (default and exclude SEEN); trained after the recommenders.',
 });
 
 export const MODEL_KIND_NAMES = Object.values(ModelKind);
@@ -100,8 +102,8 @@ export interface TrainedModel {
 
 export interface ModelKindDefinition<Params> {
   kind: ModelKind;
-  /** The score table this kind writes, keyed by model_version_id; retiring a version empties it. */
-  scoreTable: string;
+  /** The score table this kind writes, keyed by model_version_id; retiring a version empties it. Null: the artifact is all there is. */
+  scoreTable: string | null;
   /** Validates and completes params; throws ParamsError with one message per problem. */
   parseParams(raw: unknown): Params;
   train(run: TrainingRun<Params>): Promise<TrainedModel>;
@@ -111,6 +113,11 @@ export interface ModelKindDefinition<Params> {
    * (a count), not a dry run.
    */
   unreadyReason?(dataSource: DataSource, params: Params): Promise<string | null>;
+  /**
+   * Kinds whose jobs `trainAll` lets finish before this one starts (it reads their ACTIVE
+   * versions), on top of waiting for the detectors when it leaves out flagged users.
+   */
+  trainAfter?: readonly ModelKind[];
 }
 
 /** One definition per kind: the mapped type makes a kind without a definition a compile error where the kinds are listed. */

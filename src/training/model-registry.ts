@@ -68,7 +68,8 @@ export class ModelRegistry {
         if (existing.rows.length > 0) {
           const id = existing.rows[0].id;
           // A retry starts clean: whatever an earlier attempt of this job left in its kind's score table goes.
-          await client.query(`DELETE FROM ${this.kinds[job.kind].scoreTable} WHERE model_version_id = $1`, [id]);
+          const scoreTable = this.kinds[job.kind].scoreTable;
+          if (scoreTable) await client.query(`DELETE FROM ${scoreTable} WHERE model_version_id = $1`, [id]);
           await client.query(`UPDATE model_versions SET status = 'TRAINING', backend = $2, metrics = NULL, artifact = NULL WHERE id = $1`, [id, backend]);
           return id;
         }
@@ -164,7 +165,7 @@ export class ModelRegistry {
     if (version.status === ModelVersionStatus.TRAINING) throw badInput(`Model version ${id} is still TRAINING; cancel its training job instead.`);
     const scoreTable = this.kinds[version.kind].scoreTable;
     await this.dataSource.transaction(async (manager) => {
-      await manager.query(`DELETE FROM ${scoreTable} WHERE model_version_id = $1`, [id]);
+      if (scoreTable) await manager.query(`DELETE FROM ${scoreTable} WHERE model_version_id = $1`, [id]);
       await manager.query(`UPDATE model_versions SET status = 'RETIRED', artifact = NULL WHERE id = $1`, [id]);
     });
     return this.require(id);

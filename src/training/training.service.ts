@@ -265,9 +265,15 @@ export class TrainingService {
     }
     const range = { from: request.from, to: request.to, activate: request.activate };
     const jobs: TrainingJobWithVersion[] = [];
-    for (const plan of ready.filter((p) => !waits(p.params))) jobs.push(await this.trainModel({ kind: plan.kind, params: plan.params, ...range }));
+    const after = (plan: (typeof ready)[number]) => modelKindDefinition(this.registry.kinds, plan.kind).trainAfter ?? [];
+    for (const plan of ready.filter((p) => !waits(p.params) && after(p).length === 0)) jobs.push(await this.trainModel({ kind: plan.kind, params: plan.params, ...range }));
     const firstStage = jobs.map((job) => job.id);
-    for (const plan of ready.filter((p) => waits(p.params))) jobs.push(await this.trainModel({ kind: plan.kind, params: plan.params, ...range }, { waitsFor: firstStage }));
+    for (const plan of ready.filter((p) => waits(p.params) && after(p).length === 0)) jobs.push(await this.trainModel({ kind: plan.kind, params: plan.params, ...range }, { waitsFor: firstStage }));
+    // Last, the kinds that read other kinds' ACTIVE versions (RECOMMENDATION_BLEND): after those kinds' jobs (and the detectors).
+    for (const plan of ready.filter((p) => after(p).length > 0)) {
+      const waitsFor = [...firstStage, ...jobs.filter((job) => after(plan).includes(job.kind)).map((job) => job.id)];
+      jobs.push(await this.trainModel({ kind: plan.kind, params: plan.params, ...range }, { waitsFor: [...new Set(waitsFor)] }));
+    }
     return { jobs, skipped };
   }
 
