@@ -85,8 +85,8 @@ export interface ContinueShoppingRequest {
 /**
  * Serves recommendations from the in-process snapshot of the ACTIVE versions: the personalised
  * recommenders blended (matrix factorisation, item neighbours, the session model, and re-engagement,
- * which needs no model), then the fallback
- * chain (trending in the category, popular overall, any available item) until the list is full.
+ * which needs no model), then the fallback chain (trending in the category, popular overall, any
+ * available item) until the list is full.
  * Per request it reads one user's recent events (one indexed query); everything else is in memory.
  */
 export class RecommendationService {
