@@ -24,6 +24,7 @@ const BENCHMARKS: Record<string, () => Promise<{ run(argv: string[]): Promise<vo
   'exclusion-effect': () => import('./reports/exclusion-effect'),
   'prediction-quality': () => import('./reports/prediction-quality'),
   'served-quality': () => import('./reports/served-quality'),
+  'reengagement-quality': () => import('./reports/reengagement-quality'),
 };
 
 async function main(): Promise<void> {

@@ -5,23 +5,28 @@ import { createTestDatabase, TestDatabase } from './support/database';
 
 const MINUTE = 60_000;
 const WEIGHTS: Record<string, number> = { view: 1, fav: 2, cart: 3, checkout: 3, purchase: 5 };
+const TYPE_CODES: Record<string, number> = { view: 0, fav: 1, cart: 2, checkout: 3, purchase: 4 };
 
 /**
  * The user state worked out in TypeScript from the raw rows (the way serving computed it before
- * PostgreSQL did part of it): the newest 50 item events; a visit continues while two neighbouring
- * events share a session id, or, when neither has one, are at most 30 minutes apart.
+ * PostgreSQL did part of it): the newest 50 item events (at or before asOf); a visit continues while
+ * two neighbouring events share a session id, or, when neither has one, are at most 30 minutes apart.
  */
-async function referenceState(db: TestDatabase, userId: string): Promise<UserState> {
+async function referenceState(db: TestDatabase, userId: string, asOf: Date | null = null): Promise<UserState> {
   const [user] = await db.dataSource.query(`SELECT id FROM users WHERE external_id = $1`, [userId]);
-  if (!user) return { id: null, history: [], session: [], purchased: new Set(), latestEventMs: null };
+  if (!user) return { id: null, history: [], session: [], purchased: new Set(), latestEventMs: null, recent: { items: [], types: [], times: [] } };
+  const until = asOf ?? new Date(8.64e15);
   const rows: { item_id: number; type: string; session_id: string | null; ms: number }[] = await db.dataSource.query(
     `SELECT item_id, type, session_id, (extract(epoch FROM ts) * 1000)::float8 AS ms FROM events
-     WHERE user_id = $1 AND item_id IS NOT NULL ORDER BY ts DESC, id DESC LIMIT 50`,
-    [user.id],
+     WHERE user_id = $1 AND item_id IS NOT NULL AND ts <= $2 ORDER BY ts DESC, id DESC LIMIT 50`,
+    [user.id, until],
   );
-  const purchased: { item_id: number }[] = await db.dataSource.query(`SELECT DISTINCT item_id FROM events WHERE user_id = $1 AND type = 'purchase' AND item_id IS NOT NULL`, [user.id]);
+  const purchased: { item_id: number }[] = await db.dataSource.query(
+    `SELECT DISTINCT item_id FROM events WHERE user_id = $1 AND type = 'purchase' AND item_id IS NOT NULL AND ts <= $2`,
+    [user.id, until],
+  );
   const session: number[] = [];
-  const live = rows.length > 0 && Date.now() - rows[0].ms <= 30 * MINUTE;
+  const live = rows.length > 0 && (asOf?.getTime() ?? Date.now()) - rows[0].ms <= 30 * MINUTE;
   for (let n = 0; live && n < rows.length; n++) {
     if (n > 0) {
       const [newer, event] = [rows[n - 1], rows[n]];
@@ -40,6 +45,7 @@ async function referenceState(db: TestDatabase, userId: string): Promise<UserSta
     session,
     purchased: new Set(purchased.map((row) => row.item_id)),
     latestEventMs: rows.length > 0 ? rows[0].ms : null,
+    recent: { items: rows.map((row) => row.item_id), types: rows.map((row) => TYPE_CODES[row.type] ?? -1), times: rows.map((row) => row.ms) },
   };
 }
 
@@ -114,6 +120,11 @@ describe('readUserState', () => {
     for (const userId of users) {
       const state = await readUserState(db.dataSource, userId);
       expect({ userId, ...state }).toEqual({ userId, ...(await referenceState(db, userId)) });
+      // As of earlier instants: later events unread, the visit live relative to asOf.
+      for (const minutesAgo of [11, 60, 100]) {
+        const asOf = new Date(at(minutesAgo));
+        expect({ userId, minutesAgo, ...(await readUserState(db.dataSource, userId, asOf)) }).toEqual({ userId, minutesAgo, ...(await referenceState(db, userId, asOf)) });
+      }
     }
 
     // Spot checks by hand, in item names.
@@ -128,5 +139,17 @@ describe('readUserState', () => {
     expect((await named('old')).session).toEqual([]);
     expect((await named('ties')).session).toEqual(['c']);
     expect((await readUserState(db.dataSource, 'long')).history.length).toBe(23);
+    // Event by event, newest first, with type codes and times; a removal is kept with code −1.
+    const sid = await readUserState(db.dataSource, 'sid');
+    expect(sid.recent.items.map((item) => names.get(item))).toEqual(['c', 'b', 'b', 'b', 'a', 'x']);
+    expect(sid.recent.types).toEqual([2, 0, -1, 0, 0, 0]);
+    expect(sid.recent.times).toEqual([at(10), at(13), at(14), at(15), at(20), at(200)]);
+    // As of 11 minutes ago: c's cart (10 minutes ago) is not read; the visit is live relative to then.
+    const before = await readUserState(db.dataSource, 'sid', new Date(at(11)));
+    expect(before.recent.items.map((item) => names.get(item))).toEqual(['b', 'b', 'b', 'a', 'x']);
+    expect(before.session.map((item) => names.get(item))).toEqual(['a', 'b']);
+    // 'old' bought a 89 minutes ago: as of 89.5 minutes ago nothing was bought yet, and the visit was live.
+    const old = await readUserState(db.dataSource, 'old', new Date(at(89.5)));
+    expect([old.purchased.size, old.session.map((item) => names.get(item))]).toEqual([0, ['a']]);
   });
 });

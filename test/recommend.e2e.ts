@@ -7,8 +7,8 @@ import { sleep, trainAndWait as queueAndWait, WorkerProcess } from './support/wo
 const PREFIX = `recommend-e2e-${process.pid}-${Date.now().toString(36)}`;
 
 const LIST = `listId userId modelVersionId items { itemId score source modelVersionId modelVersion recommendationId }`;
-const RECOMMEND = `query($u: ID!, $limit: Int, $category: String, $exclude: [ID!], $session: [ID!], $cap: Int) {
-  recommendations(userId: $u, limit: $limit, category: $category, excludeItemIds: $exclude, sessionItemIds: $session, maxPerCategory: $cap) { ${LIST} } }`;
+const RECOMMEND = `query($u: ID!, $limit: Int, $category: String, $exclude: [ID!], $session: [ID!], $cap: Int, $touched: RecommendationExclusion) {
+  recommendations(userId: $u, limit: $limit, category: $category, excludeItemIds: $exclude, sessionItemIds: $session, maxPerCategory: $cap, exclude: $touched) { ${LIST} } }`;
 
 interface Served {
   itemId: string;
@@ -88,10 +88,14 @@ describe('recommendations', () => {
   });
 
   it('keeps the rules: no purchases, no excluded or unavailable items, no duplicates, category and cap, always full', async () => {
+    // A buyer of two items or more who also viewed items they did not buy (some demo users only ever cart and buy).
     const [buyer] = await t.app.services.dataSource.query(
-      `SELECT u.external_id AS user_id, array_agg(DISTINCT i.external_id) AS bought
+      `SELECT u.external_id AS user_id, array_agg(DISTINCT i.external_id) FILTER (WHERE e.type = 'purchase') AS bought
        FROM events e JOIN users u ON u.id = e.user_id JOIN items i ON i.id = e.item_id
-       WHERE e.type = 'purchase' GROUP BY u.external_id HAVING count(DISTINCT e.item_id) >= 2 ORDER BY u.external_id LIMIT 1`,
+       GROUP BY u.external_id
+       HAVING count(DISTINCT e.item_id) FILTER (WHERE e.type = 'purchase') >= 2
+          AND count(DISTINCT e.item_id) >= count(DISTINCT e.item_id) FILTER (WHERE e.type = 'purchase') + 3
+       ORDER BY u.external_id LIMIT 1`,
     );
     const first = await recommend({ u: buyer.user_id, limit: 30 });
     expect(first.items).toHaveLength(30);
@@ -100,9 +104,43 @@ describe('recommendations', () => {
     for (const bought of buyer.bought) expect(ids).not.toContain(bought);
     expect(first.items.map((i) => i.score)).toEqual([...first.items.map((i) => i.score)].sort((a, b) => b - a));
     expect(new Set(first.items.map((i) => i.source))).toContain('MATRIX_FACTORIZATION');
+    // Items the buyer touched come back through REENGAGEMENT (no model version), blended with the models.
+    const touched = new Set<string>(
+      (await t.app.services.dataSource.query(`SELECT DISTINCT i.external_id FROM events e JOIN users u ON u.id = e.user_id JOIN items i ON i.id = e.item_id WHERE u.external_id = $1`, [buyer.user_id])).map(
+        (r: { external_id: string }) => r.external_id,
+      ),
+    );
+    expect(new Set(first.items.map((i) => i.source))).toContain('REENGAGEMENT');
     for (const item of first.items) {
-      expect(item.modelVersionId).toBe(versions[item.source].id);
-      expect(item.recommendationId).toMatch(new RegExp(`^r2\\.[a-z]\\.${item.modelVersionId}\\.\\d+\\.${first.listId}\\.[A-Za-z0-9_-]{12}$`));
+      if (item.source === 'REENGAGEMENT') {
+        expect(item.modelVersionId).toBeNull();
+        expect(touched).toContain(item.itemId);
+      } else expect(item.modelVersionId).toBe(versions[item.source].id);
+      expect(item.recommendationId).toMatch(new RegExp(`^r2\\.[a-z]\\.${item.modelVersionId ?? 0}\\.\\d+\\.${first.listId}\\.[A-Za-z0-9_-]{12}$`));
+    }
+    // Its REENGAGEMENT items are continueShopping's, which the models do not change; exclude: SEEN leaves every touched item out.
+    const shelf = await query(`query($u: ID!) { continueShopping(userId: $u, limit: 100) { ${LIST} } }`, { u: buyer.user_id });
+    expect(shelf.items.length).toBeGreaterThan(0);
+    for (const item of shelf.items) {
+      expect(item).toMatchObject({ source: 'REENGAGEMENT', modelVersionId: null });
+      expect(touched).toContain(item.itemId);
+      expect(buyer.bought).not.toContain(item.itemId);
+    }
+    for (const item of first.items.filter((i) => i.source === 'REENGAGEMENT')) expect(shelf.items.map((i) => i.itemId)).toContain(item.itemId);
+    // SEEN reads what serving reads: the last 50 item events, and every purchase.
+    const seen: string[] = (
+      await t.app.services.dataSource.query(
+        `SELECT i.external_id FROM (SELECT item_id FROM events e JOIN users u ON u.id = e.user_id WHERE u.external_id = $1 AND e.item_id IS NOT NULL ORDER BY e.ts DESC, e.id DESC LIMIT 50) recent
+         JOIN items i ON i.id = recent.item_id`,
+        [buyer.user_id],
+      )
+    ).map((r: { external_id: string }) => r.external_id);
+    const discovery = await recommend({ u: buyer.user_id, limit: 30, touched: 'SEEN' });
+    expect(discovery.items).toHaveLength(30);
+    for (const item of discovery.items) {
+      expect(seen).not.toContain(item.itemId);
+      expect(buyer.bought).not.toContain(item.itemId);
+      expect(item.source).not.toBe('REENGAGEMENT');
     }
 
     // Exclusions and an item taken off sale (the catalogue cache notices within a second or two).

@@ -64,6 +64,7 @@ export const FIELD_COSTS: Record<string, FieldCost> = {
   'Query.similarItems': paged(10, 'limit', 10),
   'Query.sessionRecommendations': paged(10, 'limit', 10),
   'Query.cartComplements': paged(10, 'limit', 10),
+  'Query.continueShopping': paged(10, 'limit', 10),
   'Query.recommendationPerformance': work(100),
 
   'Query.predictNextStep': work(20),

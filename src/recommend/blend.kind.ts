@@ -10,7 +10,7 @@ import { rankFromNeighbours } from './fold-in';
 import { DEFAULT_EVENT_WEIGHTS, loadTrainingItemEvents, splitOf, weightsByCode } from './item-events';
 import { ITEM_KNN_PARAMS, ItemKnnParams, neighbourTables } from './item-knn.kind';
 import { MATRIX_FACTORIZATION_PARAMS, MatrixFactorizationParams } from './matrix-factorization.kind';
-import { reengagementRanking } from './reengagement-member';
+import { rankReengagement } from './reengagement';
 import { Recommender } from './recommendation-id';
 import { factorPairs, distinctPairItems, splitUsers, type UserSplit } from './user-split';
 
@@ -18,7 +18,7 @@ import { factorPairs, distinctPairItems, splitUsers, type UserSplit } from './us
  * The blend's members: the recommenders whose lists `recommendations` fuses. Re-engagement needs no
  * trained model (it reads the user's own events), so it is always a member.
  */
-export const BLEND_MEMBERS = [Recommender.ITEM_KNN, Recommender.MATRIX_FACTORIZATION, 'REENGAGEMENT'] as const;
+export const BLEND_MEMBERS = [Recommender.ITEM_KNN, Recommender.MATRIX_FACTORIZATION, Recommender.REENGAGEMENT] as const;
 export type BlendMember = (typeof BLEND_MEMBERS)[number];
 /** The surfaces a blend learns weights for: `recommendations` as served by default (purchases excluded) and with `exclude: SEEN` (discovery). */
 export const BLEND_SURFACES = ['default', 'discovery'] as const;
@@ -196,7 +196,11 @@ async function train(run: TrainingRun<BlendParams>): Promise<TrainedModel> {
     rankers.set(Recommender.MATRIX_FACTORIZATION, await factorMember(run, split, parseParams(ModelKind.MATRIX_FACTORIZATION, MATRIX_FACTORIZATION_PARAMS, mf.params)));
     memberVersions[Recommender.MATRIX_FACTORIZATION] = mf.id;
   }
-  rankers.set('REENGAGEMENT', (user, depth) => reengagementRanking(split.eventsBefore.get(user), depth));
+  // The very function serving calls, on the user's kept events (purchases among them left out).
+  rankers.set(Recommender.REENGAGEMENT, (user, depth) => {
+    const events = split.eventsBefore.get(user);
+    return events ? rankReengagement(events, { limit: depth }) : null;
+  });
   const members = [...rankers.keys()];
 
   await run.progress(0.5, 'choosing the weights on the validation users');

@@ -1,4 +1,4 @@
-import { fusedCandidates, fuseLists, fuseWithMap, ListBuilder, Ranked, selectTop, SourceList } from './candidates';
+import { blendWeight, blendWeightsProblem, DEFAULT_BLEND_WEIGHTS, fusedCandidates, fuseLists, fuseWithMap, ListBuilder, Ranked, selectTop, SourceList } from './candidates';
 import { Recommender } from './recommendation-id';
 import type { CatalogEntry } from './serving-models';
 
@@ -118,6 +118,33 @@ describe('ListBuilder', () => {
 function rankedFromPairs(pairs: readonly (readonly [item: number, score: number])[]): Ranked {
   return { items: pairs.map(([item]) => item), scores: pairs.map(([, score]) => score), length: pairs.length };
 }
+
+describe('blend weights', () => {
+  it('default to 1 for a source not named, and refuse negative, non-finite or unknown entries', () => {
+    expect(blendWeight(DEFAULT_BLEND_WEIGHTS, Recommender.REENGAGEMENT)).toBe(2);
+    expect(blendWeight({}, Recommender.ITEM_KNN)).toBe(1);
+    expect(blendWeightsProblem(DEFAULT_BLEND_WEIGHTS)).toBeNull();
+    expect(blendWeightsProblem({ ITEM_KNN: 0 })).toBeNull();
+    expect(blendWeightsProblem({ ITEM_KNN: -1 })).toMatch(/ITEM_KNN must be a finite number of at least 0 \(got -1\)/);
+    expect(blendWeightsProblem({ SESSION_GRU: NaN })).toMatch(/SESSION_GRU/);
+    expect(blendWeightsProblem({ SOMETHING: 1 } as never)).toMatch(/unknown recommender "SOMETHING"/);
+  });
+
+  it('weight the fusion: re-engagement at 2 outranks one model list agreeing at the same rank', () => {
+    // Item 1 is first for REENGAGEMENT (2/61), item 2 first for ITEM_KNN (1/61) and second for REENGAGEMENT (2/62).
+    const lists: SourceList[] = [
+      { source: Recommender.ITEM_KNN, version: A, ranked: rankedFromPairs([[2, 0.9]]), weight: 1 },
+      { source: Recommender.REENGAGEMENT, version: null, ranked: rankedFromPairs([[1, 3], [2, 1]]), weight: 2 },
+    ];
+    const fused = fuseLists(lists);
+    expect(fused.map((c) => [c.item, c.source])).toEqual([
+      [2, Recommender.REENGAGEMENT],
+      [1, Recommender.REENGAGEMENT],
+    ]);
+    expect(fused[0].score).toBeCloseTo(1 / 61 + 2 / 62, 12);
+    expect(fused[1].score).toBeCloseTo(2 / 61, 12);
+  });
+});
 
 function pairsOf(ranked: Ranked): [number, number][] {
   return ranked.items.slice(0, ranked.length).map((item, n): [number, number] => [item, ranked.scores[n]]);

@@ -20,6 +20,17 @@ describe('recommendation ids', () => {
     expect(signer.verify(ids[2], 'alice')).toEqual({ ...items[2], listId });
   });
 
+  it('name REENGAGEMENT (no model version) and still verify ids issued before it existed', () => {
+    const listId = newListId();
+    const [id] = signer.signList(listId, 'alice', [{ source: Recommender.REENGAGEMENT, modelVersionId: null, itemId: 77 }]);
+    expect(id).toMatch(new RegExp(`^r2\\.e\\.0\\.77\\.${listId}\\.[A-Za-z0-9_-]{12}$`));
+    expect(signer.verify(id, 'alice')).toEqual({ source: Recommender.REENGAGEMENT, modelVersionId: null, itemId: 77, listId });
+    expect(signer.verify(id.replace('r2.e.', 'r2.c.'), 'alice')).toBeNull();
+    // Signed by this file as it was before REENGAGEMENT (same secret, list AAAAAAAAAAA, user alice).
+    expect(signer.verify('r2.k.12.345.AAAAAAAAAAA.0wRWpnXv4Ssi', 'alice')).toEqual({ source: Recommender.ITEM_KNN, modelVersionId: 12, itemId: 345, listId: 'AAAAAAAAAAA' });
+    expect(signer.verify('r2.c.0.9.AAAAAAAAAAA.bX39J5Yk-iCf', 'alice')).toEqual({ source: Recommender.CATALOG, modelVersionId: null, itemId: 9, listId: 'AAAAAAAAAAA' });
+  });
+
   it('refuse another user, an altered part, another secret and a forged tag', () => {
     const listId = newListId();
     const [id] = signer.signList(listId, 'alice', items);
@@ -61,6 +72,7 @@ describe('recommendation ids', () => {
       'r2.k.1.2.AAAAAAAAAAA',
       'r2.k.1.2.AAAAAAAAAAA.AAAAAAAAAAA.extra',
       'r2.c.5.2.AAAAAAAAAAA.AAAAAAAAAAAA',
+      'r2.e.5.2.AAAAAAAAAAA.AAAAAAAAAAAA',
       'r2.k.0.2.AAAAAAAAAAA.AAAAAAAAAAAA',
     ]) {
       expect(signer.verify(bad, 'alice')).toBeNull();

@@ -1,21 +1,28 @@
 import { Cipher, createCipheriv, createHmac, createSecretKey, KeyObject, randomBytes, timingSafeEqual } from 'node:crypto';
 
-/** The recommender an item came from; CATALOG is the last resort when no model has anything left. */
+/**
+ * The recommender an item came from; CATALOG is the last resort when no model has anything left.
+ * REENGAGEMENT (items the user already touched, reengagement.ts) and CATALOG need no model.
+ */
 export enum Recommender {
   MATRIX_FACTORIZATION = 'MATRIX_FACTORIZATION',
   ITEM_KNN = 'ITEM_KNN',
   SESSION_GRU = 'SESSION_GRU',
   POPULARITY = 'POPULARITY',
   CATALOG = 'CATALOG',
+  REENGAGEMENT = 'REENGAGEMENT',
 }
 
-const CODES: Record<Recommender, string> = { MATRIX_FACTORIZATION: 'm', ITEM_KNN: 'k', SESSION_GRU: 'g', POPULARITY: 'p', CATALOG: 'c' };
+/** Sources served without a model version: their ids carry version 0. */
+const WITHOUT_MODEL: ReadonlySet<Recommender> = new Set([Recommender.CATALOG, Recommender.REENGAGEMENT]);
+
+const CODES: Record<Recommender, string> = { MATRIX_FACTORIZATION: 'm', ITEM_KNN: 'k', SESSION_GRU: 'g', POPULARITY: 'p', CATALOG: 'c', REENGAGEMENT: 'e' };
 const BY_CODE = new Map(Object.entries(CODES).map(([source, code]) => [code, source as Recommender]));
 
 /** What one recommendation id says about the served item. */
 export interface RecommendedItemRef {
   source: Recommender;
-  /** model_versions.id, null for CATALOG. */
+  /** model_versions.id, null for CATALOG and REENGAGEMENT. */
   modelVersionId: number | null;
   /** items.id */
   itemId: number;
@@ -61,8 +68,9 @@ export function parseRecommendationId(id: string): (RecommendationRef & { tag: s
   const version = Number(match[2]);
   const itemId = Number(match[3]);
   if (version > MAX_SERIAL || itemId < 1 || itemId > MAX_SERIAL) return null;
-  if (source === Recommender.CATALOG ? version !== 0 : version < 1) return null;
-  return { source, modelVersionId: source === Recommender.CATALOG ? null : version, itemId, listId: match[4], tag: match[5] };
+  const withoutModel = WITHOUT_MODEL.has(source);
+  if (withoutModel ? version !== 0 : version < 1) return null;
+  return { source, modelVersionId: withoutModel ? null : version, itemId, listId: match[4], tag: match[5] };
 }
 
 /**
@@ -144,7 +152,7 @@ export class RecommendationSigner {
   }
 }
 
-const SOURCE_BYTE: Record<Recommender, number> = { MATRIX_FACTORIZATION: 0x6d, ITEM_KNN: 0x6b, SESSION_GRU: 0x67, POPULARITY: 0x70, CATALOG: 0x63 };
+const SOURCE_BYTE: Record<Recommender, number> = { MATRIX_FACTORIZATION: 0x6d, ITEM_KNN: 0x6b, SESSION_GRU: 0x67, POPULARITY: 0x70, CATALOG: 0x63, REENGAGEMENT: 0x65 };
 
 /**
  * The item's 16-byte block ('r', format 2, source, version, item, zeros), XORed with the list's

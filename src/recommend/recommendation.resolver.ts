@@ -1,16 +1,28 @@
 import DataLoader from 'dataloader';
+import { DateTimeResolver } from 'graphql-scalars';
 import { Arg, Authorized, Ctx, Field, Float, FieldResolver, ID, Int, ObjectType, Query, registerEnumType, Resolver, Root } from 'type-graphql';
 import { ItemView } from '../catalog/item.input';
 import type { Context } from '../context';
 import { Recommender } from './recommendation-id';
-import type { RecommendedItem } from './recommendation.service';
+import { RecommendationExclusion, RecommendedItem } from './recommendation.service';
 import { ID_RULE } from '../graphql/input-rules';
 
 registerEnumType(Recommender, {
   name: 'Recommender',
   description:
     'Where a recommended item came from: MATRIX_FACTORIZATION, ITEM_KNN, SESSION_GRU, POPULARITY (the fallback chain), ' +
+    'REENGAGEMENT (no model: an item the user already touched, scored by event type and recency; continueShopping and a source of recommendations), ' +
     'or CATALOG (no model: before a POPULARITY version is active, the items with the most events in the last 7 days of data first; then any available item).',
+});
+
+registerEnumType(RecommendationExclusion, {
+  name: 'RecommendationExclusion',
+  description: 'Which items the user already touched a list leaves out, besides excludeItemIds.',
+  valuesConfig: {
+    SEEN: { description: 'Everything the user touched: every item of their last 50 item events and of the session, and every item they bought (repeatable or not). For discovery surfaces; re-engagement then proposes nothing.' },
+    PURCHASED: { description: 'Items the user bought, unless the catalogue marks them repeatable (the default). Items they only viewed, faved or carted may come back.' },
+    NONE: { description: 'Nothing: only excludeItemIds. Items the user bought may come back too.' },
+  },
 });
 
 // Plain fields read straight from the service's objects: no per-field middleware wrapper (they carry no auth).
@@ -25,7 +37,7 @@ export class RecommendedItemView {
   @Field(() => Recommender)
   source: Recommender;
 
-  @Field(() => ID, { nullable: true, description: 'The model version of the recommender; null for CATALOG.' })
+  @Field(() => ID, { nullable: true, description: 'The model version of the recommender; null for CATALOG and REENGAGEMENT.' })
   modelVersionId: number | null;
 
   @Field(() => Int, { nullable: true, description: 'That version’s number within its kind.' })
@@ -47,7 +59,9 @@ export class RecommendationsView {
   modelVersionId: number | null;
 
   @Field(() => [RecommendedItemView], {
-    description: 'Best first; never items the user bought (unless marked repeatable), unavailable or excluded items, or duplicates. Full whenever the catalogue has enough available items.',
+    description:
+      'Best first; never items the user bought (unless marked repeatable, or recommendations with exclude: NONE), unavailable or excluded items, or duplicates. ' +
+      'Full whenever the catalogue has enough available items, except continueShopping (only items the user touched).',
   })
   items: RecommendedItem[];
 }
@@ -70,8 +84,8 @@ export class RecommendationResolver {
   @Authorized('client', 'analyst')
   @Query(() => RecommendationsView, {
     description:
-      'A user’s recommendations: the active models blended (a user unseen at training time, or active since, is folded in from their recent events), ' +
-      'then trending and popular items until `limit` is reached.',
+      'A user’s recommendations: the active models and the items the user already touched (REENGAGEMENT) blended ' +
+      '(a user unseen at training time, or active since, is folded in from their recent events), then trending and popular items until `limit` is reached.',
   })
   recommendations(
     @Arg('userId', () => ID, { description: `The shop's user id (${ID_RULE}).` }) userId: string,
@@ -81,9 +95,28 @@ export class RecommendationResolver {
     @Arg('sessionItemIds', () => [ID], { nullable: true, description: 'The live session’s items, oldest first; default: the user’s current visit, from their events (if its last event is under 30 minutes old).' })
     sessionItemIds: string[] | null,
     @Arg('maxPerCategory', () => Int, { nullable: true, description: 'At most this many items per category (diversity).' }) maxPerCategory: number | null,
+    @Arg('exclude', () => RecommendationExclusion, { defaultValue: RecommendationExclusion.PURCHASED, description: 'Which items the user already touched to leave out.' })
+    exclude: RecommendationExclusion,
     @Ctx() { services }: Context,
   ) {
-    return services.recommendations.forUser({ userId, limit, category, excludeItemIds, sessionItemIds, maxPerCategory });
+    return services.recommendations.forUser({ userId, limit, category, excludeItemIds, sessionItemIds, maxPerCategory, exclude });
+  }
+
+  @Authorized('client', 'analyst')
+  @Query(() => RecommendationsView, {
+    description:
+      'Continue shopping: the items the user already touched, best first by Σ over their events of type weight (view 1, fav 2, cart 3, checkout 3, purchase 5) · 2^(−age / 72 h), ' +
+      'age measured from their newest event; never items they bought (unless repeatable) or unavailable items. Source REENGAGEMENT. ' +
+      'No filler: a user with no item events gets an empty list.',
+  })
+  continueShopping(
+    @Arg('userId', () => ID, { description: `The shop's user id (${ID_RULE}).` }) userId: string,
+    @Arg('limit', () => Int, { defaultValue: 10 }) limit: number,
+    @Arg('category', () => String, { nullable: true, description: 'Only items of this category.' }) category: string | null,
+    @Arg('asOf', () => DateTimeResolver, { nullable: true, description: 'Read the user’s events as of this instant (default: now; at most a day ahead).' }) asOf: Date | null,
+    @Ctx() { services }: Context,
+  ) {
+    return services.recommendations.continueShopping({ userId, limit, category, asOf });
   }
 
   @Authorized('client', 'analyst')

@@ -1,6 +1,19 @@
 import type { DataSource } from 'typeorm';
 import { badInput, notFound } from '../graphql/errors';
-import { Candidate, ListBuilder, ListRules, ServedCandidate, SourceList, fusedCandidates, selectTop } from './candidates';
+import {
+  BlendWeights,
+  blendWeight,
+  blendWeightsProblem,
+  Candidate,
+  DEFAULT_BLEND_WEIGHTS,
+  ListBuilder,
+  ListRules,
+  Ranked,
+  ServedCandidate,
+  SourceList,
+  fusedCandidates,
+  selectTop,
+} from './candidates';
 import { HistoryItem, historyFromEvents, projectIntoFactors, rankFromNeighbours, scoreFromNeighbours } from './fold-in';
 import { atLeast } from './dense-scratch';
 import { newListId, RecommendationSigner, Recommender } from './recommendation-id';
@@ -8,6 +21,8 @@ import { RecommendationSigning } from './recommendation-secret';
 import { gruLogits } from './session-gru';
 import { ServedListCache, userFingerprint } from './served-list-cache';
 import { readUserState, RECENT_EVENTS, UserState } from './user-state';
+import { rankReengagement } from './reengagement';
+import { MAX_CLOCK_SKEW_MS } from '../events/event-checks';
 import { RankedList, ServingModels, ServingSnapshot, VersionRef } from './serving-models';
 import { MAX_ID_LENGTH } from '../graphql/input-rules';
 import type { BlendMember } from './blend.kind';
@@ -39,6 +54,16 @@ export interface RecommendationList {
   items: RecommendedItem[];
 }
 
+/** Which items the user already touched a `recommendations` list leaves out (besides excludeItemIds). */
+export enum RecommendationExclusion {
+  /** Every item of the user's recent events (the last RECENT_EVENTS), of the session, and every item they bought: discovery surfaces. */
+  SEEN = 'SEEN',
+  /** Items they bought, unless the catalogue marks them repeatable (the default). */
+  PURCHASED = 'PURCHASED',
+  /** Nothing: only excludeItemIds. */
+  NONE = 'NONE',
+}
+
 export interface UserRecommendationRequest {
   userId: string;
   limit: number;
@@ -46,12 +71,23 @@ export interface UserRecommendationRequest {
   excludeItemIds?: readonly string[] | null;
   sessionItemIds?: readonly string[] | null;
   maxPerCategory?: number | null;
+  /** Default PURCHASED. */
+  exclude?: RecommendationExclusion | null;
+}
+
+export interface ContinueShoppingRequest {
+  userId: string;
+  limit: number;
+  category?: string | null;
+  /** Read the user's events as of this instant (default: now). */
+  asOf?: Date | null;
 }
 
 /**
  * Serves recommendations from the in-process snapshot of the ACTIVE versions: the personalised
- * recommenders blended (matrix factorisation, item neighbours, the session model), then the fallback
- * chain (trending in the category, popular overall, any available item) until the list is full.
+ * recommenders blended (matrix factorisation, item neighbours, the session model, and re-engagement,
+ * which needs no model), then the fallback chain (trending in the category, popular overall, any
+ * available item) until the list is full.
  * Per request it reads one user's recent events (one indexed query); everything else is in memory.
  */
 export class RecommendationService {
@@ -60,20 +96,31 @@ export class RecommendationService {
   readonly cache: ServedListCache;
   /** Signs every served recommendation id (see recommendation-id.ts). */
   private readonly signing: RecommendationSigning;
+  /** How much each recommender counts in `forUser`'s blend. */
+  readonly blendWeights: BlendWeights;
 
   constructor(
     private readonly dataSource: DataSource,
-    options: { cacheSize?: number; signing?: RecommendationSigning } = {},
+    options: { cacheSize?: number; signing?: RecommendationSigning; blendWeights?: BlendWeights } = {},
   ) {
     this.models = new ServingModels(dataSource);
     this.signing = options.signing ?? new RecommendationSigning(dataSource, undefined);
     this.cache = new ServedListCache(options.cacheSize ?? DEFAULT_CACHE_SIZE);
+    this.blendWeights = options.blendWeights ?? DEFAULT_BLEND_WEIGHTS;
+    const problem = blendWeightsProblem(this.blendWeights);
+    if (problem) throw new Error(problem);
   }
 
+  /**
+   * A user's list: the recommenders blended by weighted reciprocal-rank fusion (weights from
+   * `blendWeights`): matrix factorisation, item-neighbour fold-in, the session model and the items
+   * the user already touched (REENGAGEMENT, unless `exclude` is SEEN), then the fallback chain.
+   * `exclude` (default PURCHASED) says which touched items stay out. Bad arguments: BAD_USER_INPUT.
+   */
   async forUser(request: UserRecommendationRequest): Promise<RecommendationList> {
     const { userId, limit } = request;
-    if (!userId.trim()) throw badInput('userId must not be empty');
-    if (userId.length > MAX_ID_LENGTH) throw badInput(`userId must be at most ${MAX_ID_LENGTH} characters`);
+    const exclusion = request.exclude ?? RecommendationExclusion.PURCHASED;
+    checkUserId(userId);
     checkLimit(limit);
     checkItemList('excludeItemIds', request.excludeItemIds);
     checkItemList('sessionItemIds', request.sessionItemIds);
@@ -81,44 +128,74 @@ export class RecommendationService {
       throw badInput(`maxPerCategory must be a whole number of at least 1 (got ${request.maxPerCategory})`);
     }
     const [snapshot, user, signer] = await Promise.all([this.models.current(), readUserState(this.dataSource, userId), this.signing.signer()]);
+    // Touched items to come back to; with SEEN they are all left out, so there is nothing to propose.
+    const reengagement = exclusion === RecommendationExclusion.SEEN ? null : reengagementFor(snapshot, user, exclusion === RecommendationExclusion.NONE, null);
     let cacheKey: string | null = null;
     let fingerprint: number[] | null = null;
     if (this.cache.capacity > 0) {
-      cacheKey = JSON.stringify([userId, limit, request.category ?? null, request.maxPerCategory ?? null, request.excludeItemIds ?? null, request.sessionItemIds ?? null]);
-      fingerprint = userFingerprint(user.id, user.history, user.session, user.purchased, user.latestEventMs);
+      cacheKey = JSON.stringify([userId, limit, request.category ?? null, request.maxPerCategory ?? null, request.excludeItemIds ?? null, request.sessionItemIds ?? null, exclusion]);
+      fingerprint = userFingerprint(user.id, user.history, user.session, user.purchased, user.latestEventMs, reengagement);
       const served = this.cache.get(cacheKey, snapshot, fingerprint);
       if (served) return toList(snapshot, signer, served, userId);
     }
     const known = (ids: readonly string[] | null | undefined) => (ids ?? []).map((id) => snapshot.byExternalId.get(id)).filter((id): id is number => id !== undefined);
     const session = request.sessionItemIds ? known(request.sessionItemIds) : user.session;
     const excluded = new Set(known(request.excludeItemIds));
-    for (const item of user.purchased) if (!snapshot.catalog.get(item)?.repeatable) excluded.add(item);
+    if (exclusion === RecommendationExclusion.PURCHASED) {
+      for (const item of user.purchased) if (!snapshot.catalog.get(item)?.repeatable) excluded.add(item);
+    } else if (exclusion === RecommendationExclusion.SEEN) {
+      for (const item of user.purchased) excluded.add(item);
+      for (const item of user.recent.items) excluded.add(item);
+      for (const item of session) excluded.add(item);
+    }
 
     // The live session is the newest part of the history: it leads fold-in.
     const history = request.sessionItemIds ? mergeHistory(session.map((item) => ({ item, weight: 1 })).reverse(), user.history) : user.history;
     const depth = limit + excluded.size + 50;
     const lists: SourceList[] = [];
-    // Fusion weights learned on held-out users (the ACTIVE RECOMMENDATION_BLEND); a member it did not
-    // weigh counts 1, and a weight of 0 leaves the member out.
-    const learned = snapshot.blend?.weights.default;
-    const weightOf = (member: BlendMember) => learned?.[member] ?? 1;
-    if (weightOf(Recommender.MATRIX_FACTORIZATION) > 0) {
-      const factorList = this.fromFactors(snapshot, user, history, request.sessionItemIds != null, depth);
-      if (factorList) lists.push({ ...factorList, weight: weightOf(Recommender.MATRIX_FACTORIZATION) });
-    }
-    if (weightOf(Recommender.ITEM_KNN) > 0) {
-      const knnList = this.fromNeighbours(snapshot, history, depth);
-      if (knnList) lists.push({ ...knnList, weight: weightOf(Recommender.ITEM_KNN) });
-    }
-    const sessionList = this.fromSessionModel(snapshot, session, depth, SESSION_WEIGHT);
-    if (sessionList) lists.push(sessionList);
+    // Fusion weights: those the ACTIVE RECOMMENDATION_BLEND learned on held-out users for this
+    // surface (discovery when SEEN is excluded), else the service's blendWeights; a source weighted
+    // 0 is left out (and not even scored).
+    const learned = snapshot.blend?.weights[exclusion === RecommendationExclusion.SEEN ? 'discovery' : 'default'];
+    const weightOf = (source: Recommender) => learned?.[source as BlendMember] ?? blendWeight(this.blendWeights, source);
+    const add = (list: SourceList | null) => {
+      if (list && weightOf(list.source) > 0) lists.push({ ...list, weight: weightOf(list.source) });
+    };
+    if (weightOf(Recommender.MATRIX_FACTORIZATION) > 0) add(this.fromFactors(snapshot, user, history, request.sessionItemIds != null, depth));
+    if (weightOf(Recommender.ITEM_KNN) > 0) add(this.fromNeighbours(snapshot, history, depth));
+    add(this.fromSessionModel(snapshot, session, depth, SESSION_WEIGHT));
+    if (reengagement && reengagement.length > 0) add({ source: Recommender.REENGAGEMENT, version: null, ranked: reengagement, weight: 1 });
+    const blended = lists;
 
     const rules: ListRules = { excluded, category: request.category ?? null, maxPerCategory: request.maxPerCategory ?? null };
     const builder = new ListBuilder(snapshot.catalog, limit, rules);
-    if (lists.length > 0) builder.addStage(fusedCandidates(lists));
+    if (blended.length > 0) builder.addStage(fusedCandidates(blended));
     const browsing = request.category ?? categoryOf(snapshot, history[0]?.item);
     this.fallbacks(snapshot, builder, browsing);
     if (cacheKey !== null && fingerprint !== null) this.cache.set(cacheKey, snapshot, fingerprint, builder.served);
+    return toList(snapshot, signer, builder.served, userId);
+  }
+
+  /**
+   * "Continue shopping": the items the user already touched, ranked by rankReengagement (each
+   * event's type weight halved every 72 hours before their newest event, summed per item), without
+   * what they bought (unless repeatable) or unavailable items; only `category` when given. Source
+   * REENGAGEMENT, no model version. No fallback: a user with no item events (or unknown) gets an
+   * empty list, so a page can hide the shelf instead of showing items they never saw as "continue".
+   * With `asOf`, the events as of that instant (at most a day ahead of now). Bad arguments: BAD_USER_INPUT.
+   */
+  async continueShopping(request: ContinueShoppingRequest): Promise<RecommendationList> {
+    const { userId, limit } = request;
+    checkUserId(userId);
+    checkLimit(limit);
+    const asOf = request.asOf ?? null;
+    if (asOf && !(asOf.getTime() <= Date.now() + MAX_CLOCK_SKEW_MS)) {
+      throw badInput(`asOf ${asOf.toISOString()} is more than a day after now; send an instant up to now (or leave asOf out for now)`);
+    }
+    const [snapshot, user, signer] = await Promise.all([this.models.current(), readUserState(this.dataSource, userId, asOf), this.signing.signer()]);
+    const ranked = reengagementFor(snapshot, user, false, asOf);
+    const builder = new ListBuilder(snapshot.catalog, limit, { excluded: new Set(), category: request.category ?? null, maxPerCategory: null });
+    builder.addStage(fromRankedItems(ranked, Recommender.REENGAGEMENT, null));
     return toList(snapshot, signer, builder.served, userId);
   }
 
@@ -303,6 +380,23 @@ function* fromRanked(list: RankedList, source: Recommender, version: VersionRef 
   for (let n = 0; n < list.ids.length; n++) yield { item: list.ids[n], score: list.scores[n], source, version };
 }
 
+function* fromRankedItems(ranked: Ranked, source: Recommender, version: VersionRef | null): Generator<Candidate> {
+  for (let n = 0; n < ranked.length; n++) yield { item: ranked.items[n], score: ranked.scores[n], source, version };
+}
+
+/**
+ * The user's re-engagement candidates (rankReengagement over their recent events) among available
+ * items: without what they bought unless repeatable, or with it when `keepPurchased` (exclude NONE).
+ */
+function reengagementFor(snapshot: ServingSnapshot, user: UserState, keepPurchased: boolean, asOf: Date | null): Ranked {
+  return rankReengagement(user.recent, {
+    asOfMs: asOf?.getTime() ?? null,
+    purchased: user.purchased,
+    keepPurchased: keepPurchased ? () => true : (item) => snapshot.catalog.get(item)?.repeatable === true,
+    available: (item) => snapshot.catalog.get(item)?.available === true,
+  });
+}
+
 function categoryOf(snapshot: ServingSnapshot, item: number | undefined): string | null {
   return item === undefined ? null : (snapshot.catalog.get(item)?.category ?? null);
 }
@@ -311,6 +405,11 @@ function categoryOf(snapshot: ServingSnapshot, item: number | undefined): string
 function mergeHistory(session: HistoryItem[], history: HistoryItem[]): HistoryItem[] {
   const seen = new Set(session.map((entry) => entry.item));
   return [...session, ...history.filter((entry) => !seen.has(entry.item))];
+}
+
+function checkUserId(userId: string): void {
+  if (!userId.trim()) throw badInput('userId must not be empty');
+  if (userId.length > MAX_ID_LENGTH) throw badInput(`userId must be at most ${MAX_ID_LENGTH} characters`);
 }
 
 function checkLimit(limit: number): void {

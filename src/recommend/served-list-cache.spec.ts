@@ -10,7 +10,7 @@ describe('userFingerprint', () => {
   it('changes with anything the list depends on, and not with the order purchases come in', () => {
     const history = [{ item: 4, weight: 1 }, { item: 2, weight: 3 }];
     const base = userFingerprint(7, history, [4], new Set([9, 5]), 1000);
-    expect(base).toEqual([7, 2, 4, 1, 2, 3, 1, 4, 2, 5, 9, 1000]);
+    expect(base).toEqual([7, 2, 4, 1, 2, 3, 1, 4, 2, 5, 9, 1000, 0]);
     expect(userFingerprint(7, history, [4], new Set([5, 9]), 1000)).toEqual(base);
     const variants = [
       userFingerprint(8, history, [4], new Set([5, 9]), 1000),
@@ -19,8 +19,14 @@ describe('userFingerprint', () => {
       userFingerprint(7, history, [4], new Set([5]), 1000),
       userFingerprint(7, history, [4], new Set([5, 9]), 1001),
       userFingerprint(null, [], [], new Set(), null),
+      // The same history, but the re-engagement scores moved (a late event for item 2).
+      userFingerprint(7, history, [4], new Set([5, 9]), 1000, { items: [2, 4], scores: [1.5, 1], length: 2 }),
     ];
     for (const variant of variants) expect(variant).not.toEqual(base);
+    const engaged = userFingerprint(7, history, [4], new Set([5, 9]), 1000, { items: [2, 4], scores: [1.5, 1], length: 2 });
+    expect(engaged).toEqual([...base.slice(0, -1), 2, 2, 1.5, 4, 1]);
+    expect(userFingerprint(7, history, [4], new Set([5, 9]), 1000, { items: [2, 4], scores: [1.75, 1], length: 2 })).not.toEqual(engaged);
+    expect(userFingerprint(7, history, [4], new Set([5, 9]), 1000, { items: [2, 4, 8], scores: [1.5, 1, 0.5], length: 2 })).toEqual(engaged);
     // Length-prefixed parts: moving an item from the history to the session is a different state.
     expect(userFingerprint(1, [{ item: 2, weight: 1 }], [], new Set(), 0)).not.toEqual(userFingerprint(1, [], [2, 1], new Set(), 0));
   });

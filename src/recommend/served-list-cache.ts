@@ -5,7 +5,9 @@ import type { ServingSnapshot } from './serving-models';
 /**
  * Everything a user's list depends on besides the request and the snapshot, flattened into one
  * array of numbers: users.id, then the history (item, weight pairs, most recent first), the live
- * session, the purchased items (ascending), and the newest event's time. Two requests with equal
+ * session, the purchased items (ascending), the newest event's time, and the re-engagement
+ * candidates as blended (item, score pairs, best first; they follow every event's type and time,
+ * so a late event for an item already in the history changes them too). Two requests with equal
  * fingerprints, the same request fields and the same snapshot are served the same list.
  */
 export function userFingerprint(
@@ -14,6 +16,7 @@ export function userFingerprint(
   session: readonly number[],
   purchased: ReadonlySet<number>,
   latestEventMs: number | null,
+  reengagement: { items: ArrayLike<number>; scores: ArrayLike<number>; length: number } | null = null,
 ): number[] {
   const fingerprint: number[] = [id ?? -1, history.length];
   for (const entry of history) fingerprint.push(entry.item, entry.weight);
@@ -23,6 +26,9 @@ export function userFingerprint(
   const bought = [...purchased].sort((a, b) => a - b);
   for (const item of bought) fingerprint.push(item);
   fingerprint.push(latestEventMs ?? -1);
+  const engaged = reengagement?.length ?? 0;
+  fingerprint.push(engaged);
+  for (let n = 0; n < engaged; n++) fingerprint.push(reengagement!.items[n], reengagement!.scores[n]);
   return fingerprint;
 }
 
@@ -37,9 +43,12 @@ function sameNumbers(a: readonly number[], b: readonly number[]): boolean {
   return true;
 }
 
-/** Requests with longer keys (long exclusion lists) or users with longer fingerprints (many purchases) are not kept. */
+/**
+ * Requests with longer keys (long exclusion lists) or users with longer fingerprints (many purchases) are not kept.
+ * A full history (50 distinct items) with as many re-engagement candidates takes about 200 numbers.
+ */
 export const MAX_KEY_LENGTH = 1024;
-export const MAX_FINGERPRINT_LENGTH = 256;
+export const MAX_FINGERPRINT_LENGTH = 384;
 
 /**
  * The lists last served per (user, request), reused while nothing they depend on has changed: the
