@@ -9,6 +9,7 @@ export enum ModelKind {
   MATRIX_FACTORIZATION = 'MATRIX_FACTORIZATION',
   POPULARITY = 'POPULARITY',
   ITEM_KNN = 'ITEM_KNN',
+  SESSION_KNN = 'SESSION_KNN',
   SESSION_GRU = 'SESSION_GRU',
   ANOMALY_STATISTICAL = 'ANOMALY_STATISTICAL',
   ANOMALY_ISOLATION_FOREST = 'ANOMALY_ISOLATION_FOREST',
@@ -22,7 +23,8 @@ registerEnumType(ModelKind, {
     'MATRIX_FACTORIZATION: implicit-feedback recommender (BPR) writing each user’s top items. ' +
     'POPULARITY: time-decayed popularity, shop-wide and per category (the fallback of last resort). ' +
     'ITEM_KNN: item-to-item similarity from co-occurrence (similar items, bought together, fold-in for new users). ' +
-    'SESSION_GRU: a GRU over the session’s item sequence predicting the next item (anonymous and new visitors). ' +
+    'SESSION_KNN: session-based k-nearest neighbours (V-SKNN): the live session’s next items from the most similar past sessions; the default session recommender. ' +
+    'SESSION_GRU: a GRU over the session’s item sequence predicting the next item; served for sessions only while no SESSION_KNN version is active, and left out of trainAll unless its params are given. ' +
     'ANOMALY_STATISTICAL, ANOMALY_ISOLATION_FOREST, ANOMALY_SUPERVISED: bot and fake-order detectors writing each user’s anomaly score (see docs/anomalies.md). ' +
     'NEXT_STEP: GRU over a visit’s events predicting the next action (view, cart, checkout, purchase, exit), with a Markov baseline. PURCHASE_PROPENSITY: GRU plus recency/frequency/money features predicting a purchase within a horizon (users) or before a live visit ends, with a logistic baseline; writes every active user’s propensity.',
 });
@@ -105,6 +107,11 @@ export interface ModelKindDefinition<Params> {
    * (a count), not a dry run.
    */
   unreadyReason?(dataSource: DataSource, params: Params): Promise<string | null>;
+  /**
+   * Set on a kind that `trainAll` leaves out unless its params name it (an optional, slow
+   * alternative): why, in a sentence that says how to include it; the result's `skipped` carries it.
+   */
+  trainAllOptIn?: string;
 }
 
 /** One definition per kind: the mapped type makes a kind without a definition a compile error where the kinds are listed. */
