@@ -5,11 +5,13 @@ export enum Recommender {
   MATRIX_FACTORIZATION = 'MATRIX_FACTORIZATION',
   ITEM_KNN = 'ITEM_KNN',
   SESSION_GRU = 'SESSION_GRU',
+  SESSION_KNN = 'SESSION_KNN',
   POPULARITY = 'POPULARITY',
   CATALOG = 'CATALOG',
 }
 
-const CODES: Record<Recommender, string> = { MATRIX_FACTORIZATION: 'm', ITEM_KNN: 'k', SESSION_GRU: 'g', POPULARITY: 'p', CATALOG: 'c' };
+/** One letter per source in the id; a code once issued keeps its meaning, so ids served before a new source still verify. */
+const CODES: Record<Recommender, string> = { MATRIX_FACTORIZATION: 'm', ITEM_KNN: 'k', SESSION_GRU: 'g', SESSION_KNN: 's', POPULARITY: 'p', CATALOG: 'c' };
 const BY_CODE = new Map(Object.entries(CODES).map(([source, code]) => [code, source as Recommender]));
 
 /** What one recommendation id says about the served item. */
@@ -144,7 +146,7 @@ export class RecommendationSigner {
   }
 }
 
-const SOURCE_BYTE: Record<Recommender, number> = { MATRIX_FACTORIZATION: 0x6d, ITEM_KNN: 0x6b, SESSION_GRU: 0x67, POPULARITY: 0x70, CATALOG: 0x63 };
+const SOURCE_BYTE: Record<Recommender, number> = { MATRIX_FACTORIZATION: 0x6d, ITEM_KNN: 0x6b, SESSION_GRU: 0x67, SESSION_KNN: 0x73, POPULARITY: 0x70, CATALOG: 0x63 };
 
 /**
  * The item's 16-byte block ('r', format 2, source, version, item, zeros), XORed with the list's

@@ -10,6 +10,7 @@ import { ServedListCache, userFingerprint } from './served-list-cache';
 import { readUserState, RECENT_EVENTS, UserState } from './user-state';
 import { RankedList, ServingModels, ServingSnapshot, VersionRef } from './serving-models';
 import { MAX_ID_LENGTH } from '../graphql/input-rules';
+import { MAX_CLOCK_SKEW_MS } from '../events/event-checks';
 
 export const MAX_RECOMMENDATIONS = 100;
 export const MAX_INPUT_ITEMS = 1000;
@@ -45,6 +46,8 @@ export interface UserRecommendationRequest {
   excludeItemIds?: readonly string[] | null;
   sessionItemIds?: readonly string[] | null;
   maxPerCategory?: number | null;
+  /** Read the user's state as of this instant (events at or before it; the live visit relative to it); default now. */
+  asOf?: Date | null;
 }
 
 /**
@@ -79,11 +82,12 @@ export class RecommendationService {
     if (request.maxPerCategory != null && (!Number.isInteger(request.maxPerCategory) || request.maxPerCategory < 1)) {
       throw badInput(`maxPerCategory must be a whole number of at least 1 (got ${request.maxPerCategory})`);
     }
-    const [snapshot, user, signer] = await Promise.all([this.models.current(), readUserState(this.dataSource, userId), this.signing.signer()]);
+    const asOfMs = checkAsOf(request.asOf);
+    const [snapshot, user, signer] = await Promise.all([this.models.current(), readUserState(this.dataSource, userId, asOfMs), this.signing.signer()]);
     let cacheKey: string | null = null;
     let fingerprint: number[] | null = null;
     if (this.cache.capacity > 0) {
-      cacheKey = JSON.stringify([userId, limit, request.category ?? null, request.maxPerCategory ?? null, request.excludeItemIds ?? null, request.sessionItemIds ?? null]);
+      cacheKey = JSON.stringify([userId, limit, request.category ?? null, request.maxPerCategory ?? null, request.excludeItemIds ?? null, request.sessionItemIds ?? null, asOfMs]);
       fingerprint = userFingerprint(user.id, user.history, user.session, user.purchased, user.latestEventMs);
       const served = this.cache.get(cacheKey, snapshot, fingerprint);
       if (served) return toList(snapshot, signer, served, userId);
@@ -125,9 +129,16 @@ export class RecommendationService {
     return toList(snapshot, signer, builder.served, null);
   }
 
-  async sessionRecommendations(itemIds: readonly string[], limit: number): Promise<RecommendationList> {
+  /**
+   * What to show next in a session the client names (item ids, oldest first): the session model
+   * (SESSION_KNN, else SESSION_GRU) and item-neighbour fold-in, blended, then the fallback chain.
+   * `asOf` is checked as `recommendations` checks it and changes nothing else: the session is given,
+   * and the models are the active versions (session-kNN's time decay ranks alike from any instant).
+   */
+  async sessionRecommendations(itemIds: readonly string[], limit: number, asOf: Date | null = null): Promise<RecommendationList> {
     checkLimit(limit);
     checkItemList('itemIds', itemIds);
+    checkAsOf(asOf);
     const [snapshot, signer] = await Promise.all([this.models.current(), this.signing.signer()]);
     const session = itemIds.map((id) => snapshot.byExternalId.get(id)).filter((id): id is number => id !== undefined);
     const depth = limit + session.length + 50;
@@ -232,7 +243,20 @@ export class RecommendationService {
     return { source: Recommender.ITEM_KNN, version: knn.version, ranked, weight: 1 };
   }
 
+  /**
+   * The session model's next items: the active SESSION_KNN version when there is one (the default
+   * session recommender), else the active SESSION_GRU; never both, so the session keeps one weight
+   * in the blend. To serve the GRU while a SESSION_KNN version exists, retire that version.
+   */
   private fromSessionModel(snapshot: ServingSnapshot, session: readonly number[], depth: number, weight: number): SourceList | null {
+    const knn = snapshot.sessionKnn;
+    if (knn) {
+      if (session.length === 0) return null;
+      const scored = [...knn.knn.score(session)].sort((a, b) => b[1] - a[1] || a[0] - b[0]).slice(0, depth);
+      if (scored.length === 0) return null;
+      const ranked = { items: scored.map(([item]) => item), scores: scored.map(([, score]) => score), length: scored.length };
+      return { source: Recommender.SESSION_KNN, version: knn.version, ranked, weight };
+    }
     const model = snapshot.session;
     if (!model || session.length === 0) return null;
     const sequence = session.map((item) => model.vocabulary.get(item) ?? 0).filter((token) => token > 0).slice(-model.maxLength);
@@ -302,6 +326,17 @@ function categoryOf(snapshot: ServingSnapshot, item: number | undefined): string
 function mergeHistory(session: HistoryItem[], history: HistoryItem[]): HistoryItem[] {
   const seen = new Set(session.map((entry) => entry.item));
   return [...session, ...history.filter((entry) => !seen.has(entry.item))];
+}
+
+/** `asOf` in epoch ms (null: now); BAD_USER_INPUT past the clock skew events may carry. */
+function checkAsOf(asOf: Date | null | undefined): number | null {
+  if (asOf == null) return null;
+  const ms = asOf.getTime();
+  if (!Number.isFinite(ms)) throw badInput('asOf must be an RFC 3339 date-time, e.g. 2026-01-14T18:30:00Z');
+  if (ms > Date.now() + MAX_CLOCK_SKEW_MS) {
+    throw badInput(`asOf ${asOf.toISOString()} is more than a day in the future; give a past instant, or leave asOf out for now`);
+  }
+  return ms;
 }
 
 function checkLimit(limit: number): void {

@@ -12,7 +12,7 @@ export interface UserState {
   id: number | null;
   /** Most recent first: distinct items with their strongest event weight. */
   history: HistoryItem[];
-  /** The live session (the newest visit, if its last event is under 30 minutes old), oldest first. */
+  /** The live session (the newest visit, if its last event is at most 30 minutes before now or asOf), oldest first. */
   session: number[];
   purchased: Set<number>;
   latestEventMs: number | null;
@@ -43,7 +43,7 @@ const weightCase = `CASE type ${Object.entries(DEFAULT_EVENT_WEIGHTS)
  */
 const USER_STATE_SQL = `
 SELECT u.id, r.items, r.weights, r.latest, r.visit_length,
-       ARRAY(SELECT DISTINCT p.item_id FROM events p WHERE p.user_id = u.id AND p.type = 'purchase' AND p.item_id IS NOT NULL) AS purchased
+       ARRAY(SELECT DISTINCT p.item_id FROM events p WHERE p.user_id = u.id AND p.type = 'purchase' AND p.item_id IS NOT NULL AND p.ts <= $2) AS purchased
 FROM users u
 LEFT JOIN LATERAL (
   SELECT array_agg(e.item_id ORDER BY e.position) AS items,
@@ -58,24 +58,30 @@ LEFT JOIN LATERAL (
       SELECT item_id, ${weightCase} AS weight, session_id, (extract(epoch FROM ts) * 1000)::float8 AS ms,
              lag(session_id) OVER newest AS newer_session, lag((extract(epoch FROM ts) * 1000)::float8) OVER newest AS newer_ms,
              row_number() OVER newest AS position
-      FROM (SELECT item_id, type, session_id, ts, id FROM events WHERE user_id = u.id AND item_id IS NOT NULL ORDER BY ts DESC, id DESC LIMIT ${RECENT_EVENTS}) recent
+      FROM (SELECT item_id, type, session_id, ts, id FROM events WHERE user_id = u.id AND item_id IS NOT NULL AND ts <= $2 ORDER BY ts DESC, id DESC LIMIT ${RECENT_EVENTS}) recent
       WINDOW newest AS (ORDER BY ts DESC, id DESC)
     ) ordered
   ) e
 ) r ON true
 WHERE u.external_id = $1`;
 
-/** The user's recent history, live session, purchases and newest event time, in one query. */
-export async function readUserState(dataSource: DataSource, userId: string): Promise<UserState> {
-  const { rows } = await pgPool(dataSource).query<UserStateRow>({ name: 'recommend-user-state-v2', text: USER_STATE_SQL, values: [userId] });
+/**
+ * The user's recent history, live session, purchases and newest event time, in one query. With
+ * `asOfMs` (epoch ms) the state is the one at that instant: only events at or before it count, and
+ * the newest visit is live when its last event is at most 30 minutes before it; default now.
+ */
+export async function readUserState(dataSource: DataSource, userId: string, asOfMs: number | null = null): Promise<UserState> {
+  // 'infinity' keeps one prepared statement for both: every stored event is at or before it.
+  const asOf = asOfMs === null ? 'infinity' : new Date(asOfMs).toISOString();
+  const { rows } = await pgPool(dataSource).query<UserStateRow>({ name: 'recommend-user-state-v3', text: USER_STATE_SQL, values: [userId, asOf] });
   if (rows.length === 0) return { id: null, history: [], session: [], purchased: new Set(), latestEventMs: null };
   const row = rows[0];
   const items = row.items ?? [];
   const weights = row.weights ?? [];
   // The live session: the newest visit's items with a weight, oldest first, without immediate repeats,
-  // if that visit is still going (its last event under 30 minutes ago).
+  // if that visit is still going (its last event at most 30 minutes before now or asOf).
   const session: number[] = [];
-  if (row.latest !== null && Date.now() - row.latest <= SESSION_GAP_MS) {
+  if (row.latest !== null && (asOfMs ?? Date.now()) - row.latest <= SESSION_GAP_MS) {
     const length = Math.min(row.visit_length ?? 0, items.length);
     for (let n = 0; n < length; n++) if (weights[n] > 0 && session[0] !== items[n]) session.unshift(items[n]);
   }
