@@ -1,7 +1,7 @@
 import { existsSync } from 'node:fs';
 import { resolve } from 'node:path';
 import type { DataSource } from 'typeorm';
-import { intFlag, parseArgs } from '../../src/cli/args';
+import { intFlag, parseArgs, stringFlag } from '../../src/cli/args';
 import { importFile } from '../../src/events/import/import.service';
 import { MODEL_KINDS, TRAINING_DOMAINS } from '../../src/model-kinds';
 import { decodeSessionKnn } from '../../src/recommend/session-knn.kind';
@@ -11,6 +11,7 @@ import { TrainingJobs } from '../../src/training/training-jobs';
 import { TrainingRunner } from '../../src/training/training-runner';
 import { benchDatabase, loadBenchShop } from '../support';
 
+/** The shared samples beside the main checkout (dist/bench/reports → ../../../../shared/data); --data names another folder. */
 const DATA = resolve(__dirname, '../../../../shared/data');
 const f = (value: number) => value.toFixed(4);
 
@@ -73,34 +74,37 @@ function servingCost(artifact: Buffer, training: { storedSessions: number; store
 }
 
 /**
- * `npm run bench session-quality [--users 3000] [--days 14] [--gru-on-taobao]`: next-item recall@20
+ * `npm run bench session-quality [--users 3000] [--days 14] [--skip-demo] [--data DIR] [--gru-on-taobao]`: next-item recall@20
  * and MRR@20 under GRU4Rec's protocol (src/recommend/next-item-evaluation.ts) of SESSION_KNN and
  * SESSION_GRU, with item-kNN on the last item and popularity on the same predictions, on the demo
  * shop and the real samples in ../shared/data. Prints markdown for docs/recommendations.md.
  */
 export async function run(argv: string[]): Promise<void> {
-  const args = parseArgs(argv, { flags: { users: 'string', days: 'string', 'gru-on-taobao': 'boolean' } });
+  const args = parseArgs(argv, { flags: { users: 'string', days: 'string', 'skip-demo': 'boolean', data: 'string', 'gru-on-taobao': 'boolean' } });
+  const data = stringFlag(args, 'data') ?? DATA;
   const users = intFlag(args, 'users', 3000, 50);
   const days = intFlag(args, 'days', 14, 2);
   process.env.LOG_LEVEL ??= 'warn';
 
-  const demo = await benchDatabase('bench_session_quality');
-  try {
-    const shop = createDemoShop({ users, days, seed: 7 });
-    await loadBenchShop(demo.dataSource, shop);
-    console.log(`\n### Demo shop (${users} users, ${days} days, seed 7)\n`);
-    await evaluate(demo.dataSource, new Date(shop.options.endMs), true);
-  } finally {
-    await demo.drop();
+  if (args.flags['skip-demo'] !== true) {
+    const demo = await benchDatabase('bench_session_quality');
+    try {
+      const shop = createDemoShop({ users, days, seed: 7 });
+      await loadBenchShop(demo.dataSource, shop);
+      console.log(`\n### Demo shop (${users} users, ${days} days, seed 7)\n`);
+      await evaluate(demo.dataSource, new Date(shop.options.endMs), true);
+    } finally {
+      await demo.drop();
+    }
   }
 
   for (const [format, file] of [
     ['rees46', 'rees46_2019oct_head.csv'],
     ['taobao', 'taobao_userbehavior_timeslice.csv'],
   ] as const) {
-    const path = resolve(DATA, file);
+    const path = resolve(data, file);
     if (!existsSync(path)) {
-      console.log(`\n${file}: not found under ${DATA}; skipped.`);
+      console.log(`\n${file}: not found under ${data}; skipped (--data names the folder).`);
       continue;
     }
     const db = await benchDatabase(`bench_session_quality_${format}`);
