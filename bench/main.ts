@@ -25,6 +25,7 @@ const BENCHMARKS: Record<string, () => Promise<{ run(argv: string[]): Promise<vo
   'prediction-quality': () => import('./reports/prediction-quality'),
   'served-quality': () => import('./reports/served-quality'),
   'reengagement-quality': () => import('./reports/reengagement-quality'),
+  'session-quality': () => import('./reports/session-quality'),
 };
 
 async function main(): Promise<void> {

@@ -8,6 +8,7 @@ import { matrixFactorization } from './recommend/matrix-factorization.kind';
 import { popularity } from './recommend/popularity.kind';
 import { recommendationBlend } from './recommend/blend.kind';
 import { sessionGru } from './recommend/session-gru.kind';
+import { sessionKnn } from './recommend/session-knn.kind';
 import { ModelKind, type ModelKindDefinitions, type TrainingDomains } from './training/model-kind';
 
 /**
@@ -20,6 +21,7 @@ export const MODEL_KINDS: ModelKindDefinitions = {
   [ModelKind.MATRIX_FACTORIZATION]: matrixFactorization,
   [ModelKind.POPULARITY]: popularity,
   [ModelKind.ITEM_KNN]: itemKnn,
+  [ModelKind.SESSION_KNN]: sessionKnn,
   [ModelKind.SESSION_GRU]: sessionGru,
   [ModelKind.NEXT_STEP]: nextStep,
   [ModelKind.PURCHASE_PROPENSITY]: purchasePropensity,

@@ -152,4 +152,34 @@ describe('readUserState', () => {
     const old = await readUserState(db.dataSource, 'old', new Date(at(89.5)));
     expect([old.purchased.size, old.session.map((item) => names.get(item))]).toEqual([0, ['a']]);
   });
+
+  it('reads the state as of an instant: events at or before it, the visit live within 30 minutes of it', async () => {
+    const start = Math.round(Date.now() - 3 * 60 * MINUTE);
+    const batch: IncomingEvent[] = [
+      { eventId: 'asof-1', type: 'view', userId: 'asof', sessionId: 's1', itemId: 'p', timestamp: start },
+      { eventId: 'asof-2', type: 'view', userId: 'asof', sessionId: 's1', itemId: 'q', timestamp: start + 5 * MINUTE },
+      { eventId: 'asof-3', type: 'purchase', userId: 'asof', sessionId: 's1', itemId: 'q', timestamp: start + 6 * MINUTE },
+      { eventId: 'asof-4', type: 'view', userId: 'asof', sessionId: 's2', itemId: 'r', timestamp: start + 60 * MINUTE },
+    ];
+    expect((await events.ingest(batch)).rejected).toEqual([]);
+    const names = new Map<number, string>((await db.dataSource.query(`SELECT id, external_id FROM items`)).map((r: { id: number; external_id: string }) => [r.id, r.external_id]));
+    const at = async (asOf: number | null) => {
+      const state = await readUserState(db.dataSource, 'asof', asOf === null ? null : new Date(asOf));
+      return {
+        session: state.session.map((item) => names.get(item)),
+        history: state.history.map((entry) => `${names.get(entry.item)}:${entry.weight}`),
+        purchased: [...state.purchased].map((item) => names.get(item)),
+        latest: state.latestEventMs,
+      };
+    };
+    expect(await at(start + 2 * MINUTE)).toEqual({ session: ['p'], history: ['p:1'], purchased: [], latest: start });
+    expect(await at(start + 10 * MINUTE)).toEqual({ session: ['p', 'q'], history: ['q:5', 'p:1'], purchased: ['q'], latest: start + 6 * MINUTE });
+    // 36 minutes after the purchase: that visit is over.
+    expect(await at(start + 42 * MINUTE)).toEqual({ session: [], history: ['q:5', 'p:1'], purchased: ['q'], latest: start + 6 * MINUTE });
+    // An event exactly at asOf counts.
+    expect(await at(start + 60 * MINUTE)).toEqual({ session: ['r'], history: ['r:1', 'q:5', 'p:1'], purchased: ['q'], latest: start + 60 * MINUTE });
+    expect(await at(start - MINUTE)).toEqual({ session: [], history: [], purchased: [], latest: null });
+    // Now (no asOf): the newest visit ended two hours ago.
+    expect(await at(null)).toEqual({ session: [], history: ['r:1', 'q:5', 'p:1'], purchased: ['q'], latest: start + 60 * MINUTE });
+  });
 });

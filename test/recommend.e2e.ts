@@ -343,6 +343,7 @@ describe('recommendations', () => {
       { kind: 'POPULARITY', serving: true },
       { kind: 'ITEM_KNN', serving: false },
       { kind: 'MATRIX_FACTORIZATION', serving: true },
+      { kind: 'SESSION_KNN', serving: true },
       { kind: 'SESSION_GRU', serving: true },
     ]);
 
@@ -352,7 +353,7 @@ describe('recommendations', () => {
     // Only recommender kinds feed the lists; the message says what to do instead.
     const wrong = await t.gql(SET, { kind: 'NEXT_STEP', serving: false });
     expect(wrong.errors![0].extensions!.code).toBe('BAD_USER_INPUT');
-    expect(wrong.errors![0].message).toMatch(/NEXT_STEP does not feed recommendations; only POPULARITY, ITEM_KNN, MATRIX_FACTORIZATION, SESSION_GRU/);
+    expect(wrong.errors![0].message).toMatch(/NEXT_STEP does not feed recommendations; only POPULARITY, ITEM_KNN, MATRIX_FACTORIZATION, SESSION_KNN, SESSION_GRU/);
     // Admins only.
     expect((await t.gql(SET, { kind: 'ITEM_KNN', serving: false }, client)).errors![0].extensions!.code).toBe('FORBIDDEN');
   });

@@ -12,7 +12,7 @@ import { sleep, WorkerProcess } from './support/worker';
 const run = promisify(execFile);
 const CLI = resolve(__dirname, '../dist/src/cli/main.js');
 const DETECTORS = ['ANOMALY_STATISTICAL', 'ANOMALY_ISOLATION_FOREST'];
-const BEHAVIOUR = ['MATRIX_FACTORIZATION', 'POPULARITY', 'ITEM_KNN', 'SESSION_GRU', 'NEXT_STEP', 'PURCHASE_PROPENSITY'];
+const BEHAVIOUR = ['MATRIX_FACTORIZATION', 'POPULARITY', 'ITEM_KNN', 'SESSION_KNN', 'SESSION_GRU', 'NEXT_STEP', 'PURCHASE_PROPENSITY'];
 /** Reads the recommenders' ACTIVE versions: last, after the detectors and the recommenders it blends. */
 const BLEND = 'RECOMMENDATION_BLEND';
 const BLENDED = ['ITEM_KNN', 'MATRIX_FACTORIZATION'];
@@ -82,6 +82,13 @@ describe('trainAll', () => {
     // The same request again: the same jobs, nothing new queued.
     const again = await trainAll();
     expect(again.jobs.map((job) => job.id)).toEqual(jobs.map((job) => job.id));
+    // SESSION_GRU is opt-in: without params for it, it is skipped with how to include it, and every other job is the same.
+    const withoutGru = await t.gql<{ trainAll: { jobs: Job[]; skipped: { kind: string; reason: string }[] } }>(TRAIN_ALL.replace('SESSION_GRU: { epochs: 1, units: 8, embeddingSize: 8 },', ''));
+    expect(withoutGru.data!.trainAll.jobs.map((job) => job.id)).toEqual(jobs.filter((job) => job.kind !== 'SESSION_GRU').map((job) => job.id));
+    expect(withoutGru.data!.trainAll.skipped).toEqual([
+      { kind: 'SESSION_GRU', reason: expect.stringContaining('name it in params') },
+      { kind: 'ANOMALY_SUPERVISED', reason: expect.stringContaining('labelUser') },
+    ]);
   });
 
   it('releases the waiting jobs when the jobs they wait for are cancelled', async () => {

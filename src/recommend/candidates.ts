@@ -41,6 +41,7 @@ export const DEFAULT_BLEND_WEIGHTS: BlendWeights = {
   [Recommender.MATRIX_FACTORIZATION]: 1,
   [Recommender.ITEM_KNN]: 1,
   [Recommender.SESSION_GRU]: 1.5,
+  [Recommender.SESSION_KNN]: 1.5,
   [Recommender.REENGAGEMENT]: 2,
 };
 

@@ -1,6 +1,6 @@
 import { ITEM_EVENT_TYPES, SESSION_GAP_MS, visitNumbers, weightsByCode, DEFAULT_EVENT_WEIGHTS, ItemEventLog } from './item-events';
 import { basketsOf, indexEvents } from './user-split';
-import { sessionSequences } from './session-gru.kind';
+import { sessionSequences } from './next-item-evaluation';
 import { DenseIndex } from './interactions';
 
 const MIN = 60_000;
@@ -30,7 +30,7 @@ describe('visits: a (user, session id) pair', () => {
     ]);
     expect(Array.from(log.sessions)).toEqual([0, 1, 0, 2]);
     expect(log.sessionCount).toBe(3);
-    expect(sessionSequences(log)).toEqual({ items: [[10, 12], [11], [13]], starts: [0, 1 * MIN, 3 * MIN] });
+    expect(sessionSequences(log)).toEqual({ items: [[10, 12], [11], [13]], starts: [0, 1 * MIN, 3 * MIN], ends: [2 * MIN, 1 * MIN, 3 * MIN] });
   });
 
   it('cuts a user\'s sessionless events after 30 quiet minutes between them, apart from the session-id visits', () => {

@@ -21,7 +21,7 @@ export class ModelServingView {
 @Resolver()
 export class ModelServingResolver {
   @Authorized('admin')
-  @Query(() => [ModelServingView], { description: 'The serving switch of every recommender kind (POPULARITY, ITEM_KNN, MATRIX_FACTORIZATION, SESSION_GRU).' })
+  @Query(() => [ModelServingView], { description: 'The serving switch of every recommender kind (POPULARITY, ITEM_KNN, MATRIX_FACTORIZATION, SESSION_KNN, SESSION_GRU).' })
   modelServing(@Ctx() { services }: Context) {
     return new ModelServingSwitches(services.dataSource).list();
   }

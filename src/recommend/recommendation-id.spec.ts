@@ -31,6 +31,17 @@ describe('recommendation ids', () => {
     expect(signer.verify('r2.c.0.9.AAAAAAAAAAA.bX39J5Yk-iCf', 'alice')).toEqual({ source: Recommender.CATALOG, modelVersionId: null, itemId: 9, listId: 'AAAAAAAAAAA' });
   });
 
+  it('name SESSION_KNN with its own code, and still verify ids issued before it existed', () => {
+    const listId = newListId();
+    const [id] = signer.signList(listId, 'alice', [{ source: Recommender.SESSION_KNN, modelVersionId: 7, itemId: 42 }]);
+    expect(id).toMatch(new RegExp(`^r2\\.s\\.7\\.42\\.${listId}\\.`));
+    expect(signer.verify(id, 'alice')).toEqual({ source: Recommender.SESSION_KNN, modelVersionId: 7, itemId: 42, listId });
+    expect(signer.verify(id.replace('r2.s.', 'r2.g.'), 'alice')).toBeNull();
+    // Signed with this secret by the code before SESSION_KNN was added (commit e0b9627).
+    expect(signer.verify('r2.g.7.42.AAAAAAAAAAA.3nc8QXSPjL5l', 'alice')).toEqual({ source: Recommender.SESSION_GRU, modelVersionId: 7, itemId: 42, listId: 'AAAAAAAAAAA' });
+    expect(signer.verify('r2.p.3.5.AAAAAAAAAAA.-UdJmuEsmS0t', 'alice')).toEqual({ source: Recommender.POPULARITY, modelVersionId: 3, itemId: 5, listId: 'AAAAAAAAAAA' });
+  });
+
   it('refuse another user, an altered part, another secret and a forged tag', () => {
     const listId = newListId();
     const [id] = signer.signList(listId, 'alice', items);

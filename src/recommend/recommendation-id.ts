@@ -8,6 +8,7 @@ export enum Recommender {
   MATRIX_FACTORIZATION = 'MATRIX_FACTORIZATION',
   ITEM_KNN = 'ITEM_KNN',
   SESSION_GRU = 'SESSION_GRU',
+  SESSION_KNN = 'SESSION_KNN',
   POPULARITY = 'POPULARITY',
   CATALOG = 'CATALOG',
   REENGAGEMENT = 'REENGAGEMENT',
@@ -16,7 +17,8 @@ export enum Recommender {
 /** Sources served without a model version: their ids carry version 0. */
 const WITHOUT_MODEL: ReadonlySet<Recommender> = new Set([Recommender.CATALOG, Recommender.REENGAGEMENT]);
 
-const CODES: Record<Recommender, string> = { MATRIX_FACTORIZATION: 'm', ITEM_KNN: 'k', SESSION_GRU: 'g', POPULARITY: 'p', CATALOG: 'c', REENGAGEMENT: 'e' };
+/** One letter per source in the id; a code once issued keeps its meaning, so ids served before a new source still verify. */
+const CODES: Record<Recommender, string> = { MATRIX_FACTORIZATION: 'm', ITEM_KNN: 'k', SESSION_GRU: 'g', SESSION_KNN: 's', POPULARITY: 'p', CATALOG: 'c', REENGAGEMENT: 'e' };
 const BY_CODE = new Map(Object.entries(CODES).map(([source, code]) => [code, source as Recommender]));
 
 /** What one recommendation id says about the served item. */
@@ -152,7 +154,7 @@ export class RecommendationSigner {
   }
 }
 
-const SOURCE_BYTE: Record<Recommender, number> = { MATRIX_FACTORIZATION: 0x6d, ITEM_KNN: 0x6b, SESSION_GRU: 0x67, POPULARITY: 0x70, CATALOG: 0x63, REENGAGEMENT: 0x65 };
+const SOURCE_BYTE: Record<Recommender, number> = { MATRIX_FACTORIZATION: 0x6d, ITEM_KNN: 0x6b, SESSION_GRU: 0x67, SESSION_KNN: 0x73, POPULARITY: 0x70, CATALOG: 0x63, REENGAGEMENT: 0x65 };
 
 /**
  * The item's 16-byte block ('r', format 2, source, version, item, zeros), XORed with the list's

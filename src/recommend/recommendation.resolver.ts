@@ -10,7 +10,7 @@ import { ID_RULE } from '../graphql/input-rules';
 registerEnumType(Recommender, {
   name: 'Recommender',
   description:
-    'Where a recommended item came from: MATRIX_FACTORIZATION, ITEM_KNN, SESSION_GRU, POPULARITY (the fallback chain), ' +
+    'Where a recommended item came from: MATRIX_FACTORIZATION, ITEM_KNN, SESSION_KNN (the session model by default), SESSION_GRU (the session model while no SESSION_KNN version is active), POPULARITY (the fallback chain), ' +
     'REENGAGEMENT (no model: an item the user already touched, scored by event type and recency; continueShopping and a source of recommendations), ' +
     'or CATALOG (no model: before a POPULARITY version is active, the items with the most events in the last 7 days of data first; then any available item).',
 });
@@ -24,6 +24,10 @@ registerEnumType(RecommendationExclusion, {
     NONE: { description: 'Nothing: only excludeItemIds. Items the user bought may come back too.' },
   },
 });
+
+const ASOF_DESCRIPTION =
+  'Recommend as of this instant (default now): only the user’s events at or before it count, and their newest visit is the live session when its last event is at most 30 minutes before it. ' +
+  'The models are the active versions. More than a day ahead of the server clock is refused (BAD_USER_INPUT).';
 
 // Plain fields read straight from the service's objects: no per-field middleware wrapper (they carry no auth).
 @ObjectType('RecommendedItem', { simpleResolvers: true })
@@ -92,14 +96,15 @@ export class RecommendationResolver {
     @Arg('limit', () => Int, { defaultValue: 10 }) limit: number,
     @Arg('category', () => String, { nullable: true, description: 'Only items of this category.' }) category: string | null,
     @Arg('excludeItemIds', () => [ID], { nullable: true, description: 'Items not to show (already on the page).' }) excludeItemIds: string[] | null,
-    @Arg('sessionItemIds', () => [ID], { nullable: true, description: 'The live session’s items, oldest first; default: the user’s current visit, from their events (if its last event is under 30 minutes old).' })
+    @Arg('sessionItemIds', () => [ID], { nullable: true, description: 'The live session’s items, oldest first; default: the user’s current visit, from their events (if its last event is at most 30 minutes before now, or before asOf).' })
     sessionItemIds: string[] | null,
     @Arg('maxPerCategory', () => Int, { nullable: true, description: 'At most this many items per category (diversity).' }) maxPerCategory: number | null,
     @Arg('exclude', () => RecommendationExclusion, { defaultValue: RecommendationExclusion.PURCHASED, description: 'Which items the user already touched to leave out.' })
     exclude: RecommendationExclusion,
+    @Arg('asOf', () => DateTimeResolver, { nullable: true, description: ASOF_DESCRIPTION }) asOf: Date | null,
     @Ctx() { services }: Context,
   ) {
-    return services.recommendations.forUser({ userId, limit, category, excludeItemIds, sessionItemIds, maxPerCategory, exclude });
+    return services.recommendations.forUser({ userId, limit, category, excludeItemIds, sessionItemIds, maxPerCategory, exclude, asOf });
   }
 
   @Authorized('client', 'analyst')
@@ -126,9 +131,20 @@ export class RecommendationResolver {
   }
 
   @Authorized('client', 'analyst')
-  @Query(() => RecommendationsView, { description: 'What to show next in an anonymous session (SESSION_GRU blended with item neighbours), items oldest first.' })
-  sessionRecommendations(@Arg('itemIds', () => [ID]) itemIds: string[], @Arg('limit', () => Int, { defaultValue: 10 }) limit: number, @Ctx() { services }: Context) {
-    return services.recommendations.sessionRecommendations(itemIds, limit);
+  @Query(() => RecommendationsView, {
+    description: 'What to show next in an anonymous session, items oldest first: the session model (SESSION_KNN, else SESSION_GRU) blended with item neighbours, then trending and popular items.',
+  })
+  sessionRecommendations(
+    @Arg('itemIds', () => [ID]) itemIds: string[],
+    @Arg('limit', () => Int, { defaultValue: 10 }) limit: number,
+    @Arg('asOf', () => DateTimeResolver, {
+      nullable: true,
+      description: 'Checked as in `recommendations` (at most a day ahead); it changes nothing here: the session is the one given, scored by the active versions.',
+    })
+    asOf: Date | null,
+    @Ctx() { services }: Context,
+  ) {
+    return services.recommendations.sessionRecommendations(itemIds, limit, asOf);
   }
 
   @Authorized('client', 'analyst')

@@ -22,10 +22,10 @@ import { gruLogits } from './session-gru';
 import { ServedListCache, userFingerprint } from './served-list-cache';
 import { readUserState, RECENT_EVENTS, UserState } from './user-state';
 import { rankReengagement } from './reengagement';
-import { MAX_CLOCK_SKEW_MS } from '../events/event-checks';
 import { RankedList, ServingModels, ServingSnapshot, VersionRef } from './serving-models';
 import { MAX_ID_LENGTH } from '../graphql/input-rules';
 import type { BlendMember } from './blend.kind';
+import { MAX_CLOCK_SKEW_MS } from '../events/event-checks';
 
 export const MAX_RECOMMENDATIONS = 100;
 export const MAX_INPUT_ITEMS = 1000;
@@ -73,6 +73,8 @@ export interface UserRecommendationRequest {
   maxPerCategory?: number | null;
   /** Default PURCHASED. */
   exclude?: RecommendationExclusion | null;
+  /** Read the user's state as of this instant (events at or before it; the live visit relative to it); default now. */
+  asOf?: Date | null;
 }
 
 export interface ContinueShoppingRequest {
@@ -127,13 +129,14 @@ export class RecommendationService {
     if (request.maxPerCategory != null && (!Number.isInteger(request.maxPerCategory) || request.maxPerCategory < 1)) {
       throw badInput(`maxPerCategory must be a whole number of at least 1 (got ${request.maxPerCategory})`);
     }
-    const [snapshot, user, signer] = await Promise.all([this.models.current(), readUserState(this.dataSource, userId), this.signing.signer()]);
+    const asOfMs = checkAsOf(request.asOf);
+    const [snapshot, user, signer] = await Promise.all([this.models.current(), readUserState(this.dataSource, userId, asOfMs === null ? null : new Date(asOfMs)), this.signing.signer()]);
     // Touched items to come back to; with SEEN they are all left out, so there is nothing to propose.
     const reengagement = exclusion === RecommendationExclusion.SEEN ? null : reengagementFor(snapshot, user, exclusion === RecommendationExclusion.NONE, null);
     let cacheKey: string | null = null;
     let fingerprint: number[] | null = null;
     if (this.cache.capacity > 0) {
-      cacheKey = JSON.stringify([userId, limit, request.category ?? null, request.maxPerCategory ?? null, request.excludeItemIds ?? null, request.sessionItemIds ?? null, exclusion]);
+      cacheKey = JSON.stringify([userId, limit, request.category ?? null, request.maxPerCategory ?? null, request.excludeItemIds ?? null, request.sessionItemIds ?? null, exclusion, asOfMs]);
       fingerprint = userFingerprint(user.id, user.history, user.session, user.purchased, user.latestEventMs, reengagement);
       const served = this.cache.get(cacheKey, snapshot, fingerprint);
       if (served) return toList(snapshot, signer, served, userId);
@@ -211,9 +214,16 @@ export class RecommendationService {
     return toList(snapshot, signer, builder.served, null);
   }
 
-  async sessionRecommendations(itemIds: readonly string[], limit: number): Promise<RecommendationList> {
+  /**
+   * What to show next in a session the client names (item ids, oldest first): the session model
+   * (SESSION_KNN, else SESSION_GRU) and item-neighbour fold-in, blended, then the fallback chain.
+   * `asOf` is checked as `recommendations` checks it and changes nothing else: the session is given,
+   * and the models are the active versions (session-kNN's time decay ranks alike from any instant).
+   */
+  async sessionRecommendations(itemIds: readonly string[], limit: number, asOf: Date | null = null): Promise<RecommendationList> {
     checkLimit(limit);
     checkItemList('itemIds', itemIds);
+    checkAsOf(asOf);
     const [snapshot, signer] = await Promise.all([this.models.current(), this.signing.signer()]);
     const session = itemIds.map((id) => snapshot.byExternalId.get(id)).filter((id): id is number => id !== undefined);
     const depth = limit + session.length + 50;
@@ -318,7 +328,20 @@ export class RecommendationService {
     return { source: Recommender.ITEM_KNN, version: knn.version, ranked, weight: 1 };
   }
 
+  /**
+   * The session model's next items: the active SESSION_KNN version when there is one (the default
+   * session recommender), else the active SESSION_GRU; never both, so the session keeps one weight
+   * in the blend. To serve the GRU while a SESSION_KNN version exists, retire that version.
+   */
   private fromSessionModel(snapshot: ServingSnapshot, session: readonly number[], depth: number, weight: number): SourceList | null {
+    const knn = snapshot.sessionKnn;
+    if (knn) {
+      if (session.length === 0) return null;
+      const scored = [...knn.knn.score(session)].sort((a, b) => b[1] - a[1] || a[0] - b[0]).slice(0, depth);
+      if (scored.length === 0) return null;
+      const ranked = { items: scored.map(([item]) => item), scores: scored.map(([, score]) => score), length: scored.length };
+      return { source: Recommender.SESSION_KNN, version: knn.version, ranked, weight };
+    }
     const model = snapshot.session;
     if (!model || session.length === 0) return null;
     const sequence = session.map((item) => model.vocabulary.get(item) ?? 0).filter((token) => token > 0).slice(-model.maxLength);
@@ -410,6 +433,17 @@ function mergeHistory(session: HistoryItem[], history: HistoryItem[]): HistoryIt
 function checkUserId(userId: string): void {
   if (!userId.trim()) throw badInput('userId must not be empty');
   if (userId.length > MAX_ID_LENGTH) throw badInput(`userId must be at most ${MAX_ID_LENGTH} characters`);
+}
+
+/** `asOf` in epoch ms (null: now); BAD_USER_INPUT past the clock skew events may carry. */
+function checkAsOf(asOf: Date | null | undefined): number | null {
+  if (asOf == null) return null;
+  const ms = asOf.getTime();
+  if (!Number.isFinite(ms)) throw badInput('asOf must be an RFC 3339 date-time, e.g. 2026-01-14T18:30:00Z');
+  if (ms > Date.now() + MAX_CLOCK_SKEW_MS) {
+    throw badInput(`asOf ${asOf.toISOString()} is more than a day in the future; give a past instant, or leave asOf out for now`);
+  }
+  return ms;
 }
 
 function checkLimit(limit: number): void {

@@ -13,7 +13,7 @@ export interface UserState {
   id: number | null;
   /** Most recent first: distinct items with their strongest event weight. */
   history: HistoryItem[];
-  /** The live session (the newest visit, if its last event is under 30 minutes old), oldest first. */
+  /** The live session (the newest visit, if its last event is at most 30 minutes before now or asOf), oldest first. */
   session: number[];
   purchased: Set<number>;
   latestEventMs: number | null;
@@ -85,9 +85,9 @@ LEFT JOIN LATERAL (
 WHERE u.external_id = $1`;
 
 /**
- * The user's recent history, live session, purchases and newest event time, in one query; with
- * `asOf`, as they were at that instant (events after it are not read, and the session is live
- * when its last event is at most 30 minutes before it).
+ * The user's recent history, live session, purchases and newest event time, in one query. With
+ * `asOf` the state is the one at that instant: only events at or before it count, and the newest
+ * visit is live when its last event is at most 30 minutes before it; default now.
  */
 export async function readUserState(dataSource: DataSource, userId: string, asOf: Date | null = null): Promise<UserState> {
   const { rows } = await pgPool(dataSource).query<UserStateRow>({ name: 'recommend-user-state-v3', text: USER_STATE_SQL, values: [userId, asOf] });
@@ -96,7 +96,7 @@ export async function readUserState(dataSource: DataSource, userId: string, asOf
   const items = row.items ?? [];
   const weights = row.weights ?? [];
   // The live session: the newest visit's items with a weight, oldest first, without immediate repeats,
-  // if that visit is still going (its last event under 30 minutes ago).
+  // if that visit is still going (its last event at most 30 minutes before now or asOf).
   const session: number[] = [];
   if (row.latest !== null && (asOf?.getTime() ?? Date.now()) - row.latest <= SESSION_GAP_MS) {
     const length = Math.min(row.visit_length ?? 0, items.length);

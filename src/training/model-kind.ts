@@ -9,6 +9,7 @@ export enum ModelKind {
   MATRIX_FACTORIZATION = 'MATRIX_FACTORIZATION',
   POPULARITY = 'POPULARITY',
   ITEM_KNN = 'ITEM_KNN',
+  SESSION_KNN = 'SESSION_KNN',
   SESSION_GRU = 'SESSION_GRU',
   ANOMALY_STATISTICAL = 'ANOMALY_STATISTICAL',
   ANOMALY_ISOLATION_FOREST = 'ANOMALY_ISOLATION_FOREST',
@@ -23,7 +24,8 @@ registerEnumType(ModelKind, {
     'MATRIX_FACTORIZATION: implicit-feedback recommender (BPR) writing each user’s top items. ' +
     'POPULARITY: time-decayed popularity, shop-wide and per category (the fallback of last resort). ' +
     'ITEM_KNN: item-to-item similarity from co-occurrence (similar items, bought together, fold-in for new users). ' +
-    'SESSION_GRU: a GRU over the session’s item sequence predicting the next item (anonymous and new visitors). ' +
+    'SESSION_KNN: session-based k-nearest neighbours (V-SKNN): the live session’s next items from the most similar past sessions; the default session recommender. ' +
+    'SESSION_GRU: a GRU over the session’s item sequence predicting the next item; served for sessions only while no SESSION_KNN version is active, and left out of trainAll unless its params are given. ' +
     'ANOMALY_STATISTICAL, ANOMALY_ISOLATION_FOREST, ANOMALY_SUPERVISED: bot and fake-order detectors writing each user’s anomaly score (see docs/anomalies.md). ' +
     'NEXT_STEP: GRU over a visit’s events predicting the next action (view, cart, checkout, purchase, exit), with a Markov baseline. PURCHASE_PROPENSITY: GRU plus recency/frequency/money features predicting a purchase within a horizon (users) or before a live visit ends, with a logistic baseline; writes every active user’s propensity. ' +
     'RECOMMENDATION_BLEND: how `recommendations` weighs its members (ITEM_KNN, MATRIX_FACTORIZATION, re-engagement), learned on held-out users per surface (default and exclude SEEN); trained after the recommenders.',
@@ -118,6 +120,11 @@ export interface ModelKindDefinition<Params> {
    * versions), on top of waiting for the detectors when it leaves out flagged users.
    */
   trainAfter?: readonly ModelKind[];
+  /**
+   * Set on a kind that `trainAll` leaves out unless its params name it (an optional, slow
+   * alternative): why, in a sentence that says how to include it; the result's `skipped` carries it.
+   */
+  trainAllOptIn?: string;
 }
 
 /** One definition per kind: the mapped type makes a kind without a definition a compile error where the kinds are listed. */

@@ -241,7 +241,8 @@ export class TrainingService {
    * A waiting job starts once each job it waits for has finished, whatever its outcome (a failed
    * detector leaves the earlier flags in place). Each job is an ordinary `trainModel` request, so
    * asking again over unchanged data returns the same jobs. A kind whose `unreadyReason` answers
-   * (ANOMALY_SUPERVISED without enough labels) is skipped with the reason.
+   * (ANOMALY_SUPERVISED without enough labels) is skipped with the reason, and so is a kind with
+   * `trainAllOptIn` (SESSION_GRU) unless `params` names it.
    *
    * `params` maps a kind name to its params, e.g. `{ SESSION_GRU: { epochs: 8 } }`. Throws
    * BAD_USER_INPUT for an unknown kind or invalid params (before anything is queued), and what
@@ -259,6 +260,11 @@ export class TrainingService {
     const skipped: TrainAllResult['skipped'] = [];
     const ready: typeof planned = [];
     for (const plan of planned) {
+      const optIn = modelKindDefinition(this.registry.kinds, plan.kind).trainAllOptIn;
+      if (optIn && !Object.hasOwn(byKind, plan.kind)) {
+        skipped.push({ kind: plan.kind, reason: optIn });
+        continue;
+      }
       const reason = (await modelKindDefinition(this.registry.kinds, plan.kind).unreadyReason?.(this.dataSource, plan.params)) ?? null;
       if (reason === null) ready.push(plan);
       else skipped.push({ kind: plan.kind, reason });
