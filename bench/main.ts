@@ -23,6 +23,7 @@ const BENCHMARKS: Record<string, () => Promise<{ run(argv: string[]): Promise<vo
   'anomaly-detection': () => import('./reports/anomaly-detection'),
   'exclusion-effect': () => import('./reports/exclusion-effect'),
   'prediction-quality': () => import('./reports/prediction-quality'),
+  'shop-realism': () => import('./reports/shop-realism'),
 };
 
 async function main(): Promise<void> {

@@ -1,5 +1,5 @@
 import { CATEGORY_SPECS } from './catalog-specs';
-import { SHOP_KNOBS, SHOP_PROFILES, type ShopKnobs, type ShopProfile } from './profiles';
+import { SHOP_KNOBS, SHOP_PROFILES, isShopProfile, type ShopKnobs, type ShopProfile } from './profiles';
 
 /** What a caller may set; everything has a default. */
 export interface DemoShopOptions {
@@ -72,7 +72,7 @@ function share(name: string, value: number): number {
 
 export function resolveShopOptions(options: DemoShopOptions = {}): ResolvedShopOptions {
   const profile = options.profile ?? 'classic';
-  if (!SHOP_PROFILES.includes(profile)) throw new RangeError(`profile must be one of ${SHOP_PROFILES.join(', ')} (got ${String(profile)})`);
+  if (!isShopProfile(profile)) throw new RangeError(`profile must be one of ${SHOP_PROFILES.join(', ')} (got ${String(profile)})`);
   const knobs = SHOP_KNOBS[profile];
   const users = wholeNumber('users', options.users ?? 10_000, 1);
   const days = wholeNumber('days', options.days ?? 14, 1);

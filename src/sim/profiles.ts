@@ -17,6 +17,9 @@ export interface ShopKnobs {
   medianSessionsPerDay: number;
   /** Mean views of a session that does not buy, by device (mobile, desktop, tablet). */
   browsingViewsMean: readonly number[];
+  /** Share of browsing sessions that are long visits, their mean views beyond the first times `longVisitFactor`: a heavier tail of session lengths. */
+  longVisitShare: number;
+  longVisitFactor: number;
   /** Most views a session that does not buy makes. */
   maxBrowsingViews: number;
   /** A buyer who has not found anything after this many views takes the best item seen. */
@@ -42,6 +45,8 @@ const CLASSIC: ShopKnobs = {
   itemPopularityExponent: 0.9,
   medianSessionsPerDay: 0.07,
   browsingViewsMean: [3.5, 5, 4.5],
+  longVisitShare: 0,
+  longVisitFactor: 1,
   maxBrowsingViews: 30,
   buyerViewBudget: 15,
   viewThinkSeconds: 35,
@@ -55,18 +60,24 @@ const CLASSIC: ShopKnobs = {
 
 const REALISTIC: ShopKnobs = {
   itemsPerUser: 2,
-  itemPopularityExponent: 0.75,
+  itemPopularityExponent: 0.7,
   medianSessionsPerDay: 0.07,
-  browsingViewsMean: [2.2, 3, 2.8],
+  browsingViewsMean: [2.2, 2.8, 2.6],
+  longVisitShare: 0.15,
+  longVisitFactor: 7,
   maxBrowsingViews: 40,
   buyerViewBudget: 12,
-  viewThinkSeconds: 40,
-  thinkSigma: 1.2,
-  propensityMeanLogit: -3.9,
-  sessionRevisitShare: 0.15,
+  viewThinkSeconds: 45,
+  thinkSigma: 0.9,
+  propensityMeanLogit: -4.1,
+  sessionRevisitShare: 0.2,
   returnToViewedShare: 0.35,
   viewedBeforeShare: 0.1,
   browsingCartRate: 0.1,
 };
 
 export const SHOP_KNOBS: Readonly<Record<ShopProfile, Readonly<ShopKnobs>>> = { classic: CLASSIC, realistic: REALISTIC };
+
+export function isShopProfile(name: unknown): name is ShopProfile {
+  return typeof name === 'string' && (SHOP_PROFILES as readonly string[]).includes(name);
+}

@@ -51,11 +51,33 @@ export interface ShopStats {
   itemGini: number;
   /** Distinct items divided by events that name an item: near 1 when almost every event finds a new item. */
   distinctItemsPerEvent: number;
+  /** How well the two simplest recommenders guess each user's last item (see nextItemHits). */
+  nextItem: NextItemHits;
+}
+
+/**
+ * Leave-last-out hit rate@k of two baselines: for every user with two or more events naming an
+ * item, the item of their last such event is held out and guessed from everything before it.
+ * `popularity`: the k items touched by the most users, counted over every event not held out;
+ * `recentlyViewed`: the user's own k most recent distinct earlier items (re-engagement). A hit is the
+ * held-out item among the k; users with a single item event are not guessed, their item counts towards
+ * popularity. Items the user had already touched count as hits: on real shops people
+ * do come back to them. A quick measure of how much a log rewards popularity, not the model
+ * evaluation harness (src/ml/evaluation.ts).
+ */
+export interface NextItemHits {
+  k: number;
+  /** Users with a held-out item. */
+  users: number;
+  popularity: number;
+  recentlyViewed: number;
 }
 
 export interface ShopStatsOptions {
   /** Idle time that closes a session for events without a session id; default 30 minutes. */
   sessionGapMs?: number;
+  /** List length of the next-item baselines; default 20. */
+  k?: number;
 }
 
 /**
@@ -100,6 +122,36 @@ interface UserLog {
   order: number[];
 }
 
+function nextItemHits(events: ShopEvent[], users: Iterable<UserLog>, k: number): NextItemHits {
+  const histories: { target: string; earlier: string[] }[] = [];
+  const usersOfItem = new Map<string, number>();
+  for (const user of users) {
+    const items: string[] = [];
+    for (const index of user.order) if (events[index].itemId !== null) items.push(events[index].itemId!);
+    // A user with one item has nothing to guess it from: their item only counts towards popularity.
+    const target = items.length >= 2 ? items.pop()! : null;
+    for (const item of new Set(items)) usersOfItem.set(item, (usersOfItem.get(item) ?? 0) + 1);
+    if (target !== null) histories.push({ target, earlier: items });
+  }
+  // Ties broken by item id so the list does not depend on the log's order.
+  const popular = new Set(
+    [...usersOfItem]
+      .sort((a, b) => b[1] - a[1] || (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0))
+      .slice(0, k)
+      .map(([item]) => item),
+  );
+  let popularityHits = 0;
+  let recentHits = 0;
+  for (const { target, earlier } of histories) {
+    if (popular.has(target)) popularityHits++;
+    const recent = new Set<string>();
+    for (let i = earlier.length - 1; i >= 0 && recent.size < k; i--) recent.add(earlier[i]);
+    if (recent.has(target)) recentHits++;
+  }
+  const share = (hits: number) => (histories.length === 0 ? 0 : hits / histories.length);
+  return { k, users: histories.length, popularity: share(popularityHits), recentlyViewed: share(recentHits) };
+}
+
 /**
  * Computes ShopStats over an event log in any order: each user's events are put in time order
  * (ties keep the log's order). A session is a (user, sessionId) pair; events without a session id
@@ -109,6 +161,8 @@ interface UserLog {
 export function shopStats(log: Iterable<ShopEvent>, options: ShopStatsOptions = {}): ShopStats {
   const sessionGapMs = options.sessionGapMs ?? DEFAULT_SESSION_GAP_MS;
   if (!(sessionGapMs > 0)) throw new RangeError(`sessionGapMs must be positive (got ${sessionGapMs})`);
+  const k = options.k ?? 20;
+  if (!Number.isSafeInteger(k) || k < 1) throw new RangeError(`k must be a whole number ≥ 1 (got ${k})`);
   const events: ShopEvent[] = [];
   const users = new Map<string, UserLog>();
   const typeCounts = new Map<string, number>();
@@ -229,5 +283,6 @@ export function shopStats(log: Iterable<ShopEvent>, options: ShopStatsOptions = 
     topItemsShare: itemEvents === 0 ? 0 : topEvents / itemEvents,
     itemGini: gini(counts),
     distinctItemsPerEvent: itemEvents === 0 ? 0 : itemCounts.size / itemEvents,
+    nextItem: nextItemHits(events, users.values(), k),
   };
 }
