@@ -14,7 +14,10 @@ import { shopStats, type ShopStats } from '../../src/sim/shop-stats';
  * period, pooled); its whole period gives the per-user figures a sample cannot (sessions per user,
  * repeat views across days).
  *
- *   npm run bench shop-realism -- [--users N] [--days D] [--seed S] [--data DIR]
+ *   npm run build && npm run bench shop-realism -- [--users N] [--days D] [--seed S] [--data DIR]
+ *
+ * The samples are read from ../shared/data (or --data DIR) when there, and left out with a message
+ * when not; no database is needed.
  */
 
 const HOUR_MS = 3_600_000;
@@ -107,7 +110,9 @@ export async function run(argv: string[]): Promise<void> {
   const users = Number(flag(argv, 'users', '5000'));
   const days = Number(flag(argv, 'days', '14'));
   const seed = Number(flag(argv, 'seed', '42'));
-  const dataDir = flag(argv, 'data', join(__dirname, '..', '..', '..', 'shared', 'data'));
+  // ../shared/data beside the checkout (from the repository root, or from dist/bench/reports), unless --data says.
+  const candidates = [join(process.cwd(), '../shared/data'), join(__dirname, '../../../../shared/data')];
+  const dataDir = flag(argv, 'data', candidates.find((dir) => existsSync(dir)) ?? candidates[0]);
   console.log(`# Demo shop against real samples (${users} users, ${days} days, seed ${seed})`);
 
   const samples: { name: string; file: string; format: ImportFormat; hours: number }[] = [
