@@ -168,7 +168,7 @@ class GenuineVisitor {
   private pendingReturn: PendingReturn | null = null;
   private readonly knobs: Readonly<ShopKnobs>;
   private readonly thinkSigma: number;
-  /** Distinct items viewed in earlier sessions, most recent last; kept only when the profile revisits them. */
+  /** The visitor's last REMEMBERED_VIEWS distinct views, most recent last (at a visit's start, all from earlier visits); kept only when the profile revisits them. */
   private readonly viewedEarlier: number[] = [];
   private readonly remembersViews: boolean;
   private lastViewed = -1;

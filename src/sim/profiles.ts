@@ -34,7 +34,7 @@ export interface ShopKnobs {
   sessionRevisitShare: number;
   /** Chance that a later session starts on an item the visitor viewed in an earlier one (re-engagement). */
   returnToViewedShare: number;
-  /** Chance per view of a browsing session's later views of opening an item from an earlier session. */
+  /** Chance per later view of a visit (one not already a revisit within it) of opening one of the visitor's recent views, mostly of earlier visits. */
   viewedBeforeShare: number;
   /** Per-view chance of putting the item in the cart in a session that does not buy, times the visitor's affinity. */
   browsingCartRate: number;
