@@ -26,6 +26,7 @@ const BENCHMARKS: Record<string, () => Promise<{ run(argv: string[]): Promise<vo
   'served-quality': () => import('./reports/served-quality'),
   'reengagement-quality': () => import('./reports/reengagement-quality'),
   'session-quality': () => import('./reports/session-quality'),
+  'shop-realism': () => import('./reports/shop-realism'),
 };
 
 async function main(): Promise<void> {

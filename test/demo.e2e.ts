@@ -96,9 +96,9 @@ describe('npm run demo with a training worker', () => {
     worker = new WorkerProcess(db.url, prefix);
     await worker.ready();
     const { stdout } = await run(process.execPath, [CLI, 'demo', '--users', '400', '--days', '7', '--port', '0', '--check'], { env, maxBuffer: 16 << 20 });
-    expect(stdout).toMatch(/Training every model on the worker \(8 jobs, anomaly detectors first; skipped: SESSION_GRU, ANOMALY_SUPERVISED\)/);
+    expect(stdout).toMatch(/Training every model on the worker \(9 jobs, anomaly detectors first; skipped: SESSION_GRU, ANOMALY_SUPERVISED\)/);
     const finished = [...stdout.matchAll(/^  ([A-Z_]+) +(COMPLETED|FAILED|CANCELLED)/gm)].map((m) => [m[1], m[2]]);
-    expect(finished).toHaveLength(8);
+    expect(finished).toHaveLength(9);
     for (const [kind, state] of finished) expect({ kind, state }).toEqual({ kind, state: 'COMPLETED' });
     // Detectors first: both are reported before any behaviour model.
     expect(finished.slice(0, 2).map(([kind]) => kind).sort()).toEqual(['ANOMALY_ISOLATION_FOREST', 'ANOMALY_STATISTICAL']);

@@ -1,13 +1,13 @@
 import { startApp, type App } from '../app';
 import { loadConfig } from '../config';
-import { createDemoShop, startEndingToday } from '../sim';
+import { SHOP_PROFILES, createDemoShop, isShopProfile, startEndingToday } from '../sim';
 import { loadDemoShop } from '../sim/load';
-import { intFlag, parseArgs, UsageError, type ParsedArgs } from './args';
+import { intFlag, parseArgs, stringFlag, UsageError, type ParsedArgs } from './args';
 import { resolveDemoDatabase, type DemoDatabase } from './demo-database';
 import { finishedJobLine, followTrainingJobs } from '../training/follow-jobs';
 import { loadProgressBar, withProgress } from './progress';
 
-const USAGE = `Usage: funnelcast demo [--users N] [--days D] [--seed S] [--port P] [--check]
+const USAGE = `Usage: funnelcast demo [--users N] [--days D] [--seed S] [--profile P] [--port P] [--check]
 
 Starts the API with a demo shop. The database is DATABASE_URL, else the local PostgreSQL on
 127.0.0.1:5432 (database funnelcast_demo), else an embedded PostgreSQL under /tmp. An empty
@@ -17,6 +17,8 @@ midnight (the same shop shifted by whole days each day); a filled one is served 
   --users N   visitors in the generated shop (default 5000)
   --days D    days of history (default 14)
   --seed S    generator seed (default 42)
+  --profile P realistic (default: fitted to real shops' statistics, docs/demo-shop.md) or
+              classic (the earlier, easier shop: small catalogue, long sessions, more purchases)
   --port P    HTTP port (default PORT or 4000; 0 picks a free one)
   --check     start, run the example queries once, print the answers, and exit; with a
               training worker connected, first train every model and wait for it
@@ -148,7 +150,7 @@ async function post(url: string, key: string | null, query: string): Promise<str
 
 function parseDemoArgs(argv: string[]): ParsedArgs {
   try {
-    return parseArgs(argv, { flags: { users: 'string', days: 'string', seed: 'string', port: 'string', check: 'boolean' } });
+    return parseArgs(argv, { flags: { users: 'string', days: 'string', seed: 'string', profile: 'string', port: 'string', check: 'boolean' } });
   } catch (error) {
     if (error instanceof UsageError) throw new UsageError(`${error.message}\n\n${USAGE}`);
     throw error;
@@ -164,6 +166,8 @@ export async function run(argv: string[]): Promise<number> {
   const users = intFlag(args, 'users', 5000, 1);
   const days = intFlag(args, 'days', 14, 1);
   const seed = intFlag(args, 'seed', 42, 0);
+  const profile = stringFlag(args, 'profile') ?? 'realistic';
+  if (!isShopProfile(profile)) throw new UsageError(`--profile must be one of ${SHOP_PROFILES.join(', ')} (got ${profile})`);
   // Quieter than a server by default, so the banner is not buried in logs: the process-wide logger
   // reads the process-wide configuration, so the default goes into the environment it reads.
   process.env.LOG_LEVEL ??= 'warn';
@@ -176,9 +180,9 @@ export async function run(argv: string[]): Promise<number> {
   try {
     app = await startApp({ ...config, databaseUrl: database.url }, { port });
     const [{ count }] = await app.services.dataSource.query('SELECT count(*)::int AS count FROM events');
-    const shop = createDemoShop({ users, days, seed, start: startEndingToday(days) });
+    const shop = createDemoShop({ users, days, seed, profile, start: startEndingToday(days) });
     if (count === 0) {
-      say(`Generating and loading a demo shop: ${users} visitors over ${days} days (seed ${seed})…`);
+      say(`Generating and loading a demo shop: ${users} visitors over ${days} days (seed ${seed}, ${profile} profile)…`);
       const { dataSource } = app.services;
       const summary = await withProgress(loadProgressBar(shop), (onProgress) => loadDemoShop(dataSource, shop, onProgress));
       say(`Loaded ${summary.imported.toLocaleString('en-US')} events and ${summary.itemsUpserted.toLocaleString('en-US')} items in ${summary.seconds.toFixed(1)} s.`);

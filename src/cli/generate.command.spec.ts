@@ -21,17 +21,26 @@ describe('funnelcast generate', () => {
     rmSync(directory, { recursive: true, force: true });
   });
 
-  it('writes the shop and its labels to files and reports a summary', async () => {
+  it('writes the shop (realistic profile) and its labels to files and reports a summary', async () => {
     const out = join(directory, 'shop.ndjson');
     const labels = join(directory, 'labels.csv');
     const code = await run(['--users', '300', '--days', '3', '--seed', '4', '--items', '60', '--start', '2026-03-01T00:00:00Z', '--out', out, '--labels', labels]);
     expect(code).toBe(0);
-    const shop = createDemoShop({ users: 300, days: 3, seed: 4, items: 60, start: '2026-03-01T00:00:00Z' });
+    const shop = createDemoShop({ users: 300, days: 3, seed: 4, items: 60, start: '2026-03-01T00:00:00Z', profile: 'realistic' });
     const parsed = readShopFile(readFileSync(out, 'utf8'));
     expect(parsed.items).toEqual(shop.items);
     expect(parsed.events).toEqual([...shop.events()]);
     expect(readFileSync(labels, 'utf8').trimEnd().split('\n')).toHaveLength(301);
     expect(errors.join('\n')).toMatch(new RegExp(`generated ${parsed.events.length} events for 300 users .* and 60 items in .* events/s`));
+  });
+
+  it('writes the classic shop with --profile classic', async () => {
+    const out = join(directory, 'shop.ndjson');
+    expect(await run(['--users', '200', '--days', '2', '--seed', '4', '--start', '2026-03-01T00:00:00Z', '--profile', 'classic', '--out', out])).toBe(0);
+    const classic = createDemoShop({ users: 200, days: 2, seed: 4, start: '2026-03-01T00:00:00Z', profile: 'classic' });
+    const parsed = readShopFile(readFileSync(out, 'utf8'));
+    expect(parsed.items).toHaveLength(50); // max(50, 200 / 4); the realistic catalogue would hold 400
+    expect(parsed.events).toEqual([...classic.events()]);
   });
 
   it('ends the shop at the last UTC midnight unless --start is given', async () => {
@@ -53,5 +62,7 @@ describe('funnelcast generate', () => {
     expect(await run(['--users', 'many'])).toBe(2);
     expect(await run(['--users', '10', '--colour', 'red'])).toBe(2);
     expect(errors.join('\n')).toContain('--colour');
+    expect(await run(['--users', '10', '--profile', 'easy'])).toBe(2);
+    expect(errors.join('\n')).toContain('--profile must be one of classic, realistic (got easy)');
   });
 });

@@ -7,10 +7,11 @@ import { loadDemoShop } from '../sim/load';
 import { writeLabelsCsv } from '../sim/labels-csv';
 import { NdjsonSink } from '../sim/ndjson-sink';
 import { startEndingToday } from '../sim/options';
+import { SHOP_PROFILES, isShopProfile } from '../sim/profiles';
 import { pumpDemoShop, type ShopSink } from '../sim/sink';
 
 const USAGE = `Usage: funnelcast generate [--users N] [--days D] [--seed S] [--items N] [--start ISO]
-                           [--out FILE | --load] [--labels FILE]
+                           [--profile realistic|classic] [--out FILE | --load] [--labels FILE]
 
 Generates a deterministic synthetic shop as NDJSON: one {"item":…} line per catalog item, then one
 event per line (grouped by user, chronological within each user). Same seed and
@@ -19,9 +20,11 @@ start, same bytes.
   --users N       visitors, genuine and abnormal (default 10000)
   --days D        length of the period in days (default 14)
   --seed S        random seed, a whole number (default 1)
-  --items N       catalog size (default max(50, users / 4))
+  --items N       catalog size (default max(50, 2 × users); max(50, users / 4) for classic)
   --start ISO     first instant of the period (default: D days before the last UTC midnight,
                   so the shop ends today; pass a date for byte-identical output on any day)
+  --profile P     realistic (default: fitted to real shops' statistics, docs/demo-shop.md) or
+                  classic (the earlier shop: small catalogue, long sessions, more purchases)
   --out FILE      write here instead of stdout
   --load          load straight into the database at DATABASE_URL (through the importer's COPY path)
   --labels FILE   also write ground-truth labels as CSV: user_id,label (genuine|click_farm|fake_order)
@@ -33,6 +36,7 @@ const FLAGS = {
   seed: 'string',
   items: 'string',
   start: 'string',
+  profile: 'string',
   out: 'string',
   labels: 'string',
   load: 'boolean',
@@ -46,7 +50,10 @@ export async function run(argv: string[]): Promise<number> {
       return 0;
     }
     const itemsFlag = stringFlag(args, 'items');
+    const profile = stringFlag(args, 'profile') ?? 'realistic';
+    if (!isShopProfile(profile)) throw new UsageError(`--profile must be one of ${SHOP_PROFILES.join(', ')} (got ${profile})`);
     const shop = createDemoShop({
+      profile,
       users: intFlag(args, 'users', 10_000, 1),
       days: intFlag(args, 'days', 14, 1),
       seed: intFlag(args, 'seed', 1, 0),

@@ -16,6 +16,7 @@ import {
   type ShopperTraits,
   type UserLabel,
 } from './shopper';
+import type { ShopKnobs } from './profiles';
 import { STREAM_BEHAVIOUR } from './streams';
 
 /**
@@ -36,11 +37,7 @@ const DIRECT = CHANNELS.indexOf('direct');
 const EMAIL = CHANNELS.indexOf('email');
 const ADS = CHANNELS.indexOf('ads');
 
-/** Mean views of a session that does not buy, by device: phones get shorter visits. */
-const BROWSING_VIEWS_MEAN = [3.5, 5, 4.5];
-const MAX_BROWSING_VIEWS = 30;
-/** A buyer who has not found anything after this many views takes the best item seen. */
-const BUYER_VIEW_BUDGET = 15;
+// Session lengths, think times, repeat views and cart rates are the profile's (src/sim/profiles.ts).
 /** Chance that the next view looks at another category. */
 const CATEGORY_SWITCH = 0.2;
 /** Candidates drawn by popularity for each view; the visitor opens the one they like best, mostly. */
@@ -155,20 +152,37 @@ function utcHourOf(atMs: number): number {
   return Math.floor((((atMs % DAY_MS) + DAY_MS) % DAY_MS) / HOUR_MS);
 }
 
+/** How many earlier items a visitor who comes back to one chooses among, most recent first. */
+const RECENTLY_VIEWED_REACH = 5;
+/** Recent distinct views a visitor keeps track of; older ones are never revisited on purpose. */
+const REMEMBERED_VIEWS = 20;
+/** Of the views that go back to an item of the same visit, the share that reopen the one just seen (REES46: 4 in 5). */
+const IMMEDIATE_REVISIT_SHARE = 0.8;
+
 /** Human think time: log-normal around a median, clipped to what a person plausibly does. */
-function thinkMs(rng: Rng, medianMs: number, minMs: number, maxMs: number): number {
-  return Math.min(maxMs, Math.max(minMs, rng.logNormal(medianMs, 0.8)));
+function thinkMs(rng: Rng, medianMs: number, minMs: number, maxMs: number, sigma: number): number {
+  return Math.min(maxMs, Math.max(minMs, rng.logNormal(medianMs, sigma)));
 }
 
 class GenuineVisitor {
   private pendingReturn: PendingReturn | null = null;
+  private readonly knobs: Readonly<ShopKnobs>;
+  private readonly thinkSigma: number;
+  /** The visitor's last REMEMBERED_VIEWS distinct views, most recent last (at a visit's start, all from earlier visits); kept only when the profile revisits them. */
+  private readonly viewedEarlier: number[] = [];
+  private readonly remembersViews: boolean;
+  private lastViewed = -1;
 
   constructor(
     private readonly context: SimulationContext,
     private readonly traits: ShopperTraits,
     private readonly rng: Rng,
     private readonly recorder: StoryRecorder,
-  ) {}
+  ) {
+    this.knobs = context.options.knobs;
+    this.thinkSigma = this.knobs.thinkSigma;
+    this.remembersViews = this.knobs.returnToViewedShare > 0 || this.knobs.viewedBeforeShare > 0;
+  }
 
   live(): void {
     const { options } = this.context;
@@ -224,8 +238,55 @@ class GenuineVisitor {
     return chosen;
   }
 
+  /** One of the last RECENTLY_VIEWED_REACH items of earlier sessions, the most recent likelier (weights 1, 1/2, 1/3, …). */
+  private pickViewedEarlier(): number {
+    const earlier = this.viewedEarlier;
+    const reach = Math.min(RECENTLY_VIEWED_REACH, earlier.length);
+    let total = 0;
+    for (let back = 1; back <= reach; back++) total += 1 / back;
+    let draw = this.rng.next() * total;
+    for (let back = 1; back < reach; back++) {
+      draw -= 1 / back;
+      if (draw < 0) return earlier[earlier.length - back];
+    }
+    return earlier[earlier.length - reach];
+  }
+
+  /**
+   * The item of a session's next view: by the classic profile always a fresh pick; by the others
+   * sometimes an item seen earlier in the session or in an earlier one, as real visitors go back.
+   */
+  private nextView(view: number, category: number, sessionViews: number[]): number {
+    const { knobs, rng } = this;
+    const catalog = this.context.catalog;
+    let item = -1;
+    if (view === 0) {
+      if (knobs.returnToViewedShare > 0 && this.viewedEarlier.length > 0 && rng.chance(knobs.returnToViewedShare)) item = this.pickViewedEarlier();
+    } else if (knobs.sessionRevisitShare > 0 && rng.chance(knobs.sessionRevisitShare)) {
+      // Mostly the item just seen (back from its reviews, a reload), otherwise any of the visit's.
+      item = rng.chance(IMMEDIATE_REVISIT_SHARE) ? this.lastViewed : sessionViews[rng.below(sessionViews.length)];
+    } else if (knobs.viewedBeforeShare > 0 && this.viewedEarlier.length > 0 && rng.chance(knobs.viewedBeforeShare)) {
+      item = this.pickViewedEarlier();
+    }
+    if (item < 0) return this.pickItem(category);
+    this.pickedAffinity = affinityOf(this.traits, catalog, item);
+    return item;
+  }
+
+  /** Keeps the session's distinct views and, when the profile returns to them, the visitor's recent ones. */
+  private rememberView(item: number, sessionViews: number[]): void {
+    this.lastViewed = item;
+    if (!sessionViews.includes(item)) sessionViews.push(item);
+    if (!this.remembersViews) return;
+    const earlier = this.viewedEarlier;
+    const at = earlier.indexOf(item);
+    if (at >= 0) earlier.splice(at, 1);
+    else if (earlier.length === REMEMBERED_VIEWS) earlier.shift();
+    earlier.push(item);
+  }
+
   private browse(startMs: number): number {
-    const { rng, recorder, traits } = this;
+    const { rng, recorder, traits, knobs } = this;
     const device = rng.chance(USUAL_DEVICE_LOYALTY) ? traits.usualDevice : rng.pickWeighted(DEVICE_SHARE);
     const channel = rng.pickWeighted(CHANNEL_SHARE);
     const sessionId = recorder.newSessionId();
@@ -242,7 +303,10 @@ class GenuineVisitor {
       converted: buying,
     });
 
-    const viewBudget = buying ? BUYER_VIEW_BUDGET : Math.min(MAX_BROWSING_VIEWS, 1 + Math.floor(rng.exponential(BROWSING_VIEWS_MEAN[device] - 1)));
+    const longVisit = knobs.longVisitShare > 0 && rng.chance(knobs.longVisitShare);
+    const browsingMean = (knobs.browsingViewsMean[device] - 1) * (longVisit ? knobs.longVisitFactor : 1);
+    const viewBudget = buying ? knobs.buyerViewBudget : Math.min(knobs.maxBrowsingViews, 1 + Math.floor(rng.exponential(browsingMean)));
+    const sessionViews: number[] = [];
     const cart: number[] = [];
     const cartAffinity: number[] = [];
     let bestItem = -1;
@@ -251,23 +315,24 @@ class GenuineVisitor {
     let atMs = startMs;
     for (let view = 0; view < viewBudget; view++) {
       if (view > 0) {
-        atMs += thinkMs(rng, 35 * SECOND_MS, 3 * SECOND_MS, 15 * MINUTE_MS);
+        atMs += thinkMs(rng, knobs.viewThinkSeconds * SECOND_MS, 3 * SECOND_MS, 15 * MINUTE_MS, this.thinkSigma);
         if (rng.chance(CATEGORY_SWITCH)) category = this.pickCategory();
       }
-      const item = this.pickItem(category);
+      const item = this.nextView(view, category, sessionViews);
       const affinity = this.pickedAffinity;
       recorder.record('view', sessionId, item, atMs, device, channel, false);
+      if (this.remembersViews || knobs.sessionRevisitShare > 0) this.rememberView(item, sessionViews);
       if (affinity > bestAffinity) {
         bestItem = item;
         bestAffinity = affinity;
       }
       if (rng.chance(0.02 + 0.1 * affinity)) {
-        atMs += thinkMs(rng, 6 * SECOND_MS, 1 * SECOND_MS, 2 * MINUTE_MS);
+        atMs += thinkMs(rng, 6 * SECOND_MS, 1 * SECOND_MS, 2 * MINUTE_MS, this.thinkSigma);
         recorder.record('fav', sessionId, item, atMs, device, channel, false);
       }
-      const cartChance = buying ? (cart.length === 0 ? 0.08 + 0.6 * affinity : 0.2 * affinity) : 0.1 * affinity;
+      const cartChance = buying ? (cart.length === 0 ? 0.08 + 0.6 * affinity : 0.2 * affinity) : knobs.browsingCartRate * affinity;
       if (!cart.includes(item) && rng.chance(cartChance)) {
-        atMs += thinkMs(rng, 15 * SECOND_MS, 2 * SECOND_MS, 5 * MINUTE_MS);
+        atMs += thinkMs(rng, 15 * SECOND_MS, 2 * SECOND_MS, 5 * MINUTE_MS, this.thinkSigma);
         recorder.record('cart', sessionId, item, atMs, device, channel, true);
         cart.push(item);
         cartAffinity.push(affinity);
@@ -276,9 +341,9 @@ class GenuineVisitor {
       if (buying && cart.length > 0 && !rng.chance(0.35)) break;
     }
     if (buying && cart.length === 0) {
-      atMs += thinkMs(rng, 35 * SECOND_MS, 3 * SECOND_MS, 15 * MINUTE_MS);
+      atMs += thinkMs(rng, knobs.viewThinkSeconds * SECOND_MS, 3 * SECOND_MS, 15 * MINUTE_MS, this.thinkSigma);
       recorder.record('view', sessionId, bestItem, atMs, device, channel, false);
-      atMs += thinkMs(rng, 15 * SECOND_MS, 2 * SECOND_MS, 5 * MINUTE_MS);
+      atMs += thinkMs(rng, 15 * SECOND_MS, 2 * SECOND_MS, 5 * MINUTE_MS, this.thinkSigma);
       recorder.record('cart', sessionId, bestItem, atMs, device, channel, true);
       cart.push(bestItem);
       cartAffinity.push(bestAffinity);
@@ -288,7 +353,7 @@ class GenuineVisitor {
       if (cart.length >= 2 && rng.chance(0.3)) {
         let weakest = 0;
         for (let i = 1; i < cart.length; i++) if (cartAffinity[i] < cartAffinity[weakest]) weakest = i;
-        atMs += thinkMs(rng, 20 * SECOND_MS, 2 * SECOND_MS, 5 * MINUTE_MS);
+        atMs += thinkMs(rng, 20 * SECOND_MS, 2 * SECOND_MS, 5 * MINUTE_MS, this.thinkSigma);
         recorder.record('remove_from_cart', sessionId, cart[weakest], atMs, device, channel, true);
         cart.splice(weakest, 1);
         cartAffinity.splice(weakest, 1);
@@ -305,7 +370,7 @@ class GenuineVisitor {
 
     for (let i = cart.length - 1; i >= 0; i--) {
       if (rng.chance(0.25)) {
-        atMs += thinkMs(rng, 20 * SECOND_MS, 2 * SECOND_MS, 5 * MINUTE_MS);
+        atMs += thinkMs(rng, 20 * SECOND_MS, 2 * SECOND_MS, 5 * MINUTE_MS, this.thinkSigma);
         recorder.record('remove_from_cart', sessionId, cart[i], atMs, device, channel, true);
         cart.splice(i, 1);
       }
@@ -317,10 +382,10 @@ class GenuineVisitor {
   /** One checkout (and purchase) event per cart line, all lines at the same instant. */
   private checkOut(sessionId: string, cart: number[], fromMs: number, device: number, channel: number, pays: boolean): number {
     const { rng, recorder } = this;
-    let atMs = fromMs + thinkMs(rng, 60 * SECOND_MS, 10 * SECOND_MS, 10 * MINUTE_MS);
+    let atMs = fromMs + thinkMs(rng, 60 * SECOND_MS, 10 * SECOND_MS, 10 * MINUTE_MS, this.thinkSigma);
     for (const item of cart) recorder.record('checkout', sessionId, item, atMs, device, channel, true);
     if (!pays) return atMs;
-    atMs += thinkMs(rng, 40 * SECOND_MS, 5 * SECOND_MS, 10 * MINUTE_MS);
+    atMs += thinkMs(rng, 40 * SECOND_MS, 5 * SECOND_MS, 10 * MINUTE_MS, this.thinkSigma);
     for (const item of cart) recorder.record('purchase', sessionId, item, atMs, device, channel, true);
     return atMs;
   }

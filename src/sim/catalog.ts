@@ -4,8 +4,6 @@ import type { ResolvedShopOptions } from './options';
 import { AliasTable, Rng } from '../ml/random';
 import { STREAM_CATALOG } from './streams';
 
-/** How steeply item popularity falls with rank (Zipf exponent): the head gets most of the views. */
-const ITEM_POPULARITY_EXPONENT = 0.9;
 /** Category sizes are skewed too, but less than items. */
 const CATEGORY_SIZE_EXPONENT = 0.7;
 /** Spread of prices around the category median (log scale). */
@@ -24,7 +22,7 @@ export interface ShopCatalog {
   categoryNames: string[];
   itemCategory: Uint16Array;
   itemPrice: Float64Array;
-  /** Popularity weight of each item (Zipf over a random ranking); sums to 1. */
+  /** Popularity weight of each item (Zipf over a random ranking, the profile's exponent); sums to 1. */
   itemPopularity: Float64Array;
   /** Row-major items × dimensions. */
   itemTaste: Float32Array;
@@ -95,7 +93,7 @@ export function buildCatalog(options: ResolvedShopOptions): ShopCatalog {
   const itemCategory = new Uint16Array(options.items);
   for (let i = 0; i < options.items; i++) itemCategory[i] = i < categoryCount ? i : sizePicker.sample(rng);
 
-  const itemPopularity = zipfWeights(options.items, ITEM_POPULARITY_EXPONENT, rng);
+  const itemPopularity = zipfWeights(options.items, options.knobs.itemPopularityExponent, rng);
   const itemPrice = new Float64Array(options.items);
   const itemTaste = new Float32Array(options.items * dimensions);
   const items: CatalogItem[] = new Array(options.items);

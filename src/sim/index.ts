@@ -6,3 +6,5 @@ export type { ShopCatalog } from './catalog';
 export { pumpDemoShop, type PumpReport, type ShopSink } from './sink';
 export { NdjsonSink, catalogLine, eventLine } from './ndjson-sink';
 export { writeLabelsCsv } from './labels-csv';
+export { SHOP_PROFILES, isShopProfile, type ShopProfile } from './profiles';
+export { shopStats, type ShopStats } from './shop-stats';

@@ -1,4 +1,5 @@
 import { CATEGORY_SPECS } from './catalog-specs';
+import { SHOP_KNOBS, SHOP_PROFILES, isShopProfile, type ShopKnobs, type ShopProfile } from './profiles';
 
 /** What a caller may set; everything has a default. */
 export interface DemoShopOptions {
@@ -8,7 +9,14 @@ export interface DemoShopOptions {
   days?: number;
   /** Any non-negative safe integer; same seed → byte-identical shop. Default 1. */
   seed?: number;
-  /** Catalog size. Default max(50, round(users / 4)). */
+  /**
+   * Which behaviour the shop follows (src/sim/profiles.ts): `classic` (the default, the shop tests
+   * were written against: small catalogue, long sessions, no repeat views by design) or `realistic`
+   * (fitted to real samples: large long-tail catalogue, short sessions, repeat views, fewer
+   * purchases; what `funnelcast demo` and `generate` use).
+   */
+  profile?: ShopProfile;
+  /** Catalog size. Default max(50, round(users / 4)) for `classic`, max(50, users · 2) for `realistic`. */
   items?: number;
   /** Number of categories, at most 52. Default round(√items) clamped to 20…50 (and to `items`). */
   categories?: number;
@@ -23,6 +31,8 @@ export interface DemoShopOptions {
 }
 
 export interface ResolvedShopOptions {
+  profile: ShopProfile;
+  knobs: Readonly<ShopKnobs>;
   users: number;
   days: number;
   seed: number;
@@ -61,10 +71,13 @@ function share(name: string, value: number): number {
 }
 
 export function resolveShopOptions(options: DemoShopOptions = {}): ResolvedShopOptions {
+  const profile = options.profile ?? 'classic';
+  if (!isShopProfile(profile)) throw new RangeError(`profile must be one of ${SHOP_PROFILES.join(', ')} (got ${String(profile)})`);
+  const knobs = SHOP_KNOBS[profile];
   const users = wholeNumber('users', options.users ?? 10_000, 1);
   const days = wholeNumber('days', options.days ?? 14, 1);
   const seed = wholeNumber('seed', options.seed ?? 1, 0);
-  const items = wholeNumber('items', options.items ?? Math.max(50, Math.round(users / 4)), 1);
+  const items = wholeNumber('items', options.items ?? Math.max(50, Math.round(users * knobs.itemsPerUser)), 1);
   const defaultCategories = Math.min(items, Math.max(20, Math.min(50, Math.round(Math.sqrt(items)))));
   const categories = wholeNumber('categories', options.categories ?? defaultCategories, 1);
   if (categories > CATEGORY_SPECS.length) throw new RangeError(`categories must be at most ${CATEGORY_SPECS.length} (got ${categories})`);
@@ -75,6 +88,8 @@ export function resolveShopOptions(options: DemoShopOptions = {}): ResolvedShopO
   const fakeOrderShare = share('fakeOrderShare', options.fakeOrderShare ?? 0.005);
   if (clickFarmShare + fakeOrderShare > 1) throw new RangeError('clickFarmShare + fakeOrderShare must not exceed 1');
   return {
+    profile,
+    knobs,
     users,
     days,
     seed,

@@ -33,11 +33,9 @@ export const HOUR_TRAFFIC = [0.9, 0.5, 0.3, 0.2, 0.2, 0.3, 0.6, 1.0, 1.3, 1.5, 1
 /** Late-night visits rarely end in a purchase; evening ones a little more often. */
 export const HOUR_CONVERSION_EFFECT = HOUR_TRAFFIC.map((_, hour) => (hour < 6 ? -0.4 : hour >= 19 && hour <= 22 ? 0.25 : hour === 12 || hour === 13 ? 0.1 : 0));
 
-/** Median visits per day of a genuine visitor (log-normal across visitors). */
-const MEDIAN_SESSIONS_PER_DAY = 0.07;
+/** Spread of visits per day across visitors (log-normal around the profile's median). */
 const SESSIONS_PER_DAY_SIGMA = 0.9;
-/** Median log-odds that a session converts before context effects (about 3%, 5–6% on average over users). */
-const PROPENSITY_MEAN_LOGIT = -3.4;
+/** Median log-odds that a session converts are the profile's (classic: −3.4, about 3 %, 5–6 % on average over users). */
 const PROPENSITY_SIGMA = 1.0;
 /** Frequent visitors are somewhat readier to buy, so activity is a (weak) signal of propensity. */
 const ACTIVITY_PROPENSITY_CORRELATION = 0.4;
@@ -98,7 +96,7 @@ export function traitsOf(options: ResolvedShopOptions, catalog: ShopCatalog, use
   const activity = rng.normal();
   const ownPropensity = rng.normal();
   const propensityLogit =
-    PROPENSITY_MEAN_LOGIT +
+    options.knobs.propensityMeanLogit +
     PROPENSITY_SIGMA * (ACTIVITY_PROPENSITY_CORRELATION * activity + Math.sqrt(1 - ACTIVITY_PROPENSITY_CORRELATION ** 2) * ownPropensity);
   return {
     userIndex,
@@ -106,7 +104,7 @@ export function traitsOf(options: ResolvedShopOptions, catalog: ShopCatalog, use
     favouriteCategories,
     favouriteWeights,
     taste,
-    sessionsPerDay: MEDIAN_SESSIONS_PER_DAY * Math.exp(SESSIONS_PER_DAY_SIGMA * activity),
+    sessionsPerDay: options.knobs.medianSessionsPerDay * Math.exp(SESSIONS_PER_DAY_SIGMA * activity),
     propensityLogit,
     usualDevice: rng.pickWeighted(DEVICE_SHARE),
   };
