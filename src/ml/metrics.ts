@@ -59,7 +59,7 @@ export function catalogueCoverage(lists: Iterable<readonly number[]>, catalogueS
   return seen.size / catalogueSize;
 }
 
-function checkPairs(scores: ArrayLike<number>, labels: ArrayLike<number>): void {
+function checkPairs(scores: ArrayLike<unknown>, labels: ArrayLike<unknown>): void {
   if (scores.length !== labels.length) throw new RangeError(`scores and labels differ in length (${scores.length} vs ${labels.length})`);
 }
 
