@@ -281,45 +281,87 @@ export function pairedBootstrap(model: ArrayLike<number>, rival: ArrayLike<numbe
     groupCount = index.size;
   } else for (let r = 0; r < rows; r++) groupOf[r] = r;
 
-  const byScore = (scores: ArrayLike<number>) => Int32Array.from({ length: rows }, (_, i) => i).sort((a, b) => scores[a] - scores[b]);
-  const modelOrder = byScore(model);
-  const rivalOrder = byScore(rival);
+  // Per group: its rows and the sums of the two models' row losses, so a resample's mean loss is a
+  // sum over groups; for AUC each model's rows sorted once, with the tie blocks marked.
+  const groupRows = new Float64Array(groupCount);
+  const logLossSums = [new Float64Array(groupCount), new Float64Array(groupCount)];
+  const brierSums = [new Float64Array(groupCount), new Float64Array(groupCount)];
   const modelLoss = rowLogLosses(model, labels);
   const rivalLoss = rowLogLosses(rival, labels);
-  const squared = (p: ArrayLike<number>) => Float64Array.from(labels, (y, i) => (p[i] - y) ** 2);
-  const modelSquared = squared(model);
-  const rivalSquared = squared(rival);
-  const weightedMean = (values: Float64Array, weights: ArrayLike<number>) => {
+  for (let r = 0; r < rows; r++) {
+    const g = groupOf[r];
+    groupRows[g]++;
+    logLossSums[0][g] += modelLoss[r];
+    logLossSums[1][g] += rivalLoss[r];
+    brierSums[0][g] += (model[r] - labels[r]) ** 2;
+    brierSums[1][g] += (rival[r] - labels[r]) ** 2;
+  }
+  const sortedFor = (scores: ArrayLike<number>) => {
+    const order = Int32Array.from({ length: rows }, (_, i) => i).sort((a, b) => scores[a] - scores[b]);
+    const positive = Uint8Array.from(order, (row) => (labels[row] === 1 ? 1 : 0));
+    const group = Int32Array.from(order, (row) => groupOf[row]);
+    // blockEnd[i]: one past the last row tied with row i's score (read at each block's first row).
+    const blockEnd = new Int32Array(rows);
+    for (let start = 0; start < rows; ) {
+      let end = start + 1;
+      while (end < rows && scores[order[end]] === scores[order[start]]) end++;
+      blockEnd[start] = end;
+      start = end;
+    }
+    return { positive, group, blockEnd };
+  };
+  const sorted = [sortedFor(model), sortedFor(rival)];
+  /** AUC of model m (0 or 1) with each group counted `drawn[g]` times. */
+  const aucOf = (m: number, drawn: Float64Array) => {
+    const { positive, group, blockEnd } = sorted[m];
+    let negativesBelow = 0;
+    let positiveTotal = 0;
+    let concordant = 0;
+    for (let start = 0; start < rows; ) {
+      const end = blockEnd[start];
+      let positives = 0;
+      let negatives = 0;
+      for (let i = start; i < end; i++) {
+        const w = drawn[group[i]];
+        positives += w * positive[i];
+        negatives += w * (1 - positive[i]);
+      }
+      concordant += positives * (negativesBelow + negatives / 2);
+      negativesBelow += negatives;
+      positiveTotal += positives;
+      start = end;
+    }
+    return positiveTotal === 0 || negativesBelow === 0 ? NaN : concordant / (positiveTotal * negativesBelow);
+  };
+  const meanOf = (sums: Float64Array, drawn: Float64Array) => {
     let total = 0;
     let weight = 0;
-    for (let r = 0; r < rows; r++) {
-      total += values[r] * weights[r];
-      weight += weights[r];
+    for (let g = 0; g < groupCount; g++) {
+      total += sums[g] * drawn[g];
+      weight += groupRows[g] * drawn[g];
     }
     return total / weight;
   };
 
-  const ones = new Float64Array(rows).fill(1);
+  const once = new Float64Array(groupCount).fill(1);
   const full = {
-    auc: [weightedAuc(model, labels, ones, modelOrder), weightedAuc(rival, labels, ones, rivalOrder)],
-    logLoss: [weightedMean(modelLoss, ones), weightedMean(rivalLoss, ones)],
-    brier: [weightedMean(modelSquared, ones), weightedMean(rivalSquared, ones)],
+    auc: [aucOf(0, once), aucOf(1, once)],
+    logLoss: [meanOf(logLossSums[0], once), meanOf(logLossSums[1], once)],
+    brier: [meanOf(brierSums[0], once), meanOf(brierSums[1], once)],
   };
 
   const rng = new Rng(options.seed ?? 1);
   const drawn = new Float64Array(groupCount);
-  const weights = new Float64Array(rows);
   const aucDifferences: number[] = [];
   const logLossDifferences = new Float64Array(resamples);
   const brierDifferences = new Float64Array(resamples);
   for (let b = 0; b < resamples; b++) {
     drawn.fill(0);
     for (let n = 0; n < groupCount; n++) drawn[rng.below(groupCount)]++;
-    for (let r = 0; r < rows; r++) weights[r] = drawn[groupOf[r]];
-    const aucDifference = weightedAuc(model, labels, weights, modelOrder) - weightedAuc(rival, labels, weights, rivalOrder);
+    const aucDifference = aucOf(0, drawn) - aucOf(1, drawn);
     if (Number.isFinite(aucDifference)) aucDifferences.push(aucDifference);
-    logLossDifferences[b] = weightedMean(modelLoss, weights) - weightedMean(rivalLoss, weights);
-    brierDifferences[b] = weightedMean(modelSquared, weights) - weightedMean(rivalSquared, weights);
+    logLossDifferences[b] = meanOf(logLossSums[0], drawn) - meanOf(logLossSums[1], drawn);
+    brierDifferences[b] = meanOf(brierSums[0], drawn) - meanOf(brierSums[1], drawn);
   }
   const interval = ([m, r]: number[], differences: Float64Array): PairedInterval => {
     differences.sort();

@@ -4,9 +4,9 @@ import type { Tf } from '../ml/tf-backend';
 import { brierScore, calibrationError, multiClassMetrics, reliabilityTable, type MultiClassMetrics, type ReliabilityBin } from './calibration';
 import { markovSteps, userExamples, visitExamples, visitsBetween, type LabelledExamples, type UserHistory } from './datasets';
 import { NEXT_ACTIONS } from './funnel-actions';
-import { fitLogistic, predictLogisticRows } from '../ml/logistic-regression';
+import { fitLogistic, predictLogisticRows, type LogisticModel } from '../ml/logistic-regression';
 import { SESSION_FEATURES, USER_FEATURES, type HandFeature } from './features';
-import { bestSingleFeature, selectServedModel, singleFeatureLogistic, type ServedPropensityModel } from './propensity-selection';
+import { bestSingleFeature, outOfFoldPredictions, selectServedModel, singleFeatureLogistic, type ServedPropensityModel } from './propensity-selection';
 import { fitMarkov, markovProbabilities, type MarkovModel } from './markov';
 import { nextStepWindows, predictWindowSteps, trainNextStepModel, type NextStepTraining } from './next-step-model';
 import { pickExamples, predictPropensity, propensityModelFromLogistic, propensitySplit, trainPropensityModel, type PropensityExamples, type PropensityModel, type PropensityTraining } from './propensity-model';
@@ -154,6 +154,7 @@ export interface PropensityEvaluation {
     networkVsLogistic: PairedComparison;
     networkVsSingleFeature: PairedComparison;
     logisticVsSingleFeature: PairedComparison;
+    logisticVsSingleFeatureOn: 'held-out rows' | 'out of fold';
   };
   /** The served model on the held-out examples. */
   model: BinaryMetrics;
@@ -234,6 +235,9 @@ function rivalMetrics(probabilities: ArrayLike<number>, labels: ArrayLike<number
   return { auc: round(auc(probabilities, labels)), logLoss: round(logLoss(probabilities, labels)), brier: round(brierScore(probabilities, labels)) };
 }
 
+/** Up to this many training examples the logistic model and the single feature are compared out of fold (5 folds by user or visit). */
+export const CROSS_VALIDATION_MAX_EXAMPLES = 20_000;
+
 /** The hand feature the past-purchases rival reads. */
 export const PAST_PURCHASES = 'past purchases';
 
@@ -268,12 +272,28 @@ async function compareWithRivals(
   const baseRate = fit.labels.reduce((sum, y) => sum + y, 0) / fit.labels.length;
 
   const validationExamples = pickExamples(train.examples, calibrationRows, training.window, width);
+  // Few examples (users: one per user and cutoff) leave the held-out share with a handful of
+  // buyers; there the logistic model and the single feature are compared out of fold over every
+  // training user instead. Many (visits) make that five more fits of the largest model for no gain.
+  const crossValidate = train.examples.count <= CROSS_VALIDATION_MAX_EXAMPLES;
+  const outOfFold = (fitModel: (features: Float32Array, labels: Uint8Array) => LogisticModel) =>
+    outOfFoldPredictions(train.examples.features, width, train.examples.labels, train.keys, fitModel, 5, training.seed);
   const selection = selectServedModel({
-    labels: validation.labels,
-    groups: Array.from(calibrationRows, (r) => train.keys[r]),
-    network: predictPropensity(tf, network, validationExamples),
-    logistic: predictLogisticRows(logistic, validation.features),
-    singleFeature: predictLogisticRows(single.model, validation.features),
+    heldOut: {
+      labels: validation.labels,
+      groups: Array.from(calibrationRows, (r) => train.keys[r]),
+      network: predictPropensity(tf, network, validationExamples),
+      logistic: predictLogisticRows(logistic, validation.features),
+      singleFeature: predictLogisticRows(single.model, validation.features),
+    },
+    outOfFold: crossValidate
+      ? {
+          labels: train.examples.labels,
+          groups: train.keys,
+          logistic: outOfFold((features, labels) => fitLogistic(features, width, labels, { l2: 1 })),
+          singleFeature: outOfFold((features, labels) => singleFeatureLogistic(features, width, labels, single.feature)),
+        }
+      : undefined,
     singleFeatureName: single.name,
     bestEpoch,
     unit: target === 'user' ? 'users' : 'visits',
@@ -313,6 +333,7 @@ async function compareWithRivals(
       networkVsLogistic: roundedComparison(selection.networkVsLogistic),
       networkVsSingleFeature: roundedComparison(selection.networkVsSingleFeature),
       logisticVsSingleFeature: roundedComparison(selection.logisticVsSingleFeature),
+      logisticVsSingleFeatureOn: selection.logisticVsSingleFeatureOn,
     },
     model: servedMetrics,
     network: binaryMetrics(byModel.network, labels, baseRate),

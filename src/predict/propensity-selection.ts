@@ -1,12 +1,14 @@
 import { auc, pairedBootstrap, type PairedComparison } from '../ml/metrics';
-import { fitLogistic, standardiser, type LogisticModel } from '../ml/logistic-regression';
+import { fitLogistic, predictLogisticRows, standardiser, type LogisticModel } from '../ml/logistic-regression';
+import { Rng } from '../ml/random';
+import { seededPermutation } from './tf-training';
 import type { HandFeature } from './features';
 
 /**
  * Which purchase-propensity model serves: the network only when it clearly beats both the logistic
- * regression and the best single hand feature on the held-out (validation) users or visits, else
- * the logistic regression when it clearly beats that feature, else the feature itself as a
- * calibrated one-feature rule. "Clearly" is a paired bootstrap interval (`pairedBootstrap`, over
+ * regression and the best single hand feature on the users or visits it held out of fitting, else
+ * the logistic regression when it clearly beats that feature (out of fold over the training users
+ * where they are few), else the feature itself as a calibrated one-feature rule. "Clearly" is a paired bootstrap interval (`pairedBootstrap`, over
  * users or visits, 1000 resamples, seeded) of the AUC difference above zero with a log loss no
  * worse. Nothing here reads the test period: the kind evaluates the chosen model there afterwards.
  */
@@ -47,8 +49,10 @@ export interface SingleFeatureChoice {
 
 /**
  * The single hand feature that ranks the validation rows best: each feature is oriented on the fit
- * rows (its one-feature logistic regression's sign) and scored by AUC on the validation rows; the
- * highest wins (ties: the earlier feature). Its one-feature regression on the fit rows is the rule.
+ * rows (the sign of its covariance with the label there, which is the sign its one-feature logistic
+ * regression takes: that fit's log likelihood is concave and its slope at weight 0 is n·covariance)
+ * and scored by AUC on the validation rows; the highest wins (ties: the earlier feature). The rule
+ * is the winner's one-feature regression on the fit rows.
  */
 export function bestSingleFeature(
   fit: { features: ArrayLike<number>; labels: ArrayLike<number> },
@@ -56,18 +60,22 @@ export function bestSingleFeature(
   names: readonly HandFeature[],
 ): SingleFeatureChoice {
   const width = names.length;
-  let best: { feature: number; validationAuc: number; model: LogisticModel } | null = null;
+  if (width === 0) throw new RangeError('no hand features to choose from');
+  const fitRows = fit.labels.length;
+  let rate = 0;
+  for (let r = 0; r < fitRows; r++) rate += fit.labels[r] / fitRows;
+  let best = { feature: 0, validationAuc: -Infinity };
   for (let j = 0; j < width; j++) {
-    const model = singleFeatureLogistic(fit.features, width, fit.labels, j);
-    const sign = Math.sign(model.weights[j + 1]);
+    let covariance = 0;
+    for (let r = 0; r < fitRows; r++) covariance += (fit.labels[r] - rate) * fit.features[r * width + j];
+    const sign = Math.abs(covariance) < 1e-12 ? 0 : Math.sign(covariance);
     const values = featureColumn(validation.features, width, j);
-    const oriented = sign === 0 ? values.fill(0) : values.map((v) => sign * v);
-    const score = auc(oriented, validation.labels);
+    for (let r = 0; r < values.length; r++) values[r] *= sign;
+    const score = auc(values, validation.labels);
     const validationAuc = Number.isNaN(score) ? 0.5 : score;
-    if (!best || validationAuc > best.validationAuc) best = { feature: j, validationAuc, model };
+    if (validationAuc > best.validationAuc) best = { feature: j, validationAuc };
   }
-  if (!best) throw new RangeError('no hand features to choose from');
-  return { ...best, name: names[best.feature].name };
+  return { ...best, name: names[best.feature].name, model: singleFeatureLogistic(fit.features, width, fit.labels, best.feature) };
 }
 
 /** Clearly better: the AUC interval lies above zero and the log loss is no worse. */
@@ -75,60 +83,110 @@ export function clearlyBeats(comparison: PairedComparison): boolean {
   return comparison.modelBetter.auc && comparison.logLoss.difference <= 0;
 }
 
+/**
+ * Out-of-fold probabilities: the groups (users, visits) are dealt at random into `folds` folds
+ * (seeded), and each fold's rows are predicted by `fit` trained on the other folds' rows, so every
+ * row is scored by a model that never saw its group. Throws RangeError for fewer groups than folds.
+ */
+export function outOfFoldPredictions(
+  features: Float32Array,
+  width: number,
+  labels: Uint8Array,
+  groups: readonly string[],
+  fit: (features: Float32Array, labels: Uint8Array) => LogisticModel,
+  folds = 5,
+  seed = 1,
+): Float64Array {
+  const distinct = [...new Set(groups)];
+  if (distinct.length < folds) throw new RangeError(`${distinct.length} groups cannot fill ${folds} folds`);
+  const order = seededPermutation(distinct.length, new Rng(seed));
+  const foldOf = new Map<string, number>();
+  order.forEach((g, n) => foldOf.set(distinct[g], n % folds));
+  const out = new Float64Array(labels.length);
+  for (let fold = 0; fold < folds; fold++) {
+    const inFold: number[] = [];
+    const outside: number[] = [];
+    groups.forEach((group, row) => (foldOf.get(group) === fold ? inFold : outside).push(row));
+    const rowsOf = (rows: number[]) => {
+      const picked = new Float32Array(rows.length * width);
+      rows.forEach((row, n) => picked.set(features.subarray(row * width, (row + 1) * width), n * width));
+      return picked;
+    };
+    const model = fit(rowsOf(outside), Uint8Array.from(outside, (row) => labels[row]));
+    predictLogisticRows(model, rowsOf(inFold)).forEach((p, n) => (out[inFold[n]] = p));
+  }
+  return out;
+}
+
 export interface ModelSelection {
   servedModel: ServedPropensityModel;
   /** Why, in a sentence with the figures it rests on. */
   reason: string;
-  /** The three paired comparisons on the validation rows (differences are the first named − the second). */
+  /** The paired comparisons the rule read (differences are the first named − the second). */
   networkVsLogistic: PairedComparison;
   networkVsSingleFeature: PairedComparison;
   logisticVsSingleFeature: PairedComparison;
+  /** Where logisticVsSingleFeature was measured: the network's held-out rows, or out of fold over every training row. */
+  logisticVsSingleFeatureOn: 'held-out rows' | 'out of fold';
+}
+
+/** Probabilities of the models compared on one set of rows. */
+export interface ComparedRows {
+  labels: ArrayLike<number>;
+  /** One key per row (user or visit): the bootstrap resamples them whole. */
+  groups: ArrayLike<string>;
+  logistic: ArrayLike<number>;
+  singleFeature: ArrayLike<number>;
 }
 
 const signed = (value: number) => `${value >= 0 ? '+' : '−'}${Math.abs(value).toFixed(3)}`;
 const aucFigures = (c: PairedComparison) => `AUC ${signed(c.auc.difference)}, 95 % CI ${signed(c.auc.lower)} to ${signed(c.auc.upper)}; log loss ${signed(c.logLoss.difference)}`;
 
 /**
- * Applies the selection rule to the three models' probabilities on the same validation rows.
- * `bestEpoch` 0 means the network never left its logistic start, so it cannot be chosen. `unit`
- * names the groups in the reason ("users", "visits").
+ * Applies the selection rule. `heldOut` holds the three models' probabilities on the rows the
+ * network held out of fitting (its rivals fitted on the same fit rows); the network is compared
+ * there. The logistic model and the single feature are compared on `outOfFold` when given (every
+ * training row, each predicted by models that never saw its group: more evidence where examples
+ * are few), else on `heldOut`. `bestEpoch` 0 means the network never left its logistic start, so
+ * it cannot be chosen. `unit` names the groups in the reason ("users", "visits").
  */
 export function selectServedModel(input: {
-  labels: ArrayLike<number>;
-  /** One key per row (user or visit): the bootstrap resamples them whole. */
-  groups: ArrayLike<string>;
-  network: ArrayLike<number>;
-  logistic: ArrayLike<number>;
-  singleFeature: ArrayLike<number>;
+  heldOut: ComparedRows & { network: ArrayLike<number> };
+  outOfFold?: ComparedRows;
   singleFeatureName: string;
   bestEpoch: number;
   unit: string;
   seed?: number;
 }): ModelSelection {
-  const options = { groups: input.groups, resamples: 1000, seed: input.seed ?? 1 };
-  const networkVsLogistic = pairedBootstrap(input.network, input.logistic, input.labels, options);
-  const networkVsSingleFeature = pairedBootstrap(input.network, input.singleFeature, input.labels, options);
-  const logisticVsSingleFeature = pairedBootstrap(input.logistic, input.singleFeature, input.labels, options);
-  const on = `on ${networkVsLogistic.groups} validation ${input.unit}`;
+  const { heldOut, outOfFold } = input;
+  const bootstrap = (model: ArrayLike<number>, rival: ArrayLike<number>, rows: ComparedRows) =>
+    pairedBootstrap(model, rival, rows.labels, { groups: rows.groups, resamples: 1000, seed: input.seed ?? 1 });
+  const networkVsLogistic = bootstrap(heldOut.network, heldOut.logistic, heldOut);
+  const networkVsSingleFeature = bootstrap(heldOut.network, heldOut.singleFeature, heldOut);
+  const logisticRows = outOfFold ?? heldOut;
+  const logisticVsSingleFeature = bootstrap(logisticRows.logistic, logisticRows.singleFeature, logisticRows);
+  const logisticVsSingleFeatureOn = outOfFold ? ('out of fold' as const) : ('held-out rows' as const);
+  const onHeldOut = `on ${networkVsLogistic.groups} held-out ${input.unit}`;
+  const onLogisticRows = outOfFold ? `out of fold on ${logisticVsSingleFeature.groups} training ${input.unit}` : onHeldOut;
   const feature = `the single feature "${input.singleFeatureName}"`;
-  const comparisons = { networkVsLogistic, networkVsSingleFeature, logisticVsSingleFeature };
+  const comparisons = { networkVsLogistic, networkVsSingleFeature, logisticVsSingleFeature, logisticVsSingleFeatureOn };
   if (input.bestEpoch > 0 && clearlyBeats(networkVsLogistic) && clearlyBeats(networkVsSingleFeature)) {
     return {
       servedModel: 'network',
-      reason: `the network beats the logistic model (${aucFigures(networkVsLogistic)}) and ${feature} (${aucFigures(networkVsSingleFeature)}) ${on}`,
+      reason: `the network beats the logistic model (${aucFigures(networkVsLogistic)}) and ${feature} (${aucFigures(networkVsSingleFeature)}) ${onHeldOut}`,
       ...comparisons,
     };
   }
   const networkShort =
     input.bestEpoch === 0
       ? 'no epoch of the network beat its logistic start on held-out rows'
-      : `the network does not clearly beat both rivals (against the logistic model ${aucFigures(networkVsLogistic)}; against ${feature} ${aucFigures(networkVsSingleFeature)})`;
+      : `the network does not clearly beat both rivals ${onHeldOut} (against the logistic model ${aucFigures(networkVsLogistic)}; against ${feature} ${aucFigures(networkVsSingleFeature)})`;
   if (clearlyBeats(logisticVsSingleFeature)) {
-    return { servedModel: 'logistic', reason: `${networkShort}; the logistic model beats ${feature} (${aucFigures(logisticVsSingleFeature)}) ${on}`, ...comparisons };
+    return { servedModel: 'logistic', reason: `${networkShort}; the logistic model beats ${feature} (${aucFigures(logisticVsSingleFeature)}) ${onLogisticRows}`, ...comparisons };
   }
   return {
     servedModel: 'single-feature',
-    reason: `${networkShort}; the logistic model does not clearly beat ${feature} (${aucFigures(logisticVsSingleFeature)}) ${on}, so that feature serves, calibrated by a one-feature logistic regression`,
+    reason: `${networkShort}; the logistic model does not clearly beat ${feature} (${aucFigures(logisticVsSingleFeature)}) ${onLogisticRows}, so that feature serves, calibrated by a one-feature logistic regression`,
     ...comparisons,
   };
 }
