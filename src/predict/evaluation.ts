@@ -150,7 +150,7 @@ export interface PropensityEvaluation {
   /** Why that model serves, with the validation figures. */
   reason: string;
   selection: {
-    bestSingleFeature: { name: string; validationAuc: number };
+    bestSingleFeature: { name: string; trainingAuc: number };
     networkVsLogistic: PairedComparison;
     networkVsSingleFeature: PairedComparison;
     logisticVsSingleFeature: PairedComparison;
@@ -266,7 +266,7 @@ async function compareWithRivals(
   const validation = { features: featureRows(train.examples.features, calibrationRows, width), labels: labelsOf(train.examples.labels, calibrationRows) };
   const logistic = fitLogistic(fit.features, width, fit.labels, { l2: 1 });
   const { model: network, bestEpoch } = await trainPropensityModel(tf, train.examples, training, onEpoch, logistic, train.keys);
-  const single = bestSingleFeature(fit, validation, names);
+  const single = bestSingleFeature(train.examples, fit, names);
   const pastPurchasesAt = names.findIndex((f) => f.name === PAST_PURCHASES);
   const pastPurchases = singleFeatureLogistic(fit.features, width, fit.labels, pastPurchasesAt);
   const baseRate = fit.labels.reduce((sum, y) => sum + y, 0) / fit.labels.length;
@@ -329,7 +329,7 @@ async function compareWithRivals(
     servedModel: selection.servedModel,
     reason: selection.reason,
     selection: {
-      bestSingleFeature: { name: single.name, validationAuc: round(single.validationAuc) },
+      bestSingleFeature: { name: single.name, trainingAuc: round(single.trainingAuc) },
       networkVsLogistic: roundedComparison(selection.networkVsLogistic),
       networkVsSingleFeature: roundedComparison(selection.networkVsSingleFeature),
       logisticVsSingleFeature: roundedComparison(selection.logisticVsSingleFeature),

@@ -39,17 +39,25 @@ describe('singleFeatureLogistic', () => {
 });
 
 describe('bestSingleFeature', () => {
-  it('picks the feature the label follows, and orients a falling one on the fit rows', () => {
-    const fit = syntheticRows(1000, 2);
-    const validation = syntheticRows(600, 3);
-    const chosen = bestSingleFeature(fit, validation, names('noise', 'past purchases', 'falling'));
+  it('picks the feature the label follows, orients a falling one, and fits its rule on the fit rows', () => {
+    const training = syntheticRows(1000, 2);
+    const fit = { features: training.features.slice(0, 600 * 3), labels: training.labels.slice(0, 600) };
+    const chosen = bestSingleFeature(training, fit, names('noise', 'past purchases', 'falling'));
     // Feature 2 is feature 1 reversed and blurred: it ranks worse, but better than chance once
-    // turned round (its covariance with the label on the fit rows is negative).
+    // turned round (its covariance with the label is negative).
     expect(chosen.name).toBe('past purchases');
-    expect(chosen.validationAuc).toBeGreaterThan(0.65);
-    const onlyFalling = bestSingleFeature(fit, validation, names('noise', 'x', 'falling'));
-    expect(onlyFalling.validationAuc).toBeGreaterThan(0.6);
-    // Its rule predicts more for a higher feature 1.
+    expect(chosen.trainingAuc).toBeGreaterThan(0.65);
+    const onlyFalling = bestSingleFeature(training, fit, names('noise', 'x', 'falling'));
+    expect(onlyFalling.name).toBe('x'); // 'x' is still feature 1
+    const withoutSignal = bestSingleFeature(
+      { features: Float32Array.from(training.features).map((v, i) => (i % 3 === 1 ? 0 : v)), labels: training.labels },
+      fit,
+      names('noise', 'constant', 'falling'),
+    );
+    expect(withoutSignal.name).toBe('falling');
+    expect(withoutSignal.trainingAuc).toBeGreaterThan(0.6);
+    // The rule: fitted on the fit rows only, and rising with feature 1.
+    expect(chosen.model.weights).toEqual(singleFeatureLogistic(fit.features, 3, fit.labels, 1).weights);
     const low = predictLogisticRows(chosen.model, [0.5, 0, 5]);
     const high = predictLogisticRows(chosen.model, [0.5, 3, 2]);
     expect(high[0]).toBeGreaterThan(low[0]);
@@ -77,7 +85,7 @@ describe('selectServedModel', () => {
   // 400 users, one row each; `truth` is each one's chance.
   const rng = new Rng(11);
   const truth = Array.from({ length: 400 }, () => rng.next() ** 2);
-  const labels = truth.map((p) => (rng.next() < p ? 1 : 0));
+  const labels = truth.map((p): number => (rng.next() < p ? 1 : 0));
   const groups = truth.map((_, i) => `u${i}`);
   const noisy = (amount: number) => truth.map((p) => Math.min(0.99, Math.max(0.01, p + amount * (rng.next() - 0.5))));
   const constant = truth.map(() => labels.reduce((a, b) => a + b, 0) / labels.length);

@@ -8,9 +8,10 @@ import type { HandFeature } from './features';
  * Which purchase-propensity model serves: the network only when it clearly beats both the logistic
  * regression and the best single hand feature on the users or visits it held out of fitting, else
  * the logistic regression when it clearly beats that feature (out of fold over the training users
- * where they are few), else the feature itself as a calibrated one-feature rule. "Clearly" is a paired bootstrap interval (`pairedBootstrap`, over
- * users or visits, 1000 resamples, seeded) of the AUC difference above zero with a log loss no
- * worse. Nothing here reads the test period: the kind evaluates the chosen model there afterwards.
+ * where they are few), else the feature itself as a calibrated one-feature rule. "Clearly" is a paired
+ * bootstrap interval (`pairedBootstrap`, over users or visits, 1000 resamples, seeded) of the AUC
+ * difference above zero. Nothing here reads the test period: the kind evaluates the chosen model
+ * there afterwards.
  */
 
 export type ServedPropensityModel = 'network' | 'logistic' | 'single-feature';
@@ -41,46 +42,53 @@ export interface SingleFeatureChoice {
   /** Index into the hand features. */
   feature: number;
   name: string;
-  /** Its AUC on the validation rows, oriented by the fit rows (the direction its one-feature fit took). */
-  validationAuc: number;
+  /** Its AUC on the training rows, oriented by its covariance with the label there. */
+  trainingAuc: number;
   /** Fitted on the fit rows. */
   model: LogisticModel;
 }
 
 /**
- * The single hand feature that ranks the validation rows best: each feature is oriented on the fit
- * rows (the sign of its covariance with the label there, which is the sign its one-feature logistic
- * regression takes: that fit's log likelihood is concave and its slope at weight 0 is n·covariance)
- * and scored by AUC on the validation rows; the highest wins (ties: the earlier feature). The rule
- * is the winner's one-feature regression on the fit rows.
+ * The single hand feature that ranks the training rows best: each feature is oriented by the sign
+ * of its covariance with the label (the sign its one-feature logistic regression takes: that fit's
+ * log likelihood is concave and its slope at weight 0 is n·covariance) and scored by AUC over
+ * `training` (the fit and the held-out rows together: one sign per feature is all that is fitted,
+ * and with few buyers a held-out share alone picks noise); the highest wins (ties: the earlier
+ * feature). The rule is the winner's one-feature regression on the `fit` rows, so the held-out
+ * rows can still judge it against the other models.
  */
 export function bestSingleFeature(
+  training: { features: ArrayLike<number>; labels: ArrayLike<number> },
   fit: { features: ArrayLike<number>; labels: ArrayLike<number> },
-  validation: { features: ArrayLike<number>; labels: ArrayLike<number> },
   names: readonly HandFeature[],
 ): SingleFeatureChoice {
   const width = names.length;
   if (width === 0) throw new RangeError('no hand features to choose from');
-  const fitRows = fit.labels.length;
+  const rows = training.labels.length;
   let rate = 0;
-  for (let r = 0; r < fitRows; r++) rate += fit.labels[r] / fitRows;
-  let best = { feature: 0, validationAuc: -Infinity };
+  for (let r = 0; r < rows; r++) rate += training.labels[r] / rows;
+  let best = { feature: 0, trainingAuc: -Infinity };
   for (let j = 0; j < width; j++) {
+    const values = featureColumn(training.features, width, j);
     let covariance = 0;
-    for (let r = 0; r < fitRows; r++) covariance += (fit.labels[r] - rate) * fit.features[r * width + j];
-    const sign = Math.abs(covariance) < 1e-12 ? 0 : Math.sign(covariance);
-    const values = featureColumn(validation.features, width, j);
-    for (let r = 0; r < values.length; r++) values[r] *= sign;
-    const score = auc(values, validation.labels);
-    const validationAuc = Number.isNaN(score) ? 0.5 : score;
-    if (validationAuc > best.validationAuc) best = { feature: j, validationAuc };
+    for (let r = 0; r < rows; r++) covariance += (training.labels[r] - rate) * values[r];
+    const sign = Math.abs(covariance) < 1e-9 * rows ? 0 : Math.sign(covariance);
+    for (let r = 0; r < rows; r++) values[r] *= sign;
+    const score = auc(values, training.labels);
+    const trainingAuc = Number.isNaN(score) ? 0.5 : score;
+    if (trainingAuc > best.trainingAuc) best = { feature: j, trainingAuc };
   }
   return { ...best, name: names[best.feature].name, model: singleFeatureLogistic(fit.features, width, fit.labels, best.feature) };
 }
 
-/** Clearly better: the AUC interval lies above zero and the log loss is no worse. */
+/**
+ * Clearly better: the AUC interval of the paired difference lies above zero. Ranking decides; the
+ * served model's calibration is judged on its own (its Brier score against the base rate's), since
+ * a richer model that ranks better can lose log loss to a one-feature rule on a small shop by
+ * overconfidence alone.
+ */
 export function clearlyBeats(comparison: PairedComparison): boolean {
-  return comparison.modelBetter.auc && comparison.logLoss.difference <= 0;
+  return comparison.modelBetter.auc;
 }
 
 /**
