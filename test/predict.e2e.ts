@@ -48,25 +48,40 @@ describe('prediction', () => {
     expect(Object.keys(evaluation.model.recall).sort()).toEqual(['cart', 'checkout', 'exit', 'purchase', 'view']);
   });
 
-  it('trains PURCHASE_PROPENSITY and reports both targets against the logistic baseline with calibration tables', () => {
-    const { users, visits } = versions.PURCHASE_PROPENSITY.metrics.evaluation;
-    for (const evaluation of [users, visits]) {
-      expect(evaluation.model.reliability.length).toBeGreaterThan(1);
-      expect(evaluation.model.brier).toBeGreaterThan(0);
-      expect(evaluation.model.auc).toBeGreaterThan(0.5);
+  it('trains PURCHASE_PROPENSITY, names the served model and why, and reports it against every rival with intervals', () => {
+    const evaluation = versions.PURCHASE_PROPENSITY.metrics.evaluation;
+    const { users, visits } = evaluation;
+    expect(evaluation.servedModel).toEqual({ users: users.servedModel, visits: visits.servedModel });
+    for (const target of [users, visits]) {
+      expect(['network', 'logistic', 'single-feature']).toContain(target.servedModel);
+      // The reason names the rule's outcome in words and figures.
+      const says = { network: /^the network beats the logistic model/, logistic: /the logistic model beats the single feature "/, 'single-feature': /so that feature serves/ }[target.servedModel as 'network'];
+      expect(target.reason).toMatch(says);
+      expect(target.reason).toMatch(/AUC [+−]\d\.\d{3}, 95 % CI/);
+      // The network serves only where it left its logistic start; otherwise the served model's
+      // held-out figures are exactly its rival's.
+      if (target.servedModel === 'network') expect(target.bestEpoch).toBeGreaterThan(0);
+      if (target.servedModel === 'logistic') expect(target.model.auc).toBe(target.logisticBaseline.auc);
+      if (target.servedModel === 'single-feature') expect(target.model.auc).toBe(target.singleFeatureBaseline.auc);
+      // 300 users leave a few dozen buyers in the held-out period: which model ranks them best is
+      // within noise here (the figures of the demo shop are in docs/prediction.md); the report is
+      // checked for its shape and its arithmetic.
+      expect(target.model.reliability.length).toBeGreaterThan(1);
+      for (const rival of ['pastPurchases', 'baseRate', 'singleFeature', 'logistic']) {
+        const comparison = target.versus[rival];
+        expect(comparison.resamples).toBe(1000);
+        for (const metric of ['auc', 'logLoss', 'brier']) {
+          const { model, rival: other, difference, lower, upper } = comparison[metric];
+          expect(difference).toBeCloseTo(model - other, 4);
+          expect(lower).toBeLessThanOrEqual(difference + 1e-9);
+          expect(upper).toBeGreaterThanOrEqual(difference - 1e-9);
+        }
+      }
+      expect(target.versus.baseRate.auc.rival).toBe(0.5);
+      expect(target.calibration).toEqual({ brier: target.model.brier, baseRateBrier: target.baseRateBaseline.brier, improvesOnBaseRate: target.model.brier < target.baseRateBaseline.brier });
     }
-    // Logged so the figures of this run can be read next to the assertion.
-    console.log(JSON.stringify({ nextStep: [versions.NEXT_STEP.metrics.evaluation.model.logLoss, versions.NEXT_STEP.metrics.evaluation.markovBaseline.logLoss], users: [users.model.logLoss, users.logisticBaseline.logLoss], visits: [visits.model.logLoss, visits.logisticBaseline.logLoss] }));
-    // On 300 users the held-out period holds a few dozen buyers, and whether the sequence network
-    // beats the logistic regression flips with a few hours' shift of the split: the claim that it
-    // does is measured on the demo shop (npm run bench train-defaults, docs/prediction.md). Here:
-    // a network that works, within 15 % of the baseline's log loss (a broken one is far off: the
-    // base rate alone is about twice the baseline's loss), and which knows its epochs.
-    for (const evaluation of [users, visits]) {
-      expect(evaluation.model.logLoss).toBeLessThan(evaluation.logisticBaseline.logLoss * 1.15);
-      expect(evaluation.bestEpoch).toBeGreaterThanOrEqual(0);
-      expect(evaluation.bestEpoch).toBeLessThanOrEqual(3);
-    }
+    // Logged so the figures of this run can be read next to the assertions.
+    console.log(JSON.stringify({ users: [users.servedModel, users.model.auc, users.pastPurchasesBaseline.auc, users.model.brier, users.baseRateBaseline.brier], visits: [visits.servedModel, visits.model.auc, visits.pastPurchasesBaseline.auc] }));
   });
 
   it('predicts the next step for a visit that was never stored, with the baseline and an explanation', async () => {

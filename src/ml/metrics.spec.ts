@@ -5,11 +5,14 @@ import {
   hitAtK,
   logLoss,
   ndcgAtK,
+  pairedBootstrap,
   pairwiseConcordance,
   precisionAtK,
   recallAtK,
   reciprocalRank,
+  weightedAuc,
 } from './metrics';
+import { Rng } from './random';
 
 // One user: recommended best first, and the three items they went on to buy (42 was never recommended).
 const recommended = [5, 3, 9, 1, 7];
@@ -94,5 +97,80 @@ describe('classification metrics (hand-computed)', () => {
     expect(pairwiseConcordance([1, 2, 3], [10, 30, 20])).toBeCloseTo(2 / 3, 12);
     expect(pairwiseConcordance([1, 2, 3], [5, 6, 7])).toBe(1);
     expect(pairwiseConcordance([1, 1], [5, 6])).toBe(0.5);
+  });
+});
+
+describe('weightedAuc', () => {
+  it('counts a row of weight k as k copies and leaves weight 0 out', () => {
+    const scores = [0.1, 0.4, 0.35, 0.8, 0.4];
+    const labels = [0, 0, 1, 1, 1];
+    const weights = [2, 1, 0, 3, 1];
+    // Positives: 0.8 (×3) and 0.4 (×1); negatives: 0.1 (×2) and 0.4 (×1). Pairs 4 × 3 = 12:
+    // 0.8 beats all three negatives (9), 0.4 beats the two 0.1s (2) and ties the 0.4 (0.5).
+    expect(weightedAuc(scores, labels, weights)).toBeCloseTo(11.5 / 12, 12);
+    const expanded = weights.flatMap((w, i) => Array(w).fill(i));
+    expect(weightedAuc(scores, labels, weights)).toBeCloseTo(auc(expanded.map((i) => scores[i]), expanded.map((i) => labels[i])), 12);
+    expect(weightedAuc(scores, labels, [1, 1, 0, 0, 0])).toBeNaN(); // no positive weight
+  });
+});
+
+describe('pairedBootstrap', () => {
+  it('finds no difference between a model and itself', () => {
+    const p = [0.2, 0.7, 0.4, 0.9, 0.1, 0.5];
+    const y = [0, 1, 0, 1, 0, 1];
+    const c = pairedBootstrap(p, p, y, { resamples: 200 });
+    for (const metric of [c.auc, c.logLoss, c.brier]) expect([metric.difference, metric.lower, metric.upper]).toEqual([0, 0, 0]);
+    expect(c.modelBetter).toEqual({ auc: false, logLoss: false, brier: false });
+  });
+
+  it('gives the exact difference when every resample agrees: a separating model against a constant', () => {
+    const y = [1, 0, 0, 1, 0, 0, 0, 1];
+    const model = y.map((label) => (label ? 0.9 : 0.1));
+    const constant = y.map(() => 0.5);
+    const c = pairedBootstrap(model, constant, y, { resamples: 300, seed: 4 });
+    // AUC 1 against 0.5 in every resample that holds both classes.
+    expect(c.auc).toEqual({ model: 1, rival: 0.5, difference: 0.5, lower: 0.5, upper: 0.5 });
+    // Every row loses −ln 0.9 against ln 2, and 0.01 against 0.25 squared error.
+    const logLossDifference = -Math.log(0.9) - Math.log(2);
+    expect(c.logLoss.difference).toBeCloseTo(logLossDifference, 12);
+    expect(c.logLoss.lower).toBeCloseTo(logLossDifference, 12);
+    expect(c.logLoss.upper).toBeCloseTo(logLossDifference, 12);
+    expect(c.brier.lower).toBeCloseTo(-0.24, 12);
+    expect(c.brier.upper).toBeCloseTo(-0.24, 12);
+    expect(c.modelBetter).toEqual({ auc: true, logLoss: true, brier: true });
+  });
+
+  it('resamples groups whole: five copies of each row in one group equal the rows resampled alone', () => {
+    const rng = new Rng(8);
+    const truth = Array.from({ length: 40 }, () => rng.next());
+    const y = truth.map((p) => (rng.next() < p ? 1 : 0));
+    const model = truth.map((p) => Math.min(0.99, Math.max(0.01, p + 0.2 * (rng.next() - 0.5))));
+    const rival = truth.map(() => rng.next());
+    const copies = (values: number[]) => values.flatMap((v) => [v, v, v, v, v]);
+    const single = pairedBootstrap(model, rival, y, { resamples: 400, seed: 9 });
+    const grouped = pairedBootstrap(copies(model), copies(rival), copies(y), { resamples: 400, seed: 9, groups: copies(truth.map((_, i) => i)) });
+    expect(grouped.groups).toBe(40);
+    for (const metric of ['auc', 'logLoss', 'brier'] as const) {
+      expect(grouped[metric].lower).toBeCloseTo(single[metric].lower, 9);
+      expect(grouped[metric].upper).toBeCloseTo(single[metric].upper, 9);
+    }
+    // Treating the copies as independent would claim five times the evidence: a narrower interval.
+    const naive = pairedBootstrap(copies(model), copies(rival), copies(y), { resamples: 400, seed: 9 });
+    expect(naive.auc.upper - naive.auc.lower).toBeLessThan(0.7 * (grouped.auc.upper - grouped.auc.lower));
+  });
+
+  it('puts the interval on the better side for a model that knows the true probabilities, and is seeded', () => {
+    const rng = new Rng(3);
+    const truth = Array.from({ length: 600 }, () => rng.next());
+    const y = truth.map((p) => (rng.next() < p ? 1 : 0));
+    const noise = truth.map(() => rng.next());
+    const better = pairedBootstrap(truth, noise, y);
+    expect(better.auc.lower).toBeGreaterThan(0);
+    expect(better.modelBetter).toEqual({ auc: true, logLoss: true, brier: true });
+    const worse = pairedBootstrap(noise, truth, y);
+    expect(worse.auc.upper).toBeLessThan(0);
+    expect(worse.modelBetter.auc).toBe(false);
+    expect(pairedBootstrap(truth, noise, y)).toEqual(better);
+    expect(pairedBootstrap(truth, noise, y, { seed: 2 }).auc.lower).not.toBe(better.auc.lower);
   });
 });

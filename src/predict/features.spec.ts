@@ -39,9 +39,18 @@ describe('userFeatures', () => {
       'items put in the cart': l(1),
       checkouts: 0,
       orders: l(1),
+      'past purchases': l(1),
       'amount spent': l(20),
-      'days since last cart': l(10 - 60 / 86_400),
-      'days since last order': l(10 - 5 - 120 / 86_400),
+      'carts without a later purchase': 0, // the one cart was bought on day 5
+      'checkouts without a later purchase': 0,
+      'hours since last view': l(120), // day 5 to day 10
+      'never viewed': 0,
+      'hours since last cart': l(240 - 1 / 60), // a minute after the start
+      'never carted': 0,
+      'hours since last checkout': l(1440), // never: the 60-day cap
+      'never checked out': 1,
+      'hours since last purchase': l(120 - 2 / 60), // two minutes after day 5
+      'never purchased': 0,
       'open cart value': 0, // the cart was before the last week; the purchase in it would make it negative, floored at 0
       'carts per view': 0.5,
       'orders per visit': 0.5,
@@ -55,9 +64,39 @@ describe('userFeatures', () => {
 
   it('gives the "never" values for an empty history', () => {
     const values = userFeatures([], 10 * DAY);
-    expect(values[0]).toBeCloseTo(Math.log1p(60), 6); // days since last visit capped at 60
-    expect(values[2]).toBe(0);
-    expect(values[13]).toBeCloseTo(Math.log1p(60), 6);
+    const byName = Object.fromEntries(USER_FEATURES.map((f, i) => [f.name, values[i]]));
+    expect(byName['days since last visit']).toBeCloseTo(Math.log1p(60), 6); // capped at 60 days
+    expect(byName.visits).toBe(0);
+    expect(byName['past purchases']).toBe(0);
+    for (const stage of ['view', 'cart', 'checkout', 'purchase']) expect(byName[`hours since last ${stage}`]).toBeCloseTo(Math.log1p(60 * 24), 6);
+    expect([byName['never viewed'], byName['never carted'], byName['never checked out'], byName['never purchased']]).toEqual([1, 1, 1, 1]);
+  });
+
+  it('counts carts and checkouts after the last purchase, and reads nothing at or after the cutoff', () => {
+    // After the history above: a new cart on day 6 and its checkout 30 s later, not bought before
+    // day 10; then a purchase exactly at the cutoff and a view a day later, which must not count.
+    const later = [
+      ...history,
+      ev('cart', 6 * DAY, 'c', { price: 30 }),
+      ev('checkout', 6 * DAY + 30 * SEC, 'c', { price: 30 }),
+      ev('purchase', 10 * DAY, 'd', { price: 30 }),
+      ev('view', 11 * DAY, 'e'),
+    ];
+    const values = Array.from(userFeatures(later, 10 * DAY));
+    const byName = Object.fromEntries(USER_FEATURES.map((f, i) => [f.name, values[i]]));
+    const l = Math.log1p;
+    expect(byName['past purchases']).toBeCloseTo(l(1), 6); // the day-10 purchase is the label's, not a feature's
+    expect(byName['carts without a later purchase']).toBeCloseTo(l(1), 6);
+    expect(byName['checkouts without a later purchase']).toBeCloseTo(l(1), 6);
+    expect(byName['items put in the cart']).toBeCloseTo(l(2), 6);
+    expect(byName.events).toBeCloseTo(l(6), 6);
+    expect(byName['hours since last cart']).toBeCloseTo(l(96), 6);
+    expect(byName['hours since last checkout']).toBeCloseTo(l(96 - 30 / 3600), 6);
+    expect(byName['never checked out']).toBe(0);
+    expect(byName['hours since last view']).toBeCloseTo(l(120), 6); // still day 5's view: day 11's is after the cutoff
+    expect(byName['hours since last purchase']).toBeCloseTo(l(120 - 2 / 60), 6);
+    // The same as handing it only the events before the cutoff.
+    expect(values).toEqual(Array.from(userFeatures(later.slice(0, 6), 10 * DAY)));
   });
 });
 

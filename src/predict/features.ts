@@ -3,7 +3,7 @@ import type { PredictionEvent } from './session-events';
 
 /**
  * Turns sorted events into numbers: a per-event vector for the sequence models, and the hand-made
- * features (recency, frequency, monetary value and the visit so far) that the logistic baseline
+ * features (recency per funnel stage, frequency, monetary value and the visit so far) that the logistic baseline
  * reads and the propensity model reads next to the sequence. Every hand feature has a plain name
  * (shown in explanations) and a group (what an explanation switches off together).
  */
@@ -92,7 +92,20 @@ export interface HandFeature {
 
 const feature = (name: string, group = name): HandFeature => ({ name, group });
 
-/** The user's history before the cutoff: recency, frequency, monetary value and habits. */
+/**
+ * The funnel stages whose recency is a feature: hours since the last such event as log1p(hours),
+ * capped at NEVER_HOURS, which also stands for "never", with a 0/1 indicator saying it never
+ * happened (so a linear model can tell "two months ago" from "never"). The indicator shares its
+ * recency's explanation group.
+ */
+const FUNNEL_RECENCY = [
+  { stage: 'view', type: 'view', never: 'never viewed' },
+  { stage: 'cart', type: 'cart', never: 'never carted' },
+  { stage: 'checkout', type: 'checkout', never: 'never checked out' },
+  { stage: 'purchase', type: 'purchase', never: 'never purchased' },
+] as const;
+
+/** The user's history before the cutoff: recency per funnel stage, frequency, monetary value and habits. */
 export const USER_FEATURES: readonly HandFeature[] = [
   feature('days since last visit'),
   feature('days since first visit'),
@@ -105,9 +118,11 @@ export const USER_FEATURES: readonly HandFeature[] = [
   feature('items put in the cart'),
   feature('checkouts'),
   feature('orders'),
+  feature('past purchases'),
   feature('amount spent'),
-  feature('days since last cart'),
-  feature('days since last order'),
+  feature('carts without a later purchase'),
+  feature('checkouts without a later purchase'),
+  ...FUNNEL_RECENCY.flatMap(({ stage, never }) => [feature(`hours since last ${stage}`, `time since last ${stage}`), feature(never, `time since last ${stage}`)]),
   feature('open cart value'),
   feature('carts per view'),
   feature('orders per visit'),
@@ -135,6 +150,8 @@ export const SESSION_FEATURES: readonly HandFeature[] = [...USER_FEATURES, ...VI
 
 /** Days a "never happened" recency stands for. */
 const NEVER_DAYS = 60;
+/** The same cap in hours, for the per-stage recencies. */
+const NEVER_HOURS = NEVER_DAYS * 24;
 
 function median(values: number[]): number {
   if (values.length === 0) return 0;
@@ -150,20 +167,29 @@ function visitKey(event: PredictionEvent, previous: PredictionEvent | null, visi
 }
 
 /**
- * USER_FEATURES of the history (sorted events strictly before `cutoffMs`) into `out` at `offset`.
- * Counts and amounts are log1p-scaled; an empty history gives the "never" values.
+ * USER_FEATURES of `history` (one user's events, sorted by time) as seen at `cutoffMs`, written into
+ * `out` at `offset`. Only events strictly before the cutoff are read, so a caller that passes a
+ * longer history cannot leak the future into an example. Counts and amounts are log1p-scaled;
+ * recencies are log1p of days (visit) or hours (funnel stages), capped at 60 days, which also
+ * stands for "never" (with an indicator for the stages); an empty history gives the "never" values.
+ * "Without a later purchase" counts the carts (checkouts) after the user's last purchase before
+ * the cutoff: all of them when the user never bought.
  */
 export function userFeatures(history: readonly PredictionEvent[], cutoffMs: number, out: Float32Array | number[] = new Float32Array(USER_FEATURES.length), offset = 0): Float32Array | number[] {
   const weekAgo = cutoffMs - 7 * DAY_MS;
+  let seen = 0;
+  while (seen < history.length && history[seen].timestamp < cutoffMs) seen++;
   let visits = 0;
   let visitsLastWeek = 0;
   let views = 0;
   let viewsLastWeek = 0;
   let carts = 0;
   let checkouts = 0;
+  let purchases = 0;
+  let cartsSincePurchase = 0;
+  let checkoutsSincePurchase = 0;
   let spent = 0;
-  let lastCartAt = -Infinity;
-  let lastOrderAt = -Infinity;
+  const lastAt: Record<string, number> = { view: -Infinity, cart: -Infinity, checkout: -Infinity, purchase: -Infinity };
   let openCartValue = 0;
   let longestVisit = 0;
   let phoneVisits = 0;
@@ -174,7 +200,7 @@ export function userFeatures(history: readonly PredictionEvent[], cutoffMs: numb
   let visitEvents = 0;
   let visitOrdered = false;
   let visit = -1;
-  for (let i = 0; i < history.length; i++) {
+  for (let i = 0; i < seen; i++) {
     const event = history[i];
     const previous = i > 0 ? history[i - 1] : null;
     const key = visitKey(event, previous, visit);
@@ -192,6 +218,7 @@ export function userFeatures(history: readonly PredictionEvent[], cutoffMs: numb
     } else if (previous) gaps.push((event.timestamp - previous.timestamp) / 1000);
     visitEvents++;
     longestVisit = Math.max(longestVisit, visitEvents);
+    if (event.type in lastAt) lastAt[event.type] = event.timestamp;
     const price = event.price ?? 0;
     switch (event.type) {
       case 'view':
@@ -200,7 +227,7 @@ export function userFeatures(history: readonly PredictionEvent[], cutoffMs: numb
         break;
       case 'cart':
         carts++;
-        lastCartAt = event.timestamp;
+        cartsSincePurchase++;
         if (event.timestamp >= weekAgo) openCartValue += price;
         break;
       case 'remove_from_cart':
@@ -208,10 +235,13 @@ export function userFeatures(history: readonly PredictionEvent[], cutoffMs: numb
         break;
       case 'checkout':
         checkouts++;
+        checkoutsSincePurchase++;
         break;
       case 'purchase':
+        purchases++;
+        cartsSincePurchase = 0;
+        checkoutsSincePurchase = 0;
         spent += price;
-        lastOrderAt = event.timestamp;
         if (event.timestamp >= weekAgo) openCartValue -= price;
         if (!visitOrdered) orders++;
         visitOrdered = true;
@@ -219,23 +249,26 @@ export function userFeatures(history: readonly PredictionEvent[], cutoffMs: numb
     }
   }
   const days = (at: number) => (at === -Infinity ? NEVER_DAYS : Math.min(NEVER_DAYS, (cutoffMs - at) / DAY_MS));
-  const first = history.length > 0 ? history[0].timestamp : -Infinity;
-  const last = history.length > 0 ? history[history.length - 1].timestamp : -Infinity;
+  const hours = (at: number) => (at === -Infinity ? NEVER_HOURS : Math.min(NEVER_HOURS, (cutoffMs - at) / HOUR_MS));
+  const first = seen > 0 ? history[0].timestamp : -Infinity;
+  const last = seen > 0 ? history[seen - 1].timestamp : -Infinity;
   const values = [
     Math.log1p(days(last)),
     Math.log1p(first === -Infinity ? 0 : (cutoffMs - first) / DAY_MS),
     Math.log1p(visits),
     Math.log1p(visitsLastWeek),
-    Math.log1p(history.length),
-    Math.log1p(visits ? history.length / visits : 0),
+    Math.log1p(seen),
+    Math.log1p(visits ? seen / visits : 0),
     Math.log1p(longestVisit),
     Math.log1p(viewsLastWeek),
     Math.log1p(carts),
     Math.log1p(checkouts),
     Math.log1p(orders),
+    Math.log1p(purchases),
     Math.log1p(spent),
-    Math.log1p(days(lastCartAt)),
-    Math.log1p(days(lastOrderAt)),
+    Math.log1p(cartsSincePurchase),
+    Math.log1p(checkoutsSincePurchase),
+    ...FUNNEL_RECENCY.flatMap(({ type }) => [Math.log1p(hours(lastAt[type])), lastAt[type] === -Infinity ? 1 : 0]),
     Math.log1p(Math.max(0, openCartValue)),
     carts / Math.max(1, views),
     visits ? orders / visits : 0,

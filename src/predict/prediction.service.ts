@@ -180,6 +180,14 @@ export class PredictionService {
       const { tf } = await this.tf();
       const loaded = decodePropensityArtifact(tf, await this.artifact(versionId));
       try {
+        // A version trained before the hand features changed would read today's features in the
+        // wrong slots: refuse it rather than serve numbers that mean nothing.
+        const [user, visit] = [loaded.user.config.featureCount, loaded.visit.config.featureCount];
+        if (user !== USER_FEATURES.length || visit !== SESSION_FEATURES.length) {
+          throw notFound(
+            `The ACTIVE PURCHASE_PROPENSITY version ${versionId} reads ${user} user and ${visit} visit features; this server computes ${USER_FEATURES.length} and ${SESSION_FEATURES.length}. Train a new version (trainModel with kind PURCHASE_PROPENSITY).`,
+          );
+        }
         return { settings: loaded.settings, user: servedPropensity(loaded.user), visit: servedPropensity(loaded.visit) };
       } finally {
         loaded.user.network.dispose();

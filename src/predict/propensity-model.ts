@@ -108,7 +108,8 @@ function standardise(features: Float32Array, mean: number[], scale: number[]): F
   return out;
 }
 
-function pick(examples: PropensityExamples, rows: ArrayLike<number>, window: number, featureCount: number): PropensityExamples {
+/** The examples at `rows`, in that order. */
+export function pickExamples(examples: PropensityExamples, rows: ArrayLike<number>, window: number, featureCount: number): PropensityExamples {
   const stride = window * STEP_WIDTH;
   const sequences = new Float32Array(rows.length * stride);
   const features = new Float32Array(rows.length * featureCount);
@@ -206,6 +207,27 @@ export function heldOutRows(count: number, share: number, rng: Rng, groups?: rea
 }
 
 /**
+ * The rows `trainPropensityModel` fits and the rows it holds out (`heldOutRows` with the training's
+ * `calibrationShare` and a generator seeded from its `seed`), so that the model selection can score
+ * its rivals on exactly the network's held-out rows.
+ */
+export function propensitySplit(count: number, options: Pick<PropensityTraining, 'calibrationShare' | 'seed'>, groups?: readonly string[]): { fitRows: Int32Array; calibrationRows: Int32Array } {
+  return heldOutRows(count, options.calibrationShare, new Rng(options.seed ^ 0x5bd1e995), groups);
+}
+
+/**
+ * A propensity model that is exactly `logistic` (the full logistic regression, or a single-feature
+ * rule embedded in the full feature width): the network with its deep part's output weights at
+ * zero, so the artifact, the batch scores and live serving stay one path whichever model serves.
+ */
+export function propensityModelFromLogistic(tf: Tf, config: PropensityConfig, logistic: LogisticModel): PropensityModel {
+  if (logistic.mean.length !== config.featureCount) throw new RangeError(`the logistic model reads ${logistic.mean.length} features, the network ${config.featureCount}`);
+  const network = buildPropensityNetwork(tf, config);
+  startFromLogistic(tf, network, config, logistic);
+  return { config, network, mean: logistic.mean, scale: logistic.scale, platt: IDENTITY };
+}
+
+/**
  * Trains the propensity network on `examples` (sequence, hand features, label), holding out
  * `calibrationShare` of them (of their `groups` when given: see `heldOutRows`). Warm-started from
  * `warmStart` (a logistic regression on the hand features) the network begins as exactly that
@@ -225,13 +247,13 @@ export async function trainPropensityModel(
 ): Promise<{ model: PropensityModel; finalLoss: number; bestEpoch: number }> {
   if (examples.count < 10) throw new RangeError(`too few examples to train a propensity model (${examples.count})`);
   const config: PropensityConfig = { units: options.units, hiddenUnits: options.hiddenUnits, window: options.window, featureCount: options.featureCount, seed: options.seed };
-  const { fitRows, calibrationRows } = heldOutRows(examples.count, options.calibrationShare, new Rng(options.seed ^ 0x5bd1e995), groups);
-  const fitSet = pick(examples, fitRows, config.window, config.featureCount);
+  const { fitRows, calibrationRows } = propensitySplit(examples.count, options, groups);
+  const fitSet = pickExamples(examples, fitRows, config.window, config.featureCount);
   const { mean, scale } = warmStart ?? standardiser(fitSet.features, config.featureCount);
   const network = buildPropensityNetwork(tf, config);
   if (warmStart) startFromLogistic(tf, network, config, warmStart);
   network.compile({ optimizer: tf.train.adam(options.learningRate), loss: 'binaryCrossentropy' });
-  const calibrationSet = pick(examples, calibrationRows, config.window, config.featureCount);
+  const calibrationSet = pickExamples(examples, calibrationRows, config.window, config.featureCount);
   // Early stopping on the held-out rows, conservatively: an epoch's weights replace the start only
   // when their held-out log loss is lower by more than twice the standard error of the per-row
   // difference (paired), and among those the lowest wins. Warm-started, the start ("epoch 0") is

@@ -2,13 +2,16 @@ import { pipeline } from 'node:stream/promises';
 import { Readable } from 'node:stream';
 import { from as copyFrom } from 'pg-copy-streams';
 import { float4Text } from '../db/float4';
-import { userExamples, visitExamples, visitSplitMs, visitsBetween } from './datasets';
-import { evaluateUserPropensity, evaluateVisitPropensity, trainingCutoffs, userTrainingExamples, type UserPropensityRange } from './evaluation';
+import { userExamples, visitExamples, visitSplitMs, visitsBetween, type LabelledExamples } from './datasets';
+import { evaluateUserPropensity, evaluateVisitPropensity, trainingCutoffs, userTrainingExamples, type PropensityEvaluation, type UserPropensityRange } from './evaluation';
+import { SESSION_FEATURES, USER_FEATURES, type HandFeature } from './features';
+import { singleFeatureLogistic } from './propensity-selection';
+import type { EpochReport } from './tf-training';
 import { loadTrainingHistories } from './event-history';
 import { eventQuantileSplit } from '../ml/evaluation';
 import { fitLogistic } from '../ml/logistic-regression';
 import { encodePropensityArtifact } from './prediction-artifact';
-import { predictPropensity, propensityState, trainPropensityModel, type PropensityModel } from './propensity-model';
+import { predictPropensity, propensityModelFromLogistic, propensityState, trainPropensityModel, type PropensityModel, type PropensityTraining } from './propensity-model';
 import { ModelKind, ModelKindDefinition, TrainedModel, TrainingRun } from '../training/model-kind';
 import { BEHAVIOUR_TRAINING_PARAMS, parseParams, ParamsOf } from '../training/params';
 import { TrainingDataError } from '../training/training-errors';
@@ -81,6 +84,33 @@ export function fittedHorizonHours(requested: number, rangeMs: number, cutoffSte
   );
 }
 
+/**
+ * The served model of `evaluation` (network, logistic regression or single-feature rule) fitted
+ * again on `examples` with the same settings.
+ */
+async function refitServed(
+  run: TrainingRun<PurchasePropensityParams>,
+  evaluation: PropensityEvaluation,
+  examples: LabelledExamples,
+  names: readonly HandFeature[],
+  training: Omit<PropensityTraining, 'featureCount'>,
+  onEpoch: (report: EpochReport) => Promise<void>,
+): Promise<PropensityModel> {
+  const { features, labels } = examples.examples;
+  const featureCount = names.length;
+  const config = { units: training.units, hiddenUnits: training.hiddenUnits, window: training.window, featureCount, seed: training.seed };
+  switch (evaluation.servedModel) {
+    case 'network':
+      return (await trainPropensityModel(run.tf, examples.examples, { ...training, featureCount }, onEpoch, fitLogistic(features, featureCount, labels), examples.keys)).model;
+    case 'logistic':
+      return propensityModelFromLogistic(run.tf, config, fitLogistic(features, featureCount, labels));
+    case 'single-feature': {
+      const feature = names.findIndex((f) => f.name === evaluation.selection.bestSingleFeature.name);
+      return propensityModelFromLogistic(run.tf, config, singleFeatureLogistic(features, featureCount, labels, feature));
+    }
+  }
+}
+
 async function train(run: TrainingRun<PurchasePropensityParams>): Promise<TrainedModel> {
   const { tf, params } = run;
   const started = performance.now();
@@ -124,24 +154,19 @@ async function train(run: TrainingRun<PurchasePropensityParams>): Promise<Traine
   let userModel: PropensityModel = users.model;
   let visitModel: PropensityModel = visits.model;
   if (params.refit) {
-    // Where the evaluation kept no epoch of the network (best epoch 0: the logistic start), the
-    // stored model is the logistic regression refitted on the whole range, without training a
-    // network it would throw away: the simpler model serves, and the metrics say so (bestEpoch).
-    const refitEpochs = (bestEpoch: number) => (bestEpoch === 0 ? 0 : params.epochs);
-    // The same recipe with the cutoffs moved up to the end of the range.
+    // The same recipe with the cutoffs moved up to the end of the range, refitting the model the
+    // evaluation chose: a network is trained again (it was kept only where it clearly beat its
+    // rivals on held-out users); otherwise the logistic regression or the single-feature rule is
+    // refitted on the whole range, without training a network it would throw away.
     const refitRange = { ...userRange, splitMs: toMs };
     const userTrain = userTrainingExamples(histories, trainingCutoffs(refitRange), refitRange, params.window);
-    const userFeatures = userTrain.examples.features.length / Math.max(1, userTrain.examples.count);
     if (userTrain.examples.count >= 10) {
-      const logistic = fitLogistic(userTrain.examples.features, userFeatures, userTrain.examples.labels);
       userModel.network.dispose();
-      userModel = (await trainPropensityModel(tf, userTrain.examples, { ...training, epochs: refitEpochs(users.evaluation.bestEpoch), featureCount: userFeatures }, stage(0.5, 0.2, 'users, whole range'), logistic, userTrain.keys)).model;
+      userModel = await refitServed(run, users.evaluation, userTrain, USER_FEATURES, training, stage(0.5, 0.2, 'users, whole range'));
     }
     const visitTrain = visitExamples(histories, fromMs, toMs, params.window);
-    const visitFeatures = visitTrain.examples.features.length / Math.max(1, visitTrain.examples.count);
-    const logistic = fitLogistic(visitTrain.examples.features, visitFeatures, visitTrain.examples.labels);
     visitModel.network.dispose();
-    visitModel = (await trainPropensityModel(tf, visitTrain.examples, { ...training, epochs: refitEpochs(visits.evaluation.bestEpoch), featureCount: visitFeatures }, stage(0.7, 0.2, 'visits, whole range'), logistic, visitTrain.keys)).model;
+    visitModel = await refitServed(run, visits.evaluation, visitTrain, SESSION_FEATURES, training, stage(0.7, 0.2, 'visits, whole range'));
   }
   await run.progress(0.92, 'scoring every active user');
   const now = userExamples(histories, toMs, horizonMs, activeMs, params.window);
@@ -157,7 +182,12 @@ async function train(run: TrainingRun<PurchasePropensityParams>): Promise<Traine
   return {
     artifact,
     metrics: {
-      evaluation: { users: users.evaluation, visits: visits.evaluation, beatsBaseline: users.evaluation.beatsBaseline && visits.evaluation.beatsBaseline },
+      evaluation: {
+        users: users.evaluation,
+        visits: visits.evaluation,
+        servedModel: { users: users.evaluation.servedModel, visits: visits.evaluation.servedModel },
+        beatsBaseline: users.evaluation.beatsBaseline && visits.evaluation.beatsBaseline,
+      },
       training: { events: eventCount, horizonHours, userCutoffs: users.cutoffs.map((c) => new Date(c).toISOString()), scoredUsers: now.examples.count, totalSeconds: Math.round((performance.now() - started) / 10) / 100 },
     },
     eventCount,
