@@ -362,12 +362,10 @@ describe('recommendations', () => {
     const blend = await train('RECOMMENDATION_BLEND', {}, false);
     expect(blend.status).toBe('READY');
     const surfaces = blend.metrics.evaluation.surfaces;
-    for (const surface of ['default', 'discovery']) {
-      expect(Object.keys(surfaces[surface].weights).sort()).toEqual(['ITEM_KNN', 'MATRIX_FACTORIZATION', 'REENGAGEMENT']);
-      expect(surfaces[surface].testUsers).toBeGreaterThan(50);
-    }
+    expect(Object.keys(surfaces.default.weights).sort()).toEqual(['ITEM_KNN', 'MATRIX_FACTORIZATION', 'REENGAGEMENT']);
     // Discovery leaves out everything the user touched, so re-engagement has nothing to offer there.
-    expect(surfaces.discovery.weights.REENGAGEMENT).toBe(0);
+    expect(Object.keys(surfaces.discovery.weights).sort()).toEqual(['ITEM_KNN', 'MATRIX_FACTORIZATION']);
+    for (const surface of ['default', 'discovery']) expect(surfaces[surface].testUsers).toBeGreaterThan(50);
 
     // Serving follows the ACTIVE blend's weights: a member weighted 0 contributes nothing.
     const [{ user_id: userId }] = await t.app.services.dataSource.query(

@@ -5,7 +5,7 @@ import {
   hitAtK,
   logLoss,
   ndcgAtK,
-  pairedBootstrap,
+  pairedClassificationBootstrap,
   pairwiseConcordance,
   precisionAtK,
   recallAtK,
@@ -114,11 +114,11 @@ describe('weightedAuc', () => {
   });
 });
 
-describe('pairedBootstrap', () => {
+describe('pairedClassificationBootstrap', () => {
   it('finds no difference between a model and itself', () => {
     const p = [0.2, 0.7, 0.4, 0.9, 0.1, 0.5];
     const y = [0, 1, 0, 1, 0, 1];
-    const c = pairedBootstrap(p, p, y, { resamples: 200 });
+    const c = pairedClassificationBootstrap(p, p, y, { resamples: 200 });
     for (const metric of [c.auc, c.logLoss, c.brier]) expect([metric.difference, metric.lower, metric.upper]).toEqual([0, 0, 0]);
     expect(c.modelBetter).toEqual({ auc: false, logLoss: false, brier: false });
   });
@@ -127,7 +127,7 @@ describe('pairedBootstrap', () => {
     const y = [1, 0, 0, 1, 0, 0, 0, 1];
     const model = y.map((label) => (label ? 0.9 : 0.1));
     const constant = y.map(() => 0.5);
-    const c = pairedBootstrap(model, constant, y, { resamples: 300, seed: 4 });
+    const c = pairedClassificationBootstrap(model, constant, y, { resamples: 300, seed: 4 });
     // AUC 1 against 0.5 in every resample that holds both classes.
     expect(c.auc).toEqual({ model: 1, rival: 0.5, difference: 0.5, lower: 0.5, upper: 0.5 });
     // Every row loses −ln 0.9 against ln 2, and 0.01 against 0.25 squared error.
@@ -147,15 +147,15 @@ describe('pairedBootstrap', () => {
     const model = truth.map((p) => Math.min(0.99, Math.max(0.01, p + 0.2 * (rng.next() - 0.5))));
     const rival = truth.map(() => rng.next());
     const copies = (values: number[]) => values.flatMap((v) => [v, v, v, v, v]);
-    const single = pairedBootstrap(model, rival, y, { resamples: 400, seed: 9 });
-    const grouped = pairedBootstrap(copies(model), copies(rival), copies(y), { resamples: 400, seed: 9, groups: copies(truth.map((_, i) => i)) });
+    const single = pairedClassificationBootstrap(model, rival, y, { resamples: 400, seed: 9 });
+    const grouped = pairedClassificationBootstrap(copies(model), copies(rival), copies(y), { resamples: 400, seed: 9, groups: copies(truth.map((_, i) => i)) });
     expect(grouped.groups).toBe(40);
     for (const metric of ['auc', 'logLoss', 'brier'] as const) {
       expect(grouped[metric].lower).toBeCloseTo(single[metric].lower, 9);
       expect(grouped[metric].upper).toBeCloseTo(single[metric].upper, 9);
     }
     // Treating the copies as independent would claim five times the evidence: a narrower interval.
-    const naive = pairedBootstrap(copies(model), copies(rival), copies(y), { resamples: 400, seed: 9 });
+    const naive = pairedClassificationBootstrap(copies(model), copies(rival), copies(y), { resamples: 400, seed: 9 });
     expect(naive.auc.upper - naive.auc.lower).toBeLessThan(0.7 * (grouped.auc.upper - grouped.auc.lower));
   });
 
@@ -164,13 +164,13 @@ describe('pairedBootstrap', () => {
     const truth = Array.from({ length: 600 }, () => rng.next());
     const y = truth.map((p) => (rng.next() < p ? 1 : 0));
     const noise = truth.map(() => rng.next());
-    const better = pairedBootstrap(truth, noise, y);
+    const better = pairedClassificationBootstrap(truth, noise, y);
     expect(better.auc.lower).toBeGreaterThan(0);
     expect(better.modelBetter).toEqual({ auc: true, logLoss: true, brier: true });
-    const worse = pairedBootstrap(noise, truth, y);
+    const worse = pairedClassificationBootstrap(noise, truth, y);
     expect(worse.auc.upper).toBeLessThan(0);
     expect(worse.modelBetter.auc).toBe(false);
-    expect(pairedBootstrap(truth, noise, y)).toEqual(better);
-    expect(pairedBootstrap(truth, noise, y, { seed: 2 }).auc.lower).not.toBe(better.auc.lower);
+    expect(pairedClassificationBootstrap(truth, noise, y)).toEqual(better);
+    expect(pairedClassificationBootstrap(truth, noise, y, { seed: 2 }).auc.lower).not.toBe(better.auc.lower);
   });
 });

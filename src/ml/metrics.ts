@@ -172,7 +172,7 @@ export function pairwiseConcordance(predicted: ArrayLike<number>, truth: ArrayLi
 /**
  * AUC with a weight per row (a row of weight k counts as k copies of it; weight 0 leaves it out):
  * the weighted chance that a positive scores above a negative, ties counting half. `order` may
- * pass the rows already sorted by score ascending (as `pairedBootstrap` does, to sort once for
+ * pass the rows already sorted by score ascending (as `pairedClassificationBootstrap` does, to sort once for
  * many weightings). NaN when either class has no weight.
  */
 export function weightedAuc(scores: ArrayLike<number>, labels: ArrayLike<number>, weights: ArrayLike<number>, order?: ArrayLike<number>): number {
@@ -260,11 +260,11 @@ function quantileOfSorted(sorted: Float64Array, q: number): number {
  *
  * Throws RangeError when the arrays differ in length, or when there are no rows.
  */
-export function pairedBootstrap(model: ArrayLike<number>, rival: ArrayLike<number>, labels: ArrayLike<number>, options: PairedBootstrapOptions = {}): PairedComparison {
+export function pairedClassificationBootstrap(model: ArrayLike<number>, rival: ArrayLike<number>, labels: ArrayLike<number>, options: PairedBootstrapOptions = {}): PairedComparison {
   checkPairs(model, labels);
   checkPairs(rival, labels);
   const rows = labels.length;
-  if (rows === 0) throw new RangeError('pairedBootstrap needs at least one row');
+  if (rows === 0) throw new RangeError('pairedClassificationBootstrap needs at least one row');
   const resamples = options.resamples ?? 1000;
   const level = options.level ?? 0.95;
   const groupOf = new Int32Array(rows);

@@ -1,5 +1,5 @@
 import type * as tfjs from '@tensorflow/tfjs';
-import { auc, classificationMetrics, logLoss, pairedBootstrap, type PairedComparison, type PairedInterval } from '../ml/metrics';
+import { auc, classificationMetrics, logLoss, pairedClassificationBootstrap, type PairedComparison, type PairedInterval } from '../ml/metrics';
 import type { Tf } from '../ml/tf-backend';
 import { brierScore, calibrationError, multiClassMetrics, reliabilityTable, type MultiClassMetrics, type ReliabilityBin } from './calibration';
 import { markovSteps, userExamples, visitExamples, visitsBetween, type LabelledExamples, type UserHistory } from './datasets';
@@ -309,7 +309,7 @@ async function compareWithRivals(
   const served = byModel[selection.servedModel];
   const pastPurchasesScores = predictLogisticRows(pastPurchases, test.examples.features);
   const baseRateScores = new Float64Array(test.examples.count).fill(baseRate);
-  const versus = (rival: ArrayLike<number>) => roundedComparison(pairedBootstrap(served, rival, labels, { groups: test.keys, seed: training.seed }));
+  const versus = (rival: ArrayLike<number>) => roundedComparison(pairedClassificationBootstrap(served, rival, labels, { groups: test.keys, seed: training.seed }));
   const config = network.config;
   let model = network;
   if (selection.servedModel !== 'network') {

@@ -1,4 +1,4 @@
-import { auc, pairedBootstrap, type PairedComparison } from '../ml/metrics';
+import { auc, pairedClassificationBootstrap, type PairedComparison } from '../ml/metrics';
 import { fitLogistic, predictLogisticRows, standardiser, type LogisticModel } from '../ml/logistic-regression';
 import { Rng } from '../ml/random';
 import { seededPermutation } from './tf-training';
@@ -9,7 +9,7 @@ import type { HandFeature } from './features';
  * regression and the best single hand feature on the users or visits it held out of fitting, else
  * the logistic regression when it clearly beats that feature (out of fold over the training users
  * where they are few), else the feature itself as a calibrated one-feature rule. "Clearly" is a paired
- * bootstrap interval (`pairedBootstrap`, over users or visits, 1000 resamples, seeded) of the AUC
+ * bootstrap interval (`pairedClassificationBootstrap`, over users or visits, 1000 resamples, seeded) of the AUC
  * difference above zero. Nothing here reads the test period: the kind evaluates the chosen model
  * there afterwards.
  */
@@ -168,7 +168,7 @@ export function selectServedModel(input: {
 }): ModelSelection {
   const { heldOut, outOfFold } = input;
   const bootstrap = (model: ArrayLike<number>, rival: ArrayLike<number>, rows: ComparedRows) =>
-    pairedBootstrap(model, rival, rows.labels, { groups: rows.groups, resamples: 1000, seed: input.seed ?? 1 });
+    pairedClassificationBootstrap(model, rival, rows.labels, { groups: rows.groups, resamples: 1000, seed: input.seed ?? 1 });
   const networkVsLogistic = bootstrap(heldOut.network, heldOut.logistic, heldOut);
   const networkVsSingleFeature = bootstrap(heldOut.network, heldOut.singleFeature, heldOut);
   const logisticRows = outOfFold ?? heldOut;

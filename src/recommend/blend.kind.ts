@@ -5,7 +5,7 @@ import { trainBpr } from '../ml/matrix-factorization';
 import { ModelKind, ModelKindDefinition, TrainedModel, TrainingRun } from '../training/model-kind';
 import { BEHAVIOUR_TRAINING_PARAMS, parseParams, ParamsOf } from '../training/params';
 import { TrainingDataError } from '../training/training-errors';
-import { fusedCandidates, Ranked, selectTop, SourceList } from './candidates';
+import { blendWeight, DEFAULT_BLEND_WEIGHTS, fusedCandidates, Ranked, selectTop, SourceList } from './candidates';
 import { rankFromNeighbours } from './fold-in';
 import { DEFAULT_EVENT_WEIGHTS, loadTrainingItemEvents, splitOf, weightsByCode } from './item-events';
 import { ITEM_KNN_PARAMS, ItemKnnParams, neighbourTables } from './item-knn.kind';
@@ -139,26 +139,40 @@ function isTestUser(user: number, testShare: number): boolean {
 const round = (value: number) => Math.round(value * 1e5) / 1e5;
 
 /**
- * The grid's weights with the highest recall@K on `validation` (ties: higher NDCG@K, then the
- * earlier grid entry, which has the smaller weights), and a scorer for other users under any
- * weights. Members' lists are computed once per user and reused across the grid.
+ * The fusion weights for a surface, chosen on `validation`: the grid entry with the highest
+ * recall@K (ties: higher NDCG@K, then the earlier entry), but only when it beats the `incumbent`
+ * weights (serving's defaults) with a 95 % paired bootstrap interval above zero; otherwise the
+ * incumbent stays. So a shop whose validation users cannot tell the members apart (every list
+ * scoring about 0, as for new items on a thin sample) keeps the defaults instead of whichever
+ * entry came first. Also returns a scorer for other users under any weights; members' lists are
+ * computed once per user and reused across the grid.
  */
-export function chooseWeights(rankers: ReadonlyMap<BlendMember, MemberRanker>, validation: readonly HeldOutUser[], k: number, itemCount: number, popular: readonly number[]) {
+export function chooseWeights(
+  rankers: ReadonlyMap<BlendMember, MemberRanker>,
+  validation: readonly HeldOutUser[],
+  k: number,
+  itemCount: number,
+  popular: readonly number[],
+  incumbent: Partial<Record<BlendMember, number>>,
+) {
   const caches = new Map<number, Map<BlendMember, Ranked | null>>();
   const cacheOf = (user: number) => caches.get(user) ?? caches.set(user, new Map()).get(user)!;
   const score = (users: readonly HeldOutUser[], weights: Partial<Record<BlendMember, number>>) =>
     evaluateRanking(users, (user, excluded) => blendedList(rankers, weights, user, excluded, k, popular, cacheOf(user)), k, itemCount);
-  let best: { weights: Partial<Record<BlendMember, number>>; recall: number; ndcg: number } | null = null;
+  let best: { weights: Partial<Record<BlendMember, number>>; metrics: ReturnType<typeof score> } | null = null;
   for (const candidate of weightGrid([...rankers.keys()])) {
     const metrics = score(validation, candidate);
-    if (!best || metrics.recall > best.recall + 1e-12 || (Math.abs(metrics.recall - best.recall) <= 1e-12 && metrics.ndcg > best.ndcg + 1e-12)) {
-      best = { weights: candidate, recall: metrics.recall, ndcg: metrics.ndcg };
+    if (!best || metrics.recall > best.metrics.recall + 1e-12 || (Math.abs(metrics.recall - best.metrics.recall) <= 1e-12 && metrics.ndcg > best.metrics.ndcg + 1e-12)) {
+      best = { weights: candidate, metrics };
     }
   }
   if (!best) throw new RangeError('the blend has no members');
+  const incumbentMetrics = score(validation, incumbent);
+  const gain = pairedBootstrap(best.metrics.perUser.recall, incumbentMetrics.perUser.recall);
+  const chosen = gain.low > 0 ? best : { weights: incumbent, metrics: incumbentMetrics };
   // Every member is listed, 0 for those left out, so serving knows the blend weighed them.
-  const weights = Object.fromEntries([...rankers.keys()].map((member) => [member, best!.weights[member] ?? 0])) as Partial<Record<BlendMember, number>>;
-  return { weights, validationRecall: best.recall, score };
+  const weights = Object.fromEntries([...rankers.keys()].map((member) => [member, chosen.weights[member] ?? 0])) as Partial<Record<BlendMember, number>>;
+  return { weights, validationRecall: chosen.metrics.recall, keptDefaults: chosen !== best, gainOverDefaults: gain, score };
 }
 
 /**
@@ -212,20 +226,26 @@ async function train(run: TrainingRun<BlendParams>): Promise<TrainedModel> {
     const cases = surface === 'default' ? split.cases : split.discoveryCases;
     const validation = cases.filter((c) => !isTestUser(c.user, params.testShare));
     const test = cases.filter((c) => isTestUser(c.user, params.testShare));
-    const { weights: chosenWeights, validationRecall, score } = chooseWeights(rankers, validation, k, split.trainedItemCount, popular);
+    // Discovery leaves out everything the user touched: re-engagement has nothing to offer there.
+    const surfaceRankers = new Map([...rankers].filter(([member]) => surface === 'default' || member !== Recommender.REENGAGEMENT));
+    const defaults = Object.fromEntries([...surfaceRankers.keys()].map((member) => [member, blendWeight(DEFAULT_BLEND_WEIGHTS, member)]));
+    const { weights: chosenWeights, validationRecall, keptDefaults, gainOverDefaults, score } = chooseWeights(surfaceRankers, validation, k, split.trainedItemCount, popular, defaults);
     learned[surface] = chosenWeights;
 
     // The test users: the chosen blend against each member alone and equal weights.
     const chosen = score(test, chosenWeights);
     const rivals: Record<string, ReturnType<typeof score>> = {};
-    for (const member of members) rivals[`${member} alone`] = score(test, { [member]: 1 });
-    rivals['equal weights'] = score(test, Object.fromEntries(members.map((m) => [m, 1])));
+    for (const member of surfaceRankers.keys()) rivals[`${member} alone`] = score(test, { [member]: 1 });
+    rivals['default weights'] = score(test, defaults);
     const bestRival = Object.entries(rivals).filter(([name]) => name.endsWith('alone')).sort((a, b) => b[1].recall - a[1].recall)[0];
     report[surface] = {
       validationUsers: validation.length,
       testUsers: test.length,
       weights: chosenWeights,
       validationRecall: round(validationRecall),
+      // The grid's best against serving's defaults on the validation users: the defaults stay unless the interval is above 0.
+      keptDefaults,
+      bestGridMinusDefaults: { difference: round(gainOverDefaults.difference), low: round(gainOverDefaults.low), high: round(gainOverDefaults.high) },
       test: { blend: { recall: round(chosen.recall), ndcg: round(chosen.ndcg), mrr: round(chosen.mrr), coverage: round(chosen.coverage) } },
       rivals: Object.fromEntries(
         Object.entries(rivals).map(([name, metrics]) => {
