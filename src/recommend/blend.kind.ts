@@ -27,6 +27,8 @@ export type BlendWeights = Record<BlendSurface, Partial<Record<BlendMember, numb
 
 /** Weights a member may take in the grid search; 0 leaves it out. Reciprocal-rank fusion depends on the weights' ratios only. */
 const WEIGHT_GRID = [0, 0.25, 0.5, 1, 2, 4];
+/** Validation and test users are each capped (a hash-chosen sample): the grid scores every validation user once per entry. */
+const MAX_USERS_PER_SIDE = 4000;
 /** How deep each member's list is read for fusion (serving reads limit + exclusions + 50). */
 const MEMBER_DEPTH = 100;
 
@@ -131,6 +133,13 @@ function weightGrid(members: readonly BlendMember[]): Partial<Record<BlendMember
   return [...byRatio.values()];
 }
 
+/** At most MAX_USERS_PER_SIDE of `cases`: those with the smallest hash of the user id (a fixed pseudo-random sample). */
+function capped(cases: HeldOutUser[]): HeldOutUser[] {
+  if (cases.length <= MAX_USERS_PER_SIDE) return cases;
+  const hash = (user: number) => Math.imul(user ^ 0x5bd1e995, 0x27d4eb2f) >>> 0;
+  return [...cases].sort((a, b) => hash(a.user) - hash(b.user)).slice(0, MAX_USERS_PER_SIDE);
+}
+
 /** Users of `cases` in the test share, by a hash of the user id (stable across runs and kinds). */
 function isTestUser(user: number, testShare: number): boolean {
   return (Math.imul(user, 0x9e3779b1) >>> 0) / 4294967296 < testShare;
@@ -224,8 +233,8 @@ async function train(run: TrainingRun<BlendParams>): Promise<TrainedModel> {
   const report: Record<string, unknown> = {};
   for (const surface of BLEND_SURFACES) {
     const cases = surface === 'default' ? split.cases : split.discoveryCases;
-    const validation = cases.filter((c) => !isTestUser(c.user, params.testShare));
-    const test = cases.filter((c) => isTestUser(c.user, params.testShare));
+    const validation = capped(cases.filter((c) => !isTestUser(c.user, params.testShare)));
+    const test = capped(cases.filter((c) => isTestUser(c.user, params.testShare)));
     // Discovery leaves out everything the user touched: re-engagement has nothing to offer there.
     const surfaceRankers = new Map([...rankers].filter(([member]) => surface === 'default' || member !== Recommender.REENGAGEMENT));
     const defaults = Object.fromEntries([...surfaceRankers.keys()].map((member) => [member, blendWeight(DEFAULT_BLEND_WEIGHTS, member)]));
