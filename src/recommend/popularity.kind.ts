@@ -1,18 +1,28 @@
 import type { DataSource } from 'typeorm';
 import { encodeArtifact } from '../ml/artifact';
-import { evaluateRanking, popularityRecommender } from '../ml/evaluation';
-import { DEFAULT_EVENT_WEIGHTS, ITEM_EVENT_TYPES, loadTrainingItemEvents, splitOf, weightsByCode } from './item-events';
-import { decayedPopularity, topIndices } from './popularity';
+import { evaluateRanking, eventQuantileSplit, popularityRecommender, RankingMetrics } from '../ml/evaluation';
+import { DEFAULT_EVENT_WEIGHTS, ITEM_EVENT_TYPES, ItemEventLog, loadTrainingItemEvents, splitOf, weightsByCode } from './item-events';
+import { logDecayedPopularity, relativeScores, topIndices } from './popularity';
 import { copyPopularityScores, RankedItems } from './score-tables';
-import { distinctPairItems, indexEvents, splitUsers } from './user-split';
+import { distinctPairItems, indexEvents, splitUsers, UserSplit } from './user-split';
 import { DenseIndex } from './interactions';
 import { ModelKind, ModelKindDefinition, TrainedModel, TrainingRun } from '../training/model-kind';
 import { BEHAVIOUR_TRAINING_PARAMS, parseParams, ParamsOf } from '../training/params';
 import { evaluationSummary } from './ranking-summary';
 
+/** Half-lives (hours) the kind chooses among when none is pinned; null is no decay, a plain weighted count. */
+export const HALF_LIFE_CANDIDATES: readonly (number | null)[] = [null, 24, 72, 168, 720];
+
 export const POPULARITY_PARAMS = {
   ...BEHAVIOUR_TRAINING_PARAMS,
-  halfLifeHours: { type: 'number', min: 0.1, max: 24 * 365, default: 72, description: 'an event counts half as much this many hours before the end of the range' },
+  halfLifeHours: {
+    type: 'number',
+    min: 0,
+    max: 100_000,
+    default: 0,
+    description:
+      'an event counts half as much this many hours before the newest event; 0 chooses on a validation period among no decay (a plain count), 24, 72, 168 and 720 h',
+  },
   weights: { type: 'weights', keys: ITEM_EVENT_TYPES, min: 0, max: 100, default: DEFAULT_EVENT_WEIGHTS, description: 'what each event type adds to an item’s popularity' },
   topK: { type: 'int', min: 10, max: 5000, default: 500, description: 'items stored in the shop-wide list' },
   categoryTopK: { type: 'int', min: 1, max: 1000, default: 100, description: 'items stored per category (the trending lists)' },
@@ -26,10 +36,83 @@ async function categoriesOf(dataSource: DataSource, itemIds: readonly number[]):
   return new Map(rows.map((row) => [row.id, row.category]));
 }
 
+/** The events of a log before `t`, in the same (user, time) order. */
+function logBefore(log: ItemEventLog, t: number): ItemEventLog {
+  const kept: number[] = [];
+  for (let n = 0; n < log.times.length; n++) if (log.times[n] < t) kept.push(n);
+  const pick = <A extends Int32Array | Uint8Array | Float64Array>(column: A, make: (length: number) => A): A => {
+    const out = make(kept.length);
+    kept.forEach((n, m) => (out[m] = column[n]));
+    return out;
+  };
+  return {
+    users: pick(log.users, (l) => new Int32Array(l)),
+    items: pick(log.items, (l) => new Int32Array(l)),
+    types: pick(log.types, (l) => new Uint8Array(l)),
+    times: pick(log.times, (l) => new Float64Array(l)),
+    sessions: pick(log.sessions, (l) => new Int32Array(l)),
+    sessionCount: log.sessionCount,
+  };
+}
+
+interface CandidateMetrics {
+  halfLifeHours: number | null;
+  metrics: RankingMetrics;
+}
+
+/** Each half-life's list as of `splitAt`, from the events before it, scored on the split's held-out users. */
+function evaluateHalfLives(log: ItemEventLog, splitAt: Date, weights: Float32Array, k: number, halfLives: readonly (number | null)[]): { split: UserSplit; candidates: CandidateMetrics[] } {
+  const split = splitUsers(log, splitAt, weights, 50);
+  const candidates = halfLives.map((halfLifeHours) => {
+    const logs = logDecayedPopularity(split.trainedItemCount, split.before, halfLifeHours === null ? null : halfLifeHours * 3_600_000, splitAt.getTime());
+    const ranked = topIndices(logs, split.trainedItemCount);
+    const metrics = evaluateRanking(
+      split.cases,
+      (_user, excluded) => {
+        const list: number[] = [];
+        for (let n = 0; n < ranked.length && list.length < k; n++) if (!excluded.has(ranked[n])) list.push(ranked[n]);
+        return list;
+      },
+      k,
+      split.trainedItemCount,
+    );
+    return { halfLifeHours, metrics };
+  });
+  return { split, candidates };
+}
+
+const summary = (candidates: CandidateMetrics[]) => candidates.map((c) => ({ halfLifeHours: c.halfLifeHours, recall: round(c.metrics.recall), ndcg: round(c.metrics.ndcg) }));
+const round = (value: number) => Math.round(value * 1e5) / 1e5;
+
 /**
- * Time-decayed popularity, shop-wide and per category. Evaluated as any user-level recommender:
- * the list as of the split instant, minus what each held-out user bought, against the harness's
- * plain popularity baseline (distinct users, no decay).
+ * The half-life to serve: the pinned one, else the candidate with the best recall@K on a validation
+ * split inside the training period (the latest `holdoutFraction` of the events before `splitAt`),
+ * so the held-out period that judges the version played no part in choosing it. Ties go to the
+ * earlier candidate (no decay first). Without validation users (too little data) no decay is chosen.
+ */
+function chooseHalfLife(log: ItemEventLog, splitAt: Date, weights: Float32Array, params: PopularityParams) {
+  if (params.halfLifeHours > 0) return { halfLifeHours: params.halfLifeHours as number | null, chosenBy: 'params' as const };
+  const training = logBefore(log, splitAt.getTime());
+  if (training.times.length < 2) return { halfLifeHours: null, chosenBy: 'default (too few events before the split to validate)' as const };
+  const validationSplitAt = new Date(eventQuantileSplit(training.times, params.holdoutFraction));
+  const { split, candidates } = evaluateHalfLives(training, validationSplitAt, weights, params.evaluationK, HALF_LIFE_CANDIDATES);
+  if (split.cases.length === 0) return { halfLifeHours: null, chosenBy: 'default (no users to validate on)' as const };
+  let best = candidates[0];
+  for (const candidate of candidates) if (candidate.metrics.recall > best.metrics.recall) best = candidate;
+  return {
+    halfLifeHours: best.halfLifeHours,
+    chosenBy: 'validation' as const,
+    validation: { splitAt: validationSplitAt.toISOString(), heldOutUsers: split.cases.length, candidates: summary(candidates) },
+  };
+}
+
+/**
+ * Time-decayed popularity, shop-wide and per category. The half-life is chosen on a validation
+ * period unless pinned (`chooseHalfLife`). Evaluated as any user-level recommender: the list as of
+ * the split instant, minus what each held-out user bought, against the harness's plain popularity
+ * baseline (distinct users, no decay); every candidate's held-out figures are recorded beside it.
+ * Scores decay relative to the newest event and are stored relative to each list's top item
+ * (`relativeScores`), so no range is too long for the `real` column.
  */
 async function train(run: TrainingRun<PopularityParams>): Promise<TrainedModel> {
   const { params } = run;
@@ -37,15 +120,15 @@ async function train(run: TrainingRun<PopularityParams>): Promise<TrainedModel> 
   await run.progress(0.05, 'loading events');
   const log = await loadTrainingItemEvents(run.dataSource, run);
   const weights = weightsByCode(params.weights);
-  const halfLifeMs = params.halfLifeHours * 3_600_000;
   const { from, splitAt } = splitOf(log, run.from, params.holdoutFraction);
 
-  await run.progress(0.3, 'evaluating on the held-out period');
-  const split = splitUsers(log, splitAt, weights, 50);
+  await run.progress(0.2, 'choosing the half-life');
+  const choice = chooseHalfLife(log, splitAt, weights, params);
+  await run.progress(0.4, 'evaluating on the held-out period');
   const k = params.evaluationK;
-  const asOfSplit = decayedPopularity(split.trainedItemCount, { ...split.before, items: split.before.items }, halfLifeMs, splitAt.getTime());
-  const ranked = topIndices(asOfSplit, split.trainedItemCount);
-  const model = evaluateRanking(split.cases, (_user, excluded) => ranked.filter((item) => !excluded.has(item)).slice(0, k), k, split.trainedItemCount);
+  const heldOut = evaluateHalfLives(log, splitAt, weights, k, choice.chosenBy === 'params' ? [choice.halfLifeHours] : HALF_LIFE_CANDIDATES);
+  const { split } = heldOut;
+  const model = heldOut.candidates.find((c) => c.halfLifeHours === choice.halfLifeHours)!.metrics;
   const pairItems = distinctPairItems(split.before);
   const baseline = evaluateRanking(split.cases, popularityRecommender(pairItems), k, split.trainedItemCount);
 
@@ -54,10 +137,10 @@ async function train(run: TrainingRun<PopularityParams>): Promise<TrainedModel> 
   const all = indexEvents(log, weights, () => true, items);
   const lastEvent = all.times.reduce((a, b) => Math.max(a, b), 0);
   const asOf = Math.min(run.to.getTime(), lastEvent + 1);
-  const scores = decayedPopularity(items.size, all, halfLifeMs, asOf);
+  const logScores = logDecayedPopularity(items.size, all, choice.halfLifeHours === null ? null : choice.halfLifeHours * 3_600_000, asOf);
   const categories = await categoriesOf(run.dataSource, items.ids);
-  const toList = (indices: number[]): RankedItems => ({ itemIds: indices.map((i) => items.ids[i]), scores: indices.map((i) => scores[i]) });
-  const lists: [string, RankedItems][] = [['', toList(topIndices(scores, params.topK))]];
+  const toList = (indices: number[]): RankedItems => ({ itemIds: indices.map((i) => items.ids[i]), scores: relativeScores(logScores, indices) });
+  const lists: [string, RankedItems][] = [['', toList(topIndices(logScores, params.topK))]];
   const byCategory = new Map<string, number[]>();
   items.ids.forEach((id, index) => {
     const category = categories.get(id);
@@ -67,17 +150,21 @@ async function train(run: TrainingRun<PopularityParams>): Promise<TrainedModel> 
     members.push(index);
   });
   for (const [category, members] of [...byCategory].sort((a, b) => a[0].localeCompare(b[0]))) {
-    const memberScores = new Float64Array(items.size);
-    for (const index of members) memberScores[index] = scores[index];
+    const memberScores = new Float64Array(items.size).fill(-Infinity);
+    for (const index of members) memberScores[index] = logScores[index];
     lists.push([category, toList(topIndices(memberScores, params.categoryTopK))]);
   }
 
+  const { halfLifeHours, ...howChosen } = choice;
   const metrics = {
-    evaluation: evaluationSummary(splitAt, k, split.cases.length, model, baseline),
+    evaluation: evaluationSummary(splitAt, k, split.cases.length, model, baseline, {
+      halfLifeHours,
+      halfLife: { ...howChosen, heldOutCandidates: summary(heldOut.candidates) },
+    }),
     training: { items: items.size, categories: byCategory.size, events: log.items.length, asOf: new Date(asOf).toISOString(), totalSeconds: (performance.now() - started) / 1000 },
   };
   return {
-    artifact: encodeArtifact({ header: { format: 'popularity-v1', halfLifeHours: params.halfLifeHours, asOf: new Date(asOf).toISOString(), lists: lists.length }, tensors: [] }),
+    artifact: encodeArtifact({ header: { format: 'popularity-v1', halfLifeHours, asOf: new Date(asOf).toISOString(), lists: lists.length }, tensors: [] }),
     metrics,
     eventCount: log.items.length,
     trainedFrom: from,
