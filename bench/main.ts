@@ -9,6 +9,7 @@ const BENCHMARKS: Record<string, () => Promise<{ run(argv: string[]): Promise<vo
   'train-defaults': () => import('./train-defaults.bench'),
   serve: () => import('./serve.bench'),
   'recommend-quality': () => import('./recommend-quality.bench'),
+  'recommender-recall': () => import('./recommender-recall.bench'),
   anomaly: () => import('./anomaly.bench'),
   funnel: () => import('./funnel.bench'),
   'first-use': () => import('./first-use.bench'),
