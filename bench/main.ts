@@ -23,6 +23,7 @@ const BENCHMARKS: Record<string, () => Promise<{ run(argv: string[]): Promise<vo
   // Quality reports: what a model or detector achieves on a generated shop or a real sample, not how fast.
   'anomaly-detection': () => import('./reports/anomaly-detection'),
   'exclusion-effect': () => import('./reports/exclusion-effect'),
+  'als-grid': () => import('./reports/als-grid'),
   'prediction-quality': () => import('./reports/prediction-quality'),
 };
 

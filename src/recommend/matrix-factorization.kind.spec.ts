@@ -4,7 +4,7 @@ import { matrixFactorization } from './matrix-factorization.kind';
 describe('MATRIX_FACTORIZATION params', () => {
   it('fills in every default', () => {
     const params = matrixFactorization.parseParams({ epochs: 3, weights: { view: 0.5 } });
-    expect(params).toMatchObject({ algorithm: 'als', epochs: 3, dimensions: 64, iterations: 12, alpha: 10, alsRegularization: 2, conjugateGradientSteps: 4, refit: true, negativeSampling: 'uniform', excludeAnomalous: true });
+    expect(params).toMatchObject({ algorithm: 'als', epochs: 3, dimensions: 32, iterations: 10, alpha: 200, alsRegularization: 100, conjugateGradientSteps: 3, refit: true, negativeSampling: 'uniform', excludeAnomalous: true });
     expect(params.weights).toEqual({ view: 0.5, fav: 2, cart: 3, checkout: 3, purchase: 5 });
   });
 

@@ -20,11 +20,11 @@ export const MATRIX_FACTORIZATION_PARAMS = {
     default: 'als',
     description: 'als: implicit alternating least squares (Hu, Koren & Volinsky 2008); bpr: Bayesian personalised ranking by minibatch gradient steps',
   },
-  dimensions: { type: 'int', min: 2, max: 256, default: 64, description: 'length of the user and item factor vectors' },
-  iterations: { type: 'int', min: 1, max: 100, default: 12, description: 'als: alternations (all users solved, then all items)' },
-  alpha: { type: 'number', min: 0, max: 1000, default: 10, description: 'als: confidence of an interaction is 1 + alpha · its weight (untouched items have confidence 1)' },
-  alsRegularization: { type: 'number', min: 0, max: 10000, default: 2, description: 'als: λ of the L2 penalty on every factor vector' },
-  conjugateGradientSteps: { type: 'int', min: 0, max: 256, default: 4, description: 'als: conjugate-gradient steps per row and half-step; 0 solves each row exactly (Cholesky, slower)' },
+  dimensions: { type: 'int', min: 2, max: 256, default: 32, description: 'length of the user and item factor vectors' },
+  iterations: { type: 'int', min: 1, max: 100, default: 10, description: 'als: alternations (all users solved, then all items)' },
+  alpha: { type: 'number', min: 0, max: 10000, default: 200, description: 'als: confidence of an interaction is 1 + alpha · its weight (untouched items have confidence 1)' },
+  alsRegularization: { type: 'number', min: 0, max: 100000, default: 100, description: 'als: λ of the L2 penalty on every factor vector' },
+  conjugateGradientSteps: { type: 'int', min: 0, max: 256, default: 3, description: 'als: conjugate-gradient steps per row and half-step; 0 solves each row exactly (Cholesky, slower)' },
   epochs: { type: 'int', min: 1, max: 500, default: 20, description: 'bpr: passes over the interaction pairs' },
   learningRate: { type: 'number', min: 1e-5, max: 1, default: 0.05, description: 'bpr: Adam step size' },
   regularization: { type: 'number', min: 0, max: 10, default: 0.05, description: 'bpr: L2 penalty on the factors a minibatch touches' },
@@ -48,7 +48,7 @@ export const MATRIX_FACTORIZATION_PARAMS = {
 
 export type MatrixFactorizationParams = ParamsOf<typeof MATRIX_FACTORIZATION_PARAMS>;
 
-interface PreparedPairs {
+export interface PreparedPairs {
   pairs: PairSet;
   /** Dense user index → users.id. */
   userIds: number[];
@@ -60,7 +60,7 @@ interface PreparedPairs {
  * One pair per (user, item) of the indexed events, with the strongest weight among its events.
  * Events come in (user, time) order, so a user's pairs are gathered in one run.
  */
-function preparePairs(events: IndexedEvents, itemCount: number): PreparedPairs {
+export function preparePairs(events: IndexedEvents, itemCount: number): PreparedPairs {
   const users = new DenseIndex([]);
   const pairUsers: number[] = [];
   const pairItems: number[] = [];
