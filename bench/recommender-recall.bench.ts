@@ -51,7 +51,7 @@ async function compare(name: string, dataSource: DataSource, to: Date, mfParams:
     const e = row.metrics.evaluation;
     const users = e.heldOutUsers as number;
     const recall = e.model.recall as number;
-    const extra = e.halfLifeHours !== undefined ? ` (half-life ${e.halfLifeHours ?? 'none'}, ${e.halfLife.chosenBy})` : '';
+    const extra = e.halfLifeHours !== undefined ? ` (count ${e.count}, half-life ${e.halfLifeHours ?? 'none'}, ${e.choice.chosenBy})` : '';
     console.log(
       `| ${row.label}${extra} | ${users} | ${recall.toFixed(4)} ± ${halfWidth(recall, users).toFixed(4)} | ${e.model.ndcg.toFixed(4)} | ${e.popularityBaseline.recall.toFixed(4)} | ${row.seconds.toFixed(1)} |`,
     );

@@ -30,7 +30,9 @@ describe('POPULARITY over a long range', () => {
         if ((d + s) % 5 === 0) batch.push({ eventId: `c-${d}-${s}`, type: 'cart', userId: `u${user}`, itemId: `e${item}`, timestamp: START + d * DAY + s * 3_600_000 + 60_000 });
       }
     }
-    // Two items only touched on the first day (400 days before the newest event): old-2 twice, old-1 once.
+    // Items only touched on the first day (400 days before the newest event): old-3 viewed three times
+    // by one shopper, old-2 once each by two shoppers, old-1 once.
+    for (const n of [1, 2, 3]) batch.push({ eventId: `old-3${n}`, type: 'view', userId: 'u4', itemId: 'old-3', timestamp: START + 1000 });
     batch.push({ eventId: 'old-2a', type: 'view', userId: 'u1', itemId: 'old-2', timestamp: START + 1000 });
     batch.push({ eventId: 'old-2b', type: 'view', userId: 'u2', itemId: 'old-2', timestamp: START + 1000 });
     batch.push({ eventId: 'old-1', type: 'view', userId: 'u3', itemId: 'old-1', timestamp: START + 1000 });
@@ -55,30 +57,41 @@ describe('POPULARITY over a long range', () => {
   it('trains and stores with the default params, every item listed, scores relative to the top', async () => {
     const { version, items, scores } = await train({});
     expect(version.status).toBe('READY');
-    const halfLife = version.metrics.evaluation.halfLife;
-    expect(halfLife.chosenBy).toBe('validation');
-    expect(halfLife.validation.candidates.map((c: { halfLifeHours: number | null }) => c.halfLifeHours)).toEqual([null, 24, 72, 168, 720]);
-    expect(halfLife.heldOutCandidates).toHaveLength(5);
-    expect([null, 24, 72, 168, 720]).toContain(version.metrics.evaluation.halfLifeHours);
-    expect(new Set(items)).toEqual(new Set(['e0', 'e1', 'e2', 'e3', 'e4', 'e5', 'e6', 'e7', 'old-1', 'old-2']));
+    const choice = version.metrics.evaluation.choice;
+    expect(choice.chosenBy).toBe('validation');
+    const halfLives = [null, 24, 72, 168, 720];
+    expect(choice.validation.candidates.map((c: { count: string; halfLifeHours: number | null }) => [c.count, c.halfLifeHours])).toEqual([
+      ...halfLives.map((h) => ['events', h]),
+      ...halfLives.map((h) => ['users', h]),
+    ]);
+    expect(choice.heldOutCandidates).toHaveLength(10);
+    expect(halfLives).toContain(version.metrics.evaluation.halfLifeHours);
+    expect(['events', 'users']).toContain(version.metrics.evaluation.count);
+    expect(new Set(items)).toEqual(new Set(['e0', 'e1', 'e2', 'e3', 'e4', 'e5', 'e6', 'e7', 'old-1', 'old-2', 'old-3']));
     expect(scores[0]).toBe(1);
     for (let n = 1; n < scores.length; n++) expect(scores[n]).toBeLessThanOrEqual(scores[n - 1]);
   });
 
   it('with a one-hour half-life (9,600 half-lives over the range) keeps the stale items, in order, below the rest', async () => {
-    const { version, items, scores } = await train({ halfLifeHours: 1 });
+    const { version, items, scores } = await train({ halfLifeHours: 1, count: 'events' });
     expect(version.metrics.evaluation.halfLifeHours).toBe(1);
-    expect(version.metrics.evaluation.halfLife.chosenBy).toBe('params');
-    // old-2 (two views) before old-1 (one view), both last; relative to the top, 2^-9600 is stored as 0.
-    expect(items.slice(-2)).toEqual(['old-2', 'old-1']);
-    expect(scores.slice(-2)).toEqual([0, 0]);
+    expect(version.metrics.evaluation.choice.chosenBy).toBe('params');
+    // old-3 (three views), old-2 (two), old-1 (one), last; relative to the top, 2^-9600 is stored as 0.
+    expect(items.slice(-3)).toEqual(['old-3', 'old-2', 'old-1']);
+    expect(scores.slice(-3)).toEqual([0, 0, 0]);
     expect(scores[0]).toBe(1);
   });
 
-  it('with no decay pinned near enough (100,000 h) counts weighted events', async () => {
-    const { items, scores } = await train({ halfLifeHours: 100_000 });
-    // old-2: two views (2) against old-1's one (1), at the same instant: exactly half as much.
-    const at = (item: string) => scores[items.indexOf(item)];
-    expect(at('old-1') / at('old-2')).toBeCloseTo(0.5, 5);
+  it('with no decay pinned near enough (100,000 h) counts weighted events, or each user once', async () => {
+    // All at the same instant, so the decay cancels in the ratios. Every event: old-3 3, old-2 2, old-1 1.
+    const byEvents = await train({ halfLifeHours: 100_000, count: 'events' });
+    const ratio = (run: typeof byEvents, a: string, b: string) => run.scores[run.items.indexOf(a)] / run.scores[run.items.indexOf(b)];
+    expect(ratio(byEvents, 'old-1', 'old-2')).toBeCloseTo(0.5, 5);
+    expect(ratio(byEvents, 'old-3', 'old-2')).toBeCloseTo(1.5, 5);
+    // Each shopper once: old-3 1 (one shopper), old-2 2, old-1 1.
+    const byUsers = await train({ halfLifeHours: 100_000, count: 'users' });
+    expect(byUsers.version.metrics.evaluation.count).toBe('users');
+    expect(ratio(byUsers, 'old-1', 'old-2')).toBeCloseTo(0.5, 5);
+    expect(ratio(byUsers, 'old-3', 'old-2')).toBeCloseTo(0.5, 5);
   });
 });

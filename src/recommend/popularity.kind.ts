@@ -4,7 +4,7 @@ import { evaluateRanking, eventQuantileSplit, popularityRecommender, RankingMetr
 import { DEFAULT_EVENT_WEIGHTS, ITEM_EVENT_TYPES, ItemEventLog, loadTrainingItemEvents, splitOf, weightsByCode } from './item-events';
 import { logDecayedPopularity, relativeScores, topIndices } from './popularity';
 import { copyPopularityScores, RankedItems } from './score-tables';
-import { distinctPairItems, indexEvents, splitUsers, UserSplit } from './user-split';
+import { distinctPairItems, IndexedEvents, indexEvents, splitUsers, UserSplit } from './user-split';
 import { DenseIndex } from './interactions';
 import { ModelKind, ModelKindDefinition, TrainedModel, TrainingRun } from '../training/model-kind';
 import { BEHAVIOUR_TRAINING_PARAMS, parseParams, ParamsOf } from '../training/params';
@@ -12,6 +12,9 @@ import { evaluationSummary } from './ranking-summary';
 
 /** Half-lives (hours) the kind chooses among when none is pinned; null is no decay, a plain weighted count. */
 export const HALF_LIFE_CANDIDATES: readonly (number | null)[] = [null, 24, 72, 168, 720];
+/** What one unit of popularity is: every event, or each (user, item) pair once (its strongest event, at its latest time). */
+export const COUNT_CANDIDATES = ['events', 'users'] as const;
+type Count = (typeof COUNT_CANDIDATES)[number];
 
 export const POPULARITY_PARAMS = {
   ...BEHAVIOUR_TRAINING_PARAMS,
@@ -22,6 +25,12 @@ export const POPULARITY_PARAMS = {
     default: 0,
     description:
       'an event counts half as much this many hours before the newest event; 0 chooses on a validation period among no decay (a plain count), 24, 72, 168 and 720 h',
+  },
+  count: {
+    type: 'enum',
+    values: ['chosen', ...COUNT_CANDIDATES],
+    default: 'chosen',
+    description: 'events: every event adds its weight; users: each user adds an item’s strongest event weight once (repeat views count once); chosen: on the validation period, with the half-life',
   },
   weights: { type: 'weights', keys: ITEM_EVENT_TYPES, min: 0, max: 100, default: DEFAULT_EVENT_WEIGHTS, description: 'what each event type adds to an item’s popularity' },
   topK: { type: 'int', min: 10, max: 5000, default: 500, description: 'items stored in the shop-wide list' },
@@ -55,60 +64,109 @@ function logBefore(log: ItemEventLog, t: number): ItemEventLog {
   };
 }
 
-interface CandidateMetrics {
+/** A way to count popularity: the unit and the half-life (null: no decay). */
+interface Candidate {
+  count: Count;
   halfLifeHours: number | null;
+}
+
+interface CandidateMetrics extends Candidate {
   metrics: RankingMetrics;
 }
 
-/** Each half-life's list as of `splitAt`, from the events before it, scored on the split's held-out users. */
-function evaluateHalfLives(log: ItemEventLog, splitAt: Date, weights: Float32Array, k: number, halfLives: readonly (number | null)[]): { split: UserSplit; candidates: CandidateMetrics[] } {
-  const split = splitUsers(log, splitAt, weights, 50);
-  const candidates = halfLives.map((halfLifeHours) => {
-    const logs = logDecayedPopularity(split.trainedItemCount, split.before, halfLifeHours === null ? null : halfLifeHours * 3_600_000, splitAt.getTime());
-    const ranked = topIndices(logs, split.trainedItemCount);
-    const metrics = evaluateRanking(
-      split.cases,
-      (_user, excluded) => {
-        const list: number[] = [];
-        for (let n = 0; n < ranked.length && list.length < k; n++) if (!excluded.has(ranked[n])) list.push(ranked[n]);
-        return list;
-      },
-      k,
-      split.trainedItemCount,
-    );
-    return { halfLifeHours, metrics };
-  });
-  return { split, candidates };
+/**
+ * The events as `count` counts them: all of them, or one per (user, item) pair with the pair's
+ * strongest weight at its latest time (events come in (user, time) order).
+ */
+function countedEvents(events: IndexedEvents, count: Count): { items: ArrayLike<number>; weights: ArrayLike<number>; times: ArrayLike<number> } {
+  if (count === 'events') return events;
+  const items: number[] = [];
+  const weights: number[] = [];
+  const times: number[] = [];
+  for (let start = 0; start < events.users.length; ) {
+    let end = start + 1;
+    while (end < events.users.length && events.users[end] === events.users[start]) end++;
+    const pairAt = new Map<number, number>();
+    for (let n = start; n < end; n++) {
+      const at = pairAt.get(events.items[n]);
+      if (at === undefined) {
+        pairAt.set(events.items[n], items.length);
+        items.push(events.items[n]);
+        weights.push(events.weights[n]);
+        times.push(events.times[n]);
+      } else {
+        weights[at] = Math.max(weights[at], events.weights[n]);
+        times[at] = events.times[n];
+      }
+    }
+    start = end;
+  }
+  return { items, weights, times };
 }
 
-const summary = (candidates: CandidateMetrics[]) => candidates.map((c) => ({ halfLifeHours: c.halfLifeHours, recall: round(c.metrics.recall), ndcg: round(c.metrics.ndcg) }));
+const halfLifeMs = (candidate: Candidate) => (candidate.halfLifeHours === null ? null : candidate.halfLifeHours * 3_600_000);
+
+/** Each candidate's list as of `splitAt`, from the events before it, scored on the split's held-out users. */
+function evaluateCandidates(log: ItemEventLog, splitAt: Date, weights: Float32Array, k: number, candidates: readonly Candidate[]): { split: UserSplit; candidates: CandidateMetrics[] } {
+  const split = splitUsers(log, splitAt, weights, 50);
+  const counted = new Map(COUNT_CANDIDATES.map((count) => [count, countedEvents(split.before, count)]));
+  return {
+    split,
+    candidates: candidates.map((candidate) => {
+      const logs = logDecayedPopularity(split.trainedItemCount, counted.get(candidate.count)!, halfLifeMs(candidate), splitAt.getTime());
+      const ranked = topIndices(logs, split.trainedItemCount);
+      const metrics = evaluateRanking(
+        split.cases,
+        (_user, excluded) => {
+          const list: number[] = [];
+          for (let n = 0; n < ranked.length && list.length < k; n++) if (!excluded.has(ranked[n])) list.push(ranked[n]);
+          return list;
+        },
+        k,
+        split.trainedItemCount,
+      );
+      return { ...candidate, metrics };
+    }),
+  };
+}
+
 const round = (value: number) => Math.round(value * 1e5) / 1e5;
+const summary = (candidates: CandidateMetrics[]) => candidates.map((c) => ({ count: c.count, halfLifeHours: c.halfLifeHours, recall: round(c.metrics.recall), ndcg: round(c.metrics.ndcg) }));
+
+/** The candidates the params leave open: pinned values stay, `chosen` / 0 open every choice. */
+function candidatesOf(params: PopularityParams): Candidate[] {
+  const counts = params.count === 'chosen' ? COUNT_CANDIDATES : [params.count];
+  const halfLives = params.halfLifeHours > 0 ? [params.halfLifeHours] : HALF_LIFE_CANDIDATES;
+  return counts.flatMap((count) => halfLives.map((halfLifeHours) => ({ count, halfLifeHours })));
+}
 
 /**
- * The half-life to serve: the pinned one, else the candidate with the best recall@K on a validation
- * split inside the training period (the latest `holdoutFraction` of the events before `splitAt`),
- * so the held-out period that judges the version played no part in choosing it. Ties go to the
- * earlier candidate (no decay first). Without validation users (too little data) no decay is chosen.
+ * The way of counting to serve: the only candidate when the params pin both, else the candidate
+ * with the best recall@K on a validation split inside the training period (the latest
+ * `holdoutFraction` of the events before `splitAt`), so the held-out period that judges the version
+ * played no part in choosing it. Ties go to the earlier candidate (events before users, no decay
+ * first). Without validation users (too little data) the first candidate is taken.
  */
-function chooseHalfLife(log: ItemEventLog, splitAt: Date, weights: Float32Array, params: PopularityParams) {
-  if (params.halfLifeHours > 0) return { halfLifeHours: params.halfLifeHours as number | null, chosenBy: 'params' as const };
+function chooseCandidate(log: ItemEventLog, splitAt: Date, weights: Float32Array, params: PopularityParams) {
+  const candidates = candidatesOf(params);
+  if (candidates.length === 1) return { chosen: candidates[0], chosenBy: 'params' as const };
   const training = logBefore(log, splitAt.getTime());
-  if (training.times.length < 2) return { halfLifeHours: null, chosenBy: 'default (too few events before the split to validate)' as const };
+  if (training.times.length < 2) return { chosen: candidates[0], chosenBy: 'default (too few events before the split to validate)' as const };
   const validationSplitAt = new Date(eventQuantileSplit(training.times, params.holdoutFraction));
-  const { split, candidates } = evaluateHalfLives(training, validationSplitAt, weights, params.evaluationK, HALF_LIFE_CANDIDATES);
-  if (split.cases.length === 0) return { halfLifeHours: null, chosenBy: 'default (no users to validate on)' as const };
-  let best = candidates[0];
-  for (const candidate of candidates) if (candidate.metrics.recall > best.metrics.recall) best = candidate;
+  const validated = evaluateCandidates(training, validationSplitAt, weights, params.evaluationK, candidates);
+  if (validated.split.cases.length === 0) return { chosen: candidates[0], chosenBy: 'default (no users to validate on)' as const };
+  let best = validated.candidates[0];
+  for (const candidate of validated.candidates) if (candidate.metrics.recall > best.metrics.recall) best = candidate;
   return {
-    halfLifeHours: best.halfLifeHours,
+    chosen: { count: best.count, halfLifeHours: best.halfLifeHours },
     chosenBy: 'validation' as const,
-    validation: { splitAt: validationSplitAt.toISOString(), heldOutUsers: split.cases.length, candidates: summary(candidates) },
+    validation: { splitAt: validationSplitAt.toISOString(), heldOutUsers: validated.split.cases.length, candidates: summary(validated.candidates) },
   };
 }
 
 /**
- * Time-decayed popularity, shop-wide and per category. The half-life is chosen on a validation
- * period unless pinned (`chooseHalfLife`). Evaluated as any user-level recommender: the list as of
+ * Time-decayed popularity, shop-wide and per category. What counts (every event or each user once)
+ * and the half-life are chosen on a validation period unless pinned (`chooseCandidate`). Evaluated as any user-level recommender: the list as of
  * the split instant, minus what each held-out user bought, against the harness's plain popularity
  * baseline (distinct users, no decay); every candidate's held-out figures are recorded beside it.
  * Scores decay relative to the newest event and are stored relative to each list's top item
@@ -122,13 +180,13 @@ async function train(run: TrainingRun<PopularityParams>): Promise<TrainedModel> 
   const weights = weightsByCode(params.weights);
   const { from, splitAt } = splitOf(log, run.from, params.holdoutFraction);
 
-  await run.progress(0.2, 'choosing the half-life');
-  const choice = chooseHalfLife(log, splitAt, weights, params);
+  await run.progress(0.2, 'choosing how to count');
+  const { chosen, ...howChosen } = chooseCandidate(log, splitAt, weights, params);
   await run.progress(0.4, 'evaluating on the held-out period');
   const k = params.evaluationK;
-  const heldOut = evaluateHalfLives(log, splitAt, weights, k, choice.chosenBy === 'params' ? [choice.halfLifeHours] : HALF_LIFE_CANDIDATES);
+  const heldOut = evaluateCandidates(log, splitAt, weights, k, candidatesOf(params));
   const { split } = heldOut;
-  const model = heldOut.candidates.find((c) => c.halfLifeHours === choice.halfLifeHours)!.metrics;
+  const model = heldOut.candidates.find((c) => c.count === chosen.count && c.halfLifeHours === chosen.halfLifeHours)!.metrics;
   const pairItems = distinctPairItems(split.before);
   const baseline = evaluateRanking(split.cases, popularityRecommender(pairItems), k, split.trainedItemCount);
 
@@ -137,7 +195,7 @@ async function train(run: TrainingRun<PopularityParams>): Promise<TrainedModel> 
   const all = indexEvents(log, weights, () => true, items);
   const lastEvent = all.times.reduce((a, b) => Math.max(a, b), 0);
   const asOf = Math.min(run.to.getTime(), lastEvent + 1);
-  const logScores = logDecayedPopularity(items.size, all, choice.halfLifeHours === null ? null : choice.halfLifeHours * 3_600_000, asOf);
+  const logScores = logDecayedPopularity(items.size, countedEvents(all, chosen.count), halfLifeMs(chosen), asOf);
   const categories = await categoriesOf(run.dataSource, items.ids);
   const toList = (indices: number[]): RankedItems => ({ itemIds: indices.map((i) => items.ids[i]), scores: relativeScores(logScores, indices) });
   const lists: [string, RankedItems][] = [['', toList(topIndices(logScores, params.topK))]];
@@ -155,16 +213,17 @@ async function train(run: TrainingRun<PopularityParams>): Promise<TrainedModel> 
     lists.push([category, toList(topIndices(memberScores, params.categoryTopK))]);
   }
 
-  const { halfLifeHours, ...howChosen } = choice;
+  const { count, halfLifeHours } = chosen;
   const metrics = {
     evaluation: evaluationSummary(splitAt, k, split.cases.length, model, baseline, {
+      count,
       halfLifeHours,
-      halfLife: { ...howChosen, heldOutCandidates: summary(heldOut.candidates) },
+      choice: { ...howChosen, heldOutCandidates: summary(heldOut.candidates) },
     }),
     training: { items: items.size, categories: byCategory.size, events: log.items.length, asOf: new Date(asOf).toISOString(), totalSeconds: (performance.now() - started) / 1000 },
   };
   return {
-    artifact: encodeArtifact({ header: { format: 'popularity-v1', halfLifeHours, asOf: new Date(asOf).toISOString(), lists: lists.length }, tensors: [] }),
+    artifact: encodeArtifact({ header: { format: 'popularity-v1', count, halfLifeHours, asOf: new Date(asOf).toISOString(), lists: lists.length }, tensors: [] }),
     metrics,
     eventCount: log.items.length,
     trainedFrom: from,
