@@ -9,6 +9,7 @@ const BENCHMARKS: Record<string, () => Promise<{ run(argv: string[]): Promise<vo
   'train-defaults': () => import('./train-defaults.bench'),
   serve: () => import('./serve.bench'),
   'recommend-quality': () => import('./recommend-quality.bench'),
+  'recommender-recall': () => import('./recommender-recall.bench'),
   anomaly: () => import('./anomaly.bench'),
   funnel: () => import('./funnel.bench'),
   'first-use': () => import('./first-use.bench'),
@@ -22,6 +23,7 @@ const BENCHMARKS: Record<string, () => Promise<{ run(argv: string[]): Promise<vo
   // Quality reports: what a model or detector achieves on a generated shop or a real sample, not how fast.
   'anomaly-detection': () => import('./reports/anomaly-detection'),
   'exclusion-effect': () => import('./reports/exclusion-effect'),
+  'als-grid': () => import('./reports/als-grid'),
   'prediction-quality': () => import('./reports/prediction-quality'),
   'served-quality': () => import('./reports/served-quality'),
   'reengagement-quality': () => import('./reports/reengagement-quality'),

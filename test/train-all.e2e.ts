@@ -150,7 +150,7 @@ describe('trainAll', () => {
       // Bad input: the service's message, and a failing exit code.
       await expect(run(process.execPath, [CLI, 'train', '--kind', 'POPULARITY', '--params', '{"halfLifeHours":-1}'], { env })).rejects.toMatchObject({
         code: 1,
-        stderr: expect.stringContaining('params.halfLifeHours must be a number from 0.1'),
+        stderr: expect.stringContaining('params.halfLifeHours must be a number from 0 to 100000'),
       });
     } finally {
       await worker.stop();

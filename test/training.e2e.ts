@@ -161,7 +161,7 @@ describe('training platform', () => {
 
   it('cancels a running job without writing a model, and retries it to completion on the same version', async () => {
     const versionsBefore = await versionCount();
-    const queued = await train({ params: { epochs: 200, dimensions: 8, batchSize: 16, seed: 3 } });
+    const queued = await train({ params: { algorithm: 'bpr', epochs: 200, dimensions: 8, batchSize: 16, seed: 3 } });
     await waitFor(queued.id, (j) => j.state === 'RUNNING' && j.progress > 0.06);
     const cancelled = await t.gql(`mutation($id: ID!) { cancelTrainingJob(id: $id) { state } }`, { id: queued.id });
     expect(cancelled.data!.cancelTrainingJob.state).toBe('CANCELLED');
@@ -187,7 +187,7 @@ describe('training platform', () => {
 
   it('resumes a job whose worker was killed mid-training: it completes on retry with exactly one new version', async () => {
     const versionsBefore = await versionCount();
-    const queued = await train({ params: { epochs: 12, dimensions: 8, batchSize: 32, seed: 4 } });
+    const queued = await train({ params: { algorithm: 'bpr', epochs: 12, dimensions: 8, batchSize: 32, seed: 4 } });
     await waitFor(queued.id, (j) => j.state === 'RUNNING' && j.progress > 0.1);
     await worker.stop('SIGKILL');
     // The sandboxed child training the job is orphaned now; give it time to do harm (an orphan that

@@ -1,7 +1,6 @@
 import type { DataSource } from 'typeorm';
 import { encodeArtifact } from '../ml/artifact';
 import { evaluateRanking, pairedBootstrap, popularityRecommender, type HeldOutUser } from '../ml/evaluation';
-import { trainBpr } from '../ml/matrix-factorization';
 import { ModelKind, ModelKindDefinition, TrainedModel, TrainingRun } from '../training/model-kind';
 import { BEHAVIOUR_TRAINING_PARAMS, parseParams, ParamsOf } from '../training/params';
 import { TrainingDataError } from '../training/training-errors';
@@ -9,10 +8,10 @@ import { blendWeight, DEFAULT_BLEND_WEIGHTS, fusedCandidates, Ranked, selectTop,
 import { rankFromNeighbours } from './fold-in';
 import { DEFAULT_EVENT_WEIGHTS, loadTrainingItemEvents, splitOf, weightsByCode } from './item-events';
 import { ITEM_KNN_PARAMS, ItemKnnParams, neighbourTables } from './item-knn.kind';
-import { MATRIX_FACTORIZATION_PARAMS, MatrixFactorizationParams } from './matrix-factorization.kind';
+import { fit, MATRIX_FACTORIZATION_PARAMS, MatrixFactorizationParams, preparePairs } from './matrix-factorization.kind';
 import { rankReengagement } from './reengagement';
 import { Recommender } from './recommendation-id';
-import { factorPairs, distinctPairItems, splitUsers, type UserSplit } from './user-split';
+import { distinctPairItems, splitUsers, type UserSplit } from './user-split';
 
 /**
  * The blend's members: the recommenders whose lists `recommendations` fuses. Re-engagement needs no
@@ -63,23 +62,16 @@ function knnMember(split: UserSplit, params: ItemKnnParams): MemberRanker {
 }
 
 async function factorMember(run: TrainingRun<BlendParams>, split: UserSplit, params: MatrixFactorizationParams): Promise<MemberRanker> {
-  const { pairs, users } = factorPairs(split.before, split.trainedItemCount);
-  const factors = await trainBpr(run.tf, pairs, {
-    dimensions: params.dimensions,
-    epochs: params.epochs,
-    learningRate: params.learningRate,
-    regularization: params.regularization,
-    negatives: params.negatives,
-    negativeSampling: params.negativeSampling,
-    batchSize: params.batchSize,
-    seed: params.seed,
-  });
+  const prepared = preparePairs(split.before, split.trainedItemCount);
+  const factors = await fit(run.tf, prepared.pairs, params);
+  const rowOf = new Map(prepared.userIds.map((id, row) => [id, row]));
   const d = factors.dimensions;
-  const scores = new Float64Array(pairs.itemCount);
+  const itemCount = prepared.pairs.itemCount;
+  const scores = new Float64Array(itemCount);
   return (user, depth) => {
-    const row = users.get(user);
+    const row = rowOf.get(user);
     if (row === undefined) return null;
-    for (let item = 0; item < pairs.itemCount; item++) {
+    for (let item = 0; item < itemCount; item++) {
       let score = factors.itemBias[item];
       for (let k = 0; k < d; k++) score += factors.userFactors[row * d + k] * factors.itemFactors[item * d + k];
       scores[item] = score;

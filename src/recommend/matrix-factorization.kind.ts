@@ -1,26 +1,39 @@
 import { encodeArtifact } from '../ml/artifact';
-import { evaluateRanking, HeldOutUser, popularityRecommender } from '../ml/evaluation';
+import { popularityRecommender } from '../ml/evaluation';
+import { AlsOptions, trainImplicitAls } from '../ml/implicit-als';
 import { BprOptions, Factors, PairSet, topItemsForUsers, trainBpr } from '../ml/matrix-factorization';
 import { copyRecommendationScores } from './recommendation-scores';
-import { DenseIndex, Interactions, loadInteractions, mergeInteractions } from './interactions';
+import { DenseIndex } from './interactions';
+import { ITEM_EVENT_TYPES, ItemEventLog, loadTrainingItemEvents, PURCHASE, splitOf, weightsByCode } from './item-events';
+import { evaluationSummary } from './ranking-summary';
+import { distinctPairItems, IndexedEvents, indexEvents, splitUsers } from './user-split';
 import { ModelKind, ModelKindDefinition, TrainedModel, TrainingRun } from '../training/model-kind';
 import { BEHAVIOUR_TRAINING_PARAMS, parseParams, ParamsOf } from '../training/params';
 import { TrainingDataError } from '../training/training-errors';
-
-const EVENT_TYPES = ['view', 'fav', 'cart', 'checkout', 'purchase'] as const;
+import type { Tf } from '../ml/tf-backend';
 
 export const MATRIX_FACTORIZATION_PARAMS = {
   ...BEHAVIOUR_TRAINING_PARAMS,
-  dimensions: { type: 'int', min: 2, max: 256, default: 16, description: 'length of the user and item factor vectors' },
-  epochs: { type: 'int', min: 1, max: 500, default: 20, description: 'passes over the interaction pairs' },
-  learningRate: { type: 'number', min: 1e-5, max: 1, default: 0.05, description: 'Adam step size' },
-  regularization: { type: 'number', min: 0, max: 10, default: 0.05, description: 'L2 penalty on the factors a minibatch touches' },
-  negatives: { type: 'int', min: 1, max: 50, default: 1, description: 'negative items drawn per positive pair' },
-  negativeSampling: { type: 'enum', values: ['uniform', 'popularity'], default: 'uniform', description: 'how negatives are drawn' },
-  batchSize: { type: 'int', min: 16, max: 65536, default: 1024, description: 'positive pairs per minibatch' },
+  algorithm: {
+    type: 'enum',
+    values: ['als', 'bpr'],
+    default: 'als',
+    description: 'als: implicit alternating least squares (Hu, Koren & Volinsky 2008); bpr: Bayesian personalised ranking by minibatch gradient steps',
+  },
+  dimensions: { type: 'int', min: 2, max: 256, default: 32, description: 'length of the user and item factor vectors' },
+  iterations: { type: 'int', min: 1, max: 100, default: 10, description: 'als: alternations (all users solved, then all items)' },
+  alpha: { type: 'number', min: 0, max: 10000, default: 200, description: 'als: confidence of an interaction is 1 + alpha · its weight (untouched items have confidence 1)' },
+  alsRegularization: { type: 'number', min: 0, max: 100000, default: 100, description: 'als: λ of the L2 penalty on every factor vector' },
+  conjugateGradientSteps: { type: 'int', min: 0, max: 256, default: 3, description: 'als: conjugate-gradient steps per row and half-step; 0 solves each row exactly (Cholesky, slower)' },
+  epochs: { type: 'int', min: 1, max: 500, default: 20, description: 'bpr: passes over the interaction pairs' },
+  learningRate: { type: 'number', min: 1e-5, max: 1, default: 0.05, description: 'bpr: Adam step size' },
+  regularization: { type: 'number', min: 0, max: 10, default: 0.05, description: 'bpr: L2 penalty on the factors a minibatch touches' },
+  negatives: { type: 'int', min: 1, max: 50, default: 1, description: 'bpr: negative items drawn per positive pair' },
+  negativeSampling: { type: 'enum', values: ['uniform', 'popularity'], default: 'uniform', description: 'bpr: how negatives are drawn' },
+  batchSize: { type: 'int', min: 16, max: 65536, default: 1024, description: 'bpr: positive pairs per minibatch' },
   weights: {
     type: 'weights',
-    keys: EVENT_TYPES,
+    keys: ITEM_EVENT_TYPES,
     min: 0,
     max: 100,
     default: { view: 1, fav: 2, cart: 3, checkout: 3, purchase: 5 },
@@ -35,33 +48,47 @@ export const MATRIX_FACTORIZATION_PARAMS = {
 
 export type MatrixFactorizationParams = ParamsOf<typeof MATRIX_FACTORIZATION_PARAMS>;
 
-interface PreparedPairs {
+export interface PreparedPairs {
   pairs: PairSet;
-  users: DenseIndex;
-  items: DenseIndex;
+  /** Dense user index → users.id. */
+  userIds: number[];
   /** Items each (dense) user purchased: never recommended to them. */
   purchasedBy: Map<number, Set<number>>;
 }
 
-function preparePairs(interactions: Interactions, items: DenseIndex): PreparedPairs {
-  const users = new DenseIndex(interactions.users);
-  for (const item of interactions.items) items.add(item);
+/**
+ * One pair per (user, item) of the indexed events, with the strongest weight among its events.
+ * Events come in (user, time) order, so a user's pairs are gathered in one run.
+ */
+export function preparePairs(events: IndexedEvents, itemCount: number): PreparedPairs {
+  const users = new DenseIndex([]);
+  const pairUsers: number[] = [];
+  const pairItems: number[] = [];
+  const pairWeights: number[] = [];
   const purchasedBy = new Map<number, Set<number>>();
-  const pairUsers = new Int32Array(interactions.users.length);
-  const pairItems = new Int32Array(interactions.users.length);
-  for (let i = 0; i < interactions.users.length; i++) {
-    pairUsers[i] = users.get(interactions.users[i])!;
-    pairItems[i] = items.get(interactions.items[i])!;
-    if (interactions.purchased[i]) {
-      let set = purchasedBy.get(pairUsers[i]);
-      if (!set) purchasedBy.set(pairUsers[i], (set = new Set()));
-      set.add(pairItems[i]);
+  for (let start = 0; start < events.users.length; ) {
+    let end = start + 1;
+    while (end < events.users.length && events.users[end] === events.users[start]) end++;
+    const user = users.add(events.users[start]);
+    const strongest = new Map<number, number>();
+    for (let n = start; n < end; n++) {
+      strongest.set(events.items[n], Math.max(strongest.get(events.items[n]) ?? 0, events.weights[n]));
+      if (events.types[n] === PURCHASE) {
+        let set = purchasedBy.get(user);
+        if (!set) purchasedBy.set(user, (set = new Set()));
+        set.add(events.items[n]);
+      }
     }
+    for (const [item, weight] of strongest) {
+      pairUsers.push(user);
+      pairItems.push(item);
+      pairWeights.push(weight);
+    }
+    start = end;
   }
   return {
-    pairs: { userCount: users.size, itemCount: items.size, users: pairUsers, items: pairItems, weights: interactions.weights },
-    users,
-    items,
+    pairs: { userCount: users.size, itemCount, users: Int32Array.from(pairUsers), items: Int32Array.from(pairItems), weights: Float32Array.from(pairWeights) },
+    userIds: users.ids,
     purchasedBy,
   };
 }
@@ -79,120 +106,130 @@ function bprOptions(params: MatrixFactorizationParams): BprOptions {
   };
 }
 
-const round = (value: number) => Math.round(value * 1e5) / 1e5;
-function rounded<T extends object>(metrics: T): T {
-  return Object.fromEntries(Object.entries(metrics).map(([key, value]) => [key, typeof value === 'number' ? round(value) : value])) as T;
+function alsOptions(params: MatrixFactorizationParams): AlsOptions {
+  return {
+    dimensions: params.dimensions,
+    iterations: params.iterations,
+    alpha: params.alpha,
+    regularization: params.alsRegularization,
+    conjugateGradientSteps: params.conjugateGradientSteps,
+    initScale: 0.1 / Math.sqrt(params.dimensions),
+    seed: params.seed,
+  };
 }
 
+interface Fitted extends Factors {
+  finalLoss: number;
+  seconds: number;
+  /** Per pass: epochs (bpr) or iterations (als). */
+  passes: number;
+  detail: Record<string, number>;
+}
+
+/** Fits the chosen algorithm, reporting progress from `offset` over `share` of the bar. */
+/** Factors for `pairs` by the params' algorithm (implicit ALS or BPR); `report` hears the fraction done. */
+export async function fit(tf: Tf, pairs: PairSet, params: MatrixFactorizationParams, report: (fraction: number, message: string) => Promise<void> = async () => undefined): Promise<Fitted> {
+  if (params.algorithm === 'als') {
+    const result = await trainImplicitAls(pairs, alsOptions(params), (r) => report(r.iteration / r.iterations, `iteration ${r.iteration}/${r.iterations}, loss ${r.loss.toExponential(4)}`));
+    return { ...result, finalLoss: result.iterations[result.iterations.length - 1].loss, passes: result.iterations.length, detail: {} };
+  }
+  const result = await trainBpr(tf, pairs, bprOptions(params), (r) => report(r.epoch / r.epochs, `epoch ${r.epoch}/${r.epochs}, loss ${r.loss.toFixed(4)}`));
+  return { ...result, finalLoss: result.epochs[result.epochs.length - 1].loss, passes: result.epochs.length, detail: { stepsPerSecond: result.steps / result.seconds } };
+}
+
+const round = (value: number) => Math.round(value * 1e5) / 1e5;
+/** How far past K each held-out user's list is read, so excluded items can be skipped. */
+const EVALUATION_DEPTH = 100;
+
 /**
- * Fits on events before the split, scores the held-out users against the popularity baseline,
- * then (with `refit`) fits again on the whole range and stores every user's top items, leaving
- * out what they already bought.
+ * Fits on events before the split, scores the held-out users (`splitUsers`, as every ranking kind)
+ * against the popularity baseline, then (with `refit`) fits again on the whole range and stores
+ * every user's top items, leaving out what they already bought.
  */
 async function train(run: TrainingRun<MatrixFactorizationParams>): Promise<TrainedModel> {
   const { tf, params } = run;
   const started = performance.now();
-  // The held-out period is the latest share of the events (as eventQuantileSplit: a share of the
-  // events, not of the span, so neither a quiet present nor a stray early event moves it).
-  const [{ first, split }] = (await run.dataSource.query(
-    `SELECT min(ts) AS first, percentile_disc($3::float8) WITHIN GROUP (ORDER BY ts) AS split
-     FROM events WHERE item_id IS NOT NULL AND ($1::timestamptz IS NULL OR ts >= $1) AND ts < $2`,
-    [run.from, run.to, 1 - params.holdoutFraction],
-  )) as { first: Date | null; split: Date | null }[];
-  if (!first || !split) throw new TrainingDataError(`There are no item events between ${run.from?.toISOString() ?? 'the beginning'} and ${run.to.toISOString()}; ingest events or widen the range.`);
-  const from = run.from ?? first;
-  const splitAt = split;
-  await run.progress(0.02, 'loading interactions');
-  const { before, after } = await loadInteractions(run.dataSource, { from: run.from, to: run.to, weights: params.weights, excludeUsers: run.excludedUsers }, splitAt);
-  const items = new DenseIndex([]);
-  const evaluation = preparePairs(before, items);
-  if (evaluation.users.size < 2 || items.size < 2) {
-    throw new TrainingDataError(`Too little data before ${splitAt.toISOString()} to train (${evaluation.users.size} users, ${items.size} items); ingest more events or widen the range.`);
+  await run.progress(0.02, 'loading events');
+  const log: ItemEventLog = await loadTrainingItemEvents(run.dataSource, run);
+  const weights = weightsByCode(params.weights);
+  const { from } = splitOf(log, run.from, params.holdoutFraction);
+  const split = splitUsers(log, params.holdoutFraction, weights, 50);
+  const evaluation = preparePairs(split.before, split.trainedItemCount);
+  if (evaluation.pairs.userCount < 2 || split.trainedItemCount < 2) {
+    throw new TrainingDataError(`Too little data outside the held-out events to train (${evaluation.pairs.userCount} users, ${split.trainedItemCount} items); ingest more events or widen the range.`);
   }
+  const keptEnd = new Date(split.before.times.reduce((a, b) => Math.max(a, b), 0) + 1);
   const fitShare = params.refit ? 0.45 : 0.85;
-  const fit = (share: number, offset: number, label: string) => async (report: { epoch: number; epochs: number; loss: number }) =>
-    run.progress(offset + (share * report.epoch) / report.epochs, `${label}: epoch ${report.epoch}/${report.epochs}, loss ${report.loss.toFixed(4)}`);
+  const progress = (share: number, offset: number, label: string) => (fraction: number, message: string) => run.progress(offset + share * fraction, `${label}: ${message}`);
 
-  const evaluated = await trainBpr(tf, evaluation.pairs, bprOptions(params), fit(fitShare, 0.05, 'fitting before the split'));
-
-  // Held-out users: known before T, with interactions after it.
-  const heldOut = new Map<number, { relevant: Set<number> }>();
-  for (let i = 0; i < after.users.length; i++) {
-    const user = evaluation.users.get(after.users[i]);
-    if (user === undefined) continue;
-    let entry = heldOut.get(user);
-    if (!entry) heldOut.set(user, (entry = { relevant: new Set() }));
-    // Items first seen after T cannot be recommended by either model; they still count as misses.
-    // They get keys no item position has, so the index (and, without refit, the stored model's
-    // item list) stays the one the factors were fitted on.
-    entry.relevant.add(items.get(after.items[i]) ?? -1 - after.items[i]);
-  }
-  const cases: HeldOutUser[] = [...heldOut].map(([user, entry]) => ({ user, relevant: entry.relevant, excluded: evaluation.purchasedBy.get(user) ?? new Set() }));
+  const evaluated = await fit(tf, evaluation.pairs, params, progress(fitShare, 0.05, 'fitting before the split'));
+  const rowOf = new Map(evaluation.userIds.map((id, row) => [id, row]));
   const k = params.evaluationK;
-  const modelLists = await topItemsForUsers(tf, evaluated, cases.map((c) => c.user), k, (user) => evaluation.purchasedBy.get(user));
-  const listOf = new Map(cases.map((c, n) => [c.user, Array.from(modelLists.items[n])]));
-  const trainedItemCount = evaluation.pairs.itemCount;
-  const model = evaluateRanking(cases, (user) => listOf.get(user)!, k, trainedItemCount);
-  const popular = popularityRecommender(evaluation.pairs.items);
-  const baseline = evaluateRanking(cases, (user, excluded) => popular(user, excluded, k), k, trainedItemCount);
+  // Every held-out user has kept events (splitUsers), so a factor row. Each user's list is read
+  // EVALUATION_DEPTH deep without purchases; the new-items measure also drops what the user touched,
+  // so a user with more than that many touched items among their top scores gets a shorter list.
+  const users = [...new Set([...split.cases, ...split.discoveryCases].map((c) => c.user))].filter((user) => rowOf.has(user));
+  const modelLists = await topItemsForUsers(tf, evaluated, users.map((user) => rowOf.get(user)!), k + EVALUATION_DEPTH, (row) => evaluation.purchasedBy.get(row));
+  const listOf = new Map(users.map((user, n) => [user, Array.from(modelLists.items[n])]));
+  const popular = popularityRecommender(distinctPairItems(split.before));
+  const recommend = (user: number, excluded: ReadonlySet<number>, depth: number) => {
+    const list = (listOf.get(user) ?? []).filter((item) => !excluded.has(item)).slice(0, depth);
+    if (list.length < depth) for (const item of popular(user, new Set([...excluded, ...list]), depth - list.length)) list.push(item);
+    return list;
+  };
+  const summary = evaluationSummary(split, k, recommend, { baseline: 'popularity', mode: 'beat' });
 
-  let final: PreparedPairs = evaluation;
-  let factors: Factors = evaluated;
+  let final = evaluation;
+  let finalItems = split.items.ids.slice(0, split.trainedItemCount);
   let fitted = evaluated;
   if (params.refit) {
-    const finalItems = new DenseIndex([]);
-    final = preparePairs(mergeInteractions(before, after), finalItems);
-    fitted = await trainBpr(tf, final.pairs, bprOptions(params), fit(0.4, 0.5, 'fitting on the whole range'));
-    factors = fitted;
+    const items = new DenseIndex([]);
+    const all = indexEvents(log, weights, () => true, items);
+    final = preparePairs(all, items.size);
+    finalItems = items.ids;
+    fitted = await fit(tf, final.pairs, params, progress(0.4, 0.5, 'fitting on the whole range'));
   }
   await run.progress(0.92, 'computing every user’s top items');
   const everyone = Int32Array.from({ length: final.pairs.userCount }, (_, n) => n);
-  const lists = await topItemsForUsers(tf, factors, everyone, params.topK, (user) => final.purchasedBy.get(user));
-  const lastEpoch = fitted.epochs[fitted.epochs.length - 1];
+  const lists = await topItemsForUsers(tf, fitted, everyone, params.topK, (user) => final.purchasedBy.get(user));
 
   const metrics = {
-    evaluation: {
-      splitAt: splitAt.toISOString(),
-      k,
-      heldOutUsers: cases.length,
-      model: rounded(model),
-      popularityBaseline: rounded(baseline),
-      recallLiftOverBaseline: baseline.recall > 0 ? round(model.recall / baseline.recall) : null,
-      ndcgLiftOverBaseline: baseline.ndcg > 0 ? round(model.ndcg / baseline.ndcg) : null,
-    },
+    evaluation: summary,
     training: {
+      algorithm: params.algorithm,
       users: final.pairs.userCount,
       items: final.pairs.itemCount,
       pairs: final.pairs.users.length,
-      finalLoss: round(lastEpoch.loss),
-      epochSeconds: round(fitted.seconds / fitted.epochs.length),
-      stepsPerSecond: round(fitted.steps / fitted.seconds),
+      finalLoss: params.algorithm === 'als' ? fitted.finalLoss : round(fitted.finalLoss),
+      passSeconds: round(fitted.seconds / fitted.passes),
+      ...Object.fromEntries(Object.entries(fitted.detail).map(([key, value]) => [key, round(value)])),
       totalSeconds: round((performance.now() - started) / 1000),
     },
   };
   const artifact = encodeArtifact({
-    header: { format: 'matrix-factorization-v1', dimensions: factors.dimensions, userCount: final.pairs.userCount, itemCount: final.pairs.itemCount },
+    header: { format: 'matrix-factorization-v1', algorithm: params.algorithm, dimensions: fitted.dimensions, userCount: final.pairs.userCount, itemCount: final.pairs.itemCount },
     tensors: [
-      { name: 'userIds', dtype: 'int32', shape: [final.users.size], data: Int32Array.from(final.users.ids) },
-      { name: 'itemIds', dtype: 'int32', shape: [final.items.size], data: Int32Array.from(final.items.ids) },
-      { name: 'userFactors', dtype: 'float32', shape: [final.users.size, factors.dimensions], data: factors.userFactors },
-      { name: 'itemFactors', dtype: 'float32', shape: [final.items.size, factors.dimensions], data: factors.itemFactors },
-      { name: 'itemBias', dtype: 'float32', shape: [final.items.size], data: factors.itemBias },
+      { name: 'userIds', dtype: 'int32', shape: [final.pairs.userCount], data: Int32Array.from(final.userIds) },
+      { name: 'itemIds', dtype: 'int32', shape: [final.pairs.itemCount], data: Int32Array.from(finalItems) },
+      { name: 'userFactors', dtype: 'float32', shape: [final.pairs.userCount, fitted.dimensions], data: fitted.userFactors },
+      { name: 'itemFactors', dtype: 'float32', shape: [final.pairs.itemCount, fitted.dimensions], data: fitted.itemFactors },
+      { name: 'itemBias', dtype: 'float32', shape: [final.pairs.itemCount], data: fitted.itemBias },
     ],
   });
   return {
     artifact,
     metrics,
-    eventCount: params.refit ? before.eventCount + after.eventCount : before.eventCount,
+    eventCount: params.refit ? log.items.length : split.before.items.length,
     trainedFrom: from,
-    trainedTo: params.refit ? run.to : splitAt,
+    trainedTo: params.refit ? run.to : keptEnd,
+    verdict: summary.verdict,
     writeScores: (client, modelVersionId) =>
       copyRecommendationScores(
         client,
         modelVersionId,
         (function* () {
           for (let user = 0; user < everyone.length; user++) {
-            yield { userId: final.users.ids[user], itemIds: Array.from(lists.items[user], (item) => final.items.ids[item]), scores: lists.scores[user] };
+            yield { userId: final.userIds[user], itemIds: Array.from(lists.items[user], (item) => finalItems[item]), scores: lists.scores[user] };
           }
         })(),
       ),

@@ -161,8 +161,7 @@ export function evaluationSummary(split: UserSplit, k: number, model: UserRecomm
   const discovery = measure(split.discoveryCases, k, split.trainedItemCount, model, baselines);
   const popularity = all.baselines.popularity;
   return {
-    protocol: `per user: the latest ${Math.round(split.holdoutFraction * 100)} % of each user's weighted events held out (at least one, at least one kept); metrics at K over the held-out users; intervals: 95 % paired bootstrap over users, 1000 resamples`,
-    holdoutFraction: split.holdoutFraction,
+    protocol: `${split.protocol}; metrics at K over the held-out users; intervals: 95 % paired bootstrap over users, 1000 resamples`,
     k,
     heldOutUsers: split.cases.length,
     model: rounded(all.model),

@@ -1,5 +1,4 @@
 import type { HeldOutUser } from '../ml/evaluation';
-import type { PairSet } from '../ml/matrix-factorization';
 import { DenseIndex } from './interactions';
 import { historyFromEvents, HistoryItem } from './fold-in';
 import { Basket } from './item-similarity';
@@ -41,8 +40,8 @@ export interface UserSplit {
   historyBefore: Map<number, HistoryItem[]>;
   /** Each evaluated user's kept events, most recent first: what recently-viewed baselines read. */
   eventsBefore: Map<number, UserEvents>;
-  /** The rule, for the version's metrics. */
-  holdoutFraction: number;
+  /** The holdout rule in words, for the version's metrics. */
+  protocol: string;
 }
 
 /** One user's events as parallel arrays, most recent first. */
@@ -90,7 +89,22 @@ export function perUserHoldout(log: ItemEventLog, weights: Float32Array, holdout
 }
 
 export function splitUsers(log: ItemEventLog, holdoutFraction: number, weights: Float32Array, historyLimit: number): UserSplit {
-  const heldOut = perUserHoldout(log, weights, holdoutFraction);
+  const protocol = `per user: the latest ${Math.round(holdoutFraction * 100)} % of each user's weighted events held out (at least one, at least one kept)`;
+  return splitByMask(log, perUserHoldout(log, weights, holdoutFraction), weights, historyLimit, protocol);
+}
+
+/**
+ * The same cases by a global time split: every event at or after `splitAt` is held out, and the
+ * users with events on both sides are evaluated. For models whose lists depend on "now" (decayed
+ * popularity), which a per-user holdout would judge with other users' later events.
+ */
+export function splitUsersAt(log: ItemEventLog, splitAt: Date, weights: Float32Array, historyLimit: number): UserSplit {
+  const t = splitAt.getTime();
+  const heldOut = Uint8Array.from(log.times, (time) => (time >= t ? 1 : 0));
+  return splitByMask(log, heldOut, weights, historyLimit, `global: every event at or after ${splitAt.toISOString()} held out`);
+}
+
+function splitByMask(log: ItemEventLog, heldOut: Uint8Array, weights: Float32Array, historyLimit: number, protocol: string): UserSplit {
   const items = new DenseIndex([]);
   const before = indexEvents(log, weights, (n) => heldOut[n] === 0, items);
   const trainedItemCount = items.size;
@@ -142,7 +156,7 @@ export function splitUsers(log: ItemEventLog, holdoutFraction: number, weights: 
     const fresh = new Set([...touched].filter((item) => !seen.has(item)));
     if (fresh.size > 0) discoveryCases.push({ user, relevant: fresh, excluded: seen });
   }
-  return { items, trainedItemCount, before, cases, discoveryCases, historyBefore, eventsBefore, holdoutFraction };
+  return { items, trainedItemCount, before, cases, discoveryCases, historyBefore, eventsBefore, protocol };
 }
 
 /**
@@ -189,30 +203,3 @@ export function distinctPairItems(events: IndexedEvents): number[] {
   return pairItems;
 }
 
-/**
- * Events as matrix factorisation's (user, item) pairs: one per distinct pair with its strongest
- * weight; users numbered densely in first-seen order (`users` maps a user id to its row), items
- * keep their dense indices (below `itemCount`).
- */
-export function factorPairs(events: IndexedEvents, itemCount: number): { pairs: PairSet; users: DenseIndex } {
-  const users = new DenseIndex([]);
-  const strongest = new Map<number, number>();
-  const pairUsers: number[] = [];
-  const pairItems: number[] = [];
-  for (let n = 0; n < events.users.length; n++) {
-    const row = users.add(events.users[n]);
-    const key = row * itemCount + events.items[n];
-    const at = strongest.get(key);
-    if (at === undefined) {
-      strongest.set(key, pairUsers.length);
-      pairUsers.push(row);
-      pairItems.push(events.items[n]);
-    }
-  }
-  const weights = new Float32Array(pairUsers.length);
-  for (let n = 0; n < events.users.length; n++) {
-    const at = strongest.get(users.get(events.users[n])! * itemCount + events.items[n])!;
-    weights[at] = Math.max(weights[at], events.weights[n]);
-  }
-  return { pairs: { userCount: users.size, itemCount, users: Int32Array.from(pairUsers), items: Int32Array.from(pairItems), weights }, users };
-}

@@ -21,7 +21,7 @@ export enum ModelKind {
 registerEnumType(ModelKind, {
   name: 'ModelKind',
   description:
-    'MATRIX_FACTORIZATION: implicit-feedback recommender (BPR) writing each user’s top items. ' +
+    'MATRIX_FACTORIZATION: implicit-feedback recommender (implicit ALS by default, or BPR) writing each user’s top items. ' +
     'POPULARITY: time-decayed popularity, shop-wide and per category (the fallback of last resort). ' +
     'ITEM_KNN: item-to-item similarity from co-occurrence (similar items, bought together, fold-in for new users). ' +
     'SESSION_KNN: session-based k-nearest neighbours (V-SKNN): the live session’s next items from the most similar past sessions; the default session recommender. ' +

@@ -6,7 +6,7 @@ import { logger } from '../logger';
 import { ModelRegistry } from './model-registry';
 import { modelKindDefinition, type TrainingDomains } from './model-kind';
 import { ParamsError } from './params';
-import { TrainingCancelled, TrainingDataError } from './training-errors';
+import { isTransientFailure, TrainingCancelled, TrainingDataError, TrainingFailedForGood } from './training-errors';
 import { scheduledRunRequestKey, TrainingJobs } from './training-jobs';
 
 export interface RunOutcome {
@@ -19,7 +19,9 @@ export interface RunOutcome {
  * Runs one training job to the end: claim the row, validate params again (the API did, but a row
  * may be older than the code), train with progress reports that notice cancellation, and store the
  * result in one transaction. The sandboxed processor calls this; tests and benchmarks can too.
- * Failures are rethrown for BullMQ to retry; the worker process records them on the job row.
+ * Failures that another attempt could survive (`isTransientFailure`: a lost connection) are rethrown
+ * for BullMQ to retry; any other is rethrown as an UnrecoverableError, so the job fails at its first
+ * attempt. The worker process records failures on the job row.
  */
 export class TrainingRunner {
   private readonly jobs: TrainingJobs;
@@ -79,6 +81,8 @@ export class TrainingRunner {
       if (error instanceof Float4RangeError) {
         throw new TrainingDataError(`the trained model cannot be stored: ${error.message}. Another attempt would train the same model; change its params or its data range.`);
       }
+      // BullMQ retries only what another attempt could survive (a lost connection); the rest fails once.
+      if (!isTransientFailure(error) && !(error instanceof UnrecoverableError)) throw new TrainingFailedForGood(error);
       throw error;
     }
   }
