@@ -40,13 +40,14 @@ describe('MATRIX_FACTORIZATION with refit: false', () => {
       params: params as unknown as Record<string, unknown>,
       from: null,
       to: new Date(start + 10 * day),
-      activate: true,
+      // Eight users cannot show a model beating popularity, so activation is not what this checks.
+      activate: false,
       scheduleId: null,
     });
     const outcome = await new TrainingRunner(db.dataSource, TRAINING_DOMAINS).run(job.id);
     expect(outcome.outcome).toBe('completed');
     const [version] = await db.dataSource.query(`SELECT status, metrics FROM model_versions WHERE id = $1`, [outcome.modelVersionId]);
-    expect(version.status).toBe('ACTIVE');
+    expect(version.status).toBe('READY');
     // The new items were never trained on, so no list may hold them.
     const rows: { item_ids: number[] }[] = await db.dataSource.query(`SELECT item_ids FROM recommendation_scores WHERE model_version_id = $1`, [outcome.modelVersionId]);
     const newItemIds: { id: number }[] = await db.dataSource.query(`SELECT id FROM items WHERE external_id LIKE 'new-%'`);
