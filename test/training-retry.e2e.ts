@@ -68,9 +68,11 @@ describe('training retries', () => {
       const bullJob = (await queue.getJob(job.id))!;
       const state = await bullJob.getState();
       if (state === 'failed' || state === 'completed') {
+        // Read the job again: the copy above may predate the transition that set failedReason.
+        const finished = (await queue.getJob(job.id))!;
         const [{ attempts }] = await db.dataSource.query(`SELECT attempts FROM training_jobs WHERE id = $1`, [job.id]);
         const versions: { status: string }[] = await db.dataSource.query(`SELECT status FROM model_versions WHERE training_job_id = $1 ORDER BY id`, [job.id]);
-        return { state, attemptsStarted: bullJob.attemptsStarted, failedReason: bullJob.failedReason, rowAttempts: attempts, versions: versions.map((v) => v.status) };
+        return { state, attemptsStarted: finished.attemptsStarted, failedReason: finished.failedReason, rowAttempts: attempts, versions: versions.map((v) => v.status) };
       }
       if (waited > 60_000) throw new Error(`job ${job.id} still ${state}`);
       await sleep(100);

@@ -221,7 +221,7 @@ describe('Redis faults', () => {
 
   it('does not train a job twice when Redis is wiped while a live worker trains it', async () => {
     if (!worker || worker.child.exitCode !== null || worker.child.signalCode !== null) await startWorker();
-    const queued = (await train({ kind: 'MATRIX_FACTORIZATION', params: { epochs: 40, dimensions: 8, batchSize: 32, seed: 3 } })).job!;
+    const queued = (await train({ kind: 'MATRIX_FACTORIZATION', params: { algorithm: 'bpr', epochs: 40, dimensions: 8, batchSize: 32, seed: 3 } })).job!;
     await waitFor('training under way', async () => {
       const [row] = await t.app.services.dataSource.query(`SELECT state, progress FROM training_jobs WHERE id = $1`, [queued.id]);
       return row.state === 'RUNNING' && row.progress > 0.05;
@@ -273,7 +273,7 @@ describe('Redis faults', () => {
     ['Redis keeps the job', false],
     ['Redis is wiped as well', true],
   ] as const)('retries a job whose worker was killed mid-training (%s) and completes it exactly once', async (_, wipe) => {
-    const queued = (await train({ kind: 'MATRIX_FACTORIZATION', params: { epochs: 20, dimensions: 8, batchSize: 32, seed: wipe ? 2 : 1 } })).job!;
+    const queued = (await train({ kind: 'MATRIX_FACTORIZATION', params: { algorithm: 'bpr', epochs: 20, dimensions: 8, batchSize: 32, seed: wipe ? 2 : 1 } })).job!;
     await waitFor('training under way', async () => {
       const [row] = await t.app.services.dataSource.query(`SELECT state, progress FROM training_jobs WHERE id = $1`, [queued.id]);
       return row.state === 'RUNNING' && row.progress > 0.1;
