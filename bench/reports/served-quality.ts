@@ -84,7 +84,7 @@ async function trainKinds(dataSource: DataSource, to: Date): Promise<void> {
 type Lister = (user: HeldOutUser, fresh: boolean) => Promise<string[]> | string[];
 
 /**
- * `npm run bench served-quality [--data demo|rees46|taobao|all] [--holdout 0.2] [--users 3000] [--days 14]`
+ * `npm run bench served-quality [--data demo|rees46|taobao|all] [--holdout 0.2] [--users 3000] [--days 14] [--profile realistic|classic]`
  *
  * The check a shop would make through the API: the last 20 % of the events (by time) are held out
  * and removed, every recommender kind and the blend train on the rest with their defaults, and
@@ -96,17 +96,19 @@ type Lister = (user: HeldOutUser, fresh: boolean) => Promise<string[]> | string[
  * with a 95 % paired bootstrap interval of the difference.
  */
 export async function run(argv: string[]): Promise<void> {
-  const args = parseArgs(argv, { flags: { data: 'string', holdout: 'string', users: 'string', days: 'string' } });
+  const args = parseArgs(argv, { flags: { data: 'string', holdout: 'string', users: 'string', days: 'string', profile: 'string' } });
   const data = stringFlag(args, 'data') ?? 'all';
   if (!['demo', 'rees46', 'taobao', 'all'].includes(data)) throw new UsageError('--data must be demo, rees46, taobao or all');
   const holdout = Number(stringFlag(args, 'holdout') ?? 0.2);
   const users = intFlag(args, 'users', 3000, 50);
   const days = intFlag(args, 'days', 14, 2);
+  const profile = stringFlag(args, 'profile') ?? 'realistic';
+  if (profile !== 'realistic' && profile !== 'classic') throw new UsageError('--profile must be realistic (the demo shop funnelcast demo loads) or classic');
   process.env.LOG_LEVEL ??= 'warn';
   const sets: [string, (dataSource: DataSource) => Promise<string | null>][] = [
     ['demo', async (dataSource) => {
-      await loadBenchShop(dataSource, createDemoShop({ users, days, seed: 7 }));
-      return `demo shop (${users} users, ${days} days, seed 7)`;
+      await loadBenchShop(dataSource, createDemoShop({ users, days, seed: 7, profile }));
+      return `demo shop (${profile} profile, ${users} users, ${days} days, seed 7)`;
     }],
     ...(['rees46', 'taobao'] as const).map((format): [string, (dataSource: DataSource) => Promise<string | null>] => [format, async (dataSource) => {
       const file = format === 'rees46' ? 'rees46_2019oct_head.csv' : 'taobao_userbehavior_timeslice.csv';
