@@ -1,8 +1,6 @@
-import { existsSync } from 'node:fs';
 import { resolve } from 'node:path';
 import type { DataSource } from 'typeorm';
 import { intFlag, parseArgs } from '../src/cli/args';
-import { importFile } from '../src/events/import/import.service';
 import { decodeArtifact, tensorNamed } from '../src/ml/artifact';
 import { pairwiseConcordance } from '../src/ml/metrics';
 import { Rng } from '../src/ml/random';
@@ -13,7 +11,7 @@ import { MODEL_KINDS, TRAINING_DOMAINS } from '../src/model-kinds';
 import { modelKindDefinition } from '../src/training/model-kind';
 import { TrainingJobs } from '../src/training/training-jobs';
 import { TrainingRunner } from '../src/training/training-runner';
-import { benchDatabase, loadBenchShop } from './support';
+import { benchDatabase, loadBenchShop, forEachRealSample } from './support';
 
 const DATA = resolve(__dirname, '../../../shared/data');
 const SESSION_PARAMS = { epochs: 4, units: 32, embeddingSize: 16, maxLength: 5, refit: false };
@@ -156,23 +154,8 @@ export async function run(argv: string[]): Promise<void> {
     await demo.drop();
   }
 
-  for (const [format, file] of [
-    ['rees46', 'rees46_2019oct_head.csv'],
-    ['taobao', 'taobao_userbehavior_timeslice.csv'],
-  ] as const) {
-    const path = resolve(DATA, file);
-    if (!existsSync(path)) {
-      console.log(`\n${file}: not found under ${DATA}; skipped.`);
-      continue;
-    }
-    const db = await benchDatabase(`bench_quality_${format}`);
-    try {
-      const summary = await importFile(db.dataSource, format, path);
-      const [{ last }] = await db.dataSource.query(`SELECT max(ts) AS last FROM events`);
-      const versions = await trainAll(db.dataSource, new Date(last.getTime() + 1));
-      printTable(`${file} (${summary.imported.toLocaleString('en-US')} events)`, versions);
-    } finally {
-      await db.drop();
-    }
-  }
+  await forEachRealSample(DATA, 'bench_quality', async ({ file }, dataSource, summary, end) => {
+    const versions = await trainAll(dataSource, end);
+    printTable(`${file} (${summary.imported.toLocaleString('en-US')} events)`, versions);
+  });
 }

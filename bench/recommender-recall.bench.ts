@@ -1,14 +1,12 @@
-import { existsSync } from 'node:fs';
 import { resolve } from 'node:path';
 import type { DataSource } from 'typeorm';
 import { intFlag, parseArgs, stringFlag } from '../src/cli/args';
-import { importFile } from '../src/events/import/import.service';
 import { MODEL_KINDS, TRAINING_DOMAINS } from '../src/model-kinds';
 import { createDemoShop } from '../src/sim';
 import { modelKindDefinition } from '../src/training/model-kind';
 import { TrainingJobs } from '../src/training/training-jobs';
 import { TrainingRunner } from '../src/training/training-runner';
-import { benchDatabase, loadBenchShop } from './support';
+import { benchDatabase, loadBenchShop, forEachRealSample } from './support';
 
 const DATA = resolve(__dirname, '../../../shared/data');
 
@@ -83,23 +81,10 @@ export async function run(argv: string[]): Promise<void> {
       await demo.drop();
     }
   }
-  for (const [format, file] of [
-    ['rees46', 'rees46_2019oct_head.csv'],
-    ['taobao', 'taobao_userbehavior_timeslice.csv'],
-  ] as const) {
-    if (!only.has(format)) continue;
-    const path = resolve(dataDir, file);
-    if (!existsSync(path)) {
-      console.log(`\n${file}: not found under ${dataDir} (pass --data DIR); skipped.`);
-      continue;
-    }
-    const db = await benchDatabase(`bench_recall_${format}`);
-    try {
-      const summary = await importFile(db.dataSource, format, path);
-      const [{ last }] = await db.dataSource.query(`SELECT max(ts) AS last FROM events`);
-      await compare(`${file} (${summary.imported.toLocaleString('en-US')} events)`, db.dataSource, new Date(last.getTime() + 1), mfParams);
-    } finally {
-      await db.drop();
-    }
-  }
+  await forEachRealSample(
+    dataDir,
+    'bench_recall',
+    async ({ file }, dataSource, summary, end) => compare(`${file} (${summary.imported.toLocaleString('en-US')} events)`, dataSource, end, mfParams),
+    ({ format }) => only.has(format),
+  );
 }

@@ -1,16 +1,14 @@
 import 'reflect-metadata';
-import { existsSync } from 'node:fs';
 import { resolve } from 'node:path';
 import type { DataSource } from 'typeorm';
 import { intFlag, parseArgs, stringFlag } from '../../src/cli/args';
-import { importFile } from '../../src/events/import/import.service';
 import { evaluateRanking, popularityRecommender } from '../../src/ml/evaluation';
 import { DEFAULT_EVENT_WEIGHTS, ITEM_EVENT_TYPES, loadItemEvents } from '../../src/recommend/item-events';
 import { rankReengagement, ReengagementOptions, REENGAGEMENT_HALF_LIFE_MS } from '../../src/recommend/reengagement';
 import { distinctPairItems, splitUsers } from '../../src/recommend/user-split';
 import { RECENT_EVENTS } from '../../src/recommend/user-state';
 import { createDemoShop } from '../../src/sim';
-import { benchDatabase, loadBenchShop } from '../support';
+import { benchDatabase, loadBenchShop, forEachRealSample } from '../support';
 
 const K = 20;
 const HOUR = 3_600_000;
@@ -86,21 +84,5 @@ export async function run(argv: string[]): Promise<void> {
   } finally {
     await demo.drop();
   }
-  for (const [format, file] of [
-    ['rees46', 'rees46_2019oct_head.csv'],
-    ['taobao', 'taobao_userbehavior_timeslice.csv'],
-  ] as const) {
-    const path = resolve(data, file);
-    if (!existsSync(path)) {
-      console.log(`\n${file}: not found under ${data}; skipped.`);
-      continue;
-    }
-    const db = await benchDatabase(`bench_reengagement_${format}`);
-    try {
-      await importFile(db.dataSource, format, path);
-      await report(file, db.dataSource);
-    } finally {
-      await db.drop();
-    }
-  }
+  await forEachRealSample(data, 'bench_reengagement', async ({ file }, dataSource) => report(file, dataSource));
 }

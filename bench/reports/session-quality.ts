@@ -1,15 +1,13 @@
-import { existsSync } from 'node:fs';
 import { resolve } from 'node:path';
 import type { DataSource } from 'typeorm';
 import { intFlag, parseArgs, stringFlag } from '../../src/cli/args';
-import { importFile } from '../../src/events/import/import.service';
 import { MODEL_KINDS, TRAINING_DOMAINS } from '../../src/model-kinds';
 import { decodeSessionKnn } from '../../src/recommend/session-knn.kind';
 import { createDemoShop } from '../../src/sim';
 import { modelKindDefinition } from '../../src/training/model-kind';
 import { TrainingJobs } from '../../src/training/training-jobs';
 import { TrainingRunner } from '../../src/training/training-runner';
-import { benchDatabase, loadBenchShop } from '../support';
+import { benchDatabase, loadBenchShop, forEachRealSample } from '../support';
 
 /** The shared samples beside the main checkout (dist/bench/reports → ../../../../shared/data); --data names another folder. */
 const DATA = resolve(__dirname, '../../../../shared/data');
@@ -98,23 +96,8 @@ export async function run(argv: string[]): Promise<void> {
     }
   }
 
-  for (const [format, file] of [
-    ['rees46', 'rees46_2019oct_head.csv'],
-    ['taobao', 'taobao_userbehavior_timeslice.csv'],
-  ] as const) {
-    const path = resolve(data, file);
-    if (!existsSync(path)) {
-      console.log(`\n${file}: not found under ${data}; skipped (--data names the folder).`);
-      continue;
-    }
-    const db = await benchDatabase(`bench_session_quality_${format}`);
-    try {
-      const summary = await importFile(db.dataSource, format, path);
-      const [{ last }] = await db.dataSource.query(`SELECT max(ts) AS last FROM events`);
-      console.log(`\n### ${file} (${summary.imported.toLocaleString('en-US')} events)\n`);
-      await evaluate(db.dataSource, new Date(last.getTime() + 1), format !== 'taobao' || args.flags['gru-on-taobao'] === true);
-    } finally {
-      await db.drop();
-    }
-  }
+  await forEachRealSample(data, 'bench_session_quality', async ({ format, file }, dataSource, summary, end) => {
+    console.log(`\n### ${file} (${summary.imported.toLocaleString('en-US')} events)\n`);
+    await evaluate(dataSource, end, format !== 'taobao' || args.flags['gru-on-taobao'] === true);
+  });
 }
