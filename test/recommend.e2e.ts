@@ -345,6 +345,7 @@ describe('recommendations', () => {
       { kind: 'MATRIX_FACTORIZATION', serving: true },
       { kind: 'SESSION_KNN', serving: true },
       { kind: 'SESSION_GRU', serving: true },
+      { kind: 'RECOMMENDATION_BLEND', serving: true },
     ]);
 
     expect((await t.gql(SET, { kind: 'ITEM_KNN', serving: true })).data!.setModelServing.serving).toBe(true);
@@ -353,7 +354,7 @@ describe('recommendations', () => {
     // Only recommender kinds feed the lists; the message says what to do instead.
     const wrong = await t.gql(SET, { kind: 'NEXT_STEP', serving: false });
     expect(wrong.errors![0].extensions!.code).toBe('BAD_USER_INPUT');
-    expect(wrong.errors![0].message).toMatch(/NEXT_STEP does not feed recommendations; only POPULARITY, ITEM_KNN, MATRIX_FACTORIZATION, SESSION_KNN, SESSION_GRU/);
+    expect(wrong.errors![0].message).toMatch(/NEXT_STEP does not feed recommendations; only POPULARITY, ITEM_KNN, MATRIX_FACTORIZATION, SESSION_KNN, SESSION_GRU, RECOMMENDATION_BLEND/);
     // Admins only.
     expect((await t.gql(SET, { kind: 'ITEM_KNN', serving: false }, client)).errors![0].extensions!.code).toBe('FORBIDDEN');
   });
@@ -373,8 +374,9 @@ describe('recommendations', () => {
       [SHOP_END],
     );
     const { encodeArtifact } = await import('../src/ml/artifact');
-    const serveWith = async (weights: Record<string, number>) => {
-      const artifact = encodeArtifact({ header: { format: 'blend-v1', weights: { default: weights, discovery: weights } }, tensors: [] });
+    const members = { ITEM_KNN: Number(versions.ITEM_KNN.id), MATRIX_FACTORIZATION: Number(versions.MATRIX_FACTORIZATION.id) };
+    const serveWith = async (weights: Record<string, number>, memberVersions: Record<string, number> = members) => {
+      const artifact = encodeArtifact({ header: { format: 'blend-v1', weights: { default: weights, discovery: weights }, memberVersions }, tensors: [] });
       const [row] = await t.app.services.dataSource.query(
         `INSERT INTO model_versions (kind, version, status, params, backend, artifact, metrics, trained_from, trained_to) SELECT kind, version + 100 + (SELECT count(*) FROM model_versions WHERE kind = 'RECOMMENDATION_BLEND'), 'READY', params, backend, $2, metrics, trained_from, trained_to FROM model_versions WHERE id = $1 RETURNING id`,
         [blend.id, artifact],
@@ -389,6 +391,9 @@ describe('recommendations', () => {
     const neighboursOnly = await serveWith({ ITEM_KNN: 1, MATRIX_FACTORIZATION: 0, REENGAGEMENT: 0 });
     expect(neighboursOnly.has('ITEM_KNN')).toBe(true);
     expect(neighboursOnly.has('MATRIX_FACTORIZATION')).toBe(false);
+    // Weights learned with another ITEM_KNN version are set aside: the defaults (every member) serve.
+    const stale = await serveWith({ ITEM_KNN: 0, MATRIX_FACTORIZATION: 1, REENGAGEMENT: 0 }, { ...members, ITEM_KNN: members.ITEM_KNN + 1000 });
+    expect(stale.has('ITEM_KNN') || stale.has('REENGAGEMENT')).toBe(true);
     // Back to the learned weights for the tests that follow.
     await t.gql(`mutation($id: ID!) { activateModelVersion(id: $id) { status } }`, { id: blend.id });
   });

@@ -10,6 +10,7 @@ import { DEFAULT_EVENT_WEIGHTS, loadTrainingItemEvents, splitOf, weightsByCode }
 import { ITEM_KNN_PARAMS, ItemKnnParams, neighbourTables } from './item-knn.kind';
 import { fit, MATRIX_FACTORIZATION_PARAMS, MatrixFactorizationParams, preparePairs } from './matrix-factorization.kind';
 import { rankReengagement } from './reengagement';
+import { RECENT_EVENTS } from './user-state';
 import { Recommender } from './recommendation-id';
 import { distinctPairItems, splitUsers, type UserSplit } from './user-split';
 
@@ -28,6 +29,8 @@ export type BlendWeights = Record<BlendSurface, Partial<Record<BlendMember, numb
 const WEIGHT_GRID = [0, 0.25, 0.5, 1, 2, 4];
 /** Validation and test users are each capped (a hash-chosen sample): the grid scores every validation user once per entry. */
 const MAX_USERS_PER_SIDE = 4000;
+/** Below this many test users on a surface the comparison says nothing, and the version is not activated. */
+const MIN_TEST_USERS = 20;
 /** How deep each member's list is read for fusion (serving reads limit + exclusions + 50). */
 const MEMBER_DEPTH = 100;
 
@@ -194,7 +197,7 @@ async function train(run: TrainingRun<BlendParams>): Promise<TrainedModel> {
   const log = await loadTrainingItemEvents(run.dataSource, run);
   const { from } = splitOf(log, run.from, params.holdoutFraction);
   const weights = weightsByCode(DEFAULT_EVENT_WEIGHTS);
-  const split = splitUsers(log, params.holdoutFraction, weights, 50);
+  const split = splitUsers(log, params.holdoutFraction, weights, RECENT_EVENTS);
   if (split.cases.length < 2) throw new TrainingDataError(`Too few users with two or more item events (${split.cases.length}) to learn the blend on; ingest more events or widen the range.`);
 
   await run.progress(0.15, 'fitting the members on the kept events');
@@ -213,8 +216,11 @@ async function train(run: TrainingRun<BlendParams>): Promise<TrainedModel> {
   }
   // The very function serving calls, on the user's kept events (purchases among them left out).
   rankers.set(Recommender.REENGAGEMENT, (user, depth) => {
+    // Serving reads a user's last RECENT_EVENTS events: the member reads as many (newest first).
     const events = split.eventsBefore.get(user);
-    return events ? rankReengagement(events, { limit: depth }) : null;
+    if (!events) return null;
+    const recent = { items: events.items.subarray(0, RECENT_EVENTS), types: events.types.subarray(0, RECENT_EVENTS), times: events.times.subarray(0, RECENT_EVENTS) };
+    return rankReengagement(recent, { limit: depth });
   });
   const members = [...rankers.keys()];
 
@@ -223,26 +229,43 @@ async function train(run: TrainingRun<BlendParams>): Promise<TrainedModel> {
   const k = params.evaluationK;
   const learned = {} as BlendWeights;
   const report: Record<string, unknown> = {};
+  const verdicts: { activate: boolean; reason: string }[] = [];
   for (const surface of BLEND_SURFACES) {
     const cases = surface === 'default' ? split.cases : split.discoveryCases;
     const validation = capped(cases.filter((c) => !isTestUser(c.user, params.testShare)));
     const test = capped(cases.filter((c) => isTestUser(c.user, params.testShare)));
     // Discovery leaves out everything the user touched: re-engagement has nothing to offer there.
     const surfaceRankers = new Map([...rankers].filter(([member]) => surface === 'default' || member !== Recommender.REENGAGEMENT));
+    if (surfaceRankers.size === 0) {
+      // No trained member (no ITEM_KNN or MATRIX_FACTORIZATION version serves): nothing to weigh; serving keeps its defaults.
+      learned[surface] = {};
+      report[surface] = { skipped: 'no member to weigh: no ITEM_KNN or MATRIX_FACTORIZATION version is ACTIVE and serving' };
+      continue;
+    }
     const defaults = Object.fromEntries([...surfaceRankers.keys()].map((member) => [member, blendWeight(DEFAULT_BLEND_WEIGHTS, member)]));
     const { weights: chosenWeights, validationRecall, keptDefaults, gainOverDefaults, score } = chooseWeights(surfaceRankers, validation, k, split.trainedItemCount, popular, defaults);
-    learned[surface] = chosenWeights;
+    // Stored on serving's scale: fusion depends on the ratios only, but serving also weighs sources
+    // the blend does not (the live session at 1.5), so the largest learned weight takes the largest
+    // default of these members.
+    const largest = Math.max(...Object.values(chosenWeights).map((w) => w ?? 0));
+    const scale = largest > 0 ? Math.max(...Object.values(defaults)) / largest : 1;
+    learned[surface] = Object.fromEntries(Object.entries(chosenWeights).map(([member, w]) => [member, (w ?? 0) * scale]));
 
-    // The test users: the chosen blend against each member alone and equal weights.
+    // The test users: the chosen blend against each member alone and the defaults.
     const chosen = score(test, chosenWeights);
     const rivals: Record<string, ReturnType<typeof score>> = {};
     for (const member of surfaceRankers.keys()) rivals[`${member} alone`] = score(test, { [member]: 1 });
     rivals['default weights'] = score(test, defaults);
-    const bestRival = Object.entries(rivals).filter(([name]) => name.endsWith('alone')).sort((a, b) => b[1].recall - a[1].recall)[0];
+    const alone = Object.entries(rivals).filter(([name]) => name.endsWith('alone'));
+    const [bestMember, bestMetrics] = alone.sort((a, b) => b[1].recall - a[1].recall)[0];
+    const versusBest = pairedBootstrap(chosen.perUser.recall, bestMetrics.perUser.recall);
+    const figures = `${surface}: recall@${k} difference ${round(versusBest.difference)} against ${bestMember} (95 % CI ${round(versusBest.low)} to ${round(versusBest.high)}, ${test.length} test users)`;
+    if (test.length < MIN_TEST_USERS) verdicts.push({ activate: false, reason: `too few test users to judge (${figures}; at least ${MIN_TEST_USERS} needed)` });
+    else verdicts.push(versusBest.high >= 0 ? { activate: true, reason: `no worse than its best member on ${figures}` } : { activate: false, reason: `significantly worse than its best member on ${figures}` });
     report[surface] = {
       validationUsers: validation.length,
       testUsers: test.length,
-      weights: chosenWeights,
+      weights: learned[surface],
       validationRecall: round(validationRecall),
       // The grid's best against serving's defaults on the validation users: the defaults stay unless the interval is above 0.
       keptDefaults,
@@ -254,16 +277,13 @@ async function train(run: TrainingRun<BlendParams>): Promise<TrainedModel> {
           return [name, { recall: round(metrics.recall), ndcg: round(metrics.ndcg), blendMinusRecall: { difference: round(d.difference), low: round(d.low), high: round(d.high) } }];
         }),
       ),
-      bestMember: bestRival[0],
+      bestMember,
     };
   }
   await run.progress(0.95, 'storing the weights');
-  const defaultReport = report.default as { bestMember: string; testUsers: number; rivals: Record<string, { blendMinusRecall: { difference: number; low: number; high: number } }> };
-  const versusBest = defaultReport.rivals[defaultReport.bestMember].blendMinusRecall;
-  const verdict =
-    versusBest.high >= 0
-      ? { activate: true, reason: `no worse than its best member (${defaultReport.bestMember}) on ${defaultReport.testUsers} test users: recall@${k} difference ${versusBest.difference} (95 % CI ${versusBest.low} to ${versusBest.high})` }
-      : { activate: false, reason: `significantly worse than ${defaultReport.bestMember} on ${defaultReport.testUsers} test users: recall@${k} difference ${versusBest.difference} (95 % CI ${versusBest.low} to ${versusBest.high})` };
+  // Activated when every surface it weighed is no worse than its best member there.
+  const refused = verdicts.filter((v) => !v.activate);
+  const verdict = refused.length === 0 ? { activate: true, reason: verdicts.map((v) => v.reason).join('; ') } : { activate: false, reason: refused.map((v) => v.reason).join('; ') };
   const metrics = {
     evaluation: {
       protocol: `per-user holdout (latest ${Math.round(params.holdoutFraction * 100)} % of each user's item events); weights chosen on validation users, compared on test users (${Math.round(params.testShare * 100)} % of the held-out users, by a hash of the user id); 95 % paired bootstrap intervals`,

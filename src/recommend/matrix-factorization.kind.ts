@@ -23,7 +23,7 @@ export const MATRIX_FACTORIZATION_PARAMS = {
   dimensions: { type: 'int', min: 2, max: 256, default: 32, description: 'length of the user and item factor vectors' },
   iterations: { type: 'int', min: 1, max: 100, default: 10, description: 'als: alternations (all users solved, then all items)' },
   alpha: { type: 'number', min: 0, max: 10000, default: 200, description: 'als: confidence of an interaction is 1 + alpha · its weight (untouched items have confidence 1)' },
-  alsRegularization: { type: 'number', min: 0, max: 100000, default: 100, description: 'als: λ of the L2 penalty on every factor vector' },
+  alsRegularization: { type: 'number', min: 0.001, max: 100000, default: 100, description: 'als: λ of the L2 penalty on every factor vector (above 0: it keeps every per-row system solvable)' },
   conjugateGradientSteps: { type: 'int', min: 0, max: 256, default: 3, description: 'als: conjugate-gradient steps per row and half-step; 0 solves each row exactly (Cholesky, slower)' },
   epochs: { type: 'int', min: 1, max: 500, default: 20, description: 'bpr: passes over the interaction pairs' },
   learningRate: { type: 'number', min: 1e-5, max: 1, default: 0.05, description: 'bpr: Adam step size' },
@@ -158,7 +158,9 @@ async function train(run: TrainingRun<MatrixFactorizationParams>): Promise<Train
   if (evaluation.pairs.userCount < 2 || split.trainedItemCount < 2) {
     throw new TrainingDataError(`Too little data outside the held-out events to train (${evaluation.pairs.userCount} users, ${split.trainedItemCount} items); ingest more events or widen the range.`);
   }
-  const keptEnd = new Date(split.before.times.reduce((a, b) => Math.max(a, b), 0) + 1);
+  // Without refit the stored model saw each user's events only until their held-out ones began:
+  // serving keeps a user's stored vector only for users with nothing newer than this.
+  const seenUntil = new Date(Number.isFinite(split.heldOutFrom) ? split.heldOutFrom : run.to.getTime());
   const fitShare = params.refit ? 0.45 : 0.85;
   const progress = (share: number, offset: number, label: string) => (fraction: number, message: string) => run.progress(offset + share * fraction, `${label}: ${message}`);
 
@@ -221,7 +223,7 @@ async function train(run: TrainingRun<MatrixFactorizationParams>): Promise<Train
     metrics,
     eventCount: params.refit ? log.items.length : split.before.items.length,
     trainedFrom: from,
-    trainedTo: params.refit ? run.to : keptEnd,
+    trainedTo: params.refit ? run.to : seenUntil,
     verdict: summary.verdict,
     writeScores: (client, modelVersionId) =>
       copyRecommendationScores(

@@ -21,7 +21,7 @@ export class ModelServingView {
 @Resolver()
 export class ModelServingResolver {
   @Authorized('admin')
-  @Query(() => [ModelServingView], { description: 'The serving switch of every recommender kind (POPULARITY, ITEM_KNN, MATRIX_FACTORIZATION, SESSION_KNN, SESSION_GRU).' })
+  @Query(() => [ModelServingView], { description: 'The serving switch of every recommender kind (POPULARITY, ITEM_KNN, MATRIX_FACTORIZATION, SESSION_KNN, SESSION_GRU, and RECOMMENDATION_BLEND, whose learned weights give way to the defaults when off).' })
   modelServing(@Ctx() { services }: Context) {
     return new ModelServingSwitches(services.dataSource).list();
   }

@@ -7,7 +7,15 @@ import { ModelKind } from '../training/model-kind';
  * switch off for serving (`setModelServing`). Prediction and anomaly kinds are not in it: their
  * ACTIVE version answers their own queries, and activating another version is how to change that.
  */
-export const SERVED_RECOMMENDER_KINDS: readonly ModelKind[] = [ModelKind.POPULARITY, ModelKind.ITEM_KNN, ModelKind.MATRIX_FACTORIZATION, ModelKind.SESSION_KNN, ModelKind.SESSION_GRU];
+export const SERVED_RECOMMENDER_KINDS: readonly ModelKind[] = [
+  ModelKind.POPULARITY,
+  ModelKind.ITEM_KNN,
+  ModelKind.MATRIX_FACTORIZATION,
+  ModelKind.SESSION_KNN,
+  ModelKind.SESSION_GRU,
+  // Off: the learned fusion weights are set aside and serving's defaults apply.
+  ModelKind.RECOMMENDATION_BLEND,
+];
 
 /** One recommender kind's serving switch, with the version it serves when on. */
 export interface ModelServingState {

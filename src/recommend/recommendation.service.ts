@@ -137,7 +137,7 @@ export class RecommendationService {
     let fingerprint: number[] | null = null;
     if (this.cache.capacity > 0) {
       cacheKey = JSON.stringify([userId, limit, request.category ?? null, request.maxPerCategory ?? null, request.excludeItemIds ?? null, request.sessionItemIds ?? null, exclusion, asOfMs]);
-      fingerprint = userFingerprint(user.id, user.history, user.session, user.purchased, user.latestEventMs, reengagement);
+      fingerprint = userFingerprint(user.id, user.history, user.session, user.purchased, user.latestEventMs, reengagement, exclusion === RecommendationExclusion.SEEN ? user.recent.items : null);
       const served = this.cache.get(cacheKey, snapshot, fingerprint);
       if (served) return toList(snapshot, signer, served, userId);
     }
@@ -164,9 +164,14 @@ export class RecommendationService {
     const add = (list: SourceList | null) => {
       if (list && weightOf(list.source) > 0) lists.push({ ...list, weight: weightOf(list.source) });
     };
-    if (weightOf(Recommender.MATRIX_FACTORIZATION) > 0) add(this.fromFactors(snapshot, user, history, request.sessionItemIds != null, depth));
+    // The stored user vector encodes everything the model saw; read as of an earlier instant, or
+    // with a client-named session, the user is projected from their history instead.
+    const project = request.sessionItemIds != null || (asOfMs !== null && snapshot.factors !== null && asOfMs < snapshot.factors.trainedTo);
+    if (weightOf(Recommender.MATRIX_FACTORIZATION) > 0) add(this.fromFactors(snapshot, user, history, project, depth));
     if (weightOf(Recommender.ITEM_KNN) > 0) add(this.fromNeighbours(snapshot, history, depth));
-    add(this.fromSessionModel(snapshot, session, depth, SESSION_WEIGHT));
+    // The session model proposes what comes next: the session's own items (which session-kNN ranks
+    // first, every neighbour holding some of them) are re-engagement's to propose, not its.
+    add(withoutItems(this.fromSessionModel(snapshot, session, depth, SESSION_WEIGHT), session));
     if (reengagement && reengagement.length > 0) add({ source: Recommender.REENGAGEMENT, version: null, ranked: reengagement, weight: 1 });
     const blended = lists;
 
@@ -291,7 +296,7 @@ export class RecommendationService {
     if (!builder.full) builder.addStage(catalogue());
   }
 
-  private fromFactors(snapshot: ServingSnapshot, user: UserState, history: HistoryItem[], withClientSession: boolean, depth: number): SourceList | null {
+  private fromFactors(snapshot: ServingSnapshot, user: UserState, history: HistoryItem[], project: boolean, depth: number): SourceList | null {
     const model = snapshot.factors;
     if (!model) return null;
     const d = model.dimensions;
@@ -299,8 +304,8 @@ export class RecommendationService {
     // One element type for the hot loop below: the user vector as float64 (float32 → float64 is exact).
     let u: Float64Array | null = null;
     // A user the model knows, with nothing new since it was trained, keeps the trained vector;
-    // anyone else (new, active since, or browsing a session the client names) is projected from their recent items.
-    if (row !== undefined && (user.latestEventMs === null || user.latestEventMs <= model.trainedTo) && !withClientSession) {
+    // anyone else (new, active since, browsing a session the client names, or read as of a past instant) is projected from their recent items.
+    if (row !== undefined && (user.latestEventMs === null || user.latestEventMs <= model.trainedTo) && !project) {
       u = scratch.userVector(d);
       for (let k = 0, at = row * d; k < d; k++) u[k] = model.userFactors[at + k];
     } else if (history.length > 0) {
@@ -393,6 +398,20 @@ function toList(snapshot: ServingSnapshot, signer: RecommendationSigner, served:
       recommendationId: ids[n],
     })),
   };
+}
+
+/** The list without `items` (null stays null). */
+function withoutItems(list: SourceList | null, items: readonly number[]): SourceList | null {
+  if (!list || items.length === 0) return list;
+  const drop = new Set(items);
+  const ranked: Ranked = { items: [], scores: [], length: 0 };
+  for (let n = 0; n < list.ranked.length; n++) {
+    if (drop.has(list.ranked.items[n])) continue;
+    ranked.items.push(list.ranked.items[n]);
+    ranked.scores.push(list.ranked.scores[n]);
+    ranked.length++;
+  }
+  return ranked.length > 0 ? { ...list, ranked } : null;
 }
 
 function* filtered(candidates: Iterable<Candidate>, keep: (candidate: Candidate) => boolean): Generator<Candidate> {

@@ -7,7 +7,8 @@ import type { ServingSnapshot } from './serving-models';
  * array of numbers: users.id, then the history (item, weight pairs, most recent first), the live
  * session, the purchased items (ascending), the newest event's time, and the re-engagement
  * candidates as blended (item, score pairs, best first; they follow every event's type and time,
- * so a late event for an item already in the history changes them too). Two requests with equal
+ * so a late event for an item already in the history changes them too), and, for `exclude: SEEN`,
+ * the items of every recent event (weightless ones too: SEEN leaves them out). Two requests with equal
  * fingerprints, the same request fields and the same snapshot are served the same list.
  */
 export function userFingerprint(
@@ -17,6 +18,7 @@ export function userFingerprint(
   purchased: ReadonlySet<number>,
   latestEventMs: number | null,
   reengagement: { items: ArrayLike<number>; scores: ArrayLike<number>; length: number } | null = null,
+  touched: ArrayLike<number> | null = null,
 ): number[] {
   const fingerprint: number[] = [id ?? -1, history.length];
   for (const entry of history) fingerprint.push(entry.item, entry.weight);
@@ -29,6 +31,10 @@ export function userFingerprint(
   const engaged = reengagement?.length ?? 0;
   fingerprint.push(engaged);
   for (let n = 0; n < engaged; n++) fingerprint.push(reengagement!.items[n], reengagement!.scores[n]);
+  if (touched) {
+    fingerprint.push(touched.length);
+    for (let n = 0; n < touched.length; n++) fingerprint.push(touched[n]);
+  }
   return fingerprint;
 }
 

@@ -67,6 +67,8 @@ export interface SessionModel {
 export interface BlendModel {
   version: VersionRef;
   weights: BlendWeights;
+  /** The ITEM_KNN and MATRIX_FACTORIZATION version ids the weights were learned with (by kind). */
+  memberVersions: Record<string, number>;
 }
 
 /** The active SESSION_KNN version: its stored sessions and their item → sessions index (session-knn.ts). */
@@ -237,6 +239,20 @@ export class ServingModels {
       blend: blendRow ? reuse(previous?.blend, blendRow) ?? (await this.loadBlend(ref(blendRow))) : null,
       sessionKnn: sessionKnnRow ? reuse(previous?.sessionKnn, sessionKnnRow) ?? (await this.loadSessionKnn(ref(sessionKnnRow))) : null,
     };
+    // Learned weights hold only for the member versions they were learned with: after another
+    // ITEM_KNN or MATRIX_FACTORIZATION version is activated, or one is switched off, serving falls back
+    // to its default weights until the blend is trained again.
+    if (next.blend) {
+      const serving: Record<string, number> = {};
+      if (next.itemKnn) serving.ITEM_KNN = next.itemKnn.version.id;
+      if (next.factors) serving.MATRIX_FACTORIZATION = next.factors.version.id;
+      const learnedWith = next.blend.memberVersions;
+      const same = Object.keys(serving).length === Object.keys(learnedWith).length && Object.entries(serving).every(([kind, id]) => learnedWith[kind] === id);
+      if (!same) {
+        if (!previous || previous.activeKey !== activeKey) logger().warn({ blend: next.blend.version.id, learnedWith, serving }, 'the blend was learned with other member versions; serving uses the default weights until RECOMMENDATION_BLEND is trained again');
+        next.blend = null;
+      }
+    }
     if (catalogChanged) {
       const byExternalId = new Map<string, number>();
       for (const [id, entry] of catalogChanged) byExternalId.set(entry.externalId, id);
@@ -329,7 +345,7 @@ export class ServingModels {
 
   private async loadBlend(version: VersionRef): Promise<BlendModel> {
     const artifact = await this.artifactOf(version.id);
-    return { version, weights: artifact.header.weights as BlendWeights };
+    return { version, weights: artifact.header.weights as BlendWeights, memberVersions: (artifact.header.memberVersions ?? {}) as Record<string, number> };
   }
 
   /**

@@ -42,6 +42,8 @@ export interface UserSplit {
   eventsBefore: Map<number, UserEvents>;
   /** The holdout rule in words, for the version's metrics. */
   protocol: string;
+  /** Time (ms) of the earliest held-out event (Infinity when none): a model fitted on `before` saw every user's events until then. */
+  heldOutFrom: number;
 }
 
 /** One user's events as parallel arrays, most recent first. */
@@ -156,7 +158,8 @@ function splitByMask(log: ItemEventLog, heldOut: Uint8Array, weights: Float32Arr
     const fresh = new Set([...touched].filter((item) => !seen.has(item)));
     if (fresh.size > 0) discoveryCases.push({ user, relevant: fresh, excluded: seen });
   }
-  return { items, trainedItemCount, before, cases, discoveryCases, historyBefore, eventsBefore, protocol };
+  const heldOutFrom = after.times.reduce((a, b) => Math.min(a, b), Infinity);
+  return { items, trainedItemCount, before, cases, discoveryCases, historyBefore, eventsBefore, protocol, heldOutFrom };
 }
 
 /**

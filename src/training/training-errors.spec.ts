@@ -9,6 +9,8 @@ describe('isTransientFailure', () => {
     expect(isTransientFailure(coded('connect ECONNREFUSED 127.0.0.1:5432', 'ECONNREFUSED'))).toBe(true);
     expect(isTransientFailure(coded('read ECONNRESET', 'ECONNRESET'))).toBe(true);
     expect(isTransientFailure(coded('terminating connection due to administrator command', '57P01'))).toBe(true);
+    // A statement timeout is class 57 too, but the same statement on the same data times out again.
+    expect(isTransientFailure(coded('canceling statement due to statement timeout', '57014'))).toBe(false);
     expect(isTransientFailure(coded('connection failure', '08006'))).toBe(true);
     expect(isTransientFailure(coded('deadlock detected', '40P01'))).toBe(true);
     expect(isTransientFailure(coded('out of memory', '53200'))).toBe(true);

@@ -35,9 +35,11 @@ const NETWORK_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'ECONNABORTED', 'ET
  * SQLSTATE classes worth another attempt: 08 connection exception, 40 transaction rollback
  * (serialization failure, deadlock), 53 insufficient resources, 57 operator intervention (server
  * shutting down, query cancelled), 58 system error. Everything else PostgreSQL reports (22 data
- * exception such as `out of range for type real`, 23 integrity, 42 syntax) fails the same way again.
+ * exception such as `out of range for type real`, 23 integrity, 42 syntax) fails the same way again,
+ * and so does 57014 (statement timeout: the same statement on the same data takes as long again).
  */
 const TRANSIENT_SQLSTATE_CLASSES = new Set(['08', '40', '53', '57', '58']);
+const LASTING_SQLSTATES = new Set(['57014']);
 
 /**
  * Whether another attempt of a training job could succeed after `error`: true only for failures of
@@ -51,7 +53,7 @@ export function isTransientFailure(error: unknown): boolean {
   const code = (error as { code?: unknown }).code;
   if (typeof code === 'string') {
     if (NETWORK_CODES.has(code)) return true;
-    if (/^[0-9A-Z]{5}$/.test(code)) return TRANSIENT_SQLSTATE_CLASSES.has(code.slice(0, 2));
+    if (/^[0-9A-Z]{5}$/.test(code)) return TRANSIENT_SQLSTATE_CLASSES.has(code.slice(0, 2)) && !LASTING_SQLSTATES.has(code);
   }
   // node-postgres and ioredis report a dropped connection without a code.
   if (/Connection terminated|connection (is )?closed|Connection is closed|timeout exceeded when trying to connect|MaxRetriesPerRequest/i.test(error.message)) return true;
