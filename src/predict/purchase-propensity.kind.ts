@@ -86,7 +86,7 @@ export function fittedHorizonHours(requested: number, rangeMs: number, cutoffSte
 
 /**
  * The served model of `evaluation` (network, logistic regression or single-feature rule) fitted
- * again on `examples` with the same settings.
+ * again on `examples` with the same settings (a network for as many epochs as were best before).
  */
 async function refitServed(
   run: TrainingRun<PurchasePropensityParams>,
@@ -101,7 +101,9 @@ async function refitServed(
   const config = { units: training.units, hiddenUnits: training.hiddenUnits, window: training.window, featureCount, seed: training.seed };
   switch (evaluation.servedModel) {
     case 'network':
-      return (await trainPropensityModel(run.tf, examples.examples, { ...training, featureCount }, onEpoch, fitLogistic(features, featureCount, labels), examples.keys)).model;
+      // As many epochs as were best on the held-out rows (the network serves only when that is at
+      // least one): more would only be thrown away again, and each costs a pass over the examples.
+      return (await trainPropensityModel(run.tf, examples.examples, { ...training, epochs: Math.max(1, Math.min(training.epochs, evaluation.bestEpoch)), featureCount }, onEpoch, fitLogistic(features, featureCount, labels), examples.keys)).model;
     case 'logistic':
       return propensityModelFromLogistic(run.tf, config, fitLogistic(features, featureCount, labels));
     case 'single-feature': {
