@@ -18,11 +18,17 @@ const ORDER = [
   'SESSION_GRU',
   'NEXT_STEP',
   'PURCHASE_PROPENSITY',
+  'RECOMMENDATION_BLEND',
 ];
 
 /** The figures a kind's metrics give against its baseline, as one line. */
 function versusBaseline(metrics: Record<string, any>): string {
   const e = metrics.evaluation ?? {};
+  if (e.surfaces) {
+    return Object.entries(e.surfaces as Record<string, any>)
+      .map(([surface, r]) => (r.skipped ? `${surface}: skipped` : `${surface}: weights ${JSON.stringify(r.weights)}, test recall@${e.k} ${r.test.blend.recall} vs best member ${r.bestMember} ${r.rivals[r.bestMember].recall}`))
+      .join('; ');
+  }
   if (e.itemKnnLastItemBaseline) {
     const [m, knn, pop] = [e.model, e.itemKnnLastItemBaseline, e.popularityBaseline];
     return `next-item recall@${e.k} ${m.recall} vs item-KNN ${knn.recall}, popularity ${pop.recall}; MRR ${m.mrr} vs ${knn.mrr}, ${pop.mrr}`;
@@ -52,8 +58,9 @@ export async function run(argv: string[]): Promise<void> {
   const { backend } = await loadTf('wasm');
   const db = await benchDatabase('bench_train_defaults');
   try {
-    const summary = await loadBenchShop(db.dataSource, createDemoShop({ users, days, seed, start: startEndingToday(days) }));
-    console.log(`demo shop: ${users} users, ${days} days, seed ${seed}: ${summary.imported.toLocaleString('en-US')} events; backend ${backend.name} (${backend.detail})`);
+    // The shop `funnelcast demo` loads: the realistic profile.
+    const summary = await loadBenchShop(db.dataSource, createDemoShop({ users, days, seed, start: startEndingToday(days), profile: 'realistic' }));
+    console.log(`demo shop (realistic profile): ${users} users, ${days} days, seed ${seed}: ${summary.imported.toLocaleString('en-US')} events; backend ${backend.name} (${backend.detail})`);
     const jobs = new TrainingJobs(db.dataSource);
     const runner = new TrainingRunner(db.dataSource, TRAINING_DOMAINS);
     for (const kind of kinds) {
