@@ -25,7 +25,7 @@ export const SESSION_GRU_PARAMS = {
   },
   batchSize: { type: 'int', min: 8, max: 4096, default: 512, description: 'next-item examples per step' },
   learningRate: { type: 'number', min: 1e-5, max: 1, default: 0.02, description: 'Adam step size (high for few epochs; 0.01 with 8 or more)' },
-  maxItems: { type: 'int', min: 2, max: 20000, default: 5000, description: 'vocabulary: the most clicked items; others are skipped in inputs and count as misses' },
+  maxItems: { type: 'int', min: 2, max: 20000, default: 1500, description: 'vocabulary: the most clicked items; others are skipped in inputs and count as misses (the softmax costs time in proportion: 1,500 keeps the realistic demo shop under a minute; raise it for a wide catalogue)' },
   storedNext: { type: 'int', min: 1, max: 200, default: 20, description: 'next items stored per item (the one-click session lists)' },
   evaluationK: { type: 'int', min: 1, max: 200, default: 20, description: 'K of next-item recall@K and MRR@K on held-out sessions' },
   holdoutFraction: { type: 'number', min: 0.05, max: 0.5, default: 0.2, description: 'sessions starting at or after the time that holds out this latest share of the item events are held out' },
