@@ -1,5 +1,5 @@
 import { ITEM_EVENT_TYPES, ItemEventLog, visitNumbers } from './item-events';
-import { nextItemBaselines, nextItemCases, nextItemMetrics, nextItemSplit, rankInScores, UNRANKED } from './next-item-evaluation';
+import { nextItemBaselines, nextItemCases, nextItemMetrics, nextItemSplit, nextItemVerdict, rankInScores, UNRANKED } from './next-item-evaluation';
 
 const MIN = 60_000;
 
@@ -82,5 +82,27 @@ describe('GRU4Rec next-item protocol', () => {
     // At k = 1 nothing of popularity's is on top; the kNN's first hit stays.
     expect(nextItemBaselines(split, 1).popularity.recall).toBe(0);
     expect(nextItemBaselines(split, 1).itemKnnLastItem.recall).toBe(0.5);
+  });
+});
+
+describe('session model verdict', () => {
+  const metrics = (ranks: number[]) => ({ predictions: ranks.length, recall: ranks.filter((r) => r <= 2).length / ranks.length, mrr: 0 });
+  const baselinesOf = (popularity: number[], itemKnnLastItem: number[]) => ({ popularity: metrics(popularity), itemKnnLastItem: metrics(itemKnnLastItem), ranks: { popularity, itemKnnLastItem } });
+
+  it('activates when the model hits where the better baseline misses, on enough predictions', () => {
+    // 40 predictions: the model ranks every target first; item-kNN (the better baseline) finds half,
+    // popularity none. Per-prediction differences are 1 or 0, half each; a resample of 40 with no
+    // 1 at all has probability 2^−40, so the interval is well above 0.
+    const model = new Array(40).fill(1);
+    const verdict = nextItemVerdict(model, baselinesOf(new Array(40).fill(99), Array.from({ length: 40 }, (_, n) => (n % 2 ? 1 : 99))), 2);
+    expect(verdict.activate).toBe(true);
+    expect(verdict.reason).toMatch(/^significantly better than its best baseline: next-item recall@2 difference 0.5 against itemKnnLastItem/);
+  });
+
+  it('refuses a model that only ties its best baseline', () => {
+    const same = [1, 99, 1, 99];
+    const verdict = nextItemVerdict(same, baselinesOf([99, 99, 99, 99], same), 2);
+    expect(verdict).toEqual({ activate: false, reason: 'not significantly better than its best baseline: next-item recall@2 difference 0 against itemKnnLastItem (95 % CI 0 to 0, 4 predictions)' });
+    expect(nextItemVerdict([], baselinesOf([], []), 2).activate).toBe(false);
   });
 });

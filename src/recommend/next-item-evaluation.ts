@@ -1,3 +1,4 @@
+import { pairedBootstrap } from '../ml/evaluation';
 import { itemNeighbours } from './item-similarity';
 import type { ItemEventLog } from './item-events';
 
@@ -125,7 +126,7 @@ export function nextItemMetrics(ranks: readonly number[], k: number): NextItemMe
  * sessions, ties to the lower id) and item-kNN on the last item of the prefix (cosine over the
  * training sessions as binary baskets, no shrinkage; its top k neighbours in order).
  */
-export function nextItemBaselines(split: NextItemSplit, k: number): { popularity: NextItemMetrics; itemKnnLastItem: NextItemMetrics } {
+export function nextItemBaselines(split: NextItemSplit, k: number): { popularity: NextItemMetrics; itemKnnLastItem: NextItemMetrics; ranks: { popularity: number[]; itemKnnLastItem: number[] } } {
   const clicks = new Map<number, number>();
   for (const session of split.train.items) for (const item of session) clicks.set(item, (clicks.get(item) ?? 0) + 1);
   const byClicks = [...clicks].sort((a, b) => b[1] - a[1] || a[0] - b[0]).map(([item]) => item);
@@ -144,7 +145,22 @@ export function nextItemBaselines(split: NextItemSplit, k: number): { popularity
     const position = list.ids.indexOf(popularityRank.get(target)! - 1);
     itemKnn.push(position < 0 ? UNRANKED : position + 1);
   }
-  return { popularity: nextItemMetrics(popularity, k), itemKnnLastItem: nextItemMetrics(itemKnn, k) };
+  return { popularity: nextItemMetrics(popularity, k), itemKnnLastItem: nextItemMetrics(itemKnn, k), ranks: { popularity, itemKnnLastItem: itemKnn } };
+}
+
+/**
+ * Whether a session model may be activated automatically: its recall@k must beat the better
+ * baseline's (by recall@k) with a 95 % paired bootstrap interval of the per-prediction hit
+ * difference above zero (`pairedBootstrap`; predictions of one session are resampled
+ * independently, which makes the interval a little narrower than a per-session one would be).
+ */
+export function nextItemVerdict(modelRanks: readonly number[], baselines: ReturnType<typeof nextItemBaselines>, k: number): { activate: boolean; reason: string } {
+  if (modelRanks.length === 0) return { activate: false, reason: 'no held-out predictions to evaluate on: no session after the split has two or more known items' };
+  const name = baselines.itemKnnLastItem.recall >= baselines.popularity.recall ? 'itemKnnLastItem' : 'popularity';
+  const hits = (ranks: readonly number[]) => Float64Array.from(ranks, (rank) => (rank <= k ? 1 : 0));
+  const d = pairedBootstrap(hits(modelRanks), hits(baselines.ranks[name]));
+  const figures = `next-item recall@${k} difference ${round(d.difference)} against ${name} (95 % CI ${round(d.low)} to ${round(d.high)}, ${modelRanks.length} predictions)`;
+  return d.low > 0 ? { activate: true, reason: `significantly better than its best baseline: ${figures}` } : { activate: false, reason: `not significantly better than its best baseline: ${figures}` };
 }
 
 const round = (value: number) => Math.round(value * 1e5) / 1e5;

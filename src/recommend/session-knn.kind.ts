@@ -1,6 +1,6 @@
 import { decodeArtifact, encodeArtifact, tensorNamed } from '../ml/artifact';
 import { loadTrainingItemEvents, splitOf } from './item-events';
-import { nextItemBaselines, nextItemCases, nextItemMetrics, nextItemSplit, nextItemSummary, rankInScores, sessionSequences } from './next-item-evaluation';
+import { nextItemBaselines, nextItemCases, nextItemMetrics, nextItemSplit, nextItemSummary, nextItemVerdict, rankInScores, sessionSequences } from './next-item-evaluation';
 import { SessionKnn, SessionKnnOptions, storeSessions, StoredSessions } from './session-knn';
 import { ModelKind, ModelKindDefinition, TrainedModel, TrainingRun } from '../training/model-kind';
 import { BEHAVIOUR_TRAINING_PARAMS, parseParams, ParamsOf } from '../training/params';
@@ -99,6 +99,7 @@ async function train(run: TrainingRun<SessionKnnParams>): Promise<TrainedModel> 
   for (const { prefix, target } of nextItemCases(split.test)) ranks.push(rankInScores(evaluated.score(prefix), target));
   const model = nextItemMetrics(ranks, k);
   const baselines = nextItemBaselines(split, k);
+  const verdict = nextItemVerdict(ranks, baselines, k);
 
   await run.progress(0.8, 'storing the sessions of the whole range');
   const all = sessionSequences(log);
@@ -107,7 +108,7 @@ async function train(run: TrainingRun<SessionKnnParams>): Promise<TrainedModel> 
   for (const end of all.ends) if (end > newestEnd) newestEnd = end;
   const storedSessions = stored.offsets.length - 1;
   const metrics = {
-    evaluation: nextItemSummary(split, k, model, baselines, { neighbourSessions: before.offsets.length - 1 }),
+    evaluation: nextItemSummary(split, k, model, baselines, { neighbourSessions: before.offsets.length - 1, verdict }),
     training: {
       sessions: all.items.length,
       storedSessions,
@@ -122,6 +123,7 @@ async function train(run: TrainingRun<SessionKnnParams>): Promise<TrainedModel> 
     artifact: encodeSessionKnn(stored, options, Number.isFinite(newestEnd) ? new Date(newestEnd) : null),
     metrics,
     eventCount: log.items.length,
+    verdict,
     trainedFrom: from,
     trainedTo: run.to,
     // Everything serving needs is in the artifact; no score rows.
