@@ -1,6 +1,6 @@
 import type { DataSource } from 'typeorm';
 import { encodeArtifact } from '../ml/artifact';
-import { evaluateRanking, pairedBootstrap, popularityRecommender, type HeldOutUser } from '../ml/evaluation';
+import { evaluateRanking, eventQuantileSplit, pairedBootstrap, popularityRecommender, type HeldOutUser } from '../ml/evaluation';
 import { ModelKind, ModelKindDefinition, TrainedModel, TrainingRun } from '../training/model-kind';
 import { BEHAVIOUR_TRAINING_PARAMS, parseParams, ParamsOf } from '../training/params';
 import { TrainingDataError } from '../training/training-errors';
@@ -12,7 +12,7 @@ import { fit, MATRIX_FACTORIZATION_PARAMS, MatrixFactorizationParams, preparePai
 import { rankReengagement } from './reengagement';
 import { RECENT_EVENTS } from './user-state';
 import { Recommender } from './recommendation-id';
-import { distinctPairItems, splitUsers, type UserSplit } from './user-split';
+import { distinctPairItems, splitUsers, splitUsersAt, type UserSplit } from './user-split';
 
 /**
  * The blend's members: the recommenders whose lists `recommendations` fuses. Re-engagement needs no
@@ -37,7 +37,13 @@ const MEMBER_DEPTH = 100;
 export const BLEND_PARAMS = {
   ...BEHAVIOUR_TRAINING_PARAMS,
   evaluationK: { type: 'int', min: 1, max: 200, default: 20, description: 'K of recall@K: the weights maximise it on the validation users' },
-  holdoutFraction: { type: 'number', min: 0.05, max: 0.5, default: 0.2, description: 'latest share of each user’s item events held out' },
+  holdoutFraction: { type: 'number', min: 0.05, max: 0.5, default: 0.2, description: 'latest share of the item events held out (of each user’s, or of all, by `holdout`)' },
+  holdout: {
+    type: 'enum',
+    values: ['time', 'user'],
+    default: 'time',
+    description: 'time: every event after the event quantile is held out (the weights are learned on predicting what comes next, as served); user: each user’s latest events (splitUsers)',
+  },
   testShare: { type: 'number', min: 0.1, max: 0.9, default: 0.5, description: 'share of the held-out users kept for the final comparison (the rest choose the weights)' },
 } as const;
 export type BlendParams = ParamsOf<typeof BLEND_PARAMS>;
@@ -197,7 +203,10 @@ async function train(run: TrainingRun<BlendParams>): Promise<TrainedModel> {
   const log = await loadTrainingItemEvents(run.dataSource, run);
   const { from } = splitOf(log, run.from, params.holdoutFraction);
   const weights = weightsByCode(DEFAULT_EVENT_WEIGHTS);
-  const split = splitUsers(log, params.holdoutFraction, weights, RECENT_EVENTS);
+  const split =
+    params.holdout === 'time'
+      ? splitUsersAt(log, new Date(eventQuantileSplit(log.times, params.holdoutFraction)), weights, RECENT_EVENTS)
+      : splitUsers(log, params.holdoutFraction, weights, RECENT_EVENTS);
   if (split.cases.length < 2) throw new TrainingDataError(`Too few users with two or more item events (${split.cases.length}) to learn the blend on; ingest more events or widen the range.`);
 
   await run.progress(0.15, 'fitting the members on the kept events');
@@ -286,7 +295,7 @@ async function train(run: TrainingRun<BlendParams>): Promise<TrainedModel> {
   const verdict = refused.length === 0 ? { activate: true, reason: verdicts.map((v) => v.reason).join('; ') } : { activate: false, reason: refused.map((v) => v.reason).join('; ') };
   const metrics = {
     evaluation: {
-      protocol: `per-user holdout (latest ${Math.round(params.holdoutFraction * 100)} % of each user's item events); weights chosen on validation users, compared on test users (${Math.round(params.testShare * 100)} % of the held-out users, by a hash of the user id); 95 % paired bootstrap intervals`,
+      protocol: `${split.protocol}; weights chosen on validation users, compared on test users (${Math.round(params.testShare * 100)} % of the held-out users, by a hash of the user id); 95 % paired bootstrap intervals`,
       k,
       members,
       memberVersions,
