@@ -18,13 +18,13 @@ describe('activation on held-out evidence', () => {
     await t?.stop();
   });
 
-  async function train(kind: string, requestKey: string): Promise<{ status: string; message: string; verdict: { activate: boolean; reason: string } }> {
+  async function train(kind: string, requestKey: string, raw: Record<string, unknown> = {}): Promise<{ status: string; message: string; verdict: { activate: boolean; reason: string }; evaluation: any }> {
     const jobs = new TrainingJobs(t.app.services.dataSource);
-    const params = modelKindDefinition(MODEL_KINDS, kind).parseParams({}) as Record<string, unknown>;
+    const params = modelKindDefinition(MODEL_KINDS, kind).parseParams(raw) as Record<string, unknown>;
     const { job } = await jobs.insertOrFind({ requestKey, kind, params, from: null, to: new Date(), activate: true, scheduleId: null });
     const outcome = await new TrainingRunner(t.app.services.dataSource, TRAINING_DOMAINS).run(job.id);
     const [row] = await t.app.services.dataSource.query(
-      `SELECT v.status, j.message, v.metrics -> 'evaluation' -> 'verdict' AS verdict FROM model_versions v JOIN training_jobs j ON j.id = v.training_job_id WHERE v.id = $1`,
+      `SELECT v.status, j.message, v.metrics -> 'evaluation' -> 'verdict' AS verdict, v.metrics -> 'evaluation' AS evaluation FROM model_versions v JOIN training_jobs j ON j.id = v.training_job_id WHERE v.id = $1`,
       [outcome.modelVersionId],
     );
     return row;
@@ -56,5 +56,19 @@ describe('activation on held-out evidence', () => {
     expect(version.verdict.activate).toBe(false);
     expect(version.verdict.reason).toMatch(/^not significantly better than popularity: recall@20 0.11111 vs 0.11111 for popularity, difference 0 \(95 % CI 0 to 0, 9 held-out users\)$/);
     expect(version.message).toBe(`trained; not activated: ${version.verdict.reason}. activateModelVersion serves it anyway`);
+  });
+
+  it('trains the blend with no trained member serving: re-engagement alone, discovery skipped, not activated on so few users', async () => {
+    // The item-kNN above stayed READY, so no ITEM_KNN or MATRIX_FACTORIZATION version serves.
+    // A time split of these 19 events holds out the last two users' every event, leaving no one with
+    // events on both sides: the blend falls back to the per-user holdout and says so.
+    const blend = await train('RECOMMENDATION_BLEND', 'activation-blend');
+    expect(blend.evaluation.protocol).toMatch(/^per user: .*\(the time split left 0 users with events on both sides\)/);
+    expect(blend.evaluation.members).toEqual(['REENGAGEMENT']);
+    expect(blend.evaluation.surfaces.discovery).toEqual({ skipped: expect.stringContaining('no member to weigh') });
+    expect(Object.keys(blend.evaluation.surfaces.default.weights)).toEqual(['REENGAGEMENT']);
+    // Nine held-out users split into validation and test: under 20 test users says nothing.
+    expect(blend.status).toBe('READY');
+    expect(blend.verdict.reason).toMatch(/^too few test users to judge/);
   });
 });

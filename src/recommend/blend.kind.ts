@@ -203,10 +203,16 @@ async function train(run: TrainingRun<BlendParams>): Promise<TrainedModel> {
   const log = await loadTrainingItemEvents(run.dataSource, run);
   const { from } = splitOf(log, run.from, params.holdoutFraction);
   const weights = weightsByCode(DEFAULT_EVENT_WEIGHTS);
-  const split =
+  let split =
     params.holdout === 'time'
       ? splitUsersAt(log, new Date(eventQuantileSplit(log.times, params.holdoutFraction)), weights, RECENT_EVENTS)
       : splitUsers(log, params.holdoutFraction, weights, RECENT_EVENTS);
+  // A time split can leave almost nobody with events on both sides (a shop whose users come once):
+  // then each user's latest events are held out instead, and the protocol says so.
+  if (params.holdout === 'time' && split.cases.length < MIN_TEST_USERS * 2) {
+    const perUser = splitUsers(log, params.holdoutFraction, weights, RECENT_EVENTS);
+    if (perUser.cases.length > split.cases.length) split = { ...perUser, protocol: `${perUser.protocol} (the time split left ${split.cases.length} users with events on both sides)` };
+  }
   if (split.cases.length < 2) throw new TrainingDataError(`Too few users with two or more item events (${split.cases.length}) to learn the blend on; ingest more events or widen the range.`);
 
   await run.progress(0.15, 'fitting the members on the kept events');
