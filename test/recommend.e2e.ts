@@ -288,8 +288,11 @@ describe('recommendations', () => {
       `SELECT i.external_id FROM item_neighbours n JOIN items i ON i.id = n.item_id WHERE n.model_version_id = $1 AND n.relation = 'similar' AND i.available AND cardinality(n.neighbour_ids) >= 30 ORDER BY i.id LIMIT 1`,
       [versions.ITEM_KNN.id],
     );
-    const second = await train('ITEM_KNN', { neighbours: 3 }, false);
+    // Asked to activate, a version with other params than the ACTIVE one must beat those params
+    // trained on the same data; three neighbours a list do not beat fifty, so it stays READY.
+    const second = await train('ITEM_KNN', { neighbours: 3 }, true);
     expect(second.status).toBe('READY');
+    expect(second.metrics.evaluation.verdict.reason).toMatch(/^not significantly better than the ACTIVE version's params: recall@20 [\d.]+ vs [\d.]+ for the ACTIVE version's params trained on the same data/);
     const similar = () => query(`query($id: ID!) { similarItems(itemId: $id, limit: 20) { ${LIST} } }`, { id: itemId });
     const before = await similar();
     expect(before.items.filter((i) => i.source === 'ITEM_KNN').every((i) => i.modelVersionId === versions.ITEM_KNN.id)).toBe(true);

@@ -203,7 +203,9 @@ describe('training platform', () => {
     expect(done.state).toBe('COMPLETED');
     expect(done.attempts).toBe(2);
     expect(done.modelVersion!.id).toBe(stranded.modelVersion!.id);
-    expect(done.modelVersion!.status).toBe('ACTIVE');
+    // Stored (not left TRAINING or FAILED); whether it is activated is the evidence rule's call (its
+    // params differ from the ACTIVE version's, which it must then beat), not this test's subject.
+    expect(['READY', 'ACTIVE']).toContain(done.modelVersion!.status);
     expect(await versionCount()).toBe(versionsBefore + 1);
   });
 });

@@ -57,22 +57,27 @@ async function train(run: TrainingRun<ItemKnnParams>): Promise<TrainedModel> {
   await run.progress(0.15, 'neighbours on the kept events');
   const split = splitUsers(log, params.holdoutFraction, weights, params.historyLength);
   if (split.trainedItemCount < 2) throw new TrainingDataError(`Too little data to train (${split.trainedItemCount} items outside the held-out events); ingest more events or widen the range.`);
-  const evaluated = neighbourTables(split.before, split.trainedItemCount, params);
   await run.progress(0.45, 'evaluating on the held-out events');
   const k = params.evaluationK;
   const popular = popularityRecommender(distinctPairItems(split.before));
   let filled = 0;
-  const recommend = (user: number, excluded: ReadonlySet<number>, depth: number) => {
-    const scores = scoreFromNeighbours(split.historyBefore.get(user) ?? [], (item) => evaluated.similar[item], params.recencyDecay, params.historyItemWeight);
-    const list = [...scores].filter(([item]) => !excluded.has(item)).sort((a, b) => b[1] - a[1] || a[0] - b[0]).slice(0, depth).map(([item]) => item);
-    if (list.length < depth) {
-      filled++;
-      const taken = new Set(list);
-      for (const item of popular(user, excluded, depth + list.length)) if (list.length < depth && !taken.has(item)) list.push(item);
-    }
-    return list;
+  /** Fold-in as serving does it, with `settings`' neighbour tables fitted on the kept events, filled from popularity. */
+  const recommenderOf = (settings: ItemKnnParams, counting: boolean) => {
+    const tables = neighbourTables(split.before, split.trainedItemCount, settings);
+    return (user: number, excluded: ReadonlySet<number>, depth: number) => {
+      const scores = scoreFromNeighbours(split.historyBefore.get(user) ?? [], (item) => tables.similar[item], settings.recencyDecay, settings.historyItemWeight);
+      const list = [...scores].filter(([item]) => !excluded.has(item)).sort((a, b) => b[1] - a[1] || a[0] - b[0]).slice(0, depth).map(([item]) => item);
+      if (list.length < depth) {
+        if (counting) filled++;
+        const taken = new Set(list);
+        for (const item of popular(user, excluded, depth + list.length)) if (list.length < depth && !taken.has(item)) list.push(item);
+      }
+      return list;
+    };
   };
-  const evaluation = evaluationSummary(split, k, recommend, { baseline: 'popularity', mode: 'beat' });
+  // Other params than the ACTIVE version's: the new ones must also beat those on the same users.
+  const active = run.activeParams ? recommenderOf(run.activeParams, false) : null;
+  const evaluation = evaluationSummary(split, k, recommenderOf(params, true), { baseline: 'popularity', mode: 'beat' }, {}, active);
 
   await run.progress(0.6, 'neighbours on the whole range');
   const items = new DenseIndex([]);

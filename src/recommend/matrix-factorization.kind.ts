@@ -171,15 +171,20 @@ async function train(run: TrainingRun<MatrixFactorizationParams>): Promise<Train
   // EVALUATION_DEPTH deep without purchases; the new-items measure also drops what the user touched,
   // so a user with more than that many touched items among their top scores gets a shorter list.
   const users = [...new Set([...split.cases, ...split.discoveryCases].map((c) => c.user))].filter((user) => rowOf.has(user));
-  const modelLists = await topItemsForUsers(tf, evaluated, users.map((user) => rowOf.get(user)!), k + EVALUATION_DEPTH, (row) => evaluation.purchasedBy.get(row));
-  const listOf = new Map(users.map((user, n) => [user, Array.from(modelLists.items[n])]));
   const popular = popularityRecommender(distinctPairItems(split.before));
-  const recommend = (user: number, excluded: ReadonlySet<number>, depth: number) => {
-    const list = (listOf.get(user) ?? []).filter((item) => !excluded.has(item)).slice(0, depth);
-    if (list.length < depth) for (const item of popular(user, new Set([...excluded, ...list]), depth - list.length)) list.push(item);
-    return list;
+  /** Each evaluated user's top items under `factors`, then popularity, minus `excluded`. */
+  const recommenderOf = async (factors: Fitted) => {
+    const modelLists = await topItemsForUsers(tf, factors, users.map((user) => rowOf.get(user)!), k + EVALUATION_DEPTH, (row) => evaluation.purchasedBy.get(row));
+    const listOf = new Map(users.map((user, n) => [user, Array.from(modelLists.items[n])]));
+    return (user: number, excluded: ReadonlySet<number>, depth: number) => {
+      const list = (listOf.get(user) ?? []).filter((item) => !excluded.has(item)).slice(0, depth);
+      if (list.length < depth) for (const item of popular(user, new Set([...excluded, ...list]), depth - list.length)) list.push(item);
+      return list;
+    };
   };
-  const summary = evaluationSummary(split, k, recommend, { baseline: 'popularity', mode: 'beat' });
+  // Other params than the ACTIVE version's: those are fitted on the same pairs, and the new ones must beat them too.
+  const active = run.activeParams ? await recommenderOf(await fit(tf, evaluation.pairs, run.activeParams)) : null;
+  const summary = evaluationSummary(split, k, await recommenderOf(evaluated), { baseline: 'popularity', mode: 'beat' }, {}, active);
 
   let final = evaluation;
   let finalItems = split.items.ids.slice(0, split.trainedItemCount);

@@ -152,14 +152,20 @@ export function verdictOf(summary: MeasureSummary, rule: ActivationRule): Verdic
  * same held-out users (the per-user holdout of `splitUsers`), for every held-out item and for new
  * items only (discovery, with everything the user touched excluded), paired bootstrap intervals of
  * the differences, and the activation verdict under `rule` (on every held-out item). `extra` adds
- * kind-specific facts. The older fields (`model`, `popularityBaseline`, `recallLiftOverBaseline`)
+ * kind-specific facts. With `activeConfiguration` (the kind's ACTIVE params, trained on the same
+ * kept events) the verdict also requires beating it with the interval above zero. The older fields (`model`, `popularityBaseline`, `recallLiftOverBaseline`)
  * stay for clients that read them.
  */
-export function evaluationSummary(split: UserSplit, k: number, model: UserRecommender, rule: ActivationRule, extra: Record<string, unknown> = {}) {
+export function evaluationSummary(split: UserSplit, k: number, model: UserRecommender, rule: ActivationRule, extra: Record<string, unknown> = {}, activeConfiguration: UserRecommender | null = null) {
   const baselines = baselineRecommenders(split);
   const all = measure(split.cases, k, split.trainedItemCount, model, baselines);
   const discovery = measure(split.discoveryCases, k, split.trainedItemCount, model, baselines);
   const popularity = all.baselines.popularity;
+  let versusActive: { rivalRecall: number; difference: PairedDifference } | null = null;
+  if (activeConfiguration) {
+    const rival = evaluateRanking(split.cases, (user, excluded) => activeConfiguration(user, excluded, k), k, split.trainedItemCount);
+    versusActive = { rivalRecall: rival.recall, difference: pairedBootstrap(all.perUser.recall, rival.perUser.recall) };
+  }
   return {
     protocol: `${split.protocol}; metrics at K over the held-out users; intervals: 95 % paired bootstrap over users, 1000 resamples`,
     k,
@@ -170,7 +176,17 @@ export function evaluationSummary(split: UserSplit, k: number, model: UserRecomm
     ndcgLiftOverBaseline: popularity.ndcg > 0 ? round(all.model.ndcg / popularity.ndcg) : null,
     heldOutItems: storedMeasure(all),
     newItemsOnly: storedMeasure(discovery),
-    verdict: verdictOf(all, rule),
+    verdict: versusActive ? verdictAgainstActive(all, rule, versusActive) : verdictOf(all, rule),
+    ...(versusActive ? { activeConfiguration: { recall: round(versusActive.rivalRecall), versus: { recall: roundedDifference(versusActive.difference) } } } : {}),
     ...extra,
   };
+}
+
+/** The rule's verdict, then: the new params must also beat the ACTIVE version's params on the same users. */
+function verdictAgainstActive(summary: MeasureSummary, rule: ActivationRule, active: { rivalRecall: number; difference: PairedDifference }): Verdict {
+  const first = verdictOf(summary, rule);
+  if (!first.activate) return first;
+  const d = active.difference;
+  const figures = `recall@${summary.model.k} ${round(summary.model.recall)} vs ${round(active.rivalRecall)} for the ACTIVE version's params trained on the same data, difference ${round(d.difference)} (95 % CI ${round(d.low)} to ${round(d.high)})`;
+  return d.low > 0 ? { activate: true, reason: `${first.reason}; and significantly better than the ACTIVE version's params: ${figures}` } : { activate: false, reason: `not significantly better than the ACTIVE version's params: ${figures}` };
 }

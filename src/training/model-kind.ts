@@ -80,6 +80,12 @@ export interface TrainingRun<Params> {
    * takes `excludeAnomalous` and it is on (the default), else empty. Fixed when the run starts.
    */
   excludedUsers: ReadonlySet<number>;
+  /**
+   * The params of the kind's ACTIVE version (completed with today's defaults) when they differ from
+   * this run's, else null: a kind that evaluates on held-out users can train them on the same split
+   * and require the new version to beat the active configuration too, a paired comparison.
+   */
+  activeParams?: Params | null;
   /** Reports progress (0–1) with a short message; throws TrainingCancelled once an admin cancelled the job. */
   progress(fraction: number, message: string): Promise<void>;
 }

@@ -50,6 +50,7 @@ export class TrainingRunner {
       (params as { excludeAnomalous?: boolean }).excludeAnomalous === true
         ? await this.domains.anomalousUsers(this.dataSource)
         : new Set<number>();
+    const activeParams = await this.activeParamsIfDifferent(job.kind, params, definition);
     const { tf, backend } = await loadTf();
     const versionId = await this.registry.beginVersion(job, backend.name);
     const started = performance.now();
@@ -62,6 +63,7 @@ export class TrainingRunner {
         backend,
         params,
         excludedUsers,
+        activeParams,
         from: job.dataFrom,
         to: job.dataTo,
         progress: async (fraction, message) => {
@@ -85,6 +87,22 @@ export class TrainingRunner {
       if (!isTransientFailure(error) && !(error instanceof UnrecoverableError)) throw new TrainingFailedForGood(error);
       throw error;
     }
+  }
+
+  /**
+   * The ACTIVE version's params of `kind`, parsed (so defaults added since fill in), when they differ
+   * from `params`; null when none is active, they are equal, or they no longer parse.
+   */
+  private async activeParamsIfDifferent(kind: string, params: unknown, definition: { parseParams(raw: unknown): unknown }): Promise<unknown> {
+    const rows: { params: unknown }[] = await this.dataSource.query(`SELECT params FROM model_versions WHERE kind = $1 AND status = 'ACTIVE'`, [kind]);
+    if (rows.length === 0) return null;
+    let active: unknown;
+    try {
+      active = definition.parseParams(rows[0].params);
+    } catch {
+      return null;
+    }
+    return JSON.stringify(active) === JSON.stringify(params) ? null : active;
   }
 
   /** A schedule fired (BullMQ job `bullJobId`): create its job row once, then train it. */
