@@ -173,11 +173,10 @@ export class RecommendationService {
     // first, every neighbour holding some of them) are re-engagement's to propose, not its.
     add(withoutItems(this.fromSessionModel(snapshot, session, depth, SESSION_WEIGHT), session));
     if (reengagement && reengagement.length > 0) add({ source: Recommender.REENGAGEMENT, version: null, ranked: reengagement, weight: 1 });
-    const blended = lists;
 
     const rules: ListRules = { excluded, category: request.category ?? null, maxPerCategory: request.maxPerCategory ?? null };
     const builder = new ListBuilder(snapshot.catalog, limit, rules);
-    if (blended.length > 0) builder.addStage(fusedCandidates(blended));
+    if (lists.length > 0) builder.addStage(fusedCandidates(lists));
     const browsing = request.category ?? categoryOf(snapshot, history[0]?.item);
     this.fallbacks(snapshot, builder, browsing);
     if (cacheKey !== null && fingerprint !== null) this.cache.set(cacheKey, snapshot, fingerprint, builder.served);
