@@ -1,5 +1,6 @@
 import type { DataSource } from 'typeorm';
 import { encodeArtifact } from '../ml/artifact';
+import { pairScore } from '../ml/matrix-factorization';
 import { evaluateRanking, eventQuantileSplit, pairedBootstrap, popularityRecommender, type HeldOutUser } from '../ml/evaluation';
 import { ModelKind, ModelKindDefinition, TrainedModel, TrainingRun } from '../training/model-kind';
 import { BEHAVIOUR_TRAINING_PARAMS, parseParams, ParamsOf } from '../training/params';
@@ -74,17 +75,12 @@ async function factorMember(run: TrainingRun<BlendParams>, split: UserSplit, par
   const prepared = preparePairs(split.before, split.trainedItemCount);
   const factors = await fit(run.tf, prepared.pairs, params);
   const rowOf = new Map(prepared.userIds.map((id, row) => [id, row]));
-  const d = factors.dimensions;
   const itemCount = prepared.pairs.itemCount;
   const scores = new Float64Array(itemCount);
   return (user, depth) => {
     const row = rowOf.get(user);
     if (row === undefined) return null;
-    for (let item = 0; item < itemCount; item++) {
-      let score = factors.itemBias[item];
-      for (let k = 0; k < d; k++) score += factors.userFactors[row * d + k] * factors.itemFactors[item * d + k];
-      scores[item] = score;
-    }
+    for (let item = 0; item < itemCount; item++) scores[item] = pairScore(factors, row, item);
     return selectTop(scores, depth);
   };
 }

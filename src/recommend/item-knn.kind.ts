@@ -3,7 +3,7 @@ import { popularityRecommender } from '../ml/evaluation';
 import { scoreFromNeighbours } from './fold-in';
 import { DEFAULT_EVENT_WEIGHTS, ITEM_EVENT_TYPES, loadTrainingItemEvents, splitOf, weightsByCode } from './item-events';
 import { itemNeighbours, NeighbourList } from './item-similarity';
-import { evaluationSummary } from './ranking-summary';
+import { evaluationSummary, filledFrom } from './ranking-summary';
 import { copyItemNeighbours, NeighbourRelation, RankedItems } from './score-tables';
 import { basketsOf, distinctPairItems, IndexedEvents, indexEvents, splitUsers } from './user-split';
 import { DenseIndex } from './interactions';
@@ -59,7 +59,7 @@ async function train(run: TrainingRun<ItemKnnParams>): Promise<TrainedModel> {
   if (split.trainedItemCount < 2) throw new TrainingDataError(`Too little data to train (${split.trainedItemCount} items outside the held-out events); ingest more events or widen the range.`);
   await run.progress(0.45, 'evaluating on the held-out events');
   const k = params.evaluationK;
-  const popular = popularityRecommender(distinctPairItems(split.before));
+  const byPopularity = popularityRecommender(distinctPairItems(split.before))(-1, new Set());
   let filled = 0;
   /** Fold-in as serving does it, with `settings`' neighbour tables fitted on the kept events, filled from popularity. */
   const recommenderOf = (settings: ItemKnnParams, counting: boolean) => {
@@ -67,12 +67,8 @@ async function train(run: TrainingRun<ItemKnnParams>): Promise<TrainedModel> {
     return (user: number, excluded: ReadonlySet<number>, depth: number) => {
       const scores = scoreFromNeighbours(split.historyBefore.get(user) ?? [], (item) => tables.similar[item], settings.recencyDecay, settings.historyItemWeight);
       const list = [...scores].filter(([item]) => !excluded.has(item)).sort((a, b) => b[1] - a[1] || a[0] - b[0]).slice(0, depth).map(([item]) => item);
-      if (list.length < depth) {
-        if (counting) filled++;
-        const taken = new Set(list);
-        for (const item of popular(user, excluded, depth + list.length)) if (list.length < depth && !taken.has(item)) list.push(item);
-      }
-      return list;
+      if (counting && list.length < depth) filled++;
+      return filledFrom(list, byPopularity, excluded, depth);
     };
   };
   // Other params than the ACTIVE version's: the new ones must also beat those on the same users.

@@ -5,7 +5,7 @@ import { BprOptions, Factors, PairSet, topItemsForUsers, trainBpr } from '../ml/
 import { copyRecommendationScores } from './recommendation-scores';
 import { DenseIndex } from './interactions';
 import { ITEM_EVENT_TYPES, ItemEventLog, loadTrainingItemEvents, PURCHASE, splitOf, weightsByCode } from './item-events';
-import { evaluationSummary } from './ranking-summary';
+import { evaluationSummary, filledFrom } from './ranking-summary';
 import { distinctPairItems, IndexedEvents, indexEvents, splitUsers } from './user-split';
 import { ModelKind, ModelKindDefinition, TrainedModel, TrainingRun } from '../training/model-kind';
 import { BEHAVIOUR_TRAINING_PARAMS, parseParams, ParamsOf } from '../training/params';
@@ -171,15 +171,13 @@ async function train(run: TrainingRun<MatrixFactorizationParams>): Promise<Train
   // EVALUATION_DEPTH deep without purchases; the new-items measure also drops what the user touched,
   // so a user with more than that many touched items among their top scores gets a shorter list.
   const users = [...new Set([...split.cases, ...split.discoveryCases].map((c) => c.user))].filter((user) => rowOf.has(user));
-  const popular = popularityRecommender(distinctPairItems(split.before));
+  const byPopularity = popularityRecommender(distinctPairItems(split.before))(-1, new Set());
   /** Each evaluated user's top items under `factors`, then popularity, minus `excluded`. */
   const recommenderOf = async (factors: Fitted) => {
     const modelLists = await topItemsForUsers(tf, factors, users.map((user) => rowOf.get(user)!), k + EVALUATION_DEPTH, (row) => evaluation.purchasedBy.get(row));
     const listOf = new Map(users.map((user, n) => [user, Array.from(modelLists.items[n])]));
     return (user: number, excluded: ReadonlySet<number>, depth: number) => {
-      const list = (listOf.get(user) ?? []).filter((item) => !excluded.has(item)).slice(0, depth);
-      if (list.length < depth) for (const item of popular(user, new Set([...excluded, ...list]), depth - list.length)) list.push(item);
-      return list;
+      return filledFrom((listOf.get(user) ?? []).filter((item) => !excluded.has(item)).slice(0, depth), byPopularity, excluded, depth);
     };
   };
   // Other params than the ACTIVE version's: those are fitted on the same pairs, and the new ones must beat them too.

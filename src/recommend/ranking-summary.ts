@@ -14,8 +14,8 @@ export type BaselineName = (typeof BASELINES)[number];
 const BASELINE_NEIGHBOURS = 50;
 const BASELINE_BASKET_ITEMS = 100;
 
-/** Appends `filler`'s items to `list` until it holds k, skipping repeats and excluded items. */
-function filledFrom(list: number[], filler: readonly number[], excluded: ReadonlySet<number>, k: number): number[] {
+/** Appends `filler`'s items to `list` until it holds k, skipping repeats and excluded items (as serving's fallback chain fills a list). */
+export function filledFrom(list: number[], filler: readonly number[], excluded: ReadonlySet<number>, k: number): number[] {
   if (list.length >= k) return list.slice(0, k);
   const taken = new Set(list);
   for (const item of filler) {

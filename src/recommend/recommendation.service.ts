@@ -31,8 +31,6 @@ export const MAX_RECOMMENDATIONS = 100;
 export const MAX_INPUT_ITEMS = 1000;
 /** Lists kept by the served-list cache unless FUNNELCAST_RECOMMENDATION_CACHE_SIZE says otherwise (1–3 KB each). */
 export const DEFAULT_CACHE_SIZE = 20_000;
-/** How much the live session counts next to the user's longer history when blending. */
-const SESSION_WEIGHT = 1.5;
 /** Factor-space fold-in: ridge strength and recency decay of the projected history. */
 const PROJECTION_REGULARIZATION = 0.5;
 const PROJECTION_DECAY = 0.9;
@@ -171,7 +169,7 @@ export class RecommendationService {
     if (weightOf(Recommender.ITEM_KNN) > 0) add(this.fromNeighbours(snapshot, history, depth));
     // The session model proposes what comes next: the session's own items (which session-kNN ranks
     // first, every neighbour holding some of them) are re-engagement's to propose, not its.
-    add(withoutItems(this.fromSessionModel(snapshot, session, depth, SESSION_WEIGHT), session));
+    add(withoutItems(this.fromSessionModel(snapshot, session, depth), session));
     if (reengagement && reengagement.length > 0) add({ source: Recommender.REENGAGEMENT, version: null, ranked: reengagement, weight: 1 });
 
     const rules: ListRules = { excluded, category: request.category ?? null, maxPerCategory: request.maxPerCategory ?? null };
@@ -232,10 +230,10 @@ export class RecommendationService {
     const session = itemIds.map((id) => snapshot.byExternalId.get(id)).filter((id): id is number => id !== undefined);
     const depth = limit + session.length + 50;
     const lists: SourceList[] = [];
-    const sessionList = this.fromSessionModel(snapshot, session, depth, SESSION_WEIGHT);
-    if (sessionList) lists.push(sessionList);
-    const knnList = this.fromNeighbours(snapshot, historyFromEvents([...session].reverse(), session.map(() => 1), RECENT_EVENTS), depth);
-    if (knnList) lists.push(knnList);
+    // Weighted as in recommendations, by the service's blendWeights (the session model 1.5, item-kNN 1 by default).
+    for (const list of [this.fromSessionModel(snapshot, session, depth), this.fromNeighbours(snapshot, historyFromEvents([...session].reverse(), session.map(() => 1), RECENT_EVENTS), depth)]) {
+      if (list) lists.push({ ...list, weight: blendWeight(this.blendWeights, list.source) });
+    }
     const builder = new ListBuilder(snapshot.catalog, limit, { excluded: new Set(session), category: null, maxPerCategory: null });
     if (lists.length > 0) builder.addStage(fusedCandidates(lists));
     this.fallbacks(snapshot, builder, categoryOf(snapshot, session[session.length - 1]));
@@ -337,14 +335,14 @@ export class RecommendationService {
    * session recommender), else the active SESSION_GRU; never both, so the session keeps one weight
    * in the blend. To serve the GRU while a SESSION_KNN version exists, retire that version.
    */
-  private fromSessionModel(snapshot: ServingSnapshot, session: readonly number[], depth: number, weight: number): SourceList | null {
+  private fromSessionModel(snapshot: ServingSnapshot, session: readonly number[], depth: number): SourceList | null {
     const knn = snapshot.sessionKnn;
     if (knn) {
       if (session.length === 0) return null;
       const scored = [...knn.knn.score(session)].sort((a, b) => b[1] - a[1] || a[0] - b[0]).slice(0, depth);
       if (scored.length === 0) return null;
       const ranked = { items: scored.map(([item]) => item), scores: scored.map(([, score]) => score), length: scored.length };
-      return { source: Recommender.SESSION_KNN, version: knn.version, ranked, weight };
+      return { source: Recommender.SESSION_KNN, version: knn.version, ranked, weight: 1 };
     }
     const model = snapshot.session;
     if (!model || session.length === 0) return null;
@@ -354,7 +352,7 @@ export class RecommendationService {
     // Index 0 is the padding token, never an item.
     const ranked = selectTop(logits, depth, 1);
     for (let n = 0; n < ranked.length; n++) ranked.items[n] = model.itemIds[ranked.items[n] - 1];
-    return { source: Recommender.SESSION_GRU, version: model.version, ranked, weight };
+    return { source: Recommender.SESSION_GRU, version: model.version, ranked, weight: 1 };
   }
 }
 
