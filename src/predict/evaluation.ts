@@ -140,11 +140,11 @@ export interface PropensityEvaluation {
   target: 'user' | 'visit';
   splitAt: string;
   trainingExamples: number;
-  /** Examples (of whole users or visits) held out of fitting: early stopping and the model selection read them. */
+  /** Examples (of whole users or visits) the model selection compares on: held out of fitting and of the network's early stopping and Platt scaling. */
   validationExamples: number;
   /** Purchase rate of the fitted rows: the base-rate rival's constant prediction. */
   trainingBaseRate: number;
-  /** The epoch whose weights were kept (lowest log loss on the held-out calibration rows); 0: the logistic start itself. */
+  /** The epoch whose weights were kept (lowest log loss on the held-out calibration rows, the half of the held-out rows the selection does not read); 0: the logistic start itself. */
   bestEpoch: number;
   servedModel: ServedPropensityModel;
   /** Why that model serves, with the validation figures. */
@@ -242,8 +242,9 @@ export const CROSS_VALIDATION_MAX_EXAMPLES = 20_000;
 export const PAST_PURCHASES = 'past purchases';
 
 /**
- * Trains the network and fits its rivals on `train`, selects the served model on the rows the
- * network holds out (whole users or visits, `propensitySplit`), and scores every model on `test`.
+ * Trains the network and fits its rivals on `train`, selects the served model on the held-out rows
+ * the network was not tuned on (whole users or visits, `propensitySplit`'s `selectionRows`: its
+ * best epoch and Platt scaling read the other held-out half), and scores every model on `test`.
  * The logistic regression and the single-feature rules are fitted on the same fit rows as the
  * network, so the validation comparison is fair; the returned `model` is the served one.
  */
@@ -261,9 +262,9 @@ async function compareWithRivals(
   if (test.examples.count === 0) throw new RangeError(`no ${target} examples after the split to evaluate on`);
   const width = training.featureCount;
   if (width !== names.length) throw new RangeError(`the examples hold ${width} features, the names ${names.length}`);
-  const { fitRows, calibrationRows } = propensitySplit(train.examples.count, training, train.keys);
+  const { fitRows, selectionRows } = propensitySplit(train.examples.count, training, train.keys);
   const fit = { features: featureRows(train.examples.features, fitRows, width), labels: labelsOf(train.examples.labels, fitRows) };
-  const validation = { features: featureRows(train.examples.features, calibrationRows, width), labels: labelsOf(train.examples.labels, calibrationRows) };
+  const validation = { features: featureRows(train.examples.features, selectionRows, width), labels: labelsOf(train.examples.labels, selectionRows) };
   const logistic = fitLogistic(fit.features, width, fit.labels, { l2: 1 });
   const { model: network, bestEpoch } = await trainPropensityModel(tf, train.examples, training, onEpoch, logistic, train.keys);
   const single = bestSingleFeature(train.examples, fit, names);
@@ -271,7 +272,7 @@ async function compareWithRivals(
   const pastPurchases = singleFeatureLogistic(fit.features, width, fit.labels, pastPurchasesAt);
   const baseRate = fit.labels.reduce((sum, y) => sum + y, 0) / fit.labels.length;
 
-  const validationExamples = pickExamples(train.examples, calibrationRows, training.window, width);
+  const validationExamples = pickExamples(train.examples, selectionRows, training.window, width);
   // Few examples (users: one per user and cutoff) leave the held-out share with a handful of
   // buyers; there the logistic model and the single feature are compared out of fold over every
   // training user instead. Many (visits) make that five more fits of the largest model for no gain.
@@ -281,7 +282,7 @@ async function compareWithRivals(
   const selection = selectServedModel({
     heldOut: {
       labels: validation.labels,
-      groups: Array.from(calibrationRows, (r) => train.keys[r]),
+      groups: Array.from(selectionRows, (r) => train.keys[r]),
       network: predictPropensity(tf, network, validationExamples),
       logistic: predictLogisticRows(logistic, validation.features),
       singleFeature: predictLogisticRows(single.model, validation.features),
@@ -323,7 +324,7 @@ async function compareWithRivals(
     target,
     splitAt: new Date(splitMs).toISOString(),
     trainingExamples: train.examples.count,
-    validationExamples: calibrationRows.length,
+    validationExamples: selectionRows.length,
     trainingBaseRate: round(baseRate),
     bestEpoch,
     servedModel: selection.servedModel,

@@ -183,35 +183,62 @@ export function clearlyLower(candidate: ArrayLike<number>, reference: ArrayLike<
   return average > 2 * standardError;
 }
 
+/** Row indices of one training set, divided three ways (see `heldOutRows`). */
+export interface PropensityRows {
+  /** Rows the models are fitted on. */
+  fitRows: Int32Array;
+  /** Held-out rows the network's early stopping and Platt scaling read. */
+  calibrationRows: Int32Array;
+  /**
+   * Held-out rows nothing was tuned on, where the network is compared with its rivals. The same
+   * array as `calibrationRows` only when a single group (or row) is held out and cannot be divided.
+   */
+  selectionRows: Int32Array;
+}
+
 /**
- * The rows held out of fitting (for early stopping and Platt scaling) and the rows fitted. With
- * `groups` (one key per row: the user, or the visit) whole groups are held out, a `share` of them
- * drawn at random: a user's examples at neighbouring cutoffs, or a visit's successive prefixes,
- * are near copies of each other, and with one copy on each side the held-out loss would reward
- * memorising them. Without groups, or when the groups cannot be split, single rows are drawn.
+ * The rows held out of fitting and the rows fitted. With `groups` (one key per row: the user, or
+ * the visit) whole groups are held out, a `share` of them drawn at random: a user's examples at
+ * neighbouring cutoffs, or a visit's successive prefixes, are near copies of each other, and with
+ * one copy on each side the held-out loss would reward memorising them. Without groups, or when the
+ * groups cannot be split, single rows are drawn. The held-out groups (or rows) are then dealt
+ * alternately into `calibrationRows` (early stopping, Platt scaling) and `selectionRows` (the
+ * comparison with the rivals): a network whose best epoch and scaling were chosen on the rows it is
+ * then judged on would be judged too kindly.
  */
-export function heldOutRows(count: number, share: number, rng: Rng, groups?: readonly string[]): { fitRows: Int32Array; calibrationRows: Int32Array } {
+export function heldOutRows(count: number, share: number, rng: Rng, groups?: readonly string[]): PropensityRows {
+  const dealt = (heldInOrder: readonly number[][], fitted: number[]): PropensityRows => {
+    const calibration: number[] = [];
+    const selection: number[] = [];
+    heldInOrder.forEach((rows, n) => (n % 2 === 0 ? calibration : selection).push(...rows));
+    const calibrationRows = Int32Array.from(calibration).sort();
+    return { fitRows: Int32Array.from(fitted), calibrationRows, selectionRows: selection.length > 0 ? Int32Array.from(selection).sort() : calibrationRows };
+  };
   if (groups && groups.length === count) {
     const distinct = [...new Set(groups)];
     const order = seededPermutation(distinct.length, rng);
-    const heldGroups = new Set<string>();
-    for (let n = 0; n < Math.round(distinct.length * share); n++) heldGroups.add(distinct[order[n]]);
-    const held: number[] = [];
+    const heldAt = new Map<string, number>();
+    for (let n = 0; n < Math.round(distinct.length * share); n++) heldAt.set(distinct[order[n]], n);
+    const held: number[][] = Array.from({ length: heldAt.size }, () => []);
     const fitted: number[] = [];
-    groups.forEach((group, row) => (heldGroups.has(group) ? held : fitted).push(row));
-    if (held.length > 0 && fitted.length > 0) return { fitRows: Int32Array.from(fitted), calibrationRows: Int32Array.from(held) };
+    groups.forEach((group, row) => {
+      const at = heldAt.get(group);
+      if (at === undefined) fitted.push(row);
+      else held[at].push(row);
+    });
+    if (held.length > 0 && fitted.length > 0) return dealt(held, fitted);
   }
   const order = seededPermutation(count, rng);
   const held = Math.max(1, Math.round(count * share));
-  return { fitRows: order.subarray(held), calibrationRows: order.subarray(0, held) };
+  return dealt(Array.from(order.subarray(0, held), (row) => [row]), Array.from(order.subarray(held)));
 }
 
 /**
  * The rows `trainPropensityModel` fits and the rows it holds out (`heldOutRows` with the training's
  * `calibrationShare` and a generator seeded from its `seed`), so that the model selection can score
- * its rivals on exactly the network's held-out rows.
+ * the network and its rivals on the held-out rows the network was not tuned on.
  */
-export function propensitySplit(count: number, options: Pick<PropensityTraining, 'calibrationShare' | 'seed'>, groups?: readonly string[]): { fitRows: Int32Array; calibrationRows: Int32Array } {
+export function propensitySplit(count: number, options: Pick<PropensityTraining, 'calibrationShare' | 'seed'>, groups?: readonly string[]): PropensityRows {
   return heldOutRows(count, options.calibrationShare, new Rng(options.seed ^ 0x5bd1e995), groups);
 }
 
@@ -229,7 +256,9 @@ export function propensityModelFromLogistic(tf: Tf, config: PropensityConfig, lo
 
 /**
  * Trains the propensity network on `examples` (sequence, hand features, label), holding out
- * `calibrationShare` of them (of their `groups` when given: see `heldOutRows`). Warm-started from
+ * `calibrationShare` of them (of their `groups` when given: see `heldOutRows`); early stopping and
+ * Platt scaling read `calibrationRows`, half of those, and `selectionRows`, the other half, are
+ * neither fitted nor tuned on (the model selection compares there). Warm-started from
  * `warmStart` (a logistic regression on the hand features) the network begins as exactly that
  * regression. After every epoch the held-out log loss
  * is measured and the best epoch's weights are kept (`bestEpoch`, 0 = the start; only clearly

@@ -43,7 +43,7 @@ export const PURCHASE_PROPENSITY_PARAMS = {
     description: 'examples per minibatch; 0 (the default) sizes it to the examples: about 40 steps an epoch, 32 to 512 (autoBatchSize)',
   },
   learningRate: { type: 'number', min: 1e-6, max: 1, default: 0.002, description: 'Adam step size (training starts from the fitted logistic baseline)' },
-  calibrationShare: { type: 'number', min: 0.05, max: 0.5, default: 0.2, description: 'share of examples held out of fitting for Platt scaling' },
+  calibrationShare: { type: 'number', min: 0.05, max: 0.5, default: 0.2, description: 'share of examples (whole users or visits) held out of fitting: half for early stopping and Platt scaling, half for choosing the served model' },
   holdoutFraction: { type: 'number', min: 0.05, max: 0.5, default: 0.2, description: 'latest share of the visits (by start time) held out to evaluate the live-visit model' },
   refit: { type: 'boolean', default: true, description: 'after evaluating, train again up to the end of the range for the stored models' },
   seed: { type: 'int', min: 0, max: 2 ** 31 - 1, default: 42, description: 'random seed of initialisation and shuffling' },

@@ -76,23 +76,36 @@ describe('autoBatchSize', () => {
 });
 
 describe('heldOutRows', () => {
-  it('holds out whole groups, about the share of them, and fits every other row', () => {
+  it('holds out whole groups, about the share of them, fits every other row, and deals them into two disjoint halves', () => {
     // 40 users with 1 to 4 rows each.
     const groups = Array.from({ length: 100 }, (_, row) => `u${row % 40}`);
-    const { fitRows, calibrationRows } = heldOutRows(groups.length, 0.2, new Rng(7), groups);
-    expect([...fitRows, ...calibrationRows].sort((a, b) => a - b)).toEqual(Array.from({ length: 100 }, (_, row) => row));
-    const heldUsers = new Set([...calibrationRows].map((row) => groups[row]));
-    const fittedUsers = new Set([...fitRows].map((row) => groups[row]));
-    expect(heldUsers.size).toBe(8); // 20 % of 40 users
-    for (const user of heldUsers) expect(fittedUsers.has(user)).toBe(false);
+    const { fitRows, calibrationRows, selectionRows } = heldOutRows(groups.length, 0.2, new Rng(7), groups);
+    expect([...fitRows, ...calibrationRows, ...selectionRows].sort((a, b) => a - b)).toEqual(Array.from({ length: 100 }, (_, row) => row));
+    const usersOf = (rows: Int32Array) => new Set([...rows].map((row) => groups[row]));
+    const calibrationUsers = usersOf(calibrationRows);
+    const selectionUsers = usersOf(selectionRows);
+    const fittedUsers = usersOf(fitRows);
+    // 20 % of 40 users = 8, dealt alternately: 4 tune the network, 4 judge it.
+    expect(calibrationUsers.size).toBe(4);
+    expect(selectionUsers.size).toBe(4);
+    for (const user of [...calibrationUsers, ...selectionUsers]) expect(fittedUsers.has(user)).toBe(false);
+    for (const user of calibrationUsers) expect(selectionUsers.has(user)).toBe(false);
   });
 
   it('draws single rows without groups, or when one group is all there is', () => {
     const plain = heldOutRows(10, 0.2, new Rng(7));
-    expect(plain.calibrationRows).toHaveLength(2);
+    expect(plain.calibrationRows).toHaveLength(1);
+    expect(plain.selectionRows).toHaveLength(1);
+    expect(plain.selectionRows[0]).not.toBe(plain.calibrationRows[0]);
     expect(plain.fitRows).toHaveLength(8);
     const oneGroup = heldOutRows(10, 0.2, new Rng(7), Array(10).fill('u1'));
-    expect(oneGroup.calibrationRows).toHaveLength(2);
+    expect(oneGroup.calibrationRows.length + oneGroup.selectionRows.length).toBe(2);
+  });
+
+  it('shares the one held-out row between tuning and selection when it cannot be divided', () => {
+    const tiny = heldOutRows(4, 0.2, new Rng(7));
+    expect(tiny.calibrationRows).toHaveLength(1);
+    expect(tiny.selectionRows).toBe(tiny.calibrationRows);
   });
 });
 
