@@ -463,6 +463,9 @@ describe('recommendations', () => {
     expect(evaluation.predictions).toBeGreaterThan(500);
     expect(evaluation.model.recall).toBeGreaterThan(evaluation.popularityBaseline.recall);
     expect(evaluation.model.mrr).toBeGreaterThan(evaluation.popularityBaseline.mrr);
+    // Gated like SESSION_KNN: active because it beat its better next-item baseline with the interval above zero.
+    expect(evaluation.verdict.activate).toBe(true);
+    expect(evaluation.verdict.reason).toMatch(/significantly better than its best baseline: next-item recall@20 difference [\d.]+ against (itemKnnLastItem|popularity) \(95 % CI [\d.]+ to/);
     const [{ n }] = await t.app.services.dataSource.query(`SELECT count(*)::int AS n FROM item_neighbours WHERE model_version_id = $1 AND relation = 'session_next'`, [gru.id]);
     expect(n).toBeGreaterThan(100);
 

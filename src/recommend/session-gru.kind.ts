@@ -3,7 +3,7 @@ import { encodeArtifact } from '../ml/artifact';
 import { Rng } from '../ml/random';
 import type { Tf } from '../ml/tf-backend';
 import { loadTrainingItemEvents, splitOf } from './item-events';
-import { nextItemBaselines, nextItemCases, nextItemMetrics, nextItemSplit, nextItemSummary, sessionSequences, UNRANKED } from './next-item-evaluation';
+import { nextItemBaselines, nextItemCases, nextItemMetrics, nextItemSplit, nextItemSummary, nextItemVerdict, sessionSequences, UNRANKED } from './next-item-evaluation';
 import { copyItemNeighbours, NeighbourRelation, RankedItems } from './score-tables';
 import { GruWeights, gruTensors } from './session-gru';
 import { ModelKind, ModelKindDefinition, TrainedModel, TrainingRun } from '../training/model-kind';
@@ -190,6 +190,8 @@ async function train(run: TrainingRun<SessionGruParams>): Promise<TrainedModel> 
   });
   const model = nextItemMetrics(modelRanks, k);
   const baselines = nextItemBaselines(split, k);
+  // Gated as SESSION_KNN is: activated only when it beats its better next-item baseline.
+  const verdict = nextItemVerdict(modelRanks, baselines, k);
 
   let finalSessions = encodedTrain;
   let finalVocabulary = vocabulary;
@@ -219,7 +221,7 @@ async function train(run: TrainingRun<SessionGruParams>): Promise<TrainedModel> 
   final.model.dispose();
 
   const metrics = {
-    evaluation: nextItemSummary(split, k, model, baselines),
+    evaluation: nextItemSummary(split, k, model, baselines, { verdict }),
     training: {
       sessions: finalSessions.length,
       examples: final.examples,
@@ -239,6 +241,7 @@ async function train(run: TrainingRun<SessionGruParams>): Promise<TrainedModel> 
     }),
     metrics,
     eventCount: log.items.length,
+    verdict,
     trainedFrom: from,
     trainedTo: params.refit ? run.to : splitAt,
     writeScores: (client, modelVersionId) => copyItemNeighbours(client, modelVersionId, rows()),
