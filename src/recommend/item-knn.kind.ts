@@ -14,7 +14,9 @@ import { TrainingDataError } from '../training/training-errors';
 export const ITEM_KNN_PARAMS = {
   ...BEHAVIOUR_TRAINING_PARAMS,
   neighbours: { type: 'int', min: 1, max: 500, default: 50, description: 'neighbours stored per item and relation' },
-  shrink: { type: 'number', min: 0, max: 1000, default: 2, description: 'a pair sharing n baskets keeps n / (n + shrink) of its cosine' },
+  similarity: { type: 'enum', values: ['cosine', 'rp3beta'], default: 'cosine', description: 'cosine over baskets (damped by shrink), or RP3beta: a two-step item → basket → item walk divided by the neighbour’s basket count ^ popularityPenalty (Paudel et al. 2017)' },
+  shrink: { type: 'number', min: 0, max: 1000, default: 2, description: 'cosine: a pair sharing n baskets keeps n / (n + shrink) of its cosine' },
+  popularityPenalty: { type: 'number', min: 0, max: 1, default: 0.5, description: 'rp3beta: β, the power of the neighbour’s basket count it is divided by (0: the plain walk)' },
   weights: { type: 'weights', keys: ITEM_EVENT_TYPES, min: 0, max: 100, default: DEFAULT_EVENT_WEIGHTS, description: 'an item’s weight in a basket: its strongest event type' },
   baskets: { type: 'enum', values: ['both', 'session', 'user'], default: 'both', description: 'co-occurrence in sessions, in user histories, or both' },
   basketMaxItems: { type: 'int', min: 2, max: 1000, default: 50, description: 'a basket keeps its most recent items, so one huge history does not dominate' },
@@ -33,7 +35,7 @@ const BUYING_TYPES = new Set(['cart', 'checkout', 'purchase']);
 export function neighbourTables(events: IndexedEvents, itemCount: number, params: ItemKnnParams): { similar: NeighbourList[]; boughtTogether: NeighbourList[] } {
   const weights = weightsByCode(params.weights);
   const groups = params.baskets === 'both' ? (['user', 'session'] as const) : ([params.baskets] as const);
-  const options = { neighbours: params.neighbours, shrink: params.shrink };
+  const options = { neighbours: params.neighbours, shrink: params.shrink, similarity: params.similarity, popularityPenalty: params.popularityPenalty };
   const similar = itemNeighbours(itemCount, groups.flatMap((group) => basketsOf(events, weights, group, params.basketMaxItems)), options);
   const buyingWeights = weights.map((weight, code) => (BUYING_TYPES.has(ITEM_EVENT_TYPES[code]) ? weight : 0));
   const boughtTogether = itemNeighbours(itemCount, groups.flatMap((group) => basketsOf(events, buyingWeights, group, params.basketMaxItems)), options);
