@@ -2,15 +2,18 @@ import { Writable } from 'node:stream';
 import pino from 'pino';
 import { startTestApp, TestApp } from './support/app';
 import { parsePrometheus, PromSample, sampleValue } from './support/prometheus';
+import { sleep, WorkerProcess } from './support/worker';
 
 /**
  * Operations end to end: /metrics (Prometheus text, protected by a token on the API port and on
  * its own listener), the one request log line per request, and the admin-only queue dashboard.
  */
 const METRICS_TOKEN = 'metrics-token-0123456789abcdef';
+const PREFIX = `ops-e2e-${process.pid}-${Date.now().toString(36)}`;
 
 describe('operations: metrics, request log, queue dashboard', () => {
   let t: TestApp;
+  let worker: WorkerProcess | undefined;
   let clientKey: string;
   let analystKey: string;
   const logLines: Record<string, any>[] = [];
@@ -25,11 +28,12 @@ describe('operations: metrics, request log, queue dashboard', () => {
         done();
       },
     });
-    t = await startTestApp('ops', { FUNNELCAST_METRICS_TOKEN: METRICS_TOKEN, FUNNELCAST_METRICS_PORT: '0' }, { requestLog: pino({ level: 'info' }, destination) });
+    t = await startTestApp('ops', { FUNNELCAST_METRICS_TOKEN: METRICS_TOKEN, FUNNELCAST_METRICS_PORT: '0', FUNNELCAST_QUEUE_PREFIX: PREFIX }, { requestLog: pino({ level: 'info' }, destination) });
     [clientKey, analystKey] = await Promise.all([t.createKey('client'), t.createKey('analyst')]);
   });
 
   afterAll(async () => {
+    await worker?.stop();
     await t?.stop();
   });
 
@@ -162,6 +166,33 @@ describe('operations: metrics, request log, queue dashboard', () => {
     expect(queued.errors).toBeUndefined();
     const after = await scrape();
     expect(sampleValue(after, 'funnelcast_queue_jobs', labels('waiting'))).toBe(1);
+  });
+
+  it('times training on the worker, which serves its own /metrics', async () => {
+    worker = new WorkerProcess(t.db.url, PREFIX, { FUNNELCAST_WORKER_METRICS_PORT: '0', FUNNELCAST_METRICS_TOKEN: METRICS_TOKEN });
+    await worker.ready();
+    const workerMetrics = /metrics at (http:\/\/127\.0\.0\.1:\d+\/metrics)/.exec(worker.output)![1];
+    expect((await fetch(workerMetrics)).status).toBe(401);
+    // The job queued above (POPULARITY) runs now; its end, either way, is timed under its kind.
+    let state = '';
+    for (let polls = 0; polls < 2400 && !['COMPLETED', 'FAILED'].includes(state); polls++) {
+      const jobs = await t.gql<{ trainingJobs: { edges: { node: { state: string } }[] } }>('{ trainingJobs(first: 5) { edges { node { state } } } }');
+      state = jobs.data!.trainingJobs.edges[0].node.state;
+      if (!['COMPLETED', 'FAILED'].includes(state)) await sleep(50);
+    }
+    const outcome = state === 'COMPLETED' ? 'completed' : 'failed';
+    // The worker observes the end on BullMQ's event, which may come a moment after the row changed.
+    let timed: number | undefined;
+    for (let polls = 0; polls < 200 && timed === undefined; polls++) {
+      timed = sampleValue(await scrape(workerMetrics), 'funnelcast_training_duration_seconds_count', { kind: 'POPULARITY', outcome });
+      if (timed === undefined) await sleep(50);
+    }
+    expect(timed).toBe(1);
+    const samples = await scrape(workerMetrics);
+    expect(sampleValue(samples, 'funnelcast_training_duration_seconds_sum', { kind: 'POPULARITY', outcome })).toBeGreaterThan(0);
+    expect(sampleValue(samples, 'process_cpu_user_seconds_total')).toBeGreaterThan(0);
+    // The queue is empty again, as the API reads it.
+    expect(sampleValue(await scrape(), 'funnelcast_queue_jobs', { queue: 'training', state: 'waiting' })).toBe(0);
   });
 
   describe('request log', () => {
