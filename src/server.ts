@@ -80,10 +80,11 @@ export async function startServer(services: Services, config: Config, port = con
     sendError(response, status, code, message, headers, extensions);
   };
 
-  /** /metrics on the API port, only with FUNNELCAST_METRICS_TOKEN: a wrong token takes one of the address's authentication attempts. */
+  /** /metrics on the API port, only with FUNNELCAST_METRICS_TOKEN: a wrong token (not a missing one) takes one of the address's authentication attempts. */
   const handleMetrics = async (request: IncomingMessage, response: ServerResponse, observation: RequestObservation, token: string): Promise<void> => {
     const limited = await rateLimits.admit(request);
-    const refusal = limited ?? (carriesMetricsToken(request, token) ? null : await rateLimits.takeAuthAttempt(request));
+    const guessed = request.headers.authorization !== undefined && !carriesMetricsToken(request, token);
+    const refusal = limited ?? (guessed ? await rateLimits.takeAuthAttempt(request) : null);
     if (refusal) {
       refuse(observation, response, 429, 'RATE_LIMITED', refusal.message, { 'retry-after': String(refusal.retryAfterSeconds) }, { retryAfterSeconds: refusal.retryAfterSeconds });
       return;

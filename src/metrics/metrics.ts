@@ -177,7 +177,6 @@ export class FunnelcastMetrics {
       help: `Events committed to PostgreSQL that the funnel mirror has not read yet (the next catch-up reads them), counted up to ${MIRROR_LAG_CAP}; absent before the first load or while PostgreSQL does not answer.`,
       registers,
       async collect() {
-        this.reset();
         let total: number | null = null;
         for (const source of mirrorSources) {
           try {
@@ -187,7 +186,9 @@ export class FunnelcastMetrics {
             // PostgreSQL is away: no value this scrape.
           }
         }
-        if (total !== null) this.set(total);
+        // Unknown is no sample rather than 0 (remove() drops an unlabelled gauge's only sample).
+        if (total === null) this.remove();
+        else this.set(total);
       },
     });
   }
