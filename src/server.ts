@@ -116,6 +116,11 @@ export async function startServer(services: Services, config: Config, port = con
       refuse(observation, response, 403, 'FORBIDDEN', `The queue dashboard is for admin keys; this key's role is ${auth.principal.role}.`);
       return;
     }
+    // BullMQ waits for a connection that is not ready, so without this the dashboard would hang.
+    if (services.redis.status !== 'ready') {
+      refuse(observation, response, 503, 'SERVICE_UNAVAILABLE', 'The queue dashboard reads Redis, which does not answer; everything else keeps working. Try again once Redis is back.');
+      return;
+    }
     board(request, response);
   };
 
