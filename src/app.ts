@@ -2,7 +2,10 @@ import type { DataSource } from 'typeorm';
 import type Redis from 'ioredis';
 import type { Config } from './config';
 import { openDatabase } from './db/data-source';
+import type pino from 'pino';
 import { logger } from './logger';
+import { metrics } from './metrics/metrics';
+import { TRAINING_QUEUE } from './training/training.queue';
 import { loadTf } from './ml/tf-backend';
 import { connectRedis, redactUrl } from './redis';
 import { startServer, RunningServer } from './server';
@@ -17,7 +20,7 @@ export interface App {
 }
 
 /** Open PostgreSQL (applying pending migrations) and Redis, then serve. Used by `npm start`, the demo and the tests. */
-export async function startApp(config: Config & { databaseUrl: string }, options: { port?: number } = {}): Promise<App> {
+export async function startApp(config: Config & { databaseUrl: string }, options: { port?: number; requestLog?: pino.Logger } = {}): Promise<App> {
   const log = logger();
   const dataSource: DataSource = await openDatabase(config.databaseUrl);
   log.info({ database: redactUrl(config.databaseUrl) }, 'database ready, migrations applied');
@@ -33,7 +36,13 @@ export async function startApp(config: Config & { databaseUrl: string }, options
     (runtime) => log.info({ backend: runtime.backend.name }, 'TensorFlow.js backend ready'),
     (error: unknown) => log.warn({ err: error }, 'no TensorFlow.js backend could be loaded; predictions will fail until one can'),
   );
-  const server = await startServer(services, config, options.port ?? config.port);
+  // Read at every scrape: the queue's depths from Redis, the funnel mirror's size and lag.
+  const processMetrics = metrics();
+  const metricSources = [
+    processMetrics.addQueueSource({ queue: TRAINING_QUEUE, jobCounts: () => services.training.queue.jobCounts() }),
+    processMetrics.addMirrorSource(services.funnels.mirror),
+  ];
+  const server = await startServer(services, config, options.port ?? config.port, { requestLog: options.requestLog });
   log.info({ url: server.url }, 'Funnelcast is serving');
   let warmUp: Promise<void> | null = null;
   if (config.warmFunnelMirror) {
@@ -50,6 +59,7 @@ export async function startApp(config: Config & { databaseUrl: string }, options
     services,
     warmUp,
     async stop() {
+      for (const remove of metricSources) remove();
       await server.close();
       await services.funnels.close();
       await services.training.close();

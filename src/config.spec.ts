@@ -50,6 +50,31 @@ describe('loadConfig', () => {
     expect(problems.join('\n')).toMatch(/REDIS_URL is not a URL/);
   });
 
+  it('serves metrics on a loopback port by default, on the API port behind a token when one is set, and never repeats the token', () => {
+    expect(loadConfig({})).toMatchObject({
+      metricsToken: undefined,
+      metricsPort: 9464,
+      metricsPortIsDefault: true,
+      metricsHost: '127.0.0.1',
+      workerMetricsPort: 9465,
+      metricsMaxOperations: 100,
+    });
+    // A token alone moves /metrics onto the API port (behind it) and opens no second listener.
+    expect(loadConfig({ FUNNELCAST_METRICS_TOKEN: 'a-long-enough-metrics-token' })).toMatchObject({ metricsToken: 'a-long-enough-metrics-token', metricsPort: null });
+    expect(loadConfig({ FUNNELCAST_METRICS_TOKEN: 'a-long-enough-metrics-token', FUNNELCAST_METRICS_PORT: '9100' })).toMatchObject({ metricsPort: 9100, metricsPortIsDefault: false });
+    expect(loadConfig({ FUNNELCAST_METRICS_PORT: 'off', FUNNELCAST_WORKER_METRICS_PORT: '0' })).toMatchObject({ metricsPort: null, workerMetricsPort: 0, workerMetricsPortIsDefault: false });
+    let error: unknown;
+    try {
+      loadConfig({ FUNNELCAST_METRICS_TOKEN: 'short-secret', FUNNELCAST_METRICS_PORT: 'none' });
+    } catch (caught) {
+      error = caught;
+    }
+    const problems = (error as ConfigError).problems.join('\n');
+    expect(problems).toMatch(/FUNNELCAST_METRICS_TOKEN must be at least 16 characters/);
+    expect(problems).not.toContain('short-secret');
+    expect(problems).toMatch(/FUNNELCAST_METRICS_PORT="none" must be a port from 0 to 65535 \(0: any free port\) or off/);
+  });
+
   it('reads the request limits and CORS origins, 0 turning a rate limit off', () => {
     expect(loadConfig({})).toMatchObject({
       maxQueryAliases: 30,

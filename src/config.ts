@@ -88,7 +88,28 @@ export interface Config {
   funnelMirrorPropsLimit: number;
   /** How long `health` / `/healthz` wait for PostgreSQL's and Redis's answer before calling it degraded, in ms. */
   healthTimeoutMs: number;
+  /** Bearer token `/metrics` requires wherever it is served (FUNNELCAST_METRICS_TOKEN); with it, the API port serves `/metrics` too. */
+  metricsToken: string | undefined;
+  /**
+   * The API's separate metrics listener (FUNNELCAST_METRICS_PORT, on metricsHost); 0 picks a free
+   * port; null: none. Unset, it is DEFAULT_METRICS_PORT unless a metrics token is set.
+   */
+  metricsPort: number | null;
+  /** True when metricsPort is the default rather than asked for: a taken port then only turns the listener off, with a warning. */
+  metricsPortIsDefault: boolean;
+  /** The worker process's metrics listener (FUNNELCAST_WORKER_METRICS_PORT, on metricsHost); null: none. */
+  workerMetricsPort: number | null;
+  workerMetricsPortIsDefault: boolean;
+  /** Address the metrics listeners bind (FUNNELCAST_METRICS_HOST): loopback unless told otherwise. */
+  metricsHost: string;
+  /** Distinct GraphQL operation names kept as metric labels per process; later ones count as `other`. */
+  metricsMaxOperations: number;
 }
+
+/** Where the API serves `/metrics` when neither FUNNELCAST_METRICS_PORT nor FUNNELCAST_METRICS_TOKEN is set (the OpenTelemetry Prometheus exporter's port). */
+export const DEFAULT_METRICS_PORT = 9464;
+/** Where the worker serves its `/metrics` unless FUNNELCAST_WORKER_METRICS_PORT says otherwise. */
+export const DEFAULT_WORKER_METRICS_PORT = 9465;
 
 export const TF_BACKEND_PREFERENCES = ['auto', 'node-gpu', 'node', 'wasm', 'cpu'] as const;
 export type TfBackendPreference = (typeof TF_BACKEND_PREFERENCES)[number];
@@ -103,7 +124,7 @@ export class ConfigError extends Error {
 const LOG_LEVELS: LogLevel[] = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
 
 /** Variables whose value may hold a password or a secret: a problem names them but never repeats their value. */
-const SECRET = new Set(['DATABASE_URL', 'REDIS_URL', 'FUNNELCAST_BOOTSTRAP_ADMIN_KEY', 'FUNNELCAST_RECOMMENDATION_SECRET']);
+const SECRET = new Set(['DATABASE_URL', 'REDIS_URL', 'FUNNELCAST_BOOTSTRAP_ADMIN_KEY', 'FUNNELCAST_RECOMMENDATION_SECRET', 'FUNNELCAST_METRICS_TOKEN']);
 
 // Each validator's message says what a valid value looks like; the report puts the variable's name
 // (and, unless it is secret, the value given) in front of it.
@@ -156,6 +177,14 @@ const matching = (pattern: RegExp, form: string) =>
     if (!pattern.test(raw)) throw new EnvError(`must be ${form}`);
     return raw;
   });
+
+/** A port (0: any free one) or `off`. */
+const portOrOff = makeValidator<number | 'off'>((raw) => {
+  if (raw === 'off') return 'off';
+  const value = Number(raw);
+  if (!Number.isInteger(value) || value < 0 || value > 65535) throw new EnvError('must be a port from 0 to 65535 (0: any free port) or off');
+  return value;
+});
 
 const listOf = (raw: string): string[] => raw.split(',').map((part) => part.trim()).filter(Boolean);
 
@@ -233,6 +262,11 @@ function environmentSpec(env: NodeJS.ProcessEnv) {
     FUNNELCAST_FUNNEL_WORKERS: wholeNumber(0, 256)({ default: availableParallelism() }),
     FUNNELCAST_FUNNEL_SPLIT_EVENTS: wholeNumber(0, 2_000_000_000)({ default: 200_000 }),
     FUNNELCAST_MIRROR_PROPS_LIMIT: wholeNumber(0, 100_000_000)({ default: 1_000_000 }),
+    FUNNELCAST_METRICS_TOKEN: atLeast(16, ' (e.g. openssl rand -hex 24)')({ default: undefined }),
+    FUNNELCAST_METRICS_PORT: portOrOff({ default: undefined }),
+    FUNNELCAST_WORKER_METRICS_PORT: portOrOff({ default: undefined }),
+    FUNNELCAST_METRICS_HOST: str({ default: '127.0.0.1' }),
+    FUNNELCAST_METRICS_MAX_OPERATIONS: wholeNumber(1, 10_000)({ default: 100 }),
   };
 }
 
@@ -301,7 +335,20 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     funnelWorkers: read.FUNNELCAST_FUNNEL_WORKERS,
     funnelSplitEvents: read.FUNNELCAST_FUNNEL_SPLIT_EVENTS,
     funnelMirrorPropsLimit: read.FUNNELCAST_MIRROR_PROPS_LIMIT,
+    metricsToken: read.FUNNELCAST_METRICS_TOKEN,
+    // Unset: a loopback listener, unless a token protects /metrics on the API port instead.
+    metricsPort: portSetting(read.FUNNELCAST_METRICS_PORT, read.FUNNELCAST_METRICS_TOKEN ? null : DEFAULT_METRICS_PORT),
+    metricsPortIsDefault: read.FUNNELCAST_METRICS_PORT === undefined,
+    workerMetricsPort: portSetting(read.FUNNELCAST_WORKER_METRICS_PORT, DEFAULT_WORKER_METRICS_PORT),
+    workerMetricsPortIsDefault: read.FUNNELCAST_WORKER_METRICS_PORT === undefined,
+    metricsHost: read.FUNNELCAST_METRICS_HOST,
+    metricsMaxOperations: read.FUNNELCAST_METRICS_MAX_OPERATIONS,
   };
+}
+
+function portSetting(given: number | 'off' | undefined, fallback: number | null): number | null {
+  if (given === 'off') return null;
+  return given ?? fallback;
 }
 
 let cached: Config | undefined;

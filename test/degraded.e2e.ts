@@ -23,6 +23,21 @@ describe('without Redis', () => {
     const ingest = await t.gql(`mutation { ingestEvents(events: [{eventId: "r1", type: "view", userId: "u", timestamp: "2026-01-05T00:00:00Z"}]) { accepted } }`);
     expect(ingest.data!.ingestEvents.accepted).toBe(1);
   });
+
+  it('answers the queue dashboard 503 at once and scrapes metrics without the queue depths', async () => {
+    const origin = new URL(t.url).origin;
+    for (const path of ['/admin/queues', '/admin/queues/api/queues']) {
+      const board = await fetch(`${origin}${path}`, { headers: { authorization: `Bearer ${t.adminKey}` } });
+      expect(board.status).toBe(503);
+      expect(((await board.json()) as { errors: { extensions: { code: string } }[] }).errors[0].extensions.code).toBe('SERVICE_UNAVAILABLE');
+    }
+    const scrape = await fetch(t.app.server.metricsUrl!);
+    expect(scrape.status).toBe(200);
+    const text = await scrape.text();
+    expect(text).toContain('# TYPE funnelcast_queue_jobs gauge');
+    expect(text).not.toContain('funnelcast_queue_jobs{');
+    expect(text).toContain('funnelcast_ingest_events_total{outcome="accepted"} 1');
+  });
 });
 
 describe('funnelcast keys (CLI)', () => {

@@ -6,6 +6,8 @@ import { config } from '../src/config';
 import { loadEnvFile } from '../src/env-file';
 import { createDataSource } from '../src/db/data-source';
 import { logger } from '../src/logger';
+import { startMetricsListener } from '../src/metrics/metrics-endpoint';
+import { metrics } from '../src/metrics/metrics';
 import { logUnhandledFailures } from '../src/process-safety';
 import { describeBackend, loadTf } from '../src/ml/tf-backend';
 import { redactUrl } from '../src/redis';
@@ -13,6 +15,7 @@ import { MODEL_KINDS } from '../src/model-kinds';
 import { checkModelKindHandlers, type TrainingJobName, type TrainingJobPayloads } from '../src/training/model-kind';
 import { keepTrainingQueue, queueReleasedJobs } from '../src/training/queue-reconciler';
 import { TrainingJobs } from '../src/training/training-jobs';
+import type { RunOutcome } from '../src/training/training-runner';
 import { createTrainingWorker, createWorkerQueue } from '../src/training/training.queue';
 
 /**
@@ -26,6 +29,30 @@ async function trainingJobIdOf(jobs: TrainingJobs, job: Job): Promise<string | n
   if (name === 'train') return (job.data as TrainingJobPayloads['train']).trainingJobId;
   if (name === 'scheduled') return jobs.idForScheduledRun(String(job.id));
   return null;
+}
+
+/**
+ * Each attempt's time, from this worker taking the job to its end, by kind and outcome
+ * (funnelcast_training_duration_seconds, served on this process's metrics port): the worker is
+ * where a job ends, so it is the one process that sees every attempt exactly once.
+ */
+function timeTraining(worker: Worker, jobs: TrainingJobs): void {
+  const { trainingDuration } = metrics();
+  const secondsOf = (job: Job) => (job.processedOn ? ((job.finishedOn ?? Date.now()) - job.processedOn) / 1000 : null);
+  worker.on('completed', (job) => {
+    const outcome = job.returnvalue as RunOutcome | undefined;
+    const seconds = secondsOf(job);
+    if (outcome?.outcome === 'completed' && outcome.kind && seconds !== null) trainingDuration.observe({ kind: outcome.kind, outcome: 'completed' }, seconds);
+  });
+  worker.on('failed', (job) => {
+    const seconds = job ? secondsOf(job) : null;
+    if (!job || seconds === null) return;
+    void (async () => {
+      const id = await trainingJobIdOf(jobs, job);
+      const row = id ? await jobs.get(id) : null;
+      if (row) trainingDuration.observe({ kind: row.kind, outcome: 'failed' }, seconds);
+    })().catch(() => undefined);
+  });
 }
 
 function watchTraining(worker: Worker, jobs: TrainingJobs, release: () => Promise<number>): void {
@@ -70,6 +97,7 @@ async function main(): Promise<void> {
   const workers: Worker[] = [trainingWorker];
   for (const worker of workers) worker.on('error', (error) => log.error({ err: error, queue: worker.name }, 'worker error'));
   const queue = createWorkerQueue(settings);
+  timeTraining(trainingWorker, jobs);
   watchTraining(trainingWorker, jobs, () => queueReleasedJobs(dataSource, (id) => queue.add('train', { trainingJobId: id }, { jobId: id })));
   // PostgreSQL is the source of truth: put back whatever Redis lost (jobs, schedulers), now and periodically.
   const queueKeeper = keepTrainingQueue({
@@ -80,8 +108,20 @@ async function main(): Promise<void> {
     lockMs: settings.trainingLockMs,
     log,
   });
+  const metricsListener =
+    settings.workerMetricsPort === null
+      ? null
+      : await startMetricsListener({
+          host: settings.metricsHost,
+          port: settings.workerMetricsPort,
+          token: settings.metricsToken,
+          portIsDefault: settings.workerMetricsPortIsDefault,
+          registry: metrics().registry,
+          log,
+          portVariable: 'FUNNELCAST_WORKER_METRICS_PORT',
+        });
   log.info(
-    { redis: redactUrl(settings.redisUrl), queues: workers.map((w) => w.name), concurrency: settings.trainingConcurrency, tfBackend: backend.name },
+    { redis: redactUrl(settings.redisUrl), metrics: metricsListener?.url ?? null, queues: workers.map((w) => w.name), concurrency: settings.trainingConcurrency, tfBackend: backend.name },
     `worker started with ${workers.length} queue(s)`,
   );
 
@@ -95,6 +135,7 @@ async function main(): Promise<void> {
     log.info({ signal }, 'worker shutting down; waiting for running jobs');
     await queueKeeper.stop();
     await Promise.all(workers.map((worker) => worker.close()));
+    await metricsListener?.close();
     await dataSource.destroy();
     console.log('funnelcast worker stopped');
     process.exit(0);
@@ -102,7 +143,9 @@ async function main(): Promise<void> {
   process.on('SIGINT', () => void shutdown('SIGINT'));
   process.on('SIGTERM', () => void shutdown('SIGTERM'));
   // Only now: a signal that arrives after "ready" must find its handler.
-  console.log(`funnelcast worker ready (${workers.length} queues, TensorFlow.js ${describeBackend(backend)})`);
+  console.log(
+    `funnelcast worker ready (${workers.length} queues, TensorFlow.js ${describeBackend(backend)}${metricsListener ? `, metrics at ${metricsListener.url}` : ''})`,
+  );
 }
 
 main().catch((error: unknown) => {

@@ -215,6 +215,11 @@ export async function run(argv: string[]): Promise<number> {
     say(`  analyst:  ${keys.analyst}`);
     say(`  client:   ${keys.client}`);
     say('');
+    say('Operations (docs/operations.md):');
+    say(`  queues:   ${new URL(url).origin}/admin/queues (in a browser: any user name, the admin key as password)`);
+    const metricsAt = app.server.metricsUrl ?? (config.metricsToken ? `${new URL(url).origin}/metrics (with FUNNELCAST_METRICS_TOKEN)` : 'off');
+    say(`  metrics:  ${metricsAt}`);
+    say('');
     say('Try:');
     const keyOf = (key: KeyRole): string | null => (key === 'none' ? null : keys[key]);
     for (const { name, key, label } of EXAMPLES) {

@@ -2,6 +2,7 @@ import type { DataSource } from 'typeorm';
 import { UserFacingError, badInput } from '../graphql/errors';
 import { EventStats, IngestResult, RejectedEvent } from './event.input';
 import { incomingEventProblem, type IncomingEvent } from './event-checks';
+import { metrics } from '../metrics/metrics';
 
 export type { IncomingEvent } from './event-checks';
 
@@ -53,7 +54,7 @@ export class EventService {
       timestamps.push(new Date(stored.timestamp).toISOString());
       properties.push(checked.properties);
     });
-    if (eventIds.length === 0) return { accepted: 0, duplicates: 0, rejected };
+    if (eventIds.length === 0) return counted({ accepted: 0, duplicates: 0, rejected });
 
     const accepted = await this.dataSource.transaction(async (manager) => {
       // Only ids not yet known reach the INSERT, so concurrent batches do not burn sequence values.
@@ -86,7 +87,7 @@ export class EventService {
       );
       return inserted.length;
     });
-    return { accepted, duplicates: eventIds.length - accepted, rejected };
+    return counted({ accepted, duplicates: eventIds.length - accepted, rejected });
   }
 
   async stats(from: Date, to: Date): Promise<EventStats> {
@@ -128,4 +129,14 @@ export class EventService {
       byDay: [...byDay].map(([day, value]) => ({ day, ...value })),
     };
   }
+}
+
+/** Counts a batch's outcome in the ingest metrics (funnelcast_ingest_events_total, …) and hands it back. */
+function counted(result: IngestResult): IngestResult {
+  const { ingestEvents, ingestRejections } = metrics();
+  ingestEvents.inc({ outcome: 'accepted' }, result.accepted);
+  ingestEvents.inc({ outcome: 'duplicate' }, result.duplicates);
+  ingestEvents.inc({ outcome: 'rejected' }, result.rejected.length);
+  for (const rejection of result.rejected) ingestRejections.inc({ code: rejection.code });
+  return result;
 }

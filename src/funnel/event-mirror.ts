@@ -41,6 +41,7 @@ import { logger } from '../logger';
 import { copyRows, copyRowsInSnapshot, CopyRow } from './copy-rows';
 import { ownValue } from '../own-property';
 import { config } from '../config';
+import { metrics, secondsSince } from '../metrics/metrics';
 import {
   baseUserCount,
   compactionPlan,
@@ -415,7 +416,27 @@ export class EventMirror {
     return next;
   }
 
+  /** Times `catchUpUntimed` into funnelcast_funnel_mirror_catch_up_duration_seconds. */
   private async catchUp(): Promise<void> {
+    const started = performance.now();
+    await this.catchUpUntimed();
+    metrics().mirrorCatchUpDuration.observe(secondsSince(started));
+  }
+
+  /**
+   * Committed events not read yet (those the next catch-up reads), counted up to `cap` from the
+   * index on tx; null before the first load (which reads everything).
+   */
+  async pendingEvents(cap: number): Promise<number | null> {
+    const position = this.readSnapshot;
+    if (position === null) return null;
+    const [row]: { pending: number }[] = await this.dataSource.query(
+      `SELECT count(*)::int AS pending FROM (SELECT 1 FROM events WHERE ${notVisibleIn(position)} LIMIT ${Math.floor(cap)}) AS unread`,
+    );
+    return row.pending;
+  }
+
+  private async catchUpUntimed(): Promise<void> {
     const keepText = this.propertyColumns.size > 0;
     const sessions = this.sessions;
     const props = this.propsColumn;
@@ -468,6 +489,7 @@ export class EventMirror {
     // away mid-COPY, which withPgClient turns into a rejection) leaves the mirror as it was, and the
     // next sync reads the same rows again.
     if (batch.size > 0) this.merge(batch);
+    metrics().mirrorCaughtUpEvents.inc(batch.size);
     if (propsOverflow) this.dropPropsColumn();
     this.markMirrored(batch);
     this.readSnapshot = parseSnapshot(snapshot);

@@ -12,6 +12,7 @@ import { FunnelPlan, FunnelSpec, planFunnel } from './funnel-definition';
 import { FunnelJob, FunnelOutcome, runFunnelJob } from './funnel-jobs';
 import { FunnelPool, FunnelPoolStats } from './funnel-pool';
 import { needsOf, UnitPart } from './funnel-run';
+import { metrics, secondsSince } from '../metrics/metrics';
 import {
   DROPPED_OFF_PAGE,
   type DroppedOffUnitConnection,
@@ -202,8 +203,21 @@ export class FunnelService {
     return budget;
   }
 
-  /** Main thread: catch the mirror up and read the cohort; then the computation, on a worker when there is a pool. */
+  /** Times `computeUntimed` into funnelcast_funnel_query_duration_seconds. */
   private async compute(job: FunnelJob, budget: FunnelBudget): Promise<FunnelOutcome> {
+    const started = performance.now();
+    let outcome = 'error';
+    try {
+      const result = await this.computeUntimed(job, budget);
+      outcome = 'ok';
+      return result;
+    } finally {
+      metrics().funnelQueryDuration.observe({ query: job.kind, outcome }, secondsSince(started));
+    }
+  }
+
+  /** Main thread: catch the mirror up and read the cohort; then the computation, on a worker when there is a pool. */
+  private async computeUntimed(job: FunnelJob, budget: FunnelBudget): Promise<FunnelOutcome> {
     const { plan } = job;
     const snapshot = await budget.race(this.mirror.snapshot(needsOf(plan)));
     const cohortUsers = await budget.race(includedUsers(this.dataSource, plan, snapshot.userCount));

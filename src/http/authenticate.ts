@@ -36,17 +36,21 @@ export class RequestAuthenticator {
     private readonly rateLimits: RequestRateLimits,
   ) {}
 
-  /** The request's principal (or why it has none), or a 429 refusal when its address has no authentication attempts left. */
-  async authenticate(request: IncomingMessage): Promise<Authentication | { refusal: RateLimitRefusal }> {
+  /**
+   * The request's principal (or why it has none), or a 429 refusal when its address has no
+   * authentication attempts left. `basic`: also take the key as the password of HTTP Basic
+   * authentication (any user name), which browsers send by themselves (the queue dashboard).
+   */
+  async authenticate(request: IncomingMessage, options: { basic?: boolean } = {}): Promise<Authentication | { refusal: RateLimitRefusal }> {
     const header = request.headers.authorization;
     if (!header) return { principal: null, authProblem: null };
-    const match = /^Bearer\s+(\S+)\s*$/i.exec(header);
-    if (!match) {
+    const secret = secretOf(header, options.basic === true);
+    if (secret === null) {
       const refusal = await this.rateLimits.takeAuthAttempt(request);
       if (refusal) return { refusal };
-      return { principal: null, authProblem: 'The Authorization header must look like "Bearer <key>".' };
+      const form = options.basic ? '"Bearer <key>" or Basic with the key as password' : '"Bearer <key>"';
+      return { principal: null, authProblem: `The Authorization header must look like ${form}.` };
     }
-    const secret = match[1];
     const hash = hashSecret(secret);
     let principal: Principal | null;
     const pending = this.inFlight.get(hash);
@@ -89,4 +93,16 @@ export class RequestAuthenticator {
     lookup.then(forget, forget);
     return lookup;
   }
+}
+
+/** The key in an Authorization header: `Bearer <key>`, or with `basic` the password of `Basic base64(user:key)`; null when malformed. */
+function secretOf(header: string, basic: boolean): string | null {
+  const bearer = /^Bearer\s+(\S+)\s*$/i.exec(header);
+  if (bearer) return bearer[1];
+  const credentials = basic ? /^Basic\s+([A-Za-z0-9+/]+=*)\s*$/i.exec(header) : null;
+  if (!credentials) return null;
+  const decoded = Buffer.from(credentials[1], 'base64').toString('utf8');
+  const colon = decoded.indexOf(':');
+  const password = colon < 0 ? '' : decoded.slice(colon + 1);
+  return /^\S+$/.test(password) ? password : null;
 }

@@ -1,4 +1,5 @@
 import { LRUCache } from 'lru-cache';
+import { metrics } from '../metrics/metrics';
 import type { ServedCandidate } from './candidates';
 import type { ServingSnapshot } from './serving-models';
 
@@ -89,9 +90,11 @@ export class ServedListCache {
     const entry = snapshot === this.snapshot ? this.entries.get(key) : undefined;
     if (!entry || !sameNumbers(entry.fingerprint, fingerprint)) {
       this.misses++;
+      metrics().servedListCache.inc({ result: 'miss' });
       return null;
     }
     this.hits++;
+    metrics().servedListCache.inc({ result: 'hit' });
     return entry.served;
   }
 

@@ -13,6 +13,8 @@ export interface RunOutcome {
   trainingJobId: string | null;
   outcome: 'completed' | 'skipped';
   modelVersionId?: number;
+  /** The model kind trained (completed runs), for the worker's training metrics. */
+  kind?: string;
 }
 
 /**
@@ -75,7 +77,7 @@ export class TrainingRunner {
       trained.metrics.excludedAnomalousUsers = excludedUsers.size;
       await this.registry.completeVersion(job, versionId, trained, (performance.now() - started) / 1000);
       log.info({ seconds: (performance.now() - started) / 1000 }, 'training completed');
-      return { trainingJobId, outcome: 'completed', modelVersionId: versionId };
+      return { trainingJobId, outcome: 'completed', modelVersionId: versionId, kind: job.kind };
     } catch (error) {
       log.warn({ err: error }, 'training attempt failed');
       await this.dataSource.query(`UPDATE model_versions SET status = 'FAILED' WHERE id = $1 AND status = 'TRAINING'`, [versionId]);

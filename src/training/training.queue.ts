@@ -54,11 +54,25 @@ export class TrainingQueue {
 
   private async ready(): Promise<Queue> {
     if (this.redis.status !== 'ready') throw redisUnavailable(this.config.redisUrl);
+    return this.bullQueue();
+  }
+
+  /**
+   * The BullMQ queue itself, on the API's connection, for the queue dashboard (which reports Redis
+   * trouble on its own pages); everything else goes through the methods here.
+   */
+  bullQueue(): Queue {
     if (!this.queue) {
       this.queue = new Queue(TRAINING_QUEUE, { connection: this.redis, prefix: this.config.queuePrefix, defaultJobOptions: TRAINING_JOB_OPTIONS });
       this.queue.on('error', () => undefined); // the shared connection already reports Redis trouble
     }
     return this.queue;
+  }
+
+  /** Jobs waiting, active, delayed and failed right now; SERVICE_UNAVAILABLE when Redis does not answer. */
+  async jobCounts(): Promise<Record<'waiting' | 'active' | 'delayed' | 'failed', number>> {
+    const counts = await this.call((queue) => queue.getJobCounts('waiting', 'active', 'delayed', 'failed'));
+    return { waiting: counts.waiting ?? 0, active: counts.active ?? 0, delayed: counts.delayed ?? 0, failed: counts.failed ?? 0 };
   }
 
   private async call<T>(work: (queue: Queue) => Promise<T>): Promise<T> {

@@ -127,7 +127,8 @@ export class TrainingService {
   /** `options.minScheduleIntervalSeconds`: the shortest gap between a schedule's firings (default 3600). */
   constructor(
     private readonly dataSource: DataSource,
-    private readonly queue: TrainingQueue,
+    /** The BullMQ side; the API's queue dashboard and metrics read it too. */
+    readonly queue: TrainingQueue,
     private readonly registry: ModelRegistry,
     options: { minScheduleIntervalSeconds?: number } = {},
   ) {

@@ -34,6 +34,8 @@ export class ApiProcess {
         FUNNELCAST_FUNNEL_WARMUP: 'false',
         // A healthy dependency can take seconds to answer on a busy machine (see test/support/app.ts).
         FUNNELCAST_HEALTH_TIMEOUT_MS: '60000',
+        // API processes run side by side: none takes the default metrics port.
+        FUNNELCAST_METRICS_PORT: 'off',
         ...env,
       },
     });

@@ -1,4 +1,5 @@
 import { randomBytes } from 'node:crypto';
+import type pino from 'pino';
 import { startApp, App } from '../../src/app';
 import { loadConfig } from '../../src/config';
 import { createTestDatabase, TestDatabase } from './database';
@@ -22,7 +23,7 @@ export interface TestApp {
 }
 
 /** Boots the real server on a random port against a fresh database and the local Redis. */
-export async function startTestApp(label: string, env: Record<string, string> = {}): Promise<TestApp> {
+export async function startTestApp(label: string, env: Record<string, string> = {}, options: { requestLog?: pino.Logger } = {}): Promise<TestApp> {
   const db = await createTestDatabase(label);
   const adminKey = `test-admin-${randomBytes(12).toString('hex')}`;
   const config = loadConfig({
@@ -38,10 +39,12 @@ export async function startTestApp(label: string, env: Record<string, string> = 
     // Likewise a rate-limit count in Redis: past the timeout this process's own count decides, and
     // a test counting 429s would see two counts. Tests of a hanging Redis pass their own value.
     FUNNELCAST_RATE_LIMIT_REDIS_TIMEOUT_MS: '30000',
+    // Test files run side by side: each app gets a metrics listener on a free port (app.server.metricsUrl).
+    FUNNELCAST_METRICS_PORT: '0',
     ...env,
   });
   await db.dataSource.destroy(); // the app opens its own pool
-  const app = await startApp({ ...config, databaseUrl: db.url }, { port: 0 });
+  const app = await startApp({ ...config, databaseUrl: db.url }, { port: 0, requestLog: options.requestLog });
   const url = app.server.url;
 
   async function gql<T>(query: string, variables?: Record<string, unknown>, key: string | null = adminKey): Promise<GraphQLResponse<T>> {

@@ -14,7 +14,8 @@ export class WorkerProcess {
 
   constructor(databaseUrl: string, queuePrefix: string, env: Record<string, string> = {}) {
     this.child = spawn(process.execPath, [WORKER_ENTRY], {
-      env: { ...process.env, LOG_LEVEL: 'silent', DATABASE_URL: databaseUrl, FUNNELCAST_QUEUE_PREFIX: queuePrefix, ...env },
+      // Workers run side by side: none takes the default metrics port unless the test asks.
+      env: { ...process.env, LOG_LEVEL: 'silent', DATABASE_URL: databaseUrl, FUNNELCAST_QUEUE_PREFIX: queuePrefix, FUNNELCAST_WORKER_METRICS_PORT: 'off', ...env },
     });
     this.child.stdout.on('data', (chunk: Buffer) => (this.log += chunk.toString()));
     this.child.stderr.on('data', (chunk: Buffer) => (this.log += chunk.toString()));

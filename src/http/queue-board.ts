@@ -1,0 +1,35 @@
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { createBullBoard } from '@bull-board/api';
+import { BullMQAdapter } from '@bull-board/api/bullMQAdapter';
+import { ExpressAdapter } from '@bull-board/express';
+import type { Queue } from 'bullmq';
+import express from 'express';
+
+/** Where the queue dashboard lives; everything below it (its API, its static files) too. */
+export const QUEUE_BOARD_PATH = '/admin/queues';
+
+/** True for the dashboard's page and everything under it. */
+export function isQueueBoardPath(pathname: string): boolean {
+  return pathname === QUEUE_BOARD_PATH || pathname.startsWith(`${QUEUE_BOARD_PATH}/`);
+}
+
+/**
+ * bull-board over the given BullMQ queues, as a plain Node request handler (its Express adapter in
+ * an Express app of its own that serves nothing else). Read-only: PostgreSQL holds each training
+ * job's state and the worker rebuilds Redis from it, so jobs are cancelled, retried and queued
+ * through the GraphQL mutations, never by editing Redis from the dashboard. The caller checks
+ * that the request comes from an admin first.
+ */
+export function queueBoard(queues: Queue[]): (request: IncomingMessage, response: ServerResponse) => void {
+  const serverAdapter = new ExpressAdapter();
+  serverAdapter.setBasePath(QUEUE_BOARD_PATH);
+  createBullBoard({
+    queues: queues.map((queue) => new BullMQAdapter(queue, { readOnlyMode: true })),
+    serverAdapter,
+    options: { uiConfig: { boardTitle: 'Funnelcast queues' } },
+  });
+  const app = express();
+  app.disable('x-powered-by');
+  app.use(QUEUE_BOARD_PATH, serverAdapter.getRouter());
+  return (request, response) => app(request, response);
+}

@@ -1,0 +1,21 @@
+import { OperationLabels } from './operation-labels';
+
+describe('OperationLabels', () => {
+  it('keeps the first names up to the cap and calls later ones other', () => {
+    const labels = new OperationLabels(2);
+    expect(labels.labelOf({ name: 'Funnel' })).toBe('Funnel');
+    expect(labels.labelOf({ name: 'Ingest' })).toBe('Ingest');
+    expect(labels.labelOf({ name: 'Third' })).toBe('other');
+    // Names already kept stay themselves after the cap is reached.
+    expect(labels.labelOf({ name: 'Funnel' })).toBe('Funnel');
+  });
+
+  it('labels unnamed, unresolved and malformed operations with fixed labels that take no slot', () => {
+    const labels = new OperationLabels(1);
+    expect(labels.labelOf({ name: null })).toBe('anonymous');
+    expect(labels.labelOf(null)).toBe('unknown');
+    expect(labels.labelOf({ name: 'a'.repeat(65) })).toBe('unknown');
+    expect(labels.labelOf({ name: 'not a name' })).toBe('unknown');
+    expect(labels.labelOf({ name: 'First' })).toBe('First');
+  });
+});

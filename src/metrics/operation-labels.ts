@@ -1,0 +1,33 @@
+/** The label of a request whose operation could not be resolved (it did not parse or validate, or never reached GraphQL). */
+export const UNKNOWN_OPERATION = 'unknown';
+/** The label of an operation without a name (`{ health { … } }`). */
+export const ANONYMOUS_OPERATION = 'anonymous';
+/** The label of every name seen after the cap was reached. */
+export const OTHER_OPERATION = 'other';
+
+/** A GraphQL name (the spec's Name) of at most this many characters is kept as it is. */
+const MAX_NAME_LENGTH = 64;
+const GRAPHQL_NAME = /^[_A-Za-z][_0-9A-Za-z]*$/;
+
+/**
+ * Operation names as metric labels, bounded: clients choose the names, so only the first `max`
+ * distinct ones a process sees become labels; later ones are `other`. Names that are not GraphQL
+ * names or are longer than 64 characters are `unknown`.
+ */
+export class OperationLabels {
+  private readonly kept = new Set<string>();
+
+  constructor(readonly max: number) {}
+
+  /** The label for an operation: its name, `anonymous`, `unknown` (null: not resolved) or `other`. */
+  labelOf(operation: { name: string | null } | null): string {
+    if (operation === null) return UNKNOWN_OPERATION;
+    const { name } = operation;
+    if (name === null) return ANONYMOUS_OPERATION;
+    if (name.length > MAX_NAME_LENGTH || !GRAPHQL_NAME.test(name)) return UNKNOWN_OPERATION;
+    if (this.kept.has(name)) return name;
+    if (this.kept.size >= this.max) return OTHER_OPERATION;
+    this.kept.add(name);
+    return name;
+  }
+}
