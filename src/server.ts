@@ -11,6 +11,7 @@ import { formatError } from './graphql/errors';
 import { queryLimitsForApollo, queryLimitsFrom } from './graphql/limits';
 import { RequestAuthenticator } from './http/authenticate';
 import { ClientGone, holdsMoreValuesThan, readBody, RequestBodyError } from './http/body';
+import { serveConsole } from './console/serve-console';
 import { corsHandler } from './http/cors';
 import { RequestRateLimits } from './http/rate-limit';
 import { sendError, sendJson } from './http/respond';
@@ -56,6 +57,7 @@ export async function startServer(services: Services, config: Config, port = con
       sendJson(response, health.database.ok ? 200 : 503, health);
       return;
     }
+    if (await serveConsole(request, response, url.pathname)) return;
     if (url.pathname !== '/graphql' && url.pathname !== '/') {
       sendError(response, 404, 'NOT_FOUND', 'Not found; the GraphQL endpoint is /graphql.');
       return;
