@@ -1,10 +1,15 @@
+import { existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { dirname, join, resolve } from 'node:path';
 import { sendError } from '../http/respond';
 
-/** Where `npm run build` writes the console (tsc output of src/console/web plus its HTML and CSS). */
-export const CONSOLE_DIST = resolve(__dirname, '../../console');
+/**
+ * Where `npm run build` writes the console (tsc output of src/console/web plus its HTML and CSS):
+ * dist/console, seen from dist/src/console (the built server) or from src/console (the sources run
+ * by ts-jest, as the e2e tests import the server).
+ */
+export const CONSOLE_DIST = [resolve(__dirname, '../../console'), resolve(__dirname, '../../dist/console')].find((folder) => existsSync(join(folder, 'index.html'))) ?? resolve(__dirname, '../../console');
 
 const CONTENT_TYPES: Record<string, string> = {
   '.html': 'text/html; charset=utf-8',

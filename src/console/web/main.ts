@@ -1,4 +1,4 @@
-import { ApiError, storeKey, whoAmI, type Role, type Viewer } from './api.js';
+import { ApiError, storedKey, storeKey, whoAmI, type Role, type Viewer } from './api.js';
 import { el, errorBox } from './ui.js';
 import { anomaliesPage } from './pages/anomalies.js';
 import { funnelsPage } from './pages/funnels.js';
@@ -72,7 +72,10 @@ async function start(): Promise<void> {
     return;
   }
   if (!viewer) {
-    showSignIn();
+    // `viewer` is public: a key it does not know answers null, not an error.
+    const typed = storedKey();
+    storeKey(null);
+    showSignIn(typed ? 'That API key is not valid or has been revoked.' : undefined);
     return;
   }
   const signedIn = viewer;

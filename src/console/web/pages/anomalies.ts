@@ -34,7 +34,7 @@ export const anomaliesPage: Page = {
     const canLabel = viewer.role === 'ADMIN';
 
     const labelButtons = (userId: string) =>
-      el('span', {}, ...LABELS.map((label) => el('button', { type: 'button', 'data-label': label, onclick: () => void busy(null, errors, async () => { await gql('mutation($input: LabelUserInput!) { labelUser(input: $input) { label } }', { input: { userId, label } }); await load(); }) }, label)));
+      el('span', {}, ...LABELS.map((label) => el('button', { type: 'button', 'data-label': label, 'data-user': userId, onclick: () => void busy(null, errors, async () => { await gql('mutation($input: LabelUserInput!) { labelUser(input: $input) { label } }', { input: { userId, label } }); await load(); }) }, label)));
 
     async function load(): Promise<void> {
       const data = await gql<{ anomalies: { totalCount: number; minScore: number; edges: { node: RiskRow }[] } }>(

@@ -7,7 +7,9 @@ export const MODEL_KINDS = [
   'NEXT_STEP', 'PURCHASE_PROPENSITY', 'ANOMALY_STATISTICAL', 'ANOMALY_ISOLATION_FOREST', 'ANOMALY_SUPERVISED',
 ];
 const FINAL_STATES = ['COMPLETED', 'FAILED', 'CANCELLED'];
+/** How often the jobs are read: every second while one is queued or running, else every 5 s (jobs queued elsewhere show up). */
 const POLL_MS = 1000;
+const IDLE_POLL_MS = 5000;
 
 interface ModelVersion {
   id: string;
@@ -104,6 +106,8 @@ export const modelsPage: Page = {
     const cron = el('input', { name: 'cron', placeholder: '0 3 * * *', size: 12 });
     const schedule = el('button', { type: 'button' }, 'Schedule');
     let timer: ReturnType<typeof setTimeout> | undefined;
+    const finished = new Set<string>();
+    let firstRead = true;
     let stopped = false;
 
     function parsedParams(): Json | undefined {
@@ -174,10 +178,15 @@ export const modelsPage: Page = {
             )
           : el('p', { class: 'muted' }, 'No training jobs yet.'),
       );
+      const finishedNow = jobs.filter((job) => FINAL_STATES.includes(job.state) && !finished.has(job.id)).map((job) => job.id);
+      for (const id of finishedNow) finished.add(id);
+      // A job that just ended may have made a new version (or activated one): show it without waiting for the rest.
+      if (finishedNow.length && !firstRead) await loadVersions();
+      firstRead = false;
       return jobs.some((job) => !FINAL_STATES.includes(job.state));
     }
 
-    /** Polls the jobs every second while one is queued or running; refreshes the versions when they all end. */
+    /** Reads the jobs again and again until the user leaves the page; see POLL_MS. */
     async function poll(): Promise<void> {
       if (stopped) return;
       let running = false;
@@ -187,8 +196,7 @@ export const modelsPage: Page = {
         errors.show(error);
       }
       if (stopped) return;
-      if (running) timer = setTimeout(() => void poll(), POLL_MS);
-      else await loadVersions().catch((error: unknown) => errors.show(error));
+      timer = setTimeout(() => void poll(), running ? POLL_MS : IDLE_POLL_MS);
     }
 
     async function loadSchedules(): Promise<void> {
