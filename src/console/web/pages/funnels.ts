@@ -293,7 +293,7 @@ export const funnelsPage: Page = {
           field('Trend', trendInterval),
           field('Leave out flagged users', excludeAnomalous),
         ),
-        el('div', {}, el('span', { class: 'muted' }, 'Modes: '), ...modeBoxes.map((box) => el('label', { style: 'flex-direction: row; gap: .25rem' }, box, box.value.toLowerCase()))),
+        el('div', {}, el('span', { class: 'muted' }, 'Modes: '), ...modeBoxes.map((box) => el('label', { class: 'inline' }, box, box.value.toLowerCase()))),
         el('p', {}, runButton, ' ', saveName, ' ', saveButton),
         errors,
       ),

@@ -82,7 +82,7 @@ function metricsTable(metrics: Json | null): HTMLElement {
   const comparison = compareMetrics(metrics);
   if (!comparison.rows.length) return el('span', { class: 'muted' }, 'no metrics');
   return table(
-    [{ title: 'metric', value: (row: MetricsComparison['rows'][number]) => row.metric }, ...comparison.columns.map((column, index) => ({ title: column, value: (row: MetricsComparison['rows'][number]) => number(row.values[index], 4), numeric: true }))],
+    [{ title: 'metric', value: (row: MetricsComparison['rows'][number]) => row.metric }, ...comparison.columns.map((column, index) => ({ title: column, value: (row: MetricsComparison['rows'][number]) => number(row.values[index], Number.isInteger(row.values[index]) ? 0 : 4), numeric: true }))],
     comparison.rows,
   );
 }
