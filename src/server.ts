@@ -12,6 +12,7 @@ import { formatError } from './graphql/errors';
 import { queryLimitsForApollo, queryLimitsFrom } from './graphql/limits';
 import { RequestAuthenticator } from './http/authenticate';
 import { ClientGone, holdsMoreValuesThan, readBody, RequestBodyError } from './http/body';
+import { serveConsole } from './console/serve-console';
 import { corsHandler } from './http/cors';
 import { RequestRateLimits } from './http/rate-limit';
 import { observeRequest, requestObservationPlugin, RequestObservation } from './http/request-log';
@@ -136,6 +137,7 @@ export async function startServer(services: Services, config: Config, port = con
       await handleMetrics(request, response, observation, config.metricsToken);
       return;
     }
+    if (await serveConsole(request, response, url.pathname)) return;
     if (isQueueBoardPath(url.pathname)) {
       await handleQueueBoard(request, response, observation);
       return;

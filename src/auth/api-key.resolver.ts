@@ -58,8 +58,26 @@ function toView(key: ApiKey): ApiKeyView {
   };
 }
 
+/** The key that sent a request, as the console needs it to choose its pages: never the secret. */
+@ObjectType('Viewer')
+export class ViewerView {
+  @Field(() => ID)
+  keyId: string;
+
+  @Field()
+  name: string;
+
+  @Field(() => RoleName)
+  role: RoleName;
+}
+
 @Resolver()
 export class ApiKeyResolver {
+  @Query(() => ViewerView, { nullable: true, description: 'The key that sent this request (id, name, role); null without a valid key. Any key may ask.' })
+  viewer(@Ctx() { principal }: Context): ViewerView | null {
+    return principal ? { keyId: principal.keyId, name: principal.name, role: principal.role as RoleName } : null;
+  }
+
   @Authorized('admin')
   @Mutation(() => CreatedApiKey)
   async createApiKey(

@@ -203,6 +203,7 @@ export async function run(argv: string[]): Promise<number> {
 
     say('');
     say(`Funnelcast demo shop is serving at ${url}`);
+    say(`  console:  ${url.replace(/\/graphql$/, '/console')} (sign in with one of the keys below; docs/console.md)`);
     say(`  database: ${database.source}`);
     say(
       health.redis.ok
