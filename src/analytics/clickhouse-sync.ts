@@ -164,7 +164,7 @@ export class ClickHouseSync {
         for (;;) {
           const page = await client.query<EventRow>(
             `SELECT id::text, user_id, session_id, type, item_id, (extract(epoch FROM ts) * 1000000)::bigint::text AS ts_micros, props::text AS props
-             FROM events WHERE ${unseen} AND id > $1::bigint ORDER BY id LIMIT $2`,
+             FROM events WHERE ${unseen} AND events.id > $1::bigint ORDER BY events.id LIMIT $2`,
             [after, batchSize],
           );
           if (page.rows.length === 0) break;
@@ -194,7 +194,7 @@ export class ClickHouseSync {
           for (;;) {
             const page = await client.query<DeletionRow>(
               `SELECT event_pk::text, user_id, (extract(epoch FROM ts) * 1000000)::bigint::text AS ts_micros
-               FROM event_deletions WHERE ${notVisibleIn(previous)} ORDER BY event_pk LIMIT $1 OFFSET $2`,
+               FROM event_deletions WHERE ${notVisibleIn(previous)} ORDER BY event_deletions.event_pk LIMIT $1 OFFSET $2`,
               [batchSize, offset],
             );
             if (page.rows.length === 0) break;
