@@ -8,7 +8,9 @@
  * chdb loads a ~550 MB native library and allows one data folder per process, so everything that
  * needs ClickHouse shares this one file and the app's one client.
  */
+import { execFile } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
+import { promisify } from 'node:util';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { ClickHouseClient } from '../src/analytics/clickhouse-client';
@@ -267,4 +269,22 @@ describe('the PostgreSQL → ClickHouse sync', () => {
     });
     expect(await storedCount()).toBe(await postgresCount());
   });
+});
+
+it('backfills an existing shop with `funnelcast clickhouse-backfill` (its own process and data folder), and a second run copies nothing', async () => {
+  const own = mkdtempSync(join(tmpdir(), 'funnelcast-backfill-'));
+  try {
+    const env = { ...process.env, FUNNELCAST_ENV_FILE: '', DATABASE_URL: t.db.url, FUNNELCAST_CLICKHOUSE_PATH: own, FUNNELCAST_CLICKHOUSE_SYNC_BATCH: '1000' };
+    // Both runs in one process: chdb's native library loads once.
+    const script = `const { main } = require('./dist/src/cli/main'); (async () => { for (let i = 0; i < 2; i++) await main(['clickhouse-backfill']); })()`;
+    const { stdout } = await promisify(execFile)(process.execPath, ['-e', script], { env, cwd: join(__dirname, '..') });
+    const events = await postgresCount();
+    const holds = [...stdout.matchAll(/Copied ([\d,]+) events .* now holds ([\d,]+) events/g)].map((match) => [match[1], match[2]].map((n) => Number(n.replace(/,/g, ''))));
+    expect(holds).toEqual([
+      [events, events],
+      [0, events],
+    ]);
+  } finally {
+    rmSync(own, { recursive: true, force: true });
+  }
 });
