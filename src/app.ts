@@ -44,6 +44,8 @@ export async function startApp(config: Config & { databaseUrl: string }, options
   ];
   const server = await startServer(services, config, options.port ?? config.port, { requestLog: options.requestLog });
   log.info({ url: server.url }, 'Funnelcast is serving');
+  // FUNNELCAST_ANALYTICS=clickhouse: keep ClickHouse caught up with PostgreSQL between queries too.
+  services.analytics?.start(config.clickhouseSyncIntervalMs);
   let warmUp: Promise<void> | null = null;
   if (config.warmFunnelMirror) {
     // At 10M events the mirror takes tens of seconds to load, and each property key a saved funnel

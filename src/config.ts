@@ -7,6 +7,9 @@ import proxyaddr from 'proxy-addr';
  * message that names the variable, the value given (unless it may hold a secret) and what a valid
  * value looks like.
  */
+export type AnalyticsEngineName = 'inprocess' | 'clickhouse';
+export const ANALYTICS_ENGINES: readonly AnalyticsEngineName[] = ['inprocess', 'clickhouse'];
+
 export type LogLevel = 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
 
 export interface Config {
@@ -78,6 +81,19 @@ export interface Config {
   funnelTimeoutMs: number;
   /** Worker threads computing funnels off the event loop; 0 computes them on the main thread. */
   funnelWorkers: number;
+  /** Which engine answers analyses: the in-process mirror (default) or ClickHouse (FUNNELCAST_ANALYTICS; docs/analytics-store.md). */
+  analytics: AnalyticsEngineName;
+  /** Embedded ClickHouse (chdb): its on-disk data folder; used when no FUNNELCAST_CLICKHOUSE_URL is set. */
+  clickhousePath: string;
+  /** A ClickHouse server (http(s)://host:8123); when set, it is used instead of embedded chdb. */
+  clickhouseUrl: string | undefined;
+  clickhouseUser: string;
+  clickhousePassword: string;
+  clickhouseDatabase: string;
+  /** Events per insert when the sync copies PostgreSQL's events into ClickHouse. */
+  clickhouseSyncBatch: number;
+  /** Pause between two catch-ups of the ClickHouse sync loop, in milliseconds. */
+  clickhouseSyncIntervalMs: number;
   /** Funnels over at least this many events run split across all funnel workers at once (funnel-split.ts). */
   funnelSplitEvents: number;
   /**
@@ -124,7 +140,7 @@ export class ConfigError extends Error {
 const LOG_LEVELS: LogLevel[] = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
 
 /** Variables whose value may hold a password or a secret: a problem names them but never repeats their value. */
-const SECRET = new Set(['DATABASE_URL', 'REDIS_URL', 'FUNNELCAST_BOOTSTRAP_ADMIN_KEY', 'FUNNELCAST_RECOMMENDATION_SECRET', 'FUNNELCAST_METRICS_TOKEN']);
+const SECRET = new Set(['DATABASE_URL', 'REDIS_URL', 'FUNNELCAST_BOOTSTRAP_ADMIN_KEY', 'FUNNELCAST_RECOMMENDATION_SECRET', 'FUNNELCAST_METRICS_TOKEN', 'FUNNELCAST_CLICKHOUSE_URL', 'FUNNELCAST_CLICKHOUSE_PASSWORD']);
 
 // Each validator's message says what a valid value looks like; the report puts the variable's name
 // (and, unless it is secret, the value given) in front of it.
@@ -267,6 +283,14 @@ function environmentSpec(env: NodeJS.ProcessEnv) {
     FUNNELCAST_WORKER_METRICS_PORT: portOrOff({ default: undefined }),
     FUNNELCAST_METRICS_HOST: str({ default: '127.0.0.1' }),
     FUNNELCAST_METRICS_MAX_OPERATIONS: wholeNumber(1, 10_000)({ default: 100 }),
+    FUNNELCAST_ANALYTICS: oneOf(ANALYTICS_ENGINES)({ default: 'inprocess' }),
+    FUNNELCAST_CLICKHOUSE_PATH: str({ default: './clickhouse-data' }),
+    FUNNELCAST_CLICKHOUSE_URL: urlOf(['http:', 'https:'])({ default: undefined }),
+    FUNNELCAST_CLICKHOUSE_USER: str({ default: 'default' }),
+    FUNNELCAST_CLICKHOUSE_PASSWORD: str({ default: '' }),
+    FUNNELCAST_CLICKHOUSE_DATABASE: matching(/^[A-Za-z_][A-Za-z0-9_]{0,63}$/, 'a ClickHouse database name (letters, digits, _)')({ default: 'funnelcast' }),
+    FUNNELCAST_CLICKHOUSE_SYNC_BATCH: wholeNumber(1, 10_000_000)({ default: 100_000 }),
+    FUNNELCAST_CLICKHOUSE_SYNC_INTERVAL_MS: wholeNumber(10, 3_600_000)({ default: 1000 }),
   };
 }
 
@@ -343,6 +367,14 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     workerMetricsPortIsDefault: read.FUNNELCAST_WORKER_METRICS_PORT === undefined,
     metricsHost: read.FUNNELCAST_METRICS_HOST,
     metricsMaxOperations: read.FUNNELCAST_METRICS_MAX_OPERATIONS,
+    analytics: read.FUNNELCAST_ANALYTICS,
+    clickhousePath: read.FUNNELCAST_CLICKHOUSE_PATH,
+    clickhouseUrl: read.FUNNELCAST_CLICKHOUSE_URL,
+    clickhouseUser: read.FUNNELCAST_CLICKHOUSE_USER,
+    clickhousePassword: read.FUNNELCAST_CLICKHOUSE_PASSWORD,
+    clickhouseDatabase: read.FUNNELCAST_CLICKHOUSE_DATABASE,
+    clickhouseSyncBatch: read.FUNNELCAST_CLICKHOUSE_SYNC_BATCH,
+    clickhouseSyncIntervalMs: read.FUNNELCAST_CLICKHOUSE_SYNC_INTERVAL_MS,
   };
 }
 

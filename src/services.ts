@@ -7,6 +7,7 @@ import { CatalogService } from './catalog/catalog.service';
 import type { Config } from './config';
 import { EventService } from './events/event.service';
 import { FunnelService } from './funnel/funnel.service';
+import { ClickHouseAnalytics, IN_PROCESS_HEALTH } from './analytics/clickhouse-analytics';
 import { HealthService } from './health/health.service';
 import { RecommendationFeedbackService } from './recommend/feedback.service';
 import { PredictionService } from './predict/prediction.service';
@@ -25,6 +26,8 @@ export interface Services {
   events: EventService;
   catalog: CatalogService;
   funnels: FunnelService;
+  /** The ClickHouse store when FUNNELCAST_ANALYTICS=clickhouse (funnels answer from it); null in-process. */
+  analytics: ClickHouseAnalytics | null;
   health: HealthService;
   training: TrainingService;
   models: ModelRegistry;
@@ -42,14 +45,16 @@ export function createTrainingService(dataSource: DataSource, redis: Redis, conf
 export function createServices(dataSource: DataSource, redis: Redis, config: Config): Services {
   const models = new ModelRegistry(dataSource, MODEL_KINDS);
   const signing = new RecommendationSigning(dataSource, config.recommendationSecret);
+  const analytics = config.analytics === 'clickhouse' ? ClickHouseAnalytics.fromConfig(dataSource, config) : null;
   return {
     dataSource,
     redis,
     apiKeys: new ApiKeyService(dataSource, { revocations: new KeyRevocations(redis, config.queuePrefix) }),
     events: new EventService(dataSource, { maxBatch: config.maxIngestBatch, maxPropertiesBytes: config.maxEventPropertiesBytes }),
     catalog: new CatalogService(dataSource),
-    funnels: new FunnelService(dataSource, undefined, { workers: config.funnelWorkers, timeoutMs: config.funnelTimeoutMs }),
-    health: new HealthService(dataSource, redis, config.healthTimeoutMs),
+    funnels: new FunnelService(dataSource, undefined, { workers: config.funnelWorkers, timeoutMs: config.funnelTimeoutMs, engine: analytics }),
+    analytics,
+    health: new HealthService(dataSource, redis, config.healthTimeoutMs, () => analytics?.health() ?? IN_PROCESS_HEALTH),
     training: createTrainingService(dataSource, redis, config, models),
     models,
     recommendations: new RecommendationService(dataSource, { cacheSize: config.recommendationCacheSize, signing }),

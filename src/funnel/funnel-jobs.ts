@@ -215,7 +215,7 @@ function breakdownTallies(prepared: PreparedFunnel, evaluation: FunnelEvaluation
 }
 
 /** The units that reached step 1 (dense unit ids), and their levels and step times packed in that order. */
-function enteredUnitsOf(evaluation: FunnelEvaluation): { entered: Int32Array; enteredUnits: FunnelUnitLevels } {
+export function enteredUnitsOf(evaluation: FunnelUnitLevels & { activeUnits: Int32Array }): { entered: Int32Array; enteredUnits: FunnelUnitLevels } {
   const stepCount = evaluation.stepCount;
   const { activeUnits } = evaluation;
   let enteredCount = 0;

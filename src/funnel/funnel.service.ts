@@ -41,7 +41,23 @@ function stepDuration(summary: DurationSummary | null): StepDuration | null {
   return summary && { median: toSeconds(summary.median), p90: toSeconds(summary.p90), average: toSeconds(summary.average) };
 }
 
+/**
+ * Where funnels are computed when not in this process's mirror: ClickHouse
+ * (src/analytics/clickhouse-funnels.ts, FUNNELCAST_ANALYTICS=clickhouse). It answers the same
+ * jobs with the same outcomes; the service checks input and shapes answers either way.
+ */
+export interface FunnelEngine {
+  /** For health and logs: "clickhouse (chdb ./data)". */
+  readonly description: string;
+  compute(job: FunnelJob, budget: FunnelBudget): Promise<FunnelOutcome>;
+  /** Brings the engine's copy of the events up to date; the number of events it copied. */
+  warmUp(): Promise<number>;
+  close(): Promise<void>;
+}
+
 export interface FunnelServiceOptions {
+  /** Another engine instead of the in-process mirror; default: the mirror. */
+  engine?: FunnelEngine | null;
   /** Worker threads for funnel computations; 0 computes on the main thread. Default FUNNELCAST_FUNNEL_WORKERS. */
   workers?: number;
   /** Time limit per funnel field in milliseconds. Default FUNNELCAST_FUNNEL_TIMEOUT_MS. */
@@ -52,7 +68,8 @@ export interface FunnelServiceOptions {
 
 /**
  * Funnels over the shop's events: reports, breakdowns, trends, time to convert, dropped-off units,
- * and saved funnels. Reads events through the in-process mirror (event-mirror.ts), which catches up
+ * and saved funnels. Reads events through the in-process mirror (event-mirror.ts), or through
+ * another FunnelEngine (ClickHouse) when one is given, with identical answers. The mirror catches up
  * with PostgreSQL before every query, so results are exact and include every committed event.
  *
  * Each query checks its input and catches the mirror up on the main thread, then computes on a
@@ -62,6 +79,8 @@ export interface FunnelServiceOptions {
 export class FunnelService {
   private readonly pool: FunnelPool | null;
   private readonly timeoutMs: number;
+  /** Null: the in-process mirror computes. */
+  readonly engine: FunnelEngine | null;
   /** The base segment's session units for the latest base a session funnel ran on (built once per base, shared by the workers). */
   private sessionLayout: { baseVersion: number; layout: UnitPart } | null = null;
   private mainThreadTurn: Promise<void> = Promise.resolve();
@@ -71,7 +90,9 @@ export class FunnelService {
     readonly mirror: EventMirror = new EventMirror(dataSource),
     options: FunnelServiceOptions = {},
   ) {
-    const workers = options.workers ?? config().funnelWorkers;
+    this.engine = options.engine ?? null;
+    // With another engine nothing is computed here, so no worker threads are started.
+    const workers = this.engine ? 0 : (options.workers ?? config().funnelWorkers);
     this.pool = workers > 0 ? new FunnelPool(workers, { splitEvents: options.splitEvents ?? config().funnelSplitEvents }) : null;
     this.timeoutMs = options.timeoutMs ?? config().funnelTimeoutMs;
   }
@@ -84,6 +105,7 @@ export class FunnelService {
   /** Stops the worker threads; queries after this fail. */
   async close(): Promise<void> {
     await this.pool?.close();
+    await this.engine?.close();
   }
 
   async funnel(spec: FunnelSpec, options: FunnelCallOptions = {}): Promise<FunnelResult> {
@@ -218,6 +240,8 @@ export class FunnelService {
 
   /** Main thread: catch the mirror up and read the cohort; then the computation, on a worker when there is a pool. */
   private async computeUntimed(job: FunnelJob, budget: FunnelBudget): Promise<FunnelOutcome> {
+    // ClickHouse (FUNNELCAST_ANALYTICS=clickhouse) reads and groups the events; the engine evaluates them.
+    if (this.engine) return this.engine.compute(job, budget);
     const { plan } = job;
     const snapshot = await budget.race(this.mirror.snapshot(needsOf(plan)));
     const cohortUsers = await budget.race(includedUsers(this.dataSource, plan, snapshot.userCount));
@@ -270,6 +294,8 @@ export class FunnelService {
    * the database does.
    */
   async warmUp(): Promise<{ events: number; propertyKeys: string[]; sessions: boolean }> {
+    // Another engine keeps its own copy: bring that up to date instead of loading the mirror.
+    if (this.engine) return { events: await this.engine.warmUp(), propertyKeys: [], sessions: false };
     const propertyKeys = new Set<string>();
     let sessions = false;
     let items = false;

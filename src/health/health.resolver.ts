@@ -25,6 +25,27 @@ export class TfBackendHealthView {
   error: string | null;
 }
 
+@ObjectType('AnalyticsHealth')
+export class AnalyticsHealthView {
+  @Field({ description: 'The engine that answers funnels: inprocess or clickhouse (FUNNELCAST_ANALYTICS).' })
+  engine: string;
+
+  @Field(() => Float, { nullable: true, description: 'ClickHouse: seconds since the PostgreSQL snapshot of the last complete copy of the events; null in-process or before the first copy.' })
+  lagSeconds: number | null;
+
+  @Field(() => Date, { nullable: true, description: 'ClickHouse: when the last complete copy took its PostgreSQL snapshot.' })
+  syncedAt: Date | null;
+
+  @Field(() => Float, { description: 'ClickHouse: events this process copied into ClickHouse since it started.' })
+  eventsCopied: number;
+
+  @Field(() => String, { nullable: true, description: 'ClickHouse: "sync failed" when the last copy failed (details in the server log); null after a success.' })
+  lastError: string | null;
+
+  @Field(() => Date, { nullable: true })
+  lastErrorAt: Date | null;
+}
+
 @ObjectType('Health')
 export class HealthView {
   @Field({ description: 'ok, or degraded when a dependency does not answer.' })
@@ -44,6 +65,9 @@ export class HealthView {
 
   @Field(() => TfBackendHealthView, { description: 'The TensorFlow.js backend chosen in this process (FUNNELCAST_TF_BACKEND or the first that loads).' })
   tfBackend: TfBackendHealthView;
+
+  @Field(() => AnalyticsHealthView, { nullable: true, description: 'The analytics engine; with ClickHouse, the lag of its copy of the events.' })
+  analytics: AnalyticsHealthView | null;
 }
 
 @Resolver()

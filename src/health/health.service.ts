@@ -3,6 +3,7 @@ import type { DataSource } from 'typeorm';
 import { logger } from '../logger';
 import { describeBackend, loadTf } from '../ml/tf-backend';
 import { VERSION } from '../version';
+import type { AnalyticsHealth } from '../analytics/clickhouse-analytics';
 
 export interface ComponentHealth {
   ok: boolean;
@@ -65,6 +66,8 @@ export class HealthService {
     private readonly redis: Redis,
     /** Per dependency (FUNNELCAST_HEALTH_TIMEOUT_MS). */
     private readonly timeoutMs = 2000,
+    /** The analytics engine and, for ClickHouse, how far its copy of the events lags. */
+    private readonly analytics: () => AnalyticsHealth | null = () => null,
   ) {}
 
   async check() {
@@ -73,13 +76,15 @@ export class HealthService {
       probe('redis', () => this.redis.ping(), this.timeoutMs, this.lastOk),
       tfBackendHealth(),
     ]);
+    const analytics = this.analytics();
     return {
-      status: database.ok && redis.ok ? 'ok' : 'degraded',
+      status: database.ok && redis.ok && (analytics?.lastError ?? null) === null ? 'ok' : 'degraded',
       version: VERSION,
       uptimeSeconds: Math.round((Date.now() - this.startedAt) / 1000),
       database,
       redis,
       tfBackend,
+      analytics,
     };
   }
 }

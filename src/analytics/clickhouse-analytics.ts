@@ -1,0 +1,87 @@
+/**
+ * ClickHouse as the analytics store (FUNNELCAST_ANALYTICS=clickhouse): one client (chdb or a
+ * server), the sync that copies PostgreSQL's events into it, and the funnels answered from it,
+ * behind the FunnelEngine interface that FunnelService uses. docs/analytics-store.md tells the story.
+ */
+import type { DataSource } from 'typeorm';
+import type { Config } from '../config';
+import type { FunnelBudget } from '../funnel/funnel-budget';
+import type { FunnelJob, FunnelOutcome } from '../funnel/funnel-jobs';
+import type { FunnelEngine } from '../funnel/funnel.service';
+import { ClickHouseClient, clickhouseClientOf } from './clickhouse-client';
+import { ClickHouseFunnels } from './clickhouse-funnels';
+import { ClickHouseSync } from './clickhouse-sync';
+
+/** What health shows about the analytics store. */
+export interface AnalyticsHealth {
+  /** inprocess or clickhouse. */
+  engine: string;
+  /** Seconds since the snapshot of the last complete copy into ClickHouse (null: in-process, or nothing copied yet). */
+  lagSeconds: number | null;
+  syncedAt: Date | null;
+  eventsCopied: number;
+  /** Generic reason of the last failed copy ("sync failed"); the details are in the server log. Null after a success. */
+  lastError: string | null;
+  lastErrorAt: Date | null;
+}
+
+export interface ClickHouseAnalyticsOptions {
+  database: string;
+  batchSize: number;
+}
+
+export class ClickHouseAnalytics implements FunnelEngine {
+  readonly sync: ClickHouseSync;
+  readonly funnels: ClickHouseFunnels;
+
+  constructor(
+    dataSource: DataSource,
+    readonly client: ClickHouseClient,
+    options: ClickHouseAnalyticsOptions,
+  ) {
+    this.sync = new ClickHouseSync(dataSource, client, { database: options.database, batchSize: options.batchSize });
+    this.funnels = new ClickHouseFunnels(dataSource, client, this.sync, options.database);
+  }
+
+  /** The store the configuration describes (chdb on FUNNELCAST_CLICKHOUSE_PATH, or the server at FUNNELCAST_CLICKHOUSE_URL). */
+  static fromConfig(dataSource: DataSource, config: Config): ClickHouseAnalytics {
+    return new ClickHouseAnalytics(dataSource, clickhouseClientOf(config), { database: config.clickhouseDatabase, batchSize: config.clickhouseSyncBatch });
+  }
+
+  get description(): string {
+    return `clickhouse (${this.client.description})`;
+  }
+
+  compute(job: FunnelJob, budget: FunnelBudget): Promise<FunnelOutcome> {
+    return this.funnels.compute(job, budget);
+  }
+
+  async warmUp(): Promise<number> {
+    return (await this.sync.catchUp()).events;
+  }
+
+  /** Keeps ClickHouse caught up in the background (besides the catch-up before every funnel), so lag stays small between queries. */
+  start(intervalMs: number): void {
+    this.sync.start(intervalMs);
+  }
+
+  health(): AnalyticsHealth {
+    const status = this.sync.status;
+    return {
+      engine: 'clickhouse',
+      lagSeconds: status.syncedAt === null ? null : Math.max(0, (Date.now() - status.syncedAt.getTime()) / 1000),
+      syncedAt: status.syncedAt,
+      eventsCopied: status.eventsCopied,
+      lastError: status.lastError === null ? null : 'sync failed',
+      lastErrorAt: status.lastErrorAt,
+    };
+  }
+
+  async close(): Promise<void> {
+    await this.sync.close();
+    await this.client.close();
+  }
+}
+
+/** Health of the in-process engine: nothing to copy, nothing to lag. */
+export const IN_PROCESS_HEALTH: AnalyticsHealth = { engine: 'inprocess', lagSeconds: null, syncedAt: null, eventsCopied: 0, lastError: null, lastErrorAt: null };

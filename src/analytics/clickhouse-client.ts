@@ -1,0 +1,122 @@
+/**
+ * The one way Funnelcast talks to ClickHouse: SQL text in, JSON rows out. Two implementations share
+ * every statement: embedded ClickHouse through chdb (a Session on an on-disk folder, for one machine
+ * and for the tests) and a ClickHouse server or cluster through the official @clickhouse/client.
+ * Nothing else in the code knows which one it has.
+ */
+import type { Config } from '../config';
+
+export interface ClickHouseClient {
+  /** What this client reaches, for logs and health ("chdb ./clickhouse-data", "server http://ch:8123"); never a password. */
+  readonly description: string;
+  /** Runs a statement that returns nothing (DDL, INSERT … SELECT, DELETE). */
+  command(sql: string): Promise<void>;
+  /** Runs a SELECT and returns its rows as objects (JSONEachRow; 64-bit integers as numbers). */
+  query<T = Record<string, unknown>>(sql: string): Promise<T[]>;
+  /** Inserts objects into `table` (JSONEachRow); one call is one INSERT. */
+  insert(table: string, rows: readonly Record<string, unknown>[]): Promise<void>;
+  close(): Promise<void>;
+}
+
+/** Settings every query runs with: 64-bit integers as JSON numbers (ids and microseconds stay below 2^53). */
+const OUTPUT_SETTINGS = { output_format_json_quote_64bit_integers: 0 } as const;
+
+function parseJsonLines<T>(text: string): T[] {
+  const rows: T[] = [];
+  for (const line of text.split('\n')) if (line !== '') rows.push(JSON.parse(line) as T);
+  return rows;
+}
+
+interface ChdbSession {
+  query(sql: string, format?: string): string;
+  queryAsync(sql: string, opts?: { format?: string }): Promise<{ text(): string }>;
+  insert(params: { table: string; values: string; format: 'JSONEachRow' }): Promise<unknown>;
+  close(): void;
+}
+
+/**
+ * Embedded ClickHouse in this process (chdb), its data in `path`. chdb loads a ~550 MB native
+ * library on first use, so it is required here, lazily, and only when this client is made. chdb
+ * allows one data folder per process: a second client on another folder fails.
+ */
+export class ChdbClient implements ClickHouseClient {
+  readonly description: string;
+  private readonly session: ChdbSession;
+
+  constructor(readonly path: string) {
+    let chdb: { Session: new (path: string) => ChdbSession };
+    try {
+      chdb = require('chdb') as typeof chdb;
+    } catch (error) {
+      throw new Error(
+        'FUNNELCAST_ANALYTICS=clickhouse without FUNNELCAST_CLICKHOUSE_URL uses embedded ClickHouse, which needs the package `chdb` ' +
+          `and its native library (npm install chdb), or set FUNNELCAST_CLICKHOUSE_URL to a ClickHouse server. (${String(error)})`,
+      );
+    }
+    this.session = new chdb.Session(path);
+    this.description = `chdb ${path}`;
+  }
+
+  async command(sql: string): Promise<void> {
+    await this.session.queryAsync(sql, { format: 'Null' });
+  }
+
+  async query<T>(sql: string): Promise<T[]> {
+    const result = await this.session.queryAsync(`${sql}\nSETTINGS output_format_json_quote_64bit_integers = 0`, { format: 'JSONEachRow' });
+    return parseJsonLines<T>(result.text());
+  }
+
+  async insert(table: string, rows: readonly Record<string, unknown>[]): Promise<void> {
+    if (rows.length === 0) return;
+    await this.session.insert({ table, values: rows.map((row) => JSON.stringify(row)).join('\n'), format: 'JSONEachRow' });
+  }
+
+  async close(): Promise<void> {
+    this.session.close();
+  }
+}
+
+/** A ClickHouse server or cluster over HTTP(S) through @clickhouse/client. */
+export class ServerClient implements ClickHouseClient {
+  readonly description: string;
+  private readonly client: import('@clickhouse/client').ClickHouseClient;
+
+  constructor(options: { url: string; user: string; password: string; database?: string }) {
+    const { createClient } = require('@clickhouse/client') as typeof import('@clickhouse/client');
+    this.client = createClient({ url: options.url, username: options.user, password: options.password, database: options.database });
+    const url = new URL(options.url);
+    this.description = `server ${url.protocol}//${url.host}`;
+  }
+
+  async command(sql: string): Promise<void> {
+    await this.client.command({ query: sql });
+  }
+
+  async query<T>(sql: string): Promise<T[]> {
+    const result = await this.client.query({ query: sql, format: 'JSONEachRow', clickhouse_settings: OUTPUT_SETTINGS });
+    return result.json<T>();
+  }
+
+  async insert(table: string, rows: readonly Record<string, unknown>[]): Promise<void> {
+    if (rows.length === 0) return;
+    await this.client.insert({ table, values: rows as Record<string, unknown>[], format: 'JSONEachRow' });
+  }
+
+  async close(): Promise<void> {
+    await this.client.close();
+  }
+}
+
+/** The client the configuration names: the server when FUNNELCAST_CLICKHOUSE_URL is set, else chdb on FUNNELCAST_CLICKHOUSE_PATH. */
+export function clickhouseClientOf(config: Pick<Config, 'clickhouseUrl' | 'clickhousePath' | 'clickhouseUser' | 'clickhousePassword'>): ClickHouseClient {
+  if (config.clickhouseUrl) {
+    // No default database: every statement names its tables in full, and the database may not exist yet.
+    return new ServerClient({ url: config.clickhouseUrl, user: config.clickhouseUser, password: config.clickhousePassword });
+  }
+  return new ChdbClient(config.clickhousePath);
+}
+
+/** A ClickHouse string literal: backslashes and single quotes escaped. */
+export function sqlString(value: string): string {
+  return `'${value.replace(/\\/g, '\\\\').replace(/'/g, "\\'")}'`;
+}

@@ -1,0 +1,236 @@
+/**
+ * Copies PostgreSQL's events into ClickHouse in commit order, in batches, at least once; the
+ * ReplacingMergeTree (clickhouse-schema.ts) stores each event once however often it arrives.
+ *
+ * Commit order is the in-process mirror's (event-mirror.ts): a catch-up reads in one REPEATABLE
+ * READ transaction the rows whose inserting transaction (`events.tx`) the previous catch-up's
+ * snapshot did not count as committed (`notVisibleIn`), so late commits are never missed. Here the
+ * rows are read in pages of `batchSize` by id inside that one transaction (memory stays one page),
+ * each page is one INSERT, and the snapshot is written to ClickHouse's `sync_position` only after
+ * the last page: a catch-up that fails half-way (or a process killed mid-way) is read again from
+ * the old position by the next one, and the rows already inserted are merged away. A restart reads
+ * the position back, so it resumes where the last complete catch-up stopped.
+ *
+ * Deletes: `event_deletions` (filled by a trigger on `events`, migration 1765400000016) is read the
+ * same way, and each deleted event gets a tombstone row (higher version, deleted = 1). TRUNCATE
+ * fires no row trigger: after one, empty the ClickHouse table too (docs/analytics-store.md).
+ */
+import type { DataSource } from 'typeorm';
+import { withPgClient } from '../db/data-source';
+import { notVisibleIn, parseSnapshot } from '../funnel/event-mirror';
+import { logger } from '../logger';
+import type { ClickHouseClient } from './clickhouse-client';
+import { sqlString } from './clickhouse-client';
+import { DELETION_VERSION, ensureClickHouseSchema, EVENT_VERSION, tableName } from './clickhouse-schema';
+
+export interface ClickHouseSyncStatus {
+  /** When the last complete catch-up took its PostgreSQL snapshot; null before the first. */
+  syncedAt: Date | null;
+  /** Events and deletions this process copied so far (an event read twice counts twice). */
+  eventsCopied: number;
+  deletionsCopied: number;
+  /** The last catch-up's failure (cleared by the next success), with when it happened. */
+  lastError: string | null;
+  lastErrorAt: Date | null;
+}
+
+export interface CatchUpResult {
+  events: number;
+  deletions: number;
+}
+
+export interface ClickHouseSyncOptions {
+  database: string;
+  /** Rows per INSERT (and per page read from PostgreSQL). */
+  batchSize: number;
+  /** Called after each inserted page (the backfill command prints progress). */
+  onBatch?: (copied: CatchUpResult) => void;
+}
+
+interface EventRow {
+  id: string;
+  user_id: number;
+  session_id: string | null;
+  type: string;
+  item_id: number | null;
+  ts_micros: string;
+  props: string | null;
+}
+
+interface DeletionRow {
+  event_pk: string;
+  user_id: number;
+  ts_micros: string;
+}
+
+/** Which row is the sync's position in `sync_position`. */
+const POSITION = 'events';
+
+export class ClickHouseSync {
+  private schemaReady: Promise<void> | null = null;
+  private queue: Promise<unknown> = Promise.resolve();
+  private queued: Promise<CatchUpResult> | null = null;
+  private loop: NodeJS.Timeout | null = null;
+  private closed = false;
+  private readonly state: ClickHouseSyncStatus = { syncedAt: null, eventsCopied: 0, deletionsCopied: 0, lastError: null, lastErrorAt: null };
+
+  constructor(
+    private readonly dataSource: DataSource,
+    private readonly clickhouse: ClickHouseClient,
+    private readonly options: ClickHouseSyncOptions,
+  ) {}
+
+  get status(): ClickHouseSyncStatus {
+    return { ...this.state };
+  }
+
+  /** Tables created (once per instance). */
+  ready(): Promise<void> {
+    this.schemaReady ??= ensureClickHouseSchema(this.clickhouse, this.options.database).catch((error) => {
+      this.schemaReady = null;
+      throw error;
+    });
+    return this.schemaReady;
+  }
+
+  /**
+   * Copies every event committed so far (and every deletion) into ClickHouse. Callers arriving
+   * while one waits for its turn share it, as the mirror's `sync` does; it starts after they
+   * called, so it covers what each of them must see. Rejects with the database's error, after
+   * recording it for health.
+   */
+  catchUp(): Promise<CatchUpResult> {
+    if (this.queued === null) {
+      const next = this.queue.then(async () => {
+        this.queued = null;
+        try {
+          const result = await this.copyOnce();
+          this.state.lastError = null;
+          return result;
+        } catch (error) {
+          this.state.lastError = error instanceof Error ? error.message : String(error);
+          this.state.lastErrorAt = new Date();
+          throw error;
+        }
+      });
+      this.queue = next.catch(() => undefined);
+      this.queued = next;
+    }
+    return this.queued;
+  }
+
+  /** Catches up every `intervalMs` in the background until close(); failures are logged and kept for health. */
+  start(intervalMs: number): void {
+    if (this.loop !== null || this.closed) return;
+    const tick = (): void => {
+      this.catchUp()
+        .catch((error) => logger().warn({ err: error }, 'ClickHouse sync failed; the next catch-up retries from the same position'))
+        .finally(() => {
+          if (!this.closed) this.loop = setTimeout(tick, intervalMs).unref();
+        });
+    };
+    this.loop = setTimeout(tick, 0).unref();
+  }
+
+  /** Stops the background loop and waits for a catch-up in progress. */
+  async close(): Promise<void> {
+    this.closed = true;
+    if (this.loop) clearTimeout(this.loop);
+    await this.queue;
+  }
+
+  /** The snapshot the last complete catch-up stopped at (null: nothing copied yet). */
+  async position(): Promise<string | null> {
+    await this.ready();
+    const rows = await this.clickhouse.query<{ snapshot: string }>(
+      `SELECT snapshot FROM ${tableName(this.options.database, 'sync_position')} FINAL WHERE name = ${sqlString(POSITION)}`,
+    );
+    return rows.length === 0 ? null : rows[0].snapshot;
+  }
+
+  private async copyOnce(): Promise<CatchUpResult> {
+    const stored = await this.position();
+    const previous = stored === null ? null : parseSnapshot(stored);
+    const { database, batchSize } = this.options;
+    const events = tableName(database, 'events');
+    const copied: CatchUpResult = { events: 0, deletions: 0 };
+    const { snapshot, takenAt } = await withPgClient(this.dataSource, async (client) => {
+      await client.query('BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY');
+      try {
+        await client.query("SET LOCAL timezone = 'UTC'");
+        const { rows } = await client.query<{ snapshot: string; taken_at: Date }>('SELECT pg_current_snapshot()::text AS snapshot, now() AS taken_at');
+        const unseen = previous === null ? 'TRUE' : notVisibleIn(previous);
+        let after = '0';
+        for (;;) {
+          const page = await client.query<EventRow>(
+            `SELECT id::text, user_id, session_id, type, item_id, (extract(epoch FROM ts) * 1000000)::bigint::text AS ts_micros, props::text AS props
+             FROM events WHERE ${unseen} AND events.id > $1::bigint ORDER BY events.id LIMIT $2`,
+            [after, batchSize],
+          );
+          if (page.rows.length === 0) break;
+          await this.clickhouse.insert(
+            events,
+            page.rows.map((row) => ({
+              id: Number(row.id),
+              user_id: row.user_id,
+              session_id: row.session_id,
+              type: row.type,
+              item_id: row.item_id,
+              ts: Number(row.ts_micros),
+              props: row.props ?? '',
+              version: EVENT_VERSION,
+              deleted: 0,
+            })),
+          );
+          copied.events += page.rows.length;
+          this.state.eventsCopied += page.rows.length;
+          this.options.onBatch?.({ ...copied });
+          after = page.rows[page.rows.length - 1].id;
+          if (page.rows.length < batchSize) break;
+        }
+        // Before the first copy, events deleted so far are simply not read; afterwards their tombstones follow.
+        if (previous !== null) {
+          let offset = 0;
+          for (;;) {
+            const page = await client.query<DeletionRow>(
+              `SELECT event_pk::text, user_id, (extract(epoch FROM ts) * 1000000)::bigint::text AS ts_micros
+               FROM event_deletions WHERE ${notVisibleIn(previous)} ORDER BY event_deletions.event_pk LIMIT $1 OFFSET $2`,
+              [batchSize, offset],
+            );
+            if (page.rows.length === 0) break;
+            await this.clickhouse.insert(
+              events,
+              page.rows.map((row) => ({
+                id: Number(row.event_pk),
+                user_id: row.user_id,
+                session_id: null,
+                type: '',
+                item_id: null,
+                ts: Number(row.ts_micros),
+                props: '',
+                version: DELETION_VERSION,
+                deleted: 1,
+              })),
+            );
+            copied.deletions += page.rows.length;
+            this.state.deletionsCopied += page.rows.length;
+            this.options.onBatch?.({ ...copied });
+            offset += page.rows.length;
+            if (page.rows.length < batchSize) break;
+          }
+        }
+        await client.query('COMMIT');
+        return { snapshot: rows[0].snapshot, takenAt: rows[0].taken_at };
+      } catch (error) {
+        await client.query('ROLLBACK').catch(() => undefined);
+        throw error;
+      }
+    });
+    // The position moves only once every page is in.
+    if (snapshot !== stored) {
+      await this.clickhouse.insert(tableName(database, 'sync_position'), [{ name: POSITION, snapshot, written_at: new Date().toISOString().replace('T', ' ').replace('Z', '') }]);
+    }
+    this.state.syncedAt = takenAt;
+    return copied;
+  }
+}

@@ -1,0 +1,290 @@
+/**
+ * FUNNELCAST_ANALYTICS=clickhouse (embedded through chdb, in a temporary folder): the served funnels
+ * answer exactly as the in-process engine does on random logs (every kind of funnel query, every
+ * mode, sessions, filters, exclusions, breakdowns, cohorts), before and after new events and
+ * deletions; and the PostgreSQL → ClickHouse sync stores each event once whatever is read twice,
+ * resumes from its stored position, and misses no late commit.
+ *
+ * chdb loads a ~550 MB native library and allows one data folder per process, so everything that
+ * needs ClickHouse shares this one file and the app's one client.
+ */
+import { execFile } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { promisify } from 'node:util';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { ClickHouseClient } from '../src/analytics/clickhouse-client';
+import { ClickHouseSync } from '../src/analytics/clickhouse-sync';
+import { withPgClient } from '../src/db/data-source';
+import type { FunnelSpec } from '../src/funnel/funnel-definition';
+import { FunnelService } from '../src/funnel/funnel.service';
+import { Rng } from '../src/ml/random';
+import { startTestApp, TestApp } from './support/app';
+
+const START = Date.UTC(2026, 2, 2, 20);
+const MINUTE = 60_000;
+const FROM = new Date(START);
+const TO = new Date(START + 3 * 24 * 60 * MINUTE);
+const DATABASE = 'funnelcast_test';
+
+/** Random events over three days on whole minutes: few users and sessions, so chains, ties in time and repeats are common. */
+function randomEvents(seed: number, count: number, round: number) {
+  const random = Rng.stream(seed * 7919);
+  const pick = <T>(values: T[]): T => values[random.below(values.length)];
+  return Array.from({ length: count }, (_, n) => ({
+    eventId: `c${seed}-${round}-${n}`,
+    type: pick(['a', 'a', 'b', 'b', 'c', 'x']),
+    userId: `u${random.below(100)}`,
+    sessionId: random.next() < 0.1 ? null : `s${random.below(3)}-r${round}`,
+    itemId: random.next() < 0.2 ? null : `i${random.below(12)}`,
+    timestamp: START + random.below(3 * 24 * 60) * MINUTE,
+    properties: pick([{ p: random.below(4), device: pick(['mobile', 'desktop']) }, { p: String(random.below(4)) }, { device: null }, {}]),
+  }));
+}
+
+const MODES: string[][] = [
+  [],
+  ['strict_order'],
+  ['strict_deduplication'],
+  ['strict_increase'],
+  ['strict_once'],
+  ['strict_order', 'allow_reentry'],
+  ['strict_increase', 'strict_once', 'strict_deduplication'],
+];
+
+function specs(): { name: string; spec: FunnelSpec }[] {
+  const base = { conversionWindowSeconds: 3 * 3600, from: FROM, to: TO };
+  const list: { name: string; spec: FunnelSpec }[] = [];
+  for (const countBy of ['user', 'session'] as const) {
+    for (const modes of MODES) {
+      list.push({ name: `plain ${countBy} ${modes}`, spec: { ...base, countBy, modes, steps: [{ type: 'a' }, { type: 'b' }, { type: 'c' }] } });
+    }
+    list.push({
+      name: `repeated step type ${countBy}`,
+      spec: { ...base, countBy, modes: ['strict_increase'], steps: [{ type: 'a' }, { type: 'a' }, { type: 'b' }] },
+    });
+    list.push({
+      name: `filters, exclusion, breakdown ${countBy}`,
+      spec: {
+        ...base,
+        countBy,
+        steps: [{ type: 'a', filters: [{ property: 'p', op: 'lt', value: 3 }] }, { type: 'b' }, { type: 'c', filters: [{ property: 'device', op: 'neq', value: 'desktop' }] }],
+        exclusions: [{ type: 'x', fromStep: 1, toStep: 2 }],
+        breakdown: { property: 'device', limit: 2 },
+      },
+    });
+    list.push({
+      name: `item filters, breakdown by category ${countBy}`,
+      spec: {
+        ...base,
+        countBy,
+        steps: [{ type: 'a', filters: [{ property: 'itemId', op: 'in', value: ['i1', 'i2', 'i3', 'i4', 'i5'] }] }, { type: 'b' }],
+        breakdown: { property: 'item.category' },
+      },
+    });
+    list.push({
+      name: `cohort, narrow range, strict order ${countBy}`,
+      spec: {
+        ...base,
+        countBy,
+        modes: ['strict_order'],
+        from: new Date(START + 600 * MINUTE),
+        to: new Date(START + 2000 * MINUTE),
+        steps: [{ type: 'b' }, { type: 'a' }],
+        cohort: { userIds: ['u1', 'u2', 'u3', 'u5', 'u8', 'u13', 'u21', 'u34', 'u55', 'u89'] },
+      },
+    });
+  }
+  return list;
+}
+
+/** Every funnel query on one service: reports, trends, time to convert, and dropped-off pages followed by cursor. */
+async function everything(service: FunnelService): Promise<Record<string, unknown>> {
+  const out: Record<string, unknown> = {};
+  for (const { name, spec } of specs()) {
+    out[`funnel ${name}`] = await service.funnel(spec);
+    out[`trend ${name}`] = await service.trend(spec, 'day');
+    out[`timeToConvert ${name}`] = await service.timeToConvert(spec, 1, 2, 7);
+    const pages: unknown[] = [];
+    let after: string | null = null;
+    for (let page = 0; page < 3; page++) {
+      const connection = await service.droppedOff(spec, 1, 9, after);
+      pages.push(connection);
+      if (!connection.pageInfo.hasNextPage) break;
+      after = connection.pageInfo.endCursor;
+    }
+    out[`droppedOff ${name}`] = pages;
+  }
+  return out;
+}
+
+let folder: string;
+let t: TestApp;
+let inProcess: FunnelService;
+let clickhouse: ClickHouseClient;
+
+async function storedCount(final = true): Promise<number> {
+  const [row] = await clickhouse.query<{ n: number }>(`SELECT count() AS n FROM ${DATABASE}.events${final ? ' FINAL' : ''}`);
+  return Number(row.n);
+}
+
+async function postgresCount(): Promise<number> {
+  const [row]: { n: number }[] = await t.app.services.dataSource.query('SELECT count(*)::int AS n FROM events');
+  return row.n;
+}
+
+beforeAll(async () => {
+  folder = mkdtempSync(join(tmpdir(), 'funnelcast-chdb-'));
+  t = await startTestApp('clickhouse', {
+    FUNNELCAST_ANALYTICS: 'clickhouse',
+    FUNNELCAST_CLICKHOUSE_PATH: folder,
+    FUNNELCAST_CLICKHOUSE_DATABASE: DATABASE,
+    // Small pages, so a catch-up is several INSERTs; the background loop stays out of the way.
+    FUNNELCAST_CLICKHOUSE_SYNC_BATCH: '700',
+    FUNNELCAST_CLICKHOUSE_SYNC_INTERVAL_MS: '3600000',
+  });
+  clickhouse = t.app.services.analytics!.client;
+  inProcess = new FunnelService(t.app.services.dataSource, undefined, { workers: 0 });
+  await t.app.services.catalog.upsert(Array.from({ length: 12 }, (_, n) => ({ id: `i${n}`, category: n % 3 === 0 ? null : `cat-${n % 3}` })));
+});
+
+afterAll(async () => {
+  await inProcess?.close();
+  await t?.stop();
+  if (folder) rmSync(folder, { recursive: true, force: true });
+});
+
+it('answers every funnel query exactly as the in-process engine, before and after new events and deletions', async () => {
+  const served = t.app.services.funnels;
+  expect(served.engine?.description).toMatch(/^clickhouse \(chdb /);
+  let compared = 0;
+  for (let round = 0; round < 3; round++) {
+    expect((await t.app.services.events.ingest(randomEvents(round + 1, 1500, round))).accepted).toBe(1500);
+    if (round === 1) {
+      // User erasure: every event of two users; retention: the first hours. The mirror assumes an
+      // append-only table, so it reloads; ClickHouse gets tombstones through event_deletions.
+      await t.app.services.dataSource.query(`DELETE FROM events WHERE user_id IN (SELECT id FROM users WHERE external_id IN ('u7', 'u8')) OR ts < $1`, [
+        new Date(START + 300 * MINUTE),
+      ]);
+      await inProcess.mirror.reset();
+    }
+    if (round === 2) await t.app.services.catalog.upsert([{ id: 'i4', category: 'cat-moved' }]);
+    const expected = await everything(inProcess);
+    const actual = await everything(served);
+    for (const key of Object.keys(expected)) {
+      expect({ key, value: actual[key] }).toEqual({ key, value: expected[key] });
+      compared++;
+    }
+    expect(await storedCount()).toBe(await postgresCount());
+  }
+  expect(compared).toBe(3 * specs().length * 4);
+  // Not empty answers: the plain funnel converts somewhere, and a breakdown has groups.
+  const plain = (await served.funnel(specs()[0].spec)).steps;
+  expect(plain[2].count).toBeGreaterThan(0);
+  expect((await served.funnel(specs().find((s) => s.name.startsWith('filters'))!.spec)).breakdown!.length).toBeGreaterThan(1);
+});
+
+it('serves a funnel over GraphQL from ClickHouse and shows the engine and its lag in health', async () => {
+  const query = `query($input: FunnelInput!) { funnel(input: $input) { totalUnits steps { count conversionFromFirst timeFromPrevious { median p90 average } } } }`;
+  const input = { steps: [{ type: 'a' }, { type: 'b' }], conversionWindowSeconds: 3600, from: FROM.toISOString(), to: TO.toISOString() };
+  const response = await t.gql(query, { input });
+  expect(response.errors).toBeUndefined();
+  const reference = await inProcess.funnel({ ...input, from: FROM, to: TO });
+  expect(response.data!.funnel.totalUnits).toBe(reference.totalUnits);
+  expect(response.data!.funnel.steps.map((step: { count: number }) => step.count)).toEqual(reference.steps.map((step) => step.count));
+  const health = await t.gql('{ health { status analytics { engine lagSeconds syncedAt lastError } } }', {}, null);
+  expect(health.data!.health.status).toBe('ok');
+  expect(health.data!.health.analytics).toMatchObject({ engine: 'clickhouse', lastError: null });
+  expect(health.data!.health.analytics.lagSeconds).toBeGreaterThanOrEqual(0);
+});
+
+describe('the PostgreSQL → ClickHouse sync', () => {
+  const options = { database: DATABASE, batchSize: 500 };
+
+  it('stores an event once when a batch is copied again (an old position written back)', async () => {
+    const sync = t.app.services.analytics!.sync;
+    await sync.catchUp();
+    const before = await sync.position();
+    await t.app.services.events.ingest(randomEvents(11, 1200, 11));
+    expect((await sync.catchUp()).events).toBe(1200);
+    // As if the position write had been lost: the next catch-up reads the same 1200 events again.
+    await clickhouse.insert(`${DATABASE}.sync_position`, [{ name: 'events', snapshot: before, written_at: new Date().toISOString().replace('T', ' ').replace('Z', '') }]);
+    expect(await sync.position()).toBe(before);
+    expect((await sync.catchUp()).events).toBe(1200);
+    expect(await storedCount()).toBe(await postgresCount());
+  });
+
+  it('resumes from its stored position after a restart, and after a catch-up that failed half-way', async () => {
+    await t.app.services.analytics!.sync.catchUp();
+    // A new process: nothing in memory, the position read back from ClickHouse.
+    const restarted = new ClickHouseSync(t.app.services.dataSource, clickhouse, options);
+    expect((await restarted.catchUp()).events).toBe(0);
+    await t.app.services.events.ingest(randomEvents(12, 1300, 12));
+    // The second INSERT fails: the first 500 events are in, the position has not moved.
+    let inserts = 0;
+    const failing: ClickHouseClient = {
+      ...clickhouse,
+      description: clickhouse.description,
+      command: (sql) => clickhouse.command(sql),
+      query: (sql) => clickhouse.query(sql),
+      close: async () => undefined,
+      insert: async (table, rows) => {
+        if (++inserts === 2) throw new Error('connection reset');
+        return clickhouse.insert(table, rows);
+      },
+    };
+    const crashing = new ClickHouseSync(t.app.services.dataSource, failing, options);
+    const position = await crashing.position();
+    await expect(crashing.catchUp()).rejects.toThrow('connection reset');
+    expect(crashing.status.lastError).toBe('connection reset');
+    expect(await crashing.position()).toBe(position);
+    expect(await storedCount()).toBe((await postgresCount()) - 1300 + 500);
+    // The next process reads the 1300 again; the 500 copied twice are stored once.
+    const next = new ClickHouseSync(t.app.services.dataSource, clickhouse, options);
+    expect((await next.catchUp()).events).toBe(1300);
+    expect(next.status.lastError).toBeNull();
+    expect(await storedCount()).toBe(await postgresCount());
+    expect(await storedCount(false)).toBeGreaterThan(await storedCount());
+  });
+
+  it('copies a transaction that commits after later ones were copied (commit order, not id order)', async () => {
+    const sync = new ClickHouseSync(t.app.services.dataSource, clickhouse, options);
+    await sync.catchUp();
+    const [{ id: user }]: { id: number }[] = await t.app.services.dataSource.query(`SELECT id FROM users WHERE external_id = 'u1'`);
+    await withPgClient(t.app.services.dataSource, async (late) => {
+      await late.query('BEGIN');
+      // Takes its id now, commits last.
+      await late.query(`INSERT INTO events (event_id, user_id, type, ts) VALUES ('late-1', $1, 'a', $2)`, [user, FROM]);
+      await t.app.services.events.ingest([{ eventId: 'early-1', userId: 'u1', type: 'b', timestamp: START + MINUTE }]);
+      await sync.catchUp();
+      const seen = async (): Promise<string[]> => {
+        const ids: { id: string }[] = await t.app.services.dataSource.query(`SELECT id::text FROM events WHERE event_id IN ('late-1', 'early-1') ORDER BY event_id`);
+        const rows = await clickhouse.query<{ id: number }>(`SELECT id FROM ${DATABASE}.events FINAL WHERE id IN (${ids.map((row) => row.id).join(', ')})`);
+        return rows.map((row) => String(row.id));
+      };
+      expect(await seen()).toHaveLength(1);
+      await late.query('COMMIT');
+      await sync.catchUp();
+      expect(await seen()).toHaveLength(2);
+    });
+    expect(await storedCount()).toBe(await postgresCount());
+  });
+});
+
+it('backfills an existing shop with `funnelcast clickhouse-backfill` (its own process and data folder), and a second run copies nothing', async () => {
+  const own = mkdtempSync(join(tmpdir(), 'funnelcast-backfill-'));
+  try {
+    const env = { ...process.env, FUNNELCAST_ENV_FILE: '', DATABASE_URL: t.db.url, FUNNELCAST_CLICKHOUSE_PATH: own, FUNNELCAST_CLICKHOUSE_SYNC_BATCH: '1000' };
+    // Both runs in one process: chdb's native library loads once.
+    const script = `const { main } = require('./dist/src/cli/main'); (async () => { for (let i = 0; i < 2; i++) await main(['clickhouse-backfill']); })()`;
+    const { stdout } = await promisify(execFile)(process.execPath, ['-e', script], { env, cwd: join(__dirname, '..') });
+    const events = await postgresCount();
+    const holds = [...stdout.matchAll(/Copied ([\d,]+) events .* now holds ([\d,]+) events/g)].map((match) => [match[1], match[2]].map((n) => Number(n.replace(/,/g, ''))));
+    expect(holds).toEqual([
+      [events, events],
+      [0, events],
+    ]);
+  } finally {
+    rmSync(own, { recursive: true, force: true });
+  }
+});
