@@ -94,6 +94,8 @@ export interface Config {
   clickhouseSyncBatch: number;
   /** Pause between two catch-ups of the ClickHouse sync loop, in milliseconds. */
   clickhouseSyncIntervalMs: number;
+  /** Days `event_deletions` keeps a deleted event for the ClickHouse sync; a copy further behind must be copied afresh. */
+  clickhouseDeletionLogDays: number;
   /** Funnels over at least this many events run split across all funnel workers at once (funnel-split.ts). */
   funnelSplitEvents: number;
   /**
@@ -291,6 +293,7 @@ function environmentSpec(env: NodeJS.ProcessEnv) {
     FUNNELCAST_CLICKHOUSE_DATABASE: matching(/^[A-Za-z_][A-Za-z0-9_]{0,63}$/, 'a ClickHouse database name (letters, digits, _)')({ default: 'funnelcast' }),
     FUNNELCAST_CLICKHOUSE_SYNC_BATCH: wholeNumber(1, 10_000_000)({ default: 100_000 }),
     FUNNELCAST_CLICKHOUSE_SYNC_INTERVAL_MS: wholeNumber(10, 3_600_000)({ default: 1000 }),
+    FUNNELCAST_CLICKHOUSE_DELETION_LOG_DAYS: wholeNumber(1, 3650)({ default: 7 }),
   };
 }
 
@@ -375,6 +378,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     clickhouseDatabase: read.FUNNELCAST_CLICKHOUSE_DATABASE,
     clickhouseSyncBatch: read.FUNNELCAST_CLICKHOUSE_SYNC_BATCH,
     clickhouseSyncIntervalMs: read.FUNNELCAST_CLICKHOUSE_SYNC_INTERVAL_MS,
+    clickhouseDeletionLogDays: read.FUNNELCAST_CLICKHOUSE_DELETION_LOG_DAYS,
   };
 }
 

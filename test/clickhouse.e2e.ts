@@ -14,7 +14,7 @@ import { promisify } from 'node:util';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { ClickHouseClient } from '../src/analytics/clickhouse-client';
-import { ClickHouseSync } from '../src/analytics/clickhouse-sync';
+import { ClickHouseSync, StaleCopyError } from '../src/analytics/clickhouse-sync';
 import { withPgClient } from '../src/db/data-source';
 import type { FunnelSpec } from '../src/funnel/funnel-definition';
 import { FunnelService } from '../src/funnel/funnel.service';
@@ -268,6 +268,42 @@ describe('the PostgreSQL → ClickHouse sync', () => {
       expect(await seen()).toHaveLength(2);
     });
     expect(await storedCount()).toBe(await postgresCount());
+  });
+
+  it('installs the deletion log itself, prunes rows older than its days, and refuses a copy older than that', async () => {
+    const dataSource = t.app.services.dataSource;
+    const triggers = async () => Number((await dataSource.query(`SELECT count(*) AS n FROM pg_trigger WHERE tgname = 'events_record_deletion'`))[0].n);
+    // The migration leaves it out (a shop without ClickHouse logs nothing: test/funnel.e2e.ts); a sync's start puts it in.
+    await t.app.services.analytics!.sync.catchUp();
+    expect(await triggers()).toBe(1);
+    await dataSource.query(`DROP TRIGGER events_record_deletion ON events`);
+    expect(await triggers()).toBe(0);
+    const sync = new ClickHouseSync(dataSource, clickhouse, { ...options, deletionLogDays: 3 });
+    await sync.catchUp();
+    expect(await triggers()).toBe(1);
+
+    // A row deleted four days ago is past a 3-day log; one deleted two days ago is kept.
+    await dataSource.query(
+      `INSERT INTO event_deletions (event_pk, user_id, ts, deleted_at) VALUES (900000001, 1, now(), now() - interval '4 days'), (900000002, 1, now(), now() - interval '2 days')`,
+    );
+    await sync.catchUp();
+    // (Their tombstones name no stored event: nothing to drop in ClickHouse.)
+    const kept: { event_pk: string }[] = await dataSource.query(`SELECT event_pk::text FROM event_deletions WHERE event_pk > 900000000 ORDER BY event_pk`);
+    expect(kept.map((row) => row.event_pk)).toEqual(['900000002']);
+
+    // A position taken four days ago: deletions since may have been pruned, so the copy stops and says how to recover.
+    const position = await sync.position();
+    const fourDaysAgo = new Date(Date.now() - 4 * 86_400_000).toISOString().replace('T', ' ').replace('Z', '');
+    // (The newest write wins in FINAL: the fresher rows go first.)
+    await clickhouse.command(`TRUNCATE TABLE ${DATABASE}.sync_position`);
+    await clickhouse.insert(`${DATABASE}.sync_position`, [{ name: 'events', snapshot: position, written_at: fourDaysAgo }]);
+    const stale = new ClickHouseSync(dataSource, clickhouse, { ...options, deletionLogDays: 3 });
+    const refusal = stale.catchUp();
+    await expect(refusal).rejects.toBeInstanceOf(StaleCopyError);
+    await expect(refusal).rejects.toThrow(/last brought up to date 4\.0 days ago, longer than the deletion log keeps deletions \(FUNNELCAST_CLICKHOUSE_DELETION_LOG_DAYS = 3\).*funnelcast clickhouse-backfill --reset/);
+    // With a longer log the same copy goes on, and its position is fresh again.
+    expect((await new ClickHouseSync(dataSource, clickhouse, { ...options, deletionLogDays: 7 }).catchUp()).events).toBe(0);
+    await expect(new ClickHouseSync(dataSource, clickhouse, { ...options, deletionLogDays: 3 }).catchUp()).resolves.toBeDefined();
   });
 });
 

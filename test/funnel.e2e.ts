@@ -78,6 +78,11 @@ beforeAll(async () => {
 afterAll(() => t.stop());
 
 describe('funnel', () => {
+  it('keeps no deletion log with the in-process engine (the ClickHouse sync installs its trigger)', async () => {
+    const [{ n }] = await t.app.services.dataSource.query(`SELECT count(*)::int AS n FROM pg_trigger WHERE tgname = 'events_record_deletion'`);
+    expect(n).toBe(0);
+  });
+
   it('counts users, conversion, drop-off and time between steps', async () => {
     const result = await funnel({});
     expect(result.totalUnits).toBe(7);

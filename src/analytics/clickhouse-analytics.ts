@@ -28,6 +28,8 @@ export interface AnalyticsHealth {
 export interface ClickHouseAnalyticsOptions {
   database: string;
   batchSize: number;
+  /** FUNNELCAST_CLICKHOUSE_DELETION_LOG_DAYS (default 7). */
+  deletionLogDays?: number;
 }
 
 export class ClickHouseAnalytics implements FunnelEngine {
@@ -39,13 +41,17 @@ export class ClickHouseAnalytics implements FunnelEngine {
     readonly client: ClickHouseClient,
     options: ClickHouseAnalyticsOptions,
   ) {
-    this.sync = new ClickHouseSync(dataSource, client, { database: options.database, batchSize: options.batchSize });
+    this.sync = new ClickHouseSync(dataSource, client, { database: options.database, batchSize: options.batchSize, deletionLogDays: options.deletionLogDays });
     this.funnels = new ClickHouseFunnels(dataSource, client, this.sync, options.database);
   }
 
   /** The store the configuration describes (chdb on FUNNELCAST_CLICKHOUSE_PATH, or the server at FUNNELCAST_CLICKHOUSE_URL). */
   static fromConfig(dataSource: DataSource, config: Config): ClickHouseAnalytics {
-    return new ClickHouseAnalytics(dataSource, clickhouseClientOf(config), { database: config.clickhouseDatabase, batchSize: config.clickhouseSyncBatch });
+    return new ClickHouseAnalytics(dataSource, clickhouseClientOf(config), {
+      database: config.clickhouseDatabase,
+      batchSize: config.clickhouseSyncBatch,
+      deletionLogDays: config.clickhouseDeletionLogDays,
+    });
   }
 
   get description(): string {

@@ -11,9 +11,12 @@
  * the old position by the next one, and the rows already inserted are merged away. A restart reads
  * the position back, so it resumes where the last complete catch-up stopped.
  *
- * Deletes: `event_deletions` (filled by a trigger on `events`, migration 1765400000016) is read the
- * same way, and each deleted event gets a tombstone row (higher version, deleted = 1). TRUNCATE
- * fires no row trigger: after one, empty the ClickHouse table too (docs/analytics-store.md).
+ * Deletes: `event_deletions` (filled by a trigger on `events` that `ensureDeletionLog` installs
+ * before the first copy; migration 1765400000016) is read the same way, and each deleted event gets
+ * a tombstone row (higher version, deleted = 1). TRUNCATE fires no row trigger: after one, empty the
+ * ClickHouse table too (docs/analytics-store.md). Rows older than `deletionLogDays` are pruned after
+ * each catch-up, so the log stays small; a copy whose last catch-up is older than that could have
+ * missed deletions, and refuses to go on (`StaleCopyError`) until it is copied afresh.
  */
 import type { DataSource } from 'typeorm';
 import { withPgClient } from '../db/data-source';
@@ -45,6 +48,26 @@ export interface ClickHouseSyncOptions {
   batchSize: number;
   /** Called after each inserted page (the backfill command prints progress). */
   onBatch?: (copied: CatchUpResult) => void;
+  /** Days `event_deletions` keeps a row (FUNNELCAST_CLICKHOUSE_DELETION_LOG_DAYS); default 7. */
+  deletionLogDays?: number;
+}
+
+/** The copy's last catch-up is older than the deletion log reaches back: deletions may be missing. */
+export class StaleCopyError extends Error {}
+
+/** A copy rewrites its position at least this often, even when no transaction moved the snapshot, so an idle shop never looks stale. */
+const POSITION_REFRESH_MS = 60 * 60 * 1000;
+
+/**
+ * Installs the trigger that records every deleted event in `event_deletions` (once: it is left
+ * alone when present, so a start takes no lock on `events`). Creating it waits for the deletes in
+ * flight and holds new ones back for that instant, so no delete commits half-recorded; it must
+ * exist before the first copy's snapshot, which `ClickHouseSync.ready` guarantees.
+ */
+export async function ensureDeletionLog(dataSource: DataSource): Promise<void> {
+  const [present] = await dataSource.query(`SELECT 1 FROM pg_trigger WHERE tgname = 'events_record_deletion' AND tgrelid = 'events'::regclass`);
+  if (present) return;
+  await dataSource.query(`CREATE OR REPLACE TRIGGER events_record_deletion AFTER DELETE ON events FOR EACH ROW EXECUTE FUNCTION record_event_deletion()`);
 }
 
 interface EventRow {
@@ -86,7 +109,7 @@ export class ClickHouseSync {
 
   /** Tables created (once per instance). */
   ready(): Promise<void> {
-    this.schemaReady ??= ensureClickHouseSchema(this.clickhouse, this.options.database).catch((error) => {
+    this.schemaReady ??= Promise.all([ensureDeletionLog(this.dataSource), ensureClickHouseSchema(this.clickhouse, this.options.database)]).then(() => undefined).catch((error) => {
       this.schemaReady = null;
       throw error;
     });
@@ -141,16 +164,37 @@ export class ClickHouseSync {
 
   /** The snapshot the last complete catch-up stopped at (null: nothing copied yet). */
   async position(): Promise<string | null> {
+    return (await this.storedPosition())?.snapshot ?? null;
+  }
+
+  /** The stored position and the instant its snapshot was taken (PostgreSQL's clock). */
+  private async storedPosition(): Promise<{ snapshot: string; takenAtMs: number } | null> {
     await this.ready();
-    const rows = await this.clickhouse.query<{ snapshot: string }>(
-      `SELECT snapshot FROM ${tableName(this.options.database, 'sync_position')} FINAL WHERE name = ${sqlString(POSITION)}`,
+    const rows = await this.clickhouse.query<{ snapshot: string; taken_ms: string | number }>(
+      `SELECT snapshot, toUnixTimestamp64Milli(written_at) AS taken_ms FROM ${tableName(this.options.database, 'sync_position')} FINAL WHERE name = ${sqlString(POSITION)}`,
     );
-    return rows.length === 0 ? null : rows[0].snapshot;
+    return rows.length === 0 ? null : { snapshot: rows[0].snapshot, takenAtMs: Number(rows[0].taken_ms) };
+  }
+
+  private get deletionLogDays(): number {
+    return this.options.deletionLogDays ?? 7;
   }
 
   private async copyOnce(): Promise<CatchUpResult> {
-    const stored = await this.position();
+    const position = await this.storedPosition();
+    const stored = position?.snapshot ?? null;
     const previous = stored === null ? null : parseSnapshot(stored);
+    if (position !== null) {
+      const [{ now_ms }] = await this.dataSource.query(`SELECT (extract(epoch FROM now()) * 1000)::float8 AS now_ms`);
+      const ageDays = (Number(now_ms) - position.takenAtMs) / 86_400_000;
+      if (ageDays > this.deletionLogDays) {
+        throw new StaleCopyError(
+          `The ClickHouse copy was last brought up to date ${ageDays.toFixed(1)} days ago, longer than the deletion log keeps deletions ` +
+            `(FUNNELCAST_CLICKHOUSE_DELETION_LOG_DAYS = ${this.deletionLogDays}), so events deleted since may still be in it. ` +
+            'Copy it afresh: funnelcast clickhouse-backfill --reset.',
+        );
+      }
+    }
     const { database, batchSize } = this.options;
     const events = tableName(database, 'events');
     const copied: CatchUpResult = { events: 0, deletions: 0 };
@@ -226,11 +270,13 @@ export class ClickHouseSync {
         throw error;
       }
     });
-    // The position moves only once every page is in.
-    if (snapshot !== stored) {
-      await this.clickhouse.insert(tableName(database, 'sync_position'), [{ name: POSITION, snapshot, written_at: new Date().toISOString().replace('T', ' ').replace('Z', '') }]);
+    // The position moves only once every page is in. Its time is the snapshot's (PostgreSQL's
+    // clock), which the staleness check and the pruning below both measure against.
+    if (snapshot !== stored || position === null || takenAt.getTime() - position.takenAtMs > POSITION_REFRESH_MS) {
+      await this.clickhouse.insert(tableName(database, 'sync_position'), [{ name: POSITION, snapshot, written_at: takenAt.toISOString().replace('T', ' ').replace('Z', '') }]);
     }
     this.state.syncedAt = takenAt;
+    await this.dataSource.query(`DELETE FROM event_deletions WHERE deleted_at < now() - make_interval(days => $1)`, [this.deletionLogDays]);
     return copied;
   }
 }

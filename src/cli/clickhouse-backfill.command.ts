@@ -39,6 +39,7 @@ export async function run(argv: string[]): Promise<number> {
       const progress = new ClickHouseSync(dataSource, client, {
         database: settings.clickhouseDatabase,
         batchSize: settings.clickhouseSyncBatch,
+        deletionLogDays: settings.clickhouseDeletionLogDays,
         onBatch: ({ events, deletions }) => process.stdout.write(`\r${events.toLocaleString('en')} events, ${deletions.toLocaleString('en')} deletions copied`),
       });
       const copied = await progress.catchUp();
