@@ -1,6 +1,7 @@
 import { gql } from '../api.js';
 import type { Page } from '../main.js';
-import { busy, chartBox, COLOURS, csvField, dateTime, dayInput, download, duration, el, errorBox, field, number, percent, section, select, table } from '../ui.js';
+import { csvLine } from '../csv.js';
+import { busy, chartBox, COLOURS, dateTime, dayInput, download, duration, el, errorBox, field, number, percent, section, select, table } from '../ui.js';
 
 interface StepFilter {
   property: string;
@@ -348,7 +349,7 @@ function droppedOffPanel(input: FunnelDefinition, steps: StepResult[]): HTMLElem
     let after: string | null = null;
     for (;;) {
       const connection = await read(1000, after);
-      for (const { node } of connection.edges) lines.push([node.userId, node.sessionId, node.reachedAt].map(csvField).join(','));
+      for (const { node } of connection.edges) lines.push(csvLine([node.userId, node.sessionId, node.reachedAt]));
       if (!connection.pageInfo.hasNextPage) break;
       after = connection.pageInfo.endCursor;
     }
