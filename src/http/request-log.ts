@@ -42,7 +42,8 @@ export function observeRequest(request: IncomingMessage, response: ServerRespons
     const [firstCode] = observation.errorCodes;
     // Answers Apollo gives without running plugins (e.g. a wrong content type) still have a status.
     const outcome = firstCode !== undefined ? codeLabel(firstCode) : status >= 400 ? `HTTP_${status}` : 'ok';
-    const operation = observation.graphql ? metrics.operations.labelOf(observation.operation) : undefined;
+    // Only requests with a valid key may turn a new operation name into a label (OperationLabels).
+    const operation = observation.graphql ? metrics.operations.labelOf(observation.operation, observation.principal !== null) : undefined;
     log.info(
       {
         method: request.method,
