@@ -274,5 +274,22 @@ describe('operations: metrics, request log, queue dashboard', () => {
       expect(body.queues.map((queue) => queue.name)).toEqual(['training']);
       expect(body.queues[0].readOnlyMode).toBe(true);
     });
+
+    it('is read-only on the server too, may not be framed and does not name its framework', async () => {
+      // The admin's own browser sends Basic credentials with any request, a forged one included:
+      // bull-board's actions must be refused by the server, not only hidden in its page.
+      for (const action of ['pause', 'resume', 'empty', 'clean/failed', 'retry/failed', 'obliterate']) {
+        const response = await fetch(`${apiOrigin()}/admin/queues/api/queues/training/${action}`, { method: 'PUT', headers: { authorization: basic(t.adminKey) } });
+        expect([action, response.status]).toEqual([action, 405]);
+      }
+      for (const path of ['/admin/queues', '/admin/queues/api/queues']) {
+        const response = await board(path, basic(t.adminKey));
+        expect(response.status).toBe(200);
+        expect(response.headers.get('content-security-policy')).toBe("frame-ancestors 'none'");
+        expect(response.headers.get('x-frame-options')).toBe('DENY');
+        expect(response.headers.get('x-content-type-options')).toBe('nosniff');
+        expect(response.headers.get('x-powered-by')).toBeNull();
+      }
+    });
   });
 });
