@@ -58,7 +58,7 @@ export const recommendationsPage: Page = {
     forUser.addEventListener('click', () =>
       void busy(forUser, errors, async () => {
         const data = await gql<{ recommendations: { listId: string; items: ServedItem[] } }>(
-          `query($userId: ID!, $limit: Int!) { recommendations(userId: $userId, limit: $limit) { ${ITEM_FIELDS} } }`,
+          `query ConsoleRecommendations($userId: ID!, $limit: Int!) { recommendations(userId: $userId, limit: $limit) { ${ITEM_FIELDS} } }`,
           { userId: userId.value.trim(), limit: Number(limit.value) },
         );
         served.replaceChildren(el('p', { class: 'muted' }, `List ${data.recommendations.listId} for user ${userId.value.trim()}`), servedTable(data.recommendations.items));
@@ -68,7 +68,7 @@ export const recommendationsPage: Page = {
       void busy(forSession, errors, async () => {
         const itemIds = sessionItems.value.split(',').map((id) => id.trim()).filter(Boolean);
         const data = await gql<{ sessionRecommendations: { listId: string; items: ServedItem[] } }>(
-          `query($itemIds: [ID!]!, $limit: Int!) { sessionRecommendations(itemIds: $itemIds, limit: $limit) { ${ITEM_FIELDS} } }`,
+          `query ConsoleSessionRecommendations($itemIds: [ID!]!, $limit: Int!) { sessionRecommendations(itemIds: $itemIds, limit: $limit) { ${ITEM_FIELDS} } }`,
           { itemIds, limit: Number(limit.value) },
         );
         served.replaceChildren(el('p', { class: 'muted' }, `Session list ${data.sessionRecommendations.listId}`), servedTable(data.sessionRecommendations.items));
@@ -95,7 +95,7 @@ function performanceSection(): HTMLElement {
     const fromMs = Date.parse(`${from.value}T00:00:00Z`);
     const toMs = Date.parse(`${to.value}T00:00:00Z`);
     if (!(toMs > fromMs)) throw new Error('The range must end after it starts.');
-    const query = `query($from: DateTime!, $to: DateTime!) { recommendationPerformance(from: $from, to: $to) { recommenders { ${PERFORMANCE_FIELDS} } } }`;
+    const query = `query ConsoleRecommendationPerformance($from: DateTime!, $to: DateTime!) { recommendationPerformance(from: $from, to: $to) { recommenders { ${PERFORMANCE_FIELDS} } } }`;
     const whole = await gql<{ recommendationPerformance: { recommenders: Performance[] } }>(query, { from: new Date(fromMs).toISOString(), to: new Date(toMs).toISOString() });
     totals.replaceChildren(
       whole.recommendationPerformance.recommenders.length
