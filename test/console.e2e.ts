@@ -185,10 +185,17 @@ describe('web console in headless Chromium', () => {
     expect(csv.slice(1, 21).map((line) => line.split(',')[0])).toEqual(firstPage);
     await screenshot(page, 'funnels');
 
-    // Saved, listed, and opened again.
+    // Saved, listed, and opened again: the builder gets back every setting of the definition.
+    await page.check('input[name=excludeAnomalous]');
     await page.fill('input[name=saveName]', 'view to purchase');
     await page.click('button:text("Save funnel")');
     await page.waitForSelector('[data-testid=saved-funnels-table] td:text("view → cart → purchase")', APPEARS);
+    await page.uncheck('input[name=excludeAnomalous]');
+    await page.fill('input[name=breakdown]', '');
+    await page.click('[data-testid=saved-funnels-table] button:text("Open")');
+    expect(await page.isChecked('input[name=excludeAnomalous]')).toBe(true);
+    expect(await page.inputValue('input[name=breakdown]')).toBe('device');
+    await page.waitForSelector('[data-testid=run-funnel]:enabled', APPEARS);
     await page.close();
   });
 

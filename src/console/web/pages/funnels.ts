@@ -115,6 +115,7 @@ export const funnelsPage: Page = {
       fromInput.value = saved.from.slice(0, 10);
       toInput.value = saved.to.slice(0, 10);
       breakdownInput.value = saved.breakdown?.property ?? '';
+      excludeAnomalous.checked = saved.excludeAnomalous === true;
       drawSteps();
     }
 
