@@ -235,11 +235,15 @@ describe('operations: metrics, request log, queue dashboard', () => {
       const linesBefore = logLines.length;
       expect((await fetch(`${apiOrigin()}/nowhere`)).status).toBe(404);
       expect((await fetch(`${apiOrigin()}/healthz`)).status).toBe(200);
+      // A client chooses the path: a long one is cut, so a line stays small whatever is sent.
+      const longPath = `/${'x'.repeat(8000)}`;
+      expect((await fetch(`${apiOrigin()}${longPath}`)).status).toBe(404);
       await new Promise((done) => setImmediate(done));
       const lines = logLines.slice(linesBefore).filter((line) => line.msg === 'request');
       expect(lines).toEqual([
         expect.objectContaining({ method: 'GET', path: '/nowhere', status: 404, outcome: 'NOT_FOUND' }),
         expect.objectContaining({ method: 'GET', path: '/healthz', status: 200, outcome: 'ok' }),
+        expect.objectContaining({ method: 'GET', path: `${longPath.slice(0, 256)}…`, status: 404, outcome: 'NOT_FOUND' }),
       ]);
     });
   });
