@@ -260,6 +260,18 @@ describe('web console in headless Chromium', () => {
     // One row per recommender and version that served the five items: together, 5 impressions and 2 clicks.
     const sum = async (column: number) => (await analyst.locator(`[data-testid=performance-table] tbody tr td:nth-child(${column})`).allTextContents()).reduce((total, cell) => total + Number(cell), 0);
     expect([await sum(2), await sum(3)]).toEqual([5, 2]);
+    // Per day, any figure of the table: the day's impressions and clicks add up to the same totals.
+    await analyst.waitForSelector('[data-testid=performance-chart][data-drawn="1"]', APPEARS);
+    // The sum of every point the chart draws, read from Chart.js in the page (a string: this file has no DOM types).
+    const charted = () =>
+      analyst.evaluate<number>(
+        "Chart.getChart(document.querySelector('[data-testid=performance-chart]')).data.datasets.flatMap((dataset) => dataset.data).reduce((total, value) => total + (value ?? 0), 0)",
+      );
+    await analyst.selectOption('select[name=perfSeries]', 'Impressions');
+    expect(await analyst.getAttribute('[data-testid=performance-chart]', 'data-drawn')).toBe('2');
+    expect(await charted()).toBe(5);
+    await analyst.selectOption('select[name=perfSeries]', 'Clicks');
+    expect(await charted()).toBe(2);
     await screenshot(analyst, 'recommendations-analyst');
     await analyst.close();
 
