@@ -185,10 +185,17 @@ describe('web console in headless Chromium', () => {
     expect(csv.slice(1, 21).map((line) => line.split(',')[0])).toEqual(firstPage);
     await screenshot(page, 'funnels');
 
-    // Saved, listed, and opened again.
+    // Saved, listed, and opened again: the builder gets back every setting of the definition.
+    await page.check('input[name=excludeAnomalous]');
     await page.fill('input[name=saveName]', 'view to purchase');
     await page.click('button:text("Save funnel")');
     await page.waitForSelector('[data-testid=saved-funnels-table] td:text("view → cart → purchase")', APPEARS);
+    await page.uncheck('input[name=excludeAnomalous]');
+    await page.fill('input[name=breakdown]', '');
+    await page.click('[data-testid=saved-funnels-table] button:text("Open")');
+    expect(await page.isChecked('input[name=excludeAnomalous]')).toBe(true);
+    expect(await page.inputValue('input[name=breakdown]')).toBe('device');
+    await page.waitForSelector('[data-testid=run-funnel]:enabled', APPEARS);
     await page.close();
   });
 
@@ -253,6 +260,18 @@ describe('web console in headless Chromium', () => {
     // One row per recommender and version that served the five items: together, 5 impressions and 2 clicks.
     const sum = async (column: number) => (await analyst.locator(`[data-testid=performance-table] tbody tr td:nth-child(${column})`).allTextContents()).reduce((total, cell) => total + Number(cell), 0);
     expect([await sum(2), await sum(3)]).toEqual([5, 2]);
+    // Per day, any figure of the table: the day's impressions and clicks add up to the same totals.
+    await analyst.waitForSelector('[data-testid=performance-chart][data-drawn="1"]', APPEARS);
+    // The sum of every point the chart draws, read from Chart.js in the page (a string: this file has no DOM types).
+    const charted = () =>
+      analyst.evaluate<number>(
+        "Chart.getChart(document.querySelector('[data-testid=performance-chart]')).data.datasets.flatMap((dataset) => dataset.data).reduce((total, value) => total + (value ?? 0), 0)",
+      );
+    await analyst.selectOption('select[name=perfSeries]', 'Impressions');
+    expect(await analyst.getAttribute('[data-testid=performance-chart]', 'data-drawn')).toBe('2');
+    expect(await charted()).toBe(5);
+    await analyst.selectOption('select[name=perfSeries]', 'Clicks');
+    expect(await charted()).toBe(2);
     await screenshot(analyst, 'recommendations-analyst');
     await analyst.close();
 

@@ -86,6 +86,11 @@ describe('operations: metrics, request log, queue dashboard', () => {
     expect(anonymous.errors).toBeUndefined();
     const unparsable = await t.gql('query Broken {');
     expect(unparsable.errors?.[0].extensions?.code).toBe('GRAPHQL_PARSE_FAILED');
+    // Without a key a new name takes no label slot (anyone could spend them all): it counts as other,
+    // until a request with a key brings the name, after which both count under it.
+    await t.gql('query OpsPublic { health { database { ok } } }', {}, null);
+    await t.gql('query OpsPublic { health { database { ok } } }', {}, clientKey);
+    await t.gql('query OpsPublic { health { database { ok } } }', {}, null);
     const after = await scrape();
 
     const delta = (name: string, labels: Record<string, string>) => value(after, name, labels) - value(before, name, labels);
@@ -94,6 +99,8 @@ describe('operations: metrics, request log, queue dashboard', () => {
     expect(delta('funnelcast_graphql_requests_total', { operation: 'anonymous', outcome: 'ok' })).toBe(1);
     // A document that does not parse has no trustworthy name.
     expect(delta('funnelcast_graphql_requests_total', { operation: 'unknown', outcome: 'GRAPHQL_PARSE_FAILED' })).toBe(1);
+    expect(delta('funnelcast_graphql_requests_total', { operation: 'other', outcome: 'ok' })).toBe(1);
+    expect(delta('funnelcast_graphql_requests_total', { operation: 'OpsPublic', outcome: 'ok' })).toBe(2);
     expect(delta('funnelcast_graphql_request_duration_seconds_count', { operation: 'OpsHealth', outcome: 'ok' })).toBe(1);
     expect(delta('funnelcast_graphql_request_duration_seconds_count', { operation: 'OpsStats', outcome: 'error' })).toBe(1);
     expect(delta('funnelcast_graphql_request_duration_seconds_bucket', { operation: 'OpsHealth', outcome: 'ok', le: '+Inf' })).toBe(1);
@@ -208,7 +215,8 @@ describe('operations: metrics, request log, queue dashboard', () => {
       // The line is written when the answer ends, which fetch may see first.
       await new Promise((done) => setImmediate(done));
       const lines = logLines.slice(linesBefore).filter((line) => line.msg === 'request');
-      expect(lines.map((line) => line.operation)).toEqual(['OpsLogged', 'OpsDenied', 'OpsNoKey']);
+      // The operation label as in the metrics: a name first seen without a key is `other`.
+      expect(lines.map((line) => line.operation)).toEqual(['OpsLogged', 'OpsDenied', 'other']);
       const [logged, denied, noKey] = lines;
       expect(logged).toMatchObject({ level: 30, method: 'POST', path: '/graphql', status: 200, outcome: 'ok', keyId: clientKeyId, role: 'client' });
       expect(typeof logged.durationMs).toBe('number');
@@ -227,11 +235,15 @@ describe('operations: metrics, request log, queue dashboard', () => {
       const linesBefore = logLines.length;
       expect((await fetch(`${apiOrigin()}/nowhere`)).status).toBe(404);
       expect((await fetch(`${apiOrigin()}/healthz`)).status).toBe(200);
+      // A client chooses the path: a long one is cut, so a line stays small whatever is sent.
+      const longPath = `/${'x'.repeat(8000)}`;
+      expect((await fetch(`${apiOrigin()}${longPath}`)).status).toBe(404);
       await new Promise((done) => setImmediate(done));
       const lines = logLines.slice(linesBefore).filter((line) => line.msg === 'request');
       expect(lines).toEqual([
         expect.objectContaining({ method: 'GET', path: '/nowhere', status: 404, outcome: 'NOT_FOUND' }),
         expect.objectContaining({ method: 'GET', path: '/healthz', status: 200, outcome: 'ok' }),
+        expect.objectContaining({ method: 'GET', path: `${longPath.slice(0, 256)}…`, status: 404, outcome: 'NOT_FOUND' }),
       ]);
     });
   });
@@ -265,6 +277,23 @@ describe('operations: metrics, request log, queue dashboard', () => {
       const body = (await api.json()) as { queues: { name: string; readOnlyMode: boolean }[] };
       expect(body.queues.map((queue) => queue.name)).toEqual(['training']);
       expect(body.queues[0].readOnlyMode).toBe(true);
+    });
+
+    it('is read-only on the server too, may not be framed and does not name its framework', async () => {
+      // The admin's own browser sends Basic credentials with any request, a forged one included:
+      // bull-board's actions must be refused by the server, not only hidden in its page.
+      for (const action of ['pause', 'resume', 'empty', 'clean/failed', 'retry/failed', 'obliterate']) {
+        const response = await fetch(`${apiOrigin()}/admin/queues/api/queues/training/${action}`, { method: 'PUT', headers: { authorization: basic(t.adminKey) } });
+        expect([action, response.status]).toEqual([action, 405]);
+      }
+      for (const path of ['/admin/queues', '/admin/queues/api/queues']) {
+        const response = await board(path, basic(t.adminKey));
+        expect(response.status).toBe(200);
+        expect(response.headers.get('content-security-policy')).toBe("frame-ancestors 'none'");
+        expect(response.headers.get('x-frame-options')).toBe('DENY');
+        expect(response.headers.get('x-content-type-options')).toBe('nosniff');
+        expect(response.headers.get('x-powered-by')).toBeNull();
+      }
     });
   });
 });

@@ -14,6 +14,17 @@ export function isQueueBoardPath(pathname: string): boolean {
 }
 
 /**
+ * Sent with every answer under /admin/queues. Browsers send the admin key (HTTP Basic) by themselves
+ * once it was typed, so no other site may frame the dashboard (clickjacking); the rest as on /console.
+ */
+const BOARD_SECURITY_HEADERS = {
+  'content-security-policy': "frame-ancestors 'none'",
+  'x-frame-options': 'DENY',
+  'x-content-type-options': 'nosniff',
+  'referrer-policy': 'no-referrer',
+};
+
+/**
  * bull-board over the given BullMQ queues, as a plain Node request handler (its Express adapter in
  * an Express app of its own that serves nothing else). Read-only: PostgreSQL holds each training
  * job's state and the worker rebuilds Redis from it, so jobs are cancelled, retried and queued
@@ -28,8 +39,14 @@ export function queueBoard(queues: Queue[]): (request: IncomingMessage, response
     serverAdapter,
     options: { uiConfig: { boardTitle: 'Funnelcast queues' } },
   });
+  // The adapter's router is an Express app of its own, with its own settings: it would say X-Powered-By too.
+  const router: express.Express = serverAdapter.getRouter();
+  router.disable('x-powered-by');
   const app = express();
   app.disable('x-powered-by');
-  app.use(QUEUE_BOARD_PATH, serverAdapter.getRouter());
-  return (request, response) => app(request, response);
+  app.use(QUEUE_BOARD_PATH, router);
+  return (request, response) => {
+    for (const [header, value] of Object.entries(BOARD_SECURITY_HEADERS)) response.setHeader(header, value);
+    app(request, response);
+  };
 }

@@ -20,6 +20,15 @@ export class RequestObservation {
   }
 }
 
+/** Paths are logged up to this many characters (a client chooses them, up to Node's 16 KiB of headers). */
+export const LOGGED_PATH_LENGTH = 256;
+
+/** The request's path for the log: never the query string; cut to LOGGED_PATH_LENGTH characters with a trailing `…`. */
+function loggedPath(url: string | undefined): string {
+  const path = new URL(url ?? '/', 'http://localhost').pathname;
+  return path.length > LOGGED_PATH_LENGTH ? `${path.slice(0, LOGGED_PATH_LENGTH)}…` : path;
+}
+
 const ERROR_CODES = new Set([...PUBLIC_ERROR_CODES, 'INTERNAL_SERVER_ERROR']);
 
 /** An error code as a metric label: the public codes as they are, anything else `OTHER` (codes of ours are a closed set). */
@@ -42,11 +51,12 @@ export function observeRequest(request: IncomingMessage, response: ServerRespons
     const [firstCode] = observation.errorCodes;
     // Answers Apollo gives without running plugins (e.g. a wrong content type) still have a status.
     const outcome = firstCode !== undefined ? codeLabel(firstCode) : status >= 400 ? `HTTP_${status}` : 'ok';
-    const operation = observation.graphql ? metrics.operations.labelOf(observation.operation) : undefined;
+    // Only requests with a valid key may turn a new operation name into a label (OperationLabels).
+    const operation = observation.graphql ? metrics.operations.labelOf(observation.operation, observation.principal !== null) : undefined;
     log.info(
       {
         method: request.method,
-        path: new URL(request.url ?? '/', 'http://localhost').pathname,
+        path: loggedPath(request.url),
         status,
         durationMs: Math.round(seconds * 1_000_000) / 1000,
         operation,

@@ -18,4 +18,15 @@ describe('OperationLabels', () => {
     expect(labels.labelOf({ name: 'not a name' })).toBe('unknown');
     expect(labels.labelOf({ name: 'First' })).toBe('First');
   });
+
+  it('lets requests without a key use kept names but never take a slot', () => {
+    const labels = new OperationLabels(2);
+    expect(labels.labelOf({ name: 'Known' })).toBe('Known');
+    // Unauthenticated callers inventing names: counted as other, and the free slot stays free.
+    for (let n = 0; n < 5; n++) expect(labels.labelOf({ name: `Invented${n}` }, false)).toBe('other');
+    expect(labels.labelOf({ name: 'Known' }, false)).toBe('Known');
+    expect(labels.labelOf({ name: null }, false)).toBe('anonymous');
+    expect(labels.labelOf({ name: 'Dashboard' })).toBe('Dashboard');
+    expect(labels.labelOf({ name: 'Invented0' }, false)).toBe('other');
+  });
 });

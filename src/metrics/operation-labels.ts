@@ -11,7 +11,10 @@ const GRAPHQL_NAME = /^[_A-Za-z][_0-9A-Za-z]*$/;
 
 /**
  * Operation names as metric labels, bounded: clients choose the names, so only the first `max`
- * distinct ones a process sees become labels; later ones are `other`. Names that are not GraphQL
+ * distinct ones a process sees from requests with a valid API key become labels; later ones are
+ * `other`. A request without a key may use a name that is already kept, but never takes a slot:
+ * otherwise anyone who can reach the port could spend all `max` slots on invented names right
+ * after a start, and every real operation would count as `other`. Names that are not GraphQL
  * names or are longer than 64 characters are `unknown`.
  */
 export class OperationLabels {
@@ -19,14 +22,17 @@ export class OperationLabels {
 
   constructor(readonly max: number) {}
 
-  /** The label for an operation: its name, `anonymous`, `unknown` (null: not resolved) or `other`. */
-  labelOf(operation: { name: string | null } | null): string {
+  /**
+   * The label for an operation: its name, `anonymous`, `unknown` (null: not resolved) or `other`.
+   * `mayAdd`: whether a name not kept yet may take a free slot (true for requests with a valid key).
+   */
+  labelOf(operation: { name: string | null } | null, mayAdd = true): string {
     if (operation === null) return UNKNOWN_OPERATION;
     const { name } = operation;
     if (name === null) return ANONYMOUS_OPERATION;
     if (name.length > MAX_NAME_LENGTH || !GRAPHQL_NAME.test(name)) return UNKNOWN_OPERATION;
     if (this.kept.has(name)) return name;
-    if (this.kept.size >= this.max) return OTHER_OPERATION;
+    if (!mayAdd || this.kept.size >= this.max) return OTHER_OPERATION;
     this.kept.add(name);
     return name;
   }

@@ -52,6 +52,6 @@ export async function gql<T = any>(query: string, variables: Record<string, unkn
 /** Who the stored key belongs to; null when it is missing or not valid. */
 export async function whoAmI(): Promise<Viewer | null> {
   if (!storedKey()) return null;
-  const data = await gql<{ viewer: Viewer | null }>('{ viewer { keyId name role } }');
+  const data = await gql<{ viewer: Viewer | null }>('query ConsoleViewer { viewer { keyId name role } }');
   return data.viewer;
 }

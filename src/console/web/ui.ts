@@ -130,9 +130,3 @@ export function download(filename: string, text: string, type = 'text/csv'): voi
   link.remove();
   setTimeout(() => URL.revokeObjectURL(url), 10_000);
 }
-
-/** One CSV field: quoted when it holds a comma, quote or line break. */
-export function csvField(value: unknown): string {
-  const text = value === null || value === undefined ? '' : String(value);
-  return /[",\r\n]/.test(text) ? `"${text.replace(/"/g, '""')}"` : text;
-}

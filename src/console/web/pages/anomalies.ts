@@ -34,11 +34,11 @@ export const anomaliesPage: Page = {
     const canLabel = viewer.role === 'ADMIN';
 
     const labelButtons = (userId: string) =>
-      el('span', {}, ...LABELS.map((label) => el('button', { type: 'button', 'data-label': label, 'data-user': userId, onclick: () => void busy(null, errors, async () => { await gql('mutation($input: LabelUserInput!) { labelUser(input: $input) { label } }', { input: { userId, label } }); await load(); }) }, label)));
+      el('span', {}, ...LABELS.map((label) => el('button', { type: 'button', 'data-label': label, 'data-user': userId, onclick: () => void busy(null, errors, async () => { await gql('mutation ConsoleLabelUser($input: LabelUserInput!) { labelUser(input: $input) { label } }', { input: { userId, label } }); await load(); }) }, label)));
 
     async function load(): Promise<void> {
       const data = await gql<{ anomalies: { totalCount: number; minScore: number; edges: { node: RiskRow }[] } }>(
-        'query($from: DateTime!, $to: DateTime!) { anomalies(from: $from, to: $to, first: 50) { totalCount minScore edges { node { userId score worstDay flagged findings { text } label { label } } } } }',
+        'query ConsoleAnomalies($from: DateTime!, $to: DateTime!) { anomalies(from: $from, to: $to, first: 50) { totalCount minScore edges { node { userId score worstDay flagged findings { text } label { label } } } } }',
         { from: new Date(`${from.value}T00:00:00Z`).toISOString(), to: new Date(`${to.value}T00:00:00Z`).toISOString() },
       );
       const rows = data.anomalies.edges.map((edge) => edge.node);
@@ -63,7 +63,7 @@ export const anomaliesPage: Page = {
 
     async function showUser(userId: string): Promise<void> {
       const data = await gql<{ userRisk: RiskRow & { contributions: { detector: string; score: number; weight: number; contribution: number }[]; flaggedDays: { day: string; score: number }[] } }>(
-        'query($userId: String!) { userRisk(userId: $userId) { userId score worstDay flagged findings { text } label { label } contributions { detector score weight contribution } flaggedDays { day score } } }',
+        'query ConsoleUserRisk($userId: String!) { userRisk(userId: $userId) { userId score worstDay flagged findings { text } label { label } contributions { detector score weight contribution } flaggedDays { day score } } }',
         { userId },
       );
       const risk = data.userRisk;

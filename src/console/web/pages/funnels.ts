@@ -1,6 +1,7 @@
 import { gql } from '../api.js';
 import type { Page } from '../main.js';
-import { busy, chartBox, COLOURS, csvField, dateTime, dayInput, download, duration, el, errorBox, field, number, percent, section, select, table } from '../ui.js';
+import { csvLine } from '../csv.js';
+import { busy, chartBox, COLOURS, dateTime, dayInput, download, duration, el, errorBox, field, number, percent, section, select, table } from '../ui.js';
 
 interface StepFilter {
   property: string;
@@ -114,6 +115,7 @@ export const funnelsPage: Page = {
       fromInput.value = saved.from.slice(0, 10);
       toInput.value = saved.to.slice(0, 10);
       breakdownInput.value = saved.breakdown?.property ?? '';
+      excludeAnomalous.checked = saved.excludeAnomalous === true;
       drawSteps();
     }
 
@@ -121,7 +123,7 @@ export const funnelsPage: Page = {
       const from = new Date(`${fromInput.value}T00:00:00Z`).toISOString();
       const to = new Date(`${toInput.value}T00:00:00Z`).toISOString();
       const data = await gql<{ eventStats: { total: number; byType: { type: string; count: number }[] } }>(
-        'query($from: DateTime!, $to: DateTime!) { eventStats(from: $from, to: $to) { total byType { type count } } }',
+        'query ConsoleEventStats($from: DateTime!, $to: DateTime!) { eventStats(from: $from, to: $to) { total byType { type count } } }',
         { from, to },
       );
       const types = data.eventStats.byType;
@@ -139,15 +141,15 @@ export const funnelsPage: Page = {
       const last = input.steps.length;
       const [funnel, trend, timing] = await Promise.all([
         gql<{ funnel: { totalUnits: number; steps: StepResult[]; breakdown: { group: string; key: string; totalUnits: number; steps: StepResult[] }[] | null } }>(
-          `query($input: FunnelInput!) { funnel(input: $input) { totalUnits steps { ${STEP_FIELDS} } breakdown { group key totalUnits steps { count conversionFromFirst } } } }`,
+          `query ConsoleFunnel($input: FunnelInput!) { funnel(input: $input) { totalUnits steps { ${STEP_FIELDS} } breakdown { group key totalUnits steps { count conversionFromFirst } } } }`,
           { input: withBreakdown },
         ),
         gql<{ funnelTrend: { periodStart: string; entered: number; converted: number; conversionRate: number }[] }>(
-          'query($input: FunnelInput!, $interval: TrendInterval!) { funnelTrend(input: $input, interval: $interval) { periodStart entered converted conversionRate } }',
+          'query ConsoleFunnelTrend($input: FunnelInput!, $interval: TrendInterval!) { funnelTrend(input: $input, interval: $interval) { periodStart entered converted conversionRate } }',
           { input, interval: trendInterval.value },
         ),
         gql<{ timeToConvert: { units: number; buckets: { start: number; end: number; count: number }[]; summary: { median: number; p90: number } | null } }>(
-          'query($input: FunnelInput!, $to: Int!) { timeToConvert(input: $input, fromStep: 1, toStep: $to, buckets: 12) { units buckets { start end count } summary { median p90 } } }',
+          'query ConsoleTimeToConvert($input: FunnelInput!, $to: Int!) { timeToConvert(input: $input, fromStep: 1, toStep: $to, buckets: 12) { units buckets { start end count } summary { median p90 } } }',
           { input, to: last },
         ),
       ]);
@@ -233,7 +235,7 @@ export const funnelsPage: Page = {
     }
 
     async function loadSaved(): Promise<void> {
-      const data = await gql<{ funnels: { id: string; name: string; createdAt: string; definition: FunnelDefinition }[] }>('{ funnels { id name createdAt definition } }');
+      const data = await gql<{ funnels: { id: string; name: string; createdAt: string; definition: FunnelDefinition }[] }>('query ConsoleFunnels { funnels { id name createdAt definition } }');
       savedArea.replaceChildren(
         data.funnels.length
           ? table(
@@ -249,7 +251,7 @@ export const funnelsPage: Page = {
                       {},
                       el('button', { type: 'button', onclick: () => { load(saved.definition); void busy(runButton, errors, run); } }, 'Open'),
                       ' ',
-                      el('button', { type: 'button', onclick: () => void busy(null, errors, async () => { await gql('mutation($id: ID!) { deleteFunnel(id: $id) }', { id: saved.id }); await loadSaved(); }) }, 'Delete'),
+                      el('button', { type: 'button', onclick: () => void busy(null, errors, async () => { await gql('mutation ConsoleDeleteFunnel($id: ID!) { deleteFunnel(id: $id) }', { id: saved.id }); await loadSaved(); }) }, 'Delete'),
                     ),
                 },
               ],
@@ -265,7 +267,7 @@ export const funnelsPage: Page = {
       void busy(saveButton, errors, async () => {
         if (!saveName.value.trim()) throw new Error('Give the funnel a name to save it.');
         const breakdown = breakdownInput.value.trim();
-        await gql('mutation($input: FunnelInput!, $name: String!) { saveFunnel(input: $input, name: $name) { id } }', {
+        await gql('mutation ConsoleSaveFunnel($input: FunnelInput!, $name: String!) { saveFunnel(input: $input, name: $name) { id } }', {
           input: breakdown ? { ...definition(), breakdown: { property: breakdown } } : definition(),
           name: saveName.value.trim(),
         });
@@ -317,7 +319,7 @@ function droppedOffPanel(input: FunnelDefinition, steps: StepResult[]): HTMLElem
   let page = 0;
   type Unit = { userId: string; sessionId: string | null; reachedAt: string };
   type Connection = { totalCount: number; pageInfo: { hasNextPage: boolean; endCursor: string | null }; edges: { node: Unit }[] };
-  const QUERY = 'query($input: FunnelInput!, $afterStep: Int!, $first: Int!, $after: String) { droppedOff(input: $input, afterStep: $afterStep, first: $first, after: $after) { totalCount pageInfo { hasNextPage endCursor } edges { node { userId sessionId reachedAt } } } }';
+  const QUERY = 'query ConsoleDroppedOff($input: FunnelInput!, $afterStep: Int!, $first: Int!, $after: String) { droppedOff(input: $input, afterStep: $afterStep, first: $first, after: $after) { totalCount pageInfo { hasNextPage endCursor } edges { node { userId sessionId reachedAt } } } }';
 
   async function read(first: number, after: string | null): Promise<Connection> {
     const data = await gql<{ droppedOff: Connection }>(QUERY, { input, afterStep: Number(afterStep.value), first, after });
@@ -348,7 +350,7 @@ function droppedOffPanel(input: FunnelDefinition, steps: StepResult[]): HTMLElem
     let after: string | null = null;
     for (;;) {
       const connection = await read(1000, after);
-      for (const { node } of connection.edges) lines.push([node.userId, node.sessionId, node.reachedAt].map(csvField).join(','));
+      for (const { node } of connection.edges) lines.push(csvLine([node.userId, node.sessionId, node.reachedAt]));
       if (!connection.pageInfo.hasNextPage) break;
       after = connection.pageInfo.endCursor;
     }

@@ -119,7 +119,7 @@ export const modelsPage: Page = {
 
     async function loadVersions(): Promise<void> {
       const data = await gql<{ modelVersions: ModelVersion[] }>(
-        'query($kind: ModelKind!) { modelVersions(kind: $kind) { id version status backend createdAt activatedAt trainedFrom trainedTo trainingSeconds eventCount metrics } }',
+        'query ConsoleModelVersions($kind: ModelKind!) { modelVersions(kind: $kind) { id version status backend createdAt activatedAt trainedFrom trainedTo trainingSeconds eventCount metrics } }',
         { kind: kind.value },
       );
       const action = (label: string, mutation: string, id: string) =>
@@ -139,7 +139,7 @@ export const modelsPage: Page = {
                   title: '',
                   value: (version) =>
                     version.status === 'READY'
-                      ? el('span', {}, action(version.version < activeVersion ? 'Roll back' : 'Activate', 'mutation($id: ID!) { activateModelVersion(id: $id) { id } }', version.id), ' ', action('Retire', 'mutation($id: ID!) { retireModelVersion(id: $id) { id } }', version.id))
+                      ? el('span', {}, action(version.version < activeVersion ? 'Roll back' : 'Activate', 'mutation ConsoleActivateModelVersion($id: ID!) { activateModelVersion(id: $id) { id } }', version.id), ' ', action('Retire', 'mutation ConsoleRetireModelVersion($id: ID!) { retireModelVersion(id: $id) { id } }', version.id))
                       : null,
                 },
               ],
@@ -152,7 +152,7 @@ export const modelsPage: Page = {
 
     async function loadJobs(): Promise<boolean> {
       const data = await gql<{ trainingJobs: { edges: { node: TrainingJob }[] } }>(
-        'query { trainingJobs(first: 15) { edges { node { id kind state progress message error createdAt startedAt finishedAt modelVersion { version status } } } } }',
+        'query ConsoleTrainingJobs { trainingJobs(first: 15) { edges { node { id kind state progress message error createdAt startedAt finishedAt modelVersion { version status } } } } }',
       );
       const jobs = data.trainingJobs.edges.map((edge) => edge.node);
       jobsArea.replaceChildren(
@@ -169,8 +169,8 @@ export const modelsPage: Page = {
                   title: '',
                   value: (job) =>
                     FINAL_STATES.includes(job.state)
-                      ? job.state === 'COMPLETED' ? null : el('button', { type: 'button', onclick: () => void busy(null, errors, async () => { await gql('mutation($id: ID!) { retryTrainingJob(id: $id) { id } }', { id: job.id }); await loadJobs(); }) }, 'Retry')
-                      : el('button', { type: 'button', 'data-action': 'cancel', onclick: () => void busy(null, errors, async () => { await gql('mutation($id: ID!) { cancelTrainingJob(id: $id) { id } }', { id: job.id }); await loadJobs(); }) }, 'Cancel'),
+                      ? job.state === 'COMPLETED' ? null : el('button', { type: 'button', onclick: () => void busy(null, errors, async () => { await gql('mutation ConsoleRetryTrainingJob($id: ID!) { retryTrainingJob(id: $id) { id } }', { id: job.id }); await loadJobs(); }) }, 'Retry')
+                      : el('button', { type: 'button', 'data-action': 'cancel', onclick: () => void busy(null, errors, async () => { await gql('mutation ConsoleCancelTrainingJob($id: ID!) { cancelTrainingJob(id: $id) { id } }', { id: job.id }); await loadJobs(); }) }, 'Cancel'),
                 },
               ],
               jobs,
@@ -200,7 +200,7 @@ export const modelsPage: Page = {
     }
 
     async function loadSchedules(): Promise<void> {
-      const data = await gql<{ trainingSchedules: { id: string; kind: string; cron: string; params: Json; createdAt: string }[] }>('{ trainingSchedules { id kind cron params createdAt } }');
+      const data = await gql<{ trainingSchedules: { id: string; kind: string; cron: string; params: Json; createdAt: string }[] }>('query ConsoleTrainingSchedules { trainingSchedules { id kind cron params createdAt } }');
       schedulesArea.replaceChildren(
         data.trainingSchedules.length
           ? table(
@@ -208,7 +208,7 @@ export const modelsPage: Page = {
                 { title: 'Kind', value: (row: (typeof data.trainingSchedules)[number]) => row.kind },
                 { title: 'Cron (UTC)', value: (row) => row.cron },
                 { title: 'Params', value: (row) => JSON.stringify(row.params) },
-                { title: '', value: (row) => el('button', { type: 'button', onclick: () => void busy(null, errors, async () => { await gql('mutation($id: ID!) { unscheduleTraining(id: $id) { id } }', { id: row.id }); await loadSchedules(); }) }, 'Unschedule') },
+                { title: '', value: (row) => el('button', { type: 'button', onclick: () => void busy(null, errors, async () => { await gql('mutation ConsoleUnscheduleTraining($id: ID!) { unscheduleTraining(id: $id) { id } }', { id: row.id }); await loadSchedules(); }) }, 'Unschedule') },
               ],
               data.trainingSchedules,
             )
@@ -218,14 +218,14 @@ export const modelsPage: Page = {
 
     enqueue.addEventListener('click', () =>
       void busy(enqueue, errors, async () => {
-        await gql('mutation($input: TrainModelInput!) { trainModel(input: $input) { id } }', { input: { kind: kind.value, params: parsedParams(), activate: activate.checked } });
+        await gql('mutation ConsoleTrainModel($input: TrainModelInput!) { trainModel(input: $input) { id } }', { input: { kind: kind.value, params: parsedParams(), activate: activate.checked } });
         clearTimeout(timer);
         await poll();
       }),
     );
     schedule.addEventListener('click', () =>
       void busy(schedule, errors, async () => {
-        await gql('mutation($kind: ModelKind!, $cron: String!, $params: JSONObject) { scheduleTraining(kind: $kind, cron: $cron, params: $params) { id } }', { kind: kind.value, cron: cron.value.trim(), params: parsedParams() });
+        await gql('mutation ConsoleScheduleTraining($kind: ModelKind!, $cron: String!, $params: JSONObject) { scheduleTraining(kind: $kind, cron: $cron, params: $params) { id } }', { kind: kind.value, cron: cron.value.trim(), params: parsedParams() });
         cron.value = '';
         await loadSchedules();
       }),

@@ -39,7 +39,7 @@ function propensitySection(): HTMLElement {
   go.addEventListener('click', () =>
     void busy(go, errors, async () => {
       const data = await gql<{ purchasePropensity: { propensity: number; horizonHours: number | null; storedPropensity: number | null; modelVersionId: string; explanation: Attribution[] } }>(
-        'query($userId: ID!) { purchasePropensity(userId: $userId) { propensity horizonHours storedPropensity modelVersionId explanation { feature effect } } }',
+        'query ConsolePurchasePropensity($userId: ID!) { purchasePropensity(userId: $userId) { propensity horizonHours storedPropensity modelVersionId explanation { feature effect } } }',
         { userId: userId.value.trim() },
       );
       const result = data.purchasePropensity;
@@ -65,7 +65,7 @@ function nextStepSection(): HTMLElement {
       // One event a minute, ending now: what a live visit would send.
       const events = types.map((type, index) => ({ type, device: device.value.trim() || undefined, timestamp: new Date(start + index * 60_000).toISOString() }));
       const data = await gql<{ predictNextStep: { likeliest: string; probabilities: { action: string; probability: number }[]; baseline: { action: string; probability: number }[]; explanation: Attribution[] } }>(
-        'query($events: [LiveEventInput!]) { predictNextStep(events: $events) { likeliest probabilities { action probability } baseline { action probability } explanation { feature effect } } }',
+        'query ConsolePredictNextStep($events: [LiveEventInput!]) { predictNextStep(events: $events) { likeliest probabilities { action probability } baseline { action probability } explanation { feature effect } } }',
         { events },
       );
       const result = data.predictNextStep;
@@ -91,7 +91,7 @@ function atRiskSection(): HTMLElement {
   const errors = errorBox();
   type Row = { userId: string; stage: string; cartValue: number; propensity: number; reachedAt: string };
   void busy(null, errors, async () => {
-    const data = await gql<{ atRiskUsers: { edges: { node: Row }[] } }>('{ atRiskUsers(first: 20) { edges { node { userId stage cartValue propensity reachedAt } } } }');
+    const data = await gql<{ atRiskUsers: { edges: { node: Row }[] } }>('query ConsoleAtRiskUsers { atRiskUsers(first: 20) { edges { node { userId stage cartValue propensity reachedAt } } } }');
     const rows = data.atRiskUsers.edges.map((edge) => edge.node);
     list.replaceChildren(
       rows.length

@@ -1,6 +1,6 @@
 import { gql } from '../api.js';
 import type { Page } from '../main.js';
-import { busy, chartBox, COLOURS, dayInput, el, errorBox, field, number, percent, section, table } from '../ui.js';
+import { busy, chartBox, COLOURS, dayInput, el, errorBox, field, number, percent, section, select, table } from '../ui.js';
 
 interface ServedItem {
   itemId: string;
@@ -24,6 +24,16 @@ interface Performance {
 const ITEM_FIELDS = 'listId modelVersionId items { itemId score source modelVersion item { title category brand price available } }';
 const PERFORMANCE_FIELDS = 'source modelVersion impressions clicks clickThroughRate conversions conversionRate revenue';
 const DAY_MS = 86_400_000;
+
+/** What the daily chart can show, one line per recommender and version: a figure of `Performance` per day. */
+const DAILY_SERIES: Record<string, (row: Performance) => number | null> = {
+  'Click-through %': (row) => (row.clickThroughRate === null ? null : row.clickThroughRate * 100),
+  Impressions: (row) => row.impressions,
+  Clicks: (row) => row.clicks,
+  'Conversion %': (row) => (row.conversionRate === null ? null : row.conversionRate * 100),
+  Conversions: (row) => row.conversions,
+  Revenue: (row) => row.revenue,
+};
 
 function servedTable(items: ServedItem[]): HTMLElement {
   return table(
@@ -58,7 +68,7 @@ export const recommendationsPage: Page = {
     forUser.addEventListener('click', () =>
       void busy(forUser, errors, async () => {
         const data = await gql<{ recommendations: { listId: string; items: ServedItem[] } }>(
-          `query($userId: ID!, $limit: Int!) { recommendations(userId: $userId, limit: $limit) { ${ITEM_FIELDS} } }`,
+          `query ConsoleRecommendations($userId: ID!, $limit: Int!) { recommendations(userId: $userId, limit: $limit) { ${ITEM_FIELDS} } }`,
           { userId: userId.value.trim(), limit: Number(limit.value) },
         );
         served.replaceChildren(el('p', { class: 'muted' }, `List ${data.recommendations.listId} for user ${userId.value.trim()}`), servedTable(data.recommendations.items));
@@ -68,7 +78,7 @@ export const recommendationsPage: Page = {
       void busy(forSession, errors, async () => {
         const itemIds = sessionItems.value.split(',').map((id) => id.trim()).filter(Boolean);
         const data = await gql<{ sessionRecommendations: { listId: string; items: ServedItem[] } }>(
-          `query($itemIds: [ID!]!, $limit: Int!) { sessionRecommendations(itemIds: $itemIds, limit: $limit) { ${ITEM_FIELDS} } }`,
+          `query ConsoleSessionRecommendations($itemIds: [ID!]!, $limit: Int!) { sessionRecommendations(itemIds: $itemIds, limit: $limit) { ${ITEM_FIELDS} } }`,
           { itemIds, limit: Number(limit.value) },
         );
         served.replaceChildren(el('p', { class: 'muted' }, `Session list ${data.sessionRecommendations.listId}`), servedTable(data.sessionRecommendations.items));
@@ -80,7 +90,7 @@ export const recommendationsPage: Page = {
   },
 };
 
-/** Totals per recommender and version for a range, and click-through per day (one query per day, at most 31). */
+/** Totals per recommender and version for a range, and one of their figures per day (one query per day, at most 31). */
 function performanceSection(): HTMLElement {
   const today = Math.floor(Date.now() / DAY_MS) * DAY_MS;
   const from = el('input', { type: 'date', name: 'perfFrom', value: dayInput(new Date(today - 13 * DAY_MS)) });
@@ -88,14 +98,17 @@ function performanceSection(): HTMLElement {
   const show = el('button', { type: 'button' }, 'Show');
   const totals = el('div', { 'data-testid': 'performance' });
   const chart = chartBox('performance-chart');
+  const seriesSelect = select('perfSeries', Object.keys(DAILY_SERIES), 'Click-through %');
   const errors = errorBox();
+  /** The last range's answers, per day, so choosing another figure redraws without asking again. */
+  let daily: { days: number[]; answers: { recommendationPerformance: { recommenders: Performance[] } }[] } | null = null;
   const label = (row: Performance) => `${row.source}${row.modelVersion ? ` v${row.modelVersion}` : ''}`;
 
   async function load(): Promise<void> {
     const fromMs = Date.parse(`${from.value}T00:00:00Z`);
     const toMs = Date.parse(`${to.value}T00:00:00Z`);
     if (!(toMs > fromMs)) throw new Error('The range must end after it starts.');
-    const query = `query($from: DateTime!, $to: DateTime!) { recommendationPerformance(from: $from, to: $to) { recommenders { ${PERFORMANCE_FIELDS} } } }`;
+    const query = `query ConsoleRecommendationPerformance($from: DateTime!, $to: DateTime!) { recommendationPerformance(from: $from, to: $to) { recommenders { ${PERFORMANCE_FIELDS} } } }`;
     const whole = await gql<{ recommendationPerformance: { recommenders: Performance[] } }>(query, { from: new Date(fromMs).toISOString(), to: new Date(toMs).toISOString() });
     totals.replaceChildren(
       whole.recommendationPerformance.recommenders.length
@@ -116,17 +129,26 @@ function performanceSection(): HTMLElement {
     );
     const days: number[] = [];
     for (let day = Math.max(fromMs, toMs - 31 * DAY_MS); day < toMs; day += DAY_MS) days.push(day);
-    const daily = await Promise.all(days.map((day) => gql<{ recommendationPerformance: { recommenders: Performance[] } }>(query, { from: new Date(day).toISOString(), to: new Date(day + DAY_MS).toISOString() })));
-    const series = [...new Set(daily.flatMap((answer) => answer.recommendationPerformance.recommenders.map(label)))];
+    const answers = await Promise.all(days.map((day) => gql<{ recommendationPerformance: { recommenders: Performance[] } }>(query, { from: new Date(day).toISOString(), to: new Date(day + DAY_MS).toISOString() })));
+    daily = { days, answers };
+    drawDaily();
+  }
+
+  function drawDaily(): void {
+    if (!daily) return;
+    const { days, answers } = daily;
+    const figure = DAILY_SERIES[seriesSelect.value];
+    const series = [...new Set(answers.flatMap((answer) => answer.recommendationPerformance.recommenders.map(label)))];
+    chart.dataset.series = seriesSelect.value;
     chart.draw({
       type: 'line',
       data: {
         labels: days.map((day) => new Date(day).toISOString().slice(0, 10)),
         datasets: series.map((name, index) => ({
-          label: `${name} click-through %`,
-          data: daily.map((answer) => {
+          label: `${name} ${seriesSelect.value}`,
+          data: answers.map((answer) => {
             const row = answer.recommendationPerformance.recommenders.find((candidate) => label(candidate) === name);
-            return row?.clickThroughRate === null || row?.clickThroughRate === undefined ? null : row.clickThroughRate * 100;
+            return row ? figure(row) : null;
           }),
           borderColor: COLOURS[index % COLOURS.length],
           backgroundColor: COLOURS[index % COLOURS.length],
@@ -138,6 +160,7 @@ function performanceSection(): HTMLElement {
   }
 
   show.addEventListener('click', () => void busy(show, errors, load));
+  seriesSelect.addEventListener('change', drawDaily);
   void busy(null, errors, load);
-  return section('Performance per recommender and version', field('From', from), field('To (exclusive)', to), show, errors, totals, chart);
+  return section('Performance per recommender and version', field('From', from), field('To (exclusive)', to), show, errors, totals, field('Per day', seriesSelect), chart);
 }
