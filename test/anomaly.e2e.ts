@@ -7,7 +7,7 @@ const PREFIX = `anomaly-e2e-${process.pid}-${Date.now().toString(36)}`;
 
 const TRAIN = `mutation($input: TrainModelInput!) { trainModel(input: $input) { id state } }`;
 const RISK = `query($userId: String!) { userRisk(userId: $userId) {
-  userId score flagged worstDay flaggedDays { day score findings { text } } contributions { detector score weight contribution modelVersionId }
+  userId score flagged worstDay flaggedDays { day score findings { text } } scoredDays { day score } contributions { detector score weight contribution modelVersionId }
   findings { feature value median z text } ingestGuard { since peakEventsPerMinute } label { label note } } }`;
 const ANOMALIES = `query($from: DateTime!, $to: DateTime!, $minScore: Float, $first: Int, $after: String) {
   anomalies(from: $from, to: $to, minScore: $minScore, first: $first, after: $after) { minScore totalCount pageInfo { hasNextPage endCursor } edges { node { userId score flagged } } } }`;
@@ -117,6 +117,13 @@ describe('anomaly detection', () => {
     expect(risk.flagged).toBe(true);
     expect(risk.worstDay).toBe(botDay);
     expect(risk.flaggedDays.map((d: any) => d.day)).toEqual([botDay]);
+    // Risk by day: the other days it was active are scored too, below the bot day and oldest first.
+    const days = risk.scoredDays.map((d: any) => d.day);
+    expect(days).toContain(botDay);
+    expect(days.length).toBeGreaterThan(1);
+    expect([...days].sort()).toEqual(days);
+    for (const day of risk.scoredDays) if (day.day !== botDay) expect(day.score).toBeLessThan(risk.score);
+    expect(risk.scoredDays.find((d: any) => d.day === botDay).score).toBe(risk.score);
     expect(risk.findings[0].text).toMatch(new RegExp(`^on ${botDay}, `));
     // Listed for a range holding the bot day, not for the days before or after it.
     expect((await flaggedIds(undefined, { from: dayIso(3), to: dayIso(4) })).has('moonlighter')).toBe(true);

@@ -123,8 +123,8 @@ export class AnomalyService {
 
   /**
    * Full risk records for dense user ids, in the given order: each user's worst day (within
-   * `range` when given) with its contributions and findings, and every day at or above the
-   * threshold.
+   * `range` when given) with its contributions and findings, every day at or above the
+   * threshold, and every scored day.
    */
   private async risks(userIds: number[], range?: { from: Date; to: Date }): Promise<UserRisk[]> {
     if (userIds.length === 0) return [];
@@ -161,6 +161,7 @@ export class AnomalyService {
         flagged: score >= threshold || ingestGuard !== null,
         worstDay: worst?.day ?? null,
         flaggedDays: days.filter((day) => day.score >= threshold).map(({ contributions: _, ...day }) => day),
+        scoredDays: days.map(({ contributions: _, ...day }) => day),
         contributions: worst?.contributions ?? [],
         findings: worst?.findings ?? [],
         ingestGuard,

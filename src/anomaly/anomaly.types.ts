@@ -107,6 +107,11 @@ export class UserRisk {
   @Field(() => [AnomalyDay], { description: 'Every day scored at or above the threshold, oldest first.' })
   flaggedDays: AnomalyDay[];
 
+  @Field(() => [AnomalyDay], {
+    description: 'Every day the active detectors scored, flagged or not, oldest first (the user’s risk by day; in the listed range, for `anomalies`). A day the user had no events is not scored and not listed.',
+  })
+  scoredDays: AnomalyDay[];
+
   @Field(() => [DetectorContribution], { description: 'The detectors’ parts in the worst day’s score.' })
   contributions: DetectorContribution[];
 

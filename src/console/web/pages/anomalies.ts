@@ -62,8 +62,8 @@ export const anomaliesPage: Page = {
     }
 
     async function showUser(userId: string): Promise<void> {
-      const data = await gql<{ userRisk: RiskRow & { contributions: { detector: string; score: number; weight: number; contribution: number }[]; flaggedDays: { day: string; score: number }[] } }>(
-        'query ConsoleUserRisk($userId: String!) { userRisk(userId: $userId) { userId score worstDay flagged findings { text } label { label } contributions { detector score weight contribution } flaggedDays { day score } } }',
+      const data = await gql<{ userRisk: RiskRow & { contributions: { detector: string; score: number; weight: number; contribution: number }[]; scoredDays: { day: string; score: number }[] } }>(
+        'query ConsoleUserRisk($userId: String!) { userRisk(userId: $userId) { userId score worstDay flagged findings { text } label { label } contributions { detector score weight contribution } scoredDays { day score } } }',
         { userId },
       );
       const risk = data.userRisk;
@@ -81,14 +81,14 @@ export const anomaliesPage: Page = {
             ],
             risk.contributions,
           ),
-          el('h3', {}, 'Risk by flagged day'),
+          el('h3', {}, 'Risk by day (days with events)'),
           chart,
           canLabel ? el('p', {}, 'Label: ', labelButtons(risk.userId)) : null,
         ),
       );
       chart.draw({
         type: 'bar',
-        data: { labels: risk.flaggedDays.map((day) => day.day), datasets: [{ label: 'Ensemble score', data: risk.flaggedDays.map((day) => day.score), backgroundColor: COLOURS[4] }] },
+        data: { labels: risk.scoredDays.map((day) => day.day), datasets: [{ label: 'Ensemble score', data: risk.scoredDays.map((day) => day.score), backgroundColor: COLOURS[4] }] },
         options: { scales: { y: { beginAtZero: true, max: 1 } } },
       });
     }
