@@ -105,7 +105,11 @@ export class ClickHouseFunnels {
         };
       }
       case 'droppedOff':
+        if (job.factor) throw new Error('Driver factors are computed by the in-process engine only.');
         return droppedOff(units, evaluate(engine, units, plan.fromMicros, plan.toMicros, true), job.afterStep, job.first, job.cursor);
+      case 'drivers':
+        // The service refuses drivers on ClickHouse before any work (FunnelService.drivers).
+        throw new Error('Conversion drivers are computed by the in-process engine only.');
     }
   }
 

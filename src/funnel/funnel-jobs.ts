@@ -25,6 +25,7 @@ import {
   timeToConvertHistogram,
 } from './funnel-aggregate';
 import type { FunnelPlan } from './funnel-definition';
+import { DriverFactor, DriverSources, DriverTally, factorMatcher, tallyDrivers } from './driver-factors';
 import { sessionName } from './session-dictionary';
 import { breakdownKeys, evaluateFunnel, FunnelEvaluation, prepareFunnel, PreparedFunnel, UnitPart, UnitRange, unitSession, unitUser } from './funnel-run';
 
@@ -41,8 +42,10 @@ export type FunnelJob =
   | { kind: 'trend'; plan: FunnelPlan; periods: [number, number][] }
   /** Durations between two 1-based steps: summary and a histogram of `buckets` equal buckets. */
   | { kind: 'timeToConvert'; plan: FunnelPlan; fromStep: number; toStep: number; buckets: number }
-  /** One page of units that reached `afterStep` and no further, after `cursor`. */
-  | { kind: 'droppedOff'; plan: FunnelPlan; afterStep: number; first: number; cursor: DroppedKey | null };
+  /** One page of units that reached `afterStep` and no further, after `cursor`; with `factor`, only those with that driver factor (sources.step = afterStep). */
+  | { kind: 'droppedOff'; plan: FunnelPlan; afterStep: number; first: number; cursor: DroppedKey | null; factor?: { sources: DriverSources; factor: DriverFactor } | null }
+  /** Conversion drivers at sources.step: per factor, units that reached the step with it, and of those, converters (driver-factors.ts). */
+  | { kind: 'drivers'; plan: FunnelPlan; sources: DriverSources };
 
 export interface ReportOutcome {
   kind: 'report';
@@ -66,7 +69,11 @@ export interface DroppedOffOutcome {
   page: (DroppedKey & { reachedAt: number })[];
   hasNextPage: boolean;
 }
-export type FunnelOutcome = ReportOutcome | TrendOutcome | TimeToConvertOutcome | DroppedOffOutcome;
+export interface DriversOutcome {
+  kind: 'drivers';
+  tally: DriverTally;
+}
+export type FunnelOutcome = ReportOutcome | TrendOutcome | TimeToConvertOutcome | DroppedOffOutcome | DriversOutcome;
 
 /**
  * What one part of a split funnel (a range of units) returns: each kind's outcome in a form that
@@ -88,7 +95,8 @@ export type FunnelPartial =
       /** Units of this part after the cursor; the page holds the first `first` of them. */
       afterCursor: number;
       page: DroppedOffOutcome['page'];
-    };
+    }
+  | DriversOutcome;
 
 /** What a job reads besides its own parameters; all of it read-only. */
 export interface FunnelJobInputs {
@@ -141,8 +149,12 @@ export function runFunnelPart(job: FunnelJob, inputs: FunnelJobInputs, units: Un
       const evaluation = evaluateFunnel(prepared, plan.fromMicros, plan.toMicros);
       return { kind: 'timeToConvert', durations: durationsBetween(evaluation, job.fromStep, job.toStep, evaluation.activeUnits).sort() };
     }
+    case 'drivers': {
+      const evaluation = evaluateFunnel(prepared, plan.fromMicros, plan.toMicros);
+      return { kind: 'drivers', tally: tallyDrivers(prepared, evaluation, job.sources) };
+    }
     case 'droppedOff': {
-      const { evaluation, dropped, start } = droppedAfterCursor(prepared, job.afterStep, job.cursor);
+      const { evaluation, dropped, start } = droppedAfterCursor(prepared, job.afterStep, job.cursor, job.factor ?? null);
       return {
         kind: 'droppedOff',
         totalCount: dropped.length,
@@ -184,7 +196,11 @@ function outcomeOf(job: FunnelJob, prepared: PreparedFunnel): FunnelOutcome {
       };
     }
     case 'droppedOff':
-      return droppedOff(prepared, job.afterStep, job.first, job.cursor);
+      return droppedOff(prepared, job.afterStep, job.first, job.cursor, job.factor ?? null);
+    case 'drivers': {
+      const evaluation = evaluateFunnel(prepared, plan.fromMicros, plan.toMicros);
+      return { kind: 'drivers', tally: tallyDrivers(prepared, evaluation, job.sources) };
+    }
   }
 }
 
@@ -238,8 +254,8 @@ export function enteredUnitsOf(evaluation: FunnelUnitLevels & { activeUnits: Int
  * Units that reached `afterStep` and no further, in (user, session id) order, the page after
  * `cursor`. Users are dense ids here; the service turns them into the shop's ids.
  */
-function droppedOff(prepared: PreparedFunnel, afterStep: number, first: number, cursor: DroppedKey | null): DroppedOffOutcome {
-  const { evaluation, dropped, start } = droppedAfterCursor(prepared, afterStep, cursor);
+function droppedOff(prepared: PreparedFunnel, afterStep: number, first: number, cursor: DroppedKey | null, factor: DroppedFactor | null): DroppedOffOutcome {
+  const { evaluation, dropped, start } = droppedAfterCursor(prepared, afterStep, cursor, factor);
   return {
     kind: 'droppedOff',
     totalCount: dropped.length,
@@ -247,6 +263,8 @@ function droppedOff(prepared: PreparedFunnel, afterStep: number, first: number, 
     hasNextPage: start + first < dropped.length,
   };
 }
+
+type DroppedFactor = NonNullable<Extract<FunnelJob, { kind: 'droppedOff' }>['factor']>;
 
 interface DroppedUnit extends DroppedKey {
   unit: number;
@@ -258,15 +276,21 @@ export function compareDropped(a: DroppedKey, b: DroppedKey): number {
 }
 
 /** The prepared units that reached `afterStep` and no further, in droppedOff's order, and where the page after `cursor` starts. */
-function droppedAfterCursor(prepared: PreparedFunnel, afterStep: number, cursor: DroppedKey | null): { evaluation: FunnelEvaluation; dropped: DroppedUnit[]; start: number } {
+function droppedAfterCursor(
+  prepared: PreparedFunnel,
+  afterStep: number,
+  cursor: DroppedKey | null,
+  factor: DroppedFactor | null,
+): { evaluation: FunnelEvaluation; dropped: DroppedUnit[]; start: number } {
   const { plan } = prepared;
   const evaluation = evaluateFunnel(prepared, plan.fromMicros, plan.toMicros);
   const { layout, levels, activeUnits } = evaluation;
+  const hasFactor = factor ? factorMatcher(prepared, evaluation, factor.sources, factor.factor) : null;
   const sessionNames = prepared.snapshot.base.sessions?.names ?? null;
   const dropped: DroppedUnit[] = [];
   for (let n = 0; n < activeUnits.length; n++) {
     const unit = activeUnits[n];
-    if (levels[unit] !== afterStep) continue;
+    if (levels[unit] !== afterStep || (hasFactor !== null && !hasFactor(unit))) continue;
     const session = unitSession(layout, unit);
     dropped.push({ unit, user: unitUser(layout, unit), session: session < 0 ? null : sessionName(sessionNames!, session) });
   }

@@ -201,6 +201,33 @@ export function evaluateFunnel(prepared: PreparedFunnel, fromMicros: number, toM
   return { levels, stepTimes, stepCount, layout, activeUnits: active.subarray(0, activeCount), firstEvents };
 }
 
+/**
+ * Positions (in the unit's layout part) of the reported chain's events for steps 1..count, count at
+ * most the unit's level, as read from one evaluation. The engine reports the step-1 event and every
+ * step's time; step s's event is the unit's first event at that time that matches step s, at or
+ * after step s−1's event (strictly after under strictOnce, where one event fills one step). That is
+ * the engine's pick except when several events at one timestamp match the same step: then the first
+ * of them in ingestion order.
+ */
+export function reportedStepEvents(prepared: PreparedFunnel, evaluation: FunnelEvaluation, unit: number, count: number): number[] {
+  const { layout, stepTimes, stepCount, firstEvents } = evaluation;
+  const inBase = unit < layout.base.unitCount;
+  const part = inBase ? layout.base : layout.delta;
+  const masks = inBase ? prepared.stepMasks.base : prepared.stepMasks.delta;
+  const end = part.unitOffsets[(inBase ? unit : unit - layout.base.unitCount) + 1];
+  const skip = prepared.plan.modes.strictOnce ? 1 : 0;
+  const positions = [firstEvents[unit]];
+  for (let s = 2; s <= count; s++) {
+    const time = stepTimes[unit * stepCount + s - 1];
+    const bit = (1 << (s - 1)) >>> 0;
+    let p = positions[s - 2] + skip;
+    while (p < end && !(part.times[p] === time && (masks[p] & bit) !== 0)) p++;
+    if (p === end) throw new Error(`No step-${s} event at the reported time for unit ${unit}.`);
+    positions.push(p);
+  }
+  return positions;
+}
+
 /** The dense user id of a layout unit. */
 export function unitUser(layout: UnitLayout, unit: number): number {
   const [part, i] = unit < layout.base.unitCount ? [layout.base, unit] : [layout.delta, unit - layout.base.unitCount];

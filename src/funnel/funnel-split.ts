@@ -20,6 +20,7 @@ import { OTHER_GROUP_KEY } from './breakdown-key';
 import { breakdownOfTallies, FunnelTally, mergeSorted, mergeTallies, reportOfTally, summarizeSorted, durationHistogram } from './funnel-aggregate';
 import { compareDropped, DroppedOffOutcome, FunnelJob, FunnelJobInputs, FunnelOutcome, FunnelPartial, ReportOutcome } from './funnel-jobs';
 import type { UnitRange } from './funnel-run';
+import { mergeDriverTallies } from './driver-factors';
 
 export interface SplitOptions {
   /** Workers that may run parts at once; the funnel is cut into this many parts. */
@@ -127,6 +128,8 @@ export function mergeFunnelParts(job: FunnelJob, partials: readonly FunnelPartia
       };
       return outcome;
     }
+    case 'drivers':
+      return { kind: 'drivers', tally: mergeDriverTallies(partials.map((partial) => expectKind(partial, 'drivers').tally)) };
   }
 }
 

@@ -3,6 +3,7 @@ import { Arg, Authorized, Ctx, ID, Int, Mutation, Query, Resolver } from 'type-g
 import type { Context } from '../context';
 import type { FunnelCallOptions } from './funnel-budget';
 import { FunnelInput, TrendInterval } from './funnel.input';
+import { FunnelDrivers, FunnelDriversOptions } from './funnel-drivers.types';
 import { AFTER_ARG, firstArg } from '../graphql/connection';
 import { DROPPED_OFF_PAGE, DroppedOffUnitConnection, FunnelResult, FunnelTrendPoint, SavedFunnel, TimeToConvert } from './funnel.types';
 
@@ -51,9 +52,25 @@ export class FunnelResolver {
     @Arg('afterStep', () => Int) afterStep: number,
     @Arg('first', () => Int, firstArg(DROPPED_OFF_PAGE)) first: number,
     @Arg('after', () => String, AFTER_ARG) after: string | null,
+    @Arg('factor', () => String, { nullable: true, description: 'Only units with this conversion-driver factor (a funnelDrivers answer\'s droppedOff.factor; afterStep its step).' })
+    factor: string | null,
     @Ctx() context: Context,
   ): Promise<DroppedOffUnitConnection> {
-    return context.services.funnels.droppedOff(input, afterStep, first, after, callOptions(context));
+    return context.services.funnels.droppedOff(input, afterStep, first, after, callOptions(context), factor);
+  }
+
+  @Authorized('analyst')
+  @Query(() => FunnelDrivers, {
+    description:
+      'Conversion drivers: among units that reached `step`, the factors (step-event properties, part of the day, event types done before the next step, user properties) associated with reaching the next step or dropping off, with odds ratios, Fisher p-values and Benjamini–Hochberg q-values.',
+  })
+  funnelDrivers(
+    @Arg('input', () => FunnelInput) input: FunnelInput,
+    @Arg('step', () => Int) step: number,
+    @Arg('options', () => FunnelDriversOptions, { nullable: true }) options: FunnelDriversOptions | null,
+    @Ctx() context: Context,
+  ): Promise<FunnelDrivers> {
+    return context.services.funnels.drivers(input, step, options ?? {}, callOptions(context));
   }
 
   @Authorized('analyst')

@@ -12,6 +12,12 @@ import { FunnelPlan, FunnelSpec, planFunnel } from './funnel-definition';
 import { FunnelJob, FunnelOutcome, runFunnelJob } from './funnel-jobs';
 import { FunnelPool, FunnelPoolStats } from './funnel-pool';
 import { needsOf, UnitPart } from './funnel-run';
+import type { MirrorNeeds } from './event-mirror';
+import { groupKeyOf } from './breakdown-key';
+import { DriverFactor, DriverSources, UserPropertyColumn } from './driver-factors';
+import { reportDrivers } from './drivers-report';
+import { decodeFactor, driversAnswer } from './funnel-drivers';
+import type { FunnelDrivers, FunnelDriversOptions } from './funnel-drivers.types';
 import { metrics, secondsSince } from '../metrics/metrics';
 import {
   DROPPED_OFF_PAGE,
@@ -34,6 +40,10 @@ const DAY_MICROS = 86_400_000_000;
 const droppedOffCursor = cursorCodec('droppedOff', { user: 'int', session: 'string?' });
 const MAX_TREND_PERIODS = 400;
 const MAX_BUCKETS = 100;
+/** Property keys (event or user) one drivers query tests at most. */
+const MAX_DRIVER_KEYS = 20;
+/** Events of the step's type sampled for their property keys when the caller names none. */
+const DRIVER_KEY_SAMPLE = 1000;
 
 const toSeconds = (micros: number): number => micros / 1_000_000;
 
@@ -183,7 +193,14 @@ export class FunnelService {
    * arrive (a unit that converts meanwhile simply leaves the list). BAD_USER_INPUT for a step
    * out of range, `first` out of range or a cursor that is not this list's.
    */
-  async droppedOff(spec: FunnelSpec, afterStep: number, first = DROPPED_OFF_PAGE.default, after?: string | null, options: FunnelCallOptions = {}): Promise<DroppedOffUnitConnection> {
+  async droppedOff(
+    spec: FunnelSpec,
+    afterStep: number,
+    first = DROPPED_OFF_PAGE.default,
+    after?: string | null,
+    options: FunnelCallOptions = {},
+    factorCode?: string | null,
+  ): Promise<DroppedOffUnitConnection> {
     const budget = this.budget(options);
     const plan = planFunnel(spec);
     const stepCount = plan.steps.length;
@@ -192,7 +209,14 @@ export class FunnelService {
     }
     checkFirst(first, DROPPED_OFF_PAGE);
     const cursor = droppedOffCursor.decodeAfter(after);
-    const outcome = await this.compute({ kind: 'droppedOff', plan, afterStep, first, cursor }, budget);
+    let factor: { sources: DriverSources; factor: DriverFactor } | null = null;
+    if (factorCode !== undefined && factorCode !== null) {
+      const decoded = decodeFactor(factorCode);
+      if (decoded === null) throw badInput('factor is not a driver factor; take it from a funnelDrivers answer (droppedOff.factor).');
+      if (this.engine) throw badInput('Driver factors need the in-process analytics engine; this server answers funnels from ClickHouse.');
+      factor = { factor: decoded, sources: await this.driverSources(afterStep, decoded.kind === 'stepProperty' ? [decoded.key] : [], decoded.kind === 'userProperty' ? [decoded.key] : [], true, true) };
+    }
+    const outcome = await this.compute({ kind: 'droppedOff', plan, afterStep, first, cursor, factor }, budget);
     if (outcome.kind !== 'droppedOff') throw new Error(`expected droppedOff, got ${outcome.kind}`);
     const { page } = outcome;
     const userRows: { id: number; external_id: string }[] = page.length
@@ -204,6 +228,67 @@ export class FunnelService {
       node: { userId: externalIdOf.get(entry.user) ?? String(entry.user), sessionId: entry.session, reachedAt: new Date(entry.reachedAt / 1000) },
     }));
     return { totalCount: outcome.totalCount, ...connectionOfEdges(edges, outcome.hasNextPage) };
+  }
+
+  /**
+   * Conversion drivers from step `step` to the next (docs/funnels.md, "Conversion drivers"): among the
+   * units whose reported chain reached `step`, the factors associated with going on versus dropping
+   * off, each with its 2×2 table, odds ratio (95 % interval), Fisher p-value and Benjamini–Hochberg
+   * q-value over every factor tested, and the droppedOff arguments that list its units that dropped
+   * off. BAD_USER_INPUT for a step that has no next step, options out of range, or a server whose
+   * funnels run on ClickHouse (drivers read every event type, which its funnel path does not load).
+   */
+  async drivers(spec: FunnelSpec, step: number, settings: FunnelDriversOptions = {}, options: FunnelCallOptions = {}): Promise<FunnelDrivers> {
+    const budget = this.budget(options);
+    const plan = planFunnel(spec);
+    const stepCount = plan.steps.length;
+    if (!Number.isInteger(step) || step < 1 || step >= stepCount) throw badInput(`step must have a next step: 1 to ${stepCount - 1}; got ${step}.`);
+    if (this.engine) throw badInput('funnelDrivers needs the in-process analytics engine; this server answers funnels from ClickHouse (docs/analytics-store.md).');
+    const minSupport = settings.minSupport ?? 30;
+    const alpha = settings.alpha ?? 0.05;
+    const top = settings.top ?? 10;
+    if (!Number.isInteger(minSupport) || minSupport < 1 || minSupport > 1_000_000) throw badInput(`minSupport must be a whole number from 1 to 1,000,000; got ${minSupport}.`);
+    if (!(alpha > 0 && alpha < 1)) throw badInput(`alpha must lie strictly between 0 and 1; got ${alpha}.`);
+    if (!Number.isInteger(top) || top < 1 || top > 100) throw badInput(`top must be a whole number from 1 to 100; got ${top}.`);
+    const propertyKeys = settings.properties ?? (await budget.race(this.propertyKeysOf(plan.steps[step - 1].eventType)));
+    const sources = await budget.race(this.driverSources(step, propertyKeys, settings.userProperties ?? [], settings.eventTypes ?? true, settings.hourOfDay ?? true));
+    const outcome = await this.compute({ kind: 'drivers', plan, sources }, budget);
+    if (outcome.kind !== 'drivers') throw new Error(`expected drivers, got ${outcome.kind}`);
+    return driversAnswer(reportDrivers(outcome.tally, { minSupport, alpha, top }), step);
+  }
+
+  /** Property keys of the latest events of a type (at most MAX_DRIVER_KEYS, in key order). */
+  private async propertyKeysOf(eventType: string): Promise<string[]> {
+    const rows: { key: string }[] = await this.dataSource.query(
+      `SELECT DISTINCT key FROM (SELECT props FROM events WHERE type = $1 ORDER BY id DESC LIMIT ${DRIVER_KEY_SAMPLE}) latest, jsonb_object_keys(latest.props) AS key
+        WHERE jsonb_typeof(latest.props) = 'object' ORDER BY key LIMIT ${MAX_DRIVER_KEYS}`,
+      [eventType],
+    );
+    return rows.map((row) => row.key);
+  }
+
+  /** Checks the keys and reads the user properties' values (per dense user id) for a drivers tally. */
+  private async driverSources(step: number, propertyKeys: string[], userPropertyKeys: string[], eventTypes: boolean, hourOfDay: boolean): Promise<DriverSources> {
+    for (const [name, keys] of [['properties', propertyKeys], ['userProperties', userPropertyKeys]] as const) {
+      if (keys.length > MAX_DRIVER_KEYS) throw badInput(`${name}: at most ${MAX_DRIVER_KEYS} keys; got ${keys.length}.`);
+      for (const key of keys) if (typeof key !== 'string' || key.length === 0 || key.length > 200) throw badInput(`${name}: each key is 1–200 characters.`);
+    }
+    const userProperties: UserPropertyColumn[] = [];
+    for (const key of new Set(userPropertyKeys)) {
+      const rows: { id: number; value: unknown }[] = await this.dataSource.query('SELECT id, properties -> $1 AS value FROM users WHERE properties ? $1', [key]);
+      const size = rows.reduce((max, row) => Math.max(max, row.id + 1), 0);
+      const codes = new Int32Array(size);
+      const values = ['(missing)'];
+      const codeOf = new Map<string, number>();
+      for (const { id, value } of rows) {
+        const valueKey = groupKeyOf(value);
+        let code = codeOf.get(valueKey);
+        if (code === undefined) codeOf.set(valueKey, (code = values.push(valueKey) - 1));
+        codes[id] = code;
+      }
+      userProperties.push({ key, codes, values });
+    }
+    return { step, propertyKeys: [...new Set(propertyKeys)], userProperties, eventTypes, hourOfDay };
   }
 
   /**
@@ -243,7 +328,7 @@ export class FunnelService {
     // ClickHouse (FUNNELCAST_ANALYTICS=clickhouse) reads and groups the events; the engine evaluates them.
     if (this.engine) return this.engine.compute(job, budget);
     const { plan } = job;
-    const snapshot = await budget.race(this.mirror.snapshot(needsOf(plan)));
+    const snapshot = await budget.race(this.mirror.snapshot(needsOfJob(job)));
     const cohortUsers = await budget.race(includedUsers(this.dataSource, plan, snapshot.userCount));
     const cached = this.sessionLayout?.baseVersion === snapshot.baseVersion ? this.sessionLayout.layout : null;
     const inputs = { snapshot, cohortUsers, sessionLayout: plan.countBy === 'session' ? cached : null };
@@ -336,6 +421,14 @@ export class FunnelService {
       timeFromPrevious: stepDuration(step.timeFromPrevious),
     }));
   }
+}
+
+/** The mirror columns a job reads: its funnel's, and the properties its driver factors read. */
+function needsOfJob(job: FunnelJob): MirrorNeeds {
+  const needs = needsOf(job.plan);
+  const sources = job.kind === 'drivers' ? job.sources : job.kind === 'droppedOff' ? job.factor?.sources : undefined;
+  if (sources && sources.propertyKeys.length > 0) needs.propertyKeys = [...new Set([...(needs.propertyKeys ?? []), ...sources.propertyKeys])];
+  return needs;
 }
 
 interface SavedFunnelRow {

@@ -1,0 +1,92 @@
+/**
+ * Conversion drivers as the API shows them: driver-factors.ts tallies, drivers-report.ts tests, this
+ * file names each factor, encodes it for droppedOff's `factor` argument and shapes the answer.
+ */
+import { groupValueOf, MISSING_GROUP_KEY } from './breakdown-key';
+import { DriverFactor, factorId, factorOfId, HOUR_BAND_HOURS } from './driver-factors';
+import type { DriverReport, DriverStatistics } from './drivers-report';
+import { DriverFactorKind, FunnelDriver, FunnelDrivers } from './funnel-drivers.types';
+
+const KINDS: readonly string[] = Object.values(DriverFactorKind);
+
+/** The factor as droppedOff's `factor` argument: base64url of its id. */
+export function encodeFactor(factor: DriverFactor): string {
+  return Buffer.from(factorId(factor), 'utf8').toString('base64url');
+}
+
+/** The factor behind an encoded one, or null when the text is not one (any client text is safe here). */
+export function decodeFactor(code: string): DriverFactor | null {
+  if (typeof code !== 'string' || code.length === 0 || code.length > 2000) return null;
+  try {
+    const factor = factorOfId(Buffer.from(code, 'base64url').toString('utf8'));
+    const { kind, key, value, range } = factor;
+    if (!KINDS.includes(kind) || typeof key !== 'string' || key.length === 0) return null;
+    if (range === null ? typeof value !== 'string' : !(Array.isArray(range) && range.length === 2 && range.every(Number.isFinite) && value === null)) return null;
+    if (kind === 'stepProperty' || kind === 'userProperty') {
+      if (value !== null && value !== MISSING_GROUP_KEY) JSON.parse(value);
+    } else if (range !== null) return null;
+    return factor;
+  } catch {
+    return null;
+  }
+}
+
+/** For display: "device = mobile", "price in [12, 40)", "did fav between the steps", "step event at 18:00–24:00 UTC". */
+export function factorLabel(factor: DriverFactor): string {
+  switch (factor.kind) {
+    case 'stepProperty':
+    case 'userProperty': {
+      const subject = factor.kind === 'userProperty' ? `user ${factor.key}` : factor.key;
+      if (factor.range) return `${subject} in [${factor.range[0]}, ${factor.range[1]})`;
+      if (factor.value === MISSING_GROUP_KEY) return `${subject} not set`;
+      return `${subject} = ${groupValueOf(factor.value!).label}`;
+    }
+    case 'hourOfDay': {
+      const start = Number(factor.value);
+      const pad = (hour: number): string => String(hour).padStart(2, '0');
+      return `step event at ${pad(start)}:00–${pad(start + HOUR_BAND_HOURS)}:00 UTC`;
+    }
+    case 'eventType':
+      return `did ${factor.key} between the steps`;
+  }
+}
+
+function driverOf(entry: DriverStatistics, step: number): FunnelDriver {
+  const { factor } = entry;
+  const propertyValue = (factor.kind === 'stepProperty' || factor.kind === 'userProperty') && factor.range === null && factor.value !== MISSING_GROUP_KEY;
+  const code = encodeFactor(factor);
+  return {
+    factor: code,
+    kind: factor.kind as DriverFactorKind,
+    key: factor.key,
+    value: propertyValue ? groupValueOf(factor.value!).value : factor.kind === 'hourOfDay' ? Number(factor.value) : null,
+    missing: factor.value === MISSING_GROUP_KEY,
+    rangeLow: factor.range?.[0] ?? null,
+    rangeHigh: factor.range?.[1] ?? null,
+    label: factorLabel(factor),
+    convertersWith: entry.convertersWith,
+    dropOffsWith: entry.dropOffsWith,
+    convertersWithout: entry.convertersWithout,
+    dropOffsWithout: entry.dropOffsWithout,
+    conversionWith: entry.convertersWith / (entry.convertersWith + entry.dropOffsWith),
+    conversionWithout: entry.convertersWithout / (entry.convertersWithout + entry.dropOffsWithout),
+    oddsRatio: entry.oddsRatio,
+    oddsRatioLow: entry.oddsRatioLow,
+    oddsRatioHigh: entry.oddsRatioHigh,
+    pValue: entry.pValue,
+    qValue: entry.qValue,
+    droppedOff: { afterStep: step, factor: code, count: entry.dropOffsWith },
+  };
+}
+
+export function driversAnswer(report: DriverReport, step: number): FunnelDrivers {
+  return {
+    step,
+    reached: report.reached,
+    converted: report.converted,
+    tested: report.tested,
+    belowSupport: report.belowSupport,
+    positive: report.positive.map((entry) => driverOf(entry, step)),
+    negative: report.negative.map((entry) => driverOf(entry, step)),
+  };
+}
