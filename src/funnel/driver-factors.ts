@@ -19,12 +19,12 @@ import { FunnelEvaluation, PreparedFunnel, reportedStepEvents, unitUser } from '
 
 export type DriverFactorKind = 'stepProperty' | 'hourOfDay' | 'eventType' | 'userProperty';
 
-/** One factor. `value` is a group key (breakdown-key.ts), an hour band's first hour, or "done"; `range` replaces it for a numeric band [low, high). */
+/** One factor. `value` is a group key (breakdown-key.ts), an hour band's first hour, or "done"; `range` replaces it for a numeric band [low, high), high null for no upper end. */
 export interface DriverFactor {
   kind: DriverFactorKind;
   key: string;
   value: string | null;
-  range: [number, number] | null;
+  range: [number, number | null] | null;
 }
 
 /** A user property's value per dense user id, for the worker: codes index `values` (group keys), code 0 = no value. */
@@ -63,7 +63,7 @@ export function factorId(factor: DriverFactor): string {
 }
 
 export function factorOfId(id: string): DriverFactor {
-  const [kind, key, value, range] = JSON.parse(id) as [DriverFactorKind, string, string | null, [number, number] | null];
+  const [kind, key, value, range] = JSON.parse(id) as [DriverFactorKind, string, string | null, [number, number | null] | null];
   return { kind, key, value, range };
 }
 
@@ -142,7 +142,7 @@ class FactorReader {
         if (!column) return false;
         if (factor.range) {
           const value = column.values[column.codes[row]];
-          return typeof value === 'number' && value >= factor.range[0] && value < factor.range[1];
+          return typeof value === 'number' && value >= factor.range[0] && (factor.range[1] === null || value < factor.range[1]);
         }
         return this.propertyKey(view.segment, factor.key, row) === factor.value;
       }

@@ -47,6 +47,8 @@ export interface DriverReport {
   tested: number;
   /** Factors left out for too little support on either side. */
   belowSupport: number;
+  /** Every factor tested, significant or not, highest odds ratio first. */
+  all: DriverStatistics[];
   /** Significant factors with odds ratio > 1, highest odds ratio first, at most `top`. */
   positive: DriverStatistics[];
   /** Significant factors with odds ratio < 1, lowest first, at most `top`. */
@@ -89,15 +91,18 @@ export function reportDrivers(tally: DriverTally, options: DriverReportOptions):
     });
   }
   const qValues = benjaminiHochberg(tested.map((entry) => entry.pValue));
-  const all: DriverStatistics[] = tested.map((entry, n) => ({ ...entry, qValue: qValues[n], significant: qValues[n] <= options.alpha }));
   const byId = (x: DriverStatistics, y: DriverStatistics): number => (x.id < y.id ? -1 : x.id > y.id ? 1 : 0);
+  const all: DriverStatistics[] = tested
+    .map((entry, n) => ({ ...entry, qValue: qValues[n], significant: qValues[n] <= options.alpha }))
+    .sort((x, y) => y.oddsRatio - x.oddsRatio || byId(x, y));
   return {
     reached,
     converted,
     tested: all.length,
     belowSupport,
-    positive: all.filter((entry) => entry.significant && entry.oddsRatio > 1).sort((x, y) => y.oddsRatio - x.oddsRatio || byId(x, y)).slice(0, options.top),
-    negative: all.filter((entry) => entry.significant && entry.oddsRatio < 1).sort((x, y) => x.oddsRatio - y.oddsRatio || byId(x, y)).slice(0, options.top),
+    all,
+    positive: all.filter((entry) => entry.significant && entry.oddsRatio > 1).slice(0, options.top),
+    negative: all.filter((entry) => entry.significant && entry.oddsRatio < 1).reverse().slice(0, options.top),
   };
 }
 
@@ -126,7 +131,7 @@ function candidatesOf(tally: DriverTally): Candidate[] {
 
 /**
  * Quartile bands of a numeric property over the units' values: [low, high) from the smallest value of
- * a band up to the smallest of the next (the last band ends past the largest value). Equal values stay
+ * a band up to the smallest of the next; the last band has no upper end (high null). Equal values stay
  * in one band, so there may be fewer than four. Units without a value keep their own factor.
  */
 function bandsOf(values: Candidate[]): Candidate[] {
@@ -145,7 +150,7 @@ function bandsOf(values: Candidate[]): Candidate[] {
     const entryBand = Math.min(QUARTILES - 1, Math.floor((seen * QUARTILES) / total));
     if (current === null || entryBand > band) {
       if (current) current.factor.range![1] = entry.value;
-      current = { factor: { kind: 'stepProperty', key, value: null, range: [entry.value, Infinity] }, units: 0, converters: 0 };
+      current = { factor: { kind: 'stepProperty', key, value: null, range: [entry.value, null] }, units: 0, converters: 0 };
       bands.push(current);
       band = entryBand;
     }
@@ -153,12 +158,5 @@ function bandsOf(values: Candidate[]): Candidate[] {
     current.converters += entry.converters;
     seen += entry.units;
   }
-  // JSON has no Infinity: the last band ends just past the largest value instead.
-  if (current) current.factor.range![1] = justAbove(numeric[numeric.length - 1].value);
   return [...missing, ...bands];
-}
-
-/** A number above x and at most the next double or so: x + |x|·ε is at least one ulp above x. */
-function justAbove(x: number): number {
-  return x === 0 ? Number.MIN_VALUE : x + Math.abs(x) * Number.EPSILON;
 }

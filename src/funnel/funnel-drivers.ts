@@ -21,7 +21,7 @@ export function decodeFactor(code: string): DriverFactor | null {
     const factor = factorOfId(Buffer.from(code, 'base64url').toString('utf8'));
     const { kind, key, value, range } = factor;
     if (!KINDS.includes(kind) || typeof key !== 'string' || key.length === 0) return null;
-    if (range === null ? typeof value !== 'string' : !(Array.isArray(range) && range.length === 2 && range.every(Number.isFinite) && value === null)) return null;
+    if (range === null ? typeof value !== 'string' : !(Array.isArray(range) && range.length === 2 && Number.isFinite(range[0]) && (range[1] === null || Number.isFinite(range[1])) && value === null)) return null;
     if (kind === 'stepProperty' || kind === 'userProperty') {
       if (value !== null && value !== MISSING_GROUP_KEY) JSON.parse(value);
     } else if (range !== null) return null;
@@ -37,7 +37,7 @@ export function factorLabel(factor: DriverFactor): string {
     case 'stepProperty':
     case 'userProperty': {
       const subject = factor.kind === 'userProperty' ? `user ${factor.key}` : factor.key;
-      if (factor.range) return `${subject} in [${factor.range[0]}, ${factor.range[1]})`;
+      if (factor.range) return factor.range[1] === null ? `${subject} ≥ ${factor.range[0]}` : `${subject} in [${factor.range[0]}, ${factor.range[1]})`;
       if (factor.value === MISSING_GROUP_KEY) return `${subject} not set`;
       return `${subject} = ${groupValueOf(factor.value!).label}`;
     }
@@ -75,6 +75,7 @@ function driverOf(entry: DriverStatistics, step: number): FunnelDriver {
     oddsRatioHigh: entry.oddsRatioHigh,
     pValue: entry.pValue,
     qValue: entry.qValue,
+    significant: entry.significant,
     droppedOff: { afterStep: step, factor: code, count: entry.dropOffsWith },
   };
 }
@@ -88,5 +89,6 @@ export function driversAnswer(report: DriverReport, step: number): FunnelDrivers
     belowSupport: report.belowSupport,
     positive: report.positive.map((entry) => driverOf(entry, step)),
     negative: report.negative.map((entry) => driverOf(entry, step)),
+    factors: report.all.map((entry) => driverOf(entry, step)),
   };
 }

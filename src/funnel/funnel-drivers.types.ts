@@ -72,7 +72,7 @@ export class FunnelDriver {
   @Field(() => Float, { nullable: true, description: 'A numeric band [rangeLow, rangeHigh) (quartiles of a property with many numeric values).' })
   rangeLow: number | null;
 
-  @Field(() => Float, { nullable: true })
+  @Field(() => Float, { nullable: true, description: 'Null for the last band (no upper end) and for factors that are not bands.' })
   rangeHigh: number | null;
 
   @Field({ description: 'For display, e.g. "device = mobile", "price in [12, 40)", "did fav between the steps".' })
@@ -111,6 +111,9 @@ export class FunnelDriver {
   @Field(() => Float, { description: 'Benjamini–Hochberg q-value over every factor tested.' })
   qValue: number;
 
+  @Field({ description: 'qValue ≤ alpha.' })
+  significant: boolean;
+
   @Field(() => DriverDroppedOffArgs)
   droppedOff: DriverDroppedOffArgs;
 }
@@ -137,4 +140,7 @@ export class FunnelDrivers {
 
   @Field(() => [FunnelDriver], { description: 'Significant factors with odds ratio below 1, lowest first.' })
   negative: FunnelDriver[];
+
+  @Field(() => [FunnelDriver], { description: 'Every factor tested, significant or not, highest odds ratio first.' })
+  factors: FunnelDriver[];
 }

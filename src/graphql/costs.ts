@@ -54,6 +54,8 @@ export const FIELD_COSTS: Record<string, FieldCost> = {
   // One funnel per day or week of the range.
   'Query.funnelTrend': work(200),
   'Query.droppedOff': paged(100, 'first', 100),
+  // A funnel run plus a pass over every reached unit's events, and the user properties read.
+  'Query.funnelDrivers': work(150),
 
   'Query.anomalies': paged(50, 'first', 50),
   'Query.userRisk': work(20),

@@ -112,7 +112,7 @@ export class FunnelcastMetrics {
     });
     this.funnelQueryDuration = new Histogram({
       name: 'funnelcast_funnel_query_duration_seconds',
-      help: 'Funnel computations (report, trend, timeToConvert, droppedOff), mirror catch-up included, by outcome (ok or error).',
+      help: 'Funnel computations (report, trend, timeToConvert, droppedOff, drivers), mirror catch-up included, by outcome (ok or error).',
       labelNames: ['query', 'outcome'],
       buckets: REQUEST_BUCKETS,
       registers,
