@@ -44,7 +44,7 @@ export interface DriverSources {
   hourOfDay: boolean;
 }
 
-/** Per factor (by `factorId`), units with it and, of those, converters; plus the totals. Parts add up. */
+/** Per factor (by `factorId`, in id order), units with it and, of those, converters; plus the totals. Parts add up. */
 export interface DriverTally {
   reached: number;
   converted: number;
@@ -217,7 +217,19 @@ export function tallyDrivers(prepared: PreparedFunnel, evaluation: FunnelEvaluat
       if (converted) tally.withFactorConverted[slot]++;
     }
   }
-  return tally;
+  return inIdOrder(tally);
+}
+
+/** The tally with its factors in id order, so that a whole run and merged parts give equal tallies. */
+function inIdOrder(tally: DriverTally): DriverTally {
+  const order = tally.factorIds.map((_, n) => n).sort((x, y) => (tally.factorIds[x] < tally.factorIds[y] ? -1 : tally.factorIds[x] > tally.factorIds[y] ? 1 : 0));
+  return {
+    reached: tally.reached,
+    converted: tally.converted,
+    factorIds: order.map((n) => tally.factorIds[n]),
+    withFactor: order.map((n) => tally.withFactor[n]),
+    withFactorConverted: order.map((n) => tally.withFactorConverted[n]),
+  };
 }
 
 /** Tallies of parts of one funnel, added up per factor. */
@@ -240,7 +252,7 @@ export function mergeDriverTallies(parts: readonly DriverTally[]): DriverTally {
       merged.withFactorConverted[slot] += part.withFactorConverted[n];
     });
   }
-  return merged;
+  return inIdOrder(merged);
 }
 
 /**

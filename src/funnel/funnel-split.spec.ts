@@ -1,12 +1,13 @@
 /**
  * A funnel split into unit ranges and merged (funnel-split.ts) answers exactly what the whole job
  * answers (funnel-jobs.ts), for every job kind, on random snapshots with ties, sessions, cohorts,
- * filters, exclusions and breakdowns that fold groups into "other", with and without a delta
+ * filters, exclusions, breakdowns that fold groups into "other" and conversion-driver tallies, with and without a delta
  * segment (late users' whole histories, their stale base rows shadowed), cut anywhere over the
  * base's and the delta's units; and its step counts and times agree with the brute-force reference
  * (window-funnel.reference.ts) worked out from the raw events.
  * No worker threads here (funnel-pool.spec.ts has those): the parts run one after another.
  */
+import type { DriverFactor, UserPropertyColumn } from './driver-factors';
 import type { MirrorSnapshot } from './event-mirror';
 import { planFunnel, FunnelSpec } from './funnel-definition';
 import { DroppedKey, FunnelJob, FunnelJobInputs, runFunnelJob, runFunnelPart } from './funnel-jobs';
@@ -145,6 +146,15 @@ for (const countBy of ['user', 'session'] as const) {
   SPECS.push({ name: `breakdown, every group kept ${countBy}`, spec: { ...base, countBy, steps: [{ type: 'b' }, { type: 'c' }], breakdown: { property: 'device', limit: 100 } } });
 }
 
+/** A user property for drivers: users 0, 3, 6, … gold, 1, 4, … silver, the rest without one. */
+const TIERS: UserPropertyColumn = { key: 'tier', codes: Int32Array.from({ length: 300 }, (_, user) => (user % 3 === 2 ? 0 : (user % 3) + 1)), values: ['(missing)', '"gold"', '"silver"'] };
+const DRIVER_FACTORS: DriverFactor[] = [
+  { kind: 'stepProperty', key: 'device', value: '"mobile"', range: null },
+  { kind: 'stepProperty', key: 'device', value: '(missing)', range: null },
+  { kind: 'eventType', key: 'x', value: 'done', range: null },
+  { kind: 'userProperty', key: 'tier', value: '"gold"', range: null },
+];
+
 function jobsOf(spec: FunnelSpec): FunnelJob[] {
   const plan = planFunnel(spec);
   const periods: [number, number][] = [];
@@ -158,6 +168,11 @@ function jobsOf(spec: FunnelSpec): FunnelJob[] {
   for (const afterStep of [1, 2]) {
     jobs.push({ kind: 'droppedOff', plan, afterStep, first: 4, cursor: null });
     jobs.push({ kind: 'droppedOff', plan, afterStep, first: 1000, cursor: null });
+    const sources = { step: afterStep, propertyKeys: ['device'], userProperties: [TIERS], eventTypes: true, hourOfDay: true };
+    // One drivers job and one droppedOff by factor per funnel, factor kinds taking turns over the
+    // funnels (the test's time grows with every job).
+    if (afterStep === 1) jobs.push({ kind: 'drivers', plan, sources });
+    else jobs.push({ kind: 'droppedOff', plan, afterStep, first: 1000, cursor: null, factor: { sources, factor: DRIVER_FACTORS[(plan.steps.length + (plan.modes.strictOrder ? 1 : 0) + (plan.countBy === 'session' ? 2 : 0)) % DRIVER_FACTORS.length] } });
   }
   return jobs;
 }
