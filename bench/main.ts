@@ -29,6 +29,7 @@ const BENCHMARKS: Record<string, () => Promise<{ run(argv: string[]): Promise<vo
   'reengagement-quality': () => import('./reports/reengagement-quality'),
   'session-quality': () => import('./reports/session-quality'),
   'shop-realism': () => import('./reports/shop-realism'),
+  'funnel-drivers': () => import('./reports/funnel-drivers'),
 };
 
 async function main(): Promise<void> {
