@@ -42,6 +42,8 @@ export async function startApp(config: Config & { databaseUrl: string }, options
     processMetrics.addQueueSource({ queue: TRAINING_QUEUE, jobCounts: () => services.training.queue.jobCounts() }),
     processMetrics.addMirrorSource(services.funnels.mirror),
   ];
+  // Erasures by any process reach this one's memory within FUNNELCAST_ERASURE_POLL_MS.
+  await services.erasureWatch.start(config.erasurePollMs);
   const server = await startServer(services, config, options.port ?? config.port, { requestLog: options.requestLog });
   log.info({ url: server.url }, 'Funnelcast is serving');
   // FUNNELCAST_ANALYTICS=clickhouse: keep ClickHouse caught up with PostgreSQL between queries too.
@@ -63,6 +65,7 @@ export async function startApp(config: Config & { databaseUrl: string }, options
     async stop() {
       for (const remove of metricSources) remove();
       await server.close();
+      services.erasureWatch.close();
       await services.funnels.close();
       await services.training.close();
       services.apiKeys.close();

@@ -96,6 +96,10 @@ export interface Config {
   clickhouseSyncIntervalMs: number;
   /** Days `event_deletions` keeps a deleted event for the ClickHouse sync; a copy further behind must be copied afresh. */
   clickhouseDeletionLogDays: number;
+  /** Days an erased user's id stays refused at ingest and import (FUNNELCAST_ERASURE_TOMBSTONE_DAYS). */
+  erasureTombstoneDays: number;
+  /** How often each API process looks for erasures made by others, in ms (FUNNELCAST_ERASURE_POLL_MS). */
+  erasurePollMs: number;
   /** Funnels over at least this many events run split across all funnel workers at once (funnel-split.ts). */
   funnelSplitEvents: number;
   /**
@@ -294,6 +298,8 @@ function environmentSpec(env: NodeJS.ProcessEnv) {
     FUNNELCAST_CLICKHOUSE_SYNC_BATCH: wholeNumber(1, 10_000_000)({ default: 100_000 }),
     FUNNELCAST_CLICKHOUSE_SYNC_INTERVAL_MS: wholeNumber(10, 3_600_000)({ default: 1000 }),
     FUNNELCAST_CLICKHOUSE_DELETION_LOG_DAYS: wholeNumber(1, 3650)({ default: 7 }),
+    FUNNELCAST_ERASURE_TOMBSTONE_DAYS: wholeNumber(1, 3650)({ default: 30 }),
+    FUNNELCAST_ERASURE_POLL_MS: wholeNumber(50, 600_000)({ default: 1000 }),
   };
 }
 
@@ -379,6 +385,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     clickhouseSyncBatch: read.FUNNELCAST_CLICKHOUSE_SYNC_BATCH,
     clickhouseSyncIntervalMs: read.FUNNELCAST_CLICKHOUSE_SYNC_INTERVAL_MS,
     clickhouseDeletionLogDays: read.FUNNELCAST_CLICKHOUSE_DELETION_LOG_DAYS,
+    erasureTombstoneDays: read.FUNNELCAST_ERASURE_TOMBSTONE_DAYS,
+    erasurePollMs: read.FUNNELCAST_ERASURE_POLL_MS,
   };
 }
 

@@ -72,7 +72,9 @@ export class EventService {
          ON CONFLICT (external_id) DO NOTHING`,
         [itemIds],
       );
-      // ORDER BY ord makes ids follow array order, the tie-break for equal timestamps.
+      // ORDER BY ord makes ids follow array order, the tie-break for equal timestamps. FOR KEY SHARE:
+      // an erasure of one of these users (privacy/erasure.service.ts) waits for this batch, and a
+      // batch that waited for an erasure finds the user gone and stores none of their events.
       const inserted: unknown[] = await manager.query(
         `INSERT INTO events (event_id, user_id, session_id, type, item_id, ts, props)
          SELECT t.event_id, u.id, t.session_id, t.type, i.id, t.ts, t.props
@@ -81,6 +83,7 @@ export class EventService {
          JOIN users u ON u.external_id = t.user_ext
          LEFT JOIN items i ON i.external_id = t.item_ext
          ORDER BY t.ord
+         FOR KEY SHARE OF u
          ON CONFLICT (event_id) DO NOTHING
          RETURNING 1`,
         [eventIds, userIds, sessionIds, types, itemIds, timestamps, properties],

@@ -103,6 +103,16 @@ export class FunnelService {
   }
 
   /** Stops the worker threads; queries after this fail. */
+  /**
+   * Drops every event held in this process (the mirror and the session layout built from it), for
+   * an erasure (privacy/erasure-watch.ts); the next funnel, or `warmUp`, loads them again. Another
+   * engine (ClickHouse) learns of deleted events from PostgreSQL's deletion log instead.
+   */
+  async dropInMemoryEvents(): Promise<void> {
+    this.sessionLayout = null;
+    await this.mirror.reset();
+  }
+
   async close(): Promise<void> {
     await this.pool?.close();
     await this.engine?.close();

@@ -75,7 +75,8 @@ const MERGE_ITEMS = `
   SELECT (SELECT count(*) FROM changed)::int AS changed, (SELECT count(*) FROM added)::int AS added`;
 
 // ORDER BY seq makes events.id follow the file, the tie-break for equal timestamps. A row whose
-// event_id is stored already, or came earlier in this batch, is skipped by ON CONFLICT.
+// event_id is stored already, or came earlier in this batch, is skipped by ON CONFLICT. FOR KEY
+// SHARE of the users: as at ingest (event.service.ts), an erasure and this batch wait for each other.
 const MERGE_EVENTS = `
   INSERT INTO events (event_id, user_id, session_id, type, item_id, ts, props)
   SELECT s.event_id, u.id, s.session_id, s.type, i.id, timestamptz 'epoch' + s.ts_ms * interval '1 millisecond', s.props
@@ -83,6 +84,7 @@ const MERGE_EVENTS = `
   JOIN users u ON u.external_id = s.user_ext
   LEFT JOIN items i ON i.external_id = s.item_ext
   ORDER BY s.seq
+  FOR KEY SHARE OF u
   ON CONFLICT (event_id) DO NOTHING`;
 
 const NEEDS_ESCAPE = /[\\\t\n\r]/;
