@@ -211,6 +211,35 @@ describe('forgetUser', () => {
     expect(refused.errors![0].extensions!.code).toBe('FORBIDDEN');
   });
 
+  it('waits for a batch in flight for the user, and deletes what it stored', async () => {
+    const RACED = 'raced-user-5c0e44';
+    await a.gql(INGEST, { events: events(RACED, 2, 'first') }, client);
+    // A batch in flight, held open: it has locked the user's row as ingest does and stored an event.
+    const batch = a.app.services.dataSource.createQueryRunner();
+    await batch.connect();
+    await batch.startTransaction();
+    const [{ id }] = await batch.query(`SELECT id FROM users WHERE external_id = $1 FOR KEY SHARE`, [RACED]);
+    await batch.query(`INSERT INTO events (event_id, user_id, type, ts) VALUES ('in-flight', $1, 'view', now())`, [id]);
+    let finished = false;
+    const forgetting = a.gql(FORGET, { u: RACED }).then((result) => {
+      finished = true;
+      return result;
+    });
+    // The erasure cannot take the row while the batch holds it (it waits on the lock, not on time).
+    const deadline = Date.now() + 30_000;
+    for (;;) {
+      const [{ waiting }] = await a.app.services.dataSource.query(`SELECT count(*)::int AS waiting FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'`);
+      if (waiting > 0 || Date.now() > deadline) break;
+      await sleep(20);
+    }
+    expect(finished).toBe(false);
+    await batch.commitTransaction();
+    await batch.release();
+    const result = await forgetting;
+    expect(result.data!.forgetUser.removed.find((r: { table: string }) => r.table === 'events').rows).toBe(3);
+    expect(await tracesOf(RACED, id)).toEqual([]);
+  });
+
   it('funnelcast forget USER_ID erases from the command line, and the API processes follow', async () => {
     const handledOnB = b.services.erasureWatch.handled;
     const output = await new Promise<{ code: number | null; stdout: string }>((done, fail) => {
