@@ -3,6 +3,7 @@ import { UserFacingError, badInput } from '../graphql/errors';
 import { EventStats, IngestResult, RejectedEvent } from './event.input';
 import { incomingEventProblem, type IncomingEvent } from './event-checks';
 import { metrics } from '../metrics/metrics';
+import { pseudonymousId } from '../privacy/pseudonym';
 
 export type { IncomingEvent } from './event-checks';
 
@@ -47,7 +48,7 @@ export class EventService {
       }
       const stored = checked.event;
       eventIds.push(stored.eventId);
-      userIds.push(stored.userId);
+      userIds.push(pseudonymousId(stored.userId));
       sessionIds.push(stored.sessionId);
       types.push(stored.type);
       itemIds.push(stored.itemId);

@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 import type { DataSource, EntityManager } from 'typeorm';
 import { badInput } from '../graphql/errors';
 import { factorsWithoutUser } from '../recommend/factor-rows';
+import { pseudonymousId } from './pseudonym';
 
 /** The `server_secrets` row that keys tombstones (see migration 1765500000000). */
 export const TOMBSTONE_SECRET = 'erasure-tombstones';
@@ -65,8 +66,10 @@ export class ErasureService {
    * Resolves after `afterErasure` (the API drops this process's in-memory copies there).
    * BAD_USER_INPUT for an empty id.
    */
-  async forgetUser(userId: string, requestedBy: string): Promise<ErasureRecord> {
-    if (userId.length === 0 || userId.length > 512) throw badInput('userId must be 1–512 characters');
+  async forgetUser(shopUserId: string, requestedBy: string): Promise<ErasureRecord> {
+    if (shopUserId.length === 0 || shopUserId.length > 512) throw badInput('userId must be 1–512 characters');
+    // As stored: the pseudonym when FUNNELCAST_PSEUDONYMIZE_KEY is set.
+    const userId = pseudonymousId(shopUserId);
     const secret = await this.tombstoneSecret();
     const record = await this.dataSource.transaction(async (manager): Promise<ErasureRecord> => {
       const [{ requested_at: requestedAt }]: { requested_at: Date }[] = await manager.query(`SELECT now() AS requested_at`);

@@ -4,6 +4,7 @@ import type { PoolClient } from 'pg';
 import { from as copyFrom } from 'pg-copy-streams';
 import type { CatalogItem, ShopEvent } from '../event.types';
 import type { ItemFacts } from './import.types';
+import { pseudonymousId } from '../../privacy/pseudonym';
 
 /**
  * One batch of an import: rows encoded for `COPY … FROM STDIN` (text format) into temporary
@@ -147,11 +148,13 @@ export class StagingBatch {
   private readonly items = new Map<string, ItemDraft>();
 
   addEvent(seq: number, event: ShopEvent, propertiesJson: string | null, facts: ItemFacts | undefined): void {
+    // Stored under its pseudonym when FUNNELCAST_PSEUDONYMIZE_KEY is set (privacy/pseudonym.ts).
+    const userId = pseudonymousId(event.userId);
     this.eventRows.append(
-      `${seq}\t${copyValue(event.eventId)}\t${copyValue(event.userId)}\t${copyValue(event.sessionId)}\t${copyValue(event.type)}\t` +
+      `${seq}\t${copyValue(event.eventId)}\t${copyValue(userId)}\t${copyValue(event.sessionId)}\t${copyValue(event.type)}\t` +
         `${copyValue(event.itemId)}\t${event.timestamp}\t${copyValue(propertiesJson)}\n`,
     );
-    this.users.add(event.userId);
+    this.users.add(userId);
     if (event.itemId !== null) this.noteItem(event.itemId, facts, null, undefined);
     this.events++;
     this.rows++;
