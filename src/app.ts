@@ -10,6 +10,7 @@ import { loadTf } from './ml/tf-backend';
 import { connectRedis, redactUrl } from './redis';
 import { startServer, RunningServer } from './server';
 import { createServices, Services } from './services';
+import { usePseudonymKey } from './privacy/pseudonym';
 
 export interface App {
   server: RunningServer;
@@ -25,6 +26,8 @@ export async function startApp(config: Config & { databaseUrl: string }, options
   const dataSource: DataSource = await openDatabase(config.databaseUrl);
   log.info({ database: redactUrl(config.databaseUrl) }, 'database ready, migrations applied');
   const redis: Redis = connectRedis(config.redisUrl);
+  // User ids are stored under this process's key from the first request on (privacy/pseudonym.ts).
+  usePseudonymKey(config.pseudonymizeKey);
   const services = createServices(dataSource, redis, config);
   if (config.bootstrapAdminKey && (await services.apiKeys.ensureBootstrapAdmin(config.bootstrapAdminKey)) === 'revoked') {
     log.warn('FUNNELCAST_BOOTSTRAP_ADMIN_KEY names a key that was revoked; it stays revoked. Remove the variable or set a new secret.');

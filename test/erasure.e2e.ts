@@ -4,6 +4,7 @@ import { startApp, App } from '../src/app';
 import { loadConfig } from '../src/config';
 import { decodeArtifact, encodeArtifact, tensorNamed } from '../src/ml/artifact';
 import { GraphQLResponse, startTestApp, TestApp } from './support/app';
+import { tracesOf as tracesOfIn } from './support/traces';
 import { sleep } from './support/worker';
 
 /**
@@ -101,27 +102,7 @@ describe('forgetUser', () => {
     await a?.stop();
   });
 
-  /** Where the user's ids still are: "table.column" for every column of every table in the schema that holds them. */
-  async function tracesOf(external: string, dense: number): Promise<string[]> {
-    const db = a.app.services.dataSource;
-    const columns: { table_name: string; column_name: string; data_type: string }[] = await db.query(
-      `SELECT c.table_name, c.column_name, c.data_type FROM information_schema.columns c
-       JOIN information_schema.tables t USING (table_schema, table_name)
-       WHERE c.table_schema = 'public' AND t.table_type = 'BASE TABLE' ORDER BY 1, 2`,
-    );
-    const found: string[] = [];
-    for (const { table_name: table, column_name: column, data_type: type } of columns) {
-      const name = `"${table}"."${column}"`;
-      // Any column, as text (jsonb and arrays included); bytea by its bytes.
-      const textual = type === 'bytea' ? `position(convert_to($1, 'UTF8') in ${name}) > 0` : `${name}::text LIKE '%' || $1 || '%'`;
-      // Columns that hold a dense user id (by name), and users' own key.
-      const userColumn = (type === 'integer' && /user/.test(column)) || (table === 'users' && column === 'id');
-      const condition = userColumn ? `(${textual} OR ${name} = $2)` : textual;
-      const [{ n }]: { n: number }[] = await db.query(`SELECT count(*)::int AS n FROM "${table}" WHERE ${condition}`, userColumn ? [external, dense] : [external]);
-      if (n > 0) found.push(`${table}.${column}`);
-    }
-    return found;
-  }
+  const tracesOf = (external: string, dense: number) => tracesOfIn(a.app.services.dataSource, external, dense);
 
   /** Users whose rows the process's funnel mirror holds (after catching up). */
   async function mirroredUsers(app: App): Promise<Set<number>> {

@@ -8,7 +8,7 @@ import { EventMirror } from './event-mirror';
 import { DurationSummary, FunnelReport } from './funnel-aggregate';
 import { FunnelBudget, FunnelCallOptions } from './funnel-budget';
 import { includedUsers } from './funnel-cohort';
-import { pseudonymousIds } from '../privacy/pseudonym';
+import { currentKey, pseudonymousIds } from '../privacy/pseudonym';
 import { FunnelPlan, FunnelSpec, planFunnel } from './funnel-definition';
 import { FunnelJob, FunnelOutcome, runFunnelJob } from './funnel-jobs';
 import { FunnelPool, FunnelPoolStats } from './funnel-pool';
@@ -277,7 +277,7 @@ export class FunnelService {
   async save(name: string, spec: FunnelSpec): Promise<SavedFunnel> {
     if (typeof name !== 'string' || name.trim().length === 0 || name.length > 200) throw badInput('name must be 1–200 characters.');
     planFunnel(spec); // only funnels that run can be saved
-    const cohort = spec.cohort?.userIds && !spec.cohort.idsAsStored && config().pseudonymizeKey ? { ...spec.cohort, userIds: pseudonymousIds(spec.cohort.userIds), idsAsStored: true } : spec.cohort;
+    const cohort = spec.cohort?.userIds && !spec.cohort.idsAsStored && currentKey() ? { ...spec.cohort, userIds: pseudonymousIds(spec.cohort.userIds), idsAsStored: true } : spec.cohort;
     const definition = { ...spec, cohort, from: spec.from.toISOString(), to: spec.to.toISOString() };
     const [row]: SavedFunnelRow[] = await this.dataSource.query(
       'INSERT INTO saved_funnels (name, definition) VALUES ($1, $2) RETURNING id, name, definition, created_at',
