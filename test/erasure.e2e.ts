@@ -2,6 +2,7 @@ import { spawn } from 'node:child_process';
 import { resolve } from 'node:path';
 import { startApp, App } from '../src/app';
 import { loadConfig } from '../src/config';
+import { TrainingJob } from '../src/training/training.entities';
 import { decodeArtifact, encodeArtifact, tensorNamed } from '../src/ml/artifact';
 import { GraphQLResponse, startTestApp, TestApp } from './support/app';
 import { tracesOf as tracesOfIn } from './support/traces';
@@ -219,6 +220,44 @@ describe('forgetUser', () => {
     const result = await forgetting;
     expect(result.data!.forgetUser.removed.find((r: { table: string }) => r.table === 'events').rows).toBe(3);
     expect(await tracesOf(RACED, id)).toEqual([]);
+  });
+
+  it('a version trained on data read before an erasure is stored without the user', async () => {
+    const TRAINED = 'trained-then-erased-91d2';
+    await a.gql(INGEST, { events: events(TRAINED, 2, 'first') }, client);
+    const db = a.app.services.dataSource;
+    const [{ id: trainedId }] = await db.query(`SELECT id FROM users WHERE external_id = $1`, [TRAINED]);
+    const [{ id: jobId }] = await db.query(
+      `INSERT INTO training_jobs (request_key, kind, params, data_to, activate, state) VALUES ('erasure-race', 'MATRIX_FACTORIZATION', '{}', now(), false, 'RUNNING') RETURNING id`,
+    );
+    const job = (await db.getRepository(TrainingJob).findOneBy({ id: jobId }))!;
+    const registry = a.app.services.models;
+    const versionId = await registry.beginVersion(job, 'cpu');
+    // The run has read both users' events; now one of them is erased, then the run stores its version.
+    expect((await a.gql(FORGET, { u: TRAINED })).data!.forgetUser.userFound).toBe(true);
+    const artifact = encodeArtifact({
+      header: { format: 'matrix-factorization-v1', algorithm: 'als', dimensions: 1, userCount: 2, itemCount: 0 },
+      tensors: [
+        { name: 'userIds', dtype: 'int32', shape: [2], data: Int32Array.from([trainedId, keptId]) },
+        { name: 'itemIds', dtype: 'int32', shape: [0], data: new Int32Array(0) },
+        { name: 'userFactors', dtype: 'float32', shape: [2, 1], data: Float32Array.from([7, 8]) },
+        { name: 'itemFactors', dtype: 'float32', shape: [0, 1], data: new Float32Array(0) },
+        { name: 'itemBias', dtype: 'float32', shape: [0], data: new Float32Array(0) },
+      ],
+    });
+    await registry.completeVersion(job, versionId, {
+      artifact,
+      metrics: {},
+      eventCount: 4,
+      trainedFrom: null,
+      trainedTo: new Date(),
+      writeScores: async (pg, version) => (await pg.query(`INSERT INTO recommendation_scores SELECT $1, unnest($2::int[]), '{}', '{}'`, [version, [trainedId, keptId]])).rowCount ?? 0,
+    }, 1);
+    const [{ artifact: stored }] = await db.query(`SELECT artifact FROM model_versions WHERE id = $1`, [versionId]);
+    expect(Array.from(tensorNamed(decodeArtifact(stored), 'userIds').data)).toEqual([keptId]);
+    expect(Array.from(tensorNamed(decodeArtifact(stored), 'userFactors').data)).toEqual([8]);
+    expect(await db.query(`SELECT user_id FROM recommendation_scores WHERE model_version_id = $1`, [versionId])).toEqual([{ user_id: keptId }]);
+    expect(await tracesOf(TRAINED, trainedId)).toEqual([]);
   });
 
   it('funnelcast forget USER_ID erases from the command line, and the API processes follow', async () => {

@@ -1,7 +1,8 @@
 import { randomBytes } from 'node:crypto';
 import type { DataSource, EntityManager } from 'typeorm';
 import { badInput } from '../graphql/errors';
-import { factorsWithoutUser } from '../recommend/factor-rows';
+import { MODEL_KINDS } from '../model-kinds';
+import { USER_ERASURE_LOCK } from '../training/model-kind';
 import { pseudonymousId } from './pseudonym';
 
 /** The `server_secrets` row that keys tombstones (see migration 1765500000000). */
@@ -27,19 +28,22 @@ export interface ErasureRecord {
 }
 
 /**
- * Tables keyed by the dense `users.id`, emptied of the user's rows. The score tables are written
- * per model version and read through the ACTIVE one; removing the user's rows serves them as a
- * user without scores (fallbacks), the same as a new user, without retraining anything.
+ * Tables keyed by the dense `users.id` (`user_id`), emptied of the user's rows: events, every score
+ * table a kind writes per user (its `userData`), labels and the ingest guard's marks. Score tables
+ * are written per model version and read through the ACTIVE one; without their rows the user is
+ * served as a new one (fallbacks), without retraining anything.
  */
-const BY_DENSE_ID = ['events', 'recommendation_scores', 'purchase_propensity_scores', 'anomaly_scores', 'user_labels', 'suspect_users'] as const;
-
-/**
- * Kinds whose artifact stores a row per user, and how to cut one out. Other kinds store items,
- * sessions without ids, or weights learned from everyone (docs/privacy.md).
- */
-const USER_ROW_ARTIFACTS: { kind: string; without: (artifact: Buffer, userId: number) => Buffer | null }[] = [
-  { kind: 'MATRIX_FACTORIZATION', without: factorsWithoutUser },
+const BY_DENSE_ID = [
+  'events',
+  ...new Set(Object.values(MODEL_KINDS).flatMap((kind) => (kind.userData?.scoresByUser && kind.scoreTable ? [kind.scoreTable] : []))),
+  'user_labels',
+  'suspect_users',
 ];
+
+/** Kinds whose artifact stores a row per user, and how to cut one out (their `userData`). */
+const USER_ROW_ARTIFACTS = Object.values(MODEL_KINDS).flatMap((kind) =>
+  kind.userData?.withoutUser ? [{ kind: kind.kind as string, without: kind.userData.withoutUser }] : [],
+);
 
 /**
  * Forgets a user: every row that holds their id, their row in stored model artifacts, and, through
@@ -73,6 +77,8 @@ export class ErasureService {
     const secret = await this.tombstoneSecret();
     const record = await this.dataSource.transaction(async (manager): Promise<ErasureRecord> => {
       const [{ requested_at: requestedAt }]: { requested_at: Date }[] = await manager.query(`SELECT now() AS requested_at`);
+      // A version being stored now finishes first (and is cleaned below), or waits and cleans itself.
+      await manager.query(`SELECT pg_advisory_xact_lock($1)`, [USER_ERASURE_LOCK]);
       // Waits for a transaction creating this user right now; the trigger skips it while a tombstone stands.
       const placeholder: unknown[] = await manager.query(`INSERT INTO users (external_id) VALUES ($1) ON CONFLICT (external_id) DO NOTHING RETURNING id`, [userId]);
       const found: { id: number }[] = await manager.query(`SELECT id FROM users WHERE external_id = $1 FOR UPDATE`, [userId]);

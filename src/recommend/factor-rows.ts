@@ -33,3 +33,8 @@ export function factorsWithoutUser(bytes: Buffer, userId: number): Buffer | null
     }),
   });
 }
+
+/** The dense user ids that have a row in a MATRIX_FACTORIZATION artifact. */
+export function factorUserIds(bytes: Buffer): Int32Array {
+  return tensorNamed(decodeArtifact(bytes), 'userIds').data as Int32Array;
+}
