@@ -1,5 +1,6 @@
 import type { DataSource } from 'typeorm';
 import { logger } from '../logger';
+import { metrics } from '../metrics/metrics';
 
 /** Drops what a process holds in memory that may include an erased user (all of it: the message names no user). */
 export type ForgetInMemory = () => Promise<void> | void;
@@ -50,6 +51,7 @@ export class ErasureWatch {
     return this.check();
   }
 
+  /** Stops polling (the app's stop). */
   close(): void {
     if (this.timer) clearInterval(this.timer);
     this.timer = null;
@@ -64,6 +66,7 @@ export class ErasureWatch {
     const started = performance.now();
     for (const hook of this.forget) await hook();
     this.handled++;
+    metrics().erasureDrops.inc();
     logger().info({ seconds: Math.round(performance.now() - started) / 1000 }, 'a user was erased: in-memory copies dropped');
   }
 }
