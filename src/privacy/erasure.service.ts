@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import type { DataSource, EntityManager } from 'typeorm';
 import { badInput } from '../graphql/errors';
+import { logger } from '../logger';
 import { MODEL_KINDS } from '../model-kinds';
 import { USER_ERASURE_LOCK } from '../training/model-kind';
 import { pseudonymousId } from './pseudonym';
@@ -104,8 +105,9 @@ export class ErasureService {
       );
       return { id: row.id, requestedBy, requestedAt, finishedAt: row.finished_at, userFound, removed };
     });
-    // This process's memory (the API: erasure-watch.ts), before answering.
-    await this.options.afterErasure?.();
+    // This process's memory (the API: erasure-watch.ts), before answering. The erasure is committed
+    // whatever happens here; a failed drop is retried by the watch's next poll.
+    await this.options.afterErasure?.().catch((error: unknown) => logger().warn({ err: error }, 'dropping in-memory copies after an erasure failed; the next poll retries'));
     return record;
   }
 
