@@ -19,7 +19,7 @@ const GONE = 'erase-me-7f3a9c'; // distinctive, so a text search cannot match an
 const KEPT = 'keep-me-2b81d0';
 const CLI = resolve(__dirname, '../dist/src/cli/main.js');
 
-const INGEST = 'mutation($events: [EventInput!]!) { ingestEvents(events: $events) { accepted duplicates rejected { index message } } }';
+const INGEST = 'mutation($events: [EventInput!]!) { ingestEvents(events: $events) { accepted duplicates rejected { index code } } }';
 const FORGET = 'mutation($u: ID!) { forgetUser(userId: $u) { id requestedBy userFound removed { table rows } } }';
 const FUNNEL = 'query($input: FunnelInput!) { funnel(input: $input) { totalUnits steps { count } } }';
 const RECOMMEND = 'query($u: ID!) { recommendations(userId: $u, limit: 3) { items { itemId } } }';
@@ -179,8 +179,9 @@ describe('forgetUser', () => {
   });
 
   it('drops events sent for the user afterwards, is idempotent, and keeps an audit log without the id', async () => {
-    const late = await a.gql(INGEST, { events: events(GONE, 3, 'late') }, client);
-    expect(late.data!.ingestEvents).toMatchObject({ accepted: 0, rejected: [] });
+    const late = await a.gql(INGEST, { events: [...events(GONE, 3, 'late'), ...events(KEPT, 1, 'late')] }, client);
+    expect(late.data!.ingestEvents).toEqual({ accepted: 1, duplicates: 0, rejected: [0, 1, 2].map((index) => ({ index, code: 'USER_ERASED' })) });
+    await a.app.services.dataSource.query(`DELETE FROM events WHERE event_id = $1`, [`late-${KEPT}-0`]);
     const again = await a.gql(FORGET, { u: GONE });
     expect(again.data!.forgetUser.userFound).toBe(false);
     expect(again.data!.forgetUser.removed.every((r: { rows: number }) => r.rows === 0)).toBe(true);

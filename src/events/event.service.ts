@@ -34,6 +34,8 @@ export class EventService {
     const now = Date.now();
     const rejected: RejectedEvent[] = [];
     const eventIds: string[] = [];
+    /** Each stored candidate's position in `events`. */
+    const positions: number[] = [];
     const userIds: string[] = [];
     const sessionIds: (string | null)[] = [];
     const types: string[] = [];
@@ -47,6 +49,7 @@ export class EventService {
         return;
       }
       const stored = checked.event;
+      positions.push(index);
       eventIds.push(stored.eventId);
       userIds.push(pseudonymousId(stored.userId));
       sessionIds.push(stored.sessionId);
@@ -57,7 +60,7 @@ export class EventService {
     });
     if (eventIds.length === 0) return counted({ accepted: 0, duplicates: 0, rejected });
 
-    const accepted = await this.dataSource.transaction(async (manager) => {
+    const { accepted, erased } = await this.dataSource.transaction(async (manager) => {
       // Only ids not yet known reach the INSERT, so concurrent batches do not burn sequence values.
       await manager.query(
         `INSERT INTO users (external_id)
@@ -89,9 +92,22 @@ export class EventService {
          RETURNING 1`,
         [eventIds, userIds, sessionIds, types, itemIds, timestamps, properties],
       );
-      return inserted.length;
+      // Fewer stored than sent: duplicates, or users an erasure refuses (privacy/erasure.service.ts),
+      // whose row the tombstone kept from being created. Only then is it worth asking which.
+      const gone: { u: string }[] =
+        inserted.length < eventIds.length
+          ? await manager.query(`SELECT DISTINCT u FROM unnest($1::text[]) AS u WHERE NOT EXISTS (SELECT 1 FROM users WHERE external_id = u)`, [userIds])
+          : [];
+      return { accepted: inserted.length, erased: new Set(gone.map((row) => row.u)) };
     });
-    return counted({ accepted, duplicates: eventIds.length - accepted, rejected });
+    if (erased.size > 0) {
+      userIds.forEach((userId, n) => {
+        if (erased.has(userId)) rejected.push({ index: positions[n], code: 'USER_ERASED', message: 'this user was forgotten (forgetUser); their events are not stored. Stop sending them.' });
+      });
+      rejected.sort((a, b) => a.index - b.index);
+    }
+    const refused = rejected.filter((r) => r.code === 'USER_ERASED').length;
+    return counted({ accepted, duplicates: eventIds.length - accepted - refused, rejected });
   }
 
   async stats(from: Date, to: Date): Promise<EventStats> {
