@@ -10,6 +10,7 @@ import { loadTf } from './ml/tf-backend';
 import { connectRedis, redactUrl } from './redis';
 import { startServer, RunningServer } from './server';
 import { createServices, Services } from './services';
+import { usePseudonymKey } from './privacy/pseudonym';
 
 export interface App {
   server: RunningServer;
@@ -25,6 +26,8 @@ export async function startApp(config: Config & { databaseUrl: string }, options
   const dataSource: DataSource = await openDatabase(config.databaseUrl);
   log.info({ database: redactUrl(config.databaseUrl) }, 'database ready, migrations applied');
   const redis: Redis = connectRedis(config.redisUrl);
+  // User ids are stored under this process's key from the first request on (privacy/pseudonym.ts).
+  usePseudonymKey(config.pseudonymizeKey);
   const services = createServices(dataSource, redis, config);
   if (config.bootstrapAdminKey && (await services.apiKeys.ensureBootstrapAdmin(config.bootstrapAdminKey)) === 'revoked') {
     log.warn('FUNNELCAST_BOOTSTRAP_ADMIN_KEY names a key that was revoked; it stays revoked. Remove the variable or set a new secret.');
@@ -42,6 +45,8 @@ export async function startApp(config: Config & { databaseUrl: string }, options
     processMetrics.addQueueSource({ queue: TRAINING_QUEUE, jobCounts: () => services.training.queue.jobCounts() }),
     processMetrics.addMirrorSource(services.funnels.mirror),
   ];
+  // Erasures by any process reach this one's memory within FUNNELCAST_ERASURE_POLL_MS.
+  await services.erasureWatch.start(config.erasurePollMs);
   const server = await startServer(services, config, options.port ?? config.port, { requestLog: options.requestLog });
   log.info({ url: server.url }, 'Funnelcast is serving');
   // FUNNELCAST_ANALYTICS=clickhouse: keep ClickHouse caught up with PostgreSQL between queries too.
@@ -63,6 +68,7 @@ export async function startApp(config: Config & { databaseUrl: string }, options
     async stop() {
       for (const remove of metricSources) remove();
       await server.close();
+      services.erasureWatch.close();
       await services.funnels.close();
       await services.training.close();
       services.apiKeys.close();

@@ -96,6 +96,12 @@ export interface Config {
   clickhouseSyncIntervalMs: number;
   /** Days `event_deletions` keeps a deleted event for the ClickHouse sync; a copy further behind must be copied afresh. */
   clickhouseDeletionLogDays: number;
+  /** Days an erased user's id stays refused at ingest and import (FUNNELCAST_ERASURE_TOMBSTONE_DAYS). */
+  erasureTombstoneDays: number;
+  /** How often each API process looks for erasures made by others, in ms (FUNNELCAST_ERASURE_POLL_MS). */
+  erasurePollMs: number;
+  /** HMAC key that replaces user ids before they are stored (FUNNELCAST_PSEUDONYMIZE_KEY); unset: ids stored as sent. */
+  pseudonymizeKey: string | undefined;
   /** Funnels over at least this many events run split across all funnel workers at once (funnel-split.ts). */
   funnelSplitEvents: number;
   /**
@@ -142,7 +148,7 @@ export class ConfigError extends Error {
 const LOG_LEVELS: LogLevel[] = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
 
 /** Variables whose value may hold a password or a secret: a problem names them but never repeats their value. */
-const SECRET = new Set(['DATABASE_URL', 'REDIS_URL', 'FUNNELCAST_BOOTSTRAP_ADMIN_KEY', 'FUNNELCAST_RECOMMENDATION_SECRET', 'FUNNELCAST_METRICS_TOKEN', 'FUNNELCAST_CLICKHOUSE_URL', 'FUNNELCAST_CLICKHOUSE_PASSWORD']);
+const SECRET = new Set(['DATABASE_URL', 'REDIS_URL', 'FUNNELCAST_BOOTSTRAP_ADMIN_KEY', 'FUNNELCAST_RECOMMENDATION_SECRET', 'FUNNELCAST_METRICS_TOKEN', 'FUNNELCAST_CLICKHOUSE_URL', 'FUNNELCAST_CLICKHOUSE_PASSWORD', 'FUNNELCAST_PSEUDONYMIZE_KEY']);
 
 // Each validator's message says what a valid value looks like; the report puts the variable's name
 // (and, unless it is secret, the value given) in front of it.
@@ -294,6 +300,9 @@ function environmentSpec(env: NodeJS.ProcessEnv) {
     FUNNELCAST_CLICKHOUSE_SYNC_BATCH: wholeNumber(1, 10_000_000)({ default: 100_000 }),
     FUNNELCAST_CLICKHOUSE_SYNC_INTERVAL_MS: wholeNumber(10, 3_600_000)({ default: 1000 }),
     FUNNELCAST_CLICKHOUSE_DELETION_LOG_DAYS: wholeNumber(1, 3650)({ default: 7 }),
+    FUNNELCAST_ERASURE_TOMBSTONE_DAYS: wholeNumber(1, 3650)({ default: 30 }),
+    FUNNELCAST_ERASURE_POLL_MS: wholeNumber(50, 600_000)({ default: 1000 }),
+    FUNNELCAST_PSEUDONYMIZE_KEY: atLeast(32, ' (e.g. openssl rand -base64 32)')({ default: undefined }),
   };
 }
 
@@ -379,6 +388,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     clickhouseSyncBatch: read.FUNNELCAST_CLICKHOUSE_SYNC_BATCH,
     clickhouseSyncIntervalMs: read.FUNNELCAST_CLICKHOUSE_SYNC_INTERVAL_MS,
     clickhouseDeletionLogDays: read.FUNNELCAST_CLICKHOUSE_DELETION_LOG_DAYS,
+    erasureTombstoneDays: read.FUNNELCAST_ERASURE_TOMBSTONE_DAYS,
+    erasurePollMs: read.FUNNELCAST_ERASURE_POLL_MS,
+    pseudonymizeKey: read.FUNNELCAST_PSEUDONYMIZE_KEY,
   };
 }
 

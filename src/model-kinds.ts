@@ -33,5 +33,6 @@ export const MODEL_KINDS: ModelKindDefinitions = {
 
 export const TRAINING_DOMAINS: TrainingDomains = {
   kinds: MODEL_KINDS,
-  anomalousUsers: (dataSource) => loadFlaggedUserIds(dataSource, config().anomalyThreshold),
+  // Detector scores only: an ingest-guard mark alone does not leave a user out of training (flagged-users.ts).
+  anomalousUsers: (dataSource) => loadFlaggedUserIds(dataSource, config().anomalyThreshold, undefined, { guardMarks: false }),
 };

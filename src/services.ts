@@ -14,6 +14,8 @@ import { PredictionService } from './predict/prediction.service';
 import { RecommendationService } from './recommend/recommendation.service';
 import { RecommendationSigning } from './recommend/recommendation-secret';
 import { MODEL_KINDS } from './model-kinds';
+import { ErasureService } from './privacy/erasure.service';
+import { ErasureWatch } from './privacy/erasure-watch';
 import { ModelRegistry } from './training/model-registry';
 import { TrainingQueue } from './training/training.queue';
 import { TrainingService } from './training/training.service';
@@ -35,6 +37,9 @@ export interface Services {
   recommendationFeedback: RecommendationFeedbackService;
   prediction: PredictionService;
   anomalies: AnomalyService;
+  erasure: ErasureService;
+  /** Drops this process's in-memory copies when any process erases a user (started by the app). */
+  erasureWatch: ErasureWatch;
 }
 
 /** Training as the API (and `funnelcast train`) offers it: the queue on `redis`, the registry of every kind. */
@@ -46,20 +51,32 @@ export function createServices(dataSource: DataSource, redis: Redis, config: Con
   const models = new ModelRegistry(dataSource, MODEL_KINDS);
   const signing = new RecommendationSigning(dataSource, config.recommendationSecret);
   const analytics = config.analytics === 'clickhouse' ? ClickHouseAnalytics.fromConfig(dataSource, config) : null;
+  const funnels = new FunnelService(dataSource, undefined, { workers: config.funnelWorkers, timeoutMs: config.funnelTimeoutMs, engine: analytics });
+  const recommendations = new RecommendationService(dataSource, { cacheSize: config.recommendationCacheSize, signing });
+  const erasureWatch = new ErasureWatch(dataSource, [
+    async () => {
+      await funnels.dropInMemoryEvents();
+      // A warm mirror stays warm: load it again now rather than in the next analyst's query.
+      if (config.warmFunnelMirror && !analytics) void funnels.warmUp().catch(() => undefined);
+    },
+    () => recommendations.dropUserData(),
+  ]);
   return {
     dataSource,
     redis,
     apiKeys: new ApiKeyService(dataSource, { revocations: new KeyRevocations(redis, config.queuePrefix) }),
     events: new EventService(dataSource, { maxBatch: config.maxIngestBatch, maxPropertiesBytes: config.maxEventPropertiesBytes }),
     catalog: new CatalogService(dataSource),
-    funnels: new FunnelService(dataSource, undefined, { workers: config.funnelWorkers, timeoutMs: config.funnelTimeoutMs, engine: analytics }),
+    funnels,
     analytics,
     health: new HealthService(dataSource, redis, config.healthTimeoutMs, () => analytics?.health() ?? IN_PROCESS_HEALTH),
     training: createTrainingService(dataSource, redis, config, models),
     models,
-    recommendations: new RecommendationService(dataSource, { cacheSize: config.recommendationCacheSize, signing }),
+    recommendations,
     recommendationFeedback: new RecommendationFeedbackService(dataSource, signing),
     prediction: new PredictionService(dataSource),
     anomalies: new AnomalyService(dataSource, { threshold: config.anomalyThreshold, ingestGuardEventsPerMinute: config.ingestGuardEventsPerMinute }),
+    erasure: new ErasureService(dataSource, { tombstoneDays: config.erasureTombstoneDays, afterErasure: () => erasureWatch.caughtUp() }),
+    erasureWatch,
   };
 }

@@ -59,6 +59,26 @@ describe('API keys and roles', () => {
     expect((await t.gql(STATS, {}, t.adminKey)).data!.eventStats.total).toBe(1);
   });
 
+  it('keeps predictions from the public client key: a server key reads them and does what a client does', async () => {
+    const serverKey = await t.createKey('server', 'shop backend');
+    const propensity = '{ purchasePropensity(userId: "u1") { propensity } }';
+    const refused = (await t.gql(propensity, {}, clientKey)).errors![0];
+    expect(refused.extensions!.code).toBe('FORBIDDEN');
+    expect(refused.message).toBe('This needs a server, analyst or admin key; your key "web shop" has the client role.');
+    for (const query of [propensity, '{ predictNextStep(events: [{ type: "view", timestamp: "2026-01-05T00:00:00Z" }]) { events } }', '{ sessionPurchasePropensity(userId: "u1") { propensity } }']) {
+      expect((await t.gql(query, {}, clientKey)).errors![0].extensions!.code).toBe('FORBIDDEN');
+      // Past the role check: what answers (or fails) now is the prediction itself (no model is trained here).
+      for (const key of [serverKey, analystKey]) expect((await t.gql(query, {}, key)).errors?.[0]?.extensions?.code).not.toMatch(/FORBIDDEN|UNAUTHENTICATED/);
+    }
+    const ingest = `mutation { ingestEvents(events: [{eventId: "s1", type: "view", userId: "u2", timestamp: "2026-01-05T00:00:00Z"}]) { accepted } }`;
+    expect((await t.gql(ingest, {}, serverKey)).data!.ingestEvents.accepted).toBe(1);
+    expect((await t.gql('{ recommendations(userId: "u2", limit: 2) { userId } }', {}, serverKey)).errors).toBeUndefined();
+    const stats = (await t.gql(STATS, {}, serverKey)).errors![0];
+    expect(stats.message).toBe('This needs an analyst or admin key; your key "shop backend" has the server role.');
+    const created = await t.gql('mutation { createApiKey(role: SERVER, name: "backend") { apiKey { role } } }');
+    expect(created.data!.createApiKey.apiKey.role).toBe('SERVER');
+  });
+
   it('stores only hashes and stops accepting a revoked key', async () => {
     const created = await t.gql('mutation { createApiKey(role: CLIENT, name: "temp") { secret apiKey { id prefix role } } }');
     const { secret, apiKey } = created.data!.createApiKey;

@@ -31,7 +31,7 @@ describe('web console in headless Chromium', () => {
   let worker: WorkerProcess | undefined;
   let browser: Browser;
   let consoleUrl: string;
-  const keys: Record<'admin' | 'analyst' | 'client', string> = { admin: '', analyst: '', client: '' };
+  const keys: Record<'admin' | 'analyst' | 'server' | 'client', string> = { admin: '', analyst: '', server: '', client: '' };
   const setupJobs: string[] = [];
   // A shopper who bought something: recommendations, propensity and feedback have history to read.
   const buyer = [...shop.shoppers()].find((story) => story.label === 'genuine' && story.events.some((event) => event.type === 'purchase'))!;
@@ -77,6 +77,7 @@ describe('web console in headless Chromium', () => {
     keys.admin = t.adminKey;
     keys.analyst = await t.createKey('analyst', 'console analyst');
     keys.client = await t.createKey('client', 'console client');
+    keys.server = await t.createKey('server', 'console server');
     browser = await chromium.launch({ executablePath: CHROMIUM, args: ['--no-sandbox'] });
   });
 
@@ -199,10 +200,11 @@ describe('web console in headless Chromium', () => {
     await page.close();
   });
 
-  it('client: sees a served list with item details and the model behind each item, and the predictions', async () => {
+  it('client: sees a served list with item details and the model behind each item; server: the predictions', async () => {
     await waitForJobs(setupJobs);
     const page = await signIn('client');
-    expect(await navTitles(page)).toEqual(['Recommendations', 'Predictions']);
+    // The public key sees no predictions (docs/privacy.md).
+    expect(await navTitles(page)).toEqual(['Recommendations']);
     await page.fill('input[name=userId]', buyer.userId);
     await page.click('[data-testid=recommend-user]');
     await page.waitForSelector('[data-testid=served-list] tbody tr:nth-child(10)', APPEARS);
@@ -211,7 +213,14 @@ describe('web console in headless Chromium', () => {
     expect(sources.some((source) => source === 'POPULARITY v1')).toBe(true);
     expect((await page.locator('[data-testid=served-list] tbody tr:first-child td:nth-child(3)').textContent())!.length).toBeGreaterThan(1);
     await screenshot(page, 'recommendations-client');
+    await page.close();
 
+    const server = await signIn('server');
+    expect(await navTitles(server)).toEqual(['Recommendations', 'Predictions']);
+    await predictionsAsServer(server);
+  });
+
+  async function predictionsAsServer(page: Page): Promise<void> {
     await page.click('[data-testid=nav-predictions]');
     await page.fill('input[name=propensityUser]', buyer.userId);
     await page.click('[data-testid=predict-propensity]');
@@ -221,9 +230,9 @@ describe('web console in headless Chromium', () => {
     await page.waitForSelector('[data-testid=next-step]:has-text("Likeliest next: ")', APPEARS);
     expect(await page.textContent('[data-testid=next-step]')).toMatch(/Likeliest next: (view|cart|checkout|purchase|exit)\./);
     expect(await page.locator('section:has-text("At-risk users")').count()).toBe(0);
-    await screenshot(page, 'predictions-client');
+    await screenshot(page, 'predictions-server');
     await page.close();
-  });
+  }
 
   it('analyst: reads flagged users in words and one user’s risk; an admin labels one; performance per recommender', async () => {
     await waitForJobs(setupJobs);
@@ -254,7 +263,8 @@ describe('web console in headless Chromium', () => {
 
     await analyst.click('[data-testid=nav-predictions]');
     await analyst.waitForSelector('[data-testid=at-risk] :is(table, p)', APPEARS);
-    expect(await analyst.locator('section:has-text("Purchase propensity")').count()).toBe(0);
+    // Analysts read predictions too (a trusted key), beside the at-risk list.
+    expect(await analyst.locator('section:has-text("Purchase propensity")').count()).toBe(1);
     await analyst.click('[data-testid=nav-recommendations]');
     await analyst.waitForSelector('[data-testid=performance-table] tbody tr', APPEARS);
     // One row per recommender and version that served the five items: together, 5 impressions and 2 clicks.

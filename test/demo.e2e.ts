@@ -73,7 +73,7 @@ describe('npm run demo', () => {
     await client.connect();
     const { rows } = await client.query(`SELECT count(*)::int AS active FROM api_keys WHERE name LIKE 'demo %' AND revoked_at IS NULL`);
     await client.end();
-    expect(rows[0].active).toBe(3);
+    expect(rows[0].active).toBe(4); // admin, analyst, server, client
   });
 });
 

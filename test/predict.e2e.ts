@@ -27,7 +27,8 @@ describe('prediction', () => {
   beforeAll(async () => {
     t = await startTestApp('predict', { FUNNELCAST_QUEUE_PREFIX: PREFIX });
     await loadDemoShop(t.app.services.dataSource, shop);
-    client = await t.createKey('client');
+    // Predictions need a trusted key (docs/privacy.md); a server key also ingests as a client would.
+    client = await t.createKey('server');
     worker = new WorkerProcess(t.db.url, PREFIX);
     await worker.ready();
     // Few epochs, no refit: the point is the path, the quality figures are in docs/prediction.md.
@@ -197,7 +198,7 @@ describe('prediction', () => {
     expect(cursor.errors![0].message).toMatch(/`after` is not a cursor this API issued/);
     const params = await t.gql(`mutation { trainModel(input: { kind: PURCHASE_PROPENSITY, params: { horizonHours: -1 } }) { id } }`);
     expect(params.errors![0].message).toMatch(/params.horizonHours must be a whole number from 0/);
-    // Clients may predict but not read the at-risk list.
+    // Server keys may predict but not read the at-risk list.
     const forbidden = await t.gql(`{ atRiskUsers { edges { node { userId } } } }`, undefined, client);
     expect(forbidden.errors![0].extensions!.code).toBe('FORBIDDEN');
   });

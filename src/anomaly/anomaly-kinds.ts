@@ -219,6 +219,7 @@ async function trainSupervised(run: TrainingRun<SupervisedParams>): Promise<Trai
 export const anomalyStatistical: ModelKindDefinition<StatisticalParams> = {
   kind: ModelKind.ANOMALY_STATISTICAL,
   scoreTable: 'anomaly_scores',
+  userData: { scoresByUser: true },
   parseParams: (raw) => parseParams(ModelKind.ANOMALY_STATISTICAL, STATISTICAL_PARAMS, raw),
   train: trainStatistical,
 };
@@ -226,6 +227,7 @@ export const anomalyStatistical: ModelKindDefinition<StatisticalParams> = {
 export const anomalyIsolationForest: ModelKindDefinition<IsolationParams> = {
   kind: ModelKind.ANOMALY_ISOLATION_FOREST,
   scoreTable: 'anomaly_scores',
+  userData: { scoresByUser: true },
   parseParams: (raw) => parseParams(ModelKind.ANOMALY_ISOLATION_FOREST, ISOLATION_FOREST_PARAMS, raw),
   train: trainIsolation,
 };
@@ -233,6 +235,7 @@ export const anomalyIsolationForest: ModelKindDefinition<IsolationParams> = {
 export const anomalySupervised: ModelKindDefinition<SupervisedParams> = {
   kind: ModelKind.ANOMALY_SUPERVISED,
   scoreTable: 'anomaly_scores',
+  userData: { scoresByUser: true },
   parseParams: (raw) => parseParams(ModelKind.ANOMALY_SUPERVISED, SUPERVISED_PARAMS, raw),
   train: trainSupervised,
   async unreadyReason(dataSource, params) {

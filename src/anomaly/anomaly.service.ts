@@ -19,6 +19,7 @@ import {
   type AnomalyFinding,
   type DetectorContribution,
 } from './anomaly.types';
+import { pseudonymousId } from '../privacy/pseudonym';
 
 export interface AnomalyOptions {
   /** Ensemble score from which a user counts as anomalous. */
@@ -116,7 +117,7 @@ export class AnomalyService {
   }
 
   async userRisk(externalUserId: string): Promise<UserRisk> {
-    const [user]: { id: number }[] = await this.dataSource.query(`SELECT id FROM users WHERE external_id = $1`, [externalUserId]);
+    const [user]: { id: number }[] = await this.dataSource.query(`SELECT id FROM users WHERE external_id = $1`, [pseudonymousId(externalUserId)]);
     if (!user) throw notFound(`No user with id ${JSON.stringify(externalUserId)} has sent events.`);
     return (await this.risks([user.id]))[0];
   }
@@ -197,7 +198,7 @@ export class AnomalyService {
 
   async labelUser(externalUserId: string, label: UserLabelKind, note: string | null | undefined, labelledBy: string | null): Promise<UserLabel> {
     if (note && note.length > 2000) throw badInput(`\`note\` holds at most 2000 characters (got ${note.length}); shorten it.`);
-    const [user]: { id: number }[] = await this.dataSource.query(`SELECT id FROM users WHERE external_id = $1`, [externalUserId]);
+    const [user]: { id: number }[] = await this.dataSource.query(`SELECT id FROM users WHERE external_id = $1`, [pseudonymousId(externalUserId)]);
     if (!user) throw notFound(`No user with id ${JSON.stringify(externalUserId)} has sent events; only known users can be labelled.`);
     const [row]: { labelled_at: Date }[] = await this.dataSource.query(
       `INSERT INTO user_labels (user_id, label, note, labelled_by) VALUES ($1, $2, $3, $4)

@@ -27,21 +27,29 @@ export function ensembleParams(weights: DetectorWeights = DEFAULT_DETECTOR_WEIGH
 
 /**
  * SQL for the set of anomalous users (one `user_id` column): the ensemble score of any of their
- * days ≥ threshold, or marked by the ingest guard. Its parameters are `flaggedUsersParams(threshold)`, starting at
- * `firstParameter`; other queries embed it as `user_id NOT IN (…)`.
+ * days ≥ threshold, or (with `guardMarks`, the default) marked by the ingest guard. Its parameters
+ * are `flaggedUsersParams(threshold)`, starting at `firstParameter`; other queries embed it as
+ * `user_id NOT IN (…)`.
  */
-export function flaggedUsersSql(firstParameter = 1): string {
+export function flaggedUsersSql(firstParameter = 1, guardMarks = true): string {
   const [a, b, c] = [firstParameter, firstParameter + 1, firstParameter + 2];
-  return `SELECT user_id FROM (${DAY_ENSEMBLE_SQL.replace('$1', `$${a}`).replace('$2', `$${b}`)}) e WHERE e.score >= $${c}
-          UNION SELECT user_id FROM suspect_users`;
+  const scored = `SELECT user_id FROM (${DAY_ENSEMBLE_SQL.replace('$1', `$${a}`).replace('$2', `$${b}`)}) e WHERE e.score >= $${c}`;
+  return guardMarks ? `${scored}
+          UNION SELECT user_id FROM suspect_users` : scored;
 }
 
 export function flaggedUsersParams(threshold: number, weights?: DetectorWeights): [string[], number[], number] {
   return [...ensembleParams(weights), threshold];
 }
 
-/** Dense ids of the anomalous users: what training data and funnels leave out. */
-export async function loadFlaggedUserIds(dataSource: DataSource, threshold: number, weights?: DetectorWeights): Promise<Set<number>> {
-  const rows: { user_id: number }[] = await dataSource.query(flaggedUsersSql(), flaggedUsersParams(threshold, weights));
+/**
+ * Dense ids of the anomalous users: what funnels with `excludeAnomalous` leave out (guard marks
+ * included) and what training leaves out (`guardMarks: false`). Training does not take the ingest
+ * guard's mark alone: anyone with a client key can send a burst of events as any user, and a mark
+ * that left that user out of every model would let them switch a real customer's recommendations
+ * off. The burst still reaches the detectors, whose scores (trained first by trainAll) decide.
+ */
+export async function loadFlaggedUserIds(dataSource: DataSource, threshold: number, weights?: DetectorWeights, options: { guardMarks?: boolean } = {}): Promise<Set<number>> {
+  const rows: { user_id: number }[] = await dataSource.query(flaggedUsersSql(1, options.guardMarks ?? true), flaggedUsersParams(threshold, weights));
   return new Set(rows.map((row) => row.user_id));
 }

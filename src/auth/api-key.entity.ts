@@ -1,7 +1,12 @@
 import { Column, CreateDateColumn, Entity, PrimaryGeneratedColumn } from 'typeorm';
 
-export type Role = 'admin' | 'analyst' | 'client';
-export const ROLES: Role[] = ['admin', 'analyst', 'client'];
+/**
+ * admin: everything; analyst: analytics; server: a trusted backend's key (client's rights plus
+ * predictions with their explanations); client: the public key shipped inside apps (ingest,
+ * recommendations, feedback). docs/privacy.md says why predictions are not a client's.
+ */
+export type Role = 'admin' | 'analyst' | 'server' | 'client';
+export const ROLES: Role[] = ['admin', 'analyst', 'server', 'client'];
 
 @Entity({ name: 'api_keys' })
 export class ApiKey {

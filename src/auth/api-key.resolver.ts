@@ -6,11 +6,13 @@ import type { ApiKey } from './api-key.entity';
 export enum RoleName {
   ADMIN = 'admin',
   ANALYST = 'analyst',
+  SERVER = 'server',
   CLIENT = 'client',
 }
 registerEnumType(RoleName, {
   name: 'Role',
-  description: 'client: ingest events, read recommendations and predictions; analyst: read analytics; admin: everything.',
+  description:
+    'client: the public key shipped inside apps: ingest events, read recommendations, report feedback; server: a trusted backend: what a client may, plus predictions with their explanations; analyst: read analytics and predictions; admin: everything.',
 });
 
 @ObjectType('ApiKey')

@@ -4,17 +4,27 @@ import { forbidden, unauthenticated } from '../graphql/errors';
 import type { Role } from './api-key.entity';
 
 /**
- * `@Authorized('analyst')` lets analysts in; admins may do everything. Missing or wrong keys are
- * UNAUTHENTICATED, a valid key with the wrong role is FORBIDDEN.
+ * `@Authorized('analyst')` lets analysts in; admins may do everything, and a server key everything
+ * a client key may (`allowedRoles`). Missing or wrong keys are UNAUTHENTICATED, a valid key with
+ * the wrong role is FORBIDDEN.
  */
 export const authChecker: AuthChecker<Context, Role> = ({ context }, roles) => {
   const principal = context.principal;
   if (!principal) {
     throw unauthenticated(context.authProblem ?? 'Send an API key as "Authorization: Bearer <key>".');
   }
-  if (principal.role === 'admin' || roles.length === 0 || roles.includes(principal.role)) return true;
-  throw forbidden(`This needs ${rolesInWords([...roles, 'admin'])}; your key "${principal.name}" has the ${principal.role} role.`);
+  const allowed = allowedRoles(roles);
+  if (roles.length === 0 || allowed.includes(principal.role)) return true;
+  throw forbidden(`This needs ${rolesInWords(allowed)}; your key "${principal.name}" has the ${principal.role} role.`);
 };
+
+/** The roles a field's `@Authorized(...roles)` lets in: those named, a server key where a client key is, and admin. */
+export function allowedRoles(roles: readonly Role[]): Role[] {
+  const allowed = new Set<Role>(roles);
+  if (allowed.has('client')) allowed.add('server');
+  allowed.add('admin');
+  return (['client', 'server', 'analyst', 'admin'] as const).filter((role) => allowed.has(role));
+}
 
 /** "an admin key", "an analyst or admin key", "a client, analyst or admin key" (each role once, in order). */
 export function rolesInWords(roles: readonly string[]): string {

@@ -27,7 +27,7 @@ With a training worker connected (\`npm run worker\` on the same DATABASE_URL, R
 FUNNELCAST_QUEUE_PREFIX), the demo queues trainAll at start; over unchanged data that returns the
 models already trained.`;
 
-const DEMO_KEY_NAMES = { admin: 'demo admin', analyst: 'demo analyst', client: 'demo client' } as const;
+const DEMO_KEY_NAMES = { admin: 'demo admin', analyst: 'demo analyst', server: 'demo server', client: 'demo client' } as const;
 
 async function issueDemoKeys(app: App): Promise<Record<keyof typeof DEMO_KEY_NAMES, string>> {
   // Keys of an earlier demo run stop working: only the ones printed now are valid.
@@ -96,7 +96,7 @@ function exampleQueries(from: string, to: string, ids: ExampleIds) {
 }
 
 type ExampleName = keyof ReturnType<typeof exampleQueries>;
-type KeyRole = 'none' | 'admin' | 'analyst' | 'client';
+type KeyRole = 'none' | 'admin' | 'analyst' | 'server' | 'client';
 
 /** Which key each example needs, a label for the banner and --check, and whether it needs trained models. */
 const EXAMPLES: { name: ExampleName; key: KeyRole; label: string; trained?: true; worker?: true }[] = [
@@ -115,8 +115,8 @@ const EXAMPLES: { name: ExampleName; key: KeyRole; label: string; trained?: true
   { name: 'sessionRecommendations', key: 'client', label: 'what to show next in a session' },
   { name: 'trainAll', key: 'admin', label: 'train every model, anomaly detectors first (needs `npm run worker`)', worker: true },
   { name: 'trainingJobs', key: 'admin', label: 'training progress and each model against its baseline' },
-  { name: 'nextStep', key: 'client', label: "a visit's next step, against the Markov baseline (after training)", trained: true },
-  { name: 'propensity', key: 'client', label: "a user's chance to buy within the horizon (after training)", trained: true },
+  { name: 'nextStep', key: 'server', label: "a visit's next step, against the Markov baseline (after training)", trained: true },
+  { name: 'propensity', key: 'server', label: "a user's chance to buy within the horizon (after training)", trained: true },
   { name: 'atRisk', key: 'analyst', label: 'users with an open cart and a low purchase propensity (after training)', trained: true },
   { name: 'anomalies', key: 'analyst', label: 'the most anomalous users: bots, click farms, fake orders (after training)', trained: true },
   { name: 'userRisk', key: 'analyst', label: "one user's anomaly score and why (after training)", trained: true },
@@ -214,7 +214,8 @@ export async function run(argv: string[]): Promise<number> {
     say('API keys (send as "Authorization: Bearer <key>"; they replace those of earlier demo runs):');
     say(`  admin:    ${keys.admin}`);
     say(`  analyst:  ${keys.analyst}`);
-    say(`  client:   ${keys.client}`);
+    say(`  server:   ${keys.server} (a trusted backend: predictions; never ship it in an app)`);
+    say(`  client:   ${keys.client} (public, inside apps: ingest and recommendations)`);
     say('');
     say('Operations (docs/operations.md):');
     say(`  queues:   ${new URL(url).origin}/admin/queues (in a browser: any user name, the admin key as password)`);

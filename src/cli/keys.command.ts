@@ -4,7 +4,7 @@ import { ROLES, Role } from '../auth/api-key.entity';
 import { ApiKeyService } from '../auth/api-key.service';
 
 const USAGE = `Usage:
-  funnelcast keys create --role admin|analyst|client --name NAME
+  funnelcast keys create --role admin|analyst|server|client --name NAME
   funnelcast keys list [--all]
   funnelcast keys revoke ID`;
 

@@ -3,6 +3,7 @@ import { UserFacingError, badInput } from '../graphql/errors';
 import { EventStats, IngestResult, RejectedEvent } from './event.input';
 import { incomingEventProblem, type IncomingEvent } from './event-checks';
 import { metrics } from '../metrics/metrics';
+import { pseudonymousId } from '../privacy/pseudonym';
 
 export type { IncomingEvent } from './event-checks';
 
@@ -33,6 +34,8 @@ export class EventService {
     const now = Date.now();
     const rejected: RejectedEvent[] = [];
     const eventIds: string[] = [];
+    /** Each stored candidate's position in `events`. */
+    const positions: number[] = [];
     const userIds: string[] = [];
     const sessionIds: (string | null)[] = [];
     const types: string[] = [];
@@ -46,8 +49,9 @@ export class EventService {
         return;
       }
       const stored = checked.event;
+      positions.push(index);
       eventIds.push(stored.eventId);
-      userIds.push(stored.userId);
+      userIds.push(pseudonymousId(stored.userId));
       sessionIds.push(stored.sessionId);
       types.push(stored.type);
       itemIds.push(stored.itemId);
@@ -56,7 +60,7 @@ export class EventService {
     });
     if (eventIds.length === 0) return counted({ accepted: 0, duplicates: 0, rejected });
 
-    const accepted = await this.dataSource.transaction(async (manager) => {
+    const { accepted, erased } = await this.dataSource.transaction(async (manager) => {
       // Only ids not yet known reach the INSERT, so concurrent batches do not burn sequence values.
       await manager.query(
         `INSERT INTO users (external_id)
@@ -72,7 +76,9 @@ export class EventService {
          ON CONFLICT (external_id) DO NOTHING`,
         [itemIds],
       );
-      // ORDER BY ord makes ids follow array order, the tie-break for equal timestamps.
+      // ORDER BY ord makes ids follow array order, the tie-break for equal timestamps. FOR KEY SHARE:
+      // an erasure of one of these users (privacy/erasure.service.ts) waits for this batch, and a
+      // batch that waited for an erasure finds the user gone and stores none of their events.
       const inserted: unknown[] = await manager.query(
         `INSERT INTO events (event_id, user_id, session_id, type, item_id, ts, props)
          SELECT t.event_id, u.id, t.session_id, t.type, i.id, t.ts, t.props
@@ -81,13 +87,27 @@ export class EventService {
          JOIN users u ON u.external_id = t.user_ext
          LEFT JOIN items i ON i.external_id = t.item_ext
          ORDER BY t.ord
+         FOR KEY SHARE OF u
          ON CONFLICT (event_id) DO NOTHING
          RETURNING 1`,
         [eventIds, userIds, sessionIds, types, itemIds, timestamps, properties],
       );
-      return inserted.length;
+      // Fewer stored than sent: duplicates, or users an erasure refuses (privacy/erasure.service.ts),
+      // whose row the tombstone kept from being created. Only then is it worth asking which.
+      const gone: { u: string }[] =
+        inserted.length < eventIds.length
+          ? await manager.query(`SELECT DISTINCT u FROM unnest($1::text[]) AS u WHERE NOT EXISTS (SELECT 1 FROM users WHERE external_id = u)`, [userIds])
+          : [];
+      return { accepted: inserted.length, erased: new Set(gone.map((row) => row.u)) };
     });
-    return counted({ accepted, duplicates: eventIds.length - accepted, rejected });
+    if (erased.size > 0) {
+      userIds.forEach((userId, n) => {
+        if (erased.has(userId)) rejected.push({ index: positions[n], code: 'USER_ERASED', message: 'this user was forgotten (forgetUser); their events are not stored. Stop sending them.' });
+      });
+      rejected.sort((a, b) => a.index - b.index);
+    }
+    const refused = rejected.filter((r) => r.code === 'USER_ERASED').length;
+    return counted({ accepted, duplicates: eventIds.length - accepted - refused, rejected });
   }
 
   async stats(from: Date, to: Date): Promise<EventStats> {

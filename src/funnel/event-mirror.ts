@@ -33,7 +33,8 @@
  * in-flight list)`. That set is exact for any number, size and order of late commits, and the
  * lookup (index on tx) costs the rows of those transactions, not the table. The first load reads
  * every row, old rows with a NULL tx included. The position moves only after the rows are merged.
- * Assumes `events` is append-only; anything that deletes events must call `reset()`.
+ * Assumes `events` is append-only; anything that deletes events must call `reset()` (erasure does,
+ * through privacy/erasure-watch.ts).
  */
 import type { DataSource } from 'typeorm';
 import { withPgClient } from '../db/data-source';

@@ -8,6 +8,7 @@ import { loadFlaggedUserIds } from '../anomaly/flagged-users';
 import { config } from '../config';
 import type { FunnelPlan } from './funnel-definition';
 import { compileFilter } from './step-filter';
+import { pseudonymousIds } from '../privacy/pseudonym';
 
 /** 1 per dense user id (0..size-1) the funnel counts; null for everyone. */
 export async function includedUsers(dataSource: DataSource, plan: FunnelPlan, size: number): Promise<Uint8Array | null> {
@@ -24,7 +25,7 @@ async function cohortUsers(dataSource: DataSource, cohort: NonNullable<FunnelPla
   let members: Uint8Array | null = null;
   if (cohort.userIds !== null) {
     members = new Uint8Array(size);
-    const rows: { id: number }[] = await dataSource.query('SELECT id FROM users WHERE external_id = ANY($1::text[])', [cohort.userIds]);
+    const rows: { id: number }[] = await dataSource.query('SELECT id FROM users WHERE external_id = ANY($1::text[])', [cohort.idsAsStored ? cohort.userIds : pseudonymousIds(cohort.userIds)]);
     for (const { id } of rows) if (id < size) members[id] = 1;
   }
   for (const filter of cohort.userFilters) {

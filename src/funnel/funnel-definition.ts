@@ -39,6 +39,11 @@ export interface CohortSpec {
   userIds?: string[] | null;
   /** Filters on `users.properties`; all must hold. */
   userProperties?: FilterSpec[] | null;
+  /**
+   * `userIds` are already as stored (pseudonyms: privacy/pseudonym.ts), not the shop's ids: set in
+   * saved definitions only, which keep no raw id when FUNNELCAST_PSEUDONYMIZE_KEY is set.
+   */
+  idsAsStored?: boolean | null;
 }
 
 export interface BreakdownSpec {
@@ -75,7 +80,7 @@ export interface FunnelPlan {
   modes: FunnelModes;
   exclusions: FunnelExclusion[];
   exclusionSteps: StepDefinition[];
-  cohort: { userIds: string[] | null; userFilters: PropertyFilter[] } | null;
+  cohort: { userIds: string[] | null; idsAsStored: boolean; userFilters: PropertyFilter[] } | null;
   breakdown: { target: FilterTarget; limit: number } | null;
   /** Present when anomalous users are left out; threshold null means the configured default. */
   excludeAnomalous: { threshold: number | null } | null;
@@ -201,7 +206,7 @@ export function planFunnel(spec: FunnelSpec): FunnelPlan {
       throw badInput(`cohort.userIds holds at most ${MAX_COHORT_USER_IDS} ids; use cohort.userProperties for larger cohorts.`);
     }
     const userFilters = (spec.cohort.userProperties ?? []).map((filter, f) => checkFilter(filter, `cohort.userProperties[${f}]`, false));
-    if (userIds !== null || userFilters.length > 0) cohort = { userIds, userFilters };
+    if (userIds !== null || userFilters.length > 0) cohort = { userIds, idsAsStored: spec.cohort.idsAsStored === true, userFilters };
   }
 
   let breakdown: FunnelPlan['breakdown'] = null;

@@ -8,6 +8,7 @@ import { EventMirror } from './event-mirror';
 import { DurationSummary, FunnelReport } from './funnel-aggregate';
 import { FunnelBudget, FunnelCallOptions } from './funnel-budget';
 import { includedUsers } from './funnel-cohort';
+import { currentKey, pseudonymousIds } from '../privacy/pseudonym';
 import { FunnelPlan, FunnelSpec, planFunnel } from './funnel-definition';
 import { FunnelJob, FunnelOutcome, runFunnelJob } from './funnel-jobs';
 import { FunnelPool, FunnelPoolStats } from './funnel-pool';
@@ -113,6 +114,16 @@ export class FunnelService {
   }
 
   /** Stops the worker threads; queries after this fail. */
+  /**
+   * Drops every event held in this process (the mirror and the session layout built from it), for
+   * an erasure (privacy/erasure-watch.ts); the next funnel, or `warmUp`, loads them again. Another
+   * engine (ClickHouse) learns of deleted events from PostgreSQL's deletion log instead.
+   */
+  async dropInMemoryEvents(): Promise<void> {
+    this.sessionLayout = null;
+    await this.mirror.reset();
+  }
+
   async close(): Promise<void> {
     await this.pool?.close();
     await this.engine?.close();
@@ -351,7 +362,8 @@ export class FunnelService {
   async save(name: string, spec: FunnelSpec): Promise<SavedFunnel> {
     if (typeof name !== 'string' || name.trim().length === 0 || name.length > 200) throw badInput('name must be 1–200 characters.');
     planFunnel(spec); // only funnels that run can be saved
-    const definition = { ...spec, from: spec.from.toISOString(), to: spec.to.toISOString() };
+    const cohort = spec.cohort?.userIds && !spec.cohort.idsAsStored && currentKey() ? { ...spec.cohort, userIds: pseudonymousIds(spec.cohort.userIds), idsAsStored: true } : spec.cohort;
+    const definition = { ...spec, cohort, from: spec.from.toISOString(), to: spec.to.toISOString() };
     const [row]: SavedFunnelRow[] = await this.dataSource.query(
       'INSERT INTO saved_funnels (name, definition) VALUES ($1, $2) RETURNING id, name, definition, created_at',
       [name.trim(), JSON.stringify(definition)],

@@ -72,6 +72,8 @@ export class FunnelcastMetrics {
   readonly mirrorCaughtUpEvents: Counter;
   /** Served-list cache lookups, `hit` or `miss`. */
   readonly servedListCache: Counter<'result'>;
+  /** Times this process dropped its in-memory copies after user erasures (privacy/erasure-watch.ts). */
+  readonly erasureDrops: Counter;
   /** A training job's attempt, from a worker taking it to its end, seconds (worker process). */
   readonly trainingDuration: Histogram<'kind' | 'outcome'>;
 
@@ -132,6 +134,11 @@ export class FunnelcastMetrics {
       name: 'funnelcast_served_list_cache_requests_total',
       help: 'Lookups in the served recommendation list cache: hit (the list was reused) or miss.',
       labelNames: ['result'],
+      registers,
+    });
+    this.erasureDrops = new Counter({
+      name: 'funnelcast_erasure_memory_drops_total',
+      help: 'Times this API process dropped its in-memory copies (funnel mirror, recommendation caches and factors) after one or more user erasures.',
       registers,
     });
     this.trainingDuration = new Histogram({

@@ -3,6 +3,7 @@ import { withPgClient } from '../db/data-source';
 import type { UserHistory } from './datasets';
 import type { PredictionEvent } from './session-events';
 import { TrainingDataError } from '../training/training-errors';
+import { pseudonymousId } from '../privacy/pseudonym';
 
 /**
  * The one way prediction reads the event log: events as PredictionEvent, the item's category and
@@ -61,7 +62,7 @@ export async function loadRecentEvents(dataSource: DataSource, user: { id: numbe
                WHERE e.user_id = u.id AND e.ts < $2 ORDER BY e.ts DESC, e.id DESC LIMIT $3) recent ON true
              WHERE ${byId ? 'u.id = $1' : 'u.external_id = $1'}
              ORDER BY recent.sort_ts, recent.sort_id`,
-      values: [byId ? user.id : user.externalId, to, limit],
+      values: [byId ? user.id : pseudonymousId(user.externalId), to, limit],
       rowMode: 'array',
     });
     return result.rows;
@@ -89,7 +90,7 @@ export async function loadSession(
              FROM events e LEFT JOIN items i ON i.id = e.item_id
              WHERE e.session_id = $1 AND ($2::text IS NULL OR e.user_id = (SELECT id FROM users WHERE external_id = $2))
              ORDER BY e.ts, e.id LIMIT 5000`,
-      values: [sessionId, user],
+      values: [sessionId, user === null ? null : pseudonymousId(user)],
       rowMode: 'array',
     });
     return result.rows;

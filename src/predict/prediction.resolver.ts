@@ -5,9 +5,13 @@ import { AT_RISK_PAGE, AtRiskUserConnection, FunnelStageName, LiveEventInput, Ne
 import { AFTER_ARG, firstArg } from '../graphql/connection';
 import { ID_RULE } from '../graphql/input-rules';
 
+/**
+ * Predictions read a user's or a stored session's behaviour and explain themselves from it, so
+ * they need a trusted key (server, analyst or admin), never the public client key shipped in apps.
+ */
 @Resolver()
 export class PredictionResolver {
-  @Authorized('client')
+  @Authorized('server', 'analyst')
   @Query(() => NextStepPredictionView, { description: 'What a visitor does next, for a stored session (sessionId) or a visit not stored yet (events).' })
   predictNextStep(
     @Arg('sessionId', () => ID, { nullable: true }) sessionId: string | null,
@@ -22,7 +26,7 @@ export class PredictionResolver {
     return services.prediction.predictNextStep({ sessionId, events, userId });
   }
 
-  @Authorized('client')
+  @Authorized('server', 'analyst')
   @Query(() => PropensityView, { description: 'Chance that the user buys within the active version’s horizon (horizonHours: a week, or a quarter of the training range when that is shorter), computed live from their history.' })
   purchasePropensity(
     @Arg('userId', () => ID, { description: `The shop's user id (${ID_RULE}).` }) userId: string,
@@ -32,7 +36,7 @@ export class PredictionResolver {
     return services.prediction.purchasePropensity(userId, asOf);
   }
 
-  @Authorized('client')
+  @Authorized('server', 'analyst')
   @Query(() => PropensityView, { description: 'Chance that a live visit ends in a purchase: a stored session (sessionId) or a visit not stored yet (events, with userId for the history).' })
   sessionPurchasePropensity(
     @Arg('sessionId', () => ID, { nullable: true }) sessionId: string | null,

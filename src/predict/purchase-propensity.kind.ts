@@ -208,6 +208,7 @@ async function train(run: TrainingRun<PurchasePropensityParams>): Promise<Traine
 export const purchasePropensity: ModelKindDefinition<PurchasePropensityParams> = {
   kind: ModelKind.PURCHASE_PROPENSITY,
   scoreTable: 'purchase_propensity_scores',
+  userData: { scoresByUser: true },
   parseParams: (raw) => parseParams(ModelKind.PURCHASE_PROPENSITY, PURCHASE_PROPENSITY_PARAMS, raw),
   train,
 };

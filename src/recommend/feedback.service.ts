@@ -3,6 +3,7 @@ import { badInput, UserFacingError } from '../graphql/errors';
 import { instantProblem, MAX_FEEDBACK_BATCH } from '../graphql/input-rules';
 import type { Recommender } from './recommendation-id';
 import type { RecommendationSigning } from './recommendation-secret';
+import { pseudonymousId } from '../privacy/pseudonym';
 
 /** Feedback may be sent a little ahead of the server clock, not more. */
 const CLOCK_SKEW_MS = 5 * 60 * 1000;
@@ -95,7 +96,7 @@ export class RecommendationFeedbackService {
         rejected.push({ index, code: 'FUTURE_TIMESTAMP', message: 'timestamp lies in the future; send when the item was shown or clicked' });
         return;
       }
-      rows.push({ id: entry.recommendationId, type: entry.type.toLowerCase(), source: ref.source, version: ref.modelVersionId, item: ref.itemId, user: entry.userId, ts: new Date(ts).toISOString() });
+      rows.push({ id: entry.recommendationId, type: entry.type.toLowerCase(), source: ref.source, version: ref.modelVersionId, item: ref.itemId, user: pseudonymousId(entry.userId), ts: new Date(ts).toISOString() });
     });
     if (rows.length === 0) return { accepted: 0, duplicates: 0, rejected };
     const inserted: unknown[] = await this.dataSource.query(

@@ -11,6 +11,7 @@ import { ModelKind, ModelKindDefinition, TrainedModel, TrainingRun } from '../tr
 import { BEHAVIOUR_TRAINING_PARAMS, parseParams, ParamsOf } from '../training/params';
 import { TrainingDataError } from '../training/training-errors';
 import type { Tf } from '../ml/tf-backend';
+import { factorUserIds, factorsWithoutUser } from './factor-rows';
 
 export const MATRIX_FACTORIZATION_PARAMS = {
   ...BEHAVIOUR_TRAINING_PARAMS,
@@ -244,6 +245,8 @@ async function train(run: TrainingRun<MatrixFactorizationParams>): Promise<Train
 export const matrixFactorization: ModelKindDefinition<MatrixFactorizationParams> = {
   kind: ModelKind.MATRIX_FACTORIZATION,
   scoreTable: 'recommendation_scores',
+  // Each user's top items, and a factor vector per user in the artifact (factor-rows.ts).
+  userData: { scoresByUser: true, artifactUsers: factorUserIds, withoutUser: factorsWithoutUser },
   parseParams: (raw) => parseParams(ModelKind.MATRIX_FACTORIZATION, MATRIX_FACTORIZATION_PARAMS, raw),
   train,
 };

@@ -111,12 +111,19 @@ export class RecommendationService {
     if (problem) throw new Error(problem);
   }
 
+  /** After an erasure: forget every cached list and read the factor model's rewritten artifact (privacy/erasure-watch.ts). */
+  async dropUserData(): Promise<void> {
+    this.cache.clear();
+    await this.models.reloadFactors();
+  }
+
   /**
    * A user's list: the recommenders blended by weighted reciprocal-rank fusion (weights from
    * `blendWeights`): matrix factorisation, item-neighbour fold-in, the session model and the items
    * the user already touched (REENGAGEMENT, unless `exclude` is SEEN), then the fallback chain.
    * `exclude` (default PURCHASED) says which touched items stay out. Bad arguments: BAD_USER_INPUT.
    */
+
   async forUser(request: UserRecommendationRequest): Promise<RecommendationList> {
     const { userId, limit } = request;
     const exclusion = request.exclude ?? RecommendationExclusion.PURCHASED;

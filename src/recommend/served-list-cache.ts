@@ -98,6 +98,11 @@ export class ServedListCache {
     return entry.served;
   }
 
+  /** Forgets every list (after an erasure: the keys name users). */
+  clear(): void {
+    this.entries?.clear();
+  }
+
   set(key: string, snapshot: ServingSnapshot, fingerprint: number[], served: readonly ServedCandidate[]): void {
     if (!this.entries || key.length > MAX_KEY_LENGTH || fingerprint.length > MAX_FINGERPRINT_LENGTH) return;
     if (snapshot !== this.snapshot) {

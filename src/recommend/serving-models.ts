@@ -142,7 +142,22 @@ export class ServingModels {
   private recentCountedAt = 0;
   private recentCounting: Promise<void> | null = null;
 
+  /** Set by `reloadFactors`: the next load reads the factor model again even when its version is unchanged. */
+  private factorsChanged = false;
+
   constructor(private readonly dataSource: DataSource) {}
+
+  /**
+   * Reads the ACTIVE factor model's artifact again (an erasure rewrote it in place, under the same
+   * version id) and swaps it in; resolves once the snapshot no longer holds the old user rows.
+   * Nothing happens before the first request has loaded anything.
+   */
+  async reloadFactors(): Promise<void> {
+    if (!this.snapshot && !this.loading) return;
+    this.factorsChanged = true;
+    await this.loading?.catch(() => undefined);
+    await this.refresh();
+  }
 
   /** The current snapshot; kicks off a background refresh when the last look is older than the interval. */
   async current(): Promise<ServingSnapshot> {
@@ -215,7 +230,9 @@ export class ServingModels {
     );
     const activeKey = active.map((row) => `${row.kind}:${row.id}`).join(',');
     const catalogChanged = await this.loadCatalogChanges(previous);
-    if (previous && previous.activeKey === activeKey && !catalogChanged) return previous;
+    const factorsChanged = this.factorsChanged;
+    this.factorsChanged = false;
+    if (previous && previous.activeKey === activeKey && !catalogChanged && !factorsChanged) return previous;
     const ref = (row: ActiveRow): VersionRef => ({ id: row.id, kind: row.kind, version: row.version });
     const find = (kind: string) => active.find((row) => row.kind === kind);
     const reuse = <T extends { version: VersionRef }>(kept: T | null | undefined, row: ActiveRow | undefined) => (kept && row && kept.version.id === row.id ? kept : undefined);
@@ -234,7 +251,7 @@ export class ServingModels {
       popularity: popularityRow ? reuse(previous?.popularity, popularityRow) ?? (await this.loadPopularity(ref(popularityRow))) : null,
       recentPopular: null,
       itemKnn: knnRow ? reuse(previous?.itemKnn, knnRow) ?? (await this.loadItemKnn(ref(knnRow))) : null,
-      factors: factorRow ? reuse(previous?.factors, factorRow) ?? (await this.loadFactors(ref(factorRow), factorRow.trained_to)) : null,
+      factors: factorRow ? (factorsChanged ? undefined : reuse(previous?.factors, factorRow)) ?? (await this.loadFactors(ref(factorRow), factorRow.trained_to)) : null,
       session: sessionRow ? reuse(previous?.session, sessionRow) ?? (await this.loadSession(ref(sessionRow))) : null,
       blend: blendRow ? reuse(previous?.blend, blendRow) ?? (await this.loadBlend(ref(blendRow))) : null,
       sessionKnn: sessionKnnRow ? reuse(previous?.sessionKnn, sessionKnnRow) ?? (await this.loadSessionKnn(ref(sessionKnnRow))) : null,

@@ -3,6 +3,7 @@ import { pgPool } from '../db/data-source';
 import { HistoryItem, historyFromEvents } from './fold-in';
 import { DEFAULT_EVENT_WEIGHTS, ITEM_EVENT_TYPES, SESSION_GAP_MS } from './item-events';
 import type { UserItemEvents } from './reengagement';
+import { pseudonymousId } from '../privacy/pseudonym';
 
 /** Recent events of a user that fold-in and the live session read (one indexed query per request). */
 export const RECENT_EVENTS = 50;
@@ -90,7 +91,7 @@ WHERE u.external_id = $1`;
  * visit is live when its last event is at most 30 minutes before it; default now.
  */
 export async function readUserState(dataSource: DataSource, userId: string, asOf: Date | null = null): Promise<UserState> {
-  const { rows } = await pgPool(dataSource).query<UserStateRow>({ name: 'recommend-user-state-v3', text: USER_STATE_SQL, values: [userId, asOf] });
+  const { rows } = await pgPool(dataSource).query<UserStateRow>({ name: 'recommend-user-state-v3', text: USER_STATE_SQL, values: [pseudonymousId(userId), asOf] });
   if (rows.length === 0) return { id: null, history: [], session: [], purchased: new Set(), latestEventMs: null, recent: { items: [], types: [], times: [] } };
   const row = rows[0];
   const items = row.items ?? [];

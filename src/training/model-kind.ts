@@ -108,8 +108,31 @@ export interface TrainedModel {
   verdict?: { activate: boolean; reason: string };
 }
 
+/**
+ * Advisory lock (PostgreSQL, transaction level) between erasing a user and storing a trained
+ * version: an erasure holds it exclusively, storing a version shares it, so a version trained on
+ * data read before an erasure is stored either before it (and cleaned by it) or after it (and
+ * cleaned while stored: `UserData`).
+ */
+export const USER_ERASURE_LOCK = 0x46435f45; // "FC_E"
+
+/**
+ * How a kind's stored output holds users (dense `users.id`), so that erasing a user reaches it
+ * (privacy/erasure.service.ts), and a version trained while a user was erased is stored without them.
+ */
+export interface UserData {
+  /** The kind's score table has a `user_id` column. */
+  scoresByUser?: boolean;
+  /** The users that have a row in an artifact (a kind that stores one per user). */
+  artifactUsers?(artifact: Buffer): ArrayLike<number>;
+  /** The artifact without one user's row; null when it has none. */
+  withoutUser?(artifact: Buffer, userId: number): Buffer | null;
+}
+
 export interface ModelKindDefinition<Params> {
   kind: ModelKind;
+  /** Where its stored output names users; absent: nowhere (items, sessions without ids, weights). */
+  userData?: UserData;
   /** The score table this kind writes, keyed by model_version_id; retiring a version empties it. Null: the artifact is all there is. */
   scoreTable: string | null;
   /** Validates and completes params; throws ParamsError with one message per problem. */

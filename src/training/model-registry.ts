@@ -4,7 +4,7 @@ import { In } from 'typeorm';
 import { withPgClient } from '../db/data-source';
 import { toFloat4 } from '../db/float4';
 import { badInput, notFound } from '../graphql/errors';
-import { ModelKind, ModelKindDefinitions, ModelVersionStatus, TrainedModel } from './model-kind';
+import { ModelKind, ModelKindDefinition, ModelKindDefinitions, ModelVersionStatus, TrainedModel, USER_ERASURE_LOCK } from './model-kind';
 import { TrainingCancelled } from './training-errors';
 import { ModelVersion, TrainingJob } from './training.entities';
 
@@ -94,11 +94,14 @@ export class ModelRegistry {
       inTransaction(client, async () => {
         const state = await client.query<{ state: string }>(`SELECT state FROM training_jobs WHERE id = $1 FOR UPDATE`, [job.id]);
         if (state.rows[0]?.state !== 'RUNNING') throw new TrainingCancelled();
+        // Users erased since the run read its data must not come back with it (USER_ERASURE_LOCK).
+        await client.query(`SELECT pg_advisory_xact_lock_shared($1)`, [USER_ERASURE_LOCK]);
         await trained.writeScores(client, versionId);
+        const artifact = await withoutErasedUsers(client, this.kinds[job.kind], versionId, trained.artifact);
         await client.query(
           `UPDATE model_versions SET status = 'READY', artifact = $2, metrics = $3, event_count = $4, trained_from = $5, trained_to = $6, training_seconds = $7
            WHERE id = $1`,
-          [versionId, trained.artifact, JSON.stringify(trained.metrics), trained.eventCount, trained.trainedFrom, trained.trainedTo, toFloat4(trainingSeconds, 'model_versions.training_seconds')],
+          [versionId, artifact, JSON.stringify(trained.metrics), trained.eventCount, trained.trainedFrom, trained.trainedTo, toFloat4(trainingSeconds, 'model_versions.training_seconds')],
         );
         let message = job.activate ? 'trained and activated' : 'trained; activate it with activateModelVersion';
         if (job.activate && trained.verdict && !trained.verdict.activate) {
@@ -170,4 +173,23 @@ export class ModelRegistry {
     });
     return this.require(id);
   }
+}
+
+/**
+ * A new version's score rows and artifact without users that no longer exist (erased while it
+ * trained): the rows go, and the artifact that is returned has no row of theirs.
+ */
+async function withoutErasedUsers(client: PoolClient, kind: ModelKindDefinition<unknown>, versionId: number, artifact: Buffer): Promise<Buffer> {
+  const userData = kind.userData;
+  if (!userData) return artifact;
+  if (userData.scoresByUser && kind.scoreTable) {
+    await client.query(`DELETE FROM ${kind.scoreTable} s WHERE s.model_version_id = $1 AND NOT EXISTS (SELECT 1 FROM users u WHERE u.id = s.user_id)`, [versionId]);
+  }
+  if (!userData.artifactUsers || !userData.withoutUser) return artifact;
+  const gone = await client.query<{ id: number }>(
+    `SELECT a.id FROM unnest($1::int[]) AS a(id) WHERE NOT EXISTS (SELECT 1 FROM users u WHERE u.id = a.id)`,
+    [Array.from(userData.artifactUsers(artifact))],
+  );
+  for (const { id } of gone.rows) artifact = userData.withoutUser(artifact, id) ?? artifact;
+  return artifact;
 }

@@ -27,7 +27,7 @@ export const BEHAVIOUR_TRAINING_PARAMS = {
   excludeAnomalous: {
     type: 'boolean',
     default: true,
-    description: 'leave out users the anomaly ensemble flags (score ≥ FUNNELCAST_ANOMALY_THRESHOLD) or the ingest guard marked',
+    description: 'leave out users the anomaly ensemble flags (score ≥ FUNNELCAST_ANOMALY_THRESHOLD); an ingest-guard mark alone leaves no one out',
   },
 } as const satisfies ParamsSpec;
 

@@ -16,8 +16,8 @@ import type { DataSource } from 'typeorm';
  *   item) changes it. Kinds read item categories and prices.
  * - `labels`: the admin's user labels (count and sum of `labelled_at`); ANOMALY_SUPERVISED learns
  *   from them.
- * - `flagged` (only for runs that leave anomalous users out): the users the ingest guard marked
- *   (count; it only adds) and the ACTIVE anomaly versions whose scores flag the rest.
+ * - `flagged` (only for runs that leave anomalous users out): the ACTIVE anomaly versions whose
+ *   scores flag users (the ingest guard's marks alone leave no one out of training).
  *
  * Everything is read in one statement, so one snapshot. The events part reads the range through
  * the BRIN index on `ts` and costs in proportion to the range's size (see docs/training.md for the
@@ -51,8 +51,7 @@ export async function trainingInputFingerprint(
        (SELECT count(*) || ':' || COALESCE(sum(extract(epoch FROM labelled_at)), 0) FROM user_labels) AS labels,
        ${
          leavesOutAnomalous
-           ? `(SELECT count(*) FROM suspect_users) || ':' ||
-              (SELECT COALESCE(string_agg(id::text, ',' ORDER BY id), '') FROM model_versions WHERE status = 'ACTIVE' AND kind LIKE 'ANOMALY\\_%')`
+           ? `(SELECT COALESCE(string_agg(id::text, ',' ORDER BY id), '') FROM model_versions WHERE status = 'ACTIVE' AND kind LIKE 'ANOMALY\\_%')`
            : 'NULL::text'
        } AS flagged`,
     values,

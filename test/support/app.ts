@@ -18,7 +18,7 @@ export interface TestApp {
   /** Send a GraphQL request over HTTP, as a client would. */
   gql<T = Record<string, any>>(query: string, variables?: Record<string, unknown>, key?: string | null): Promise<GraphQLResponse<T>>;
   /** Create a key of the given role through the API. */
-  createKey(role: 'admin' | 'analyst' | 'client', name?: string): Promise<string>;
+  createKey(role: 'admin' | 'analyst' | 'server' | 'client', name?: string): Promise<string>;
   stop(): Promise<void>;
 }
 

@@ -2,7 +2,7 @@
 
 const KEY_STORAGE = 'funnelcast.apiKey';
 
-export type Role = 'ADMIN' | 'ANALYST' | 'CLIENT';
+export type Role = 'ADMIN' | 'ANALYST' | 'SERVER' | 'CLIENT';
 
 export interface Viewer {
   keyId: string;

@@ -4,6 +4,7 @@ import type { PoolClient } from 'pg';
 import { from as copyFrom } from 'pg-copy-streams';
 import type { CatalogItem, ShopEvent } from '../event.types';
 import type { ItemFacts } from './import.types';
+import { pseudonymousId } from '../../privacy/pseudonym';
 
 /**
  * One batch of an import: rows encoded for `COPY … FROM STDIN` (text format) into temporary
@@ -75,7 +76,8 @@ const MERGE_ITEMS = `
   SELECT (SELECT count(*) FROM changed)::int AS changed, (SELECT count(*) FROM added)::int AS added`;
 
 // ORDER BY seq makes events.id follow the file, the tie-break for equal timestamps. A row whose
-// event_id is stored already, or came earlier in this batch, is skipped by ON CONFLICT.
+// event_id is stored already, or came earlier in this batch, is skipped by ON CONFLICT. FOR KEY
+// SHARE of the users: as at ingest (event.service.ts), an erasure and this batch wait for each other.
 const MERGE_EVENTS = `
   INSERT INTO events (event_id, user_id, session_id, type, item_id, ts, props)
   SELECT s.event_id, u.id, s.session_id, s.type, i.id, timestamptz 'epoch' + s.ts_ms * interval '1 millisecond', s.props
@@ -83,6 +85,7 @@ const MERGE_EVENTS = `
   JOIN users u ON u.external_id = s.user_ext
   LEFT JOIN items i ON i.external_id = s.item_ext
   ORDER BY s.seq
+  FOR KEY SHARE OF u
   ON CONFLICT (event_id) DO NOTHING`;
 
 const NEEDS_ESCAPE = /[\\\t\n\r]/;
@@ -145,11 +148,13 @@ export class StagingBatch {
   private readonly items = new Map<string, ItemDraft>();
 
   addEvent(seq: number, event: ShopEvent, propertiesJson: string | null, facts: ItemFacts | undefined): void {
+    // Stored under its pseudonym when FUNNELCAST_PSEUDONYMIZE_KEY is set (privacy/pseudonym.ts).
+    const userId = pseudonymousId(event.userId);
     this.eventRows.append(
-      `${seq}\t${copyValue(event.eventId)}\t${copyValue(event.userId)}\t${copyValue(event.sessionId)}\t${copyValue(event.type)}\t` +
+      `${seq}\t${copyValue(event.eventId)}\t${copyValue(userId)}\t${copyValue(event.sessionId)}\t${copyValue(event.type)}\t` +
         `${copyValue(event.itemId)}\t${event.timestamp}\t${copyValue(propertiesJson)}\n`,
     );
-    this.users.add(event.userId);
+    this.users.add(userId);
     if (event.itemId !== null) this.noteItem(event.itemId, facts, null, undefined);
     this.events++;
     this.rows++;

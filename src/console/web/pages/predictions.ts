@@ -11,11 +11,12 @@ interface Attribution {
 export const predictionsPage: Page = {
   path: 'predictions',
   title: 'Predictions',
-  roles: ['CLIENT', 'ANALYST', 'ADMIN'],
+  // Predictions explain themselves from a user's behaviour: never for the public client key (docs/privacy.md).
+  roles: ['SERVER', 'ANALYST', 'ADMIN'],
   render(container, viewer) {
-    // purchasePropensity and predictNextStep take a client (or admin) key; atRiskUsers an analyst (or admin) key.
-    if (viewer.role !== 'ANALYST') container.append(propensitySection(), nextStepSection());
-    if (viewer.role !== 'CLIENT') container.append(atRiskSection());
+    // purchasePropensity and predictNextStep take a server, analyst or admin key; atRiskUsers an analyst or admin key.
+    container.append(propensitySection(), nextStepSection());
+    if (viewer.role !== 'SERVER') container.append(atRiskSection());
   },
 };
 

@@ -55,7 +55,7 @@ function servedTable(items: ServedItem[]): HTMLElement {
 export const recommendationsPage: Page = {
   path: 'recommendations',
   title: 'Recommendations',
-  roles: ['CLIENT', 'ANALYST', 'ADMIN'],
+  roles: ['CLIENT', 'SERVER', 'ANALYST', 'ADMIN'],
   render(container, viewer) {
     const userId = el('input', { name: 'userId', placeholder: 'user id', size: 16 });
     const sessionItems = el('input', { name: 'sessionItems', placeholder: 'item ids, oldest first: i1, i7', size: 28 });
@@ -86,7 +86,7 @@ export const recommendationsPage: Page = {
     );
 
     container.append(section('Served list', field('User', userId), forUser, ' ', field('Session items', sessionItems), forSession, ' ', field('Items', limit), errors, served));
-    if (viewer.role !== 'CLIENT') container.append(performanceSection());
+    if (viewer.role === 'ANALYST' || viewer.role === 'ADMIN') container.append(performanceSection());
   },
 };
 
