@@ -68,7 +68,7 @@ describe('funnelcast keys (CLI)', () => {
   it('explains a wrong role', async () => {
     const env = { ...process.env, DATABASE_URL: t.db.url, LOG_LEVEL: 'silent' };
     await expect(run(process.execPath, [CLI, 'keys', 'create', '--role', 'owner', '--name', 'x'], { env })).rejects.toMatchObject({
-      stderr: expect.stringMatching(/--role must be one of admin, analyst, client/),
+      stderr: expect.stringMatching(/--role must be one of admin, analyst, server, client/),
     });
   });
 });
