@@ -294,7 +294,9 @@ async function child(role: Role, events: number, dir: string, repeat: number, fr
   else if (role === 'load-pg') result = await loadPg(shop);
   else if (role === 'clickhouse') result = await queryClickHouse(folder, shop, repeat, pushdown);
   else result = await queryInProcess(shop, repeat);
-  await new Promise<void>((resolve) => process.send!(result, () => resolve()));
+  // Run by hand (no parent): print what a parent would receive.
+  if (!process.send) console.log(JSON.stringify(result));
+  else await new Promise<void>((resolve) => process.send!(result, () => resolve()));
 }
 
 const mb = (bytes: number): string => `${(bytes / 1024 / 1024).toFixed(0)} MB`;

@@ -40,8 +40,12 @@ interface UnitRow {
   session?: string | null;
   /** Some event (any type) in [from, to). */
   active: number;
-  /** [ts µs, id, type, item id, properties JSON text ('' when not needed)]. */
-  events: [number, number, string, number | null, string][];
+  /** The events' timestamps (µs), in (ts, id) order; empty when the unit's events did not travel. */
+  times: number[];
+  /** Their types, item ids and properties' JSON text ('' where not needed; absent when no type needs them). */
+  types: string[];
+  items: (number | null)[];
+  props?: string[];
   /** With the level pushed down: ClickHouse's windowFunnel level over the unit's scanned rows. */
   level?: number;
   /** With the level pushed down: 1 when no two scanned rows share a timestamp (the level is then ours). */
@@ -220,7 +224,11 @@ export class ClickHouseFunnels {
     const session = plan.countBy === 'session';
     const from = Math.floor(plan.fromMicros);
     const to = Math.floor(plan.toMicros);
+    // Parallel arrays, not an array of tuples: ClickHouse writes and Node parses them several times faster.
     return `
+SELECT user${session ? ', session' : ''}, active${pushdown ? ', level, untied' : ''},
+  arrayMap(e -> e.1, events) AS times, arrayMap(e -> e.3, events) AS types, arrayMap(e -> e.4, events) AS items${propTypes.size === 0 ? '' : ', arrayMap(e -> e.5, events) AS props'}
+FROM (
 SELECT user_id AS user${session ? ', session_id AS session' : ''},
   countIf(ts < ${to}) > 0 AS active,${
     pushdown
@@ -236,7 +244,8 @@ FROM ${tableName(this.database, 'events')} FINAL
 WHERE ts >= ${from} AND ts < ${to + plan.windowMicros}${session ? ' AND session_id IS NOT NULL' : ''}
 GROUP BY user_id${session ? ', session_id' : ''}
 HAVING active
-ORDER BY user_id${session ? ', session_id' : ''}`;
+)
+ORDER BY user${session ? ', session' : ''}`;
   }
 
   /** Units in the cohort with their step and exclusion masks, worked out by step-filter.ts as in-process. */
@@ -247,7 +256,7 @@ ORDER BY user_id${session ? ', session_id' : ''}`;
     const units: Unit[] = [];
     for (const row of rows) {
       if (cohortUsers !== null && (row.user >= cohortUsers.length || cohortUsers[row.user] === 0)) continue;
-      const n = row.events.length;
+      const n = row.times.length;
       const untied = row.untied === 1 || (row.untied as unknown) === true;
       if (pushedDown && n === 0 && untied) this.pushdownStats.levelOnly++;
       if (pushedDown && !untied) this.pushdownStats.tied++;
@@ -262,7 +271,10 @@ ORDER BY user_id${session ? ', session_id' : ''}`;
         // Untied units whose events did not travel: ClickHouse's level is ours, and all the answer needs.
         knownLevel: pushedDown && n === 0 && untied ? Number(row.level) : null,
       };
-      row.events.forEach(([ts, , type, itemId, props], i) => {
+      row.times.forEach((ts, i) => {
+        const type = row.types[i];
+        const itemId = row.items[i];
+        const props = row.props?.[i] ?? '';
         const item = itemId === null ? null : items?.get(itemId);
         const event: FunnelEventRow = {
           type,
@@ -283,7 +295,7 @@ ORDER BY user_id${session ? ', session_id' : ''}`;
   /** The shop's id and category of each item the units' events name (the catalog as it is now, like the mirror's). */
   private async itemsOf(rows: UnitRow[]): Promise<Map<number, { externalId: string; category: string | null }>> {
     const ids = new Set<number>();
-    for (const row of rows) for (const event of row.events) if (event[3] !== null) ids.add(event[3]);
+    for (const row of rows) for (const itemId of row.items) if (itemId !== null) ids.add(itemId);
     const found: { id: number; external_id: string; category: string | null }[] =
       ids.size === 0 ? [] : await this.dataSource.query('SELECT id, external_id, category FROM items WHERE id = ANY($1::int[])', [[...ids]]);
     return new Map(found.map((item) => [item.id, { externalId: item.external_id, category: item.category }]));
