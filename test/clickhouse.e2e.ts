@@ -82,6 +82,12 @@ function specs(): { name: string; spec: FunnelSpec }[] {
         breakdown: { property: 'item.category' },
       },
     });
+    // Type-only funnels with breakdowns: levels pushed into windowFunnel, the step-1 event from ClickHouse.
+    list.push({ name: `breakdown by property ${countBy}`, spec: { ...base, countBy, steps: [{ type: 'a' }, { type: 'b' }, { type: 'c' }], breakdown: { property: 'device' } } });
+    list.push({
+      name: `breakdown by category, strict order ${countBy}`,
+      spec: { ...base, countBy, modes: ['strict_order'], steps: [{ type: 'b' }, { type: 'a' }], breakdown: { property: 'item.category', limit: 2 } },
+    });
     list.push({
       name: `cohort, narrow range, strict order ${countBy}`,
       spec: {

@@ -50,6 +50,8 @@ interface UnitRow {
   level?: number;
   /** With the level pushed down: 1 when no two scanned rows share a timestamp (the level is then ours). */
   untied?: number;
+  /** With the level pushed down under a breakdown: the first in-range step-1 event's item id and properties ('' unless read). */
+  first?: [number | null, string];
 }
 
 /** A unit ready for the engine. */
@@ -76,6 +78,8 @@ export interface LevelPushdown {
   scanned: string;
   /** A unit's events travel when this holds for its level (or it has ties). */
   needsEvents: string;
+  /** Under a breakdown: the first in-range step-1 event's (item id, properties), the reported step-1 event of a unit at level 1. */
+  firstStep: string | null;
 }
 
 const MODE_SQL: [keyof FunnelPlan['modes'], string][] = [
@@ -117,8 +121,9 @@ export function levelPushdownOf(job: FunnelJob): LevelPushdown | null {
   let needsEvents: string;
   switch (job.kind) {
     case 'report':
-      // Step times (time from previous) exist from step 2; a breakdown reads every entered unit's step-1 event.
-      needsEvents = plan.breakdown ? 'level >= 1' : 'level >= 2';
+      // Step times (time from previous) exist from step 2. A breakdown reads every entered unit's
+      // reported step-1 event; at level 1 that is the first in-range step-1 event (`firstStep`).
+      needsEvents = 'level >= 2';
       break;
     case 'timeToConvert':
       needsEvents = `level >= ${job.toStep}`;
@@ -131,6 +136,9 @@ export function levelPushdownOf(job: FunnelJob): LevelPushdown | null {
     level: `windowFunnelIf(${Math.floor(plan.windowMicros)}${modes})(toUInt64(ts), ${conditions.join(', ')}, ${scanned})`,
     scanned,
     needsEvents,
+    firstStep: plan.breakdown
+      ? `argMinIf((item_id, ${plan.breakdown.target.on === 'property' ? 'props' : "''"}), ts, type = ${sqlString(types[0])} AND ts < ${to})`
+      : null,
   };
 }
 
@@ -226,7 +234,7 @@ export class ClickHouseFunnels {
     const to = Math.floor(plan.toMicros);
     // Parallel arrays, not an array of tuples: ClickHouse writes and Node parses them several times faster.
     return `
-SELECT user${session ? ', session' : ''}, active${pushdown ? ', level, untied' : ''},
+SELECT user${session ? ', session' : ''}, active${pushdown ? ', level, untied' : ''}${pushdown?.firstStep ? ', first' : ''},
   arrayMap(e -> e.1, events) AS times, arrayMap(e -> e.3, events) AS types, arrayMap(e -> e.4, events) AS items${propTypes.size === 0 ? '' : ', arrayMap(e -> e.5, events) AS props'}
 FROM (
 SELECT user_id AS user${session ? ', session_id AS session' : ''},
@@ -234,7 +242,8 @@ SELECT user_id AS user${session ? ', session_id AS session' : ''},
     pushdown
       ? `
   ${pushdown.level} AS level,
-  uniqExactIf(ts, ${pushdown.scanned}) = countIf(${pushdown.scanned}) AS untied,`
+  uniqExactIf(ts, ${pushdown.scanned}) = countIf(${pushdown.scanned}) AS untied,${pushdown.firstStep ? `
+  ${pushdown.firstStep} AS first,` : ''}`
       : ''
   }
   if(countIf(type = ${sqlString(plan.steps[0].eventType)} AND ts < ${to}) > 0${pushdown ? ` AND (NOT untied OR ${pushdown.needsEvents})` : ''},
@@ -287,6 +296,12 @@ ORDER BY user${session ? ', session' : ''}`;
         if (unit.exclusions) unit.exclusions[i] = exclusionMask!(event);
         unit.rows[i] = event;
       });
+      if (unit.knownLevel !== null && unit.knownLevel >= 1 && row.first) {
+        // The reported step-1 event of a unit at level 1 (a breakdown's key): its first in-range step-1 event.
+        const [itemId, props] = row.first;
+        const item = itemId === null ? null : items?.get(itemId);
+        unit.rows = [{ type: plan.steps[0].eventType, props: props === '' ? null : (JSON.parse(props) as Record<string, unknown>), itemId: item?.externalId ?? null, category: item?.category ?? null }];
+      }
       units.push(unit);
     }
     return units;
@@ -295,7 +310,10 @@ ORDER BY user${session ? ', session' : ''}`;
   /** The shop's id and category of each item the units' events name (the catalog as it is now, like the mirror's). */
   private async itemsOf(rows: UnitRow[]): Promise<Map<number, { externalId: string; category: string | null }>> {
     const ids = new Set<number>();
-    for (const row of rows) for (const itemId of row.items) if (itemId !== null) ids.add(itemId);
+    for (const row of rows) {
+      for (const itemId of row.items) if (itemId !== null) ids.add(itemId);
+      if (row.first && row.first[0] !== null) ids.add(row.first[0]);
+    }
     const found: { id: number; external_id: string; category: string | null }[] =
       ids.size === 0 ? [] : await this.dataSource.query('SELECT id, external_id, category FROM items WHERE id = ANY($1::int[])', [[...ids]]);
     return new Map(found.map((item) => [item.id, { externalId: item.external_id, category: item.category }]));
@@ -327,6 +345,7 @@ function evaluate(engine: WindowFunnel, units: Unit[], from: number, to: number,
       // Level from ClickHouse; the job reads no step time or step-1 event of this unit (levelPushdownOf).
       levels[u] = unit.knownLevel;
       stepTimes.fill(NaN, u * stepCount, (u + 1) * stepCount);
+      if (unit.rows.length > 0) firstEvents[u] = 0;
       return;
     }
     let canStart = false;
