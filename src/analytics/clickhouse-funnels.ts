@@ -232,6 +232,19 @@ export class ClickHouseFunnels {
     const session = plan.countBy === 'session';
     const from = Math.floor(plan.fromMicros);
     const to = Math.floor(plan.toMicros);
+    const range = `ts >= ${from} AND ts < ${to + plan.windowMicros}${session ? ' AND session_id IS NOT NULL' : ''}`;
+    const unitKey = `user_id${session ? ', session_id' : ''}`;
+    // With the level pushed down, only the units named here gather their events: those with ties,
+    // and those whose level the answer cannot use alone. A set built by a cheap first pass (the
+    // level and the tie check, no lists) is far cheaper than building every unit's list and
+    // dropping most (measured: docs/benchmarks.md, "Analytics at scale").
+    const needed = pushdown
+      ? ` AND (${unitKey}) IN (
+    SELECT ${unitKey} FROM ${tableName(this.database, 'events')} FINAL WHERE ${range}
+    GROUP BY ${unitKey}
+    HAVING countIf(type = ${sqlString(plan.steps[0].eventType)} AND ts < ${to}) > 0
+      AND (uniqExactIf(ts, ${pushdown.scanned}) != countIf(${pushdown.scanned}) OR ${pushdown.needsEvents.replace(/\blevel\b/g, `(${pushdown.level})`)}))`
+      : '';
     // Parallel arrays, not an array of tuples: ClickHouse writes and Node parses them several times faster.
     return `
 SELECT user${session ? ', session' : ''}, active${pushdown ? ', level, untied' : ''}${pushdown?.firstStep ? ', first' : ''},
@@ -246,12 +259,12 @@ SELECT user_id AS user${session ? ', session_id AS session' : ''},
   ${pushdown.firstStep} AS first,` : ''}`
       : ''
   }
-  if(countIf(type = ${sqlString(plan.steps[0].eventType)} AND ts < ${to}) > 0${pushdown ? ` AND (NOT untied OR ${pushdown.needsEvents})` : ''},
-     arraySort(e -> (e.1, e.2), groupArrayIf((ts, id, type, item_id, ${props}), ${relevant})),
+  if(countIf(type = ${sqlString(plan.steps[0].eventType)} AND ts < ${to}) > 0,
+     arraySort(e -> (e.1, e.2), groupArrayIf((ts, id, type, item_id, ${props}), ${relevant}${needed})),
      []) AS events
 FROM ${tableName(this.database, 'events')} FINAL
-WHERE ts >= ${from} AND ts < ${to + plan.windowMicros}${session ? ' AND session_id IS NOT NULL' : ''}
-GROUP BY user_id${session ? ', session_id' : ''}
+WHERE ${range}
+GROUP BY ${unitKey}
 HAVING active
 )
 ORDER BY user${session ? ', session' : ''}`;
