@@ -4,7 +4,7 @@
  * itself (window-funnel.clickhouse.spec.ts, test/clickhouse.e2e.ts); this pins the conditions.
  */
 import { planFunnel, type FunnelSpec } from '../funnel/funnel-definition';
-import { levelPushdownOf } from './clickhouse-funnels';
+import { levelPushdownOf, listsComplete } from './clickhouse-funnels';
 
 const FROM = new Date(Date.UTC(2026, 0, 5));
 const TO = new Date(Date.UTC(2026, 0, 19));
@@ -47,5 +47,18 @@ describe('levelPushdownOf', () => {
     const withOnce = levelPushdownOf({ kind: 'report', plan: plan({ ...repeated, modes: ['strict_increase', 'strict_once'] }) })!;
     // A post-`to` view also matches step 2, so it is not a step-1-only row and stays in.
     expect(withOnce.scanned).toBe(`(has(['view', 'cart'], type) AND NOT (ts >= ${TO.getTime() * 1000} AND 0))`);
+  });
+});
+
+describe('listsComplete', () => {
+  const report = levelPushdownOf({ kind: 'report', plan: plan() })!;
+
+  it('accepts units answered by their level, and units that sent their events', () => {
+    expect(listsComplete([{ times: [], level: 1, untied: 1 }, { times: [], level: 0, untied: 0 }, { times: [1, 2], level: 3, untied: 1 }], report)).toBe(true);
+  });
+
+  it('rejects a unit whose level needs events that did not come (an insert between the two reads)', () => {
+    expect(listsComplete([{ times: [], level: 2, untied: 1 }], report)).toBe(false);
+    expect(listsComplete([{ times: [], level: 1, untied: 0 }], report)).toBe(false);
   });
 });

@@ -78,6 +78,8 @@ export interface LevelPushdown {
   scanned: string;
   /** A unit's events travel when this holds for its level (or it has ties). */
   needsEvents: string;
+  /** `needsEvents` in JavaScript, to check what came back. */
+  needs(level: number): boolean;
   /** Under a breakdown: the first in-range step-1 event's (item id, properties), the reported step-1 event of a unit at level 1. */
   firstStep: string | null;
 }
@@ -119,23 +121,32 @@ export function levelPushdownOf(job: FunnelJob): LevelPushdown | null {
   const stepOneOnly = types.slice(1).includes(types[0]) ? '0' : `type = ${sqlString(types[0])}`;
   const scanned = `(${relevant} AND NOT (ts >= ${to} AND ${stepOneOnly}))`;
   let needsEvents: string;
+  let needs: (level: number) => boolean;
   switch (job.kind) {
     case 'report':
       // Step times (time from previous) exist from step 2. A breakdown reads every entered unit's
       // reported step-1 event; at level 1 that is the first in-range step-1 event (`firstStep`).
       needsEvents = 'level >= 2';
+      needs = (level) => level >= 2;
       break;
-    case 'timeToConvert':
-      needsEvents = `level >= ${job.toStep}`;
+    case 'timeToConvert': {
+      const { toStep } = job;
+      needsEvents = `level >= ${toStep}`;
+      needs = (level) => level >= toStep;
       break;
-    case 'droppedOff':
-      needsEvents = `level = ${job.afterStep}`;
+    }
+    case 'droppedOff': {
+      const { afterStep } = job;
+      needsEvents = `level = ${afterStep}`;
+      needs = (level) => level === afterStep;
       break;
+    }
   }
   return {
     level: `windowFunnelIf(${Math.floor(plan.windowMicros)}${modes})(toUInt64(ts), ${conditions.join(', ')}, ${scanned})`,
     scanned,
     needsEvents,
+    needs,
     firstStep: plan.breakdown
       ? `argMinIf((item_id, ${plan.breakdown.target.on === 'property' ? 'props' : "''"}), ts, type = ${sqlString(types[0])} AND ts < ${to})`
       : null,
@@ -164,7 +175,7 @@ export class ClickHouseFunnels {
    * could have been pushed down but whose scanned rows had ties in time, so they took the per-unit
    * path; since start. Tests and the bench read them to see which path ran.
    */
-  readonly pushdownStats = { levelOnly: 0, tied: 0 };
+  readonly pushdownStats = { levelOnly: 0, tied: 0, retried: 0 };
 
   /** Catches ClickHouse up with PostgreSQL (so every committed event counts, as in-process), then answers `job`. */
   async compute(job: FunnelJob, budget: FunnelBudget): Promise<FunnelOutcome> {
@@ -172,8 +183,14 @@ export class ClickHouseFunnels {
     await budget.race(this.sync.catchUp());
     const [{ size }]: { size: number }[] = await budget.race(this.dataSource.query('SELECT COALESCE(MAX(id), 0)::int + 1 AS size FROM users'));
     const cohortUsers = await budget.race(includedUsers(this.dataSource, plan, size));
-    const pushdown = this.pushLevels ? levelPushdownOf(job) : null;
-    const rows = await budget.race(this.clickhouse.query<UnitRow>(this.unitsSql(plan, pushdown)));
+    let pushdown = this.pushLevels ? levelPushdownOf(job) : null;
+    let rows = await budget.race(this.clickhouse.query<UnitRow>(this.unitsSql(plan, pushdown)));
+    if (pushdown !== null && !listsComplete(rows, pushdown)) {
+      // A sync INSERT landed between the query's two reads of `events`: ask again per unit, which reads once.
+      this.pushdownStats.retried++;
+      pushdown = null;
+      rows = await budget.race(this.clickhouse.query<UnitRow>(this.unitsSql(plan, null)));
+    }
     budget.check();
     const units = await this.unitsOf(plan, rows, cohortUsers, pushdown !== null);
     budget.check();
@@ -331,6 +348,21 @@ ORDER BY user${session ? ', session' : ''}`;
       ids.size === 0 ? [] : await this.dataSource.query('SELECT id, external_id, category FROM items WHERE id = ANY($1::int[])', [[...ids]]);
     return new Map(found.map((item) => [item.id, { externalId: item.external_id, category: item.category }]));
   }
+}
+
+/**
+ * Whether every unit whose answer needs its events got them. The pushed-down query reads `events`
+ * twice (the set of units that need lists, then the units); an INSERT between the two can leave a
+ * unit whose level (from the second read) needs events that the first read did not ask for. A
+ * unit with level 0 has no step-1 event in the range and needs none.
+ */
+export function listsComplete(rows: Pick<UnitRow, 'times' | 'level' | 'untied'>[], pushdown: Pick<LevelPushdown, 'needs'>): boolean {
+  for (const row of rows) {
+    const level = Number(row.level);
+    const untied = row.untied === 1 || (row.untied as unknown) === true;
+    if (row.times.length === 0 && level > 0 && (!untied || pushdown.needs(level))) return false;
+  }
+  return true;
 }
 
 /**
