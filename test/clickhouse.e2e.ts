@@ -82,6 +82,12 @@ function specs(): { name: string; spec: FunnelSpec }[] {
         breakdown: { property: 'item.category' },
       },
     });
+    // Type-only funnels with breakdowns: levels pushed into windowFunnel, the step-1 event from ClickHouse.
+    list.push({ name: `breakdown by property ${countBy}`, spec: { ...base, countBy, steps: [{ type: 'a' }, { type: 'b' }, { type: 'c' }], breakdown: { property: 'device' } } });
+    list.push({
+      name: `breakdown by category, strict order ${countBy}`,
+      spec: { ...base, countBy, modes: ['strict_order'], steps: [{ type: 'b' }, { type: 'a' }], breakdown: { property: 'item.category', limit: 2 } },
+    });
     list.push({
       name: `cohort, narrow range, strict order ${countBy}`,
       spec: {
@@ -170,18 +176,46 @@ it('answers every funnel query exactly as the in-process engine, before and afte
     }
     if (round === 2) await t.app.services.catalog.upsert([{ id: 'i4', category: 'cat-moved' }]);
     const expected = await everything(inProcess);
-    const actual = await everything(served);
-    for (const key of Object.keys(expected)) {
-      expect({ key, value: actual[key] }).toEqual({ key, value: expected[key] });
-      compared++;
+    // Both ClickHouse paths: levels from windowFunnel where it provably agrees, and every unit evaluated here.
+    for (const pushLevels of [true, false]) {
+      t.app.services.analytics!.funnels.pushLevels = pushLevels;
+      const actual = await everything(served);
+      for (const key of Object.keys(expected)) {
+        expect({ key, pushLevels, value: actual[key] }).toEqual({ key, pushLevels, value: expected[key] });
+        compared++;
+      }
     }
+    t.app.services.analytics!.funnels.pushLevels = true;
     expect(await storedCount()).toBe(await postgresCount());
   }
-  expect(compared).toBe(3 * specs().length * 4);
+  expect(compared).toBe(3 * specs().length * 4 * 2);
+  // Both ways of pushing down ran: units answered by their ClickHouse level alone, and units with ties kept per unit.
+  const stats = t.app.services.analytics!.funnels.pushdownStats;
+  expect(stats.levelOnly).toBeGreaterThan(100);
+  expect(stats.tied).toBeGreaterThan(0);
   // Not empty answers: the plain funnel converts somewhere, and a breakdown has groups.
   const plain = (await served.funnel(specs()[0].spec)).steps;
   expect(plain[2].count).toBeGreaterThan(0);
   expect((await served.funnel(specs().find((s) => s.name.startsWith('filters'))!.spec)).breakdown!.length).toBeGreaterThan(1);
+});
+
+it('keeps a unit with a tie in time on the per-unit path, where ClickHouse windowFunnel would order the tie by step (FUNNEL-SEMANTICS.md)', async () => {
+  // Ingested b then a, both at one instant: for us the b comes first, so a → b stops at step 1;
+  // ClickHouse's windowFunnel sorts (ts, condition) and would count the unit converted.
+  const at = START + 17 * MINUTE + 30_000;
+  await t.app.services.events.ingest([{ eventId: 'tie-b', userId: 'tie-user', type: 'b', timestamp: at }]);
+  await t.app.services.events.ingest([{ eventId: 'tie-a', userId: 'tie-user', type: 'a', timestamp: at }]);
+  const spec: FunnelSpec = { steps: [{ type: 'a' }, { type: 'b' }], conversionWindowSeconds: 3600, from: FROM, to: TO, cohort: { userIds: ['tie-user'] } };
+  const tiedBefore = t.app.services.analytics!.funnels.pushdownStats.tied;
+  const served = await t.app.services.funnels.funnel(spec);
+  expect(served.steps.map((step) => step.count)).toEqual([1, 0]);
+  expect(t.app.services.analytics!.funnels.pushdownStats.tied).toBeGreaterThan(tiedBefore);
+  expect(served).toEqual(await inProcess.funnel(spec));
+  // The documented difference is real: ClickHouse's own level for this unit is 2.
+  const [{ level }] = await clickhouse.query<{ level: number }>(
+    `SELECT windowFunnel(3600000000)(toUInt64(ts), type = 'a', type = 'b') AS level FROM ${DATABASE}.events FINAL WHERE ts = ${at * 1000}`,
+  );
+  expect(Number(level)).toBe(2);
 });
 
 it('serves a funnel over GraphQL from ClickHouse and shows the engine and its lag in health', async () => {

@@ -30,6 +30,12 @@ export interface ClickHouseAnalyticsOptions {
   batchSize: number;
   /** FUNNELCAST_CLICKHOUSE_DELETION_LOG_DAYS (default 7). */
   deletionLogDays?: number;
+  /**
+   * Compute levels in ClickHouse's `windowFunnel` for the units where it provably agrees with the
+   * in-process engine (clickhouse-funnels.ts); default true. False evaluates every unit in the API
+   * process (the differential test and the bench compare the two).
+   */
+  pushLevels?: boolean;
 }
 
 export class ClickHouseAnalytics implements FunnelEngine {
@@ -43,6 +49,7 @@ export class ClickHouseAnalytics implements FunnelEngine {
   ) {
     this.sync = new ClickHouseSync(dataSource, client, { database: options.database, batchSize: options.batchSize, deletionLogDays: options.deletionLogDays });
     this.funnels = new ClickHouseFunnels(dataSource, client, this.sync, options.database);
+    this.funnels.pushLevels = options.pushLevels ?? true;
   }
 
   /** The store the configuration describes (chdb on FUNNELCAST_CLICKHOUSE_PATH, or the server at FUNNELCAST_CLICKHOUSE_URL). */

@@ -10,8 +10,13 @@
  *
  * What the API process holds per query is the events of the units that start a chain in the range
  * (only the funnel's event types, unless strict_order needs all), not the shop's whole history.
- * Moving the level itself into ClickHouse's `windowFunnel` for units where it provably agrees is
- * the next step (docs/analytics-store.md, "What is left").
+ *
+ * Levels in ClickHouse (`pushLevels`, on by default): where ClickHouse's own `windowFunnel` provably
+ * gives our level (`levelPushdownOf`: type-only steps, no exclusions, and per unit no two scanned
+ * rows at one timestamp; FUNNEL-SEMANTICS.md, "Deliberate differences"), the query returns each
+ * unit's level, and its events only when the answer needs more than the level (step times of the
+ * reported chain, a breakdown's step-1 event). Units whose level alone answers (in a plain report,
+ * everyone below step 2) never leave ClickHouse as event lists.
  */
 import type { DataSource } from 'typeorm';
 import { groupKeyOf, MISSING_GROUP_KEY, OTHER_GROUP_KEY } from '../funnel/breakdown-key';
@@ -35,8 +40,18 @@ interface UnitRow {
   session?: string | null;
   /** Some event (any type) in [from, to). */
   active: number;
-  /** [ts µs, id, type, item id, properties JSON text ('' when not needed)]. */
-  events: [number, number, string, number | null, string][];
+  /** The events' timestamps (µs), in (ts, id) order; empty when the unit's events did not travel. */
+  times: number[];
+  /** Their types, item ids and properties' JSON text ('' where not needed; absent when no type needs them). */
+  types: string[];
+  items: (number | null)[];
+  props?: string[];
+  /** With the level pushed down: ClickHouse's windowFunnel level over the unit's scanned rows. */
+  level?: number;
+  /** With the level pushed down: 1 when no two scanned rows share a timestamp (the level is then ours). */
+  untied?: number;
+  /** With the level pushed down under a breakdown: the first in-range step-1 event's item id and properties ('' unless read). */
+  first?: [number | null, string];
 }
 
 /** A unit ready for the engine. */
@@ -48,6 +63,95 @@ interface Unit {
   steps: Uint32Array;
   exclusions: Uint32Array | undefined;
   rows: FunnelEventRow[];
+  /** The level as ClickHouse computed it, when that is exact and the answer needs no events of this unit (no events then). */
+  knownLevel: number | null;
+}
+
+/**
+ * How a query pushes the level into ClickHouse: the `windowFunnel` call, which scanned rows it reads,
+ * and when a unit's events must still travel (SQL over `level`).
+ */
+export interface LevelPushdown {
+  /** `windowFunnelIf(...)(...)` over the scanned rows. */
+  level: string;
+  /** The rows windowFunnel reads (the per-unit path's rows, less post-`to` rows matching only step 1). */
+  scanned: string;
+  /** A unit's events travel when this holds for its level (or it has ties). */
+  needsEvents: string;
+  /** `needsEvents` in JavaScript, to check what came back. */
+  needs(level: number): boolean;
+  /** Under a breakdown: the first in-range step-1 event's (item id, properties), the reported step-1 event of a unit at level 1. */
+  firstStep: string | null;
+}
+
+const MODE_SQL: [keyof FunnelPlan['modes'], string][] = [
+  ['strictDeduplication', 'strict_deduplication'],
+  ['strictOrder', 'strict_order'],
+  ['strictIncrease', 'strict_increase'],
+  ['strictOnce', 'strict_once'],
+  ['allowReentry', 'allow_reentry'],
+];
+
+/**
+ * Whether and how `job`'s levels can come from ClickHouse's `windowFunnel`; null when they cannot.
+ * They can when every step is an event type without filters (the conditions are then `type = …`,
+ * and filters are not compiled to SQL yet), there are no exclusions (ClickHouse has none), the range
+ * starts at or after the epoch (windowFunnel wants unsigned timestamps), and not under
+ * strict_increase without strict_once on a funnel that names a type twice (an event matching two
+ * steps, where ClickHouse's greedy state differs). Per unit, the query adds "no ties in time" among
+ * the scanned rows, the other documented difference. Under these conditions
+ * `window-funnel.clickhouse.spec.ts` checks ClickHouse's level against ours in all 24 mode
+ * combinations on random logs and ranges, with the same range mapping (FUNNEL-SEMANTICS.md, "Time
+ * range"). Trends keep the per-unit path (one level per period, not per range).
+ */
+export function levelPushdownOf(job: FunnelJob): LevelPushdown | null {
+  const { plan } = job;
+  // Drivers never reach ClickHouse (FunnelService.drivers refuses them first); a factor-filtered drop-off list needs every event.
+  if (job.kind === 'trend' || job.kind === 'drivers' || (job.kind === 'droppedOff' && job.factor)) return null;
+  if (plan.exclusions.length > 0 || plan.steps.some((step) => (step.filters ?? []).length > 0)) return null;
+  if (plan.fromMicros < 0) return null;
+  const types = plan.steps.map((step) => step.eventType);
+  const repeated = new Set(types).size < types.length;
+  if (plan.modes.strictIncrease && !plan.modes.strictOnce && repeated) return null;
+  const to = Math.floor(plan.toMicros);
+  const conditions = types.map((type, k) => (k === 0 ? `type = ${sqlString(type)} AND ts < ${to}` : `type = ${sqlString(type)}`));
+  const modes = MODE_SQL.filter(([name]) => plan.modes[name]).map(([, sql]) => `, '${sql}'`).join('');
+  const relevant = plan.modes.strictOrder ? '1' : `has([${[...new Set(types)].map(sqlString).join(', ')}], type)`;
+  // A row at or after `to` whose only match is step 1 starts nothing for us, but would be a row
+  // matching no condition for ClickHouse (stopping a strict_order scan): left out, as in the spec.
+  const stepOneOnly = types.slice(1).includes(types[0]) ? '0' : `type = ${sqlString(types[0])}`;
+  const scanned = `(${relevant} AND NOT (ts >= ${to} AND ${stepOneOnly}))`;
+  let needsEvents: string;
+  let needs: (level: number) => boolean;
+  switch (job.kind) {
+    case 'report':
+      // Step times (time from previous) exist from step 2. A breakdown reads every entered unit's
+      // reported step-1 event; at level 1 that is the first in-range step-1 event (`firstStep`).
+      needsEvents = 'level >= 2';
+      needs = (level) => level >= 2;
+      break;
+    case 'timeToConvert': {
+      const { toStep } = job;
+      needsEvents = `level >= ${toStep}`;
+      needs = (level) => level >= toStep;
+      break;
+    }
+    case 'droppedOff': {
+      const { afterStep } = job;
+      needsEvents = `level = ${afterStep}`;
+      needs = (level) => level === afterStep;
+      break;
+    }
+  }
+  return {
+    level: `windowFunnelIf(${Math.floor(plan.windowMicros)}${modes})(toUInt64(ts), ${conditions.join(', ')}, ${scanned})`,
+    scanned,
+    needsEvents,
+    needs,
+    firstStep: plan.breakdown
+      ? `argMinIf((item_id, ${plan.breakdown.target.on === 'property' ? 'props' : "''"}), ts, type = ${sqlString(types[0])} AND ts < ${to})`
+      : null,
+  };
 }
 
 interface Evaluation extends FunnelUnitLevels {
@@ -64,15 +168,32 @@ export class ClickHouseFunnels {
     private readonly database: string,
   ) {}
 
+  /** Push levels into ClickHouse's windowFunnel where it provably agrees (see the header); false: every unit per unit. */
+  pushLevels = true;
+
+  /**
+   * Units answered by their ClickHouse level alone (no events travelled), and units whose level
+   * could have been pushed down but whose scanned rows had ties in time, so they took the per-unit
+   * path; since start. Tests and the bench read them to see which path ran.
+   */
+  readonly pushdownStats = { levelOnly: 0, tied: 0, retried: 0 };
+
   /** Catches ClickHouse up with PostgreSQL (so every committed event counts, as in-process), then answers `job`. */
   async compute(job: FunnelJob, budget: FunnelBudget): Promise<FunnelOutcome> {
     const { plan } = job;
     await budget.race(this.sync.catchUp());
     const [{ size }]: { size: number }[] = await budget.race(this.dataSource.query('SELECT COALESCE(MAX(id), 0)::int + 1 AS size FROM users'));
     const cohortUsers = await budget.race(includedUsers(this.dataSource, plan, size));
-    const rows = await budget.race(this.clickhouse.query<UnitRow>(this.unitsSql(plan)));
+    let pushdown = this.pushLevels ? levelPushdownOf(job) : null;
+    let rows = await budget.race(this.clickhouse.query<UnitRow>(this.unitsSql(plan, pushdown)));
+    if (pushdown !== null && !listsComplete(rows, pushdown)) {
+      // A sync INSERT landed between the query's two reads of `events`: ask again per unit, which reads once.
+      this.pushdownStats.retried++;
+      pushdown = null;
+      rows = await budget.race(this.clickhouse.query<UnitRow>(this.unitsSql(plan, null)));
+    }
     budget.check();
-    const units = await this.unitsOf(plan, rows, cohortUsers);
+    const units = await this.unitsOf(plan, rows, cohortUsers, pushdown !== null);
     budget.check();
     const engine = new WindowFunnel({ stepCount: plan.steps.length, conversionWindow: plan.windowMicros, modes: plan.modes, exclusions: plan.exclusions });
     switch (job.kind) {
@@ -119,8 +240,10 @@ export class ClickHouseFunnels {
    * events from `from` up to `to + window` in (ts, id) order: those of the funnel's types, or all
    * of them under strict_order (an event matching no step stops its scan). Properties travel only
    * for the types whose steps or exclusions filter on them, or whose step-1 event a breakdown reads.
+   * With `pushdown`, each row also has ClickHouse's level and whether the unit's scanned rows are
+   * untied, and the events travel only for tied units and those whose level needs them.
    */
-  unitsSql(plan: FunnelPlan): string {
+  unitsSql(plan: FunnelPlan, pushdown: LevelPushdown | null = null): string {
     const definitions = [...plan.steps, ...plan.exclusionSteps];
     const types = [...new Set(definitions.map((step) => step.eventType))];
     const propTypes = new Set(definitions.filter((step) => (step.filters ?? []).some((filter) => filter.on === 'property')).map((step) => step.eventType));
@@ -131,28 +254,56 @@ export class ClickHouseFunnels {
     const session = plan.countBy === 'session';
     const from = Math.floor(plan.fromMicros);
     const to = Math.floor(plan.toMicros);
+    const range = `ts >= ${from} AND ts < ${to + plan.windowMicros}${session ? ' AND session_id IS NOT NULL' : ''}`;
+    const unitKey = `user_id${session ? ', session_id' : ''}`;
+    // With the level pushed down, only the units named here gather their events: those with ties,
+    // and those whose level the answer cannot use alone. A set built by a cheap first pass (the
+    // level and the tie check, no lists) is far cheaper than building every unit's list and
+    // dropping most (measured: docs/benchmarks.md, "Analytics at scale").
+    const needed = pushdown
+      ? ` AND (${unitKey}) IN (
+    SELECT ${unitKey} FROM ${tableName(this.database, 'events')} FINAL WHERE ${range}
+    GROUP BY ${unitKey}
+    HAVING countIf(type = ${sqlString(plan.steps[0].eventType)} AND ts < ${to}) > 0
+      AND (uniqExactIf(ts, ${pushdown.scanned}) != countIf(${pushdown.scanned}) OR ${pushdown.needsEvents.replace(/\blevel\b/g, `(${pushdown.level})`)}))`
+      : '';
+    // Parallel arrays, not an array of tuples: ClickHouse writes and Node parses them several times faster.
     return `
+SELECT user${session ? ', session' : ''}, active${pushdown ? ', level, untied' : ''}${pushdown?.firstStep ? ', first' : ''},
+  arrayMap(e -> e.1, events) AS times, arrayMap(e -> e.3, events) AS types, arrayMap(e -> e.4, events) AS items${propTypes.size === 0 ? '' : ', arrayMap(e -> e.5, events) AS props'}
+FROM (
 SELECT user_id AS user${session ? ', session_id AS session' : ''},
-  countIf(ts < ${to}) > 0 AS active,
+  countIf(ts < ${to}) > 0 AS active,${
+    pushdown
+      ? `
+  ${pushdown.level} AS level,
+  uniqExactIf(ts, ${pushdown.scanned}) = countIf(${pushdown.scanned}) AS untied,${pushdown.firstStep ? `
+  ${pushdown.firstStep} AS first,` : ''}`
+      : ''
+  }
   if(countIf(type = ${sqlString(plan.steps[0].eventType)} AND ts < ${to}) > 0,
-     arraySort(e -> (e.1, e.2), groupArrayIf((ts, id, type, item_id, ${props}), ${relevant})),
+     arraySort(e -> (e.1, e.2), groupArrayIf((ts, id, type, item_id, ${props}), ${relevant}${needed})),
      []) AS events
 FROM ${tableName(this.database, 'events')} FINAL
-WHERE ts >= ${from} AND ts < ${to + plan.windowMicros}${session ? ' AND session_id IS NOT NULL' : ''}
-GROUP BY user_id${session ? ', session_id' : ''}
+WHERE ${range}
+GROUP BY ${unitKey}
 HAVING active
-ORDER BY user_id${session ? ', session_id' : ''}`;
+)
+ORDER BY user${session ? ', session' : ''}`;
   }
 
   /** Units in the cohort with their step and exclusion masks, worked out by step-filter.ts as in-process. */
-  private async unitsOf(plan: FunnelPlan, rows: UnitRow[], cohortUsers: Uint8Array | null): Promise<Unit[]> {
+  private async unitsOf(plan: FunnelPlan, rows: UnitRow[], cohortUsers: Uint8Array | null, pushedDown: boolean): Promise<Unit[]> {
     const stepMask = compileStepMask(plan.steps);
     const exclusionMask = plan.exclusionSteps.length > 0 ? compileStepMask(plan.exclusionSteps) : null;
     const items = needsOf(plan).items ? await this.itemsOf(rows) : null;
     const units: Unit[] = [];
     for (const row of rows) {
       if (cohortUsers !== null && (row.user >= cohortUsers.length || cohortUsers[row.user] === 0)) continue;
-      const n = row.events.length;
+      const n = row.times.length;
+      const untied = row.untied === 1 || (row.untied as unknown) === true;
+      if (pushedDown && n === 0 && untied) this.pushdownStats.levelOnly++;
+      if (pushedDown && !untied) this.pushdownStats.tied++;
       const unit: Unit = {
         user: row.user,
         session: row.session ?? null,
@@ -161,8 +312,13 @@ ORDER BY user_id${session ? ', session_id' : ''}`;
         steps: new Uint32Array(n),
         exclusions: exclusionMask ? new Uint32Array(n) : undefined,
         rows: new Array<FunnelEventRow>(n),
+        // Untied units whose events did not travel: ClickHouse's level is ours, and all the answer needs.
+        knownLevel: pushedDown && n === 0 && untied ? Number(row.level) : null,
       };
-      row.events.forEach(([ts, , type, itemId, props], i) => {
+      row.times.forEach((ts, i) => {
+        const type = row.types[i];
+        const itemId = row.items[i];
+        const props = row.props?.[i] ?? '';
         const item = itemId === null ? null : items?.get(itemId);
         const event: FunnelEventRow = {
           type,
@@ -175,6 +331,12 @@ ORDER BY user_id${session ? ', session_id' : ''}`;
         if (unit.exclusions) unit.exclusions[i] = exclusionMask!(event);
         unit.rows[i] = event;
       });
+      if (unit.knownLevel !== null && unit.knownLevel >= 1 && row.first) {
+        // The reported step-1 event of a unit at level 1 (a breakdown's key): its first in-range step-1 event.
+        const [itemId, props] = row.first;
+        const item = itemId === null ? null : items?.get(itemId);
+        unit.rows = [{ type: plan.steps[0].eventType, props: props === '' ? null : (JSON.parse(props) as Record<string, unknown>), itemId: item?.externalId ?? null, category: item?.category ?? null }];
+      }
       units.push(unit);
     }
     return units;
@@ -183,11 +345,29 @@ ORDER BY user_id${session ? ', session_id' : ''}`;
   /** The shop's id and category of each item the units' events name (the catalog as it is now, like the mirror's). */
   private async itemsOf(rows: UnitRow[]): Promise<Map<number, { externalId: string; category: string | null }>> {
     const ids = new Set<number>();
-    for (const row of rows) for (const event of row.events) if (event[3] !== null) ids.add(event[3]);
+    for (const row of rows) {
+      for (const itemId of row.items) if (itemId !== null) ids.add(itemId);
+      if (row.first && row.first[0] !== null) ids.add(row.first[0]);
+    }
     const found: { id: number; external_id: string; category: string | null }[] =
       ids.size === 0 ? [] : await this.dataSource.query('SELECT id, external_id, category FROM items WHERE id = ANY($1::int[])', [[...ids]]);
     return new Map(found.map((item) => [item.id, { externalId: item.external_id, category: item.category }]));
   }
+}
+
+/**
+ * Whether every unit whose answer needs its events got them. The pushed-down query reads `events`
+ * twice (the set of units that need lists, then the units); an INSERT between the two can leave a
+ * unit whose level (from the second read) needs events that the first read did not ask for. A
+ * unit with level 0 has no step-1 event in the range and needs none.
+ */
+export function listsComplete(rows: Pick<UnitRow, 'times' | 'level' | 'untied'>[], pushdown: Pick<LevelPushdown, 'needs'>): boolean {
+  for (const row of rows) {
+    const level = Number(row.level);
+    const untied = row.untied === 1 || (row.untied as unknown) === true;
+    if (row.times.length === 0 && level > 0 && (!untied || pushdown.needs(level))) return false;
+  }
+  return true;
 }
 
 /**
@@ -211,6 +391,13 @@ function evaluate(engine: WindowFunnel, units: Unit[], from: number, to: number,
     while (high > low && times[high - 1] >= to) high--;
     if (ownRange ? !unit.active : low === high) return;
     active.push(u);
+    if (unit.knownLevel !== null) {
+      // Level from ClickHouse; the job reads no step time or step-1 event of this unit (levelPushdownOf).
+      levels[u] = unit.knownLevel;
+      stepTimes.fill(NaN, u * stepCount, (u + 1) * stepCount);
+      if (unit.rows.length > 0) firstEvents[u] = 0;
+      return;
+    }
     let canStart = false;
     for (let p = low; p < high && !canStart; p++) canStart = (steps[p] & 1) !== 0;
     if (!canStart) return;
