@@ -20,11 +20,11 @@
  */
 import type { DataSource } from 'typeorm';
 import { groupKeyOf, MISSING_GROUP_KEY, OTHER_GROUP_KEY } from '../funnel/breakdown-key';
-import { aggregateFunnel, breakdownFunnel, durationsBetween, FunnelUnitLevels, summarizeDurations, timeToConvertHistogram } from '../funnel/funnel-aggregate';
+import { aggregateFunnel, breakdownFunnel, FunnelUnitLevels } from '../funnel/funnel-aggregate';
 import type { FunnelBudget } from '../funnel/funnel-budget';
 import { includedUsers } from '../funnel/funnel-cohort';
 import type { FunnelPlan } from '../funnel/funnel-definition';
-import { compareDropped, DroppedKey, DroppedOffOutcome, enteredUnitsOf, FunnelJob, FunnelOutcome } from '../funnel/funnel-jobs';
+import { compareDropped, DroppedKey, DroppedOffOutcome, enteredUnitsOf, FunnelJob, FunnelOutcome, timeToConvertOutcome } from '../funnel/funnel-jobs';
 import { needsOf } from '../funnel/funnel-run';
 import { compileStepMask, FunnelEventRow } from '../funnel/step-filter';
 import { WindowFunnel } from '../funnel/window-funnel';
@@ -215,16 +215,8 @@ export class ClickHouseFunnels {
             return { entered, converted };
           }),
         };
-      case 'timeToConvert': {
-        const evaluation = evaluate(engine, units, plan.fromMicros, plan.toMicros, true);
-        const durations = durationsBetween(evaluation, job.fromStep, job.toStep, evaluation.activeUnits);
-        return {
-          kind: 'timeToConvert',
-          units: durations.length,
-          summary: summarizeDurations(durations),
-          histogram: timeToConvertHistogram(evaluation, job.fromStep, job.toStep, { bucketCount: job.buckets }, evaluation.activeUnits),
-        };
-      }
+      case 'timeToConvert':
+        return timeToConvertOutcome(evaluate(engine, units, plan.fromMicros, plan.toMicros, true), job);
       case 'droppedOff':
         if (job.factor) throw new Error('Driver factors are computed by the in-process engine only.');
         return droppedOff(units, evaluate(engine, units, plan.fromMicros, plan.toMicros, true), job.afterStep, job.first, job.cursor);

@@ -185,16 +185,8 @@ function outcomeOf(job: FunnelJob, prepared: PreparedFunnel): FunnelOutcome {
           return { entered: steps[0].count, converted: steps[steps.length - 1].count };
         }),
       };
-    case 'timeToConvert': {
-      const evaluation = evaluateFunnel(prepared, plan.fromMicros, plan.toMicros);
-      const durations = durationsBetween(evaluation, job.fromStep, job.toStep, evaluation.activeUnits);
-      return {
-        kind: 'timeToConvert',
-        units: durations.length,
-        summary: summarizeDurations(durations),
-        histogram: timeToConvertHistogram(evaluation, job.fromStep, job.toStep, { bucketCount: job.buckets }, evaluation.activeUnits),
-      };
-    }
+    case 'timeToConvert':
+      return timeToConvertOutcome(evaluateFunnel(prepared, plan.fromMicros, plan.toMicros), job);
     case 'droppedOff':
       return droppedOff(prepared, job.afterStep, job.first, job.cursor, job.factor ?? null);
     case 'drivers': {
@@ -231,6 +223,23 @@ function breakdownTallies(prepared: PreparedFunnel, evaluation: FunnelEvaluation
 }
 
 /** The units that reached step 1 (dense unit ids), and their levels and step times packed in that order. */
+/**
+ * A timeToConvert answer from an evaluation of the job's range (either engine's): the durations
+ * from step `fromStep` to `toStep` of the units that reached `toStep`, their summary and histogram.
+ */
+export function timeToConvertOutcome(
+  evaluation: FunnelUnitLevels & { activeUnits: Int32Array },
+  job: Extract<FunnelJob, { kind: 'timeToConvert' }>,
+): TimeToConvertOutcome {
+  const durations = durationsBetween(evaluation, job.fromStep, job.toStep, evaluation.activeUnits);
+  return {
+    kind: 'timeToConvert',
+    units: durations.length,
+    summary: summarizeDurations(durations),
+    histogram: timeToConvertHistogram(evaluation, job.fromStep, job.toStep, { bucketCount: job.buckets }, evaluation.activeUnits),
+  };
+}
+
 export function enteredUnitsOf(evaluation: FunnelUnitLevels & { activeUnits: Int32Array }): { entered: Int32Array; enteredUnits: FunnelUnitLevels } {
   const stepCount = evaluation.stepCount;
   const { activeUnits } = evaluation;
