@@ -19,6 +19,7 @@ import { withPgClient } from '../src/db/data-source';
 import type { FunnelSpec } from '../src/funnel/funnel-definition';
 import { FunnelService } from '../src/funnel/funnel.service';
 import { Rng } from '../src/ml/random';
+import { everyFunnelAnswer } from './support/funnel-answers';
 import { startTestApp, TestApp } from './support/app';
 
 const START = Date.UTC(2026, 2, 2, 20);
@@ -104,25 +105,8 @@ function specs(): { name: string; spec: FunnelSpec }[] {
   return list;
 }
 
-/** Every funnel query on one service: reports, trends, time to convert, and dropped-off pages followed by cursor. */
-async function everything(service: FunnelService): Promise<Record<string, unknown>> {
-  const out: Record<string, unknown> = {};
-  for (const { name, spec } of specs()) {
-    out[`funnel ${name}`] = await service.funnel(spec);
-    out[`trend ${name}`] = await service.trend(spec, 'day');
-    out[`timeToConvert ${name}`] = await service.timeToConvert(spec, 1, 2, 7);
-    const pages: unknown[] = [];
-    let after: string | null = null;
-    for (let page = 0; page < 3; page++) {
-      const connection = await service.droppedOff(spec, 1, 9, after);
-      pages.push(connection);
-      if (!connection.pageInfo.hasNextPage) break;
-      after = connection.pageInfo.endCursor;
-    }
-    out[`droppedOff ${name}`] = pages;
-  }
-  return out;
-}
+/** Every funnel query on one service (test/support/funnel-answers.ts). */
+const everything = (service: FunnelService): Promise<Record<string, unknown>> => everyFunnelAnswer(service, specs(), { pageSize: 9, maxPages: 3, concurrent: false });
 
 let folder: string;
 let t: TestApp;
@@ -320,7 +304,8 @@ describe('the PostgreSQL → ClickHouse sync', () => {
     await dataSource.query(
       `INSERT INTO event_deletions (event_pk, user_id, ts, deleted_at) VALUES (900000001, 1, now(), now() - interval '4 days'), (900000002, 1, now(), now() - interval '2 days')`,
     );
-    await sync.catchUp();
+    // A fresh instance prunes on its first catch-up (one instance prunes at most once an hour).
+    await new ClickHouseSync(dataSource, clickhouse, { ...options, deletionLogDays: 3 }).catchUp();
     // (Their tombstones name no stored event: nothing to drop in ClickHouse.)
     const kept: { event_pk: string }[] = await dataSource.query(`SELECT event_pk::text FROM event_deletions WHERE event_pk > 900000000 ORDER BY event_pk`);
     expect(kept.map((row) => row.event_pk)).toEqual(['900000002']);

@@ -14,8 +14,8 @@
  * Deletes: `event_deletions` (filled by a trigger on `events` that `ensureDeletionLog` installs
  * before the first copy; migration 1765400000016) is read the same way, and each deleted event gets
  * a tombstone row (higher version, deleted = 1). TRUNCATE fires no row trigger: after one, empty the
- * ClickHouse table too (docs/analytics-store.md). Rows older than `deletionLogDays` are pruned after
- * each catch-up, so the log stays small; a copy whose last catch-up is older than that could have
+ * ClickHouse table too (docs/analytics-store.md). Rows older than `deletionLogDays` are pruned (by
+ * the first catch-up of an instance, then at most hourly), so the log stays small; a copy whose last catch-up is older than that could have
  * missed deletions, and refuses to go on (`StaleCopyError`) until it is copied afresh.
  */
 import type { DataSource } from 'typeorm';
@@ -95,6 +95,8 @@ export class ClickHouseSync {
   private queued: Promise<CatchUpResult> | null = null;
   private loop: NodeJS.Timeout | null = null;
   private closed = false;
+  /** PostgreSQL time of this instance's last prune of the deletion log; null before the first. */
+  private prunedAtMs: number | null = null;
   private readonly state: ClickHouseSyncStatus = { syncedAt: null, eventsCopied: 0, deletionsCopied: 0, lastError: null, lastErrorAt: null };
 
   constructor(
@@ -184,17 +186,6 @@ export class ClickHouseSync {
     const position = await this.storedPosition();
     const stored = position?.snapshot ?? null;
     const previous = stored === null ? null : parseSnapshot(stored);
-    if (position !== null) {
-      const [{ now_ms }] = await this.dataSource.query(`SELECT (extract(epoch FROM now()) * 1000)::float8 AS now_ms`);
-      const ageDays = (Number(now_ms) - position.takenAtMs) / 86_400_000;
-      if (ageDays > this.deletionLogDays) {
-        throw new StaleCopyError(
-          `The ClickHouse copy was last brought up to date ${ageDays.toFixed(1)} days ago, longer than the deletion log keeps deletions ` +
-            `(FUNNELCAST_CLICKHOUSE_DELETION_LOG_DAYS = ${this.deletionLogDays}), so events deleted since may still be in it. ` +
-            'Copy it afresh: funnelcast clickhouse-backfill --reset.',
-        );
-      }
-    }
     const { database, batchSize } = this.options;
     const events = tableName(database, 'events');
     const copied: CatchUpResult = { events: 0, deletions: 0 };
@@ -203,6 +194,7 @@ export class ClickHouseSync {
       try {
         await client.query("SET LOCAL timezone = 'UTC'");
         const { rows } = await client.query<{ snapshot: string; taken_at: Date }>('SELECT pg_current_snapshot()::text AS snapshot, now() AS taken_at');
+        if (position !== null) this.refuseIfStale(rows[0].taken_at.getTime() - position.takenAtMs);
         const unseen = previous === null ? 'TRUE' : notVisibleIn(previous);
         let after = '0';
         for (;;) {
@@ -276,7 +268,23 @@ export class ClickHouseSync {
       await this.clickhouse.insert(tableName(database, 'sync_position'), [{ name: POSITION, snapshot, written_at: takenAt.toISOString().replace('T', ' ').replace('Z', '') }]);
     }
     this.state.syncedAt = takenAt;
-    await this.dataSource.query(`DELETE FROM event_deletions WHERE deleted_at < now() - make_interval(days => $1)`, [this.deletionLogDays]);
+    // Catch-ups run before every funnel query: the log is pruned at most once per refresh period
+    // (a row lives a little past its days, never less).
+    if (this.prunedAtMs === null || takenAt.getTime() - this.prunedAtMs > POSITION_REFRESH_MS) {
+      await this.dataSource.query(`DELETE FROM event_deletions WHERE deleted_at < now() - make_interval(days => $1)`, [this.deletionLogDays]);
+      this.prunedAtMs = takenAt.getTime();
+    }
     return copied;
+  }
+
+  /** Throws StaleCopyError when the copy's last catch-up is older than the deletion log reaches back. */
+  private refuseIfStale(ageMs: number): void {
+    const ageDays = ageMs / 86_400_000;
+    if (ageDays <= this.deletionLogDays) return;
+    throw new StaleCopyError(
+      `The ClickHouse copy was last brought up to date ${ageDays.toFixed(1)} days ago, longer than the deletion log keeps deletions ` +
+        `(FUNNELCAST_CLICKHOUSE_DELETION_LOG_DAYS = ${this.deletionLogDays}), so events deleted since may still be in it. ` +
+        'Copy it afresh: funnelcast clickhouse-backfill --reset.',
+    );
   }
 }
