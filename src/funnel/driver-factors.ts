@@ -205,19 +205,25 @@ export function tallyDrivers(prepared: PreparedFunnel, evaluation: FunnelEvaluat
     tally.reached++;
     if (converted) tally.converted++;
     for (const id of reader.factorsOf(reader.view(unit), partOf(evaluation, unit))) {
-      let slot = index.get(id);
-      if (slot === undefined) {
-        slot = tally.factorIds.length;
-        index.set(id, slot);
-        tally.factorIds.push(id);
-        tally.withFactor.push(0);
-        tally.withFactorConverted.push(0);
-      }
+      const slot = slotOf(tally, index, id);
       tally.withFactor[slot]++;
       if (converted) tally.withFactorConverted[slot]++;
     }
   }
   return inIdOrder(tally);
+}
+
+/** The position of factor `id` in `tally` (by `index`), appended with zero counts when new. */
+function slotOf(tally: DriverTally, index: Map<string, number>, id: string): number {
+  let slot = index.get(id);
+  if (slot === undefined) {
+    slot = tally.factorIds.length;
+    index.set(id, slot);
+    tally.factorIds.push(id);
+    tally.withFactor.push(0);
+    tally.withFactorConverted.push(0);
+  }
+  return slot;
 }
 
 /** The tally with its factors in id order, so that a whole run and merged parts give equal tallies. */
@@ -240,14 +246,7 @@ export function mergeDriverTallies(parts: readonly DriverTally[]): DriverTally {
     merged.reached += part.reached;
     merged.converted += part.converted;
     part.factorIds.forEach((id, n) => {
-      let slot = index.get(id);
-      if (slot === undefined) {
-        slot = merged.factorIds.length;
-        index.set(id, slot);
-        merged.factorIds.push(id);
-        merged.withFactor.push(0);
-        merged.withFactorConverted.push(0);
-      }
+      const slot = slotOf(merged, index, id);
       merged.withFactor[slot] += part.withFactor[n];
       merged.withFactorConverted[slot] += part.withFactorConverted[n];
     });
