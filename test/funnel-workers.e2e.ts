@@ -10,6 +10,7 @@
 import type { FunnelSpec } from '../src/funnel/funnel-definition';
 import { FunnelService } from '../src/funnel/funnel.service';
 import { Rng } from '../src/ml/random';
+import { everyFunnelAnswer } from './support/funnel-answers';
 import { startTestApp, TestApp } from './support/app';
 
 /** Uniform numbers in [0, 1) from the project's seeded generator, so a failing seed can be re-run. */
@@ -75,27 +76,8 @@ function specs(): { name: string; spec: FunnelSpec }[] {
   return list;
 }
 
-/** Every funnel query on one service: reports, trends, time to convert, and dropped-off pages followed by cursor. */
-async function everything(service: FunnelService): Promise<Record<string, unknown>> {
-  const out: Record<string, unknown> = {};
-  await Promise.all(
-    specs().map(async ({ name, spec }) => {
-      out[`funnel ${name}`] = await service.funnel(spec);
-      out[`trend ${name}`] = await service.trend(spec, 'day');
-      out[`timeToConvert ${name}`] = await service.timeToConvert(spec, 1, 2, 7);
-      const pages: unknown[] = [];
-      let after: string | null = null;
-      for (let page = 0; page < 4; page++) {
-        const connection = await service.droppedOff(spec, 1, 7, after);
-        pages.push(connection);
-        if (!connection.pageInfo.hasNextPage) break;
-        after = connection.pageInfo.endCursor;
-      }
-      out[`droppedOff ${name}`] = pages;
-    }),
-  );
-  return out;
-}
+/** Every funnel query on one service (test/support/funnel-answers.ts). */
+const everything = (service: FunnelService): Promise<Record<string, unknown>> => everyFunnelAnswer(service, specs(), { pageSize: 7, maxPages: 4, concurrent: true });
 
 let t: TestApp;
 let onMainThread: FunnelService;
