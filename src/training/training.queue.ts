@@ -1,4 +1,4 @@
-import { Job, JobsOptions, Queue, Worker } from 'bullmq';
+import { Job, JobsOptions, Queue, RedisConnection, Worker } from 'bullmq';
 import type { RedisOptions } from 'ioredis';
 import type Redis from 'ioredis';
 import type { Config } from '../config';
@@ -28,6 +28,23 @@ export function bullConnection(redisUrl: string): RedisOptions {
     tls: url.protocol === 'rediss:' ? {} : undefined,
     maxRetriesPerRequest: null,
   };
+}
+
+/**
+ * BullMQ's wrapper for a connection it is handed (shared) rather than one it opens itself. Its
+ * close() drops every listener, yet for a shared connection it leaves the first wait for Redis
+ * pending; when the owner later disconnects Redis that wait rejects and BullMQ re-emits the error
+ * with nobody listening: an unhandled rejection (`connect ECONNREFUSED …`) in a process that is
+ * shutting down while Redis is away. This one keeps a listener after close.
+ */
+export class SharedRedisConnection extends RedisConnection {
+  override async close(force?: boolean): Promise<void> {
+    try {
+      await super.close(force);
+    } finally {
+      this.on('error', () => undefined);
+    }
+  }
 }
 
 export function redisUnavailable(redisUrl: string): UserFacingError {
@@ -63,7 +80,7 @@ export class TrainingQueue {
    */
   bullQueue(): Queue {
     if (!this.queue) {
-      this.queue = new Queue(TRAINING_QUEUE, { connection: this.redis, prefix: this.config.queuePrefix, defaultJobOptions: TRAINING_JOB_OPTIONS });
+      this.queue = new Queue(TRAINING_QUEUE, { connection: this.redis, prefix: this.config.queuePrefix, defaultJobOptions: TRAINING_JOB_OPTIONS }, SharedRedisConnection);
       this.queue.on('error', () => undefined); // the shared connection already reports Redis trouble
     }
     return this.queue;
