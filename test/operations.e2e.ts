@@ -16,6 +16,7 @@ describe('operations: metrics, request log, queue dashboard', () => {
   let worker: WorkerProcess | undefined;
   let clientKey: string;
   let analystKey: string;
+  let serverKey: string;
   const logLines: Record<string, any>[] = [];
   const rawLog: string[] = [];
 
@@ -29,7 +30,7 @@ describe('operations: metrics, request log, queue dashboard', () => {
       },
     });
     t = await startTestApp('ops', { FUNNELCAST_METRICS_TOKEN: METRICS_TOKEN, FUNNELCAST_METRICS_PORT: '0', FUNNELCAST_QUEUE_PREFIX: PREFIX }, { requestLog: pino({ level: 'info' }, destination) });
-    [clientKey, analystKey] = await Promise.all([t.createKey('client'), t.createKey('analyst')]);
+    [clientKey, analystKey, serverKey] = await Promise.all([t.createKey('client'), t.createKey('analyst'), t.createKey('server')]);
   });
 
   afterAll(async () => {
@@ -80,17 +81,19 @@ describe('operations: metrics, request log, queue dashboard', () => {
     const before = await scrape();
     const health = await t.gql('query OpsHealth { health { database { ok } } }');
     expect(health.errors).toBeUndefined();
-    const refused = await t.gql('query OpsStats($from: DateTime!, $to: DateTime!) { eventStats(from: $from, to: $to) { total } }', { from: '2026-01-01T00:00:00Z', to: '2026-01-02T00:00:00Z' }, clientKey);
+    const refused = await t.gql('query OpsStats($from: DateTime!, $to: DateTime!) { eventStats(from: $from, to: $to) { total } }', { from: '2026-01-01T00:00:00Z', to: '2026-01-02T00:00:00Z' }, serverKey);
     expect(refused.errors?.[0].extensions?.code).toBe('FORBIDDEN');
     const anonymous = await t.gql('{ health { database { ok } } }');
     expect(anonymous.errors).toBeUndefined();
     const unparsable = await t.gql('query Broken {');
     expect(unparsable.errors?.[0].extensions?.code).toBe('GRAPHQL_PARSE_FAILED');
-    // Without a key a new name takes no label slot (anyone could spend them all): it counts as other,
-    // until a request with a key brings the name, after which both count under it.
+    // Without a key, or with a client key (public: shipped inside apps), a new name takes no label slot
+    // (anyone could spend them all): it counts as other, until a request with a trusted key brings the
+    // name, after which every request counts under it.
     await t.gql('query OpsPublic { health { database { ok } } }', {}, null);
     await t.gql('query OpsPublic { health { database { ok } } }', {}, clientKey);
-    await t.gql('query OpsPublic { health { database { ok } } }', {}, null);
+    await t.gql('query OpsPublic { health { database { ok } } }', {}, analystKey);
+    await t.gql('query OpsPublic { health { database { ok } } }', {}, clientKey);
     const after = await scrape();
 
     const delta = (name: string, labels: Record<string, string>) => value(after, name, labels) - value(before, name, labels);
@@ -99,7 +102,7 @@ describe('operations: metrics, request log, queue dashboard', () => {
     expect(delta('funnelcast_graphql_requests_total', { operation: 'anonymous', outcome: 'ok' })).toBe(1);
     // A document that does not parse has no trustworthy name.
     expect(delta('funnelcast_graphql_requests_total', { operation: 'unknown', outcome: 'GRAPHQL_PARSE_FAILED' })).toBe(1);
-    expect(delta('funnelcast_graphql_requests_total', { operation: 'other', outcome: 'ok' })).toBe(1);
+    expect(delta('funnelcast_graphql_requests_total', { operation: 'other', outcome: 'ok' })).toBe(2);
     expect(delta('funnelcast_graphql_requests_total', { operation: 'OpsPublic', outcome: 'ok' })).toBe(2);
     expect(delta('funnelcast_graphql_request_duration_seconds_count', { operation: 'OpsHealth', outcome: 'ok' })).toBe(1);
     expect(delta('funnelcast_graphql_request_duration_seconds_count', { operation: 'OpsStats', outcome: 'error' })).toBe(1);
@@ -208,25 +211,28 @@ describe('operations: metrics, request log, queue dashboard', () => {
       const clientKeyId = keys.data!.apiKeys.find((key) => key.name === 'client key')!.id;
       const marker = 'ops-log-variable-marker';
       const linesBefore = logLines.length;
-      const result = await t.gql(`query OpsLogged($userId: ID!) { recommendations(userId: $userId, limit: 3) { listId } }`, { userId: marker }, clientKey);
+      const logged = `query OpsLogged($userId: ID!) { recommendations(userId: $userId, limit: 3) { listId } }`;
+      // A trusted key brings the name; the client key's request then counts under it.
+      expect((await t.gql(logged, { userId: marker }, analystKey)).errors).toBeUndefined();
+      const result = await t.gql(logged, { userId: marker }, clientKey);
       expect(result.errors).toBeUndefined();
       await t.gql('query OpsDenied { apiKeys { id } }', {}, clientKey);
       await t.gql('query OpsNoKey { apiKeys { id } }', {}, null);
       // The line is written when the answer ends, which fetch may see first.
       await new Promise((done) => setImmediate(done));
       const lines = logLines.slice(linesBefore).filter((line) => line.msg === 'request');
-      // The operation label as in the metrics: a name first seen without a key is `other`.
-      expect(lines.map((line) => line.operation)).toEqual(['OpsLogged', 'OpsDenied', 'other']);
-      const [logged, denied, noKey] = lines;
-      expect(logged).toMatchObject({ level: 30, method: 'POST', path: '/graphql', status: 200, outcome: 'ok', keyId: clientKeyId, role: 'client' });
-      expect(typeof logged.durationMs).toBe('number');
-      expect(logged.durationMs).toBeGreaterThan(0);
+      // The operation label as in the metrics: a name first seen from a client key or without a key is `other`.
+      expect(lines.map((line) => line.operation)).toEqual(['OpsLogged', 'OpsLogged', 'other', 'other']);
+      const [, clientLine, denied, noKey] = lines;
+      expect(clientLine).toMatchObject({ level: 30, method: 'POST', path: '/graphql', status: 200, outcome: 'ok', keyId: clientKeyId, role: 'client' });
+      expect(typeof clientLine.durationMs).toBe('number');
+      expect(clientLine.durationMs).toBeGreaterThan(0);
       expect(denied).toMatchObject({ outcome: 'FORBIDDEN', errorCodes: ['FORBIDDEN'], keyId: clientKeyId });
       expect(noKey).toMatchObject({ outcome: 'UNAUTHENTICATED', errorCodes: ['UNAUTHENTICATED'] });
       expect(noKey.keyId).toBeUndefined();
       // Every line so far: no secret, no user id, no variable value.
       const everything = rawLog.join('');
-      for (const secret of [t.adminKey, clientKey, analystKey, METRICS_TOKEN]) expect(everything).not.toContain(secret);
+      for (const secret of [t.adminKey, clientKey, analystKey, serverKey, METRICS_TOKEN]) expect(everything).not.toContain(secret);
       expect(everything).not.toContain(marker);
       expect(everything).not.toContain('ops-user-marker');
     });
@@ -277,6 +283,11 @@ describe('operations: metrics, request log, queue dashboard', () => {
       const body = (await api.json()) as { queues: { name: string; readOnlyMode: boolean }[] };
       expect(body.queues.map((queue) => queue.name)).toEqual(['training']);
       expect(body.queues[0].readOnlyMode).toBe(true);
+      // A page asks for at most 100 jobs, whatever the URL says.
+      const huge = await board('/admin/queues/api/queues?activeQueue=training&status=latest&page=1&jobsPerPage=100000000', basic(t.adminKey));
+      expect(huge.status).toBe(200);
+      const paged = (await huge.json()) as { queues: { pagination: { range: { start: number; end: number } } }[] };
+      expect(paged.queues[0].pagination.range).toEqual({ start: 0, end: 99 });
     });
 
     it('is read-only on the server too, may not be framed and does not name its framework', async () => {

@@ -47,6 +47,28 @@ export function queueBoard(queues: Queue[]): (request: IncomingMessage, response
   app.use(QUEUE_BOARD_PATH, router);
   return (request, response) => {
     for (const [header, value] of Object.entries(BOARD_SECURITY_HEADERS)) response.setHeader(header, value);
+    request.url = boundedPaging(request.url ?? QUEUE_BOARD_PATH);
     app(request, response);
   };
+}
+
+/** The most jobs one page of the dashboard lists (its own choices are 10 to 100). */
+export const MAX_JOBS_PER_PAGE = 100;
+
+/**
+ * The request's URL with the dashboard's paging bounded: `jobsPerPage` at most MAX_JOBS_PER_PAGE
+ * and `page` a whole number from 1. bull-board reads whatever range a URL asks for, and one page of
+ * a million jobs would hold Redis and this process for everyone while it loads.
+ */
+export function boundedPaging(url: string): string {
+  const parsed = new URL(url, 'http://localhost');
+  const bound = (name: string, max: number) => {
+    const raw = parsed.searchParams.get(name);
+    if (raw === null) return;
+    const value = Math.trunc(Number(raw));
+    parsed.searchParams.set(name, String(Number.isFinite(value) ? Math.min(Math.max(value, 1), max) : 1));
+  };
+  bound('jobsPerPage', MAX_JOBS_PER_PAGE);
+  bound('page', 1_000_000);
+  return `${parsed.pathname}${parsed.search}`;
 }

@@ -20,6 +20,15 @@ export class RequestObservation {
   }
 }
 
+/**
+ * Whether a request may turn an operation name not seen yet into a metric label (OperationLabels):
+ * only with a trusted key. Client keys ship inside apps, so whoever unpacks an app holds one and could
+ * spend every label slot on invented names; their requests count under names trusted keys brought.
+ */
+export function mayAddOperationLabel(principal: Principal | null): boolean {
+  return principal !== null && principal.role !== 'client';
+}
+
 /** Paths are logged up to this many characters (a client chooses them, up to Node's 16 KiB of headers). */
 export const LOGGED_PATH_LENGTH = 256;
 
@@ -51,8 +60,7 @@ export function observeRequest(request: IncomingMessage, response: ServerRespons
     const [firstCode] = observation.errorCodes;
     // Answers Apollo gives without running plugins (e.g. a wrong content type) still have a status.
     const outcome = firstCode !== undefined ? codeLabel(firstCode) : status >= 400 ? `HTTP_${status}` : 'ok';
-    // Only requests with a valid key may turn a new operation name into a label (OperationLabels).
-    const operation = observation.graphql ? metrics.operations.labelOf(observation.operation, observation.principal !== null) : undefined;
+    const operation = observation.graphql ? metrics.operations.labelOf(observation.operation, mayAddOperationLabel(observation.principal)) : undefined;
     log.info(
       {
         method: request.method,

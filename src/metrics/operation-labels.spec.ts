@@ -1,3 +1,5 @@
+import type { Principal } from '../auth/api-key.service';
+import { mayAddOperationLabel } from '../http/request-log';
 import { OperationLabels } from './operation-labels';
 
 describe('OperationLabels', () => {
@@ -28,5 +30,14 @@ describe('OperationLabels', () => {
     expect(labels.labelOf({ name: null }, false)).toBe('anonymous');
     expect(labels.labelOf({ name: 'Dashboard' })).toBe('Dashboard');
     expect(labels.labelOf({ name: 'Invented0' }, false)).toBe('other');
+  });
+});
+
+describe('mayAddOperationLabel', () => {
+  it('lets trusted keys add names, never public client keys or requests without a key', () => {
+    const key = (role: Principal['role']): Principal => ({ keyId: 'k', name: 'n', role });
+    expect(['admin', 'analyst', 'server'].map((role) => mayAddOperationLabel(key(role as Principal['role'])))).toEqual([true, true, true]);
+    expect(mayAddOperationLabel(key('client'))).toBe(false);
+    expect(mayAddOperationLabel(null)).toBe(false);
   });
 });

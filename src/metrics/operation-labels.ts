@@ -11,10 +11,10 @@ const GRAPHQL_NAME = /^[_A-Za-z][_0-9A-Za-z]*$/;
 
 /**
  * Operation names as metric labels, bounded: clients choose the names, so only the first `max`
- * distinct ones a process sees from requests with a valid API key become labels; later ones are
- * `other`. A request without a key may use a name that is already kept, but never takes a slot:
- * otherwise anyone who can reach the port could spend all `max` slots on invented names right
- * after a start, and every real operation would count as `other`. Names that are not GraphQL
+ * distinct ones a process sees from requests with a trusted API key (not a public client key:
+ * `mayAddOperationLabel`) become labels; later ones are `other`. Other requests may use a name
+ * that is already kept, but never take a slot: otherwise anyone who can reach the port could spend
+ * all `max` slots on invented names right after a start, and every real operation would count as `other`. Names that are not GraphQL
  * names or are longer than 64 characters are `unknown`.
  */
 export class OperationLabels {
@@ -24,7 +24,7 @@ export class OperationLabels {
 
   /**
    * The label for an operation: its name, `anonymous`, `unknown` (null: not resolved) or `other`.
-   * `mayAdd`: whether a name not kept yet may take a free slot (true for requests with a valid key).
+   * `mayAdd`: whether a name not kept yet may take a free slot (true for requests with a trusted key).
    */
   labelOf(operation: { name: string | null } | null, mayAdd = true): string {
     if (operation === null) return UNKNOWN_OPERATION;
