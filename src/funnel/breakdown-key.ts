@@ -38,3 +38,18 @@ export function groupValueOf(key: string): BreakdownGroupValue {
     value === null ? 'null' : Array.isArray(value) ? 'array' : (typeof value as 'string' | 'number' | 'boolean' | 'object');
   return { value, valueKind, label: typeof value === 'string' ? value : key };
 }
+
+/**
+ * The key of a group of several breakdown properties: the JSON array of the parts' keys, in the
+ * order the properties were given (`["\\"mobile\\"","(missing)"]`). Unique per combination; never
+ * equal to MISSING_GROUP_KEY or OTHER_GROUP_KEY. Within one answer every key has the same number of
+ * parts, so it cannot be confused with a one-property key of an array value.
+ */
+export function combinationKeyOf(partKeys: readonly string[]): string {
+  return JSON.stringify(partKeys);
+}
+
+/** The parts' keys of a key made by combinationKeyOf. */
+export function partKeysOf(key: string): string[] {
+  return JSON.parse(key) as string[];
+}
