@@ -13,7 +13,7 @@ export const MISSING_GROUP_KEY = '(missing)';
 export const OTHER_GROUP_KEY = '(other)';
 
 /** The JSON type of a group's value, or what the group stands for when it has none. */
-export type BreakdownValueKind = 'string' | 'number' | 'boolean' | 'null' | 'array' | 'object' | 'missing' | 'other';
+export type BreakdownValueKind = 'string' | 'number' | 'boolean' | 'null' | 'array' | 'object' | 'missing' | 'other' | 'combination';
 
 /** How a group looks to a client: its typed value and a display label. */
 export interface BreakdownGroupValue {
