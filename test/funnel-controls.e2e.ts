@@ -150,8 +150,26 @@ describe('funnel controls', () => {
 
   it('combines controls with each other and with a strict mode', async () => {
     // Optional cart and the item held: u3's view (sku-1) cannot reach its sku-2 purchase; u4 (sku-2 throughout) converts by skipping the cart.
-    const result = await funnel({ steps: withSteps({}, { optional: true }), holdConstant: ['itemId'], modes: ['strict_increase'] });
+    const result = await funnel({ steps: withSteps({}, { optional: true }), holdConstant: ['itemId'], modes: ['STRICT_ORDER'] });
+    // Under STRICT_ORDER, u4's purchase does not stop the scan: the step it may follow (the view, past the optional cart) was reached.
     expect(counts(result.steps)).toEqual([5, 3, 4]);
+  });
+
+  it('answers droppedOff, funnelTrend and timeToConvert under controls', async () => {
+    const input = { ...BASE, holdConstant: ['itemId'] };
+    const dropped = await t.gql('query($input: FunnelInput!) { droppedOff(input: $input, afterStep: 1) { totalCount edges { node { userId } } } }', { input }, analystKey);
+    expect(dropped.errors).toBeUndefined();
+    expect(dropped.data!.droppedOff.totalCount).toBe(2);
+    expect(dropped.data!.droppedOff.edges.map((edge: { node: { userId: string } }) => edge.node.userId).sort()).toEqual(['u3', 'u4']);
+    const windows = { ...BASE, steps: withSteps({}, { windowSeconds: 1800 }, { windowSeconds: 600 }) };
+    const trend = await t.gql('query($input: FunnelInput!) { funnelTrend(input: $input, interval: DAY) { entered converted } }', { input: windows }, analystKey);
+    expect(trend.data!.funnelTrend).toEqual([{ entered: 5, converted: 2 }]);
+    // Optional cart, view → purchase: u1 1200, u2 3300, u3 600, u4 1800, u5 2400 s (median 1800); cart → purchase needs both filled: u1 600, u2 300, u3 300, u5 2370 (median 450).
+    const optional = { ...BASE, steps: withSteps({}, { optional: true }) };
+    const ttc = await t.gql('query($input: FunnelInput!) { a: timeToConvert(input: $input, fromStep: 1, toStep: 3) { units summary { median } } b: timeToConvert(input: $input, fromStep: 2, toStep: 3) { units summary { median } } }', { input: optional }, analystKey);
+    expect(ttc.errors).toBeUndefined();
+    expect(ttc.data!.a).toEqual({ units: 5, summary: { median: 1800 } });
+    expect(ttc.data!.b).toEqual({ units: 4, summary: { median: 450 } });
   });
 });
 
