@@ -329,7 +329,8 @@ function checkControls(steps: StepSpec[], exclusions: FunnelExclusion[], windowS
     if (step.optional && (s === 0 || s === steps.length - 1)) {
       throw badInput(`${where}.optional: step 1 and the last step cannot be optional (a chain starts at step 1 and converts at the last step).`);
     }
-    stepWindows.push(window === null ? Infinity : window * 1_000_000);
+    // A step window as long as the funnel's changes nothing: left out, so such a funnel keeps the linear engine.
+    stepWindows.push(window === null || window >= windowSeconds ? Infinity : window * 1_000_000);
     minGaps.push(gap === null ? 0 : gap * 1_000_000);
     optional.push(step.optional === true);
   });
