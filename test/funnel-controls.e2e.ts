@@ -173,6 +173,19 @@ describe('funnel controls', () => {
   });
 });
 
+describe('saved funnels keep their controls', () => {
+  it('runs a saved funnel with holdConstant and compareTo as it was saved', async () => {
+    const input = { ...BASE, holdConstant: ['itemId'], compareTo: { from: '2026-03-01T00:00:00Z', to: '2026-03-02T00:00:00Z' } };
+    const saved = await t.gql('mutation($input: FunnelInput!) { saveFunnel(name: "same item", input: $input) { id } }', { input }, analystKey);
+    expect(saved.errors).toBeUndefined();
+    const run = await t.gql('query($id: ID!) { runSavedFunnel(id: $id) { steps { count } comparison { steps { count } } } }', { id: saved.data!.saveFunnel.id }, analystKey);
+    expect(run.errors).toBeUndefined();
+    // A: as "holds the item constant" above; B: u6 keeps sku-1 throughout (3), u7 only views (1).
+    expect(counts(run.data!.runSavedFunnel.steps)).toEqual([5, 3, 3]);
+    expect(counts(run.data!.runSavedFunnel.comparison.steps)).toEqual([2, 1, 1]);
+  });
+});
+
 describe('funnel controls: refusals say what to fix', () => {
   const FUNNEL_ONLY = 'query($input: FunnelInput!) { funnel(input: $input) { totalUnits } }';
 

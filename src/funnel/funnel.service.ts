@@ -424,8 +424,7 @@ export class FunnelService {
     for (const saved of await this.list()) {
       let plan: FunnelPlan;
       try {
-        const definition = saved.definition as unknown as FunnelSpec & { from: string; to: string };
-        plan = planFunnel({ ...definition, from: new Date(definition.from), to: new Date(definition.to) });
+        plan = planFunnel(specOfSaved(saved.definition));
       } catch {
         continue;
       }
@@ -442,9 +441,8 @@ export class FunnelService {
   async runSaved(id: string, from?: Date | null, to?: Date | null, options: FunnelCallOptions = {}): Promise<FunnelResult> {
     const rows: SavedFunnelRow[] = isUuid(id) ? await this.dataSource.query('SELECT id, name, definition, created_at FROM saved_funnels WHERE id = $1', [id]) : [];
     if (rows.length === 0) throw notFound(`No saved funnel has id "${id}"; list them with the funnels query.`);
-    const saved = rows[0].definition as unknown as Omit<FunnelSpec, 'compareTo'> & { from: string; to: string; compareTo?: { from: string; to: string } | null };
-    const compareTo = saved.compareTo ? { from: new Date(saved.compareTo.from), to: new Date(saved.compareTo.to) } : null;
-    return this.funnel({ ...saved, compareTo, from: from ?? new Date(saved.from), to: to ?? new Date(saved.to) }, options);
+    const saved = specOfSaved(rows[0].definition);
+    return this.funnel({ ...saved, from: from ?? saved.from, to: to ?? saved.to }, options);
   }
 
   private stepResults(plan: FunnelPlan, report: FunnelReport): FunnelStepResult[] {
@@ -459,6 +457,13 @@ export class FunnelService {
       timeFromPrevious: stepDuration(step.timeFromPrevious),
     }));
   }
+}
+
+/** A saved definition (JSON: instants as ISO text) as a FunnelSpec. */
+function specOfSaved(definition: Record<string, unknown>): FunnelSpec {
+  const saved = definition as unknown as Omit<FunnelSpec, 'from' | 'to' | 'compareTo'> & { from: string; to: string; compareTo?: { from: string; to: string } | null };
+  const compareTo = saved.compareTo ? { from: new Date(saved.compareTo.from), to: new Date(saved.compareTo.to) } : null;
+  return { ...saved, from: new Date(saved.from), to: new Date(saved.to), compareTo };
 }
 
 /** A plan for a query that answers one range: compareTo is refused, with what to do instead. */
