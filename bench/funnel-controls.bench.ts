@@ -15,7 +15,7 @@ import { elapsedSeconds, rate } from './support';
  * controls (checked here); the median of `--repeat` passes is printed.
  */
 export async function run(argv: string[]): Promise<void> {
-  const args = parseArgs(argv);
+  const args = parseArgs(argv, { flags: { users: 'string', events: 'string', repeat: 'string', seed: 'string' } });
   const users = intFlag(args, 'users', 200_000);
   const perUser = intFlag(args, 'events', 12);
   const repeat = intFlag(args, 'repeat', 3);
