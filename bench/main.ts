@@ -12,6 +12,7 @@ const BENCHMARKS: Record<string, () => Promise<{ run(argv: string[]): Promise<vo
   'recommender-recall': () => import('./recommender-recall.bench'),
   anomaly: () => import('./anomaly.bench'),
   funnel: () => import('./funnel.bench'),
+  'funnel-controls': () => import('./funnel-controls.bench'),
   'first-use': () => import('./first-use.bench'),
   revocation: () => import('./revocation.bench'),
   'recommendation-ids': () => import('./recommendation-ids.bench'),

@@ -89,6 +89,22 @@ function specs(): { name: string; spec: FunnelSpec }[] {
       name: `breakdown by category, strict order ${countBy}`,
       spec: { ...base, countBy, modes: ['strict_order'], steps: [{ type: 'b' }, { type: 'a' }], breakdown: { property: 'item.category', limit: 2 } },
     });
+    // Controls (FUNNEL-SEMANTICS.md "Controls"): never pushed into windowFunnel, evaluated per unit by controlled-funnel.ts on both engines.
+    list.push({
+      name: `controls: optional step, step window, minimum gap, held device, two breakdowns ${countBy}`,
+      spec: {
+        ...base,
+        countBy,
+        modes: ['strict_order'],
+        steps: [{ type: 'a' }, { type: 'b', optional: true, windowSeconds: 3600 }, { type: 'c', minSecondsFromPrevious: 600 }],
+        holdConstant: ['device'],
+        breakdowns: [{ property: 'device' }, { property: 'item.category', limit: 3 }],
+      },
+    });
+    list.push({
+      name: `controls: held item, exclusion ${countBy}`,
+      spec: { ...base, countBy, steps: [{ type: 'a' }, { type: 'b', windowSeconds: 5400 }, { type: 'c' }], holdConstant: ['itemId'], exclusions: [{ type: 'x', fromStep: 1, toStep: 2 }] },
+    });
     list.push({
       name: `cohort, narrow range, strict order ${countBy}`,
       spec: {

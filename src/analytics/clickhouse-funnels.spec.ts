@@ -48,6 +48,18 @@ describe('levelPushdownOf', () => {
     // A post-`to` view also matches step 2, so it is not a step-1-only row and stays in.
     expect(withOnce.scanned).toBe(`(has(['view', 'cart'], type) AND NOT (ts >= ${TO.getTime() * 1000} AND 0))`);
   });
+
+  it('keeps every funnel with a control on the per-unit path (windowFunnel has no such rule), and pushes down several breakdowns', () => {
+    const three = [{ type: 'view' }, { type: 'cart' }, { type: 'purchase' }];
+    expect(levelPushdownOf({ kind: 'report', plan: plan({ steps: [three[0], { ...three[1], windowSeconds: 600 }, three[2]] }) })).toBeNull();
+    expect(levelPushdownOf({ kind: 'report', plan: plan({ steps: [three[0], { ...three[1], minSecondsFromPrevious: 10 }, three[2]] }) })).toBeNull();
+    expect(levelPushdownOf({ kind: 'report', plan: plan({ steps: [three[0], { ...three[1], optional: true }, three[2]] }) })).toBeNull();
+    expect(levelPushdownOf({ kind: 'report', plan: plan({ holdConstant: ['itemId'] }) })).toBeNull();
+    // A window as long as the funnel's changes nothing, so the funnel keeps the fast paths.
+    expect(levelPushdownOf({ kind: 'report', plan: plan({ steps: [three[0], { ...three[1], windowSeconds: 3600, minSecondsFromPrevious: 0 }, three[2]] }) })).not.toBeNull();
+    const several = levelPushdownOf({ kind: 'report', plan: plan({ breakdowns: [{ property: 'item.category' }, { property: 'channel' }] }) })!;
+    expect(several.firstStep).toBe(`argMinIf((item_id, props), ts, type = 'view' AND ts < ${TO.getTime() * 1000})`);
+  });
 });
 
 describe('listsComplete', () => {

@@ -19,15 +19,16 @@
  * everyone below step 2) never leave ClickHouse as event lists.
  */
 import type { DataSource } from 'typeorm';
-import { groupKeyOf, MISSING_GROUP_KEY, OTHER_GROUP_KEY } from '../funnel/breakdown-key';
+import { combinationKeyOf, groupKeyOf, MISSING_GROUP_KEY, OTHER_GROUP_KEY } from '../funnel/breakdown-key';
 import { aggregateFunnel, breakdownFunnel, FunnelUnitLevels } from '../funnel/funnel-aggregate';
 import type { FunnelBudget } from '../funnel/funnel-budget';
 import { includedUsers } from '../funnel/funnel-cohort';
 import type { FunnelPlan } from '../funnel/funnel-definition';
 import { compareDropped, DroppedKey, DroppedOffOutcome, enteredUnitsOf, FunnelJob, FunnelOutcome, timeToConvertOutcome } from '../funnel/funnel-jobs';
-import { needsOf } from '../funnel/funnel-run';
+import { engineFor, FunnelEngine, needsOf, optionalStepsOf } from '../funnel/funnel-run';
+import { ControlledFunnel } from '../funnel/controlled-funnel';
+import type { FilterTarget } from '../funnel/step-filter';
 import { compileStepMask, FunnelEventRow } from '../funnel/step-filter';
-import { WindowFunnel } from '../funnel/window-funnel';
 import { ownValue } from '../own-property';
 import type { ClickHouseClient } from './clickhouse-client';
 import { sqlString } from './clickhouse-client';
@@ -62,6 +63,8 @@ interface Unit {
   times: Float64Array;
   steps: Uint32Array;
   exclusions: Uint32Array | undefined;
+  /** With holdConstant: the held value code per event (0: none), as ControlledFunnel.holdValues; null otherwise. */
+  holds: Int32Array | null;
   rows: FunnelEventRow[];
   /** The level as ClickHouse computed it, when that is exact and the answer needs no events of this unit (no events then). */
   knownLevel: number | null;
@@ -109,6 +112,8 @@ export function levelPushdownOf(job: FunnelJob): LevelPushdown | null {
   // Drivers never reach ClickHouse (FunnelService.drivers refuses them first); a factor-filtered drop-off list needs every event.
   if (job.kind === 'trend' || job.kind === 'drivers' || (job.kind === 'droppedOff' && job.factor)) return null;
   if (plan.exclusions.length > 0 || plan.steps.some((step) => (step.filters ?? []).length > 0)) return null;
+  // Controls (per-step windows, gaps, optional steps, held properties) have no windowFunnel form: per unit.
+  if (plan.controls !== null) return null;
   if (plan.fromMicros < 0) return null;
   const types = plan.steps.map((step) => step.eventType);
   const repeated = new Set(types).size < types.length;
@@ -149,7 +154,7 @@ export function levelPushdownOf(job: FunnelJob): LevelPushdown | null {
     needsEvents,
     needs,
     firstStep: plan.breakdown
-      ? `argMinIf((item_id, ${plan.breakdown.target.on === 'property' ? 'props' : "''"}), ts, type = ${sqlString(types[0])} AND ts < ${to})`
+      ? `argMinIf((item_id, ${plan.breakdown.targets.some((target) => target.on === 'property') ? 'props' : "''"}), ts, type = ${sqlString(types[0])} AND ts < ${to})`
       : null,
   };
 }
@@ -195,17 +200,18 @@ export class ClickHouseFunnels {
     budget.check();
     const units = await this.unitsOf(plan, rows, cohortUsers, pushdown !== null);
     budget.check();
-    const engine = new WindowFunnel({ stepCount: plan.steps.length, conversionWindow: plan.windowMicros, modes: plan.modes, exclusions: plan.exclusions });
+    const engine = engineFor(plan);
+    const optional = optionalStepsOf(plan);
     switch (job.kind) {
       case 'report': {
-        const evaluation = evaluate(engine, units, plan.fromMicros, plan.toMicros, true);
+        const evaluation = evaluate(engine, units, plan.fromMicros, plan.toMicros, true, optional);
         return { kind: 'report', report: aggregateFunnel(evaluation, evaluation.activeUnits), breakdown: plan.breakdown ? breakdownOf(plan, units, evaluation) : null };
       }
       case 'trend':
         return {
           kind: 'trend',
           periods: job.periods.map(([start, end]) => {
-            const { levels, activeUnits } = evaluate(engine, units, start, end, false);
+            const { levels, activeUnits } = evaluate(engine, units, start, end, false, optional);
             let entered = 0;
             let converted = 0;
             for (const unit of activeUnits) {
@@ -216,10 +222,10 @@ export class ClickHouseFunnels {
           }),
         };
       case 'timeToConvert':
-        return timeToConvertOutcome(evaluate(engine, units, plan.fromMicros, plan.toMicros, true), job);
+        return timeToConvertOutcome(evaluate(engine, units, plan.fromMicros, plan.toMicros, true, optional), job);
       case 'droppedOff':
         if (job.factor) throw new Error('Driver factors are computed by the in-process engine only.');
-        return droppedOff(units, evaluate(engine, units, plan.fromMicros, plan.toMicros, true), job.afterStep, job.first, job.cursor);
+        return droppedOff(units, evaluate(engine, units, plan.fromMicros, plan.toMicros, true, optional), job.afterStep, job.first, job.cursor);
       case 'drivers':
         // The service refuses drivers on ClickHouse before any work (FunnelService.drivers).
         throw new Error('Conversion drivers are computed by the in-process engine only.');
@@ -239,7 +245,9 @@ export class ClickHouseFunnels {
     const definitions = [...plan.steps, ...plan.exclusionSteps];
     const types = [...new Set(definitions.map((step) => step.eventType))];
     const propTypes = new Set(definitions.filter((step) => (step.filters ?? []).some((filter) => filter.on === 'property')).map((step) => step.eventType));
-    if (plan.breakdown?.target.on === 'property') propTypes.add(plan.steps[0].eventType);
+    if (plan.breakdown?.targets.some((target) => target.on === 'property')) propTypes.add(plan.steps[0].eventType);
+    // A held event property is read on every step's events (exclusion-only types never join a chain).
+    if (plan.holdTargets.some((target) => target.on === 'property')) for (const step of plan.steps) propTypes.add(step.eventType);
     const list = (values: Iterable<string>): string => `[${[...values].map(sqlString).join(', ')}]`;
     const relevant = plan.modes.strictOrder ? '1' : `has(${list(types)}, type)`;
     const props = propTypes.size === 0 ? "''" : `if(has(${list(propTypes)}, type), props, '')`;
@@ -289,6 +297,7 @@ ORDER BY user${session ? ', session' : ''}`;
     const stepMask = compileStepMask(plan.steps);
     const exclusionMask = plan.exclusionSteps.length > 0 ? compileStepMask(plan.exclusionSteps) : null;
     const items = needsOf(plan).items ? await this.itemsOf(rows) : null;
+    const holdCode = plan.holdTargets.length > 0 ? holdCoder(plan.holdTargets) : null;
     const units: Unit[] = [];
     for (const row of rows) {
       if (cohortUsers !== null && (row.user >= cohortUsers.length || cohortUsers[row.user] === 0)) continue;
@@ -303,6 +312,7 @@ ORDER BY user${session ? ', session' : ''}`;
         times: new Float64Array(n),
         steps: new Uint32Array(n),
         exclusions: exclusionMask ? new Uint32Array(n) : undefined,
+        holds: holdCode ? new Int32Array(n) : null,
         rows: new Array<FunnelEventRow>(n),
         // Untied units whose events did not travel: ClickHouse's level is ours, and all the answer needs.
         knownLevel: pushedDown && n === 0 && untied ? Number(row.level) : null,
@@ -321,6 +331,7 @@ ORDER BY user${session ? ', session' : ''}`;
         unit.times[i] = ts;
         unit.steps[i] = stepMask(event);
         if (unit.exclusions) unit.exclusions[i] = exclusionMask!(event);
+        if (unit.holds) unit.holds[i] = holdCode!(event);
         unit.rows[i] = event;
       });
       if (unit.knownLevel !== null && unit.knownLevel >= 1 && row.first) {
@@ -368,7 +379,7 @@ export function listsComplete(rows: Pick<UnitRow, 'times' | 'level' | 'untied'>[
  * (ClickHouse's `active`, which counts every type); for a trend period, those with a read event in
  * it, which is all a trend uses (entered and converted units have a step-1 event there).
  */
-function evaluate(engine: WindowFunnel, units: Unit[], from: number, to: number, ownRange: boolean): Evaluation {
+function evaluate(engine: FunnelEngine, units: Unit[], from: number, to: number, ownRange: boolean, optional: boolean[] | undefined): Evaluation {
   const stepCount = engine.stepCount;
   const levels = new Uint8Array(units.length);
   const stepTimes = new Float64Array(units.length * stepCount);
@@ -393,28 +404,53 @@ function evaluate(engine: WindowFunnel, units: Unit[], from: number, to: number,
     let canStart = false;
     for (let p = low; p < high && !canStart; p++) canStart = (steps[p] & 1) !== 0;
     if (!canStart) return;
+    if (engine instanceof ControlledFunnel) engine.holdValues = unit.holds;
     levels[u] = engine.evaluateUnitInRange(times, steps, unit.exclusions, 0, times.length, range, stepTimes, u * stepCount);
     firstEvents[u] = engine.reportedFirstEvent;
   });
-  return { levels, stepTimes, stepCount, activeUnits: Int32Array.from(active), firstEvents };
+  return { levels, stepTimes, stepCount, optional, activeUnits: Int32Array.from(active), firstEvents };
 }
 
 /** Breakdown groups of the entered units by their reported step-1 event's value, as funnel-jobs.ts groups them. */
 function breakdownOf(plan: FunnelPlan, units: Unit[], evaluation: Evaluation): NonNullable<Extract<FunnelOutcome, { kind: 'report' }>['breakdown']> {
-  const target = plan.breakdown!.target;
+  const targets = plan.breakdown!.targets;
   const { entered, enteredUnits } = enteredUnitsOf(evaluation);
-  const keys = Array.from(entered, (u) => {
-    const position = evaluation.firstEvents[u];
-    if (position < 0) return MISSING_GROUP_KEY;
-    const row = units[u].rows[position];
+  const keyOf = (row: FunnelEventRow | null, target: FilterTarget): string => {
+    if (row === null) return MISSING_GROUP_KEY;
     if (target.on === 'property') return groupKeyOf(ownValue(row.props, target.key));
     return groupKeyOf((target.on === 'itemId' ? row.itemId : row.category) ?? undefined);
+  };
+  const keys = Array.from(entered, (u) => {
+    const position = evaluation.firstEvents[u];
+    const row = position < 0 ? null : units[u].rows[position];
+    // Several properties: the combination's key, as funnel-run.ts's breakdownKeys makes it.
+    return targets.length === 1 ? keyOf(row, targets[0]) : combinationKeyOf(targets.map((target) => keyOf(row, target)));
   });
   return breakdownFunnel(enteredUnits, keys, { topN: plan.breakdown!.limit, otherKey: OTHER_GROUP_KEY }).map((group) => ({
     key: group.key,
     isOther: group.isOther,
     report: group.report,
   }));
+}
+
+/**
+ * Codes for the held properties' values of an event row, equal for equal values within one query:
+ * 0 when the event lacks one (absent or JSON null, no item, no category), as funnel-run.ts's codes.
+ */
+function holdCoder(targets: readonly FilterTarget[]): (row: FunnelEventRow) => number {
+  const codes = new Map<string, number>();
+  return (row) => {
+    const parts: string[] = [];
+    for (const target of targets) {
+      const value = target.on === 'property' ? ownValue(row.props, target.key) : target.on === 'itemId' ? row.itemId : row.category;
+      if (value === undefined || value === null) return 0;
+      parts.push(JSON.stringify(value));
+    }
+    const key = parts.join(',');
+    let code = codes.get(key);
+    if (code === undefined) codes.set(key, (code = codes.size + 1));
+    return code;
+  };
 }
 
 /** Units that reached `afterStep` and no further, in droppedOff's order (user, then session), the page after `cursor`. */

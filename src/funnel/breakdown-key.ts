@@ -13,7 +13,7 @@ export const MISSING_GROUP_KEY = '(missing)';
 export const OTHER_GROUP_KEY = '(other)';
 
 /** The JSON type of a group's value, or what the group stands for when it has none. */
-export type BreakdownValueKind = 'string' | 'number' | 'boolean' | 'null' | 'array' | 'object' | 'missing' | 'other';
+export type BreakdownValueKind = 'string' | 'number' | 'boolean' | 'null' | 'array' | 'object' | 'missing' | 'other' | 'combination';
 
 /** How a group looks to a client: its typed value and a display label. */
 export interface BreakdownGroupValue {
@@ -37,4 +37,19 @@ export function groupValueOf(key: string): BreakdownGroupValue {
   const valueKind: BreakdownValueKind =
     value === null ? 'null' : Array.isArray(value) ? 'array' : (typeof value as 'string' | 'number' | 'boolean' | 'object');
   return { value, valueKind, label: typeof value === 'string' ? value : key };
+}
+
+/**
+ * The key of a group of several breakdown properties: the JSON array of the parts' keys, in the
+ * order the properties were given (`["\\"mobile\\"","(missing)"]`). Unique per combination; never
+ * equal to MISSING_GROUP_KEY or OTHER_GROUP_KEY. Within one answer every key has the same number of
+ * parts, so it cannot be confused with a one-property key of an array value.
+ */
+export function combinationKeyOf(partKeys: readonly string[]): string {
+  return JSON.stringify(partKeys);
+}
+
+/** The parts' keys of a key made by combinationKeyOf. */
+export function partKeysOf(key: string): string[] {
+  return JSON.parse(key) as string[];
 }

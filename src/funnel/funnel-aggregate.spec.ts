@@ -1,8 +1,12 @@
 import {
   aggregateFunnel,
   breakdownFunnel,
+  durationsBetween,
   FunnelUnitLevels,
+  mergeTallies,
   percentile,
+  reportOfTally,
+  tallyFunnel,
   timeToConvertHistogram,
 } from './funnel-aggregate';
 
@@ -118,5 +122,35 @@ describe('breakdownFunnel', () => {
 
   it('adds no "other" group when every group fits', () => {
     expect(breakdownFunnel(sixUnits(), devices).map((g) => g.key)).toEqual(['mobile', 'desktop', 'tablet', 'tv']);
+  });
+});
+
+describe('optional steps (FUNNEL-SEMANTICS.md "Controls")', () => {
+  // Step 2 optional. u0 skipped it (level 3), u1 did every step, u2 stopped at step 2.
+  const results = {
+    levels: Uint8Array.from([3, 3, 2]),
+    stepTimes: Float64Array.from([0, NaN, 10, 0, 5, 7, 0, 4, NaN]),
+    stepCount: 3,
+    optional: [false, true, false],
+  };
+
+  it('counts a step for the units whose chain filled it, compares with the nearest earlier required step, times from the last filled step', () => {
+    const report = reportOfTally(tallyFunnel(results));
+    expect(report.steps.map((step) => step.count)).toEqual([3, 2, 2]);
+    expect(report.steps.map((step) => step.conversionFromPrevious)).toEqual([1, 2 / 3, 2 / 3]);
+    expect(report.steps.map((step) => step.dropOff)).toEqual([0, 1, 1]);
+    // Step 2: u1 5, u2 4; step 3: u0 10 (from step 1), u1 2.
+    expect(Array.from(tallyFunnel(results).durations[1])).toEqual([4, 5]);
+    expect(Array.from(tallyFunnel(results).durations[2])).toEqual([2, 10]);
+  });
+
+  it('merges tallies of disjoint units into the tally of their union (split funnels)', () => {
+    const merged = mergeTallies([tallyFunnel(results, [0]), tallyFunnel(results, [1, 2])]);
+    expect(reportOfTally(merged)).toEqual(reportOfTally(tallyFunnel(results)));
+  });
+
+  it('leaves units that skipped fromStep or toStep out of durationsBetween', () => {
+    expect(Array.from(durationsBetween(results, 2, 3))).toEqual([2]);
+    expect(Array.from(durationsBetween(results, 1, 3))).toEqual([10, 7]);
   });
 });

@@ -7,9 +7,11 @@
 export interface FunnelUnitLevels {
   /** Level reached per unit, 0..stepCount. */
   levels: Uint8Array;
-  /** stepTimes[u * stepCount + k]: when unit u reached step k + 1 (NaN past its level). */
+  /** stepTimes[u * stepCount + k]: when unit u reached step k + 1 (NaN past its level, and for an optional step its chain skipped). */
   stepTimes: Float64Array;
   stepCount: number;
+  /** Per step (index k is step k + 1), whether it is optional (FUNNEL-SEMANTICS.md "Controls"); absent when none is. */
+  optional?: readonly boolean[];
 }
 
 export interface DurationSummary {
@@ -54,8 +56,15 @@ export interface FunnelTally {
   unitCount: number;
   /** reachedExactly[l]: units whose level is exactly l, for l = 0..stepCount. */
   reachedExactly: Float64Array;
-  /** durations[k] for k = 1..stepCount − 1: ts(step k + 1) − ts(step k) over units that reached step k + 1, ascending. durations[0] is empty. */
+  /**
+   * durations[k] for k = 1..stepCount − 1: ts(step k + 1) − ts(previous step the chain filled) over
+   * units whose chain filled step k + 1, ascending. durations[0] is empty.
+   */
   durations: Float64Array[];
+  /** With optional steps: skipped[k] units whose level is at least step k + 1 but whose chain skipped it; absent otherwise. */
+  skipped?: Float64Array;
+  /** As FunnelUnitLevels.optional. */
+  optional?: readonly boolean[];
 }
 
 /** The tally of all units, or only of `unitIndexes` when given. */
@@ -66,8 +75,30 @@ export function tallyFunnel(results: FunnelUnitLevels, unitIndexes?: ArrayLike<n
   if (unitIndexes) for (let n = 0; n < unitCount; n++) reachedExactly[levels[unitIndexes[n]]]++;
   else for (let u = 0; u < unitCount; u++) reachedExactly[levels[u]]++;
   const durations: Float64Array[] = [new Float64Array(0)];
-  for (let step = 2; step <= stepCount; step++) durations.push(durationsBetween(results, step - 1, step, unitIndexes).sort());
-  return { unitCount, reachedExactly, durations };
+  const optional = results.optional;
+  if (!optional) {
+    for (let step = 2; step <= stepCount; step++) durations.push(durationsBetween(results, step - 1, step, unitIndexes).sort());
+    return { unitCount, reachedExactly, durations };
+  }
+  // Optional steps: a skipped step has no time; a step's duration runs from the last step its chain filled.
+  const { stepTimes } = results;
+  const skipped = new Float64Array(stepCount);
+  const lists: number[][] = Array.from({ length: stepCount }, () => []);
+  for (let n = 0; n < unitCount; n++) {
+    const u = unitIndexes ? unitIndexes[n] : n;
+    let previous = NaN;
+    for (let k = 0; k < levels[u]; k++) {
+      const time = stepTimes[u * stepCount + k];
+      if (Number.isNaN(time)) {
+        skipped[k]++;
+        continue;
+      }
+      if (k > 0) lists[k].push(time - previous);
+      previous = time;
+    }
+  }
+  for (let k = 1; k < stepCount; k++) durations.push(Float64Array.from(lists[k]).sort());
+  return { unitCount, reachedExactly, durations, skipped, optional };
 }
 
 /** Tallies of disjoint sets of units (same funnel) as one: what tallyFunnel gives over their union. */
@@ -79,7 +110,14 @@ export function mergeTallies(tallies: readonly FunnelTally[]): FunnelTally {
     unitCount += tally.unitCount;
     for (let l = 0; l < reachedExactly.length; l++) reachedExactly[l] += tally.reachedExactly[l];
   }
-  return { unitCount, reachedExactly, durations: first.durations.map((_, k) => mergeSorted(tallies.map((tally) => tally.durations[k]))) };
+  const merged: FunnelTally = { unitCount, reachedExactly, durations: first.durations.map((_, k) => mergeSorted(tallies.map((tally) => tally.durations[k]))) };
+  if (first.skipped) {
+    const skipped = Float64Array.from(first.skipped);
+    for (const tally of rest) for (let k = 0; k < skipped.length; k++) skipped[k] += tally.skipped![k];
+    merged.skipped = skipped;
+    merged.optional = first.optional;
+  }
+  return merged;
 }
 
 /** The report a tally stands for. */
@@ -90,10 +128,16 @@ export function reportOfTally(tally: FunnelTally): FunnelReport {
   const counts = new Float64Array(stepCount + 2);
   for (let k = stepCount; k >= 0; k--) counts[k] = counts[k + 1] + reachedExactly[k];
 
+  // With optional steps, a step counts the units whose chain filled it, and "previous" is the
+  // nearest earlier required step (an optional step's count may be below the next step's).
+  if (tally.skipped) for (let step = 1; step <= stepCount; step++) counts[step] -= tally.skipped[step - 1];
+  const optional = tally.optional;
   const steps: FunnelStepResult[] = [];
   for (let step = 1; step <= stepCount; step++) {
     const count = counts[step];
-    const previous = step === 1 ? count : counts[step - 1];
+    let previousStep = step - 1;
+    while (optional && previousStep > 1 && optional[previousStep - 1]) previousStep--;
+    const previous = step === 1 ? count : counts[previousStep];
     steps.push({
       step,
       count,
@@ -130,8 +174,8 @@ export function mergeSorted(arrays: readonly Float64Array[]): Float64Array {
 }
 
 /**
- * Durations ts(toStep) − ts(fromStep) of the reported chains, over units that reached `toStep`.
- * Steps are 1-based with fromStep < toStep.
+ * Durations ts(toStep) − ts(fromStep) of the reported chains, over units that reached `toStep`
+ * (with optional steps: whose chain filled both steps). Steps are 1-based with fromStep < toStep.
  */
 export function durationsBetween(
   results: FunnelUnitLevels,
@@ -144,6 +188,7 @@ export function durationsBetween(
     throw new RangeError(`Need 1 <= fromStep < toStep <= ${stepCount}; got ${fromStep}..${toStep}.`);
   }
   const unitCount = unitIndexes ? unitIndexes.length : levels.length;
+  const skips = results.optional !== undefined && (results.optional[fromStep - 1] || results.optional[toStep - 1]);
   let reached = 0;
   for (let n = 0; n < unitCount; n++) if (levels[unitIndexes ? unitIndexes[n] : n] >= toStep) reached++;
   const durations = new Float64Array(reached);
@@ -151,9 +196,12 @@ export function durationsBetween(
   for (let n = 0; n < unitCount; n++) {
     const u = unitIndexes ? unitIndexes[n] : n;
     if (levels[u] < toStep) continue;
-    durations[d++] = stepTimes[u * stepCount + toStep - 1] - stepTimes[u * stepCount + fromStep - 1];
+    const duration = stepTimes[u * stepCount + toStep - 1] - stepTimes[u * stepCount + fromStep - 1];
+    // A chain that skipped an optional fromStep or toStep has no duration between them.
+    if (skips && Number.isNaN(duration)) continue;
+    durations[d++] = duration;
   }
-  return durations;
+  return skips ? durations.slice(0, d) : durations;
 }
 
 export function summarizeDurations(durations: Float64Array): DurationSummary | null {

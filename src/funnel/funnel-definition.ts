@@ -7,6 +7,7 @@ import { badInput } from '../graphql/errors';
 import { EVENT_TYPE_PATTERN, EVENT_TYPE_RULE, normaliseEventType } from '../events/event.types';
 import { compileFilter, FilterOperator, FilterTarget, PropertyFilter, StepDefinition, StepFilterError } from './step-filter';
 import { FunnelExclusion, FunnelModes, MAX_FUNNEL_STEPS } from './window-funnel';
+import { controlsAreEmpty, FunnelControls } from './controlled-funnel';
 
 export type CountBy = 'user' | 'session';
 export type FunnelModeName = 'strict_order' | 'strict_deduplication' | 'strict_increase' | 'strict_once' | 'allow_reentry';
@@ -24,6 +25,12 @@ export interface StepSpec {
   type: string;
   filters?: FilterSpec[] | null;
   label?: string | null;
+  /** Seconds: this step at most this long after the chain's previous step (FUNNEL-SEMANTICS.md, "Controls"). */
+  windowSeconds?: number | null;
+  /** Seconds: this step at least this long after the chain's previous step. */
+  minSecondsFromPrevious?: number | null;
+  /** The chain may skip this step (not step 1, not the last step). */
+  optional?: boolean | null;
 }
 
 export interface ExclusionSpec {
@@ -63,6 +70,12 @@ export interface FunnelSpec {
   exclusions?: ExclusionSpec[] | null;
   cohort?: CohortSpec | null;
   breakdown?: BreakdownSpec | null;
+  /** Several breakdown properties at once (groups are value combinations); not together with `breakdown`. */
+  breakdowns?: BreakdownSpec[] | null;
+  /** Properties whose value every event of a chain shares ("itemId", "item.category" or an event property key). */
+  holdConstant?: string[] | null;
+  /** A second range for the same funnel, answered beside the first (the `funnel` query only). */
+  compareTo?: { from: Date; to: Date } | null;
   /** Leave out users the anomaly detectors flag (and those the ingest guard marked). */
   excludeAnomalous?: boolean | null;
   /** Ensemble score from which a user counts as anomalous; default FUNNELCAST_ANOMALY_THRESHOLD. */
@@ -81,7 +94,17 @@ export interface FunnelPlan {
   exclusions: FunnelExclusion[];
   exclusionSteps: StepDefinition[];
   cohort: { userIds: string[] | null; idsAsStored: boolean; userFilters: PropertyFilter[] } | null;
-  breakdown: { target: FilterTarget; limit: number } | null;
+  /** One or more targets; groups are the combinations of their values on the reported step-1 event. */
+  breakdown: { targets: FilterTarget[]; limit: number } | null;
+  /**
+   * The controls in microseconds (stepWindows, minGaps), null when the funnel has none, so that it
+   * runs on the linear engine. `holdConstant` is set when `holdTargets` is.
+   */
+  controls: FunnelControls | null;
+  /** The held properties (FUNNEL-SEMANTICS.md "Controls"); empty when none. */
+  holdTargets: FilterTarget[];
+  /** The comparison range, microseconds; null when none. */
+  compareTo: { fromMicros: number; toMicros: number } | null;
   /** Present when anomalous users are left out; threshold null means the configured default. */
   excludeAnomalous: { threshold: number | null } | null;
 }
@@ -89,6 +112,10 @@ export interface FunnelPlan {
 export const MIN_FUNNEL_STEPS = 2;
 export const MAX_BREAKDOWN_GROUPS = 100;
 export const MAX_COHORT_USER_IDS = 100_000;
+/** Breakdown properties one funnel splits by at most. */
+export const MAX_BREAKDOWNS = 3;
+/** Properties held constant at most. */
+export const MAX_HOLD_CONSTANT = 3;
 const MAX_WINDOW_SECONDS = 366 * 86_400;
 
 export function filterTarget(property: string): FilterTarget {
@@ -210,16 +237,47 @@ export function planFunnel(spec: FunnelSpec): FunnelPlan {
   }
 
   let breakdown: FunnelPlan['breakdown'] = null;
-  if (spec.breakdown) {
-    const { property, limit } = spec.breakdown;
+  if (spec.breakdown && spec.breakdowns) throw badInput('Send breakdown (one property) or breakdowns (several), not both.');
+  const breakdownSpecs = spec.breakdown ? [spec.breakdown] : (spec.breakdowns ?? []);
+  const where = spec.breakdown ? () => 'breakdown' : (b: number) => `breakdowns[${b}]`;
+  if (breakdownSpecs.length > MAX_BREAKDOWNS) throw badInput(`breakdowns holds 1 to ${MAX_BREAKDOWNS} properties; this one has ${breakdownSpecs.length}.`);
+  if (spec.breakdowns && breakdownSpecs.length === 0) throw badInput('breakdowns needs at least one property; leave it out for no breakdown.');
+  if (breakdownSpecs.length > 0) {
+    const targets: FilterTarget[] = [];
+    let groups = 0;
+    breakdownSpecs.forEach(({ property, limit }, b) => {
+      if (typeof property !== 'string' || property.length === 0 || property.length > 200) {
+        throw badInput(`${where(b)}.property must be a property key of the step-1 event, or "itemId" / "item.category".`);
+      }
+      const kept = limit ?? 10;
+      if (!Number.isInteger(kept) || kept < 1 || kept > MAX_BREAKDOWN_GROUPS) {
+        throw badInput(`${where(b)}.limit must be a whole number from 1 to ${MAX_BREAKDOWN_GROUPS}; got ${limit}.`);
+      }
+      if (breakdownSpecs.slice(0, b).some((other) => other.property === property)) throw badInput(`${where(b)}: "${property}" is already a breakdown; name each property once.`);
+      targets.push(filterTarget(property));
+      groups = Math.max(groups, kept);
+    });
+    // Several properties: the groups are value combinations, as many kept as the largest limit asks.
+    breakdown = { targets, limit: groups };
+  }
+
+  const holdSpecs = spec.holdConstant ?? [];
+  if (holdSpecs.length > MAX_HOLD_CONSTANT) throw badInput(`holdConstant holds at most ${MAX_HOLD_CONSTANT} properties; this one has ${holdSpecs.length}.`);
+  const holdTargets = holdSpecs.map((property, h) => {
     if (typeof property !== 'string' || property.length === 0 || property.length > 200) {
-      throw badInput('breakdown.property must be a property key of the step-1 event, or "itemId" / "item.category".');
+      throw badInput(`holdConstant[${h}] must be a property key of 1–200 characters, or "itemId" / "item.category".`);
     }
-    const groups = limit ?? 10;
-    if (!Number.isInteger(groups) || groups < 1 || groups > MAX_BREAKDOWN_GROUPS) {
-      throw badInput(`breakdown.limit must be a whole number from 1 to ${MAX_BREAKDOWN_GROUPS}; got ${limit}.`);
-    }
-    breakdown = { target: filterTarget(property), limit: groups };
+    if (holdSpecs.indexOf(property) !== h) throw badInput(`holdConstant names "${property}" twice; name each property once.`);
+    return filterTarget(property);
+  });
+  const controls = checkControls(steps, exclusions, window, holdTargets.length > 0);
+
+  let compareTo: FunnelPlan['compareTo'] = null;
+  if (spec.compareTo) {
+    const compareFrom = micros(spec.compareTo.from, 'compareTo.from');
+    const compareTo_ = micros(spec.compareTo.to, 'compareTo.to');
+    if (!(compareFrom < compareTo_)) throw badInput('compareTo.from must be earlier than compareTo.to.');
+    compareTo = { fromMicros: compareFrom, toMicros: compareTo_ };
   }
 
   let excludeAnomalous: FunnelPlan['excludeAnomalous'] = null;
@@ -242,6 +300,50 @@ export function planFunnel(spec: FunnelSpec): FunnelPlan {
     exclusionSteps,
     cohort,
     breakdown,
+    controls,
+    holdTargets,
+    compareTo,
     excludeAnomalous,
   };
+}
+
+/** The per-step controls in microseconds, or null when none is set (the funnel then runs on the linear engine). */
+function checkControls(steps: StepSpec[], exclusions: FunnelExclusion[], windowSeconds: number, hold: boolean): FunnelControls | null {
+  const stepWindows: number[] = [];
+  const minGaps: number[] = [];
+  const optional: boolean[] = [];
+  steps.forEach((step, s) => {
+    const where = `steps[${s}]`;
+    const window = step.windowSeconds ?? null;
+    const gap = step.minSecondsFromPrevious ?? null;
+    if (s === 0 && (window !== null || gap !== null)) {
+      throw badInput(`${where}: windowSeconds and minSecondsFromPrevious count from the previous step, and step 1 has none; set them on later steps.`);
+    }
+    if (window !== null && (!Number.isInteger(window) || window < 0 || window > windowSeconds)) {
+      throw badInput(`${where}.windowSeconds must be a whole number of seconds from 0 to conversionWindowSeconds (${windowSeconds}); got ${window}.`);
+    }
+    if (gap !== null && (!Number.isInteger(gap) || gap < 0 || gap > windowSeconds)) {
+      throw badInput(`${where}.minSecondsFromPrevious must be a whole number of seconds from 0 to conversionWindowSeconds (${windowSeconds}); got ${gap}.`);
+    }
+    if (window !== null && gap !== null && gap > window) throw badInput(`${where}: minSecondsFromPrevious (${gap}) is more than windowSeconds (${window}); no event could fill the step.`);
+    if (step.optional && (s === 0 || s === steps.length - 1)) {
+      throw badInput(`${where}.optional: step 1 and the last step cannot be optional (a chain starts at step 1 and converts at the last step).`);
+    }
+    // A step window as long as the funnel's changes nothing: left out, so such a funnel keeps the linear engine.
+    stepWindows.push(window === null || window >= windowSeconds ? Infinity : window * 1_000_000);
+    minGaps.push(gap === null ? 0 : gap * 1_000_000);
+    optional.push(step.optional === true);
+  });
+  exclusions.forEach(({ fromStep, toStep }, r) => {
+    if (optional[fromStep - 1] || optional[toStep - 1]) {
+      throw badInput(`exclusions[${r}]: fromStep and toStep must be required steps; step ${optional[fromStep - 1] ? fromStep : toStep} is optional.`);
+    }
+  });
+  const controls: FunnelControls = { stepWindows, minGaps, optional, holdConstant: hold };
+  return controlsAreEmpty(controls) ? null : controls;
+}
+
+/** Whether a plan uses a control (per-step window, minimum gap, optional step, held property); such funnels run on ControlledFunnel. */
+export function hasControls(plan: FunnelPlan): boolean {
+  return plan.controls !== null;
 }

@@ -200,7 +200,7 @@ function outcomeOf(job: FunnelJob, prepared: PreparedFunnel): FunnelOutcome {
 function breakdown(prepared: PreparedFunnel, evaluation: FunnelEvaluation): ReportOutcome['breakdown'] {
   const { plan } = prepared;
   const { entered, enteredUnits } = enteredUnitsOf(evaluation);
-  const keys = breakdownKeys(prepared, evaluation, plan.breakdown!.target, entered);
+  const keys = breakdownKeys(prepared, evaluation, plan.breakdown!.targets, entered);
   return breakdownFunnel(enteredUnits, keys, { topN: plan.breakdown!.limit, otherKey: OTHER_GROUP_KEY }).map((group) => ({
     key: group.key,
     isOther: group.isOther,
@@ -211,7 +211,7 @@ function breakdown(prepared: PreparedFunnel, evaluation: FunnelEvaluation): Repo
 /** A part's breakdown: its entered units grouped as `breakdown` groups them, one tally per group, before any ranking. */
 function breakdownTallies(prepared: PreparedFunnel, evaluation: FunnelEvaluation): { keys: string[]; tallies: FunnelTally[] } {
   const { entered, enteredUnits } = enteredUnitsOf(evaluation);
-  const keyOfUnit = breakdownKeys(prepared, evaluation, prepared.plan.breakdown!.target, entered);
+  const keyOfUnit = breakdownKeys(prepared, evaluation, prepared.plan.breakdown!.targets, entered);
   const members = new Map<string, number[]>();
   keyOfUnit.forEach((key, e) => {
     let list = members.get(key);
@@ -256,7 +256,7 @@ export function enteredUnitsOf(evaluation: FunnelUnitLevels & { activeUnits: Int
     for (let k = 0; k < stepCount; k++) stepTimes[e * stepCount + k] = evaluation.stepTimes[unit * stepCount + k];
     e++;
   }
-  return { entered, enteredUnits: { levels, stepTimes, stepCount } };
+  return { entered, enteredUnits: { levels, stepTimes, stepCount, optional: evaluation.optional } };
 }
 
 /**

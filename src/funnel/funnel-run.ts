@@ -10,12 +10,27 @@
  */
 import { scratchFloat64, scratchUint32 } from './scratch';
 import { compileFilter, FilterTarget, PropertyFilter, StepDefinition } from './step-filter';
-import { groupKeyOf, MISSING_GROUP_KEY } from './breakdown-key';
+import { combinationKeyOf, groupKeyOf, MISSING_GROUP_KEY } from './breakdown-key';
 import type { MirrorNeeds, MirrorSegment, MirrorSnapshot } from './event-mirror';
 import type { FunnelPlan } from './funnel-definition';
 import type { FunnelUnitLevels } from './funnel-aggregate';
 import { sharedFloat64, sharedInt32 } from './shared-memory';
 import { WindowFunnel } from './window-funnel';
+import { ControlledFunnel } from './controlled-funnel';
+
+/** The engine a plan runs on: the linear windowFunnel engine, or the exact controlled evaluator when the plan has controls. */
+export type FunnelEngine = WindowFunnel | ControlledFunnel;
+
+/** WindowFunnel for a plan without controls (the fast path, unchanged); ControlledFunnel otherwise (FUNNEL-SEMANTICS.md, "Controls"). */
+export function engineFor(plan: FunnelPlan): FunnelEngine {
+  const options = { stepCount: plan.steps.length, conversionWindow: plan.windowMicros, modes: plan.modes, exclusions: plan.exclusions };
+  return plan.controls === null ? new WindowFunnel(options) : new ControlledFunnel({ ...options, controls: plan.controls });
+}
+
+/** Optional steps of a plan as FunnelUnitLevels carries them (undefined without any). */
+export function optionalStepsOf(plan: FunnelPlan): boolean[] | undefined {
+  return plan.controls?.optional?.some(Boolean) ? [...plan.controls.optional] : undefined;
+}
 
 /** One mirror segment's events grouped by counting unit, in (ts, id) order within each unit. */
 export interface UnitPart {
@@ -59,6 +74,12 @@ export interface FunnelEvaluation extends FunnelUnitLevels {
   firstEvents: Int32Array;
 }
 
+/** Per layout part: the held properties' value code at each position (0: the event lacks one), for ControlledFunnel.holdValues. */
+export interface PartValues {
+  base: Int32Array;
+  delta: Int32Array;
+}
+
 /** A funnel bound to one mirror snapshot: masks computed, columns loaded, cohort resolved. */
 /** A funnel bound to a snapshot; its masks are scratch arrays (scratch.ts): use it before the thread prepares another. */
 export interface PreparedFunnel {
@@ -67,9 +88,11 @@ export interface PreparedFunnel {
   layout: UnitLayout;
   stepMasks: PartMasks;
   exclusionMasks: PartMasks | undefined;
+  /** With holdConstant: the held value code per position; null otherwise. */
+  holdValues: PartValues | null;
   /** 1 for users in the cohort, by dense id; null when there is no cohort. */
   cohortUsers: Uint8Array | null;
-  engine: WindowFunnel;
+  engine: FunnelEngine;
   /** The units this run evaluates, [first, end): all of them, or one part of a split funnel (funnel-split.ts). */
   units: UnitRange;
 }
@@ -123,13 +146,16 @@ export function prepareFunnel(
   };
   const stepMasks = masksOf(plan.steps, 'step masks');
   const exclusionMasks = plan.exclusionSteps.length > 0 ? masksOf(plan.exclusionSteps, 'exclusion masks') : undefined;
-  const engine = new WindowFunnel({
-    stepCount: plan.steps.length,
-    conversionWindow: plan.windowMicros,
-    modes: plan.modes,
-    exclusions: plan.exclusions,
-  });
-  return { plan, snapshot, layout, stepMasks, exclusionMasks, cohortUsers, engine, units };
+  const engine = engineFor(plan);
+  let holdValues: PartValues | null = null;
+  if (plan.holdTargets.length > 0) {
+    const codeOf = holdCoder(snapshot, plan.holdTargets);
+    holdValues = {
+      base: holdValuesOf(snapshot.base, layout.base, positionsOf(layout.base, baseUnits), codeOf),
+      delta: holdValuesOf(snapshot.delta, layout.delta, positionsOf(layout.delta, deltaUnits), codeOf),
+    };
+  }
+  return { plan, snapshot, layout, stepMasks, exclusionMasks, holdValues, cohortUsers, engine, units };
 }
 
 /**
@@ -158,7 +184,7 @@ function positionsOf(part: UnitPart, units: UnitRange): UnitRange {
  * not start a chain, unspecified outside the range.
  */
 export function evaluateFunnel(prepared: PreparedFunnel, fromMicros: number, toMicros: number): FunnelEvaluation {
-  const { layout, stepMasks, exclusionMasks, cohortUsers, engine } = prepared;
+  const { layout, stepMasks, exclusionMasks, holdValues, cohortUsers, engine } = prepared;
   const stepCount = engine.stepCount;
   const unitCount = layout.unitCount;
   const levels = new Uint8Array(unitCount);
@@ -167,8 +193,9 @@ export function evaluateFunnel(prepared: PreparedFunnel, fromMicros: number, toM
   const active = new Int32Array(unitCount);
   let activeCount = 0;
   const range = { from: fromMicros, to: toMicros };
-  const evaluatePart = (part: UnitPart, units: UnitRange, partMasks: Uint32Array, partExclusions: Uint32Array | undefined, firstUnit: number, shadowed: Uint8Array | null): void => {
+  const evaluatePart = (part: UnitPart, units: UnitRange, partMasks: Uint32Array, partExclusions: Uint32Array | undefined, firstUnit: number, shadowed: Uint8Array | null, values: Int32Array | null): void => {
     const { unitOffsets, times, unitUsers } = part;
+    if (engine instanceof ControlledFunnel) engine.holdValues = values;
     for (let i = units.first; i < units.end; i++) {
       const start = unitOffsets[i];
       const end = unitOffsets[i + 1];
@@ -196,9 +223,9 @@ export function evaluateFunnel(prepared: PreparedFunnel, fromMicros: number, toM
   const nb = layout.base.unitCount;
   stepTimes.fill(0, parts.base.first * stepCount, parts.base.end * stepCount);
   stepTimes.fill(0, (nb + parts.delta.first) * stepCount, (nb + parts.delta.end) * stepCount);
-  evaluatePart(layout.base, parts.base, stepMasks.base, exclusionMasks?.base, 0, layout.shadowed);
-  evaluatePart(layout.delta, parts.delta, stepMasks.delta, exclusionMasks?.delta, layout.base.unitCount, null);
-  return { levels, stepTimes, stepCount, layout, activeUnits: active.subarray(0, activeCount), firstEvents };
+  evaluatePart(layout.base, parts.base, stepMasks.base, exclusionMasks?.base, 0, layout.shadowed, holdValues?.base ?? null);
+  evaluatePart(layout.delta, parts.delta, stepMasks.delta, exclusionMasks?.delta, layout.base.unitCount, null, holdValues?.delta ?? null);
+  return { levels, stepTimes, stepCount, optional: optionalStepsOf(prepared.plan), layout, activeUnits: active.subarray(0, activeCount), firstEvents };
 }
 
 /**
@@ -312,7 +339,8 @@ export function sessionUnits(segment: MirrorSegment): UnitPart {
 /** The mirror columns (and lazily loaded ones) a funnel reads. */
 export function needsOf(plan: FunnelPlan): MirrorNeeds {
   const targets: FilterTarget[] = [...plan.steps, ...plan.exclusionSteps].flatMap((step) => step.filters ?? []);
-  if (plan.breakdown) targets.push(plan.breakdown.target);
+  if (plan.breakdown) targets.push(...plan.breakdown.targets);
+  targets.push(...plan.holdTargets);
   return {
     propertyKeys: [...new Set(targets.flatMap((target) => (target.on === 'property' ? [target.key] : [])))],
     items: targets.some((target) => target.on !== 'property'),
@@ -437,7 +465,14 @@ function compileOnColumn(snapshot: MirrorSnapshot, filter: PropertyFilter): Comp
  * to JSON null is the value null, not missing; an item target has no JSON null, so no item or an
  * item without a category is missing. Keys are worked out once per distinct value.
  */
-export function breakdownKeys(prepared: PreparedFunnel, evaluation: FunnelEvaluation, target: FilterTarget, units: ArrayLike<number>): string[] {
+export function breakdownKeys(prepared: PreparedFunnel, evaluation: FunnelEvaluation, targets: readonly FilterTarget[], units: ArrayLike<number>): string[] {
+  if (targets.length === 1) return targetKeys(prepared, evaluation, targets[0], units);
+  // Several properties: a group is the combination of the values (breakdown-key.ts, combinationKeyOf).
+  const columns = targets.map((target) => targetKeys(prepared, evaluation, target, units));
+  return Array.from({ length: units.length }, (_, n) => combinationKeyOf(columns.map((column) => column[n])));
+}
+
+function targetKeys(prepared: PreparedFunnel, evaluation: FunnelEvaluation, target: FilterTarget, units: ArrayLike<number>): string[] {
   const { snapshot } = prepared;
   const { layout } = evaluation;
   // Codes are per segment, so each segment keeps its own code → key cache.
@@ -470,6 +505,54 @@ export function breakdownKeys(prepared: PreparedFunnel, evaluation: FunnelEvalua
     keys.push(keyOf(inBase ? snapshot.base : snapshot.delta, part.rows ? part.rows[position] : position));
   }
   return keys;
+}
+
+/**
+ * Codes for the held properties' values, shared by both segments (their property dictionaries and
+ * item ids are the mirror's): 0 when an event lacks a value (the property is absent or JSON null, or
+ * no item / no category), else one positive code per distinct value, or per combination of values
+ * when several properties are held.
+ */
+function holdCoder(snapshot: MirrorSnapshot, targets: readonly FilterTarget[]): (segment: MirrorSegment, row: number) => number {
+  const categories = new Map<string, number>();
+  const one = targets.map((target): ((segment: MirrorSegment, row: number) => number) => {
+    if (target.on === 'property') {
+      const key = target.key;
+      return (segment, row) => {
+        const column = segment.properties.get(key)!;
+        const code = column.codes[row];
+        return code === 0 || column.values[code] === null ? 0 : code;
+      };
+    }
+    if (target.on === 'itemId') return (segment, row) => segment.items[row] + 1;
+    const byItem = snapshot.itemDictionary!.categories;
+    return (segment, row) => {
+      const item = segment.items[row];
+      const category = item < 0 ? null : (byItem[item] ?? null);
+      if (category === null) return 0;
+      let code = categories.get(category);
+      if (code === undefined) categories.set(category, (code = categories.size + 1));
+      return code;
+    };
+  });
+  if (one.length === 1) return one[0];
+  const combinations = new Map<string, number>();
+  return (segment, row) => {
+    const codes = one.map((codeOf) => codeOf(segment, row));
+    if (codes.includes(0)) return 0;
+    const key = codes.join(',');
+    let code = combinations.get(key);
+    if (code === undefined) combinations.set(key, (code = combinations.size + 1));
+    return code;
+  };
+}
+
+/** The held value code at each position of `positions` in `part` (0 elsewhere). */
+function holdValuesOf(segment: MirrorSegment, part: UnitPart, positions: UnitRange, codeOf: (segment: MirrorSegment, row: number) => number): Int32Array {
+  const size = part.rows ? part.rows.length : segment.size;
+  const values = new Int32Array(size);
+  for (let p = positions.first; p < positions.end; p++) values[p] = codeOf(segment, part.rows ? part.rows[p] : p);
+  return values;
 }
 
 function grow(array: Int32Array<ArrayBuffer>): Int32Array<ArrayBuffer> {

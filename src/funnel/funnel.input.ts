@@ -64,6 +64,36 @@ export class FunnelStepInput {
 
   @Field(() => String, { nullable: true, description: 'Shown in results; defaults to the type.' })
   label?: string | null;
+
+  @Field(() => Int, {
+    nullable: true,
+    description:
+      'Per-step conversion window: this step at most this many seconds after the chain\'s previous step (inclusive; the last step it filled when optional steps were skipped), within conversionWindowSeconds, which still bounds the whole chain. Not on step 1. 0 to conversionWindowSeconds.',
+  })
+  windowSeconds?: number | null;
+
+  @Field(() => Int, {
+    nullable: true,
+    description: 'At least this many seconds after the chain\'s previous step (inclusive), e.g. to ignore an instant bounce. Not on step 1. 0 to conversionWindowSeconds, and at most windowSeconds.',
+  })
+  minSecondsFromPrevious?: number | null;
+
+  @Field(() => Boolean, {
+    nullable: true,
+    defaultValue: false,
+    description:
+      'The chain may skip this step and still count later steps. Its count is the units whose chain did this step. Not step 1 or the last step, and not an exclusion\'s fromStep or toStep.',
+  })
+  optional?: boolean | null;
+}
+
+@InputType({ description: 'A second range for the same funnel (e.g. the previous period), answered beside the first in `comparison`.' })
+export class FunnelCompareToInput {
+  @Field(() => DateTimeResolver, { description: 'Chains start at or after this instant, as FunnelInput.from.' })
+  from: Date;
+
+  @Field(() => DateTimeResolver, { description: 'Chains start before this instant, as FunnelInput.to.' })
+  to: Date;
 }
 
 @InputType({ description: 'PostHog-style exclusion: a unit that does this event between its fromStep and toStep events does not progress past fromStep.' })
@@ -99,7 +129,7 @@ export class FunnelBreakdownInput {
   limit?: number | null;
 }
 
-@InputType({ description: 'A conversion funnel over the events whose step-1 event happens in [from, to).' })
+@InputType({ description: 'A conversion funnel over the events whose step-1 event happens in [from, to). 2 to 32 steps (the engine keeps a step set in a 32-bit mask).' })
 export class FunnelInput implements FunnelSpec {
   @Field(() => [FunnelStepInput], { description: '2 to 32 steps, in order.' })
   steps: FunnelStepInput[];
@@ -130,6 +160,23 @@ export class FunnelInput implements FunnelSpec {
 
   @Field(() => FunnelBreakdownInput, { nullable: true })
   breakdown?: FunnelBreakdownInput | null;
+
+  @Field(() => [FunnelBreakdownInput], {
+    nullable: true,
+    description:
+      'Several breakdown properties at once (1 to 3; not together with `breakdown`): a group per combination of their values on the step-1 event, as many kept as the largest limit, the rest folded into "other".',
+  })
+  breakdowns?: FunnelBreakdownInput[] | null;
+
+  @Field(() => [String], {
+    nullable: true,
+    description:
+      'Hold properties constant across steps (at most 3): every event of a chain carries the same value of each, e.g. ["itemId"] (same item), ["session_id"], ["device"]; "itemId" / "item.category" for the item. Events without a value (absent or null) join no chain but still count for the strict modes\' stops.',
+  })
+  holdConstant?: string[] | null;
+
+  @Field(() => FunnelCompareToInput, { nullable: true, description: 'The funnel query answers this range too, in `comparison` (other funnel queries refuse it).' })
+  compareTo?: FunnelCompareToInput | null;
 
   @Field(() => Boolean, { nullable: true, defaultValue: false, description: 'Leave out users the anomaly detectors flag (bots, fake orders) and those the ingest guard marked.' })
   excludeAnomalous?: boolean | null;

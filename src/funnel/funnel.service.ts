@@ -3,7 +3,8 @@ import { config } from '../config';
 import { checkFirst, connectionOfEdges } from '../graphql/connection';
 import { cursorCodec } from '../graphql/cursor';
 import { badInput, notFound } from '../graphql/errors';
-import { groupValueOf } from './breakdown-key';
+import { groupValueOf, partKeysOf } from './breakdown-key';
+import type { FilterTarget } from './step-filter';
 import { EventMirror } from './event-mirror';
 import { DurationSummary, FunnelReport } from './funnel-aggregate';
 import { FunnelBudget, FunnelCallOptions } from './funnel-budget';
@@ -129,23 +130,43 @@ export class FunnelService {
     await this.engine?.close();
   }
 
+  /**
+   * The funnel report over [from, to), broken down when asked; with `compareTo`, the same funnel
+   * over that second range too (`comparison`), each range judged on its own (FUNNEL-SEMANTICS.md,
+   * "Time range"), both under the one time limit.
+   */
   async funnel(spec: FunnelSpec, options: FunnelCallOptions = {}): Promise<FunnelResult> {
     const budget = this.budget(options);
     const plan = planFunnel(spec);
+    const result = await this.reportOf(plan, budget);
+    if (plan.compareTo === null) return { ...result, comparison: null };
+    const { fromMicros, toMicros } = plan.compareTo;
+    const comparison = await this.reportOf({ ...plan, fromMicros, toMicros, compareTo: null }, budget);
+    return { ...result, comparison: { from: new Date(fromMicros / 1000), to: new Date(toMicros / 1000), ...comparison } };
+  }
+
+  private async reportOf(plan: FunnelPlan, budget: FunnelBudget): Promise<Omit<FunnelResult, 'comparison'>> {
     const outcome = await this.compute({ kind: 'report', plan }, budget);
     if (outcome.kind !== 'report') throw new Error(`expected a report, got ${outcome.kind}`);
+    const properties = plan.breakdown?.targets.map(targetName) ?? [];
     return {
       steps: this.stepResults(plan, outcome.report),
       totalUnits: outcome.report.unitCount,
       breakdown:
         outcome.breakdown?.map((group): FunnelBreakdownGroup => {
-          const { value, valueKind, label } = groupValueOf(group.key);
+          const parts = group.isOther ? [] : properties.length === 1 ? [group.key] : partKeysOf(group.key);
+          const partValues = parts.map((key, b) => ({ property: properties[b], key, ...groupValueOf(key) }));
+          const { value, valueKind, label } =
+            properties.length === 1 || group.isOther
+              ? groupValueOf(group.key)
+              : { value: partValues.map((part) => part.value), valueKind: 'combination' as const, label: partValues.map((part) => part.label).join(' / ') };
           return {
             group: label,
             key: group.key,
             value,
             valueType: valueKind,
             isOther: group.isOther,
+            parts: partValues.map((part) => ({ property: part.property, key: part.key, group: part.label, value: part.value, valueType: part.valueKind })),
             totalUnits: group.report.unitCount,
             steps: this.stepResults(plan, group.report),
           };
@@ -156,7 +177,7 @@ export class FunnelService {
   /** Conversion of the whole funnel per UTC day or ISO week: each period is the funnel over chains starting in it. */
   async trend(spec: FunnelSpec, interval: TrendIntervalName, options: FunnelCallOptions = {}): Promise<FunnelTrendPoint[]> {
     const budget = this.budget(options);
-    const plan = planFunnel(spec);
+    const plan = onlyOneRange(planFunnel(spec), 'funnelTrend');
     if (interval !== 'day' && interval !== 'week') throw badInput('interval must be DAY or WEEK.');
     const periods = periodsOf(plan.fromMicros, plan.toMicros, interval);
     if (periods.length > MAX_TREND_PERIODS) {
@@ -178,7 +199,7 @@ export class FunnelService {
 
   async timeToConvert(spec: FunnelSpec, fromStep: number, toStep: number, buckets = 10, options: FunnelCallOptions = {}): Promise<TimeToConvert> {
     const budget = this.budget(options);
-    const plan = planFunnel(spec);
+    const plan = onlyOneRange(planFunnel(spec), 'timeToConvert');
     const stepCount = plan.steps.length;
     if (!Number.isInteger(fromStep) || !Number.isInteger(toStep) || fromStep < 1 || toStep > stepCount || fromStep >= toStep) {
       throw badInput(`Need 1 ≤ fromStep < toStep ≤ ${stepCount} (steps count from 1); got fromStep ${fromStep}, toStep ${toStep}.`);
@@ -213,7 +234,7 @@ export class FunnelService {
     factorCode?: string | null,
   ): Promise<DroppedOffUnitConnection> {
     const budget = this.budget(options);
-    const plan = planFunnel(spec);
+    const plan = onlyOneRange(planFunnel(spec), 'droppedOff');
     const stepCount = plan.steps.length;
     if (!Number.isInteger(afterStep) || afterStep < 1 || afterStep >= stepCount) {
       throw badInput(`afterStep must be a step after which units can drop off: 1 to ${stepCount - 1}; got ${afterStep}.`);
@@ -251,7 +272,11 @@ export class FunnelService {
    */
   async drivers(spec: FunnelSpec, step: number, settings: FunnelDriversOptions = {}, options: FunnelCallOptions = {}): Promise<FunnelDrivers> {
     const budget = this.budget(options);
-    const plan = planFunnel(spec);
+    const plan = onlyOneRange(planFunnel(spec), 'funnelDrivers');
+    if (plan.controls !== null) {
+      // Drivers find each step's event from the reported step times, which a held property or a skipped optional step makes ambiguous.
+      throw badInput('funnelDrivers does not take funnel controls (step windowSeconds, minSecondsFromPrevious, optional, holdConstant); ask without them.');
+    }
     const stepCount = plan.steps.length;
     if (!Number.isInteger(step) || step < 1 || step >= stepCount) throw badInput(`step must have a next step: 1 to ${stepCount - 1}; got ${step}.`);
     if (this.engine) throw badInput('funnelDrivers needs the in-process analytics engine; this server answers funnels from ClickHouse (docs/analytics-store.md).');
@@ -399,8 +424,7 @@ export class FunnelService {
     for (const saved of await this.list()) {
       let plan: FunnelPlan;
       try {
-        const definition = saved.definition as unknown as FunnelSpec & { from: string; to: string };
-        plan = planFunnel({ ...definition, from: new Date(definition.from), to: new Date(definition.to) });
+        plan = planFunnel(specOfSaved(saved.definition));
       } catch {
         continue;
       }
@@ -417,8 +441,8 @@ export class FunnelService {
   async runSaved(id: string, from?: Date | null, to?: Date | null, options: FunnelCallOptions = {}): Promise<FunnelResult> {
     const rows: SavedFunnelRow[] = isUuid(id) ? await this.dataSource.query('SELECT id, name, definition, created_at FROM saved_funnels WHERE id = $1', [id]) : [];
     if (rows.length === 0) throw notFound(`No saved funnel has id "${id}"; list them with the funnels query.`);
-    const saved = rows[0].definition as unknown as FunnelSpec & { from: string; to: string };
-    return this.funnel({ ...saved, from: from ?? new Date(saved.from), to: to ?? new Date(saved.to) }, options);
+    const saved = specOfSaved(rows[0].definition);
+    return this.funnel({ ...saved, from: from ?? saved.from, to: to ?? saved.to }, options);
   }
 
   private stepResults(plan: FunnelPlan, report: FunnelReport): FunnelStepResult[] {
@@ -433,6 +457,24 @@ export class FunnelService {
       timeFromPrevious: stepDuration(step.timeFromPrevious),
     }));
   }
+}
+
+/** A saved definition (JSON: instants as ISO text) as a FunnelSpec. */
+function specOfSaved(definition: Record<string, unknown>): FunnelSpec {
+  const saved = definition as unknown as Omit<FunnelSpec, 'from' | 'to' | 'compareTo'> & { from: string; to: string; compareTo?: { from: string; to: string } | null };
+  const compareTo = saved.compareTo ? { from: new Date(saved.compareTo.from), to: new Date(saved.compareTo.to) } : null;
+  return { ...saved, from: new Date(saved.from), to: new Date(saved.to), compareTo };
+}
+
+/** A plan for a query that answers one range: compareTo is refused, with what to do instead. */
+function onlyOneRange(plan: FunnelPlan, query: string): FunnelPlan {
+  if (plan.compareTo !== null) throw badInput(`compareTo applies to the funnel query only; ask ${query} once per range.`);
+  return plan;
+}
+
+/** A breakdown target as the client named it. */
+function targetName(target: FilterTarget): string {
+  return target.on === 'property' ? target.key : target.on === 'itemId' ? 'itemId' : 'item.category';
 }
 
 /** The mirror columns a job reads: its funnel's, and the properties its driver factors read. */

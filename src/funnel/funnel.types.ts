@@ -12,11 +12,12 @@ export enum BreakdownValueType {
   OBJECT = 'object',
   MISSING = 'missing',
   OTHER = 'other',
+  COMBINATION = 'combination',
 }
 registerEnumType(BreakdownValueType, {
   name: 'BreakdownValueType',
   description:
-    'The JSON type of a breakdown group\'s value (STRING … OBJECT; NULL for a property sent as JSON null), MISSING for units whose step-1 event has no value (the key is absent, or no item / no category), OTHER for the groups folded past the limit.',
+    'The JSON type of a breakdown group\'s value (STRING … OBJECT; NULL for a property sent as JSON null), MISSING for units whose step-1 event has no value (the key is absent, or no item / no category), OTHER for the groups folded past the limit, COMBINATION for a group of several breakdown properties (its `parts` give each value).',
 });
 
 @ObjectType({ description: 'Time from the previous step to this one, in seconds, over units that reached this step (percentiles interpolate between ranks).' })
@@ -42,25 +43,43 @@ export class FunnelStepResult {
   @Field({ description: 'The step\'s event type.' })
   type: string;
 
-  @Field(() => Int, { description: 'Units that reached at least this step.' })
+  @Field(() => Int, { description: 'Units that reached at least this step (an optional step: units whose reported chain did it).' })
   count: number;
 
-  @Field(() => Float, { description: 'count / previous step\'s count (1 for step 1 when it has units, 0 when the previous step is empty).' })
+  @Field(() => Float, { description: 'count / previous step\'s count (1 for step 1 when it has units, 0 when the previous step is empty); with optional steps, the nearest earlier required step.' })
   conversionFromPrevious: number;
 
   @Field(() => Float, { description: 'count / step 1\'s count (0 when step 1 is empty).' })
   conversionFromFirst: number;
 
-  @Field(() => Int, { description: 'Units that reached the previous step but not this one (0 for step 1).' })
+  @Field(() => Int, { description: 'Previous step\'s count minus this one\'s (0 for step 1); with optional steps, the nearest earlier required step\'s.' })
   dropOff: number;
 
   @Field(() => StepDuration, { nullable: true, description: 'Null for step 1, or when no unit reached this step.' })
   timeFromPrevious: StepDuration | null;
 }
 
+@ObjectType({ description: 'One breakdown property\'s value in a group (with `breakdowns`, one part per property, in the order given).' })
+export class FunnelBreakdownPart {
+  @Field({ description: 'The breakdown property, as given ("device", "itemId", "item.category").' })
+  property: string;
+
+  @Field({ description: 'As FunnelBreakdownGroup.key for this property alone.' })
+  key: string;
+
+  @Field({ description: 'As FunnelBreakdownGroup.group for this property alone.' })
+  group: string;
+
+  @Field(() => GraphQLJSON, { nullable: true, description: 'The value with its JSON type; null for JSON null and when missing.' })
+  value: unknown;
+
+  @Field(() => BreakdownValueType)
+  valueType: BreakdownValueKind;
+}
+
 @ObjectType({
   description:
-    'The funnel for the units whose step-1 event had one value of the breakdown property. Values keep their JSON type: 10 and "10", true and "true", null and a missing key are different groups.',
+    'The funnel for the units whose step-1 event had one value of the breakdown property (with `breakdowns`, one combination of values of the properties). Values keep their JSON type: 10 and "10", true and "true", null and a missing key are different groups.',
 })
 export class FunnelBreakdownGroup {
   @Field({
@@ -84,6 +103,12 @@ export class FunnelBreakdownGroup {
   @Field({ description: 'True for the group that folds every group past the limit.' })
   isOther: boolean;
 
+  @Field(() => [FunnelBreakdownPart], {
+    description:
+      'Each breakdown property\'s value for this group, in the order the properties were given (one part with `breakdown`; empty for the "other" group). With several properties, `group` joins the parts\' labels with " / ", `key` is the JSON array of their keys, `value` the list of their values and `valueType` COMBINATION.',
+  })
+  parts: FunnelBreakdownPart[];
+
   @Field(() => Int, { description: 'Units in the group (all of them entered the funnel).' })
   totalUnits: number;
 
@@ -91,9 +116,29 @@ export class FunnelBreakdownGroup {
   steps: FunnelStepResult[];
 }
 
+@ObjectType({ description: 'The same funnel over the compareTo range, judged as a funnel of its own over that range.' })
+export class FunnelComparison {
+  @Field(() => DateTimeResolver)
+  from: Date;
+
+  @Field(() => DateTimeResolver)
+  to: Date;
+
+  @Field(() => [FunnelStepResult])
+  steps: FunnelStepResult[];
+
+  @Field(() => Int, { description: 'Units with at least one event in the compareTo range, within the cohort.' })
+  totalUnits: number;
+
+  @Field(() => [FunnelBreakdownGroup], { nullable: true, description: 'As FunnelResult.breakdown, ranked within this range.' })
+  breakdown: FunnelBreakdownGroup[] | null;
+}
+
 @ObjectType()
 export class FunnelResult {
-  @Field(() => [FunnelStepResult])
+  @Field(() => [FunnelStepResult], {
+    description: 'One per step. With optional steps, a step counts the units whose reported chain filled it, and conversionFromPrevious / dropOff compare with the nearest earlier required step.',
+  })
   steps: FunnelStepResult[];
 
   @Field(() => Int, { description: 'Units (users or sessions) with at least one event in [from, to), within the cohort.' })
@@ -101,6 +146,9 @@ export class FunnelResult {
 
   @Field(() => [FunnelBreakdownGroup], { nullable: true, description: 'Present when a breakdown was asked for; ranked by step-1 count, "other" last.' })
   breakdown: FunnelBreakdownGroup[] | null;
+
+  @Field(() => FunnelComparison, { nullable: true, description: 'Present when the input has compareTo: the funnel over that range.' })
+  comparison: FunnelComparison | null;
 }
 
 @ObjectType({ description: 'The whole funnel\'s conversion for units whose step-1 event falls in one period.' })
