@@ -9,6 +9,8 @@ export interface Principal {
   keyId: string;
   name: string;
   role: Role;
+  /** True when the key has a privacy budget: it gets differentially private answers only (docs/privacy.md). */
+  privacyBudget?: boolean;
 }
 
 /**
@@ -96,7 +98,11 @@ export class ApiKeyService {
     if (hit && hit.expires > now) return hit.principal;
     const generation = this.generation;
     const key = await this.repository.findOne({ where: { keyHash: hash, revokedAt: IsNull() } });
-    const principal = key ? { keyId: key.id, name: key.name, role: key.role } : null;
+    let principal: Principal | null = null;
+    if (key) {
+      const budgets: unknown[] = await this.repository.query(`SELECT 1 FROM privacy_budgets WHERE key_id = $1`, [key.id]);
+      principal = { keyId: key.id, name: key.name, role: key.role, privacyBudget: budgets.length > 0 };
+    }
     if (this.cache.size > 10_000) this.cache.clear();
     // A revocation heard while the database answered may have come after that answer: do not keep it.
     if (generation === this.generation) this.cache.set(hash, { principal, expires: now + this.cacheTtlMs });
@@ -131,6 +137,16 @@ export class ApiKeyService {
     // Not awaited: a Redis that hangs must not hold up the revocation, which the 1 s cache bounds anyway.
     void this.revocations?.publish(key.id);
     return key;
+  }
+
+  /**
+   * Tells every API process that a key's standing changed (its privacy budget was set or removed),
+   * so each asks the database at its next request: at once here, through the revocation channel
+   * elsewhere, within the cache lifetime (1 s) at worst.
+   */
+  announceChange(keyId: string): void {
+    this.forget(keyId);
+    void this.revocations?.publish(keyId);
   }
 
   /** Stops listening for revocations (the Redis connections themselves belong to the app). */

@@ -1,5 +1,6 @@
 import { DateTimeResolver } from 'graphql-scalars';
-import { Arg, Authorized, Ctx, Mutation, Query, Resolver } from 'type-graphql';
+import { Arg, Authorized, Ctx, Float, Mutation, Query, Resolver } from 'type-graphql';
+import { EPSILON_ARG, exactKeyEpsilon } from '../privacy/privacy-budget.service';
 import type { Context } from '../context';
 import { EventInput, EventStats, IngestResult } from './event.input';
 
@@ -17,12 +18,18 @@ export class EventResolver {
   }
 
   @Authorized('analyst')
-  @Query(() => EventStats, { description: 'Totals by event type and by UTC day for events with from ≤ timestamp < to.' })
+  @Query(() => EventStats, {
+    description:
+      'Totals by event type and by UTC day for events with from ≤ timestamp < to. For a key with a privacy budget: differentially private counts (see `privacy`), spending `epsilon`.',
+  })
   eventStats(
     @Arg('from', () => DateTimeResolver) from: Date,
     @Arg('to', () => DateTimeResolver) to: Date,
-    @Ctx() { services }: Context,
+    @Arg('epsilon', () => Float, EPSILON_ARG) epsilon: number | null,
+    @Ctx() { services, principal }: Context,
   ): Promise<EventStats> {
+    if (principal?.privacyBudget) return services.privateAnalytics.eventStats(principal.keyId, from, to, epsilon);
+    if (epsilon !== null && epsilon !== undefined) return Promise.reject(exactKeyEpsilon());
     return services.events.stats(from, to);
   }
 }

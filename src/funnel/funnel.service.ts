@@ -129,9 +129,20 @@ export class FunnelService {
     await this.engine?.close();
   }
 
-  async funnel(spec: FunnelSpec, options: FunnelCallOptions = {}): Promise<FunnelResult> {
+  /**
+   * The funnel report. `shape.everyBreakdownGroup` (for differentially private answers,
+   * src/privacy/private-analytics.ts) keeps every breakdown value as a group of its own, past the
+   * limit, so which values are shown never depends on the data; and lets `breakdown.values` through,
+   * which is otherwise refused (BAD_USER_INPUT: only keys with a privacy budget list values).
+   */
+  async funnel(spec: FunnelSpec, options: FunnelCallOptions = {}, shape: { everyBreakdownGroup?: boolean } = {}): Promise<FunnelResult> {
     const budget = this.budget(options);
-    const plan = planFunnel(spec);
+    if (!shape.everyBreakdownGroup && spec.breakdown?.values != null) {
+      throw badInput('breakdown.values is only for keys with a privacy budget; this key sees the top values (breakdown.limit).');
+    }
+    const planned = planFunnel(spec);
+    const plan: FunnelPlan =
+      shape.everyBreakdownGroup && planned.breakdown ? { ...planned, breakdown: { ...planned.breakdown, limit: Number.MAX_SAFE_INTEGER } } : planned;
     const outcome = await this.compute({ kind: 'report', plan }, budget);
     if (outcome.kind !== 'report') throw new Error(`expected a report, got ${outcome.kind}`);
     return {
