@@ -1,6 +1,7 @@
 import { DateTimeResolver } from 'graphql-scalars';
 import { Arg, Authorized, Ctx, Field, Float, ID, Mutation, ObjectType, Query, Resolver, registerEnumType } from 'type-graphql';
 import { badInput } from '../graphql/errors';
+import { checkBudget } from '../privacy/privacy-budget.service';
 import type { Context } from '../context';
 import type { ApiKey } from './api-key.entity';
 
@@ -94,6 +95,7 @@ export class ApiKeyResolver {
     @Ctx() { services }: Context,
   ): Promise<CreatedApiKey> {
     if (privacyBudget !== null && privacyBudget !== undefined && role !== RoleName.ANALYST) throw badInput(`Only analyst keys take a privacy budget; leave privacyBudget out for a ${role} key.`);
+    if (privacyBudget !== null && privacyBudget !== undefined) checkBudget(privacyBudget);
     const { apiKey, secret } = await services.apiKeys.create(role, name);
     if (privacyBudget !== null && privacyBudget !== undefined) await services.privacyBudgets.set(apiKey.id, privacyBudget);
     return { apiKey: toView(apiKey), secret };

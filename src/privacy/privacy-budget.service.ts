@@ -142,7 +142,8 @@ function budgetRemoved(): UserFacingError {
   return new UserFacingError('PRIVACY_RESTRICTED', 'This key\'s privacy budget was removed a moment ago; send the query again for an exact answer.');
 }
 
-function checkBudget(epsilon: number): void {
+/** BAD_USER_INPUT unless `epsilon` is a valid whole budget (0.01–1000). */
+export function checkBudget(epsilon: number): void {
   if (!Number.isFinite(epsilon) || epsilon < MIN_QUERY_EPSILON || epsilon > MAX_BUDGET_EPSILON) {
     throw badInput(`A privacy budget must be from ${MIN_QUERY_EPSILON} to ${MAX_BUDGET_EPSILON} (total epsilon); got ${epsilon}.`);
   }
