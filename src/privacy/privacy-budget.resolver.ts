@@ -11,9 +11,9 @@ export class PrivacyBudgetResolver {
     description: 'A key\'s privacy budget (epsilon, spent, left); null when it has none (exact answers). keyId defaults to the caller\'s key; only admins may name another.',
   })
   privacyBudget(@Arg('keyId', () => ID, { nullable: true }) keyId: string | null, @Ctx() { principal, services }: Context): Promise<PrivacyBudget | null> {
-    const own = principal!.keyId;
-    if (keyId !== null && keyId !== own && principal!.role !== 'admin') return Promise.reject(forbidden('Only an admin key may read another key\'s privacy budget; leave keyId out for your own.'));
-    return services.privacyBudgets.state(keyId ?? own);
+    const asked = keyId ?? principal!.keyId;
+    if (asked !== principal!.keyId && principal!.role !== 'admin') return Promise.reject(forbidden('Only an admin key may read another key\'s privacy budget; leave keyId out for your own.'));
+    return services.privacyBudgets.state(asked);
   }
 
   @Authorized('admin')

@@ -112,12 +112,14 @@ export class PrivacyBudgetService {
    */
   async spend(keyId: string, epsilon: number): Promise<PrivacyBudgetState> {
     const amount = fromMicros(toMicros(epsilon));
-    const [row]: BudgetRow[] = await this.dataSource.query(
+    // TypeORM answers an UPDATE with [rows, affected].
+    const [updated]: [BudgetRow[], number] = await this.dataSource.query(
       `UPDATE privacy_budgets SET spent = spent + $2, queries = queries + 1
        WHERE key_id = $1 AND spent + $2 <= epsilon
        RETURNING key_id, epsilon, spent, queries, reset_at`,
       [keyId, amount],
     );
+    const row = updated[0];
     if (row) return stateOf(row);
     const state = await this.state(keyId);
     if (!state) throw budgetRemoved();
