@@ -21,7 +21,7 @@ export class PrivacyNote {
   @Field(() => Float, { description: 'The Laplace scale b = sensitivity / epsilon.' })
   scale: number;
 
-  @Field(() => Float, { description: 'Standard deviation of the noise on each released count, √2·b, before rounding and clamping; sums of counts (byType, byDay, total) add the variances of their cells.' })
+  @Field(() => Float, { description: 'Standard deviation of the noise on each released count, √2·b, before rounding and clamping; eventStats sums (byType, byDay totals, total) add their cells\' variances: √(cells)·√2·b.' })
   standardError: number;
 
   @Field(() => Int, { nullable: true, description: 'Events counted per user at most (eventStats: each user\'s first ones in the range); null where nothing is clamped.' })
