@@ -97,12 +97,14 @@ export class ApiKeyService {
     const hit = this.cache.get(hash);
     if (hit && hit.expires > now) return hit.principal;
     const generation = this.generation;
-    const key = await this.repository.findOne({ where: { keyHash: hash, revokedAt: IsNull() } });
-    let principal: Principal | null = null;
-    if (key) {
-      const budgets: unknown[] = await this.repository.query(`SELECT 1 FROM privacy_budgets WHERE key_id = $1`, [key.id]);
-      principal = { keyId: key.id, name: key.name, role: key.role, privacyBudget: budgets.length > 0 };
-    }
+    // One round trip: the key and whether it has a privacy budget (docs/privacy.md).
+    const [key]: { id: string; name: string; role: Role; private: boolean }[] = await this.repository.query(
+      `SELECT k.id, k.name, k.role, b.key_id IS NOT NULL AS private
+       FROM api_keys k LEFT JOIN privacy_budgets b ON b.key_id = k.id
+       WHERE k.key_hash = $1 AND k.revoked_at IS NULL`,
+      [hash],
+    );
+    const principal: Principal | null = key ? { keyId: key.id, name: key.name, role: key.role, privacyBudget: key.private } : null;
     if (this.cache.size > 10_000) this.cache.clear();
     // A revocation heard while the database answered may have come after that answer: do not keep it.
     if (generation === this.generation) this.cache.set(hash, { principal, expires: now + this.cacheTtlMs });
