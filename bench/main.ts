@@ -32,6 +32,7 @@ const BENCHMARKS: Record<string, () => Promise<{ run(argv: string[]): Promise<vo
   'session-quality': () => import('./reports/session-quality'),
   'shop-realism': () => import('./reports/shop-realism'),
   'funnel-drivers': () => import('./reports/funnel-drivers'),
+  'dp-error': () => import('./reports/dp-error'),
 };
 
 async function main(): Promise<void> {

@@ -9,13 +9,14 @@ import { FunnelResolver } from './funnel/funnel.resolver';
 import { HealthResolver } from './health/health.resolver';
 import { PredictionResolver } from './predict/prediction.resolver';
 import { ErasureResolver } from './privacy/erasure.resolver';
+import { PrivacyBudgetResolver } from './privacy/privacy-budget.resolver';
 import { RecommendationFeedbackResolver } from './recommend/feedback.resolver';
 import { ModelServingResolver } from './recommend/model-serving.resolver';
 import { RecommendationResolver, RecommendedItemResolver } from './recommend/recommendation.resolver';
 import { TrainingResolver } from './training/training.resolver';
 
 /** Every resolver of the API. A new domain adds its resolver here. */
-const RESOLVERS = [HealthResolver, ApiKeyResolver, EventResolver, CatalogResolver, TrainingResolver, RecommendationResolver, AnomalyResolver, EventStatsAnomalyResolver, FunnelResolver, PredictionResolver, RecommendedItemResolver, RecommendationFeedbackResolver, ModelServingResolver, ErasureResolver] as const;
+const RESOLVERS = [HealthResolver, ApiKeyResolver, EventResolver, CatalogResolver, TrainingResolver, RecommendationResolver, AnomalyResolver, EventStatsAnomalyResolver, FunnelResolver, PredictionResolver, RecommendedItemResolver, RecommendationFeedbackResolver, ModelServingResolver, ErasureResolver, PrivacyBudgetResolver] as const;
 
 let built: Promise<GraphQLSchema> | undefined;
 

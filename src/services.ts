@@ -16,6 +16,8 @@ import { RecommendationSigning } from './recommend/recommendation-secret';
 import { MODEL_KINDS } from './model-kinds';
 import { ErasureService } from './privacy/erasure.service';
 import { ErasureWatch } from './privacy/erasure-watch';
+import { PrivacyBudgetService } from './privacy/privacy-budget.service';
+import { PrivateAnalyticsService } from './privacy/private-analytics';
 import { ModelRegistry } from './training/model-registry';
 import { TrainingQueue } from './training/training.queue';
 import { TrainingService } from './training/training.service';
@@ -40,6 +42,10 @@ export interface Services {
   erasure: ErasureService;
   /** Drops this process's in-memory copies when any process erases a user (started by the app). */
   erasureWatch: ErasureWatch;
+  /** Privacy budgets per key (differential privacy, docs/privacy.md). */
+  privacyBudgets: PrivacyBudgetService;
+  /** Noisy funnels and event stats for keys with a privacy budget. */
+  privateAnalytics: PrivateAnalyticsService;
 }
 
 /** Training as the API (and `funnelcast train`) offers it: the queue on `redis`, the registry of every kind. */
@@ -61,11 +67,13 @@ export function createServices(dataSource: DataSource, redis: Redis, config: Con
     },
     () => recommendations.dropUserData(),
   ]);
+  const events = new EventService(dataSource, { maxBatch: config.maxIngestBatch, maxPropertiesBytes: config.maxEventPropertiesBytes });
+  const privacyBudgets = new PrivacyBudgetService(dataSource);
   return {
     dataSource,
     redis,
     apiKeys: new ApiKeyService(dataSource, { revocations: new KeyRevocations(redis, config.queuePrefix) }),
-    events: new EventService(dataSource, { maxBatch: config.maxIngestBatch, maxPropertiesBytes: config.maxEventPropertiesBytes }),
+    events,
     catalog: new CatalogService(dataSource),
     funnels,
     analytics,
@@ -78,5 +86,7 @@ export function createServices(dataSource: DataSource, redis: Redis, config: Con
     anomalies: new AnomalyService(dataSource, { threshold: config.anomalyThreshold, ingestGuardEventsPerMinute: config.ingestGuardEventsPerMinute }),
     erasure: new ErasureService(dataSource, { tombstoneDays: config.erasureTombstoneDays, afterErasure: () => erasureWatch.caughtUp() }),
     erasureWatch,
+    privacyBudgets,
+    privateAnalytics: new PrivateAnalyticsService(funnels, events, privacyBudgets),
   };
 }

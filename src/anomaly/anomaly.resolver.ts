@@ -50,7 +50,9 @@ export class AnomalyResolver {
 
 @Resolver(() => EventStats)
 export class EventStatsAnomalyResolver {
-  @FieldResolver(() => FlaggedTraffic, { description: 'How much of the range’s traffic comes from users flagged as anomalous.' })
+  // Authorized like eventStats itself, so a key with a privacy budget is refused it (exact counts).
+  @Authorized('analyst')
+  @FieldResolver(() => FlaggedTraffic, { description: 'How much of the range’s traffic comes from users flagged as anomalous. Not for keys with a privacy budget (exact counts).' })
   flagged(@Root() stats: EventStats, @Ctx() { services }: Context): Promise<FlaggedTraffic> {
     return services.anomalies.flaggedTraffic(stats.from, stats.to);
   }

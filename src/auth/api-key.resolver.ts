@@ -1,5 +1,7 @@
 import { DateTimeResolver } from 'graphql-scalars';
-import { Arg, Authorized, Ctx, Field, ID, Mutation, ObjectType, Query, Resolver, registerEnumType } from 'type-graphql';
+import { Arg, Authorized, Ctx, Field, Float, ID, Mutation, ObjectType, Query, Resolver, registerEnumType } from 'type-graphql';
+import { badInput } from '../graphql/errors';
+import { checkBudget } from '../privacy/privacy-budget.service';
 import type { Context } from '../context';
 import type { ApiKey } from './api-key.entity';
 
@@ -85,9 +87,17 @@ export class ApiKeyResolver {
   async createApiKey(
     @Arg('role', () => RoleName) role: RoleName,
     @Arg('name') name: string,
+    @Arg('privacyBudget', () => Float, {
+      nullable: true,
+      description: 'Analyst keys only: a differential privacy budget (total epsilon, 0.01–1000); the key then gets noisy funnels and eventStats only (setPrivacyBudget, docs/privacy.md).',
+    })
+    privacyBudget: number | null,
     @Ctx() { services }: Context,
   ): Promise<CreatedApiKey> {
+    if (privacyBudget !== null && privacyBudget !== undefined && role !== RoleName.ANALYST) throw badInput(`Only analyst keys take a privacy budget; leave privacyBudget out for a ${role} key.`);
+    if (privacyBudget !== null && privacyBudget !== undefined) checkBudget(privacyBudget);
     const { apiKey, secret } = await services.apiKeys.create(role, name);
+    if (privacyBudget !== null && privacyBudget !== undefined) await services.privacyBudgets.set(apiKey.id, privacyBudget);
     return { apiKey: toView(apiKey), secret };
   }
 

@@ -9,6 +9,8 @@ export interface Principal {
   keyId: string;
   name: string;
   role: Role;
+  /** True when the key has a privacy budget: it gets differentially private answers only (docs/privacy.md). */
+  privacyBudget?: boolean;
 }
 
 /**
@@ -95,8 +97,14 @@ export class ApiKeyService {
     const hit = this.cache.get(hash);
     if (hit && hit.expires > now) return hit.principal;
     const generation = this.generation;
-    const key = await this.repository.findOne({ where: { keyHash: hash, revokedAt: IsNull() } });
-    const principal = key ? { keyId: key.id, name: key.name, role: key.role } : null;
+    // One round trip: the key and whether it has a privacy budget (docs/privacy.md).
+    const [key]: { id: string; name: string; role: Role; private: boolean }[] = await this.repository.query(
+      `SELECT k.id, k.name, k.role, b.key_id IS NOT NULL AS private
+       FROM api_keys k LEFT JOIN privacy_budgets b ON b.key_id = k.id
+       WHERE k.key_hash = $1 AND k.revoked_at IS NULL`,
+      [hash],
+    );
+    const principal: Principal | null = key ? { keyId: key.id, name: key.name, role: key.role, privacyBudget: key.private } : null;
     if (this.cache.size > 10_000) this.cache.clear();
     // A revocation heard while the database answered may have come after that answer: do not keep it.
     if (generation === this.generation) this.cache.set(hash, { principal, expires: now + this.cacheTtlMs });
@@ -131,6 +139,16 @@ export class ApiKeyService {
     // Not awaited: a Redis that hangs must not hold up the revocation, which the 1 s cache bounds anyway.
     void this.revocations?.publish(key.id);
     return key;
+  }
+
+  /**
+   * Tells every API process that a key's standing changed (its privacy budget was set or removed),
+   * so each asks the database at its next request: at once here, through the revocation channel
+   * elsewhere, within the cache lifetime (1 s) at worst.
+   */
+  announceChange(keyId: string): void {
+    this.forget(keyId);
+    void this.revocations?.publish(keyId);
   }
 
   /** Stops listening for revocations (the Redis connections themselves belong to the app). */

@@ -3,6 +3,7 @@ import { GraphQLJSON, DateTimeResolver } from 'graphql-scalars';
 import { Field, InputType, Int, ObjectType } from 'type-graphql';
 import { ID_RULE } from '../graphql/input-rules';
 import { EVENT_TYPE_RULE } from './event.types';
+import { PrivacyNote } from '../privacy/privacy.types';
 
 /**
  * An event's time exactly as the client wrote it. Coercion never fails, so one unreadable value
@@ -119,4 +120,11 @@ export class EventStats {
 
   @Field(() => [DailyEventCount])
   byDay: DailyEventCount[];
+
+  @Field(() => PrivacyNote, {
+    nullable: true,
+    description:
+      'Set for keys with a privacy budget: every count is noisy (each user\'s first events only, custom types as "(other)", every UTC day of the range listed); null for exact answers.',
+  })
+  privacy?: PrivacyNote | null;
 }

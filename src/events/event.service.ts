@@ -110,6 +110,34 @@ export class EventService {
     return counted({ accepted, duplicates: eventIds.length - accepted - refused, rejected });
   }
 
+  /**
+   * The counts behind a differentially private `eventStats`, with every user's influence bounded
+   * so one user changes the cells by at most `eventsPerUser` in total (L1), `users` by 1 and
+   * `sessions` by `sessionsPerUser`. Types not in `types` are counted under `otherType`.
+   */
+  async clampedCounts(from: Date, to: Date, bounds: { eventsPerUser: number; sessionsPerUser: number; types: readonly string[]; otherType: string }): Promise<ClampedEventCounts> {
+    if (!(from.getTime() < to.getTime())) throw badInput('`from` must be earlier than `to`');
+    const rows: { day: string; type: string; count: string }[] = await this.dataSource.query(
+      `SELECT to_char(date_trunc('day', ts AT TIME ZONE 'UTC'), 'YYYY-MM-DD') AS day,
+              CASE WHEN type = ANY($4::text[]) THEN type ELSE $5 END AS type, count(*) AS count
+       FROM (SELECT ts, type, row_number() OVER (PARTITION BY user_id ORDER BY ts, id) AS n
+             FROM events WHERE ts >= $1 AND ts < $2) ranked
+       WHERE n <= $3
+       GROUP BY 1, 2`,
+      [from, to, bounds.eventsPerUser, bounds.types, bounds.otherType],
+    );
+    const [people]: { users: string; sessions: string | null }[] = await this.dataSource.query(
+      `SELECT count(*) AS users, sum(least(sessions, $3)) AS sessions
+       FROM (SELECT user_id, count(DISTINCT session_id) AS sessions FROM events WHERE ts >= $1 AND ts < $2 GROUP BY user_id) per_user`,
+      [from, to, bounds.sessionsPerUser],
+    );
+    return {
+      cells: rows.map((row) => ({ day: row.day, type: row.type, count: Number(row.count) })),
+      users: Number(people.users),
+      sessions: Number(people.sessions ?? 0),
+    };
+  }
+
   async stats(from: Date, to: Date): Promise<EventStats> {
     if (!(from.getTime() < to.getTime())) throw badInput('`from` must be earlier than `to`');
     const rows: { day: string; type: string; count: string }[] = await this.dataSource.query(
@@ -149,6 +177,16 @@ export class EventService {
       byDay: [...byDay].map(([day, value]) => ({ day, ...value })),
     };
   }
+}
+
+/** Exact counts with each user's contribution bounded, for differentially private event stats (src/privacy/private-analytics.ts). */
+export interface ClampedEventCounts {
+  /** Events by UTC day (YYYY-MM-DD) and type bucket, counting each user's first `eventsPerUser` events in the range (by time, then id). */
+  cells: { day: string; type: string; count: number }[];
+  /** Users with an event in the range. */
+  users: number;
+  /** Σ over users of min(their sessions in the range, sessionsPerUser); a session is a (user, session id) pair. */
+  sessions: number;
 }
 
 /** Counts a batch's outcome in the ingest metrics (funnelcast_ingest_events_total, …) and hands it back. */

@@ -58,6 +58,8 @@ export interface BreakdownSpec {
   property: string;
   /** Groups kept by name (ranked by units entering the funnel); the rest are folded into "other". */
   limit?: number | null;
+  /** The values to show, for keys with a privacy budget only (src/privacy/private-analytics.ts reads them). */
+  values?: unknown[] | null;
 }
 
 export interface FunnelSpec {

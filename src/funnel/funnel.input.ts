@@ -127,6 +127,13 @@ export class FunnelBreakdownInput {
 
   @Field(() => Int, { nullable: true, description: 'Groups kept, most entered first, ties by key (1–100, default 10); the rest fold into one group (isOther, valueType OTHER).' })
   limit?: number | null;
+
+  @Field(() => [GraphQLJSON], {
+    nullable: true,
+    description:
+      'Keys with a privacy budget must list the values to show (1–100, as JSON values: "mobile", 10, true); every other unit is counted in one "other" group. Which values occur is itself private, so such a key cannot ask for the top values. Other keys must leave it out.',
+  })
+  values?: unknown[] | null;
 }
 
 @InputType({ description: 'A conversion funnel over the events whose step-1 event happens in [from, to). 2 to 32 steps (the engine keeps a step set in a 32-bit mask).' })

@@ -1,5 +1,6 @@
 import { DateTimeResolver } from 'graphql-scalars';
-import { Arg, Authorized, Ctx, ID, Int, Mutation, Query, Resolver } from 'type-graphql';
+import { Arg, Authorized, Ctx, Float, ID, Int, Mutation, Query, Resolver } from 'type-graphql';
+import { EPSILON_ARG, exactKeyEpsilon } from '../privacy/privacy-budget.service';
 import type { Context } from '../context';
 import type { FunnelCallOptions } from './funnel-budget';
 import { FunnelInput, TrendInterval } from './funnel.input';
@@ -18,9 +19,19 @@ function callOptions({ principal, signal }: Context): FunnelCallOptions {
 @Resolver()
 export class FunnelResolver {
   @Authorized('analyst')
-  @Query(() => FunnelResult, { description: 'Step counts, conversion, drop-off and time between steps (ClickHouse windowFunnel semantics), optionally broken down.' })
-  funnel(@Arg('input', () => FunnelInput) input: FunnelInput, @Ctx() context: Context): Promise<FunnelResult> {
-    return context.services.funnels.funnel(input, callOptions(context));
+  @Query(() => FunnelResult, {
+    description:
+      'Step counts, conversion, drop-off and time between steps (ClickHouse windowFunnel semantics), optionally broken down. For a key with a privacy budget: differentially private counts (see `privacy`), spending `epsilon`.',
+  })
+  funnel(
+    @Arg('input', () => FunnelInput) input: FunnelInput,
+    @Arg('epsilon', () => Float, EPSILON_ARG) epsilon: number | null,
+    @Ctx() context: Context,
+  ): Promise<FunnelResult> {
+    const { principal, services } = context;
+    if (principal?.privacyBudget) return services.privateAnalytics.funnel(principal.keyId, input, epsilon, callOptions(context));
+    if (epsilon !== null && epsilon !== undefined) return Promise.reject(exactKeyEpsilon());
+    return services.funnels.funnel(input, callOptions(context));
   }
 
   @Authorized('analyst')

@@ -133,11 +133,20 @@ export class FunnelService {
   /**
    * The funnel report over [from, to), broken down when asked; with `compareTo`, the same funnel
    * over that second range too (`comparison`), each range judged on its own (FUNNEL-SEMANTICS.md,
-   * "Time range"), both under the one time limit.
+   * "Time range"), both under the one time limit. `shape.everyBreakdownGroup` (for differentially
+   * private answers, src/privacy/private-analytics.ts) keeps every breakdown value as a group of its
+   * own, past the limit, so which values are shown never depends on the data; and lets
+   * `breakdown.values` through, which is otherwise refused (BAD_USER_INPUT: only keys with a privacy
+   * budget list values).
    */
-  async funnel(spec: FunnelSpec, options: FunnelCallOptions = {}): Promise<FunnelResult> {
+  async funnel(spec: FunnelSpec, options: FunnelCallOptions = {}, shape: { everyBreakdownGroup?: boolean } = {}): Promise<FunnelResult> {
     const budget = this.budget(options);
-    const plan = planFunnel(spec);
+    if (!shape.everyBreakdownGroup && [spec.breakdown, ...(spec.breakdowns ?? [])].some((breakdown) => breakdown?.values != null)) {
+      throw badInput('breakdown.values is only for keys with a privacy budget; this key sees the top values (breakdown.limit).');
+    }
+    const planned = planFunnel(spec);
+    const plan: FunnelPlan =
+      shape.everyBreakdownGroup && planned.breakdown ? { ...planned, breakdown: { ...planned.breakdown, limit: Number.MAX_SAFE_INTEGER } } : planned;
     const result = await this.reportOf(plan, budget);
     if (plan.compareTo === null) return { ...result, comparison: null };
     const { fromMicros, toMicros } = plan.compareTo;

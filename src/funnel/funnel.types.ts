@@ -2,6 +2,7 @@ import { DateTimeResolver, GraphQLJSON, GraphQLJSONObject } from 'graphql-scalar
 import { Field, Float, ID, Int, ObjectType, registerEnumType } from 'type-graphql';
 import { ConnectionType, totalCountDescription, type PageSize } from '../graphql/connection';
 import type { BreakdownValueKind } from './breakdown-key';
+import { PrivacyNote } from '../privacy/privacy.types';
 
 export enum BreakdownValueType {
   STRING = 'string',
@@ -144,11 +145,17 @@ export class FunnelResult {
   @Field(() => Int, { description: 'Units (users or sessions) with at least one event in [from, to), within the cohort.' })
   totalUnits: number;
 
-  @Field(() => [FunnelBreakdownGroup], { nullable: true, description: 'Present when a breakdown was asked for; ranked by step-1 count, "other" last.' })
+  @Field(() => [FunnelBreakdownGroup], {
+    nullable: true,
+    description: 'Present when a breakdown was asked for; ranked by step-1 count, "other" last. For a key with a privacy budget: the listed breakdown.values in their order, then "other" for every other unit.',
+  })
   breakdown: FunnelBreakdownGroup[] | null;
 
   @Field(() => FunnelComparison, { nullable: true, description: 'Present when the input has compareTo: the funnel over that range.' })
   comparison: FunnelComparison | null;
+
+  @Field(() => PrivacyNote, { nullable: true, description: 'Set for keys with a privacy budget: the counts are noisy and times are withheld (docs/privacy.md); null for exact answers.' })
+  privacy?: PrivacyNote | null;
 }
 
 @ObjectType({ description: 'The whole funnel\'s conversion for units whose step-1 event falls in one period.' })

@@ -31,6 +31,8 @@ export const PUBLIC_ERROR_CODES = new Set([
   'OPERATION_RESOLUTION_FAILURE',
   'FUNNEL_TIMEOUT',
   'CLIENT_CLOSED_REQUEST',
+  'PRIVACY_BUDGET_EXHAUSTED',
+  'PRIVACY_RESTRICTED',
 ]);
 
 /** An expected failure whose message tells the client what to fix. */
