@@ -147,6 +147,23 @@ describe('funnel', () => {
     expect(counts(notPro.steps)).toEqual([3, 2, 0]);
   });
 
+  it('leaves the users the ingest guard marked out with excludeAnomalous', async () => {
+    // Mark alice (→ 3) and frank (cart only: 0, active) as the ingest guard would; without them
+    // view 4 (bob, carol, erin, gina), cart 3 (bob, carol, erin), purchase 1 (carol); 5 users active.
+    const dataSource = t.app.services.dataSource;
+    await dataSource.query(
+      `INSERT INTO suspect_users (user_id, since, peak_events_per_minute) SELECT id, timestamptz '2026-03-01T00:00:00Z', 500 FROM users WHERE external_id IN ('alice', 'frank')`,
+    );
+    try {
+      const result = await funnel({ excludeAnomalous: true });
+      expect(result.totalUnits).toBe(5);
+      expect(counts(result.steps)).toEqual([4, 3, 1]);
+      expect(counts((await funnel({})).steps)).toEqual([5, 4, 2]);
+    } finally {
+      await dataSource.query(`DELETE FROM suspect_users`);
+    }
+  });
+
   it('breaks down by the step-1 event\'s property with top-N and "other"', async () => {
     // desktop: bob 2, erin 2; mobile: alice 3, carol 3; tablet: gina 1 (ties rank by name)
     const result = await funnel({ breakdown: { property: 'device', limit: 2 } });
