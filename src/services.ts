@@ -65,7 +65,7 @@ export function createServices(dataSource: DataSource, redis: Redis, config: Con
     dataSource,
     redis,
     apiKeys: new ApiKeyService(dataSource, { revocations: new KeyRevocations(redis, config.queuePrefix) }),
-    events: new EventService(dataSource, { maxBatch: config.maxIngestBatch, maxPropertiesBytes: config.maxEventPropertiesBytes }),
+    events: new EventService(dataSource, { maxBatch: config.maxIngestBatch, maxPropertiesBytes: config.maxEventPropertiesBytes, statsSource: analytics }),
     catalog: new CatalogService(dataSource),
     funnels,
     analytics,

@@ -16,6 +16,7 @@ import { join } from 'node:path';
 import type { ClickHouseClient } from '../src/analytics/clickhouse-client';
 import { ClickHouseSync, StaleCopyError } from '../src/analytics/clickhouse-sync';
 import { withPgClient } from '../src/db/data-source';
+import { EventService } from '../src/events/event.service';
 import type { FunnelSpec } from '../src/funnel/funnel-definition';
 import { FunnelService } from '../src/funnel/funnel.service';
 import { Rng } from '../src/ml/random';
@@ -105,6 +106,13 @@ function specs(): { name: string; spec: FunnelSpec }[] {
   return list;
 }
 
+/** eventStats ranges: the whole log, one cut at odd minutes across UTC midnights, and one after every event. */
+const STATS_RANGES: [Date, Date][] = [
+  [FROM, TO],
+  [new Date(START + 97 * MINUTE), new Date(START + 2 * 24 * 60 * MINUTE + 13 * MINUTE)],
+  [new Date(TO.getTime() + 86_400_000), new Date(TO.getTime() + 2 * 86_400_000)],
+];
+
 /** Every funnel query on one service (test/support/funnel-answers.ts). */
 const everything = (service: FunnelService): Promise<Record<string, unknown>> => everyFunnelAnswer(service, specs(), { pageSize: 9, maxPages: 3, concurrent: false });
 
@@ -144,8 +152,10 @@ afterAll(async () => {
   if (folder) rmSync(folder, { recursive: true, force: true });
 });
 
-it('answers every funnel query exactly as the in-process engine, before and after new events and deletions', async () => {
+it('answers every funnel query and eventStats exactly as the in-process engine, before and after new events and deletions', async () => {
   const served = t.app.services.funnels;
+  // eventStats as the in-process server counts it: in PostgreSQL.
+  const postgresStats = new EventService(t.app.services.dataSource, { maxBatch: 5000, maxPropertiesBytes: 16_384 });
   expect(served.engine?.description).toMatch(/^clickhouse \(chdb /);
   let compared = 0;
   for (let round = 0; round < 3; round++) {
@@ -170,6 +180,9 @@ it('answers every funnel query exactly as the in-process engine, before and afte
       }
     }
     t.app.services.analytics!.funnels.pushLevels = true;
+    for (const [from, to] of STATS_RANGES) {
+      expect({ round, from, stats: await t.app.services.events.stats(from, to) }).toEqual({ round, from, stats: await postgresStats.stats(from, to) });
+    }
     expect(await storedCount()).toBe(await postgresCount());
   }
   expect(compared).toBe(3 * specs().length * 4 * 2);
@@ -181,6 +194,18 @@ it('answers every funnel query exactly as the in-process engine, before and afte
   const plain = (await served.funnel(specs()[0].spec)).steps;
   expect(plain[2].count).toBeGreaterThan(0);
   expect((await served.funnel(specs().find((s) => s.name.startsWith('filters'))!.spec)).breakdown!.length).toBeGreaterThan(1);
+});
+
+it('counts eventStats in ClickHouse: a row only ClickHouse holds is counted, and its tombstone takes it away', async () => {
+  const day = new Date(Date.UTC(2026, 5, 1));
+  const next = new Date(day.getTime() + 86_400_000);
+  const stats = () => t.app.services.events.stats(day, next);
+  expect((await stats()).total).toBe(0);
+  const row = { id: 990000001, user_id: 1, session_id: 's-only-here', type: 'only_in_clickhouse', item_id: null, ts: (day.getTime() + 3_600_000) * 1000, props: '' };
+  await clickhouse.insert(`${DATABASE}.events`, [{ ...row, version: 1, deleted: 0 }]);
+  expect(await stats()).toMatchObject({ total: 1, distinctUsers: 1, distinctSessions: 1, byType: [{ type: 'only_in_clickhouse', count: 1 }] });
+  await clickhouse.insert(`${DATABASE}.events`, [{ ...row, session_id: null, type: '', version: 2, deleted: 1 }]);
+  expect(await stats()).toMatchObject({ total: 0, distinctUsers: 0, distinctSessions: 0, byType: [], byDay: [] });
 });
 
 it('keeps a unit with a tie in time on the per-unit path, where ClickHouse windowFunnel would order the tie by step (FUNNEL-SEMANTICS.md)', async () => {
