@@ -18,6 +18,7 @@ import { ClickHouseSync, StaleCopyError } from '../src/analytics/clickhouse-sync
 import { withPgClient } from '../src/db/data-source';
 import { EventService } from '../src/events/event.service';
 import type { FunnelSpec } from '../src/funnel/funnel-definition';
+import { encodeFactor } from '../src/funnel/funnel-drivers';
 import { FunnelService } from '../src/funnel/funnel.service';
 import { Rng } from '../src/ml/random';
 import { everyFunnelAnswer } from './support/funnel-answers';
@@ -239,6 +240,26 @@ it('serves a funnel over GraphQL from ClickHouse and shows the engine and its la
   expect(health.data!.health.status).toBe('ok');
   expect(health.data!.health.analytics).toMatchObject({ engine: 'clickhouse', lastError: null });
   expect(health.data!.health.analytics.lagSeconds).toBeGreaterThanOrEqual(0);
+});
+
+it('answers ANALYTICS_UNSUPPORTED, saying how to get an answer, for what ClickHouse cannot answer (conversion drivers)', async () => {
+  const input = { steps: [{ type: 'a' }, { type: 'b' }], conversionWindowSeconds: 3600, from: FROM.toISOString(), to: TO.toISOString() };
+  const drivers = await t.gql('query($input: FunnelInput!) { funnelDrivers(input: $input, step: 1) { positive { label } } }', { input });
+  expect(drivers.data).toBeNull();
+  expect(drivers.errors).toHaveLength(1);
+  expect(drivers.errors![0].extensions).toEqual({ code: 'ANALYTICS_UNSUPPORTED', engine: 'clickhouse' });
+  expect(drivers.errors![0].message).toMatch(/^funnelDrivers cannot be answered from ClickHouse, .*\(FUNNELCAST_ANALYTICS=clickhouse\)\. Use a server with FUNNELCAST_ANALYTICS=inprocess \(docs/);
+  // droppedOff answers, and with a driver factor (a well-formed one: the in-process engine accepts it) says to drop the option.
+  const factor = encodeFactor({ kind: 'eventType', key: 'x', value: 'done', range: null });
+  const spec = { ...input, from: FROM, to: TO };
+  await expect(inProcess.droppedOff(spec, 1, 5, null, {}, factor)).resolves.toMatchObject({ totalCount: expect.any(Number) });
+  const query = 'query($input: FunnelInput!, $factor: String) { droppedOff(input: $input, afterStep: 1, factor: $factor) { totalCount } }';
+  const plain = await t.gql(query, { input });
+  expect(plain.errors).toBeUndefined();
+  expect(plain.data!.droppedOff.totalCount).toBe((await inProcess.droppedOff(spec, 1, 5, null)).totalCount);
+  const withFactor = await t.gql(query, { input, factor });
+  expect(withFactor.errors![0].extensions!.code).toBe('ANALYTICS_UNSUPPORTED');
+  expect(withFactor.errors![0].message).toMatch(/FUNNELCAST_ANALYTICS=inprocess, or drop the `factor` argument/);
 });
 
 describe('the PostgreSQL → ClickHouse sync', () => {
