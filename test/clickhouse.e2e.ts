@@ -22,6 +22,7 @@ import { encodeFactor } from '../src/funnel/funnel-drivers';
 import { FunnelService } from '../src/funnel/funnel.service';
 import { Rng } from '../src/ml/random';
 import { everyFunnelAnswer } from './support/funnel-answers';
+import { parsePrometheus, sampleValue } from './support/prometheus';
 import { startTestApp, TestApp } from './support/app';
 
 const START = Date.UTC(2026, 2, 2, 20);
@@ -260,6 +261,36 @@ it('answers ANALYTICS_UNSUPPORTED, saying how to get an answer, for what ClickHo
   const withFactor = await t.gql(query, { input, factor });
   expect(withFactor.errors![0].extensions!.code).toBe('ANALYTICS_UNSUPPORTED');
   expect(withFactor.errors![0].message).toMatch(/FUNNELCAST_ANALYTICS=inprocess, or drop the `factor` argument/);
+});
+
+it('shows the sync\'s rows, failures and lag, and funnel latency by engine, in /metrics', async () => {
+  const scrape = async () => parsePrometheus(await (await fetch(t.app.server.metricsUrl!)).text());
+  const sync = t.app.services.analytics!.sync;
+  const delta = (after: ReturnType<typeof parsePrometheus>, before: ReturnType<typeof parsePrometheus>, name: string, labels: Record<string, string> = {}) =>
+    (sampleValue(after, name, labels) ?? 0) - (sampleValue(before, name, labels) ?? 0);
+  await sync.catchUp();
+  const before = await scrape();
+  // 40 new events, copied by the catch-up before the served funnel; two of them deleted, copied as 2 tombstones.
+  expect((await t.app.services.events.ingest(randomEvents(21, 40, 21))).accepted).toBe(40);
+  const spec: FunnelSpec = { steps: [{ type: 'a' }, { type: 'b' }], conversionWindowSeconds: 3600, from: FROM, to: TO };
+  expect(await t.app.services.funnels.funnel(spec)).toEqual(await inProcess.funnel(spec));
+  await t.app.services.dataSource.query(`DELETE FROM events WHERE event_id IN ('c21-21-0', 'c21-21-1')`);
+  const catchUpStarted = performance.now();
+  await sync.catchUp();
+  // A catch-up that fails: ClickHouse does not answer.
+  const away = () => Promise.reject(new Error('ClickHouse is away'));
+  const down: ClickHouseClient = { description: 'down', command: away, query: away, insert: away, close: async () => undefined };
+  await expect(new ClickHouseSync(t.app.services.dataSource, down, { database: DATABASE, batchSize: 500 }).catchUp()).rejects.toThrow('ClickHouse is away');
+  const after = await scrape();
+  expect(delta(after, before, 'funnelcast_clickhouse_sync_events_total', { kind: 'event' })).toBe(40);
+  expect(delta(after, before, 'funnelcast_clickhouse_sync_events_total', { kind: 'deletion' })).toBe(2);
+  expect(delta(after, before, 'funnelcast_clickhouse_sync_failures_total')).toBe(1);
+  expect(delta(after, before, 'funnelcast_funnel_query_duration_seconds_count', { query: 'report', outcome: 'ok', engine: 'clickhouse' })).toBe(1);
+  expect(delta(after, before, 'funnelcast_funnel_query_duration_seconds_count', { query: 'report', outcome: 'ok', engine: 'inprocess' })).toBe(1);
+  // The lag is the age of the last complete catch-up's snapshot: taken after catchUpStarted.
+  const lag = sampleValue(after, 'funnelcast_clickhouse_sync_lag_seconds');
+  expect(lag).toBeGreaterThanOrEqual(0);
+  expect(lag).toBeLessThanOrEqual((performance.now() - catchUpStarted) / 1000 + 0.01);
 });
 
 describe('the PostgreSQL → ClickHouse sync', () => {

@@ -322,7 +322,7 @@ export class FunnelService {
     return budget;
   }
 
-  /** Times `computeUntimed` into funnelcast_funnel_query_duration_seconds. */
+  /** Times `computeUntimed` into funnelcast_funnel_query_duration_seconds, labelled with the engine that answered. */
   private async compute(job: FunnelJob, budget: FunnelBudget): Promise<FunnelOutcome> {
     const started = performance.now();
     let outcome = 'error';
@@ -331,7 +331,7 @@ export class FunnelService {
       outcome = 'ok';
       return result;
     } finally {
-      metrics().funnelQueryDuration.observe({ query: job.kind, outcome }, secondsSince(started));
+      metrics().funnelQueryDuration.observe({ query: job.kind, outcome, engine: this.engine ? 'clickhouse' : 'inprocess' }, secondsSince(started));
     }
   }
 
