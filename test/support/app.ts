@@ -23,6 +23,11 @@ export interface TestApp {
   gql<T = Record<string, any>>(query: string, variables?: Record<string, unknown>, key?: string | null): Promise<GraphQLResponse<T>>;
   /** Create a key of the given role through the API. */
   createKey(role: 'admin' | 'analyst' | 'server' | 'client', name?: string): Promise<string>;
+  /**
+   * Stops the app and starts it again on the same database, with `env` over the first start's
+   * settings (an operator's restart with new settings); `app` and `url` are the new process's after.
+   */
+  restart(env: Record<string, string>): Promise<void>;
   stop(): Promise<void>;
 }
 
@@ -108,7 +113,7 @@ export async function startTestApp(label: string, env: Record<string, string> = 
   const db = await createTestDatabase(label);
   const store = testAnalytics() === 'clickhouse' && env.FUNNELCAST_ANALYTICS === undefined ? testClickHouseStore(label) : null;
   const adminKey = `test-admin-${randomBytes(12).toString('hex')}`;
-  const config = loadConfig({
+  const settings = {
     ...process.env,
     LOG_LEVEL: process.env.LOG_LEVEL ?? 'silent',
     HOST: '127.0.0.1',
@@ -125,7 +130,8 @@ export async function startTestApp(label: string, env: Record<string, string> = 
     FUNNELCAST_METRICS_PORT: '0',
     ...store?.env,
     ...env,
-  });
+  };
+  const config = loadConfig(settings);
   await db.dataSource.destroy(); // the app opens its own pool
   let app: App;
   try {
@@ -134,7 +140,7 @@ export async function startTestApp(label: string, env: Record<string, string> = 
     await store?.release();
     throw error;
   }
-  const url = app.server.url;
+  let url = app.server.url;
 
   async function gql<T>(query: string, variables?: Record<string, unknown>, key: string | null = adminKey): Promise<GraphQLResponse<T>> {
     const response = await fetch(url, {
@@ -147,11 +153,20 @@ export async function startTestApp(label: string, env: Record<string, string> = 
   }
 
   return {
-    app,
+    get app() {
+      return app;
+    },
     db,
-    url,
+    get url() {
+      return url;
+    },
     adminKey,
     gql,
+    async restart(more) {
+      await app.stop();
+      app = await startApp({ ...loadConfig({ ...settings, ...more }), databaseUrl: db.url }, { port: 0, requestLog: options.requestLog });
+      url = app.server.url;
+    },
     async createKey(role, name = `${role} key`) {
       const result = await gql<{ createApiKey: { secret: string } }>(
         'mutation($role: Role!, $name: String!) { createApiKey(role: $role, name: $name) { secret } }',
