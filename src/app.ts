@@ -39,11 +39,12 @@ export async function startApp(config: Config & { databaseUrl: string }, options
     (runtime) => log.info({ backend: runtime.backend.name }, 'TensorFlow.js backend ready'),
     (error: unknown) => log.warn({ err: error }, 'no TensorFlow.js backend could be loaded; predictions will fail until one can'),
   );
-  // Read at every scrape: the queue's depths from Redis, the funnel mirror's size and lag.
+  // Read at every scrape: the queue's depths from Redis, the funnel mirror's size and lag, the ClickHouse sync's lag.
   const processMetrics = metrics();
   const metricSources = [
     processMetrics.addQueueSource({ queue: TRAINING_QUEUE, jobCounts: () => services.training.queue.jobCounts() }),
     processMetrics.addMirrorSource(services.funnels.mirror),
+    ...(services.analytics ? [processMetrics.addClickHouseSyncSource(services.analytics.sync)] : []),
   ];
   // Erasures by any process reach this one's memory within FUNNELCAST_ERASURE_POLL_MS.
   await services.erasureWatch.start(config.erasurePollMs);

@@ -67,7 +67,7 @@ export function createServices(dataSource: DataSource, redis: Redis, config: Con
     },
     () => recommendations.dropUserData(),
   ]);
-  const events = new EventService(dataSource, { maxBatch: config.maxIngestBatch, maxPropertiesBytes: config.maxEventPropertiesBytes });
+  const events = new EventService(dataSource, { maxBatch: config.maxIngestBatch, maxPropertiesBytes: config.maxEventPropertiesBytes, statsSource: analytics });
   const privacyBudgets = new PrivacyBudgetService(dataSource);
   return {
     dataSource,

@@ -16,10 +16,13 @@ import { join } from 'node:path';
 import type { ClickHouseClient } from '../src/analytics/clickhouse-client';
 import { ClickHouseSync, StaleCopyError } from '../src/analytics/clickhouse-sync';
 import { withPgClient } from '../src/db/data-source';
+import { EventService } from '../src/events/event.service';
 import type { FunnelSpec } from '../src/funnel/funnel-definition';
+import { encodeFactor } from '../src/funnel/funnel-drivers';
 import { FunnelService } from '../src/funnel/funnel.service';
 import { Rng } from '../src/ml/random';
 import { everyFunnelAnswer } from './support/funnel-answers';
+import { parsePrometheus, sampleValue } from './support/prometheus';
 import { startTestApp, TestApp } from './support/app';
 
 const START = Date.UTC(2026, 2, 2, 20);
@@ -121,6 +124,13 @@ function specs(): { name: string; spec: FunnelSpec }[] {
   return list;
 }
 
+/** eventStats ranges: the whole log, one cut at odd minutes across UTC midnights, and one after every event. */
+const STATS_RANGES: [Date, Date][] = [
+  [FROM, TO],
+  [new Date(START + 97 * MINUTE), new Date(START + 2 * 24 * 60 * MINUTE + 13 * MINUTE)],
+  [new Date(TO.getTime() + 86_400_000), new Date(TO.getTime() + 2 * 86_400_000)],
+];
+
 /** Every funnel query on one service (test/support/funnel-answers.ts). */
 const everything = (service: FunnelService): Promise<Record<string, unknown>> => everyFunnelAnswer(service, specs(), { pageSize: 9, maxPages: 3, concurrent: false });
 
@@ -160,8 +170,10 @@ afterAll(async () => {
   if (folder) rmSync(folder, { recursive: true, force: true });
 });
 
-it('answers every funnel query exactly as the in-process engine, before and after new events and deletions', async () => {
+it('answers every funnel query and eventStats exactly as the in-process engine, before and after new events and deletions', async () => {
   const served = t.app.services.funnels;
+  // eventStats as the in-process server counts it: in PostgreSQL.
+  const postgresStats = new EventService(t.app.services.dataSource, { maxBatch: 5000, maxPropertiesBytes: 16_384 });
   expect(served.engine?.description).toMatch(/^clickhouse \(chdb /);
   let compared = 0;
   for (let round = 0; round < 3; round++) {
@@ -186,6 +198,9 @@ it('answers every funnel query exactly as the in-process engine, before and afte
       }
     }
     t.app.services.analytics!.funnels.pushLevels = true;
+    for (const [from, to] of STATS_RANGES) {
+      expect({ round, from, stats: await t.app.services.events.stats(from, to) }).toEqual({ round, from, stats: await postgresStats.stats(from, to) });
+    }
     expect(await storedCount()).toBe(await postgresCount());
   }
   expect(compared).toBe(3 * specs().length * 4 * 2);
@@ -197,6 +212,18 @@ it('answers every funnel query exactly as the in-process engine, before and afte
   const plain = (await served.funnel(specs()[0].spec)).steps;
   expect(plain[2].count).toBeGreaterThan(0);
   expect((await served.funnel(specs().find((s) => s.name.startsWith('filters'))!.spec)).breakdown!.length).toBeGreaterThan(1);
+});
+
+it('counts eventStats in ClickHouse: a row only ClickHouse holds is counted, and its tombstone takes it away', async () => {
+  const day = new Date(Date.UTC(2026, 5, 1));
+  const next = new Date(day.getTime() + 86_400_000);
+  const stats = () => t.app.services.events.stats(day, next);
+  expect((await stats()).total).toBe(0);
+  const row = { id: 990000001, user_id: 1, session_id: 's-only-here', type: 'only_in_clickhouse', item_id: null, ts: (day.getTime() + 3_600_000) * 1000, props: '' };
+  await clickhouse.insert(`${DATABASE}.events`, [{ ...row, version: 1, deleted: 0 }]);
+  expect(await stats()).toMatchObject({ total: 1, distinctUsers: 1, distinctSessions: 1, byType: [{ type: 'only_in_clickhouse', count: 1 }] });
+  await clickhouse.insert(`${DATABASE}.events`, [{ ...row, session_id: null, type: '', version: 2, deleted: 1 }]);
+  expect(await stats()).toMatchObject({ total: 0, distinctUsers: 0, distinctSessions: 0, byType: [], byDay: [] });
 });
 
 it('keeps a unit with a tie in time on the per-unit path, where ClickHouse windowFunnel would order the tie by step (FUNNEL-SEMANTICS.md)', async () => {
@@ -230,6 +257,56 @@ it('serves a funnel over GraphQL from ClickHouse and shows the engine and its la
   expect(health.data!.health.status).toBe('ok');
   expect(health.data!.health.analytics).toMatchObject({ engine: 'clickhouse', lastError: null });
   expect(health.data!.health.analytics.lagSeconds).toBeGreaterThanOrEqual(0);
+});
+
+it('answers ANALYTICS_UNSUPPORTED, saying how to get an answer, for what ClickHouse cannot answer (conversion drivers)', async () => {
+  const input = { steps: [{ type: 'a' }, { type: 'b' }], conversionWindowSeconds: 3600, from: FROM.toISOString(), to: TO.toISOString() };
+  const drivers = await t.gql('query($input: FunnelInput!) { funnelDrivers(input: $input, step: 1) { positive { label } } }', { input });
+  expect(drivers.data).toBeNull();
+  expect(drivers.errors).toHaveLength(1);
+  expect(drivers.errors![0].extensions).toEqual({ code: 'ANALYTICS_UNSUPPORTED', engine: 'clickhouse' });
+  expect(drivers.errors![0].message).toMatch(/^funnelDrivers cannot be answered from ClickHouse, .*\(FUNNELCAST_ANALYTICS=clickhouse\)\. Use a server with FUNNELCAST_ANALYTICS=inprocess \(docs/);
+  // droppedOff answers, and with a driver factor (a well-formed one: the in-process engine accepts it) says to drop the option.
+  const factor = encodeFactor({ kind: 'eventType', key: 'x', value: 'done', range: null });
+  const spec = { ...input, from: FROM, to: TO };
+  await expect(inProcess.droppedOff(spec, 1, 5, null, {}, factor)).resolves.toMatchObject({ totalCount: expect.any(Number) });
+  const query = 'query($input: FunnelInput!, $factor: String) { droppedOff(input: $input, afterStep: 1, factor: $factor) { totalCount } }';
+  const plain = await t.gql(query, { input });
+  expect(plain.errors).toBeUndefined();
+  expect(plain.data!.droppedOff.totalCount).toBe((await inProcess.droppedOff(spec, 1, 5, null)).totalCount);
+  const withFactor = await t.gql(query, { input, factor });
+  expect(withFactor.errors![0].extensions!.code).toBe('ANALYTICS_UNSUPPORTED');
+  expect(withFactor.errors![0].message).toMatch(/FUNNELCAST_ANALYTICS=inprocess, or drop the `factor` argument/);
+});
+
+it('shows the sync\'s rows, failures and lag, and funnel latency by engine, in /metrics', async () => {
+  const scrape = async () => parsePrometheus(await (await fetch(t.app.server.metricsUrl!)).text());
+  const sync = t.app.services.analytics!.sync;
+  const delta = (after: ReturnType<typeof parsePrometheus>, before: ReturnType<typeof parsePrometheus>, name: string, labels: Record<string, string> = {}) =>
+    (sampleValue(after, name, labels) ?? 0) - (sampleValue(before, name, labels) ?? 0);
+  await sync.catchUp();
+  const before = await scrape();
+  // 40 new events, copied by the catch-up before the served funnel; two of them deleted, copied as 2 tombstones.
+  expect((await t.app.services.events.ingest(randomEvents(21, 40, 21))).accepted).toBe(40);
+  const spec: FunnelSpec = { steps: [{ type: 'a' }, { type: 'b' }], conversionWindowSeconds: 3600, from: FROM, to: TO };
+  expect(await t.app.services.funnels.funnel(spec)).toEqual(await inProcess.funnel(spec));
+  await t.app.services.dataSource.query(`DELETE FROM events WHERE event_id IN ('c21-21-0', 'c21-21-1')`);
+  const catchUpStarted = performance.now();
+  await sync.catchUp();
+  // A catch-up that fails: ClickHouse does not answer.
+  const away = () => Promise.reject(new Error('ClickHouse is away'));
+  const down: ClickHouseClient = { description: 'down', command: away, query: away, insert: away, close: async () => undefined };
+  await expect(new ClickHouseSync(t.app.services.dataSource, down, { database: DATABASE, batchSize: 500 }).catchUp()).rejects.toThrow('ClickHouse is away');
+  const after = await scrape();
+  expect(delta(after, before, 'funnelcast_clickhouse_sync_events_total', { kind: 'event' })).toBe(40);
+  expect(delta(after, before, 'funnelcast_clickhouse_sync_events_total', { kind: 'deletion' })).toBe(2);
+  expect(delta(after, before, 'funnelcast_clickhouse_sync_failures_total')).toBe(1);
+  expect(delta(after, before, 'funnelcast_funnel_query_duration_seconds_count', { query: 'report', outcome: 'ok', engine: 'clickhouse' })).toBe(1);
+  expect(delta(after, before, 'funnelcast_funnel_query_duration_seconds_count', { query: 'report', outcome: 'ok', engine: 'inprocess' })).toBe(1);
+  // The lag is the age of the last complete catch-up's snapshot: taken after catchUpStarted.
+  const lag = sampleValue(after, 'funnelcast_clickhouse_sync_lag_seconds');
+  expect(lag).toBeGreaterThanOrEqual(0);
+  expect(lag).toBeLessThanOrEqual((performance.now() - catchUpStarted) / 1000 + 0.01);
 });
 
 describe('the PostgreSQL → ClickHouse sync', () => {

@@ -8,9 +8,11 @@ import type { Config } from '../config';
 import type { FunnelBudget } from '../funnel/funnel-budget';
 import type { FunnelJob, FunnelOutcome } from '../funnel/funnel-jobs';
 import type { FunnelEngine } from '../funnel/funnel.service';
+import type { EventCounts, EventCountsSource } from '../events/event.service';
 import { ClickHouseClient, clickhouseClientOf } from './clickhouse-client';
 import { ClickHouseFunnels } from './clickhouse-funnels';
 import { ClickHouseSync } from './clickhouse-sync';
+import { tableName } from './clickhouse-schema';
 
 /** What health shows about the analytics store. */
 export interface AnalyticsHealth {
@@ -38,15 +40,18 @@ export interface ClickHouseAnalyticsOptions {
   pushLevels?: boolean;
 }
 
-export class ClickHouseAnalytics implements FunnelEngine {
+export class ClickHouseAnalytics implements FunnelEngine, EventCountsSource {
   readonly sync: ClickHouseSync;
   readonly funnels: ClickHouseFunnels;
+
+  private readonly database: string;
 
   constructor(
     dataSource: DataSource,
     readonly client: ClickHouseClient,
     options: ClickHouseAnalyticsOptions,
   ) {
+    this.database = options.database;
     this.sync = new ClickHouseSync(dataSource, client, { database: options.database, batchSize: options.batchSize, deletionLogDays: options.deletionLogDays });
     this.funnels = new ClickHouseFunnels(dataSource, client, this.sync, options.database);
     this.funnels.pushLevels = options.pushLevels ?? true;
@@ -67,6 +72,34 @@ export class ClickHouseAnalytics implements FunnelEngine {
 
   compute(job: FunnelJob, budget: FunnelBudget): Promise<FunnelOutcome> {
     return this.funnels.compute(job, budget);
+  }
+
+  /**
+   * eventStats' counts from ClickHouse's copy of `events` (caught up first, as before a funnel, so
+   * every event committed before the call counts): per UTC day and type, distinct users, and
+   * distinct (user, session id) pairs. `FINAL` counts an event copied twice once and drops deleted
+   * ones, so the numbers are PostgreSQL's.
+   */
+  async eventCounts(from: Date, to: Date): Promise<EventCounts> {
+    await this.sync.catchUp();
+    const events = tableName(this.database, 'events');
+    // Whole microseconds, as `ts` is stored; the half-open range as in PostgreSQL.
+    const range = `ts >= ${from.getTime() * 1000} AND ts < ${to.getTime() * 1000}`;
+    const [byDayType, [distinct]] = await Promise.all([
+      this.client.query<{ day: string; type: string; count: number }>(
+        `SELECT formatDateTime(fromUnixTimestamp64Micro(ts, 'UTC'), '%Y-%m-%d') AS day, type, count() AS count
+         FROM ${events} FINAL WHERE ${range} GROUP BY day, type`,
+      ),
+      this.client.query<{ users: number; sessions: number }>(
+        `SELECT uniqExact(user_id) AS users, uniqExactIf((user_id, assumeNotNull(session_id)), session_id IS NOT NULL) AS sessions
+         FROM ${events} FINAL WHERE ${range}`,
+      ),
+    ]);
+    return {
+      byDayType: byDayType.map((row) => ({ day: row.day, type: row.type, count: Number(row.count) })),
+      distinctUsers: Number(distinct?.users ?? 0),
+      distinctSessions: Number(distinct?.sessions ?? 0),
+    };
   }
 
   async warmUp(): Promise<number> {

@@ -29,6 +29,7 @@ import { engineFor, FunnelEngine, needsOf, optionalStepsOf } from '../funnel/fun
 import { ControlledFunnel } from '../funnel/controlled-funnel';
 import type { FilterTarget } from '../funnel/step-filter';
 import { compileStepMask, FunnelEventRow } from '../funnel/step-filter';
+import { analyticsUnsupported } from '../graphql/errors';
 import { ownValue } from '../own-property';
 import type { ClickHouseClient } from './clickhouse-client';
 import { sqlString } from './clickhouse-client';
@@ -224,11 +225,11 @@ export class ClickHouseFunnels {
       case 'timeToConvert':
         return timeToConvertOutcome(evaluate(engine, units, plan.fromMicros, plan.toMicros, true, optional), job);
       case 'droppedOff':
-        if (job.factor) throw new Error('Driver factors are computed by the in-process engine only.');
+        if (job.factor) throw analyticsUnsupported('droppedOff with a driver `factor`', 'drop the `factor` argument to list every unit that dropped off');
         return droppedOff(units, evaluate(engine, units, plan.fromMicros, plan.toMicros, true, optional), job.afterStep, job.first, job.cursor);
       case 'drivers':
         // The service refuses drivers on ClickHouse before any work (FunnelService.drivers).
-        throw new Error('Conversion drivers are computed by the in-process engine only.');
+        throw analyticsUnsupported('funnelDrivers');
     }
   }
 

@@ -14,7 +14,10 @@
  * Deletes: `event_deletions` (filled by a trigger on `events` that `ensureDeletionLog` installs
  * before the first copy; migration 1765400000016) is read the same way, and each deleted event gets
  * a tombstone row (higher version, deleted = 1). TRUNCATE fires no row trigger: after one, empty the
- * ClickHouse table too (docs/analytics-store.md). Rows older than `deletionLogDays` are pruned (by
+ * ClickHouse table too (docs/analytics-store.md).
+ *
+ * Metrics: funnelcast_clickhouse_sync_events_total and _failures_total are counted here; the
+ * app reads `status.syncedAt` for funnelcast_clickhouse_sync_lag_seconds at scrape time. Rows older than `deletionLogDays` are pruned (by
  * the first catch-up of an instance, then at most hourly), so the log stays small; a copy whose last catch-up is older than that could have
  * missed deletions, and refuses to go on (`StaleCopyError`) until it is copied afresh.
  */
@@ -22,6 +25,7 @@ import type { DataSource } from 'typeorm';
 import { withPgClient } from '../db/data-source';
 import { notVisibleIn, parseSnapshot } from '../funnel/event-mirror';
 import { logger } from '../logger';
+import { metrics } from '../metrics/metrics';
 import type { ClickHouseClient } from './clickhouse-client';
 import { sqlString } from './clickhouse-client';
 import { DELETION_VERSION, ensureClickHouseSchema, EVENT_VERSION, tableName } from './clickhouse-schema';
@@ -135,6 +139,7 @@ export class ClickHouseSync {
         } catch (error) {
           this.state.lastError = error instanceof Error ? error.message : String(error);
           this.state.lastErrorAt = new Date();
+          metrics().clickhouseSyncFailures.inc();
           throw error;
         }
       });
@@ -220,6 +225,7 @@ export class ClickHouseSync {
           );
           copied.events += page.rows.length;
           this.state.eventsCopied += page.rows.length;
+          metrics().clickhouseSyncEvents.inc({ kind: 'event' }, page.rows.length);
           this.options.onBatch?.({ ...copied });
           after = page.rows[page.rows.length - 1].id;
           if (page.rows.length < batchSize) break;
@@ -250,6 +256,7 @@ export class ClickHouseSync {
             );
             copied.deletions += page.rows.length;
             this.state.deletionsCopied += page.rows.length;
+            metrics().clickhouseSyncEvents.inc({ kind: 'deletion' }, page.rows.length);
             this.options.onBatch?.({ ...copied });
             offset += page.rows.length;
             if (page.rows.length < batchSize) break;

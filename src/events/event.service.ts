@@ -10,6 +10,26 @@ export type { IncomingEvent } from './event-checks';
 export interface IngestOptions {
   maxBatch: number;
   maxPropertiesBytes: number;
+  /** Where eventStats counts events when not in PostgreSQL: ClickHouse under FUNNELCAST_ANALYTICS=clickhouse. */
+  statsSource?: EventCountsSource | null;
+}
+
+/**
+ * The counts behind eventStats for events with from ≤ ts < to: events per (UTC day, type), distinct
+ * users, and distinct sessions, a session being a (user, session id) pair, events without a
+ * session id in none (docs/data-model.md). Rows come in any order.
+ */
+export interface EventCounts {
+  /** `day` is the UTC date, YYYY-MM-DD; `count` ≥ 1. */
+  byDayType: { day: string; type: string; count: number }[];
+  distinctUsers: number;
+  distinctSessions: number;
+}
+
+/** A store that counts events for eventStats instead of PostgreSQL (src/analytics/clickhouse-analytics.ts). */
+export interface EventCountsSource {
+  /** The counts of every event committed before the call, with from ≤ ts < to (from < to, checked by the caller). */
+  eventCounts(from: Date, to: Date): Promise<EventCounts>;
 }
 
 /**
@@ -138,12 +158,23 @@ export class EventService {
     };
   }
 
+  /**
+   * Totals by event type and by UTC day for events with from ≤ ts < to, with distinct users and
+   * sessions; from ClickHouse when the server answers analyses from it (the same numbers: it holds
+   * a copy of `events`, caught up before the count), else from PostgreSQL. BAD_USER_INPUT unless
+   * from < to.
+   */
   async stats(from: Date, to: Date): Promise<EventStats> {
     if (!(from.getTime() < to.getTime())) throw badInput('`from` must be earlier than `to`');
+    const counts = this.options.statsSource ? await this.options.statsSource.eventCounts(from, to) : await this.postgresCounts(from, to);
+    return eventStatsOf(from, to, counts);
+  }
+
+  private async postgresCounts(from: Date, to: Date): Promise<EventCounts> {
     const rows: { day: string; type: string; count: string }[] = await this.dataSource.query(
       `SELECT to_char(date_trunc('day', ts AT TIME ZONE 'UTC'), 'YYYY-MM-DD') AS day, type, count(*) AS count
        FROM events WHERE ts >= $1 AND ts < $2
-       GROUP BY 1, 2 ORDER BY 1, 2`,
+       GROUP BY 1, 2`,
       [from, to],
     );
     // A session is a (user, session id) pair, as in funnels counted by session (docs/data-model.md):
@@ -155,26 +186,10 @@ export class EventService {
        FROM (SELECT DISTINCT user_id, session_id FROM events WHERE ts >= $1 AND ts < $2) pairs`,
       [from, to],
     );
-    const byType = new Map<string, number>();
-    const byDay = new Map<string, { total: number; byType: { type: string; count: number }[] }>();
-    let total = 0;
-    for (const row of rows) {
-      const count = Number(row.count);
-      total += count;
-      byType.set(row.type, (byType.get(row.type) ?? 0) + count);
-      const day = byDay.get(row.day) ?? { total: 0, byType: [] };
-      day.total += count;
-      day.byType.push({ type: row.type, count });
-      byDay.set(row.day, day);
-    }
     return {
-      from,
-      to,
-      total,
+      byDayType: rows.map((row) => ({ day: row.day, type: row.type, count: Number(row.count) })),
       distinctUsers: Number(distinct.users),
       distinctSessions: Number(distinct.sessions),
-      byType: [...byType].map(([type, count]) => ({ type, count })).sort((a, b) => b.count - a.count || a.type.localeCompare(b.type)),
-      byDay: [...byDay].map(([day, value]) => ({ day, ...value })),
     };
   }
 }
@@ -187,6 +202,37 @@ export interface ClampedEventCounts {
   users: number;
   /** Σ over users of min(their sessions in the range, sessionsPerUser); a session is a (user, session id) pair. */
   sessions: number;
+}
+
+/** Code-unit order (the C collation's for these ASCII strings), the same whichever store counted. */
+const byCodeUnits = (a: string, b: string): number => (a < b ? -1 : a > b ? 1 : 0);
+
+/**
+ * eventStats from its counts: days in date order, each day's types in code-unit order; the
+ * overall byType by count, descending, then type.
+ */
+export function eventStatsOf(from: Date, to: Date, counts: EventCounts): EventStats {
+  const rows = [...counts.byDayType].sort((a, b) => byCodeUnits(a.day, b.day) || byCodeUnits(a.type, b.type));
+  const byType = new Map<string, number>();
+  const byDay = new Map<string, { total: number; byType: { type: string; count: number }[] }>();
+  let total = 0;
+  for (const row of rows) {
+    total += row.count;
+    byType.set(row.type, (byType.get(row.type) ?? 0) + row.count);
+    const day = byDay.get(row.day) ?? { total: 0, byType: [] };
+    day.total += row.count;
+    day.byType.push({ type: row.type, count: row.count });
+    byDay.set(row.day, day);
+  }
+  return {
+    from,
+    to,
+    total,
+    distinctUsers: counts.distinctUsers,
+    distinctSessions: counts.distinctSessions,
+    byType: [...byType].map(([type, count]) => ({ type, count })).sort((a, b) => b.count - a.count || a.type.localeCompare(b.type)),
+    byDay: [...byDay].map(([day, value]) => ({ day, ...value })),
+  };
 }
 
 /** Counts a batch's outcome in the ingest metrics (funnelcast_ingest_events_total, …) and hands it back. */

@@ -2,7 +2,7 @@ import type { DataSource } from 'typeorm';
 import { config } from '../config';
 import { checkFirst, connectionOfEdges } from '../graphql/connection';
 import { cursorCodec } from '../graphql/cursor';
-import { badInput, notFound } from '../graphql/errors';
+import { analyticsUnsupported, badInput, notFound } from '../graphql/errors';
 import { groupValueOf, partKeysOf } from './breakdown-key';
 import type { FilterTarget } from './step-filter';
 import { EventMirror } from './event-mirror';
@@ -232,7 +232,8 @@ export class FunnelService {
    * cursor `after`, with `totalCount` over every page. Order: user (dense id, i.e. first seen),
    * then session id; the cursor names the last unit shown, so pages stay stable while new events
    * arrive (a unit that converts meanwhile simply leaves the list). BAD_USER_INPUT for a step
-   * out of range, `first` out of range or a cursor that is not this list's.
+   * out of range, `first` out of range or a cursor that is not this list's; ANALYTICS_UNSUPPORTED
+   * for a driver `factor` on a server whose funnels run on ClickHouse.
    */
   async droppedOff(
     spec: FunnelSpec,
@@ -254,7 +255,7 @@ export class FunnelService {
     if (factorCode !== undefined && factorCode !== null) {
       const decoded = decodeFactor(factorCode);
       if (decoded === null) throw badInput('factor is not a driver factor; take it from a funnelDrivers answer (droppedOff.factor).');
-      if (this.engine) throw badInput('Driver factors need the in-process analytics engine; this server answers funnels from ClickHouse.');
+      if (this.engine) throw analyticsUnsupported('droppedOff with a driver `factor`', 'drop the `factor` argument to list every unit that dropped off');
       factor = { factor: decoded, sources: await this.driverSources(afterStep, decoded.kind === 'stepProperty' ? [decoded.key] : [], decoded.kind === 'userProperty' ? [decoded.key] : [], true, true) };
     }
     const outcome = await this.compute({ kind: 'droppedOff', plan, afterStep, first, cursor, factor }, budget);
@@ -276,8 +277,8 @@ export class FunnelService {
    * units whose reported chain reached `step`, the factors associated with going on versus dropping
    * off, each with its 2×2 table, odds ratio (95 % interval), Fisher p-value and Benjamini–Hochberg
    * q-value over every factor tested, and the droppedOff arguments that list its units that dropped
-   * off. BAD_USER_INPUT for a step that has no next step, options out of range, or a server whose
-   * funnels run on ClickHouse (drivers read every event type, which its funnel path does not load).
+   * off. BAD_USER_INPUT for a step that has no next step or options out of range; ANALYTICS_UNSUPPORTED
+   * on a server whose funnels run on ClickHouse (drivers read every event type, which its funnel path does not load).
    */
   async drivers(spec: FunnelSpec, step: number, settings: FunnelDriversOptions = {}, options: FunnelCallOptions = {}): Promise<FunnelDrivers> {
     const budget = this.budget(options);
@@ -288,7 +289,7 @@ export class FunnelService {
     }
     const stepCount = plan.steps.length;
     if (!Number.isInteger(step) || step < 1 || step >= stepCount) throw badInput(`step must have a next step: 1 to ${stepCount - 1}; got ${step}.`);
-    if (this.engine) throw badInput('funnelDrivers needs the in-process analytics engine; this server answers funnels from ClickHouse (docs/analytics-store.md).');
+    if (this.engine) throw analyticsUnsupported('funnelDrivers');
     const minSupport = settings.minSupport ?? 30;
     const alpha = settings.alpha ?? 0.05;
     const top = settings.top ?? 10;
@@ -355,7 +356,7 @@ export class FunnelService {
     return budget;
   }
 
-  /** Times `computeUntimed` into funnelcast_funnel_query_duration_seconds. */
+  /** Times `computeUntimed` into funnelcast_funnel_query_duration_seconds, labelled with the engine that answered. */
   private async compute(job: FunnelJob, budget: FunnelBudget): Promise<FunnelOutcome> {
     const started = performance.now();
     let outcome = 'error';
@@ -364,7 +365,7 @@ export class FunnelService {
       outcome = 'ok';
       return result;
     } finally {
-      metrics().funnelQueryDuration.observe({ query: job.kind, outcome }, secondsSince(started));
+      metrics().funnelQueryDuration.observe({ query: job.kind, outcome, engine: this.engine ? 'clickhouse' : 'inprocess' }, secondsSince(started));
     }
   }
 

@@ -33,6 +33,7 @@ export const PUBLIC_ERROR_CODES = new Set([
   'CLIENT_CLOSED_REQUEST',
   'PRIVACY_BUDGET_EXHAUSTED',
   'PRIVACY_RESTRICTED',
+  'ANALYTICS_UNSUPPORTED',
 ]);
 
 /** An expected failure whose message tells the client what to fix. */
@@ -47,6 +48,20 @@ export const badInput = (message: string, extensions?: Record<string, unknown>) 
 export const notFound = (message: string) => new UserFacingError('NOT_FOUND', message);
 export const unauthenticated = (message: string) => new UserFacingError('UNAUTHENTICATED', message);
 export const forbidden = (message: string) => new UserFacingError('FORBIDDEN', message);
+
+/**
+ * ANALYTICS_UNSUPPORTED: `what` (a query or an option) cannot be answered from ClickHouse, which
+ * this server answers analyses from (FUNNELCAST_ANALYTICS=clickhouse, docs/analytics-store.md,
+ * "Supported so far"). The message says the way out: the in-process engine, or `withoutIt` (how
+ * to ask without the option) when there is one. extensions.engine is "clickhouse".
+ */
+export const analyticsUnsupported = (what: string, withoutIt?: string) =>
+  new UserFacingError(
+    'ANALYTICS_UNSUPPORTED',
+    `${what} cannot be answered from ClickHouse, which this server answers analyses from (FUNNELCAST_ANALYTICS=clickhouse). ` +
+      `Use a server with FUNNELCAST_ANALYTICS=inprocess${withoutIt ? `, or ${withoutIt}` : ''} (docs/analytics-store.md).`,
+    { engine: 'clickhouse' },
+  );
 
 /**
  * Apollo's `formatError`: pass public errors through, answer a database outage as

@@ -31,4 +31,21 @@ describe('FunnelcastMetrics', () => {
     remove();
     expect(await metrics.registry.metrics()).not.toContain('queue="other"');
   });
+
+  it('shows the ClickHouse sync\'s lag as the age of its last complete catch-up, the oldest of its syncs, and nothing before the first', async () => {
+    const metrics = new FunnelcastMetrics(10);
+    const lag = async () => /^funnelcast_clickhouse_sync_lag_seconds (\S+)$/m.exec(await metrics.registry.metrics())?.[1];
+    expect(await lag()).toBeUndefined();
+    const fresh = { status: { syncedAt: null as Date | null } };
+    const remove = metrics.addClickHouseSyncSource(fresh);
+    expect(await lag()).toBeUndefined();
+    fresh.status.syncedAt = new Date(Date.now() - 30_000);
+    const thirty = Number(await lag());
+    expect(thirty).toBeGreaterThanOrEqual(30);
+    expect(thirty).toBeLessThan(40);
+    metrics.addClickHouseSyncSource({ status: { syncedAt: new Date(Date.now() - 90_000) } });
+    expect(Number(await lag())).toBeGreaterThanOrEqual(90);
+    remove();
+    expect(Number(await lag())).toBeGreaterThanOrEqual(90);
+  });
 });

@@ -33,6 +33,12 @@ export interface MirrorSource {
   pendingEvents(cap: number): Promise<number | null>;
 }
 
+/** A ClickHouse sync (analytics/clickhouse-sync.ts), read at scrape time. */
+export interface ClickHouseSyncSource {
+  /** `syncedAt`: when the last complete catch-up took its PostgreSQL snapshot; null before the first. */
+  readonly status: { syncedAt: Date | null };
+}
+
 /** A scrape waits this long for Redis or PostgreSQL before leaving that value out. */
 const SOURCE_TIMEOUT_MS = 2000;
 /** Pending events are counted up to this many (an index scan of what arrived since the last catch-up). */
@@ -53,6 +59,7 @@ export class FunnelcastMetrics {
   readonly operations: OperationLabels;
   private readonly queueSources = new Set<QueueDepthSource>();
   private readonly mirrorSources = new Set<MirrorSource>();
+  private readonly clickhouseSyncSources = new Set<ClickHouseSyncSource>();
 
   /** GraphQL requests over HTTP, by operation and outcome (`ok` or the first error's code). */
   readonly graphqlRequests: Counter<'operation' | 'outcome'>;
@@ -64,8 +71,8 @@ export class FunnelcastMetrics {
   readonly ingestEvents: Counter<'outcome'>;
   /** Rejected events by reason code (INVALID_EVENT_TYPE, FUTURE_TIMESTAMP, …). */
   readonly ingestRejections: Counter<'code'>;
-  /** One funnel field's work, mirror catch-up and computation, seconds. */
-  readonly funnelQueryDuration: Histogram<'query' | 'outcome'>;
+  /** One funnel field's work, catch-up and computation, seconds, by the engine that answered (inprocess or clickhouse). */
+  readonly funnelQueryDuration: Histogram<'query' | 'outcome' | 'engine'>;
   /** One catch-up of the funnel mirror with PostgreSQL, seconds. */
   readonly mirrorCatchUpDuration: Histogram;
   /** Events read into the funnel mirror by catch-ups (the first load included). */
@@ -76,6 +83,10 @@ export class FunnelcastMetrics {
   readonly erasureDrops: Counter;
   /** A training job's attempt, from a worker taking it to its end, seconds (worker process). */
   readonly trainingDuration: Histogram<'kind' | 'outcome'>;
+  /** Rows the ClickHouse sync inserted: `event` (a copied event; one read twice counts twice) or `deletion` (a tombstone). */
+  readonly clickhouseSyncEvents: Counter<'kind'>;
+  /** ClickHouse sync catch-ups that failed (the next one retries from the same position). */
+  readonly clickhouseSyncFailures: Counter;
 
   constructor(maxOperations: number) {
     const registers = [this.registry];
@@ -114,8 +125,8 @@ export class FunnelcastMetrics {
     });
     this.funnelQueryDuration = new Histogram({
       name: 'funnelcast_funnel_query_duration_seconds',
-      help: 'Funnel computations (report, trend, timeToConvert, droppedOff, drivers), mirror catch-up included, by outcome (ok or error).',
-      labelNames: ['query', 'outcome'],
+      help: 'Funnel computations (report, trend, timeToConvert, droppedOff, drivers), catch-up included, by outcome (ok or error) and the engine that answered (inprocess or clickhouse).',
+      labelNames: ['query', 'outcome', 'engine'],
       buckets: REQUEST_BUCKETS,
       registers,
     });
@@ -147,6 +158,32 @@ export class FunnelcastMetrics {
       labelNames: ['kind', 'outcome'],
       buckets: TRAINING_BUCKETS,
       registers,
+    });
+    this.clickhouseSyncEvents = new Counter({
+      name: 'funnelcast_clickhouse_sync_events_total',
+      help: 'Rows the ClickHouse sync inserted into ClickHouse: event (a copied event; one read again after a failed catch-up counts again) or deletion (a tombstone).',
+      labelNames: ['kind'],
+      registers,
+    });
+    this.clickhouseSyncFailures = new Counter({
+      name: 'funnelcast_clickhouse_sync_failures_total',
+      help: 'ClickHouse sync catch-ups that failed; the next one retries from the same position.',
+      registers,
+    });
+    const clickhouseSyncSources = this.clickhouseSyncSources;
+    new Gauge({
+      name: 'funnelcast_clickhouse_sync_lag_seconds',
+      help: 'Seconds since the PostgreSQL snapshot of the ClickHouse sync\'s last complete catch-up (FUNNELCAST_ANALYTICS=clickhouse), the oldest over this process\'s syncs; absent before the first.',
+      registers,
+      collect() {
+        let oldest: number | null = null;
+        for (const source of clickhouseSyncSources) {
+          const syncedAt = source.status.syncedAt;
+          if (syncedAt !== null) oldest = Math.min(oldest ?? Infinity, syncedAt.getTime());
+        }
+        if (oldest === null) this.remove();
+        else this.set(Math.max(0, (Date.now() - oldest) / 1000));
+      },
     });
     const queueSources = this.queueSources;
     new Gauge({
@@ -210,6 +247,12 @@ export class FunnelcastMetrics {
   addMirrorSource(source: MirrorSource): () => void {
     this.mirrorSources.add(source);
     return () => this.mirrorSources.delete(source);
+  }
+
+  /** Reads `source`'s lag at every scrape (funnelcast_clickhouse_sync_lag_seconds) until the returned function is called. */
+  addClickHouseSyncSource(source: ClickHouseSyncSource): () => void {
+    this.clickhouseSyncSources.add(source);
+    return () => this.clickhouseSyncSources.delete(source);
   }
 }
 
