@@ -104,6 +104,10 @@ export class EventPartitions1765600000000 implements MigrationInterface {
         created     integer := 0;
       BEGIN
         IF from_ts IS NULL OR to_ts IS NULL THEN RETURN 0; END IF;
+        -- Never a month that retention removed: its events are refused anyway.
+        IF month_start < (SELECT max(cutoff) FROM retention_runs) THEN
+          month_start := date_trunc('month', (SELECT max(cutoff) FROM retention_runs) AT TIME ZONE 'UTC');
+        END IF;
         WHILE month_start <= last_month LOOP
           name := 'events_p' || to_char(month_start, 'YYYYMM');
           IF to_regclass(quote_ident(name)) IS NULL THEN

@@ -15,7 +15,8 @@ import { RecommendationService } from './recommend/recommendation.service';
 import { RecommendationSigning } from './recommend/recommendation-secret';
 import { MODEL_KINDS } from './model-kinds';
 import { ErasureService } from './privacy/erasure.service';
-import { ErasureWatch } from './privacy/erasure-watch';
+import { ErasureWatch, RETENTION_RUNS } from './privacy/erasure-watch';
+import { RetentionService } from './privacy/retention.service';
 import { ModelRegistry } from './training/model-registry';
 import { TrainingQueue } from './training/training.queue';
 import { TrainingService } from './training/training.service';
@@ -40,6 +41,10 @@ export interface Services {
   erasure: ErasureService;
   /** Drops this process's in-memory copies when any process erases a user (started by the app). */
   erasureWatch: ErasureWatch;
+  /** Retention by whole months (docs/privacy.md, "Retention"). */
+  retention: RetentionService;
+  /** Drops this process's in-memory copies when a retention run removed old events (started by the app). */
+  retentionWatch: ErasureWatch;
 }
 
 /** Training as the API (and `funnelcast train`) offers it: the queue on `redis`, the registry of every kind. */
@@ -53,14 +58,14 @@ export function createServices(dataSource: DataSource, redis: Redis, config: Con
   const analytics = config.analytics === 'clickhouse' ? ClickHouseAnalytics.fromConfig(dataSource, config) : null;
   const funnels = new FunnelService(dataSource, undefined, { workers: config.funnelWorkers, timeoutMs: config.funnelTimeoutMs, engine: analytics });
   const recommendations = new RecommendationService(dataSource, { cacheSize: config.recommendationCacheSize, signing });
-  const erasureWatch = new ErasureWatch(dataSource, [
-    async () => {
-      await funnels.dropInMemoryEvents();
-      // A warm mirror stays warm: load it again now rather than in the next analyst's query.
-      if (config.warmFunnelMirror && !analytics) void funnels.warmUp().catch(() => undefined);
-    },
-    () => recommendations.dropUserData(),
-  ]);
+  const dropMirror = async (): Promise<void> => {
+    await funnels.dropInMemoryEvents();
+    // A warm mirror stays warm: load it again now rather than in the next analyst's query.
+    if (config.warmFunnelMirror && !analytics) void funnels.warmUp().catch(() => undefined);
+  };
+  const erasureWatch = new ErasureWatch(dataSource, [dropMirror, () => recommendations.dropUserData()]);
+  // The mirror is a copy of `events`, append-only: retention's removed months leave it by a reload.
+  const retentionWatch = new ErasureWatch(dataSource, [dropMirror, () => recommendations.dropCachedLists()], RETENTION_RUNS);
   return {
     dataSource,
     redis,
@@ -78,5 +83,7 @@ export function createServices(dataSource: DataSource, redis: Redis, config: Con
     anomalies: new AnomalyService(dataSource, { threshold: config.anomalyThreshold, ingestGuardEventsPerMinute: config.ingestGuardEventsPerMinute }),
     erasure: new ErasureService(dataSource, { tombstoneDays: config.erasureTombstoneDays, afterErasure: () => erasureWatch.caughtUp() }),
     erasureWatch,
+    retention: new RetentionService(dataSource, { eventDays: config.retentionDays, feedbackDays: config.feedbackRetentionDays, afterRun: () => retentionWatch.caughtUp() }),
+    retentionWatch,
   };
 }
