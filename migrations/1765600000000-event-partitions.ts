@@ -31,7 +31,7 @@ const MOVE_TRIGGERS = (from: string, to: string, except: string[]) => `
  *   was already claimed (also by an earlier row of the same statement), which is what `ON CONFLICT
  *   (event_id) DO NOTHING` did, for every writer, without any writer knowing. A concurrent claim of
  *   the same id waits on the primary key for the other transaction, exactly as the old unique index
- *   did. Deleting an event (erasure) releases its id (`release_event_id`); retention prunes the ids
+ *   did. Deleting an event (erasure) releases its id (`release_event_id`), TRUNCATE all of them; retention prunes the ids
  *   of dropped months in bounded batches (a narrow table, not `events`).
  * - **Primary key** `(id, ts)`: ids still come from `events_id_seq`, in ingestion order.
  * - **No default partition**: `DETACH … CONCURRENTLY` is refused on a table that has one. Months
@@ -142,6 +142,9 @@ export class EventPartitions1765600000000 implements MigrationInterface {
         RETURN OLD;
       END $$`);
     await q.query(`CREATE TRIGGER events_release_event_id AFTER DELETE ON events FOR EACH ROW EXECUTE FUNCTION release_event_id()`);
+    // TRUNCATE fires no row trigger: emptying events empties the ids with it.
+    await q.query(`CREATE FUNCTION release_all_event_ids() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN TRUNCATE event_ids; RETURN NULL; END $$`);
+    await q.query(`CREATE TRIGGER events_release_all_event_ids AFTER TRUNCATE ON events FOR EACH STATEMENT EXECUTE FUNCTION release_all_event_ids()`);
     await q.query(`DROP TABLE events_unpartitioned`);
     await q.query(`ANALYZE events`);
     await q.query(`ANALYZE event_ids`);
@@ -163,7 +166,7 @@ export class EventPartitions1765600000000 implements MigrationInterface {
       )`);
     await q.query(`INSERT INTO events_unpartitioned (${COLUMNS}) SELECT ${COLUMNS} FROM events ORDER BY id`);
     await q.query(`ALTER SEQUENCE events_id_seq OWNED BY events_unpartitioned.id`);
-    await q.query(MOVE_TRIGGERS('events', 'events_unpartitioned', ['events_claim_event_id', 'events_release_event_id']));
+    await q.query(MOVE_TRIGGERS('events', 'events_unpartitioned', ['events_claim_event_id', 'events_release_event_id', 'events_release_all_event_ids']));
     await q.query(`DROP TABLE events`);
     await q.query(`ALTER TABLE events_unpartitioned RENAME TO events`);
     await q.query(`ALTER INDEX events_unpartitioned_pkey RENAME TO events_pkey`);
@@ -172,6 +175,7 @@ export class EventPartitions1765600000000 implements MigrationInterface {
     await q.query(`CREATE INDEX events_ts_brin ON events USING brin (ts)`);
     await q.query(`CREATE INDEX events_tx ON events (tx) WHERE tx IS NOT NULL`);
     await q.query(`CREATE INDEX events_recommendation_id ON events ((props->>'recommendationId')) WHERE props ? 'recommendationId'`);
+    await q.query(`DROP FUNCTION release_all_event_ids()`);
     await q.query(`DROP FUNCTION release_event_id()`);
     await q.query(`DROP FUNCTION claim_event_id()`);
     await q.query(`DROP FUNCTION ensure_event_partitions(timestamptz, timestamptz)`);

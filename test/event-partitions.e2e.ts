@@ -87,7 +87,7 @@ test('existing events move into their months, keep tx and triggers, and down res
   };
   expect(parts.map((p) => p.name)).toEqual(expect.arrayContaining([month(0), month(1), month(2)]));
   const triggers: { tgname: string }[] = await ds.query(`SELECT tgname FROM pg_trigger WHERE tgrelid = 'events'::regclass AND NOT tgisinternal ORDER BY 1`);
-  expect(triggers.map((t) => t.tgname)).toEqual(['events_claim_event_id', 'events_ingest_guard', 'events_record_deletion', 'events_release_event_id']);
+  expect(triggers.map((t) => t.tgname)).toEqual(['events_claim_event_id', 'events_ingest_guard', 'events_record_deletion', 'events_release_all_event_ids', 'events_release_event_id']);
 
   // Idempotency: the same event id again is skipped, at any time (also within one statement).
   const [{ max }] = await ds.query(`SELECT max(id)::text AS max FROM events`);
