@@ -17,7 +17,7 @@ const TYPES = ['view', 'view', 'view', 'view', 'cart', 'fav', 'checkout', 'purch
  * ingest alone, (2) a retention run that drops the oldest month (DETACH … CONCURRENTLY + DROP, and
  * the batched prune of its `event_ids`), and, as the peer, (3) the next month removed the way this
  * replaces: one `DELETE FROM events WHERE ts < …`. Prints ingest events/s in each window and the
- * longest batch.
+ * longest batch; then what idempotency through `event_ids` costs a raw insert (`idempotencyCost`).
  */
 export async function run(argv: string[]): Promise<void> {
   const args = parseArgs(argv, { flags: { events: 'string', months: 'string', before: 'string', 'batch-size': 'string', concurrency: 'string' } });
@@ -111,5 +111,34 @@ export async function run(argv: string[]): Promise<void> {
   console.log(`  run ${result.seconds.toFixed(3)} s: DETACH CONCURRENTLY + DROP ${result.dropSeconds.toFixed(3)} s, event_ids pruned ${result.eventIds} (${(result.seconds - result.dropSeconds).toFixed(3)} s with the rest)`);
   line(`peer: DELETE of the next month (${(deleted[1] ?? '?').toLocaleString('en-US')} rows)`, window(deleteStart, deleteEnd));
   await app.stop();
+  await db.drop();
+  await idempotencyCost();
+}
+
+/**
+ * What exact idempotency costs on the partitioned table: 200,000-row INSERT … SELECTs into `events`
+ * (row trigger `claim_event_id` into `event_ids`) against a plain table with the old layout (unique
+ * `event_id` index, `ON CONFLICT (event_id) DO NOTHING`), in one fresh database, twice each.
+ */
+async function idempotencyCost(): Promise<void> {
+  const db = await benchDatabase('bench_claim');
+  const q = (sql: string) => db.dataSource.query(sql);
+  await q(`SELECT ensure_event_partitions(now() - interval '1 day', now())`);
+  await q(`CREATE TABLE plain (id bigserial PRIMARY KEY, event_id text NOT NULL, user_id int NOT NULL, type text NOT NULL, ts timestamptz NOT NULL, tx xid8 DEFAULT pg_current_xact_id())`);
+  await q(`CREATE UNIQUE INDEX ON plain (event_id)`);
+  await q(`CREATE INDEX ON plain (user_id, ts, id)`);
+  await q(`CREATE INDEX ON plain USING brin (ts)`);
+  await q(`CREATE INDEX ON plain (tx) WHERE tx IS NOT NULL`);
+  const rows = (prefix: string) => `SELECT '${prefix}' || g, g % 1000, 'view', now() - interval '1 hour' + g * interval '1 ms' FROM generate_series(1, 200000) g`;
+  const timed = async (label: string, sql: string) => {
+    const started = process.hrtime.bigint();
+    await q(sql);
+    const seconds = elapsedSeconds(started);
+    console.log(`${label.padEnd(52)} ${seconds.toFixed(2).padStart(6)} s  ${Math.round(200_000 / seconds).toLocaleString('en-US').padStart(7)} rows/s`);
+  };
+  for (let round = 0; round < 2; round++) {
+    await timed('partitioned events + claim_event_id trigger', `INSERT INTO events (event_id, user_id, type, ts) ${rows(`r${round}-`)}`);
+    await timed('plain table + unique index, ON CONFLICT DO NOTHING', `INSERT INTO plain (event_id, user_id, type, ts) ${rows(`r${round}-`)} ON CONFLICT (event_id) DO NOTHING`);
+  }
   await db.drop();
 }
