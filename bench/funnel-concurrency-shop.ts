@@ -20,6 +20,8 @@ export const SMALL_QUERY = `{ funnel(input: { steps: [{ type: "view" }, { type: 
 /** Writes `users` users and their events into an empty database. */
 export async function loadConcurrencyShop(dataSource: DataSource, users: number): Promise<void> {
   await dataSource.query(`INSERT INTO users (external_id) SELECT 'u' || g FROM generate_series(1, ${users}) g`);
+  // Straight into `events`: its months' partitions first (the writers make them themselves).
+  await dataSource.query(`SELECT ensure_event_partitions(timestamptz '${FROM}', timestamptz '${FROM}' + interval '90 days')`);
   await dataSource.query(`
     INSERT INTO events (event_id, user_id, session_id, type, ts, props)
     SELECT 'e' || u.id || '-' || n, u.id, 's' || u.id,

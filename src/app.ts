@@ -11,6 +11,7 @@ import { connectRedis, redactUrl } from './redis';
 import { startServer, RunningServer } from './server';
 import { createServices, Services } from './services';
 import { usePseudonymKey } from './privacy/pseudonym';
+import { ensureMonthsAhead } from './events/event-partitions';
 
 export interface App {
   server: RunningServer;
@@ -48,6 +49,10 @@ export async function startApp(config: Config & { databaseUrl: string }, options
   ];
   // Erasures by any process reach this one's memory within FUNNELCAST_ERASURE_POLL_MS.
   await services.erasureWatch.start(config.erasurePollMs);
+  // Retention runs by the worker or `funnelcast retention` reach this one's mirror just as fast.
+  await services.retentionWatch.start(config.erasurePollMs);
+  // This month's partition of `events` and the next two (writers create any other month on demand).
+  await ensureMonthsAhead(dataSource).catch((error: unknown) => log.warn({ err: error }, 'could not create the coming months of events; ingest creates them when needed'));
   const server = await startServer(services, config, options.port ?? config.port, { requestLog: options.requestLog });
   log.info({ url: server.url }, 'Funnelcast is serving');
   // FUNNELCAST_ANALYTICS=clickhouse: keep ClickHouse caught up with PostgreSQL between queries too.
@@ -70,6 +75,7 @@ export async function startApp(config: Config & { databaseUrl: string }, options
       for (const remove of metricSources) remove();
       await server.close();
       services.erasureWatch.close();
+      services.retentionWatch.close();
       await services.funnels.close();
       await services.training.close();
       services.apiKeys.close();

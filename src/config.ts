@@ -98,8 +98,15 @@ export interface Config {
   clickhouseDeletionLogDays: number;
   /** Days an erased user's id stays refused at ingest and import (FUNNELCAST_ERASURE_TOMBSTONE_DAYS). */
   erasureTombstoneDays: number;
-  /** How often each API process looks for erasures made by others, in ms (FUNNELCAST_ERASURE_POLL_MS). */
+  /** How often each API process looks for erasures made by others, in ms (FUNNELCAST_ERASURE_POLL_MS); retention runs are looked for as often. */
   erasurePollMs: number;
+  /**
+   * Days events are kept (FUNNELCAST_RETENTION_DAYS); unset: kept for ever. Events go by whole UTC
+   * months, so an event is kept at least this long and at most a month longer (docs/privacy.md).
+   */
+  retentionDays: number | undefined;
+  /** Days recommendation feedback is kept (FUNNELCAST_FEEDBACK_RETENTION_DAYS); default: FUNNELCAST_RETENTION_DAYS. */
+  feedbackRetentionDays: number | undefined;
   /** HMAC key that replaces user ids before they are stored (FUNNELCAST_PSEUDONYMIZE_KEY); unset: ids stored as sent. */
   pseudonymizeKey: string | undefined;
   /** Funnels over at least this many events run split across all funnel workers at once (funnel-split.ts). */
@@ -302,6 +309,8 @@ function environmentSpec(env: NodeJS.ProcessEnv) {
     FUNNELCAST_CLICKHOUSE_DELETION_LOG_DAYS: wholeNumber(1, 3650)({ default: 7 }),
     FUNNELCAST_ERASURE_TOMBSTONE_DAYS: wholeNumber(1, 3650)({ default: 30 }),
     FUNNELCAST_ERASURE_POLL_MS: wholeNumber(50, 600_000)({ default: 1000 }),
+    FUNNELCAST_RETENTION_DAYS: wholeNumber(1, 36_500)({ default: undefined }),
+    FUNNELCAST_FEEDBACK_RETENTION_DAYS: wholeNumber(1, 36_500)({ default: undefined }),
     FUNNELCAST_PSEUDONYMIZE_KEY: atLeast(32, ' (e.g. openssl rand -base64 32)')({ default: undefined }),
   };
 }
@@ -390,6 +399,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     clickhouseDeletionLogDays: read.FUNNELCAST_CLICKHOUSE_DELETION_LOG_DAYS,
     erasureTombstoneDays: read.FUNNELCAST_ERASURE_TOMBSTONE_DAYS,
     erasurePollMs: read.FUNNELCAST_ERASURE_POLL_MS,
+    retentionDays: read.FUNNELCAST_RETENTION_DAYS,
+    feedbackRetentionDays: read.FUNNELCAST_FEEDBACK_RETENTION_DAYS ?? read.FUNNELCAST_RETENTION_DAYS,
     pseudonymizeKey: read.FUNNELCAST_PSEUDONYMIZE_KEY,
   };
 }

@@ -15,9 +15,10 @@ import { RecommendationService } from './recommend/recommendation.service';
 import { RecommendationSigning } from './recommend/recommendation-secret';
 import { MODEL_KINDS } from './model-kinds';
 import { ErasureService } from './privacy/erasure.service';
-import { ErasureWatch } from './privacy/erasure-watch';
+import { ErasureWatch, RETENTION_RUNS } from './privacy/erasure-watch';
 import { PrivacyBudgetService } from './privacy/privacy-budget.service';
 import { PrivateAnalyticsService } from './privacy/private-analytics';
+import { RetentionService } from './privacy/retention.service';
 import { ModelRegistry } from './training/model-registry';
 import { TrainingQueue } from './training/training.queue';
 import { TrainingService } from './training/training.service';
@@ -46,6 +47,10 @@ export interface Services {
   privacyBudgets: PrivacyBudgetService;
   /** Noisy funnels and event stats for keys with a privacy budget. */
   privateAnalytics: PrivateAnalyticsService;
+  /** Retention by whole months (docs/privacy.md, "Retention"). */
+  retention: RetentionService;
+  /** Drops this process's in-memory copies when a retention run removed old events (started by the app). */
+  retentionWatch: ErasureWatch;
 }
 
 /** Training as the API (and `funnelcast train`) offers it: the queue on `redis`, the registry of every kind. */
@@ -59,14 +64,14 @@ export function createServices(dataSource: DataSource, redis: Redis, config: Con
   const analytics = config.analytics === 'clickhouse' ? ClickHouseAnalytics.fromConfig(dataSource, config) : null;
   const funnels = new FunnelService(dataSource, undefined, { workers: config.funnelWorkers, timeoutMs: config.funnelTimeoutMs, engine: analytics });
   const recommendations = new RecommendationService(dataSource, { cacheSize: config.recommendationCacheSize, signing });
-  const erasureWatch = new ErasureWatch(dataSource, [
-    async () => {
-      await funnels.dropInMemoryEvents();
-      // A warm mirror stays warm: load it again now rather than in the next analyst's query.
-      if (config.warmFunnelMirror && !analytics) void funnels.warmUp().catch(() => undefined);
-    },
-    () => recommendations.dropUserData(),
-  ]);
+  const dropMirror = async (): Promise<void> => {
+    await funnels.dropInMemoryEvents();
+    // A warm mirror stays warm: load it again now rather than in the next analyst's query.
+    if (config.warmFunnelMirror && !analytics) void funnels.warmUp().catch(() => undefined);
+  };
+  const erasureWatch = new ErasureWatch(dataSource, [dropMirror, () => recommendations.dropUserData()]);
+  // The mirror is a copy of `events`, append-only: retention's removed months leave it by a reload.
+  const retentionWatch = new ErasureWatch(dataSource, [dropMirror, () => recommendations.dropCachedLists()], RETENTION_RUNS);
   const events = new EventService(dataSource, { maxBatch: config.maxIngestBatch, maxPropertiesBytes: config.maxEventPropertiesBytes, statsSource: analytics });
   const privacyBudgets = new PrivacyBudgetService(dataSource);
   return {
@@ -88,5 +93,7 @@ export function createServices(dataSource: DataSource, redis: Redis, config: Con
     erasureWatch,
     privacyBudgets,
     privateAnalytics: new PrivateAnalyticsService(funnels, events, privacyBudgets),
+    retention: new RetentionService(dataSource, { eventDays: config.retentionDays, feedbackDays: config.feedbackRetentionDays, afterRun: () => retentionWatch.caughtUp() }),
+    retentionWatch,
   };
 }

@@ -17,6 +17,7 @@ import { keepTrainingQueue, queueReleasedJobs } from '../src/training/queue-reco
 import { TrainingJobs } from '../src/training/training-jobs';
 import type { RunOutcome } from '../src/training/training-runner';
 import { createTrainingWorker, createWorkerQueue } from '../src/training/training.queue';
+import { startRetentionSchedule } from '../src/privacy/retention-schedule';
 
 /**
  * `npm run worker`: the background process. Training runs in sandboxed child processes (one per
@@ -108,6 +109,8 @@ async function main(): Promise<void> {
     lockMs: settings.trainingLockMs,
     log,
   });
+  // Months of `events` ahead, and retention by whole months (FUNNELCAST_RETENTION_DAYS): at start, then hourly.
+  const retention = startRetentionSchedule(dataSource, settings, log);
   const metricsListener =
     settings.workerMetricsPort === null
       ? null
@@ -134,6 +137,7 @@ async function main(): Promise<void> {
     stopping = true;
     log.info({ signal }, 'worker shutting down; waiting for running jobs');
     await queueKeeper.stop();
+    await retention.stop();
     await Promise.all(workers.map((worker) => worker.close()));
     await metricsListener?.close();
     await dataSource.destroy();

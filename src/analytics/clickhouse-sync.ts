@@ -101,6 +101,8 @@ export class ClickHouseSync {
   private closed = false;
   /** PostgreSQL time of this instance's last prune of the deletion log; null before the first. */
   private prunedAtMs: number | null = null;
+  /** The retention cutoff whose months this instance dropped from ClickHouse (ms); null before the first. */
+  private retentionAppliedMs: number | null = null;
   private readonly state: ClickHouseSyncStatus = { syncedAt: null, eventsCopied: 0, deletionsCopied: 0, lastError: null, lastErrorAt: null };
 
   constructor(
@@ -262,7 +264,9 @@ export class ClickHouseSync {
             if (page.rows.length < batchSize) break;
           }
         }
+        const [{ cutoff }] = (await client.query<{ cutoff: Date | null }>(`SELECT max(cutoff) AS cutoff FROM retention_runs WHERE finished_at IS NOT NULL`)).rows;
         await client.query('COMMIT');
+        if (cutoff !== null && (this.retentionAppliedMs === null || cutoff.getTime() > this.retentionAppliedMs)) await this.dropMonthsBefore(cutoff);
         return { snapshot: rows[0].snapshot, takenAt: rows[0].taken_at };
       } catch (error) {
         await client.query('ROLLBACK').catch(() => undefined);
@@ -282,6 +286,24 @@ export class ClickHouseSync {
       this.prunedAtMs = takenAt.getTime();
     }
     return copied;
+  }
+
+  /**
+   * Retention (docs/privacy.md): drops ClickHouse's monthly partitions before `cutoff` (a UTC month
+   * boundary), as PostgreSQL dropped its own. A dropped PostgreSQL partition fires no row trigger,
+   * so the deletion log never sees these events; the finished run in `retention_runs` is the signal
+   * instead. Done after the catch-up's pages: a finished run means no transaction can still write
+   * those months, so nothing copied later lands in them again.
+   */
+  private async dropMonthsBefore(cutoff: Date): Promise<void> {
+    const month = cutoff.getUTCFullYear() * 100 + cutoff.getUTCMonth() + 1;
+    const { database } = this.options;
+    const parts = await this.clickhouse.query<{ partition_id: string }>(
+      `SELECT DISTINCT partition_id FROM system.parts WHERE database = ${sqlString(database)} AND table = 'events' AND active AND toUInt32OrZero(partition_id) < ${month}`,
+    );
+    for (const { partition_id } of parts) await this.clickhouse.command(`ALTER TABLE ${tableName(database, 'events')} DROP PARTITION ID ${sqlString(partition_id)}`);
+    this.retentionAppliedMs = cutoff.getTime();
+    if (parts.length > 0) logger().info({ cutoff, partitions: parts.map((p) => p.partition_id) }, 'ClickHouse: months before the retention cutoff dropped');
   }
 
   /** Throws StaleCopyError when the copy's last catch-up is older than the deletion log reaches back. */

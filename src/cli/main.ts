@@ -19,6 +19,7 @@ const COMMANDS: Record<string, { summary: string; load: () => Promise<CommandMod
   import: { summary: 'bulk-import an event file (taobao, rees46, retailrocket, funnelcast-csv, ndjson)', load: () => import('./import.command') },
   train: { summary: 'queue training (--all: every model, anomaly detectors first) and optionally wait for it', load: () => import('./train.command') },
   generate: { summary: 'generate a synthetic demo shop with ground truth', load: () => import('./generate.command') },
+  retention: { summary: 'remove events and feedback older than FUNNELCAST_RETENTION_DAYS, by whole months (--dry-run)', load: () => import('./retention.command') },
   forget: { summary: 'forget a user: every row, model row and in-memory copy (docs/privacy.md)', load: () => import('./forget.command') },
   'clickhouse-backfill': { summary: "copy PostgreSQL's events into ClickHouse (before FUNNELCAST_ANALYTICS=clickhouse)", load: () => import('./clickhouse-backfill.command') },
   schema: { summary: 'write schema.graphql from the code', load: () => import('./schema.command') },

@@ -23,7 +23,8 @@ export type RejectCode =
   | 'FUTURE_TIMESTAMP'
   | 'BAD_PROPERTIES'
   | 'PROPERTIES_TOO_LARGE'
-  | 'BAD_PRICE';
+  | 'BAD_PRICE'
+  | 'BEYOND_RETENTION';
 
 export interface RecordProblem {
   code: RejectCode;

@@ -4,6 +4,7 @@ import { EventStats, IngestResult, RejectedEvent } from './event.input';
 import { incomingEventProblem, type IncomingEvent } from './event-checks';
 import { metrics } from '../metrics/metrics';
 import { pseudonymousId } from '../privacy/pseudonym';
+import { ensureEventMonths, retentionCutoff, WITHIN_RETENTION } from './event-partitions';
 
 export type { IncomingEvent } from './event-checks';
 
@@ -62,6 +63,10 @@ export class EventService {
     const itemIds: (string | null)[] = [];
     const timestamps: string[] = [];
     const properties: (string | null)[] = [];
+    // Events older than the retention cutoff would be dropped with their month (docs/privacy.md).
+    const cutoff = (await retentionCutoff(this.dataSource))?.getTime() ?? -Infinity;
+    let earliest = Infinity;
+    let latest = -Infinity;
     events.forEach((event, index) => {
       const checked = incomingEventProblem(event, this.options.maxPropertiesBytes, now);
       if ('code' in checked) {
@@ -69,6 +74,12 @@ export class EventService {
         return;
       }
       const stored = checked.event;
+      if (stored.timestamp < cutoff) {
+        rejected.push({ index, code: 'BEYOND_RETENTION', message: `events before ${new Date(cutoff).toISOString()} are no longer kept (FUNNELCAST_RETENTION_DAYS); this one is not stored` });
+        return;
+      }
+      earliest = Math.min(earliest, stored.timestamp);
+      latest = Math.max(latest, stored.timestamp);
       positions.push(index);
       eventIds.push(stored.eventId);
       userIds.push(pseudonymousId(stored.userId));
@@ -79,6 +90,8 @@ export class EventService {
       properties.push(checked.properties);
     });
     if (eventIds.length === 0) return counted({ accepted: 0, duplicates: 0, rejected });
+    // The batch's months must exist (no default partition); free once this process knows them.
+    await ensureEventMonths(this.dataSource, earliest, latest);
 
     const { accepted, erased } = await this.dataSource.transaction(async (manager) => {
       // Only ids not yet known reach the INSERT, so concurrent batches do not burn sequence values.
@@ -98,7 +111,10 @@ export class EventService {
       );
       // ORDER BY ord makes ids follow array order, the tie-break for equal timestamps. FOR KEY SHARE:
       // an erasure of one of these users (privacy/erasure.service.ts) waits for this batch, and a
-      // batch that waited for an erasure finds the user gone and stores none of their events.
+      // batch that waited for an erasure finds the user gone and stores none of their events. An
+      // event id already stored (or earlier in the batch) is skipped by the row trigger
+      // `claim_event_id` (migration 1765600000000). The cutoff test guards against a retention run
+      // that committed since the check above.
       const inserted: unknown[] = await manager.query(
         `INSERT INTO events (event_id, user_id, session_id, type, item_id, ts, props)
          SELECT t.event_id, u.id, t.session_id, t.type, i.id, t.ts, t.props
@@ -106,9 +122,9 @@ export class EventService {
               WITH ORDINALITY AS t(event_id, user_ext, session_id, type, item_ext, ts, props, ord)
          JOIN users u ON u.external_id = t.user_ext
          LEFT JOIN items i ON i.external_id = t.item_ext
+         WHERE t.ts ${WITHIN_RETENTION}
          ORDER BY t.ord
          FOR KEY SHARE OF u
-         ON CONFLICT (event_id) DO NOTHING
          RETURNING 1`,
         [eventIds, userIds, sessionIds, types, itemIds, timestamps, properties],
       );
@@ -126,7 +142,7 @@ export class EventService {
       });
       rejected.sort((a, b) => a.index - b.index);
     }
-    const refused = rejected.filter((r) => r.code === 'USER_ERASED').length;
+    const refused = rejected.filter((r) => r.code === 'USER_ERASED').length; // (BEYOND_RETENTION never reached the insert)
     return counted({ accepted, duplicates: eventIds.length - accepted - refused, rejected });
   }
 

@@ -15,7 +15,36 @@ export type ForgetInMemory = () => Promise<void> | void;
  *
  * The process that erased runs the hooks itself before answering (`caughtUp`), so on it the
  * erasure is complete when the mutation returns; elsewhere within `pollMs` plus the hooks' time.
+ *
+ * The same watch, given `RETENTION_RUNS`, tells processes that retention removed old months: the
+ * finished run is the watermark, and the hooks drop the mirror (reloaded from what PostgreSQL
+ * still holds, so without the removed months) and the served-list caches.
  */
+/** What a watch polls and how it reports; the default is the erasure audit log. */
+export interface WatchSource {
+  /** A query returning one row `{ id: string | null }`: the newest entry; hooks run whenever it changes. */
+  latestSql: string;
+  /** Logged after the hooks ran. */
+  message: string;
+  /** Counts a handled entry (a metric). */
+  counted?: () => void;
+}
+
+const ERASURES: WatchSource = {
+  latestSql: `SELECT max(id)::text AS id FROM user_erasures`,
+  message: 'a user was erased: in-memory copies dropped',
+  counted: () => metrics().erasureDrops.inc(),
+};
+
+/**
+ * Retention runs (src/privacy/retention.service.ts): only finished ones, so a process reloads its
+ * mirror after the months are gone, not between the cutoff being set and the drop.
+ */
+export const RETENTION_RUNS: WatchSource = {
+  latestSql: `SELECT max(id)::text AS id FROM retention_runs WHERE finished_at IS NOT NULL`,
+  message: 'events before the retention cutoff were removed: in-memory copies dropped',
+};
+
 export class ErasureWatch {
   private seen: string | null = null;
   private timer: NodeJS.Timeout | null = null;
@@ -26,6 +55,7 @@ export class ErasureWatch {
   constructor(
     private readonly dataSource: DataSource,
     private readonly forget: ForgetInMemory[],
+    private readonly source: WatchSource = ERASURES,
   ) {}
 
   /** Reads the current position (earlier erasures are not this process's concern: it started after them) and starts polling. */
@@ -58,7 +88,7 @@ export class ErasureWatch {
   }
 
   private async latest(): Promise<string | null> {
-    const [row]: { id: string | null }[] = await this.dataSource.query(`SELECT max(id)::text AS id FROM user_erasures`);
+    const [row]: { id: string | null }[] = await this.dataSource.query(this.source.latestSql);
     return row.id;
   }
 
@@ -66,7 +96,7 @@ export class ErasureWatch {
     const started = performance.now();
     for (const hook of this.forget) await hook();
     this.handled++;
-    metrics().erasureDrops.inc();
-    logger().info({ seconds: Math.round(performance.now() - started) / 1000 }, 'a user was erased: in-memory copies dropped');
+    this.source.counted?.();
+    logger().info({ seconds: Math.round(performance.now() - started) / 1000 }, this.source.message);
   }
 }

@@ -112,6 +112,11 @@ export class RecommendationService {
   }
 
   /** After an erasure: forget every cached list and read the factor model's rewritten artifact (privacy/erasure-watch.ts). */
+  /** Empties the served-list cache only (retention: lists may rest on events of removed months; models are untouched). */
+  dropCachedLists(): void {
+    this.cache.clear();
+  }
+
   async dropUserData(): Promise<void> {
     this.cache.clear();
     await this.models.reloadFactors();

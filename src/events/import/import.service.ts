@@ -104,7 +104,11 @@ async function importChunks(
       mergesStarted++;
       const merge = batch.merge(client).then((result) => {
         counters.imported += result.inserted;
-        counters.duplicates += batch.events - result.inserted;
+        counters.duplicates += batch.events - result.inserted - result.beyondRetention;
+        if (result.beyondRetention > 0) {
+          counters.rejected += result.beyondRetention;
+          counters.rejectedByReason.BEYOND_RETENTION = (counters.rejectedByReason.BEYOND_RETENTION ?? 0) + result.beyondRetention;
+        }
         counters.usersAdded += result.usersAdded;
         counters.itemsUpserted += result.itemsUpserted;
         reportProgress();

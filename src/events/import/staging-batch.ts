@@ -5,6 +5,7 @@ import { from as copyFrom } from 'pg-copy-streams';
 import type { CatalogItem, ShopEvent } from '../event.types';
 import type { ItemFacts } from './import.types';
 import { pseudonymousId } from '../../privacy/pseudonym';
+import { WITHIN_RETENTION } from '../event-partitions';
 
 /**
  * One batch of an import: rows encoded for `COPY … FROM STDIN` (text format) into temporary
@@ -76,17 +77,21 @@ const MERGE_ITEMS = `
   SELECT (SELECT count(*) FROM changed)::int AS changed, (SELECT count(*) FROM added)::int AS added`;
 
 // ORDER BY seq makes events.id follow the file, the tie-break for equal timestamps. A row whose
-// event_id is stored already, or came earlier in this batch, is skipped by ON CONFLICT. FOR KEY
-// SHARE of the users: as at ingest (event.service.ts), an erasure and this batch wait for each other.
+// event_id is stored already, or came earlier in this batch, is skipped by the row trigger
+// `claim_event_id` (migration 1765600000000). FOR KEY SHARE of the users: as at ingest
+// (event.service.ts), an erasure and this batch wait for each other. Rows older than the retention
+// cutoff are left out (and counted by BEYOND_RETENTION_COUNT first).
+const EVENT_TS = `timestamptz 'epoch' + s.ts_ms * interval '1 millisecond'`;
 const MERGE_EVENTS = `
   INSERT INTO events (event_id, user_id, session_id, type, item_id, ts, props)
-  SELECT s.event_id, u.id, s.session_id, s.type, i.id, timestamptz 'epoch' + s.ts_ms * interval '1 millisecond', s.props
+  SELECT s.event_id, u.id, s.session_id, s.type, i.id, ${EVENT_TS}, s.props
   FROM ${STAGED_EVENTS} s
   JOIN users u ON u.external_id = s.user_ext
   LEFT JOIN items i ON i.external_id = s.item_ext
+  WHERE ${EVENT_TS} ${WITHIN_RETENTION}
   ORDER BY s.seq
-  FOR KEY SHARE OF u
-  ON CONFLICT (event_id) DO NOTHING`;
+  FOR KEY SHARE OF u`;
+const BEYOND_RETENTION_COUNT = `SELECT count(*)::int AS n FROM ${STAGED_EVENTS} s WHERE NOT (${EVENT_TS} ${WITHIN_RETENTION})`;
 
 const NEEDS_ESCAPE = /[\\\t\n\r]/;
 const ESCAPES: Record<string, string> = { '\\': '\\\\', '\t': '\\t', '\n': '\\n', '\r': '\\r' };
@@ -142,6 +147,9 @@ export class StagingBatch {
   events = 0;
   /** Events plus catalog records: what the batch size counts. */
   rows = 0;
+  /** The batch's earliest and latest event time (ms), for its months' partitions. */
+  private earliestMs = Infinity;
+  private latestMs = -Infinity;
   private readonly eventRows = new CopyText();
   /** First-seen order; the Set keeps it and drops repeats, so the database never groups users. */
   private readonly users = new Set<string>();
@@ -156,6 +164,8 @@ export class StagingBatch {
     );
     this.users.add(userId);
     if (event.itemId !== null) this.noteItem(event.itemId, facts, null, undefined);
+    if (event.timestamp < this.earliestMs) this.earliestMs = event.timestamp;
+    if (event.timestamp > this.latestMs) this.latestMs = event.timestamp;
     this.events++;
     this.rows++;
   }
@@ -209,7 +219,17 @@ export class StagingBatch {
   }
 
   /** COPYs the batch into staging and merges it, all in one transaction. */
-  async merge(client: PoolClient): Promise<{ inserted: number; usersAdded: number; itemsUpserted: number }> {
+  async merge(client: PoolClient): Promise<{ inserted: number; usersAdded: number; itemsUpserted: number; beyondRetention: number }> {
+    // Every month of the batch must have its partition (event-partitions.ts); created outside the
+    // merge's transaction so the ATTACH's lock is not held while it runs.
+    if (this.events > 0) {
+      await client.query(`SET lock_timeout = '10s'`);
+      try {
+        await client.query(`SELECT ensure_event_partitions($1, $2)`, [new Date(this.earliestMs), new Date(this.latestMs)]);
+      } finally {
+        await client.query(`SET lock_timeout = 0`);
+      }
+    }
     await client.query('BEGIN');
     try {
       // The merge sorts a batch by file order; the default 4 MB would spill those sorts to disk.
@@ -219,9 +239,11 @@ export class StagingBatch {
       await copyRows(client, COPY_ITEMS, this.itemRows());
       const users = await client.query(MERGE_USERS);
       const items = await client.query<{ changed: number; added: number }>(MERGE_ITEMS);
+      const beyond = await client.query<{ n: number }>(BEYOND_RETENTION_COUNT);
       const events = await client.query(MERGE_EVENTS);
       await client.query('COMMIT');
       return {
+        beyondRetention: beyond.rows[0].n,
         inserted: events.rowCount ?? 0,
         usersAdded: users.rowCount ?? 0,
         itemsUpserted: items.rows[0].changed + items.rows[0].added,
