@@ -43,7 +43,7 @@ export class FunnelDriversOptions {
     nullable: true,
     defaultValue: 200,
     description:
-      'Model drivers: units explained on each side (dropped off, went on), at most; a deterministic sample (the units with the smallest hash of user and session id) when more reached the step. 0–1,000; 0 leaves model drivers out.',
+      'Model drivers: units explained on each side (dropped off, went on), at most; a deterministic sample (the units with the smallest hash of user and session id) when more reached the step. 0–500; 0 leaves model drivers out.',
   })
   modelSample?: number | null;
 }
