@@ -62,7 +62,8 @@ export function createServices(dataSource: DataSource, redis: Redis, config: Con
   const models = new ModelRegistry(dataSource, MODEL_KINDS);
   const signing = new RecommendationSigning(dataSource, config.recommendationSecret);
   const analytics = config.analytics === 'clickhouse' ? ClickHouseAnalytics.fromConfig(dataSource, config) : null;
-  const funnels = new FunnelService(dataSource, undefined, { workers: config.funnelWorkers, timeoutMs: config.funnelTimeoutMs, engine: analytics });
+  const prediction = new PredictionService(dataSource);
+  const funnels = new FunnelService(dataSource, undefined, { workers: config.funnelWorkers, timeoutMs: config.funnelTimeoutMs, engine: analytics, explainer: prediction });
   const recommendations = new RecommendationService(dataSource, { cacheSize: config.recommendationCacheSize, signing });
   const dropMirror = async (): Promise<void> => {
     await funnels.dropInMemoryEvents();
@@ -87,7 +88,7 @@ export function createServices(dataSource: DataSource, redis: Redis, config: Con
     models,
     recommendations,
     recommendationFeedback: new RecommendationFeedbackService(dataSource, signing),
-    prediction: new PredictionService(dataSource),
+    prediction,
     anomalies: new AnomalyService(dataSource, { threshold: config.anomalyThreshold, ingestGuardEventsPerMinute: config.ingestGuardEventsPerMinute }),
     erasure: new ErasureService(dataSource, { tombstoneDays: config.erasureTombstoneDays, afterErasure: () => erasureWatch.caughtUp() }),
     erasureWatch,

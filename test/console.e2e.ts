@@ -184,6 +184,26 @@ describe('web console in headless Chromium', () => {
     expect(csv[0]).toBe('userId,sessionId,reachedAt');
     expect(csv.length - 1).toBe(droppedAfterFirst);
     expect(csv.slice(1, 21).map((line) => line.split(',')[0])).toEqual(firstPage);
+
+    // Why? on step 2: the drivers the API gives, in its order, and the first one opens its dropped-off users.
+    await page.click('[data-testid=why-step-2]');
+    await page.waitForSelector('[data-testid=why-panel]', APPEARS);
+    const DRIVERS = 'query($input: FunnelInput!) { funnelDrivers(input: $input, step: 2, options: { top: 5 }) { positive { label oddsRatio droppedOff { factor count } } negative { label oddsRatio droppedOff { factor count } } } }';
+    const why = (await t.gql<{ funnelDrivers: Record<'positive' | 'negative', { label: string; oddsRatio: number; droppedOff: { factor: string; count: number } }[]> }>(DRIVERS, { input }, keys.analyst)).data!.funnelDrivers;
+    const apiDrivers = [...why.positive, ...why.negative];
+    expect(apiDrivers.length).toBeGreaterThan(0);
+    const rows = page.locator('[data-testid=why-drivers] tbody tr');
+    expect(await rows.locator('td:first-child').allTextContents()).toEqual(apiDrivers.map((driver) => driver.label));
+    expect(await rows.locator('td:nth-child(2)').allTextContents()).toEqual(apiDrivers.map((driver) => driver.oddsRatio.toLocaleString('en', { minimumFractionDigits: 2, maximumFractionDigits: 2 })));
+    expect(await page.getAttribute('[data-testid=why-chart]', 'data-drawn')).toBe('1');
+    // The model's part: its table, or the API's reason when no propensity model is active yet.
+    await page.waitForSelector('[data-testid=why-model], [data-testid=why-model-reason]', APPEARS);
+    const opened = apiDrivers[0];
+    const list = await t.gql<{ droppedOff: { totalCount: number } }>('query($input: FunnelInput!, $factor: String) { droppedOff(input: $input, afterStep: 2, factor: $factor) { totalCount } }', { input, factor: opened.droppedOff.factor }, keys.analyst);
+    expect(list.data!.droppedOff.totalCount).toBe(opened.droppedOff.count);
+    await rows.first().locator('button').click();
+    await page.waitForSelector(`[data-testid=dropped-off] p:has-text("${opened.droppedOff.count.toLocaleString('en')} units with ${opened.label} stopped after step 2")`, APPEARS);
+    expect(await page.locator('[data-testid=dropped-off-table] tbody tr').count()).toBe(Math.min(20, opened.droppedOff.count));
     await screenshot(page, 'funnels');
 
     // Saved, listed, and opened again: the builder gets back every setting of the definition.

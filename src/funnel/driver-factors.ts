@@ -15,7 +15,8 @@
  */
 import { groupKeyOf, MISSING_GROUP_KEY } from './breakdown-key';
 import type { MirrorSegment } from './event-mirror';
-import { FunnelEvaluation, PreparedFunnel, reportedStepEvents, unitUser } from './funnel-run';
+import { FunnelEvaluation, PreparedFunnel, reportedStepEvents, unitSession, unitUser } from './funnel-run';
+import { sessionName } from './session-dictionary';
 
 export type DriverFactorKind = 'stepProperty' | 'hourOfDay' | 'eventType' | 'userProperty';
 
@@ -42,6 +43,25 @@ export interface DriverSources {
   userProperties: UserPropertyColumn[];
   eventTypes: boolean;
   hourOfDay: boolean;
+  /** Units sampled on each side (dropped off, converted) for the model drivers; 0: none. */
+  modelSample?: number;
+}
+
+/** A unit sampled for the model drivers: its user (dense id), its session (null when counting users) and when its step-k event happened. */
+export interface SampledUnit {
+  user: number;
+  session: string | null;
+  /** The step-k event's time, microseconds since the epoch. */
+  stepAt: number;
+  /** The sampling key (unitSampleKey): the sample is the `limit` units with the smallest keys. */
+  key: number;
+}
+
+/** A deterministic sample of the units that reached the step, on each side: a bottom-k sample by unitSampleKey, so parts merge into the whole's sample. */
+export interface DriverSample {
+  limit: number;
+  droppedOff: SampledUnit[];
+  converted: SampledUnit[];
 }
 
 /** Per factor (by `factorId`, in id order), units with it and, of those, converters; plus the totals. Parts add up. */
@@ -51,6 +71,8 @@ export interface DriverTally {
   factorIds: string[];
   withFactor: number[];
   withFactorConverted: number[];
+  /** Present when sources.modelSample > 0. */
+  sample?: DriverSample;
 }
 
 export const HOUR_BAND_HOURS = 6;
@@ -197,20 +219,52 @@ export function tallyDrivers(prepared: PreparedFunnel, evaluation: FunnelEvaluat
   const k = sources.step;
   const index = new Map<string, number>();
   const tally: DriverTally = { reached: 0, converted: 0, factorIds: [], withFactor: [], withFactorConverted: [] };
-  const { activeUnits, levels } = evaluation;
+  const { activeUnits, levels, layout } = evaluation;
+  const limit = sources.modelSample ?? 0;
+  const candidates: { droppedOff: SampledUnit[]; converted: SampledUnit[] } = { droppedOff: [], converted: [] };
+  const sessionNames = prepared.snapshot.base.sessions?.names ?? null;
   for (let n = 0; n < activeUnits.length; n++) {
     const unit = activeUnits[n];
     if (levels[unit] < k) continue;
     const converted = levels[unit] > k;
     tally.reached++;
     if (converted) tally.converted++;
+    if (limit > 0) {
+      const side = converted ? candidates.converted : candidates.droppedOff;
+      const user = unitUser(layout, unit);
+      const sessionCode = unitSession(layout, unit);
+      const session = sessionCode < 0 ? null : sessionName(sessionNames!, sessionCode);
+      side.push({ user, session, stepAt: evaluation.stepTimes[unit * evaluation.stepCount + k - 1], key: unitSampleKey(user, session) });
+      // Keep the candidates bounded: trim to the smallest keys whenever they reach twice the limit.
+      if (side.length >= 2 * limit) side.splice(0, side.length, ...smallestKeys(side, limit));
+    }
     for (const id of reader.factorsOf(reader.view(unit), partOf(evaluation, unit))) {
       const slot = slotOf(tally, index, id);
       tally.withFactor[slot]++;
       if (converted) tally.withFactorConverted[slot]++;
     }
   }
+  if (limit > 0) tally.sample = { limit, droppedOff: smallestKeys(candidates.droppedOff, limit), converted: smallestKeys(candidates.converted, limit) };
   return inIdOrder(tally);
+}
+
+/**
+ * A unit's sampling key: FNV-1a (32 bits) of its dense user id and session id. It depends on the
+ * unit alone, not on where the unit lies in a part or a segment, so the same events give the same
+ * sample, however the funnel is split.
+ */
+export function unitSampleKey(user: number, session: string | null): number {
+  let hash = 0x811c9dc5;
+  const text = session === null ? String(user) : `${user}\u0000${session}`;
+  for (let i = 0; i < text.length; i++) hash = Math.imul(hash ^ text.charCodeAt(i), 0x01000193);
+  return hash >>> 0;
+}
+
+/** The `limit` units with the smallest keys (ties: user, then session), in that order. */
+function smallestKeys(units: readonly SampledUnit[], limit: number): SampledUnit[] {
+  return [...units]
+    .sort((x, y) => x.key - y.key || x.user - y.user || ((x.session ?? '') < (y.session ?? '') ? -1 : (x.session ?? '') > (y.session ?? '') ? 1 : 0))
+    .slice(0, limit);
 }
 
 /** The position of factor `id` in `tally` (by `index`), appended with zero counts when new. */
@@ -235,6 +289,7 @@ function inIdOrder(tally: DriverTally): DriverTally {
     factorIds: order.map((n) => tally.factorIds[n]),
     withFactor: order.map((n) => tally.withFactor[n]),
     withFactorConverted: order.map((n) => tally.withFactorConverted[n]),
+    ...(tally.sample ? { sample: tally.sample } : {}),
   };
 }
 
@@ -245,6 +300,14 @@ export function mergeDriverTallies(parts: readonly DriverTally[]): DriverTally {
   for (const part of parts) {
     merged.reached += part.reached;
     merged.converted += part.converted;
+    if (part.sample) {
+      const { limit } = part.sample;
+      merged.sample = {
+        limit,
+        droppedOff: smallestKeys([...(merged.sample?.droppedOff ?? []), ...part.sample.droppedOff], limit),
+        converted: smallestKeys([...(merged.sample?.converted ?? []), ...part.sample.converted], limit),
+      };
+    }
     part.factorIds.forEach((id, n) => {
       const slot = slotOf(merged, index, id);
       merged.withFactor[slot] += part.withFactor[n];

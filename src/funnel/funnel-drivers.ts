@@ -5,7 +5,7 @@
 import { groupValueOf, MISSING_GROUP_KEY } from './breakdown-key';
 import { DriverFactor, factorId, factorOfId, HOUR_BAND_HOURS } from './driver-factors';
 import type { DriverReport, DriverStatistics } from './drivers-report';
-import { DriverFactorKind, FunnelDriver, FunnelDrivers } from './funnel-drivers.types';
+import { DriverFactorKind, FunnelDriver, FunnelDrivers, ModelDrivers } from './funnel-drivers.types';
 
 const KINDS: readonly string[] = Object.values(DriverFactorKind);
 
@@ -80,7 +80,8 @@ function driverOf(entry: DriverStatistics, step: number): FunnelDriver {
   };
 }
 
-export function driversAnswer(report: DriverReport, step: number): FunnelDrivers {
+/** The funnelDrivers answer: the statistical drivers of `report` and the model drivers beside them. */
+export function driversAnswer(report: DriverReport, step: number, modelDrivers: ModelDrivers): FunnelDrivers {
   return {
     step,
     reached: report.reached,
@@ -90,5 +91,6 @@ export function driversAnswer(report: DriverReport, step: number): FunnelDrivers
     positive: report.positive.map((entry) => driverOf(entry, step)),
     negative: report.negative.map((entry) => driverOf(entry, step)),
     factors: report.all.map((entry) => driverOf(entry, step)),
+    modelDrivers,
   };
 }

@@ -1,5 +1,5 @@
 import { GraphQLJSON } from 'graphql-scalars';
-import { Field, Float, InputType, Int, ObjectType, registerEnumType } from 'type-graphql';
+import { Field, Float, ID, InputType, Int, ObjectType, registerEnumType } from 'type-graphql';
 
 export enum DriverFactorKind {
   STEP_PROPERTY = 'stepProperty',
@@ -38,6 +38,14 @@ export class FunnelDriversOptions {
 
   @Field(() => Int, { nullable: true, defaultValue: 10, description: 'Drivers listed on each side (1–100).' })
   top?: number | null;
+
+  @Field(() => Int, {
+    nullable: true,
+    defaultValue: 200,
+    description:
+      'Model drivers: units explained on each side (dropped off, went on), at most; a deterministic sample (the units with the smallest hash of user and session id) when more reached the step. 0–500; 0 leaves model drivers out.',
+  })
+  modelSample?: number | null;
 }
 
 @ObjectType({ description: 'How to open the units a driver holds back: droppedOff(input: <the same input>, afterStep, factor).' })
@@ -118,6 +126,66 @@ export class FunnelDriver {
   droppedOff: DriverDroppedOffArgs;
 }
 
+@ObjectType({ description: 'One feature group of the purchase-propensity model, averaged over the explained units on each side of the step.' })
+export class ModelDriver {
+  @Field({ description: 'The feature group, as explanations name it ("device", "time since last purchase", "recent events (the sequence)", …).' })
+  feature: string;
+
+  @Field(() => Float, { description: 'Mean contribution over the explained units that dropped off at the step (probability points, −1 to 1).' })
+  meanDroppedOff: number;
+
+  @Field(() => Float, { description: 'Mean contribution over the explained units that reached the next step.' })
+  meanConverted: number;
+
+  @Field(() => Float, { description: 'meanDroppedOff − meanConverted: below 0, the model says this group holds the dropped-off units back compared with those that went on.' })
+  difference: number;
+
+  @Field(() => Float, { description: '95 % bootstrap percentile interval of the difference (1,000 resamples of each side\'s units, fixed seed).' })
+  differenceLow: number;
+
+  @Field(() => Float)
+  differenceHigh: number;
+}
+
+@ObjectType({
+  description:
+    "Model-based drivers: the ACTIVE PURCHASE_PROPENSITY version's live-visit model explains each sampled unit at its step event (occlusion: the calibrated propensity minus the propensity with the feature group set to its training average), and the contributions are averaged on each side. Empty, with a reason, when no model can explain.",
+})
+export class ModelDrivers {
+  @Field(() => ID, { nullable: true, description: 'The PURCHASE_PROPENSITY version that explained; null when none did.' })
+  modelVersionId: number | null;
+
+  @Field(() => String, { nullable: true, description: 'Why features is empty (no ACTIVE model, modelSample 0, no unit on one side); null when it is not.' })
+  reason: string | null;
+
+  @Field(() => String, { nullable: true, description: 'What a contribution is, with its source.' })
+  method: string | null;
+
+  @Field(() => Int, { description: 'options.modelSample: units explained on each side, at most.' })
+  sampleLimit: number;
+
+  @Field(() => Int, { description: 'Units that reached the step and dropped off (reached − converted).' })
+  droppedOffUnits: number;
+
+  @Field(() => Int, { description: 'Units that reached the step and went on (converted).' })
+  convertedUnits: number;
+
+  @Field(() => Int, { description: 'Dropped-off units explained: min(sampleLimit, droppedOffUnits), less any whose events are gone.' })
+  droppedOffExplained: number;
+
+  @Field(() => Int)
+  convertedExplained: number;
+
+  @Field(() => Float, { nullable: true, description: "Mean of the model's calibrated propensity over the explained dropped-off units." })
+  meanPropensityDroppedOff: number | null;
+
+  @Field(() => Float, { nullable: true })
+  meanPropensityConverted: number | null;
+
+  @Field(() => [ModelDriver], { description: 'Every feature group, the most holding-back first (difference ascending).' })
+  features: ModelDriver[];
+}
+
 @ObjectType({ description: 'Conversion drivers from one step to the next.' })
 export class FunnelDrivers {
   @Field(() => Int)
@@ -143,4 +211,7 @@ export class FunnelDrivers {
 
   @Field(() => [FunnelDriver], { description: 'Every factor tested, significant or not, highest odds ratio first.' })
   factors: FunnelDriver[];
+
+  @Field(() => ModelDrivers, { description: "What the purchase-propensity model says holds the dropped-off units back (docs/funnels.md, \"Model drivers\")." })
+  modelDrivers: ModelDrivers;
 }

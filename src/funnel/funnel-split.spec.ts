@@ -7,7 +7,7 @@
  * (window-funnel.reference.ts) worked out from the raw events.
  * No worker threads here (funnel-pool.spec.ts has those): the parts run one after another.
  */
-import type { DriverFactor, UserPropertyColumn } from './driver-factors';
+import { unitSampleKey, type DriverFactor, type UserPropertyColumn } from './driver-factors';
 import type { MirrorSnapshot } from './event-mirror';
 import { planFunnel, FunnelSpec } from './funnel-definition';
 import { DroppedKey, FunnelJob, FunnelJobInputs, runFunnelJob, runFunnelPart } from './funnel-jobs';
@@ -168,7 +168,7 @@ function jobsOf(spec: FunnelSpec): FunnelJob[] {
   for (const afterStep of [1, 2]) {
     jobs.push({ kind: 'droppedOff', plan, afterStep, first: 4, cursor: null });
     jobs.push({ kind: 'droppedOff', plan, afterStep, first: 1000, cursor: null });
-    const sources = { step: afterStep, propertyKeys: ['device'], userProperties: [TIERS], eventTypes: true, hourOfDay: true };
+    const sources = { step: afterStep, propertyKeys: ['device'], userProperties: [TIERS], eventTypes: true, hourOfDay: true, modelSample: 3 };
     // One drivers job and one droppedOff by factor per funnel, factor kinds taking turns over the
     // funnels (the test's time grows with every job).
     if (afterStep === 1) jobs.push({ kind: 'drivers', plan, sources });
@@ -232,6 +232,26 @@ describe.each([
       }
     }
     expect(compared).toBeGreaterThan(0);
+  });
+
+  it('samples the model drivers’ units as a bottom-3 by unitSampleKey over the dropped-off list', () => {
+    let checked = 0;
+    for (const { spec } of SPECS) {
+      const plan = planFunnel(spec);
+      const inputs: FunnelJobInputs = { snapshot, cohortUsers: null, sessionLayout: spec.countBy === 'session' ? sessionLayout : null };
+      const drivers = runFunnelJob({ kind: 'drivers', plan, sources: { step: 1, propertyKeys: [], userProperties: [], eventTypes: false, hourOfDay: false, modelSample: 3 } }, inputs).outcome;
+      const dropped = runFunnelJob({ kind: 'droppedOff', plan, afterStep: 1, first: 1000, cursor: null }, inputs).outcome;
+      if (drivers.kind !== 'drivers' || dropped.kind !== 'droppedOff') throw new Error('kinds');
+      // The reference: every dropped-off unit keyed, sorted, the first three, with its step time.
+      const expected = dropped.page
+        .map((unit) => ({ user: unit.user, session: unit.session, stepAt: unit.reachedAt, key: unitSampleKey(unit.user, unit.session) }))
+        .sort((x, y) => x.key - y.key || x.user - y.user || ((x.session ?? '') < (y.session ?? '') ? -1 : 1))
+        .slice(0, 3);
+      expect(drivers.tally.sample!.droppedOff).toEqual(expected);
+      expect(drivers.tally.sample!.converted.length).toBe(Math.min(3, drivers.tally.converted));
+      checked += expected.length;
+    }
+    expect(checked).toBeGreaterThan(10);
   });
 
   it('has data that exercises the merge: conversions, several groups folded into other, dropped-off pages', () => {

@@ -20,6 +20,7 @@ import { DriverFactor, DriverSources, UserPropertyColumn } from './driver-factor
 import { reportDrivers } from './drivers-report';
 import { decodeFactor, driversAnswer } from './funnel-drivers';
 import type { FunnelDrivers, FunnelDriversOptions } from './funnel-drivers.types';
+import { FunnelUnitExplainer, MODEL_SAMPLE_DEFAULT, MODEL_SAMPLE_MAX, modelDriversOf } from './model-drivers';
 import { metrics, secondsSince } from '../metrics/metrics';
 import {
   DROPPED_OFF_PAGE,
@@ -76,6 +77,8 @@ export interface FunnelServiceOptions {
   timeoutMs?: number;
   /** Funnels over at least this many events run split across the workers. Default FUNNELCAST_FUNNEL_SPLIT_EVENTS. */
   splitEvents?: number;
+  /** Explains units for funnelDrivers' model drivers (the prediction service); without it they answer with a reason. */
+  explainer?: FunnelUnitExplainer | null;
 }
 
 /**
@@ -91,6 +94,7 @@ export interface FunnelServiceOptions {
 export class FunnelService {
   private readonly pool: FunnelPool | null;
   private readonly timeoutMs: number;
+  private readonly explainer: FunnelUnitExplainer | null;
   /** Null: the in-process mirror computes. */
   readonly engine: FunnelEngine | null;
   /** The base segment's session units for the latest base a session funnel ran on (built once per base, shared by the workers). */
@@ -107,6 +111,7 @@ export class FunnelService {
     const workers = this.engine ? 0 : (options.workers ?? config().funnelWorkers);
     this.pool = workers > 0 ? new FunnelPool(workers, { splitEvents: options.splitEvents ?? config().funnelSplitEvents }) : null;
     this.timeoutMs = options.timeoutMs ?? config().funnelTimeoutMs;
+    this.explainer = options.explainer ?? null;
   }
 
   /** The worker pool's counters (null when funnels run on the main thread). */
@@ -277,8 +282,11 @@ export class FunnelService {
    * units whose reported chain reached `step`, the factors associated with going on versus dropping
    * off, each with its 2×2 table, odds ratio (95 % interval), Fisher p-value and Benjamini–Hochberg
    * q-value over every factor tested, and the droppedOff arguments that list its units that dropped
-   * off. BAD_USER_INPUT for a step that has no next step or options out of range; ANALYTICS_UNSUPPORTED
-   * on a server whose funnels run on ClickHouse (drivers read every event type, which its funnel path does not load).
+   * off. Beside them, the model drivers (model-drivers.ts): the ACTIVE purchase-propensity model's
+   * explanations of at most `modelSample` units on each side, averaged; explaining runs on the main
+   * thread in batches that yield to the event loop, within the same time limit. BAD_USER_INPUT for a
+   * step that has no next step or options out of range; ANALYTICS_UNSUPPORTED on a server whose
+   * funnels run on ClickHouse (drivers read every event type, which its funnel path does not load).
    */
   async drivers(spec: FunnelSpec, step: number, settings: FunnelDriversOptions = {}, options: FunnelCallOptions = {}): Promise<FunnelDrivers> {
     const budget = this.budget(options);
@@ -296,11 +304,17 @@ export class FunnelService {
     if (!Number.isInteger(minSupport) || minSupport < 1 || minSupport > 1_000_000) throw badInput(`minSupport must be a whole number from 1 to 1,000,000; got ${minSupport}.`);
     if (!(alpha > 0 && alpha < 1)) throw badInput(`alpha must lie strictly between 0 and 1; got ${alpha}.`);
     if (!Number.isInteger(top) || top < 1 || top > 100) throw badInput(`top must be a whole number from 1 to 100; got ${top}.`);
+    const modelSample = settings.modelSample ?? MODEL_SAMPLE_DEFAULT;
+    if (!Number.isInteger(modelSample) || modelSample < 0 || modelSample > MODEL_SAMPLE_MAX) {
+      throw badInput(`modelSample must be a whole number from 0 to ${MODEL_SAMPLE_MAX} (0 leaves model drivers out); got ${modelSample}.`);
+    }
     const propertyKeys = settings.properties ?? (await budget.race(this.propertyKeysOf(plan.steps[step - 1].eventType)));
     const sources = await budget.race(this.driverSources(step, propertyKeys, settings.userProperties ?? [], settings.eventTypes ?? true, settings.hourOfDay ?? true));
+    sources.modelSample = modelSample;
     const outcome = await this.compute({ kind: 'drivers', plan, sources }, budget);
     if (outcome.kind !== 'drivers') throw new Error(`expected drivers, got ${outcome.kind}`);
-    return driversAnswer(reportDrivers(outcome.tally, { minSupport, alpha, top }), step);
+    const report = reportDrivers(outcome.tally, { minSupport, alpha, top });
+    return driversAnswer(report, step, await modelDriversOf(outcome.tally, this.explainer, modelSample, budget));
   }
 
   /** Property keys of the latest events of a type (at most MAX_DRIVER_KEYS, in key order). */

@@ -1,4 +1,4 @@
-import { evaluateRanking, eventQuantileSplit, pairedBootstrap, popularityRecommender } from './evaluation';
+import { evaluateRanking, eventQuantileSplit, pairedBootstrap, popularityRecommender, twoSampleBootstrap } from './evaluation';
 
 describe('evaluation harness', () => {
   it('holds out the latest share of the events, whatever their order', () => {
@@ -83,5 +83,34 @@ describe('paired bootstrap', () => {
 
   it('refuses arrays of different lengths', () => {
     expect(() => pairedBootstrap([1], [1, 2])).toThrow(RangeError);
+  });
+});
+
+describe('two-sample bootstrap', () => {
+  it('gives zero-width intervals when every unit of a group has the same value', () => {
+    const d = twoSampleBootstrap([[0.3, 0.3, 0.3], [1, 1, 1]], [[0.1, 0.1], [2, 2]]);
+    expect(d.meanA).toEqual([0.3, 1]);
+    expect(d.difference[0]).toBeCloseTo(0.2, 12);
+    expect(d.low[0]).toBeCloseTo(0.2, 12);
+    expect(d.high[0]).toBeCloseTo(0.2, 12);
+    expect([d.difference[1], d.low[1], d.high[1]]).toEqual([-1, -1, -1]);
+  });
+
+  it('approaches Welch’s normal interval on many units: Δ ± 1.96 · √(sa²/na + sb²/nb)', () => {
+    // a: 400 units alternating 0 and 1 (mean 0.5, sd 0.5); b: 100 units, a quarter of them 1
+    // (mean 0.25, sd √(0.25 · 0.75) = 0.433). Half-width 1.96 · √(0.25/400 + 0.1875/100) = 0.098.
+    const a = Array.from({ length: 400 }, (_, n) => n % 2);
+    const b = Array.from({ length: 100 }, (_, n) => (n % 4 === 0 ? 1 : 0));
+    const d = twoSampleBootstrap([a], [b], { resamples: 4000, seed: 5 });
+    expect(d.difference[0]).toBeCloseTo(0.25, 12);
+    expect(d.low[0]).toBeGreaterThan(0.25 - 0.098 - 0.012);
+    expect(d.low[0]).toBeLessThan(0.25 - 0.098 + 0.012);
+    expect(d.high[0]).toBeGreaterThan(0.25 + 0.098 - 0.012);
+    expect(d.high[0]).toBeLessThan(0.25 + 0.098 + 0.012);
+  });
+
+  it('refuses an empty group and measures of unequal length', () => {
+    expect(() => twoSampleBootstrap([[]], [[1]])).toThrow(RangeError);
+    expect(() => twoSampleBootstrap([[1, 2], [1]], [[1], [1]])).toThrow(RangeError);
   });
 });

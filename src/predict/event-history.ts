@@ -74,6 +74,31 @@ export async function loadRecentEvents(dataSource: DataSource, user: { id: numbe
 }
 
 /**
+ * Several users' most recent events before `to` (each user's newest `limit`, oldest first), by dense
+ * user id; a user without such events is absent from the map. One statement, one index walk per user.
+ */
+export async function loadRecentEventsOfUsers(dataSource: DataSource, userIds: readonly number[], to: Date, limit: number): Promise<Map<number, PredictionEvent[]>> {
+  const rows = await withPgClient(dataSource, async (client) => {
+    const result = await client.query<Row>({
+      text: `SELECT recent.* FROM unnest($1::int[]) AS u(id) CROSS JOIN LATERAL (
+               SELECT ${COLUMNS}, e.ts AS sort_ts, e.id AS sort_id FROM events e LEFT JOIN items i ON i.id = e.item_id
+               WHERE e.user_id = u.id AND e.ts < $2 ORDER BY e.ts DESC, e.id DESC LIMIT $3) recent
+             ORDER BY recent.user_id, recent.sort_ts, recent.sort_id`,
+      values: [[...new Set(userIds)], to, limit],
+      rowMode: 'array',
+    });
+    return result.rows;
+  });
+  const byUser = new Map<number, PredictionEvent[]>();
+  for (const row of rows) {
+    let events = byUser.get(row[0]);
+    if (!events) byUser.set(row[0], (events = []));
+    events.push(eventOf(row));
+  }
+  return byUser;
+}
+
+/**
  * The events of one stored session, oldest first, with the dense id of its user. A session is a
  * (user, session id) pair (docs/data-model.md), so `user` (the shop's id) picks whose session it
  * is; without it the session id must belong to one user, else the answer is how many share it.

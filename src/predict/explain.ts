@@ -26,8 +26,12 @@ function strongest(attributions: Attribution[]): Attribution[] {
     .map((a) => ({ feature: a.feature, effect: Math.round(a.effect * 1e5) / 1e5 }));
 }
 
-/** The calibrated propensity of one case, and the feature groups that moved it most. */
-export function explainPropensity(model: ServedPropensity, events: readonly PredictionEvent[], rawFeatures: ArrayLike<number>, features: readonly HandFeature[]): { propensity: number; explanation: Attribution[] } {
+/**
+ * The calibrated propensity of one case and every feature group's occlusion effect (see the file
+ * comment): the hand-feature groups in the order of `features`, then "recent events (the
+ * sequence)". Unrounded, for aggregation over many cases (funnel model drivers).
+ */
+export function propensityContributions(model: ServedPropensity, events: readonly PredictionEvent[], rawFeatures: ArrayLike<number>, features: readonly HandFeature[]): { propensity: number; contributions: Attribution[] } {
   const { forward, mean, scale, platt } = model;
   const featureCount = forward.featureCount;
   const groups = [...new Set(features.map((f) => f.group))];
@@ -40,12 +44,21 @@ export function explainPropensity(model: ServedPropensity, events: readonly Pred
   const calibrated = (summary: Float64Array, hand: ArrayLike<number>) => applyPlatt(platt, forward.probability(summary, hand));
   const propensity = calibrated(withEvents, standardised);
   const occluded = new Float64Array(featureCount);
-  const attributions = groups.map((group) => {
+  const contributions = groups.map((group) => {
     for (let j = 0; j < featureCount; j++) occluded[j] = features[j].group === group ? 0 : standardised[j];
     return { feature: group, effect: propensity - calibrated(withEvents, occluded) };
   });
-  attributions.push({ feature: 'recent events (the sequence)', effect: propensity - calibrated(withoutEvents, standardised) });
-  return { propensity, explanation: strongest(attributions) };
+  contributions.push({ feature: SEQUENCE_GROUP, effect: propensity - calibrated(withoutEvents, standardised) });
+  return { propensity, contributions };
+}
+
+/** The name of the sequence input's group in explanations. */
+export const SEQUENCE_GROUP = 'recent events (the sequence)';
+
+/** The calibrated propensity of one case, and the feature groups that moved it most. */
+export function explainPropensity(model: ServedPropensity, events: readonly PredictionEvent[], rawFeatures: ArrayLike<number>, features: readonly HandFeature[]): { propensity: number; explanation: Attribution[] } {
+  const { propensity, contributions } = propensityContributions(model, events, rawFeatures, features);
+  return { propensity, explanation: strongest(contributions) };
 }
 
 const EVENT_PARTS: { name: string; from: number; to: number }[] = [

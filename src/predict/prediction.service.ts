@@ -6,16 +6,17 @@ import { checkFirst, connectionOf, connectionOfEdges, type Connection } from '..
 import { cursorCodec } from '../graphql/cursor';
 import { badInput, notFound } from '../graphql/errors';
 import { loadTf, type TfRuntime } from '../ml/tf-backend';
-import { explainNextStep, explainPropensity, type Attribution } from './explain';
-import { loadRecentEvents, loadSession } from './event-history';
+import { explainNextStep, explainPropensity, propensityContributions, SEQUENCE_GROUP, type Attribution } from './explain';
+import { loadRecentEvents, loadRecentEventsOfUsers, loadSession } from './event-history';
 import { SESSION_FEATURES, USER_FEATURES, sessionFeatures, userFeatures } from './features';
 import { FUNNEL_STAGES, NEXT_ACTIONS, type FunnelStage } from './funnel-actions';
 import { markovProbabilities, markovStateOf, type MarkovModel } from './markov';
 import type { NextStepConfig } from './next-step-model';
 import { decodeNextStepArtifact, decodePropensityArtifact, type PropensitySettings } from './prediction-artifact';
 import { NextStepNetworkForward, servedPropensity, type ServedPropensity } from './serving-networks';
-import type { PredictionEvent } from './session-events';
+import { splitSessions, type PredictionEvent } from './session-events';
 import { AT_RISK_PAGE } from './prediction.types';
+import { UserFacingError } from '../graphql/errors';
 
 /** An event of a visit the shop has not stored (yet), as the client sends it. */
 export interface LiveEvent {
@@ -77,6 +78,19 @@ const atRiskCursor = cursorCodec('atRiskUsers', { asOf: 'int', cartValue: 'numbe
 /** How far ahead of the server's clock a live event may be stamped (client clocks drift). */
 const CLOCK_SKEW_MS = 5 * 60_000;
 const HISTORY_EVENTS = 2000;
+/** Funnel units explained between two yields to the event loop (explainFunnelUnits). */
+const EXPLAIN_BATCH = 25;
+
+/** A funnel unit to explain at its step event: its user (dense id), its session (null: the visit holding the step event), the step event's time in microseconds. */
+export interface FunnelUnitAt {
+  user: number;
+  session: string | null;
+  stepAt: number;
+}
+
+/** What a funnel model driver's contribution is (funnelDrivers' modelDrivers.method). */
+export const FUNNEL_CONTRIBUTION_METHOD =
+  "Occlusion (src/predict/explain.ts): the live-visit model's calibrated purchase propensity of the unit's visit up to and including its step event, with the user's history before the visit, minus the propensity with that feature group set to its training average (the sequence: with no events); in probability points, positive when the group raised it.";
 
 /**
  * How long a looked-up ACTIVE version id is trusted before it is read again. Activation happens in
@@ -335,6 +349,54 @@ export class PredictionService {
   }
 
   /**
+   * Per-unit explanations for funnelDrivers' model drivers (src/funnel/model-drivers.ts), by the
+   * ACTIVE version's live-visit model: each unit is read as that model reads a live visit (as
+   * `visitPurchasePropensity` does) at the unit's step event: the visit is the unit's session (or, when
+   * counting users, the visit holding the step event) cut after the step event, so nothing that
+   * happened later is read; the history is the user's latest HISTORY_EVENTS events before the visit.
+   * Contributions are propensityContributions' (occlusion), every feature group. `{ reason }` when no
+   * version is ACTIVE or it cannot be read here; a unit whose events are gone is left out. `check` runs
+   * between batches of EXPLAIN_BATCH units (each batch then waits for the event loop's next turn).
+   */
+  async explainFunnelUnits(
+    units: { droppedOff: readonly FunnelUnitAt[]; converted: readonly FunnelUnitAt[] },
+    check: () => void,
+  ): Promise<{ modelVersionId: number; method: string; features: string[]; droppedOff: { propensity: number; contributions: Float64Array }[]; converted: { propensity: number; contributions: Float64Array }[] } | { reason: string }> {
+    let model: { versionId: number; served: ServedPropensityVersion };
+    try {
+      model = await this.propensityModel();
+    } catch (error) {
+      if (error instanceof UserFacingError && error.extensions.code === 'NOT_FOUND') return { reason: error.message };
+      throw error;
+    }
+    const everyUnit = [...units.droppedOff, ...units.converted];
+    const latest = everyUnit.reduce((max, unit) => Math.max(max, unit.stepAt), 0);
+    // Up to the latest step event (inclusive: microseconds to the next millisecond); each unit cuts its own.
+    const histories = everyUnit.length ? await loadRecentEventsOfUsers(this.dataSource, everyUnit.map((unit) => unit.user), new Date(Math.floor(latest / 1000) + 1), HISTORY_EVENTS) : new Map<number, PredictionEvent[]>();
+    const served = model.served.visit;
+    const features = [...new Set(SESSION_FEATURES.map((f) => f.group)), SEQUENCE_GROUP];
+    const explain = async (side: readonly FunnelUnitAt[]) => {
+      const explained: { propensity: number; contributions: Float64Array }[] = [];
+      for (let start = 0; start < side.length; start += EXPLAIN_BATCH) {
+        check();
+        for (const unit of side.slice(start, start + EXPLAIN_BATCH)) {
+          const visit = visitAtStep(histories.get(unit.user) ?? [], unit);
+          if (!visit) continue;
+          const window = served.forward.window;
+          const sequence = visit.before.length ? [...visit.before.slice(-window), ...visit.events] : visit.events;
+          const { propensity, contributions } = propensityContributions(served, sequence, sessionFeatures(visit.before, visit.events), SESSION_FEATURES);
+          explained.push({ propensity, contributions: Float64Array.from(contributions, (c) => c.effect) });
+        }
+        await new Promise<void>((done) => setImmediate(done));
+      }
+      return explained;
+    };
+    const droppedOff = await explain(units.droppedOff);
+    const converted = await explain(units.converted);
+    return { modelVersionId: model.versionId, method: FUNNEL_CONTRIBUTION_METHOD, features, droppedOff, converted };
+  }
+
+  /**
    * Users whose furthest funnel stage in the last `withinDays` (before `asOf`) is at least `stage`
    * without a purchase since, whose open cart (items carted and neither removed nor bought since)
    * is worth at least `minValue`, and whose stored propensity is at most `maxPropensity`: a page
@@ -407,4 +469,21 @@ export class PredictionService {
       ),
     };
   }
+}
+
+/**
+ * The visit of a funnel unit up to and including its step event (at `unit.stepAt` µs), and the user's
+ * events before that visit started; null when none of the user's events lies at or before it.
+ */
+export function visitAtStep(history: readonly PredictionEvent[], unit: FunnelUnitAt): { before: PredictionEvent[]; events: PredictionEvent[] } | null {
+  let end = 0;
+  // Timestamps are milliseconds read from microseconds (fractions kept): compare in whole microseconds.
+  while (end < history.length && Math.round(history[end].timestamp * 1000) <= unit.stepAt) end++;
+  if (end === 0) return null;
+  const upToStep = history.slice(0, end);
+  const sessions = splitSessions(upToStep);
+  const last = upToStep[end - 1];
+  const visit = (unit.session !== null ? sessions.find((session) => session.sessionId === unit.session) : undefined) ?? sessions.find((session) => session.events.includes(last))!;
+  const start = visit.events[0].timestamp;
+  return { before: upToStep.filter((event) => event.timestamp < start), events: visit.events };
 }

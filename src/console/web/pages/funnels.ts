@@ -166,6 +166,11 @@ export const funnelsPage: Page = {
       const trendChart = chartBox('trend-chart');
       const timeChart = chartBox('time-chart');
       const dropped = droppedOffPanel(input, funnel.steps);
+      const why = el('div', { 'data-testid': 'why-area' });
+      const whyButton = (step: StepResult) =>
+        step.index < funnel.steps.length
+          ? el('button', { type: 'button', 'data-testid': `why-step-${step.index}`, title: 'Conversion drivers from this step to the next', onclick: (event: Event) => void busy(event.currentTarget as HTMLButtonElement, errors, () => whyPanel(input, step, why, dropped.open)) }, 'Why?')
+          : '';
       results.replaceChildren(
         section(
           `Steps (${number(funnel.totalUnits)} ${input.countBy === 'USER' ? 'users' : 'sessions'} active in the range)`,
@@ -178,11 +183,13 @@ export const funnelsPage: Page = {
               { title: 'From previous', value: (step) => percent(step.conversionFromPrevious), numeric: true },
               { title: 'Dropped off', value: (step) => number(step.dropOff), numeric: true },
               { title: 'Median time', value: (step) => duration(step.timeFromPrevious?.median), numeric: true },
+              { title: '', value: whyButton },
             ],
             funnel.steps,
             'funnel-table',
           )),
         ),
+        why,
         ...(funnel.breakdown
           ? [section(
               `Breakdown by ${breakdownInput.value.trim()}`,
@@ -204,7 +211,7 @@ export const funnelsPage: Page = {
           section(`Conversion by ${trendInterval.value === 'DAY' ? 'day' : 'week'}`, trendChart),
           section(`Time from step 1 to step ${funnel.steps.length} (${number(timing.units)} converted, median ${duration(timing.summary?.median)}, p90 ${duration(timing.summary?.p90)})`, timeChart),
         ),
-        dropped,
+        dropped.panel,
       );
       stepsChart.draw({
         type: 'bar',
@@ -309,21 +316,41 @@ export const funnelsPage: Page = {
   },
 };
 
-/** Units that reached a step and went no further, a page at a time, with a CSV export of every page. */
-function droppedOffPanel(input: FunnelDefinition, steps: StepResult[]): HTMLElement {
+/**
+ * Units that reached a step and went no further, a page at a time, with a CSV export of every page;
+ * `open` shows those of one conversion driver (droppedOff's factor), until the filter is cleared.
+ */
+function droppedOffPanel(input: FunnelDefinition, steps: StepResult[]): { panel: HTMLElement; open(afterStep: number, factor: string, label: string): void } {
   const afterStep = select('afterStep', steps.slice(0, -1).map((step) => String(step.index)), '1');
   const list = el('div', { 'data-testid': 'dropped-off' });
+  let factor: { code: string; label: string } | null = null;
+  const factorNote = el('span', { 'data-testid': 'dropped-factor' });
   const errors = errorBox();
   const pageSize = 20;
   let cursors: (string | null)[] = [null];
   let page = 0;
   type Unit = { userId: string; sessionId: string | null; reachedAt: string };
   type Connection = { totalCount: number; pageInfo: { hasNextPage: boolean; endCursor: string | null }; edges: { node: Unit }[] };
-  const QUERY = 'query ConsoleDroppedOff($input: FunnelInput!, $afterStep: Int!, $first: Int!, $after: String) { droppedOff(input: $input, afterStep: $afterStep, first: $first, after: $after) { totalCount pageInfo { hasNextPage endCursor } edges { node { userId sessionId reachedAt } } } }';
+  const QUERY = 'query ConsoleDroppedOff($input: FunnelInput!, $afterStep: Int!, $first: Int!, $after: String, $factor: String) { droppedOff(input: $input, afterStep: $afterStep, first: $first, after: $after, factor: $factor) { totalCount pageInfo { hasNextPage endCursor } edges { node { userId sessionId reachedAt } } } }';
 
   async function read(first: number, after: string | null): Promise<Connection> {
-    const data = await gql<{ droppedOff: Connection }>(QUERY, { input, afterStep: Number(afterStep.value), first, after });
+    const data = await gql<{ droppedOff: Connection }>(QUERY, { input, afterStep: Number(afterStep.value), first, after, factor: factor?.code ?? null });
     return data.droppedOff;
+  }
+
+  function showFactor(): void {
+    factorNote.replaceChildren(
+      ...(factor
+        ? [` with ${factor.label} `, el('button', { type: 'button', onclick: () => { factor = null; restart(); } }, 'Show all')]
+        : []),
+    );
+  }
+
+  function restart(): void {
+    cursors = [null];
+    page = 0;
+    showFactor();
+    void busy(null, errors, show);
   }
 
   async function show(): Promise<void> {
@@ -332,7 +359,7 @@ function droppedOffPanel(input: FunnelDefinition, steps: StepResult[]): HTMLElem
     const previous = el('button', { type: 'button', disabled: page === 0, onclick: () => { page--; void busy(null, errors, show); } }, '‹ Previous');
     const next = el('button', { type: 'button', disabled: !connection.pageInfo.hasNextPage, 'data-testid': 'dropped-next', onclick: () => { page++; void busy(null, errors, show); } }, 'Next ›');
     list.replaceChildren(
-      el('p', {}, `${number(connection.totalCount)} units stopped after step ${afterStep.value}; page ${page + 1} of ${Math.max(1, Math.ceil(connection.totalCount / pageSize))} `, previous, ' ', next),
+      el('p', {}, `${number(connection.totalCount)} units${factor ? ` with ${factor.label}` : ''} stopped after step ${afterStep.value}; page ${page + 1} of ${Math.max(1, Math.ceil(connection.totalCount / pageSize))} `, previous, ' ', next),
       table(
         [
           { title: 'User', value: (unit: Unit) => unit.userId },
@@ -358,12 +385,145 @@ function droppedOffPanel(input: FunnelDefinition, steps: StepResult[]): HTMLElem
   }
 
   afterStep.addEventListener('change', () => {
-    cursors = [null];
-    page = 0;
-    void busy(null, errors, show);
+    factor = null;
+    restart();
   });
   const exportButton = el('button', { type: 'button', 'data-testid': 'export-csv' }, 'Export CSV');
   exportButton.addEventListener('click', () => void busy(exportButton, errors, exportCsv));
   void busy(null, errors, show);
-  return section('Dropped off', el('div', {}, field('After step', afterStep), exportButton), list, errors);
+  const panel = section('Dropped off', el('div', {}, field('After step', afterStep), exportButton, factorNote), list, errors);
+  return {
+    panel,
+    open(step, code, label) {
+      afterStep.value = String(step);
+      factor = { code, label };
+      restart();
+      panel.scrollIntoView();
+    },
+  };
+}
+
+interface Driver {
+  factor: string;
+  label: string;
+  oddsRatio: number;
+  oddsRatioLow: number;
+  oddsRatioHigh: number;
+  qValue: number;
+  conversionWith: number;
+  droppedOff: { afterStep: number; factor: string; count: number };
+}
+
+interface ModelDriverRow {
+  feature: string;
+  meanDroppedOff: number;
+  meanConverted: number;
+  difference: number;
+  differenceLow: number;
+  differenceHigh: number;
+}
+
+interface DriversAnswer {
+  reached: number;
+  converted: number;
+  tested: number;
+  positive: Driver[];
+  negative: Driver[];
+  modelDrivers: {
+    modelVersionId: string | null;
+    reason: string | null;
+    droppedOffExplained: number;
+    convertedExplained: number;
+    features: ModelDriverRow[];
+  };
+}
+
+const DRIVER_FIELDS = 'factor label oddsRatio oddsRatioLow oddsRatioHigh qValue conversionWith droppedOff { afterStep factor count }';
+/** Drivers shown on each side, and model feature groups shown. */
+const WHY_TOP = 5;
+const WHY_MODEL_ROWS = 8;
+
+/**
+ * "Why?" for one step: funnelDrivers from it to the next, the top positive and negative drivers with
+ * their odds ratios and 95 % intervals (a chart on a log scale and a table), and the model drivers;
+ * each statistical driver's "Dropped off" button opens its units in the dropped-off list.
+ */
+async function whyPanel(input: FunnelDefinition, step: StepResult, area: HTMLElement, openDropped: (afterStep: number, factor: string, label: string) => void): Promise<void> {
+  const data = await gql<{ funnelDrivers: DriversAnswer }>(
+    `query ConsoleFunnelDrivers($input: FunnelInput!, $step: Int!, $top: Int!) { funnelDrivers(input: $input, step: $step, options: { top: $top }) {
+      reached converted tested positive { ${DRIVER_FIELDS} } negative { ${DRIVER_FIELDS} }
+      modelDrivers { modelVersionId reason droppedOffExplained convertedExplained features { feature meanDroppedOff meanConverted difference differenceLow differenceHigh } } } }`,
+    { input, step: step.index, top: WHY_TOP },
+  );
+  const answer = data.funnelDrivers;
+  const drivers = [...answer.positive, ...answer.negative];
+  const chart = chartBox('why-chart');
+  const model = answer.modelDrivers;
+  const ratio = (value: number) => number(value, 2);
+  area.replaceChildren(
+    el(
+      'section',
+      { 'data-testid': 'why-panel' },
+      el('h2', {}, `Why units go on from step ${step.index} (${step.label}), or stop`),
+      el('p', { class: 'muted' }, `${number(answer.reached)} reached it, ${number(answer.converted)} went on; ${number(answer.tested)} factors tested, significant at q ≤ 0.05 below.`),
+      drivers.length
+        ? el(
+            'div',
+            { class: 'row' },
+            chart,
+            table(
+              [
+                { title: 'Driver', value: (driver: Driver) => driver.label },
+                { title: 'Odds ratio', value: (driver) => ratio(driver.oddsRatio), numeric: true },
+                { title: '95 % CI', value: (driver) => `${ratio(driver.oddsRatioLow)}–${ratio(driver.oddsRatioHigh)}`, numeric: true },
+                { title: 'q', value: (driver) => driver.qValue.toPrecision(2), numeric: true },
+                {
+                  title: 'Dropped off',
+                  value: (driver) =>
+                    el('button', { type: 'button', 'data-factor': driver.factor, onclick: () => openDropped(driver.droppedOff.afterStep, driver.droppedOff.factor, driver.label) }, number(driver.droppedOff.count)),
+                  numeric: true,
+                },
+              ],
+              drivers,
+              'why-drivers',
+            ),
+          )
+        : el('p', { class: 'muted' }, 'No factor is significantly associated with going on or stopping here.'),
+      el('h3', {}, 'What the purchase-propensity model says'),
+      model.features.length
+        ? el(
+            'div',
+            {},
+            el('p', { class: 'muted' }, `Model version ${model.modelVersionId}, ${number(model.droppedOffExplained)} dropped-off and ${number(model.convertedExplained)} converted units explained; contributions in probability points, the most holding-back first.`),
+            table(
+              [
+                { title: 'Feature group', value: (row: ModelDriverRow) => row.feature },
+                { title: 'Dropped off', value: (row) => number(row.meanDroppedOff, 4), numeric: true },
+                { title: 'Went on', value: (row) => number(row.meanConverted, 4), numeric: true },
+                { title: 'Difference', value: (row) => number(row.difference, 4), numeric: true },
+                { title: '95 % CI', value: (row) => `${number(row.differenceLow, 4)} to ${number(row.differenceHigh, 4)}`, numeric: true },
+              ],
+              model.features.slice(0, WHY_MODEL_ROWS),
+              'why-model',
+            ),
+          )
+        : el('p', { class: 'muted', 'data-testid': 'why-model-reason' }, model.reason ?? ''),
+    ),
+  );
+  if (drivers.length) {
+    chart.draw({
+      type: 'bar',
+      data: {
+        labels: drivers.map((driver) => driver.label),
+        datasets: [
+          {
+            label: 'Odds ratio, 95 % CI',
+            data: drivers.map((driver) => [driver.oddsRatioLow, driver.oddsRatioHigh]),
+            backgroundColor: drivers.map((driver) => (driver.oddsRatio > 1 ? COLOURS[2] : COLOURS[4])),
+          },
+        ],
+      },
+      options: { indexAxis: 'y', scales: { x: { type: 'logarithmic', title: { display: true, text: 'odds ratio (1 = no effect)' } } } },
+    });
+  }
 }
