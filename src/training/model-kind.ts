@@ -72,6 +72,12 @@ export interface TrainingRun<Params> {
   tf: import('../ml/tf-backend').Tf;
   backend: import('../ml/tf-backend').TfBackendInfo;
   params: Params;
+  /**
+   * The full scans of the event log (item events, histories, anomaly features), from PostgreSQL or
+   * from ClickHouse's copy under FUNNELCAST_ANALYTICS=clickhouse (`trainingEventReaderOf`). Kinds
+   * read events through this, never with their own SQL over `events`.
+   */
+  events: import('./training-events').TrainingEventReader;
   /** Training data range: events with from ≤ ts < to (from null: since the first event). */
   from: Date | null;
   to: Date;
