@@ -6,7 +6,8 @@
  * (flagged) users, after user erasure and retention deletes that reach ClickHouse as tombstones.
  * Then training jobs run end to end through `TrainingRunner` on each store and store the same metrics.
  *
- * chdb allows one data folder per process, so everything here shares one client.
+ * The reader scans 7 users per query here, so pages split the shop. chdb allows one data folder per
+ * process, so everything here shares one client.
  */
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -78,7 +79,7 @@ describe('training readers from ClickHouse', () => {
     folder = mkdtempSync(join(tmpdir(), 'funnelcast-train-chdb-'));
     client = new ChdbClient(folder);
     postgres = new PostgresTrainingEvents(db.dataSource);
-    clickhouse = new ClickHouseTrainingEvents(db.dataSource, sharedClickHouse(client), { database: 'funnelcast_train_test', batchSize: 97 });
+    clickhouse = new ClickHouseTrainingEvents(db.dataSource, sharedClickHouse(client), { database: 'funnelcast_train_test', batchSize: 97, usersPerPage: 7 });
     const events = new EventService(db.dataSource, { maxBatch: 5000, maxPropertiesBytes: 16_384 });
     const batch = randomEvents(11, 1500);
     expect((await events.ingest(batch)).accepted).toBe(batch.length);

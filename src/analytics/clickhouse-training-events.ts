@@ -16,7 +16,9 @@
  *
  * Before every read the copy catches up with PostgreSQL (`ClickHouseSync.catchUp`), so a read
  * sees at least every event committed before it began, like a PostgreSQL statement; see
- * `trainingEventReaderOf` for which store a process reads.
+ * `trainingEventReaderOf` for which store a process reads. Scans go by ranges of user ids
+ * (`pages`), so what is held besides the result is one page of rows, as PostgreSQL's COPY stream
+ * holds one user-day for the anomaly features.
  */
 import type { DataSource } from 'typeorm';
 import type { Config } from '../config';
@@ -77,6 +79,8 @@ export interface ClickHouseTrainingEventsOptions {
   /** The sync's rows per INSERT (FUNNELCAST_CLICKHOUSE_SYNC_BATCH). */
   batchSize: number;
   deletionLogDays?: number;
+  /** Users per query of a scan (default USERS_PER_PAGE); tests make it small to cross page boundaries. */
+  usersPerPage?: number;
   /**
    * The copy is this reader's own (a training folder): when it fell further behind than the
    * deletion log reaches (StaleCopyError), empty it and copy afresh instead of failing. Never for a
@@ -165,6 +169,12 @@ export function jsonbText(json: string, key: string): string | null {
   return null;
 }
 
+/**
+ * Users per query of a scan: the rows of one page are held as objects at a time (about 13 events a
+ * user in the demo shop: ~260,000 rows), and only the typed result grows, as PostgreSQL's reads hold it.
+ */
+const USERS_PER_PAGE = 20_000;
+
 interface CatalogItem {
   category: string | null;
   price: number | null;
@@ -205,6 +215,20 @@ export class ClickHouseTrainingEvents implements TrainingEventReader {
     });
   }
 
+  /**
+   * Runs `sql(userRange)` for consecutive ranges of user ids (ascending, USERS_PER_PAGE each) and
+   * hands each page's rows to `consume`: with ORDER BY (user_id, ts, id) in `sql`, the pages in turn
+   * are the scan's rows in order. Each user's events come from one query; a page read after another
+   * may include events copied in between (the API's sync loop), like events committed during a
+   * PostgreSQL read, which that read may or may not see.
+   */
+  private async pages<Row>(client: ClickHouseClient, sql: (users: string) => string, consume: (rows: Row[]) => void): Promise<void> {
+    // An upper bound on the ids (without FINAL: a deleted user's id only costs an empty page).
+    const [{ top }] = await client.query<{ top: number }>(`SELECT max(user_id) AS top FROM ${tableName(this.options.database, 'events')}`);
+    const step = this.options.usersPerPage ?? USERS_PER_PAGE;
+    for (let low = 0; low <= Number(top); low += step) consume(await client.query<Row>(sql(`user_id >= ${low} AND user_id < ${low + step}`)));
+  }
+
   /** `from ≤ ts < to` in microseconds, and the excluded users. */
   private where(range: { from: Date | null; to: Date }, excludeUsers?: ReadonlySet<number>): string {
     const conditions = [`ts < ${range.to.getTime() * 1000}`];
@@ -221,61 +245,68 @@ export class ClickHouseTrainingEvents implements TrainingEventReader {
 
   async itemEvents(range: { from: Date | null; to: Date; excludeUsers?: ReadonlySet<number> }): Promise<ItemEventLog> {
     const types = ITEM_EVENT_TYPES.map(sqlString).join(', ');
-    const rows = await this.read((client) =>
-      client.query<{ u: number; s: string | null; i: number; t: string; ms: number }>(
-        `SELECT user_id AS u, session_id AS s, item_id AS i, type AS t, ts / 1000 AS ms FROM ${this.events}
-         WHERE item_id IS NOT NULL AND type IN (${types}) AND ${this.where(range, range.excludeUsers)}
+    const rows: ItemEventRow[] = [];
+    await this.read((client) =>
+      this.pages<{ u: number; s: string | null; i: number; t: string; ms: number }>(
+        client,
+        (users) => `SELECT user_id AS u, session_id AS s, item_id AS i, type AS t, ts / 1000 AS ms FROM ${this.events}
+         WHERE ${users} AND item_id IS NOT NULL AND type IN (${types}) AND ${this.where(range, range.excludeUsers)}
          ORDER BY user_id, ts, id`,
+        (page) => {
+          for (const row of page) rows.push([row.u, row.s, row.i, row.t, row.ms]);
+        },
       ),
     );
-    return itemEventLogOf(rows.map((row): ItemEventRow => [row.u, row.s, row.i, row.t, row.ms]));
+    return itemEventLogOf(rows);
   }
 
   async histories(from: Date | null, to: Date, userIds?: readonly number[]): Promise<UserHistory[]> {
     const only = userIds === undefined ? '' : ` AND user_id IN (${userIds.length === 0 ? 'NULL' : userIds.map((id) => Math.trunc(id)).join(', ')})`;
-    const [rows, catalog] = await Promise.all([
-      this.read((client) =>
-        client.query<{ u: number; s: string | null; t: string; ms: number; i: number | null; c: string | null; cc: string | null; ci: string | null; p: number | null; d: string | null; ch: string | null; raw: string | null }>(
-          `SELECT user_id AS u, session_id AS s, type AS t, ts / 1000 AS ms, item_id AS i,
+    const catalog = await this.catalog();
+    const rows: HistoryRow[] = [];
+    await this.read((client) =>
+      this.pages<{ u: number; s: string | null; t: string; ms: number; i: number | null; c: string | null; cc: string | null; ci: string | null; p: number | null; d: string | null; ch: string | null; raw: string | null }>(
+        client,
+        (users) => `SELECT user_id AS u, session_id AS s, type AS t, ts / 1000 AS ms, item_id AS i,
                   ${propSql('category')} AS c, ${propSql('categoryCode')} AS cc, ${propSql('categoryId')} AS ci,
                   if(JSONType(props, 'price') IN ('Int64', 'UInt64', 'Double'), JSONExtractFloat(props, 'price'), NULL) AS p,
                   ${propSql('device')} AS d, ${propSql('channel')} AS ch,
                   ${rawPropsSql(['category', 'categoryCode', 'categoryId', 'device', 'channel'])} AS raw
-           FROM ${this.events} WHERE ${this.where({ from, to })}${only}
+           FROM ${this.events} WHERE ${users} AND ${this.where({ from, to })}${only}
            ORDER BY user_id, ts, id`,
-        ),
+        (page) => {
+          for (const row of page) {
+            const item = row.i === null ? undefined : catalog.get(row.i);
+            const category = item?.category ?? propText(row.c, row.raw, 'category') ?? propText(row.cc, row.raw, 'categoryCode') ?? propText(row.ci, row.raw, 'categoryId');
+            const price = row.p !== null ? row.p : (item?.price ?? null);
+            rows.push([row.u, row.s, row.t, row.ms, category, price, propText(row.d, row.raw, 'device'), propText(row.ch, row.raw, 'channel')]);
+          }
+        },
       ),
-      this.catalog(),
-    ]);
-    return historiesOf(
-      rows.map((row): HistoryRow => {
-        const item = row.i === null ? undefined : catalog.get(row.i);
-        const category = item?.category ?? propText(row.c, row.raw, 'category') ?? propText(row.cc, row.raw, 'categoryCode') ?? propText(row.ci, row.raw, 'categoryId');
-        const price = row.p !== null ? row.p : (item?.price ?? null);
-        return [row.u, row.s, row.t, row.ms, category, price, propText(row.d, row.raw, 'device'), propText(row.ch, row.raw, 'channel')];
-      }),
     );
+    return historiesOf(rows);
   }
 
   async userFeatures(window: FeatureWindow, onProgress?: (usersDone: number, eventsDone: number) => void): Promise<UserFeatureTable> {
-    const [rows, catalog] = await Promise.all([
-      this.read((client) =>
-        client.query<{ u: number; ms: number; t: string; s: string | null; i: number | null; c: string | null; d: string | null; ip: string | null; raw: string | null }>(
-          // Whole milliseconds rounded half away from zero, as PostgreSQL's numeric → bigint.
-          `SELECT user_id AS u, if(ts >= 0, intDiv(ts + 500, 1000), -intDiv(500 - ts, 1000)) AS ms, type AS t, session_id AS s, item_id AS i,
+    const catalog = await this.catalog();
+    const features = new UserFeatureStream(onProgress);
+    await this.read((client) =>
+      this.pages<{ u: number; ms: number; t: string; s: string | null; i: number | null; c: string | null; d: string | null; ip: string | null; raw: string | null }>(
+        client,
+        // Whole milliseconds rounded half away from zero, as PostgreSQL's numeric → bigint.
+        (users) => `SELECT user_id AS u, if(ts >= 0, intDiv(ts + 500, 1000), -intDiv(500 - ts, 1000)) AS ms, type AS t, session_id AS s, item_id AS i,
                   ${propSql('category')} AS c, ${propSql('device')} AS d, ${propSql('ip')} AS ip,
                   ${rawPropsSql(['category', 'device', 'ip'])} AS raw
-           FROM ${this.events} WHERE ${this.where(window)}
+           FROM ${this.events} WHERE ${users} AND ${this.where(window)}
            ORDER BY user_id, ts, id`,
-        ),
+        (page) => {
+          for (const row of page) {
+            const category = (row.i === null ? undefined : catalog.get(row.i)?.category) ?? propText(row.c, row.raw, 'category');
+            features.push(row.u, row.ms, row.t, row.s, row.i ?? -1, category, propText(row.d, row.raw, 'device'), propText(row.ip, row.raw, 'ip'));
+          }
+        },
       ),
-      this.catalog(),
-    ]);
-    const features = new UserFeatureStream(onProgress);
-    for (const row of rows) {
-      const category = (row.i === null ? undefined : catalog.get(row.i)?.category) ?? propText(row.c, row.raw, 'category');
-      features.push(row.u, row.ms, row.t, row.s, row.i ?? -1, category, propText(row.d, row.raw, 'device'), propText(row.ip, row.raw, 'ip'));
-    }
+    );
     return features.finish();
   }
 
