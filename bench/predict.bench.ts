@@ -8,7 +8,7 @@ import { createDemoShop } from '../src/sim';
 import { MODEL_KINDS } from '../src/model-kinds';
 import { ModelKind } from '../src/training/model-kind';
 import { benchDatabase, elapsedSeconds, loadBenchShop, rate } from './support';
-import { PostgresTrainingEvents } from '../src/training/training-events';
+import { PostgresTrainingEvents } from '../src/training-events';
 
 /**
  * `npm run bench predict [--users 2000] [--days 21] [--requests 400] [--concurrency 8]`: live

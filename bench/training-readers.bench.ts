@@ -6,7 +6,7 @@ import { ClickHouseTrainingEvents, sharedClickHouse } from '../src/analytics/cli
 import { ClickHouseSync } from '../src/analytics/clickhouse-sync';
 import { intFlag, parseArgs } from '../src/cli/args';
 import { createDemoShop } from '../src/sim';
-import { PostgresTrainingEvents, type TrainingEventReader } from '../src/training/training-events';
+import { PostgresTrainingEvents, type TrainingEventReader } from '../src/training-events';
 import { benchDatabase, elapsedSeconds, loadBenchShop } from './support';
 
 /**

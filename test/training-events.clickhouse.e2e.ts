@@ -21,7 +21,7 @@ import { ErasureService } from '../src/privacy/erasure.service';
 import type { Interactions } from '../src/recommend/interactions';
 import type { ItemEventLog } from '../src/recommend/item-events';
 import { ModelKind, modelKindDefinition } from '../src/training/model-kind';
-import { PostgresTrainingEvents, type TrainingEventReader } from '../src/training/training-events';
+import { PostgresTrainingEvents, type TrainingEventReader } from '../src/training-events';
 import { TrainingJobs } from '../src/training/training-jobs';
 import { TrainingRunner } from '../src/training/training-runner';
 import { createTestDatabase, TestDatabase } from './support/database';

@@ -9,7 +9,7 @@ import { preparePairs } from '../../src/recommend/matrix-factorization.kind';
 import { splitUsers } from '../../src/recommend/user-split';
 import { createDemoShop } from '../../src/sim';
 import { benchDatabase, loadBenchShop } from '../support';
-import { PostgresTrainingEvents } from '../../src/training/training-events';
+import { PostgresTrainingEvents } from '../../src/training-events';
 
 const DATA = resolve(__dirname, '../../../../shared/data');
 const FILES: Record<string, string> = { rees46: 'rees46_2019oct_head.csv', taobao: 'taobao_userbehavior_timeslice.csv' };

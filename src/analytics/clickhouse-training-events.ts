@@ -29,7 +29,7 @@ import { historiesOf, type HistoryRow } from '../predict/event-history';
 import type { InteractionQuery, Interactions } from '../recommend/interactions';
 import { interactionsOf } from '../recommend/interactions';
 import { ITEM_EVENT_TYPES, itemEventLogOf, type ItemEventLog, type ItemEventRow } from '../recommend/item-events';
-import { PostgresTrainingEvents, type TrainingEventReader } from '../training/training-events';
+import { PostgresTrainingEvents, type TrainingEventReader } from '../training-events';
 import { toFloat4 } from '../db/float4';
 import { ChdbClient, clickhouseClientOf, sqlString, type ClickHouseClient } from './clickhouse-client';
 import { tableName } from './clickhouse-schema';

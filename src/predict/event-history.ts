@@ -4,7 +4,7 @@ import type { UserHistory } from './datasets';
 import type { PredictionEvent } from './session-events';
 import { TrainingDataError } from '../training/training-errors';
 import { pseudonymousId } from '../privacy/pseudonym';
-import type { TrainingEventReader } from '../training/training-events';
+import type { TrainingEventReader } from '../training-events';
 
 /**
  * The one way prediction reads the event log: events as PredictionEvent, the item's category and

@@ -2,7 +2,7 @@ import { eventQuantileSplit } from '../ml/evaluation';
 import type { DataSource } from 'typeorm';
 import { TrainingDataError } from '../training/training-errors';
 import { withPgClient } from '../db/data-source';
-import type { TrainingEventReader } from '../training/training-events';
+import type { TrainingEventReader } from '../training-events';
 
 /** The item event types the recommenders learn from, strongest signal last. */
 export const ITEM_EVENT_TYPES = ['view', 'fav', 'cart', 'checkout', 'purchase'] as const;

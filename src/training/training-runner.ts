@@ -8,7 +8,7 @@ import { modelKindDefinition, type TrainingDomains } from './model-kind';
 import { ParamsError } from './params';
 import { isTransientFailure, TrainingCancelled, TrainingDataError, TrainingFailedForGood } from './training-errors';
 import { scheduledRunRequestKey, TrainingJobs } from './training-jobs';
-import { PostgresTrainingEvents, type TrainingEventReader } from './training-events';
+import type { TrainingEventReader } from '../training-events';
 
 export interface RunOutcome {
   trainingJobId: string | null;
@@ -31,13 +31,13 @@ export class TrainingRunner {
   private readonly registry: ModelRegistry;
 
   /**
-   * `events` is where kinds read the event log from: PostgreSQL unless given (the sandboxed
+   * `events` is where kinds read the event log from: the domains' (PostgreSQL) unless given (the sandboxed
    * processor passes `trainingEventReaderOf(config)`, ClickHouse under FUNNELCAST_ANALYTICS=clickhouse).
    */
   constructor(
     private readonly dataSource: DataSource,
     private readonly domains: TrainingDomains,
-    private readonly events: TrainingEventReader = new PostgresTrainingEvents(dataSource),
+    private readonly events: TrainingEventReader = domains.events(dataSource),
   ) {
     this.jobs = new TrainingJobs(dataSource);
     this.registry = new ModelRegistry(dataSource, domains.kinds);

@@ -1,12 +1,14 @@
 import type { DataSource } from 'typeorm';
-import { extractUserFeatures, type FeatureWindow, type UserFeatureTable } from '../anomaly/feature-extraction';
-import type { UserHistory } from '../predict/datasets';
-import { loadHistories } from '../predict/event-history';
-import { loadInteractions, type InteractionQuery, type Interactions } from '../recommend/interactions';
-import { loadItemEvents, type ItemEventLog } from '../recommend/item-events';
+import { extractUserFeatures, type FeatureWindow, type UserFeatureTable } from './anomaly/feature-extraction';
+import type { UserHistory } from './predict/datasets';
+import { loadHistories } from './predict/event-history';
+import { loadInteractions, type InteractionQuery, type Interactions } from './recommend/interactions';
+import { loadItemEvents, type ItemEventLog } from './recommend/item-events';
 
 /**
- * The full scans of the event log that training makes, behind one interface so they can read
+ * The full scans of the event log that training makes, behind one interface (here, beside
+ * model-kinds.ts, since it names the domains' types: training/ never imports a domain; the runner
+ * gets the PostgreSQL reader from `TrainingDomains.events`) so they can read
  * PostgreSQL (the system of record, the default) or ClickHouse's copy of the events
  * (FUNNELCAST_ANALYTICS=clickhouse; docs/analytics-store.md, "Training from ClickHouse"). Both
  * implementations return the same rows in the same order, in the same units: times in epoch
