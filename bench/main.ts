@@ -23,6 +23,7 @@ const BENCHMARKS: Record<string, () => Promise<{ run(argv: string[]): Promise<vo
   'training-input': () => import('./training-input.bench'),
   'analytics-scale': () => import('./analytics-scale.bench'),
   retention: () => import('./retention.bench'),
+  'training-readers': () => import('./training-readers.bench'),
   // Quality reports: what a model or detector achieves on a generated shop or a real sample, not how fast.
   'anomaly-detection': () => import('./reports/anomaly-detection'),
   'exclusion-effect': () => import('./reports/exclusion-effect'),

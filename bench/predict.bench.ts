@@ -8,6 +8,7 @@ import { createDemoShop } from '../src/sim';
 import { MODEL_KINDS } from '../src/model-kinds';
 import { ModelKind } from '../src/training/model-kind';
 import { benchDatabase, elapsedSeconds, loadBenchShop, rate } from './support';
+import { PostgresTrainingEvents } from '../src/training-events';
 
 /**
  * `npm run bench predict [--users 2000] [--days 21] [--requests 400] [--concurrency 8]`: live
@@ -37,7 +38,7 @@ export async function run(argv: string[]): Promise<void> {
       const definition = MODEL_KINDS[kind];
       const params = definition.parseParams({ refit: false });
       const started = process.hrtime.bigint();
-      const model = await definition.train({ dataSource: db.dataSource, tf, backend, params, from, to, excludedUsers: new Set<number>(), progress: async () => undefined });
+      const model = await definition.train({ dataSource: db.dataSource, events: new PostgresTrainingEvents(db.dataSource), tf, backend, params, from, to, excludedUsers: new Set<number>(), progress: async () => undefined });
       const trainSeconds = elapsedSeconds(started);
       const scoreStarted = process.hrtime.bigint();
       const [{ id }] = await db.dataSource.query(

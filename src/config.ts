@@ -85,6 +85,11 @@ export interface Config {
   analytics: AnalyticsEngineName;
   /** Embedded ClickHouse (chdb): its on-disk data folder; used when no FUNNELCAST_CLICKHOUSE_URL is set. */
   clickhousePath: string;
+  /**
+   * Embedded ClickHouse for training processes: their own copy of the events, since a chdb folder
+   * is held by one process (the API holds FUNNELCAST_CLICKHOUSE_PATH). Default: that path + `-training`.
+   */
+  clickhouseTrainingPath: string;
   /** A ClickHouse server (http(s)://host:8123); when set, it is used instead of embedded chdb. */
   clickhouseUrl: string | undefined;
   clickhouseUser: string;
@@ -300,6 +305,7 @@ function environmentSpec(env: NodeJS.ProcessEnv) {
     FUNNELCAST_METRICS_MAX_OPERATIONS: wholeNumber(1, 10_000)({ default: 100 }),
     FUNNELCAST_ANALYTICS: oneOf(ANALYTICS_ENGINES)({ default: 'inprocess' }),
     FUNNELCAST_CLICKHOUSE_PATH: str({ default: './clickhouse-data' }),
+    FUNNELCAST_CLICKHOUSE_TRAINING_PATH: str({ default: undefined }),
     FUNNELCAST_CLICKHOUSE_URL: urlOf(['http:', 'https:'])({ default: undefined }),
     FUNNELCAST_CLICKHOUSE_USER: str({ default: 'default' }),
     FUNNELCAST_CLICKHOUSE_PASSWORD: str({ default: '' }),
@@ -390,6 +396,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     metricsMaxOperations: read.FUNNELCAST_METRICS_MAX_OPERATIONS,
     analytics: read.FUNNELCAST_ANALYTICS,
     clickhousePath: read.FUNNELCAST_CLICKHOUSE_PATH,
+    clickhouseTrainingPath: read.FUNNELCAST_CLICKHOUSE_TRAINING_PATH ?? `${read.FUNNELCAST_CLICKHOUSE_PATH.replace(/\/+$/, '')}-training`,
     clickhouseUrl: read.FUNNELCAST_CLICKHOUSE_URL,
     clickhouseUser: read.FUNNELCAST_CLICKHOUSE_USER,
     clickhousePassword: read.FUNNELCAST_CLICKHOUSE_PASSWORD,

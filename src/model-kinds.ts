@@ -10,6 +10,7 @@ import { recommendationBlend } from './recommend/blend.kind';
 import { sessionGru } from './recommend/session-gru.kind';
 import { sessionKnn } from './recommend/session-knn.kind';
 import { ModelKind, type ModelKindDefinitions, type TrainingDomains } from './training/model-kind';
+import { PostgresTrainingEvents } from './training-events';
 
 /**
  * The one place where the domains meet the training platform: every model kind, from the domain
@@ -35,4 +36,5 @@ export const TRAINING_DOMAINS: TrainingDomains = {
   kinds: MODEL_KINDS,
   // Detector scores only: an ingest-guard mark alone does not leave a user out of training (flagged-users.ts).
   anomalousUsers: (dataSource) => loadFlaggedUserIds(dataSource, config().anomalyThreshold, undefined, { guardMarks: false }),
+  events: (dataSource) => new PostgresTrainingEvents(dataSource),
 };

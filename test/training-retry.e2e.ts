@@ -1,6 +1,6 @@
 import { Job, Queue, Worker } from 'bullmq';
 import { encodeArtifact } from '../src/ml/artifact';
-import { MODEL_KINDS } from '../src/model-kinds';
+import { MODEL_KINDS, TRAINING_DOMAINS } from '../src/model-kinds';
 import { ModelKind, ModelKindDefinition, TrainingDomains } from '../src/training/model-kind';
 import { TrainingJobs } from '../src/training/training-jobs';
 import { bullConnection, TRAINING_JOB_OPTIONS, TRAINING_QUEUE } from '../src/training/training.queue';
@@ -43,6 +43,7 @@ describe('training retries', () => {
       }),
     },
     anomalousUsers: async () => new Set(),
+    events: TRAINING_DOMAINS.events,
   };
 
   beforeAll(async () => {

@@ -6,6 +6,7 @@ import { createDataSource } from '../src/db/data-source';
 import { TRAINING_DOMAINS } from '../src/model-kinds';
 import type { TrainingJobPayloads } from '../src/training/model-kind';
 import { TrainingRunner } from '../src/training/training-runner';
+import { trainingEventReaderOf } from '../src/analytics/clickhouse-training-events';
 
 /**
  * BullMQ's sandboxed processor for the training queue: each concurrent job runs in a child process
@@ -33,7 +34,9 @@ function workerDatabase(): Promise<DataSource> {
 }
 
 export default async function processTrainingJob(job: SandboxedJob): Promise<unknown> {
-  const runner = new TrainingRunner(await workerDatabase(), TRAINING_DOMAINS);
+  const dataSource = await workerDatabase();
+  // FUNNELCAST_ANALYTICS=clickhouse: kinds scan the events in ClickHouse (docs/analytics-store.md, "Training from ClickHouse").
+  const runner = new TrainingRunner(dataSource, TRAINING_DOMAINS, trainingEventReaderOf(dataSource, config()));
   const onProgress = async (fraction: number) => {
     try {
       await job.updateProgress(Math.round(fraction * 1000) / 1000);

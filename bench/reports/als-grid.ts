@@ -9,6 +9,7 @@ import { preparePairs } from '../../src/recommend/matrix-factorization.kind';
 import { splitUsers } from '../../src/recommend/user-split';
 import { createDemoShop } from '../../src/sim';
 import { benchDatabase, loadBenchShop } from '../support';
+import { PostgresTrainingEvents } from '../../src/training-events';
 
 const DATA = resolve(__dirname, '../../../../shared/data');
 const FILES: Record<string, string> = { rees46: 'rees46_2019oct_head.csv', taobao: 'taobao_userbehavior_timeslice.csv' };
@@ -51,7 +52,7 @@ export async function run(argv: string[]): Promise<void> {
       if (name === 'demo') await loadBenchShop(db.dataSource, createDemoShop({ users: 3000, days: 14, seed: 7 }));
       else await importFile(db.dataSource, name as 'rees46' | 'taobao', resolve(dataDir, FILES[name]));
       const [{ last }] = await db.dataSource.query(`SELECT max(ts) AS last FROM events`);
-      const log = await loadTrainingItemEvents(db.dataSource, { from: null, to: new Date(last.getTime() + 1), excludedUsers: new Set() });
+      const log = await loadTrainingItemEvents(new PostgresTrainingEvents(db.dataSource), { from: null, to: new Date(last.getTime() + 1), excludedUsers: new Set() });
       const split = splitUsers(log, 0.2, weightsByCode(DEFAULT_EVENT_WEIGHTS), 50);
       const prepared = preparePairs(split.before, split.trainedItemCount);
       const rowOf = new Map(prepared.userIds.map((id, row) => [id, row]));

@@ -20,7 +20,7 @@ import {
   type StatisticalModel,
   type SupervisedModel,
 } from './detectors';
-import { extractUserFeatures, type UserFeatureTable } from './feature-extraction';
+import type { UserFeatureTable } from './feature-extraction';
 import { FEATURE_NAMES, isoDay } from './features';
 import { dayLabels, worstDays } from './user-days';
 import { medianOnOwnScale } from './explain';
@@ -71,7 +71,7 @@ type SupervisedParams = ParamsOf<typeof SUPERVISED_PARAMS>;
 
 async function extract(run: TrainingRun<unknown>): Promise<UserFeatureTable> {
   await run.progress(0.02, 'extracting behaviour features');
-  const table = await extractUserFeatures(run.dataSource, { from: run.from, to: run.to });
+  const table = await run.events.userFeatures({ from: run.from, to: run.to });
   if (table.users < MIN_USERS) {
     throw new TrainingDataError(
       `Only ${table.users} users have events between ${run.from?.toISOString() ?? 'the beginning'} and ${run.to.toISOString()}; anomaly detectors need at least ${MIN_USERS}. Ingest more events or widen the range.`,

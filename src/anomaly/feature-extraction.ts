@@ -125,56 +125,23 @@ export async function streamUserFeatures(
     WHERE ${windowSql(window)}
     ORDER BY e.user_id, e.ts, e.id) TO STDOUT`;
   const stream = client.query(copyTo(sql));
-  const buffer = new UserEventBuffer();
-  const builder = new TableBuilder();
-  const sessions = new Map<string, number>();
-  const categories = new Dictionary();
-  const devices = new Dictionary();
-  const prefixes = new Dictionary();
-  let currentUser = -1;
-  let currentDay = 0;
-  let events = 0;
+  const features = new UserFeatureStream(onProgress);
   let carry = '';
   // A chunk may end inside a multi-byte character; the decoder keeps the partial bytes for the next one.
   const decoder = new StringDecoder('utf8');
 
-  const finishDay = () => {
-    if (buffer.length > 0) builder.add(currentUser, currentDay, buffer);
-    buffer.clear();
-  };
-
   const handleLine = (line: string) => {
     const fields = line.split('\t');
-    const user = Number(fields[0]);
-    const ts = Number(fields[1]);
-    const day = Math.floor(ts / DAY_MS);
-    if (user !== currentUser) {
-      finishDay();
-      sessions.clear();
-      currentUser = user;
-      currentDay = day;
-      if (onProgress && builder.users % 50_000 === 0) onProgress(builder.users, events);
-    } else if (day !== currentDay) {
-      finishDay();
-      currentDay = day;
-    }
-    const sessionText = copyText(fields[3]);
-    let session = -1;
-    if (sessionText !== null) {
-      session = sessions.get(sessionText) ?? sessions.size;
-      if (session === sessions.size) sessions.set(sessionText, session);
-    }
-    const ip = copyText(fields[7]);
-    buffer.push(
-      ts,
-      eventKindOf(copyText(fields[2]) ?? ''),
-      session,
+    features.push(
+      Number(fields[0]),
+      Number(fields[1]),
+      copyText(fields[2]) ?? '',
+      copyText(fields[3]),
       fields[4] === '\\N' ? -1 : Number(fields[4]),
-      categories.idOf(copyText(fields[5])),
-      devices.idOf(copyText(fields[6])),
-      ip === null ? -1 : prefixes.idOf(ipPrefixOf(ip)),
+      copyText(fields[5]),
+      copyText(fields[6]),
+      copyText(fields[7]),
     );
-    events++;
   };
 
   for await (const chunk of stream as AsyncIterable<Buffer>) {
@@ -187,7 +154,61 @@ export async function streamUserFeatures(
     carry = text.slice(start);
   }
   if (carry.length > 0) handleLine(carry);
-  finishDay();
-  onProgress?.(builder.users, events);
-  return builder.table(events);
+  return features.finish();
+}
+
+/**
+ * The per-event half of feature extraction, fed events in (user, ts, id) order by either reader
+ * (PostgreSQL's COPY stream, ClickHouse's rows): each user-day's features are computed as soon as
+ * the next day or user starts, so it holds one user-day's events and the output table.
+ */
+export class UserFeatureStream {
+  private readonly buffer = new UserEventBuffer();
+  private readonly builder = new TableBuilder();
+  private readonly sessions = new Map<string, number>();
+  private readonly categories = new Dictionary();
+  private readonly devices = new Dictionary();
+  private readonly prefixes = new Dictionary();
+  private currentUser = -1;
+  private currentDay = 0;
+  private events = 0;
+
+  constructor(private readonly onProgress?: (usersDone: number, eventsDone: number) => void) {}
+
+  /**
+   * One event: dense user id, epoch ms (whole), type, client session id, item id (−1: none), the
+   * category (the catalog's, else the event's `category` property), the `device` and `ip` properties.
+   */
+  push(user: number, ts: number, type: string, sessionId: string | null, item: number, category: string | null, device: string | null, ip: string | null): void {
+    const day = Math.floor(ts / DAY_MS);
+    if (user !== this.currentUser) {
+      this.finishDay();
+      this.sessions.clear();
+      this.currentUser = user;
+      this.currentDay = day;
+      if (this.onProgress && this.builder.users % 50_000 === 0) this.onProgress(this.builder.users, this.events);
+    } else if (day !== this.currentDay) {
+      this.finishDay();
+      this.currentDay = day;
+    }
+    let session = -1;
+    if (sessionId !== null) {
+      session = this.sessions.get(sessionId) ?? this.sessions.size;
+      if (session === this.sessions.size) this.sessions.set(sessionId, session);
+    }
+    this.buffer.push(ts, eventKindOf(type), session, item, this.categories.idOf(category), this.devices.idOf(device), ip === null ? -1 : this.prefixes.idOf(ipPrefixOf(ip)));
+    this.events++;
+  }
+
+  /** The table of every user-day pushed. */
+  finish(): UserFeatureTable {
+    this.finishDay();
+    this.onProgress?.(this.builder.users, this.events);
+    return this.builder.table(this.events);
+  }
+
+  private finishDay(): void {
+    if (this.buffer.length > 0) this.builder.add(this.currentUser, this.currentDay, this.buffer);
+    this.buffer.clear();
+  }
 }

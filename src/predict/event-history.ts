@@ -4,6 +4,7 @@ import type { UserHistory } from './datasets';
 import type { PredictionEvent } from './session-events';
 import { TrainingDataError } from '../training/training-errors';
 import { pseudonymousId } from '../privacy/pseudonym';
+import type { TrainingEventReader } from '../training-events';
 
 /**
  * The one way prediction reads the event log: events as PredictionEvent, the item's category and
@@ -16,7 +17,9 @@ const COLUMNS = `e.user_id, e.session_id, e.type, (extract(epoch FROM e.ts) * 10
   CASE WHEN jsonb_typeof(e.props->'price') = 'number' THEN (e.props->>'price')::float8 ELSE i.price::float8 END AS price,
   e.props->>'device' AS device, e.props->>'channel' AS channel`;
 
-type Row = [number, string | null, string, number, string | null, number | null, string | null, string | null];
+/** One event as prediction reads it: user id, session id, type, epoch ms, category, price, device, channel. */
+export type HistoryRow = [number, string | null, string, number, string | null, number | null, string | null, string | null];
+type Row = HistoryRow;
 
 function eventOf(row: Row): PredictionEvent {
   return { sessionId: row[1], type: row[2], timestamp: row[3], category: row[4], price: row[5], device: row[6], channel: row[7] };
@@ -34,6 +37,11 @@ export async function loadHistories(dataSource: DataSource, from: Date | null, t
     });
     return result.rows;
   });
+  return historiesOf(rows);
+}
+
+/** Rows in (user, ts, id) order grouped into one history per user (shared by the PostgreSQL and ClickHouse readers). */
+export function historiesOf(rows: readonly HistoryRow[]): UserHistory[] {
   const histories: UserHistory[] = [];
   let current: UserHistory | null = null;
   for (const row of rows) {
@@ -141,14 +149,14 @@ export interface TrainingHistories {
 }
 
 /**
- * Loads the run's histories, leaving out the users the run excludes (the anomalous ones, as every
+ * Loads the run's histories through its reader (PostgreSQL or ClickHouse), leaving out the users the run excludes (the anomalous ones, as every
  * behaviour model does), and refuses a range without events with a message saying what to do.
  */
 export async function loadTrainingHistories(
-  dataSource: DataSource,
+  events: TrainingEventReader,
   range: { from: Date | null; to: Date; excludedUsers: ReadonlySet<number> },
 ): Promise<TrainingHistories> {
-  const histories = (await loadHistories(dataSource, range.from, range.to)).filter((h) => !range.excludedUsers.has(Number(h.userKey)));
+  const histories = (await events.histories(range.from, range.to)).filter((h) => !range.excludedUsers.has(Number(h.userKey)));
   let eventCount = 0;
   let firstMs = Infinity;
   let lastMs = -Infinity;

@@ -39,7 +39,7 @@ async function train(run: TrainingRun<NextStepParams>): Promise<TrainedModel> {
   const { tf, params } = run;
   const started = performance.now();
   await run.progress(0.02, 'loading events');
-  const { histories, eventCount, fromMs, toMs } = await loadTrainingHistories(run.dataSource, run);
+  const { histories, eventCount, fromMs, toMs } = await loadTrainingHistories(run.events, run);
   const from = run.from ?? new Date(fromMs);
   const to = new Date(toMs);
   const visits = visitsBetween(histories, from.getTime(), toMs).visits;

@@ -117,7 +117,7 @@ async function train(run: TrainingRun<PurchasePropensityParams>): Promise<Traine
   const { tf, params } = run;
   const started = performance.now();
   await run.progress(0.02, 'loading events');
-  const { histories, eventCount, fromMs, toMs } = await loadTrainingHistories(run.dataSource, run);
+  const { histories, eventCount, fromMs, toMs } = await loadTrainingHistories(run.events, run);
   if (eventCount < 2) throw new TrainingDataError('The range holds one event; purchase propensity needs a history and a horizon after it. Ingest more events or widen the range.');
   // The span the horizon must fit: twice the time from the median event to the end, which is the
   // range itself for steady traffic, and stays on the real traffic when a stray event lies months

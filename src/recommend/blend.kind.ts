@@ -196,7 +196,7 @@ async function train(run: TrainingRun<BlendParams>): Promise<TrainedModel> {
   const { params } = run;
   const started = performance.now();
   await run.progress(0.05, 'loading events');
-  const log = await loadTrainingItemEvents(run.dataSource, run);
+  const log = await loadTrainingItemEvents(run.events, run);
   const { from } = splitOf(log, run.from, params.holdoutFraction);
   const weights = weightsByCode(DEFAULT_EVENT_WEIGHTS);
   let split =

@@ -28,7 +28,7 @@ export interface InteractionQuery {
 export async function loadInteractions(dataSource: DataSource, query: InteractionQuery, splitAt: Date): Promise<{ before: Interactions; after: Interactions }> {
   const types = Object.entries(query.weights).filter(([, weight]) => weight > 0);
   const rows = await withPgClient(dataSource, async (client) => {
-    const result = await client.query<[number, number, boolean, number, boolean, string]>({
+    const result = await client.query<InteractionRow>({
       text: `SELECT e.user_id, e.item_id, e.ts >= $3 AS after,
                     max(w.weight)::real AS weight, bool_or(e.type = 'purchase') AS purchased, count(*) AS events
              FROM events e
@@ -41,6 +41,14 @@ export async function loadInteractions(dataSource: DataSource, query: Interactio
     });
     return result.rows;
   });
+  return interactionsOf(rows);
+}
+
+/** One (user, item, half) as the readers return it: user id, item id, after the split, weight, purchased, events (a count; PostgreSQL's bigint arrives as text). */
+export type InteractionRow = [number, number, boolean, number, boolean, number | string];
+
+/** Rows split into the halves before and after the split (shared by the PostgreSQL and ClickHouse readers). */
+export function interactionsOf(rows: readonly InteractionRow[]): { before: Interactions; after: Interactions } {
   const part = (after: boolean): Interactions => {
     const selected = rows.filter((row) => row[2] === after);
     return {

@@ -2,6 +2,7 @@ import { eventQuantileSplit } from '../ml/evaluation';
 import type { DataSource } from 'typeorm';
 import { TrainingDataError } from '../training/training-errors';
 import { withPgClient } from '../db/data-source';
+import type { TrainingEventReader } from '../training-events';
 
 /** The item event types the recommenders learn from, strongest signal last. */
 export const ITEM_EVENT_TYPES = ['view', 'fav', 'cart', 'checkout', 'purchase'] as const;
@@ -34,7 +35,7 @@ export async function loadItemEvents(
   range: { from: Date | null; to: Date; excludeUsers?: ReadonlySet<number> },
 ): Promise<ItemEventLog> {
   const rows = await withPgClient(dataSource, async (client) => {
-    const result = await client.query<[number, string | null, number, string, number]>({
+    const result = await client.query<ItemEventRow>({
       text: `SELECT user_id, session_id, item_id, type, (extract(epoch FROM ts) * 1000)::float8
              FROM events
              WHERE item_id IS NOT NULL AND type = ANY($3::text[]) AND ($1::timestamptz IS NULL OR ts >= $1) AND ts < $2
@@ -45,6 +46,14 @@ export async function loadItemEvents(
     });
     return result.rows;
   });
+  return itemEventLogOf(rows);
+}
+
+/** One item event as the readers return it: user id, client session id, item id, type, epoch ms. */
+export type ItemEventRow = [number, string | null, number, string, number];
+
+/** The typed log of rows already in (user, ts, id) order, visits numbered (shared by the PostgreSQL and ClickHouse readers). */
+export function itemEventLogOf(rows: readonly ItemEventRow[]): ItemEventLog {
   const log: ItemEventLog = {
     users: new Int32Array(rows.length),
     items: new Int32Array(rows.length),
@@ -110,14 +119,14 @@ export function splitOf(log: ItemEventLog, from: Date | null, holdoutFraction: n
 }
 
 /**
- * The item events a recommender kind trains on: the run's range, less the users it excludes (the
+ * The item events a recommender kind trains on, read by the run's reader (PostgreSQL or ClickHouse): the run's range, less the users it excludes (the
  * anomalous ones by default). A range without item events is refused with what to do about it.
  */
 export async function loadTrainingItemEvents(
-  dataSource: DataSource,
+  events: TrainingEventReader,
   run: { from: Date | null; to: Date; excludedUsers: ReadonlySet<number> },
 ): Promise<ItemEventLog> {
-  const log = await loadItemEvents(dataSource, { from: run.from, to: run.to, excludeUsers: run.excludedUsers });
+  const log = await events.itemEvents({ from: run.from, to: run.to, excludeUsers: run.excludedUsers });
   if (log.items.length === 0) {
     throw new TrainingDataError(
       `There are no item events between ${run.from?.toISOString() ?? 'the beginning'} and ${run.to.toISOString()}; ingest events or widen the range.`,

@@ -151,7 +151,7 @@ async function train(run: TrainingRun<MatrixFactorizationParams>): Promise<Train
   const { tf, params } = run;
   const started = performance.now();
   await run.progress(0.02, 'loading events');
-  const log: ItemEventLog = await loadTrainingItemEvents(run.dataSource, run);
+  const log: ItemEventLog = await loadTrainingItemEvents(run.events, run);
   const weights = weightsByCode(params.weights);
   const { from } = splitOf(log, run.from, params.holdoutFraction);
   const split = splitUsers(log, params.holdoutFraction, weights, 50);

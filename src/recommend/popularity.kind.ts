@@ -179,7 +179,7 @@ async function train(run: TrainingRun<PopularityParams>): Promise<TrainedModel> 
   const { params } = run;
   const started = performance.now();
   await run.progress(0.05, 'loading events');
-  const log = await loadTrainingItemEvents(run.dataSource, run);
+  const log = await loadTrainingItemEvents(run.events, run);
   const weights = weightsByCode(params.weights);
   const { from, splitAt } = splitOf(log, run.from, params.holdoutFraction);
 

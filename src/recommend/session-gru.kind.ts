@@ -155,7 +155,7 @@ async function train(run: TrainingRun<SessionGruParams>): Promise<TrainedModel> 
   const { tf, params } = run;
   const started = performance.now();
   await run.progress(0.02, 'loading sessions');
-  const log = await loadTrainingItemEvents(run.dataSource, run);
+  const log = await loadTrainingItemEvents(run.events, run);
   const { from, splitAt } = splitOf(log, run.from, params.holdoutFraction);
   const split = nextItemSplit(log, splitAt);
   const all = sessionSequences(log);

@@ -83,7 +83,7 @@ async function train(run: TrainingRun<SessionKnnParams>): Promise<TrainedModel> 
   const { params } = run;
   const started = performance.now();
   await run.progress(0.05, 'loading sessions');
-  const log = await loadTrainingItemEvents(run.dataSource, run);
+  const log = await loadTrainingItemEvents(run.events, run);
   const { from, splitAt } = splitOf(log, run.from, params.holdoutFraction);
   const split = nextItemSplit(log, splitAt);
   const options = sessionKnnOptions(params);

@@ -72,6 +72,12 @@ export interface TrainingRun<Params> {
   tf: import('../ml/tf-backend').Tf;
   backend: import('../ml/tf-backend').TfBackendInfo;
   params: Params;
+  /**
+   * The full scans of the event log (item events, histories, anomaly features), from PostgreSQL or
+   * from ClickHouse's copy under FUNNELCAST_ANALYTICS=clickhouse (`trainingEventReaderOf`). Kinds
+   * read events through this, never with their own SQL over `events`.
+   */
+  events: import('../training-events').TrainingEventReader;
   /** Training data range: events with from ≤ ts < to (from null: since the first event). */
   from: Date | null;
   to: Date;
@@ -168,6 +174,8 @@ export interface TrainingDomains {
   kinds: ModelKindDefinitions;
   /** Dense ids of the users that runs taking `excludeAnomalous` leave out: the ones the anomaly domain flags now. */
   anomalousUsers(dataSource: import('typeorm').DataSource): Promise<Set<number>>;
+  /** The event reader a runner uses when given none: PostgreSQL's (src/training-events.ts). */
+  events(dataSource: import('typeorm').DataSource): import('../training-events').TrainingEventReader;
 }
 
 /** At worker start: the compiler's check again, for anything that slips past it (a kind added to the database but not to the code). */

@@ -8,6 +8,7 @@ import { modelKindDefinition, type TrainingDomains } from './model-kind';
 import { ParamsError } from './params';
 import { isTransientFailure, TrainingCancelled, TrainingDataError, TrainingFailedForGood } from './training-errors';
 import { scheduledRunRequestKey, TrainingJobs } from './training-jobs';
+import type { TrainingEventReader } from '../training-events';
 
 export interface RunOutcome {
   trainingJobId: string | null;
@@ -29,9 +30,14 @@ export class TrainingRunner {
   private readonly jobs: TrainingJobs;
   private readonly registry: ModelRegistry;
 
+  /**
+   * `events` is where kinds read the event log from: the domains' (PostgreSQL) unless given (the sandboxed
+   * processor passes `trainingEventReaderOf(config)`, ClickHouse under FUNNELCAST_ANALYTICS=clickhouse).
+   */
   constructor(
     private readonly dataSource: DataSource,
     private readonly domains: TrainingDomains,
+    private readonly events: TrainingEventReader = domains.events(dataSource),
   ) {
     this.jobs = new TrainingJobs(dataSource);
     this.registry = new ModelRegistry(dataSource, domains.kinds);
@@ -57,10 +63,11 @@ export class TrainingRunner {
     const versionId = await this.registry.beginVersion(job, backend.name);
     const started = performance.now();
     const log = logger().child({ trainingJobId, kind: job.kind, modelVersionId: versionId });
-    log.info({ backend: backend.name, attempt: job.attempts }, 'training started');
+    log.info({ backend: backend.name, attempt: job.attempts, eventsFrom: this.events.engine }, 'training started');
     try {
       const trained = await definition.train({
         dataSource: this.dataSource,
+        events: this.events,
         tf,
         backend,
         params,
@@ -75,6 +82,7 @@ export class TrainingRunner {
       });
       trained.metrics.backend = { name: backend.name, detail: backend.detail };
       trained.metrics.excludedAnomalousUsers = excludedUsers.size;
+      trained.metrics.eventsReadFrom = this.events.engine;
       await this.registry.completeVersion(job, versionId, trained, (performance.now() - started) / 1000);
       log.info({ seconds: (performance.now() - started) / 1000 }, 'training completed');
       return { trainingJobId, outcome: 'completed', modelVersionId: versionId, kind: job.kind };
