@@ -80,7 +80,7 @@ afterAll(() => t.stop());
 describe('funnel', () => {
   it('keeps a deletion log only for the ClickHouse sync (which installs its trigger before its first copy)', async () => {
     await analyticsCaughtUp(t);
-    const [{ n }] = await t.app.services.dataSource.query(`SELECT count(*)::int AS n FROM pg_trigger WHERE tgname = 'events_record_deletion'`);
+    const [{ n }] = await t.app.services.dataSource.query(`SELECT count(*)::int AS n FROM pg_trigger WHERE tgname = 'events_record_deletion' AND tgrelid = 'events'::regclass`);
     expect(n).toBe(testAnalytics() === 'clickhouse' ? 1 : 0);
   });
 

@@ -201,6 +201,14 @@ describe('keys with a privacy budget', () => {
     // The admin reads and resets it; an analyst may not read another key's.
     expect((await t.gql(`{ privacyBudget(keyId: "${id}") { spent } }`)).data!.privacyBudget).toEqual({ spent: 0.3 });
     expect((await t.gql(`{ privacyBudget(keyId: "${id}") { spent } }`, {}, exactKey)).errors![0].extensions!.code).toBe('FORBIDDEN');
+    // A key id that is not a UUID is the caller's mistake, whichever the field.
+    for (const bad of ['not a uuid', '-'.repeat(36), '1'.repeat(100)]) {
+      const read = await t.gql('query($k: ID) { privacyBudget(keyId: $k) { spent } }', { k: bad });
+      expect(read.errors![0].extensions!.code).toBe('BAD_USER_INPUT');
+      expect(read.errors![0].message).toMatch(/is not an API key id: send a UUID/);
+      const set = await t.gql('mutation($k: ID!) { setPrivacyBudget(keyId: $k, epsilon: 1) { epsilon } }', { k: bad });
+      expect(set.errors![0].extensions!.code).toBe('BAD_USER_INPUT');
+    }
     expect((await t.gql(SET_BUDGET, { keyId: id, epsilon: 0.5 })).data!.setPrivacyBudget).toEqual({ epsilon: 0.5, spent: 0, remaining: 0.5, queries: 0 });
     expect((await t.gql(FUNNEL, { input: BASE, epsilon: 0.5 }, secret)).data!.funnel.privacy.remainingBudget).toBe(0);
     // Removing the budget gives exact answers again, and every field back.
