@@ -130,6 +130,11 @@ describe('funnel controls', () => {
     expect(counts(result.steps)).toEqual([5, 4, 4]);
     expect(result.comparison).toMatchObject({ from: '2026-03-01T00:00:00.000Z', to: '2026-03-02T00:00:00.000Z', totalUnits: 2 });
     expect(counts(result.comparison!.steps)).toEqual([2, 1, 1]);
+    // The previous period of [03-02, 03-03) is [03-01, 03-02): the same second range, by name.
+    const previous = await funnel({ compareTo: { previousPeriod: true } });
+    expect(previous.comparison).toEqual(result.comparison);
+    expect(await refusal(FUNNEL, { input: { ...BASE, compareTo: { previousPeriod: true, from: '2026-03-01T00:00:00Z' } } })).toMatch(/previousPeriod, or compareTo.from and compareTo.to, not both/);
+    expect(await refusal(FUNNEL, { input: { ...BASE, compareTo: { to: '2026-03-01T00:00:00Z' } } })).toMatch(/compareTo needs from and to/);
   });
 
   it('breaks down by several properties at once: groups are value combinations', async () => {
@@ -183,6 +188,21 @@ describe('saved funnels keep their controls', () => {
     // A: as "holds the item constant" above; B: u6 keeps sku-1 throughout (3), u7 only views (1).
     expect(counts(run.data!.runSavedFunnel.steps)).toEqual([5, 3, 3]);
     expect(counts(run.data!.runSavedFunnel.comparison.steps)).toEqual([2, 1, 1]);
+  });
+
+  it('keeps previousPeriod relative: run over another range, it compares with the period before that one', async () => {
+    const input = { ...BASE, compareTo: { previousPeriod: true } };
+    const saved = await t.gql('mutation($input: FunnelInput!) { saveFunnel(name: "week on week", input: $input) { id } }', { input }, analystKey);
+    expect(saved.errors).toBeUndefined();
+    const RUN = 'query($id: ID!, $from: DateTime, $to: DateTime) { runSavedFunnel(id: $id, from: $from, to: $to) { steps { count } comparison { from to steps { count } } } }';
+    const asSaved = await t.gql(RUN, { id: saved.data!.saveFunnel.id }, analystKey);
+    expect(asSaved.data!.runSavedFunnel.comparison).toMatchObject({ from: '2026-03-01T00:00:00.000Z', to: '2026-03-02T00:00:00.000Z' });
+    expect(counts(asSaved.data!.runSavedFunnel.comparison.steps)).toEqual([2, 1, 1]);
+    // Over [03-01, 03-02) it compares with [02-28, 03-01), where the log has no events.
+    const moved = await t.gql(RUN, { id: saved.data!.saveFunnel.id, from: '2026-03-01T00:00:00Z', to: '2026-03-02T00:00:00Z' }, analystKey);
+    expect(counts(moved.data!.runSavedFunnel.steps)).toEqual([2, 1, 1]);
+    expect(moved.data!.runSavedFunnel.comparison).toMatchObject({ from: '2026-02-28T00:00:00.000Z', to: '2026-03-01T00:00:00.000Z' });
+    expect(counts(moved.data!.runSavedFunnel.comparison.steps)).toEqual([0, 0, 0]);
   });
 });
 

@@ -76,8 +76,11 @@ export interface FunnelSpec {
   breakdowns?: BreakdownSpec[] | null;
   /** Properties whose value every event of a chain shares ("itemId", "item.category" or an event property key). */
   holdConstant?: string[] | null;
-  /** A second range for the same funnel, answered beside the first (the `funnel` query only). */
-  compareTo?: { from: Date; to: Date } | null;
+  /**
+   * A second range for the same funnel, answered beside the first (the `funnel` query only): `from`
+   * and `to`, or `previousPeriod` (the range of the same length that ends where [from, to) starts).
+   */
+  compareTo?: { from?: Date | null; to?: Date | null; previousPeriod?: boolean | null } | null;
   /** Leave out users the anomaly detectors flag (and those the ingest guard marked). */
   excludeAnomalous?: boolean | null;
   /** Ensemble score from which a user counts as anomalous; default FUNNELCAST_ANOMALY_THRESHOLD. */
@@ -276,10 +279,19 @@ export function planFunnel(spec: FunnelSpec): FunnelPlan {
 
   let compareTo: FunnelPlan['compareTo'] = null;
   if (spec.compareTo) {
-    const compareFrom = micros(spec.compareTo.from, 'compareTo.from');
-    const compareTo_ = micros(spec.compareTo.to, 'compareTo.to');
-    if (!(compareFrom < compareTo_)) throw badInput('compareTo.from must be earlier than compareTo.to.');
-    compareTo = { fromMicros: compareFrom, toMicros: compareTo_ };
+    const { from: otherFrom, to: otherTo, previousPeriod } = spec.compareTo;
+    const explicit = otherFrom != null || otherTo != null;
+    if (previousPeriod && explicit) throw badInput('Send compareTo.previousPeriod, or compareTo.from and compareTo.to, not both.');
+    if (previousPeriod) {
+      // The period just before: as long as [from, to), ending where it starts.
+      compareTo = { fromMicros: fromMicros - (toMicros - fromMicros), toMicros: fromMicros };
+    } else {
+      if (otherFrom == null || otherTo == null) throw badInput('compareTo needs from and to (a second range), or previousPeriod: true.');
+      const compareFrom = micros(otherFrom, 'compareTo.from');
+      const compareTo_ = micros(otherTo, 'compareTo.to');
+      if (!(compareFrom < compareTo_)) throw badInput('compareTo.from must be earlier than compareTo.to.');
+      compareTo = { fromMicros: compareFrom, toMicros: compareTo_ };
+    }
   }
 
   let excludeAnomalous: FunnelPlan['excludeAnomalous'] = null;

@@ -87,13 +87,19 @@ export class FunnelStepInput {
   optional?: boolean | null;
 }
 
-@InputType({ description: 'A second range for the same funnel (e.g. the previous period), answered beside the first in `comparison`.' })
+@InputType({
+  description:
+    'A second range for the same funnel, answered beside the first in `comparison`: from and to, or previousPeriod: true (the range as long as [from, to) that ends at `from`; a saved funnel run over another range compares with the period before that one).',
+})
 export class FunnelCompareToInput {
-  @Field(() => DateTimeResolver, { description: 'Chains start at or after this instant, as FunnelInput.from.' })
-  from: Date;
+  @Field(() => DateTimeResolver, { nullable: true, description: 'Chains start at or after this instant, as FunnelInput.from. With `to`; not with previousPeriod.' })
+  from?: Date | null;
 
-  @Field(() => DateTimeResolver, { description: 'Chains start before this instant, as FunnelInput.to.' })
-  to: Date;
+  @Field(() => DateTimeResolver, { nullable: true, description: 'Chains start before this instant, as FunnelInput.to. With `from`; not with previousPeriod.' })
+  to?: Date | null;
+
+  @Field(() => Boolean, { nullable: true, description: 'Compare with the period just before [from, to), of the same length (e.g. last week against the week before).' })
+  previousPeriod?: boolean | null;
 }
 
 @InputType({ description: 'PostHog-style exclusion: a unit that does this event between its fromStep and toStep events does not progress past fromStep.' })

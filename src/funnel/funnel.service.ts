@@ -485,8 +485,14 @@ export class FunnelService {
 
 /** A saved definition (JSON: instants as ISO text) as a FunnelSpec. */
 function specOfSaved(definition: Record<string, unknown>): FunnelSpec {
-  const saved = definition as unknown as Omit<FunnelSpec, 'from' | 'to' | 'compareTo'> & { from: string; to: string; compareTo?: { from: string; to: string } | null };
-  const compareTo = saved.compareTo ? { from: new Date(saved.compareTo.from), to: new Date(saved.compareTo.to) } : null;
+  const saved = definition as unknown as Omit<FunnelSpec, 'from' | 'to' | 'compareTo'> & {
+    from: string;
+    to: string;
+    compareTo?: { from?: string | null; to?: string | null; previousPeriod?: boolean | null } | null;
+  };
+  const instant = (text: string | null | undefined) => (text == null ? null : new Date(text));
+  // previousPeriod stays relative: a saved funnel run over another range compares with the period before that one.
+  const compareTo = saved.compareTo ? { from: instant(saved.compareTo.from), to: instant(saved.compareTo.to), previousPeriod: saved.compareTo.previousPeriod ?? null } : null;
   return { ...saved, from: new Date(saved.from), to: new Date(saved.to), compareTo };
 }
 
