@@ -60,3 +60,12 @@ export async function forEachRealSample(
     }
   }
 }
+
+/** Prints rows as a Markdown table (columns in the first row's key order), for pasting into docs; nothing for no rows. */
+export function printMarkdown(rows: Record<string, string>[]): void {
+  if (rows.length === 0) return;
+  const columns = Object.keys(rows[0]);
+  console.log(`| ${columns.join(' | ')} |`);
+  console.log(`|${columns.map(() => '---').join('|')}|`);
+  for (const row of rows) console.log(`| ${columns.map((column) => row[column]).join(' | ')} |`);
+}

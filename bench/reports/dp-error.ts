@@ -8,7 +8,7 @@ import { FunnelService } from '../../src/funnel/funnel.service';
 import { cryptoUniform } from '../../src/privacy/dp-noise';
 import { DP_EVENTS_PER_USER, DP_SESSIONS_PER_USER, OTHER_EVENT_TYPE, privateEventCounts, privateFunnel, utcDays } from '../../src/privacy/private-analytics';
 import { createDemoShop } from '../../src/sim';
-import { benchDatabase, loadBenchShop } from '../support';
+import { benchDatabase, loadBenchShop, printMarkdown } from '../support';
 
 /**
  * `npm run bench dp-error -- [--users 5000] [--days 14] [--seed 1] [--repeat 1000]`
@@ -118,12 +118,4 @@ export async function run(argv: string[]): Promise<void> {
 
 function pct(value: number): string {
   return `${(100 * value).toFixed(value < 0.01 ? 2 : 1)} %`;
-}
-
-function printMarkdown(rows: Record<string, string>[]): void {
-  if (rows.length === 0) return;
-  const columns = Object.keys(rows[0]);
-  console.log(`| ${columns.join(' | ')} |`);
-  console.log(`|${columns.map(() => '---').join('|')}|`);
-  for (const row of rows) console.log(`| ${columns.map((column) => row[column]).join(' | ')} |`);
 }

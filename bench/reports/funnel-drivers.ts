@@ -5,7 +5,7 @@ import type { FunnelSpec } from '../../src/funnel/funnel-definition';
 import type { FunnelDriver } from '../../src/funnel/funnel-drivers.types';
 import { createDemoShop } from '../../src/sim';
 import { isShopProfile } from '../../src/sim/profiles';
-import { benchDatabase, loadBenchShop } from '../support';
+import { benchDatabase, loadBenchShop, printMarkdown } from '../support';
 
 /**
  * Conversion drivers on a generated demo shop, every factor tested, next to what the generator
@@ -78,12 +78,4 @@ export async function run(argv: string[]): Promise<void> {
 
 function pct(value: number): string {
   return `${(100 * value).toFixed(1)} %`;
-}
-
-function printMarkdown(rows: Record<string, string>[]): void {
-  if (rows.length === 0) return;
-  const columns = Object.keys(rows[0]);
-  console.log(`| ${columns.join(' | ')} |`);
-  console.log(`|${columns.map(() => '---').join('|')}|`);
-  for (const row of rows) console.log(`| ${columns.map((column) => row[column]).join(' | ')} |`);
 }

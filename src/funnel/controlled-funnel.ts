@@ -16,7 +16,7 @@
  * in docs/benchmarks.md ("Funnel controls"). Nothing is allocated per event: scratch arrays grow and
  * are reused across units.
  */
-import { FunnelDefinitionError, FunnelExclusion, FunnelInputError, FunnelModes, FunnelRange, MAX_FUNNEL_STEPS } from './window-funnel';
+import { FunnelDefinitionError, FunnelExclusion, FunnelInputError, FunnelModes, FunnelRange, MAX_FUNNEL_STEPS, rangeStretch } from './window-funnel';
 
 /**
  * The controls, indexed by step (index k is step k + 1). Times are in the unit of the timestamps.
@@ -149,11 +149,7 @@ export class ControlledFunnel {
     stepTimesOut?: Float64Array,
     outOffset = 0,
   ): number {
-    let low = start;
-    while (low < end && timestamps[low] < range.from) low++;
-    const scanEnd = range.to + this.conversionWindow;
-    let high = end;
-    while (high > low && timestamps[high - 1] >= scanEnd) high--;
+    const [low, high] = rangeStretch(timestamps, start, end, range, this.conversionWindow);
     return this.evaluateUnit(timestamps, stepMasks, exclusionMasks, low, high, stepTimesOut, outOffset, range.to);
   }
 

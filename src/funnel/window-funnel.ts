@@ -16,6 +16,21 @@
 
 export const MAX_FUNNEL_STEPS = 32;
 
+/**
+ * The stretch [low, high) of a unit's events [start, end) (in timestamp order) that a scan over
+ * `range` reads: from `range.from` up to (not including) `range.to + conversionWindow`. No chain
+ * starting before `to` can pick an event at or after to + window (the window is inclusive of
+ * last − first <= window, and first < to), and a stop there cuts nothing such a chain could use.
+ */
+export function rangeStretch(timestamps: Float64Array, start: number, end: number, range: FunnelRange, conversionWindow: number): [number, number] {
+  let low = start;
+  while (low < end && timestamps[low] < range.from) low++;
+  const scanEnd = range.to + conversionWindow;
+  let high = end;
+  while (high > low && timestamps[high - 1] >= scanEnd) high--;
+  return [low, high];
+}
+
 export interface FunnelModes {
   /** A repeat of a step that some chain has already reached ends the search (step 1 repeats restart instead). */
   strictDeduplication?: boolean;
@@ -210,13 +225,7 @@ export class WindowFunnel {
     stepTimesOut?: Float64Array,
     outOffset = 0,
   ): number {
-    let low = start;
-    while (low < end && timestamps[low] < range.from) low++;
-    // No chain starting before `to` can pick an event at or after to + window (the window is inclusive
-    // of last − first <= window, and first < to), and a stop there cuts nothing such a chain could use.
-    const scanEnd = range.to + this.conversionWindow;
-    let high = end;
-    while (high > low && timestamps[high - 1] >= scanEnd) high--;
+    const [low, high] = rangeStretch(timestamps, start, end, range, this.conversionWindow);
     return this.evaluateUnit(timestamps, stepMasks, exclusionMasks, low, high, stepTimesOut, outOffset, range.to);
   }
 
