@@ -225,4 +225,61 @@ describe('on a log worked by hand', () => {
     expect(await usersWith(find(answer.factors, 'help', null))).toEqual(['h2']);
     expect(await usersWith(pro)).toEqual([]);
   });
+
+  it('tests named cohorts as members against the rest, and droppedOff by a cohort factor lists exactly its members that dropped off', async () => {
+    // Cohort "picked" = h1, h2, h4 by id; cohort "vip" = users whose stored vip is true: h3, h4.
+    // Reached signup: h1..h5; converted h1, h3, h5; dropped off h2, h4.
+    //   picked: with a = 1 (h1), b = 2 (h2, h4); without c = 2 (h3, h5), d = 0.
+    //     ½ added (d = 0): (1.5 · 0.5)/(2.5 · 2.5) = 0.12. Fisher: 3 with, 3 converters of 5, so a ≥ 1:
+    //     P(a = 1, 2, 3) = 3, 6, 1 tenths; a = 1 and the less likely a = 3 give p = 0.4.
+    //   vip: a = 1 (h3), b = 1 (h4); c = 2 (h1, h5), d = 1 (h2): (1 · 1)/(1 · 2) = 0.5. Fisher: 2 with,
+    //     P(a = 0, 1, 2) = 1, 6, 3 tenths; a = 1 is the likeliest, so p = 1.
+    await t.app.services.dataSource.query(`UPDATE users SET properties = properties || '{"vip": true}'::jsonb WHERE external_id IN ('h3', 'h4')`);
+    const cohorts = [
+      { name: 'picked', userIds: ['h1', 'h2', 'h4'] },
+      { name: 'vip', userProperties: [{ property: 'vip', op: 'EQ', value: true }] },
+    ];
+    const options = { minSupport: 1, properties: [], eventTypes: false, hourOfDay: false, cohorts };
+    const response = await t.gql(DRIVERS, { input: HAND, step: 2, options });
+    expect(response.errors).toBeUndefined();
+    const answer = response.data!.funnelDrivers;
+    expect(answer).toMatchObject({ reached: 5, converted: 3, tested: 2, belowSupport: 0 });
+    const tables = Object.fromEntries(
+      answer.factors.map((factor: Factor & { convertersWithout: number; dropOffsWithout: number; missing: boolean }) => [
+        factor.label,
+        [factor.kind, factor.key, factor.value, factor.missing, factor.convertersWith, factor.dropOffsWith, factor.convertersWithout, factor.dropOffsWithout],
+      ]),
+    );
+    expect(tables).toEqual({ 'in cohort picked': ['COHORT', 'picked', 'member', false, 1, 2, 2, 0], 'in cohort vip': ['COHORT', 'vip', 'member', false, 1, 1, 2, 1] });
+    const picked = find(answer.factors, 'picked', 'member');
+    expect(picked.oddsRatio).toBeCloseTo(0.12, 10);
+    expect(picked.pValue).toBeCloseTo(0.4, 10);
+    const vip = find(answer.factors, 'vip', 'member');
+    expect(vip.oddsRatio).toBeCloseTo(0.5, 10);
+    expect(vip.pValue).toBeCloseTo(1, 10);
+
+    const LIST = 'query ($input: FunnelInput!, $factor: String) { droppedOff(input: $input, afterStep: 2, factor: $factor) { totalCount edges { node { userId } } } }';
+    for (const [factor, users] of [[picked, ['h2', 'h4']], [vip, ['h4']]] as const) {
+      const list = await t.gql(LIST, { input: HAND, factor: factor.droppedOff.factor });
+      expect(list.errors).toBeUndefined();
+      expect(list.data!.droppedOff.totalCount).toBe(users.length);
+      expect(list.data!.droppedOff.edges.map((edge: { node: { userId: string } }) => edge.node.userId).sort()).toEqual(users);
+    }
+  });
+
+  it('refuses cohorts it cannot test, saying what to fix', async () => {
+    const refusal = async (cohorts: unknown[]): Promise<string> => {
+      const response = await t.gql(DRIVERS, { input: HAND, step: 2, options: { minSupport: 1, cohorts } });
+      expect(response.errors![0].extensions!.code).toBe('BAD_USER_INPUT');
+      return response.errors![0].message;
+    };
+    expect(await refusal([{ name: 'none' }])).toMatch(/options\.cohorts\[0\] \("none"\) is empty: give userIds, userProperties filters, or both/);
+    expect(await refusal([{ name: 'none', userIds: [] }])).toMatch(/is empty/);
+    expect(await refusal([{ name: 'a', userIds: ['h1'] }, { name: 'a', userIds: ['h2'] }])).toMatch(/options\.cohorts\[1\]\.name "a" is used twice/);
+    expect(await refusal(Array.from({ length: 11 }, (_, n) => ({ name: `c${n}`, userIds: ['h1'] })))).toMatch(/at most 10 cohorts; got 11/);
+    expect(await refusal([{ name: '', userIds: ['h1'] }])).toMatch(/name must be 1–64 characters/);
+    expect(await refusal([{ name: 'x'.repeat(65), userIds: ['h1'] }])).toMatch(/name must be 1–64 characters/);
+    expect(await refusal([{ name: 'big', userIds: Array.from({ length: 1001 }, (_, n) => `u${n}`) }])).toMatch(/options\.cohorts\[0\]\.userIds holds at most 1000 ids/);
+    expect(await refusal([{ name: 'bad', userProperties: [{ property: 'vip', op: 'CONTAINS' }] }])).toMatch(/options\.cohorts\[0\]\.userProperties\[0\]/);
+  });
 });

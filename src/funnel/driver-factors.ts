@@ -11,22 +11,40 @@
  * - `eventType` (value "done"): an event of that type after the step-k event and before the step-k+1
  *   event for converters, or up to the end of the conversion window (step-1 time + window) for the
  *   others; types of the funnel's own steps are not factors;
- * - `userProperty` key=value: the user's stored property (read from PostgreSQL by the service).
+ * - `userProperty` key=value: the user's stored property (read from PostgreSQL by the service);
+ * - `cohort` key=name, value "member": the unit's user is in that named cohort (options.cohorts,
+ *   resolved to users by the service with funnel-cohort.ts); the rest of the units lack it.
  */
 import { groupKeyOf, MISSING_GROUP_KEY } from './breakdown-key';
+import type { CohortSpec } from './funnel-definition';
 import type { MirrorSegment } from './event-mirror';
 import { FunnelEvaluation, PreparedFunnel, reportedStepEvents, unitSession, unitUser } from './funnel-run';
 import { sessionName } from './session-dictionary';
 
-export type DriverFactorKind = 'stepProperty' | 'hourOfDay' | 'eventType' | 'userProperty';
+export type DriverFactorKind = 'stepProperty' | 'hourOfDay' | 'eventType' | 'userProperty' | 'cohort';
 
-/** One factor. `value` is a group key (breakdown-key.ts), an hour band's first hour, or "done"; `range` replaces it for a numeric band [low, high), high null for no upper end. */
+/**
+ * One factor. `value` is a group key (breakdown-key.ts), an hour band's first hour, "done" or
+ * "member"; `range` replaces it for a numeric band [low, high), high null for no upper end.
+ * `cohort` (kind `cohort` only, and only where the factor must be opened again: droppedOff's code)
+ * is the cohort's definition; it is no part of `factorId`, where the name stands for it.
+ */
 export interface DriverFactor {
   kind: DriverFactorKind;
   key: string;
   value: string | null;
   range: [number, number | null] | null;
+  cohort?: CohortSpec;
 }
+
+/** A named cohort's members, by dense user id: 1 for a member; users past the end are not members. */
+export interface CohortColumn {
+  name: string;
+  members: Uint8Array;
+}
+
+/** The value of every `cohort` factor: the unit's user is a member. */
+export const COHORT_MEMBER = 'member';
 
 /** A user property's value per dense user id, for the worker: codes index `values` (group keys), code 0 = no value. */
 export interface UserPropertyColumn {
@@ -41,6 +59,8 @@ export interface DriverSources {
   step: number;
   propertyKeys: string[];
   userProperties: UserPropertyColumn[];
+  /** Named cohorts, each one binary factor (members vs the rest); absent or empty: none. */
+  cohorts?: CohortColumn[];
   eventTypes: boolean;
   hourOfDay: boolean;
   /** Units sampled on each side (dropped off, converted) for the model drivers; 0: none. */
@@ -151,6 +171,7 @@ class FactorReader {
     for (const key of sources.propertyKeys) ids.push(factorId({ kind: 'stepProperty', key, value: this.propertyKey(view.segment, key, row), range: null }));
     if (sources.hourOfDay) ids.push(factorId({ kind: 'hourOfDay', key: 'utc', value: String(hourBandOf(part.times[view.stepEvent])), range: null }));
     for (const column of sources.userProperties) ids.push(factorId({ kind: 'userProperty', key: column.key, value: userValueOf(column, view.user), range: null }));
+    for (const cohort of sources.cohorts ?? []) if (isMember(cohort, view.user)) ids.push(factorId({ kind: 'cohort', key: cohort.name, value: COHORT_MEMBER, range: null }));
     if (sources.eventTypes) for (const type of this.typesBetween(view)) ids.push(factorId({ kind: 'eventType', key: type, value: DONE, range: null }));
     return ids;
   }
@@ -176,6 +197,10 @@ class FactorReader {
       }
       case 'eventType':
         return this.typesBetween(view).includes(factor.key);
+      case 'cohort': {
+        const cohort = (this.sources.cohorts ?? []).find((candidate) => candidate.name === factor.key);
+        return cohort !== undefined && factor.value === COHORT_MEMBER && isMember(cohort, view.user);
+      }
     }
   }
 
@@ -207,6 +232,10 @@ function hourBandOf(micros: number): number {
 function userValueOf(column: UserPropertyColumn, user: number): string {
   const code = user < column.codes.length ? column.codes[user] : 0;
   return code === 0 ? MISSING_GROUP_KEY : column.values[code];
+}
+
+function isMember(cohort: CohortColumn, user: number): boolean {
+  return user < cohort.members.length && cohort.members[user] === 1;
 }
 
 function partOf(evaluation: FunnelEvaluation, unit: number): { times: Float64Array } {

@@ -76,6 +76,13 @@ describe('factor codes and labels', () => {
     ];
     for (const factor of factors) expect(decodeFactor(encodeFactor(factor))).toEqual(factor);
     expect(factors.map(factorLabel)).toEqual(['device = mobile', 'device not set', 'price ≥ 12.5', 'step event at 18:00–24:00 UTC', 'did fav between the steps', 'user plan = pro']);
+    const cohort: DriverFactor = { kind: 'cohort', key: 'vip', value: 'member', range: null, cohort: { userIds: ['u1'], userProperties: [{ property: 'plan', op: 'eq', value: 'pro' }] } };
+    expect(decodeFactor(encodeFactor(cohort))).toEqual(cohort);
+    expect(factorLabel(cohort)).toBe('in cohort vip');
+    // A cohort code carries its definition; without one, or with another value, it is no factor.
+    for (const id of ['["cohort","vip","member",null]', '["cohort","vip","member",null,null]', '["cohort","vip","other",null,{"userIds":["u1"]}]', '["cohort","vip","member",null,{"userIds":[1]}]']) {
+      expect(decodeFactor(Buffer.from(id).toString('base64url'))).toBeNull();
+    }
     for (const text of ['', 'not-a-factor', Buffer.from('[1,2,3]').toString('base64url'), Buffer.from('["nope","k","v",null]').toString('base64url'), Buffer.from('["stepProperty","k","{bad",null]').toString('base64url')]) {
       expect(decodeFactor(text)).toBeNull();
     }

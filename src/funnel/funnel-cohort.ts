@@ -21,7 +21,11 @@ export async function includedUsers(dataSource: DataSource, plan: FunnelPlan, si
   return members;
 }
 
-async function cohortUsers(dataSource: DataSource, cohort: NonNullable<FunnelPlan['cohort']>, size: number): Promise<Uint8Array> {
+/**
+ * 1 per dense user id (0..size-1) in the cohort (planCohort's output): listed by id (when ids are
+ * given) and passing every user-property filter. Also the members of a drivers cohort factor.
+ */
+export async function cohortUsers(dataSource: DataSource, cohort: NonNullable<FunnelPlan['cohort']>, size: number): Promise<Uint8Array> {
   let members: Uint8Array | null = null;
   if (cohort.userIds !== null) {
     members = new Uint8Array(size);

@@ -196,6 +196,21 @@ function micros(date: Date, name: string): number {
 }
 
 /** Checks a funnel and brings it to the form the runner uses; throws BAD_USER_INPUT with what to fix. */
+/**
+ * A cohort definition checked and compiled (funnel-cohort.ts resolves it to users): null when it
+ * holds neither ids nor filters. BAD_USER_INPUT, naming `where` (e.g. "cohort",
+ * "options.cohorts[0]"), for more than `maxUserIds` ids or a filter that is not one.
+ */
+export function planCohort(spec: CohortSpec, where: string, maxUserIds = MAX_COHORT_USER_IDS): FunnelPlan['cohort'] {
+  const userIds = spec.userIds ?? null;
+  if (userIds !== null && userIds.length > maxUserIds) {
+    throw badInput(`${where}.userIds holds at most ${maxUserIds} ids; use ${where}.userProperties for larger cohorts.`);
+  }
+  const userFilters = (spec.userProperties ?? []).map((filter, f) => checkFilter(filter, `${where}.userProperties[${f}]`, false));
+  if (userIds === null && userFilters.length === 0) return null;
+  return { userIds, idsAsStored: spec.idsAsStored === true, userFilters };
+}
+
 export function planFunnel(spec: FunnelSpec): FunnelPlan {
   const steps = spec.steps ?? [];
   if (steps.length < MIN_FUNNEL_STEPS || steps.length > MAX_FUNNEL_STEPS) {
@@ -231,15 +246,7 @@ export function planFunnel(spec: FunnelSpec): FunnelPlan {
   const countBy = spec.countBy ?? 'user';
   if (countBy !== 'user' && countBy !== 'session') throw badInput('countBy must be USER or SESSION.');
 
-  let cohort: FunnelPlan['cohort'] = null;
-  if (spec.cohort) {
-    const userIds = spec.cohort.userIds ?? null;
-    if (userIds !== null && userIds.length > MAX_COHORT_USER_IDS) {
-      throw badInput(`cohort.userIds holds at most ${MAX_COHORT_USER_IDS} ids; use cohort.userProperties for larger cohorts.`);
-    }
-    const userFilters = (spec.cohort.userProperties ?? []).map((filter, f) => checkFilter(filter, `cohort.userProperties[${f}]`, false));
-    if (userIds !== null || userFilters.length > 0) cohort = { userIds, idsAsStored: spec.cohort.idsAsStored === true, userFilters };
-  }
+  const cohort = spec.cohort ? planCohort(spec.cohort, 'cohort') : null;
 
   let breakdown: FunnelPlan['breakdown'] = null;
   if (spec.breakdown && spec.breakdowns) throw badInput('Send breakdown (one property) or breakdowns (several), not both.');

@@ -3,24 +3,47 @@
  * file names each factor, encodes it for droppedOff's `factor` argument and shapes the answer.
  */
 import { groupValueOf, MISSING_GROUP_KEY } from './breakdown-key';
-import { DriverFactor, factorId, factorOfId, HOUR_BAND_HOURS } from './driver-factors';
+import { COHORT_MEMBER, DriverFactor, factorId, factorOfId, HOUR_BAND_HOURS } from './driver-factors';
+import type { CohortSpec } from './funnel-definition';
 import type { DriverReport, DriverStatistics } from './drivers-report';
 import { DriverFactorKind, FunnelDriver, FunnelDrivers, ModelDrivers } from './funnel-drivers.types';
 
 const KINDS: readonly string[] = Object.values(DriverFactorKind);
 
-/** The factor as droppedOff's `factor` argument: base64url of its id. */
+/** Longest factor code decodeFactor reads: a cohort's code carries its definition (at most 1,000 ids of at most 200 characters). */
+const MAX_FACTOR_CODE_LENGTH = 500_000;
+
+/**
+ * The factor as droppedOff's `factor` argument: base64url of its id, the JSON array [kind, key,
+ * value, range]; a `cohort` factor appends its definition ({ userIds, userProperties }), since
+ * droppedOff gets only the funnel's input and must resolve the cohort again.
+ */
 export function encodeFactor(factor: DriverFactor): string {
-  return Buffer.from(factorId(factor), 'utf8').toString('base64url');
+  const id = factor.kind === 'cohort' ? JSON.stringify([factor.kind, factor.key, factor.value, factor.range, factor.cohort ?? null]) : factorId(factor);
+  return Buffer.from(id, 'utf8').toString('base64url');
 }
 
-/** The factor behind an encoded one, or null when the text is not one (any client text is safe here). */
+/**
+ * The factor behind an encoded one, or null when the text is not one (any client text is safe
+ * here). A `cohort` factor comes back with its definition as sent, unchecked: the caller plans it
+ * (planCohort) before reading users.
+ */
 export function decodeFactor(code: string): DriverFactor | null {
-  if (typeof code !== 'string' || code.length === 0 || code.length > 2000) return null;
+  if (typeof code !== 'string' || code.length === 0 || code.length > MAX_FACTOR_CODE_LENGTH) return null;
   try {
-    const factor = factorOfId(Buffer.from(code, 'base64url').toString('utf8'));
+    const text = Buffer.from(code, 'base64url').toString('utf8');
+    const factor = factorOfId(text);
     const { kind, key, value, range } = factor;
     if (!KINDS.includes(kind) || typeof key !== 'string' || key.length === 0) return null;
+    if (kind === 'cohort') {
+      const cohort = (JSON.parse(text) as unknown[])[4];
+      if (value !== COHORT_MEMBER || range !== null || typeof cohort !== 'object' || cohort === null || Array.isArray(cohort)) return null;
+      const { userIds, userProperties } = cohort as Record<string, unknown>;
+      if (!(userIds === undefined || userIds === null || (Array.isArray(userIds) && userIds.every((id) => typeof id === 'string')))) return null;
+      if (!(userProperties === undefined || userProperties === null || (Array.isArray(userProperties) && userProperties.every((filter) => typeof filter === 'object' && filter !== null)))) return null;
+      return { kind, key, value, range, cohort: { userIds: (userIds as string[] | null | undefined) ?? null, userProperties: (userProperties as CohortSpec['userProperties']) ?? null } };
+    }
+    if (code.length > 2000) return null;
     if (range === null ? typeof value !== 'string' : !(Array.isArray(range) && range.length === 2 && Number.isFinite(range[0]) && (range[1] === null || Number.isFinite(range[1])) && value === null)) return null;
     if (kind === 'stepProperty' || kind === 'userProperty') {
       if (value !== null && value !== MISSING_GROUP_KEY) JSON.parse(value);
@@ -48,18 +71,20 @@ export function factorLabel(factor: DriverFactor): string {
     }
     case 'eventType':
       return `did ${factor.key} between the steps`;
+    case 'cohort':
+      return `in cohort ${factor.key}`;
   }
 }
 
-function driverOf(entry: DriverStatistics, step: number): FunnelDriver {
-  const { factor } = entry;
+function driverOf(entry: DriverStatistics, step: number, cohorts: ReadonlyMap<string, CohortSpec>): FunnelDriver {
+  const factor: DriverFactor = entry.factor.kind === 'cohort' ? { ...entry.factor, cohort: cohorts.get(entry.factor.key) } : entry.factor;
   const propertyValue = (factor.kind === 'stepProperty' || factor.kind === 'userProperty') && factor.range === null && factor.value !== MISSING_GROUP_KEY;
   const code = encodeFactor(factor);
   return {
     factor: code,
     kind: factor.kind as DriverFactorKind,
     key: factor.key,
-    value: propertyValue ? groupValueOf(factor.value!).value : factor.kind === 'hourOfDay' ? Number(factor.value) : null,
+    value: propertyValue ? groupValueOf(factor.value!).value : factor.kind === 'hourOfDay' ? Number(factor.value) : factor.kind === 'cohort' ? COHORT_MEMBER : null,
     missing: factor.value === MISSING_GROUP_KEY,
     rangeLow: factor.range?.[0] ?? null,
     rangeHigh: factor.range?.[1] ?? null,
@@ -80,17 +105,20 @@ function driverOf(entry: DriverStatistics, step: number): FunnelDriver {
   };
 }
 
-/** The funnelDrivers answer: the statistical drivers of `report` and the model drivers beside them. */
-export function driversAnswer(report: DriverReport, step: number, modelDrivers: ModelDrivers): FunnelDrivers {
+/**
+ * The funnelDrivers answer: the statistical drivers of `report` and the model drivers beside them.
+ * `cohorts` (by name) are the definitions of the cohorts tested, which their factor codes carry.
+ */
+export function driversAnswer(report: DriverReport, step: number, modelDrivers: ModelDrivers, cohorts: ReadonlyMap<string, CohortSpec> = new Map()): FunnelDrivers {
   return {
     step,
     reached: report.reached,
     converted: report.converted,
     tested: report.tested,
     belowSupport: report.belowSupport,
-    positive: report.positive.map((entry) => driverOf(entry, step)),
-    negative: report.negative.map((entry) => driverOf(entry, step)),
-    factors: report.all.map((entry) => driverOf(entry, step)),
+    positive: report.positive.map((entry) => driverOf(entry, step, cohorts)),
+    negative: report.negative.map((entry) => driverOf(entry, step, cohorts)),
+    factors: report.all.map((entry) => driverOf(entry, step, cohorts)),
     modelDrivers,
   };
 }

@@ -1,17 +1,36 @@
 import { GraphQLJSON } from 'graphql-scalars';
 import { Field, Float, ID, InputType, Int, ObjectType, registerEnumType } from 'type-graphql';
+import { PropertyFilterInput } from './funnel.input';
 
 export enum DriverFactorKind {
   STEP_PROPERTY = 'stepProperty',
   HOUR_OF_DAY = 'hourOfDay',
   EVENT_TYPE = 'eventType',
   USER_PROPERTY = 'userProperty',
+  COHORT = 'cohort',
 }
 registerEnumType(DriverFactorKind, {
   name: 'DriverFactorKind',
   description:
-    "STEP_PROPERTY: a property of the unit's step event (its reported chain's); HOUR_OF_DAY: the 6-hour part of the UTC day of that event; EVENT_TYPE: an event of that type between the step and the next (up to the end of the window for units that dropped off); USER_PROPERTY: a stored user property.",
+    "STEP_PROPERTY: a property of the unit's step event (its reported chain's); HOUR_OF_DAY: the 6-hour part of the UTC day of that event; EVENT_TYPE: an event of that type between the step and the next (up to the end of the window for units that dropped off); USER_PROPERTY: a stored user property; COHORT: the unit's user is in that named cohort (options.cohorts), against the rest.",
 });
+
+/** Named cohorts funnelDrivers may test at most. */
+export const MAX_DRIVER_COHORTS = 10;
+/** Ids one drivers cohort may list: its definition travels in each driver's factor code (droppedOff). */
+export const MAX_DRIVER_COHORT_USER_IDS = 1_000;
+
+@InputType({ description: 'A named cohort tested as one driver factor: a list of ids, filters on user properties, or both (all must hold), as FunnelInput.cohort.' })
+export class DriverCohortInput {
+  @Field({ description: 'Names the factor (its key; the label reads "in cohort <name>"): 1–64 characters, unique among options.cohorts.' })
+  name: string;
+
+  @Field(() => [ID], { nullable: true, description: `The shop's user ids (at most ${MAX_DRIVER_COHORT_USER_IDS.toLocaleString('en-US')}: the definition travels in the driver's factor code; use userProperties for larger cohorts).` })
+  userIds?: string[] | null;
+
+  @Field(() => [PropertyFilterInput], { nullable: true, description: "Filters on the user's stored properties." })
+  userProperties?: PropertyFilterInput[] | null;
+}
 
 @InputType({ description: 'What funnelDrivers tests and how strictly; every field has a default.' })
 export class FunnelDriversOptions {
@@ -23,6 +42,12 @@ export class FunnelDriversOptions {
 
   @Field(() => [String], { nullable: true, description: 'Stored user properties to test (at most 20). Default: none.' })
   userProperties?: string[] | null;
+
+  @Field(() => [DriverCohortInput], {
+    nullable: true,
+    description: `Named cohorts to test (at most ${MAX_DRIVER_COHORTS}, names unique), each as one factor: units whose user is in it against the rest. Default: none.`,
+  })
+  cohorts?: DriverCohortInput[] | null;
 
   @Field(() => Boolean, { nullable: true, defaultValue: true, description: 'Test the event types done between the step and the next.' })
   eventTypes?: boolean | null;
@@ -68,10 +93,10 @@ export class FunnelDriver {
   @Field(() => DriverFactorKind)
   kind: DriverFactorKind;
 
-  @Field({ description: 'The property key, the event type, or "utc" for HOUR_OF_DAY.' })
+  @Field({ description: 'The property key, the event type, the cohort\'s name for COHORT, or "utc" for HOUR_OF_DAY.' })
   key: string;
 
-  @Field(() => GraphQLJSON, { nullable: true, description: 'The property value with its JSON type; the first hour of the part of the day for HOUR_OF_DAY; null for a missing value, a band or an event type.' })
+  @Field(() => GraphQLJSON, { nullable: true, description: 'The property value with its JSON type; the first hour of the part of the day for HOUR_OF_DAY; "member" for COHORT; null for a missing value, a band or an event type.' })
   value: unknown;
 
   @Field({ description: 'True when the factor is "the property is not set".' })

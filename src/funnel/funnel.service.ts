@@ -8,18 +8,18 @@ import type { FilterTarget } from './step-filter';
 import { EventMirror } from './event-mirror';
 import { DurationSummary, FunnelReport } from './funnel-aggregate';
 import { FunnelBudget, FunnelCallOptions } from './funnel-budget';
-import { includedUsers } from './funnel-cohort';
+import { cohortUsers, includedUsers } from './funnel-cohort';
 import { currentKey, pseudonymousIds } from '../privacy/pseudonym';
-import { FunnelPlan, FunnelSpec, planFunnel } from './funnel-definition';
+import { CohortSpec, FunnelPlan, FunnelSpec, planCohort, planFunnel } from './funnel-definition';
 import { FunnelJob, FunnelOutcome, runFunnelJob } from './funnel-jobs';
 import { FunnelPool, FunnelPoolStats } from './funnel-pool';
 import { needsOf, UnitPart } from './funnel-run';
 import type { MirrorNeeds } from './event-mirror';
 import { groupKeyOf } from './breakdown-key';
-import { DriverFactor, DriverSources, UserPropertyColumn } from './driver-factors';
+import { CohortColumn, DriverFactor, DriverSources, UserPropertyColumn } from './driver-factors';
 import { reportDrivers } from './drivers-report';
 import { decodeFactor, driversAnswer } from './funnel-drivers';
-import type { FunnelDrivers, FunnelDriversOptions } from './funnel-drivers.types';
+import { FunnelDrivers, FunnelDriversOptions, MAX_DRIVER_COHORT_USER_IDS, MAX_DRIVER_COHORTS } from './funnel-drivers.types';
 import { FunnelUnitExplainer, MODEL_SAMPLE_DEFAULT, MODEL_SAMPLE_MAX, modelDriversOf } from './model-drivers';
 import { metrics, secondsSince } from '../metrics/metrics';
 import {
@@ -47,6 +47,38 @@ const MAX_BUCKETS = 100;
 const MAX_DRIVER_KEYS = 20;
 /** Events of the step's type sampled for their property keys when the caller names none. */
 const DRIVER_KEY_SAMPLE = 1000;
+const MAX_DRIVER_COHORT_NAME = 64;
+
+/** A drivers cohort, checked: its name, its definition as sent (for factor codes) and as planned (for reading its users). */
+interface CheckedCohort {
+  name: string;
+  spec: CohortSpec;
+  plan: NonNullable<FunnelPlan['cohort']>;
+}
+
+/**
+ * Checks funnelDrivers' named cohorts (or the one a cohort factor code carries, `where` "factor"):
+ * at most MAX_DRIVER_COHORTS, names 1–64 characters and unique, each with ids or filters (at most
+ * MAX_DRIVER_COHORT_USER_IDS ids). BAD_USER_INPUT saying what to fix.
+ */
+function checkDriverCohorts(cohorts: readonly (CohortSpec & { name: string })[], where: string): CheckedCohort[] {
+  if (!Array.isArray(cohorts)) throw badInput(`${where} must be a list of named cohorts.`);
+  if (cohorts.length > MAX_DRIVER_COHORTS) throw badInput(`${where}: at most ${MAX_DRIVER_COHORTS} cohorts; got ${cohorts.length}. Ask again with fewer.`);
+  const names = new Set<string>();
+  return cohorts.map((cohort, c) => {
+    const at = where === 'factor' ? 'factor cohort' : `${where}[${c}]`;
+    const { name } = cohort;
+    if (typeof name !== 'string' || name.length === 0 || name.length > MAX_DRIVER_COHORT_NAME) throw badInput(`${at}.name must be 1–${MAX_DRIVER_COHORT_NAME} characters.`);
+    if (names.has(name)) throw badInput(`${at}.name "${name}" is used twice; give each cohort its own name.`);
+    names.add(name);
+    const spec: CohortSpec = { userIds: cohort.userIds ?? null, userProperties: cohort.userProperties ?? null };
+    if ((spec.userIds ?? []).length === 0 && (spec.userProperties ?? []).length === 0) {
+      throw badInput(`${at} ("${name}") is empty: give userIds, userProperties filters, or both.`);
+    }
+    const plan = planCohort(spec, at, MAX_DRIVER_COHORT_USER_IDS)!;
+    return { name, spec, plan };
+  });
+}
 
 const toSeconds = (micros: number): number => micros / 1_000_000;
 
@@ -261,7 +293,8 @@ export class FunnelService {
       const decoded = decodeFactor(factorCode);
       if (decoded === null) throw badInput('factor is not a driver factor; take it from a funnelDrivers answer (droppedOff.factor).');
       if (this.engine) throw analyticsUnsupported('droppedOff with a driver `factor`', 'drop the `factor` argument to list every unit that dropped off');
-      factor = { factor: decoded, sources: await this.driverSources(afterStep, decoded.kind === 'stepProperty' ? [decoded.key] : [], decoded.kind === 'userProperty' ? [decoded.key] : [], true, true) };
+      const cohorts = decoded.kind === 'cohort' ? checkDriverCohorts([{ name: decoded.key, ...decoded.cohort }], 'factor') : [];
+      factor = { factor: decoded, sources: await this.driverSources(afterStep, decoded.kind === 'stepProperty' ? [decoded.key] : [], decoded.kind === 'userProperty' ? [decoded.key] : [], true, true, cohorts) };
     }
     const outcome = await this.compute({ kind: 'droppedOff', plan, afterStep, first, cursor, factor }, budget);
     if (outcome.kind !== 'droppedOff') throw new Error(`expected droppedOff, got ${outcome.kind}`);
@@ -309,12 +342,14 @@ export class FunnelService {
       throw badInput(`modelSample must be a whole number from 0 to ${MODEL_SAMPLE_MAX} (0 leaves model drivers out); got ${modelSample}.`);
     }
     const propertyKeys = settings.properties ?? (await budget.race(this.propertyKeysOf(plan.steps[step - 1].eventType)));
-    const sources = await budget.race(this.driverSources(step, propertyKeys, settings.userProperties ?? [], settings.eventTypes ?? true, settings.hourOfDay ?? true));
+    const cohorts = checkDriverCohorts(settings.cohorts ?? [], 'options.cohorts');
+    const sources = await budget.race(this.driverSources(step, propertyKeys, settings.userProperties ?? [], settings.eventTypes ?? true, settings.hourOfDay ?? true, cohorts));
     sources.modelSample = modelSample;
     const outcome = await this.compute({ kind: 'drivers', plan, sources }, budget);
     if (outcome.kind !== 'drivers') throw new Error(`expected drivers, got ${outcome.kind}`);
     const report = reportDrivers(outcome.tally, { minSupport, alpha, top });
-    return driversAnswer(report, step, await modelDriversOf(outcome.tally, this.explainer, modelSample, budget));
+    const definitions = new Map(cohorts.map((cohort) => [cohort.name, cohort.spec]));
+    return driversAnswer(report, step, await modelDriversOf(outcome.tally, this.explainer, modelSample, budget), definitions);
   }
 
   /** Property keys of the latest events of a type (at most MAX_DRIVER_KEYS, in key order). */
@@ -327,8 +362,8 @@ export class FunnelService {
     return rows.map((row) => row.key);
   }
 
-  /** Checks the keys and reads the user properties' values (per dense user id) for a drivers tally. */
-  private async driverSources(step: number, propertyKeys: string[], userPropertyKeys: string[], eventTypes: boolean, hourOfDay: boolean): Promise<DriverSources> {
+  /** Checks the keys and reads the user properties' values and the cohorts' members (per dense user id) for a drivers tally. */
+  private async driverSources(step: number, propertyKeys: string[], userPropertyKeys: string[], eventTypes: boolean, hourOfDay: boolean, cohorts: CheckedCohort[] = []): Promise<DriverSources> {
     for (const [name, keys] of [['properties', propertyKeys], ['userProperties', userPropertyKeys]] as const) {
       if (keys.length > MAX_DRIVER_KEYS) throw badInput(`${name}: at most ${MAX_DRIVER_KEYS} keys; got ${keys.length}.`);
       for (const key of keys) if (typeof key !== 'string' || key.length === 0 || key.length > 200) throw badInput(`${name}: each key is 1–200 characters.`);
@@ -348,7 +383,13 @@ export class FunnelService {
       }
       userProperties.push({ key, codes, values });
     }
-    return { step, propertyKeys: [...new Set(propertyKeys)], userProperties, eventTypes, hourOfDay };
+    const cohortColumns: CohortColumn[] = [];
+    if (cohorts.length > 0) {
+      // Every user stored now: a dense id past the end (a user stored later) is no member.
+      const [{ size }]: { size: number }[] = await this.dataSource.query('SELECT coalesce(max(id), -1) + 1 AS size FROM users');
+      for (const cohort of cohorts) cohortColumns.push({ name: cohort.name, members: await cohortUsers(this.dataSource, cohort.plan, Number(size)) });
+    }
+    return { step, propertyKeys: [...new Set(propertyKeys)], userProperties, cohorts: cohortColumns, eventTypes, hourOfDay };
   }
 
   /**
