@@ -22,6 +22,8 @@ export interface Config {
   bootstrapAdminKey: string | undefined;
   /** Largest accepted `ingestEvents` batch. */
   maxIngestBatch: number;
+  /** ingestEvents refuses events older than this many days (TOO_OLD): each month is a partition, made on demand (FUNNELCAST_INGEST_MAX_PAST_DAYS). */
+  ingestMaxPastDays: number;
   /** Largest accepted HTTP request body with a valid API key, in bytes. */
   maxBodyBytes: number;
   /** Largest accepted body of a request without a valid API key (none, or refused), in bytes; at most maxBodyBytes. */
@@ -271,6 +273,7 @@ function environmentSpec(env: NodeJS.ProcessEnv) {
     PORT: wholeNumber(0, 65535)({ default: 4000 }),
     HOST: str({ default: '0.0.0.0' }),
     FUNNELCAST_MAX_INGEST_BATCH: wholeNumber(1, 100_000)({ default: 5000 }),
+    FUNNELCAST_INGEST_MAX_PAST_DAYS: wholeNumber(1, 36_500)({ default: 730 }),
     FUNNELCAST_MAX_BODY_VALUES: wholeNumber(1000, 100_000_000)({ default: 500_000 }),
     FUNNELCAST_MAX_QUERY_DEPTH: wholeNumber(2, 100)({ default: 12 }),
     FUNNELCAST_MAX_QUERY_COMPLEXITY: wholeNumber(10, 1_000_000)({ default: 2000 }),
@@ -354,6 +357,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     logLevel: read.LOG_LEVEL,
     bootstrapAdminKey: read.FUNNELCAST_BOOTSTRAP_ADMIN_KEY,
     maxIngestBatch: read.FUNNELCAST_MAX_INGEST_BATCH,
+    ingestMaxPastDays: read.FUNNELCAST_INGEST_MAX_PAST_DAYS,
     maxBodyBytes,
     maxAnonymousBodyBytes,
     maxBodyValues: read.FUNNELCAST_MAX_BODY_VALUES,

@@ -73,7 +73,7 @@ export function createServices(dataSource: DataSource, redis: Redis, config: Con
   const erasureWatch = new ErasureWatch(dataSource, [dropMirror, () => recommendations.dropUserData()]);
   // The mirror is a copy of `events`, append-only: retention's removed months leave it by a reload.
   const retentionWatch = new ErasureWatch(dataSource, [dropMirror, () => recommendations.dropCachedLists()], RETENTION_RUNS);
-  const events = new EventService(dataSource, { maxBatch: config.maxIngestBatch, maxPropertiesBytes: config.maxEventPropertiesBytes, statsSource: analytics });
+  const events = new EventService(dataSource, { maxBatch: config.maxIngestBatch, maxPropertiesBytes: config.maxEventPropertiesBytes, statsSource: analytics, maxPastDays: config.ingestMaxPastDays });
   const privacyBudgets = new PrivacyBudgetService(dataSource);
   return {
     dataSource,

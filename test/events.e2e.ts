@@ -115,6 +115,31 @@ describe('ingestEvents', () => {
     ]);
   });
 
+  it('refuses events older than FUNNELCAST_INGEST_MAX_PAST_DAYS, and makes partitions only for the months it stores', async () => {
+    const bounded = await startTestApp('events-age', { FUNNELCAST_INGEST_MAX_PAST_DAYS: '400' });
+    try {
+      const key = await bounded.createKey('client');
+      const DAY = 86_400_000;
+      const monthOf = (ms: number) => `events_p${new Date(ms).toISOString().slice(0, 7).replace('-', '')}`;
+      const partitions = async (): Promise<string[]> =>
+        (await bounded.app.services.dataSource.query(`SELECT c.relname FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid WHERE i.inhparent = 'events'::regclass ORDER BY 1`)).map(
+          (row: { relname: string }) => row.relname,
+        );
+      const before = await partitions();
+      const now = Date.now();
+      // 1970 and 401 days ago: refused. 390 days ago and now: stored, with a partition for each month only.
+      const times = [0, now - 401 * DAY, now - 390 * DAY, now - 60_000];
+      const result = await bounded.gql(INGEST, { events: times.map((ms, n) => event(4000 + n, { timestamp: new Date(ms).toISOString() })) }, key);
+      expect(result.data!.ingestEvents.accepted).toBe(2);
+      expect(result.data!.ingestEvents.rejected).toEqual([0, 1].map((index) => ({ index, code: 'TOO_OLD', message: expect.stringMatching(/more than 400 days old; .* load history with `funnelcast import`/) })));
+      const added = (await partitions()).filter((name) => !before.includes(name));
+      // The month 390 days back is new (the app keeps only this month and the next two); nothing between it and now.
+      expect(added).toEqual([monthOf(now - 390 * DAY)]);
+    } finally {
+      await bounded.stop();
+    }
+  });
+
   it('stores concurrent re-sends of the same batch exactly once', async () => {
     const batch = Array.from({ length: 40 }, (_, i) => event(2000 + i, { userId: `racer-${i % 7}` }));
     const results = await Promise.all([1, 2, 3, 4].map(() => t.gql(INGEST, { events: batch }, clientKey)));

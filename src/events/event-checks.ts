@@ -24,7 +24,8 @@ export type RejectCode =
   | 'BAD_PROPERTIES'
   | 'PROPERTIES_TOO_LARGE'
   | 'BAD_PRICE'
-  | 'BEYOND_RETENTION';
+  | 'BEYOND_RETENTION'
+  | 'TOO_OLD';
 
 export interface RecordProblem {
   code: RejectCode;

@@ -59,6 +59,17 @@ export async function ensureEventMonths(dataSource: DataSource, fromMs: number, 
   return created;
 }
 
+/**
+ * Makes sure each of `months` (UTC month starts, ms) has its partition: only those, not the months
+ * between them, so a batch with one event in 1970 and one today creates two partitions at most.
+ * Returns how many were created.
+ */
+export async function ensureMonthsOf(dataSource: DataSource, months: Iterable<number>): Promise<number> {
+  let created = 0;
+  for (const month of months) created += await ensureEventMonths(dataSource, month, month);
+  return created;
+}
+
 /** This month and the next MONTHS_AHEAD (what the API and the worker keep ready). */
 export function ensureMonthsAhead(dataSource: DataSource, nowMs = Date.now()): Promise<number> {
   return ensureEventMonths(dataSource, nowMs, addMonths(nowMs, MONTHS_AHEAD));

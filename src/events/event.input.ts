@@ -56,7 +56,7 @@ export class RejectedEvent {
   @Field(() => Int, { description: 'Position of the event in the submitted array (0-based).' })
   index: number;
 
-  @Field({ description: 'Machine-readable reason: INVALID_EVENT_TYPE, MISSING_EVENT_ID, MISSING_USER, EMPTY_ID, ID_TOO_LONG, MALFORMED_ROW, MISSING_TIMESTAMP, BAD_TIMESTAMP, IMPLAUSIBLE_TIMESTAMP, FUTURE_TIMESTAMP, BAD_PROPERTIES, PROPERTIES_TOO_LARGE, USER_ERASED (the user was forgotten: forgetUser; stop sending their events) or BEYOND_RETENTION (older than the retention cutoff, FUNNELCAST_RETENTION_DAYS: not stored).' })
+  @Field({ description: 'Machine-readable reason: INVALID_EVENT_TYPE, MISSING_EVENT_ID, MISSING_USER, EMPTY_ID, ID_TOO_LONG, MALFORMED_ROW, MISSING_TIMESTAMP, BAD_TIMESTAMP, IMPLAUSIBLE_TIMESTAMP, FUTURE_TIMESTAMP, BAD_PROPERTIES, PROPERTIES_TOO_LARGE, USER_ERASED (the user was forgotten: forgetUser; stop sending their events) BEYOND_RETENTION (older than the retention cutoff, FUNNELCAST_RETENTION_DAYS: not stored) or TOO_OLD (more than FUNNELCAST_INGEST_MAX_PAST_DAYS, default 730, in the past: load history with `funnelcast import`).' })
   code: string;
 
   @Field({ description: 'What is wrong and what to send instead.' })

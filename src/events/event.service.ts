@@ -4,7 +4,7 @@ import { EventStats, IngestResult, RejectedEvent } from './event.input';
 import { incomingEventProblem, type IncomingEvent } from './event-checks';
 import { metrics } from '../metrics/metrics';
 import { pseudonymousId } from '../privacy/pseudonym';
-import { ensureEventMonths, retentionCutoff, WITHIN_RETENTION } from './event-partitions';
+import { ensureMonthsOf, monthStart, retentionCutoff, WITHIN_RETENTION } from './event-partitions';
 
 export type { IncomingEvent } from './event-checks';
 
@@ -13,7 +13,17 @@ export interface IngestOptions {
   maxPropertiesBytes: number;
   /** Where eventStats counts events when not in PostgreSQL: ClickHouse under FUNNELCAST_ANALYTICS=clickhouse. */
   statsSource?: EventCountsSource | null;
+  /**
+   * ingestEvents refuses events more than this many days old (TOO_OLD; FUNNELCAST_INGEST_MAX_PAST_DAYS,
+   * default 730): each month of events is a partition, created on demand, so a client key (public)
+   * sending one event per month back to 1970 would otherwise add hundreds of partitions that every
+   * query on `events` then plans over. History goes in through `funnelcast import` (admin).
+   */
+  maxPastDays?: number;
 }
+
+/** Default of FUNNELCAST_INGEST_MAX_PAST_DAYS. */
+export const DEFAULT_INGEST_MAX_PAST_DAYS = 730;
 
 /**
  * The counts behind eventStats for events with from ≤ ts < to: events per (UTC day, type), distinct
@@ -65,8 +75,10 @@ export class EventService {
     const properties: (string | null)[] = [];
     // Events older than the retention cutoff would be dropped with their month (docs/privacy.md).
     const cutoff = (await retentionCutoff(this.dataSource))?.getTime() ?? -Infinity;
-    let earliest = Infinity;
-    let latest = -Infinity;
+    const maxPastDays = this.options.maxPastDays ?? DEFAULT_INGEST_MAX_PAST_DAYS;
+    const oldest = now - maxPastDays * 86_400_000;
+    /** The UTC months the batch's stored candidates fall in: only these get partitions. */
+    const months = new Set<number>();
     events.forEach((event, index) => {
       const checked = incomingEventProblem(event, this.options.maxPropertiesBytes, now);
       if ('code' in checked) {
@@ -78,8 +90,15 @@ export class EventService {
         rejected.push({ index, code: 'BEYOND_RETENTION', message: `events before ${new Date(cutoff).toISOString()} are no longer kept (FUNNELCAST_RETENTION_DAYS); this one is not stored` });
         return;
       }
-      earliest = Math.min(earliest, stored.timestamp);
-      latest = Math.max(latest, stored.timestamp);
+      if (stored.timestamp < oldest) {
+        rejected.push({
+          index,
+          code: 'TOO_OLD',
+          message: `timestamp ${new Date(stored.timestamp).toISOString()} is more than ${maxPastDays} days old; ingestEvents takes recent events (FUNNELCAST_INGEST_MAX_PAST_DAYS): load history with \`funnelcast import\``,
+        });
+        return;
+      }
+      months.add(monthStart(stored.timestamp));
       positions.push(index);
       eventIds.push(stored.eventId);
       userIds.push(pseudonymousId(stored.userId));
@@ -91,7 +110,7 @@ export class EventService {
     });
     if (eventIds.length === 0) return counted({ accepted: 0, duplicates: 0, rejected });
     // The batch's months must exist (no default partition); free once this process knows them.
-    await ensureEventMonths(this.dataSource, earliest, latest);
+    await ensureMonthsOf(this.dataSource, months);
 
     const { accepted, erased } = await this.dataSource.transaction(async (manager) => {
       // Only ids not yet known reach the INSERT, so concurrent batches do not burn sequence values.

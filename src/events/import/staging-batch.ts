@@ -5,7 +5,7 @@ import { from as copyFrom } from 'pg-copy-streams';
 import type { CatalogItem, ShopEvent } from '../event.types';
 import type { ItemFacts } from './import.types';
 import { pseudonymousId } from '../../privacy/pseudonym';
-import { WITHIN_RETENTION } from '../event-partitions';
+import { monthStart, WITHIN_RETENTION } from '../event-partitions';
 
 /**
  * One batch of an import: rows encoded for `COPY … FROM STDIN` (text format) into temporary
@@ -147,9 +147,8 @@ export class StagingBatch {
   events = 0;
   /** Events plus catalog records: what the batch size counts. */
   rows = 0;
-  /** The batch's earliest and latest event time (ms), for its months' partitions. */
-  private earliestMs = Infinity;
-  private latestMs = -Infinity;
+  /** The UTC months (start, ms) the batch's events fall in: only these get partitions, not the months between. */
+  private readonly months = new Set<number>();
   private readonly eventRows = new CopyText();
   /** First-seen order; the Set keeps it and drops repeats, so the database never groups users. */
   private readonly users = new Set<string>();
@@ -164,8 +163,7 @@ export class StagingBatch {
     );
     this.users.add(userId);
     if (event.itemId !== null) this.noteItem(event.itemId, facts, null, undefined);
-    if (event.timestamp < this.earliestMs) this.earliestMs = event.timestamp;
-    if (event.timestamp > this.latestMs) this.latestMs = event.timestamp;
+    this.months.add(monthStart(event.timestamp));
     this.events++;
     this.rows++;
   }
@@ -225,7 +223,7 @@ export class StagingBatch {
     if (this.events > 0) {
       await client.query(`SET lock_timeout = '10s'`);
       try {
-        await client.query(`SELECT ensure_event_partitions($1, $2)`, [new Date(this.earliestMs), new Date(this.latestMs)]);
+        for (const month of this.months) await client.query(`SELECT ensure_event_partitions($1, $1)`, [new Date(month)]);
       } finally {
         await client.query(`SET lock_timeout = 0`);
       }
