@@ -91,6 +91,10 @@ describe('API keys and roles', () => {
     expect((await t.gql(INGEST, {}, secret)).errors![0].extensions!.code).toBe('UNAUTHENTICATED');
     const bad = await t.gql('mutation { revokeApiKey(id: "nope") { id } }');
     expect(bad.errors![0].extensions!.code).toBe('BAD_USER_INPUT');
+    // 36 characters of hex digits and dashes are not yet a UUID: refused here, not by PostgreSQL's cast.
+    const dashes = await t.gql('mutation($id: ID!) { revokeApiKey(id: $id) { id } }', { id: '-'.repeat(36) });
+    expect(dashes.errors![0].extensions!.code).toBe('BAD_USER_INPUT');
+    expect(dashes.errors![0].message).toMatch(/is not an API key id: send a UUID/);
   });
 });
 

@@ -2,8 +2,21 @@ import { createHash, randomBytes } from 'node:crypto';
 import type { DataSource, Repository } from 'typeorm';
 import { IsNull } from 'typeorm';
 import { badInput, notFound } from '../graphql/errors';
+import { isUuid } from '../uuid';
 import { ApiKey, Role, ROLES } from './api-key.entity';
 import type { KeyRevocations } from './key-revocations';
+
+/**
+ * BAD_USER_INPUT unless `keyId` has the shape of an API key id (a UUID, as `apiKeys { id }` lists
+ * them): anything else would reach PostgreSQL's uuid cast and fail there instead. Long input is
+ * quoted cut to 40 characters.
+ */
+export function checkApiKeyId(keyId: string): void {
+  if (!isUuid(keyId)) {
+    const shown = keyId.length > 40 ? `${JSON.stringify(keyId.slice(0, 40)).slice(0, -1)}…"` : JSON.stringify(keyId);
+    throw badInput(`keyId ${shown} is not an API key id: send a UUID as apiKeys { id } lists them.`);
+  }
+}
 
 export interface Principal {
   keyId: string;
@@ -128,7 +141,7 @@ export class ApiKeyService {
    * BAD_USER_INPUT for an id that is not a UUID, NOT_FOUND for an unknown one.
    */
   async revoke(id: string): Promise<ApiKey> {
-    if (!/^[0-9a-f-]{36}$/i.test(id)) throw badInput(`"${id}" is not an API key id (a UUID)`);
+    checkApiKeyId(id);
     const key = await this.repository.findOne({ where: { id } });
     if (!key) throw notFound(`No API key with id ${id}`);
     if (!key.revokedAt) {

@@ -22,6 +22,7 @@ import { decodeFactor, driversAnswer } from './funnel-drivers';
 import { FunnelDrivers, FunnelDriversOptions, MAX_DRIVER_COHORT_USER_IDS, MAX_DRIVER_COHORTS } from './funnel-drivers.types';
 import { FunnelUnitExplainer, MODEL_SAMPLE_DEFAULT, MODEL_SAMPLE_MAX, modelDriversOf } from './model-drivers';
 import { metrics, secondsSince } from '../metrics/metrics';
+import { isUuid } from '../uuid';
 import {
   DROPPED_OFF_PAGE,
   type DroppedOffUnitConnection,
@@ -567,9 +568,6 @@ function savedFunnel(row: SavedFunnelRow): SavedFunnel {
   return { id: row.id, name: row.name, definition: row.definition, createdAt: row.created_at };
 }
 
-function isUuid(id: string): boolean {
-  return /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i.test(id);
-}
 
 /** [start, end) periods covering [from, to), cut at UTC midnights (day) or Mondays 00:00 UTC (week). */
 export function periodsOf(fromMicros: number, toMicros: number, interval: TrendIntervalName): [number, number][] {

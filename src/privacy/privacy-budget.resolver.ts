@@ -1,7 +1,7 @@
 import { Arg, Authorized, Ctx, Float, ID, Mutation, Query, Resolver } from 'type-graphql';
 import type { Context } from '../context';
 import { forbidden } from '../graphql/errors';
-import { checkKeyId } from './privacy-budget.service';
+import { checkApiKeyId } from '../auth/api-key.service';
 import { PrivacyBudget } from './privacy.types';
 
 @Resolver()
@@ -13,7 +13,7 @@ export class PrivacyBudgetResolver {
   })
   privacyBudget(@Arg('keyId', () => ID, { nullable: true }) keyId: string | null, @Ctx() { principal, services }: Context): Promise<PrivacyBudget | null> {
     const asked = keyId ?? principal!.keyId;
-    if (keyId !== null && keyId !== undefined) checkKeyId(keyId);
+    if (keyId !== null && keyId !== undefined) checkApiKeyId(keyId);
     if (asked !== principal!.keyId && principal!.role !== 'admin') return Promise.reject(forbidden('Only an admin key may read another key\'s privacy budget; leave keyId out for your own.'));
     return services.privacyBudgets.state(asked);
   }

@@ -1,5 +1,6 @@
 import type { DataSource } from 'typeorm';
 import { badInput, notFound, UserFacingError } from '../graphql/errors';
+import { checkApiKeyId } from '../auth/api-key.service';
 
 /** Epsilon one query spends when the caller names none. */
 export const DEFAULT_QUERY_EPSILON = 0.1;
@@ -55,19 +56,6 @@ function stateOf(row: BudgetRow): PrivacyBudgetState {
  * PostgreSQL applies under the row's lock and re-checks after waiting for a concurrent one, so
  * concurrent queries never spend past the budget.
  */
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
-
-/**
- * BAD_USER_INPUT unless `keyId` has the shape of an API key id (a UUID, as `apiKeys { id }` lists
- * them): anything else would reach PostgreSQL's uuid cast and fail there instead.
- */
-export function checkKeyId(keyId: string): void {
-  if (!UUID.test(keyId)) {
-    const shown = keyId.length > 40 ? `${JSON.stringify(keyId.slice(0, 40)).slice(0, -1)}…"` : JSON.stringify(keyId);
-    throw badInput(`keyId ${shown} is not an API key id: send a UUID as apiKeys { id } lists them.`);
-  }
-}
-
 export class PrivacyBudgetService {
   constructor(private readonly dataSource: DataSource) {}
 
@@ -77,7 +65,7 @@ export class PrivacyBudgetService {
    * epsilon outside (0, 1000].
    */
   async set(keyId: string, epsilon: number | null): Promise<PrivacyBudgetState | null> {
-    checkKeyId(keyId);
+    checkApiKeyId(keyId);
     const [key]: { role: string }[] = await this.dataSource.query(`SELECT role FROM api_keys WHERE id = $1 AND revoked_at IS NULL`, [keyId]);
     if (!key) throw notFound(`No active API key with id ${keyId}`);
     if (epsilon === null) {

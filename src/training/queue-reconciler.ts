@@ -1,3 +1,4 @@
+import { isUuid } from '../uuid';
 import type { Queue } from 'bullmq';
 import type { DataSource } from 'typeorm';
 import { TrainingJobs } from './training-jobs';
@@ -27,8 +28,6 @@ export async function queueReleasedJobs(dataSource: DataSource, add: (trainingJo
   for (const id of ids) await add(id);
   return ids.length;
 }
-
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 /**
  * Makes Redis agree with PostgreSQL, the source of truth for training: every QUEUED or RUNNING
@@ -86,7 +85,7 @@ export async function reconcileTrainingQueue(
   }
   for (const id of present.keys()) {
     // Only schedulers this platform made (named by a schedule's UUID) whose row was deleted.
-    if (UUID.test(id) && !wanted.has(id)) {
+    if (isUuid(id) && !wanted.has(id)) {
       await queue.removeJobScheduler(id);
       summary.schedulersRemoved += 1;
     }

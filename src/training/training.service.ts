@@ -1,3 +1,4 @@
+import { isUuid } from '../uuid';
 import { createHash } from 'node:crypto';
 import type { DataSource } from 'typeorm';
 import { config } from '../config';
@@ -40,7 +41,6 @@ export interface TrainingJobWithVersion extends TrainingJob {
   modelVersion: ModelVersion | null;
 }
 
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 /** `trainingJobs` pages by creation time to the microsecond (newest first), then job id (descending). */
 const trainingJobCursor = cursorCodec('trainingJobs', { createdAt: 'instant', id: 'uuid' });
 
@@ -50,7 +50,7 @@ function checkKind(kind: string): ModelKind {
 }
 
 function checkId(id: string, what: string): string {
-  if (!UUID.test(id)) throw badInput(`"${id}" is not a ${what} id (a UUID)`);
+  if (!isUuid(id)) throw badInput(`"${id}" is not a ${what} id (a UUID)`);
   return id;
 }
 
