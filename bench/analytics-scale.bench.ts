@@ -4,7 +4,7 @@ import { cpus, loadavg, tmpdir } from 'node:os';
 import path from 'node:path';
 import { Client } from 'pg';
 import { ClickHouseAnalytics } from '../src/analytics/clickhouse-analytics';
-import { ChdbClient } from '../src/analytics/clickhouse-client';
+import { ChdbClient, tsvField } from '../src/analytics/clickhouse-client';
 import { ensureClickHouseSchema, EVENT_VERSION, tableName } from '../src/analytics/clickhouse-schema';
 import { intFlag, parseArgs, stringFlag } from '../src/cli/args';
 import { openDatabase } from '../src/db/data-source';
@@ -44,6 +44,7 @@ const DAYS = 14;
 const SEED = 1;
 const DATABASE = 'funnelcast';
 const INSERT_BATCH = 200_000;
+const EVENT_COLUMNS = ['id', 'user_id', 'session_id', 'type', 'item_id', 'ts', 'props', 'version', 'deleted'];
 
 type Role = 'generate' | 'load-pg' | 'clickhouse' | 'inprocess';
 
@@ -142,29 +143,32 @@ async function generate(folder: string, shop: DemoShop, fresh: boolean): Promise
   const itemIds = new Map(shop.items.map((item, i) => [item.itemId, i + 1]));
   const table = tableName(DATABASE, 'events');
   const started = process.hrtime.bigint();
-  let batch: Record<string, unknown>[] = [];
+  // TabSeparated text, one INSERT per INSERT_BATCH rows; the next batch is written while ClickHouse
+  // parses the previous one (chdb inserts off the event loop), so the two cores work together.
+  let lines: string[] = [];
+  let pending: Promise<void> = Promise.resolve();
+  const flush = async (): Promise<void> => {
+    const body = Buffer.from(lines.join(''));
+    lines = [];
+    await pending;
+    pending = client.insertTabSeparated(table, EVENT_COLUMNS, body);
+  };
   let id = 0;
   for (const story of shop.shoppers()) {
     for (const event of story.events) {
-      batch.push({
-        id: ++id,
-        user_id: Number(event.userId.slice(1)) + 1,
-        session_id: event.sessionId,
-        type: event.type,
-        item_id: event.itemId === null ? null : (itemIds.get(event.itemId) ?? null),
-        ts: event.timestamp * 1000,
-        props: event.properties === null ? '' : JSON.stringify(event.properties),
-        version: EVENT_VERSION,
-        deleted: 0,
-      });
+      const itemId = event.itemId === null ? undefined : itemIds.get(event.itemId);
+      lines.push(
+        `${++id}\t${Number(event.userId.slice(1)) + 1}\t${event.sessionId === null ? '\\N' : tsvField(event.sessionId)}\t${tsvField(event.type)}\t` +
+          `${itemId ?? '\\N'}\t${event.timestamp * 1000}\t${event.properties === null ? '' : tsvField(JSON.stringify(event.properties))}\t${EVENT_VERSION}\t0\n`,
+      );
     }
-    if (batch.length >= INSERT_BATCH) {
-      await client.insert(table, batch);
-      batch = [];
+    if (lines.length >= INSERT_BATCH) {
+      await flush();
       if (process.stderr.isTTY) process.stderr.write(`\r  ${id.toLocaleString('en-US')} events into ClickHouse`);
     }
   }
-  await client.insert(table, batch);
+  await flush();
+  await pending;
   if (process.stderr.isTTY) process.stderr.write('\n');
   const seconds = elapsedSeconds(started);
   const merging = process.hrtime.bigint();

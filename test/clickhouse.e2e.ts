@@ -295,7 +295,7 @@ it('shows the sync\'s rows, failures and lag, and funnel latency by engine, in /
   await sync.catchUp();
   // A catch-up that fails: ClickHouse does not answer.
   const away = () => Promise.reject(new Error('ClickHouse is away'));
-  const down: ClickHouseClient = { description: 'down', command: away, query: away, insert: away, close: async () => undefined };
+  const down: ClickHouseClient = { description: 'down', command: away, query: away, insert: away, insertTabSeparated: away, close: async () => undefined };
   await expect(new ClickHouseSync(t.app.services.dataSource, down, { database: DATABASE, batchSize: 500 }).catchUp()).rejects.toThrow('ClickHouse is away');
   const after = await scrape();
   expect(delta(after, before, 'funnelcast_clickhouse_sync_events_total', { kind: 'event' })).toBe(40);
@@ -338,6 +338,7 @@ describe('the PostgreSQL → ClickHouse sync', () => {
       description: clickhouse.description,
       command: (sql) => clickhouse.command(sql),
       query: (sql) => clickhouse.query(sql),
+      insertTabSeparated: (table, columns, body) => clickhouse.insertTabSeparated(table, columns, body),
       close: async () => undefined,
       insert: async (table, rows) => {
         if (++inserts === 2) throw new Error('connection reset');

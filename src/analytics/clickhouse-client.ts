@@ -15,6 +15,12 @@ export interface ClickHouseClient {
   query<T = Record<string, unknown>>(sql: string): Promise<T[]>;
   /** Inserts objects into `table` (JSONEachRow); one call is one INSERT. */
   insert(table: string, rows: readonly Record<string, unknown>[]): Promise<void>;
+  /**
+   * Inserts TabSeparated text (one row per line, fields in `columns`' order, escaped by `tsvField`,
+   * NULL as `\N`) into `table`; one call is one INSERT. Several times cheaper than objects for
+   * bulk loads: no object per row on either side.
+   */
+  insertTabSeparated(table: string, columns: readonly string[], body: Buffer): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -46,7 +52,7 @@ export function parseJsonLines<T>(bytes: Uint8Array, chunkBytes = DECODE_CHUNK_B
 interface ChdbSession {
   query(sql: string, format?: string): string;
   queryAsync(sql: string, opts?: { format?: string }): Promise<{ text(): string; bytes(): Uint8Array }>;
-  insert(params: { table: string; values: string; format: 'JSONEachRow' }): Promise<unknown>;
+  insert(params: { table: string; values: string | Buffer; format: 'JSONEachRow' | 'TabSeparated'; columns?: readonly string[] }): Promise<unknown>;
   close(): void;
 }
 
@@ -87,6 +93,11 @@ export class ChdbClient implements ClickHouseClient {
     await this.session.insert({ table, values: rows.map((row) => JSON.stringify(row)).join('\n'), format: 'JSONEachRow' });
   }
 
+  async insertTabSeparated(table: string, columns: readonly string[], body: Buffer): Promise<void> {
+    if (body.length === 0) return;
+    await this.session.insert({ table, values: body, format: 'TabSeparated', columns });
+  }
+
   async close(): Promise<void> {
     this.session.close();
   }
@@ -121,6 +132,12 @@ export class ServerClient implements ClickHouseClient {
     await this.client.insert({ table, values: rows as Record<string, unknown>[], format: 'JSONEachRow' });
   }
 
+  async insertTabSeparated(table: string, columns: readonly string[], body: Buffer): Promise<void> {
+    if (body.length === 0) return;
+    const { Readable } = require('node:stream') as typeof import('node:stream');
+    await this.client.insert({ table, values: Readable.from([body]), format: 'TabSeparated', columns: [...columns] as [string, ...string[]] });
+  }
+
   async close(): Promise<void> {
     await this.client.close();
   }
@@ -133,6 +150,21 @@ export function clickhouseClientOf(config: Pick<Config, 'clickhouseUrl' | 'click
     return new ServerClient({ url: config.clickhouseUrl, user: config.clickhouseUser, password: config.clickhousePassword });
   }
   return new ChdbClient(config.clickhousePath);
+}
+
+/**
+ * A string as one TabSeparated field: backslash, tab, newline and carriage return escaped (ClickHouse's
+ * TSV escaping); write NULL as `\N` yourself. Text without a backslash or control character is
+ * returned as is (the common case, checked without a regular expression's allocation).
+ */
+export function tsvField(value: string): string {
+  for (let i = 0; i < value.length; i++) {
+    const code = value.charCodeAt(i);
+    if (code === 0x5c || code === 0x09 || code === 0x0a || code === 0x0d) {
+      return value.replace(/[\\\t\n\r]/g, (c) => (c === '\\' ? '\\\\' : c === '\t' ? '\\t' : c === '\n' ? '\\n' : '\\r'));
+    }
+  }
+  return value;
 }
 
 /** A ClickHouse string literal: backslashes and single quotes escaped. */
