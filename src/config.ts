@@ -103,6 +103,11 @@ export interface Config {
   clickhouseSyncIntervalMs: number;
   /** Days `event_deletions` keeps a deleted event for the ClickHouse sync; a copy further behind must be copied afresh. */
   clickhouseDeletionLogDays: number;
+  /**
+   * Events (in a funnel's range) per slice of users that one ClickHouse query reads and the API
+   * process evaluates before the next (clickhouse-funnels.ts): bounds both sides' memory per query.
+   */
+  clickhouseSliceEvents: number;
   /** Days an erased user's id stays refused at ingest and import (FUNNELCAST_ERASURE_TOMBSTONE_DAYS). */
   erasureTombstoneDays: number;
   /** How often each API process looks for erasures made by others, in ms (FUNNELCAST_ERASURE_POLL_MS); retention runs are looked for as often. */
@@ -316,6 +321,7 @@ function environmentSpec(env: NodeJS.ProcessEnv) {
     FUNNELCAST_CLICKHOUSE_SYNC_BATCH: wholeNumber(1, 10_000_000)({ default: 100_000 }),
     FUNNELCAST_CLICKHOUSE_SYNC_INTERVAL_MS: wholeNumber(10, 3_600_000)({ default: 1000 }),
     FUNNELCAST_CLICKHOUSE_DELETION_LOG_DAYS: wholeNumber(1, 3650)({ default: 7 }),
+    FUNNELCAST_CLICKHOUSE_SLICE_EVENTS: wholeNumber(1, 2_000_000_000)({ default: 1_000_000 }),
     FUNNELCAST_ERASURE_TOMBSTONE_DAYS: wholeNumber(1, 3650)({ default: 30 }),
     FUNNELCAST_ERASURE_POLL_MS: wholeNumber(50, 600_000)({ default: 1000 }),
     FUNNELCAST_RETENTION_DAYS: wholeNumber(1, 36_500)({ default: undefined }),
@@ -408,6 +414,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     clickhouseSyncBatch: read.FUNNELCAST_CLICKHOUSE_SYNC_BATCH,
     clickhouseSyncIntervalMs: read.FUNNELCAST_CLICKHOUSE_SYNC_INTERVAL_MS,
     clickhouseDeletionLogDays: read.FUNNELCAST_CLICKHOUSE_DELETION_LOG_DAYS,
+    clickhouseSliceEvents: read.FUNNELCAST_CLICKHOUSE_SLICE_EVENTS,
     erasureTombstoneDays: read.FUNNELCAST_ERASURE_TOMBSTONE_DAYS,
     erasurePollMs: read.FUNNELCAST_ERASURE_POLL_MS,
     retentionDays: read.FUNNELCAST_RETENTION_DAYS,

@@ -38,6 +38,8 @@ export interface ClickHouseAnalyticsOptions {
    * process (the differential test and the bench compare the two).
    */
   pushLevels?: boolean;
+  /** FUNNELCAST_CLICKHOUSE_SLICE_EVENTS (default 1,000,000): events per slice of users a funnel query reads at a time. */
+  sliceEvents?: number;
 }
 
 export class ClickHouseAnalytics implements FunnelEngine, EventCountsSource {
@@ -55,6 +57,7 @@ export class ClickHouseAnalytics implements FunnelEngine, EventCountsSource {
     this.sync = new ClickHouseSync(dataSource, client, { database: options.database, batchSize: options.batchSize, deletionLogDays: options.deletionLogDays });
     this.funnels = new ClickHouseFunnels(dataSource, client, this.sync, options.database);
     this.funnels.pushLevels = options.pushLevels ?? true;
+    if (options.sliceEvents !== undefined) this.funnels.sliceEvents = options.sliceEvents;
   }
 
   /** The store the configuration describes (chdb on FUNNELCAST_CLICKHOUSE_PATH, or the server at FUNNELCAST_CLICKHOUSE_URL). */
@@ -63,6 +66,7 @@ export class ClickHouseAnalytics implements FunnelEngine, EventCountsSource {
       database: config.clickhouseDatabase,
       batchSize: config.clickhouseSyncBatch,
       deletionLogDays: config.clickhouseDeletionLogDays,
+      sliceEvents: config.clickhouseSliceEvents,
     });
   }
 

@@ -19,12 +19,13 @@
  * everyone below step 2) never leave ClickHouse as event lists.
  */
 import type { DataSource } from 'typeorm';
-import { combinationKeyOf, groupKeyOf, MISSING_GROUP_KEY, OTHER_GROUP_KEY } from '../funnel/breakdown-key';
-import { aggregateFunnel, breakdownFunnel, FunnelUnitLevels } from '../funnel/funnel-aggregate';
+import { combinationKeyOf, groupKeyOf, MISSING_GROUP_KEY } from '../funnel/breakdown-key';
+import { durationsBetween, FunnelTally, FunnelUnitLevels, tallyFunnel } from '../funnel/funnel-aggregate';
 import type { FunnelBudget } from '../funnel/funnel-budget';
 import { includedUsers } from '../funnel/funnel-cohort';
 import type { FunnelPlan } from '../funnel/funnel-definition';
-import { compareDropped, DroppedKey, DroppedOffOutcome, enteredUnitsOf, FunnelJob, FunnelOutcome, timeToConvertOutcome } from '../funnel/funnel-jobs';
+import { compareDropped, DroppedKey, enteredUnitsOf, FunnelJob, FunnelOutcome, FunnelPartial } from '../funnel/funnel-jobs';
+import { mergeFunnelParts } from '../funnel/funnel-split';
 import { engineFor, FunnelEngine, needsOf, optionalStepsOf } from '../funnel/funnel-run';
 import { ControlledFunnel } from '../funnel/controlled-funnel';
 import type { FilterTarget } from '../funnel/step-filter';
@@ -54,6 +55,12 @@ interface UnitRow {
   untied?: number;
   /** With the level pushed down under a breakdown: the first in-range step-1 event's item id and properties ('' unless read). */
   first?: [number | null, string];
+}
+
+/** Users [low, high) by dense id: the units one slice of a query reads. */
+export interface UserSlice {
+  low: number;
+  high: number;
 }
 
 /** A unit ready for the engine. */
@@ -184,53 +191,80 @@ export class ClickHouseFunnels {
    */
   readonly pushdownStats = { levelOnly: 0, tied: 0, retried: 0 };
 
-  /** Catches ClickHouse up with PostgreSQL (so every committed event counts, as in-process), then answers `job`. */
+  /**
+   * Events (in a query's range, counted without FINAL: an estimate) per slice of users: each slice
+   * is one ClickHouse query whose units the API process evaluates before reading the next, so
+   * neither side holds more than a slice's unit lists (FUNNELCAST_CLICKHOUSE_SLICE_EVENTS).
+   */
+  sliceEvents = 1_000_000;
+
+  /** Queries answered and slices read for them, since start (tests and the bench read them). */
+  readonly sliceStats = { queries: 0, slices: 0 };
+
+  /**
+   * Catches ClickHouse up with PostgreSQL (so every committed event counts, as in-process), then
+   * answers `job` slice by slice of users (`slicesOf`): each slice's units become a partial outcome
+   * that merges exactly (funnel-split.ts's rules: counts add, durations interleave sorted, breakdown
+   * tallies add per key before the top N is chosen, dropped-off pages keep the first `first`), so the
+   * answer is the one a single pass over all units gives. Each unit lies wholly in one slice
+   * (slices are ranges of user ids; a session belongs to its user).
+   */
   async compute(job: FunnelJob, budget: FunnelBudget): Promise<FunnelOutcome> {
     const { plan } = job;
     await budget.race(this.sync.catchUp());
     const [{ size }]: { size: number }[] = await budget.race(this.dataSource.query('SELECT COALESCE(MAX(id), 0)::int + 1 AS size FROM users'));
     const cohortUsers = await budget.race(includedUsers(this.dataSource, plan, size));
-    let pushdown = this.pushLevels ? levelPushdownOf(job) : null;
-    let rows = await budget.race(this.clickhouse.query<UnitRow>(this.unitsSql(plan, pushdown)));
-    if (pushdown !== null && !listsComplete(rows, pushdown)) {
-      // A sync INSERT landed between the query's two reads of `events`: ask again per unit, which reads once.
-      this.pushdownStats.retried++;
-      pushdown = null;
-      rows = await budget.race(this.clickhouse.query<UnitRow>(this.unitsSql(plan, null)));
-    }
-    budget.check();
-    const units = await this.unitsOf(plan, rows, cohortUsers, pushdown !== null);
-    budget.check();
+    if (job.kind === 'drivers') throw analyticsUnsupported('funnelDrivers'); // refused earlier by FunnelService.drivers
+    if (job.kind === 'droppedOff' && job.factor) throw analyticsUnsupported('droppedOff with a driver `factor`', 'drop the `factor` argument to list every unit that dropped off');
+    const pushdown = this.pushLevels ? levelPushdownOf(job) : null;
     const engine = engineFor(plan);
     const optional = optionalStepsOf(plan);
-    switch (job.kind) {
-      case 'report': {
-        const evaluation = evaluate(engine, units, plan.fromMicros, plan.toMicros, true, optional);
-        return { kind: 'report', report: aggregateFunnel(evaluation, evaluation.activeUnits), breakdown: plan.breakdown ? breakdownOf(plan, units, evaluation) : null };
+    const partials: FunnelPartial[] = [];
+    const slices = await budget.race(this.slicesOf(plan));
+    this.sliceStats.queries++;
+    this.sliceStats.slices += slices.length;
+    // No event in the range: one empty slice still gives the empty answer's shape.
+    for (const slice of slices.length > 0 ? slices : [null]) {
+      let pushed = slice === null ? null : pushdown;
+      let rows: UnitRow[] = slice === null ? [] : await budget.race(this.clickhouse.query<UnitRow>(this.unitsSql(plan, pushed, slice)));
+      if (pushed !== null && !listsComplete(rows, pushed)) {
+        // A sync INSERT landed between the query's two reads of `events`: ask again per unit, which reads once.
+        this.pushdownStats.retried++;
+        pushed = null;
+        rows = await budget.race(this.clickhouse.query<UnitRow>(this.unitsSql(plan, null, slice)));
       }
-      case 'trend':
-        return {
-          kind: 'trend',
-          periods: job.periods.map(([start, end]) => {
-            const { levels, activeUnits } = evaluate(engine, units, start, end, false, optional);
-            let entered = 0;
-            let converted = 0;
-            for (const unit of activeUnits) {
-              if (levels[unit] >= 1) entered++;
-              if (levels[unit] === plan.steps.length) converted++;
-            }
-            return { entered, converted };
-          }),
-        };
-      case 'timeToConvert':
-        return timeToConvertOutcome(evaluate(engine, units, plan.fromMicros, plan.toMicros, true, optional), job);
-      case 'droppedOff':
-        if (job.factor) throw analyticsUnsupported('droppedOff with a driver `factor`', 'drop the `factor` argument to list every unit that dropped off');
-        return droppedOff(units, evaluate(engine, units, plan.fromMicros, plan.toMicros, true, optional), job.afterStep, job.first, job.cursor);
-      case 'drivers':
-        // The service refuses drivers on ClickHouse before any work (FunnelService.drivers).
-        throw analyticsUnsupported('funnelDrivers');
+      budget.check();
+      const units = await budget.race(this.unitsOf(plan, rows, cohortUsers, pushed !== null));
+      rows = [];
+      partials.push(partialOf(job, engine, units, optional));
+      budget.check();
     }
+    return mergeFunnelParts(job, partials);
+  }
+
+  /**
+   * Ranges of user ids [low, high) that cut the events of the query's range into slices of about
+   * `sliceEvents` events (assuming events spread evenly over user ids, as dense ids make them
+   * roughly do; a slice may hold more, never a part of a unit). Empty when the range has no event.
+   */
+  async slicesOf(plan: FunnelPlan): Promise<UserSlice[]> {
+    const [stats] = await this.clickhouse.query<{ low: number; high: number; events: number }>(
+      `SELECT min(user_id) AS low, max(user_id) AS high, count() AS events FROM ${tableName(this.database, 'events')} WHERE ${this.rangeSql(plan)}`,
+    );
+    const events = Number(stats?.events ?? 0);
+    if (events === 0) return [];
+    const low = Number(stats.low);
+    const high = Number(stats.high) + 1;
+    const count = Math.max(1, Math.min(high - low, Math.ceil(events / this.sliceEvents)));
+    const width = Math.ceil((high - low) / count);
+    const slices: UserSlice[] = [];
+    for (let start = low; start < high; start += width) slices.push({ low: start, high: Math.min(high, start + width) });
+    return slices;
+  }
+
+  /** The rows a query reads: from `from` up to `to + window`, with a session id when counting sessions. */
+  private rangeSql(plan: FunnelPlan): string {
+    return `ts >= ${Math.floor(plan.fromMicros)} AND ts < ${Math.floor(plan.toMicros) + plan.windowMicros}${plan.countBy === 'session' ? ' AND session_id IS NOT NULL' : ''}`;
   }
 
   /**
@@ -240,9 +274,10 @@ export class ClickHouseFunnels {
    * of them under strict_order (an event matching no step stops its scan). Properties travel only
    * for the types whose steps or exclusions filter on them, or whose step-1 event a breakdown reads.
    * With `pushdown`, each row also has ClickHouse's level and whether the unit's scanned rows are
-   * untied, and the events travel only for tied units and those whose level needs them.
+   * untied, and the events travel only for tied units and those whose level needs them. With
+   * `slice`, only the units of users in [slice.low, slice.high).
    */
-  unitsSql(plan: FunnelPlan, pushdown: LevelPushdown | null = null): string {
+  unitsSql(plan: FunnelPlan, pushdown: LevelPushdown | null = null, slice: UserSlice | null = null): string {
     const definitions = [...plan.steps, ...plan.exclusionSteps];
     const types = [...new Set(definitions.map((step) => step.eventType))];
     const propTypes = new Set(definitions.filter((step) => (step.filters ?? []).some((filter) => filter.on === 'property')).map((step) => step.eventType));
@@ -253,9 +288,8 @@ export class ClickHouseFunnels {
     const relevant = plan.modes.strictOrder ? '1' : `has(${list(types)}, type)`;
     const props = propTypes.size === 0 ? "''" : `if(has(${list(propTypes)}, type), props, '')`;
     const session = plan.countBy === 'session';
-    const from = Math.floor(plan.fromMicros);
     const to = Math.floor(plan.toMicros);
-    const range = `ts >= ${from} AND ts < ${to + plan.windowMicros}${session ? ' AND session_id IS NOT NULL' : ''}`;
+    const range = `${this.rangeSql(plan)}${slice ? ` AND user_id >= ${slice.low} AND user_id < ${slice.high}` : ''}`;
     const unitKey = `user_id${session ? ', session_id' : ''}`;
     // With the level pushed down, only the units named here gather their events: those with ties,
     // and those whose level the answer cannot use alone. A set built by a cheap first pass (the
@@ -412,8 +446,45 @@ function evaluate(engine: FunnelEngine, units: Unit[], from: number, to: number,
   return { levels, stepTimes, stepCount, optional, activeUnits: Int32Array.from(active), firstEvents };
 }
 
-/** Breakdown groups of the entered units by their reported step-1 event's value, as funnel-jobs.ts groups them. */
-function breakdownOf(plan: FunnelPlan, units: Unit[], evaluation: Evaluation): NonNullable<Extract<FunnelOutcome, { kind: 'report' }>['breakdown']> {
+/**
+ * One slice's partial outcome of `job` (funnel-jobs.ts FunnelPartial), to be merged with the other
+ * slices' by mergeFunnelParts exactly as a split in-process funnel's parts are.
+ */
+function partialOf(job: FunnelJob, engine: FunnelEngine, units: Unit[], optional: boolean[] | undefined): FunnelPartial {
+  const { plan } = job;
+  switch (job.kind) {
+    case 'report': {
+      const evaluation = evaluate(engine, units, plan.fromMicros, plan.toMicros, true, optional);
+      return { kind: 'report', tally: tallyFunnel(evaluation, evaluation.activeUnits), breakdown: plan.breakdown ? breakdownPartOf(plan, units, evaluation) : null };
+    }
+    case 'trend':
+      return {
+        kind: 'trend',
+        periods: job.periods.map(([start, end]) => {
+          const { levels, activeUnits } = evaluate(engine, units, start, end, false, optional);
+          let entered = 0;
+          let converted = 0;
+          for (const unit of activeUnits) {
+            if (levels[unit] >= 1) entered++;
+            if (levels[unit] === plan.steps.length) converted++;
+          }
+          return { entered, converted };
+        }),
+      };
+    case 'timeToConvert': {
+      const evaluation = evaluate(engine, units, plan.fromMicros, plan.toMicros, true, optional);
+      return { kind: 'timeToConvert', durations: durationsBetween(evaluation, job.fromStep, job.toStep, evaluation.activeUnits).sort() };
+    }
+    case 'droppedOff':
+      return droppedPartOf(units, evaluate(engine, units, plan.fromMicros, plan.toMicros, true, optional), job.afterStep, job.first, job.cursor);
+    case 'drivers':
+      // compute() refuses drivers before any work.
+      throw analyticsUnsupported('funnelDrivers');
+  }
+}
+
+/** Per breakdown key, the tally of the slice's entered units in that group, keyed by their reported step-1 event's value as funnel-jobs.ts keys them. */
+function breakdownPartOf(plan: FunnelPlan, units: Unit[], evaluation: Evaluation): { keys: string[]; tallies: FunnelTally[] } {
   const targets = plan.breakdown!.targets;
   const { entered, enteredUnits } = enteredUnitsOf(evaluation);
   const keyOf = (row: FunnelEventRow | null, target: FilterTarget): string => {
@@ -421,17 +492,18 @@ function breakdownOf(plan: FunnelPlan, units: Unit[], evaluation: Evaluation): N
     if (target.on === 'property') return groupKeyOf(ownValue(row.props, target.key));
     return groupKeyOf((target.on === 'itemId' ? row.itemId : row.category) ?? undefined);
   };
-  const keys = Array.from(entered, (u) => {
+  const members = new Map<string, number[]>();
+  entered.forEach((u, e) => {
     const position = evaluation.firstEvents[u];
     const row = position < 0 ? null : units[u].rows[position];
     // Several properties: the combination's key, as funnel-run.ts's breakdownKeys makes it.
-    return targets.length === 1 ? keyOf(row, targets[0]) : combinationKeyOf(targets.map((target) => keyOf(row, target)));
+    const key = targets.length === 1 ? keyOf(row, targets[0]) : combinationKeyOf(targets.map((target) => keyOf(row, target)));
+    let list = members.get(key);
+    if (!list) members.set(key, (list = []));
+    list.push(e);
   });
-  return breakdownFunnel(enteredUnits, keys, { topN: plan.breakdown!.limit, otherKey: OTHER_GROUP_KEY }).map((group) => ({
-    key: group.key,
-    isOther: group.isOther,
-    report: group.report,
-  }));
+  const keys = [...members.keys()];
+  return { keys, tallies: keys.map((key) => tallyFunnel(enteredUnits, members.get(key)!)) };
 }
 
 /**
@@ -454,8 +526,11 @@ function holdCoder(targets: readonly FilterTarget[]): (row: FunnelEventRow) => n
   };
 }
 
-/** Units that reached `afterStep` and no further, in droppedOff's order (user, then session), the page after `cursor`. */
-function droppedOff(units: Unit[], evaluation: Evaluation, afterStep: number, first: number, cursor: DroppedKey | null): DroppedOffOutcome {
+/**
+ * The slice's units that reached `afterStep` and no further, in droppedOff's order (user, then
+ * session): how many, how many come after `cursor`, and the first `first` of those.
+ */
+function droppedPartOf(units: Unit[], evaluation: Evaluation, afterStep: number, first: number, cursor: DroppedKey | null): Extract<FunnelPartial, { kind: 'droppedOff' }> {
   const dropped: (DroppedKey & { unit: number })[] = [];
   for (const u of evaluation.activeUnits) {
     if (evaluation.levels[u] === afterStep) dropped.push({ unit: u, user: units[u].user, session: units[u].session });
@@ -466,11 +541,11 @@ function droppedOff(units: Unit[], evaluation: Evaluation, afterStep: number, fi
   return {
     kind: 'droppedOff',
     totalCount: dropped.length,
+    afterCursor: dropped.length - from,
     page: dropped.slice(from, from + first).map((entry) => ({
       user: entry.user,
       session: entry.session,
       reachedAt: evaluation.stepTimes[entry.unit * evaluation.stepCount + afterStep - 1],
     })),
-    hasNextPage: from + first < dropped.length,
   };
 }

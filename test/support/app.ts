@@ -70,6 +70,9 @@ function testClickHouseStore(label: string): TestClickHouseStore {
   const common = {
     FUNNELCAST_ANALYTICS: 'clickhouse',
     FUNNELCAST_CLICKHOUSE_DATABASE: database,
+    // Test shops are small: slices this small make most queries of the pass read several slices of
+    // users, so every answer checked against the in-process engine also checks the slices' merge.
+    FUNNELCAST_CLICKHOUSE_SLICE_EVENTS: process.env.FUNNELCAST_CLICKHOUSE_SLICE_EVENTS ?? '200',
   };
   const url = process.env.FUNNELCAST_TEST_CLICKHOUSE_URL;
   if (url) {
