@@ -62,4 +62,6 @@ module.exports = {
   // A guard against hangs, not a speed check: tests must pass on a busy 2-core machine.
   testTimeout: 300000,
   maxWorkers: 2,
+  // Longest files first even on a clean clone, where jest has no durations cached yet.
+  testSequencer: '<rootDir>/test/support/sequencer.js',
 };
