@@ -24,8 +24,16 @@ export interface ClickHouseClient {
   close(): Promise<void>;
 }
 
-/** Settings every query runs with: 64-bit integers as JSON numbers (ids and microseconds stay below 2^53). */
-const OUTPUT_SETTINGS = { output_format_json_quote_64bit_integers: 0 } as const;
+/**
+ * Settings every query runs with: 64-bit integers as JSON numbers (ids and microseconds stay below
+ * 2^53); and FINAL merges each partition on its own, which is exact here because an event's rows
+ * (its copies and its deletion) share its `ts` and so its month partition (clickhouse-schema.ts), and
+ * lets ClickHouse skip the merge for a partition that is already one part.
+ */
+const QUERY_SETTINGS = { output_format_json_quote_64bit_integers: 0, do_not_merge_across_partitions_select_final: 1 } as const;
+const QUERY_SETTINGS_SQL = Object.entries(QUERY_SETTINGS)
+  .map(([name, value]) => `${name} = ${value}`)
+  .join(', ');
 
 /** Bytes decoded at a time: a whole result can pass V8's longest string (512 MiB) at 10 M events. */
 const DECODE_CHUNK_BYTES = 32 * 1024 * 1024;
@@ -84,7 +92,7 @@ export class ChdbClient implements ClickHouseClient {
   }
 
   async query<T>(sql: string): Promise<T[]> {
-    const result = await this.session.queryAsync(`${sql}\nSETTINGS output_format_json_quote_64bit_integers = 0`, { format: 'JSONEachRow' });
+    const result = await this.session.queryAsync(`${sql}\nSETTINGS ${QUERY_SETTINGS_SQL}`, { format: 'JSONEachRow' });
     return parseJsonLines<T>(result.bytes());
   }
 
@@ -120,7 +128,7 @@ export class ServerClient implements ClickHouseClient {
   }
 
   async query<T>(sql: string): Promise<T[]> {
-    const result = await this.client.query({ query: sql, format: 'JSONEachRow', clickhouse_settings: OUTPUT_SETTINGS });
+    const result = await this.client.query({ query: sql, format: 'JSONEachRow', clickhouse_settings: QUERY_SETTINGS });
     // Row by row: a funnel's unit lists at 10 M events pass the longest string V8 can hold.
     const rows: T[] = [];
     for await (const batch of result.stream<T>()) for (const row of batch) rows.push(row.json<T>());

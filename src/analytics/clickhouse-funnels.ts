@@ -45,8 +45,9 @@ interface UnitRow {
   active: number;
   /** The events' timestamps (µs), in (ts, id) order; empty when the unit's events did not travel. */
   times: number[];
-  /** Their types, item ids and properties' JSON text ('' where not needed; absent when no type needs them). */
-  types: string[];
+  /** Their types as codes: 1 + the index in funnelTypesOf(plan), 0 for a type the funnel does not name (read under strict_order). */
+  codes: number[];
+  /** Their item ids and properties' JSON text ('' where not needed; absent when no type needs them). */
   items: (number | null)[];
   props?: string[];
   /** With the level pushed down: ClickHouse's windowFunnel level over the unit's scanned rows. */
@@ -73,9 +74,12 @@ interface Unit {
   exclusions: Uint32Array | undefined;
   /** With holdConstant: the held value code per event (0: none), as ControlledFunnel.holdValues; null otherwise. */
   holds: Int32Array | null;
-  rows: FunnelEventRow[];
   /** The level as ClickHouse computed it, when that is exact and the answer needs no events of this unit (no events then). */
   knownLevel: number | null;
+  /** With knownLevel >= 1 under a breakdown: ClickHouse sent the reported step-1 event (`rowAt(0)`). */
+  knownFirst: boolean;
+  /** Event i as step-filter.ts reads it (properties parsed, item looked up), made on demand. */
+  rowAt(i: number): FunnelEventRow;
 }
 
 /**
@@ -279,7 +283,7 @@ export class ClickHouseFunnels {
    */
   unitsSql(plan: FunnelPlan, pushdown: LevelPushdown | null = null, slice: UserSlice | null = null): string {
     const definitions = [...plan.steps, ...plan.exclusionSteps];
-    const types = [...new Set(definitions.map((step) => step.eventType))];
+    const types = funnelTypesOf(plan);
     const propTypes = new Set(definitions.filter((step) => (step.filters ?? []).some((filter) => filter.on === 'property')).map((step) => step.eventType));
     if (plan.breakdown?.targets.some((target) => target.on === 'property')) propTypes.add(plan.steps[0].eventType);
     // A held event property is read on every step's events (exclusion-only types never join a chain).
@@ -305,7 +309,7 @@ export class ClickHouseFunnels {
     // Parallel arrays, not an array of tuples: ClickHouse writes and Node parses them several times faster.
     return `
 SELECT user${session ? ', session' : ''}, active${pushdown ? ', level, untied' : ''}${pushdown?.firstStep ? ', first' : ''},
-  arrayMap(e -> e.1, events) AS times, arrayMap(e -> e.3, events) AS types, arrayMap(e -> e.4, events) AS items${propTypes.size === 0 ? '' : ', arrayMap(e -> e.5, events) AS props'}
+  arrayMap(e -> e.1, events) AS times, arrayMap(e -> indexOf(${list(types)}, e.3), events) AS codes, arrayMap(e -> e.4, events) AS items${propTypes.size === 0 ? '' : ', arrayMap(e -> e.5, events) AS props'}
 FROM (
 SELECT user_id AS user${session ? ', session_id AS session' : ''},
   countIf(ts < ${to}) > 0 AS active,${
@@ -327,12 +331,33 @@ HAVING active
 ORDER BY user${session ? ', session' : ''}`;
   }
 
-  /** Units in the cohort with their step and exclusion masks, worked out by step-filter.ts as in-process. */
+  /**
+   * Units in the cohort with their step and exclusion masks, worked out by step-filter.ts as
+   * in-process. An event whose type no filter or held property reads gets its masks from its type
+   * alone (computed once per type); only the others are turned into rows (properties parsed, item
+   * looked up), and a breakdown's reported step-1 row is made when asked for (`rowAt`).
+   */
   private async unitsOf(plan: FunnelPlan, rows: UnitRow[], cohortUsers: Uint8Array | null, pushedDown: boolean): Promise<Unit[]> {
     const stepMask = compileStepMask(plan.steps);
     const exclusionMask = plan.exclusionSteps.length > 0 ? compileStepMask(plan.exclusionSteps) : null;
     const items = needsOf(plan).items ? await this.itemsOf(rows) : null;
     const holdCode = plan.holdTargets.length > 0 ? holdCoder(plan.holdTargets) : null;
+    const types = funnelTypesOf(plan);
+    // Per type code (1-based; 0: a type the funnel does not name, read under strict_order), the
+    // masks when they depend on the type alone, or -1 when the event's row is needed.
+    const filtered = new Set([...plan.steps, ...plan.exclusionSteps].filter((step) => (step.filters ?? []).length > 0).map((step) => step.eventType));
+    const bare = (type: string): FunnelEventRow => ({ type, props: null, itemId: null, category: null });
+    const typeSteps = [holdCode === null ? 0 : -1, ...types.map((type) => (holdCode === null && !filtered.has(type) ? stepMask(bare(type)) : -1))];
+    const typeExclusions = [0, ...types.map((type) => (exclusionMask === null ? 0 : filtered.has(type) ? -1 : exclusionMask(bare(type))))];
+    const rowOf = (code: number, itemId: number | null, props: string): FunnelEventRow => {
+      const item = itemId === null ? null : items?.get(itemId);
+      return {
+        type: code === 0 ? '' : types[code - 1],
+        props: props === '' ? null : (JSON.parse(props) as Record<string, unknown>),
+        itemId: item?.externalId ?? null,
+        category: item?.category ?? null,
+      };
+    };
     const units: Unit[] = [];
     for (const row of rows) {
       if (cohortUsers !== null && (row.user >= cohortUsers.length || cohortUsers[row.user] === 0)) continue;
@@ -340,42 +365,41 @@ ORDER BY user${session ? ', session' : ''}`;
       const untied = row.untied === 1 || (row.untied as unknown) === true;
       if (pushedDown && n === 0 && untied) this.pushdownStats.levelOnly++;
       if (pushedDown && !untied) this.pushdownStats.tied++;
-      const unit: Unit = {
+      const { codes, items: itemIds, props } = row;
+      const times = Float64Array.from(row.times);
+      const steps = new Uint32Array(n);
+      const exclusions = exclusionMask ? new Uint32Array(n) : undefined;
+      const holds = holdCode ? new Int32Array(n) : null;
+      for (let i = 0; i < n; i++) {
+        const code = codes[i];
+        const stepBits = typeSteps[code];
+        const exclusionBits = typeExclusions[code];
+        if (stepBits >= 0 && exclusionBits >= 0) {
+          steps[i] = stepBits;
+          if (exclusions) exclusions[i] = exclusionBits;
+          continue;
+        }
+        const event = rowOf(code, itemIds[i], props?.[i] ?? '');
+        steps[i] = stepMask(event);
+        if (exclusions) exclusions[i] = exclusionMask!(event);
+        if (holds) holds[i] = holdCode!(event);
+      }
+      // Untied units whose events did not travel: ClickHouse's level is ours, and all the answer needs.
+      const knownLevel = pushedDown && n === 0 && untied ? Number(row.level) : null;
+      // The reported step-1 event of a unit at level >= 1 known from ClickHouse (a breakdown's key): its first in-range step-1 event.
+      const first = knownLevel !== null && knownLevel >= 1 && row.first ? row.first : null;
+      units.push({
         user: row.user,
         session: row.session ?? null,
         active: row.active === 1 || (row.active as unknown) === true,
-        times: new Float64Array(n),
-        steps: new Uint32Array(n),
-        exclusions: exclusionMask ? new Uint32Array(n) : undefined,
-        holds: holdCode ? new Int32Array(n) : null,
-        rows: new Array<FunnelEventRow>(n),
-        // Untied units whose events did not travel: ClickHouse's level is ours, and all the answer needs.
-        knownLevel: pushedDown && n === 0 && untied ? Number(row.level) : null,
-      };
-      row.times.forEach((ts, i) => {
-        const type = row.types[i];
-        const itemId = row.items[i];
-        const props = row.props?.[i] ?? '';
-        const item = itemId === null ? null : items?.get(itemId);
-        const event: FunnelEventRow = {
-          type,
-          props: props === '' ? null : (JSON.parse(props) as Record<string, unknown>),
-          itemId: item?.externalId ?? null,
-          category: item?.category ?? null,
-        };
-        unit.times[i] = ts;
-        unit.steps[i] = stepMask(event);
-        if (unit.exclusions) unit.exclusions[i] = exclusionMask!(event);
-        if (unit.holds) unit.holds[i] = holdCode!(event);
-        unit.rows[i] = event;
+        times,
+        steps,
+        exclusions,
+        holds,
+        knownLevel,
+        knownFirst: first !== null,
+        rowAt: first !== null ? () => rowOf(1 + types.indexOf(plan.steps[0].eventType), first[0], first[1]) : (i) => rowOf(codes[i], itemIds[i], props?.[i] ?? ''),
       });
-      if (unit.knownLevel !== null && unit.knownLevel >= 1 && row.first) {
-        // The reported step-1 event of a unit at level 1 (a breakdown's key): its first in-range step-1 event.
-        const [itemId, props] = row.first;
-        const item = itemId === null ? null : items?.get(itemId);
-        unit.rows = [{ type: plan.steps[0].eventType, props: props === '' ? null : (JSON.parse(props) as Record<string, unknown>), itemId: item?.externalId ?? null, category: item?.category ?? null }];
-      }
-      units.push(unit);
     }
     return units;
   }
@@ -391,6 +415,11 @@ ORDER BY user${session ? ', session' : ''}`;
       ids.size === 0 ? [] : await this.dataSource.query('SELECT id, external_id, category FROM items WHERE id = ANY($1::int[])', [[...ids]]);
     return new Map(found.map((item) => [item.id, { externalId: item.external_id, category: item.category }]));
   }
+}
+
+/** The event types a funnel names (steps, then exclusions), each once, in that order: the type codes of UnitRow. */
+export function funnelTypesOf(plan: FunnelPlan): string[] {
+  return [...new Set([...plan.steps, ...plan.exclusionSteps].map((step) => step.eventType))];
 }
 
 /**
@@ -433,7 +462,7 @@ function evaluate(engine: FunnelEngine, units: Unit[], from: number, to: number,
       // Level from ClickHouse; the job reads no step time or step-1 event of this unit (levelPushdownOf).
       levels[u] = unit.knownLevel;
       stepTimes.fill(NaN, u * stepCount, (u + 1) * stepCount);
-      if (unit.rows.length > 0) firstEvents[u] = 0;
+      if (unit.knownFirst) firstEvents[u] = 0;
       return;
     }
     let canStart = false;
@@ -495,7 +524,7 @@ function breakdownPartOf(plan: FunnelPlan, units: Unit[], evaluation: Evaluation
   const members = new Map<string, number[]>();
   entered.forEach((u, e) => {
     const position = evaluation.firstEvents[u];
-    const row = position < 0 ? null : units[u].rows[position];
+    const row = position < 0 ? null : units[u].rowAt(position);
     // Several properties: the combination's key, as funnel-run.ts's breakdownKeys makes it.
     const key = targets.length === 1 ? keyOf(row, targets[0]) : combinationKeyOf(targets.map((target) => keyOf(row, target)));
     let list = members.get(key);
