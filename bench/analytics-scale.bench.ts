@@ -11,12 +11,15 @@ import { openDatabase } from '../src/db/data-source';
 import type { FunnelSpec } from '../src/funnel/funnel-definition';
 import type { FunnelResult } from '../src/funnel/funnel.types';
 import { FunnelService } from '../src/funnel/funnel.service';
+import { EventService } from '../src/events/event.service';
+import type { IncomingEvent } from '../src/events/event-checks';
+import type { DataSource } from 'typeorm';
 import { createDemoShop, type DemoShop } from '../src/sim';
 import { benchDatabase, elapsedSeconds, loadBenchShop } from './support';
 
 /**
  * `npm run bench analytics-scale -- [--sizes 1000000,10000000] [--with-100m] [--inprocess-max 1000000]
- *   [--repeat 3] [--dir DIR] [--fresh] [--keep-pg]`
+ *   [--repeat 3] [--dir DIR] [--fresh] [--keep-pg] [--pushdown-only]`
  *
  * How the two analytics engines cost as the events grow. For each size the demo shop (seed 1, 14
  * days, about 13 events a user) is generated **straight into ClickHouse** (embedded chdb, on disk
@@ -26,14 +29,15 @@ import { benchDatabase, elapsedSeconds, loadBenchShop } from './support';
  * - **clickhouse**: a FunnelService on ClickHouseAnalytics (FUNNELCAST_ANALYTICS=clickhouse) over
  *   that folder, with the level pushed into ClickHouse's `windowFunnel` where it provably agrees
  *   ("pushdown", the default) and, as the peer for that step, with every unit evaluated in the API
- *   process ("per-unit").
+ *   process ("per-unit"; left out with `--pushdown-only`).
  * - **inprocess** (sizes up to `--inprocess-max`, default 1 M: it needs the events in PostgreSQL,
  *   loaded through the importer in its own process first): a FunnelService on the in-process mirror.
  *
  * Each reports the funnel (view → cart → checkout → purchase, 7-day window, per user, default mode)
  * and the same funnel broken down by `channel` (top 10): the first answer (cold) and the median of
  * `--repeat` more; resident memory after the queries and the process's peak (VmHWM); the data on disk
- * (ClickHouse's active parts; PostgreSQL's `events` with its indexes). Step counts must be identical
+ * (ClickHouse's active parts; PostgreSQL's `events` with its indexes); for ClickHouse, the
+ * ingest-to-visible lag after the queries (`ingestToVisible`). Step counts must be identical
  * across engines and variants, or the run fails. Ratios against the in-process engine are printed
  * where both ran at a size.
  */
@@ -76,6 +80,10 @@ interface QueryResult {
   breakdownCounts: number[];
   rssBytes: number;
   peakRssBytes: number;
+  /** ClickHouse only: LAG_EVENTS ingested into PostgreSQL after the queries, and the catch-up that made them visible. */
+  lagEvents?: number;
+  ingestSeconds?: number;
+  catchUpSeconds?: number;
 }
 
 function median(values: number[]): number {
@@ -255,13 +263,46 @@ async function queryClickHouse(folder: string, shop: DemoShop, repeat: number, p
     const engine = new ClickHouseAnalytics(db.dataSource, new ChdbClient(folder), { database: DATABASE, batchSize: 100_000, pushLevels: pushdown });
     const funnels = new FunnelService(db.dataSource, undefined, { engine, timeoutMs: 3_600_000 });
     try {
-      return await measureQueries(`clickhouse ${pushdown ? 'pushdown' : 'per-unit'}`, funnels, shop, repeat, 0);
+      const result = await measureQueries(`clickhouse ${pushdown ? 'pushdown' : 'per-unit'}`, funnels, shop, repeat, 0);
+      return { ...result, ...(await ingestToVisible(db.dataSource, engine, shop)) };
     } finally {
       await funnels.close();
     }
   } finally {
     await db.drop();
   }
+}
+
+/** Events a burst of ingest writes before the lag is measured (a small shop's worth, ingested in batches of 5,000). */
+const LAG_EVENTS = 20_000;
+
+/**
+ * Ingest-to-visible lag on a store of this size: a burst of LAG_EVENTS new events (a second, small
+ * demo shop over the same days) through EventService into PostgreSQL, then the catch-up every
+ * funnel query runs before it reads (clickhouse-sync.ts): the events are in ClickHouse, and so in
+ * every answer, once it returns. Its duration is the lag a funnel query right after the burst pays,
+ * and the longest a background loop leaves them invisible (plus its interval). Run after the queries:
+ * the new users' ids are PostgreSQL's, which the generated store also uses.
+ */
+async function ingestToVisible(dataSource: DataSource, engine: ClickHouseAnalytics, shop: DemoShop): Promise<{ lagEvents: number; ingestSeconds: number; catchUpSeconds: number }> {
+  const burst = createDemoShop({ users: Math.round(LAG_EVENTS / EVENTS_PER_USER), days: shop.options.days, seed: SEED + 1 });
+  const incoming: IncomingEvent[] = [];
+  for (const story of burst.shoppers()) {
+    for (const event of story.events) {
+      if (incoming.length === LAG_EVENTS) break;
+      incoming.push({ eventId: `lag-${event.eventId}`, type: event.type, userId: event.userId, sessionId: event.sessionId, itemId: event.itemId, timestamp: event.timestamp, properties: event.properties });
+    }
+  }
+  await engine.sync.catchUp();
+  const events = new EventService(dataSource, { maxBatch: 5000, maxPropertiesBytes: 16_384, maxPastDays: 36_500 });
+  const ingesting = process.hrtime.bigint();
+  for (let n = 0; n < incoming.length; n += 5000) await events.ingest(incoming.slice(n, n + 5000));
+  const ingestSeconds = elapsedSeconds(ingesting);
+  const catchingUp = process.hrtime.bigint();
+  const copied = await engine.sync.catchUp();
+  const catchUpSeconds = elapsedSeconds(catchingUp);
+  if (copied.events !== incoming.length) throw new Error(`the catch-up copied ${copied.events} events, not the ${incoming.length} ingested`);
+  return { lagEvents: incoming.length, ingestSeconds, catchUpSeconds };
 }
 
 async function queryInProcess(shop: DemoShop, repeat: number): Promise<QueryResult> {
@@ -308,7 +349,7 @@ const ms = (seconds: number): string => `${(seconds * 1000).toFixed(0)} ms`;
 
 export async function run(argv: string[]): Promise<void> {
   const args = parseArgs(argv, {
-    flags: { role: 'string', events: 'string', sizes: 'string', 'with-100m': 'boolean', 'inprocess-max': 'string', repeat: 'string', dir: 'string', fresh: 'boolean', 'keep-pg': 'boolean', 'per-unit': 'boolean' },
+    flags: { role: 'string', events: 'string', sizes: 'string', 'with-100m': 'boolean', 'inprocess-max': 'string', repeat: 'string', dir: 'string', fresh: 'boolean', 'keep-pg': 'boolean', 'per-unit': 'boolean', 'pushdown-only': 'boolean' },
   });
   const repeat = intFlag(args, 'repeat', 3, 1);
   const dir = path.resolve(stringFlag(args, 'dir') ?? path.join(tmpdir(), 'funnelcast-analytics-scale'));
@@ -339,7 +380,7 @@ export async function run(argv: string[]): Promise<void> {
     );
     const results: QueryResult[] = [];
     results.push(await inChild<QueryResult>('clickhouse', events, { dir, repeat, fresh: false, pushdown: true }));
-    results.push(await inChild<QueryResult>('clickhouse', events, { dir, repeat, fresh: false, pushdown: false }));
+    if (args.flags['pushdown-only'] !== true) results.push(await inChild<QueryResult>('clickhouse', events, { dir, repeat, fresh: false, pushdown: false }));
     let loaded: LoadResult | null = null;
     if (events <= inprocessMax) {
       try {
@@ -358,9 +399,12 @@ export async function run(argv: string[]): Promise<void> {
           (r.warmSeconds > 0 ? `  (mirror load ${r.warmSeconds.toFixed(1)} s before)` : ''),
       );
       console.log(`${''.padEnd(22)} runs: funnel ${r.funnel.map((s) => (s * 1000).toFixed(0)).join(', ')} ms; breakdown ${r.breakdown.map((s) => (s * 1000).toFixed(0)).join(', ')} ms`);
+      if (r.catchUpSeconds !== undefined) {
+        console.log(`${''.padEnd(22)} ingest-to-visible: ${r.lagEvents} events ingested in ${r.ingestSeconds!.toFixed(2)} s, visible after a ${ms(r.catchUpSeconds)} catch-up`);
+      }
       rows.push(
         `| ${events.toLocaleString('en-US')} | ${r.engine} | ${ms(median(r.funnel))} | ${ms(median(r.breakdown))} | ${mb(r.rssBytes)} / ${mb(r.peakRssBytes)} | ` +
-          `${r.engine === 'inprocess' ? mb(loaded!.diskBytes) + ' (PostgreSQL)' : mb(generated.diskBytes)} |`,
+          `${r.engine === 'inprocess' ? mb(loaded!.diskBytes) + ' (PostgreSQL)' : mb(generated.diskBytes)} | ${r.catchUpSeconds === undefined ? '—' : ms(r.catchUpSeconds)} |`,
       );
     }
     const reference = results[0];
@@ -371,12 +415,16 @@ export async function run(argv: string[]): Promise<void> {
         failed = true;
       }
     }
-    const [pushdown, perUnit, inprocess] = results;
+    const pushdown = results[0];
+    const perUnit = results.find((r) => r.engine === 'clickhouse per-unit');
+    const inprocess = results.find((r) => r.engine === 'inprocess');
     const ratio = (a: number, b: number) => `${(a / b).toFixed(2)}×`;
-    console.log(
-      `pushdown / per-unit: funnel ${ratio(median(pushdown.funnel), median(perUnit.funnel))}, breakdown ${ratio(median(pushdown.breakdown), median(perUnit.breakdown))}, ` +
-        `peak RSS ${ratio(pushdown.peakRssBytes, perUnit.peakRssBytes)}`,
-    );
+    if (perUnit) {
+      console.log(
+        `pushdown / per-unit: funnel ${ratio(median(pushdown.funnel), median(perUnit.funnel))}, breakdown ${ratio(median(pushdown.breakdown), median(perUnit.breakdown))}, ` +
+          `peak RSS ${ratio(pushdown.peakRssBytes, perUnit.peakRssBytes)}`,
+      );
+    }
     if (inprocess) {
       console.log(
         `ClickHouse (pushdown) / in-process: funnel ${ratio(median(pushdown.funnel), median(inprocess.funnel))}, breakdown ${ratio(median(pushdown.breakdown), median(inprocess.breakdown))}, ` +
@@ -384,7 +432,7 @@ export async function run(argv: string[]): Promise<void> {
       );
     }
   }
-  console.log('\n| events | engine | funnel (median) | breakdown (median) | RSS after / peak | on disk |\n|---:|---|---:|---:|---:|---:|');
+  console.log(`\n| events | engine | funnel (median) | breakdown (median) | RSS after / peak | on disk | ${LAG_EVENTS.toLocaleString('en-US')} new events visible after |\n|---:|---|---:|---:|---:|---:|---:|`);
   for (const row of rows) console.log(row);
   console.log(`load average at the end: ${loadavg().map((l) => l.toFixed(1)).join(' ')}`);
   if (failed) {
