@@ -85,9 +85,13 @@ function stringNumberSql(text: string): string {
   return bind(['number_text'], [trimmed], radixBody);
 }
 
-/** How to read one JSON value's text (JSONExtractRaw's: '' when missing) in SQL. */
-function jsonValueSql(text: string): { type: string; string: string; float: string; bool: string } {
-  return { type: `JSONType(${text})`, string: `JSONExtractString(${text})`, float: `JSONExtractFloat(${text})`, bool: `JSONExtractBool(${text})` };
+/**
+ * How to read one JSON value in SQL, by its path in the properties (`props, 'key'`, or with an
+ * array index after it). Always through the path, never through the value's own text
+ * (JSONExtractRaw): ClickHouse writes 1e21 back as 1000000000000000000000, which it cannot parse.
+ */
+function jsonValueSql(path: string): { type: string; string: string; float: string; bool: string } {
+  return { type: `JSONType(${path})`, string: `JSONExtractString(${path})`, float: `JSONExtractFloat(${path})`, bool: `JSONExtractBool(${path})` };
 }
 
 const NUMBER_TYPES = `('Int64', 'UInt64', 'Double')`;
@@ -108,11 +112,11 @@ function float64Sql(value: number): string {
 }
 
 /**
- * `value === expected` for the JSON text `json` (eq's typing: "1" ≠ 1, true ≠ 1, 1 = 1.0; objects
+ * `value === expected` for the JSON value at `path` (eq's typing: "1" ≠ 1, true ≠ 1, 1 = 1.0; objects
  * and arrays equal no scalar); null for an unstorable string.
  */
-function equalsSql(json: string, expected: FilterValue): string | null {
-  const value = jsonValueSql(json);
+function equalsSql(path: string, expected: FilterValue): string | null {
+  const value = jsonValueSql(path);
   if (typeof expected === 'string') return storable(expected) ? `(${value.type} = 'String' AND ${value.string} = ${sqlString(expected)})` : null;
   if (typeof expected === 'boolean') return `(${value.type} = 'Bool' AND ${value.bool} = ${expected ? 1 : 0})`;
   return `(${value.type} IN ${NUMBER_TYPES} AND ${value.float} = ${float64Sql(expected)})`;
@@ -123,29 +127,29 @@ const COMPARISON_SQL = { gt: '>', gte: '>=', lt: '<', lte: '<=' } as const;
 /**
  * `filter` as a ClickHouse boolean over the row's `props`, true exactly when `compileFilter(filter)`
  * is; null when it cannot be made exact (the file's header lists when). Throws StepFilterError for a
- * filter compileFilter refuses, as planning does. The property's value is read once, as JSON text
- * (`JSONExtractRaw`: '' when the key is missing, which JSONType calls 'Null' like JSON null).
+ * filter compileFilter refuses, as planning does. JSONType is 'Null' both for a missing key and for
+ * JSON null, which are what `== null` tests.
  */
 export function filterSql(filter: PropertyFilter): string | null {
   compileFilter(filter);
   if (filter.on !== 'property' || !storable(filter.key)) return null;
-  const condition = valueConditionSql(filter, 'filter_value');
-  return condition === null ? null : bind(['filter_value'], [`JSONExtractRaw(${READABLE_PROPS}, ${sqlString(filter.key)})`], condition);
+  const condition = propertyConditionSql(filter, `filter_props, ${sqlString(filter.key)}`);
+  return condition === null ? null : bind(['filter_props'], [READABLE_PROPS], condition);
 }
 
-/** The filter's test of one JSON value, the text SQL `json`; null when not exact. */
-function valueConditionSql(filter: PropertyFilter, json: string): string | null {
-  const value = jsonValueSql(json);
+/** The filter's test of the property at `path`; null when not exact. */
+function propertyConditionSql(filter: PropertyFilter, path: string): string | null {
+  const value = jsonValueSql(path);
   switch (filter.operator) {
     case 'eq':
-      return equalsSql(json, filter.value as FilterValue);
+      return equalsSql(path, filter.value as FilterValue);
     case 'neq': {
       // Also true when the key is missing or holds another type, as `!==` is.
-      const equals = equalsSql(json, filter.value as FilterValue);
+      const equals = equalsSql(path, filter.value as FilterValue);
       return equals === null ? null : `NOT ${equals}`;
     }
     case 'in': {
-      const equalities = [...new Set(filter.value as FilterValue[])].map((expected) => equalsSql(json, expected));
+      const equalities = [...new Set(filter.value as FilterValue[])].map((expected) => equalsSql(path, expected));
       return equalities.includes(null) ? null : `(${equalities.join(' OR ')})`;
     }
     case 'gt':
@@ -166,9 +170,9 @@ function valueConditionSql(filter: PropertyFilter, json: string): string | null 
       // A substring of a string (UTF-8 and UTF-16 agree on substrings of well-formed text), or an
       // element of an array equal to the needle as eq compares.
       const needle = filter.value as FilterValue;
-      const member = equalsSql('element', needle);
+      const member = equalsSql(`${path}, toInt64(element)`, needle);
       if (member === null) return null;
-      const inArray = `(${value.type} = 'Array' AND arrayExists(element -> ${member}, JSONExtractArrayRaw(${json})))`;
+      const inArray = `(${value.type} = 'Array' AND arrayExists(element -> ${member}, range(1, JSONLength(${path}) + 1)))`;
       return typeof needle === 'string' ? `((${value.type} = 'String' AND position(${value.string}, ${sqlString(needle)}) > 0) OR ${inArray})` : inArray;
     }
     case 'isSet':
