@@ -89,7 +89,7 @@ const NOT_SPACES = ['\u180e', '\u0085', '\u200b'];
 
 const KEYS = ['price', 'device', 'tags', 'constructor', '__proto__', 'toString', 'a.b', 'q"k', 'back\\slash', 'ключ', '😀', ' ', '1', 'length', 'n'];
 const STRINGS = ['mobile', 'Mobile', 'mob', 'desktop', '', 'é', 'z', '😀', '\ue000', 'ｱ', 'a"b', 'back\\', 'x: 123456789012345678901234, y', 'tab\there', 'line\nbreak', '2026-01-05', '2026-01-5'];
-const NUMBERS = [0, -0, 1, -1, 2, 3, 1.5, -2.25, 0.1, 0.3, 10, 19.9, 1e21, 1e300, -1e300, 5e-324, 2 ** 53 + 2, 2 ** 63, 2 ** 64, 1.2345678901234568e23, 1.7976931348623157e308, 16, 1000];
+const NUMBERS = [0, -0, 1, -1, 2, 3, 1.5, -2.25, 0.1, 0.3, 10, 19.9, 1e21, 1e300, -1e300, 5e-324, 2 ** 53 + 2, 2 ** 62, 8e18, 2 ** 63, 2 ** 64, 1.2345678901234568e23, 1.7976931348623157e308, 16, 1000];
 
 function numericString(random: Rng): string {
   const pick = <T>(values: T[]): T => values[random.below(values.length)];
@@ -268,6 +268,10 @@ describe('filterSql, hand-worked cases', () => {
     [{ price: ' 0x10 ' }, { on: 'property', key: 'price', operator: 'gte', value: 16 }, true],
     [{ price: '0x11' }, { on: 'property', key: 'price', operator: 'lte', value: 16 }, false],
     [{ price: '0b11' }, { on: 'property', key: 'price', operator: 'lt', value: 4 }, true],
+    // 16 hex and 21 octal digits still fit a UInt64 and are read exactly, 8.07e18 here.
+    [{ price: '0x7000000000000000' }, { on: 'property', key: 'price', operator: 'lt', value: 9.2e18 }, true],
+    [{ price: '0o677777777777777777777' }, { on: 'property', key: 'price', operator: 'lt', value: 9.2e18 }, true],
+    [{ price: '0x10000000000000000' }, { on: 'property', key: 'price', operator: 'gt', value: 9.2e18 }, true],
     [{ price: '-0x10' }, { on: 'property', key: 'price', operator: 'lt', value: 0 }, false],
     [{ price: '1e3' }, { on: 'property', key: 'price', operator: 'gt', value: 999 }, true],
     [{ price: '1e3' }, { on: 'property', key: 'price', operator: 'eq', value: 1000 }, false],
