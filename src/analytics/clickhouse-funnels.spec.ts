@@ -4,8 +4,9 @@
  * itself (window-funnel.clickhouse.spec.ts, test/clickhouse.e2e.ts); this pins the conditions.
  */
 import { planFunnel, type FunnelSpec } from '../funnel/funnel-definition';
+import { sqlString } from './clickhouse-client';
 import { stepConditionSql } from './clickhouse-filters';
-import { levelPushdownOf, listsComplete } from './clickhouse-funnels';
+import { ClickHouseFunnels, levelPushdownOf, listsComplete } from './clickhouse-funnels';
 
 const FROM = new Date(Date.UTC(2026, 0, 5));
 const TO = new Date(Date.UTC(2026, 0, 19));
@@ -78,6 +79,17 @@ describe('levelPushdownOf', () => {
     // A later unfiltered view matches every view: none is step 1 only.
     const anyView = levelPushdownOf({ kind: 'report', plan: plan({ steps: [{ type: 'view', filters: [cheap] }, { type: 'view' }] }) })!;
     expect(anyView.scanned).toBe(`((${condition(cheap)} OR type = 'view') AND NOT (ts >= ${to} AND 0))`);
+  });
+
+  it("writes a filter's value into the units query as it is, `$'` and all", () => {
+    const value = "a$'b$&c";
+    const pushdown = levelPushdownOf({ kind: 'report', plan: plan({ steps: [{ type: 'view', filters: [{ property: 'code', op: 'eq', value }] }, { type: 'cart' }] }) })!;
+    const sql = new ClickHouseFunnels(null as never, null as never, null as never, 'shop').unitsSql(plan({ steps: [{ type: 'view', filters: [{ property: 'code', op: 'eq', value }] }, { type: 'cart' }] }), pushdown);
+    // The level twice (the unit's, and in the subquery naming units that need their events), each with the value intact.
+    expect(sql.split(pushdown.level).length - 1).toBe(2);
+    const count = (text: string) => sql.split(text).length - 1;
+    expect(count(sqlString(value))).toBeGreaterThan(0);
+    expect(count(sqlString(value))).toBe(count("JSONExtractString(filter_props, 'code')"));
   });
 
   it('keeps every funnel with a control on the per-unit path (windowFunnel has no such rule), and pushes down several breakdowns', () => {

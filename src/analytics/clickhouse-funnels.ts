@@ -277,13 +277,14 @@ export class ClickHouseFunnels {
     // With the level pushed down, only the units named here gather their events: those with ties,
     // and those whose level the answer cannot use alone. A set built by a cheap first pass (the
     // level and the tie check, no lists) is far cheaper than building every unit's list and
-    // dropping most (measured: docs/benchmarks.md, "Analytics at scale").
+    // dropping most (measured: docs/benchmarks.md, "Analytics at scale"). The level goes in through a
+    // function: a replacement string would expand the `$'` and `$&` of a filter's value or regex.
     const needed = pushdown
       ? ` AND (${unitKey}) IN (
     SELECT ${unitKey} FROM ${tableName(this.database, 'events')} FINAL WHERE ${range}
     GROUP BY ${unitKey}
     HAVING countIf(type = ${sqlString(plan.steps[0].eventType)} AND ts < ${to}) > 0
-      AND (uniqExactIf(ts, ${pushdown.scanned}) != countIf(${pushdown.scanned}) OR ${pushdown.needsEvents.replace(/\blevel\b/g, `(${pushdown.level})`)}))`
+      AND (uniqExactIf(ts, ${pushdown.scanned}) != countIf(${pushdown.scanned}) OR ${pushdown.needsEvents.replace(/\blevel\b/g, () => `(${pushdown.level})`)}))`
       : '';
     // Parallel arrays, not an array of tuples: ClickHouse writes and Node parses them several times faster.
     return `
