@@ -86,6 +86,26 @@ function specs(): { name: string; spec: FunnelSpec }[] {
         breakdown: { property: 'item.category' },
       },
     });
+    // Property filters compiled to SQL (clickhouse-filters.ts): levels pushed into windowFunnel. `p` is
+    // a number or a numeric string, so lt/gte read both; one type named by two steps with disjoint filters.
+    list.push({
+      name: `property filters pushed down, repeated type, breakdown ${countBy}`,
+      spec: {
+        ...base,
+        countBy,
+        steps: [{ type: 'a', filters: [{ property: 'p', op: 'lt', value: 2 }] }, { type: 'a', filters: [{ property: 'p', op: 'gte', value: 2 }] }, { type: 'b', filters: [{ property: 'device', op: 'isSet' }] }],
+        breakdown: { property: 'device' },
+      },
+    });
+    list.push({
+      name: `property filters pushed down, strict order ${countBy}`,
+      spec: {
+        ...base,
+        countBy,
+        modes: ['strict_order'],
+        steps: [{ type: 'b', filters: [{ property: 'device', op: 'in', value: ['mobile'] }] }, { type: 'a', filters: [{ property: 'p', op: 'neq', value: 3 }] }, { type: 'c' }],
+      },
+    });
     // Type-only funnels with breakdowns: levels pushed into windowFunnel, the step-1 event from ClickHouse.
     list.push({ name: `breakdown by property ${countBy}`, spec: { ...base, countBy, steps: [{ type: 'a' }, { type: 'b' }, { type: 'c' }], breakdown: { property: 'device' } } });
     list.push({
@@ -219,6 +239,21 @@ it('answers every funnel query and eventStats exactly as the in-process engine, 
   const plain = (await served.funnel(specs()[0].spec)).steps;
   expect(plain[2].count).toBeGreaterThan(0);
   expect((await served.funnel(specs().find((s) => s.name.startsWith('filters'))!.spec)).breakdown!.length).toBeGreaterThan(1);
+});
+
+it('answers funnels with property filters from their ClickHouse levels, and keeps item filters per unit', async () => {
+  const funnels = t.app.services.analytics!.funnels;
+  const filtered = specs().filter((s) => s.name.startsWith('property filters pushed down'));
+  expect(filtered.length).toBe(4);
+  for (const { name, spec } of filtered) {
+    const before = funnels.pushdownStats.levelOnly;
+    expect({ name, answer: await t.app.services.funnels.funnel(spec) }).toEqual({ name, answer: await inProcess.funnel(spec) });
+    expect({ name, pushedDown: funnels.pushdownStats.levelOnly > before }).toEqual({ name, pushedDown: true });
+  }
+  const itemFiltered = specs().find((s) => s.name.startsWith('item filters'))!.spec;
+  const before = funnels.pushdownStats.levelOnly;
+  await t.app.services.funnels.funnel(itemFiltered);
+  expect(funnels.pushdownStats.levelOnly).toBe(before);
 });
 
 it('counts eventStats in ClickHouse: a row only ClickHouse holds is counted, and its tombstone takes it away', async () => {

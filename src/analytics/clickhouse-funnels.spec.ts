@@ -4,7 +4,9 @@
  * itself (window-funnel.clickhouse.spec.ts, test/clickhouse.e2e.ts); this pins the conditions.
  */
 import { planFunnel, type FunnelSpec } from '../funnel/funnel-definition';
-import { levelPushdownOf, listsComplete } from './clickhouse-funnels';
+import { sqlString } from './clickhouse-client';
+import { stepConditionSql } from './clickhouse-filters';
+import { ClickHouseFunnels, levelPushdownOf, listsComplete } from './clickhouse-funnels';
 
 const FROM = new Date(Date.UTC(2026, 0, 5));
 const TO = new Date(Date.UTC(2026, 0, 19));
@@ -39,7 +41,9 @@ describe('levelPushdownOf', () => {
 
   it('keeps the per-unit path where windowFunnel cannot answer exactly', () => {
     expect(levelPushdownOf({ kind: 'trend', plan: plan(), periods: [[0, 1]] })).toBeNull();
-    expect(levelPushdownOf({ kind: 'report', plan: plan({ steps: [{ type: 'view', filters: [{ property: 'p', op: 'eq', value: 1 }] }, { type: 'cart' }] }) })).toBeNull();
+    // Item and category filters need PostgreSQL's items table (clickhouse-filters.ts).
+    expect(levelPushdownOf({ kind: 'report', plan: plan({ steps: [{ type: 'view', filters: [{ property: 'itemId', op: 'eq', value: 'i1' }] }, { type: 'cart' }] }) })).toBeNull();
+    expect(levelPushdownOf({ kind: 'report', plan: plan({ steps: [{ type: 'view' }, { type: 'cart', filters: [{ property: 'item.category', op: 'isSet' }] }] }) })).toBeNull();
     expect(levelPushdownOf({ kind: 'report', plan: plan({ exclusions: [{ type: 'remove', fromStep: 1, toStep: 2 }] }) })).toBeNull();
     // strict_increase without strict_once on a repeated type: ClickHouse's greedy state differs.
     const repeated = { steps: [{ type: 'view' }, { type: 'view' }, { type: 'cart' }] };
@@ -47,6 +51,45 @@ describe('levelPushdownOf', () => {
     const withOnce = levelPushdownOf({ kind: 'report', plan: plan({ ...repeated, modes: ['strict_increase', 'strict_once'] }) })!;
     // A post-`to` view also matches step 2, so it is not a step-1-only row and stays in.
     expect(withOnce.scanned).toBe(`(has(['view', 'cart'], type) AND NOT (ts >= ${TO.getTime() * 1000} AND 0))`);
+  });
+
+  it('pushes property filters down as conditions, scanning (outside strict_order) only the rows that match a step', () => {
+    const to = TO.getTime() * 1000;
+    const mobile = { property: 'device', op: 'eq', value: 'mobile' };
+    const steps = [{ type: 'view', filters: [mobile] }, { type: 'cart' }];
+    const pushdown = levelPushdownOf({ kind: 'report', plan: plan({ steps, breakdown: { property: 'channel' } }) })!;
+    const view = stepConditionSql({ eventType: 'view', filters: [{ on: 'property', key: 'device', operator: 'eq', value: 'mobile' }] })!;
+    expect(view).toMatch(/^\(type = 'view' AND .*'mobile'/);
+    expect(pushdown.level).toBe(`windowFunnelIf(3600000000)(toUInt64(ts), ${view} AND ts < ${to}, type = 'cart', ${pushdown.scanned})`);
+    // A view that is not mobile matches no step: not scanned, so it cannot make a tie. A post-`to` mobile view matches only step 1.
+    expect(pushdown.scanned).toBe(`((${view} OR type = 'cart') AND NOT (ts >= ${to} AND ${view}))`);
+    expect(pushdown.firstStep).toBe(`argMinIf((item_id, props), ts, ${view} AND ts < ${to})`);
+    // Under strict_order every row is scanned: a view that is not mobile stops the scan in both engines.
+    expect(levelPushdownOf({ kind: 'report', plan: plan({ steps, modes: ['strict_order'] }) })!.scanned).toBe(`(1 AND NOT (ts >= ${to} AND ${view}))`);
+  });
+
+  it('leaves out a post-`to` row of step 1 only when no later step of its type matches it too', () => {
+    const to = TO.getTime() * 1000;
+    const cheap = { property: 'price', op: 'lt', value: 10 };
+    const dear = { property: 'price', op: 'gte', value: 100 };
+    const condition = (filter: typeof cheap) => stepConditionSql({ eventType: 'view', filters: [{ on: 'property', key: filter.property, operator: filter.op as 'lt', value: filter.value }] })!;
+    // view(cheap) → view(dear) → cart: a post-`to` cheap view is step 1 only unless it is also dear (never, but SQL does not know).
+    const twoViews = levelPushdownOf({ kind: 'report', plan: plan({ steps: [{ type: 'view', filters: [cheap] }, { type: 'view', filters: [dear] }, { type: 'cart' }] }) })!;
+    expect(twoViews.scanned).toBe(`((${condition(cheap)} OR ${condition(dear)} OR type = 'cart') AND NOT (ts >= ${to} AND ${condition(cheap)} AND NOT (${condition(dear)})))`);
+    // A later unfiltered view matches every view: none is step 1 only.
+    const anyView = levelPushdownOf({ kind: 'report', plan: plan({ steps: [{ type: 'view', filters: [cheap] }, { type: 'view' }] }) })!;
+    expect(anyView.scanned).toBe(`((${condition(cheap)} OR type = 'view') AND NOT (ts >= ${to} AND 0))`);
+  });
+
+  it("writes a filter's value into the units query as it is, `$'` and all", () => {
+    const value = "a$'b$&c";
+    const pushdown = levelPushdownOf({ kind: 'report', plan: plan({ steps: [{ type: 'view', filters: [{ property: 'code', op: 'eq', value }] }, { type: 'cart' }] }) })!;
+    const sql = new ClickHouseFunnels(null as never, null as never, null as never, 'shop').unitsSql(plan({ steps: [{ type: 'view', filters: [{ property: 'code', op: 'eq', value }] }, { type: 'cart' }] }), pushdown);
+    // The level twice (the unit's, and in the subquery naming units that need their events), each with the value intact.
+    expect(sql.split(pushdown.level).length - 1).toBe(2);
+    const count = (text: string) => sql.split(text).length - 1;
+    expect(count(sqlString(value))).toBeGreaterThan(0);
+    expect(count(sqlString(value))).toBe(count("JSONExtractString(filter_props, 'code')"));
   });
 
   it('keeps every funnel with a control on the per-unit path (windowFunnel has no such rule), and pushes down several breakdowns', () => {

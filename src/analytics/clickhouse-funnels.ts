@@ -12,8 +12,8 @@
  * (only the funnel's event types, unless strict_order needs all), not the shop's whole history.
  *
  * Levels in ClickHouse (`pushLevels`, on by default): where ClickHouse's own `windowFunnel` provably
- * gives our level (`levelPushdownOf`: type-only steps, no exclusions, and per unit no two scanned
- * rows at one timestamp; FUNNEL-SEMANTICS.md, "Deliberate differences"), the query returns each
+ * gives our level (`levelPushdownOf`: steps whose filters compile to SQL, no exclusions, and per unit
+ * no two scanned rows at one timestamp; FUNNEL-SEMANTICS.md, "Deliberate differences"), the query returns each
  * unit's level, and its events only when the answer needs more than the level (step times of the
  * reported chain, a breakdown's step-1 event). Units whose level alone answers (in a plain report,
  * everyone below step 2) never leave ClickHouse as event lists.
@@ -34,6 +34,7 @@ import { analyticsUnsupported } from '../graphql/errors';
 import { ownValue } from '../own-property';
 import type { ClickHouseClient } from './clickhouse-client';
 import { sqlString } from './clickhouse-client';
+import { stepConditionSql } from './clickhouse-filters';
 import { tableName } from './clickhouse-schema';
 import type { ClickHouseSync } from './clickhouse-sync';
 
@@ -89,7 +90,7 @@ interface Unit {
 export interface LevelPushdown {
   /** `windowFunnelIf(...)(...)` over the scanned rows. */
   level: string;
-  /** The rows windowFunnel reads (the per-unit path's rows, less post-`to` rows matching only step 1). */
+  /** The rows windowFunnel reads (every row under strict_order, else those matching a step; less post-`to` rows matching only step 1). */
   scanned: string;
   /** A unit's events travel when this holds for its level (or it has ties). */
   needsEvents: string;
@@ -109,34 +110,50 @@ const MODE_SQL: [keyof FunnelPlan['modes'], string][] = [
 
 /**
  * Whether and how `job`'s levels can come from ClickHouse's `windowFunnel`; null when they cannot.
- * They can when every step is an event type without filters (the conditions are then `type = …`,
- * and filters are not compiled to SQL yet), there are no exclusions (ClickHouse has none), the range
- * starts at or after the epoch (windowFunnel wants unsigned timestamps), and not under
- * strict_increase without strict_once on a funnel that names a type twice (an event matching two
- * steps, where ClickHouse's greedy state differs). Per unit, the query adds "no ties in time" among
- * the scanned rows, the other documented difference. Under these conditions
- * `window-funnel.clickhouse.spec.ts` checks ClickHouse's level against ours in all 24 mode
- * combinations on random logs and ranges, with the same range mapping (FUNNEL-SEMANTICS.md, "Time
- * range"). Trends keep the per-unit path (one level per period, not per range).
+ * They can when every step's filters compile to SQL (`stepConditionSql`, clickhouse-filters.ts: the
+ * conditions are then `type = … AND <filters>`, true exactly where step-filter.ts matches), there are
+ * no exclusions (ClickHouse has none), the range starts at or after the epoch (windowFunnel wants
+ * unsigned timestamps), and not under strict_increase without strict_once on a funnel that names a
+ * type twice (an event matching two steps, where ClickHouse's greedy state differs). Per unit, the
+ * query adds "no ties in time" among the scanned rows, the other documented difference. Under these
+ * conditions `window-funnel.clickhouse.spec.ts` checks ClickHouse's level against ours in all 24
+ * mode combinations on random logs and ranges, for any set of steps each event matches (so filters
+ * change nothing there), with the same range mapping (FUNNEL-SEMANTICS.md, "Time range"). Trends
+ * keep the per-unit path (one level per period, not per range).
+ *
+ * The scanned rows: under strict_order every row (one matching no step stops a scan, in both
+ * engines); otherwise the rows matching some step (with filters, a row of a step's type may match
+ * none; both engines skip such rows, so they need not be free of ties). Left out either way: a row
+ * at or after `to` that matches step 1 and no other step (see below).
  */
 export function levelPushdownOf(job: FunnelJob): LevelPushdown | null {
   const { plan } = job;
   // Drivers never reach ClickHouse (FunnelService.drivers refuses them first); a factor-filtered drop-off list needs every event.
   if (job.kind === 'trend' || job.kind === 'drivers' || (job.kind === 'droppedOff' && job.factor)) return null;
-  if (plan.exclusions.length > 0 || plan.steps.some((step) => (step.filters ?? []).length > 0)) return null;
+  if (plan.exclusions.length > 0) return null;
   // Controls (per-step windows, gaps, optional steps, held properties) have no windowFunnel form: per unit.
   if (plan.controls !== null) return null;
   if (plan.fromMicros < 0) return null;
   const types = plan.steps.map((step) => step.eventType);
   const repeated = new Set(types).size < types.length;
   if (plan.modes.strictIncrease && !plan.modes.strictOnce && repeated) return null;
+  const matches = plan.steps.map(stepConditionSql);
+  if (matches.some((match) => match === null)) return null;
+  const stepMatches = matches as string[];
+  const filtered = plan.steps.some((step) => (step.filters ?? []).length > 0);
   const to = Math.floor(plan.toMicros);
-  const conditions = types.map((type, k) => (k === 0 ? `type = ${sqlString(type)} AND ts < ${to}` : `type = ${sqlString(type)}`));
+  const conditions = stepMatches.map((match, k) => (k === 0 ? `${match} AND ts < ${to}` : match));
   const modes = MODE_SQL.filter(([name]) => plan.modes[name]).map(([, sql]) => `, '${sql}'`).join('');
-  const relevant = plan.modes.strictOrder ? '1' : `has([${[...new Set(types)].map(sqlString).join(', ')}], type)`;
+  const relevant = plan.modes.strictOrder ? '1' : filtered ? `(${stepMatches.join(' OR ')})` : `has([${[...new Set(types)].map(sqlString).join(', ')}], type)`;
   // A row at or after `to` whose only match is step 1 starts nothing for us, but would be a row
   // matching no condition for ClickHouse (stopping a strict_order scan): left out, as in the spec.
-  const stepOneOnly = types.slice(1).includes(types[0]) ? '0' : `type = ${sqlString(types[0])}`;
+  // Only a later step of step 1's type can match it too; one without filters always does.
+  const laterOfFirstType = plan.steps.map((step, k) => ({ step, match: stepMatches[k] })).filter(({ step }, k) => k > 0 && step.eventType === types[0]);
+  const stepOneOnly = laterOfFirstType.some(({ step }) => (step.filters ?? []).length === 0)
+    ? '0'
+    : laterOfFirstType.length === 0
+      ? stepMatches[0]
+      : `${stepMatches[0]} AND NOT (${laterOfFirstType.map(({ match }) => match).join(' OR ')})`;
   const scanned = `(${relevant} AND NOT (ts >= ${to} AND ${stepOneOnly}))`;
   let needsEvents: string;
   let needs: (level: number) => boolean;
@@ -166,7 +183,7 @@ export function levelPushdownOf(job: FunnelJob): LevelPushdown | null {
     needsEvents,
     needs,
     firstStep: plan.breakdown
-      ? `argMinIf((item_id, ${plan.breakdown.targets.some((target) => target.on === 'property') ? 'props' : "''"}), ts, type = ${sqlString(types[0])} AND ts < ${to})`
+      ? `argMinIf((item_id, ${plan.breakdown.targets.some((target) => target.on === 'property') ? 'props' : "''"}), ts, ${conditions[0]})`
       : null,
   };
 }
@@ -298,13 +315,14 @@ export class ClickHouseFunnels {
     // With the level pushed down, only the units named here gather their events: those with ties,
     // and those whose level the answer cannot use alone. A set built by a cheap first pass (the
     // level and the tie check, no lists) is far cheaper than building every unit's list and
-    // dropping most (measured: docs/benchmarks.md, "Analytics at scale").
+    // dropping most (measured: docs/benchmarks.md, "Analytics at scale"). The level goes in through a
+    // function: a replacement string would expand the `$'` and `$&` of a filter's value or regex.
     const needed = pushdown
       ? ` AND (${unitKey}) IN (
     SELECT ${unitKey} FROM ${tableName(this.database, 'events')} FINAL WHERE ${range}
     GROUP BY ${unitKey}
     HAVING countIf(type = ${sqlString(plan.steps[0].eventType)} AND ts < ${to}) > 0
-      AND (uniqExactIf(ts, ${pushdown.scanned}) != countIf(${pushdown.scanned}) OR ${pushdown.needsEvents.replace(/\blevel\b/g, `(${pushdown.level})`)}))`
+      AND (uniqExactIf(ts, ${pushdown.scanned}) != countIf(${pushdown.scanned}) OR ${pushdown.needsEvents.replace(/\blevel\b/g, () => `(${pushdown.level})`)}))`
       : '';
     // Parallel arrays, not an array of tuples: ClickHouse writes and Node parses them several times faster.
     return `
