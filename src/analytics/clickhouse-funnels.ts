@@ -244,11 +244,22 @@ export class ClickHouseFunnels {
     const slices = await budget.race(this.slicesOf(plan));
     this.sliceStats.queries++;
     this.sliceStats.slices += slices.length;
+    // While the API process evaluates one slice, ClickHouse already builds the next one's lists
+    // (a query runs off the event loop), so the two overlap; at most two slices are held.
+    const read = (slice: UserSlice): Promise<UnitRow[]> => {
+      const rows = this.clickhouse.query<UnitRow>(this.unitsSql(plan, pushdown, slice));
+      // Awaited below; until then a failure (or one after a timeout gave up on it) must not go unhandled.
+      rows.catch(() => undefined);
+      return rows;
+    };
+    let next = slices.length > 0 ? read(slices[0]) : null;
     // No event in the range: one empty slice still gives the empty answer's shape.
-    for (const slice of slices.length > 0 ? slices : [null]) {
+    for (let n = 0; n < Math.max(1, slices.length); n++) {
+      const slice = slices.length > 0 ? slices[n] : null;
       let pushed = slice === null ? null : pushdown;
-      let rows: UnitRow[] = slice === null ? [] : await budget.race(this.clickhouse.query<UnitRow>(this.unitsSql(plan, pushed, slice)));
-      if (pushed !== null && !listsComplete(rows, pushed)) {
+      let rows: UnitRow[] = next === null ? [] : await budget.race(next);
+      next = n + 1 < slices.length ? read(slices[n + 1]) : null;
+      if (slice !== null && pushed !== null && !listsComplete(rows, pushed)) {
         // A sync INSERT landed between the query's two reads of `events`: ask again per unit, which reads once.
         this.pushdownStats.retried++;
         pushed = null;
