@@ -8,8 +8,10 @@
  * trend, time to convert and dropped-off list means exactly what it means there, ties in time
  * included, where ClickHouse's own `windowFunnel` differs (FUNNEL-SEMANTICS.md).
  *
- * What the API process holds per query is the events of the units that start a chain in the range
- * (only the funnel's event types, unless strict_order needs all), not the shop's whole history.
+ * What the API process holds per query is, for one slice of users at a time (`slicesOf`, about
+ * `sliceEvents` events; the next slice is read meanwhile), the events of the units that start a
+ * chain in the range (only the funnel's event types, unless strict_order needs all), and per unit
+ * its level and step times until the slices' partial outcomes merge: never the shop's whole history.
  *
  * Levels in ClickHouse (`pushLevels`, on by default): where ClickHouse's own `windowFunnel` provably
  * gives our level (`levelPushdownOf`: steps whose filters compile to SQL, no exclusions, and per unit
