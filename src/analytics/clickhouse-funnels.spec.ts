@@ -6,7 +6,7 @@
 import { planFunnel, type FunnelSpec } from '../funnel/funnel-definition';
 import { sqlString } from './clickhouse-client';
 import { stepConditionSql } from './clickhouse-filters';
-import { ClickHouseFunnels, levelPushdownOf, listsComplete } from './clickhouse-funnels';
+import { ClickHouseFunnels, levelPushdownOf, listsComplete, userSlices } from './clickhouse-funnels';
 
 const FROM = new Date(Date.UTC(2026, 0, 5));
 const TO = new Date(Date.UTC(2026, 0, 19));
@@ -115,5 +115,32 @@ describe('listsComplete', () => {
   it('rejects a unit whose level needs events that did not come (an insert between the two reads)', () => {
     expect(listsComplete([{ times: [], level: 2, untied: 1 }], report)).toBe(false);
     expect(listsComplete([{ times: [], level: 1, untied: 0 }], report)).toBe(false);
+  });
+});
+
+describe('userSlices', () => {
+  it('cuts user ids lowest..highest into ceil(events / sliceEvents) contiguous ranges of equal width', () => {
+    // Ids 1..100 (100 ids), 1,000 events, 250 a slice: 4 ranges of 25 ids.
+    expect(userSlices(1, 100, 1000, 250)).toEqual([
+      { low: 1, high: 26 },
+      { low: 26, high: 51 },
+      { low: 51, high: 76 },
+      { low: 76, high: 101 },
+    ]);
+    // 1,001 events: 5 ranges; 100 ids / 5 = 20 each.
+    expect(userSlices(1, 100, 1001, 250).map((slice) => slice.high - slice.low)).toEqual([20, 20, 20, 20, 20]);
+    // 10 ids in 3 ranges: width ceil(10 / 3) = 4, the last narrower.
+    expect(userSlices(5, 14, 30, 10)).toEqual([
+      { low: 5, high: 9 },
+      { low: 9, high: 13 },
+      { low: 13, high: 15 },
+    ]);
+  });
+
+  it('never cuts finer than one user id, and always gives one range', () => {
+    // One user with a million events stays one slice: a unit is never split.
+    expect(userSlices(7, 7, 1_000_000, 10)).toEqual([{ low: 7, high: 8 }]);
+    expect(userSlices(1, 3, 1_000_000, 10)).toEqual([{ low: 1, high: 2 }, { low: 2, high: 3 }, { low: 3, high: 4 }]);
+    expect(userSlices(1, 1000, 5, 1_000_000)).toEqual([{ low: 1, high: 1001 }]);
   });
 });

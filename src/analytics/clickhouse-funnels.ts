@@ -10,8 +10,9 @@
  *
  * What the API process holds per query is, for one slice of users at a time (`slicesOf`, about
  * `sliceEvents` events; the next slice is read meanwhile), the events of the units that start a
- * chain in the range (only the funnel's event types, unless strict_order needs all), and per unit
- * its level and step times until the slices' partial outcomes merge: never the shop's whole history.
+ * chain in the range (only the funnel's event types, unless strict_order needs all); across slices,
+ * only what their partial outcomes merge (counts, and the durations behind medians): never the
+ * shop's whole history.
  *
  * Levels in ClickHouse (`pushLevels`, on by default): where ClickHouse's own `windowFunnel` provably
  * gives our level (`levelPushdownOf`: steps whose filters compile to SQL, no exclusions, and per unit
@@ -286,14 +287,7 @@ export class ClickHouseFunnels {
       `SELECT min(user_id) AS low, max(user_id) AS high, count() AS events FROM ${tableName(this.database, 'events')} WHERE ${this.rangeSql(plan)}`,
     );
     const events = Number(stats?.events ?? 0);
-    if (events === 0) return [];
-    const low = Number(stats.low);
-    const high = Number(stats.high) + 1;
-    const count = Math.max(1, Math.min(high - low, Math.ceil(events / this.sliceEvents)));
-    const width = Math.ceil((high - low) / count);
-    const slices: UserSlice[] = [];
-    for (let start = low; start < high; start += width) slices.push({ low: start, high: Math.min(high, start + width) });
-    return slices;
+    return events === 0 ? [] : userSlices(Number(stats.low), Number(stats.high), events, this.sliceEvents);
   }
 
   /** The rows a query reads: from `from` up to `to + window`, with a session id when counting sessions. */
@@ -446,6 +440,20 @@ ORDER BY user${session ? ', session' : ''}`;
       ids.size === 0 ? [] : await this.dataSource.query('SELECT id, external_id, category FROM items WHERE id = ANY($1::int[])', [[...ids]]);
     return new Map(found.map((item) => [item.id, { externalId: item.external_id, category: item.category }]));
   }
+}
+
+/**
+ * Contiguous ranges [low, high) covering the user ids lowest..highest (inclusive) in
+ * ceil(events / sliceEvents) ranges of equal width (the last may be narrower), at most one per id;
+ * at least one.
+ */
+export function userSlices(lowest: number, highest: number, events: number, sliceEvents: number): UserSlice[] {
+  const end = highest + 1;
+  const count = Math.max(1, Math.min(end - lowest, Math.ceil(events / sliceEvents)));
+  const width = Math.ceil((end - lowest) / count);
+  const slices: UserSlice[] = [];
+  for (let start = lowest; start < end; start += width) slices.push({ low: start, high: Math.min(end, start + width) });
+  return slices;
 }
 
 /** The event types a funnel names (steps, then exclusions), each once, in that order: the type codes of UnitRow. */
