@@ -201,7 +201,10 @@ async function loadPg(shop: DemoShop): Promise<LoadResult> {
     const summary = await loadBenchShop(dataSource, shop);
     await dataSource.query('ANALYZE events');
     const seconds = elapsedSeconds(started);
-    const [{ bytes }] = await dataSource.query(`SELECT pg_total_relation_size('events')::bigint AS bytes`);
+    // `events` is partitioned by month: its size is its partitions' (with their indexes).
+    const [{ bytes }] = await dataSource.query(
+      `SELECT (pg_total_relation_size('events') + COALESCE((SELECT sum(pg_total_relation_size(inhrelid)) FROM pg_inherits WHERE inhparent = 'events'::regclass), 0))::bigint AS bytes`,
+    );
     return { events: summary.imported, seconds, diskBytes: Number(bytes) };
   } finally {
     await dataSource.destroy();
@@ -278,21 +281,27 @@ const LAG_EVENTS = 20_000;
 
 /**
  * Ingest-to-visible lag on a store of this size: a burst of LAG_EVENTS new events (a second, small
- * demo shop over the same days) through EventService into PostgreSQL, then the catch-up every
- * funnel query runs before it reads (clickhouse-sync.ts): the events are in ClickHouse, and so in
- * every answer, once it returns. Its duration is the lag a funnel query right after the burst pays,
- * and the longest a background loop leaves them invisible (plus its interval). Run after the queries:
- * the new users' ids are PostgreSQL's, which the generated store also uses.
+ * demo shop) through EventService into PostgreSQL, then the catch-up every funnel query runs before
+ * it reads (clickhouse-sync.ts): the events are in ClickHouse, and so in every answer, once it
+ * returns. Its duration is the lag a funnel query right after the burst pays, and the longest a
+ * background loop leaves them invisible (plus its interval). The burst's days are moved to a month
+ * of their own (two months after the shop's end), so that dropping that month's partition
+ * afterwards leaves the generated store exactly as it was for the next run.
  */
 async function ingestToVisible(dataSource: DataSource, engine: ClickHouseAnalytics, shop: DemoShop): Promise<{ lagEvents: number; ingestSeconds: number; catchUpSeconds: number }> {
-  const burst = createDemoShop({ users: Math.round(LAG_EVENTS / EVENTS_PER_USER), days: shop.options.days, seed: SEED + 1 });
+  const burst = createDemoShop({ users: Math.ceil((1.5 * LAG_EVENTS) / EVENTS_PER_USER), days: shop.options.days, seed: SEED + 1 });
+  const end = new Date(shop.options.endMs);
+  const month = Date.UTC(end.getUTCFullYear(), end.getUTCMonth() + 2, 1);
+  const shift = month - burst.options.startMs;
+  const partition = new Date(month).toISOString().slice(0, 7).replace('-', '');
   const incoming: IncomingEvent[] = [];
   for (const story of burst.shoppers()) {
     for (const event of story.events) {
       if (incoming.length === LAG_EVENTS) break;
-      incoming.push({ eventId: `lag-${event.eventId}`, type: event.type, userId: event.userId, sessionId: event.sessionId, itemId: event.itemId, timestamp: event.timestamp, properties: event.properties });
+      incoming.push({ eventId: `lag-${event.eventId}`, type: event.type, userId: event.userId, sessionId: event.sessionId, itemId: event.itemId, timestamp: event.timestamp + shift, properties: event.properties });
     }
   }
+  if (incoming.length < LAG_EVENTS) throw new Error(`the burst shop made ${incoming.length} events, fewer than ${LAG_EVENTS}`);
   await engine.sync.catchUp();
   const events = new EventService(dataSource, { maxBatch: 5000, maxPropertiesBytes: 16_384, maxPastDays: 36_500 });
   const ingesting = process.hrtime.bigint();
@@ -302,6 +311,7 @@ async function ingestToVisible(dataSource: DataSource, engine: ClickHouseAnalyti
   const copied = await engine.sync.catchUp();
   const catchUpSeconds = elapsedSeconds(catchingUp);
   if (copied.events !== incoming.length) throw new Error(`the catch-up copied ${copied.events} events, not the ${incoming.length} ingested`);
+  await engine.client.command(`ALTER TABLE ${tableName(DATABASE, 'events')} DROP PARTITION ID '${partition}'`);
   return { lagEvents: incoming.length, ingestSeconds, catchUpSeconds };
 }
 
