@@ -21,7 +21,7 @@ function loadChdb(): ChdbQuery {
     return (require('chdb') as { query: ChdbQuery }).query;
   } catch (error) {
     // Never a silent pass: without ClickHouse this test has nothing to compare against.
-    throw new Error(`This test needs the dev dependency \`chdb\` and its native library: run \`npm ci\`. (${String(error)})`);
+    throw new Error(`This test needs the optional dependency \`chdb\` and its native library: run \`npm ci\`. (${String(error)})`);
   }
 }
 

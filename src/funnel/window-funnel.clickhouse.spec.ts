@@ -37,7 +37,7 @@ function loadChdb(): ChdbQuery {
   } catch (error) {
     // Never a silent pass: without ClickHouse this test has nothing to compare against.
     throw new Error(
-      'The ClickHouse differential test needs the dev dependency `chdb` and its native library ' +
+      'The ClickHouse differential test needs the optional dependency `chdb` and its native library ' +
         `(@chdb/lib-<platform>, an optional dependency that may have failed to install): run \`npm ci\`. (${String(error)})`,
     );
   }
