@@ -16,6 +16,12 @@ function seeded(seed: number): () => number {
   return () => random.next();
 }
 
+// On the ClickHouse pass (jest project `clickhouse`), funnels read slices of about 100 events of
+// users each (several per query here), so every answer compared with the reference below also
+// checks that the slices' partial answers merge into the whole (clickhouse-funnels.ts). Jest gives
+// each file its own process.env; the in-process engine ignores the setting.
+process.env.FUNNELCAST_CLICKHOUSE_SLICE_EVENTS ??= '100';
+
 const START = Date.UTC(2026, 0, 5, 12);
 const MINUTE = 60_000;
 const WINDOW_SECONDS = 300;
