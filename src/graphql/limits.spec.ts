@@ -1,8 +1,9 @@
 import 'reflect-metadata';
 import { getIntrospectionQuery, GraphQLSchema, parse, validate, specifiedRules, getOperationAST } from 'graphql';
 import { buildFunnelcastSchema } from '../schema';
-import { FIELD_COSTS } from './costs';
-import { ingestEventCount, queryCost, queryLimitErrors, QueryLimits } from './limits';
+import { FIELD_COSTS, operationCost } from './costs';
+import { ingestEventCount, queryLimitErrors, QueryLimits } from './limits';
+import { coerceVariables } from './request-variables';
 
 const LIMITS: QueryLimits = { maxDepth: 12, maxComplexity: 2000, maxAliases: 30, maxDirectives: 50, maxTokens: 10_000, maxIngestBatch: 5000 };
 const RANGE = 'from: "2026-01-01T00:00:00Z", to: "2026-02-01T00:00:00Z"';
@@ -21,7 +22,13 @@ function codes(query: string, variables: Record<string, unknown> = {}, limits = 
   return queryLimitErrors(schema, document, operation, variables, limits).map((error) => String(error.extensions.code));
 }
 
-const cost = (query: string, variables: Record<string, unknown> = {}) => queryCost(schema, parse(query), variables, undefined, 10_000);
+function cost(query: string, variables: Record<string, unknown> = {}): number | undefined {
+  const document = parse(query);
+  const operation = getOperationAST(document)!;
+  const coerced = coerceVariables(schema, operation, variables);
+  expect(coerced.errors).toBeUndefined();
+  return operationCost(schema, document, operation, coerced.values!, 10_000);
+}
 const aliased = (count: number, field: string) => `{ ${Array.from({ length: count }, (_, n) => `a${n}: ${field}`).join(' ')} }`;
 
 describe('query cost', () => {

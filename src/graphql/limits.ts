@@ -15,10 +15,10 @@ import {
   ValidationContext,
   ValidationRule,
 } from 'graphql';
-import { createComplexityRule, simpleEstimator } from 'graphql-query-complexity';
 import type { Config } from '../config';
-import { fieldCostEstimator } from './costs';
+import { operationCost } from './costs';
 import { MAX_FEEDBACK_BATCH, MAX_ITEMS_PER_UPSERT } from './input-rules';
+import { coerceVariables, operationVariables } from './request-variables';
 
 export interface QueryLimits {
   maxDepth: number;
@@ -31,7 +31,7 @@ export interface QueryLimits {
 }
 
 /**
- * The cost walk of graphql-query-complexity expands a fragment each time it is spread; it stops
+ * The cost walk (costs.ts operationCost) expands a fragment each time it is spread; it stops
  * after this many selections, so a small document of fragments spreading each other twice is
  * refused after a bounded amount of work instead of walking 2^27 fields.
  */
@@ -67,7 +67,7 @@ const reportAs =
  * memoised, so they are linear in the document), reporting our codes. Depth leaves `__schema`
  * out so tools' standard introspection query (deeply nested `ofType`) still works; introspection
  * is bounded by aliases and cost instead. Tokens are limited by graphql-js at parse time and cost
- * by graphql-query-complexity once the variables are known, so armor's own versions are off.
+ * by costs.ts once the variables are coerced, so armor's own versions are off.
  */
 function shapeRules(limits: QueryLimits): ValidationRule[] {
   const armor = new ApolloArmor({
@@ -181,38 +181,6 @@ export function ingestEventCount(document: DocumentNode, operation: OperationDef
   return batchEntryCounts(document, operation, variables).get('ingestEvents') ?? 0;
 }
 
-/**
- * The estimated cost of the operation with these variables (see ./costs), by graphql-query-complexity;
- * `undefined` when the walk passed `maxNodes` selections (fragments counted at every spread).
- * Arguments that fail coercion leave their field out: it fails at execution without doing work.
- */
-export function queryCost(
-  schema: GraphQLSchema,
-  document: DocumentNode,
-  variables: Record<string, unknown>,
-  operationName: string | undefined,
-  maxNodes: number,
-): number | undefined {
-  let cost = 0;
-  const rule = createComplexityRule({
-    maximumComplexity: Number.MAX_SAFE_INTEGER,
-    estimators: [fieldCostEstimator, simpleEstimator({ defaultComplexity: 1 })],
-    variables,
-    operationName,
-    maxQueryNodes: maxNodes,
-    onComplete: (complexity: number) => {
-      cost = complexity;
-    },
-  });
-  try {
-    validate(schema, document, [rule]);
-  } catch (error) {
-    if (error instanceof GraphQLError && /maximum allowed number of nodes/.test(error.message)) return undefined;
-    throw error;
-  }
-  return cost;
-}
-
 /** Whether `source` has more than `limit` lexical tokens (lexes at most limit + 1 of them). */
 function tokensPast(source: string, limit: number): boolean {
   const lexer = new Lexer(new Source(source));
@@ -229,7 +197,8 @@ function tokensPast(source: string, limit: number): boolean {
 
 /**
  * Errors for a request over the limits: shape (depth, aliases, directives), then the summed
- * ingest batch, then cost with these variables (what the server checks, in one call).
+ * batches, then cost with these raw variables (coerced here; none when they do not coerce, which
+ * the server answers with their own errors), the way the server checks them, in one call.
  */
 export function queryLimitErrors(
   schema: GraphQLSchema,
@@ -241,27 +210,26 @@ export function queryLimitErrors(
 ): GraphQLError[] {
   const shape = validate(schema, document, rules);
   if (shape.length) return [...shape];
-  return runLimitErrors(schema, document, operation, variables, limits);
+  const batch = batchLimitError(document, operation, variables, limits);
+  if (batch) return [batch];
+  const coerced = coerceVariables(schema, operation, variables);
+  const cost = coerced.values && costLimitError(schema, document, operation, coerced.values, limits);
+  return cost ? [cost] : [];
 }
 
-function runLimitErrors(
-  schema: GraphQLSchema,
-  document: DocumentNode,
-  operation: OperationDefinitionNode,
-  variables: Record<string, unknown>,
-  limits: QueryLimits,
-): GraphQLError[] {
-
+/**
+ * BATCH_TOO_LARGE when the request's batch mutations together hold more entries than allowed,
+ * counted on the raw variables: checked before any coercion, so an oversized batch costs nothing.
+ */
+function batchLimitError(document: DocumentNode, operation: OperationDefinitionNode, variables: Record<string, unknown>, limits: QueryLimits): GraphQLError | null {
   const batches = batchEntryCounts(document, operation, variables);
   const events = batches.get('ingestEvents') ?? 0;
   if (events > limits.maxIngestBatch) {
-    return [
-      limitError(
-        'BATCH_TOO_LARGE',
-        `A request holds at most ${limits.maxIngestBatch} events; this one has ${events} (all its ingestEvents fields together). Split them over several requests and send the parts in order.`,
-        { events, maxBatch: limits.maxIngestBatch },
-      ),
-    ];
+    return limitError(
+      'BATCH_TOO_LARGE',
+      `A request holds at most ${limits.maxIngestBatch} events; this one has ${events} (all its ingestEvents fields together). Split them over several requests and send the parts in order.`,
+      { events, maxBatch: limits.maxIngestBatch },
+    );
   }
   for (const [field, max, noun] of [
     ['upsertItems', MAX_ITEMS_PER_UPSERT, 'items'],
@@ -269,44 +237,50 @@ function runLimitErrors(
   ] as const) {
     const entries = batches.get(field) ?? 0;
     if (entries > max) {
-      return [
-        limitError(
-          'BATCH_TOO_LARGE',
-          `A request holds at most ${max} ${noun}; this one has ${entries} (all its ${field} fields together). Split them over several requests.`,
-          { entries, maxBatch: max },
-        ),
-      ];
+      return limitError(
+        'BATCH_TOO_LARGE',
+        `A request holds at most ${max} ${noun}; this one has ${entries} (all its ${field} fields together). Split them over several requests.`,
+        { entries, maxBatch: max },
+      );
     }
   }
+  return null;
+}
 
+/** QUERY_TOO_COMPLEX when the operation's cost with its coerced variables is over the limit (or past the walk's bound). */
+function costLimitError(
+  schema: GraphQLSchema,
+  document: DocumentNode,
+  operation: OperationDefinitionNode,
+  variables: Record<string, unknown>,
+  limits: QueryLimits,
+): GraphQLError | null {
   const maxNodes = Math.max(MIN_QUERY_NODES, limits.maxComplexity);
-  const cost = queryCost(schema, document, variables, operation.name?.value, maxNodes);
+  const cost = operationCost(schema, document, operation, variables, maxNodes);
   if (cost === undefined) {
-    return [
-      limitError(
-        'QUERY_TOO_COMPLEX',
-        `The query selects more than ${maxNodes} fields (a fragment's fields count each time it is spread), so its cost is over ${limits.maxComplexity}. Request fewer fields or spread fewer fragments.`,
-        { maxComplexity: limits.maxComplexity },
-      ),
-    ];
+    return limitError(
+      'QUERY_TOO_COMPLEX',
+      `The query selects more than ${maxNodes} fields (a fragment's fields count each time it is spread), so its cost is over ${limits.maxComplexity}. Request fewer fields or spread fewer fragments.`,
+      { maxComplexity: limits.maxComplexity },
+    );
   }
   if (cost > limits.maxComplexity) {
-    return [
-      limitError(
-        'QUERY_TOO_COMPLEX',
-        `The query's estimated cost is ${cost}; at most ${limits.maxComplexity} is allowed. Request fewer fields, fewer expensive fields (funnels, statistics, predictions) or smaller pages, or split it over several requests.`,
-        { complexity: cost, maxComplexity: limits.maxComplexity },
-      ),
-    ];
+    return limitError(
+      'QUERY_TOO_COMPLEX',
+      `The query's estimated cost is ${cost}; at most ${limits.maxComplexity} is allowed. Request fewer fields, fewer expensive fields (funnels, statistics, predictions) or smaller pages, or split it over several requests.`,
+      { complexity: cost, maxComplexity: limits.maxComplexity },
+    );
   }
-  return [];
+  return null;
 }
 
 /**
  * What Apollo needs to enforce `limits` on every request, introspection included: graphql-js's
  * token limit while parsing, the shape rules beside graphql's own validation, and a plugin that
- * checks the summed ingest batch and the cost once the operation and its variables are known,
- * before anything runs. Apollo caches documents only after they passed parsing and validation.
+ * checks the summed batches (on the raw variables), then coerces the variables once for every
+ * check (request-variables.ts) and checks the cost, before anything runs. Variables that do not
+ * coerce are left to variableCoercionPlugin, which answers with their errors. Apollo caches
+ * documents only after they passed parsing and validation.
  */
 export function queryLimitsForApollo<TContext extends object>(
   limits: QueryLimits,
@@ -314,10 +288,14 @@ export function queryLimitsForApollo<TContext extends object>(
   const plugin: ApolloServerPlugin<TContext> = {
     async requestDidStart() {
       return {
-        async didResolveOperation({ schema, document, operation, request }) {
+        async didResolveOperation(requestContext) {
+          const { schema, document, operation, request } = requestContext;
           if (!operation) return;
-          const [error] = runLimitErrors(schema, document, operation, request.variables ?? {}, limits);
-          if (error) throw error;
+          const batch = batchLimitError(document, operation, request.variables ?? {}, limits);
+          if (batch) throw batch;
+          const { values } = operationVariables({ schema, operation, request });
+          const cost = values && costLimitError(schema, document, operation, values, limits);
+          if (cost) throw cost;
         },
         async didEncounterErrors({ errors, document, source }) {
           for (const error of errors) {
