@@ -115,7 +115,7 @@ export const FIELD_COSTS: Record<string, FieldCost> = {
 };
 
 /** What `Type.field` costs with these arguments and `childComplexity` below it: FIELD_COSTS, else 1 plus the selection. */
-export function fieldCost(typeName: string, fieldName: string, args: Args, childComplexity: number): number {
+function fieldCost(typeName: string, fieldName: string, args: Args, childComplexity: number): number {
   const cost = FIELD_COSTS[`${typeName}.${fieldName}`];
   return cost ? cost(args, childComplexity) : 1 + childComplexity;
 }
