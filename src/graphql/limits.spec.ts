@@ -51,6 +51,14 @@ describe('query cost', () => {
     expect(cost('mutation($e: [EventInput!]!) { ingestEvents(events: $e) { accepted } }', { e: Array.from({ length: 5000 }, (_, n) => ({ eventId: `e${n}`, type: 'view', userId: 'u', timestamp: '2026-01-01T00:00:00Z' })) })).toBe(511);
   });
 
+  it('leaves out fields skipped by @skip or @include, literals and variables alike', () => {
+    // health 1 + status 1; eventStats 100 + total 1 when included
+    expect(cost(`{ health { status } eventStats(${RANGE}) @skip(if: true) { total } }`)).toBe(2);
+    const query = `query($on: Boolean!) { health { status } eventStats(${RANGE}) @include(if: $on) { total } }`;
+    expect(cost(query, { on: false })).toBe(2);
+    expect(cost(query, { on: true })).toBe(103);
+  });
+
   it('refuses 600 aliased funnels or eventStats by aliases, and 21 of them by cost', () => {
     expect(codes(aliased(600, `funnel(input: ${FUNNEL_INPUT}) { totalUnits }`))).toEqual(['QUERY_TOO_MANY_ALIASES']);
     expect(codes(aliased(600, `eventStats(${RANGE}) { total }`))).toEqual(['QUERY_TOO_MANY_ALIASES']);
