@@ -10,7 +10,6 @@ import { argumentValidationPlugin } from './graphql/argument-validation';
 import { DATABASE_UNAVAILABLE_MESSAGE, isDatabaseUnavailable } from './db/db-errors';
 import { formatError } from './graphql/errors';
 import { queryLimitsForApollo, queryLimitsFrom } from './graphql/limits';
-import { variableCoercionPlugin } from './graphql/request-variables';
 import { RequestAuthenticator } from './http/authenticate';
 import { ClientGone, holdsMoreValuesThan, readBody, RequestBodyError } from './http/body';
 import { serveConsole } from './console/serve-console';
@@ -55,7 +54,7 @@ export async function startServer(services: Services, config: Config, port = con
     // (and a logged stack) any anonymous caller could produce. Off, it is PERSISTED_QUERY_NOT_SUPPORTED.
     persistedQueries: false,
     // No type sets cache hints; the default cache-control plugin would still hook every field of every response.
-    plugins: [limits.plugin, variableCoercionPlugin(), argumentValidationPlugin(), requestObservationPlugin(), ApolloServerPluginCacheControlDisabled()],
+    plugins: [limits.plugin, argumentValidationPlugin(), requestObservationPlugin(), ApolloServerPluginCacheControlDisabled()],
     validationRules: limits.validationRules,
     parseOptions: limits.parseOptions,
   });

@@ -194,8 +194,8 @@ export function argumentValueError(
  * impossible date reaches a service or PostgreSQL. Answers HTTP 400 like graphql-js's own
  * variable errors. It answers in `responseForOperation`, after every plugin's
  * `didResolveOperation` passed, so nothing is checked in a request the limits already refused,
- * and with the variables coerced once for all the checks (after variableCoercionPlugin, which
- * answers first when they do not coerce).
+ * and with the variables coerced once for all the checks (after the limits plugin, which answers
+ * first when they do not coerce or the cost is over its limit).
  */
 export function argumentValidationPlugin(): ApolloServerPlugin {
   return {

@@ -1,27 +1,4 @@
-import {
-  DocumentNode,
-  FragmentDefinitionNode,
-  getArgumentValues,
-  getDirectiveValues,
-  getNamedType,
-  GraphQLCompositeType,
-  GraphQLField,
-  GraphQLIncludeDirective,
-  GraphQLSchema,
-  GraphQLSkipDirective,
-  InlineFragmentNode,
-  isAbstractType,
-  isCompositeType,
-  isInterfaceType,
-  isObjectType,
-  Kind,
-  OperationDefinitionNode,
-  SchemaMetaFieldDef,
-  SelectionNode,
-  SelectionSetNode,
-  TypeMetaFieldDef,
-  TypeNameMetaFieldDef,
-} from 'graphql';
+import type { ComplexityEstimator } from 'graphql-query-complexity';
 
 /**
  * What each field costs, in the units FUNNELCAST_MAX_QUERY_COMPLEXITY (default 2000) is counted in.
@@ -114,96 +91,8 @@ export const FIELD_COSTS: Record<string, FieldCost> = {
   'Mutation.revokeApiKey': work(10),
 };
 
-/** What `Type.field` costs with these arguments and `childComplexity` below it: FIELD_COSTS, else 1 plus the selection. */
-function fieldCost(typeName: string, fieldName: string, args: Args, childComplexity: number): number {
-  const cost = FIELD_COSTS[`${typeName}.${fieldName}`];
-  return cost ? cost(args, childComplexity) : 1 + childComplexity;
-}
-
-/** Thrown out of the walk when it passes its bound on selections. */
-const TOO_MANY_SELECTIONS = Symbol('too many selections');
-
-/**
- * The estimated cost of `operation` (FIELD_COSTS, else 1 per field plus its selection), with the
- * request's already coerced variables (request-variables.ts), so the check coerces nothing again;
- * `undefined` once the walk has looked at `maxSelections` selections, counting a fragment's at each
- * of its spreads (27 fragments each spreading the next twice would be 2^27 otherwise).
- * Fields skipped by `@skip`/`@include` cost nothing; on an abstract type the costliest possible
- * type counts; a field whose arguments do not coerce costs nothing, as it fails before any work.
- */
-export function operationCost(
-  schema: GraphQLSchema,
-  document: DocumentNode,
-  operation: OperationDefinitionNode,
-  variables: Record<string, unknown>,
-  maxSelections: number,
-): number | undefined {
-  const fragments = new Map<string, FragmentDefinitionNode>();
-  for (const definition of document.definitions) {
-    if (definition.kind === Kind.FRAGMENT_DEFINITION) fragments.set(definition.name.value, definition);
-  }
-  let selections = 0;
-  const included = (node: SelectionNode): boolean => {
-    if (!node.directives?.length) return true;
-    const skip = getDirectiveValues(GraphQLSkipDirective, node, variables);
-    const include = getDirectiveValues(GraphQLIncludeDirective, node, variables);
-    return skip?.if !== true && include?.if !== false;
-  };
-  const fieldOf = (parent: GraphQLCompositeType, name: string): GraphQLField<unknown, unknown> | undefined => {
-    if (name === SchemaMetaFieldDef.name) return SchemaMetaFieldDef;
-    if (name === TypeMetaFieldDef.name) return TypeMetaFieldDef;
-    if (name === TypeNameMetaFieldDef.name) return TypeNameMetaFieldDef;
-    return isObjectType(parent) || isInterfaceType(parent) ? parent.getFields()[name] : undefined;
-  };
-  const possibleNames = (type: GraphQLCompositeType) => (isAbstractType(type) ? schema.getPossibleTypes(type).map((t) => t.name) : [type.name]);
-  // Cost per possible concrete type of `parent`; the selection costs its costliest type's.
-  const selectionCost = (node: { selectionSet?: SelectionSetNode }, parent: GraphQLCompositeType, activeFragments: Set<string>): number => {
-    if (!node.selectionSet) return 0;
-    const byType = new Map<string, number>();
-    const add = (cost: number, typeNames: string[]) => {
-      for (const name of typeNames) byType.set(name, (byType.get(name) ?? 0) + cost);
-    };
-    for (const selection of node.selectionSet.selections) {
-      if (++selections >= maxSelections) throw TOO_MANY_SELECTIONS;
-      if (!included(selection)) continue;
-      if (selection.kind === Kind.FIELD) {
-        const field = fieldOf(parent, selection.name.value);
-        if (!field) continue; // unknown fields are refused by validation
-        let args: Record<string, unknown>;
-        try {
-          args = getArgumentValues(field, selection, variables);
-        } catch {
-          continue;
-        }
-        const below = getNamedType(field.type);
-        const childComplexity = isCompositeType(below) ? selectionCost(selection, below, activeFragments) : 0;
-        add(fieldCost(parent.name, field.name, args, childComplexity), possibleNames(parent));
-      } else {
-        const fragmentName = selection.kind === Kind.FRAGMENT_SPREAD ? selection.name.value : undefined;
-        const target: FragmentDefinitionNode | InlineFragmentNode | undefined = fragmentName === undefined ? (selection as InlineFragmentNode) : fragments.get(fragmentName);
-        // Unknown or cyclic fragments are refused by validation.
-        if (!target || (fragmentName !== undefined && activeFragments.has(fragmentName))) continue;
-        let type: GraphQLCompositeType = parent;
-        const condition = target.typeCondition;
-        if (condition) {
-          const conditionType = schema.getType(condition.name.value);
-          if (!isCompositeType(conditionType)) continue;
-          type = conditionType;
-        }
-        if (fragmentName) activeFragments.add(fragmentName);
-        const cost = selectionCost(target, type, activeFragments);
-        if (fragmentName) activeFragments.delete(fragmentName);
-        add(cost, possibleNames(type));
-      }
-    }
-    return Math.max(0, ...byType.values());
-  };
-  const root = schema.getRootType(operation.operation);
-  if (!root) return 0;
-  try {
-    return selectionCost(operation, root, new Set());
-  } catch (error) {
-    if (error === TOO_MANY_SELECTIONS) return undefined;
-    throw error;
-  }
-}
+/** graphql-query-complexity estimator for FIELD_COSTS; leaves other fields to the next estimator. */
+export const fieldCostEstimator: ComplexityEstimator = ({ type, field, args, childComplexity }) => {
+  const cost = FIELD_COSTS[`${type.name}.${field.name}`];
+  return cost ? cost(args, childComplexity) : undefined;
+};

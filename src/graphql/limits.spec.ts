@@ -1,9 +1,8 @@
 import 'reflect-metadata';
 import { getIntrospectionQuery, GraphQLSchema, parse, validate, specifiedRules, getOperationAST } from 'graphql';
 import { buildFunnelcastSchema } from '../schema';
-import { FIELD_COSTS, operationCost } from './costs';
-import { ingestEventCount, queryLimitErrors, QueryLimits } from './limits';
-import { coerceVariables } from './request-variables';
+import { FIELD_COSTS } from './costs';
+import { ingestEventCount, queryCost, queryLimitErrors, QueryLimits } from './limits';
 
 const LIMITS: QueryLimits = { maxDepth: 12, maxComplexity: 2000, maxAliases: 30, maxDirectives: 50, maxTokens: 10_000, maxIngestBatch: 5000 };
 const RANGE = 'from: "2026-01-01T00:00:00Z", to: "2026-02-01T00:00:00Z"';
@@ -22,13 +21,7 @@ function codes(query: string, variables: Record<string, unknown> = {}, limits = 
   return queryLimitErrors(schema, document, operation, variables, limits).map((error) => String(error.extensions.code));
 }
 
-function cost(query: string, variables: Record<string, unknown> = {}): number | undefined {
-  const document = parse(query);
-  const operation = getOperationAST(document)!;
-  const coerced = coerceVariables(schema, operation, variables);
-  expect(coerced.errors).toBeUndefined();
-  return operationCost(schema, document, operation, coerced.values!, 10_000);
-}
+const cost = (query: string, variables: Record<string, unknown> = {}) => queryCost(schema, parse(query), variables, undefined, 10_000);
 const aliased = (count: number, field: string) => `{ ${Array.from({ length: count }, (_, n) => `a${n}: ${field}`).join(' ')} }`;
 
 describe('query cost', () => {
@@ -66,6 +59,14 @@ describe('query cost', () => {
     expect(codes(aliased(600, `eventStats(${RANGE}) { total }`), {}, wide)).toEqual(['QUERY_TOO_COMPLEX']);
     expect(codes(aliased(21, `funnel(input: ${FUNNEL_INPUT}) { totalUnits }`))).toEqual(['QUERY_TOO_COMPLEX']);
     expect(codes(aliased(19, `eventStats(${RANGE}) { total }`))).toEqual([]);
+  });
+
+  it('answers variables that do not coerce with their own errors (at most 50 and a note) before the cost', () => {
+    const query = `query($v: FunnelInput!) { ${Array.from({ length: 21 }, (_, n) => `a${n}: funnel(input: $v) { totalUnits }`).join(' ')} }`;
+    const funnel = { conversionWindowSeconds: 86400, from: '2026-01-01T00:00:00Z', to: '2026-02-01T00:00:00Z' };
+    // 21 funnels × (100 + totalUnits 1) = 2121 > 2000
+    expect(codes(query, { v: { ...funnel, steps: [{ type: 'view' }, { type: 'purchase' }] } })).toEqual(['QUERY_TOO_COMPLEX']);
+    expect(codes(query, { v: { ...funnel, steps: Array.from({ length: 60 }, () => ({})) } })).toEqual(Array(51).fill('BAD_USER_INPUT'));
   });
 
   it('accepts the documented page maxima with full selections', () => {

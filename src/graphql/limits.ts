@@ -15,10 +15,11 @@ import {
   ValidationContext,
   ValidationRule,
 } from 'graphql';
+import { createComplexityRule, simpleEstimator } from 'graphql-query-complexity';
 import type { Config } from '../config';
-import { operationCost } from './costs';
+import { fieldCostEstimator } from './costs';
 import { MAX_FEEDBACK_BATCH, MAX_ITEMS_PER_UPSERT } from './input-rules';
-import { coerceVariables, operationVariables } from './request-variables';
+import { coerceVariables, operationVariables, refusedResponse } from './request-variables';
 
 export interface QueryLimits {
   maxDepth: number;
@@ -31,7 +32,7 @@ export interface QueryLimits {
 }
 
 /**
- * The cost walk (costs.ts operationCost) expands a fragment each time it is spread; it stops
+ * The cost walk of graphql-query-complexity expands a fragment each time it is spread; it stops
  * after this many selections, so a small document of fragments spreading each other twice is
  * refused after a bounded amount of work instead of walking 2^27 fields.
  */
@@ -67,7 +68,7 @@ const reportAs =
  * memoised, so they are linear in the document), reporting our codes. Depth leaves `__schema`
  * out so tools' standard introspection query (deeply nested `ofType`) still works; introspection
  * is bounded by aliases and cost instead. Tokens are limited by graphql-js at parse time and cost
- * by costs.ts once the variables are coerced, so armor's own versions are off.
+ * by graphql-query-complexity once the variables are known, so armor's own versions are off.
  */
 function shapeRules(limits: QueryLimits): ValidationRule[] {
   const armor = new ApolloArmor({
@@ -181,6 +182,41 @@ export function ingestEventCount(document: DocumentNode, operation: OperationDef
   return batchEntryCounts(document, operation, variables).get('ingestEvents') ?? 0;
 }
 
+/**
+ * The estimated cost of the operation with these variables (see ./costs), by graphql-query-complexity;
+ * `undefined` when the walk passed `maxNodes` selections (fragments counted at every spread).
+ * Arguments that fail coercion leave their field out: it fails at execution without doing work.
+ * The library coerces `variables` itself, with no bound on the errors it builds (one GraphQLError
+ * with a stack trace per invalid list entry): pass only variables known to coerce
+ * (request-variables.ts), so that coercion costs one pass over them and builds no error.
+ */
+export function queryCost(
+  schema: GraphQLSchema,
+  document: DocumentNode,
+  variables: Record<string, unknown>,
+  operationName: string | undefined,
+  maxNodes: number,
+): number | undefined {
+  let cost = 0;
+  const rule = createComplexityRule({
+    maximumComplexity: Number.MAX_SAFE_INTEGER,
+    estimators: [fieldCostEstimator, simpleEstimator({ defaultComplexity: 1 })],
+    variables,
+    operationName,
+    maxQueryNodes: maxNodes,
+    onComplete: (complexity: number) => {
+      cost = complexity;
+    },
+  });
+  try {
+    validate(schema, document, [rule]);
+  } catch (error) {
+    if (error instanceof GraphQLError && /maximum allowed number of nodes/.test(error.message)) return undefined;
+    throw error;
+  }
+  return cost;
+}
+
 /** Whether `source` has more than `limit` lexical tokens (lexes at most limit + 1 of them). */
 function tokensPast(source: string, limit: number): boolean {
   const lexer = new Lexer(new Source(source));
@@ -196,9 +232,9 @@ function tokensPast(source: string, limit: number): boolean {
 
 
 /**
- * Errors for a request over the limits: shape (depth, aliases, directives), then the summed
- * batches, then cost with these raw variables (coerced here; none when they do not coerce, which
- * the server answers with their own errors), the way the server checks them, in one call.
+ * Errors for a request over the limits, the way the server checks them, in one call: shape
+ * (depth, aliases, directives), then the summed batches (on the raw variables), then the variables
+ * (at most MAX_VARIABLE_ERRORS graphql-js errors and a note when they do not coerce), then cost.
  */
 export function queryLimitErrors(
   schema: GraphQLSchema,
@@ -212,8 +248,9 @@ export function queryLimitErrors(
   if (shape.length) return [...shape];
   const batch = batchLimitError(document, operation, variables, limits);
   if (batch) return [batch];
-  const coerced = coerceVariables(schema, operation, variables);
-  const cost = coerced.values && costLimitError(schema, document, operation, coerced.values, limits);
+  const { errors } = coerceVariables(schema, operation, variables);
+  if (errors) return errors;
+  const cost = costLimitError(schema, document, operation, variables, limits);
   return cost ? [cost] : [];
 }
 
@@ -247,7 +284,10 @@ function batchLimitError(document: DocumentNode, operation: OperationDefinitionN
   return null;
 }
 
-/** QUERY_TOO_COMPLEX when the operation's cost with its coerced variables is over the limit (or past the walk's bound). */
+/**
+ * QUERY_TOO_COMPLEX when the operation's cost with these raw variables is over the limit (or past
+ * the walk's bound). Call it only with variables known to coerce (see queryCost).
+ */
 function costLimitError(
   schema: GraphQLSchema,
   document: DocumentNode,
@@ -256,7 +296,7 @@ function costLimitError(
   limits: QueryLimits,
 ): GraphQLError | null {
   const maxNodes = Math.max(MIN_QUERY_NODES, limits.maxComplexity);
-  const cost = operationCost(schema, document, operation, variables, maxNodes);
+  const cost = queryCost(schema, document, variables, operation.name?.value, maxNodes);
   if (cost === undefined) {
     return limitError(
       'QUERY_TOO_COMPLEX',
@@ -277,10 +317,13 @@ function costLimitError(
 /**
  * What Apollo needs to enforce `limits` on every request, introspection included: graphql-js's
  * token limit while parsing, the shape rules beside graphql's own validation, and a plugin that
- * checks the summed batches (on the raw variables), then coerces the variables once for every
- * check (request-variables.ts) and checks the cost, before anything runs. Variables that do not
- * coerce are left to variableCoercionPlugin, which answers with their errors. Apollo caches
- * documents only after they passed parsing and validation.
+ * checks, before anything runs: the summed batches, on the raw variables, before any coercion
+ * (`didResolveOperation`); then (`responseForOperation`, once every plugin's `didResolveOperation`
+ * passed) the variables, coerced once for every check (request-variables.ts) and refused with at
+ * most MAX_VARIABLE_ERRORS errors and a note when they do not coerce; then the cost, whose library
+ * coerces them again, so it only ever sees variables that coerce. Install it before the plugins
+ * that use the coerced variables (argument-validation.ts). Apollo caches documents only after they
+ * passed parsing and validation.
  */
 export function queryLimitsForApollo<TContext extends object>(
   limits: QueryLimits,
@@ -288,14 +331,17 @@ export function queryLimitsForApollo<TContext extends object>(
   const plugin: ApolloServerPlugin<TContext> = {
     async requestDidStart() {
       return {
-        async didResolveOperation(requestContext) {
-          const { schema, document, operation, request } = requestContext;
+        async didResolveOperation({ document, operation, request }) {
           if (!operation) return;
           const batch = batchLimitError(document, operation, request.variables ?? {}, limits);
           if (batch) throw batch;
-          const { values } = operationVariables({ schema, operation, request });
-          const cost = values && costLimitError(schema, document, operation, values, limits);
-          if (cost) throw cost;
+        },
+        async responseForOperation(requestContext) {
+          const { schema, document, operation, request } = requestContext;
+          const { errors } = operationVariables(requestContext);
+          if (errors) return refusedResponse(errors);
+          const cost = costLimitError(schema, document, operation, request.variables ?? {}, limits);
+          return cost ? refusedResponse([cost]) : null;
         },
         async didEncounterErrors({ errors, document, source }) {
           for (const error of errors) {

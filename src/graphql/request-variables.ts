@@ -1,4 +1,4 @@
-import { ApolloServerPlugin, GraphQLResponse, HeaderMap } from '@apollo/server';
+import { GraphQLResponse, HeaderMap } from '@apollo/server';
 import { getVariableValues, GraphQLError, GraphQLFormattedError, GraphQLSchema, OperationDefinitionNode } from 'graphql';
 import { formatError } from './errors';
 
@@ -47,7 +47,9 @@ const coercedByRequest = new WeakMap<object, CoercedVariables>();
 
 /**
  * The request's coerced variables (see coerceVariables), computed by the first check that needs
- * them and shared by the others, so each request's variables are coerced once before execution.
+ * them and shared by the others, so our checks coerce each request's variables once. The limits
+ * plugin (limits.ts) asks first and refuses the request when they do not coerce, before its cost
+ * check, whose library coerces them again without a bound on errors.
  */
 export function operationVariables({ schema, operation, request }: OperationRequest): CoercedVariables {
   let coerced = coercedByRequest.get(request);
@@ -68,23 +70,4 @@ export function refusedResponse(errors: GraphQLError[]): GraphQLResponse {
     return formatError({ ...error.toJSON(), extensions }, error);
   });
   return { http: { status: 400, headers: new HeaderMap() }, body: { kind: 'single', singleResult: { errors: formatted } } };
-}
-
-/**
- * Apollo plugin: answers a request whose variables do not coerce with their errors (at most
- * MAX_VARIABLE_ERRORS and a note), before execution coerces them again. It answers in
- * `responseForOperation`, which runs only once every plugin's `didResolveOperation` passed, so the
- * cheaper limits (batch sizes, which need no coercion) refuse first.
- */
-export function variableCoercionPlugin(): ApolloServerPlugin {
-  return {
-    async requestDidStart() {
-      return {
-        async responseForOperation(requestContext) {
-          const { errors } = operationVariables(requestContext);
-          return errors ? refusedResponse(errors) : null;
-        },
-      };
-    },
-  };
 }
