@@ -1,5 +1,5 @@
 import 'reflect-metadata';
-import { getIntrospectionQuery, GraphQLSchema, parse, validate, specifiedRules, getOperationAST } from 'graphql';
+import { getIntrospectionQuery, getOperationAST, GraphQLInt, GraphQLNonNull, GraphQLObjectType, GraphQLSchema, parse, specifiedRules, validate } from 'graphql';
 import { buildFunnelcastSchema } from '../schema';
 import { FIELD_COSTS } from './costs';
 import { ingestEventCount, queryCost, queryLimitErrors, QueryLimits } from './limits';
@@ -50,6 +50,21 @@ describe('query cost', () => {
     const query = `query($on: Boolean!) { health { status } eventStats(${RANGE}) @include(if: $on) { total } }`;
     expect(cost(query, { on: false })).toBe(2);
     expect(cost(query, { on: true })).toBe(103);
+  });
+
+  it('leaves out fields whose arguments do not coerce, however many, and counts the rest', () => {
+    const toy = new GraphQLSchema({
+      query: new GraphQLObjectType({ name: 'Query', fields: { needsN: { type: GraphQLInt, args: { n: { type: new GraphQLNonNull(GraphQLInt) } } }, plain: { type: GraphQLInt } } }),
+    });
+    // F0 spreads F1 twice, …, F7 spreads F8 twice: F8's field is walked 2^8 = 256 times.
+    let query = 'query($n: Int = 1) { ...F0 plain } ';
+    for (let n = 0; n < 8; n++) query += `fragment F${n} on Query { ...F${n + 1} ...F${n + 1} } `;
+    query += 'fragment F8 on Query { needsN(n: $n) }';
+    // 256 × needsN 1 + plain 1
+    expect(queryCost(toy, parse(query), { n: 1 }, undefined, 10_000)).toBe(257);
+    // An explicit null for a non-null argument fails each of the 256 needsN (more than validate's
+    // default of 100 errors); plain still counts.
+    expect(queryCost(toy, parse(query), { n: null }, undefined, 10_000)).toBe(1);
   });
 
   it('refuses 600 aliased funnels or eventStats by aliases, and 21 of them by cost', () => {

@@ -185,8 +185,8 @@ export function ingestEventCount(document: DocumentNode, operation: OperationDef
 /**
  * The estimated cost of the operation with these variables (see ./costs), by graphql-query-complexity;
  * `undefined` when the walk passed `maxNodes` selections (fragments counted at every spread).
- * Arguments that fail coercion leave their field out: it fails at execution without doing work.
- * The library coerces `variables` itself, with no bound on the errors it builds (one GraphQLError
+ * Arguments that fail coercion leave their field out: it fails at execution without doing work
+ * (however many such fields there are). The library coerces `variables` itself, with no bound on the errors it builds (one GraphQLError
  * with a stack trace per invalid list entry): pass only variables known to coerce
  * (request-variables.ts), so that coercion costs one pass over them and builds no error.
  */
@@ -209,7 +209,9 @@ export function queryCost(
     },
   });
   try {
-    validate(schema, document, [rule]);
+    // Each field whose arguments fail coercion reports an error; past validate's default of 100
+    // the walk would stop before onComplete and the cost read 0. The node bound caps them instead.
+    validate(schema, document, [rule], { maxErrors: maxNodes + 1 });
   } catch (error) {
     if (error instanceof GraphQLError && /maximum allowed number of nodes/.test(error.message)) return undefined;
     throw error;
