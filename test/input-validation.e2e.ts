@@ -139,6 +139,20 @@ describe('input validation', () => {
     expect(list.data!.recommendations.items.length).toBeGreaterThan(0);
   });
 
+  it('answers 100,001 invalid list entries with 50 errors and a note, and 100,001 valid ones with the list limit', async () => {
+    const query = 'query($v: FunnelInput!) { funnel(input: $v) { totalUnits } }';
+    const invalid = await t.gql(query, { v: { ...FUNNEL, steps: Array.from({ length: 100_001 }, () => ({})) } });
+    expect(invalid.status).toBe(400);
+    expect(invalid.data ?? null).toBeNull();
+    expect(invalid.errors).toHaveLength(51);
+    expect(new Set(invalid.errors!.map((e) => e.extensions!.code))).toEqual(new Set(['BAD_USER_INPUT']));
+    expect(invalid.errors![0].message).toBe('Variable "$v" got invalid value {} at "v.steps[0]"; Field "type" of required type "String!" was not provided.');
+    expect(invalid.errors![50].message).toMatch(/^More than 50 values in the variables are invalid; the first 50 are listed\./);
+    const tooMany = await refused(query, { v: { ...FUNNEL, steps: Array.from({ length: 100_001 }, () => ({ type: 'view' })) } });
+    expect(tooMany).toEqual({ argument: 'input.steps', message: 'Argument input.steps of funnel has 100001 entries; at most 100000 are accepted.' });
+    expect((await t.gql('{ health { status } }')).data!.health.status).toBe('ok');
+  });
+
   it('states the id limit in the schema', async () => {
     const result = await t.gql(`{ __type(name: "EventInput") { inputFields { name description } } }`);
     const fields = Object.fromEntries(result.data!.__type.inputFields.map((f: { name: string; description: string | null }) => [f.name, f.description]));

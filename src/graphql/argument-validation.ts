@@ -5,7 +5,6 @@ import {
   getArgumentValues,
   getNamedType,
   getNullableType,
-  getVariableValues,
   GraphQLCompositeType,
   GraphQLError,
   GraphQLInputType,
@@ -19,9 +18,9 @@ import {
   Kind,
   OperationDefinitionNode,
   SelectionSetNode,
-  ValueNode,
 } from 'graphql';
 import { badInput } from './errors';
+import { operationVariables, refusedResponse } from './request-variables';
 import { characterProblem, floatProblem, idProblem, instantProblem, MAX_JSON_DEPTH, MAX_LIST_LENGTH, MAX_PRICE, NumberBounds, textProblem } from './input-rules';
 
 /**
@@ -117,12 +116,6 @@ function checkValue(type: GraphQLInputType, value: unknown, path: string, coordi
   }
 }
 
-function variablesIn(value: ValueNode, into: Set<string>): void {
-  if (value.kind === Kind.VARIABLE) into.add(value.name.value);
-  else if (value.kind === Kind.LIST) for (const item of value.values) variablesIn(item, into);
-  else if (value.kind === Kind.OBJECT) for (const field of value.fields) variablesIn(field.value, into);
-}
-
 /**
  * Every field with arguments in the operation, each fragment once (fragments spread many times
  * must not multiply the work), with the type it is selected on.
@@ -163,8 +156,9 @@ function* fieldsWithArguments(schema: GraphQLSchema, document: DocumentNode, ope
 
 /**
  * The problem with the first bad argument value of an operation, as a BAD_USER_INPUT error naming
- * the field and the argument path (e.g. `input.steps[2].filters[0].value`), or null. Values that do
- * not even coerce are left to graphql-js, which reports them itself.
+ * the field and the argument path (e.g. `input.steps[2].filters[0].value`), or null. `variables`
+ * are the request's coerced variables (request-variables.ts): variables that do not coerce are
+ * answered with graphql-js's own errors before this runs.
  */
 export function argumentValueError(
   schema: GraphQLSchema,
@@ -172,27 +166,12 @@ export function argumentValueError(
   operation: OperationDefinitionNode,
   variables: Record<string, unknown>,
 ): GraphQLError | null {
-  const fields = [...fieldsWithArguments(schema, document, operation)].map(({ parent, field, node }) => {
-    const perRecord = new Set(field.args.filter((a) => PER_RECORD_ARGUMENTS.has(`${parent.name}.${field.name}.${a.name}`)).map((a) => a.name));
-    return { parent, field, node, perRecord };
-  });
-  if (fields.length === 0) return null;
-  // Variables that only per-record arguments use are not coerced here: a 5,000-event batch would
-  // otherwise be coerced twice.
-  const checked = new Set<string>();
-  const perRecordOnly = new Set<string>();
-  for (const { node, perRecord } of fields) {
-    for (const argument of node.arguments ?? []) variablesIn(argument.value, perRecord.has(argument.name.value) ? perRecordOnly : checked);
-  }
-  const definitions = (operation.variableDefinitions ?? []).filter((d) => checked.has(d.variable.name.value) || !perRecordOnly.has(d.variable.name.value));
-  const coercedVariables = getVariableValues(schema, definitions, variables, { maxErrors: 1 });
-  if (coercedVariables.errors) return null;
-  for (const { parent, field, node, perRecord } of fields) {
-    const checkedArguments = field.args.filter((a) => !perRecord.has(a.name));
+  for (const { parent, field, node } of fieldsWithArguments(schema, document, operation)) {
+    const checkedArguments = field.args.filter((a) => !PER_RECORD_ARGUMENTS.has(`${parent.name}.${field.name}.${a.name}`));
     if (checkedArguments.length === 0) continue;
     let args: Record<string, unknown>;
     try {
-      args = getArgumentValues({ ...field, args: checkedArguments }, node, coercedVariables.coerced);
+      args = getArgumentValues({ ...field, args: checkedArguments }, node, variables);
     } catch {
       continue;
     }
@@ -213,19 +192,21 @@ export function argumentValueError(
  * Apollo plugin: checks every argument of the operation against the rules of input-rules.ts
  * before any resolver runs, so no NUL, broken surrogate, non-finite or out-of-range number, or
  * impossible date reaches a service or PostgreSQL. Answers HTTP 400 like graphql-js's own
- * variable errors.
+ * variable errors. It answers in `responseForOperation`, after every plugin's
+ * `didResolveOperation` passed, so nothing is checked in a request the limits already refused,
+ * and with the variables coerced once for all the checks (after the limits plugin, which answers
+ * first when they do not coerce or the cost is over its limit).
  */
 export function argumentValidationPlugin(): ApolloServerPlugin {
   return {
     async requestDidStart() {
       return {
-        async didResolveOperation({ schema, document, operation, request }) {
-          if (!operation) return;
-          const error = argumentValueError(schema, document, operation, request.variables ?? {});
-          if (error) {
-            error.extensions.http = { status: 400 };
-            throw error;
-          }
+        async responseForOperation(requestContext) {
+          const { schema, document, operation } = requestContext;
+          const { values } = operationVariables(requestContext);
+          if (!values) return null;
+          const error = argumentValueError(schema, document, operation, values);
+          return error ? refusedResponse([error]) : null;
         },
       };
     },

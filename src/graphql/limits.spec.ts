@@ -1,5 +1,5 @@
 import 'reflect-metadata';
-import { getIntrospectionQuery, GraphQLSchema, parse, validate, specifiedRules, getOperationAST } from 'graphql';
+import { getIntrospectionQuery, getOperationAST, GraphQLInt, GraphQLNonNull, GraphQLObjectType, GraphQLSchema, parse, specifiedRules, validate } from 'graphql';
 import { buildFunnelcastSchema } from '../schema';
 import { FIELD_COSTS } from './costs';
 import { ingestEventCount, queryCost, queryLimitErrors, QueryLimits } from './limits';
@@ -44,6 +44,29 @@ describe('query cost', () => {
     expect(cost('mutation($e: [EventInput!]!) { ingestEvents(events: $e) { accepted } }', { e: Array.from({ length: 5000 }, (_, n) => ({ eventId: `e${n}`, type: 'view', userId: 'u', timestamp: '2026-01-01T00:00:00Z' })) })).toBe(511);
   });
 
+  it('leaves out fields skipped by @skip or @include, literals and variables alike', () => {
+    // health 1 + status 1; eventStats 100 + total 1 when included
+    expect(cost(`{ health { status } eventStats(${RANGE}) @skip(if: true) { total } }`)).toBe(2);
+    const query = `query($on: Boolean!) { health { status } eventStats(${RANGE}) @include(if: $on) { total } }`;
+    expect(cost(query, { on: false })).toBe(2);
+    expect(cost(query, { on: true })).toBe(103);
+  });
+
+  it('leaves out fields whose arguments do not coerce, however many, and counts the rest', () => {
+    const toy = new GraphQLSchema({
+      query: new GraphQLObjectType({ name: 'Query', fields: { needsN: { type: GraphQLInt, args: { n: { type: new GraphQLNonNull(GraphQLInt) } } }, plain: { type: GraphQLInt } } }),
+    });
+    // F0 spreads F1 twice, …, F7 spreads F8 twice: F8's field is walked 2^8 = 256 times.
+    let query = 'query($n: Int = 1) { ...F0 plain } ';
+    for (let n = 0; n < 8; n++) query += `fragment F${n} on Query { ...F${n + 1} ...F${n + 1} } `;
+    query += 'fragment F8 on Query { needsN(n: $n) }';
+    // 256 × needsN 1 + plain 1
+    expect(queryCost(toy, parse(query), { n: 1 }, undefined, 10_000)).toBe(257);
+    // An explicit null for a non-null argument fails each of the 256 needsN (more than validate's
+    // default of 100 errors); plain still counts.
+    expect(queryCost(toy, parse(query), { n: null }, undefined, 10_000)).toBe(1);
+  });
+
   it('refuses 600 aliased funnels or eventStats by aliases, and 21 of them by cost', () => {
     expect(codes(aliased(600, `funnel(input: ${FUNNEL_INPUT}) { totalUnits }`))).toEqual(['QUERY_TOO_MANY_ALIASES']);
     expect(codes(aliased(600, `eventStats(${RANGE}) { total }`))).toEqual(['QUERY_TOO_MANY_ALIASES']);
@@ -51,6 +74,14 @@ describe('query cost', () => {
     expect(codes(aliased(600, `eventStats(${RANGE}) { total }`), {}, wide)).toEqual(['QUERY_TOO_COMPLEX']);
     expect(codes(aliased(21, `funnel(input: ${FUNNEL_INPUT}) { totalUnits }`))).toEqual(['QUERY_TOO_COMPLEX']);
     expect(codes(aliased(19, `eventStats(${RANGE}) { total }`))).toEqual([]);
+  });
+
+  it('answers variables that do not coerce with their own errors (at most 50 and a note) before the cost', () => {
+    const query = `query($v: FunnelInput!) { ${Array.from({ length: 21 }, (_, n) => `a${n}: funnel(input: $v) { totalUnits }`).join(' ')} }`;
+    const funnel = { conversionWindowSeconds: 86400, from: '2026-01-01T00:00:00Z', to: '2026-02-01T00:00:00Z' };
+    // 21 funnels × (100 + totalUnits 1) = 2121 > 2000
+    expect(codes(query, { v: { ...funnel, steps: [{ type: 'view' }, { type: 'purchase' }] } })).toEqual(['QUERY_TOO_COMPLEX']);
+    expect(codes(query, { v: { ...funnel, steps: Array.from({ length: 60 }, () => ({})) } })).toEqual(Array(51).fill('BAD_USER_INPUT'));
   });
 
   it('accepts the documented page maxima with full selections', () => {

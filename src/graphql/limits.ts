@@ -19,6 +19,7 @@ import { createComplexityRule, simpleEstimator } from 'graphql-query-complexity'
 import type { Config } from '../config';
 import { fieldCostEstimator } from './costs';
 import { MAX_FEEDBACK_BATCH, MAX_ITEMS_PER_UPSERT } from './input-rules';
+import { coerceVariables, operationVariables, refusedResponse } from './request-variables';
 
 export interface QueryLimits {
   maxDepth: number;
@@ -184,7 +185,10 @@ export function ingestEventCount(document: DocumentNode, operation: OperationDef
 /**
  * The estimated cost of the operation with these variables (see ./costs), by graphql-query-complexity;
  * `undefined` when the walk passed `maxNodes` selections (fragments counted at every spread).
- * Arguments that fail coercion leave their field out: it fails at execution without doing work.
+ * Arguments that fail coercion leave their field out: it fails at execution without doing work
+ * (however many such fields there are). The library coerces `variables` itself, with no bound on the errors it builds (one GraphQLError
+ * with a stack trace per invalid list entry): pass only variables known to coerce
+ * (request-variables.ts), so that coercion costs one pass over them and builds no error.
  */
 export function queryCost(
   schema: GraphQLSchema,
@@ -205,7 +209,9 @@ export function queryCost(
     },
   });
   try {
-    validate(schema, document, [rule]);
+    // Each field whose arguments fail coercion reports an error; past validate's default of 100
+    // the walk would stop before onComplete and the cost read 0. The node bound caps them instead.
+    validate(schema, document, [rule], { maxErrors: maxNodes + 1 });
   } catch (error) {
     if (error instanceof GraphQLError && /maximum allowed number of nodes/.test(error.message)) return undefined;
     throw error;
@@ -228,8 +234,9 @@ function tokensPast(source: string, limit: number): boolean {
 
 
 /**
- * Errors for a request over the limits: shape (depth, aliases, directives), then the summed
- * ingest batch, then cost with these variables (what the server checks, in one call).
+ * Errors for a request over the limits, the way the server checks them, in one call: shape
+ * (depth, aliases, directives), then the summed batches (on the raw variables), then the variables
+ * (at most MAX_VARIABLE_ERRORS graphql-js errors and a note when they do not coerce), then cost.
  */
 export function queryLimitErrors(
   schema: GraphQLSchema,
@@ -241,27 +248,27 @@ export function queryLimitErrors(
 ): GraphQLError[] {
   const shape = validate(schema, document, rules);
   if (shape.length) return [...shape];
-  return runLimitErrors(schema, document, operation, variables, limits);
+  const batch = batchLimitError(document, operation, variables, limits);
+  if (batch) return [batch];
+  const { errors } = coerceVariables(schema, operation, variables);
+  if (errors) return errors;
+  const cost = costLimitError(schema, document, operation, variables, limits);
+  return cost ? [cost] : [];
 }
 
-function runLimitErrors(
-  schema: GraphQLSchema,
-  document: DocumentNode,
-  operation: OperationDefinitionNode,
-  variables: Record<string, unknown>,
-  limits: QueryLimits,
-): GraphQLError[] {
-
+/**
+ * BATCH_TOO_LARGE when the request's batch mutations together hold more entries than allowed,
+ * counted on the raw variables: checked before any coercion, so an oversized batch costs nothing.
+ */
+function batchLimitError(document: DocumentNode, operation: OperationDefinitionNode, variables: Record<string, unknown>, limits: QueryLimits): GraphQLError | null {
   const batches = batchEntryCounts(document, operation, variables);
   const events = batches.get('ingestEvents') ?? 0;
   if (events > limits.maxIngestBatch) {
-    return [
-      limitError(
-        'BATCH_TOO_LARGE',
-        `A request holds at most ${limits.maxIngestBatch} events; this one has ${events} (all its ingestEvents fields together). Split them over several requests and send the parts in order.`,
-        { events, maxBatch: limits.maxIngestBatch },
-      ),
-    ];
+    return limitError(
+      'BATCH_TOO_LARGE',
+      `A request holds at most ${limits.maxIngestBatch} events; this one has ${events} (all its ingestEvents fields together). Split them over several requests and send the parts in order.`,
+      { events, maxBatch: limits.maxIngestBatch },
+    );
   }
   for (const [field, max, noun] of [
     ['upsertItems', MAX_ITEMS_PER_UPSERT, 'items'],
@@ -269,44 +276,56 @@ function runLimitErrors(
   ] as const) {
     const entries = batches.get(field) ?? 0;
     if (entries > max) {
-      return [
-        limitError(
-          'BATCH_TOO_LARGE',
-          `A request holds at most ${max} ${noun}; this one has ${entries} (all its ${field} fields together). Split them over several requests.`,
-          { entries, maxBatch: max },
-        ),
-      ];
+      return limitError(
+        'BATCH_TOO_LARGE',
+        `A request holds at most ${max} ${noun}; this one has ${entries} (all its ${field} fields together). Split them over several requests.`,
+        { entries, maxBatch: max },
+      );
     }
   }
+  return null;
+}
 
+/**
+ * QUERY_TOO_COMPLEX when the operation's cost with these raw variables is over the limit (or past
+ * the walk's bound). Call it only with variables known to coerce (see queryCost).
+ */
+function costLimitError(
+  schema: GraphQLSchema,
+  document: DocumentNode,
+  operation: OperationDefinitionNode,
+  variables: Record<string, unknown>,
+  limits: QueryLimits,
+): GraphQLError | null {
   const maxNodes = Math.max(MIN_QUERY_NODES, limits.maxComplexity);
   const cost = queryCost(schema, document, variables, operation.name?.value, maxNodes);
   if (cost === undefined) {
-    return [
-      limitError(
-        'QUERY_TOO_COMPLEX',
-        `The query selects more than ${maxNodes} fields (a fragment's fields count each time it is spread), so its cost is over ${limits.maxComplexity}. Request fewer fields or spread fewer fragments.`,
-        { maxComplexity: limits.maxComplexity },
-      ),
-    ];
+    return limitError(
+      'QUERY_TOO_COMPLEX',
+      `The query selects more than ${maxNodes} fields (a fragment's fields count each time it is spread), so its cost is over ${limits.maxComplexity}. Request fewer fields or spread fewer fragments.`,
+      { maxComplexity: limits.maxComplexity },
+    );
   }
   if (cost > limits.maxComplexity) {
-    return [
-      limitError(
-        'QUERY_TOO_COMPLEX',
-        `The query's estimated cost is ${cost}; at most ${limits.maxComplexity} is allowed. Request fewer fields, fewer expensive fields (funnels, statistics, predictions) or smaller pages, or split it over several requests.`,
-        { complexity: cost, maxComplexity: limits.maxComplexity },
-      ),
-    ];
+    return limitError(
+      'QUERY_TOO_COMPLEX',
+      `The query's estimated cost is ${cost}; at most ${limits.maxComplexity} is allowed. Request fewer fields, fewer expensive fields (funnels, statistics, predictions) or smaller pages, or split it over several requests.`,
+      { complexity: cost, maxComplexity: limits.maxComplexity },
+    );
   }
-  return [];
+  return null;
 }
 
 /**
  * What Apollo needs to enforce `limits` on every request, introspection included: graphql-js's
  * token limit while parsing, the shape rules beside graphql's own validation, and a plugin that
- * checks the summed ingest batch and the cost once the operation and its variables are known,
- * before anything runs. Apollo caches documents only after they passed parsing and validation.
+ * checks, before anything runs: the summed batches, on the raw variables, before any coercion
+ * (`didResolveOperation`); then (`responseForOperation`, once every plugin's `didResolveOperation`
+ * passed) the variables, coerced once for every check (request-variables.ts) and refused with at
+ * most MAX_VARIABLE_ERRORS errors and a note when they do not coerce; then the cost, whose library
+ * coerces them again, so it only ever sees variables that coerce. Install it before the plugins
+ * that use the coerced variables (argument-validation.ts). Apollo caches documents only after they
+ * passed parsing and validation.
  */
 export function queryLimitsForApollo<TContext extends object>(
   limits: QueryLimits,
@@ -314,10 +333,17 @@ export function queryLimitsForApollo<TContext extends object>(
   const plugin: ApolloServerPlugin<TContext> = {
     async requestDidStart() {
       return {
-        async didResolveOperation({ schema, document, operation, request }) {
+        async didResolveOperation({ document, operation, request }) {
           if (!operation) return;
-          const [error] = runLimitErrors(schema, document, operation, request.variables ?? {}, limits);
-          if (error) throw error;
+          const batch = batchLimitError(document, operation, request.variables ?? {}, limits);
+          if (batch) throw batch;
+        },
+        async responseForOperation(requestContext) {
+          const { schema, document, operation, request } = requestContext;
+          const { errors } = operationVariables(requestContext);
+          if (errors) return refusedResponse(errors);
+          const cost = costLimitError(schema, document, operation, request.variables ?? {}, limits);
+          return cost ? refusedResponse([cost]) : null;
         },
         async didEncounterErrors({ errors, document, source }) {
           for (const error of errors) {
