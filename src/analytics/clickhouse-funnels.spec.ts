@@ -6,7 +6,7 @@
 import { planFunnel, type FunnelSpec } from '../funnel/funnel-definition';
 import { sqlString } from './clickhouse-client';
 import { stepConditionSql } from './clickhouse-filters';
-import { ClickHouseFunnels, levelPushdownOf, listsComplete, userSlices } from './clickhouse-funnels';
+import { ClickHouseFunnels, levelPushdownOf, MAX_SLICE_USERS, userSlices } from './clickhouse-funnels';
 
 const FROM = new Date(Date.UTC(2026, 0, 5));
 const TO = new Date(Date.UTC(2026, 0, 19));
@@ -28,15 +28,16 @@ describe('levelPushdownOf', () => {
   });
 
   it('asks for events only where the answer needs more than the level', () => {
-    expect(levelPushdownOf({ kind: 'report', plan: plan() })!.needsEvents).toBe('level >= 2');
+    const needed = (pushdown: { needs(level: number): boolean }) => [0, 1, 2, 3].filter((level) => pushdown.needs(level));
+    expect(needed(levelPushdownOf({ kind: 'report', plan: plan() })!)).toEqual([2, 3]);
     // With a breakdown, a unit at level 1 sends only its first in-range step-1 event's item and properties.
     const breakdown = levelPushdownOf({ kind: 'report', plan: plan({ breakdown: { property: 'channel' } }) })!;
-    expect(breakdown.needsEvents).toBe('level >= 2');
+    expect(needed(breakdown)).toEqual([2, 3]);
     expect(breakdown.firstStep).toBe(`argMinIf((item_id, props), ts, type = 'view' AND ts < ${TO.getTime() * 1000})`);
     expect(levelPushdownOf({ kind: 'report', plan: plan({ breakdown: { property: 'item.category' } }) })!.firstStep).toBe(`argMinIf((item_id, ''), ts, type = 'view' AND ts < ${TO.getTime() * 1000})`);
     expect(levelPushdownOf({ kind: 'report', plan: plan() })!.firstStep).toBeNull();
-    expect(levelPushdownOf({ kind: 'timeToConvert', plan: plan(), fromStep: 1, toStep: 3, buckets: 5 })!.needsEvents).toBe('level >= 3');
-    expect(levelPushdownOf({ kind: 'droppedOff', plan: plan(), afterStep: 2, first: 10, cursor: null })!.needsEvents).toBe('level = 2');
+    expect(needed(levelPushdownOf({ kind: 'timeToConvert', plan: plan(), fromStep: 1, toStep: 3, buckets: 5 })!)).toEqual([3]);
+    expect(needed(levelPushdownOf({ kind: 'droppedOff', plan: plan(), afterStep: 2, first: 10, cursor: null })!)).toEqual([2]);
   });
 
   it('keeps the per-unit path where windowFunnel cannot answer exactly', () => {
@@ -81,12 +82,12 @@ describe('levelPushdownOf', () => {
     expect(anyView.scanned).toBe(`((${condition(cheap)} OR type = 'view') AND NOT (ts >= ${to} AND 0))`);
   });
 
-  it("writes a filter's value into the units query as it is, `$'` and all", () => {
+  it("writes a filter's value into the level query as it is, `$'` and all", () => {
     const value = "a$'b$&c";
-    const pushdown = levelPushdownOf({ kind: 'report', plan: plan({ steps: [{ type: 'view', filters: [{ property: 'code', op: 'eq', value }] }, { type: 'cart' }] }) })!;
-    const sql = new ClickHouseFunnels(null as never, null as never, null as never, 'shop').unitsSql(plan({ steps: [{ type: 'view', filters: [{ property: 'code', op: 'eq', value }] }, { type: 'cart' }] }), pushdown);
-    // The level twice (the unit's, and in the subquery naming units that need their events), each with the value intact.
-    expect(sql.split(pushdown.level).length - 1).toBe(2);
+    const filtered = plan({ steps: [{ type: 'view', filters: [{ property: 'code', op: 'eq', value }] }, { type: 'cart' }] });
+    const pushdown = levelPushdownOf({ kind: 'report', plan: filtered })!;
+    const sql = new ClickHouseFunnels(null as never, null as never, null as never, 'shop').levelsSql(filtered, pushdown, { low: 1, high: 100 });
+    expect(sql.split(pushdown.level).length - 1).toBe(1);
     const count = (text: string) => sql.split(text).length - 1;
     expect(count(sqlString(value))).toBeGreaterThan(0);
     expect(count(sqlString(value))).toBe(count("JSONExtractString(filter_props, 'code')"));
@@ -102,19 +103,6 @@ describe('levelPushdownOf', () => {
     expect(levelPushdownOf({ kind: 'report', plan: plan({ steps: [three[0], { ...three[1], windowSeconds: 3600, minSecondsFromPrevious: 0 }, three[2]] }) })).not.toBeNull();
     const several = levelPushdownOf({ kind: 'report', plan: plan({ breakdowns: [{ property: 'item.category' }, { property: 'channel' }] }) })!;
     expect(several.firstStep).toBe(`argMinIf((item_id, props), ts, type = 'view' AND ts < ${TO.getTime() * 1000})`);
-  });
-});
-
-describe('listsComplete', () => {
-  const report = levelPushdownOf({ kind: 'report', plan: plan() })!;
-
-  it('accepts units answered by their level, and units that sent their events', () => {
-    expect(listsComplete([{ times: [], level: 1, untied: 1 }, { times: [], level: 0, untied: 0 }, { times: [1, 2], level: 3, untied: 1 }], report)).toBe(true);
-  });
-
-  it('rejects a unit whose level needs events that did not come (an insert between the two reads)', () => {
-    expect(listsComplete([{ times: [], level: 2, untied: 1 }], report)).toBe(false);
-    expect(listsComplete([{ times: [], level: 1, untied: 0 }], report)).toBe(false);
   });
 });
 
@@ -142,5 +130,15 @@ describe('userSlices', () => {
     expect(userSlices(7, 7, 1_000_000, 10)).toEqual([{ low: 7, high: 8 }]);
     expect(userSlices(1, 3, 1_000_000, 10)).toEqual([{ low: 1, high: 2 }, { low: 2, high: 3 }, { low: 3, high: 4 }]);
     expect(userSlices(1, 1000, 5, 1_000_000)).toEqual([{ low: 1, high: 1001 }]);
+  });
+
+  it('spans at most MAX_SLICE_USERS ids, however few the events (sparse ids)', () => {
+    // Two users 1 and 1,000,000 with 10 events: 1,000,000 ids in ceil(1e6 / 400,000) = 3 ranges of 333,334.
+    expect(MAX_SLICE_USERS).toBe(400_000);
+    expect(userSlices(1, 1_000_000, 10, 1_000_000)).toEqual([
+      { low: 1, high: 333_335 },
+      { low: 333_335, high: 666_669 },
+      { low: 666_669, high: 1_000_001 },
+    ]);
   });
 });

@@ -54,11 +54,25 @@ interface UnitRow {
   /** Their item ids and properties' JSON text ('' where not needed; absent when no type needs them). */
   items: (number | null)[];
   props?: string[];
-  /** With the level pushed down: ClickHouse's windowFunnel level over the unit's scanned rows. */
+  /** With the level pushed down and no events: the unit's level is ClickHouse's `level`, exact and all the answer needs. */
+  known?: boolean;
   level?: number;
-  /** With the level pushed down: 1 when no two scanned rows share a timestamp (the level is then ours). */
-  untied?: number;
-  /** With the level pushed down under a breakdown: the first in-range step-1 event's item id and properties ('' unless read). */
+  /** With `known` under a breakdown: the first in-range step-1 event's item id and properties ('' unless read). */
+  first?: [number | null, string];
+}
+
+/** One counting unit as the level query (`levelsSql`) returns it. */
+interface LevelRow {
+  user: number;
+  session?: string | null;
+  active: number;
+  /** Some step-1-type event in [from, to): only such a unit can start a chain (and gets a list on the per-unit path). */
+  starts: number;
+  /** ClickHouse's windowFunnel level over the unit's scanned rows. */
+  level: number;
+  /** 1 when no two scanned rows share a timestamp (the level is then ours). */
+  untied: number;
+  /** Under a breakdown: the first in-range step-1 event's item id and properties ('' unless read). */
   first?: [number | null, string];
 }
 
@@ -95,9 +109,7 @@ export interface LevelPushdown {
   level: string;
   /** The rows windowFunnel reads (every row under strict_order, else those matching a step; less post-`to` rows matching only step 1). */
   scanned: string;
-  /** A unit's events travel when this holds for its level (or it has ties). */
-  needsEvents: string;
-  /** `needsEvents` in JavaScript, to check what came back. */
+  /** Whether a unit at this level (untied) needs its events for the answer; one with ties always does. */
   needs(level: number): boolean;
   /** Under a breakdown: the first in-range step-1 event's (item id, properties), the reported step-1 event of a unit at level 1. */
   firstStep: string | null;
@@ -158,24 +170,20 @@ export function levelPushdownOf(job: FunnelJob): LevelPushdown | null {
       ? stepMatches[0]
       : `${stepMatches[0]} AND NOT (${laterOfFirstType.map(({ match }) => match).join(' OR ')})`;
   const scanned = `(${relevant} AND NOT (ts >= ${to} AND ${stepOneOnly}))`;
-  let needsEvents: string;
   let needs: (level: number) => boolean;
   switch (job.kind) {
     case 'report':
       // Step times (time from previous) exist from step 2. A breakdown reads every entered unit's
       // reported step-1 event; at level 1 that is the first in-range step-1 event (`firstStep`).
-      needsEvents = 'level >= 2';
       needs = (level) => level >= 2;
       break;
     case 'timeToConvert': {
       const { toStep } = job;
-      needsEvents = `level >= ${toStep}`;
       needs = (level) => level >= toStep;
       break;
     }
     case 'droppedOff': {
       const { afterStep } = job;
-      needsEvents = `level = ${afterStep}`;
       needs = (level) => level === afterStep;
       break;
     }
@@ -183,7 +191,6 @@ export function levelPushdownOf(job: FunnelJob): LevelPushdown | null {
   return {
     level: `windowFunnelIf(${Math.floor(plan.windowMicros)}${modes})(toUInt64(ts), ${conditions.join(', ')}, ${scanned})`,
     scanned,
-    needsEvents,
     needs,
     firstStep: plan.breakdown
       ? `argMinIf((item_id, ${plan.breakdown.targets.some((target) => target.on === 'property') ? 'props' : "''"}), ts, ${conditions[0]})`
@@ -210,10 +217,10 @@ export class ClickHouseFunnels {
 
   /**
    * Units answered by their ClickHouse level alone (no events travelled), and units whose level
-   * could have been pushed down but whose scanned rows had ties in time, so they took the per-unit
-   * path; since start. Tests and the bench read them to see which path ran.
+   * could have been pushed down but whose scanned rows had ties in time, so their events travelled;
+   * since start. Tests and the bench read them to see which path ran.
    */
-  readonly pushdownStats = { levelOnly: 0, tied: 0, retried: 0 };
+  readonly pushdownStats = { levelOnly: 0, tied: 0 };
 
   /**
    * Events (in a query's range, counted without FINAL: an estimate) per slice of users: each slice
@@ -247,30 +254,23 @@ export class ClickHouseFunnels {
     const slices = await budget.race(this.slicesOf(plan));
     this.sliceStats.queries++;
     this.sliceStats.slices += slices.length;
-    // While the API process evaluates one slice, ClickHouse already builds the next one's lists
-    // (a query runs off the event loop), so the two overlap; at most two slices are held.
-    const read = (slice: UserSlice): Promise<UnitRow[]> => {
-      const rows = this.clickhouse.query<UnitRow>(this.unitsSql(plan, pushdown, slice));
+    // While the API process works on one slice, ClickHouse already answers the next slice's first
+    // query (a query runs off the event loop), so the two overlap.
+    const first = (slice: UserSlice): Promise<UnitRow[] | LevelRow[]> => {
+      const rows = pushdown ? this.clickhouse.query<LevelRow>(this.levelsSql(plan, pushdown, slice)) : this.clickhouse.query<UnitRow>(this.unitsSql(plan, slice));
       // Awaited below; until then a failure (or one after a timeout gave up on it) must not go unhandled.
       rows.catch(() => undefined);
       return rows;
     };
-    let next = slices.length > 0 ? read(slices[0]) : null;
+    let next = slices.length > 0 ? first(slices[0]) : null;
     // No event in the range: one empty slice still gives the empty answer's shape.
     for (let n = 0; n < Math.max(1, slices.length); n++) {
       const slice = slices.length > 0 ? slices[n] : null;
-      let pushed = slice === null ? null : pushdown;
-      let rows: UnitRow[] = next === null ? [] : await budget.race(next);
-      next = n + 1 < slices.length ? read(slices[n + 1]) : null;
-      if (slice !== null && pushed !== null && !listsComplete(rows, pushed)) {
-        // A sync INSERT landed between the query's two reads of `events`: ask again per unit, which reads once.
-        this.pushdownStats.retried++;
-        pushed = null;
-        rows = await budget.race(this.clickhouse.query<UnitRow>(this.unitsSql(plan, null, slice)));
-      }
+      const answered: UnitRow[] | LevelRow[] = next === null ? [] : await budget.race(next);
+      next = n + 1 < slices.length ? first(slices[n + 1]) : null;
+      const rows = pushdown && slice ? await budget.race(this.withLists(plan, pushdown, slice, answered as LevelRow[])) : (answered as UnitRow[]);
       budget.check();
-      const units = await budget.race(this.unitsOf(plan, rows, cohortUsers, pushed !== null));
-      rows = [];
+      const units = await budget.race(this.unitsOf(plan, rows, cohortUsers));
       partials.push(partialOf(job, engine, units, optional));
       budget.check();
     }
@@ -296,16 +296,70 @@ export class ClickHouseFunnels {
   }
 
   /**
+   * The pushed-down slice's units as UnitRows: those whose level answers alone (`known`), and the
+   * others (with ties, or whose level the answer cannot use alone) with their event lists, read by
+   * a second query for just their users (`unitsSql` with a bitmap of them). Each unit's answer then
+   * comes from one read: its level, or its events. The lists' query may see events the level query
+   * did not (the sync inserted between): such a unit is answered from its events, as it would be a
+   * moment later; a unit only the second read has is left for the next query.
+   */
+  private async withLists(plan: FunnelPlan, pushdown: LevelPushdown, slice: UserSlice, levels: LevelRow[]): Promise<UnitRow[]> {
+    const flag = (value: unknown): boolean => value === 1 || value === true;
+    const needs = (row: LevelRow): boolean => flag(row.starts) && (!flag(row.untied) || pushdown.needs(Number(row.level)));
+    const users = new Uint8Array(Math.ceil((slice.high - slice.low) / 8));
+    let needed = 0;
+    for (const row of levels) {
+      if (flag(row.starts) && !flag(row.untied)) this.pushdownStats.tied++;
+      if (!needs(row)) continue;
+      const bit = row.user - slice.low;
+      users[bit >> 3] |= 1 << (bit & 7);
+      needed++;
+    }
+    this.pushdownStats.levelOnly += levels.length - needed;
+    const keyOf = (row: { user: number; session?: string | null }): string => (row.session == null ? String(row.user) : `${row.user}\u0000${row.session}`);
+    const lists = new Map<string, UnitRow>();
+    if (needed > 0) for (const row of await this.clickhouse.query<UnitRow>(this.unitsSql(plan, slice, users))) lists.set(keyOf(row), row);
+    return levels.map((row): UnitRow => {
+      const active = flag(row.active) ? 1 : 0;
+      if (needs(row)) return { ...(lists.get(keyOf(row)) ?? { user: row.user, session: row.session, times: [], codes: [], items: [] }), active };
+      return { user: row.user, session: row.session, active, times: [], codes: [], items: [], known: true, level: flag(row.starts) ? Number(row.level) : 0, first: row.first };
+    });
+  }
+
+  /**
+   * The level query of a pushed-down slice: one row per counting unit with an event in [from, to)
+   * (as `unitsSql`'s), with whether it has a step-1-type event in [from, to), ClickHouse's
+   * windowFunnel level over the scanned rows, whether those rows are untied (no two at one
+   * timestamp: the level is then ours), and under a breakdown the first in-range step-1 event's
+   * item id and properties. No event lists: one pass that only aggregates.
+   */
+  levelsSql(plan: FunnelPlan, pushdown: LevelPushdown, slice: UserSlice): string {
+    const session = plan.countBy === 'session';
+    const to = Math.floor(plan.toMicros);
+    return `
+SELECT user_id AS user${session ? ', session_id AS session' : ''},
+  countIf(ts < ${to}) > 0 AS active,
+  countIf(type = ${sqlString(plan.steps[0].eventType)} AND ts < ${to}) > 0 AS starts,
+  ${pushdown.level} AS level,
+  uniqExactIf(ts, ${pushdown.scanned}) = countIf(${pushdown.scanned}) AS untied${pushdown.firstStep ? `,
+  ${pushdown.firstStep} AS first` : ''}
+FROM ${tableName(this.database, 'events')} FINAL
+WHERE ${this.rangeSql(plan)} AND user_id >= ${slice.low} AND user_id < ${slice.high}
+GROUP BY user_id${session ? ', session_id' : ''}
+HAVING active
+ORDER BY user${session ? ', session' : ''}`;
+  }
+
+  /**
    * One row per counting unit with an event in [from, to) (or, for a trend, any of its periods:
    * the same range): whether it is active, and when it has a step-1-type event in [from, to), its
    * events from `from` up to `to + window` in (ts, id) order: those of the funnel's types, or all
    * of them under strict_order (an event matching no step stops its scan). Properties travel only
    * for the types whose steps or exclusions filter on them, or whose step-1 event a breakdown reads.
-   * With `pushdown`, each row also has ClickHouse's level and whether the unit's scanned rows are
-   * untied, and the events travel only for tied units and those whose level needs them. With
-   * `slice`, only the units of users in [slice.low, slice.high).
+   * With `slice`, only the units of users in [slice.low, slice.high); with `users` too, only those
+   * of the users it marks (a bitmap over the slice, `withLists`).
    */
-  unitsSql(plan: FunnelPlan, pushdown: LevelPushdown | null = null, slice: UserSlice | null = null): string {
+  unitsSql(plan: FunnelPlan, slice: UserSlice | null = null, users: Uint8Array | null = null): string {
     const definitions = [...plan.steps, ...plan.exclusionSteps];
     const types = funnelTypesOf(plan);
     const propTypes = new Set(definitions.filter((step) => (step.filters ?? []).some((filter) => filter.on === 'property')).map((step) => step.eventType));
@@ -317,36 +371,25 @@ export class ClickHouseFunnels {
     const props = propTypes.size === 0 ? "''" : `if(has(${list(propTypes)}, type), props, '')`;
     const session = plan.countBy === 'session';
     const to = Math.floor(plan.toMicros);
-    const range = `${this.rangeSql(plan)}${slice ? ` AND user_id >= ${slice.low} AND user_id < ${slice.high}` : ''}`;
     const unitKey = `user_id${session ? ', session_id' : ''}`;
-    // With the level pushed down, only the units named here gather their events: those with ties,
-    // and those whose level the answer cannot use alone. A set built by a cheap first pass (the
-    // level and the tie check, no lists) is far cheaper than building every unit's list and
-    // dropping most (measured: docs/benchmarks.md, "Analytics at scale"). The level goes in through a
-    // function: a replacement string would expand the `$'` and `$&` of a filter's value or regex.
-    const needed = pushdown
-      ? ` AND (${unitKey}) IN (
-    SELECT ${unitKey} FROM ${tableName(this.database, 'events')} FINAL WHERE ${range}
-    GROUP BY ${unitKey}
-    HAVING countIf(type = ${sqlString(plan.steps[0].eventType)} AND ts < ${to}) > 0
-      AND (uniqExactIf(ts, ${pushdown.scanned}) != countIf(${pushdown.scanned}) OR ${pushdown.needsEvents.replace(/\blevel\b/g, () => `(${pushdown.level})`)}))`
-      : '';
+    let range = this.rangeSql(plan);
+    if (slice) range += ` AND user_id >= ${slice.low} AND user_id < ${slice.high}`;
+    // Only the users whose bit is set (bit i of byte i >> 3: user slice.low + i), as a constant of
+    // (high − low) / 4 hex digits: a slice spans at most MAX_SLICE_USERS ids, so the statement stays
+    // far below ClickHouse's max_query_size (256 KiB) where an IN list of ids might not.
+    if (slice && users) {
+      const bit = `(user_id - ${slice.low})`;
+      range += ` AND bitAnd(reinterpretAsUInt8(substring(unhex('${Buffer.from(users).toString('hex')}'), intDiv(${bit}, 8) + 1, 1)), bitShiftLeft(toUInt8(1), ${bit} % 8)) != 0`;
+    }
     // Parallel arrays, not an array of tuples: ClickHouse writes and Node parses them several times faster.
     return `
-SELECT user${session ? ', session' : ''}, active${pushdown ? ', level, untied' : ''}${pushdown?.firstStep ? ', first' : ''},
+SELECT user${session ? ', session' : ''}, active,
   arrayMap(e -> e.1, events) AS times, arrayMap(e -> indexOf(${list(types)}, e.3), events) AS codes, arrayMap(e -> e.4, events) AS items${propTypes.size === 0 ? '' : ', arrayMap(e -> e.5, events) AS props'}
 FROM (
 SELECT user_id AS user${session ? ', session_id AS session' : ''},
-  countIf(ts < ${to}) > 0 AS active,${
-    pushdown
-      ? `
-  ${pushdown.level} AS level,
-  uniqExactIf(ts, ${pushdown.scanned}) = countIf(${pushdown.scanned}) AS untied,${pushdown.firstStep ? `
-  ${pushdown.firstStep} AS first,` : ''}`
-      : ''
-  }
+  countIf(ts < ${to}) > 0 AS active,
   if(countIf(type = ${sqlString(plan.steps[0].eventType)} AND ts < ${to}) > 0,
-     arraySort(e -> (e.1, e.2), groupArrayIf((ts, id, type, item_id, ${props}), ${relevant}${needed})),
+     arraySort(e -> (e.1, e.2), groupArrayIf((ts, id, type, item_id, ${props}), ${relevant})),
      []) AS events
 FROM ${tableName(this.database, 'events')} FINAL
 WHERE ${range}
@@ -362,7 +405,7 @@ ORDER BY user${session ? ', session' : ''}`;
    * alone (computed once per type); only the others are turned into rows (properties parsed, item
    * looked up), and a breakdown's reported step-1 row is made when asked for (`rowAt`).
    */
-  private async unitsOf(plan: FunnelPlan, rows: UnitRow[], cohortUsers: Uint8Array | null, pushedDown: boolean): Promise<Unit[]> {
+  private async unitsOf(plan: FunnelPlan, rows: UnitRow[], cohortUsers: Uint8Array | null): Promise<Unit[]> {
     const stepMask = compileStepMask(plan.steps);
     const exclusionMask = plan.exclusionSteps.length > 0 ? compileStepMask(plan.exclusionSteps) : null;
     const items = needsOf(plan).items ? await this.itemsOf(rows) : null;
@@ -387,9 +430,6 @@ ORDER BY user${session ? ', session' : ''}`;
     for (const row of rows) {
       if (cohortUsers !== null && (row.user >= cohortUsers.length || cohortUsers[row.user] === 0)) continue;
       const n = row.times.length;
-      const untied = row.untied === 1 || (row.untied as unknown) === true;
-      if (pushedDown && n === 0 && untied) this.pushdownStats.levelOnly++;
-      if (pushedDown && !untied) this.pushdownStats.tied++;
       const { codes, items: itemIds, props } = row;
       const times = Float64Array.from(row.times);
       const steps = new Uint32Array(n);
@@ -409,8 +449,8 @@ ORDER BY user${session ? ', session' : ''}`;
         if (exclusions) exclusions[i] = exclusionMask!(event);
         if (holds) holds[i] = holdCode!(event);
       }
-      // Untied units whose events did not travel: ClickHouse's level is ours, and all the answer needs.
-      const knownLevel = pushedDown && n === 0 && untied ? Number(row.level) : null;
+      // Units whose events did not travel (`withLists`): ClickHouse's level is ours, and all the answer needs.
+      const knownLevel = row.known ? Number(row.level) : null;
       // The reported step-1 event of a unit at level >= 1 known from ClickHouse (a breakdown's key): its first in-range step-1 event.
       const first = knownLevel !== null && knownLevel >= 1 && row.first ? row.first : null;
       units.push({
@@ -443,13 +483,20 @@ ORDER BY user${session ? ', session' : ''}`;
 }
 
 /**
+ * User ids a slice spans at most, whatever its events: the pushed-down lists query names its users
+ * by a bitmap of this many bits (50 KB, 100,000 hex digits in the statement). Sparse ids only make
+ * more slices, most of them nearly empty.
+ */
+export const MAX_SLICE_USERS = 400_000;
+
+/**
  * Contiguous ranges [low, high) covering the user ids lowest..highest (inclusive) in
- * ceil(events / sliceEvents) ranges of equal width (the last may be narrower), at most one per id;
- * at least one.
+ * ceil(events / sliceEvents) ranges of equal width (the last may be narrower), or more where that
+ * width would pass MAX_SLICE_USERS; at most one per id, at least one.
  */
 export function userSlices(lowest: number, highest: number, events: number, sliceEvents: number): UserSlice[] {
   const end = highest + 1;
-  const count = Math.max(1, Math.min(end - lowest, Math.ceil(events / sliceEvents)));
+  const count = Math.max(1, Math.min(end - lowest, Math.max(Math.ceil(events / sliceEvents), Math.ceil((end - lowest) / MAX_SLICE_USERS))));
   const width = Math.ceil((end - lowest) / count);
   const slices: UserSlice[] = [];
   for (let start = lowest; start < end; start += width) slices.push({ low: start, high: Math.min(end, start + width) });
@@ -459,21 +506,6 @@ export function userSlices(lowest: number, highest: number, events: number, slic
 /** The event types a funnel names (steps, then exclusions), each once, in that order: the type codes of UnitRow. */
 export function funnelTypesOf(plan: FunnelPlan): string[] {
   return [...new Set([...plan.steps, ...plan.exclusionSteps].map((step) => step.eventType))];
-}
-
-/**
- * Whether every unit whose answer needs its events got them. The pushed-down query reads `events`
- * twice (the set of units that need lists, then the units); an INSERT between the two can leave a
- * unit whose level (from the second read) needs events that the first read did not ask for. A
- * unit with level 0 has no step-1 event in the range and needs none.
- */
-export function listsComplete(rows: Pick<UnitRow, 'times' | 'level' | 'untied'>[], pushdown: Pick<LevelPushdown, 'needs'>): boolean {
-  for (const row of rows) {
-    const level = Number(row.level);
-    const untied = row.untied === 1 || (row.untied as unknown) === true;
-    if (row.times.length === 0 && level > 0 && (!untied || pushdown.needs(level))) return false;
-  }
-  return true;
 }
 
 /**
