@@ -16,9 +16,10 @@
  *
  * Levels in ClickHouse (`pushLevels`, on by default): where ClickHouse's own `windowFunnel` provably
  * gives our level (`levelPushdownOf`: steps whose filters compile to SQL, no exclusions, and per unit
- * no two scanned rows at one timestamp; FUNNEL-SEMANTICS.md, "Deliberate differences"), the query returns each
- * unit's level, and its events only when the answer needs more than the level (step times of the
- * reported chain, a breakdown's step-1 event). Units whose level alone answers (in a plain report,
+ * no two scanned rows at one timestamp; FUNNEL-SEMANTICS.md, "Deliberate differences"), a slice's
+ * first query returns each unit's level (`levelsSql`), and a second its events only for the units
+ * whose answer needs more than the level (step times of the reported chain, a breakdown's step-1
+ * event) or whose rows are tied (`withLists`). Units whose level alone answers (in a plain report,
  * everyone below step 2) never leave ClickHouse as event lists.
  */
 import type { DataSource } from 'typeorm';
