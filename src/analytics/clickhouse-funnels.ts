@@ -380,7 +380,8 @@ ORDER BY user${session ? ', session' : ''}`;
     // far below ClickHouse's max_query_size (256 KiB) where an IN list of ids might not.
     if (slice && users) {
       const bit = `(user_id - ${slice.low})`;
-      range += ` AND bitAnd(reinterpretAsUInt8(substring(unhex('${Buffer.from(users).toString('hex')}'), intDiv(${bit}, 8) + 1, 1)), bitShiftLeft(toUInt8(1), ${bit} % 8)) != 0`;
+      // The shift is masked to 0..7 so that no row's value, even one the range rules out later, can be out of bounds.
+      range += ` AND bitAnd(reinterpretAsUInt8(substring(unhex('${Buffer.from(users).toString('hex')}'), intDiv(${bit}, 8) + 1, 1)), bitShiftLeft(toUInt8(1), bitAnd(${bit}, 7))) != 0`;
     }
     // Parallel arrays, not an array of tuples: ClickHouse writes and Node parses them several times faster.
     return `
