@@ -20,7 +20,7 @@ const MINUTE = 60_000;
 const FROM = new Date(START + 60 * MINUTE);
 const TO = new Date(START + 300 * MINUTE);
 
-/** Events on whole minutes over six hours (ties in time are common), users u0..u19, three sessions each. */
+/** Events on whole minutes over six hours (ties in time are common), users u0..u19, three sessions each (some events with none). */
 function randomEvents(seed: number, count: number) {
   const random = Rng.stream(seed * 104_729);
   const pick = <T>(values: T[]): T => values[random.below(values.length)];
@@ -28,7 +28,7 @@ function randomEvents(seed: number, count: number) {
     eventId: `s${seed}-${n}`,
     type: pick(['a', 'a', 'b', 'b', 'c', 'x']),
     userId: `u${random.below(20)}`,
-    sessionId: `s${random.below(3)}`,
+    sessionId: random.next() < 0.1 ? null : `s${random.below(3)}`,
     itemId: `i${random.below(4)}`,
     timestamp: START + random.below(6 * 60) * MINUTE,
     properties: pick([{ device: 'mobile', p: random.below(4) }, { device: 'desktop', p: random.below(4) }, { device: 'tv' }, {}]),
