@@ -16,6 +16,8 @@ const KNOWN_SECONDS = {
   'inprocess:test/reliability/fuzz.reliability.ts': 130,
   'inprocess:test/reliability/redis-faults.reliability.ts': 80,
   'inprocess:test/clickhouse.e2e.ts': 70,
+  // 37 s alone (`npx jest test/clickhouse-slices.e2e.ts --selectProjects=inprocess`).
+  'inprocess:test/clickhouse-slices.e2e.ts': 40,
   'inprocess:test/console.e2e.ts': 40,
   // 20 s alone (`npx jest test/pagination.e2e.ts --selectProjects clickhouse`), about twice that beside others.
   'clickhouse:test/pagination.e2e.ts': 40,
