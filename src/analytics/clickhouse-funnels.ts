@@ -28,7 +28,7 @@ import { durationsBetween, FunnelTally, FunnelUnitLevels, tallyFunnel } from '..
 import type { FunnelBudget } from '../funnel/funnel-budget';
 import { includedUsers } from '../funnel/funnel-cohort';
 import type { FunnelPlan } from '../funnel/funnel-definition';
-import { compareDropped, DroppedKey, enteredUnitsOf, FunnelJob, FunnelOutcome, FunnelPartial } from '../funnel/funnel-jobs';
+import { DroppedKey, droppedPartial, DroppedUnit, enteredUnitsOf, FunnelJob, FunnelOutcome, FunnelPartial, sortAfterCursor, talliesByKey, trendCounts } from '../funnel/funnel-jobs';
 import { mergeFunnelParts } from '../funnel/funnel-split';
 import { engineFor, FunnelEngine, needsOf, optionalStepsOf } from '../funnel/funnel-run';
 import { ControlledFunnel } from '../funnel/controlled-funnel';
@@ -305,7 +305,6 @@ export class ClickHouseFunnels {
    * moment later; a unit only the second read has is left for the next query.
    */
   private async withLists(plan: FunnelPlan, pushdown: LevelPushdown, slice: UserSlice, levels: LevelRow[]): Promise<UnitRow[]> {
-    const flag = (value: unknown): boolean => value === 1 || value === true;
     const needs = (row: LevelRow): boolean => flag(row.starts) && (!flag(row.untied) || pushdown.needs(Number(row.level)));
     const users = new Uint8Array(Math.ceil((slice.high - slice.low) / 8));
     let needed = 0;
@@ -458,7 +457,7 @@ ORDER BY user${session ? ', session' : ''}`;
       units.push({
         user: row.user,
         session: row.session ?? null,
-        active: row.active === 1 || (row.active as unknown) === true,
+        active: flag(row.active),
         times,
         steps,
         exclusions,
@@ -503,6 +502,11 @@ export function userSlices(lowest: number, highest: number, events: number, slic
   const slices: UserSlice[] = [];
   for (let start = lowest; start < end; start += width) slices.push({ low: start, high: Math.min(end, start + width) });
   return slices;
+}
+
+/** A ClickHouse boolean as JSON gives it: 1 (UInt8), or true (Bool). */
+function flag(value: unknown): boolean {
+  return value === 1 || value === true;
 }
 
 /** The event types a funnel names (steps, then exclusions), each once, in that order: the type codes of UnitRow. */
@@ -562,16 +566,7 @@ function partialOf(job: FunnelJob, engine: FunnelEngine, units: Unit[], optional
     case 'trend':
       return {
         kind: 'trend',
-        periods: job.periods.map(([start, end]) => {
-          const { levels, activeUnits } = evaluate(engine, units, start, end, false, optional);
-          let entered = 0;
-          let converted = 0;
-          for (const unit of activeUnits) {
-            if (levels[unit] >= 1) entered++;
-            if (levels[unit] === plan.steps.length) converted++;
-          }
-          return { entered, converted };
-        }),
+        periods: job.periods.map(([start, end]) => trendCounts(evaluate(engine, units, start, end, false, optional))),
       };
     case 'timeToConvert': {
       const evaluation = evaluate(engine, units, plan.fromMicros, plan.toMicros, true, optional);
@@ -594,18 +589,13 @@ function breakdownPartOf(plan: FunnelPlan, units: Unit[], evaluation: Evaluation
     if (target.on === 'property') return groupKeyOf(ownValue(row.props, target.key));
     return groupKeyOf((target.on === 'itemId' ? row.itemId : row.category) ?? undefined);
   };
-  const members = new Map<string, number[]>();
-  entered.forEach((u, e) => {
+  const keyOfUnit = Array.from(entered, (u) => {
     const position = evaluation.firstEvents[u];
     const row = position < 0 ? null : units[u].rowAt(position);
     // Several properties: the combination's key, as funnel-run.ts's breakdownKeys makes it.
-    const key = targets.length === 1 ? keyOf(row, targets[0]) : combinationKeyOf(targets.map((target) => keyOf(row, target)));
-    let list = members.get(key);
-    if (!list) members.set(key, (list = []));
-    list.push(e);
+    return targets.length === 1 ? keyOf(row, targets[0]) : combinationKeyOf(targets.map((target) => keyOf(row, target)));
   });
-  const keys = [...members.keys()];
-  return { keys, tallies: keys.map((key) => tallyFunnel(enteredUnits, members.get(key)!)) };
+  return talliesByKey(enteredUnits, keyOfUnit);
 }
 
 /**
@@ -628,26 +618,11 @@ function holdCoder(targets: readonly FilterTarget[]): (row: FunnelEventRow) => n
   };
 }
 
-/**
- * The slice's units that reached `afterStep` and no further, in droppedOff's order (user, then
- * session): how many, how many come after `cursor`, and the first `first` of those.
- */
+/** The slice's units that reached `afterStep` and no further, as a dropped-off partial (funnel-jobs.ts droppedPartial). */
 function droppedPartOf(units: Unit[], evaluation: Evaluation, afterStep: number, first: number, cursor: DroppedKey | null): Extract<FunnelPartial, { kind: 'droppedOff' }> {
-  const dropped: (DroppedKey & { unit: number })[] = [];
+  const dropped: DroppedUnit[] = [];
   for (const u of evaluation.activeUnits) {
     if (evaluation.levels[u] === afterStep) dropped.push({ unit: u, user: units[u].user, session: units[u].session });
   }
-  dropped.sort(compareDropped);
-  const start = cursor === null ? 0 : dropped.findIndex((entry) => compareDropped(entry, cursor) > 0);
-  const from = start < 0 ? dropped.length : start;
-  return {
-    kind: 'droppedOff',
-    totalCount: dropped.length,
-    afterCursor: dropped.length - from,
-    page: dropped.slice(from, from + first).map((entry) => ({
-      user: entry.user,
-      session: entry.session,
-      reachedAt: evaluation.stepTimes[entry.unit * evaluation.stepCount + afterStep - 1],
-    })),
-  };
+  return droppedPartial(evaluation, dropped, sortAfterCursor(dropped, cursor), first, afterStep);
 }

@@ -133,17 +133,7 @@ export function runFunnelPart(job: FunnelJob, inputs: FunnelJobInputs, units: Un
     case 'trend':
       return {
         kind: 'trend',
-        periods: job.periods.map(([start, end]) => {
-          const { levels, activeUnits, stepCount } = evaluateFunnel(prepared, start, end);
-          let entered = 0;
-          let converted = 0;
-          for (let n = 0; n < activeUnits.length; n++) {
-            const level = levels[activeUnits[n]];
-            if (level >= 1) entered++;
-            if (level === stepCount) converted++;
-          }
-          return { entered, converted };
-        }),
+        periods: job.periods.map(([start, end]) => trendCounts(evaluateFunnel(prepared, start, end))),
       };
     case 'timeToConvert': {
       const evaluation = evaluateFunnel(prepared, plan.fromMicros, plan.toMicros);
@@ -155,12 +145,7 @@ export function runFunnelPart(job: FunnelJob, inputs: FunnelJobInputs, units: Un
     }
     case 'droppedOff': {
       const { evaluation, dropped, start } = droppedAfterCursor(prepared, job.afterStep, job.cursor, job.factor ?? null);
-      return {
-        kind: 'droppedOff',
-        totalCount: dropped.length,
-        afterCursor: dropped.length - start,
-        page: pageOf(evaluation, dropped, start, job.first, job.afterStep),
-      };
+      return droppedPartial(evaluation, dropped, start, job.first, job.afterStep);
     }
   }
 }
@@ -211,7 +196,15 @@ function breakdown(prepared: PreparedFunnel, evaluation: FunnelEvaluation): Repo
 /** A part's breakdown: its entered units grouped as `breakdown` groups them, one tally per group, before any ranking. */
 function breakdownTallies(prepared: PreparedFunnel, evaluation: FunnelEvaluation): { keys: string[]; tallies: FunnelTally[] } {
   const { entered, enteredUnits } = enteredUnitsOf(evaluation);
-  const keyOfUnit = breakdownKeys(prepared, evaluation, prepared.plan.breakdown!.targets, entered);
+  return talliesByKey(enteredUnits, breakdownKeys(prepared, evaluation, prepared.plan.breakdown!.targets, entered));
+}
+
+/**
+ * One tally per distinct key of `keyOfUnit` (keyOfUnit[u]: unit u's breakdown key, u indexing
+ * `units`), keys in order of first appearance: a part's breakdown before any ranking, as
+ * funnel-split.ts merges it (either engine's parts).
+ */
+export function talliesByKey(units: FunnelUnitLevels, keyOfUnit: readonly string[]): { keys: string[]; tallies: FunnelTally[] } {
   const members = new Map<string, number[]>();
   keyOfUnit.forEach((key, e) => {
     let list = members.get(key);
@@ -219,15 +212,26 @@ function breakdownTallies(prepared: PreparedFunnel, evaluation: FunnelEvaluation
     list.push(e);
   });
   const keys = [...members.keys()];
-  return { keys, tallies: keys.map((key) => tallyFunnel(enteredUnits, members.get(key)!)) };
+  return { keys, tallies: keys.map((key) => tallyFunnel(units, members.get(key)!)) };
 }
 
-/** The units that reached step 1 (dense unit ids), and their levels and step times packed in that order. */
+/** Entered (level ≥ 1) and converted (level = stepCount) units among an evaluation's active units: one trend period. */
+export function trendCounts({ levels, activeUnits, stepCount }: Pick<FunnelUnitLevels, 'levels' | 'stepCount'> & { activeUnits: ArrayLike<number> }): { entered: number; converted: number } {
+  let entered = 0;
+  let converted = 0;
+  for (let n = 0; n < activeUnits.length; n++) {
+    const level = levels[activeUnits[n]];
+    if (level >= 1) entered++;
+    if (level === stepCount) converted++;
+  }
+  return { entered, converted };
+}
+
 /**
- * A timeToConvert answer from an evaluation of the job's range (either engine's): the durations
- * from step `fromStep` to `toStep` of the units that reached `toStep`, their summary and histogram.
+ * A timeToConvert answer from an evaluation of the job's range: the durations from step
+ * `fromStep` to `toStep` of the units that reached `toStep`, their summary and histogram.
  */
-export function timeToConvertOutcome(
+function timeToConvertOutcome(
   evaluation: FunnelUnitLevels & { activeUnits: Int32Array },
   job: Extract<FunnelJob, { kind: 'timeToConvert' }>,
 ): TimeToConvertOutcome {
@@ -240,6 +244,7 @@ export function timeToConvertOutcome(
   };
 }
 
+/** The units that reached step 1 (dense unit ids), and their levels and step times packed in that order. */
 export function enteredUnitsOf(evaluation: FunnelUnitLevels & { activeUnits: Int32Array }): { entered: Int32Array; enteredUnits: FunnelUnitLevels } {
   const stepCount = evaluation.stepCount;
   const { activeUnits } = evaluation;
@@ -275,7 +280,8 @@ function droppedOff(prepared: PreparedFunnel, afterStep: number, first: number, 
 
 type DroppedFactor = NonNullable<Extract<FunnelJob, { kind: 'droppedOff' }>['factor']>;
 
-interface DroppedUnit extends DroppedKey {
+/** A dropped-off unit: its place in droppedOff's order, and its index in the evaluation. */
+export interface DroppedUnit extends DroppedKey {
   unit: number;
 }
 
@@ -304,23 +310,40 @@ function droppedAfterCursor(
     dropped.push({ unit, user: unitUser(layout, unit), session: session < 0 ? null : sessionName(sessionNames!, session) });
   }
   // Units are numbered base first, then delta, so even user units need sorting (nearly sorted: cheap).
-  dropped.sort(compareDropped);
-  let start = 0;
-  if (cursor) {
-    // First unit strictly after the cursor (binary search; the list is sorted by the same order).
-    let lo = 0;
-    let hi = dropped.length;
-    while (lo < hi) {
-      const mid = (lo + hi) >> 1;
-      if (compareDropped(dropped[mid], cursor) <= 0) lo = mid + 1;
-      else hi = mid;
-    }
-    start = lo;
-  }
-  return { evaluation, dropped, start };
+  return { evaluation, dropped, start: sortAfterCursor(dropped, cursor) };
 }
 
-function pageOf(evaluation: FunnelEvaluation, dropped: DroppedUnit[], start: number, first: number, afterStep: number): DroppedOffOutcome['page'] {
+/** Sorts `dropped` in droppedOff's order and returns the index of its first unit strictly after `cursor` (0 without one). */
+export function sortAfterCursor(dropped: DroppedKey[], cursor: DroppedKey | null): number {
+  dropped.sort(compareDropped);
+  if (!cursor) return 0;
+  // Binary search; the list is sorted by the same order.
+  let lo = 0;
+  let hi = dropped.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >> 1;
+    if (compareDropped(dropped[mid], cursor) <= 0) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo;
+}
+
+/**
+ * A part's dropped-off answer (either engine's): `dropped` sorted with `start` from
+ * sortAfterCursor; how many units, how many after the cursor, and the first `first` of those with
+ * the time each reached `afterStep` (µs, from the evaluation whose unit indexes `dropped` holds).
+ */
+export function droppedPartial(
+  evaluation: Pick<FunnelUnitLevels, 'stepTimes' | 'stepCount'>,
+  dropped: DroppedUnit[],
+  start: number,
+  first: number,
+  afterStep: number,
+): Extract<FunnelPartial, { kind: 'droppedOff' }> {
+  return { kind: 'droppedOff', totalCount: dropped.length, afterCursor: dropped.length - start, page: pageOf(evaluation, dropped, start, first, afterStep) };
+}
+
+function pageOf(evaluation: Pick<FunnelUnitLevels, 'stepTimes' | 'stepCount'>, dropped: DroppedUnit[], start: number, first: number, afterStep: number): DroppedOffOutcome['page'] {
   return dropped.slice(start, start + first).map((entry) => ({
     user: entry.user,
     session: entry.session,
